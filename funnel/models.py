@@ -77,7 +77,7 @@ class Deal(models.Model):
 
 class Visit(models.Model):
     deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="visits")
-    step = models.ForeignKey(ProcessStep, on_delete=models.PROTECT, related_name="visits")
+    step = models.ForeignKey(ProcessStep, on_delete=models.RESTRICT, related_name="visits")
     entered_at = models.DateTimeField()
     exited_at = models.DateTimeField(null=True, blank=True)
     work_minutes = models.PositiveIntegerField(

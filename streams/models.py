@@ -184,7 +184,7 @@ class ProcessStep(models.Model):
     stream = models.ForeignKey(ValueStream, on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveSmallIntegerField()
     name = models.CharField(max_length=120)
-    lane = models.ForeignKey(Lane, on_delete=models.PROTECT, related_name="steps")
+    lane = models.ForeignKey(Lane, on_delete=models.RESTRICT, related_name="steps")
     stage = models.ForeignKey(
         FunnelStage, null=True, blank=True, on_delete=models.SET_NULL, related_name="steps"
     )

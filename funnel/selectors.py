@@ -1,0 +1,48 @@
+"""Reads of deals and visits, and who may see or change a deal."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from funnel.models import Deal, Visit
+from streams.models import Role
+from streams.selectors import User, role_in_team, team_ids_with_role
+
+
+def deals_visible_to(user: User) -> QuerySet[Deal]:
+    """Managers and leadership see the deals of their teams; reps only their own."""
+    deals = Deal.objects.select_related("stream", "stream__team", "owner")
+    if not user.is_authenticated:
+        return deals.none()
+    if user.is_staff:
+        return deals
+    whole_team = team_ids_with_role(user, (Role.MANAGER, Role.LEADERSHIP))
+    as_rep = team_ids_with_role(user, (Role.REP,))
+    return deals.filter(
+        Q(stream__team_id__in=whole_team) | Q(stream__team_id__in=as_rep, owner=user)
+    )
+
+
+def deal_can_edit(*, user: User, deal: Deal) -> bool:
+    """Admins, managers of the deal's team, and the rep who owns it."""
+    if not user.is_authenticated:
+        return False
+    if user.is_staff:
+        return True
+    role = role_in_team(user, deal.stream.team_id)
+    return role == Role.MANAGER or (role == Role.REP and deal.owner_id == user.pk)
+
+
+def visits_visible_to(user: User) -> QuerySet[Visit]:
+    return Visit.objects.filter(deal__in=deals_visible_to(user)).select_related("step", "actor")
+
+
+def deal_path(*, deal: Deal) -> list[Visit]:
+    """The deal's visits in the order it made them (metrics.md §1)."""
+    return list(
+        deal.visits.select_related("step", "step__lane", "actor").order_by("entered_at", "id")
+    )
+
+
+def deal_open_visit(*, deal: Deal) -> Visit | None:
+    return deal.visits.select_related("step").filter(exited_at__isnull=True).first()

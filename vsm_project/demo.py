@@ -1,0 +1,376 @@
+"""Demo data: the example stream of ``domain.md`` with simulated deal history.
+
+``demo_seed`` replaces the demo team ("Acme Sales") with a current-state map, an improved
+future state, a manager, three reps, a leadership user, an admin, two kaizen cycles and
+``deals`` deals whose visits are simulated from one seeded random generator: lognormal times
+in step scaled by each rep's speed, losses at every step, rework loops (a proposal sent back
+from negotiation, a demo that needs a second discovery, a contract renegotiated), and open
+deals wherever the simulation reaches the anchor time ("now").
+
+The same ``seed`` and ``anchor`` give the same rows. Visits are written with PostgreSQL's
+COPY (or ``bulk_create`` on SQLite), a chunk of deals at a time, so 100,000 deals (about a
+million visits) take minutes, in bounded memory.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+from decimal import Decimal
+
+import numpy as np
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from funnel.models import Deal, DealStatus, Visit
+from kaizen.models import KaizenCycle, Phase
+from streams.models import Membership, ProcessStep, Role, Team, ValueStream
+from streams.services import LaneSpec, StageSpec, StepSpec, stream_create, stream_draw_future_state
+
+DEMO_TEAM_SLUG = "acme-sales"
+DEMO_PASSWORD = "lean-sales-demo"
+CHUNK_DEALS = 2_000
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    first_name: str
+    last_name: str
+    role: str | None  # None: the admin, who is staff and in no team
+    speed: float = 1.0  # multiplies time in step
+    loss_factor: float = 1.0  # multiplies the chance of losing the deal at a step
+
+
+USERS = (
+    DemoUser("manager", "Morgan", "Reyes", Role.MANAGER),
+    DemoUser("alice", "Alice", "Moreau", Role.REP, speed=0.75, loss_factor=0.8),
+    DemoUser("bob", "Bob", "Okafor", Role.REP, speed=1.0, loss_factor=1.0),
+    DemoUser("carol", "Carol", "Lindqvist", Role.REP, speed=1.35, loss_factor=1.25),
+    DemoUser("vp", "Vivian", "Park", Role.LEADERSHIP),
+    DemoUser("admin", "Ada", "Admin", None),
+)
+
+LANES = (
+    LaneSpec("Marketing", Decimal("60")),
+    LaneSpec("SDR", Decimal("45")),
+    LaneSpec("Account Executive", Decimal("95")),
+    LaneSpec("Sales Engineer", Decimal("110")),
+    LaneSpec("Legal", Decimal("150")),
+)
+
+
+@dataclass(frozen=True)
+class DemoStep:
+    spec: StepSpec
+    loss: float  # chance that a deal is lost while at this step
+    rework_to: str | None = None  # step a deal may be sent back to from here
+    rework: float = 0.0  # chance of being sent back
+
+
+VA, NVA, WASTE = "value_add", "necessary_nva", "waste"
+STEPS = (
+    DemoStep(StepSpec("Lead capture", "Marketing", VA, 0.25, 24, 95, 0), 0.04),
+    DemoStep(StepSpec("Lead nurturing", "Marketing", NVA, 1.0, 240, 80, 0), 0.12),
+    # Leads the SDR finds not ready are recycled to nurturing (MQL → SAL handoff rework).
+    DemoStep(
+        StepSpec("Qualification call", "SDR", VA, 0.75, 72, 85, 0),
+        0.10,
+        rework_to="Lead nurturing",
+        rework=0.25,
+    ),
+    DemoStep(StepSpec("Discovery meeting", "Account Executive", VA, 2.0, 168, 85, 0), 0.10),
+    DemoStep(
+        StepSpec("Solution demo", "Sales Engineer", VA, 3.0, 168, 80, 0),
+        0.10,
+        rework_to="Discovery meeting",
+        rework=0.15,
+    ),
+    DemoStep(StepSpec("Proposal & ROI model", "Account Executive", VA, 4.0, 120, 75, 0), 0.08),
+    DemoStep(
+        StepSpec("Negotiation", "Account Executive", NVA, 3.0, 240, 70, 0),
+        0.12,
+        rework_to="Proposal & ROI model",
+        rework=0.30,
+    ),
+    DemoStep(
+        StepSpec("Contract review", "Legal", WASTE, 2.0, 168, 90, 0),
+        0.04,
+        rework_to="Negotiation",
+        rework=0.10,
+    ),
+)
+STAGES = (
+    StageSpec("Lead", ["Lead capture", "Lead nurturing"]),
+    StageSpec("Qualified", ["Qualification call", "Discovery meeting"]),
+    StageSpec("Solution", ["Solution demo", "Proposal & ROI model"]),
+    StageSpec("Commit", ["Negotiation", "Contract review"]),
+)
+#: The future state the team designed: faster scheduling, a standard contract, better proposals.
+FUTURE_CHANGES = {
+    "Lead nurturing": {"planned_lead_hours": 120, "planned_pct_complete_accurate": 90},
+    "Discovery meeting": {"planned_lead_hours": 72},
+    "Solution demo": {"planned_lead_hours": 96},
+    "Proposal & ROI model": {"planned_pct_complete_accurate": 90},
+    "Contract review": {"planned_lead_hours": 48, "value_class": NVA},
+}
+SOURCES = ("inbound", "outbound", "referral", "event")
+SOURCE_P = (0.45, 0.30, 0.15, 0.10)
+LOST_REASONS = ("No budget", "Chose a competitor", "No decision", "Bad timing", "Went silent")
+WORK_NOT_LOGGED = 0.25  # share of visits where the rep logged no work
+HISTORY_DAYS = 365
+MAX_VISITS_PER_DEAL = 25
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class SeedResult:
+    deals: int
+    visits: int
+    open_deals: int
+    won: int
+    lost: int
+    stream_slug: str
+    future_slug: str
+
+    def as_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+def default_anchor() -> datetime:
+    """Start of the current UTC day: two seeds on one day give identical rows."""
+    now = timezone.now().astimezone(dt_timezone.utc)
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _users() -> dict[str, object]:
+    user_model = get_user_model()
+    users = {}
+    for demo in USERS:
+        user, _ = user_model.objects.get_or_create(username=demo.username)
+        user.first_name, user.last_name = demo.first_name, demo.last_name
+        user.email = f"{demo.username}@example.com"
+        user.is_staff = user.is_superuser = demo.role is None
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+        users[demo.username] = user
+    return users
+
+
+@transaction.atomic
+def _reset_and_map(users: dict) -> tuple[ValueStream, ValueStream]:
+    Team.objects.filter(slug=DEMO_TEAM_SLUG).delete()
+    team = Team.objects.create(name="Acme Sales", slug=DEMO_TEAM_SLUG)
+    Membership.objects.bulk_create(
+        Membership(user=users[d.username], team=team, role=d.role) for d in USERS if d.role
+    )
+    current = stream_create(
+        team=team,
+        name="New business",
+        description=(
+            "From first touch to signed contract for new customers: marketing and SDR generate "
+            "and qualify leads, account executives and sales engineers sell, legal closes."
+        ),
+        lanes=LANES,
+        steps=[s.spec for s in STEPS],
+        stages=STAGES,
+        period_days=30,
+        target_won_deals_per_period=12,
+        available_selling_hours_per_period=480,
+        currency="USD",
+    )
+    future = stream_draw_future_state(stream=current)
+    for name, changes in FUTURE_CHANGES.items():
+        future.steps.filter(name=name).update(**changes)
+    return current, future
+
+
+def _simulate(
+    rng: np.random.Generator, anchor: datetime, reps: list[DemoUser], n: int, offset: int
+) -> Iterator[tuple[dict, list[tuple]]]:
+    """Yield ``(deal fields, [(step index, entered, exited, work_minutes)])`` for n deals."""
+    index_of = {s.spec.name: i for i, s in enumerate(STEPS)}
+    history = timedelta(days=HISTORY_DAYS)
+    for k in range(n):
+        rep = reps[int(rng.integers(len(reps)))]
+        # A quarter of the deals are recent, so every step has open deals "now".
+        age = history * (rng.random() ** 1.6 if rng.random() < 0.25 else rng.random())
+        created = anchor - age - timedelta(minutes=int(rng.integers(1, 600)))
+        deal = {
+            "external_id": f"DEMO-{offset + k + 1:06d}",
+            "name": f"Opportunity {offset + k + 1}",
+            "account": f"Account {int(rng.integers(1, 4000)):04d}",
+            "amount": Decimal(int(rng.lognormal(np.log(24_000), 0.7) / 100) * 100),
+            "source": SOURCES[int(rng.choice(len(SOURCES), p=SOURCE_P))],
+            "owner": rep.username,
+            "created_at": created,
+            "status": DealStatus.OPEN,
+            "closed_at": None,
+            "lost_reason": "",
+        }
+        visits: list[tuple] = []
+        i, entered = 0, created
+        while True:
+            step = STEPS[i]
+            hours = rng.lognormal(np.log(step.spec.planned_lead_hours * rep.speed), 0.6)
+            work_factor = rng.lognormal(0, 0.35)
+            logged = rng.random() >= WORK_NOT_LOGGED
+            minutes = int(round(step.spec.planned_process_hours * 60 * work_factor))
+            work = minutes if logged else None
+            exited = entered + timedelta(hours=float(hours))
+            outcome_draw, rework_draw = rng.random(), rng.random()
+            if exited >= anchor:
+                visits.append((i, entered, None, work))
+                break
+            visits.append((i, entered, exited, work))
+            if outcome_draw < step.loss * rep.loss_factor:
+                deal.update(status=DealStatus.LOST, closed_at=exited)
+                deal["lost_reason"] = LOST_REASONS[int(rng.integers(len(LOST_REASONS)))]
+                break
+            if step.rework_to and rework_draw < step.rework and len(visits) < MAX_VISITS_PER_DEAL:
+                i = index_of[step.rework_to]
+            elif i == len(STEPS) - 1:
+                deal.update(status=DealStatus.WON, closed_at=exited)
+                break
+            else:
+                i += 1
+            entered = exited
+        yield deal, visits
+
+
+def _write_chunk(
+    batch: list[tuple[dict, list[tuple]]], stream: ValueStream, steps: list[ProcessStep],
+    users: dict, actor_lane: dict[int, bool],
+) -> int:
+    now = timezone.now()
+    deals = Deal.objects.bulk_create(
+        Deal(stream=stream, **{**fields, "owner": users[fields["owner"]]}) for fields, _ in batch
+    )
+    rows = [
+        (
+            deal.pk,
+            steps[i].pk,
+            entered,
+            exited,
+            work,
+            deal.owner_id if actor_lane[i] else None,
+            "" if actor_lane[i] else steps[i].lane.name,
+            now,
+            now,
+        )
+        for deal, (_, visits) in zip(deals, batch, strict=True)
+        for i, entered, exited, work in visits
+    ]
+    if connection.vendor == "postgresql":
+        columns = (
+            "deal_id, step_id, entered_at, exited_at, work_minutes, actor_id, actor_name, "
+            "created_at, updated_at"
+        )
+        with connection.cursor() as cursor, cursor.cursor.copy(
+            f"COPY funnel_visit ({columns}) FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        Visit.objects.bulk_create(
+            (
+                Visit(
+                    deal_id=r[0], step_id=r[1], entered_at=r[2], exited_at=r[3],
+                    work_minutes=r[4], actor_id=r[5], actor_name=r[6],
+                )
+                for r in rows
+            ),
+            batch_size=5000,
+        )
+    return len(rows)
+
+
+def demo_seed(
+    *,
+    deals: int = 500,
+    seed: int = 42,
+    anchor: datetime | None = None,
+    progress: Progress | None = None,
+) -> SeedResult:
+    """Replace the demo team and its data; see the module docstring."""
+    if deals < 0:
+        raise ValueError("deals must be zero or more")
+    anchor = anchor or default_anchor()
+    users = _users()
+    current, future = _reset_and_map(users)
+    steps = list(current.steps.select_related("lane").order_by("position"))
+    actor_lane = {i: s.lane.name == "Account Executive" for i, s in enumerate(steps)}
+    reps = [d for d in USERS if d.role == Role.REP]
+    rng = np.random.default_rng(seed)
+
+    visits = 0
+    simulated = _simulate(rng, anchor, reps, deals, 0)
+    for start in range(0, deals, CHUNK_DEALS):
+        batch = list(itertools.islice(simulated, CHUNK_DEALS))
+        with transaction.atomic():
+            visits += _write_chunk(batch, current, steps, users, actor_lane)
+        if progress:
+            done = start + len(batch)
+            progress(done, deals, f"{done:,} of {deals:,} deals, {visits:,} visits")
+
+    _kaizen_cycles(current, users, anchor)
+    counts = _status_counts(current)
+    return SeedResult(
+        deals=deals,
+        visits=visits,
+        open_deals=counts.get(DealStatus.OPEN, 0),
+        won=counts.get(DealStatus.WON, 0),
+        lost=counts.get(DealStatus.LOST, 0),
+        stream_slug=current.slug,
+        future_slug=future.slug,
+    )
+
+
+def _status_counts(stream: ValueStream) -> dict[str, int]:
+    return dict(
+        Deal.objects.filter(stream=stream)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+
+
+def _kaizen_cycles(stream: ValueStream, users: dict, anchor: datetime) -> None:
+    today = anchor.date()
+    steps = {s.name: s for s in stream.steps.all()}
+    KaizenCycle.objects.bulk_create(
+        [
+            KaizenCycle(
+                stream=stream,
+                step=steps["Discovery meeting"],
+                title="Book the discovery meeting on the qualification call",
+                problem="Deals wait a week for a discovery meeting after qualification.",
+                owner=users["manager"],
+                phase=Phase.DO,
+                planned_on=today - timedelta(days=45),
+                change_date=today - timedelta(days=30),
+                target_date=today + timedelta(days=30),
+            ),
+            KaizenCycle(
+                stream=stream,
+                step=steps["Contract review"],
+                title="Standard contract template for deals under 50k",
+                problem="Legal review of every contract takes a week; most are standard.",
+                owner=users["manager"],
+                phase=Phase.PLAN,
+                planned_on=today - timedelta(days=5),
+                target_date=today + timedelta(days=60),
+            ),
+        ]
+    )
+
+
+def demo_logins() -> list[tuple[str, str, str]]:
+    """(username, password, role) of every demo user, for printing."""
+    return [(d.username, DEMO_PASSWORD, d.role or "admin (staff)") for d in USERS]

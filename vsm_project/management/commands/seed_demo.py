@@ -1,0 +1,80 @@
+import time
+from datetime import datetime
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from streams.models import JobState
+from streams.services import job_create
+from vsm_project.demo import default_anchor, demo_logins, demo_seed
+from vsm_project.tasks import seed_demo_task
+
+
+class Command(BaseCommand):
+    help = (
+        "Replace the demo team with the example value stream of domain.md and N simulated "
+        "deals. The same --seed (and --anchor) gives the same data."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--deals", type=int, default=500, help="How many deals (default 500).")
+        parser.add_argument("--seed", type=int, default=42, help="Random seed (default 42).")
+        parser.add_argument(
+            "--anchor",
+            help="The simulated 'now', ISO 8601 with a time zone (default: today 00:00 UTC).",
+        )
+        parser.add_argument(
+            "--background",
+            action="store_true",
+            help="Run as a Celery task and follow its progress.",
+        )
+
+    def handle(self, *args, deals: int, seed: int, anchor: str | None, background: bool,
+               **options) -> None:
+        if deals < 0:
+            raise CommandError("--deals must be zero or more.")
+        try:
+            anchor_at = datetime.fromisoformat(anchor) if anchor else default_anchor()
+        except ValueError as exc:
+            raise CommandError(f"--anchor: {exc}") from exc
+        if anchor_at.tzinfo is None:
+            raise CommandError("--anchor needs a time zone, e.g. 2026-01-31T00:00:00+00:00.")
+
+        started = time.monotonic()
+        if background:
+            job = job_create(kind="seed demo", params={"deals": deals, "seed": seed}, total=deals)
+            seed_demo_task.delay(job.pk, deals, seed, anchor_at.isoformat())
+            result = self._follow(job.pk)
+        else:
+            result = demo_seed(
+                deals=deals, seed=seed, anchor=anchor_at, progress=self._print_progress
+            ).as_dict()
+        elapsed = time.monotonic() - started
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Seeded {result['deals']:,} deals and {result['visits']:,} visits in "
+                f"{elapsed:.1f} s ({result['open_deals']:,} open, {result['won']:,} won, "
+                f"{result['lost']:,} lost). Stream: {result['stream_slug']}"
+            )
+        )
+        self.stdout.write("\nDemo logins (username / password / role):")
+        for username, password, role in demo_logins():
+            self.stdout.write(f"  {username:<8} {password}  {role}")
+
+    def _print_progress(self, done: int, total: int, message: str) -> None:
+        pct = 100 * done / total if total else 100
+        self.stdout.write(f"  [{pct:5.1f}%] {message}")
+
+    def _follow(self, job_id: int) -> dict:
+        from streams.models import Job
+
+        last = None
+        while True:
+            job = Job.objects.get(pk=job_id)
+            if (job.done, job.state) != last:
+                self._print_progress(job.done, job.total, job.message or job.state)
+                last = (job.done, job.state)
+            if job.state == JobState.DONE:
+                return job.result
+            if job.state == JobState.FAILED:
+                raise CommandError(f"The seeding task failed: {job.error}")
+            time.sleep(0.5)
