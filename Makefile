@@ -1,0 +1,69 @@
+# Day-to-day commands. `make run` and `make test` work on a fresh clone: they create .venv
+# and install the project first. Run `make help` for the list.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+# The stamp is newer than pyproject.toml once the install succeeded, so editing the
+# dependencies reinstalls on the next run and a failed install is retried.
+STAMP := $(VENV)/.installed
+
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+# Kept inside the git-ignored .venv so beat never leaves a file in the working tree.
+BEAT_SCHEDULE := $(VENV)/celerybeat-schedule
+
+.PHONY: help install run test lint format worker beat
+
+help: ## List the targets
+	@echo "Targets (variables: HOST=$(HOST) PORT=$(PORT) PYTEST_ARGS=...):"
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
+		| awk 'BEGIN {FS = ":.*## "}; {printf "  %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/pip install -e ".[dev]"
+	@touch $@
+
+install: $(STAMP) ## Create .venv and install the project with dev extras (run/test do this)
+
+run: $(STAMP) ## Migrate, seed demo data (prints logins), serve on HOST:PORT; + Celery if REDIS_URL
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	@if [ -n "$(REDIS_URL)" ]; then \
+		echo "REDIS_URL is set: starting a Celery worker with beat in the background"; \
+		$(BIN)/celery -A vsm_project worker --beat -s $(BEAT_SCHEDULE) -l info & \
+		celery_pid=$$!; \
+		trap 'kill -TERM $$celery_pid 2>/dev/null || true; wait $$celery_pid 2>/dev/null || true' EXIT; \
+		$(BIN)/python manage.py runserver $(HOST):$(PORT); \
+	else \
+		echo "REDIS_URL is not set: Celery tasks run eagerly inside runserver"; \
+		$(BIN)/python manage.py runserver $(HOST):$(PORT); \
+	fi
+
+test: $(STAMP) ## Run the test suite (pass options with PYTEST_ARGS="-k deals -x")
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## Check lint and formatting with ruff (changes nothing)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP) ## Format the code and apply ruff's safe fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# A worker on the in-memory broker would never see the tasks runserver sends, so the two
+# Celery targets refuse to start without a real broker.
+worker: $(STAMP) ## Run a Celery worker (needs REDIS_URL)
+	@[ -n "$(REDIS_URL)" ] || { echo "worker: set REDIS_URL (e.g. redis://127.0.0.1:6379/0)" >&2; exit 1; }
+	$(BIN)/celery -A vsm_project worker -l info
+
+beat: $(STAMP) ## Run Celery beat, the periodic task scheduler (needs REDIS_URL)
+	@[ -n "$(REDIS_URL)" ] || { echo "beat: set REDIS_URL (e.g. redis://127.0.0.1:6379/0)" >&2; exit 1; }
+	$(BIN)/celery -A vsm_project beat -s $(BEAT_SCHEDULE) -l info
