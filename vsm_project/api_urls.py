@@ -2,6 +2,7 @@
 
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import DefaultRouter
 
 from funnel.api import DealViewSet, VisitViewSet
@@ -13,9 +14,13 @@ router.register("streams", ValueStreamViewSet, basename="stream")
 router.register("deals", DealViewSet, basename="deal")
 router.register("visits", VisitViewSet, basename="visit")
 
+# DRF views are exempt from LoginRequiredMiddleware, and drf-spectacular serves the schema and
+# docs to anyone by default: like the rest of the app they need a signed-in user (401/403).
+_signed_in = {"permission_classes": [IsAuthenticated]}
+
 urlpatterns = [
     path("", include(router.urls)),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("schema/", SpectacularAPIView.as_view(**_signed_in), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema", **_signed_in), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="schema", **_signed_in), name="api-redoc"),
 ]

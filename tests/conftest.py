@@ -1,0 +1,73 @@
+"""Fixtures shared by every test. Factories live in ``tests/factories.py``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from streams.models import Role
+from tests.factories import (
+    BASE_TIME,
+    DealFactory,
+    MembershipFactory,
+    TeamFactory,
+    UserFactory,
+    VisitFactory,
+    make_stream,
+)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings: Any) -> None:
+    """PBKDF2 with its production work factor makes every UserFactory call slow; tests do
+    not need a strong hash."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def team_setup(db: None) -> SimpleNamespace:
+    """Two teams, each with a three-step stream and open deals at its first step.
+
+    Team A: ``manager_a``, reps ``rep_a1`` and ``rep_a2``, ``leader_a`` (leadership); deals
+    ``deal_a1`` (owned by rep_a1) and ``deal_a2`` (rep_a2). Team B: ``manager_b`` and
+    ``rep_b``; deal ``deal_b`` (rep_b). Deals were created and entered step 1 at
+    ``BASE_TIME`` (2025-01-06 09:00 UTC); ``t`` is that time, ``later`` two days after it,
+    ``steps_a``/``steps_b`` the streams' steps in order.
+    """
+    ns = SimpleNamespace(t=BASE_TIME)
+    ns.team_a = TeamFactory(name="Team A")
+    ns.team_b = TeamFactory(name="Team B")
+    for attr, team, role in [
+        ("manager_a", ns.team_a, Role.MANAGER),
+        ("rep_a1", ns.team_a, Role.REP),
+        ("rep_a2", ns.team_a, Role.REP),
+        ("leader_a", ns.team_a, Role.LEADERSHIP),
+        ("manager_b", ns.team_b, Role.MANAGER),
+        ("rep_b", ns.team_b, Role.REP),
+    ]:
+        user = UserFactory(username=attr.replace("_", "-"))
+        MembershipFactory(user=user, team=team, role=role)
+        setattr(ns, attr, user)
+    ns.stream_a = make_stream(ns.team_a, name="Sales A")
+    ns.stream_b = make_stream(ns.team_b, name="Sales B")
+    ns.steps_a = list(ns.stream_a.steps.order_by("position"))
+    ns.steps_b = list(ns.stream_b.steps.order_by("position"))
+    for attr, stream, owner, step in [
+        ("deal_a1", ns.stream_a, ns.rep_a1, ns.steps_a[0]),
+        ("deal_a2", ns.stream_a, ns.rep_a2, ns.steps_a[0]),
+        ("deal_b", ns.stream_b, ns.rep_b, ns.steps_b[0]),
+    ]:
+        deal = DealFactory(stream=stream, owner=owner, created_at=BASE_TIME)
+        VisitFactory(deal=deal, step=step, entered_at=BASE_TIME)
+        setattr(ns, attr, deal)
+    ns.later = BASE_TIME + timedelta(days=2)
+    return ns
