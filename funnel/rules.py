@@ -7,7 +7,7 @@ VISIT_STEP_SAME_STREAM = RowRule(
     table="funnel_visit",
     violation=parent_stream_differs(
         "step_id", "streams_processstep",
-        "SELECT stream_id FROM funnel_deal WHERE id = NEW.deal_id",
+        "SELECT stream_id FROM funnel_deal WHERE id = {row}.deal_id",
     ),
     message="a visit's step must belong to the stream of its deal",
 )
@@ -17,7 +17,8 @@ DEAL_STREAM_FIXED_ONCE_VISITED = RowRule(
     table="funnel_deal",
     violation=(
         "(EXISTS (SELECT 1 FROM funnel_visit v JOIN streams_processstep s ON s.id = v.step_id "
-        "WHERE v.deal_id = NEW.id AND s.stream_id IS DISTINCT FROM NEW.stream_id))"
+        "WHERE v.deal_id = {row}.id AND s.stream_id IS DISTINCT FROM {row}.stream_id))"
     ),
     message="a deal with visits cannot move to another stream",
+    events=("update",),  # a new deal has no visits yet
 )

@@ -5,6 +5,6 @@ from vsm_project.db import RowRule, parent_stream_differs
 CYCLE_STEP_SAME_STREAM = RowRule(
     name="kaizen_cycle_step_same_stream",
     table="kaizen_kaizencycle",
-    violation=parent_stream_differs("step_id", "streams_processstep", "NEW.stream_id"),
+    violation=parent_stream_differs("step_id", "streams_processstep", "{row}.stream_id"),
     message="a kaizen cycle's step must belong to the cycle's stream",
 )

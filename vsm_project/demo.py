@@ -23,6 +23,7 @@ from decimal import Decimal
 
 import numpy as np
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -151,13 +152,15 @@ def default_anchor() -> datetime:
 
 def _users() -> dict[str, object]:
     user_model = get_user_model()
+    # One hash for all: the password hasher is deliberately slow (seconds per hash).
+    password_hash = make_password(DEMO_PASSWORD)
     users = {}
     for demo in USERS:
         user, _ = user_model.objects.get_or_create(username=demo.username)
         user.first_name, user.last_name = demo.first_name, demo.last_name
         user.email = f"{demo.username}@example.com"
         user.is_staff = user.is_superuser = demo.role is None
-        user.set_password(DEMO_PASSWORD)
+        user.password = password_hash
         user.save()
         users[demo.username] = user
     return users

@@ -1,0 +1,84 @@
+"""The Celery wiring end to end: a real worker process, the real Redis broker, and the
+PostgreSQL test database shared between this process and the worker.
+
+Needs ``DATABASE_URL`` (PostgreSQL) and ``REDIS_URL``; ``.ci/run`` sets both.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from funnel.models import Deal
+from streams.models import Job, JobState
+from streams.services import job_create
+from tests.services import missing_service
+from vsm_project.celery import app as celery_app
+from vsm_project.health import health_status
+from vsm_project.tasks import seed_demo_task
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def worker() -> Iterator[subprocess.Popen]:
+    if not os.environ.get("REDIS_URL"):
+        missing_service("needs Redis: set REDIS_URL to run a real Celery worker")
+    if connection.vendor != "postgresql":
+        missing_service("needs PostgreSQL: set DATABASE_URL so a worker process can share the "
+                        "test database (SQLite's test database lives in this process's memory)")
+    db = settings.DATABASES["default"]
+    env = os.environ | {
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}"
+                        f"/{db['NAME']}",
+        "DJANGO_SETTINGS_MODULE": "vsm_project.settings",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "vsm_project", "worker", "--pool=solo",
+         "--concurrency=1", "--without-mingle", "--without-gossip", "-l", "warning",
+         "-n", f"test-worker-{os.getpid()}@%h"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not celery_app.control.ping(timeout=1.0):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"the Celery worker did not start:\n{proc.stdout.read()}")
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_a_real_worker_seeds_demo_data_and_reports_progress(worker):
+    assert not settings.CELERY_TASK_ALWAYS_EAGER
+
+    healthy, report = health_status()
+    assert healthy, report
+    assert report["workers"]["count"] >= 1
+
+    job = job_create(kind="seed demo", params={"deals": 25}, total=25)
+    result = seed_demo_task.delay(job.pk, 25, 11, datetime(2026, 6, 1, tzinfo=UTC).isoformat())
+    payload = result.get(timeout=120)
+
+    assert payload["deals"] == 25
+    assert Deal.objects.count() == 25
+    job.refresh_from_db()
+    assert job.state == JobState.DONE and job.percent == 100
+    assert job.result["visits"] == payload["visits"] > 25
+    assert Job.objects.get(pk=job.pk).finished_at is not None
