@@ -1,3 +1,40 @@
 from django.contrib import admin
 
-# Register your models here.
+from funnel.models import Deal, Visit
+
+
+class VisitInline(admin.TabularInline):
+    """The event log is written by services and imports; the admin shows it read-only."""
+
+    model = Visit
+    extra = 0
+    can_delete = False
+    fields = ["step", "entered_at", "exited_at", "work_minutes", "actor", "actor_name"]
+    readonly_fields = fields
+    ordering = ["entered_at", "id"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Deal)
+class DealAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "name", "stream", "owner", "status", "amount", "created_at"]
+    list_filter = ["status", "stream__team", "stream", "source"]
+    search_fields = ["external_id", "name", "account"]
+    list_select_related = ["stream", "owner"]
+    raw_id_fields = ["owner"]
+    readonly_fields = ["status", "closed_at", "lost_reason", "updated_at"]
+    date_hierarchy = "created_at"
+    inlines = [VisitInline]
+
+
+@admin.register(Visit)
+class VisitAdmin(admin.ModelAdmin):
+    list_display = ["deal", "step", "entered_at", "exited_at", "work_minutes", "actor"]
+    list_filter = ["step__stream", "step"]
+    search_fields = ["deal__external_id", "deal__name"]
+    list_select_related = ["deal", "step", "actor"]
+    raw_id_fields = ["deal", "step", "actor"]
+    date_hierarchy = "entered_at"
+    readonly_fields = ["created_at", "updated_at"]

@@ -74,16 +74,10 @@ def deal_owner_for_create(
     """The owner a deal created by ``user`` in ``stream`` gets, or an API error.
 
     Managers of the stream's team (and admins) create deals for any manager or rep of that
-    team, or unowned; reps create deals they own, and own them when no owner is given;
-    leadership and outsiders create nothing (403).
+    team (``deal_create`` checks the team), or unowned; reps create deals they own, and own
+    them when no owner is given; leadership and outsiders create nothing (403).
     """
     if stream_can_edit(user=user, stream=stream):
-        if owner is not None and stream.team_id not in team_ids_with_role(
-            owner, (Role.MANAGER, Role.REP)
-        ):
-            raise serializers.ValidationError(
-                {"owner": [f"{owner} is not a manager or rep of team {stream.team}."]}
-            )
         return owner
     if role_in_team(user, stream.team_id) == Role.REP:
         if owner is not None and owner.pk != user.pk:

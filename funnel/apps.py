@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class FunnelConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'funnel'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "funnel"

@@ -49,7 +49,9 @@ class Deal(models.Model):
             models.Index(fields=["stream", "closed_at"], name="deal_stream_closed"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["stream", "external_id"], name="deal_external_id_unique"),
+            models.UniqueConstraint(
+                fields=["stream", "external_id"], name="deal_external_id_unique"
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=DealStatus.values), name="deal_status_valid"
             ),

@@ -6,7 +6,8 @@ VISIT_STEP_SAME_STREAM = RowRule(
     name="funnel_visit_step_same_stream",
     table="funnel_visit",
     violation=parent_stream_differs(
-        "step_id", "streams_processstep",
+        "step_id",
+        "streams_processstep",
         "SELECT stream_id FROM funnel_deal WHERE id = {row}.deal_id",
     ),
     message="a visit's step must belong to the stream of its deal",

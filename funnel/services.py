@@ -13,11 +13,12 @@ from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from funnel.models import Deal, DealStatus, Visit
-from streams.models import ProcessStep, ValueStream
+from streams.models import ProcessStep, Role, ValueStream
+from streams.selectors import team_ids_with_role
 
 CLOCK_SKEW = timedelta(minutes=5)
 #: One log entry of more than a working day is almost always a unit mistake.
@@ -69,18 +70,30 @@ def deal_create(
         errors["external_id"] = f"Stream {stream.name} already has a deal with id {external_id}."
     if first_step is not None and first_step.stream_id != stream.pk:
         errors["first_step"] = f"Step '{first_step.name}' belongs to another value stream."
+    if owner is not None and stream.team_id not in team_ids_with_role(
+        owner, (Role.MANAGER, Role.REP)
+    ):
+        errors["owner"] = f"{owner} is not a manager or rep of team {stream.team}."
     _raise(errors)
 
-    deal = Deal.objects.create(
-        stream=stream,
-        external_id=external_id,
-        name=name.strip(),
-        account=account.strip(),
-        amount=amount,
-        owner=owner,
-        source=source.strip(),
-        created_at=created_at,
-    )
+    try:
+        with transaction.atomic():  # a savepoint: a lost race on external_id is a 400
+            deal = Deal.objects.create(
+                stream=stream,
+                external_id=external_id,
+                name=name.strip(),
+                account=account.strip(),
+                amount=amount,
+                owner=owner,
+                source=source.strip(),
+                created_at=created_at,
+            )
+    except IntegrityError as exc:
+        if Deal.objects.filter(stream=stream, external_id=external_id).exists():
+            raise ValidationError(
+                {"external_id": f"Stream {stream.name} already has a deal with id {external_id}."}
+            ) from exc
+        raise
     if first_step is not None:
         Visit.objects.create(deal=deal, step=first_step, entered_at=created_at, actor=actor)
     return deal

@@ -1,3 +1,11 @@
 from django.contrib import admin
 
-# Register your models here.
+from kaizen.models import KaizenCycle
+
+
+@admin.register(KaizenCycle)
+class KaizenCycleAdmin(admin.ModelAdmin):
+    list_display = ["title", "stream", "step", "phase", "owner", "planned_on", "change_date"]
+    list_filter = ["phase", "stream__team"]
+    search_fields = ["title", "problem"]
+    raw_id_fields = ["stream", "step", "owner"]

@@ -31,9 +31,7 @@ class KaizenCycle(models.Model):
     phase = models.CharField(max_length=6, choices=Phase.choices, default=Phase.PLAN)
     planned_on = models.DateField()
     target_date = models.DateField(null=True, blank=True)
-    change_date = models.DateField(
-        null=True, blank=True, help_text="When the change started (Do)."
-    )
+    change_date = models.DateField(null=True, blank=True, help_text="When the change started (Do).")
     closed_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

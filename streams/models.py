@@ -44,9 +44,7 @@ class Membership(models.Model):
         ordering = ["team__name", "user__username"]
         constraints = [
             models.UniqueConstraint(fields=["user", "team"], name="membership_one_role_per_team"),
-            models.CheckConstraint(
-                condition=Q(role__in=Role.values), name="membership_role_valid"
-            ),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid"),
         ]
 
     def __str__(self) -> str:
@@ -265,8 +263,9 @@ class Job(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(done__lte=F("total")) | Q(total=0),
-                                   name="job_done_within_total"),
+            models.CheckConstraint(
+                condition=Q(done__lte=F("total")) | Q(total=0), name="job_done_within_total"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -28,9 +28,7 @@ def role_in_team(user: User, team_id: int) -> str | None:
     if not user.is_authenticated:
         return None
     return (
-        Membership.objects.filter(user=user, team_id=team_id)
-        .values_list("role", flat=True)
-        .first()
+        Membership.objects.filter(user=user, team_id=team_id).values_list("role", flat=True).first()
     )
 
 
@@ -58,7 +56,9 @@ def stream_can_edit(*, user: User, stream: ValueStream) -> bool:
 def home_memberships(user: User) -> list[dict]:
     """The home page: each of the user's teams with the user's role and the team's streams."""
     memberships = Membership.objects.filter(user=user).select_related("team")
-    teams = [{"team": m.team, "role": m.get_role_display(), "role_code": m.role} for m in memberships]
+    teams = [
+        {"team": m.team, "role": m.get_role_display(), "role_code": m.role} for m in memberships
+    ]
     if user.is_staff:
         member_team_ids = {t["team"].id for t in teams}
         teams += [

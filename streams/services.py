@@ -174,7 +174,9 @@ def stream_create(
     stream = ValueStream.objects.create(
         team=team,
         name=name.strip(),
-        slug=_unique_slug(f"{team.slug}-{name}" + ("-future" if state == StreamState.FUTURE else "")),
+        slug=_unique_slug(
+            f"{team.slug}-{name}" + ("-future" if state == StreamState.FUTURE else "")
+        ),
         description=description,
         state=state,
         drawn_from=drawn_from,
@@ -254,7 +256,7 @@ def stream_draw_future_state(*, stream: ValueStream, name: str | None = None) ->
 # --- Background jobs --------------------------------------------------------------------------
 
 
-def job_create(*, kind: str, params: dict, total: int = 0, created_by=None, team=None) -> Job:  # noqa: ANN001
+def job_create(*, kind: str, params: dict, total: int = 0, created_by=None, team=None) -> Job:
     return Job.objects.create(
         kind=kind, params=params, total=total, created_by=created_by, team=team
     )

@@ -36,19 +36,38 @@ def worker() -> Iterator[subprocess.Popen]:
     if not os.environ.get("REDIS_URL"):
         missing_service("needs Redis: set REDIS_URL to run a real Celery worker")
     if connection.vendor != "postgresql":
-        missing_service("needs PostgreSQL: set DATABASE_URL so a worker process can share the "
-                        "test database (SQLite's test database lives in this process's memory)")
+        missing_service(
+            "needs PostgreSQL: set DATABASE_URL so a worker process can share the "
+            "test database (SQLite's test database lives in this process's memory)"
+        )
     db = settings.DATABASES["default"]
     env = os.environ | {
         "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}"
-                        f"/{db['NAME']}",
+        f"/{db['NAME']}",
         "DJANGO_SETTINGS_MODULE": "vsm_project.settings",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "vsm_project", "worker", "--pool=solo",
-         "--concurrency=1", "--without-mingle", "--without-gossip", "-l", "warning",
-         "-n", f"test-worker-{os.getpid()}@%h"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "vsm_project",
+            "worker",
+            "--pool=solo",
+            "--concurrency=1",
+            "--without-mingle",
+            "--without-gossip",
+            "-l",
+            "warning",
+            "-n",
+            f"test-worker-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60

@@ -15,17 +15,21 @@ from tests.factories import BASE_TIME, DealFactory, TeamFactory, VisitFactory, m
 
 pytestmark = pytest.mark.django_db
 
+
 @pytest.fixture
 def stream() -> ValueStream:
     return make_stream(TeamFactory(), n_steps=3)
+
 
 @pytest.fixture
 def steps(stream: ValueStream) -> list[ProcessStep]:
     return list(stream.steps.order_by("position"))
 
+
 @pytest.fixture
 def deal(stream: ValueStream) -> Deal:
     return DealFactory(stream=stream)
+
 
 def test_it_refuses_a_visit_that_exits_before_it_enters(deal, steps):
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -33,18 +37,22 @@ def test_it_refuses_a_visit_that_exits_before_it_enters(deal, steps):
             deal=deal, step=steps[0], entered_at=BASE_TIME, exited_at=BASE_TIME - timedelta(1)
         )
 
+
 def test_it_accepts_a_visit_that_exits_the_instant_it_enters(deal, steps):
     # CRM stage histories can hold two changes at the same timestamp.
     Visit.objects.create(deal=deal, step=steps[0], entered_at=BASE_TIME, exited_at=BASE_TIME)
     assert deal.visits.count() == 1
 
+
 def test_it_refuses_negative_work_minutes(deal, steps):
     with pytest.raises(IntegrityError), transaction.atomic():
         Visit.objects.create(deal=deal, step=steps[0], entered_at=BASE_TIME, work_minutes=-5)
 
+
 def test_it_refuses_a_negative_amount(stream):
     with pytest.raises(IntegrityError), transaction.atomic():
         DealFactory(stream=stream, amount=-1)
+
 
 def test_it_refuses_two_open_visits_of_one_deal(deal, steps):
     VisitFactory(deal=deal, step=steps[0], entered_at=BASE_TIME)
@@ -52,24 +60,29 @@ def test_it_refuses_two_open_visits_of_one_deal(deal, steps):
         VisitFactory(deal=deal, step=steps[1], entered_at=BASE_TIME + timedelta(hours=1))
     assert deal.visits.count() == 1
 
+
 def test_it_allows_many_closed_visits_and_one_open_visit(deal, steps):
     VisitFactory(deal=deal, step=steps[0], entered_at=BASE_TIME, exited=True)
     VisitFactory(deal=deal, step=steps[1], entered_at=BASE_TIME + timedelta(days=2), exited=True)
     VisitFactory(deal=deal, step=steps[2], entered_at=BASE_TIME + timedelta(days=4))
     assert deal.visits.filter(exited_at__isnull=True).count() == 1
 
+
 def test_it_refuses_two_steps_at_one_position(stream, steps):
     with pytest.raises(IntegrityError), transaction.atomic():
         ProcessStep.objects.create(stream=stream, position=1, name="Another", lane=steps[0].lane)
+
 
 def test_it_refuses_two_steps_with_one_name_in_a_stream(stream, steps):
     with pytest.raises(IntegrityError), transaction.atomic():
         ProcessStep.objects.create(stream=stream, position=9, name="Step 1", lane=steps[0].lane)
 
+
 def test_it_refuses_a_visit_at_a_step_of_another_stream(deal):
     other = make_stream(deal.stream.team, n_steps=1)
     with pytest.raises(IntegrityError), transaction.atomic():
         Visit.objects.create(deal=deal, step=other.steps.get(), entered_at=BASE_TIME)
+
 
 def test_it_refuses_moving_a_visit_to_a_step_of_another_stream(deal, steps):
     visit = VisitFactory(deal=deal, step=steps[0])
@@ -77,18 +90,19 @@ def test_it_refuses_moving_a_visit_to_a_step_of_another_stream(deal, steps):
     with pytest.raises(IntegrityError), transaction.atomic():
         Visit.objects.filter(pk=visit.pk).update(step=other.steps.get())
 
+
 def test_it_refuses_moving_a_visited_deal_to_another_stream(deal, steps):
     VisitFactory(deal=deal, step=steps[0])
     other = make_stream(deal.stream.team, n_steps=1)
     with pytest.raises(IntegrityError), transaction.atomic():
         Deal.objects.filter(pk=deal.pk).update(stream=other)
 
+
 def test_it_refuses_a_step_in_a_lane_of_another_stream(stream):
     other = make_stream(stream.team, n_steps=1)
     with pytest.raises(IntegrityError), transaction.atomic():
-        ProcessStep.objects.create(
-            stream=stream, position=9, name="Stray", lane=other.lanes.get()
-        )
+        ProcessStep.objects.create(stream=stream, position=9, name="Stray", lane=other.lanes.get())
+
 
 def test_it_refuses_a_kaizen_cycle_on_a_step_of_another_stream(stream):
     other = make_stream(stream.team, n_steps=1)
@@ -96,6 +110,7 @@ def test_it_refuses_a_kaizen_cycle_on_a_step_of_another_stream(stream):
         KaizenCycle.objects.create(
             stream=stream, step=other.steps.get(), title="x", planned_on=BASE_TIME.date()
         )
+
 
 @pytest.mark.parametrize(
     "changes",
@@ -111,6 +126,7 @@ def test_it_refuses_impossible_planned_figures(steps, changes):
     with pytest.raises(IntegrityError), transaction.atomic():
         ProcessStep.objects.filter(pk=steps[0].pk).update(**changes)
 
+
 @pytest.mark.parametrize(
     "fields",
     [
@@ -125,15 +141,18 @@ def test_it_refuses_an_inconsistent_deal_outcome(stream, fields):
     with pytest.raises(IntegrityError), transaction.atomic():
         DealFactory(stream=stream, **fields)
 
+
 def test_it_refuses_a_duplicate_external_id_in_one_stream_but_not_across_streams(stream):
     DealFactory(stream=stream, external_id="OPP-1")
     DealFactory(stream=make_stream(stream.team, n_steps=1), external_id="OPP-1")
     with pytest.raises(IntegrityError), transaction.atomic():
         DealFactory(stream=stream, external_id="OPP-1")
 
+
 def test_it_refuses_a_negative_lane_cost(stream):
     with pytest.raises(IntegrityError), transaction.atomic():
         Lane.objects.create(stream=stream, name="Legal", position=9, hourly_cost=-10)
+
 
 def test_it_refuses_a_current_state_drawn_from_another_map(stream):
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -141,11 +160,13 @@ def test_it_refuses_a_current_state_drawn_from_another_map(stream):
             team=stream.team, name="x", slug="x", state=StreamState.CURRENT, drawn_from=stream
         )
 
+
 def test_it_refuses_a_kaizen_check_before_the_change_has_a_date(stream):
     with pytest.raises(IntegrityError), transaction.atomic():
         KaizenCycle.objects.create(
             stream=stream, title="x", phase=Phase.CHECK, planned_on=BASE_TIME.date()
         )
+
 
 def test_it_deletes_a_stream_with_its_deals_and_visits(deal, steps):
     VisitFactory(deal=deal, step=steps[0])

@@ -72,10 +72,40 @@ def test_leadership_cannot_reach_the_admin(client, team_setup):
 
 
 def test_a_job_is_visible_to_its_team_and_creator_only(client, team_setup):
-    job = job_create(kind="import", params={}, total=10, team=team_setup.team_a,
-                     created_by=team_setup.manager_a)
+    job = job_create(
+        kind="import", params={}, total=10, team=team_setup.team_a, created_by=team_setup.manager_a
+    )
     client.force_login(team_setup.rep_a1)
     body = client.get(f"/jobs/{job.pk}/?format=json").json()
     assert body["state"] == "queued" and body["total"] == 10 and body["percent"] == 0
     client.force_login(team_setup.rep_b)
     assert client.get(f"/jobs/{job.pk}/?format=json").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/streams/team/",
+        "/admin/streams/membership/",
+        "/admin/streams/valuestream/",
+        "/admin/streams/processstep/",
+        "/admin/streams/job/",
+        "/admin/funnel/deal/",
+        "/admin/funnel/visit/",
+        "/admin/kaizen/kaizencycle/",
+    ],
+)
+def test_the_admin_lists_every_domain_table(admin_client, team_setup, url):
+    assert admin_client.get(url).status_code == 200
+
+
+def test_the_admin_shows_a_deal_with_its_visits(admin_client, team_setup):
+    response = admin_client.get(f"/admin/funnel/deal/{team_setup.deal_a1.pk}/change/")
+    assert response.status_code == 200
+    assert team_setup.steps_a[0].name in response.content.decode()
+
+
+def test_the_admin_shows_a_stream_with_its_lanes_and_steps(admin_client, team_setup):
+    response = admin_client.get(f"/admin/streams/valuestream/{team_setup.stream_a.pk}/change/")
+    assert response.status_code == 200
+    assert "Step 3" in response.content.decode()

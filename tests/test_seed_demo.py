@@ -21,13 +21,28 @@ def digest() -> str:
     """A fingerprint of every demo row that does not depend on database ids."""
     h = hashlib.sha256()
     for row in Deal.objects.order_by("external_id").values_list(
-        "external_id", "name", "account", "amount", "owner__username", "source", "created_at",
-        "status", "closed_at", "lost_reason",
+        "external_id",
+        "name",
+        "account",
+        "amount",
+        "owner__username",
+        "source",
+        "created_at",
+        "status",
+        "closed_at",
+        "lost_reason",
     ):
         h.update(repr(row).encode())
-    for row in Visit.objects.order_by("deal__external_id", "entered_at", "step__position").values_list(
-        "deal__external_id", "step__name", "entered_at", "exited_at", "work_minutes",
-        "actor__username", "actor_name",
+    for row in Visit.objects.order_by(
+        "deal__external_id", "entered_at", "step__position"
+    ).values_list(
+        "deal__external_id",
+        "step__name",
+        "entered_at",
+        "exited_at",
+        "work_minutes",
+        "actor__username",
+        "actor_name",
     ):
         h.update(repr(row).encode())
     return h.hexdigest()
@@ -50,22 +65,26 @@ def test_the_default_demo_has_rework_losses_and_open_deals_at_every_step():
     assert len(positions) == 8
     assert result.deals == 500 and result.visits == Visit.objects.count()
 
-    open_at = set(Visit.objects.filter(exited_at__isnull=True).values_list("step__position", flat=True))
+    open_at = set(
+        Visit.objects.filter(exited_at__isnull=True).values_list("step__position", flat=True)
+    )
     assert open_at == positions
     # A lost deal's last visit ends when the deal is lost: that is the step it was lost at.
     lost_at = set(
-        Visit.objects.filter(deal__status=DealStatus.LOST, exited_at=F("deal__closed_at"))
-        .values_list("step__position", flat=True)
+        Visit.objects.filter(
+            deal__status=DealStatus.LOST, exited_at=F("deal__closed_at")
+        ).values_list("step__position", flat=True)
     )
     assert lost_at == positions
-    reentries = (
-        Visit.objects.values("deal", "step").annotate(n=Count("id")).filter(n__gt=1).count()
-    )
+    reentries = Visit.objects.values("deal", "step").annotate(n=Count("id")).filter(n__gt=1).count()
     assert reentries > 0
     # negotiation → proposal rework, as in domain.md
     assert (
         Visit.objects.filter(step__name="Proposal & ROI model")
-        .values("deal").annotate(n=Count("id")).filter(n__gt=1).exists()
+        .values("deal")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .exists()
     )
     assert Visit.objects.filter(work_minutes__isnull=True).exists()  # some work not logged
     assert result.won > 0 and result.lost > 0 and result.open_deals > 0
@@ -83,8 +102,13 @@ def test_reps_differ_in_speed_and_win_rate():
 def test_it_creates_the_team_roles_future_state_and_kaizen_cycles():
     result = demo_seed(deals=10, anchor=ANCHOR)
     roles = dict(Membership.objects.values_list("user__username", "role"))
-    assert roles == {"manager": "manager", "alice": "rep", "bob": "rep", "carol": "rep",
-                     "vp": "leadership"}
+    assert roles == {
+        "manager": "manager",
+        "alice": "rep",
+        "bob": "rep",
+        "carol": "rep",
+        "vp": "leadership",
+    }
     future = ValueStream.objects.get(slug=result.future_slug)
     assert future.state == StreamState.FUTURE
     assert future.drawn_from.slug == result.stream_slug

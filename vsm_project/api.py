@@ -13,7 +13,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     """Services raise Django's ``ValidationError`` naming the field; the API answers 400 with
     ``{field: [reason]}`` instead of a 500."""
     if isinstance(exc, DjangoValidationError):
-        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        detail = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
         exc = exceptions.ValidationError(detail=detail)
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)

@@ -56,9 +56,7 @@ class RowRule:
                 ]
             return sql
         if vendor == "sqlite":
-            return [
-                f"DROP TRIGGER IF EXISTS {self.name}_{event};" for event in self.events
-            ] + [
+            return [f"DROP TRIGGER IF EXISTS {self.name}_{event};" for event in self.events] + [
                 f"CREATE TRIGGER {self.name}_{event} BEFORE {event.upper()} ON {self.table} "
                 f"FOR EACH ROW WHEN {self.violation.format(row='NEW')} "
                 f"BEGIN SELECT RAISE(ABORT, '{message}'); END;"
@@ -75,11 +73,11 @@ class RowRule:
         return [f"DROP TRIGGER IF EXISTS {self.name}_{event};" for event in self.events]
 
     def operation(self) -> migrations.RunPython:
-        def forward(apps, schema_editor):  # noqa: ANN001 - migration signature
+        def forward(apps, schema_editor):
             for sql in self.create_sql(schema_editor.connection.vendor):
                 schema_editor.execute(sql)
 
-        def backward(apps, schema_editor):  # noqa: ANN001
+        def backward(apps, schema_editor):
             for sql in self.drop_sql(schema_editor.connection.vendor):
                 schema_editor.execute(sql)
 

@@ -17,8 +17,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -146,7 +145,7 @@ class SeedResult:
 
 def default_anchor() -> datetime:
     """Start of the current UTC day: two seeds on one day give identical rows."""
-    now = timezone.now().astimezone(dt_timezone.utc)
+    now = timezone.now().astimezone(UTC)
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
@@ -224,7 +223,7 @@ def _simulate(
             hours = rng.lognormal(np.log(step.spec.planned_lead_hours * rep.speed), 0.6)
             work_factor = rng.lognormal(0, 0.35)
             logged = rng.random() >= WORK_NOT_LOGGED
-            minutes = int(round(step.spec.planned_process_hours * 60 * work_factor))
+            minutes = round(step.spec.planned_process_hours * 60 * work_factor)
             work = minutes if logged else None
             exited = entered + timedelta(hours=float(hours))
             outcome_draw, rework_draw = rng.random(), rng.random()
@@ -248,8 +247,11 @@ def _simulate(
 
 
 def _write_chunk(
-    batch: list[tuple[dict, list[tuple]]], stream: ValueStream, steps: list[ProcessStep],
-    users: dict, actor_lane: dict[int, bool],
+    batch: list[tuple[dict, list[tuple]]],
+    stream: ValueStream,
+    steps: list[ProcessStep],
+    users: dict,
+    actor_lane: dict[int, bool],
 ) -> int:
     now = timezone.now()
     deals = Deal.objects.bulk_create(
@@ -275,17 +277,23 @@ def _write_chunk(
             "deal_id, step_id, entered_at, exited_at, work_minutes, actor_id, actor_name, "
             "created_at, updated_at"
         )
-        with connection.cursor() as cursor, cursor.cursor.copy(
-            f"COPY funnel_visit ({columns}) FROM STDIN"
-        ) as copy:
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY funnel_visit ({columns}) FROM STDIN") as copy,
+        ):
             for row in rows:
                 copy.write_row(row)
     else:
         Visit.objects.bulk_create(
             (
                 Visit(
-                    deal_id=r[0], step_id=r[1], entered_at=r[2], exited_at=r[3],
-                    work_minutes=r[4], actor_id=r[5], actor_name=r[6],
+                    deal_id=r[0],
+                    step_id=r[1],
+                    entered_at=r[2],
+                    exited_at=r[3],
+                    work_minutes=r[4],
+                    actor_id=r[5],
+                    actor_name=r[6],
                 )
                 for r in rows
             ),

@@ -13,7 +13,7 @@ def _database() -> dict:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         return {"ok": True, "vendor": connection.vendor}
-    except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
+    except Exception as exc:
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
 
 
@@ -24,7 +24,7 @@ def _broker() -> dict:
         with celery_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
         return {"ok": True, "mode": "redis"}
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
 
 
@@ -35,7 +35,7 @@ def _workers(broker_ok: bool) -> dict:
         return {"ok": False, "error": "broker unreachable, workers cannot be asked"}
     try:
         replies = celery_app.control.ping(timeout=1.0) or []
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     names = sorted(name for reply in replies for name in reply)
     if not names:

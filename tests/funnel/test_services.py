@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError
 
 from funnel.models import Deal, DealStatus, Visit
 from funnel.services import deal_close, deal_create, deal_move, visit_log_work
-from tests.factories import BASE_TIME, TeamFactory, UserFactory, make_stream
+from streams.models import Role
+from tests.factories import BASE_TIME, MembershipFactory, TeamFactory, UserFactory, make_stream
 
 pytestmark = pytest.mark.django_db
 
@@ -36,8 +37,15 @@ def steps(stream):
 
 @pytest.fixture
 def deal(stream, steps):
-    return deal_create(stream=stream, name="Acme renewal", owner=UserFactory(), created_at=T0,
-                       first_step=steps[0], amount=12_000)
+    rep = MembershipFactory(team=stream.team, role=Role.REP).user
+    return deal_create(
+        stream=stream,
+        name="Acme renewal",
+        owner=rep,
+        created_at=T0,
+        first_step=steps[0],
+        amount=12_000,
+    )
 
 
 def field_errors(excinfo) -> dict[str, list[str]]:
@@ -119,8 +127,12 @@ def test_it_closes_a_won_deal_and_its_open_visit(deal, steps):
 
 
 def test_it_closes_a_lost_deal_with_its_reason(deal):
-    closed = deal_close(deal=deal, outcome=DealStatus.LOST, at=T0 + timedelta(days=1),
-                        lost_reason="Chose a competitor")
+    closed = deal_close(
+        deal=deal,
+        outcome=DealStatus.LOST,
+        at=T0 + timedelta(days=1),
+        lost_reason="Chose a competitor",
+    )
     assert (closed.status, closed.lost_reason) == (DealStatus.LOST, "Chose a competitor")
 
 
@@ -175,3 +187,10 @@ def test_it_refuses_a_duplicate_external_id_with_a_message(stream):
     with pytest.raises(ValidationError) as excinfo:
         deal_create(stream=stream, name="B", external_id="OPP-7", created_at=T0)
     assert "OPP-7" in field_errors(excinfo)["external_id"][0]
+
+
+def test_it_refuses_an_owner_from_outside_the_streams_team(stream):
+    with pytest.raises(ValidationError) as excinfo:
+        deal_create(stream=stream, name="X", owner=UserFactory(), created_at=T0)
+    assert "is not a manager or rep" in field_errors(excinfo)["owner"][0]
+    assert not Deal.objects.exists()

@@ -20,7 +20,9 @@ pytestmark = pytest.mark.django_db
 LANES = [LaneSpec("SDR", Decimal("40")), LaneSpec("Account Executive", Decimal("90"))]
 STEPS = [
     StepSpec("Qualification call", "SDR", planned_process_hours=0.5, planned_lead_hours=24),
-    StepSpec("Discovery meeting", "Account Executive", planned_process_hours=2, planned_lead_hours=72),
+    StepSpec(
+        "Discovery meeting", "Account Executive", planned_process_hours=2, planned_lead_hours=72
+    ),
     StepSpec("Proposal", "Account Executive", planned_process_hours=4, planned_lead_hours=48),
 ]
 
@@ -36,20 +38,26 @@ def errors_of(excinfo: pytest.ExceptionInfo[ValidationError]) -> dict[str, list[
 
 def test_it_creates_lanes_steps_and_stages_in_map_order():
     stream = create(
-        stages=[StageSpec("Qualified", ["Qualification call", "Discovery meeting"]),
-                StageSpec("Proposal", ["Proposal"])],
+        stages=[
+            StageSpec("Qualified", ["Qualification call", "Discovery meeting"]),
+            StageSpec("Proposal", ["Proposal"]),
+        ],
         target_won_deals_per_period=10,
         available_selling_hours_per_period=400,
     )
-    steps = list(stream.steps.order_by("position").values_list("position", "name", "lane__name",
-                                                                  "stage__name"))
+    steps = list(
+        stream.steps.order_by("position").values_list(
+            "position", "name", "lane__name", "stage__name"
+        )
+    )
     assert steps == [
         (1, "Qualification call", "SDR", "Qualified"),
         (2, "Discovery meeting", "Account Executive", "Qualified"),
         (3, "Proposal", "Account Executive", "Proposal"),
     ]
     assert list(stream.lanes.values_list("name", "hourly_cost")) == [
-        ("SDR", Decimal("40.00")), ("Account Executive", Decimal("90.00"))
+        ("SDR", Decimal("40.00")),
+        ("Account Executive", Decimal("90.00")),
     ]
     # takt = 400 available hours / 10 target wins = 40 h per won deal
     assert stream.planned_takt_hours == 40
@@ -67,17 +75,30 @@ def test_it_creates_lanes_steps_and_stages_in_map_order():
         ({"lanes": [LaneSpec("SDR", Decimal("-1"))], "steps": []}, "lanes[0].hourly_cost"),
         ({"steps": [StepSpec("A", "Nowhere")]}, "steps[0].lane"),
         ({"steps": [StepSpec("A", "SDR"), StepSpec("A", "SDR")]}, "steps[1].name"),
-        ({"steps": [StepSpec("A", "SDR", planned_process_hours=-1)]},
-         "steps[0].planned_process_hours"),
-        ({"steps": [StepSpec("A", "SDR", planned_process_hours=5, planned_lead_hours=2)]},
-         "steps[0].planned_lead_hours"),
+        (
+            {"steps": [StepSpec("A", "SDR", planned_process_hours=-1)]},
+            "steps[0].planned_process_hours",
+        ),
+        (
+            {"steps": [StepSpec("A", "SDR", planned_process_hours=5, planned_lead_hours=2)]},
+            "steps[0].planned_lead_hours",
+        ),
         ({"steps": [StepSpec("A", "SDR", planned_lead_hours=1e7)]}, "steps[0].planned_lead_hours"),
-        ({"steps": [StepSpec("A", "SDR", planned_pct_complete_accurate=120)]},
-         "steps[0].planned_pct_complete_accurate"),
+        (
+            {"steps": [StepSpec("A", "SDR", planned_pct_complete_accurate=120)]},
+            "steps[0].planned_pct_complete_accurate",
+        ),
         ({"steps": [StepSpec("A", "SDR", value_class="sparkle")]}, "steps[0].value_class"),
         ({"stages": [StageSpec("Split", ["Qualification call", "Proposal"])]}, "stages[0].steps"),
-        ({"stages": [StageSpec("Late", ["Proposal"]), StageSpec("Early", ["Discovery meeting"])]},
-         "stages[1].steps"),
+        (
+            {
+                "stages": [
+                    StageSpec("Late", ["Proposal"]),
+                    StageSpec("Early", ["Discovery meeting"]),
+                ]
+            },
+            "stages[1].steps",
+        ),
         ({"stages": [StageSpec("Ghost", ["Nope"])]}, "stages[0].steps"),
         ({"stages": [StageSpec("Empty", [])]}, "stages[0].steps"),
     ],
@@ -103,10 +124,16 @@ def test_it_draws_a_linked_future_state_with_a_copy_of_the_map():
     assert future.state == StreamState.FUTURE
     assert future.drawn_from == current
     assert future.slug != current.slug
-    copied = list(future.steps.values_list("position", "name", "lane__name", "stage__name",
-                                           "planned_lead_hours"))
-    original = list(current.steps.values_list("position", "name", "lane__name", "stage__name",
-                                              "planned_lead_hours"))
+    copied = list(
+        future.steps.values_list(
+            "position", "name", "lane__name", "stage__name", "planned_lead_hours"
+        )
+    )
+    original = list(
+        current.steps.values_list(
+            "position", "name", "lane__name", "stage__name", "planned_lead_hours"
+        )
+    )
     assert copied == original
     assert set(future.steps.values_list("lane__stream", flat=True)) == {future.pk}
 

@@ -28,8 +28,9 @@ class Command(BaseCommand):
             help="Run as a Celery task and follow its progress.",
         )
 
-    def handle(self, *args, deals: int, seed: int, anchor: str | None, background: bool,
-               **options) -> None:
+    def handle(
+        self, *args, deals: int, seed: int, anchor: str | None, background: bool, **options
+    ) -> None:
         if deals < 0:
             raise CommandError("--deals must be zero or more.")
         try:
