@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
-from funnel.models import Deal, Visit
+from funnel.models import Deal, DealStatus, Visit
 from streams.models import Role
 from streams.selectors import User, role_in_team, team_ids_with_role
 
@@ -46,3 +46,15 @@ def deal_path(*, deal: Deal) -> list[Visit]:
 
 def deal_open_visit(*, deal: Deal) -> Visit | None:
     return deal.visits.select_related("step").filter(exited_at__isnull=True).first()
+
+
+def open_deal_counts(*, user: User, stream_ids: list[int]) -> dict[int, int]:
+    """Open deals per stream that ``user`` may see (a rep's own, a manager's whole team)."""
+    return dict(
+        deals_visible_to(user)
+        .filter(stream_id__in=stream_ids, status=DealStatus.OPEN)
+        .order_by()
+        .values_list("stream_id")
+        .annotate(n=Count("id"))
+        .values_list("stream_id", "n")
+    )

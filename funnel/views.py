@@ -12,11 +12,14 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     deals = deals_visible_to(request.user)
     if status in DealStatus.values:
         deals = deals.filter(status=status)
+    stream_id = request.GET.get("stream", "")
+    if stream_id.isdigit():
+        deals = deals.filter(stream_id=int(stream_id))
     page = Paginator(deals.order_by("-created_at", "id"), 25).get_page(request.GET.get("page"))
     return render(
         request,
         "funnel/deal_list.html",
-        {"page": page, "status": status, "statuses": DealStatus.choices},
+        {"page": page, "status": status, "statuses": DealStatus.choices, "stream_id": stream_id},
     )
 
 

@@ -8,7 +8,7 @@ team and edits nothing. Django staff are admins and see everything.
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from streams.models import Membership, Role, Team, ValueStream
 
@@ -66,9 +66,13 @@ def home_memberships(user: User) -> list[dict]:
             for team in Team.objects.exclude(id__in=member_team_ids)
         ]
     streams_by_team: dict[int, list[ValueStream]] = {}
-    for stream in ValueStream.objects.filter(team__in=[t["team"] for t in teams]).order_by(
-        "name", "state"
-    ):
+    streams = (
+        ValueStream.objects.filter(team__in=[t["team"] for t in teams])
+        .select_related("drawn_from")
+        .annotate(step_count=Count("steps"))
+        .order_by("name", "state")
+    )
+    for stream in streams:
         streams_by_team.setdefault(stream.team_id, []).append(stream)
     for entry in teams:
         entry["streams"] = streams_by_team.get(entry["team"].id, [])

@@ -109,3 +109,18 @@ def test_the_admin_shows_a_stream_with_its_lanes_and_steps(admin_client, team_se
     response = admin_client.get(f"/admin/streams/valuestream/{team_setup.stream_a.pk}/change/")
     assert response.status_code == 200
     assert "Step 3" in response.content.decode()
+
+
+def test_a_missing_page_is_a_friendly_404_inside_the_layout(client, team_setup):
+    client.force_login(team_setup.rep_a1)
+    response = client.get(f"/deals/{team_setup.deal_a2.pk}/")
+    assert response.status_code == 404
+    body = response.content.decode()
+    assert "belongs to a team or an owner you cannot see" in body
+    assert 'href="/deals/"' in body  # the navigation is there
+    assert team_setup.deal_a2.name not in body
+
+
+def test_amounts_show_thousands_separators(client, team_setup):
+    client.force_login(team_setup.manager_a)
+    assert "10,000 USD" in client.get(f"/deals/{team_setup.deal_a1.pk}/").content.decode()

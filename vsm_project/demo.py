@@ -75,31 +75,31 @@ class DemoStep:
 
 VA, NVA, WASTE = "value_add", "necessary_nva", "waste"
 STEPS = (
-    DemoStep(StepSpec("Lead capture", "Marketing", VA, 0.25, 24, 95, 0), 0.04),
-    DemoStep(StepSpec("Lead nurturing", "Marketing", NVA, 1.0, 240, 80, 0), 0.12),
+    DemoStep(StepSpec("Lead capture", "Marketing", VA, 0.25, 24, 95, 40), 0.04),
+    DemoStep(StepSpec("Lead nurturing", "Marketing", NVA, 1.0, 240, 80, 120), 0.12),
     # Leads the SDR finds not ready are recycled to nurturing (MQL → SAL handoff rework).
     DemoStep(
-        StepSpec("Qualification call", "SDR", VA, 0.75, 72, 85, 0),
+        StepSpec("Qualification call", "SDR", VA, 0.75, 72, 85, 25),
         0.10,
         rework_to="Lead nurturing",
         rework=0.25,
     ),
-    DemoStep(StepSpec("Discovery meeting", "Account Executive", VA, 2.0, 168, 85, 0), 0.10),
+    DemoStep(StepSpec("Discovery meeting", "Account Executive", VA, 2.0, 168, 85, 20), 0.10),
     DemoStep(
-        StepSpec("Solution demo", "Sales Engineer", VA, 3.0, 168, 80, 0),
+        StepSpec("Solution demo", "Sales Engineer", VA, 3.0, 168, 80, 15),
         0.10,
         rework_to="Discovery meeting",
         rework=0.15,
     ),
-    DemoStep(StepSpec("Proposal & ROI model", "Account Executive", VA, 4.0, 120, 75, 0), 0.08),
+    DemoStep(StepSpec("Proposal & ROI model", "Account Executive", VA, 4.0, 120, 75, 12), 0.08),
     DemoStep(
-        StepSpec("Negotiation", "Account Executive", NVA, 3.0, 240, 70, 0),
+        StepSpec("Negotiation", "Account Executive", NVA, 3.0, 240, 70, 18),
         0.12,
         rework_to="Proposal & ROI model",
         rework=0.30,
     ),
     DemoStep(
-        StepSpec("Contract review", "Legal", WASTE, 2.0, 168, 90, 0),
+        StepSpec("Contract review", "Legal", WASTE, 2.0, 168, 90, 8),
         0.04,
         rework_to="Negotiation",
         rework=0.10,

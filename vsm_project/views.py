@@ -4,13 +4,22 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from funnel.selectors import open_deal_counts
 from streams.models import Job
 from streams.selectors import home_memberships, team_ids_with_role
 from vsm_project.health import health_status
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html", {"memberships": home_memberships(request.user)})
+    """The user's teams with their role, each team's streams, and the open deals the user
+    may see in each."""
+    memberships = home_memberships(request.user)
+    stream_ids = [s.pk for m in memberships for s in m["streams"]]
+    open_deals = open_deal_counts(user=request.user, stream_ids=stream_ids)
+    for entry in memberships:
+        for stream in entry["streams"]:
+            stream.open_deals = open_deals.get(stream.pk, 0)
+    return render(request, "home.html", {"memberships": memberships})
 
 
 @login_not_required
