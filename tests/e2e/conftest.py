@@ -22,6 +22,7 @@ from typing import NoReturn
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.services import missing_service
 from vsm_project.demo import SeedResult, demo_seed
 
 # Playwright's sync API runs an event loop in the main thread, and Django refuses ORM calls
@@ -50,10 +51,8 @@ TIMEOUT_MS = 15_000
 
 def _chromium_unavailable(reason: str) -> NoReturn:
     """Skip locally, fail in CI (``VSM_REQUIRE_SERVICES=1``)."""
-    message = f"Chromium not available: {reason}"
-    if os.environ.get("VSM_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{message} (VSM_REQUIRE_SERVICES=1, so e2e tests may not be skipped)")
-    pytest.skip(message)
+    missing_service(f"Chromium not available: {reason}")
+    raise AssertionError("unreachable: missing_service skips or fails")
 
 
 @pytest.fixture(scope="session")
