@@ -126,3 +126,71 @@ class Visit(models.Model):
     @property
     def is_open(self) -> bool:
         return self.exited_at is None
+
+
+class StepSnapshot(models.Model):
+    """Measured figures of one step over one window (metrics.md §2), written by the metrics
+    engine and read by the map and the dashboards instead of raw visits."""
+
+    step = models.ForeignKey(ProcessStep, on_delete=models.CASCADE, related_name="snapshots")
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    computed_at = models.DateTimeField()
+    n = models.PositiveIntegerField(help_text="Completed visits in the window.")
+    low_sample = models.BooleanField(default=False)
+    median_hours = models.FloatField(null=True, blank=True)
+    p85_hours = models.FloatField(null=True, blank=True)
+    p95_hours = models.FloatField(null=True, blank=True)
+    mean_hours = models.FloatField(null=True, blank=True)
+    median_work_hours = models.FloatField(null=True, blank=True)
+    flow_efficiency = models.FloatField(null=True, blank=True)
+    pct_complete_accurate = models.FloatField(null=True, blank=True, help_text="0–100.")
+    wip_now = models.PositiveIntegerField(null=True, blank=True)
+    avg_wip = models.FloatField(null=True, blank=True)
+    arrivals = models.PositiveIntegerField(null=True, blank=True)
+    throughput_per_week = models.FloatField(null=True, blank=True)
+    reentries = models.PositiveIntegerField(null=True, blank=True)
+    loss_rate = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["step", "window_start", "window_end"], name="step_snapshot_window_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(window_end__gt=F("window_start")), name="step_snapshot_window_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["step", "-computed_at"], name="step_snapshot_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.step} {self.window_start:%Y-%m-%d}–{self.window_end:%Y-%m-%d}"
+
+
+class StreamSnapshot(models.Model):
+    """Measured summary of one stream over one window (metrics.md §3)."""
+
+    stream = models.ForeignKey(ValueStream, on_delete=models.CASCADE, related_name="snapshots")
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    computed_at = models.DateTimeField()
+    lead_time_hours = models.FloatField(null=True, blank=True)
+    process_time_hours = models.FloatField(null=True, blank=True)
+    activity_ratio = models.FloatField(null=True, blank=True)
+    rolled_pct_complete_accurate = models.FloatField(null=True, blank=True, help_text="0–100.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stream", "window_start", "window_end"],
+                name="stream_snapshot_window_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(window_end__gt=F("window_start")),
+                name="stream_snapshot_window_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["stream", "-computed_at"], name="stream_snapshot_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.stream} {self.window_start:%Y-%m-%d}–{self.window_end:%Y-%m-%d}"

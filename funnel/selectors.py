@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.db.models import Count, Q, QuerySet
 
-from funnel.models import Deal, DealStatus, Visit
-from streams.models import Role
+from funnel.models import Deal, DealStatus, StepSnapshot, Visit
+from streams.metrics import MapSummary, MeasuredMap, StepFigures
+from streams.models import Role, ValueStream
 from streams.selectors import User, role_in_team, team_ids_with_role
 
 
@@ -57,4 +58,41 @@ def open_deal_counts(*, user: User, stream_ids: list[int]) -> dict[int, int]:
         .values_list("stream_id")
         .annotate(n=Count("id"))
         .values_list("stream_id", "n")
+    )
+
+
+def measured_map(stream: ValueStream) -> MeasuredMap | None:
+    """The latest measured figures of ``stream``'s steps (the map's "measured" column), read
+    from the newest stream snapshot's window; None until the metrics engine has run."""
+    latest = stream.snapshots.order_by("-computed_at").first()
+    if latest is None:
+        return None
+    rows = StepSnapshot.objects.filter(
+        step__stream=stream, window_start=latest.window_start, window_end=latest.window_end
+    )
+    steps = {
+        row.step_id: StepFigures(
+            process_hours=row.median_work_hours,
+            lead_hours=row.median_hours,
+            pct_complete_accurate=row.pct_complete_accurate,
+            wip=row.wip_now,
+            n=row.n,
+            low_sample=row.low_sample,
+        )
+        for row in rows
+    }
+    summary = MapSummary(
+        lead_time_hours=latest.lead_time_hours or 0.0,
+        process_time_hours=latest.process_time_hours or 0.0,
+        activity_ratio=latest.activity_ratio,
+        rolled_pct_complete_accurate=latest.rolled_pct_complete_accurate,
+        takt_hours=stream.planned_takt_hours,
+        steps=len(steps),
+    )
+    return MeasuredMap(
+        computed_at=latest.computed_at,
+        window_start=latest.window_start,
+        window_end=latest.window_end,
+        steps=steps,
+        summary=summary,
     )

@@ -80,6 +80,14 @@ class ValueStream(models.Model):
     currency = models.CharField(max_length=3, default="USD")
     # Bumped by every map edit; a save based on an older version is refused (optimistic lock).
     version = models.PositiveIntegerField(default=1)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who made the last map edit.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

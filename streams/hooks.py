@@ -1,0 +1,50 @@
+"""Extension points through which higher apps add to the map without ``streams`` importing
+them (apps depend one way: streams ← funnel ← kaizen).
+
+- ``funnel`` registers a *measures* provider: the measured figures of a stream's steps, read
+  from its metric snapshots (``funnel.selectors.measured_map``).
+- ``kaizen`` registers a *bursts* provider: the steps with an open kaizen cycle
+  (``kaizen.selectors.open_cycle_step_ids``).
+
+Providers are registered in each app's ``AppConfig.ready``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from streams.metrics import MeasuredMap
+from streams.models import ValueStream
+
+MeasuresProvider = Callable[[ValueStream], MeasuredMap | None]
+BurstsProvider = Callable[[ValueStream], set[int]]
+
+_measures: list[MeasuresProvider] = []
+_bursts: list[BurstsProvider] = []
+
+
+def register_measures(provider: MeasuresProvider) -> None:
+    if provider not in _measures:
+        _measures.append(provider)
+
+
+def register_bursts(provider: BurstsProvider) -> None:
+    if provider not in _bursts:
+        _bursts.append(provider)
+
+
+def measured_map(stream: ValueStream) -> MeasuredMap | None:
+    """The first provider's measurement of ``stream``, or None: "not measured yet"."""
+    for provider in _measures:
+        measured = provider(stream)
+        if measured is not None:
+            return measured
+    return None
+
+
+def burst_step_ids(stream: ValueStream) -> set[int]:
+    """Ids of the steps of ``stream`` that carry a kaizen burst."""
+    ids: set[int] = set()
+    for provider in _bursts:
+        ids |= provider(stream)
+    return ids
