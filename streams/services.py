@@ -329,7 +329,13 @@ class StaleVersionError(ValidationError):
 
 
 def _locked(stream_id: int, version: int | None) -> ValueStream:
-    stream = ValueStream.objects.select_for_update().select_related("updated_by").get(pk=stream_id)
+    # ``of=("self",)``: PostgreSQL refuses FOR UPDATE on the nullable side of the outer join
+    # to ``updated_by``; only the stream row needs the lock.
+    stream = (
+        ValueStream.objects.select_for_update(of=("self",))
+        .select_related("updated_by")
+        .get(pk=stream_id)
+    )
     if version is None:
         raise ValidationError({"version": "Say which version of the map this edit is based on."})
     if version != stream.version:
@@ -614,6 +620,14 @@ def step_add(
     step = ProcessStep.objects.create(stream=stream, position=len(ordered) + 1 + _SHIFT, **values)
     index = len(ordered) if position is None else position - 1
     _renumber_steps(stream, [*ordered[:index], step.pk, *ordered[index:]])
+    if values["stage"] is not None and _broken_stage(stream) is not None:
+        # A stage the caller chose is kept or refused, never silently swapped for a neighbour's.
+        raise ValidationError(
+            {
+                "stage": "A funnel stage covers consecutive steps; at this position the step is "
+                "not next to the stage's other steps."
+            }
+        )
     _keep_stages_consecutive(stream, step)
     _bump(stream, user)
     step.refresh_from_db()
@@ -789,3 +803,37 @@ def stage_delete(*, stage: FunnelStage, version: int, user) -> None:
     stage.delete()
     _renumber_stages(stream)
     _bump(stream, user)
+
+
+# --- Drawing a future state under a free name ---------------------------------------------
+
+
+def _free_stream_name(team: Team, base: str, state: str) -> str:
+    """``base``, or else ``base (2)``, ``base (3)`` …: the first name that no stream of
+    ``team`` in ``state`` has, cut to fit the name column."""
+    max_length = ValueStream._meta.get_field("name").max_length
+    taken = set(ValueStream.objects.filter(team=team, state=state).values_list("name", flat=True))
+    candidate, n = base[:max_length], 2
+    while candidate in taken:
+        suffix = f" ({n})"
+        candidate = base[: max_length - len(suffix)].rstrip() + suffix
+        n += 1
+    return candidate
+
+
+@transaction.atomic
+def stream_draw_future_state_with_free_name(
+    *, stream: ValueStream, name: str | None = None
+) -> ValueStream:
+    """:func:`stream_draw_future_state`, except that when the team already has a future state
+    called ``name`` (default: the current state's name) the copy is called "name (2)",
+    "name (3)" … instead of being refused.
+
+    The team row is locked first, so two managers drawing at the same moment get two names
+    rather than one of them a database error.
+    """
+    Team.objects.select_for_update().filter(pk=stream.team_id).first()
+    base = (name or "").strip() or stream.name
+    return stream_draw_future_state(
+        stream=stream, name=_free_stream_name(stream.team, base, StreamState.FUTURE)
+    )

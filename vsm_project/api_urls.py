@@ -6,11 +6,20 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import DefaultRouter
 
 from funnel.api import DealViewSet, VisitViewSet
-from streams.api import TeamViewSet, ValueStreamViewSet
+from streams.api import (
+    FunnelStageViewSet,
+    LaneViewSet,
+    ProcessStepViewSet,
+    TeamViewSet,
+    ValueStreamViewSet,
+)
 
 router = DefaultRouter()
 router.register("teams", TeamViewSet, basename="team")
 router.register("streams", ValueStreamViewSet, basename="stream")
+router.register("lanes", LaneViewSet, basename="lane")
+router.register("steps", ProcessStepViewSet, basename="step")
+router.register("stages", FunnelStageViewSet, basename="stage")
 router.register("deals", DealViewSet, basename="deal")
 router.register("visits", VisitViewSet, basename="visit")
 
