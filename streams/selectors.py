@@ -7,9 +7,12 @@ team and edits nothing. Django staff are admins and see everything.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, QuerySet
 
+from streams.metrics import MapSummary, StepFigures, map_summary
 from streams.models import Membership, Role, Team, ValueStream
 
 User = AbstractBaseUser | AnonymousUser
@@ -77,3 +80,75 @@ def home_memberships(user: User) -> list[dict]:
     for entry in teams:
         entry["streams"] = streams_by_team.get(entry["team"].id, [])
     return teams
+
+
+def stream_steps(stream: ValueStream) -> list:
+    """The map's steps in order, with their lane and stage loaded."""
+    return list(stream.steps.select_related("lane", "stage").order_by("position"))
+
+
+def planned_figures(step) -> StepFigures:
+    return StepFigures(
+        process_hours=step.planned_process_hours,
+        lead_hours=step.planned_lead_hours,
+        pct_complete_accurate=step.planned_pct_complete_accurate,
+        wip=step.planned_wip,
+    )
+
+
+def planned_summary(stream: ValueStream, steps: list | None = None) -> MapSummary:
+    """The summary box from the figures the manager planned (metrics.md §3)."""
+    steps = stream_steps(stream) if steps is None else steps
+    return map_summary(
+        [planned_figures(step) for step in steps],
+        available_hours=stream.available_selling_hours_per_period,
+        target_wins=stream.target_won_deals_per_period,
+    )
+
+
+def teams_managed_by(user: User) -> QuerySet[Team]:
+    """Teams in which ``user`` may create value streams."""
+    if user.is_authenticated and user.is_staff:
+        return Team.objects.all()
+    return Team.objects.filter(id__in=team_ids_with_role(user, (Role.MANAGER,)))
+
+
+@dataclass(frozen=True)
+class StepComparison:
+    name: str
+    current: object | None  # ProcessStep of the current state, None when the step is new
+    future: object | None  # ProcessStep of the future state, None when the step was removed
+
+    @property
+    def changed_fields(self) -> list[str]:
+        if self.current is None or self.future is None:
+            return []
+        return [
+            field
+            for field in COMPARED_FIELDS
+            if getattr(self.current, field) != getattr(self.future, field)
+        ]
+
+
+COMPARED_FIELDS = (
+    "value_class",
+    "planned_process_hours",
+    "planned_lead_hours",
+    "planned_pct_complete_accurate",
+    "planned_wip",
+)
+
+
+def compare_states(current: ValueStream, future: ValueStream) -> list[StepComparison]:
+    """Steps of both maps matched by name: the future's order first, then removed steps."""
+    current_steps = {step.name: step for step in stream_steps(current)}
+    rows = [
+        StepComparison(step.name, current_steps.pop(step.name, None), step)
+        for step in stream_steps(future)
+    ]
+    rows += [StepComparison(name, step, None) for name, step in current_steps.items()]
+    return rows
+
+
+def latest_future_state(stream: ValueStream) -> ValueStream | None:
+    return stream.future_states.order_by("-created_at").first()

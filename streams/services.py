@@ -46,6 +46,8 @@ class StepSpec:
     planned_pct_complete_accurate: float = 100
     planned_wip: int = 0
     notes: str = ""
+    motion_waste: bool = False
+    unused_talent: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,8 @@ def stream_create(
     part is invalid.
     """
     errors: dict[str, str] = {}
-    if not name.strip():
+    name = name.strip()
+    if not name:
         errors["name"] = "A value stream needs a name."
     elif ValueStream.objects.filter(team=team, name=name, state=state).exists():
         errors["name"] = f"Team {team} already has a {state}-state stream named '{name}'."
@@ -211,6 +214,8 @@ def stream_create(
             planned_pct_complete_accurate=spec.planned_pct_complete_accurate,
             planned_wip=spec.planned_wip,
             notes=spec.notes,
+            motion_waste=spec.motion_waste,
+            unused_talent=spec.unused_talent,
         )
         for i, spec in enumerate(steps)
     )
@@ -244,6 +249,8 @@ def stream_draw_future_state(*, stream: ValueStream, name: str | None = None) ->
                 planned_pct_complete_accurate=s.planned_pct_complete_accurate,
                 planned_wip=s.planned_wip,
                 notes=s.notes,
+                motion_waste=s.motion_waste,
+                unused_talent=s.unused_talent,
             )
             for s in steps
         ],

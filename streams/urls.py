@@ -4,5 +4,10 @@ from streams import views
 
 app_name = "streams"
 urlpatterns = [
+    path("new/", views.stream_new, name="new"),
     path("<slug:slug>/", views.stream_detail, name="detail"),
+    path("<slug:slug>/map.svg", views.stream_svg_download, name="svg"),
+    path("<slug:slug>/edit/", views.stream_edit, name="edit"),
+    path("<slug:slug>/future/", views.stream_future, name="future"),
+    path("<slug:slug>/compare/", views.stream_compare, name="compare"),
 ]

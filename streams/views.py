@@ -1,21 +1,159 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+"""Pages of the map: view, edit, create, draw the future state, compare, download.
 
-from streams.selectors import stream_can_edit, streams_visible_to
+Editing happens through the REST API (``streams.api``), called by ``static/js/map_editor.js``;
+the editor page renders the forms and re-renders its body after each save.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from streams import explanations
+from streams.drawing import stream_svg
+from streams.forms import StreamCreateForm, apply_service_errors
+from streams.hooks import measured_map
+from streams.models import StreamState, ValueClass, ValueStream
+from streams.selectors import (
+    compare_states,
+    latest_future_state,
+    planned_summary,
+    stream_can_edit,
+    stream_steps,
+    streams_visible_to,
+    teams_managed_by,
+)
+from streams.services import stream_create, stream_draw_future_state_with_free_name
+
+
+def _visible_stream(request: HttpRequest, slug: str) -> ValueStream:
+    return get_object_or_404(streams_visible_to(request.user), slug=slug)
+
+
+def _editable_stream(request: HttpRequest, slug: str) -> ValueStream:
+    stream = _visible_stream(request, slug)
+    if not stream_can_edit(user=request.user, stream=stream):
+        raise PermissionDenied("Only the team's managers edit this map.")
+    return stream
 
 
 def stream_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    """The stream's steps in map order with their planned figures (the map drawing comes
-    with the mapping issue)."""
-    stream = get_object_or_404(streams_visible_to(request.user), slug=slug)
-    steps = stream.steps.select_related("lane", "stage")
+    """The value stream map: the drawing, the summary box (planned against measured), the
+    steps, and what every figure means."""
+    stream = _visible_stream(request, slug)
+    steps = stream_steps(stream)
+    measured = measured_map(stream)
     return render(
         request,
         "streams/stream_detail.html",
         {
             "stream": stream,
             "steps": steps,
-            "lanes": stream.lanes.all(),
+            "svg": stream_svg(stream),
+            "planned": planned_summary(stream, steps),
+            "measured": measured,
+            "measured_steps": measured.steps if measured else {},
             "can_edit": stream_can_edit(user=request.user, stream=stream),
+            "future": latest_future_state(stream) if stream.state == StreamState.CURRENT else None,
+            "explanations": explanations.ALL,
+        },
+    )
+
+
+def stream_svg_download(request: HttpRequest, slug: str) -> HttpResponse:
+    """The map as a standalone SVG file (``?download=1`` saves it)."""
+    stream = _visible_stream(request, slug)
+    response = HttpResponse(stream_svg(stream), content_type="image/svg+xml; charset=utf-8")
+    if request.GET.get("download"):
+        response["Content-Disposition"] = f'attachment; filename="{stream.slug}.svg"'
+    return response
+
+
+def stream_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    """The map editor (managers). ``?fragment=1`` returns only the part the editor's script
+    swaps in after each save."""
+    stream = _editable_stream(request, slug)
+    context = {
+        "stream": stream,
+        "steps": stream_steps(stream),
+        "lanes": list(stream.lanes.all()),
+        "stages": list(stream.stages.prefetch_related("steps")),
+        "value_classes": ValueClass.choices,
+        "svg": stream_svg(stream),
+        "explanations": explanations.ALL,
+    }
+    template = "streams/_editor_body.html" if request.GET.get("fragment") else "streams/edit.html"
+    return render(request, template, context)
+
+
+def stream_new(request: HttpRequest) -> HttpResponse:
+    """Create an empty map, then go on to the editor."""
+    teams = teams_managed_by(request.user)
+    if not teams.exists():
+        raise PermissionDenied("Only managers create value streams.")
+    form = StreamCreateForm(
+        request.POST or None,
+        teams=teams,
+        initial={"team": request.GET.get("team") or teams.first().pk},
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            stream = stream_create(
+                team=data["team"],
+                name=data["name"],
+                description=data["description"],
+                period_days=data["period_days"],
+                target_won_deals_per_period=data["target_won_deals_per_period"],
+                available_selling_hours_per_period=data["available_selling_hours_per_period"],
+                currency=data["currency"],
+                lanes=[],
+                steps=[],
+            )
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(request, f"Map “{stream.name}” created. Add its lanes and steps.")
+            return redirect("streams:edit", slug=stream.slug)
+    return render(request, "streams/new.html", {"form": form})
+
+
+@require_POST
+def stream_future(request: HttpRequest, slug: str) -> HttpResponse:
+    """Copy a current-state map into a linked future state, and open it in the editor."""
+    stream = _editable_stream(request, slug)
+    try:
+        future = stream_draw_future_state_with_free_name(stream=stream)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("streams:detail", slug=stream.slug)
+    messages.success(request, "Future state drawn as a copy of the current state: change it here.")
+    return redirect("streams:edit", slug=future.slug)
+
+
+def stream_compare(request: HttpRequest, slug: str) -> HttpResponse:
+    """The current and the future state side by side: summary boxes and per-step changes."""
+    stream = _visible_stream(request, slug)
+    if stream.state == StreamState.FUTURE:
+        current, future = stream.drawn_from, stream
+    else:
+        current, future = stream, latest_future_state(stream)
+    if current is None or future is None:
+        messages.info(request, "This map has no future state to compare with yet.")
+        return redirect("streams:detail", slug=stream.slug)
+    return render(
+        request,
+        "streams/compare.html",
+        {
+            "stream": stream,
+            "current": current,
+            "future": future,
+            "current_summary": planned_summary(current),
+            "future_summary": planned_summary(future),
+            "rows": compare_states(current, future),
+            "explanations": explanations.ALL,
         },
     )

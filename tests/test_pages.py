@@ -50,13 +50,18 @@ def test_nobody_sees_another_teams_streams_or_deals(client, team_setup, who):
     assert team_setup.deal_b.name not in client.get("/deals/").content.decode()
 
 
-def test_the_stream_page_tells_who_can_edit(client, team_setup):
-    url = f"/streams/{team_setup.stream_a.slug}/"
+def test_only_managers_get_the_edit_controls_and_the_editor(client, team_setup):
+    slug = team_setup.stream_a.slug
     client.force_login(team_setup.manager_a)
-    assert "can edit" in client.get(url).content.decode()
+    page = client.get(f"/streams/{slug}/").content.decode()
+    assert f'href="/streams/{slug}/edit/"' in page and "Draw the future state" in page
+    assert client.get(f"/streams/{slug}/edit/").status_code == 200
     for viewer in (team_setup.rep_a1, team_setup.leader_a):
         client.force_login(viewer)
-        assert "view only" in client.get(url).content.decode()
+        page = client.get(f"/streams/{slug}/").content.decode()
+        assert "/edit/" not in page and "Draw the future state" not in page
+        assert client.get(f"/streams/{slug}/edit/").status_code == 403
+        assert client.post(f"/streams/{slug}/future/").status_code == 403
 
 
 def test_home_lists_each_team_with_the_users_role(client, team_setup):

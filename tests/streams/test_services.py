@@ -143,3 +143,17 @@ def test_it_draws_a_future_state_only_from_a_current_state():
     with pytest.raises(ValidationError) as excinfo:
         stream_draw_future_state(stream=future)
     assert "stream" in errors_of(excinfo)
+
+
+def test_a_future_state_keeps_the_hand_recorded_wastes():
+    current = create(steps=[StepSpec("A", "SDR", motion_waste=True, unused_talent=True)])
+    future = stream_draw_future_state(stream=current)
+    step = future.steps.get()
+    assert (step.motion_waste, step.unused_talent) == (True, True)
+
+
+def test_it_trims_a_name_before_checking_it_is_free():
+    stream = create()
+    with pytest.raises(ValidationError) as excinfo:
+        create(team=stream.team, name="  New business  ")
+    assert "already has" in errors_of(excinfo)["name"][0]

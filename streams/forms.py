@@ -1,0 +1,50 @@
+"""HTML forms of the map pages. Forms check types; the rules live in ``streams.services``."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from streams.models import Team
+
+
+def apply_service_errors(form: forms.Form, exc: ValidationError) -> None:
+    """Show a service's ``ValidationError({field: reason})`` next to the form's fields."""
+    for field, messages in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, messages)
+
+
+class StreamCreateForm(forms.Form):
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), empty_label=None)
+    name = forms.CharField(max_length=120, help_text="For example: New business, Renewals.")
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text="Where the stream starts and ends, and for which customers.",
+    )
+    period_days = forms.IntegerField(
+        min_value=1,
+        max_value=366,
+        initial=30,
+        label="Planning period (days)",
+        help_text="The targets below are per period of this many days.",
+    )
+    target_won_deals_per_period = forms.IntegerField(
+        min_value=1,
+        required=False,
+        label="Target won deals per period",
+        help_text="Customer demand. With available hours it gives the takt time.",
+    )
+    available_selling_hours_per_period = forms.FloatField(
+        min_value=0.1,
+        required=False,
+        label="Available selling hours per period",
+        help_text="Hours the team can spend selling in one period (people × hours).",
+    )
+    currency = forms.CharField(
+        min_length=3, max_length=3, initial="USD", help_text="Three letters: USD, EUR, GBP…"
+    )
+
+    def __init__(self, *args, teams=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = teams if teams is not None else Team.objects.none()

@@ -1,0 +1,46 @@
+"""Template filters for the figures of the map: the same formatting as the SVG drawing
+(``streams.drawing``), so a figure reads the same on the page and on the map."""
+
+from __future__ import annotations
+
+from django import template
+
+from streams.drawing import format_hours, format_percent, format_ratio, format_work_hours
+
+register = template.Library()
+
+#: Elapsed time (lead time): ``45 min``, ``5.5 h``, ``7 d``.
+register.filter("hours", format_hours)
+#: Work time (process time, takt): never in days, ``30 h``.
+register.filter("work_hours", format_work_hours)
+#: A ratio (0–1) as a percentage: ``3.2 %``.
+register.filter("percent", format_ratio)
+#: A value already in percent (0–100): ``48.6 %``.
+register.filter("pct", format_percent)
+
+
+@register.filter
+def get(mapping: dict, key: object) -> object:
+    return mapping.get(key) if mapping else None
+
+
+@register.filter
+def delta_hours(value: float | None, other: float | None) -> str:
+    """The change from ``other`` to ``value`` in elapsed time, e.g. ``−4 d``."""
+    if value is None or other is None:
+        return ""
+    diff = value - other
+    if abs(diff) < 1e-9:
+        return "no change"
+    return ("+" if diff > 0 else "−") + format_hours(abs(diff))
+
+
+@register.filter
+def delta_work_hours(value: float | None, other: float | None) -> str:
+    """The change from ``other`` to ``value`` in work time, e.g. ``+2 h``."""
+    if value is None or other is None:
+        return ""
+    diff = value - other
+    if abs(diff) < 1e-9:
+        return "no change"
+    return ("+" if diff > 0 else "−") + format_work_hours(abs(diff))
