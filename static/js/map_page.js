@@ -34,3 +34,16 @@
     }
   });
 })();
+
+// "Fit to width" shows the whole map at once; "Actual size" brings back legible text.
+(function () {
+  "use strict";
+  const toggle = document.getElementById("fit-map");
+  const frame = document.getElementById("map-frame");
+  if (!toggle || !frame) return;
+  toggle.addEventListener("click", function () {
+    const fit = frame.classList.toggle("fit");
+    toggle.setAttribute("aria-pressed", String(fit));
+    toggle.textContent = fit ? "Actual size" : "Fit to width";
+  });
+})();

@@ -1,0 +1,209 @@
+"""The map pages through Django's test client: permissions, bad input, escaping, sizes."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from funnel.models import StepSnapshot, StreamSnapshot
+from streams.models import Role, ValueStream
+from streams.services import LaneSpec, StepSpec, stream_create, stream_draw_future_state
+from tests.factories import MembershipFactory
+
+pytestmark = pytest.mark.django_db
+
+SVG = "{http://www.w3.org/2000/svg}"
+NASTY = '<script>alert("x")</script> & "Co"'
+
+
+def boxes(svg_text: str) -> list[str]:
+    root = ET.fromstring(svg_text)
+    return [g.get("data-step-id") for g in root.iter(f"{SVG}g") if g.get("data-step-id")]
+
+
+def test_the_svg_download_is_a_standalone_file_with_every_box(client, team_setup):
+    client.force_login(team_setup.rep_a1)
+    response = client.get(f"/streams/{team_setup.stream_a.slug}/map.svg?download=1")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("image/svg+xml")
+    assert "attachment" in response["Content-Disposition"]
+    assert boxes(response.content.decode()) == [str(s.pk) for s in team_setup.steps_a]
+
+
+def test_the_svg_of_another_team_is_not_found(client, team_setup):
+    client.force_login(team_setup.rep_a1)
+    assert client.get(f"/streams/{team_setup.stream_b.slug}/map.svg").status_code == 404
+
+
+def test_names_with_html_are_escaped_on_every_map_page(client, team_setup):
+    stream = stream_create(
+        team=team_setup.team_a,
+        name=NASTY,
+        lanes=[LaneSpec(NASTY)],
+        steps=[StepSpec(NASTY, NASTY, planned_lead_hours=5)],
+    )
+    future = stream_draw_future_state(stream=stream)
+    client.force_login(team_setup.manager_a)
+    for url in (
+        f"/streams/{stream.slug}/",
+        f"/streams/{stream.slug}/edit/",
+        f"/streams/{stream.slug}/map.svg",
+        f"/streams/{future.slug}/compare/",
+        "/",
+    ):
+        body = client.get(url).content.decode()
+        assert '<script>alert("x")' not in body, url
+        assert "&lt;script&gt;" in body, url
+    ET.fromstring(client.get(f"/streams/{stream.slug}/map.svg").content)  # still valid XML
+
+
+def test_a_200_step_map_renders_every_box(client, team_setup):
+    stream = stream_create(
+        team=team_setup.team_a,
+        name="Enormous",
+        lanes=[LaneSpec("AE"), LaneSpec("SE")],
+        steps=[
+            StepSpec(
+                f"Step number {i} with a long name",
+                "AE" if i % 3 else "SE",
+                planned_process_hours=1,
+                planned_lead_hours=10,
+            )
+            for i in range(200)
+        ],
+    )
+    client.force_login(team_setup.leader_a)
+    response = client.get(f"/streams/{stream.slug}/")
+    assert response.status_code == 200
+    svg = client.get(f"/streams/{stream.slug}/map.svg").content.decode()
+    assert len(boxes(svg)) == 200
+
+
+def test_an_empty_map_says_so_and_the_editor_opens(client, team_setup):
+    stream = stream_create(team=team_setup.team_a, name="Blank", lanes=[], steps=[])
+    client.force_login(team_setup.manager_a)
+    page = client.get(f"/streams/{stream.slug}/").content.decode()
+    assert "This map has no steps yet" in page
+    editor = client.get(f"/streams/{stream.slug}/edit/").content.decode()
+    assert "Add a lane first" in editor
+
+
+def test_a_manager_creates_a_map_and_lands_in_the_editor(client, team_setup):
+    client.force_login(team_setup.manager_a)
+    assert client.get("/streams/new/").status_code == 200
+    response = client.post(
+        "/streams/new/",
+        {"team": team_setup.team_a.pk, "name": "Renewals", "period_days": 30, "currency": "EUR"},
+    )
+    stream = ValueStream.objects.get(name="Renewals")
+    assert response.status_code == 302 and response.url == f"/streams/{stream.slug}/edit/"
+    assert stream.currency == "EUR" and stream.team == team_setup.team_a
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "words"),
+    [
+        ({"name": "", "period_days": 30, "currency": "USD"}, "name", "required"),
+        ({"name": "Sales A", "period_days": 30, "currency": "USD"}, "name", "already has"),
+        ({"name": "X", "period_days": 0, "currency": "USD"}, "period_days", "greater than"),
+        ({"name": "X", "period_days": 30, "currency": "US1"}, "currency", "three-letter"),
+    ],
+)
+def test_the_new_map_form_names_the_bad_field(client, team_setup, data, field, words):
+    client.force_login(team_setup.manager_a)
+    response = client.post("/streams/new/", {"team": team_setup.team_a.pk, **data})
+    assert response.status_code == 200
+    assert words in " ".join(response.context["form"].errors[field])
+    assert ValueStream.objects.count() == 2  # the two of team_setup
+
+
+def test_a_manager_cannot_create_a_map_in_another_team(client, team_setup):
+    client.force_login(team_setup.manager_a)
+    response = client.post(
+        "/streams/new/",
+        {"team": team_setup.team_b.pk, "name": "Intrusion", "period_days": 30, "currency": "USD"},
+    )
+    assert response.status_code == 200 and "team" in response.context["form"].errors
+    assert not ValueStream.objects.filter(name="Intrusion").exists()
+
+
+@pytest.mark.parametrize("who", ["rep_a1", "leader_a"])
+def test_only_managers_open_the_new_map_form(client, team_setup, who):
+    client.force_login(getattr(team_setup, who))
+    assert client.get("/streams/new/").status_code == 403
+
+
+def test_drawing_the_future_state_twice_gives_two_named_copies(client, team_setup):
+    client.force_login(team_setup.manager_a)
+    slug = team_setup.stream_a.slug
+    first = client.post(f"/streams/{slug}/future/")
+    second = client.post(f"/streams/{slug}/future/")
+    futures = ValueStream.objects.filter(drawn_from=team_setup.stream_a).order_by("pk")
+    assert [f.name for f in futures] == ["Sales A", "Sales A (2)"]
+    assert first.url == f"/streams/{futures[0].slug}/edit/"
+    assert second.url == f"/streams/{futures[1].slug}/edit/"
+
+
+def test_compare_without_a_future_state_explains_and_returns(client, team_setup):
+    client.force_login(team_setup.leader_a)
+    response = client.get(f"/streams/{team_setup.stream_a.slug}/compare/", follow=True)
+    assert "no future state to compare with yet" in response.content.decode()
+
+
+def test_compare_lists_changed_added_and_removed_steps(client, team_setup):
+    future = stream_draw_future_state(stream=team_setup.stream_a)
+    future.steps.filter(name="Step 2").update(planned_lead_hours=4)
+    future.steps.filter(name="Step 3").update(name="Step 3 automated")
+    client.force_login(team_setup.rep_a1)
+    response = client.get(f"/streams/{future.slug}/compare/")
+    rows = {row.name: row for row in response.context["rows"]}
+    assert rows["Step 2"].changed_fields == ["planned_lead_hours"]
+    assert rows["Step 3 automated"].current is None
+    assert rows["Step 3"].future is None
+    assert rows["Step 1"].changed_fields == []
+
+
+def test_measured_figures_appear_beside_the_planned_ones(client, team_setup):
+    stream, step = team_setup.stream_a, team_setup.steps_a[0]
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    window = {"window_start": start, "window_end": start + timedelta(days=90)}
+    computed = start + timedelta(days=90, hours=1)
+    StepSnapshot.objects.create(
+        step=step,
+        computed_at=computed,
+        n=12,
+        median_hours=30,
+        median_work_hours=0.75,
+        pct_complete_accurate=80,
+        wip_now=4,
+        **window,
+    )
+    StreamSnapshot.objects.create(
+        stream=stream,
+        computed_at=computed,
+        lead_time_hours=30,
+        process_time_hours=0.75,
+        activity_ratio=0.025,
+        rolled_pct_complete_accurate=80,
+        **window,
+    )
+    client.force_login(team_setup.leader_a)
+    page = client.get(f"/streams/{stream.slug}/").content.decode()
+    assert "Measured over 2025-01-01" in page
+    row = page[page.index(f'<tr data-step-id="{step.pk}">') :]
+    row = row[: row.index("</tr>")]
+    assert "1.2 d" in row and "45 min" in row and "80 %" in row  # 30 h, 0.75 h
+    svg = client.get(f"/streams/{stream.slug}/map.svg").content.decode()
+    measured = ET.fromstring(svg).findall(
+        f".//{SVG}*[@data-figure='lead_time_hours'][@data-kind='measured']"
+    )
+    assert measured and "1.2 d" in "".join(measured[0].itertext())
+
+
+def test_a_member_of_two_teams_edits_only_where_they_manage(client, team_setup):
+    MembershipFactory(user=team_setup.rep_b, team=team_setup.team_a, role=Role.MANAGER)
+    client.force_login(team_setup.rep_b)
+    assert client.get(f"/streams/{team_setup.stream_a.slug}/edit/").status_code == 200
+    assert client.get(f"/streams/{team_setup.stream_b.slug}/edit/").status_code == 403
