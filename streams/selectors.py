@@ -13,7 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, QuerySet
 
 from streams.metrics import MapSummary, StepFigures, map_summary
-from streams.models import Membership, Role, Team, ValueStream
+from streams.models import FunnelStage, Membership, Role, Team, ValueStream
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -152,3 +152,21 @@ def compare_states(current: ValueStream, future: ValueStream) -> list[StepCompar
 
 def latest_future_state(stream: ValueStream) -> ValueStream | None:
     return stream.future_states.order_by("-created_at").first()
+
+
+@dataclass(frozen=True)
+class StageSpan:
+    stage: FunnelStage
+    first_step_id: int | None
+    last_step_id: int | None
+
+
+def stage_spans(stream: ValueStream, steps: list) -> list[StageSpan]:
+    """Each funnel stage with the first and last of its steps in ``steps`` (map order)."""
+    spans = []
+    for stage in stream.stages.all():
+        covered = [step.pk for step in steps if step.stage_id == stage.pk]
+        spans.append(
+            StageSpan(stage, covered[0] if covered else None, covered[-1] if covered else None)
+        )
+    return spans

@@ -21,6 +21,7 @@ from streams.selectors import (
     compare_states,
     latest_future_state,
     planned_summary,
+    stage_spans,
     stream_can_edit,
     stream_steps,
     streams_visible_to,
@@ -76,11 +77,12 @@ def stream_edit(request: HttpRequest, slug: str) -> HttpResponse:
     """The map editor (managers). ``?fragment=1`` returns only the part the editor's script
     swaps in after each save."""
     stream = _editable_stream(request, slug)
+    steps = stream_steps(stream)
     context = {
         "stream": stream,
-        "steps": stream_steps(stream),
+        "steps": steps,
         "lanes": list(stream.lanes.all()),
-        "stages": list(stream.stages.prefetch_related("steps")),
+        "stages": stage_spans(stream, steps),
         "value_classes": ValueClass.choices,
         "svg": stream_svg(stream),
         "explanations": explanations.ALL,

@@ -111,7 +111,24 @@ def test_a_manager_maps_a_stream_from_nothing_then_designs_and_compares_its_futu
     expect(error).to_contain_text("0 to 100")
     assert ProcessStep.objects.get(name="Proposal").planned_pct_complete_accurate == 75
 
+    # A funnel stage over the first two steps, and a lane renamed.
+    page.get_by_label("New stage").fill("Lead")
+    page.locator("#add-stage-first_step").select_option(label="1. Lead capture")
+    page.locator("#add-stage-last_step").select_option(label="2. Qualification call")
+    page.get_by_role("button", name="Add stage").click()
+    saved(page)
     stream = ValueStream.objects.get(name="Inbound")
+    sdr = stream.lanes.get(name="SDR")
+    page.locator(f"#lane-{sdr.pk}-name").fill("Sales development")
+    page.locator(f"#lane-{sdr.pk}-name").press("Enter")
+    saved(page)
+    expect(page.locator(".preview .map-scroll svg .stage-band")).to_have_count(1)
+    assert list(stream.steps.filter(stage__name="Lead").values_list("name", flat=True)) == [
+        "Lead capture",
+        "Qualification call",
+    ]
+    assert stream.lanes.filter(name="Sales development").exists()
+
     page.get_by_role("link", name="Done: view the map").click()
     expect(page.locator(".map-scroll svg g.process-box")).to_have_count(6)
     ids = page.locator(".map-scroll svg g.process-box").evaluate_all(

@@ -207,3 +207,24 @@ def test_a_member_of_two_teams_edits_only_where_they_manage(client, team_setup):
     client.force_login(team_setup.rep_b)
     assert client.get(f"/streams/{team_setup.stream_a.slug}/edit/").status_code == 200
     assert client.get(f"/streams/{team_setup.stream_b.slug}/edit/").status_code == 403
+
+
+def test_the_editor_preselects_each_stages_first_and_last_step(client):
+    from vsm_project.demo import demo_seed
+
+    result = demo_seed(deals=0)
+    from django.contrib.auth import get_user_model
+
+    client.force_login(get_user_model().objects.get(username="manager"))
+    response = client.get(f"/streams/{result.stream_slug}/edit/")
+    spans = {span.stage.name: span for span in response.context["stages"]}
+    steps = {s.pk: s.name for s in response.context["steps"]}
+    assert (steps[spans["Solution"].first_step_id], steps[spans["Solution"].last_step_id]) == (
+        "Solution demo",
+        "Proposal & ROI model",
+    )
+    html = response.content.decode()
+    solution = spans["Solution"].stage.pk
+    select = html[html.index(f'id="stage-{solution}-last_step"') :]
+    select = select[: select.index("</select>")]
+    assert f'value="{spans["Solution"].last_step_id}" selected' in select
