@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.db.models import Count, Q, QuerySet
 
 from funnel.models import Deal, DealStatus, StepSnapshot, Visit
 from streams.metrics import MapSummary, MeasuredMap, StepFigures
-from streams.models import Role, ValueStream
+from streams.models import ProcessStep, Role, StreamState, ValueStream
 from streams.selectors import User, role_in_team, team_ids_with_role
 
 
@@ -96,3 +99,82 @@ def measured_map(stream: ValueStream) -> MeasuredMap | None:
         steps=steps,
         summary=summary,
     )
+
+
+def stall_thresholds(step_ids: list[int]) -> dict[int, float]:
+    """Hours after which an open visit counts as stalled, per step (metrics.md §2 ``stalled``):
+    the step's measured p85 time in step from its latest snapshot, or, until the metrics
+    engine has measured it, the step's planned lead time."""
+    thresholds = dict(
+        ProcessStep.objects.filter(pk__in=step_ids).values_list("pk", "planned_lead_hours")
+    )
+    latest = (
+        StepSnapshot.objects.filter(step_id__in=step_ids, p85_hours__isnull=False)
+        .order_by("step_id", "-computed_at")
+        .values_list("step_id", "p85_hours")
+    )
+    measured: dict[int, float] = {}
+    for step_id, p85 in latest:
+        measured.setdefault(step_id, p85)
+    return thresholds | measured
+
+
+@dataclass(frozen=True)
+class OpenDealRow:
+    deal: Deal
+    visit: Visit | None  # the open visit; None for a deal that has not entered a step
+    hours_in_step: float | None
+    stalled: bool
+
+
+def open_deal_rows(*, user: User, mine: bool, now: datetime) -> list[OpenDealRow]:
+    """Open deals the user may see (``mine``: only those they own) with their current step,
+    time in step and stalled flag; stalled ones first, then the longest waiting."""
+    deals = deals_visible_to(user).filter(status=DealStatus.OPEN)
+    if mine:
+        deals = deals.filter(owner=user)
+    deals = list(deals.order_by("created_at", "id"))
+    open_visits = {
+        visit.deal_id: visit
+        for visit in Visit.objects.filter(
+            deal__in=[d.pk for d in deals], exited_at__isnull=True
+        ).select_related("step", "step__lane")
+    }
+    thresholds = stall_thresholds(sorted({v.step_id for v in open_visits.values()}))
+    rows = []
+    for deal in deals:
+        visit = open_visits.get(deal.pk)
+        hours = (now - visit.entered_at).total_seconds() / 3600 if visit else None
+        stalled = bool(visit and hours > thresholds.get(visit.step_id, float("inf")))
+        rows.append(OpenDealRow(deal, visit, hours, stalled))
+    rows.sort(key=lambda r: (not r.stalled, -(r.hours_in_step or 0)))
+    return rows
+
+
+@dataclass(frozen=True)
+class PathEntry:
+    visit: Visit
+    hours_in_step: float  # to its exit, or to ``now`` while the deal is still there
+    rework: bool  # the deal had visited this step before (a re-entry)
+
+
+def deal_timeline(*, deal: Deal, now: datetime) -> list[PathEntry]:
+    """The deal's path with each visit's time in step and re-entries marked."""
+    seen: set[int] = set()
+    entries = []
+    for visit in deal_path(deal=deal):
+        end = visit.exited_at or now
+        entries.append(
+            PathEntry(visit, (end - visit.entered_at).total_seconds() / 3600, visit.step_id in seen)
+        )
+        seen.add(visit.step_id)
+    return entries
+
+
+def streams_for_new_deals(user: User) -> QuerySet[ValueStream]:
+    """Current-state streams in which ``user`` may create deals (their team's managers and
+    reps; admins everywhere)."""
+    streams = ValueStream.objects.filter(state=StreamState.CURRENT).select_related("team")
+    if user.is_authenticated and user.is_staff:
+        return streams
+    return streams.filter(team_id__in=team_ids_with_role(user, (Role.MANAGER, Role.REP)))

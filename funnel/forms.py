@@ -1,0 +1,135 @@
+"""Forms of the rep pages. They check types; the rules live in ``funnel.services``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from funnel.models import DealStatus
+from streams.models import ProcessStep, Role
+
+LOST_REASONS = ("No budget", "Chose a competitor", "No decision", "Bad timing", "Went silent")
+SOURCES = ("inbound", "outbound", "referral", "event", "partner")
+
+
+class WhenField(forms.DateTimeField):
+    """A ``datetime-local`` input, read in the browser's time zone (sent in the form's ``tz``
+    field by ``static/js/deal.js``; the site's time zone without it). Empty means now."""
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("help_text", "Leave empty for now.")
+        super().__init__(**kwargs)
+
+    def to_python(self, value: str) -> datetime | None:
+        # Naive here; the form attaches the time zone in clean().
+        for fmt in self.input_formats:
+            try:
+                return datetime.strptime(value.strip(), fmt) if value else None
+            except ValueError:
+                continue
+        raise forms.ValidationError("Enter a date and time, like 2026-03-01 09:30.")
+
+
+class WhenForm(forms.Form):
+    tz = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        try:
+            zone = ZoneInfo(data.get("tz") or settings.TIME_ZONE)
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = ZoneInfo(settings.TIME_ZONE)
+        for name, field in self.fields.items():
+            if isinstance(field, WhenField) and data.get(name) is not None:
+                data[name] = data[name].replace(tzinfo=zone)
+        return data
+
+
+class MoveForm(WhenForm):
+    step = forms.ModelChoiceField(queryset=ProcessStep.objects.none(), empty_label=None)
+    at = WhenField(label="When")
+
+    def __init__(self, *args, deal=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if deal is not None:
+            self.fields["step"].queryset = deal.stream.steps.order_by("position")
+
+
+class WorkForm(forms.Form):
+    minutes = forms.IntegerField(
+        label="Minutes worked",
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "min": 1, "max": 1440}),
+    )
+
+
+class CloseForm(WhenForm):
+    outcome = forms.ChoiceField(choices=[(DealStatus.WON, "Won"), (DealStatus.LOST, "Lost")])
+    lost_reason = forms.CharField(required=False, max_length=200, label="Why was it lost?")
+    at = WhenField(label="When")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("outcome") == DealStatus.LOST and not (data.get("lost_reason") or "").strip():
+            self.add_error("lost_reason", "Say why the deal was lost: it is what we learn from.")
+        return data
+
+
+class DealCreateForm(WhenForm):
+    first_step = forms.ModelChoiceField(
+        queryset=ProcessStep.objects.none(),
+        empty_label=None,
+        label="Starts at step",
+        help_text="The value stream and the step the deal enters first.",
+    )
+    name = forms.CharField(max_length=200, label="Deal name")
+    account = forms.CharField(max_length=200, required=False)
+    amount = forms.DecimalField(
+        min_value=0,
+        max_digits=14,
+        decimal_places=2,
+        required=False,
+        widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "any"}),
+    )
+    source = forms.CharField(
+        max_length=40,
+        required=False,
+        widget=forms.TextInput(attrs={"list": "sources"}),
+        help_text="Where the lead came from: inbound, outbound, referral…",
+    )
+    owner = forms.ModelChoiceField(queryset=get_user_model().objects.none(), required=False)
+    created_at = WhenField(label="Started", help_text="Leave empty for now.")
+
+    def __init__(self, *args, streams=None, can_assign: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        streams = list(streams or [])
+        self.fields["first_step"].queryset = (
+            ProcessStep.objects.filter(stream__in=streams)
+            .select_related("stream")
+            .order_by("stream__name", "position")
+        )
+        self.fields["first_step"].label_from_instance = lambda step: (
+            f"{step.stream.name} — {step.position}. {step.name}"
+            if len(streams) > 1
+            else f"{step.position}. {step.name}"
+        )
+        if can_assign:
+            self.fields["owner"].queryset = (
+                get_user_model()
+                .objects.filter(
+                    memberships__team__in={s.team_id for s in streams},
+                    memberships__role__in=(Role.MANAGER, Role.REP),
+                )
+                .distinct()
+                .order_by("username")
+            )
+            self.fields["owner"].help_text = "Leave empty to own it yourself."
+        else:
+            del self.fields["owner"]
