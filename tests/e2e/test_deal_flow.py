@@ -70,7 +70,8 @@ def test_a_rep_logs_a_deal_through_four_steps_a_rework_and_a_win(phone, demo):
 
     # Rework: sent back to nurturing from discovery, a day later.
     page.get_by_text("Move to another step, or send back").click()
-    page.get_by_label("Step", exact=True).select_option(label="2. Lead nurturing (send back: rework)")
+    step = page.get_by_label("Step", exact=True)
+    step.select_option(label="2. Lead nurturing (send back: rework)")
     act_earlier(page, "move-form", t0 + timedelta(days=2, hours=5))  # discovery: 1 d
     page.locator("#move-form").get_by_role("button", name="Move").click()
     expect(page.locator(".now-at")).to_contain_text("Lead nurturing")
