@@ -194,3 +194,39 @@ class StreamSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stream} {self.window_start:%Y-%m-%d}–{self.window_end:%Y-%m-%d}"
+
+
+class ImportUpload(models.Model):
+    """A file handed to the import (``funnel.importing``), kept in the database so a Celery
+    worker in another container can read it, with the options the import runs with."""
+
+    stream = models.ForeignKey(ValueStream, on_delete=models.CASCADE, related_name="imports")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    filename = models.CharField(max_length=200, blank=True)
+    data = models.BinaryField(help_text="The file as uploaded.")
+    format = models.CharField(
+        max_length=12,
+        choices=[("visits", "Visits"), ("transitions", "Transitions"), ("wide", "Wide")],
+    )
+    options = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="funnel.importing.ImportOptions as a dict: format, time_zone, day_first, "
+        "columns, steps.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    job = models.ForeignKey(
+        "streams.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.filename or 'upload'} → {self.stream}"
