@@ -1,0 +1,89 @@
+"""Background work of the funnel app."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.utils import timezone
+
+from funnel.importing import ImportOptions, ImportRejected, import_events
+from funnel.models import ImportUpload
+from streams.models import Job, JobState
+from streams.services import job_fail, job_finish, job_progress
+
+#: Row errors kept on the failed job for the progress page (the rest are counted).
+ERRORS_ON_JOB = 1000
+
+
+class _JobProgress:
+    """Records import progress on the ``Job`` row.
+
+    The import writes in one transaction; progress recorded through the same connection would
+    only show when it commits. Inside a transaction on PostgreSQL it is therefore written
+    through a second, autocommit connection, so the browser's progress bar moves while the
+    import runs. (SQLite allows one writer at a time: there it waits for the commit.)
+    """
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        self._side = None
+
+    def __call__(self, done: int, total: int, message: str) -> None:
+        if not (connection.in_atomic_block and connection.vendor == "postgresql"):
+            job_progress(job_id=self.job_id, done=done, total=total, message=message)
+            return
+        if self._side is None:
+            self._side = connections.create_connection(DEFAULT_DB_ALIAS)
+        with self._side.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Job._meta.db_table} SET done = %s, total = %s, state = %s, "
+                "message = %s, started_at = COALESCE(started_at, %s) WHERE id = %s",
+                [done, total, JobState.RUNNING, message[:255], timezone.now(), self.job_id],
+            )
+
+    def close(self) -> None:
+        if self._side is not None:
+            self._side.close()
+            self._side = None
+
+
+@shared_task(name="funnel.tasks.import_events")
+def import_events_task(job_id: int, upload_id: int) -> dict:
+    """Import an uploaded file (``ImportUpload``), reporting progress on the ``Job``.
+
+    A file the import rejects fails the job with the message as its error and, for row
+    problems, ``result = {"errors": [first 1000 as dicts], "error_count": N}``; it is the
+    user's to fix, so it is not retried. Anything else fails the job and is raised.
+    """
+    job_progress(job_id=job_id, done=0, total=0, message="Reading the file")
+    progress = _JobProgress(job_id)
+    try:
+        upload = ImportUpload.objects.select_related("stream").get(pk=upload_id)
+        options = ImportOptions.from_dict({"format": upload.format, **(upload.options or {})})
+        result = import_events(
+            stream=upload.stream, data=bytes(upload.data), options=options, progress=progress
+        )
+    except ImportRejected as exc:
+        job_fail(job_id=job_id, error=exc.message)
+        details = {
+            "errors": [e.as_dict() for e in exc.errors[:ERRORS_ON_JOB]],
+            "error_count": exc.error_count,
+        }
+        # streams.services.job_fail takes no result; the errors are the result of this job.
+        Job.objects.filter(pk=job_id).update(result=details)
+        return {"ok": False, "message": exc.message, **details}
+    except Exception as exc:
+        job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        progress.close()
+    summary = result.as_dict()
+    job_finish(
+        job_id=job_id,
+        result=summary,
+        message=(
+            f"Imported: {result.deals_created:,} deals created, {result.deals_updated:,} "
+            f"updated, {result.deals_unchanged:,} unchanged"
+        ),
+    )
+    return {"ok": True, **summary}
