@@ -10,12 +10,15 @@ import re
 from datetime import timedelta
 from decimal import Decimal
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from funnel.api import EventLogPagination
 from funnel.models import Deal, DealStatus, Visit
+from funnel.services import deal_move
 from tests.factories import DealFactory, VisitFactory, make_stream
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +35,7 @@ API_PATHS = [
     "/api/deals/{id}/close/",
     "/api/visits/",
     "/api/visits/{id}/",
+    "/api/events/bulk/",
 ]
 
 
@@ -661,3 +665,461 @@ def test_it_refuses_a_negative_amount_naming_amount(
     assert "amount" in patched.json()
     assert created.status_code == 400
     assert "amount" in created.json()
+
+
+# --- Every endpoint, per role -------------------------------------------------------------
+
+#: Who calls: the team's manager, the rep owning deal_a1, another rep of the team,
+#: leadership, a manager of another team, nobody signed in, and rep_a1 by token.
+WHO = ["manager_a", "rep_a1", "rep_a2", "leader_a", "manager_b", "anonymous", "token"]
+DENIED = "401 or 403"
+_TARGET_DEAL = "/api/deals/A1/"
+
+ENDPOINTS: dict[str, tuple[str, str, Any, list[int | str]]] = {
+    # name: (method, url, body, expected status per WHO)
+    "retrieve deal": ("get", _TARGET_DEAL, None, [200, 200, 404, 200, 404, DENIED, 200]),
+    "edit deal": (
+        "patch", _TARGET_DEAL, {"name": "Renamed"}, [200, 200, 404, 403, 404, DENIED, 200]
+    ),
+    "move": (
+        "post", _TARGET_DEAL + "move/", {"step": "S2", "at": "T+2"},
+        [200, 200, 404, 403, 404, DENIED, 200],
+    ),
+    "log work": (
+        "post", _TARGET_DEAL + "log-work/", {"minutes": 30}, [200, 200, 404, 403, 404, DENIED, 200]
+    ),
+    "close": (
+        "post", _TARGET_DEAL + "close/", {"outcome": "won", "at": "T+2"},
+        [200, 200, 404, 403, 404, DENIED, 200],
+    ),
+    "create deal": (
+        "post", "/api/deals/", {"stream": "SA", "name": "New", "created_at": "T+1"},
+        [201, 201, 201, 403, 400, DENIED, 201],
+    ),
+    "retrieve visit": ("get", "/api/visits/V1/", None, [200, 200, 404, 200, 404, DENIED, 200]),
+    "bulk move": (
+        "post", "/api/events/bulk/",
+        {"events": [{"type": "move", "deal": "A1", "step": "S2", "at": "T+2"}]},
+        [200, 200, 400, 403, 400, DENIED, 200],
+    ),
+    "bulk create": (
+        "post", "/api/events/bulk/",
+        {"events": [{"type": "create_deal", "stream": "SA", "external_id": "NEW-9",
+                     "name": "New", "created_at": "T+1"}]},
+        [200, 200, 200, 403, 400, DENIED, 200],
+    ),
+}  # fmt: skip
+
+
+def _client_for(api_client: APIClient, ns: SimpleNamespace, who: str) -> APIClient:
+    if who == "token":
+        token = Token.objects.create(user=ns.rep_a1)
+        api_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    elif who != "anonymous":
+        api_client.force_authenticate(user=getattr(ns, who))
+    return api_client
+
+
+def _resolve(ns: SimpleNamespace, value: Any) -> Any:
+    """Placeholders of the tables: A1/A2/B deals, SA/SA2/SB streams, S1-S3 steps of stream A,
+    V1 deal_a1's visit, REP_A1, and ``T±days`` times (``team_setup.t`` plus days)."""
+    if isinstance(value, dict):
+        return {key: _resolve(ns, item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_resolve(ns, item) for item in value]
+    if not isinstance(value, str):
+        return value
+    if match := re.fullmatch(r"T([+-][\d.]+)?", value):
+        return _iso(ns, float(match.group(1) or 0))
+    names = {
+        "A1": lambda: ns.deal_a1.id,
+        "A2": lambda: ns.deal_a2.id,
+        "B": lambda: ns.deal_b.id,
+        "SA": lambda: ns.stream_a.id,
+        "SA2": lambda: ns.stream_a2.id,
+        "SB": lambda: ns.stream_b.id,
+        "S1": lambda: ns.steps_a[0].id,
+        "S2": lambda: ns.steps_a[1].id,
+        "S3": lambda: ns.steps_a[2].id,
+        "V1": lambda: ns.deal_a1.visits.get().id,
+        "REP_A1": lambda: ns.rep_a1.id,
+    }
+    if value.startswith("/"):
+        return re.sub(r"(?<=/)[A-Z][A-Z0-9_]*(?=/)", lambda m: str(names[m.group()]()), value)
+    return names[value]() if value in names else value
+
+
+def _stored() -> tuple[list, list]:
+    deals = list(Deal.objects.order_by("id").values_list("id", "name", "status", "closed_at"))
+    visits = list(
+        Visit.objects.order_by("id").values_list("id", "step_id", "exited_at", "work_minutes")
+    )
+    return deals, visits
+
+
+@pytest.mark.parametrize("who", WHO)
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_it_answers_each_endpoint_per_role(
+    api_client: APIClient, team_setup: SimpleNamespace, endpoint: str, who: str
+) -> None:
+    ns = team_setup
+    method, url, body, statuses = ENDPOINTS[endpoint]
+    expected = statuses[WHO.index(who)]
+    client = _client_for(api_client, ns, who)
+    before = _stored()
+
+    response = getattr(client, method)(_resolve(ns, url), _resolve(ns, body), format="json")
+
+    if expected == DENIED:
+        assert response.status_code in (401, 403)
+    else:
+        assert response.status_code == expected, response.content
+    if response.status_code >= 400 or method == "get":
+        assert _stored() == before
+    else:
+        assert _stored() != before
+
+
+@pytest.mark.parametrize(
+    ("who", "deals"),
+    [
+        ("manager_a", {"A1", "A2"}),
+        ("rep_a1", {"A1"}),
+        ("rep_a2", {"A2"}),
+        ("leader_a", {"A1", "A2"}),
+        ("manager_b", {"B"}),
+        ("token", {"A1"}),
+    ],
+)
+def test_it_lists_the_deals_and_visits_each_role_may_see(
+    api_client: APIClient, team_setup: SimpleNamespace, who: str, deals: set[str]
+) -> None:
+    ns = team_setup
+    client = _client_for(api_client, ns, who)
+    deal_ids = {_resolve(ns, name) for name in deals}
+
+    assert _ids(client.get("/api/deals/")) == deal_ids
+    assert _ids(client.get("/api/visits/")) == set(
+        Visit.objects.filter(deal_id__in=deal_ids).values_list("id", flat=True)
+    )
+
+
+def test_it_documents_the_list_parameters(
+    api_client: APIClient, team_setup: SimpleNamespace
+) -> None:
+    schema = _as(api_client, team_setup.rep_a1).get("/api/schema/", {"format": "json"}).json()
+
+    def parameters(path: str) -> set[str]:
+        return {p["name"] for p in schema["paths"][path]["get"]["parameters"]}
+
+    common = {"ordering", "page", "page_size", "stream", "step"}
+    assert parameters("/api/deals/") >= common | {
+        "owner",
+        "status",
+        "created_at_after",
+        "created_at_before",
+        "closed_at_after",
+        "closed_at_before",
+    }
+    assert parameters("/api/visits/") >= common | {
+        "deal",
+        "open",
+        "entered_at_after",
+        "entered_at_before",
+        "exited_at_after",
+        "exited_at_before",
+    }
+
+
+# --- Filters ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def history(team_setup: SimpleNamespace) -> SimpleNamespace:
+    """team_setup plus: deal_a2 moved to step 2 on day 2; ``won``, rep_a1's deal of stream A
+    created on day -30, at step 1 until it was won on day -16; ``lost``, an unowned deal of a
+    second stream of team A (``stream_a2``) created on day -10, at its step 1 until it was
+    lost on day 4. Visits: ``v_a1`` (open at step 1), ``v_a2_1`` (step 1, day 0 to 2),
+    ``v_a2_2`` (open at step 2 since day 2), ``v_won`` and ``v_lost``."""
+    ns = team_setup
+    t = ns.t
+    ns.stream_a2 = make_stream(ns.team_a, name="Partner channel")
+    deal_move(deal=ns.deal_a2, step=ns.steps_a[1], at=t + timedelta(days=2))
+    ns.won = DealFactory(
+        stream=ns.stream_a, owner=ns.rep_a1, created_at=t - timedelta(days=30), won=True
+    )
+    ns.lost = DealFactory(stream=ns.stream_a2, created_at=t - timedelta(days=10), lost=True)
+    ns.v_won = VisitFactory(deal=ns.won, step=ns.steps_a[0], exited_at=ns.won.closed_at)
+    ns.v_lost = VisitFactory(
+        deal=ns.lost, step=ns.stream_a2.steps.get(position=1), exited_at=ns.lost.closed_at
+    )
+    ns.v_a1 = ns.deal_a1.visits.get()
+    ns.v_a2_1, ns.v_a2_2 = ns.deal_a2.visits.order_by("entered_at")
+    return ns
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({}, {"A1", "A2", "won", "lost"}),
+        ({"stream": "SA"}, {"A1", "A2", "won"}),
+        ({"stream": "SA2"}, {"lost"}),
+        ({"owner": "REP_A1"}, {"A1", "won"}),
+        ({"status": "open"}, {"A1", "A2"}),
+        ({"status": "won"}, {"won"}),
+        ({"status": "lost"}, {"lost"}),
+        ({"step": "S1"}, {"A1"}),  # deal_a2 has left step 1, the won deal too
+        ({"step": "S2"}, {"A2"}),
+        ({"step": "S3"}, set()),
+        ({"created_at_after": "T"}, {"A1", "A2"}),  # the start is inclusive
+        ({"created_at_before": "T"}, {"won", "lost"}),  # the end is exclusive
+        ({"created_at_after": "T-31", "created_at_before": "T-20"}, {"won"}),
+        ({"closed_at_after": "T"}, {"lost"}),
+        ({"closed_at_after": "T-16"}, {"won", "lost"}),
+        ({"closed_at_before": "T-16"}, set()),
+        ({"closed_at_before": "T-15"}, {"won"}),
+        ({"created_at_before": "2999-01-01T00:00:00Z"}, {"A1", "A2", "won", "lost"}),
+        ({"owner": "REP_A1", "status": "open", "step": "S1"}, {"A1"}),
+    ],
+)
+def test_it_narrows_deals_by_each_filter(
+    api_client: APIClient, history: SimpleNamespace, params: dict, expected: set[str]
+) -> None:
+    ns = history
+    names = {"A1": ns.deal_a1.id, "A2": ns.deal_a2.id, "won": ns.won.id, "lost": ns.lost.id}
+
+    response = _as(api_client, ns.manager_a).get("/api/deals/", _resolve(ns, params))
+
+    assert _ids(response) == {names[name] for name in expected}
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({}, {"v_a1", "v_a2_1", "v_a2_2", "v_won", "v_lost"}),
+        ({"deal": "A2"}, {"v_a2_1", "v_a2_2"}),
+        ({"step": "S2"}, {"v_a2_2"}),
+        ({"stream": "SA"}, {"v_a1", "v_a2_1", "v_a2_2", "v_won"}),
+        ({"stream": "SA2"}, {"v_lost"}),
+        ({"open": "true"}, {"v_a1", "v_a2_2"}),
+        ({"open": "false"}, {"v_a2_1", "v_won", "v_lost"}),
+        ({"open": "true", "step": "S1"}, {"v_a1"}),
+        ({"entered_at_after": "T+1"}, {"v_a2_2"}),
+        ({"entered_at_before": "T"}, {"v_won", "v_lost"}),
+        ({"entered_at_after": "T", "entered_at_before": "T+2"}, {"v_a1", "v_a2_1"}),
+        ({"exited_at_after": "T"}, {"v_a2_1", "v_lost"}),
+        ({"exited_at_before": "T+2"}, {"v_won"}),
+    ],
+)
+def test_it_narrows_visits_by_each_filter(
+    api_client: APIClient, history: SimpleNamespace, params: dict, expected: set[str]
+) -> None:
+    ns = history
+
+    response = _as(api_client, ns.manager_a).get("/api/visits/", _resolve(ns, params))
+
+    assert _ids(response) == {getattr(ns, name).id for name in expected}
+
+
+@pytest.mark.parametrize(
+    ("url", "params", "field"),
+    [
+        ("/api/deals/", {"created_at_after": "not-a-date"}, "created_at"),
+        ("/api/deals/", {"created_at_before": "2025-01-06T09:00:00"}, "created_at"),
+        ("/api/deals/", {"closed_at_after": "2025-13-01T00:00:00Z"}, "closed_at"),
+        ("/api/deals/", {"closed_at_before": "2025-01-06 09:00"}, "closed_at"),
+        ("/api/visits/", {"entered_at_after": "yesterday"}, "entered_at"),
+        ("/api/visits/", {"entered_at_before": "2025-01-06T09:00:00"}, "entered_at"),
+        ("/api/visits/", {"exited_at_after": "2025-01-06"}, "exited_at"),
+        ("/api/visits/", {"exited_at_before": "2025-01-06T09:00"}, "exited_at"),
+        ("/api/visits/", {"open": "maybe"}, "open"),
+        ("/api/deals/", {"stream": "first"}, "stream"),
+        ("/api/deals/", {"ordering": "owner__password"}, "ordering"),
+        ("/api/visits/", {"ordering": "entered_at,secret"}, "ordering"),
+    ],
+)
+def test_it_refuses_a_bad_filter_naming_it(
+    api_client: APIClient, team_setup: SimpleNamespace, url: str, params: dict, field: str
+) -> None:
+    response = _as(api_client, team_setup.manager_a).get(url, params)
+
+    assert response.status_code == 400, response.content
+    assert field in response.json()
+
+
+@pytest.mark.parametrize(
+    "created_at", ["not-a-date", "2025-01-07T09:00:00", "2025-01-07", "2999-01-01T00:00:00+00:00"]
+)
+def test_it_refuses_a_deal_created_at_a_bad_time_naming_created_at(
+    api_client: APIClient, team_setup: SimpleNamespace, created_at: str
+) -> None:
+    ns = team_setup
+    before = _stored()
+    response = _as(api_client, ns.manager_a).post(
+        "/api/deals/",
+        {"stream": ns.stream_a.id, "name": "X", "created_at": created_at},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert "created_at" in response.json()
+    assert _stored() == before
+
+
+# --- Pagination and ordering --------------------------------------------------------------
+
+
+def _walk(client: APIClient, url: str, params: dict) -> list[list[int]]:
+    """The ids on each page, following ``next`` links from page 1."""
+    pages = []
+    response = client.get(url, params)
+    while True:
+        assert response.status_code == 200, response.content
+        pages.append([row["id"] for row in response.json()["results"]])
+        if response.json()["next"] is None:
+            return pages
+        response = client.get(response.json()["next"])
+
+
+@pytest.mark.parametrize(
+    ("url", "ordering"),
+    [("/api/deals/", ""), ("/api/deals/", "amount"), ("/api/visits/", "-exited_at")],
+)
+def test_it_pages_without_overlap_or_gaps(
+    api_client: APIClient, history: SimpleNamespace, url: str, ordering: str
+) -> None:
+    ns = history
+    DealFactory.create_batch(6, stream=ns.stream_a, owner=ns.rep_a2)  # all the same amount
+    client = _as(api_client, ns.manager_a)
+    params = {"page_size": 3, "ordering": ordering} if ordering else {"page_size": 3}
+    everything = client.get(url, {"page_size": 500}).json()
+
+    pages = _walk(client, url, params)
+
+    assert everything["count"] == len(everything["results"]) > 3
+    assert [len(page) for page in pages[:-1]] == [3] * (len(pages) - 1)
+    ids = [row for page in pages for row in page]
+    assert sorted(ids) == sorted(row["id"] for row in everything["results"])
+    assert client.get(url, {**params, "page": len(pages) + 1}).status_code == 404
+
+
+def test_it_pages_fifty_by_default_and_caps_the_page_size(
+    api_client: APIClient, history: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ns = history
+    client = _as(api_client, ns.manager_a)
+    first = client.get("/api/deals/").json()
+    assert (first["count"], len(first["results"]), first["next"]) == (4, 4, None)
+
+    monkeypatch.setattr(EventLogPagination, "max_page_size", 3)
+    capped = client.get("/api/deals/", {"page_size": 100}).json()
+
+    assert (capped["count"], len(capped["results"])) == (4, 3)
+    assert capped["next"] is not None
+
+
+@pytest.fixture
+def ordered_deals(team_setup: SimpleNamespace) -> SimpleNamespace:
+    """Four deals of their own stream, with ties and empty values to order by."""
+    ns = team_setup
+    t = ns.t
+    ns.stream_o = make_stream(ns.team_a, name="Ordering")
+    specs = [
+        # name, external id, amount, created (days), closed (days), status
+        ("Charlie", "E-3", Decimal("300"), -3, None, DealStatus.OPEN),
+        ("Alpha", "E-1", Decimal("100"), -1, -0.5, DealStatus.WON),
+        ("Bravo", "E-2", Decimal("100"), -2, -1.5, DealStatus.LOST),
+        ("Delta", "E-4", None, -4, None, DealStatus.OPEN),
+    ]
+    for name, external_id, amount, created, closed, deal_status in specs:
+        setattr(
+            ns,
+            name.lower(),
+            DealFactory(
+                stream=ns.stream_o,
+                name=name,
+                external_id=external_id,
+                amount=amount,
+                created_at=t + timedelta(days=created),
+                closed_at=None if closed is None else t + timedelta(days=closed),
+                status=deal_status,
+                lost_reason="No budget" if deal_status == DealStatus.LOST else "",
+            ),
+        )
+    return ns
+
+
+@pytest.mark.parametrize(
+    ("ordering", "expected"),
+    [
+        ("amount", ["alpha", "bravo", "charlie", "delta"]),  # 100, 100 (by id), 300, none
+        ("-amount", ["charlie", "alpha", "bravo", "delta"]),  # empty amounts last either way
+        ("closed_at", ["bravo", "alpha", "charlie", "delta"]),  # open deals last, by id
+        ("-closed_at", ["alpha", "bravo", "charlie", "delta"]),
+        ("name", ["alpha", "bravo", "charlie", "delta"]),
+        ("-created_at", ["alpha", "bravo", "charlie", "delta"]),
+        ("status,-amount", ["bravo", "charlie", "delta", "alpha"]),  # lost, open, won
+    ],
+)
+def test_it_orders_deals_with_empty_values_last_and_ties_by_id(
+    api_client: APIClient, ordered_deals: SimpleNamespace, ordering: str, expected: list[str]
+) -> None:
+    ns = ordered_deals
+    response = _as(api_client, ns.manager_a).get(
+        "/api/deals/", {"stream": ns.stream_o.id, "ordering": ordering}
+    )
+
+    assert response.status_code == 200, response.content
+    assert [row["id"] for row in response.json()["results"]] == [
+        getattr(ns, name).id for name in expected
+    ]
+
+
+def _expected_order(rows: list[dict], field: str, descending: bool) -> list[int]:
+    """Rows ordered as the API promises: by ``field``, empty values last, ties by id."""
+    rows = sorted(rows, key=lambda row: row["id"])
+    present = [row for row in rows if row[field] is not None]
+    empty = [row for row in rows if row[field] is None]
+    present.sort(key=lambda row: row[field], reverse=descending)  # stable: ties stay by id
+    return [row["id"] for row in present + empty]
+
+
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/api/deals/", "created_at"),
+        ("/api/deals/", "closed_at"),
+        ("/api/deals/", "amount"),
+        ("/api/deals/", "name"),
+        ("/api/deals/", "external_id"),
+        ("/api/deals/", "status"),
+        ("/api/deals/", "updated_at"),
+        ("/api/deals/", "id"),
+        ("/api/visits/", "entered_at"),
+        ("/api/visits/", "exited_at"),
+        ("/api/visits/", "work_minutes"),
+        ("/api/visits/", "id"),
+    ],
+)
+def test_it_orders_by_each_ordering_field(
+    api_client: APIClient, history: SimpleNamespace, url: str, field: str, descending: bool
+) -> None:
+    ns = history
+    ns.v_a2_1.work_minutes = 30
+    ns.v_a2_1.save()
+    ns.v_won.work_minutes = 30
+    ns.v_won.save()
+    if url == "/api/deals/":
+        rows = Deal.objects.filter(stream__team=ns.team_a).values("id", field)
+    else:
+        rows = Visit.objects.filter(deal__stream__team=ns.team_a).values("id", field)
+
+    response = _as(api_client, ns.manager_a).get(
+        url, {"ordering": f"-{field}" if descending else field}
+    )
+
+    assert response.status_code == 200, response.content
+    assert [row["id"] for row in response.json()["results"]] == _expected_order(
+        rows, field, descending
+    )

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import DefaultRouter
 
-from funnel.api import DealViewSet, VisitViewSet
+from funnel.api import DealViewSet, EventBatchView, VisitViewSet
 from streams.api import (
     FunnelStageViewSet,
     LaneViewSet,
@@ -29,6 +29,7 @@ _signed_in = {"permission_classes": [IsAuthenticated]}
 
 urlpatterns = [
     path("", include(router.urls)),
+    path("events/bulk/", EventBatchView.as_view(), name="events-bulk"),
     path("schema/", SpectacularAPIView.as_view(**_signed_in), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema", **_signed_in), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema", **_signed_in), name="api-redoc"),
