@@ -54,12 +54,11 @@ from funnel.bulk import (
     EventError,
     EventsRefused,
     deal_create_owner,
-    deal_log_work,
     events_apply,
 )
 from funnel.models import Deal, DealStatus, Visit
 from funnel.selectors import deal_can_edit, deals_visible_to, visits_visible_to
-from funnel.services import deal_close, deal_create, deal_move
+from funnel.services import deal_close, deal_create, deal_log_work, deal_move
 from streams.api import IdFilter
 from streams.models import ProcessStep, Role, ValueStream
 from streams.selectors import (

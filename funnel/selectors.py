@@ -10,7 +10,13 @@ from django.db.models import Count, Q, QuerySet
 from funnel.models import Deal, DealStatus, StepSnapshot, Visit
 from streams.metrics import MapSummary, MeasuredMap, StepFigures
 from streams.models import ProcessStep, Role, StreamState, ValueStream
-from streams.selectors import User, role_in_team, team_ids_with_role
+from streams.selectors import (
+    User,
+    role_in_team,
+    stream_can_edit,
+    streams_visible_to,
+    team_ids_with_role,
+)
 
 
 def deals_visible_to(user: User) -> QuerySet[Deal]:
@@ -178,3 +184,20 @@ def streams_for_new_deals(user: User) -> QuerySet[ValueStream]:
     if user.is_authenticated and user.is_staff:
         return streams
     return streams.filter(team_id__in=team_ids_with_role(user, (Role.MANAGER, Role.REP)))
+
+
+def streams_importable_by(user: User) -> list[ValueStream]:
+    """Current-state streams the user may import history into: those whose map they edit."""
+    streams = streams_visible_to(user).filter(state=StreamState.CURRENT)
+    return [s for s in streams if stream_can_edit(user=user, stream=s)]
+
+
+def streams_exportable_by(user: User) -> list[ValueStream]:
+    """Streams whose whole event log the user may export: an export holds every deal of the
+    team, so managers, leadership and admins only (not reps)."""
+    streams = streams_visible_to(user).filter(state=StreamState.CURRENT)
+    if user.is_staff:
+        return list(streams)
+    return list(
+        streams.filter(team_id__in=team_ids_with_role(user, (Role.MANAGER, Role.LEADERSHIP)))
+    )

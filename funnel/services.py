@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from funnel.models import Deal, DealStatus, Visit
-from streams.models import ProcessStep, Role, ValueStream
+from streams.models import ProcessStep, Role, StreamState, ValueStream
 from streams.selectors import team_ids_with_role
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -68,6 +68,8 @@ def deal_create(
     external_id = external_id.strip() or f"D-{uuid.uuid4().hex[:10].upper()}"
     if Deal.objects.filter(stream=stream, external_id=external_id).exists():
         errors["external_id"] = f"Stream {stream.name} already has a deal with id {external_id}."
+    if stream.state != StreamState.CURRENT:
+        errors["stream"] = "Deals flow through the current state; a future state is a design."
     if first_step is not None and first_step.stream_id != stream.pk:
         errors["first_step"] = f"Step '{first_step.name}' belongs to another value stream."
     if owner is not None and stream.team_id not in team_ids_with_role(
@@ -168,6 +170,21 @@ def visit_log_work(*, visit: Visit, minutes: int) -> Visit:
     visit.work_minutes = (visit.work_minutes or 0) + minutes
     visit.save(update_fields=["work_minutes", "updated_at"])
     return visit
+
+
+@transaction.atomic
+def deal_log_work(*, deal: Deal, minutes: int) -> Visit:
+    """Add ``minutes`` of hands-on work to the deal's open visit; a ``ValidationError``
+    naming ``visit`` when the deal is at no step."""
+    # Lock the deal first, so a concurrent move cannot end the visit found here before the
+    # work lands on it.
+    deal = _lock(deal)
+    visit = deal.visits.filter(exited_at__isnull=True).first()
+    if visit is None:
+        raise ValidationError(
+            {"visit": "The deal is at no step; move it to a step before logging work."}
+        )
+    return visit_log_work(visit=visit, minutes=minutes)
 
 
 @transaction.atomic

@@ -23,9 +23,11 @@ from funnel.selectors import (
     deals_visible_to,
     open_deal_rows,
     stall_thresholds,
+    streams_exportable_by,
     streams_for_new_deals,
+    streams_importable_by,
 )
-from funnel.services import deal_close, deal_create, deal_move, visit_log_work
+from funnel.services import deal_close, deal_create, deal_log_work, deal_move
 from streams.forms import apply_service_errors
 from streams.models import Role
 from streams.selectors import team_ids_with_role
@@ -54,6 +56,8 @@ def deal_list(request: HttpRequest) -> HttpResponse:
             "scope": scope,
             "stalled": sum(row.stalled for row in rows),
             "can_create": streams_for_new_deals(request.user).exists(),
+            "can_import": bool(streams_importable_by(request.user)),
+            "exportable": streams_exportable_by(request.user),
         },
     )
 
@@ -124,19 +128,15 @@ def deal_log_work_view(request: HttpRequest, pk: int) -> HttpResponse:
     deal = _deal_for(request, pk, edit=True)
     form = WorkForm(request.POST)
     if form.is_valid():
-        visit = deal_open_visit(deal=deal)
-        if visit is None:
-            form.add_error(None, "The deal is not at a step, so there is no visit to log work on.")
+        try:
+            visit = deal_log_work(deal=deal, minutes=form.cleaned_data["minutes"])
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
         else:
-            try:
-                visit_log_work(visit=visit, minutes=form.cleaned_data["minutes"])
-            except ValidationError as exc:
-                apply_service_errors(form, exc)
-            else:
-                messages.success(
-                    request, f"Logged {form.cleaned_data['minutes']} min on {visit.step.name}."
-                )
-                return redirect("funnel:deal_detail", pk=deal.pk)
+            messages.success(
+                request, f"Logged {form.cleaned_data['minutes']} min on {visit.step.name}."
+            )
+            return redirect("funnel:deal_detail", pk=deal.pk)
     return _deal_page(request, deal, status=400, work_form=form)
 
 

@@ -119,6 +119,11 @@ STORAGES = {
     },
 }
 
+#: Largest file the import accepts, in bytes (the upload wizard and import_events).
+VSM_IMPORT_MAX_BYTES = env.int("VSM_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
+# Uploads above this spill to a temporary file instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
 # --- Celery -------------------------------------------------------------------------------
 # Without REDIS_URL every task runs eagerly, in-process, so development needs no broker.
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -44,3 +44,9 @@ def delta_work_hours(value: float | None, other: float | None) -> str:
     if abs(diff) < 1e-9:
         return "no change"
     return ("+" if diff > 0 else "−") + format_work_hours(abs(diff))
+
+
+@register.filter
+def label(key: str) -> str:
+    """``deals_created`` → ``Deals created``."""
+    return str(key).replace("_", " ").capitalize()

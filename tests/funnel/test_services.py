@@ -194,3 +194,23 @@ def test_it_refuses_an_owner_from_outside_the_streams_team(stream):
         deal_create(stream=stream, name="X", owner=UserFactory(), created_at=T0)
     assert "is not a manager or rep" in field_errors(excinfo)["owner"][0]
     assert not Deal.objects.exists()
+
+
+def test_deals_flow_only_through_a_current_state(stream):
+    from streams.services import stream_draw_future_state
+
+    future = stream_draw_future_state(stream=stream)
+    with pytest.raises(ValidationError) as excinfo:
+        deal_create(stream=future, name="X", created_at=T0)
+    assert "current state" in field_errors(excinfo)["stream"][0]
+
+
+def test_work_is_logged_on_the_open_visit_or_refused_naming_the_visit(deal, stream):
+    from funnel.services import deal_log_work
+
+    visit = deal_log_work(deal=deal, minutes=20)
+    assert (visit.step.position, visit.work_minutes) == (1, 20)
+    bare = deal_create(stream=stream, name="No step yet", created_at=T0)
+    with pytest.raises(ValidationError) as excinfo:
+        deal_log_work(deal=bare, minutes=5)
+    assert "at no step" in field_errors(excinfo)["visit"][0]
