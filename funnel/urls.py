@@ -1,6 +1,6 @@
 from django.urls import path
 
-from funnel import views
+from funnel import import_views, views
 
 app_name = "funnel"
 urlpatterns = [
@@ -10,4 +10,10 @@ urlpatterns = [
     path("<int:pk>/move/", views.deal_move_view, name="deal_move"),
     path("<int:pk>/work/", views.deal_log_work_view, name="deal_log_work"),
     path("<int:pk>/close/", views.deal_close_view, name="deal_close"),
+    path("import/", import_views.import_start, name="import_start"),
+    path("import/<int:pk>/", import_views.import_map, name="import_map"),
+    path("import/<int:pk>/errors.csv", import_views.import_errors_csv, name="import_errors"),
+    path("import/<int:pk>/run/", import_views.import_run, name="import_run"),
+    path("export/<slug:slug>.csv", import_views.export_events_csv, name="export_csv"),
+    path("export/<slug:slug>.xes", import_views.export_events_xes, name="export_xes"),
 ]
