@@ -1,0 +1,74 @@
+"""A manager brings a Salesforce stage history in through the browser wizard."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from funnel.models import Deal
+from vsm_project.demo import DEMO_PASSWORD
+
+from .conftest import login, save_screenshot
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
+
+
+def test_a_manager_imports_a_crm_stage_history_with_the_wizard(page, demo):
+    stages = json.loads((EXAMPLES / "mapping.json").read_text())["steps"]
+    login(page, "manager", DEMO_PASSWORD)
+    page.goto("/deals/?scope=team")
+    page.get_by_role("link", name="Import history").click()
+
+    page.get_by_label("Into value stream").select_option(label="New business (current state)")
+    page.get_by_label("transitions", exact=False).check()
+    page.get_by_label("File").set_input_files(EXAMPLES / "salesforce_opportunity_history.csv")
+    page.get_by_role("button", name="Upload and preview").click()
+
+    expect(page.get_by_role("heading", name="The first rows")).to_be_visible()
+    expect(page.locator(".preview-table tbody tr")).to_have_count(5)
+    needs = page.locator(".field.has-error select")
+    assert needs.count() > 0  # stages the stream lacks are asked for
+    for label, step in stages.items():
+        select = page.get_by_label(label, exact=True)
+        if select.count():
+            select.select_option(label=step)
+    page.get_by_role("button", name="Check the whole file").click()
+    expect(page.get_by_role("heading", name="The file checks out")).to_be_visible()
+    save_screenshot(page, "import-checked-1440x900")
+
+    page.get_by_role("button", name="Import now").click()
+    expect(page.locator("#job-status .state")).to_have_text("Done")
+    expect(page.locator("#job-done")).to_contain_text("Deals created: 4")
+    page.get_by_role("link", name="Continue").click()
+    assert Deal.objects.filter(external_id="0061x00000XyZ01").exists()
+
+
+def test_a_file_with_problems_shows_every_bad_row(page, demo, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "deal_id,step,entered_at,exited_at\n"
+        "B1,Lead capture,2025-03-01T09:00:00Z,2025-02-01T09:00:00Z\n"
+        "B2,Nowhere,2025-03-01T09:00:00Z,\n"
+        'B3,Lead capture,=HYPERLINK("x"),\n'
+    )
+    login(page, "manager", DEMO_PASSWORD)
+    page.goto("/deals/import/")
+    page.get_by_label("visits", exact=False).check()
+    page.get_by_label("File").set_input_files(bad)
+    page.get_by_role("button", name="Upload and preview").click()
+    page.get_by_label("Nowhere", exact=True).select_option(label="Lead nurturing")
+    page.get_by_role("button", name="Check the whole file").click()
+    alert = page.locator(".check-failed")
+    expect(alert).to_contain_text("Nothing was imported")
+    rows = alert.locator("table.errors tbody tr td:first-child").all_inner_texts()
+    assert set(rows) >= {"2", "4"}
+    with page.expect_download() as download:
+        alert.get_by_role("link", name="Download every problem as CSV").click()
+    text = Path(download.value.path()).read_text()
+    assert text.startswith("row,column,reason")
+    assert not Deal.objects.filter(external_id__startswith="B").exists()
