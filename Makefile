@@ -67,3 +67,10 @@ worker: $(STAMP) ## Run a Celery worker (needs REDIS_URL)
 beat: $(STAMP) ## Run Celery beat, the periodic task scheduler (needs REDIS_URL)
 	@[ -n "$(REDIS_URL)" ] || { echo "beat: set REDIS_URL (e.g. redis://127.0.0.1:6379/0)" >&2; exit 1; }
 	$(BIN)/celery -A vsm_project beat -s $(BEAT_SCHEDULE) -l info
+
+# --- Benchmark ------------------------------------------------------------------------------
+.PHONY: bench
+BENCH_ARGS ?=
+
+bench: $(STAMP) ## Time import_events on 1,000,000 visits against a plain COPY (DATABASE_URL=postgres://…; BENCH_ARGS="--visits 100000")
+	$(BIN)/python bench/import_bench.py $(BENCH_ARGS)
