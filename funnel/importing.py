@@ -820,9 +820,16 @@ def source_stages(table: Table, options: ImportOptions) -> list[str]:
     """The distinct stage names the file uses, in order of first use: the step column
     (visits), the stage column (transitions), or for wide files the ``Date entered`` stage
     columns then the other values of the stage column. A simple wide file lists the engage
-    date's column name first: the mapping may send it to the step deals enter at."""
+    date's column name first: the mapping may send it to the step deals enter at.
+
+    Never raises for a mapping that is incomplete (the wizard asks while it is being made):
+    without a stage column only the ``Date entered`` columns are listed."""
     _check_format(options.format)
-    columns = _columns(table, options)
+    columns = {
+        f: h
+        for f, h in (options.columns or guess_columns(table, options.format)).items()
+        if h and h in table.headers
+    }
     names: dict[str, None] = {}
     if options.format == "wide":
         stage_columns = _stage_columns(table.headers)
@@ -842,16 +849,17 @@ def source_stages(table: Table, options: ImportOptions) -> list[str]:
 def unknown_stages(stream: ValueStream, table: Table, options: ImportOptions) -> list[str]:
     """The stages of :func:`source_stages` that match no step name (case-insensitively), are
     not in ``options.steps`` and are not obviously won or lost. In a simple wide file every
-    final stage that is not won, lost or ignored means "open", so none is unknown."""
+    final stage that is not won, lost or ignored means "open", so none is unknown. A stage
+    mapped to a step the stream lacks counts as unknown (no error is raised here)."""
     stages = source_stages(table, options)
-    resolver = _StageResolver(stream, options)
+    resolver = _StageResolver(stream, options, strict=False)
     if options.format == "wide" and not _stage_columns(table.headers):
         return []
     return [s for s in stages if resolver.resolve(s) is None]
 
 
 class _StageResolver:
-    def __init__(self, stream: ValueStream, options: ImportOptions) -> None:
+    def __init__(self, stream: ValueStream, options: ImportOptions, *, strict: bool = True):
         self.steps = list(
             ProcessStep.objects.filter(stream=stream).order_by("position").values_list("id", "name")
         )
@@ -859,7 +867,7 @@ class _StageResolver:
         self.step_names = [name for _, name in self.steps]
         by_name = {_stage_key(name): i for i, name in enumerate(self.step_names)}
         self.by_name = by_name
-        self.mapping: dict[str, int | str] = {}
+        self.mapping: dict[str, int | str | None] = {}
         bad = []
         for source, target in options.steps.items():
             if not target or not str(target).strip():
@@ -872,7 +880,8 @@ class _StageResolver:
                 self.mapping[_stage_key(source)] = by_name[_stage_key(t)]
             else:
                 bad.append(f"'{source}' → '{t}'")
-        if bad:
+                self.mapping[_stage_key(source)] = None  # unknown (when not strict)
+        if bad and strict:
             raise ImportRejected(
                 f"The stage mapping sends stages to steps that stream '{stream.name}' does not "
                 f"have: {', '.join(bad)}. Its steps: "

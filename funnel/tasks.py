@@ -69,8 +69,9 @@ def import_events_task(job_id: int, upload_id: int) -> dict:
             "errors": [e.as_dict() for e in exc.errors[:ERRORS_ON_JOB]],
             "error_count": exc.error_count,
         }
-        # streams.services.job_fail takes no result; the errors are the result of this job.
-        Job.objects.filter(pk=job_id).update(result=details)
+        if exc.errors:
+            # streams.services.job_fail takes no result; the row errors are this job's result.
+            Job.objects.filter(pk=job_id).update(result=details)
         return {"ok": False, "message": exc.message, **details}
     except Exception as exc:
         job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")

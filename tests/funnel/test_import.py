@@ -1103,3 +1103,12 @@ def test_the_task_progress_shows_while_the_import_transaction_is_open(acme):
         JobState.RUNNING,
         "Wrote 1,000 of 2,000 deals",
     )
+
+
+def test_the_wizard_helpers_do_not_raise_while_the_mapping_is_incomplete(acme):
+    table = read_table(VISITS)
+    options = ImportOptions(format="visits", columns={"deal_id": "deal_id"}, steps={"x": "Nope"})
+    assert source_stages(table, options) == []
+    assert unknown_stages(acme.stream, table, options) == []
+    options = ImportOptions(format="visits", steps={"Proposal": "Nope"})
+    assert unknown_stages(acme.stream, table, options) == ["proposal"]
