@@ -513,7 +513,7 @@ class _Clock:
             value = self._localise(value)
         if value.year < 1900:
             raise _Bad(f"{text.strip()} is too long ago to be a date in a deal's history.")
-        micros = to_micros(value)
+        micros = (value - _EPOCH) // _US
         if micros > self.latest:
             raise _Bad(f"{text.strip()} is in the future.")
         return micros
@@ -755,6 +755,10 @@ _OBVIOUS = {
     "closedlost": LOST,
     "deallost": LOST,
 }
+
+
+#: The outcome column's usual values, read without a regular expression.
+_OUTCOMES = {"won": WON, "lost": LOST, "open": DealStatus.OPEN, "": DealStatus.OPEN}
 
 
 def _obvious_outcome(name: str) -> str | None:
@@ -1101,7 +1105,7 @@ class _Builder:
         headers = self.table.headers
         error = self.error
         n = 0
-        for number, cells in self.table.numbered_rows():
+        for number, cells in self._records():
             n += 1
             if report and not n % 50_000:
                 self.rows = n
@@ -1126,6 +1130,26 @@ class _Builder:
                     continue
             yield number, cells
         self.rows = n
+
+    def _records(self) -> Iterator[tuple[int, list[str]]]:
+        """Non-blank records with their row numbers (one generator over the csv reader)."""
+        rows = self.table.rows
+        if not isinstance(rows, _CsvRows):
+            for number, cells in self.table.numbered_rows():
+                yield number, list(cells)
+            return
+        reader = rows._reader()
+        number = 1
+        try:
+            next(reader, None)  # the header
+            for cells in reader:
+                number += 1
+                if cells and (cells[0] or any(cells)):
+                    yield number, cells
+        except csv.Error as exc:
+            raise ImportRejected(
+                f"Row {number + 1} is not valid CSV ({exc}); check its quotes."
+            ) from exc
 
     def _deal(self, external_id: str, row: int) -> tuple[int, _Deal]:
         index = self.deal_index.get(external_id)
@@ -1211,7 +1235,9 @@ class _Builder:
         if name == "outcome":
             if not t:
                 return DealStatus.OPEN
-            outcome = _obvious_outcome(t) or {"open": DealStatus.OPEN}.get(_norm(t))
+            outcome = (
+                _OUTCOMES.get(t) or _obvious_outcome(t) or {"open": DealStatus.OPEN}.get(_norm(t))
+            )
             if outcome is None:
                 raise _Bad(f"'{t}' is not an outcome; use won, lost or open.")
             return outcome
