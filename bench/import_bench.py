@@ -32,8 +32,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TEAM_SLUG = "import-bench"
-FLOOR_TABLE = "bench_import_floor"
+# Per run, so that two runs on one database do not delete each other's rows.
+TEAM_SLUG = f"import-bench-{os.getpid()}"
+FLOOR_TABLE = "bench_import_floor"  # + the run's team slug
 USAGE = """\
 bench/import_bench.py measures the import on PostgreSQL, so DATABASE_URL must name one:
 
@@ -168,8 +169,8 @@ def generate(path: Path, visits: int, seed: int) -> dict:
 
 # --- The measurements (each in its own process) ---------------------------------------------
 
-FLOOR_DDL = f"""
-CREATE TABLE {FLOOR_TABLE} (
+FLOOR_DDL = """
+CREATE TABLE {table} (
     deal_id text, step text, entered_at timestamptz, exited_at timestamptz,
     work_minutes integer, actor text, deal_name text, account text, amount numeric(14, 2),
     owner text, source text, outcome text, closed_at timestamptz, lost_reason text,
@@ -179,49 +180,55 @@ CREATE TABLE {FLOOR_TABLE} (
 
 # The same rows into the app's own tables, set-based inside PostgreSQL: what the schema (its
 # indexes, foreign keys checked at commit, the same-stream trigger) costs with no Python at all.
-IN_DATABASE = f"""
+IN_DATABASE = """
 INSERT INTO funnel_deal (stream_id, external_id, name, account, amount, owner_id, source,
                          created_at, status, closed_at, lost_reason, updated_at)
 SELECT DISTINCT ON (b.deal_id) %(stream)s, b.deal_id, b.deal_name, coalesce(b.account, ''),
        b.amount, u.id, coalesce(b.source, ''), b.created_at, b.outcome, b.closed_at,
        coalesce(b.lost_reason, ''), now()
-FROM {FLOOR_TABLE} b LEFT JOIN auth_user u ON u.username = b.owner
+FROM {table} b LEFT JOIN auth_user u ON u.username = b.owner
 ORDER BY b.deal_id;
 INSERT INTO funnel_visit (deal_id, step_id, entered_at, exited_at, work_minutes, actor_id,
                           actor_name, created_at, updated_at)
 SELECT d.id, s.id, b.entered_at, b.exited_at, b.work_minutes, u.id,
        CASE WHEN u.id IS NULL THEN coalesce(b.actor, '') ELSE '' END, now(), now()
-FROM {FLOOR_TABLE} b
+FROM {table} b
 JOIN funnel_deal d ON d.stream_id = %(stream)s AND d.external_id = b.deal_id
 JOIN streams_processstep s ON s.stream_id = %(stream)s AND s.name = b.step
 LEFT JOIN auth_user u ON u.username = b.actor;
 """
 
 
-def measure_floor(path: Path, stream_slug: str) -> dict:
+def _floor_table(team_slug: str) -> str:
+    return f"{FLOOR_TABLE}_{team_slug.replace('-', '_')}"
+
+
+def measure_floor(path: Path, stream_slug: str, team_slug: str) -> dict:
     from django.db import connection, transaction
 
     from streams.models import ValueStream
 
+    table = _floor_table(team_slug)
+
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {FLOOR_TABLE}")
-        cursor.execute(FLOOR_DDL)
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(FLOOR_DDL.format(table=table))
     started = time.perf_counter()
     with (
         connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY {FLOOR_TABLE} FROM STDIN (FORMAT csv, HEADER true)") as copy,
+        cursor.cursor.copy(f"COPY {table} FROM STDIN (FORMAT csv, HEADER true)") as copy,
         path.open("rb") as f,
     ):
         while chunk := f.read(1 << 20):
             copy.write(chunk)
     seconds = time.perf_counter() - started
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {FLOOR_TABLE}")
+        cursor.execute(f"SELECT count(*) FROM {table}")
         (rows,) = cursor.fetchone()
     stream_id = ValueStream.objects.get(slug=stream_slug).pk
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(IN_DATABASE, {"stream": stream_id})
+        cursor.execute(IN_DATABASE.format(table=table), {"stream": stream_id})
         cursor.execute(
             "SELECT count(*) FROM funnel_visit v JOIN funnel_deal d ON d.id = v.deal_id "
             "WHERE d.stream_id = %s",
@@ -233,7 +240,7 @@ def measure_floor(path: Path, stream_slug: str) -> dict:
         in_database = time.perf_counter() - started
         transaction.set_rollback(True)
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE {FLOOR_TABLE}")
+        cursor.execute(f"DROP TABLE {table}")
     return {
         "rows": rows,
         "seconds": seconds,
@@ -284,13 +291,14 @@ def _child(args: argparse.Namespace) -> None:
         call_command("migrate", verbosity=0)
         started = time.perf_counter()
         counts = generate(path, args.visits, args.seed)
-        out = {**counts, "seconds": time.perf_counter() - started, "stream": _bench_stream()}
+        stream = _bench_stream(args.team)
+        out = {**counts, "seconds": time.perf_counter() - started, "stream": stream}
     elif args.child == "floor":
-        out = measure_floor(path, args.stream)
+        out = measure_floor(path, args.stream, args.team)
     elif args.child == "import":
         out = measure_import(path, args.stream)
     else:
-        _cleanup()
+        _cleanup(args.team)
         out = {}
     print(json.dumps(out))
 
@@ -300,6 +308,7 @@ def _run_child(kind: str, path: Path, stream_slug: str = "", **extra) -> dict:
     the peak across fork and exec, so the parent stays small: it imports neither Django nor
     numpy)."""
     cmd = [sys.executable, __file__, "--child", kind, "--file", str(path), "--stream", stream_slug]
+    cmd += ["--team", TEAM_SLUG]  # the parent's: one per run
     for key, value in extra.items():
         cmd += [f"--{key}", str(value)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -312,7 +321,7 @@ def _run_child(kind: str, path: Path, stream_slug: str = "", **extra) -> dict:
 # --- Setup and report ---------------------------------------------------------------------
 
 
-def _bench_stream() -> str:
+def _bench_stream(team_slug: str) -> str:
     """A fresh team with the demo's users and an empty stream with the demo's steps."""
     from django.contrib.auth import get_user_model
 
@@ -320,8 +329,7 @@ def _bench_stream() -> str:
     from streams.services import stream_create
     from vsm_project.demo import LANES, STEPS, USERS
 
-    Team.objects.filter(slug=TEAM_SLUG).delete()
-    team = Team.objects.create(name="Import benchmark", slug=TEAM_SLUG)
+    team = Team.objects.create(name=f"Import benchmark {team_slug}", slug=team_slug)
     user_model = get_user_model()
     for demo in USERS:
         if demo.role in ("manager", "rep"):
@@ -333,16 +341,16 @@ def _bench_stream() -> str:
     return stream.slug
 
 
-def _cleanup() -> None:
+def _cleanup(team_slug: str) -> None:
     from django.db import connection
 
     from funnel.models import Deal
     from streams.models import Team
 
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {FLOOR_TABLE}")
-    Deal.objects.filter(stream__team__slug=TEAM_SLUG).delete()
-    Team.objects.filter(slug=TEAM_SLUG).delete()
+        cursor.execute(f"DROP TABLE IF EXISTS {_floor_table(team_slug)}")
+    Deal.objects.filter(stream__team__slug=team_slug).delete()
+    Team.objects.filter(slug=team_slug).delete()
 
 
 def _ensure_database() -> None:
@@ -380,6 +388,7 @@ def main() -> int:
     )
     parser.add_argument("--file", help=argparse.SUPPRESS)
     parser.add_argument("--stream", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--team", default=TEAM_SLUG, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         _child(args)
