@@ -582,7 +582,7 @@ class _Clock:
             )
         except ValueError as exc:
             hint = ""
-            if month > 12 and not self.day_first and sep != "." and len(a) != 4:
+            if month > 12 >= day and not self.day_first and sep != "." and len(a) != 4:
                 hint = " Are the dates day first (20/10/2016)? Then choose day-first."
             raise _Bad(f"'{text}' is not a valid date ({exc}).{hint}") from exc
 
@@ -1284,7 +1284,12 @@ class _Builder:
             columns = self._changes_to_visits(changes)
         if self.unknown:
             names = sorted(self.unknown, key=self.unknown.get)
-            listed = ", ".join(f"'{n}' (first on row {self.unknown[n]})" for n in names)
+            listed = ", ".join(
+                f"'{n}' (first on row {self.unknown[n]})"
+                if self.unknown[n] > 1
+                else f"'{n}' (a column of the header)"
+                for n in names
+            )
             raise ImportRejected(
                 f"The file uses {len(names)} stage{'s' if len(names) > 1 else ''} that stream "
                 f"'{self.stream.name}' has no step for: {listed}. Map each to a step, or to "

@@ -1112,3 +1112,12 @@ def test_the_wizard_helpers_do_not_raise_while_the_mapping_is_incomplete(acme):
     assert unknown_stages(acme.stream, table, options) == []
     options = ImportOptions(format="visits", steps={"Proposal": "Nope"})
     assert unknown_stages(acme.stream, table, options) == ["proposal"]
+
+
+def test_it_names_unknown_stage_columns_of_a_wide_file(acme):
+    exc = rejection(acme.stream, HUBSPOT, "wide")
+    assert exc.message.startswith(
+        "The file uses 3 stages that stream 'New business' has no step for: 'Appointment "
+        "Scheduled' (a column of the header), 'Qualified To Buy' (a column of the header), "
+        "'Contract Sent' (a column of the header)."
+    )
