@@ -2092,7 +2092,11 @@ class _Writer:
             if self._deal_types is None:
                 self._deal_types = _column_types(cursor, "funnel_deal", self._DEAL_COPY_COLUMNS)
         stream_id, now = self.stream.pk, self.now
-        with connection.cursor() as cursor, cursor.cursor.copy(self._DEAL_COPY) as copy:
+        with (
+            connection.wrap_database_errors,  # psycopg's errors as Django's (IntegrityError …)
+            connection.cursor() as cursor,
+            cursor.cursor.copy(self._DEAL_COPY) as copy,
+        ):
             copy.set_types(self._deal_types)
             for pk, (_, f) in zip(ids, new_deals, strict=True):
                 copy.write_row(
@@ -2194,7 +2198,11 @@ class _Writer:
             with connection.cursor() as cursor:
                 if self._copy_types is None:
                     self._copy_types = _column_types(cursor, "funnel_visit", _VISIT_COPY_COLUMNS)
-            with connection.cursor() as cursor, cursor.cursor.copy(_VISIT_COPY) as copy:
+            with (
+                connection.wrap_database_errors,
+                connection.cursor() as cursor,
+                cursor.cursor.copy(_VISIT_COPY) as copy,
+            ):
                 copy.set_types(self._copy_types)
                 write = copy.write_row
                 for deal_pk, step_id, entered, exited, work, actor_id, actor_name in rows:

@@ -1121,3 +1121,18 @@ def test_it_names_unknown_stage_columns_of_a_wide_file(acme):
         "Scheduled' (a column of the header), 'Qualified To Buy' (a column of the header), "
         "'Contract Sent' (a column of the header)."
     )
+
+
+def test_a_database_refusal_stores_nothing_and_is_reported_not_raised(acme, monkeypatch):
+    from funnel import importing
+
+    original = importing._Writer._new_fields
+
+    def negative_amount(self, d):  # a rule the checks missed: the database still refuses
+        return {**original(self, d), "amount": Decimal("-1")}
+
+    monkeypatch.setattr(importing._Writer, "_new_fields", negative_amount)
+    exc = rejection(acme.stream, VISITS)
+    assert exc.message.startswith("The database refused the import, so nothing was stored:")
+    assert "deal_amount_not_negative" in exc.message
+    assert not Visit.objects.exists()
