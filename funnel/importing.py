@@ -48,6 +48,7 @@ Rules of the whole import:
 
 from __future__ import annotations
 
+import array
 import codecs
 import csv
 import io
@@ -1024,9 +1025,8 @@ class _Columns:
         self.row.append(row)
 
 
-def _ints():
-    import array
-
+def _ints() -> array.array:
+    """A compact column of 64-bit integers (8 bytes a value, not a Python object each)."""
     return array.array("q")
 
 
