@@ -720,6 +720,44 @@ class _MapPartViewSet(_MapViewSet):
     else) and ``stream_version``."""
 
     write_serializer_class: type[serializers.Serializer]
+    #: The keyword the services take the object by ("lane", "step", "stage") and the services
+    #: that add, change and delete one (wrapped in ``staticmethod``).
+    object_name: str
+    add_service: Callable[..., Model]
+    update_service: Callable[..., Model]
+    delete_service: Callable[..., None]
+
+    def create(self, request: Request) -> Response:
+        data = self._validated(request)
+        stream = data["stream"]
+        _require_edit(request.user, stream)
+        return self._write(
+            stream,
+            lambda: self.add_service(user=request.user, **_present(data)),
+            status.HTTP_201_CREATED,
+        )
+
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        obj = self.get_object()
+        data = self._validated(request)
+        return self._write(
+            obj.stream,
+            lambda: self.update_service(
+                **{self.object_name: obj}, user=request.user, **_present(data)
+            ),
+            status.HTTP_200_OK,
+        )
+
+    def destroy(self, request: Request, pk: str | None = None) -> Response:
+        obj = self.get_object()
+        version = _delete_version(request)
+        return self._write(
+            obj.stream,
+            lambda: self.delete_service(
+                **{self.object_name: obj}, version=version, user=request.user
+            ),
+            status.HTTP_200_OK,
+        )
 
     def get_queryset(self) -> QuerySet:
         visible = streams_visible_to(self.request.user).values("pk")
@@ -748,6 +786,23 @@ class _MapPartViewSet(_MapViewSet):
 @extend_schema_view(
     list=extend_schema(summary="Lanes of the maps you can see (filter with ?stream=)"),
     retrieve=extend_schema(summary="One lane"),
+    create=extend_schema(
+        summary="Add a lane at the bottom of a map",
+        request=LaneCreateSerializer,
+        responses={201: LaneWriteSerializer, **_EDIT_ERRORS},
+    ),
+    partial_update=extend_schema(
+        summary="Rename a lane or change its hourly cost",
+        request=LaneUpdateSerializer,
+        responses={200: LaneWriteSerializer, **_EDIT_ERRORS},
+    ),
+    destroy=extend_schema(
+        summary="Delete a lane that has no steps",
+        description="Refused (400 naming `lane`) while steps are in the lane.",
+        parameters=[_VERSION_PARAMETER],
+        request=None,
+        responses={200: StreamVersionSerializer, **_EDIT_ERRORS},
+    ),
 )
 class LaneViewSet(_MapPartViewSet):
     """Swimlanes: who owns the steps."""
@@ -758,56 +813,34 @@ class LaneViewSet(_MapPartViewSet):
     filterset_class = LaneFilter
     ordering_fields = ["position", "name"]
     _input_serializers = {"create": LaneCreateSerializer, "partial_update": LaneUpdateSerializer}
-
-    @extend_schema(
-        summary="Add a lane at the bottom of a map",
-        request=LaneCreateSerializer,
-        responses={201: LaneWriteSerializer, **_EDIT_ERRORS},
-    )
-    def create(self, request: Request) -> Response:
-        data = self._validated(request)
-        stream = data["stream"]
-        _require_edit(request.user, stream)
-        return self._write(
-            stream,
-            lambda: lane_add(user=request.user, **_present(data)),
-            status.HTTP_201_CREATED,
-        )
-
-    @extend_schema(
-        summary="Rename a lane or change its hourly cost",
-        request=LaneUpdateSerializer,
-        responses={200: LaneWriteSerializer, **_EDIT_ERRORS},
-    )
-    def partial_update(self, request: Request, pk: str | None = None) -> Response:
-        lane = self.get_object()
-        data = self._validated(request)
-        return self._write(
-            lane.stream,
-            lambda: lane_update(lane=lane, user=request.user, **_present(data)),
-            status.HTTP_200_OK,
-        )
-
-    @extend_schema(
-        summary="Delete a lane that has no steps",
-        description="Refused (400 naming `lane`) while steps are in the lane.",
-        parameters=[_VERSION_PARAMETER],
-        request=None,
-        responses={200: StreamVersionSerializer, **_EDIT_ERRORS},
-    )
-    def destroy(self, request: Request, pk: str | None = None) -> Response:
-        lane = self.get_object()
-        version = _delete_version(request)
-        return self._write(
-            lane.stream,
-            lambda: lane_delete(lane=lane, version=version, user=request.user),
-            status.HTTP_200_OK,
-        )
+    object_name = "lane"
+    add_service = staticmethod(lane_add)
+    update_service = staticmethod(lane_update)
+    delete_service = staticmethod(lane_delete)
 
 
 @extend_schema_view(
     list=extend_schema(summary="Process steps of the maps you can see (filter with ?stream=)"),
     retrieve=extend_schema(summary="One process step"),
+    create=extend_schema(
+        summary="Add a step",
+        description="At `position` (later steps move down), or at the end. A step added "
+        "inside a funnel stage joins it.",
+        request=StepCreateSerializer,
+        responses={201: ProcessStepWriteSerializer, **_EDIT_ERRORS},
+    ),
+    partial_update=extend_schema(
+        summary="Change a step's name, lane, value class, planned figures, notes or stage",
+        request=StepUpdateSerializer,
+        responses={200: ProcessStepWriteSerializer, **_EDIT_ERRORS},
+    ),
+    destroy=extend_schema(
+        summary="Delete a step no deal has visited",
+        description="Later steps move up. Refused (400 naming `step`) when deals have visited it.",
+        parameters=[_VERSION_PARAMETER],
+        request=None,
+        responses={200: StreamVersionSerializer, **_EDIT_ERRORS},
+    ),
 )
 class ProcessStepViewSet(_MapPartViewSet):
     """Process steps, with the manager's planned figures."""
@@ -822,37 +855,10 @@ class ProcessStepViewSet(_MapPartViewSet):
         "partial_update": StepUpdateSerializer,
         "move": StepMoveSerializer,
     }
-
-    @extend_schema(
-        summary="Add a step",
-        description="At `position` (later steps move down), or at the end. A step added "
-        "inside a funnel stage joins it.",
-        request=StepCreateSerializer,
-        responses={201: ProcessStepWriteSerializer, **_EDIT_ERRORS},
-    )
-    def create(self, request: Request) -> Response:
-        data = self._validated(request)
-        stream = data["stream"]
-        _require_edit(request.user, stream)
-        return self._write(
-            stream,
-            lambda: step_add(user=request.user, **_present(data)),
-            status.HTTP_201_CREATED,
-        )
-
-    @extend_schema(
-        summary="Change a step's name, lane, value class, planned figures, notes or stage",
-        request=StepUpdateSerializer,
-        responses={200: ProcessStepWriteSerializer, **_EDIT_ERRORS},
-    )
-    def partial_update(self, request: Request, pk: str | None = None) -> Response:
-        step = self.get_object()
-        data = self._validated(request)
-        return self._write(
-            step.stream,
-            lambda: step_update(step=step, user=request.user, **_present(data)),
-            status.HTTP_200_OK,
-        )
+    object_name = "step"
+    add_service = staticmethod(step_add)
+    update_service = staticmethod(step_update)
+    delete_service = staticmethod(step_delete)
 
     @extend_schema(
         summary="Move a step to another place in the map",
@@ -871,26 +877,30 @@ class ProcessStepViewSet(_MapPartViewSet):
             status.HTTP_200_OK,
         )
 
-    @extend_schema(
-        summary="Delete a step no deal has visited",
-        description="Later steps move up. Refused (400 naming `step`) when deals have visited it.",
-        parameters=[_VERSION_PARAMETER],
-        request=None,
-        responses={200: StreamVersionSerializer, **_EDIT_ERRORS},
-    )
-    def destroy(self, request: Request, pk: str | None = None) -> Response:
-        step = self.get_object()
-        version = _delete_version(request)
-        return self._write(
-            step.stream,
-            lambda: step_delete(step=step, version=version, user=request.user),
-            status.HTTP_200_OK,
-        )
-
 
 @extend_schema_view(
     list=extend_schema(summary="Funnel stages of the maps you can see (filter with ?stream=)"),
     retrieve=extend_schema(summary="One funnel stage"),
+    create=extend_schema(
+        summary="Add a funnel stage over consecutive steps",
+        description="The stage covers the steps from `first_step` to `last_step`; they leave "
+        "the stage they were in. A stage cannot split another one.",
+        request=StageCreateSerializer,
+        responses={201: FunnelStageWriteSerializer, **_EDIT_ERRORS},
+    ),
+    partial_update=extend_schema(
+        summary="Rename a funnel stage or change the steps it covers",
+        description="To change the steps, give both `first_step` and `last_step`.",
+        request=StageUpdateSerializer,
+        responses={200: FunnelStageWriteSerializer, **_EDIT_ERRORS},
+    ),
+    destroy=extend_schema(
+        summary="Delete a funnel stage",
+        description="Its steps stay on the map without a stage.",
+        parameters=[_VERSION_PARAMETER],
+        request=None,
+        responses={200: StreamVersionSerializer, **_EDIT_ERRORS},
+    ),
 )
 class FunnelStageViewSet(_MapPartViewSet):
     """Funnel stages: ordered groups of consecutive steps, for funnel reporting."""
@@ -901,51 +911,7 @@ class FunnelStageViewSet(_MapPartViewSet):
     filterset_class = FunnelStageFilter
     ordering_fields = ["position", "name"]
     _input_serializers = {"create": StageCreateSerializer, "partial_update": StageUpdateSerializer}
-
-    @extend_schema(
-        summary="Add a funnel stage over consecutive steps",
-        description="The stage covers the steps from `first_step` to `last_step`; they leave "
-        "the stage they were in. A stage cannot split another one.",
-        request=StageCreateSerializer,
-        responses={201: FunnelStageWriteSerializer, **_EDIT_ERRORS},
-    )
-    def create(self, request: Request) -> Response:
-        data = self._validated(request)
-        stream = data["stream"]
-        _require_edit(request.user, stream)
-        return self._write(
-            stream,
-            lambda: stage_add(user=request.user, **_present(data)),
-            status.HTTP_201_CREATED,
-        )
-
-    @extend_schema(
-        summary="Rename a funnel stage or change the steps it covers",
-        description="To change the steps, give both `first_step` and `last_step`.",
-        request=StageUpdateSerializer,
-        responses={200: FunnelStageWriteSerializer, **_EDIT_ERRORS},
-    )
-    def partial_update(self, request: Request, pk: str | None = None) -> Response:
-        stage = self.get_object()
-        data = self._validated(request)
-        return self._write(
-            stage.stream,
-            lambda: stage_update(stage=stage, user=request.user, **_present(data)),
-            status.HTTP_200_OK,
-        )
-
-    @extend_schema(
-        summary="Delete a funnel stage",
-        description="Its steps stay on the map without a stage.",
-        parameters=[_VERSION_PARAMETER],
-        request=None,
-        responses={200: StreamVersionSerializer, **_EDIT_ERRORS},
-    )
-    def destroy(self, request: Request, pk: str | None = None) -> Response:
-        stage = self.get_object()
-        version = _delete_version(request)
-        return self._write(
-            stage.stream,
-            lambda: stage_delete(stage=stage, version=version, user=request.user),
-            status.HTTP_200_OK,
-        )
+    object_name = "stage"
+    add_service = staticmethod(stage_add)
+    update_service = staticmethod(stage_update)
+    delete_service = staticmethod(stage_delete)
