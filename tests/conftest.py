@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -26,6 +27,23 @@ def _fast_password_hasher(settings: Any) -> None:
     """PBKDF2 with its production work factor makes every UserFactory call slow; tests do
     not need a strong hash."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery(request: pytest.FixtureRequest, settings: Any) -> Iterator[None]:
+    """Tasks run in-process in every test, even where REDIS_URL is set (CI), except the
+    tests marked ``services``, which check the wiring with a real worker. Without this a test
+    that starts a task would wait for a worker nobody started."""
+    if request.node.get_closest_marker("services"):
+        yield
+        return
+    from vsm_project.celery import app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    before = {key: app.conf.get(key) for key in ("task_always_eager", "task_eager_propagates")}
+    app.conf.update(task_always_eager=True, task_eager_propagates=True)
+    yield
+    app.conf.update(before)
 
 
 @pytest.fixture
