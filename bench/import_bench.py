@@ -65,6 +65,7 @@ def generate(path: Path, visits: int, seed: int) -> dict:
     import numpy as np
     from django.utils import timezone
 
+    from funnel.exporting import CSV_COLUMNS
     from vsm_project.demo import LOST_REASONS, SOURCES, STEPS, USERS
 
     rng = np.random.default_rng(seed)
@@ -119,25 +120,7 @@ def generate(path: Path, visits: int, seed: int) -> dict:
     step_names = [s.name for s in steps]
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(
-            [
-                "deal_id",
-                "step",
-                "entered_at",
-                "exited_at",
-                "work_minutes",
-                "actor",
-                "deal_name",
-                "account",
-                "amount",
-                "owner",
-                "source",
-                "outcome",
-                "closed_at",
-                "lost_reason",
-                "created_at",
-            ]
-        )
+        writer.writerow(CSV_COLUMNS)
         rows = []
         for i in range(visits):
             d = int(deal_of[i])

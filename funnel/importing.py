@@ -1138,18 +1138,7 @@ class _Builder:
             for number, cells in self.table.numbered_rows():
                 yield number, list(cells)
             return
-        reader = rows._reader()
-        number = 1
-        try:
-            next(reader, None)  # the header
-            for cells in reader:
-                number += 1
-                if cells and (cells[0] or any(cells)):
-                    yield number, cells
-        except csv.Error as exc:
-            raise ImportRejected(
-                f"Row {number + 1} is not valid CSV ({exc}); check its quotes."
-            ) from exc
+        yield from rows.numbered()
 
     def _deal(self, external_id: str, row: int) -> tuple[int, _Deal]:
         index = self.deal_index.get(external_id)
