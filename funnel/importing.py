@@ -2039,25 +2039,8 @@ class _Writer:
             pk_of = self._create_deals(new_deals)
         self._insert(itertools.chain(self._new_visit_rows(c0, c1, pk_of), inserts))
 
-    _DEAL_COPY = (
-        "COPY funnel_deal (id, stream_id, external_id, name, account, amount, owner_id, source, "
-        "created_at, status, closed_at, lost_reason, updated_at) FROM STDIN (FORMAT BINARY)"
-    )
-    _DEAL_COPY_COLUMNS = (
-        "id",
-        "stream_id",
-        "external_id",
-        "name",
-        "account",
-        "amount",
-        "owner_id",
-        "source",
-        "created_at",
-        "status",
-        "closed_at",
-        "lost_reason",
-        "updated_at",
-    )
+    _DEAL_COPY_COLUMNS = ("id", "stream_id", "external_id", *_DEAL_COLUMNS, "updated_at")
+    _DEAL_COPY = f"COPY funnel_deal ({', '.join(_DEAL_COPY_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 
     def _create_deals(self, new_deals: list[tuple[int, dict[str, Any]]]) -> dict[int, int]:
         """Insert new deals; returns plan index -> primary key.

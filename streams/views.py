@@ -13,9 +13,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from streams import explanations
-from streams.drawing import stream_svg
+from streams.drawing import render_vsm_svg, stream_svg, vsm_map_data
 from streams.forms import StreamCreateForm, apply_service_errors
-from streams.hooks import measured_map
 from streams.models import StreamState, ValueClass, ValueStream
 from streams.selectors import (
     compare_states,
@@ -45,16 +44,17 @@ def stream_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """The value stream map: the drawing, the summary box (planned against measured), the
     steps, and what every figure means."""
     stream = _visible_stream(request, slug)
-    steps = stream_steps(stream)
-    measured = measured_map(stream)
+    # One load serves the drawing and the summary cards beside it.
+    data = vsm_map_data(stream)
+    measured = data.measured
     return render(
         request,
         "streams/stream_detail.html",
         {
             "stream": stream,
-            "steps": steps,
-            "svg": stream_svg(stream),
-            "planned": planned_summary(stream, steps),
+            "steps": stream_steps(stream),
+            "svg": render_vsm_svg(data),
+            "planned": data.planned_summary,
             "measured": measured,
             "measured_steps": measured.steps if measured else {},
             "can_edit": stream_can_edit(user=request.user, stream=stream),
