@@ -1,0 +1,524 @@
+"""The metrics engine: every figure of metrics.md §2–5 for one stream, window and filter set.
+
+Each family of figures is one SQL query that filters, joins and aggregates in the database
+(window conditions, re-entry and hand-off flags as correlated subqueries on the
+``(deal, entered_at)`` index, sums and counts, percentiles through ``funnel.metrics.sql``),
+then a few lines of Python finish the ratios. Entry point: :func:`compute_metrics`.
+
+Where each figure comes from:
+
+- per step (§2): ``_completed`` (time in step, work, wait, losses, defects), ``_entered``
+  (arrivals, re-entries, %C&A, hand-offs), ``_overlap`` (avg WIP), ``_open`` (WIP now,
+  stalled), finished in ``_steps``;
+- summary (§3): ``_deals`` (win rate, sales cycle, mean won amount) and ``_summary``;
+- waste (§4): the steps' shares, summed in ``_waste``; ``_lost_work`` for overproduction;
+- funnel (§5): ``_funnel``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+
+from funnel.metrics import sql
+from funnel.metrics.query import MetricsQuery
+from funnel.metrics.results import MetricsResult, StageMetrics, StepMetrics, StreamSummary, Waste
+from funnel.metrics.stats import littles_law_ratio, ratio, step_takts
+from funnel.models import Deal, Visit
+from streams.models import FunnelStage, ProcessStep, ValueClass, ValueStream
+
+VISIT = Visit._meta.db_table
+DEAL = Deal._meta.db_table
+STEP = ProcessStep._meta.db_table
+
+
+@dataclass(frozen=True)
+class _MapStep:
+    id: int
+    lane_id: int
+    stage_id: int | None
+    value_class: str
+    planned_process_hours: float
+    planned_lead_hours: float
+    hourly_cost: float | None
+    motion_waste: bool
+    unused_talent: bool
+
+
+class _Context:
+    """The stream's map and the SQL pieces every query of one computation shares."""
+
+    def __init__(self, query: MetricsQuery, now: datetime) -> None:
+        self.query = query
+        self.now = now
+        self.stream = ValueStream.objects.get(pk=query.stream_id)
+        self.start, self.end = query.window(now)
+        filters = query.filters
+        steps = ProcessStep.objects.filter(stream_id=query.stream_id).order_by("position")
+        if filters.lane_id is not None:
+            if not self.stream.lanes.filter(pk=filters.lane_id).exists():
+                raise ValidationError({"lane": "This lane is not in the stream."})
+            steps = steps.filter(lane_id=filters.lane_id)
+        self.steps = [
+            _MapStep(
+                id=row[0],
+                lane_id=row[1],
+                stage_id=row[2],
+                value_class=row[3],
+                planned_process_hours=row[4],
+                planned_lead_hours=row[5],
+                hourly_cost=float(row[6]) if row[6] is not None else None,
+                motion_waste=row[7],
+                unused_talent=row[8],
+            )
+            for row in steps.values_list(
+                "pk",
+                "lane_id",
+                "stage_id",
+                "value_class",
+                "planned_process_hours",
+                "planned_lead_hours",
+                "lane__hourly_cost",
+                "motion_waste",
+                "unused_talent",
+            )
+        ]
+        self.stage_ids = list(
+            FunnelStage.objects.filter(stream_id=query.stream_id)
+            .order_by("position")
+            .values_list("pk", flat=True)
+        )
+        self.window_hours = (self.end - self.start).total_seconds() / 3600.0
+        self.params: dict[str, object] = {
+            "stream": query.stream_id,
+            "start": sql.timestamp_param(self.start),
+            "end": sql.timestamp_param(self.end),
+            "start_h": sql.hours_since_epoch(self.start),
+            "end_h": sql.hours_since_epoch(self.end),
+            "now_h": sql.hours_since_epoch(now),
+        }
+        deal_where = []
+        if filters.owner_id is not None:
+            deal_where.append("d.owner_id = %(owner)s")
+            self.params["owner"] = filters.owner_id
+        if filters.source is not None:
+            deal_where.append("d.source = %(source)s")
+            self.params["source"] = filters.source
+        band = filters.band
+        if band is not None and band.low is not None:
+            deal_where.append("d.amount >= %(amount_low)s")
+            self.params["amount_low"] = float(band.low)
+        if band is not None and band.high is not None:
+            deal_where.append("d.amount < %(amount_high)s")
+            self.params["amount_high"] = float(band.high)
+        self.deal_where = "".join(f" AND {w}" for w in deal_where)
+        step_ids = ", ".join(str(step.id) for step in self.steps) or "NULL"
+        # Visits of the (lane-filtered) steps of deals that pass the deal filters.
+        self.visits_from = (
+            f"FROM {VISIT} v JOIN {DEAL} d ON d.id = v.deal_id JOIN {STEP} s ON s.id = v.step_id "
+            f"WHERE v.step_id IN ({step_ids}) AND d.stream_id = %(stream)s{self.deal_where}"
+        )
+
+
+def _earlier_visit(alias: str, *, same_step: bool) -> str:
+    """Condition: visit ``alias`` of the same deal came before visit ``v`` (by ``entered_at``,
+    then id: the order of the deal's path)."""
+    step = f" AND {alias}.step_id = v.step_id" if same_step else ""
+    return (
+        f"{alias}.deal_id = v.deal_id{step} AND ({alias}.entered_at < v.entered_at OR "
+        f"({alias}.entered_at = v.entered_at AND {alias}.id < v.id))"
+    )
+
+
+def _completed(ctx: _Context) -> dict:
+    """Completed visits (``exited_at`` in the window), per step."""
+    h = f"{sql.epoch_hours('v.exited_at')} - {sql.epoch_hours('v.entered_at')}"
+    later = (
+        "l.deal_id = v.deal_id AND (l.entered_at > v.entered_at OR "
+        "(l.entered_at = v.entered_at AND l.id > v.id))"
+    )
+    inner = (
+        f"SELECT v.step_id AS step_id, {h} AS h, "
+        f"COALESCE(v.work_minutes / 60.0, s.planned_process_hours) AS w, "
+        f"CASE WHEN v.work_minutes IS NULL THEN 0 ELSE 1 END AS logged, "
+        # The deal was lost while at this step: it is lost and this was its last visit.
+        f"CASE WHEN d.status = 'lost' AND NOT EXISTS "
+        f"(SELECT 1 FROM {VISIT} l WHERE {later}) THEN 1 ELSE 0 END AS lost_here, "
+        f"CASE WHEN EXISTS (SELECT 1 FROM {VISIT} e WHERE {_earlier_visit('e', same_step=True)}) "
+        f"THEN 1 ELSE 0 END AS reentry "
+        f"{ctx.visits_from} AND v.exited_at >= %(start)s AND v.exited_at < %(end)s"
+    )
+    return sql.grouped(
+        inner,
+        ctx.params,
+        by="step_id",
+        aggregates={
+            "n": "COUNT(*)",
+            "tis": "SUM(h)",
+            "mean": "AVG(h)",
+            "work": "SUM(w)",
+            "wait": "SUM(CASE WHEN h > w THEN h - w ELSE 0 END)",
+            "logged": "SUM(logged)",
+            "lost": "SUM(lost_here)",
+            "defects": "SUM(CASE WHEN reentry = 1 THEN h ELSE 0 END)",
+            "defects_work": "SUM(CASE WHEN reentry = 1 THEN w ELSE 0 END)",
+        },
+        percentiles={"h": ("h", (0.5, 0.85, 0.95)), "w": ("w", (0.5,))},
+    )
+
+
+def _entered(ctx: _Context) -> tuple[dict, int]:
+    """Visits entering in the window, per step; and how many deals made them."""
+    previous_lane = (
+        f"(SELECT ps.lane_id FROM {VISIT} p JOIN {STEP} ps ON ps.id = p.step_id "
+        f"WHERE {_earlier_visit('p', same_step=False)} "
+        f"ORDER BY p.entered_at DESC, p.id DESC LIMIT 1)"
+    )
+    inner = (
+        f"SELECT v.step_id AS step_id, v.deal_id AS deal_id, "
+        f"CASE WHEN EXISTS (SELECT 1 FROM {VISIT} e WHERE {_earlier_visit('e', same_step=True)}) "
+        f"THEN 1 ELSE 0 END AS reentry, "
+        f"CASE WHEN {previous_lane} <> s.lane_id THEN 1 ELSE 0 END AS handoff "
+        f"{ctx.visits_from} AND v.entered_at >= %(start)s AND v.entered_at < %(end)s"
+    )
+    per_step = sql.grouped(
+        inner,
+        ctx.params,
+        by="step_id",
+        aggregates={"n": "COUNT(*)", "reentries": "SUM(reentry)", "handoffs": "SUM(handoff)"},
+        percentiles={},
+    )
+    deals = sql.fetch(
+        f"SELECT COUNT(DISTINCT v.deal_id) {ctx.visits_from} "
+        f"AND v.entered_at >= %(start)s AND v.entered_at < %(end)s",
+        ctx.params,
+    )[0][0]
+    return per_step, deals
+
+
+def _overlap(ctx: _Context) -> dict:
+    """Σ hours each step's visits spent inside the window (for the time-average WIP)."""
+    exited = f"COALESCE({sql.epoch_hours('v.exited_at')}, %(now_h)s)"
+    overlap = sql.greatest(
+        "0",
+        f"{sql.least(exited, '%(end_h)s')} - "
+        f"{sql.greatest(sql.epoch_hours('v.entered_at'), '%(start_h)s')}",
+    )
+    rows = sql.fetch(
+        f"SELECT v.step_id, COUNT(*), SUM({overlap}) {ctx.visits_from} "
+        f"AND v.entered_at < %(end)s AND (v.exited_at > %(start)s OR v.exited_at IS NULL) "
+        f"GROUP BY v.step_id",
+        ctx.params,
+    )
+    return {step_id: (n, hours) for step_id, n, hours in rows}
+
+
+def _lost_work(ctx: _Context) -> dict:
+    """Σ work hours, per step, of deals lost in the window (overproduction)."""
+    rows = sql.fetch(
+        f"SELECT v.step_id, SUM(COALESCE(v.work_minutes / 60.0, s.planned_process_hours)) "
+        f"{ctx.visits_from} AND d.status = 'lost' "
+        f"AND d.closed_at >= %(start)s AND d.closed_at < %(end)s GROUP BY v.step_id",
+        ctx.params,
+    )
+    return {step_id: float(hours) for step_id, hours in rows}
+
+
+def _deals(ctx: _Context) -> dict:
+    """Deals closed in the window, by outcome: counts, amounts and cycle hours."""
+    first_entered = f"(SELECT MIN(v.entered_at) FROM {VISIT} v WHERE v.deal_id = d.id)"
+    inner = (
+        f"SELECT d.status AS status, d.amount AS amount, "
+        f"{sql.epoch_hours('d.closed_at')} - {sql.epoch_hours(first_entered)} AS cycle_h "
+        f"FROM {DEAL} d WHERE d.stream_id = %(stream)s{ctx.deal_where} "
+        f"AND d.status IN ('won', 'lost') AND d.closed_at >= %(start)s AND d.closed_at < %(end)s"
+    )
+    return sql.grouped(
+        inner,
+        ctx.params,
+        by="status",
+        aggregates={"n": "COUNT(*)", "amount_n": "COUNT(amount)", "amount_mean": "AVG(amount)"},
+        percentiles={"cycle": ("cycle_h", (0.5,))},
+    )
+
+
+def _open(ctx: _Context) -> tuple[list[tuple[int, float, float | None]], int]:
+    """Open visits now (step, hours since epoch of entering, deal amount); open deals."""
+    visits = sql.fetch(
+        f"SELECT v.step_id, {sql.epoch_hours('v.entered_at')}, d.amount "
+        f"{ctx.visits_from} AND v.exited_at IS NULL",
+        ctx.params,
+    )
+    open_deals = sql.fetch(
+        f"SELECT COUNT(*) FROM {DEAL} d WHERE d.stream_id = %(stream)s{ctx.deal_where} "
+        f"AND d.status = 'open'",
+        ctx.params,
+    )[0][0]
+    return [(s, float(e), float(a) if a is not None else None) for s, e, a in visits], open_deals
+
+
+def _funnel(ctx: _Context) -> tuple[list[StageMetrics], int, int]:
+    """metrics.md §5 over the cohort: deals (passing the deal filters) whose first visit is
+    in the window."""
+    cohort = (
+        f"SELECT d.id AS deal_id, d.status AS status FROM {DEAL} d "
+        f"WHERE d.stream_id = %(stream)s{ctx.deal_where} "
+        f"AND EXISTS (SELECT 1 FROM {VISIT} f WHERE f.deal_id = d.id "
+        f"AND f.entered_at >= %(start)s AND f.entered_at < %(end)s) "
+        f"AND NOT EXISTS (SELECT 1 FROM {VISIT} f WHERE f.deal_id = d.id "
+        f"AND f.entered_at < %(start)s)"
+    )
+    size, won = sql.fetch(
+        f"SELECT COUNT(*), SUM(CASE WHEN status = 'won' THEN 1 ELSE 0 END) FROM ({cohort}) c",
+        ctx.params,
+    )[0]
+    hours = f"{sql.epoch_hours('v.exited_at')} - {sql.epoch_hours('v.entered_at')}"
+    per_deal_stage = (
+        f"SELECT c.deal_id, c.status AS status, s.stage_id AS stage_id, "
+        f"SUM(CASE WHEN v.exited_at IS NULL THEN 1 ELSE 0 END) AS open_visits, "
+        f"SUM({hours}) AS hours "
+        f"FROM ({cohort}) c JOIN {VISIT} v ON v.deal_id = c.deal_id "
+        f"JOIN {STEP} s ON s.id = v.step_id WHERE s.stage_id IS NOT NULL "
+        f"GROUP BY c.deal_id, c.status, s.stage_id"
+    )
+    per_stage = sql.grouped(
+        per_deal_stage,
+        ctx.params,
+        by="stage_id",
+        aggregates={
+            "reached": "COUNT(*)",
+            "won": "SUM(CASE WHEN status = 'won' THEN 1 ELSE 0 END)",
+            "left": "SUM(CASE WHEN open_visits = 0 THEN 1 ELSE 0 END)",
+        },
+        percentiles={"days": ("CASE WHEN open_visits = 0 THEN hours / 24.0 END", (0.5,))},
+    )
+    reached = [int(per_stage.get(k, {}).get("reached") or 0) for k in ctx.stage_ids]
+    first = reached[0] if reached else 0
+    stages = []
+    for i, stage_id in enumerate(ctx.stage_ids):
+        row = per_stage.get(stage_id, {})
+        if i + 1 < len(ctx.stage_ids):
+            conversion = ratio(reached[i + 1], reached[i])
+        else:
+            conversion = ratio(int(row.get("won") or 0), reached[i])
+        stages.append(
+            StageMetrics(
+                stage_id=stage_id,
+                reached=reached[i],
+                conversion=conversion,
+                cumulative_conversion=ratio(reached[i], first),
+                drop_off=None if conversion is None else 1.0 - conversion,
+                n_left=int(row.get("left") or 0),
+                median_days_in_stage=_float(row.get("days_0.5")),
+                n_first=first,
+            )
+        )
+    return stages, int(size or 0), int(won or 0)
+
+
+def _float(value: object) -> float | None:
+    return None if value is None else float(value)
+
+
+def _cost(hours: float, step: _MapStep) -> float | None:
+    """Money of a waste: the *work* hours spent in it at the lane's hourly cost (waiting costs
+    no labour, so it is measured in hours only)."""
+    return None if step.hourly_cost is None else hours * step.hourly_cost
+
+
+def _steps(ctx: _Context) -> tuple[list[StepMetrics], int]:
+    """metrics.md §2 for every (lane-filtered) step, in map order, and the number of deals
+    with a visit entering in the window."""
+    completed = _completed(ctx)
+    entered, entering_deals = _entered(ctx)
+    overlap = _overlap(ctx)
+    lost_work = _lost_work(ctx)
+    weeks = ctx.window_hours / (7 * 24)
+    result = []
+    for step in ctx.steps:
+        c = completed.get(step.id, {})
+        e = entered.get(step.id, {})
+        n_overlap, overlap_hours = overlap.get(step.id, (0, 0.0))
+        n = int(c.get("n") or 0)
+        tis = float(c.get("tis") or 0.0)
+        work = float(c.get("work") or 0.0)
+        wait = float(c.get("wait") or 0.0)
+        mean = _float(c.get("mean"))
+        arrivals = int(e.get("n") or 0)
+        reentries = int(e.get("reentries") or 0)
+        avg_wip = float(overlap_hours or 0.0) / ctx.window_hours
+        defects = float(c.get("defects") or 0.0)
+        extra = tis if step.value_class == ValueClass.WASTE else 0.0
+        lost_hours = lost_work.get(step.id, 0.0)
+        result.append(
+            StepMetrics(
+                step_id=step.id,
+                n_completed=n,
+                n_entered=arrivals,
+                n_overlap=int(n_overlap),
+                median_hours=_float(c.get("h_0.5")),
+                p85_hours=_float(c.get("h_0.85")),
+                p95_hours=_float(c.get("h_0.95")),
+                mean_hours=mean,
+                time_in_step_hours=tis,
+                median_work_hours=_float(c.get("w_0.5")),
+                work_hours=work,
+                wait_hours=wait,
+                work_logged=int(c.get("logged") or 0),
+                flow_efficiency=ratio(work, tis) if n else None,
+                arrivals=arrivals,
+                throughput_per_week=n / weeks,
+                avg_wip=avg_wip,
+                littles_law_ratio=littles_law_ratio(
+                    avg_wip=avg_wip, completed=n, window_hours=ctx.window_hours, mean_hours=mean
+                ),
+                reentries=reentries,
+                pct_complete_accurate=1.0 - reentries / arrivals if arrivals else None,
+                lost=int(c.get("lost") or 0),
+                loss_rate=ratio(int(c.get("lost") or 0), n),
+                defects_hours=defects,
+                handoffs=int(e.get("handoffs") or 0),
+                extra_processing_hours=extra,
+                overproduction_hours=lost_hours,
+                defects_cost=_cost(float(c.get("defects_work") or 0.0), step),
+                extra_processing_cost=_cost(work if extra else 0.0, step),
+                overproduction_cost=_cost(lost_hours, step),
+            )
+        )
+    takts = step_takts(
+        available_hours=ctx.stream.available_selling_hours_per_period,
+        target_wins=ctx.stream.target_won_deals_per_period,
+        loss_rates=[s.loss_rate for s in result],
+    )
+    for metrics, takt in zip(result, takts, strict=True):
+        metrics.step_takt_hours = takt
+    return result, entering_deals
+
+
+def _summary(ctx: _Context, steps: list[StepMetrics]) -> StreamSummary:
+    deals = _deals(ctx)
+    won, lost = deals.get("won", {}), deals.get("lost", {})
+    n_won, n_lost = int(won.get("n") or 0), int(lost.get("n") or 0)
+    medians = [s.median_hours for s in steps if s.median_hours is not None]
+    works = [s.median_work_hours for s in steps if s.median_work_hours is not None]
+    cas = [s.pct_complete_accurate for s in steps if s.pct_complete_accurate is not None]
+    lead = math.fsum(medians) if medians else None
+    process = math.fsum(works) if works else None
+    cycle_hours = _float(won.get("cycle_0.5"))
+    return StreamSummary(
+        n_ladder=min((s.n_completed for s in steps), default=0),
+        n_entered_min=min((s.n_entered for s in steps), default=0),
+        lead_time_hours=lead,
+        process_time_hours=process,
+        activity_ratio=ratio(process, lead),
+        rolled_pct_complete_accurate=math.prod(cas) if cas else None,
+        won=n_won,
+        lost=n_lost,
+        closed=n_won + n_lost,
+        win_rate=ratio(n_won, n_won + n_lost),
+        sales_cycle_days=None if cycle_hours is None else cycle_hours / 24.0,
+        won_with_amount=int(won.get("amount_n") or 0),
+        mean_won_amount=_float(won.get("amount_mean")),
+        takt_hours=ctx.stream.planned_takt_hours,
+    )
+
+
+def _waste(ctx: _Context, steps: list[StepMetrics], entering_deals: int, lost: int) -> Waste:
+    def total_cost(name: str) -> float | None:
+        costs = [getattr(s, name) for s in steps if getattr(s, name) is not None]
+        return math.fsum(costs) if costs else None
+
+    handoffs = sum(s.handoffs for s in steps)
+    waste_steps = {m.id for m in ctx.steps if m.value_class == ValueClass.WASTE}
+    return Waste(
+        waiting_hours=math.fsum(s.wait_hours for s in steps),
+        waiting_visits=sum(s.n_completed for s in steps),
+        defects_hours=math.fsum(s.defects_hours for s in steps),
+        defects_count=sum(s.reentries for s in steps),
+        transport_handoffs=handoffs,
+        transport_deals=entering_deals,
+        transport_per_deal=ratio(handoffs, entering_deals),
+        extra_processing_hours=math.fsum(s.extra_processing_hours for s in steps),
+        extra_processing_visits=sum(s.n_completed for s in steps if s.step_id in waste_steps),
+        overproduction_hours=math.fsum(s.overproduction_hours for s in steps),
+        overproduction_deals=lost,
+        defects_cost=total_cost("defects_cost"),
+        extra_processing_cost=total_cost("extra_processing_cost"),
+        overproduction_cost=total_cost("overproduction_cost"),
+        motion_steps=[m.id for m in ctx.steps if m.motion_waste],
+        unused_talent_steps=[m.id for m in ctx.steps if m.unused_talent],
+    )
+
+
+def apply_open_figures(ctx: _Context, result: MetricsResult) -> None:
+    """Fill the figures that depend on "now" (WIP now, stalled, inventory, open deals,
+    pipeline velocity) into ``result``, using its steps' p85 as the stall thresholds.
+
+    Kept apart so the periodic refresh can redo them without recomputing the window.
+    """
+    visits, open_deals = _open(ctx)
+    planned = {m.id: m.planned_lead_hours for m in ctx.steps}
+    by_step = {s.step_id: s for s in result.steps}
+    for metrics in result.steps:
+        metrics.n_open = metrics.wip_now = metrics.stalled = 0
+        metrics.stalled_amount = 0.0
+        threshold = metrics.p85_hours
+        if threshold is None and planned.get(metrics.step_id):
+            threshold = planned[metrics.step_id]
+        metrics.stall_threshold_hours = threshold
+    now_h = sql.hours_since_epoch(ctx.now)
+    for step_id, entered_h, amount in visits:
+        metrics = by_step.get(step_id)
+        if metrics is None:  # a step added to the map since the result was computed
+            continue
+        metrics.n_open += 1
+        metrics.wip_now += 1
+        threshold = metrics.stall_threshold_hours
+        if threshold is not None and now_h - entered_h > threshold:
+            metrics.stalled += 1
+            metrics.stalled_amount += amount or 0.0
+    waste, summary = result.waste, result.summary
+    waste.open_visits = len(visits)
+    waste.inventory_count = sum(s.stalled for s in result.steps)
+    waste.inventory_amount = math.fsum(s.stalled_amount for s in result.steps)
+    summary.open_deals = open_deals
+    velocity = None
+    if summary.win_rate is not None and summary.mean_won_amount is not None:
+        velocity = ratio(
+            open_deals * summary.win_rate * summary.mean_won_amount, summary.sales_cycle_days
+        )
+    summary.pipeline_velocity_per_day = velocity
+
+
+def compute_metrics(query: MetricsQuery, *, now: datetime) -> MetricsResult:
+    """Every figure of metrics.md §2–5 for ``query``, computed from the visits at ``now``.
+
+    Raises ``ValidationError`` (naming the field) for a lane of another stream.
+    """
+    ctx = _Context(query, now)
+    steps, entering_deals = _steps(ctx)
+    summary = _summary(ctx, steps)
+    stages, cohort, cohort_won = _funnel(ctx)
+    result = MetricsResult(
+        query=query,
+        window_start=ctx.start,
+        window_end=ctx.end,
+        computed_at=now,
+        steps=steps,
+        summary=summary,
+        waste=_waste(ctx, steps, entering_deals, summary.lost),
+        stages=stages,
+        cohort_deals=cohort,
+        cohort_won=cohort_won,
+    )
+    apply_open_figures(ctx, result)
+    return result
+
+
+def refresh_open_figures(result: MetricsResult, *, now: datetime) -> MetricsResult:
+    """Redo only the "now" figures of a stored result (for the periodic refresh)."""
+    apply_open_figures(_Context(result.query, now), result)
+    return result
