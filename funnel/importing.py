@@ -68,6 +68,7 @@ from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
+from funnel.metrics.snapshots import metrics_changed
 from funnel.models import Deal, DealStatus, ImportUpload, Visit
 from streams.models import Membership, ProcessStep, Role, ValueStream
 
@@ -2263,6 +2264,7 @@ def import_events(
         with transaction.atomic():
             _lock(stream, plan)
             result = _Writer(stream, plan, write=True, progress=phases.write).run()
+            metrics_changed(stream_id=stream.pk)
     except (IntegrityError, DataError) as exc:
         raise ImportRejected(
             f"The database refused the import, so nothing was stored: {exc}".strip()

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from streams.models import ProcessStep, ValueStream
+from streams.models import FunnelStage, ProcessStep, ValueStream
 
 
 class DealStatus(models.TextChoices):
@@ -128,72 +128,93 @@ class Visit(models.Model):
         return self.exited_at is None
 
 
+class MetricsSnapshot(models.Model):
+    """The figures of metrics.md §2–5 for one stream, window and filter set, written by the
+    metrics engine (``funnel.metrics.snapshots``) and read by the map, the dashboards and the
+    API instead of raw visits. ``summary`` and ``waste`` hold the fields of
+    ``funnel.metrics.results.StreamSummary`` and ``Waste`` under their metrics.md names.
+
+    ``window_key`` is ``last-90d`` / ``prev-90d`` for the rolling windows, else
+    ``<start>/<end>`` in UTC ISO 8601; ``filter_key`` is "" when unfiltered.
+    """
+
+    stream = models.ForeignKey(
+        ValueStream, on_delete=models.CASCADE, related_name="metrics_snapshots"
+    )
+    window_key = models.CharField(max_length=120)
+    filter_key = models.CharField(max_length=300, blank=True)
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    computed_at = models.DateTimeField(help_text="When the window's figures were computed.")
+    now_at = models.DateTimeField(help_text="When WIP now, stalled deals and inventory were.")
+    requested_at = models.DateTimeField(help_text="Last asked for; unused sets expire.")
+    summary = models.JSONField(default=dict)
+    waste = models.JSONField(default=dict)
+    cohort_deals = models.PositiveIntegerField(default=0)
+    cohort_won = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stream", "window_key", "filter_key"], name="metrics_snapshot_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(window_end__gt=F("window_start")), name="metrics_snapshot_window_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stream} {self.window_key} {self.filter_key or 'all'}"
+
+
 class StepSnapshot(models.Model):
-    """Measured figures of one step over one window (metrics.md §2), written by the metrics
-    engine and read by the map and the dashboards instead of raw visits."""
+    """One step's figures (``funnel.metrics.results.StepMetrics``) in a snapshot."""
 
+    snapshot = models.ForeignKey(MetricsSnapshot, on_delete=models.CASCADE, related_name="steps")
     step = models.ForeignKey(ProcessStep, on_delete=models.CASCADE, related_name="snapshots")
-    window_start = models.DateTimeField()
-    window_end = models.DateTimeField()
-    computed_at = models.DateTimeField()
-    n = models.PositiveIntegerField(help_text="Completed visits in the window.")
-    low_sample = models.BooleanField(default=False)
-    median_hours = models.FloatField(null=True, blank=True)
-    p85_hours = models.FloatField(null=True, blank=True)
-    p95_hours = models.FloatField(null=True, blank=True)
-    mean_hours = models.FloatField(null=True, blank=True)
-    median_work_hours = models.FloatField(null=True, blank=True)
-    flow_efficiency = models.FloatField(null=True, blank=True)
-    pct_complete_accurate = models.FloatField(null=True, blank=True, help_text="0–100.")
-    wip_now = models.PositiveIntegerField(null=True, blank=True)
-    avg_wip = models.FloatField(null=True, blank=True)
-    arrivals = models.PositiveIntegerField(null=True, blank=True)
-    throughput_per_week = models.FloatField(null=True, blank=True)
-    reentries = models.PositiveIntegerField(null=True, blank=True)
-    loss_rate = models.FloatField(null=True, blank=True)
+    figures = models.JSONField(default=dict)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["step", "window_start", "window_end"], name="step_snapshot_window_unique"
-            ),
-            models.CheckConstraint(
-                condition=Q(window_end__gt=F("window_start")), name="step_snapshot_window_valid"
-            ),
+            models.UniqueConstraint(fields=["snapshot", "step"], name="step_snapshot_unique"),
         ]
-        indexes = [models.Index(fields=["step", "-computed_at"], name="step_snapshot_latest")]
 
     def __str__(self) -> str:
-        return f"{self.step} {self.window_start:%Y-%m-%d}–{self.window_end:%Y-%m-%d}"
+        return f"{self.snapshot} — {self.step}"
 
 
-class StreamSnapshot(models.Model):
-    """Measured summary of one stream over one window (metrics.md §3)."""
+class StageSnapshot(models.Model):
+    """One funnel stage's figures (``funnel.metrics.results.StageMetrics``) in a snapshot."""
 
-    stream = models.ForeignKey(ValueStream, on_delete=models.CASCADE, related_name="snapshots")
-    window_start = models.DateTimeField()
-    window_end = models.DateTimeField()
-    computed_at = models.DateTimeField()
-    lead_time_hours = models.FloatField(null=True, blank=True)
-    process_time_hours = models.FloatField(null=True, blank=True)
-    activity_ratio = models.FloatField(null=True, blank=True)
-    rolled_pct_complete_accurate = models.FloatField(null=True, blank=True, help_text="0–100.")
+    snapshot = models.ForeignKey(MetricsSnapshot, on_delete=models.CASCADE, related_name="stages")
+    stage = models.ForeignKey(FunnelStage, on_delete=models.CASCADE, related_name="snapshots")
+    figures = models.JSONField(default=dict)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["stream", "window_start", "window_end"],
-                name="stream_snapshot_window_unique",
-            ),
-            models.CheckConstraint(
-                condition=Q(window_end__gt=F("window_start")),
-                name="stream_snapshot_window_valid",
-            ),
+            models.UniqueConstraint(fields=["snapshot", "stage"], name="stage_snapshot_unique"),
         ]
-        indexes = [models.Index(fields=["stream", "-computed_at"], name="stream_snapshot_latest")]
 
     def __str__(self) -> str:
-        return f"{self.stream} {self.window_start:%Y-%m-%d}–{self.window_end:%Y-%m-%d}"
+        return f"{self.snapshot} — {self.stage}"
+
+
+class MetricsState(models.Model):
+    """Bookkeeping of a stream's recomputes, so a burst of logged events causes a handful of
+    them (``funnel.metrics.snapshots.metrics_schedule``): a recompute is scheduled when the
+    first change arrives and none is pending; changes while it waits ride along."""
+
+    stream = models.OneToOneField(
+        ValueStream, on_delete=models.CASCADE, primary_key=True, related_name="metrics_state"
+    )
+    changed_at = models.DateTimeField(null=True, blank=True, help_text="Last change to visits.")
+    scheduled_at = models.DateTimeField(
+        null=True, blank=True, help_text="A recompute is queued since; empty when none is."
+    )
+    computed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"metrics of {self.stream}"
 
 
 class ImportUpload(models.Model):

@@ -7,6 +7,8 @@ from datetime import datetime
 
 from django.db.models import Count, Q, QuerySet
 
+from funnel.metrics.query import LOW_SAMPLE, ROLLING_KEY, MetricsQuery
+from funnel.metrics.snapshots import metrics_stored
 from funnel.models import Deal, DealStatus, StepSnapshot, Visit
 from streams.metrics import MapSummary, MeasuredMap, StepFigures
 from streams.models import ProcessStep, Role, StreamState, ValueStream
@@ -71,58 +73,58 @@ def open_deal_counts(*, user: User, stream_ids: list[int]) -> dict[int, int]:
 
 
 def measured_map(stream: ValueStream) -> MeasuredMap | None:
-    """The latest measured figures of ``stream``'s steps (the map's "measured" column), read
-    from the newest stream snapshot's window; None until the metrics engine has run."""
-    latest = stream.snapshots.order_by("-computed_at").first()
-    if latest is None:
+    """The measured figures of ``stream``'s steps (the map's "measured" column) from the
+    rolling default window's snapshot; None until the metrics engine has run."""
+    result = metrics_stored(MetricsQuery(stream_id=stream.pk))
+    if result is None:
         return None
-    rows = StepSnapshot.objects.filter(
-        step__stream=stream, window_start=latest.window_start, window_end=latest.window_end
-    )
     steps = {
-        row.step_id: StepFigures(
-            process_hours=row.median_work_hours,
-            lead_hours=row.median_hours,
-            pct_complete_accurate=row.pct_complete_accurate,
-            wip=row.wip_now,
-            n=row.n,
-            low_sample=row.low_sample,
+        s.step_id: StepFigures(
+            process_hours=s.median_work_hours,
+            lead_hours=s.median_hours,
+            pct_complete_accurate=_percent(s.pct_complete_accurate),
+            wip=s.wip_now,
+            n=s.n_completed,
+            low_sample=s.n_completed < LOW_SAMPLE,
         )
-        for row in rows
+        for s in result.steps
+        if s.n_completed or s.n_entered or s.n_open
     }
     summary = MapSummary(
-        lead_time_hours=latest.lead_time_hours or 0.0,
-        process_time_hours=latest.process_time_hours or 0.0,
-        activity_ratio=latest.activity_ratio,
-        rolled_pct_complete_accurate=latest.rolled_pct_complete_accurate,
+        lead_time_hours=result.summary.lead_time_hours or 0.0,
+        process_time_hours=result.summary.process_time_hours or 0.0,
+        activity_ratio=result.summary.activity_ratio,
+        rolled_pct_complete_accurate=_percent(result.summary.rolled_pct_complete_accurate),
         takt_hours=stream.planned_takt_hours,
         steps=len(steps),
     )
     return MeasuredMap(
-        computed_at=latest.computed_at,
-        window_start=latest.window_start,
-        window_end=latest.window_end,
+        computed_at=result.computed_at,
+        window_start=result.window_start,
+        window_end=result.window_end,
         steps=steps,
         summary=summary,
     )
 
 
+def _percent(fraction: float | None) -> float | None:
+    return None if fraction is None else 100.0 * fraction
+
+
 def stall_thresholds(step_ids: list[int]) -> dict[int, float]:
     """Hours after which an open visit counts as stalled, per step (metrics.md §2 ``stalled``):
-    the step's measured p85 time in step from its latest snapshot, or, until the metrics
-    engine has measured it, the step's planned lead time."""
+    the step's measured p85 time in step over the rolling default window, or, until the
+    metrics engine has measured it, the step's planned lead time."""
     thresholds = dict(
         ProcessStep.objects.filter(pk__in=step_ids).values_list("pk", "planned_lead_hours")
     )
-    latest = (
-        StepSnapshot.objects.filter(step_id__in=step_ids, p85_hours__isnull=False)
-        .order_by("step_id", "-computed_at")
-        .values_list("step_id", "p85_hours")
-    )
-    measured: dict[int, float] = {}
-    for step_id, p85 in latest:
-        measured.setdefault(step_id, p85)
-    return thresholds | measured
+    measured = StepSnapshot.objects.filter(
+        step_id__in=step_ids, snapshot__window_key=ROLLING_KEY, snapshot__filter_key=""
+    ).values_list("step_id", "figures")
+    for step_id, figures in measured:
+        if figures.get("p85_hours") is not None:
+            thresholds[step_id] = figures["p85_hours"]
+    return thresholds
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from funnel.metrics.snapshots import metrics_changed
 from funnel.models import Deal, DealStatus, Visit
 from streams.models import ProcessStep, Role, StreamState, ValueStream
 from streams.selectors import team_ids_with_role
@@ -98,6 +99,7 @@ def deal_create(
         raise
     if first_step is not None:
         Visit.objects.create(deal=deal, step=first_step, entered_at=created_at, actor=actor)
+    metrics_changed(stream_id=stream.pk)
     return deal
 
 
@@ -147,6 +149,7 @@ def deal_move(
     if current is not None:
         current.exited_at = at
         current.save(update_fields=["exited_at", "updated_at"])
+    metrics_changed(stream_id=deal.stream_id)
     return Visit.objects.create(deal=deal, step=step, entered_at=at, actor=actor)
 
 
@@ -169,6 +172,7 @@ def visit_log_work(*, visit: Visit, minutes: int) -> Visit:
     visit = Visit.objects.select_for_update().get(pk=visit.pk)
     visit.work_minutes = (visit.work_minutes or 0) + minutes
     visit.save(update_fields=["work_minutes", "updated_at"])
+    metrics_changed(stream_id=deal.stream_id)
     return visit
 
 
@@ -225,4 +229,5 @@ def deal_close(
     deal.closed_at = at
     deal.lost_reason = lost_reason.strip() if outcome == DealStatus.LOST else ""
     deal.save(update_fields=["status", "closed_at", "lost_reason", "updated_at"])
+    metrics_changed(stream_id=deal.stream_id)
     return deal

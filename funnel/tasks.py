@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections
 from django.utils import timezone
 
 from funnel.importing import ImportOptions, ImportRejected, import_events
-from funnel.models import ImportUpload
+from funnel.metrics.snapshots import (
+    metrics_recompute_all,
+    metrics_recompute_stream,
+    metrics_refresh_open,
+)
+from funnel.models import ImportUpload, MetricsSnapshot
 from streams.models import Job, JobState
 from streams.services import job_fail, job_finish, job_progress
 
@@ -88,3 +93,38 @@ def import_events_task(job_id: int, upload_id: int) -> dict:
         ),
     )
     return {"ok": True, **summary}
+
+
+@shared_task(
+    name="funnel.tasks.recompute_stream_metrics",
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def recompute_stream_metrics(stream_id: int) -> int:
+    """Recompute a stream's metric snapshots (queued, debounced, by ``metrics_schedule``).
+    Idempotent: snapshots are upserts. A database hiccup is retried with back-off."""
+    return metrics_recompute_stream(stream_id=stream_id, now=timezone.now())
+
+
+@shared_task(name="funnel.tasks.refresh_open_metrics")
+def refresh_open_metrics() -> int:
+    """Every few minutes (beat): WIP now, stalled deals and inventory of every snapshot."""
+    now = timezone.now()
+    stream_ids = MetricsSnapshot.objects.values_list("stream_id", flat=True).distinct()
+    return sum(metrics_refresh_open(stream_id=pk, now=now) for pk in list(stream_ids))
+
+
+@shared_task(name="funnel.tasks.recompute_all_metrics")
+def recompute_all_metrics(job_id: int | None = None) -> int:
+    """Nightly (beat), and on demand with a ``Job`` for progress: every stream."""
+    progress = None
+    if job_id is not None:
+
+        def progress(done: int, total: int, message: str) -> None:
+            job_progress(job_id=job_id, done=done, total=total, message=message)
+
+    count = metrics_recompute_all(now=timezone.now(), progress=progress)
+    if job_id is not None:
+        job_finish(job_id=job_id, result={"streams": count}, message=f"{count} streams recomputed")
+    return count

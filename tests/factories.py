@@ -172,3 +172,33 @@ def make_stream(
         ],
         **kwargs,
     )
+
+
+def metrics_snapshot(
+    stream,
+    *,
+    start: datetime,
+    end: datetime,
+    steps: dict | None = None,
+    previous: bool = False,
+    **summary,
+):
+    """Store a rolling-default metrics snapshot of ``stream`` with the given figures, as the
+    metrics engine would: ``steps`` maps a step to its ``StepMetrics`` figures, the keyword
+    arguments are ``StreamSummary`` figures."""
+    from funnel.metrics.query import MetricsQuery
+    from funnel.metrics.results import MetricsResult, StepMetrics, StreamSummary, Waste
+    from funnel.metrics.snapshots import metrics_store
+
+    result = MetricsResult(
+        query=MetricsQuery(stream_id=stream.pk, previous=previous),
+        window_start=start,
+        window_end=end,
+        computed_at=end,
+        now_at=end,
+        steps=[StepMetrics(step_id=step.pk, **figures) for step, figures in (steps or {}).items()],
+        summary=StreamSummary(**summary),
+        waste=Waste(),
+        stages=[],
+    )
+    return metrics_store(result, now=end)

@@ -27,6 +27,7 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from funnel.metrics.snapshots import metrics_recompute_stream
 from funnel.models import Deal, DealStatus, Visit
 from kaizen.models import KaizenCycle, Phase
 from streams.models import Membership, ProcessStep, Role, Team, ValueStream
@@ -331,6 +332,10 @@ def demo_seed(
             progress(done, deals, f"{done:,} of {deals:,} deals, {visits:,} visits")
 
     _kaizen_cycles(current, users, anchor)
+    if progress:
+        progress(deals, deals, "Computing the metrics")
+    # The rows above bypass the services (COPY), so no recompute was scheduled: do it now.
+    metrics_recompute_stream(stream_id=current.pk, now=timezone.now())
     counts = _status_counts(current)
     return SeedResult(
         deals=deals,

@@ -146,7 +146,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "streams.tasks.jobs_prune",
         "schedule": crontab(hour=3, minute=17),
     },
+    "recompute-all-metrics": {
+        "task": "funnel.tasks.recompute_all_metrics",
+        "schedule": crontab(hour=2, minute=7),
+    },
+    "refresh-open-metrics": {
+        "task": "funnel.tasks.refresh_open_metrics",
+        "schedule": 300.0,  # seconds: WIP now and stalled deals stay at most 5 minutes old
+    },
 }
+# A recompute waits this long after the first change, so a burst of events rides on it.
+METRICS_DEBOUNCE_SECONDS = env.float("METRICS_DEBOUNCE_SECONDS", default=0.5)
 
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -513,6 +513,7 @@ def compute_metrics(query: MetricsQuery, *, now: datetime) -> MetricsResult:
         stages=stages,
         cohort_deals=cohort,
         cohort_won=cohort_won,
+        now_at=now,
     )
     apply_open_figures(ctx, result)
     return result
@@ -521,4 +522,5 @@ def compute_metrics(query: MetricsQuery, *, now: datetime) -> MetricsResult:
 def refresh_open_figures(result: MetricsResult, *, now: datetime) -> MetricsResult:
     """Redo only the "now" figures of a stored result (for the periodic refresh)."""
     apply_open_figures(_Context(result.query, now), result)
+    result.now_at = now
     return result

@@ -217,6 +217,7 @@ class MetricsResult:
     stages: list[StageMetrics]  # in funnel order
     cohort_deals: int = 0
     cohort_won: int = 0
+    now_at: datetime | None = None  # when the figures that depend on "now" were computed
     stale: bool = False  # visits changed since; a recompute is queued
 
     def step(self, step_id: int) -> StepMetrics | None:

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 import time_machine
 
-from funnel.models import Deal, DealStatus, StepSnapshot, Visit
+from funnel.models import Deal, DealStatus, Visit
 from funnel.selectors import open_deal_rows, stall_thresholds
-from tests.factories import BASE_TIME, DealFactory, VisitFactory
+from tests.factories import BASE_TIME, DealFactory, VisitFactory, metrics_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -26,13 +26,11 @@ def test_stalled_uses_the_planned_lead_time_until_the_step_is_measured(team_setu
     step = team_setup.steps_a[0]  # planned lead time 8 h
     assert stall_thresholds([step.pk]) == {step.pk: 8}
     start = BASE_TIME - timedelta(days=90)
-    StepSnapshot.objects.create(
-        step=step,
-        window_start=start,
-        window_end=BASE_TIME,
-        computed_at=BASE_TIME,
-        n=20,
-        p85_hours=100,
+    metrics_snapshot(
+        team_setup.stream_a,
+        start=start,
+        end=BASE_TIME,
+        steps={step: {"n_completed": 20, "p85_hours": 100}},
     )
     assert stall_thresholds([step.pk]) == {step.pk: 100}
 

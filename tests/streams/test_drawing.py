@@ -10,7 +10,6 @@ from decimal import Decimal
 
 import pytest
 
-from funnel.models import StepSnapshot, StreamSnapshot
 from kaizen.models import KaizenCycle, Phase
 from streams import explanations
 from streams.drawing import (
@@ -33,7 +32,7 @@ from streams.services import (
     stream_create,
     stream_draw_future_state,
 )
-from tests.factories import TeamFactory
+from tests.factories import TeamFactory, metrics_snapshot
 from vsm_project import demo
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -117,19 +116,6 @@ def demo_stream(**kwargs) -> ValueStream:
 
 def step_ids(stream: ValueStream) -> list[int]:
     return list(stream.steps.order_by("position").values_list("id", flat=True))
-
-
-def snapshot(stream: ValueStream, *, start: datetime, end: datetime, **figures) -> None:
-    StreamSnapshot.objects.create(
-        stream=stream, window_start=start, window_end=end, computed_at=end, **figures
-    )
-
-
-def step_snapshot(step: ProcessStep, *, start: datetime, end: datetime, **figures) -> None:
-    defaults = {"n": 40, "low_sample": False}
-    StepSnapshot.objects.create(
-        step=step, window_start=start, window_end=end, computed_at=end, **(defaults | figures)
-    )
 
 
 # --------------------------------------------------------------------------------------
@@ -413,39 +399,44 @@ def test_measured_figures_stand_beside_the_planned_ones():
     steps = list(stream.steps.order_by("position"))
     old_start, old_end = NOW - timedelta(days=180), NOW - timedelta(days=90)
     start, end = NOW - timedelta(days=90), NOW
-    # an older window that must be ignored: the map reads the latest snapshot's window
-    snapshot(stream, start=old_start, end=old_end, lead_time_hours=9999, process_time_hours=1)
-    step_snapshot(steps[3], start=old_start, end=old_end, median_hours=999, median_work_hours=9)
-    snapshot(
+    # the previous period's snapshot must be ignored: the map reads the rolling default
+    metrics_snapshot(
+        stream,
+        start=old_start,
+        end=old_end,
+        previous=True,
+        steps={steps[3]: {"n_completed": 40, "median_hours": 999, "median_work_hours": 9}},
+        lead_time_hours=9999,
+        process_time_hours=1,
+    )
+    metrics_snapshot(
         stream,
         start=start,
         end=end,
+        steps={
+            # Discovery meeting: measured LT 201 h (8.4 d) against 168 h planned
+            steps[3]: {
+                "n_completed": 40,
+                "n_entered": 40,
+                "median_hours": 201,
+                "median_work_hours": 2.4,
+                "pct_complete_accurate": 0.81,
+                "wip_now": 23,
+            },
+            # Negotiation: only 3 completed visits → low sample
+            steps[6]: {
+                "n_completed": 3,
+                "n_entered": 3,
+                "median_hours": 223,
+                "median_work_hours": 3,
+                "pct_complete_accurate": 0.727,
+                "wip_now": 14,
+            },
+        },
         lead_time_hours=1391.5,
         process_time_hours=17.75,
         activity_ratio=17.75 / 1391.5,
-        rolled_pct_complete_accurate=18.2,
-    )
-    # Discovery meeting: measured LT 201 h (8.4 d) against 168 h planned
-    step_snapshot(
-        steps[3],
-        start=start,
-        end=end,
-        median_hours=201,
-        median_work_hours=2.4,
-        pct_complete_accurate=81,
-        wip_now=23,
-    )
-    # Negotiation: only 3 completed visits → low sample
-    step_snapshot(
-        steps[6],
-        start=start,
-        end=end,
-        n=3,
-        low_sample=True,
-        median_hours=223,
-        median_work_hours=3,
-        pct_complete_accurate=72.7,
-        wip_now=14,
+        rolled_pct_complete_accurate=0.182,
     )
     root = parse(stream_svg(stream))
     by_id = {int(b.get("data-step-id")): b for b in boxes(root)}

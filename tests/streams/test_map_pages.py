@@ -7,10 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from funnel.models import StepSnapshot, StreamSnapshot
 from streams.models import Role, ValueStream
 from streams.services import LaneSpec, StepSpec, stream_create, stream_draw_future_state
-from tests.factories import MembershipFactory
+from tests.factories import MembershipFactory, metrics_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -169,25 +168,24 @@ def test_measured_figures_appear_beside_the_planned_ones(client, team_setup):
     stream, step = team_setup.stream_a, team_setup.steps_a[0]
     start = datetime(2025, 1, 1, tzinfo=UTC)
     window = {"window_start": start, "window_end": start + timedelta(days=90)}
-    computed = start + timedelta(days=90, hours=1)
-    StepSnapshot.objects.create(
-        step=step,
-        computed_at=computed,
-        n=12,
-        median_hours=30,
-        median_work_hours=0.75,
-        pct_complete_accurate=80,
-        wip_now=4,
-        **window,
-    )
-    StreamSnapshot.objects.create(
-        stream=stream,
-        computed_at=computed,
+    metrics_snapshot(
+        stream,
+        start=window["window_start"],
+        end=window["window_end"],
+        steps={
+            step: {
+                "n_completed": 12,
+                "median_hours": 30,
+                "median_work_hours": 0.75,
+                "n_entered": 10,
+                "pct_complete_accurate": 0.8,
+                "wip_now": 4,
+            }
+        },
         lead_time_hours=30,
         process_time_hours=0.75,
         activity_ratio=0.025,
-        rolled_pct_complete_accurate=80,
-        **window,
+        rolled_pct_complete_accurate=0.8,
     )
     client.force_login(team_setup.leader_a)
     page = client.get(f"/streams/{stream.slug}/").content.decode()

@@ -1,0 +1,269 @@
+"""Storing the engine's results and reading them back.
+
+Pages and the API read snapshots, never raw visits (``metrics_read``); the only computation
+on a request is the first one of a window and filter set nobody asked for before. Snapshots
+are kept fresh by Celery (``funnel.tasks``):
+
+- after visits change, ``metrics_changed`` schedules one debounced recompute of the stream
+  on commit (``metrics_schedule``); the recompute redoes every set of the stream, the
+  rolling default first;
+- every few minutes the figures that depend on "now" are redone (``metrics_refresh_open``);
+- every night every stream is recomputed and unused sets expire (``metrics_recompute_all``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from datetime import datetime, timedelta
+from urllib.parse import parse_qsl
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from funnel.metrics.engine import compute_metrics, refresh_open_figures
+from funnel.metrics.query import (
+    PREVIOUS_KEY,
+    ROLLING_KEY,
+    MetricsFilters,
+    MetricsQuery,
+)
+from funnel.metrics.results import MetricsResult, StageMetrics, StepMetrics, StreamSummary, Waste
+from funnel.models import MetricsSnapshot, MetricsState, StageSnapshot, StepSnapshot
+from streams.models import ValueStream
+
+#: Window and filter sets every stream keeps, whether or not anyone asked.
+STANDARD_QUERIES = ({"previous": False}, {"previous": True})
+#: A set nobody asked for in this long is deleted by the nightly job.
+UNUSED_FOR = timedelta(days=7)
+#: ``requested_at`` is written at most this often, so reads stay reads.
+TOUCH_EVERY = timedelta(hours=1)
+
+
+def _build(cls: type, data: dict, **extra: object) -> object:
+    """A result dataclass from stored JSON, ignoring figures it no longer has."""
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names}, **extra)
+
+
+def query_of(snapshot: MetricsSnapshot) -> MetricsQuery:
+    """The query a snapshot answers, rebuilt from its keys."""
+    raw = dict(parse_qsl(snapshot.filter_key))
+    filters = MetricsFilters(
+        owner_id=int(raw["owner"]) if "owner" in raw else None,
+        lane_id=int(raw["lane"]) if "lane" in raw else None,
+        source=raw.get("source"),
+        amount_band=raw.get("amount_band"),
+    )
+    if snapshot.window_key in (ROLLING_KEY, PREVIOUS_KEY):
+        return MetricsQuery(
+            stream_id=snapshot.stream_id,
+            filters=filters,
+            previous=snapshot.window_key == PREVIOUS_KEY,
+        )
+    return MetricsQuery(
+        stream_id=snapshot.stream_id,
+        start=snapshot.window_start,
+        end=snapshot.window_end,
+        filters=filters,
+    )
+
+
+def result_of(snapshot: MetricsSnapshot, *, changed_at: datetime | None = None) -> MetricsResult:
+    """The stored result. ``stale`` when the stream's visits changed after it was computed."""
+    steps = snapshot.steps.order_by("step__position").values_list("step_id", "figures")
+    stages = snapshot.stages.order_by("stage__position").values_list("stage_id", "figures")
+    return MetricsResult(
+        query=query_of(snapshot),
+        window_start=snapshot.window_start,
+        window_end=snapshot.window_end,
+        computed_at=snapshot.computed_at,
+        steps=[_build(StepMetrics, figures, step_id=step_id) for step_id, figures in steps],
+        summary=_build(StreamSummary, snapshot.summary),
+        waste=_build(Waste, snapshot.waste),
+        stages=[_build(StageMetrics, figures, stage_id=stage_id) for stage_id, figures in stages],
+        cohort_deals=snapshot.cohort_deals,
+        cohort_won=snapshot.cohort_won,
+        stale=changed_at is not None and changed_at > snapshot.computed_at,
+        now_at=snapshot.now_at,
+    )
+
+
+def _without(data: dict, key: str) -> dict:
+    return {k: v for k, v in data.items() if k != key}
+
+
+@transaction.atomic
+def metrics_store(result: MetricsResult, *, now: datetime) -> MetricsSnapshot:
+    """Write ``result`` as its snapshot, replacing the previous one (an upsert: a rerun after
+    a crash is safe)."""
+    query = result.query
+    snapshot, _ = MetricsSnapshot.objects.update_or_create(
+        stream_id=query.stream_id,
+        window_key=query.window_key,
+        filter_key=query.filters.key,
+        defaults={
+            "window_start": result.window_start,
+            "window_end": result.window_end,
+            "computed_at": result.computed_at,
+            "now_at": result.now_at,
+            "summary": asdict(result.summary),
+            "waste": asdict(result.waste),
+            "cohort_deals": result.cohort_deals,
+            "cohort_won": result.cohort_won,
+        },
+        create_defaults={
+            "window_start": result.window_start,
+            "window_end": result.window_end,
+            "computed_at": result.computed_at,
+            "now_at": result.now_at,
+            "requested_at": now,
+            "summary": asdict(result.summary),
+            "waste": asdict(result.waste),
+            "cohort_deals": result.cohort_deals,
+            "cohort_won": result.cohort_won,
+        },
+    )
+    snapshot.steps.all().delete()
+    StepSnapshot.objects.bulk_create(
+        StepSnapshot(snapshot=snapshot, step_id=s.step_id, figures=_without(asdict(s), "step_id"))
+        for s in result.steps
+    )
+    snapshot.stages.all().delete()
+    StageSnapshot.objects.bulk_create(
+        StageSnapshot(
+            snapshot=snapshot, stage_id=s.stage_id, figures=_without(asdict(s), "stage_id")
+        )
+        for s in result.stages
+    )
+    return snapshot
+
+
+def _snapshot(query: MetricsQuery) -> MetricsSnapshot | None:
+    return MetricsSnapshot.objects.filter(
+        stream_id=query.stream_id, window_key=query.window_key, filter_key=query.filters.key
+    ).first()
+
+
+def _changed_at(stream_id: int) -> datetime | None:
+    return (
+        MetricsState.objects.filter(stream_id=stream_id)
+        .values_list("changed_at", flat=True)
+        .first()
+    )
+
+
+def metrics_stored(query: MetricsQuery) -> MetricsResult | None:
+    """The stored result of ``query``, or None: never computes (for page views)."""
+    snapshot = _snapshot(query)
+    if snapshot is None:
+        return None
+    return result_of(snapshot, changed_at=_changed_at(query.stream_id))
+
+
+def metrics_read(query: MetricsQuery, *, now: datetime) -> MetricsResult:
+    """The result of ``query`` from its snapshot; computed and stored when nobody asked for
+    this window and filter set before (it is then kept fresh like the others)."""
+    snapshot = _snapshot(query)
+    if snapshot is None:
+        result = compute_metrics(query, now=now)
+        metrics_store(result, now=now)
+        return result
+    if now - snapshot.requested_at > TOUCH_EVERY:
+        MetricsSnapshot.objects.filter(pk=snapshot.pk).update(requested_at=now)
+    return result_of(snapshot, changed_at=_changed_at(query.stream_id))
+
+
+def metrics_recompute_stream(*, stream_id: int, now: datetime) -> int:
+    """Recompute every snapshot set of a stream: the rolling default first (what the map and
+    the stall flags read), then the previous period, then every set someone asked for.
+    Returns the number of sets written."""
+    MetricsState.objects.update_or_create(stream_id=stream_id, defaults={"scheduled_at": None})
+    queries = [MetricsQuery(stream_id=stream_id, **kwargs) for kwargs in STANDARD_QUERIES]
+    keys = {(q.window_key, q.filters.key) for q in queries}
+    for snapshot in MetricsSnapshot.objects.filter(stream_id=stream_id).order_by("pk"):
+        if (snapshot.window_key, snapshot.filter_key) not in keys:
+            queries.append(query_of(snapshot))
+    for query in queries:
+        result = compute_metrics(query, now=now)
+        metrics_store(result, now=now)
+    MetricsState.objects.filter(stream_id=stream_id).update(computed_at=now)
+    return len(queries)
+
+
+def metrics_refresh_open(*, stream_id: int, now: datetime) -> int:
+    """Redo the figures that depend on "now" (WIP now, stalled, inventory, open deals,
+    velocity) in every snapshot set of a stream. Returns the number of sets refreshed."""
+    count = 0
+    for snapshot in MetricsSnapshot.objects.filter(stream_id=stream_id):
+        result = refresh_open_figures(result_of(snapshot), now=now)
+        with transaction.atomic():
+            MetricsSnapshot.objects.filter(pk=snapshot.pk).update(
+                now_at=now, summary=asdict(result.summary), waste=asdict(result.waste)
+            )
+            for step in result.steps:
+                StepSnapshot.objects.filter(snapshot=snapshot, step_id=step.step_id).update(
+                    figures=_without(asdict(step), "step_id")
+                )
+        count += 1
+    return count
+
+
+def metrics_prune(*, now: datetime) -> int:
+    """Delete the sets nobody asked for in :data:`UNUSED_FOR`, except the standard ones."""
+    deleted, _ = (
+        MetricsSnapshot.objects.filter(requested_at__lt=now - UNUSED_FOR)
+        .exclude(window_key__in=(ROLLING_KEY, PREVIOUS_KEY), filter_key="")
+        .delete()
+    )
+    return deleted
+
+
+def metrics_schedule(*, stream_id: int, now: datetime) -> bool:
+    """Note that a stream's visits changed and queue a recompute unless one is already
+    queued: a burst of events rides on one recompute. Returns whether one was queued."""
+    from funnel.tasks import recompute_stream_metrics  # tasks import this module
+
+    state, _ = MetricsState.objects.get_or_create(stream_id=stream_id)
+    MetricsState.objects.filter(pk=state.pk).update(changed_at=now)
+    queued = MetricsState.objects.filter(pk=state.pk, scheduled_at__isnull=True).update(
+        scheduled_at=now
+    )
+    if queued:
+        recompute_stream_metrics.apply_async(
+            (stream_id,), countdown=settings.METRICS_DEBOUNCE_SECONDS
+        )
+    return bool(queued)
+
+
+class _OnCommit:
+    """The callback ``metrics_changed`` registers; one per stream per transaction."""
+
+    def __init__(self, stream_id: int) -> None:
+        self.stream_id = stream_id
+
+    def __call__(self) -> None:
+        metrics_schedule(stream_id=self.stream_id, now=timezone.now())
+
+
+def metrics_changed(*, stream_id: int) -> None:
+    """Call after writing visits or deals of a stream: schedules the recompute once the
+    transaction commits (once per stream, however many events the transaction wrote)."""
+    pending = connection.run_on_commit if connection.in_atomic_block else []
+    if any(getattr(func, "stream_id", None) == stream_id for _, func, _ in pending):
+        return
+    transaction.on_commit(_OnCommit(stream_id))
+
+
+def metrics_recompute_all(*, now: datetime, progress=None) -> int:
+    """Recompute every stream that has deals (the nightly job) after pruning unused sets.
+    ``progress(done, total, message)`` is called after each stream. Returns streams done."""
+    metrics_prune(now=now)
+    stream_ids = list(
+        ValueStream.objects.filter(deals__isnull=False).distinct().values_list("pk", flat=True)
+    )
+    for done, stream_id in enumerate(stream_ids, start=1):
+        metrics_recompute_stream(stream_id=stream_id, now=now)
+        if progress:
+            progress(done, len(stream_ids), f"Recomputed stream {done} of {len(stream_ids)}")
+    return len(stream_ids)
