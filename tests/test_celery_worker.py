@@ -17,8 +17,12 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
-from funnel.models import Deal
+from funnel.metrics.query import MetricsQuery
+from funnel.metrics.snapshots import metrics_recompute_stream, metrics_stored
+from funnel.models import Deal, MetricsState
+from funnel.services import deal_move
 from streams.models import Job, JobState
 from streams.services import job_create
 from tests.services import missing_service
@@ -101,3 +105,20 @@ def test_a_real_worker_seeds_demo_data_and_reports_progress(worker):
     assert job.state == JobState.DONE and job.percent == 100
     assert job.result["visits"] == payload["visits"] > 25
     assert Job.objects.get(pk=job.pk).finished_at is not None
+
+
+def test_a_real_worker_recomputes_the_metrics_after_a_logged_move(worker, team_setup):
+    """The debounced recompute goes through Redis to the worker, which writes the snapshot."""
+    query = MetricsQuery(stream_id=team_setup.stream_a.pk)
+    metrics_recompute_stream(stream_id=query.stream_id, now=timezone.now())
+    before = metrics_stored(query).computed_at
+    deal_move(deal=team_setup.deal_a1, step=team_setup.steps_a[1])  # commits: schedules
+    deadline = time.monotonic() + 60
+    while metrics_stored(query).computed_at == before:
+        if time.monotonic() > deadline:
+            pytest.fail("the worker did not recompute the stream's metrics within 60 s")
+        time.sleep(0.2)
+    result = metrics_stored(query)
+    assert result.stale is False
+    assert result.step(team_setup.steps_a[1].pk).wip_now == 1
+    assert MetricsState.objects.get(stream_id=query.stream_id).scheduled_at is None

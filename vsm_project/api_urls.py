@@ -6,6 +6,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import DefaultRouter
 
 from funnel.api import DealViewSet, EventBatchView, VisitViewSet
+from funnel.api_metrics import StreamMetricsView
 from streams.api import (
     FunnelStageViewSet,
     LaneViewSet,
@@ -28,6 +29,7 @@ router.register("visits", VisitViewSet, basename="visit")
 _signed_in = {"permission_classes": [IsAuthenticated]}
 
 urlpatterns = [
+    path("streams/<int:pk>/metrics/", StreamMetricsView.as_view(), name="stream-metrics"),
     path("", include(router.urls)),
     path("events/bulk/", EventBatchView.as_view(), name="events-bulk"),
     path("schema/", SpectacularAPIView.as_view(**_signed_in), name="schema"),

@@ -211,12 +211,12 @@ def metrics_refresh_open(*, stream_id: int, now: datetime) -> int:
 
 def metrics_prune(*, now: datetime) -> int:
     """Delete the sets nobody asked for in :data:`UNUSED_FOR`, except the standard ones."""
-    deleted, _ = (
+    _, per_model = (
         MetricsSnapshot.objects.filter(requested_at__lt=now - UNUSED_FOR)
         .exclude(window_key__in=(ROLLING_KEY, PREVIOUS_KEY), filter_key="")
         .delete()
     )
-    return deleted
+    return per_model.get(MetricsSnapshot._meta.label, 0)
 
 
 def metrics_schedule(*, stream_id: int, now: datetime) -> bool:
