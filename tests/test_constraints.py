@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from funnel.models import Deal, DealStatus, Visit
 from kaizen.models import KaizenCycle, Phase
@@ -173,3 +173,42 @@ def test_it_deletes_a_stream_with_its_deals_and_visits(deal, steps):
     deal.stream.delete()
     assert not Visit.objects.exists()
     assert not Deal.objects.exists()
+
+
+def _triggers(table: str) -> set[str]:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass AND NOT tgisinternal",
+                [table],
+            )
+        else:
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [table]
+            )
+        return {name for (name,) in cursor.fetchall()}
+
+
+def test_the_visit_table_keeps_its_rules_and_only_the_indexes_it_needs():
+    # Migration 0006 dropped the single-column indexes on deal_id and step_id (the composite
+    # indexes lead with them) without losing the partial unique index or the triggers.
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, "funnel_visit")
+    indexes = {
+        name: c["columns"] for name, c in constraints.items() if c["index"] and not c["primary_key"]
+    }
+    assert indexes == {
+        "visit_step_exited": ["step_id", "exited_at"],
+        "visit_step_entered": ["step_id", "entered_at"],
+        "visit_deal_entered": ["deal_id", "entered_at"],
+        "visit_actor": ["actor_id"],
+        "visit_one_open_per_deal": ["deal_id"],
+    }
+    assert constraints["visit_one_open_per_deal"]["unique"]
+    assert {"visit_exits_after_entering", "visit_work_minutes_not_negative"} <= set(constraints)
+    foreign_keys = {tuple(c["columns"]) for c in constraints.values() if c["foreign_key"]}
+    assert foreign_keys == {("deal_id",), ("step_id",), ("actor_id",)}
+    assert {"funnel_visit_step_same_stream_insert", "funnel_visit_step_same_stream_update"} <= (
+        _triggers("funnel_visit")
+    )
+    assert "funnel_deal_stream_fixed_update" in _triggers("funnel_deal")
