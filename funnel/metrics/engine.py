@@ -18,8 +18,8 @@ Where each figure comes from:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError
 
@@ -91,7 +91,11 @@ class _Context:
             .order_by("position")
             .values_list("pk", flat=True)
         )
-        self.window_hours = (self.end - self.start).total_seconds() / 3600.0
+        # In UTC: two times with the same zone subtract as wall-clock times in Python, so a
+        # Berlin week across the DST change would count 168 h instead of its real 167 h.
+        self.window_hours = (
+            self.end.astimezone(UTC) - self.start.astimezone(UTC)
+        ).total_seconds() / 3600.0
         self.params: dict[str, object] = {
             "stream": query.stream_id,
             "start": sql.timestamp_param(self.start),
@@ -388,14 +392,38 @@ def _steps(ctx: _Context) -> tuple[list[StepMetrics], int]:
                 overproduction_cost=_cost(lost_hours, step),
             )
         )
+    takts = _step_takts(ctx, {s.step_id: s.loss_rate for s in result})
+    for metrics in result:
+        metrics.step_takt_hours = takts[metrics.step_id]
+    return result, entering_deals
+
+
+def _step_takts(ctx: _Context, loss_rates: dict[int, float | None]) -> dict[int, float | None]:
+    """``step_takt_hours`` of the context's steps, given their loss rates.
+
+    A step's takt depends on the conversion of every later step of the *map*, whichever lane
+    it is in: under a lane filter the loss rates of the other lanes' steps are measured too.
+    """
+    steps = ctx.steps
+    if ctx.query.filters.lane_id is not None:
+        whole = _Context(
+            replace(ctx.query, filters=replace(ctx.query.filters, lane_id=None)), ctx.now
+        )
+        completed = _completed(whole)
+        steps = whole.steps
+        loss_rates = {
+            m.id: ratio(
+                int(completed.get(m.id, {}).get("lost") or 0),
+                int(completed.get(m.id, {}).get("n") or 0),
+            )
+            for m in steps
+        }
     takts = step_takts(
         available_hours=ctx.stream.available_selling_hours_per_period,
         target_wins=ctx.stream.target_won_deals_per_period,
-        loss_rates=[s.loss_rate for s in result],
+        loss_rates=[loss_rates[m.id] for m in steps],
     )
-    for metrics, takt in zip(result, takts, strict=True):
-        metrics.step_takt_hours = takt
-    return result, entering_deals
+    return dict(zip((m.id for m in steps), takts, strict=True))
 
 
 def _summary(ctx: _Context, steps: list[StepMetrics]) -> StreamSummary:
