@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 # Kept inside the git-ignored .venv so beat never leaves a file in the working tree.
 BEAT_SCHEDULE := $(VENV)/celerybeat-schedule
 
-.PHONY: help install run test lint format worker beat
+.PHONY: help install run test test-sqlite lint format worker beat
 
 help: ## List the targets
 	@echo "Targets (variables: HOST=$(HOST) PORT=$(PORT) PYTEST_ARGS=...):"
@@ -49,6 +49,9 @@ run: $(STAMP) ## Migrate, seed demo data (prints logins), serve on HOST:PORT; + 
 
 test: $(STAMP) ## Run the test suite (pass options with PYTEST_ARGS="-k deals -x")
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-sqlite: $(STAMP) ## The suite on SQLite with eager Celery (all but the tests of the PostgreSQL/Redis wiring)
+	env -u DATABASE_URL -u REDIS_URL VSM_REQUIRE_SERVICES= $(BIN)/python -m pytest -m "not services" $(PYTEST_ARGS)
 
 lint: $(STAMP) ## Check lint and formatting with ruff (changes nothing)
 	$(BIN)/ruff check .

@@ -334,6 +334,10 @@ def demo_seed(
     _kaizen_cycles(current, users, anchor)
     if progress:
         progress(deals, deals, "Computing the metrics")
+    if connection.vendor == "postgresql":
+        # Fresh statistics for the planner after a bulk load (autovacuum may be off or late).
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {Deal._meta.db_table}, {Visit._meta.db_table}")
     # The rows above bypass the services (COPY), so no recompute was scheduled: do it now.
     metrics_recompute_stream(stream_id=current.pk, now=timezone.now())
     counts = _status_counts(current)

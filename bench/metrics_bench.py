@@ -1,0 +1,227 @@
+"""Benchmark of the metrics engine on PostgreSQL (``make bench``).
+
+For each size (default about 100,000 and 1,000,000 visits) it seeds the demo stream with
+``seed_demo`` (replacing the demo team: use a database of its own), then, each in a fresh
+process so that its peak memory (``ru_maxrss``) is its own:
+
+* **floor** — one hand-written SQL query: the per-step median time in step over every
+  completed visit (``percentile_cont`` … ``GROUP BY step_id``); best of three;
+* **recompute** — ``metrics_recompute_stream``: every figure of metrics.md §2–5 for the
+  rolling 90 days and the 90 days before, stored as snapshots;
+* **fresh** (when ``REDIS_URL`` is set) — with a real Celery worker running, a deal is moved
+  through the service, and the time from the commit until the stream's snapshot is
+  recomputed is measured (median of three moves).
+
+Targets on the 2-core machine: recompute of 1,000,000 visits under 30 s and within 5× of the
+floor, fresh within 2 s, peak memory under 1 GiB.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/vsm_bench_metrics \\
+    REDIS_URL=redis://127.0.0.1:6379/13 python bench/metrics_bench.py [--sizes 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VISITS_PER_DEAL = 6.1  # the demo simulation's average path length
+
+
+def _django() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vsm_project.settings")
+    import django
+
+    django.setup()
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _stream():
+    from streams.models import StreamState, ValueStream
+    from vsm_project.demo import DEMO_TEAM_SLUG
+
+    return ValueStream.objects.get(team__slug=DEMO_TEAM_SLUG, state=StreamState.CURRENT)
+
+
+def child_seed(size: int) -> dict:
+    from vsm_project.demo import demo_seed
+
+    began = time.perf_counter()
+    result = demo_seed(deals=max(1, round(size / VISITS_PER_DEAL)))
+    return {"visits": result.visits, "deals": result.deals, "seconds": time.perf_counter() - began}
+
+
+FLOOR_SQL = """
+    SELECT v.step_id,
+           percentile_cont(0.5) WITHIN GROUP (
+               ORDER BY date_part('epoch', v.exited_at - v.entered_at) / 3600.0)
+    FROM funnel_visit v JOIN streams_processstep s ON s.id = v.step_id
+    WHERE s.stream_id = %s AND v.exited_at IS NOT NULL
+    GROUP BY v.step_id
+"""
+
+
+def child_floor(size: int) -> dict:
+    from django.db import connection
+
+    stream = _stream()
+    times = []
+    for _ in range(3):
+        began = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(FLOOR_SQL, [stream.pk])
+            rows = cursor.fetchall()
+        times.append(time.perf_counter() - began)
+    return {"seconds": min(times), "steps": len(rows), "peak_mib": _peak_mib()}
+
+
+def child_recompute(size: int) -> dict:
+    from django.utils import timezone
+
+    from funnel.metrics.snapshots import metrics_recompute_stream
+
+    stream = _stream()
+    began = time.perf_counter()
+    sets = metrics_recompute_stream(stream_id=stream.pk, now=timezone.now())
+    return {"seconds": time.perf_counter() - began, "sets": sets, "peak_mib": _peak_mib()}
+
+
+def child_fresh(size: int) -> dict:
+    from django.utils import timezone
+
+    from funnel.models import Deal, DealStatus, MetricsSnapshot
+    from funnel.services import deal_move
+
+    stream = _stream()
+    steps = list(stream.steps.order_by("position"))
+    waits = []
+    for deal in Deal.objects.filter(stream=stream, status=DealStatus.OPEN).order_by("pk")[:3]:
+        snapshot = MetricsSnapshot.objects.filter(stream=stream, window_key="last-90d")
+        before = snapshot.get(filter_key="").computed_at
+        visit = deal.visits.filter(exited_at__isnull=True).first()
+        target = next(s for s in steps if visit is None or s.pk != visit.step_id)
+        deal_move(deal=deal, step=target, at=timezone.now())  # commits: the recompute is queued
+        committed = time.perf_counter()
+        while snapshot.get(filter_key="").computed_at <= before:
+            if time.perf_counter() - committed > 120:
+                raise SystemExit("no recompute within 120 s: is the worker running?")
+            time.sleep(0.02)
+        waits.append(time.perf_counter() - committed)
+        time.sleep(1.5)  # let the debounce window close before the next move
+    return {"seconds": statistics.median(waits), "all": waits}
+
+
+CHILDREN = {
+    "seed": child_seed,
+    "floor": child_floor,
+    "recompute": child_recompute,
+    "fresh": child_fresh,
+}
+
+
+def run_child(name: str, size: int) -> dict:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", name, "--size", str(size)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    if proc.returncode != 0:
+        sys.exit(f"{name} failed:\n{proc.stdout}\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def start_worker() -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "vsm_project",
+            "worker",
+            "--pool=solo",
+            "--without-mingle",
+            "--without-gossip",
+            "-l",
+            "warning",
+            "-n",
+            f"bench-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _django()
+    from vsm_project.celery import app
+
+    deadline = time.monotonic() + 60
+    while not app.control.ping(timeout=1.0):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            sys.exit("the Celery worker did not start")
+    return proc
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="100000,1000000", help="visits, comma-separated")
+    parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _django()
+        print(json.dumps(CHILDREN[args.child](args.size)))
+        return
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        sys.exit("bench/metrics_bench.py needs DATABASE_URL=postgres://… (a database of its own)")
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, check=True)
+    rows = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        print(f"seeding about {size:,} visits …", file=sys.stderr, flush=True)
+        seeded = run_child("seed", size)
+        floor = run_child("floor", size)
+        recompute = run_child("recompute", size)
+        fresh = None
+        if os.environ.get("REDIS_URL"):
+            worker = start_worker()
+            try:
+                fresh = run_child("fresh", size)
+            finally:
+                worker.terminate()
+                worker.wait(timeout=30)
+        rows.append((seeded, floor, recompute, fresh))
+
+    print()
+    print(
+        "| visits | floor: per-step median, s | full recompute, s | × floor "
+        "| recompute peak memory | fresh after a new visit, s |"
+    )
+    print("|---|---|---|---|---|---|")
+    for seeded, floor, recompute, fresh in rows:
+        print(
+            f"| {seeded['visits']:,} | {floor['seconds']:.2f} | {recompute['seconds']:.2f} "
+            f"({recompute['sets']} sets) | {recompute['seconds'] / floor['seconds']:.1f} "
+            f"| {recompute['peak_mib']:.0f} MiB | "
+            + (f"{fresh['seconds']:.2f}" if fresh else "— (set REDIS_URL)")
+            + " |"
+        )
+    print(
+        "\nTargets: recompute of 1,000,000 visits < 30 s and ≤ 5× the floor; fresh < 2 s; "
+        "peak memory < 1 GiB."
+    )
+
+
+if __name__ == "__main__":
+    main()
