@@ -72,8 +72,12 @@ def grouped(
                 f"percentile_cont(ARRAY[{', '.join(map(str, fractions))}]::float8[]) "
                 f"WITHIN GROUP (ORDER BY {column}) AS {alias}"
             )
+    # OFFSET 0 keeps PostgreSQL from inlining the inner query into the aggregates, which
+    # would evaluate a correlated subquery once per aggregate that uses its column.
+    fence = " OFFSET 0" if is_postgres() else ""
     rows = fetch(
-        f"SELECT {by}, {', '.join(selects)} FROM ({inner_sql}) AS inner_rows GROUP BY {by}",
+        f"SELECT {by}, {', '.join(selects)} FROM ({inner_sql}{fence}) AS inner_rows "
+        f"GROUP BY {by}",
         params,
     )
     result: dict[object, dict[str, object]] = {}
