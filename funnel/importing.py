@@ -78,6 +78,8 @@ DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 MAX_ERRORS = 100_000
 #: Deals written (and compared with stored ones) per round trip.
 CHUNK_DEALS = 2_000
+#: An import of this many deals or more refreshes the planner's statistics afterwards.
+ANALYZE_AFTER_DEALS = 10_000
 CLOCK_SKEW = timedelta(minutes=5)
 WON, LOST, IGNORE = "won", "lost", "ignore"
 
@@ -2264,11 +2266,16 @@ def import_events(
         with transaction.atomic():
             _lock(stream, plan)
             result = _Writer(stream, plan, write=True, progress=phases.write).run()
-            metrics_changed(stream_id=stream.pk)
     except (IntegrityError, DataError) as exc:
         raise ImportRejected(
             f"The database refused the import, so nothing was stored: {exc}".strip()
         ) from exc
+    if connection.vendor == "postgresql" and len(plan.deals) >= ANALYZE_AFTER_DEALS:
+        # Fresh planner statistics after a bulk load (autovacuum may be off or late), before
+        # the metrics recompute queued below reads the new rows.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {Deal._meta.db_table}, {Visit._meta.db_table}")
+    metrics_changed(stream_id=stream.pk)
     if progress:
         progress(phases.total, phases.total, "Done")
     return result
