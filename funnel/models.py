@@ -79,7 +79,7 @@ class Deal(models.Model):
 
 class Visit(models.Model):
     # No single-column indexes on deal and step: visit_deal_entered and visit_step_* lead with
-    # them, and each index is paid on every imported visit (migration 0005).
+    # them, and each index is paid on every imported visit (migration 0006).
     deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="visits", db_index=False)
     step = models.ForeignKey(
         ProcessStep, on_delete=models.RESTRICT, related_name="visits", db_index=False
