@@ -127,77 +127,73 @@ class _Context:
         )
 
 
-def _earlier_visit(alias: str, *, same_step: bool) -> str:
-    """Condition: visit ``alias`` of the same deal came before visit ``v`` (by ``entered_at``,
-    then id: the order of the deal's path)."""
-    step = f" AND {alias}.step_id = v.step_id" if same_step else ""
+def _in_window(column: str) -> str:
+    return f"{column} >= %(start)s AND {column} < %(end)s"
+
+
+def _path_flags(ctx: _Context) -> str:
+    """A derived table ``v``: every visit of the deals that have a visit completed or entered
+    in the window, with its place in its deal's path (ordered by ``entered_at``, then id):
+    ``nth`` visit of its deal to its step (> 1: a re-entry), the lane of the deal's previous
+    visit, and the id of its next visit (none: the deal's last visit). One pass of window
+    functions instead of a correlated subquery per visit and flag."""
+    order = "ORDER BY p.entered_at, p.id"
     return (
-        f"{alias}.deal_id = v.deal_id{step} AND ({alias}.entered_at < v.entered_at OR "
-        f"({alias}.entered_at = v.entered_at AND {alias}.id < v.id))"
+        f"(SELECT p.id, p.deal_id, p.step_id, p.entered_at, p.exited_at, p.work_minutes, "
+        f"ROW_NUMBER() OVER (PARTITION BY p.deal_id, p.step_id {order}) AS nth, "
+        f"LAG(ps.lane_id) OVER (PARTITION BY p.deal_id {order}) AS prev_lane, "
+        f"LEAD(p.id) OVER (PARTITION BY p.deal_id {order}) AS next_id "
+        f"FROM {VISIT} p JOIN {STEP} ps ON ps.id = p.step_id "
+        f"WHERE p.deal_id IN (SELECT v.deal_id {ctx.visits_from} AND "
+        f"(({_in_window('v.exited_at')}) OR ({_in_window('v.entered_at')})))) v"
     )
 
 
-def _completed(ctx: _Context) -> dict:
-    """Completed visits (``exited_at`` in the window), per step."""
+def _visits(ctx: _Context) -> tuple[dict, int]:
+    """Per step: the completed visits (``exited_at`` in the window: time in step, work, wait,
+    losses, defects) and the visits that entered in the window (arrivals, re-entries,
+    hand-offs), in one query; and how many deals made the entering visits."""
     h = f"{sql.epoch_hours('v.exited_at')} - {sql.epoch_hours('v.entered_at')}"
-    later = (
-        "l.deal_id = v.deal_id AND (l.entered_at > v.entered_at OR "
-        "(l.entered_at = v.entered_at AND l.id > v.id))"
-    )
+    step_ids = ", ".join(str(step.id) for step in ctx.steps) or "NULL"
     inner = (
         f"SELECT v.step_id AS step_id, {h} AS h, "
         f"COALESCE(v.work_minutes / 60.0, s.planned_process_hours) AS w, "
+        f"CASE WHEN {_in_window('v.exited_at')} THEN 1 ELSE 0 END AS done, "
+        f"CASE WHEN {_in_window('v.entered_at')} THEN 1 ELSE 0 END AS came, "
         f"CASE WHEN v.work_minutes IS NULL THEN 0 ELSE 1 END AS logged, "
         # The deal was lost while at this step: it is lost and this was its last visit.
-        f"CASE WHEN d.status = 'lost' AND NOT EXISTS "
-        f"(SELECT 1 FROM {VISIT} l WHERE {later}) THEN 1 ELSE 0 END AS lost_here, "
-        f"CASE WHEN EXISTS (SELECT 1 FROM {VISIT} e WHERE {_earlier_visit('e', same_step=True)}) "
-        f"THEN 1 ELSE 0 END AS reentry "
-        f"{ctx.visits_from} AND v.exited_at >= %(start)s AND v.exited_at < %(end)s"
-    )
-    return sql.grouped(
-        inner,
-        ctx.params,
-        by="step_id",
-        aggregates={
-            "n": "COUNT(*)",
-            "tis": "SUM(h)",
-            "mean": "AVG(h)",
-            "work": "SUM(w)",
-            "wait": "SUM(CASE WHEN h > w THEN h - w ELSE 0 END)",
-            "logged": "SUM(logged)",
-            "lost": "SUM(lost_here)",
-            "defects": "SUM(CASE WHEN reentry = 1 THEN h ELSE 0 END)",
-            "defects_work": "SUM(CASE WHEN reentry = 1 THEN w ELSE 0 END)",
-        },
-        percentiles={"h": ("h", (0.5, 0.85, 0.95)), "w": ("w", (0.5,))},
-    )
-
-
-def _entered(ctx: _Context) -> tuple[dict, int]:
-    """Visits entering in the window, per step; and how many deals made them."""
-    previous_lane = (
-        f"(SELECT ps.lane_id FROM {VISIT} p JOIN {STEP} ps ON ps.id = p.step_id "
-        f"WHERE {_earlier_visit('p', same_step=False)} "
-        f"ORDER BY p.entered_at DESC, p.id DESC LIMIT 1)"
-    )
-    inner = (
-        f"SELECT v.step_id AS step_id, v.deal_id AS deal_id, "
-        f"CASE WHEN EXISTS (SELECT 1 FROM {VISIT} e WHERE {_earlier_visit('e', same_step=True)}) "
-        f"THEN 1 ELSE 0 END AS reentry, "
-        f"CASE WHEN {previous_lane} <> s.lane_id THEN 1 ELSE 0 END AS handoff "
-        f"{ctx.visits_from} AND v.entered_at >= %(start)s AND v.entered_at < %(end)s"
+        f"CASE WHEN d.status = 'lost' AND v.next_id IS NULL THEN 1 ELSE 0 END AS lost_here, "
+        f"CASE WHEN v.nth > 1 THEN 1 ELSE 0 END AS reentry, "
+        f"CASE WHEN v.prev_lane <> s.lane_id THEN 1 ELSE 0 END AS handoff "
+        f"FROM {_path_flags(ctx)} JOIN {DEAL} d ON d.id = v.deal_id "
+        f"JOIN {STEP} s ON s.id = v.step_id WHERE v.step_id IN ({step_ids}) "
+        f"AND (({_in_window('v.exited_at')}) OR ({_in_window('v.entered_at')}))"
     )
     per_step = sql.grouped(
         inner,
         ctx.params,
         by="step_id",
-        aggregates={"n": "COUNT(*)", "reentries": "SUM(reentry)", "handoffs": "SUM(handoff)"},
-        percentiles={},
+        aggregates={
+            "n": "SUM(done)",
+            "tis": "SUM(CASE WHEN done = 1 THEN h ELSE 0 END)",
+            "mean": "AVG(CASE WHEN done = 1 THEN h END)",
+            "work": "SUM(CASE WHEN done = 1 THEN w ELSE 0 END)",
+            "wait": "SUM(CASE WHEN done = 1 AND h > w THEN h - w ELSE 0 END)",
+            "logged": "SUM(done * logged)",
+            "lost": "SUM(done * lost_here)",
+            "defects": "SUM(CASE WHEN done = 1 AND reentry = 1 THEN h ELSE 0 END)",
+            "defects_work": "SUM(CASE WHEN done = 1 AND reentry = 1 THEN w ELSE 0 END)",
+            "arrivals": "SUM(came)",
+            "reentries": "SUM(came * reentry)",
+            "handoffs": "SUM(came * handoff)",
+        },
+        percentiles={
+            "h": ("CASE WHEN done = 1 THEN h END", (0.5, 0.85, 0.95)),
+            "w": ("CASE WHEN done = 1 THEN w END", (0.5,)),
+        },
     )
     deals = sql.fetch(
-        f"SELECT COUNT(DISTINCT v.deal_id) {ctx.visits_from} "
-        f"AND v.entered_at >= %(start)s AND v.entered_at < %(end)s",
+        f"SELECT COUNT(DISTINCT v.deal_id) {ctx.visits_from} AND {_in_window('v.entered_at')}",
         ctx.params,
     )[0][0]
     return per_step, deals
@@ -336,23 +332,21 @@ def _cost(hours: float, step: _MapStep) -> float | None:
 def _steps(ctx: _Context) -> tuple[list[StepMetrics], int]:
     """metrics.md §2 for every (lane-filtered) step, in map order, and the number of deals
     with a visit entering in the window."""
-    completed = _completed(ctx)
-    entered, entering_deals = _entered(ctx)
+    visits, entering_deals = _visits(ctx)
     overlap = _overlap(ctx)
     lost_work = _lost_work(ctx)
     weeks = ctx.window_hours / (7 * 24)
     result = []
     for step in ctx.steps:
-        c = completed.get(step.id, {})
-        e = entered.get(step.id, {})
+        c = visits.get(step.id, {})
         n_overlap, overlap_hours = overlap.get(step.id, (0, 0.0))
         n = int(c.get("n") or 0)
         tis = float(c.get("tis") or 0.0)
         work = float(c.get("work") or 0.0)
         wait = float(c.get("wait") or 0.0)
         mean = _float(c.get("mean"))
-        arrivals = int(e.get("n") or 0)
-        reentries = int(e.get("reentries") or 0)
+        arrivals = int(c.get("arrivals") or 0)
+        reentries = int(c.get("reentries") or 0)
         avg_wip = float(overlap_hours or 0.0) / ctx.window_hours
         defects = float(c.get("defects") or 0.0)
         extra = tis if step.value_class == ValueClass.WASTE else 0.0
@@ -384,7 +378,7 @@ def _steps(ctx: _Context) -> tuple[list[StepMetrics], int]:
                 lost=int(c.get("lost") or 0),
                 loss_rate=ratio(int(c.get("lost") or 0), n),
                 defects_hours=defects,
-                handoffs=int(e.get("handoffs") or 0),
+                handoffs=int(c.get("handoffs") or 0),
                 extra_processing_hours=extra,
                 overproduction_hours=lost_hours,
                 defects_cost=_cost(float(c.get("defects_work") or 0.0), step),
@@ -409,12 +403,12 @@ def _step_takts(ctx: _Context, loss_rates: dict[int, float | None]) -> dict[int,
         whole = _Context(
             replace(ctx.query, filters=replace(ctx.query.filters, lane_id=None)), ctx.now
         )
-        completed = _completed(whole)
+        visits, _ = _visits(whole)
         steps = whole.steps
         loss_rates = {
             m.id: ratio(
-                int(completed.get(m.id, {}).get("lost") or 0),
-                int(completed.get(m.id, {}).get("n") or 0),
+                int(visits.get(m.id, {}).get("lost") or 0),
+                int(visits.get(m.id, {}).get("n") or 0),
             )
             for m in steps
         }
