@@ -133,7 +133,7 @@ StepMetricsSerializer = _figures_serializer(
         "name": serializers.CharField(),
         "position": serializers.IntegerField(),
         "lane": serializers.CharField(),
-        "work_source": serializers.ChoiceField(choices=["logged", "planned", "mixed"]),
+        "work_source": serializers.ChoiceField(choices=["logged", "planned", "mixed", "none"]),
     },
 )
 StreamSummarySerializer = _figures_serializer("StreamSummarySerializer", StreamSummary, {})

@@ -104,7 +104,10 @@ class StepMetrics(_Figures):
 
     @property
     def work_source(self) -> str:
-        """Where the work hours came from: "logged", "planned" or "mixed"."""
+        """Where the work hours came from: "logged", "planned" or "mixed" ("none" without
+        completed visits)."""
+        if self.n_completed == 0:
+            return "none"
         if self.work_logged == self.n_completed:
             return "logged"
         return "planned" if self.work_logged == 0 else "mixed"

@@ -227,6 +227,8 @@ def test_work_source_says_whether_the_work_was_logged_or_planned(vsm):
     assert qualify.wait_hours == pytest.approx(3.0)
     assert qualify.flow_efficiency == pytest.approx(0.25)
     assert discovery.work_source == "logged"
+    # a step with no completed visit has no work to source
+    assert result.step(vsm.legal.pk).work_source == "none"
     # 30 min logged of 4 h: 0.5 h work, 3.5 h wait, flow efficiency 0.125.
     assert discovery.work_hours == pytest.approx(0.5)
     assert discovery.wait_hours == pytest.approx(3.5)
