@@ -75,5 +75,8 @@ beat: $(STAMP) ## Run Celery beat, the periodic task scheduler (needs REDIS_URL)
 .PHONY: bench
 BENCH_ARGS ?=
 
-bench: $(STAMP) ## Time import_events on 1,000,000 visits against a plain COPY (DATABASE_URL=postgres://…; BENCH_ARGS="--visits 100000")
+METRICS_BENCH_ARGS ?=
+
+bench: $(STAMP) ## Benchmarks on a PostgreSQL database of their own (DATABASE_URL=postgres://…; REDIS_URL for freshness): the import, then the metrics engine
 	$(BIN)/python bench/import_bench.py $(BENCH_ARGS)
+	$(BIN)/python bench/metrics_bench.py $(METRICS_BENCH_ARGS)
