@@ -76,8 +76,7 @@ def grouped(
     # would evaluate a correlated subquery once per aggregate that uses its column.
     fence = " OFFSET 0" if is_postgres() else ""
     rows = fetch(
-        f"SELECT {by}, {', '.join(selects)} FROM ({inner_sql}{fence}) AS inner_rows "
-        f"GROUP BY {by}",
+        f"SELECT {by}, {', '.join(selects)} FROM ({inner_sql}{fence}) AS inner_rows GROUP BY {by}",
         params,
     )
     result: dict[object, dict[str, object]] = {}
