@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from funnel.models import Deal, Visit
+from funnel.models import Deal, MetricsSnapshot, Visit
 
 
 class VisitInline(admin.TabularInline):
@@ -38,3 +38,20 @@ class VisitAdmin(admin.ModelAdmin):
     raw_id_fields = ["deal", "step", "actor"]
     date_hierarchy = "entered_at"
     readonly_fields = ["created_at", "updated_at"]
+
+
+@admin.register(MetricsSnapshot)
+class MetricsSnapshotAdmin(admin.ModelAdmin):
+    """Snapshots are written by the metrics engine only; the admin lets staff look at them
+    (and delete one, which the next request or recompute writes again)."""
+
+    list_display = ["stream", "window_key", "filter_key", "computed_at", "now_at", "requested_at"]
+    list_filter = ["stream", "window_key"]
+    list_select_related = ["stream"]
+    readonly_fields = [f.name for f in MetricsSnapshot._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -97,11 +97,25 @@ def test_a_job_is_visible_to_its_team_and_creator_only(client, team_setup):
         "/admin/streams/job/",
         "/admin/funnel/deal/",
         "/admin/funnel/visit/",
+        "/admin/funnel/metricssnapshot/",
         "/admin/kaizen/kaizencycle/",
     ],
 )
 def test_the_admin_lists_every_domain_table(admin_client, team_setup, url):
     assert admin_client.get(url).status_code == 200
+
+
+def test_the_admin_shows_a_metrics_snapshot_read_only(admin_client, team_setup):
+    from funnel.metrics.query import MetricsQuery
+    from funnel.metrics.snapshots import metrics_read, metrics_stored
+
+    metrics_read(MetricsQuery(stream_id=team_setup.stream_a.pk), now=team_setup.later)
+    snapshot = team_setup.stream_a.metrics_snapshots.get()
+    response = admin_client.get(f"/admin/funnel/metricssnapshot/{snapshot.pk}/change/")
+    assert response.status_code == 200
+    assert "last-90d" in response.content.decode()
+    assert admin_client.get("/admin/funnel/metricssnapshot/add/").status_code == 403
+    assert metrics_stored(MetricsQuery(stream_id=team_setup.stream_a.pk)) is not None
 
 
 def test_the_admin_shows_a_deal_with_its_visits(admin_client, team_setup):

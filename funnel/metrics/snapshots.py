@@ -13,6 +13,8 @@ are kept fresh by Celery (``funnel.tasks``):
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import asdict, fields
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl
@@ -174,19 +176,24 @@ def metrics_read(query: MetricsQuery, *, now: datetime) -> MetricsResult:
     return result_of(snapshot, changed_at=_changed_at(query.stream_id))
 
 
-def metrics_recompute_stream(*, stream_id: int, now: datetime) -> int:
+def metrics_recompute_stream(
+    *, stream_id: int, now: datetime, progress: Callable[[int, int, str], None] | None = None
+) -> int:
     """Recompute every snapshot set of a stream: the rolling default first (what the map and
     the stall flags read), then the previous period, then every set someone asked for.
-    Returns the number of sets written."""
+    ``progress(done, total, message)`` is called after each set. Returns the sets written."""
     MetricsState.objects.update_or_create(stream_id=stream_id, defaults={"scheduled_at": None})
     queries = [MetricsQuery(stream_id=stream_id, **kwargs) for kwargs in STANDARD_QUERIES]
     keys = {(q.window_key, q.filters.key) for q in queries}
     for snapshot in MetricsSnapshot.objects.filter(stream_id=stream_id).order_by("pk"):
         if (snapshot.window_key, snapshot.filter_key) not in keys:
             queries.append(query_of(snapshot))
-    for query in queries:
-        result = compute_metrics(query, now=now)
-        metrics_store(result, now=now)
+    for done, query in enumerate(queries, start=1):
+        began = time.perf_counter()
+        metrics_store(compute_metrics(query, now=now), now=now)
+        if progress:
+            label = query.window_key + (f" {query.filters.key}" if query.filters.key else "")
+            progress(done, len(queries), f"{label} in {time.perf_counter() - began:.1f} s")
     MetricsState.objects.filter(stream_id=stream_id).update(computed_at=now)
     return len(queries)
 

@@ -27,7 +27,11 @@ class Command(BaseCommand):
             streams = list(ValueStream.objects.filter(deals__isnull=False).distinct())
         for done, value_stream in enumerate(streams, start=1):
             began = time.perf_counter()
-            sets = metrics_recompute_stream(stream_id=value_stream.pk, now=now)
+
+            def progress(set_done: int, set_total: int, message: str) -> None:
+                self.stderr.write(f"    set {set_done}/{set_total}: {message}")
+
+            sets = metrics_recompute_stream(stream_id=value_stream.pk, now=now, progress=progress)
             self.stderr.write(
                 f"[{done}/{len(streams)}] {value_stream.slug}: {sets} window and filter sets "
                 f"in {time.perf_counter() - began:.1f} s"
