@@ -76,21 +76,17 @@ def metrics_query_from_params(stream: ValueStream, params: Any) -> MetricsQuery:
                 errors[name] = f"'{raw}' is not an id (a whole number)."
             else:
                 ids[name] = int(raw)
-    band = params.get("amount_band") or None
-    if band is not None and band not in AMOUNT_BANDS:
-        errors["amount_band"] = (
-            f"'{band}' is not an amount band; use one of {', '.join(AMOUNT_BANDS)}."
+    try:  # the filters check the amount band; the engine checks the lane is the stream's
+        filters = MetricsFilters(
+            owner_id=ids["owner"],
+            lane_id=ids["lane"],
+            source=params.get("source") or None,
+            amount_band=params.get("amount_band") or None,
         )
+    except ValidationError as exc:
+        errors.update({k: v[0] for k, v in exc.message_dict.items()})
     if errors:
         raise ValidationError(errors)
-    filters = MetricsFilters(
-        owner_id=ids["owner"],
-        lane_id=ids["lane"],
-        source=params.get("source") or None,
-        amount_band=band,
-    )
-    if filters.lane_id is not None and not stream.lanes.filter(pk=filters.lane_id).exists():
-        raise ValidationError({"lane": f"Lane {filters.lane_id} is not a lane of this stream."})
     return MetricsQuery(
         stream_id=stream.pk, start=moments["start"], end=moments["end"], filters=filters
     )

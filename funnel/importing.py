@@ -70,6 +70,7 @@ from django.utils import timezone
 
 from funnel.metrics.snapshots import metrics_changed
 from funnel.models import Deal, DealStatus, ImportUpload, Visit
+from funnel.services import event_log_analyze
 from streams.models import Membership, ProcessStep, Role, ValueStream
 
 FORMATS = ("visits", "transitions", "wide")
@@ -2270,11 +2271,8 @@ def import_events(
         raise ImportRejected(
             f"The database refused the import, so nothing was stored: {exc}".strip()
         ) from exc
-    if connection.vendor == "postgresql" and len(plan.deals) >= ANALYZE_AFTER_DEALS:
-        # Fresh planner statistics after a bulk load (autovacuum may be off or late), before
-        # the metrics recompute queued below reads the new rows.
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {Deal._meta.db_table}, {Visit._meta.db_table}")
+    if len(plan.deals) >= ANALYZE_AFTER_DEALS:
+        event_log_analyze()  # before the metrics recompute queued below reads the new rows
     metrics_changed(stream_id=stream.pk)
     if progress:
         progress(phases.total, phases.total, "Done")

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from funnel.metrics.snapshots import metrics_changed
@@ -24,6 +24,15 @@ from streams.selectors import team_ids_with_role
 CLOCK_SKEW = timedelta(minutes=5)
 #: One log entry of more than a working day is almost always a unit mistake.
 MAX_WORK_MINUTES_PER_ENTRY = 24 * 60
+
+
+def event_log_analyze() -> None:
+    """Refresh PostgreSQL's planner statistics of deals and visits after a bulk load (the
+    import, the demo seed): autovacuum may be off or late, and the metrics queries that follow
+    plan badly on tables whose statistics predate the load. Nothing to do on SQLite."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {Deal._meta.db_table}, {Visit._meta.db_table}")
 
 
 def _check_time(name: str, value: datetime, errors: dict[str, str]) -> None:

@@ -10,9 +10,9 @@ from funnel.importing import ImportOptions, ImportRejected, import_events
 from funnel.metrics.snapshots import (
     metrics_recompute_all,
     metrics_recompute_stream,
-    metrics_refresh_open,
+    metrics_refresh_open_all,
 )
-from funnel.models import ImportUpload, MetricsSnapshot
+from funnel.models import ImportUpload
 from streams.models import Job, JobState
 from streams.services import job_fail, job_finish, job_progress
 
@@ -110,21 +110,10 @@ def recompute_stream_metrics(stream_id: int) -> int:
 @shared_task(name="funnel.tasks.refresh_open_metrics")
 def refresh_open_metrics() -> int:
     """Every few minutes (beat): WIP now, stalled deals and inventory of every snapshot."""
-    now = timezone.now()
-    stream_ids = MetricsSnapshot.objects.values_list("stream_id", flat=True).distinct()
-    return sum(metrics_refresh_open(stream_id=pk, now=now) for pk in list(stream_ids))
+    return metrics_refresh_open_all(now=timezone.now())
 
 
 @shared_task(name="funnel.tasks.recompute_all_metrics")
-def recompute_all_metrics(job_id: int | None = None) -> int:
-    """Nightly (beat), and on demand with a ``Job`` for progress: every stream."""
-    progress = None
-    if job_id is not None:
-
-        def progress(done: int, total: int, message: str) -> None:
-            job_progress(job_id=job_id, done=done, total=total, message=message)
-
-    count = metrics_recompute_all(now=timezone.now(), progress=progress)
-    if job_id is not None:
-        job_finish(job_id=job_id, result={"streams": count}, message=f"{count} streams recomputed")
-    return count
+def recompute_all_metrics() -> int:
+    """Nightly (beat): every stream with deals; unused window and filter sets expire."""
+    return metrics_recompute_all(now=timezone.now())

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from funnel.metrics.snapshots import metrics_recompute_stream
 from funnel.models import Deal, DealStatus, Visit
+from funnel.services import event_log_analyze
 from kaizen.models import KaizenCycle, Phase
 from streams.models import Membership, ProcessStep, Role, Team, ValueStream
 from streams.services import LaneSpec, StageSpec, StepSpec, stream_create, stream_draw_future_state
@@ -334,10 +335,7 @@ def demo_seed(
     _kaizen_cycles(current, users, anchor)
     if progress:
         progress(deals, deals, "Computing the metrics")
-    if connection.vendor == "postgresql":
-        # Fresh statistics for the planner after a bulk load (autovacuum may be off or late).
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {Deal._meta.db_table}, {Visit._meta.db_table}")
+    event_log_analyze()
     # The rows above bypass the services (COPY), so no recompute was scheduled: do it now.
     metrics_recompute_stream(stream_id=current.pk, now=timezone.now())
     counts = _status_counts(current)

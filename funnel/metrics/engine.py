@@ -60,7 +60,9 @@ class _Context:
         steps = ProcessStep.objects.filter(stream_id=query.stream_id).order_by("position")
         if filters.lane_id is not None:
             if not self.stream.lanes.filter(pk=filters.lane_id).exists():
-                raise ValidationError({"lane": "This lane is not in the stream."})
+                raise ValidationError(
+                    {"lane": f"Lane {filters.lane_id} is not a lane of this stream."}
+                )
             steps = steps.filter(lane_id=filters.lane_id)
         self.steps = [
             _MapStep(
@@ -119,16 +121,22 @@ class _Context:
             deal_where.append("d.amount < %(amount_high)s")
             self.params["amount_high"] = float(band.high)
         self.deal_where = "".join(f" AND {w}" for w in deal_where)
-        step_ids = ", ".join(str(step.id) for step in self.steps) or "NULL"
+        #: The (lane-filtered) steps' ids as an SQL list.
+        self.step_ids = ", ".join(str(step.id) for step in self.steps) or "NULL"
         # Visits of the (lane-filtered) steps of deals that pass the deal filters.
         self.visits_from = (
             f"FROM {VISIT} v JOIN {DEAL} d ON d.id = v.deal_id JOIN {STEP} s ON s.id = v.step_id "
-            f"WHERE v.step_id IN ({step_ids}) AND d.stream_id = %(stream)s{self.deal_where}"
+            f"WHERE v.step_id IN ({self.step_ids}) AND d.stream_id = %(stream)s{self.deal_where}"
         )
 
 
 def _in_window(column: str) -> str:
     return f"{column} >= %(start)s AND {column} < %(end)s"
+
+
+def _completed_or_entered(alias: str) -> str:
+    """Visit ``alias`` was completed or entered in the window."""
+    return f"(({_in_window(f'{alias}.exited_at')}) OR ({_in_window(f'{alias}.entered_at')}))"
 
 
 def _path_flags(ctx: _Context) -> str:
@@ -144,8 +152,8 @@ def _path_flags(ctx: _Context) -> str:
         f"LAG(ps.lane_id) OVER (PARTITION BY p.deal_id {order}) AS prev_lane, "
         f"LEAD(p.id) OVER (PARTITION BY p.deal_id {order}) AS next_id "
         f"FROM {VISIT} p JOIN {STEP} ps ON ps.id = p.step_id "
-        f"WHERE p.deal_id IN (SELECT v.deal_id {ctx.visits_from} AND "
-        f"(({_in_window('v.exited_at')}) OR ({_in_window('v.entered_at')})))) v"
+        f"WHERE p.deal_id IN (SELECT v.deal_id {ctx.visits_from} "
+        f"AND {_completed_or_entered('v')})) v"
     )
 
 
@@ -154,7 +162,6 @@ def _visits(ctx: _Context) -> tuple[dict, int]:
     losses, defects) and the visits that entered in the window (arrivals, re-entries,
     hand-offs), in one query; and how many deals made the entering visits."""
     h = f"{sql.epoch_hours('v.exited_at')} - {sql.epoch_hours('v.entered_at')}"
-    step_ids = ", ".join(str(step.id) for step in ctx.steps) or "NULL"
     inner = (
         f"SELECT v.step_id AS step_id, {h} AS h, "
         f"COALESCE(v.work_minutes / 60.0, s.planned_process_hours) AS w, "
@@ -166,8 +173,8 @@ def _visits(ctx: _Context) -> tuple[dict, int]:
         f"CASE WHEN v.nth > 1 THEN 1 ELSE 0 END AS reentry, "
         f"CASE WHEN v.prev_lane <> s.lane_id THEN 1 ELSE 0 END AS handoff "
         f"FROM {_path_flags(ctx)} JOIN {DEAL} d ON d.id = v.deal_id "
-        f"JOIN {STEP} s ON s.id = v.step_id WHERE v.step_id IN ({step_ids}) "
-        f"AND (({_in_window('v.exited_at')}) OR ({_in_window('v.entered_at')}))"
+        f"JOIN {STEP} s ON s.id = v.step_id WHERE v.step_id IN ({ctx.step_ids}) "
+        f"AND {_completed_or_entered('v')}"
     )
     per_step = sql.grouped(
         inner,
@@ -349,7 +356,8 @@ def _steps(ctx: _Context) -> tuple[list[StepMetrics], int]:
         reentries = int(c.get("reentries") or 0)
         avg_wip = float(overlap_hours or 0.0) / ctx.window_hours
         defects = float(c.get("defects") or 0.0)
-        extra = tis if step.value_class == ValueClass.WASTE else 0.0
+        lost = int(c.get("lost") or 0)
+        is_waste = step.value_class == ValueClass.WASTE
         lost_hours = lost_work.get(step.id, 0.0)
         result.append(
             StepMetrics(
@@ -375,14 +383,14 @@ def _steps(ctx: _Context) -> tuple[list[StepMetrics], int]:
                 ),
                 reentries=reentries,
                 pct_complete_accurate=1.0 - reentries / arrivals if arrivals else None,
-                lost=int(c.get("lost") or 0),
-                loss_rate=ratio(int(c.get("lost") or 0), n),
+                lost=lost,
+                loss_rate=ratio(lost, n),
                 defects_hours=defects,
                 handoffs=int(c.get("handoffs") or 0),
-                extra_processing_hours=extra,
+                extra_processing_hours=tis if is_waste else 0.0,
                 overproduction_hours=lost_hours,
                 defects_cost=_cost(float(c.get("defects_work") or 0.0), step),
-                extra_processing_cost=_cost(work if extra else 0.0, step),
+                extra_processing_cost=_cost(work if is_waste else 0.0, step),
                 overproduction_cost=_cost(lost_hours, step),
             )
         )

@@ -55,7 +55,7 @@ class MetricsFilters:
         if self.amount_band is not None and self.amount_band not in AMOUNT_BANDS:
             raise ValidationError(
                 {
-                    "amount_band": f"Unknown amount band {self.amount_band!r}; use one of "
+                    "amount_band": f"'{self.amount_band}' is not an amount band; use one of "
                     + ", ".join(AMOUNT_BANDS)
                     + "."
                 }

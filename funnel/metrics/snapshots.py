@@ -100,31 +100,22 @@ def metrics_store(result: MetricsResult, *, now: datetime) -> MetricsSnapshot:
     """Write ``result`` as its snapshot, replacing the previous one (an upsert: a rerun after
     a crash is safe)."""
     query = result.query
+    figures = {
+        "window_start": result.window_start,
+        "window_end": result.window_end,
+        "computed_at": result.computed_at,
+        "now_at": result.now_at,
+        "summary": asdict(result.summary),
+        "waste": asdict(result.waste),
+        "cohort_deals": result.cohort_deals,
+        "cohort_won": result.cohort_won,
+    }
     snapshot, _ = MetricsSnapshot.objects.update_or_create(
         stream_id=query.stream_id,
         window_key=query.window_key,
         filter_key=query.filters.key,
-        defaults={
-            "window_start": result.window_start,
-            "window_end": result.window_end,
-            "computed_at": result.computed_at,
-            "now_at": result.now_at,
-            "summary": asdict(result.summary),
-            "waste": asdict(result.waste),
-            "cohort_deals": result.cohort_deals,
-            "cohort_won": result.cohort_won,
-        },
-        create_defaults={
-            "window_start": result.window_start,
-            "window_end": result.window_end,
-            "computed_at": result.computed_at,
-            "now_at": result.now_at,
-            "requested_at": now,
-            "summary": asdict(result.summary),
-            "waste": asdict(result.waste),
-            "cohort_deals": result.cohort_deals,
-            "cohort_won": result.cohort_won,
-        },
+        defaults=figures,
+        create_defaults=figures | {"requested_at": now},
     )
     snapshot.steps.all().delete()
     StepSnapshot.objects.bulk_create(
@@ -262,15 +253,23 @@ def metrics_changed(*, stream_id: int) -> None:
     transaction.on_commit(_OnCommit(stream_id))
 
 
-def metrics_recompute_all(*, now: datetime, progress=None) -> int:
+def streams_with_deals() -> list[ValueStream]:
+    """The streams the nightly recompute covers: those with at least one deal."""
+    return list(ValueStream.objects.filter(deals__isnull=False).distinct().order_by("pk"))
+
+
+def metrics_recompute_all(*, now: datetime) -> int:
     """Recompute every stream that has deals (the nightly job) after pruning unused sets.
-    ``progress(done, total, message)`` is called after each stream. Returns streams done."""
+    Returns the number of streams recomputed."""
     metrics_prune(now=now)
-    stream_ids = list(
-        ValueStream.objects.filter(deals__isnull=False).distinct().values_list("pk", flat=True)
-    )
-    for done, stream_id in enumerate(stream_ids, start=1):
-        metrics_recompute_stream(stream_id=stream_id, now=now)
-        if progress:
-            progress(done, len(stream_ids), f"Recomputed stream {done} of {len(stream_ids)}")
-    return len(stream_ids)
+    streams = streams_with_deals()
+    for stream in streams:
+        metrics_recompute_stream(stream_id=stream.pk, now=now)
+    return len(streams)
+
+
+def metrics_refresh_open_all(*, now: datetime) -> int:
+    """The "now" figures of every snapshot set of every stream (the 5-minute job). Returns
+    the number of sets refreshed."""
+    stream_ids = MetricsSnapshot.objects.values_list("stream_id", flat=True).distinct()
+    return sum(metrics_refresh_open(stream_id=pk, now=now) for pk in list(stream_ids))

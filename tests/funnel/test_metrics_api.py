@@ -286,3 +286,15 @@ def test_recompute_metrics_command_names_an_unknown_stream(team_setup):
 
     with pytest.raises(CommandError, match="No value stream with slug 'nope'"):
         call_command("recompute_metrics", "--stream", "nope")
+
+
+def test_the_beat_tasks_recompute_every_stream_and_refresh_every_set(team_setup):
+    from funnel.tasks import recompute_all_metrics, refresh_open_metrics
+
+    assert recompute_all_metrics() == 2  # both teams' streams have deals
+    assert MetricsSnapshot.objects.count() == 4  # the last 90 days and the 90 before, each
+    # deal_a2 leaves step 1 behind the snapshots' back; the refresh sees WIP drop to 1
+    team_setup.deal_a2.visits.update(exited_at=NOW)
+    assert refresh_open_metrics() == 4
+    result = metrics_stored(MetricsQuery(stream_id=team_setup.stream_a.pk))
+    assert result.step(team_setup.steps_a[0].pk).wip_now == 1

@@ -3,7 +3,11 @@ import time
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from funnel.metrics.snapshots import metrics_prune, metrics_recompute_stream
+from funnel.metrics.snapshots import (
+    metrics_prune,
+    metrics_recompute_stream,
+    streams_with_deals,
+)
 from streams.models import ValueStream
 
 
@@ -24,7 +28,7 @@ class Command(BaseCommand):
                 raise CommandError(f"No value stream with slug '{stream}'.")
         else:
             metrics_prune(now=now)
-            streams = list(ValueStream.objects.filter(deals__isnull=False).distinct())
+            streams = streams_with_deals()
         for done, value_stream in enumerate(streams, start=1):
             began = time.perf_counter()
 
