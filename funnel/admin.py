@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from funnel.models import Deal, MetricsSnapshot, Visit
+from funnel.paths import deal_paths_refresh
 
 
 class VisitInline(admin.TabularInline):
@@ -38,6 +39,21 @@ class VisitAdmin(admin.ModelAdmin):
     raw_id_fields = ["deal", "step", "actor"]
     date_hierarchy = "entered_at"
     readonly_fields = ["created_at", "updated_at"]
+
+    # An edit can reorder a path: its facts (funnel.paths) are recomputed after each change.
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # The visit may have moved to another deal: both paths change.
+        deal_paths_refresh({obj.deal_id, form.initial.get("deal", obj.deal_id)})
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        deal_paths_refresh([obj.deal_id])
+
+    def delete_queryset(self, request, queryset):
+        deal_ids = set(queryset.values_list("deal_id", flat=True))
+        super().delete_queryset(request, queryset)
+        deal_paths_refresh(deal_ids)
 
 
 @admin.register(MetricsSnapshot)

@@ -70,6 +70,7 @@ from django.utils import timezone
 
 from funnel.metrics.snapshots import metrics_changed
 from funnel.models import Deal, DealStatus, ImportUpload, Visit
+from funnel.paths import deal_paths_refresh, path_facts
 from funnel.services import event_log_analyze
 from streams.models import Membership, ProcessStep, Role, ValueStream
 
@@ -1007,6 +1008,10 @@ class _Plan:
     actor: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     row: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     starts: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    # Path facts (funnel.paths) of the visits: previous is a step index, -1 for none.
+    reentry: np.ndarray = field(default_factory=lambda: np.empty(0, bool))
+    previous: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    is_last: np.ndarray = field(default_factory=lambda: np.empty(0, bool))
 
 
 class _Columns:
@@ -1663,6 +1668,7 @@ class _Builder:
             del order
         del columns
         plan.starts = np.searchsorted(plan.deal, np.arange(n_deals + 1)).astype(np.int64)
+        plan.reentry, plan.previous, plan.is_last = path_facts(plan.deal, plan.step)
         self._check_sequences(plan)
         self._check_deals(plan)
 
@@ -1797,7 +1803,8 @@ _TARGET_CODE: dict[Any, int] = {WON: _WON_CODE, LOST: _LOST_CODE}
 # Binary COPY: psycopg packs datetimes in C; its text format converts each one slowly.
 _VISIT_COPY = (
     "COPY funnel_visit (deal_id, step_id, entered_at, exited_at, work_minutes, actor_id, "
-    "actor_name, created_at, updated_at) FROM STDIN (FORMAT BINARY)"
+    "actor_name, created_at, updated_at, reentry, previous_step_id, is_last) "
+    "FROM STDIN (FORMAT BINARY)"
 )
 _VISIT_COPY_COLUMNS = (
     "deal_id",
@@ -1809,6 +1816,9 @@ _VISIT_COPY_COLUMNS = (
     "actor_name",
     "created_at",
     "updated_at",
+    "reentry",
+    "previous_step_id",
+    "is_last",
 )
 
 
@@ -1906,6 +1916,7 @@ class _Writer:
             "owner_id": None if deal.owner_id is _UNSET else deal.owner_id,
             "source": "" if deal.source is _UNSET else deal.source,
             "created_at": from_micros(created),
+            "first_entered_at": None if first is None else from_micros(first),
             "status": outcome,
             "closed_at": None if closed in (_UNSET, None) else from_micros(closed),
             "lost_reason": (
@@ -1982,7 +1993,8 @@ class _Writer:
         deletes: list[int] = []
         closing: list[Visit] = []
         reopening: list[Visit] = []
-        inserts: list[tuple] = []  # (deal pk, step id, entered, exited, work, actor, name)
+        inserts: list[tuple] = []  # (deal pk, step id, entered, exited, work, actor, name, …)
+        repathed: list[int] = []  # stored deals whose visits change
         for d in range(c0, c1):
             deal = plan.deals[d]
             old = stored.get(deal.external_id)
@@ -2013,6 +2025,8 @@ class _Writer:
                 reopening,
                 inserts,
             )
+            if visits_changed:
+                repathed.append(old["id"])
             fields_changed = [k for k in self._DEAL_COLUMNS if values[k] != old[k]]
             if not fields_changed and not visits_changed:
                 self.unchanged += 1
@@ -2042,8 +2056,18 @@ class _Writer:
         if new_deals:
             pk_of = self._create_deals(new_deals)
         self._insert(itertools.chain(self._new_visit_rows(c0, c1, pk_of), inserts))
+        # A stored path that changed gets its facts from the database (path order there is
+        # entered_at, then id, and the new visits' ids come after the kept ones').
+        deal_paths_refresh(repathed)
 
-    _DEAL_COPY_COLUMNS = ("id", "stream_id", "external_id", *_DEAL_COLUMNS, "updated_at")
+    _DEAL_COPY_COLUMNS = (
+        "id",
+        "stream_id",
+        "external_id",
+        *_DEAL_COLUMNS,
+        "updated_at",
+        "first_entered_at",
+    )
     _DEAL_COPY = f"COPY funnel_deal ({', '.join(_DEAL_COPY_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 
     def _create_deals(self, new_deals: list[tuple[int, dict[str, Any]]]) -> dict[int, int]:
@@ -2090,26 +2114,31 @@ class _Writer:
                         f["closed_at"],
                         f["lost_reason"],
                         now,
+                        f["first_entered_at"],
                     )
                 )
         return {d: pk for (d, _), pk in zip(new_deals, ids, strict=True)}
 
     def _new_visit_rows(self, c0: int, c1: int, pk_of: dict[int, int]) -> Iterator[tuple]:
         """Visits of the chunk's new deals as (deal pk, step id, entered, exited, work,
-        actor id, actor name), from the chunk's slice of the arrays in one go."""
+        actor id, actor name, reentry, previous step id, is last), from the chunk's slice of
+        the arrays in one go."""
         if not pk_of:
             return
         p = self.plan
         a, b = int(p.starts[c0]), int(p.starts[c1])
         ids, actors = p.step_ids, p.actors
         everyone = len(pk_of) == c1 - c0
-        for d, s, e, x, w, ac in zip(
+        for d, s, e, x, w, ac, again, before, last in zip(
             p.deal[a:b].tolist(),
             p.step[a:b].tolist(),
             p.entered[a:b].tolist(),
             p.exited[a:b].tolist(),
             p.work[a:b].tolist(),
             p.actor[a:b].tolist(),
+            p.reentry[a:b].tolist(),
+            p.previous[a:b].tolist(),
+            p.is_last[a:b].tolist(),
             strict=True,
         ):
             if everyone or d in pk_of:
@@ -2122,6 +2151,9 @@ class _Writer:
                     None if w < 0 else w,
                     actor_id,
                     actor_name,
+                    again,
+                    None if before < 0 else ids[before],
+                    last,
                 )
 
     def _diff_visits(
@@ -2144,7 +2176,8 @@ class _Writer:
             step_id, entered, exited, work, actor_id, actor_name = visit
             matches = by_key.get((step_id, entered))
             if not matches:
-                inserts.append((deal_pk, *visit))
+                # Its path facts are worked out once the deal's visits are written.
+                inserts.append((deal_pk, *visit, None, None, None))
                 self.written += 1
                 changed = True
                 continue
@@ -2181,7 +2214,7 @@ class _Writer:
             ):
                 copy.set_types(self._copy_types)
                 write = copy.write_row
-                for deal_pk, step_id, entered, exited, work, actor_id, actor_name in rows:
+                for deal_pk, step_id, entered, exited, work, actor_id, actor_name, *facts in rows:
                     write(
                         (
                             deal_pk,
@@ -2193,6 +2226,7 @@ class _Writer:
                             actor_name,
                             now,
                             now,
+                            *facts,
                         )
                     )
             return
@@ -2206,8 +2240,22 @@ class _Writer:
                     work_minutes=work,
                     actor_id=actor_id,
                     actor_name=actor_name,
+                    reentry=reentry,
+                    previous_step_id=previous_step_id,
+                    is_last=is_last,
                 )
-                for deal_pk, step_id, entered, exited, work, actor_id, actor_name in rows
+                for (
+                    deal_pk,
+                    step_id,
+                    entered,
+                    exited,
+                    work,
+                    actor_id,
+                    actor_name,
+                    reentry,
+                    previous_step_id,
+                    is_last,
+                ) in rows
             ),
             batch_size=2000,
         )

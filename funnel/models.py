@@ -40,6 +40,10 @@ class Deal(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     lost_reason = models.CharField(max_length=200, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # A path fact (funnel.paths), kept with the visits by whatever writes them.
+    first_entered_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the deal's first visit began."
+    )
 
     class Meta:
         ordering = ["-created_at", "id"]
@@ -47,6 +51,7 @@ class Deal(models.Model):
             models.Index(fields=["stream", "status"], name="deal_stream_status"),
             models.Index(fields=["owner", "status"], name="deal_owner_status"),
             models.Index(fields=["stream", "closed_at"], name="deal_stream_closed"),
+            models.Index(fields=["stream", "first_entered_at"], name="deal_stream_first_entered"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -101,6 +106,26 @@ class Visit(models.Model):
     actor_name = models.CharField(max_length=120, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Path facts (funnel.paths): where the visit stands in its deal's path, kept by whatever
+    # writes visits so the metrics read them from the row. Nullable only so that adding them
+    # did not rebuild the table on SQLite (which would drop its triggers); always set.
+    reentry = models.BooleanField(
+        null=True, editable=False, help_text="The deal visited this step before: rework."
+    )
+    previous_step = models.ForeignKey(
+        ProcessStep,
+        null=True,
+        blank=True,
+        editable=False,
+        # The deal's previous visit holds this step (RESTRICT), so it cannot dangle; no
+        # constraint to check on every imported visit.
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+        help_text="The step of the deal's previous visit; empty for its first.",
+    )
+    is_last = models.BooleanField(null=True, editable=False, help_text="The deal's latest visit.")
 
     class Meta:
         ordering = ["deal", "entered_at", "id"]

@@ -107,9 +107,33 @@ def deal_create(
             ) from exc
         raise
     if first_step is not None:
-        Visit.objects.create(deal=deal, step=first_step, entered_at=created_at, actor=actor)
+        _append_visit(deal=deal, step=first_step, at=created_at, actor=actor)
     metrics_changed(stream_id=stream.pk)
     return deal
+
+
+def _append_visit(
+    *, deal: Deal, step: ProcessStep, at: datetime, actor: AbstractBaseUser | None
+) -> Visit:
+    """Add a visit at the end of the (locked) deal's path, with its path facts
+    (``funnel.paths``): the services only ever append, so the earlier visits' facts stand but
+    for the latest visit's ``is_last``."""
+    previous = deal.visits.order_by("-entered_at", "-id").values_list("step_id", flat=True)
+    previous_step_id = previous.first()
+    if previous_step_id is None:
+        Deal.objects.filter(pk=deal.pk).update(first_entered_at=at)
+        deal.first_entered_at = at
+    else:
+        deal.visits.filter(is_last=True).update(is_last=False)
+    return Visit.objects.create(
+        deal=deal,
+        step=step,
+        entered_at=at,
+        actor=actor,
+        reentry=deal.visits.filter(step=step).exists(),
+        previous_step_id=previous_step_id,
+        is_last=True,
+    )
 
 
 @transaction.atomic
@@ -159,7 +183,7 @@ def deal_move(
         current.exited_at = at
         current.save(update_fields=["exited_at", "updated_at"])
     metrics_changed(stream_id=deal.stream_id)
-    return Visit.objects.create(deal=deal, step=step, entered_at=at, actor=actor)
+    return _append_visit(deal=deal, step=step, at=at, actor=actor)
 
 
 @transaction.atomic

@@ -24,6 +24,7 @@ from django.utils.text import slugify
 from factory.django import DjangoModelFactory
 
 from funnel.models import Deal, DealStatus, Visit
+from funnel.paths import deal_paths_refresh
 from streams.models import Lane, Membership, ProcessStep, Role, Team, ValueStream
 from streams.services import LaneSpec, StepSpec, stream_create
 
@@ -148,6 +149,14 @@ class VisitFactory(DjangoModelFactory):
     entered_at = factory.LazyAttribute(lambda o: o.deal.created_at)
     exited_at = None
     work_minutes = None
+
+    @classmethod
+    def _after_postgeneration(cls, instance: Visit, create: bool, results: Any = None) -> None:
+        # A visit written outside the services: its deal's path facts (funnel.paths) are
+        # recomputed, as the admin does.
+        if create:
+            deal_paths_refresh([instance.deal_id])
+            instance.refresh_from_db(fields=["reentry", "previous_step", "is_last"])
 
 
 _stream_numbers = itertools.count(1)

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from funnel.metrics.snapshots import metrics_recompute_stream
 from funnel.models import Deal, DealStatus, Visit
+from funnel.paths import path_facts
 from funnel.services import event_log_analyze
 from kaizen.models import KaizenCycle, Phase
 from streams.models import Membership, ProcessStep, Role, Team, ValueStream
@@ -257,7 +258,12 @@ def _write_chunk(
 ) -> int:
     now = timezone.now()
     deals = Deal.objects.bulk_create(
-        Deal(stream=stream, **{**fields, "owner": users[fields["owner"]]}) for fields, _ in batch
+        Deal(
+            stream=stream,
+            **{**fields, "owner": users[fields["owner"]]},
+            first_entered_at=visits[0][1] if visits else None,
+        )
+        for fields, visits in batch
     )
     rows = [
         (
@@ -274,10 +280,20 @@ def _write_chunk(
         for deal, (_, visits) in zip(deals, batch, strict=True)
         for i, entered, exited, work in visits
     ]
+    # The path facts (funnel.paths) of the simulated paths, in the same order as rows.
+    reentry, previous, is_last = path_facts(
+        np.array([r[0] for r in rows], np.int64), np.array([r[1] for r in rows], np.int64)
+    )
+    rows = [
+        (*row, bool(again), None if before < 0 else int(before), bool(last))
+        for row, again, before, last in zip(
+            rows, reentry.tolist(), previous.tolist(), is_last.tolist(), strict=True
+        )
+    ]
     if connection.vendor == "postgresql":
         columns = (
             "deal_id, step_id, entered_at, exited_at, work_minutes, actor_id, actor_name, "
-            "created_at, updated_at"
+            "created_at, updated_at, reentry, previous_step_id, is_last"
         )
         with (
             connection.cursor() as cursor,
@@ -296,6 +312,9 @@ def _write_chunk(
                     work_minutes=r[4],
                     actor_id=r[5],
                     actor_name=r[6],
+                    reentry=r[9],
+                    previous_step_id=r[10],
+                    is_last=r[11],
                 )
                 for r in rows
             ),

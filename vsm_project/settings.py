@@ -159,7 +159,7 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 # A recompute waits this long after the first change, so a burst of events rides on it.
-METRICS_DEBOUNCE_SECONDS = env.float("METRICS_DEBOUNCE_SECONDS", default=0.5)
+METRICS_DEBOUNCE_SECONDS = env.float("METRICS_DEBOUNCE_SECONDS", default=0.25)
 
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {

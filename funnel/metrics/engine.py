@@ -1,15 +1,15 @@
 """The metrics engine: every figure of metrics.md §2–5 for one stream, window and filter set.
 
 Each family of figures is one SQL query that filters, joins and aggregates in the database
-(window conditions, re-entry and hand-off flags as correlated subqueries on the
-``(deal, entered_at)`` index, sums and counts, percentiles through ``funnel.metrics.sql``),
-then a few lines of Python finish the ratios. Entry point: :func:`compute_metrics`.
+(window conditions; the re-entry, hand-off and last-visit facts stored on each visit by
+``funnel.paths``; sums and counts; percentiles through ``funnel.metrics.sql``), then a few
+lines of Python finish the ratios. Entry point: :func:`compute_metrics`.
 
 Where each figure comes from:
 
-- per step (§2): ``_completed`` (time in step, work, wait, losses, defects), ``_entered``
-  (arrivals, re-entries, %C&A, hand-offs), ``_overlap`` (avg WIP), ``_open`` (WIP now,
-  stalled), finished in ``_steps``;
+- per step (§2): ``_visits`` (time in step, work, wait, losses, defects of the completed
+  visits; arrivals, re-entries, %C&A, hand-offs of the entering ones; avg WIP), ``_open``
+  (WIP now, stalled), finished in ``_steps``;
 - summary (§3): ``_deals`` (win rate, sales cycle, mean won amount) and ``_summary``;
 - waste (§4): the steps' shares, summed in ``_waste``; ``_lost_work`` for overproduction;
 - funnel (§5): ``_funnel``.
@@ -139,44 +139,36 @@ def _completed_or_entered(alias: str) -> str:
     return f"(({_in_window(f'{alias}.exited_at')}) OR ({_in_window(f'{alias}.entered_at')}))"
 
 
-def _path_flags(ctx: _Context) -> str:
-    """A derived table ``v``: every visit of the deals that have a visit completed or entered
-    in the window, with its place in its deal's path (ordered by ``entered_at``, then id):
-    ``nth`` visit of its deal to its step (> 1: a re-entry), the lane of the deal's previous
-    visit, and the id of its next visit (none: the deal's last visit). One pass of window
-    functions instead of a correlated subquery per visit and flag."""
-    order = "ORDER BY p.entered_at, p.id"
-    return (
-        f"(SELECT p.id, p.deal_id, p.step_id, p.entered_at, p.exited_at, p.work_minutes, "
-        f"ROW_NUMBER() OVER (PARTITION BY p.deal_id, p.step_id {order}) AS nth, "
-        f"LAG(ps.lane_id) OVER (PARTITION BY p.deal_id {order}) AS prev_lane, "
-        f"LEAD(p.id) OVER (PARTITION BY p.deal_id {order}) AS next_id "
-        f"FROM {VISIT} p JOIN {STEP} ps ON ps.id = p.step_id "
-        f"WHERE p.deal_id IN (SELECT v.deal_id {ctx.visits_from} "
-        f"AND {_completed_or_entered('v')})) v"
-    )
-
-
-def _visits(ctx: _Context) -> tuple[dict, int]:
-    """Per step: the completed visits (``exited_at`` in the window: time in step, work, wait,
-    losses, defects) and the visits that entered in the window (arrivals, re-entries,
-    hand-offs), in one query; and how many deals made the entering visits."""
+def _visits(ctx: _Context) -> dict:
+    """Per step, in one pass over its visits: the completed visits (``exited_at`` in the
+    window: time in step, work, wait, losses, defects), the visits that entered in the window
+    (arrivals, re-entries, hand-offs) and the hours every visit spent inside the window (for
+    the time-average WIP; nearly the same rows)."""
     h = f"{sql.epoch_hours('v.exited_at')} - {sql.epoch_hours('v.entered_at')}"
+    spans = "v.entered_at < %(end)s AND (v.exited_at > %(start)s OR v.exited_at IS NULL)"
+    exited = f"COALESCE({sql.epoch_hours('v.exited_at')}, %(now_h)s)"
+    inside = sql.greatest(
+        "0",
+        f"{sql.least(exited, '%(end_h)s')} - "
+        f"{sql.greatest(sql.epoch_hours('v.entered_at'), '%(start_h)s')}",
+    )
     inner = (
         f"SELECT v.step_id AS step_id, {h} AS h, "
         f"COALESCE(v.work_minutes / 60.0, s.planned_process_hours) AS w, "
         f"CASE WHEN {_in_window('v.exited_at')} THEN 1 ELSE 0 END AS done, "
         f"CASE WHEN {_in_window('v.entered_at')} THEN 1 ELSE 0 END AS came, "
+        f"CASE WHEN {spans} THEN 1 ELSE 0 END AS spans, {inside} AS inside, "
         f"CASE WHEN v.work_minutes IS NULL THEN 0 ELSE 1 END AS logged, "
         # The deal was lost while at this step: it is lost and this was its last visit.
-        f"CASE WHEN d.status = 'lost' AND v.next_id IS NULL THEN 1 ELSE 0 END AS lost_here, "
-        f"CASE WHEN v.nth > 1 THEN 1 ELSE 0 END AS reentry, "
-        f"CASE WHEN v.prev_lane <> s.lane_id THEN 1 ELSE 0 END AS handoff "
-        f"FROM {_path_flags(ctx)} JOIN {DEAL} d ON d.id = v.deal_id "
-        f"JOIN {STEP} s ON s.id = v.step_id WHERE v.step_id IN ({ctx.step_ids}) "
-        f"AND {_completed_or_entered('v')}"
+        f"CASE WHEN d.status = 'lost' AND v.is_last THEN 1 ELSE 0 END AS lost_here, "
+        f"CASE WHEN v.reentry THEN 1 ELSE 0 END AS reentry, "
+        f"CASE WHEN ps.lane_id <> s.lane_id THEN 1 ELSE 0 END AS handoff "
+        f"FROM {VISIT} v JOIN {DEAL} d ON d.id = v.deal_id "
+        f"JOIN {STEP} s ON s.id = v.step_id LEFT JOIN {STEP} ps ON ps.id = v.previous_step_id "
+        f"WHERE v.step_id IN ({ctx.step_ids}) AND d.stream_id = %(stream)s{ctx.deal_where} "
+        f"AND ({_completed_or_entered('v')} OR ({spans}))"
     )
-    per_step = sql.grouped(
+    return sql.grouped(
         inner,
         ctx.params,
         by="step_id",
@@ -193,34 +185,22 @@ def _visits(ctx: _Context) -> tuple[dict, int]:
             "arrivals": "SUM(came)",
             "reentries": "SUM(came * reentry)",
             "handoffs": "SUM(came * handoff)",
+            "n_overlap": "SUM(spans)",
+            "overlap_hours": "SUM(CASE WHEN spans = 1 THEN inside ELSE 0 END)",
         },
         percentiles={
             "h": ("CASE WHEN done = 1 THEN h END", (0.5, 0.85, 0.95)),
             "w": ("CASE WHEN done = 1 THEN w END", (0.5,)),
         },
     )
-    deals = sql.fetch(
+
+
+def _entering_deals(ctx: _Context) -> int:
+    """How many deals made the visits that entered in the window (transport per deal)."""
+    return sql.fetch(
         f"SELECT COUNT(DISTINCT v.deal_id) {ctx.visits_from} AND {_in_window('v.entered_at')}",
         ctx.params,
     )[0][0]
-    return per_step, deals
-
-
-def _overlap(ctx: _Context) -> dict:
-    """Σ hours each step's visits spent inside the window (for the time-average WIP)."""
-    exited = f"COALESCE({sql.epoch_hours('v.exited_at')}, %(now_h)s)"
-    overlap = sql.greatest(
-        "0",
-        f"{sql.least(exited, '%(end_h)s')} - "
-        f"{sql.greatest(sql.epoch_hours('v.entered_at'), '%(start_h)s')}",
-    )
-    rows = sql.fetch(
-        f"SELECT v.step_id, COUNT(*), SUM({overlap}) {ctx.visits_from} "
-        f"AND v.entered_at < %(end)s AND (v.exited_at > %(start)s OR v.exited_at IS NULL) "
-        f"GROUP BY v.step_id",
-        ctx.params,
-    )
-    return {step_id: (n, hours) for step_id, n, hours in rows}
 
 
 def _lost_work(ctx: _Context) -> dict:
@@ -236,10 +216,9 @@ def _lost_work(ctx: _Context) -> dict:
 
 def _deals(ctx: _Context) -> dict:
     """Deals closed in the window, by outcome: counts, amounts and cycle hours."""
-    first_entered = f"(SELECT MIN(v.entered_at) FROM {VISIT} v WHERE v.deal_id = d.id)"
     inner = (
         f"SELECT d.status AS status, d.amount AS amount, "
-        f"{sql.epoch_hours('d.closed_at')} - {sql.epoch_hours(first_entered)} AS cycle_h "
+        f"{sql.epoch_hours('d.closed_at')} - {sql.epoch_hours('d.first_entered_at')} AS cycle_h "
         f"FROM {DEAL} d WHERE d.stream_id = %(stream)s{ctx.deal_where} "
         f"AND d.status IN ('won', 'lost') AND d.closed_at >= %(start)s AND d.closed_at < %(end)s"
     )
@@ -272,11 +251,7 @@ def _funnel(ctx: _Context) -> tuple[list[StageMetrics], int, int]:
     in the window."""
     cohort = (
         f"SELECT d.id AS deal_id, d.status AS status FROM {DEAL} d "
-        f"WHERE d.stream_id = %(stream)s{ctx.deal_where} "
-        f"AND EXISTS (SELECT 1 FROM {VISIT} f WHERE f.deal_id = d.id "
-        f"AND f.entered_at >= %(start)s AND f.entered_at < %(end)s) "
-        f"AND NOT EXISTS (SELECT 1 FROM {VISIT} f WHERE f.deal_id = d.id "
-        f"AND f.entered_at < %(start)s)"
+        f"WHERE d.stream_id = %(stream)s{ctx.deal_where} AND {_in_window('d.first_entered_at')}"
     )
     size, won = sql.fetch(
         f"SELECT COUNT(*), SUM(CASE WHEN status = 'won' THEN 1 ELSE 0 END) FROM ({cohort}) c",
@@ -289,6 +264,8 @@ def _funnel(ctx: _Context) -> tuple[list[StageMetrics], int, int]:
         f"SUM({hours}) AS hours "
         f"FROM ({cohort}) c JOIN {VISIT} v ON v.deal_id = c.deal_id "
         f"JOIN {STEP} s ON s.id = v.step_id WHERE s.stage_id IS NOT NULL "
+        # Implied by the cohort (no visit before its first), but lets the index narrow the scan.
+        f"AND v.entered_at >= %(start)s "
         f"GROUP BY c.deal_id, c.status, s.stage_id"
     )
     per_stage = sql.grouped(
@@ -336,17 +313,13 @@ def _cost(hours: float, step: _MapStep) -> float | None:
     return None if step.hourly_cost is None else hours * step.hourly_cost
 
 
-def _steps(ctx: _Context) -> tuple[list[StepMetrics], int]:
-    """metrics.md §2 for every (lane-filtered) step, in map order, and the number of deals
-    with a visit entering in the window."""
-    visits, entering_deals = _visits(ctx)
-    overlap = _overlap(ctx)
-    lost_work = _lost_work(ctx)
+def _steps(ctx: _Context, visits: dict, lost_work: dict) -> list[StepMetrics]:
+    """metrics.md §2 for every (lane-filtered) step, in map order, from the per-step rows of
+    ``_visits`` and ``_lost_work``."""
     weeks = ctx.window_hours / (7 * 24)
     result = []
     for step in ctx.steps:
         c = visits.get(step.id, {})
-        n_overlap, overlap_hours = overlap.get(step.id, (0, 0.0))
         n = int(c.get("n") or 0)
         tis = float(c.get("tis") or 0.0)
         work = float(c.get("work") or 0.0)
@@ -354,7 +327,7 @@ def _steps(ctx: _Context) -> tuple[list[StepMetrics], int]:
         mean = _float(c.get("mean"))
         arrivals = int(c.get("arrivals") or 0)
         reentries = int(c.get("reentries") or 0)
-        avg_wip = float(overlap_hours or 0.0) / ctx.window_hours
+        avg_wip = float(c.get("overlap_hours") or 0.0) / ctx.window_hours
         defects = float(c.get("defects") or 0.0)
         lost = int(c.get("lost") or 0)
         is_waste = step.value_class == ValueClass.WASTE
@@ -364,7 +337,7 @@ def _steps(ctx: _Context) -> tuple[list[StepMetrics], int]:
                 step_id=step.id,
                 n_completed=n,
                 n_entered=arrivals,
-                n_overlap=int(n_overlap),
+                n_overlap=int(c.get("n_overlap") or 0),
                 median_hours=_float(c.get("h_0.5")),
                 p85_hours=_float(c.get("h_0.85")),
                 p95_hours=_float(c.get("h_0.95")),
@@ -397,7 +370,7 @@ def _steps(ctx: _Context) -> tuple[list[StepMetrics], int]:
     takts = _step_takts(ctx, {s.step_id: s.loss_rate for s in result})
     for metrics in result:
         metrics.step_takt_hours = takts[metrics.step_id]
-    return result, entering_deals
+    return result
 
 
 def _step_takts(ctx: _Context, loss_rates: dict[int, float | None]) -> dict[int, float | None]:
@@ -411,7 +384,7 @@ def _step_takts(ctx: _Context, loss_rates: dict[int, float | None]) -> dict[int,
         whole = _Context(
             replace(ctx.query, filters=replace(ctx.query.filters, lane_id=None)), ctx.now
         )
-        visits, _ = _visits(whole)
+        visits = _visits(whole)
         steps = whole.steps
         loss_rates = {
             m.id: ratio(
@@ -428,8 +401,7 @@ def _step_takts(ctx: _Context, loss_rates: dict[int, float | None]) -> dict[int,
     return dict(zip((m.id for m in steps), takts, strict=True))
 
 
-def _summary(ctx: _Context, steps: list[StepMetrics]) -> StreamSummary:
-    deals = _deals(ctx)
+def _summary(ctx: _Context, steps: list[StepMetrics], deals: dict) -> StreamSummary:
     won, lost = deals.get("won", {}), deals.get("lost", {})
     n_won, n_lost = int(won.get("n") or 0), int(lost.get("n") or 0)
     medians = [s.median_hours for s in steps if s.median_hours is not None]
@@ -529,9 +501,15 @@ def compute_metrics(query: MetricsQuery, *, now: datetime) -> MetricsResult:
     Raises ``ValidationError`` (naming the field) for a lane of another stream.
     """
     ctx = _Context(query, now)
-    steps, entering_deals = _steps(ctx)
-    summary = _summary(ctx, steps)
-    stages, cohort, cohort_won = _funnel(ctx)
+    # The per-step query takes about as long as all the others together: they run side by
+    # side on PostgreSQL.
+    visits, (entering_deals, lost_work, deals, funnel) = sql.both(
+        lambda: _visits(ctx),
+        lambda: (_entering_deals(ctx), _lost_work(ctx), _deals(ctx), _funnel(ctx)),
+    )
+    stages, cohort, cohort_won = funnel
+    steps = _steps(ctx, visits, lost_work)
+    summary = _summary(ctx, steps, deals)
     result = MetricsResult(
         query=query,
         window_start=ctx.start,
