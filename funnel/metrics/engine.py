@@ -123,10 +123,18 @@ class _Context:
         self.deal_where = "".join(f" AND {w}" for w in deal_where)
         #: The (lane-filtered) steps' ids as an SQL list.
         self.step_ids = ", ".join(str(step.id) for step in self.steps) or "NULL"
-        # Visits of the (lane-filtered) steps of deals that pass the deal filters.
+        # Visits of the (lane-filtered) steps of deals that pass the deal filters, with their
+        # deals as ``d`` and steps as ``s``. The steps are the stream's, and so are their
+        # visits' deals (a database rule), so ``visits_only_from`` skips the joins when no
+        # deal filter needs ``d``.
         self.visits_from = (
             f"FROM {VISIT} v JOIN {DEAL} d ON d.id = v.deal_id JOIN {STEP} s ON s.id = v.step_id "
             f"WHERE v.step_id IN ({self.step_ids}) AND d.stream_id = %(stream)s{self.deal_where}"
+        )
+        self.visits_only_from = (
+            self.visits_from
+            if self.deal_where
+            else f"FROM {VISIT} v WHERE v.step_id IN ({self.step_ids})"
         )
 
 
@@ -198,7 +206,7 @@ def _visits(ctx: _Context) -> dict:
 def _entering_deals(ctx: _Context) -> int:
     """How many deals made the visits that entered in the window (transport per deal)."""
     return sql.fetch(
-        f"SELECT COUNT(DISTINCT v.deal_id) {ctx.visits_from} AND {_in_window('v.entered_at')}",
+        f"SELECT COUNT(DISTINCT v.deal_id) {ctx.visits_only_from} AND {_in_window('v.entered_at')}",
         ctx.params,
     )[0][0]
 
@@ -455,13 +463,18 @@ def _waste(ctx: _Context, steps: list[StepMetrics], entering_deals: int, lost: i
     )
 
 
-def apply_open_figures(ctx: _Context, result: MetricsResult) -> None:
+def apply_open_figures(
+    ctx: _Context,
+    result: MetricsResult,
+    open_now: tuple[list[tuple[int, float, float | None]], int] | None = None,
+) -> None:
     """Fill the figures that depend on "now" (WIP now, stalled, inventory, open deals,
-    pipeline velocity) into ``result``, using its steps' p85 as the stall thresholds.
+    pipeline velocity) into ``result``, using its steps' p85 as the stall thresholds;
+    ``open_now`` is what ``_open`` returns, read here when not given.
 
     Kept apart so the periodic refresh can redo them without recomputing the window.
     """
-    visits, open_deals = _open(ctx)
+    visits, open_deals = open_now if open_now is not None else _open(ctx)
     planned = {m.id: m.planned_lead_hours for m in ctx.steps}
     by_step = {s.step_id: s for s in result.steps}
     for metrics in result.steps:
@@ -503,9 +516,9 @@ def compute_metrics(query: MetricsQuery, *, now: datetime) -> MetricsResult:
     ctx = _Context(query, now)
     # The per-step query takes about as long as all the others together: they run side by
     # side on PostgreSQL.
-    visits, (entering_deals, lost_work, deals, funnel) = sql.both(
+    visits, (entering_deals, lost_work, deals, funnel, open_now) = sql.both(
         lambda: _visits(ctx),
-        lambda: (_entering_deals(ctx), _lost_work(ctx), _deals(ctx), _funnel(ctx)),
+        lambda: (_entering_deals(ctx), _lost_work(ctx), _deals(ctx), _funnel(ctx), _open(ctx)),
     )
     stages, cohort, cohort_won = funnel
     steps = _steps(ctx, visits, lost_work)
@@ -523,7 +536,7 @@ def compute_metrics(query: MetricsQuery, *, now: datetime) -> MetricsResult:
         cohort_won=cohort_won,
         now_at=now,
     )
-    apply_open_figures(ctx, result)
+    apply_open_figures(ctx, result, open_now)
     return result
 
 

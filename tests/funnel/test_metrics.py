@@ -21,13 +21,16 @@ and targets of 8 won deals in 160 available selling hours per period (takt 20 h)
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from decimal import Decimal
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection, transaction
 
+from funnel.metrics import sql
 from funnel.metrics.engine import compute_metrics
 from funnel.metrics.query import MetricsFilters, MetricsQuery
 from funnel.metrics.results import MetricsResult
@@ -933,3 +936,47 @@ def test_a_lane_filter_keeps_the_step_takt_that_the_later_steps_of_the_map_give(
     # 160 h / 16 = 10 h, whichever lane is shown.
     assert sdr.step(q.pk).step_takt_hours == pytest.approx(10.0)
     assert sdr.step(q.pk) == compute(vsm).step(q.pk)
+
+
+# --- Side by side on PostgreSQL -------------------------------------------------------------
+
+
+def test_sql_both_runs_the_first_part_on_a_connection_of_its_own_outside_a_transaction(
+    transactional_db,
+):
+    def backend() -> tuple[int, object]:
+        return threading.get_ident(), connection.connection
+
+    first, second = sql.both(backend, backend)
+    if connection.vendor == "postgresql":
+        assert first[0] != second[0] and first[1] is not second[1]
+    else:  # SQLite runs them one after the other
+        assert first == second
+    with transaction.atomic():  # another connection would not see uncommitted rows
+        first, second = sql.both(backend, backend)
+    assert first == second
+
+
+def test_the_figures_are_the_same_computed_side_by_side_or_in_turn(vsm, transactional_db):
+    q, d, legal = vsm.qualify, vsm.discovery, vsm.legal
+    lost(
+        vsm,
+        (q, "2025-03-03T09:00Z", "2025-03-04T09:00Z", 30),
+        (d, "2025-03-04T09:00Z", "2025-03-05T09:00Z"),
+        (q, "2025-03-05T09:00Z", "2025-03-06T09:00Z"),
+    )
+    won(
+        vsm,
+        (q, "2025-02-27T09:00Z", "2025-03-03T10:00Z"),
+        (d, "2025-03-03T10:00Z", "2025-03-05T10:00Z", 90),
+        (legal, "2025-03-05T10:00Z", "2025-03-08T10:00Z"),
+    )
+    deal(vsm, (d, "2025-03-06T09:00Z", None))
+
+    assert not connection.in_atomic_block  # so on PostgreSQL the two parts run side by side
+    side_by_side = compute(vsm)
+    with transaction.atomic():
+        in_turn = compute(vsm)
+
+    assert side_by_side == in_turn
+    assert side_by_side.summary.won == 1 and side_by_side.waste.transport_handoffs == 3
