@@ -944,12 +944,18 @@ def test_a_lane_filter_keeps_the_step_takt_that_the_later_steps_of_the_map_give(
 def test_sql_both_runs_the_first_part_on_a_connection_of_its_own_outside_a_transaction(
     transactional_db,
 ):
-    def backend() -> tuple[int, object]:
-        return threading.get_ident(), connection.connection
+    def backend() -> tuple[int, int | None]:
+        """This thread, and the PostgreSQL server process serving its connection."""
+        pid = None
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                pid = cursor.fetchone()[0]
+        return threading.get_ident(), pid
 
     first, second = sql.both(backend, backend)
     if connection.vendor == "postgresql":
-        assert first[0] != second[0] and first[1] is not second[1]
+        assert first[0] != second[0] and first[1] != second[1]
     else:  # SQLite runs them one after the other
         assert first == second
     with transaction.atomic():  # another connection would not see uncommitted rows
