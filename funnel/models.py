@@ -183,6 +183,12 @@ class MetricsSnapshot(models.Model):
     waste = models.JSONField(default=dict)
     cohort_deals = models.PositiveIntegerField(default=0)
     cohort_won = models.PositiveIntegerField(default=0)
+    series = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The dashboards' chart series (funnel.metrics.series.ChartSeries); "
+        "empty until computed.",
+    )
 
     class Meta:
         constraints = [

@@ -48,7 +48,7 @@ class _MapStep:
     unused_talent: bool
 
 
-class _Context:
+class Context:
     """The stream's map and the SQL pieces every query of one computation shares."""
 
     def __init__(self, query: MetricsQuery, now: datetime) -> None:
@@ -138,16 +138,16 @@ class _Context:
         )
 
 
-def _in_window(column: str) -> str:
+def in_window(column: str) -> str:
     return f"{column} >= %(start)s AND {column} < %(end)s"
 
 
 def _completed_or_entered(alias: str) -> str:
     """Visit ``alias`` was completed or entered in the window."""
-    return f"(({_in_window(f'{alias}.exited_at')}) OR ({_in_window(f'{alias}.entered_at')}))"
+    return f"(({in_window(f'{alias}.exited_at')}) OR ({in_window(f'{alias}.entered_at')}))"
 
 
-def _visits(ctx: _Context) -> dict:
+def _visits(ctx: Context) -> dict:
     """Per step, in one pass over its visits: the completed visits (``exited_at`` in the
     window: time in step, work, wait, losses, defects), the visits that entered in the window
     (arrivals, re-entries, hand-offs) and the hours every visit spent inside the window (for
@@ -163,8 +163,8 @@ def _visits(ctx: _Context) -> dict:
     inner = (
         f"SELECT v.step_id AS step_id, {h} AS h, "
         f"COALESCE(v.work_minutes / 60.0, s.planned_process_hours) AS w, "
-        f"CASE WHEN {_in_window('v.exited_at')} THEN 1 ELSE 0 END AS done, "
-        f"CASE WHEN {_in_window('v.entered_at')} THEN 1 ELSE 0 END AS came, "
+        f"CASE WHEN {in_window('v.exited_at')} THEN 1 ELSE 0 END AS done, "
+        f"CASE WHEN {in_window('v.entered_at')} THEN 1 ELSE 0 END AS came, "
         f"CASE WHEN {spans} THEN 1 ELSE 0 END AS spans, {inside} AS inside, "
         f"CASE WHEN v.work_minutes IS NULL THEN 0 ELSE 1 END AS logged, "
         # The deal was lost while at this step: it is lost and this was its last visit.
@@ -203,15 +203,15 @@ def _visits(ctx: _Context) -> dict:
     )
 
 
-def _entering_deals(ctx: _Context) -> int:
+def _entering_deals(ctx: Context) -> int:
     """How many deals made the visits that entered in the window (transport per deal)."""
     return sql.fetch(
-        f"SELECT COUNT(DISTINCT v.deal_id) {ctx.visits_only_from} AND {_in_window('v.entered_at')}",
+        f"SELECT COUNT(DISTINCT v.deal_id) {ctx.visits_only_from} AND {in_window('v.entered_at')}",
         ctx.params,
     )[0][0]
 
 
-def _lost_work(ctx: _Context) -> dict:
+def _lost_work(ctx: Context) -> dict:
     """Σ work hours, per step, of deals lost in the window (overproduction)."""
     rows = sql.fetch(
         f"SELECT v.step_id, SUM(COALESCE(v.work_minutes / 60.0, s.planned_process_hours)) "
@@ -222,7 +222,7 @@ def _lost_work(ctx: _Context) -> dict:
     return {step_id: float(hours) for step_id, hours in rows}
 
 
-def _deals(ctx: _Context) -> dict:
+def _deals(ctx: Context) -> dict:
     """Deals closed in the window, by outcome: counts, amounts and cycle hours."""
     inner = (
         f"SELECT d.status AS status, d.amount AS amount, "
@@ -239,7 +239,7 @@ def _deals(ctx: _Context) -> dict:
     )
 
 
-def _open(ctx: _Context) -> tuple[list[tuple[int, float, float | None]], int]:
+def _open(ctx: Context) -> tuple[list[tuple[int, float, float | None]], int]:
     """Open visits now (step, hours since epoch of entering, deal amount); open deals."""
     visits = sql.fetch(
         f"SELECT v.step_id, {sql.epoch_hours('v.entered_at')}, d.amount "
@@ -254,12 +254,12 @@ def _open(ctx: _Context) -> tuple[list[tuple[int, float, float | None]], int]:
     return [(s, float(e), float(a) if a is not None else None) for s, e, a in visits], open_deals
 
 
-def _funnel(ctx: _Context) -> tuple[list[StageMetrics], int, int]:
+def _funnel(ctx: Context) -> tuple[list[StageMetrics], int, int]:
     """metrics.md §5 over the cohort: deals (passing the deal filters) whose first visit is
     in the window."""
     cohort = (
         f"SELECT d.id AS deal_id, d.status AS status FROM {DEAL} d "
-        f"WHERE d.stream_id = %(stream)s{ctx.deal_where} AND {_in_window('d.first_entered_at')}"
+        f"WHERE d.stream_id = %(stream)s{ctx.deal_where} AND {in_window('d.first_entered_at')}"
     )
     size, won = sql.fetch(
         f"SELECT COUNT(*), SUM(CASE WHEN status = 'won' THEN 1 ELSE 0 END) FROM ({cohort}) c",
@@ -321,7 +321,7 @@ def _cost(hours: float, step: _MapStep) -> float | None:
     return None if step.hourly_cost is None else hours * step.hourly_cost
 
 
-def _steps(ctx: _Context, visits: dict, lost_work: dict) -> list[StepMetrics]:
+def _steps(ctx: Context, visits: dict, lost_work: dict) -> list[StepMetrics]:
     """metrics.md §2 for every (lane-filtered) step, in map order, from the per-step rows of
     ``_visits`` and ``_lost_work``."""
     weeks = ctx.window_hours / (7 * 24)
@@ -381,7 +381,7 @@ def _steps(ctx: _Context, visits: dict, lost_work: dict) -> list[StepMetrics]:
     return result
 
 
-def _step_takts(ctx: _Context, loss_rates: dict[int, float | None]) -> dict[int, float | None]:
+def _step_takts(ctx: Context, loss_rates: dict[int, float | None]) -> dict[int, float | None]:
     """``step_takt_hours`` of the context's steps, given their loss rates.
 
     A step's takt depends on the conversion of every later step of the *map*, whichever lane
@@ -389,7 +389,7 @@ def _step_takts(ctx: _Context, loss_rates: dict[int, float | None]) -> dict[int,
     """
     steps = ctx.steps
     if ctx.query.filters.lane_id is not None:
-        whole = _Context(
+        whole = Context(
             replace(ctx.query, filters=replace(ctx.query.filters, lane_id=None)), ctx.now
         )
         visits = _visits(whole)
@@ -409,7 +409,7 @@ def _step_takts(ctx: _Context, loss_rates: dict[int, float | None]) -> dict[int,
     return dict(zip((m.id for m in steps), takts, strict=True))
 
 
-def _summary(ctx: _Context, steps: list[StepMetrics], deals: dict) -> StreamSummary:
+def _summary(ctx: Context, steps: list[StepMetrics], deals: dict) -> StreamSummary:
     won, lost = deals.get("won", {}), deals.get("lost", {})
     n_won, n_lost = int(won.get("n") or 0), int(lost.get("n") or 0)
     medians = [s.median_hours for s in steps if s.median_hours is not None]
@@ -436,7 +436,7 @@ def _summary(ctx: _Context, steps: list[StepMetrics], deals: dict) -> StreamSumm
     )
 
 
-def _waste(ctx: _Context, steps: list[StepMetrics], entering_deals: int, lost: int) -> Waste:
+def _waste(ctx: Context, steps: list[StepMetrics], entering_deals: int, lost: int) -> Waste:
     def total_cost(name: str) -> float | None:
         costs = [getattr(s, name) for s in steps if getattr(s, name) is not None]
         return math.fsum(costs) if costs else None
@@ -464,7 +464,7 @@ def _waste(ctx: _Context, steps: list[StepMetrics], entering_deals: int, lost: i
 
 
 def apply_open_figures(
-    ctx: _Context,
+    ctx: Context,
     result: MetricsResult,
     open_now: tuple[list[tuple[int, float, float | None]], int] | None = None,
 ) -> None:
@@ -513,7 +513,7 @@ def compute_metrics(query: MetricsQuery, *, now: datetime) -> MetricsResult:
 
     Raises ``ValidationError`` (naming the field) for a lane of another stream.
     """
-    ctx = _Context(query, now)
+    ctx = Context(query, now)
     # The per-step query takes about as long as all the others together: they run side by
     # side on PostgreSQL.
     visits, (entering_deals, lost_work, deals, funnel, open_now) = sql.both(
@@ -542,6 +542,6 @@ def compute_metrics(query: MetricsQuery, *, now: datetime) -> MetricsResult:
 
 def refresh_open_figures(result: MetricsResult, *, now: datetime) -> MetricsResult:
     """Redo only the "now" figures of a stored result (for the periodic refresh)."""
-    apply_open_figures(_Context(result.query, now), result)
+    apply_open_figures(Context(result.query, now), result)
     result.now_at = now
     return result

@@ -31,6 +31,7 @@ from funnel.metrics.query import (
     MetricsQuery,
 )
 from funnel.metrics.results import MetricsResult, StageMetrics, StepMetrics, StreamSummary, Waste
+from funnel.metrics.series import ChartSeries, compute_series, refresh_aging
 from funnel.models import MetricsSnapshot, MetricsState, StageSnapshot, StepSnapshot
 from streams.models import ValueStream
 
@@ -167,26 +168,68 @@ def metrics_read(query: MetricsQuery, *, now: datetime) -> MetricsResult:
     return result_of(snapshot, changed_at=_changed_at(query.stream_id))
 
 
+def series_store(query: MetricsQuery, series: ChartSeries) -> None:
+    """Write the chart series of a set whose figures are stored (``metrics_store`` first)."""
+    MetricsSnapshot.objects.filter(
+        stream_id=query.stream_id, window_key=query.window_key, filter_key=query.filters.key
+    ).update(series=series.as_json())
+
+
+def dashboard_read(query: MetricsQuery, *, now: datetime) -> tuple[MetricsResult, ChartSeries]:
+    """The figures and the chart series of ``query`` from its snapshot, for a dashboard;
+    computed and stored first when nobody asked for this set before (as ``metrics_read``)."""
+    snapshot = _snapshot(query)
+    if snapshot is None:
+        metrics_store(compute_metrics(query, now=now), now=now)
+        snapshot = _snapshot(query)
+    elif now - snapshot.requested_at > TOUCH_EVERY:
+        MetricsSnapshot.objects.filter(pk=snapshot.pk).update(requested_at=now)
+    result = result_of(snapshot, changed_at=_changed_at(query.stream_id))
+    if not snapshot.series:
+        snapshot.series = compute_series(query, now=now, result=result).as_json()
+        MetricsSnapshot.objects.filter(pk=snapshot.pk).update(series=snapshot.series)
+    return result, ChartSeries.from_json(snapshot.series)
+
+
 def metrics_recompute_stream(
-    *, stream_id: int, now: datetime, progress: Callable[[int, int, str], None] | None = None
+    *,
+    stream_id: int,
+    now: datetime,
+    progress: Callable[[int, int, str], None] | None = None,
+    series: bool = True,
 ) -> int:
     """Recompute every snapshot set of a stream: the rolling default first (what the map and
-    the stall flags read), then the previous period, then every set someone asked for.
-    ``progress(done, total, message)`` is called after each set. Returns the sets written."""
+    the stall flags read), then the previous period, then every set someone asked for; then,
+    unless ``series`` is False, the chart series of every set (the figures first, so they are
+    fresh sooner). ``progress(done, total, message)`` is called after each set. Returns the
+    sets written."""
     MetricsState.objects.update_or_create(stream_id=stream_id, defaults={"scheduled_at": None})
     queries = [MetricsQuery(stream_id=stream_id, **kwargs) for kwargs in STANDARD_QUERIES]
     keys = {(q.window_key, q.filters.key) for q in queries}
     for snapshot in MetricsSnapshot.objects.filter(stream_id=stream_id).order_by("pk"):
         if (snapshot.window_key, snapshot.filter_key) not in keys:
             queries.append(query_of(snapshot))
+    steps = len(queries) * (2 if series else 1)
+    results = []
     for done, query in enumerate(queries, start=1):
         began = time.perf_counter()
-        metrics_store(compute_metrics(query, now=now), now=now)
+        results.append(compute_metrics(query, now=now))
+        metrics_store(results[-1], now=now)
         if progress:
-            label = query.window_key + (f" {query.filters.key}" if query.filters.key else "")
-            progress(done, len(queries), f"{label} in {time.perf_counter() - began:.1f} s")
+            progress(done, steps, f"{_label(query)} in {time.perf_counter() - began:.1f} s")
     MetricsState.objects.filter(stream_id=stream_id).update(computed_at=now)
+    if series:
+        for done, (query, result) in enumerate(zip(queries, results, strict=True), start=1):
+            began = time.perf_counter()
+            series_store(query, compute_series(query, now=now, result=result))
+            if progress:
+                message = f"charts of {_label(query)} in {time.perf_counter() - began:.1f} s"
+                progress(len(queries) + done, steps, message)
     return len(queries)
+
+
+def _label(query: MetricsQuery) -> str:
+    return query.window_key + (f" {query.filters.key}" if query.filters.key else "")
 
 
 def metrics_refresh_open(*, stream_id: int, now: datetime) -> int:
@@ -195,9 +238,17 @@ def metrics_refresh_open(*, stream_id: int, now: datetime) -> int:
     count = 0
     for snapshot in MetricsSnapshot.objects.filter(stream_id=stream_id):
         result = refresh_open_figures(result_of(snapshot), now=now)
+        charts = snapshot.series
+        if charts:
+            charts = refresh_aging(
+                ChartSeries.from_json(charts), query=result.query, now=now, result=result
+            ).as_json()
         with transaction.atomic():
             MetricsSnapshot.objects.filter(pk=snapshot.pk).update(
-                now_at=now, summary=asdict(result.summary), waste=asdict(result.waste)
+                now_at=now,
+                summary=asdict(result.summary),
+                waste=asdict(result.waste),
+                series=charts,
             )
             for step in result.steps:
                 StepSnapshot.objects.filter(snapshot=snapshot, step_id=step.step_id).update(

@@ -29,6 +29,20 @@ def epoch_hours(column: str) -> str:
     return f"((julianday({column}) - 2440587.5) * 24.0)"
 
 
+def floor_int(expression: str) -> str:
+    """SQL for the whole number at or below ``expression`` (a non-negative float)."""
+    if is_postgres():
+        return f"CAST(FLOOR({expression}) AS INTEGER)"
+    return f"CAST({expression} AS INTEGER)"  # truncates, the floor of a non-negative number
+
+
+def utc_month(column: str) -> str:
+    """SQL for the calendar month (UTC) of a timestamp ``column`` as 'YYYY-MM'."""
+    if is_postgres():
+        return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM')"
+    return f"strftime('%%Y-%%m', {column})"
+
+
 def hours_since_epoch(moment: datetime) -> float:
     return (moment - _EPOCH).total_seconds() / 3600.0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -57,3 +58,24 @@ def step_takts(
             break
         takts[i] = available_hours / (target_wins / product)
     return takts
+
+
+@dataclass
+class XmR:
+    """Natural process limits of a series (metrics.md §6): mean ± 2.66 × mean moving range;
+    None when the series has fewer than two values."""
+
+    mean: float | None = None
+    mean_moving_range: float | None = None
+    upper: float | None = None
+    lower: float | None = None
+
+
+def xmr(values: Sequence[float]) -> XmR:
+    """The XmR limits of a series; all None with fewer than two values (no moving range)."""
+    if len(values) < 2:
+        return XmR(None, None, None, None)
+    series = np.asarray(values, dtype=float)
+    mean = float(series.mean())
+    moving_range = float(np.abs(np.diff(series)).mean())
+    return XmR(mean, moving_range, mean + 2.66 * moving_range, mean - 2.66 * moving_range)

@@ -24,12 +24,12 @@ T0 = BASE_TIME
 def facts(stream) -> tuple[list[tuple], list[tuple]]:
     visits = list(
         Visit.objects.filter(deal__stream=stream)
-        .order_by("deal__external_id", "entered_at", "id")
+        .order_by("deal_id", "entered_at", "id")
         .values_list("deal__external_id", "step__name", "reentry", "previous_step__name", "is_last")
     )
     deals = list(
         Deal.objects.filter(stream=stream)
-        .order_by("external_id")
+        .order_by("id")
         .values_list("external_id", "first_entered_at")
     )
     return visits, deals

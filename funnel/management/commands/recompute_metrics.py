@@ -33,7 +33,7 @@ class Command(BaseCommand):
             began = time.perf_counter()
 
             def progress(set_done: int, set_total: int, message: str) -> None:
-                self.stderr.write(f"    set {set_done}/{set_total}: {message}")
+                self.stderr.write(f"    {set_done}/{set_total}: {message}")
 
             sets = metrics_recompute_stream(stream_id=value_stream.pk, now=now, progress=progress)
             self.stderr.write(
