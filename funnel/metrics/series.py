@@ -160,15 +160,19 @@ def compute_series(query: MetricsQuery, *, now: datetime, result: MetricsResult)
     """Every series of ``query`` at ``now``. ``result`` is the same set's figures (its stall
     thresholds mark the stalled open visits)."""
     ctx = Context(query, now)
+    (time_in_step, cohorts), (flow, cycle_times, throughput, aging) = sql.both(
+        lambda: (_time_in_step(ctx), _cohorts(ctx)),
+        lambda: (_cumulative_flow(ctx), _cycle_times(ctx), _throughput(ctx), aging_of(ctx, result)),
+    )
     return ChartSeries(
         computed_at=now.isoformat(),
         now_at=now.isoformat(),
-        cumulative_flow=_cumulative_flow(ctx),
-        cycle_times=_cycle_times(ctx),
-        time_in_step=_time_in_step(ctx),
-        throughput=_throughput(ctx),
-        aging=aging_of(ctx, result),
-        cohorts=_cohorts(ctx),
+        cumulative_flow=flow,
+        cycle_times=cycle_times,
+        time_in_step=time_in_step,
+        throughput=throughput,
+        aging=aging,
+        cohorts=cohorts,
     )
 
 
