@@ -66,13 +66,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from funnel.metrics.snapshots import metrics_changed
 from funnel.models import Deal, DealStatus, ImportUpload, Visit
 from funnel.paths import deal_paths_refresh, path_facts
 from funnel.services import event_log_analyze
-from streams.models import Membership, ProcessStep, Role, ValueStream
+from streams.models import JobState, Membership, ProcessStep, Role, ValueStream
 
 FORMATS = ("visits", "transitions", "wide")
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
@@ -2371,6 +2372,16 @@ def import_upload_create(
         options=options.as_dict(),
         job=job,
     )
+
+
+def import_uploads_prune(*, older_than_days: int = 7) -> int:
+    """Delete uploaded files older than ``older_than_days`` whose import is not queued or
+    running (a finished or failed import, or a wizard left before it started one); they can
+    weigh hundreds of megabytes each. Returns how many were deleted."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    busy = Q(job__state__in=[JobState.QUEUED, JobState.RUNNING])
+    deleted, _ = ImportUpload.objects.filter(created_at__lt=cutoff).exclude(busy).delete()
+    return deleted
 
 
 def load_mapping(text: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from celery import shared_task
 from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections
 from django.utils import timezone
 
-from funnel.importing import ImportOptions, ImportRejected, import_events
+from funnel.importing import ImportOptions, ImportRejected, import_events, import_uploads_prune
 from funnel.metrics.snapshots import (
     metrics_recompute_all,
     metrics_recompute_stream,
@@ -117,3 +117,9 @@ def refresh_open_metrics() -> int:
 def recompute_all_metrics() -> int:
     """Nightly (beat): every stream with deals; unused window and filter sets expire."""
     return metrics_recompute_all(now=timezone.now())
+
+
+@shared_task(name="funnel.tasks.prune_import_uploads")
+def prune_import_uploads(older_than_days: int = 7) -> int:
+    """Nightly: delete uploaded import files nobody needs any more."""
+    return import_uploads_prune(older_than_days=older_than_days)

@@ -149,6 +149,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "streams.tasks.jobs_prune",
         "schedule": crontab(hour=3, minute=17),
     },
+    "prune-import-uploads": {
+        "task": "funnel.tasks.prune_import_uploads",
+        "schedule": crontab(hour=3, minute=27),
+    },
     "recompute-all-metrics": {
         "task": "funnel.tasks.recompute_all_metrics",
         "schedule": crontab(hour=2, minute=7),
