@@ -30,6 +30,7 @@ from funnel.importing import (
     guess_columns,
     read_table,
     source_stages,
+    stage_defaults,
     unknown_stages,
     validate,
 )
@@ -169,6 +170,7 @@ def import_map(request: HttpRequest, pk: int) -> HttpResponse:
             rejection = exc
     stages = source_stages(table, options)
     unknown = set(unknown_stages(upload.stream, table, options))
+    defaults = stage_defaults(upload.stream, table, options)
     step_names = list(upload.stream.steps.order_by("position").values_list("name", flat=True))
     return render(
         request,
@@ -179,7 +181,7 @@ def import_map(request: HttpRequest, pk: int) -> HttpResponse:
             "preview": table.rows[:PREVIEW_ROWS],
             "fields": [(f, options.columns.get(f.name, "")) for f in FIELDS[options.format]],
             "stages": [
-                (i, name, options.steps.get(name, ""), name in unknown)
+                (i, name, options.steps.get(name, ""), name in unknown, defaults[name])
                 for i, name in enumerate(stages)
             ],
             "step_names": step_names,

@@ -57,7 +57,7 @@ import json
 import operator
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -867,6 +867,23 @@ def unknown_stages(stream: ValueStream, table: Table, options: ImportOptions) ->
     if options.format == "wide" and not _stage_columns(table.headers):
         return []
     return [s for s in stages if resolver.resolve(s) is None]
+
+
+def stage_defaults(stream: ValueStream, table: Table, options: ImportOptions) -> dict[str, str]:
+    """How each stage of :func:`source_stages` is read when the wizard leaves it unmapped, in
+    words for the wizard's "no choice" option: the step of the same name, a won or lost
+    outcome recognised by its name, or "" when it is unknown."""
+    resolver = _StageResolver(stream, replace(options, steps={}), strict=False)
+    readings = {}
+    for stage in source_stages(table, options):
+        target = resolver.resolve(stage)
+        if isinstance(target, int):
+            readings[stage] = f"same name: {resolver.step_names[target]}"
+        elif target in (WON, LOST):
+            readings[stage] = f"→ {target.capitalize()} (recognised)"
+        else:
+            readings[stage] = ""
+    return readings
 
 
 class _StageResolver:

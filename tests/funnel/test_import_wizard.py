@@ -47,7 +47,7 @@ def check(client, response):
     """Submit the mapping page as shown, with the example stage mapping filled in."""
     page = client.get(response.url)
     form = {f"col-{field.name}": chosen for field, chosen in page.context["fields"] if chosen}
-    for i, name, _, _ in page.context["stages"]:
+    for i, name, *_ in page.context["stages"]:
         if name in STAGES:
             form[f"stage-{i}"] = STAGES[name]
     return page, client.post(response.url, form)
@@ -61,7 +61,12 @@ def test_a_manager_imports_a_salesforce_stage_history_through_the_wizard(
     assert response.status_code == 302
     page, checked = check(client, response)
     assert "Prospecting" in page.content.decode()  # the preview and the stage list
-    assert any(unknown for *_, unknown in page.context["stages"])  # needs mapping at first
+    stages = {name: (unknown, default) for _, name, _, unknown, default in page.context["stages"]}
+    assert stages["Prospecting"] == (True, "")  # needs mapping at first
+    # Outcome stages are recognised by their names, and the wizard says so.
+    assert stages["Closed Won"] == (False, "→ Won (recognised)")
+    assert stages["Closed Lost"] == (False, "→ Lost (recognised)")
+    assert "→ Won (recognised)" in page.content.decode()
     assert checked.status_code == 200, checked.context["rejection"]
     result = checked.context["checked"]
     assert result.deals_created == 4 and result.visits_written == 12
