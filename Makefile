@@ -77,6 +77,10 @@ BENCH_ARGS ?=
 
 METRICS_BENCH_ARGS ?=
 
-bench: $(STAMP) ## Benchmarks on a PostgreSQL database of their own (DATABASE_URL=postgres://…; REDIS_URL for freshness): the import, then the metrics engine
+DASHBOARD_BENCH_ARGS ?=
+
+bench: $(STAMP) ## Benchmarks on a PostgreSQL database of their own (DATABASE_URL=postgres://…; REDIS_URL for freshness): the import, the metrics engine, the dashboards under load
+	$(BIN)/pip install -q -e ".[dev,bench]"
 	$(BIN)/python bench/import_bench.py $(BENCH_ARGS)
 	$(BIN)/python bench/metrics_bench.py $(METRICS_BENCH_ARGS)
+	$(BIN)/python bench/dashboard_bench.py --reuse $(DASHBOARD_BENCH_ARGS)
