@@ -1,0 +1,279 @@
+"""Dashboard pages (``/dashboards/``) and the CSV download of every chart.
+
+Who sees what:
+
+- managers, leadership and admins: every dashboard of their teams' streams, with any filter,
+  the rep filter included;
+- reps: the same dashboards over *their own deals* (the rep filter is fixed to themselves),
+  and "My view", their figures beside the team's. A rep who asks for another rep's figures
+  (``owner``) gets a 403; no page lists or ranks the other reps for them.
+
+A wrong filter re-renders the page with the default figures and the reason beside the
+parameter, with status 400 (the CSV download answers 400 with the reasons).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from funnel.charts import Chart
+from funnel.dashboard_params import PERIODS, ROLLING, DashboardFilters, dashboard_filters_or_default
+from funnel.dashboards import BOARDS, StreamInfo, stream_info, team_board, team_reps
+from funnel.forms import SOURCES
+from funnel.metrics.query import AMOUNT_BANDS
+from streams.models import Role, StreamState, ValueStream
+from streams.selectors import (
+    home_memberships,
+    role_in_team,
+    streams_visible_to,
+    teams_visible_to,
+)
+
+#: The tabs of a stream's dashboards, in order.
+TABS = (
+    ("funnel", "Funnel"),
+    ("flow", "Flow"),
+    ("waste", "Waste"),
+    ("me", "My view"),
+)
+OWN_ONLY = "Reps see the team's figures beside their own in My view, not another rep's."
+
+
+def _role(request: HttpRequest, team_id: int) -> str | None:
+    if request.user.is_staff:
+        return "admin"
+    return role_in_team(request.user, team_id)
+
+
+def _own_only(*, role: str | None, board: str) -> bool:
+    """Whether the page shows only the user's own deals: always for reps, and on My view."""
+    return role == Role.REP or board == "me"
+
+
+def _params(request: HttpRequest, *, own_only: bool) -> dict[str, str]:
+    params = {key: value for key, value in request.GET.items()}
+    if own_only:
+        owner = params.get("owner")
+        if owner and owner != str(request.user.pk):
+            raise PermissionDenied(OWN_ONLY)
+        params["owner"] = str(request.user.pk)
+    return params
+
+
+def _period_text(filters: DashboardFilters, start: datetime, end: datetime) -> str:
+    zone = filters.zone
+    if filters.is_rolling:
+        return f"{start:%d %b %Y} – {end:%d %b %Y, %H:%M} UTC"
+    first, last = start.astimezone(zone), (end - timedelta(microseconds=1)).astimezone(zone)
+    suffix = "" if str(zone) == "UTC" else f" ({zone})"
+    return f"{first:%d %b %Y} – {last:%d %b %Y}{suffix}"
+
+
+def _stream_filters(
+    request: HttpRequest, stream: ValueStream, board: str
+) -> tuple[str | None, bool, StreamInfo, DashboardFilters, dict[str, str], list]:
+    role = _role(request, stream.team_id)
+    own_only = _own_only(role=role, board=board)
+    params = _params(request, own_only=own_only)
+    info = stream_info(stream)
+    reps = [] if own_only else team_reps(stream.team_id)
+    filters, errors = dashboard_filters_or_default(
+        stream_id=stream.pk,
+        params=params,
+        now=timezone.now(),
+        fallback={"owner": params["owner"]} if own_only else None,
+        owner_ids=None if own_only else [p.id for p in reps],
+        lane_ids=[lane.id for lane in info.lanes],
+    )
+    return role, own_only, info, filters, errors, reps
+
+
+def _querystring(filters: DashboardFilters, *, own_only: bool) -> str:
+    # The owner a rep's pages are fixed to is implied, so links a rep shares stay theirs.
+    return filters.querystring(owner=None) if own_only else filters.querystring()
+
+
+def _csv_links(charts: list[Chart], url_of: Callable[[str], str], query: str) -> None:
+    for chart in charts:
+        chart.csv_url = url_of(chart.key) + (f"?{query}" if query else "")
+
+
+@require_GET
+def dashboard_index(request: HttpRequest) -> HttpResponse:
+    """Every team of the user with its current-state streams and their dashboards."""
+    teams = []
+    for entry in home_memberships(request.user):
+        streams = [s for s in entry["streams"] if s.state == StreamState.CURRENT]
+        teams.append({**entry, "streams": streams})
+    return render(request, "funnel/dashboards/index.html", {"teams": teams})
+
+
+@require_GET
+def stream_dashboards(request: HttpRequest, slug: str) -> HttpResponse:
+    stream = get_object_or_404(streams_visible_to(request.user), slug=slug)
+    board = "me" if _role(request, stream.team_id) == Role.REP else "funnel"
+    return redirect("dashboards:board", slug=stream.slug, board=board)
+
+
+@require_GET
+def stream_dashboard(request: HttpRequest, slug: str, board: str) -> HttpResponse:
+    if board not in BOARDS:
+        raise Http404("No such dashboard.")
+    stream = get_object_or_404(streams_visible_to(request.user), slug=slug)
+    role, own_only, info, filters, errors, reps = _stream_filters(request, stream, board)
+    page = BOARDS[board](stream, info, filters, now=timezone.now())
+    query = _querystring(filters, own_only=own_only)
+    _csv_links(
+        page.charts,
+        lambda key: reverse("dashboards:csv", args=[stream.slug, board, key]),
+        query,
+    )
+    tabs = [
+        (key, label, reverse("dashboards:board", args=[stream.slug, key]))
+        for key, label in TABS
+        if key != "me" or role == Role.REP
+    ]
+    context = {
+        "stream": stream,
+        "board": page,
+        "tabs": tabs,
+        "tab_query": filters.querystring(owner=None) if board == "me" or own_only else query,
+        "filters": filters,
+        "values": filters.values,
+        "errors": errors,
+        "own_only": own_only,
+        "is_rep": role == Role.REP,
+        "reps": reps,
+        "lanes": info.lanes,
+        "sources": _sources(filters),
+        "amount_bands": AMOUNT_BANDS.values(),
+        "periods": PERIODS.values(),
+        "period_text": _period_text(filters, page.result.window_start, page.result.window_end),
+        "share_url": request.build_absolute_uri(request.path + (f"?{query}" if query else "")),
+    }
+    return render(request, "funnel/dashboards/board.html", context, status=400 if errors else 200)
+
+
+def _sources(filters: DashboardFilters) -> list[str]:
+    chosen = filters.values.get("source")
+    return [*SOURCES, chosen] if chosen and chosen not in SOURCES else list(SOURCES)
+
+
+def _csv_response(chart: Chart, filename: str) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow(chart.columns)
+    for row in chart.rows:
+        writer.writerow(
+            [
+                ""
+                if value is None
+                else ("true" if value is True else "false")
+                if isinstance(value, bool)
+                else value
+                for value in row
+            ]
+        )
+    return response
+
+
+def _errors_response(errors: dict[str, str]) -> HttpResponse:
+    text = "\n".join(f"{name}: {message}" for name, message in errors.items())
+    return HttpResponse(text, status=400, content_type="text/plain; charset=utf-8")
+
+
+@require_GET
+def chart_csv(request: HttpRequest, slug: str, board: str, chart: str) -> HttpResponse:
+    """The numbers one chart plots, as CSV, for the same filters as the page."""
+    if board not in BOARDS:
+        raise Http404("No such dashboard.")
+    stream = get_object_or_404(streams_visible_to(request.user), slug=slug)
+    _, _, info, filters, errors, _ = _stream_filters(request, stream, board)
+    if errors:
+        return _errors_response(errors)
+    page = BOARDS[board](stream, info, filters, now=timezone.now())
+    found = page.chart(chart)
+    if found is None:
+        raise Http404("No such chart on this dashboard.")
+    period = filters.values.get("period") or ROLLING
+    return _csv_response(found, f"{stream.slug}-{board}-{chart}-{period}.csv")
+
+
+def _team_filters(request: HttpRequest, team) -> tuple:
+    role = _role(request, team.pk)
+    own_only = role == Role.REP
+    params = _params(request, own_only=own_only)
+    reps = [] if own_only else team_reps(team.pk)
+    filters, errors = dashboard_filters_or_default(
+        stream_id=0,  # each stream's query is made from these filters
+        params=params,
+        now=timezone.now(),
+        fallback={"owner": params["owner"]} if own_only else None,
+        owner_ids=None if own_only else [p.id for p in reps],
+        lane_ids=[],  # lanes belong to one stream: no lane filter across streams
+    )
+    streams = list(team.streams.filter(state=StreamState.CURRENT).order_by("name"))
+    return role, own_only, filters, errors, reps, streams
+
+
+@require_GET
+def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
+    """The funnel across the current-state streams of a team."""
+    team = get_object_or_404(teams_visible_to(request.user), slug=slug)
+    role, own_only, filters, errors, reps, streams = _team_filters(request, team)
+    page = team_board(team, streams, filters, now=timezone.now())
+    query = _querystring(filters, own_only=own_only)
+    _csv_links(page.charts, lambda key: reverse("dashboards:team_csv", args=[slug, key]), query)
+    first = page.streams[0].result if page.streams else None
+    context = {
+        "team": team,
+        "board": page,
+        "filters": filters,
+        "values": filters.values,
+        "errors": errors,
+        "own_only": own_only,
+        "is_rep": role == Role.REP,
+        "reps": reps,
+        "lanes": [],
+        "sources": _sources(filters),
+        "amount_bands": AMOUNT_BANDS.values(),
+        "periods": PERIODS.values(),
+        "period_text": _period_text(filters, first.window_start, first.window_end) if first else "",
+        "stream_query": query,
+        "share_url": request.build_absolute_uri(request.path + (f"?{query}" if query else "")),
+    }
+    return render(request, "funnel/dashboards/team.html", context, status=400 if errors else 200)
+
+
+@require_GET
+def team_chart_csv(request: HttpRequest, slug: str, chart: str) -> HttpResponse:
+    team = get_object_or_404(teams_visible_to(request.user), slug=slug)
+    _, _, filters, errors, _, streams = _team_filters(request, team)
+    if errors:
+        return _errors_response(errors)
+    found = team_board(team, streams, filters, now=timezone.now()).chart(chart)
+    if found is None:
+        raise Http404("No such chart on this dashboard.")
+    period = filters.values.get("period") or ROLLING
+    return _csv_response(found, f"{team.slug}-{chart}-{period}.csv")
+
+
+app_name = "dashboards"
+urlpatterns = [
+    path("", dashboard_index, name="index"),
+    path("teams/<slug:slug>/", team_dashboard, name="team"),
+    path("teams/<slug:slug>/<slug:chart>.csv", team_chart_csv, name="team_csv"),
+    path("streams/<slug:slug>/", stream_dashboards, name="stream"),
+    path("streams/<slug:slug>/<slug:board>/", stream_dashboard, name="board"),
+    path("streams/<slug:slug>/<slug:board>/<slug:chart>.csv", chart_csv, name="csv"),
+]

@@ -1,0 +1,309 @@
+"""What each dashboard shows: the snapshots it reads and the charts and tiles it builds from
+them. Views (``funnel.dashboard_views``) call these; they read stored snapshots through
+``funnel.metrics.snapshots.dashboard_read`` only, never raw visits, and make the same number
+of queries whatever the size of the event log.
+
+Dashboards of a stream: ``funnel`` (leadership's funnel), ``flow`` (flow of work), ``waste``
+(where the waste is) and ``me`` (a rep's own figures beside the team's). Across the streams
+of a team: :func:`team_board`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from django.urls import reverse
+
+from funnel.charts import (
+    Chart,
+    StageInfo,
+    StepInfo,
+    StreamFigures,
+    StreamMap,
+    Tile,
+    aging_chart,
+    closed_per_week_chart,
+    cohort_chart,
+    cumulative_flow_chart,
+    cycle_time_chart,
+    flow_tiles,
+    funnel_chart,
+    funnel_tiles,
+    littles_law_chart,
+    my_conversion_chart,
+    my_time_per_step_chart,
+    my_win_rate_chart,
+    rep_tiles,
+    stage_time_chart,
+    team_funnels_chart,
+    team_velocity_chart,
+    team_win_rate_chart,
+    throughput_chart,
+    time_in_step_chart,
+    timeline_ladder_chart,
+    velocity_levers_chart,
+    waste_by_step_chart,
+    waste_counts_chart,
+    waste_money_chart,
+    waste_pareto_chart,
+    waste_tiles,
+)
+from funnel.dashboard_params import DashboardFilters
+from funnel.metrics.results import MetricsResult
+from funnel.metrics.snapshots import dashboard_read
+from streams.models import Membership, Role, Team, ValueStream
+
+
+@dataclass(frozen=True)
+class Lane:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """A stream's map for the charts, and its lanes for the lane filter."""
+
+    smap: StreamMap
+    lanes: tuple[Lane, ...]
+
+
+def stream_info(stream: ValueStream) -> StreamInfo:
+    """The stream's steps (with their lanes) and stages, in map order: two queries."""
+    steps = list(
+        stream.steps.order_by("position").values_list(
+            "pk", "name", "lane_id", "lane__name", "value_class", "motion_waste", "unused_talent"
+        )
+    )
+    stages = stream.stages.order_by("position").values_list("pk", "name")
+    lanes: dict[int, Lane] = {}
+    for _, _, lane_id, lane_name, *_ in steps:
+        lanes.setdefault(lane_id, Lane(lane_id, lane_name))
+    return StreamInfo(
+        smap=StreamMap(
+            steps=tuple(
+                StepInfo(pk, name, lane_name, value_class, motion, talent)
+                for pk, name, _, lane_name, value_class, motion, talent in steps
+            ),
+            stages=tuple(StageInfo(pk, name) for pk, name in stages),
+            currency=stream.currency,
+        ),
+        lanes=tuple(lanes.values()),
+    )
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    name: str
+
+
+def team_reps(team_id: int) -> list[Person]:
+    """The people whose deals the rep filter may pick: the team's reps and managers (both may
+    own deals), by name. One query."""
+    rows = (
+        Membership.objects.filter(team_id=team_id, role__in=(Role.REP, Role.MANAGER))
+        .order_by("user__first_name", "user__username")
+        .values_list("user_id", "user__first_name", "user__last_name", "user__username")
+    )
+    return [Person(pk, f"{first} {last}".strip() or username) for pk, first, last, username in rows]
+
+
+def deal_url_maker() -> Callable[[int], str]:
+    """``deal_id → URL of the deal's page``; one ``reverse`` for the thousands of dots."""
+    base = reverse("funnel:deal_list")
+    return lambda pk: f"{base}{pk}/"
+
+
+@dataclass
+class Board:
+    """One dashboard page: headline tiles and charts, and the figures they came from."""
+
+    key: str
+    title: str
+    lede: str
+    result: MetricsResult
+    tiles: list[Tile] = field(default_factory=list)
+    charts: list[Chart] = field(default_factory=list)
+    #: Extra lines about the figures (e.g. wastes recorded by hand on the map).
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def stale(self) -> bool:
+        return self.result.stale
+
+    @property
+    def computed_at(self) -> datetime:
+        return self.result.computed_at
+
+    def chart(self, key: str) -> Chart | None:
+        return next((c for c in self.charts if c.key == key), None)
+
+
+def previous_label(filters: DashboardFilters) -> str:
+    days = (filters.query.end - filters.query.start).days if not filters.is_rolling else 90
+    return f"the previous {days} days"
+
+
+def funnel_board(
+    stream: ValueStream, info: StreamInfo, filters: DashboardFilters, *, now: datetime
+) -> Board:
+    result, series = dashboard_read(filters.query, now=now)
+    previous, _ = dashboard_read(filters.previous, now=now)
+    smap, before = info.smap, previous_label(filters)
+    return Board(
+        key="funnel",
+        title="Funnel",
+        lede="How many deals get through each stage, how many are won, and how fast.",
+        result=result,
+        tiles=funnel_tiles(result, previous, smap),
+        charts=[
+            funnel_chart(result, smap),
+            velocity_levers_chart(result, previous, smap, before),
+            closed_per_week_chart(series, result),
+            stage_time_chart(result, previous, smap, before),
+            cohort_chart(series, result, smap),
+        ],
+    )
+
+
+def flow_board(
+    stream: ValueStream, info: StreamInfo, filters: DashboardFilters, *, now: datetime
+) -> Board:
+    result, series = dashboard_read(filters.query, now=now)
+    previous, _ = dashboard_read(filters.previous, now=now)
+    smap, deal_url = info.smap, deal_url_maker()
+    return Board(
+        key="flow",
+        title="Flow",
+        lede="How work moves through the steps: queues, cycle times, throughput and aging deals.",
+        result=result,
+        tiles=flow_tiles(result, previous, series),
+        charts=[
+            cumulative_flow_chart(series, result, smap),
+            aging_chart(series, result, smap, deal_url),
+            cycle_time_chart(series, result, deal_url),
+            throughput_chart(series, result),
+            time_in_step_chart(series, result, smap),
+            littles_law_chart(result, smap),
+        ],
+    )
+
+
+def waste_board(
+    stream: ValueStream, info: StreamInfo, filters: DashboardFilters, *, now: datetime
+) -> Board:
+    result, _ = dashboard_read(filters.query, now=now)
+    previous, _ = dashboard_read(filters.previous, now=now)
+    smap = info.smap
+    notes = []
+    for label, ids in (
+        ("Motion", result.waste.motion_steps),
+        ("Unused talent", result.waste.unused_talent_steps),
+    ):
+        names = [smap.step_name(pk) for pk in ids]
+        notes.append(
+            f"{label} (recorded by hand on the map): "
+            + (", ".join(names) if names else "no step flagged")
+            + "."
+        )
+    return Board(
+        key="waste",
+        title="Waste",
+        lede="Where the eight wastes of selling are, in hours, in money and per step.",
+        result=result,
+        tiles=waste_tiles(result, previous, smap),
+        charts=[
+            waste_pareto_chart(result),
+            waste_money_chart(result, smap),
+            waste_by_step_chart(result, smap),
+            timeline_ladder_chart(result, smap),
+            waste_counts_chart(result, smap),
+        ],
+        notes=notes,
+    )
+
+
+def rep_board(
+    stream: ValueStream, info: StreamInfo, filters: DashboardFilters, *, now: datetime
+) -> Board:
+    """``filters`` name the rep as owner; the team's figures are the same filters without."""
+    mine, my_series = dashboard_read(filters.query, now=now)
+    team, _ = dashboard_read(filters.with_owner(None).query, now=now)
+    smap = info.smap
+    stalled = sum(1 for item in my_series.aging.items if item["stalled"])
+    return Board(
+        key="me",
+        title="My view",
+        lede=(
+            "Your own figures beside the team's, to see where your deals flow well and where "
+            "they wait. Only you see this page; it ranks nobody."
+        ),
+        result=mine,
+        tiles=rep_tiles(mine, team, stalled),
+        charts=[
+            my_time_per_step_chart(mine, team, smap),
+            my_win_rate_chart(mine, team),
+            my_conversion_chart(mine, team, smap),
+            aging_chart(
+                my_series,
+                mine,
+                smap,
+                deal_url_maker(),
+                key="my_aging",
+                title="Your open deals by age",
+            ),
+        ],
+    )
+
+
+BOARDS: dict[str, Callable[..., Board]] = {
+    "funnel": funnel_board,
+    "flow": flow_board,
+    "waste": waste_board,
+    "me": rep_board,
+}
+
+
+@dataclass
+class TeamBoard:
+    team: Team
+    streams: list[StreamFigures]
+    charts: list[Chart]
+
+    @property
+    def stale(self) -> bool:
+        return any(s.result.stale for s in self.streams)
+
+    @property
+    def computed_at(self) -> datetime | None:
+        return min((s.result.computed_at for s in self.streams), default=None)
+
+    def chart(self, key: str) -> Chart | None:
+        return next((c for c in self.charts if c.key == key), None)
+
+
+def team_board(
+    team: Team, streams: list[ValueStream], filters: DashboardFilters, *, now: datetime
+) -> TeamBoard:
+    """The funnel figures of each stream of the team for the same period and filters. Two
+    queries per stream for its map, and two snapshot reads (the period and the one before)."""
+    entries = []
+    for stream in streams:
+        info = stream_info(stream)
+        query = replace(filters.query, stream_id=stream.pk)
+        previous = replace(filters.previous, stream_id=stream.pk)
+        result, _ = dashboard_read(query, now=now)
+        before, _ = dashboard_read(previous, now=now)
+        entries.append(StreamFigures(stream.name, stream.slug, info.smap, result, before))
+    return TeamBoard(
+        team=team,
+        streams=entries,
+        charts=[
+            team_funnels_chart(entries),
+            team_win_rate_chart(entries),
+            team_velocity_chart(entries),
+        ],
+    )

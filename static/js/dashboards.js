@@ -1,0 +1,101 @@
+// Dashboards: draw every figure from the JSON the page carries (plotly.js is served from
+// static/js/vendor, never a CDN), open a deal when one of its dots is clicked, and keep the
+// filter form's URL short and shareable.
+(function () {
+  "use strict";
+
+  const PHONE = window.matchMedia("(max-width: 640px)");
+
+  function forPhone(layout) {
+    // Narrow screens: smaller text, and legends above the plot instead of beside it.
+    layout.font = Object.assign({}, layout.font, { size: 11 });
+    if (layout.legend && layout.legend.orientation === "v") {
+      layout.legend = Object.assign({}, layout.legend, {
+        orientation: "h", x: 0, xanchor: "left", y: 1.02, yanchor: "bottom",
+      });
+    }
+    return layout;
+  }
+
+  function draw(element) {
+    const source = document.getElementById(element.dataset.figure);
+    if (!source || !window.Plotly) { return; }
+    const spec = JSON.parse(source.textContent);
+    const layout = PHONE.matches ? forPhone(spec.layout) : spec.layout;
+    const config = {
+      responsive: true,
+      displaylogo: false,
+      displayModeBar: PHONE.matches ? false : "hover",
+      modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines"],
+      toImageButtonOptions: { filename: element.id.replace(/^plot-/, ""), scale: 2 },
+    };
+    window.Plotly.newPlot(element, spec.data, layout, config).then(function (plot) {
+      plot.on("plotly_click", function (event) {
+        const point = event.points && event.points[0];
+        const data = point && point.customdata;
+        if (Array.isArray(data) && typeof data[0] === "string" && data[0].charAt(0) === "/") {
+          window.location.href = data[0];
+        }
+      });
+      element.dataset.rendered = "true";
+    });
+  }
+
+  document.querySelectorAll(".plot[data-figure]").forEach(draw);
+
+  // --- Filters ----------------------------------------------------------------------------
+  const form = document.getElementById("dashboard-filters");
+  if (form) {
+    const period = form.querySelector("select[name=period]");
+    const dates = form.querySelectorAll("[data-custom-dates]");
+    const zone = form.querySelector("input[data-tz]");
+    if (zone && !zone.value) {
+      zone.value = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+    }
+
+    function showDates() {
+      const custom = period.value === "custom";
+      dates.forEach(function (field) { field.hidden = !custom; });
+      return custom;
+    }
+
+    form.addEventListener("submit", function () {
+      // Leave out what does not apply, so the shared URL says only what was chosen.
+      const custom = period.value === "custom";
+      form.querySelectorAll("input, select").forEach(function (input) {
+        const unused = !input.value
+          || (input.name === "period" && input.value === "90d")
+          || ((input.name === "start" || input.name === "end") && !custom)
+          || (input.name === "tz" && period.value === "90d");
+        if (unused) { input.disabled = true; }
+      });
+    });
+
+    form.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+      select.addEventListener("change", function () {
+        if (select === period && showDates()) {
+          form.querySelector("input[name=start]").focus();
+          return;  // wait for the dates and Apply
+        }
+        form.requestSubmit();
+      });
+    });
+  }
+
+  // --- Copy the link of this view ---------------------------------------------------------
+  document.querySelectorAll("[data-copy-link]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      const status = button.parentElement.querySelector(".copy-status");
+      const url = button.dataset.copyLink;
+      const done = function (text) { if (status) { status.textContent = text; } };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(url).then(
+          function () { done("Link copied."); },
+          function () { done(url); }
+        );
+      } else {
+        done(url);
+      }
+    });
+  });
+})();
