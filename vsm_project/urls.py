@@ -22,6 +22,7 @@ urlpatterns = [
     path("jobs/<int:pk>/", views.job_detail, name="job_detail"),
     path("streams/", include("streams.urls")),
     path("deals/", include("funnel.urls")),
+    path("dashboards/", include("funnel.dashboard_views")),
     path("api/", include("vsm_project.api_urls")),
     path("admin/", admin.site.urls),
 ]
