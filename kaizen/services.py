@@ -180,14 +180,9 @@ def _check_plan(values: dict[str, Any], stream: ValueStream, errors: dict[str, s
         errors["owner"] = "The owner is a manager or rep of the stream's team."
 
 
-def _direction(values: dict[str, Any], baseline: float | None) -> str:
-    """As given; else from the target against the baseline; else the metric's better way."""
-    if values.get("direction"):
-        return values["direction"]
-    target = values["target_value"]
-    if target is not None and baseline is not None and target != baseline:
-        return Direction.DECREASE if target < baseline else Direction.INCREASE
-    return spec(values["metric"]).better
+def _direction(values: dict[str, Any]) -> str:
+    """As given; else the metric's usual better way (shorter times, higher shares)."""
+    return values.get("direction") or spec(values["metric"]).better
 
 
 def _rep_owner(user: AbstractBaseUser, stream: ValueStream, owner: Any) -> Any:
@@ -263,7 +258,7 @@ def cycle_plan(
         problem=problem.strip(),
         current_condition=current_condition.strip(),
         metric=metric,
-        direction=_direction(values, baseline["baseline_value"]),
+        direction=_direction(values),
         target_value=target_value,
         planned_on=planned_on,
         target_date=target_date,
@@ -338,8 +333,8 @@ def cycle_update(
         )
         for name, value in baseline.items():
             setattr(cycle, name, value)
-    if not fields.get("direction") and (remeasure or "target_value" in fields):
-        fields["direction"] = _direction({**values, "direction": None}, cycle.baseline_value)
+    if "direction" in fields or values["metric"] != cycle.metric:
+        fields["direction"] = _direction({**values, "direction": fields.get("direction")})
     for name, value in fields.items():
         setattr(cycle, name, value.strip() if isinstance(value, str) else value)
     cycle.save()

@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 
 from funnel.api import DealViewSet, EventBatchView, VisitViewSet
 from funnel.api_metrics import StreamMetricsView
+from kaizen.api import KaizenCycleViewSet
 from streams.api import (
     FunnelStageViewSet,
     LaneViewSet,
@@ -23,6 +24,7 @@ router.register("steps", ProcessStepViewSet, basename="step")
 router.register("stages", FunnelStageViewSet, basename="stage")
 router.register("deals", DealViewSet, basename="deal")
 router.register("visits", VisitViewSet, basename="visit")
+router.register("kaizen-cycles", KaizenCycleViewSet, basename="kaizen-cycle")
 
 # DRF views are exempt from LoginRequiredMiddleware, and drf-spectacular serves the schema and
 # docs to anyone by default: like the rest of the app they need a signed-in user (401/403).

@@ -68,7 +68,7 @@ def test_a_plan_takes_its_baseline_from_the_streams_metric_snapshot(ns):
     )
     assert (cycle.baseline_value, cycle.baseline_n) == (40.0, 33)
     assert (cycle.baseline_start, cycle.baseline_end) == (start, end)
-    assert cycle.direction == Direction.DECREASE  # target 24 h below the baseline 40 h
+    assert cycle.direction == Direction.DECREASE  # shorter is better, unless told otherwise
 
     rate = cycle_plan(
         user=ns.manager_a, stream=ns.stream_a, title="Better demos", metric=Metric.WIN_RATE, now=NOW
