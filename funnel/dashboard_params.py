@@ -75,6 +75,8 @@ class DashboardFilters:
     def querystring(self, **changes: str | None) -> str:
         """The canonical query string (empty values left out), with ``changes`` applied."""
         values = {**self.values, **changes}
+        if values.get("period") == ROLLING:
+            values["period"] = None  # the default
         return urlencode([(k, values[k]) for k in PARAMS if values.get(k)])
 
     def with_owner(self, owner_id: int | None) -> DashboardFilters:
@@ -117,8 +119,7 @@ def dashboard_filters(
         with suppress(ZoneInfoNotFoundError, ValueError):  # named by the API's parsing below
             zone = ZoneInfo(values["tz"])
     if period.key == ROLLING:
-        # The rolling window has no dates, so neither dates nor a time zone belong in its URL.
-        values.update(start="", end="", tz="")
+        values.update(start="", end="")
     elif period.key != CUSTOM:
         end = _midnight(now, zone)
         values.update(start=(end - timedelta(days=period.days)).isoformat(), end=end.isoformat())
@@ -137,7 +138,10 @@ def dashboard_filters(
         errors["start"] = "Give the first day of the period (and the day after its last)."
     if errors:
         raise ValidationError(errors)
-    if period.key not in (ROLLING, CUSTOM):
+    if period.key == ROLLING:
+        # The rolling window has no dates, so no time zone belongs in its URL either.
+        values.update(tz="")
+    elif period.key != CUSTOM:
         # Presets are written in the URL as the period alone: the dates move with the days.
         values.update(start="", end="")
     if query.is_rolling:
