@@ -1645,10 +1645,10 @@ def waste_counts_chart(result: MetricsResult, smap: StreamMap) -> Chart:
     names = [r[0] for r in rows]
     # Three panels side by side on one step axis: the counts differ by orders of magnitude
     # (a few stalled deals, hundreds of hand-offs), so each gets its own scale.
-    panels = [
-        ("Stalled deals now (inventory)", 1, "inventory"),
-        ("Hand-offs in (transport)", 3, "transport"),
-        ("Re-entries (rework)", 4, "defects"),
+    panels = [  # (title, column, colour); on a phone the legend names the panels instead
+        ("Stalled deals now", 1, "inventory"),
+        ("Hand-offs in", 3, "transport"),
+        ("Re-entries", 4, "defects"),
     ]
     domains = [(0.0, 0.3), (0.35, 0.65), (0.7, 1.0)]
     data, axes, annotations = [], {}, []
@@ -1676,7 +1676,7 @@ def waste_counts_chart(result: MetricsResult, smap: StreamMap) -> Chart:
             rangemode="tozero",
             range=[0, max(1, *values) * 1.3],
             tickformat="~s",
-            nticks=4,
+            nticks=3,
         )
         annotations.append(
             {
@@ -1790,9 +1790,11 @@ def timeline_ladder_chart(result: MetricsResult, smap: StreamMap) -> Chart:
                             else ""
                             for r in rows
                         ],
-                        "textposition": "outside",
+                        # Inside the long bars, beside the short ones.
+                        "textposition": "auto",
+                        "insidetextanchor": "end",
                         "cliponaxis": False,
-                        "textfont": {"size": 12},
+                        "textfont": {"size": 12, "color": INK},
                         "hovertemplate": "%{y}: %{x:.1f} days waiting<extra></extra>",
                     },
                 ],
@@ -1803,6 +1805,7 @@ def timeline_ladder_chart(result: MetricsResult, smap: StreamMap) -> Chart:
                         "title": _title("Days (median)"),
                         "range": [0, 1.3 * max(r[2] or 0 for r in rows)],
                     },
+                    margin={"l": 8, "r": 36, "t": 8, "b": 8, "pad": 2},
                     yaxis=_steps_axis(names, tickmode="array", tickvals=names, ticktext=ticks),
                 ),
             },

@@ -6,13 +6,29 @@
 
   const PHONE = window.matchMedia("(max-width: 640px)");
 
-  function forPhone(layout) {
-    // Narrow screens: smaller text, and legends above the plot instead of beside it.
+  function forPhone(layout, data) {
+    // Narrow screens: smaller text, legends above the plot instead of beside it, and the
+    // figure taller by what the legend takes, so the plot itself keeps its height.
     layout.font = Object.assign({}, layout.font, { size: 11 });
     if (layout.legend && layout.legend.orientation === "v") {
       layout.legend = Object.assign({}, layout.legend, {
         orientation: "h", x: 0, xanchor: "left", y: 1.02, yanchor: "bottom",
       });
+    }
+    if (layout.xaxis2 && layout.annotations) {
+      // Side-by-side panels: their titles do not fit a phone, so the legend names them.
+      layout.annotations = [];
+      layout.showlegend = true;
+      layout.margin = Object.assign({}, layout.margin, { t: 8 });
+    }
+    const shown = data.filter(function (t) { return t.showlegend !== false; }).length;
+    if (layout.showlegend !== false && shown > 1) {
+      layout.height = (layout.height || 320) + 18 * shown;
+    }
+    if (layout.height && layout.height <= 220) {
+      // Small multiples: two to a row, so no axis title and small ticks.
+      layout.yaxis = Object.assign({}, layout.yaxis, { title: { text: "" } });
+      layout.xaxis = Object.assign({}, layout.xaxis, { tickfont: { size: 9 } });
     }
     return layout;
   }
@@ -21,7 +37,7 @@
     const source = document.getElementById(element.dataset.figure);
     if (!source || !window.Plotly) { return; }
     const spec = JSON.parse(source.textContent);
-    const layout = PHONE.matches ? forPhone(spec.layout) : spec.layout;
+    const layout = PHONE.matches ? forPhone(spec.layout, spec.data) : spec.layout;
     const config = {
       responsive: true,
       displaylogo: false,
