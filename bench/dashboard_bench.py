@@ -122,7 +122,11 @@ def _serve(port: int, workers: int) -> subprocess.Popen:
     deadline = time.monotonic() + 60
     while True:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            # The sign-in page: /healthz answers 503 while, say, no Celery worker runs.
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/accounts/login/", headers={"X-Forwarded-Proto": "https"}
+            )
+            urllib.request.urlopen(request, timeout=2)
             return proc
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
