@@ -1911,8 +1911,8 @@ def my_win_rate_chart(mine: MetricsResult, team: MetricsResult) -> Chart:
         units="% of closed deals won",
         how_to_read=(
             "Of the deals closed in this period, the share won: yours and the whole team's "
-            "(yours included). The numbers under each bar are the deals behind it; with few "
-            "closed deals a rate moves a lot by chance."
+            "(yours included). Under each name are the deals behind its rate; with few closed "
+            "deals a rate moves a lot by chance."
         ),
         as_of=mine.computed_at,
         columns=["who", "won", "closed", "win_rate_pct"],
@@ -1935,21 +1935,28 @@ def my_win_rate_chart(mine: MetricsResult, team: MetricsResult) -> Chart:
                             "color": [BLUE, "#C5CDD6"],
                             "line": {"color": [BLUE, GREY], "width": 1},
                         },
-                        "text": [
-                            f"{r[3]:.0f}% · {r[1]} won of {r[2]}" if r[3] is not None else ""
-                            for r in rows
-                        ],
+                        "text": [f"{r[3]:.0f}%" if r[3] is not None else "" for r in rows],
+                        "customdata": [f"{r[1]} won of {r[2]} closed" for r in rows],
                         "textposition": "outside",
                         "cliponaxis": False,
-                        "hovertemplate": "%{y}: %{text}<extra></extra>",
+                        "hovertemplate": "%{y}: %{text}, %{customdata}<extra></extra>",
                     },
                 ],
                 "layout": _layout(
-                    height=200,
+                    height=220,
                     showlegend=False,
                     xaxis={"title": _title("Win rate (%)"), "range": [0, 100], "ticksuffix": "%"},
-                    yaxis=_steps_axis([r[0] for r in rows]),
-                    margin={"l": 8, "r": 130, "t": 8, "b": 8, "pad": 2},
+                    yaxis=_steps_axis(
+                        [r[0] for r in rows],
+                        tickmode="array",
+                        tickvals=[r[0] for r in rows],
+                        ticktext=[
+                            f"<b>{'You' if r[0] == YOU else 'Team'}</b><br>"
+                            f"<span style='font-size:11px'>{r[1]} won of {r[2]}</span>"
+                            for r in rows
+                        ],
+                    ),
+                    margin={"l": 8, "r": 40, "t": 8, "b": 8, "pad": 2},
                 ),
             },
             label="Bar chart of your win rate beside the team's",
