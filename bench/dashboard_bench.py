@@ -32,10 +32,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 VISITS_PER_DEAL = 6.1  # the demo simulation's average path length
-FLOOR = ("floor: password form", "password_change", None)
+FLOOR = ("floor: password form", "password_change", None, {})
 #: (label, URL name, what the URL takes: "stream" for the demo stream's slug, "team" for the
-#: demo team's slug, None for nothing).
-DASHBOARDS: list[tuple[str, str, str | None]] = []
+#: demo team's slug, None for nothing; then any other URL arguments).
+DASHBOARDS: list[tuple[str, str, str | None, dict]] = [
+    ("Funnel", "dashboards:board", "stream", {"board": "funnel"}),
+    ("Flow", "dashboards:board", "stream", {"board": "flow"}),
+    ("Waste", "dashboards:board", "stream", {"board": "waste"}),
+    ("Funnel across the team's streams", "dashboards:team", "team", {}),
+]
 
 
 def _django() -> None:
@@ -81,7 +86,8 @@ def _pages() -> list[tuple[str, str]]:
     stream = ValueStream.objects.get(team__slug=DEMO_TEAM_SLUG, state=StreamState.CURRENT)
     args = {"stream": {"slug": stream.slug}, "team": {"slug": DEMO_TEAM_SLUG}, None: {}}
     return [
-        (label, reverse(name, kwargs=args[takes])) for label, name, takes in [FLOOR, *DASHBOARDS]
+        (label, reverse(name, kwargs={**args[takes], **extra}))
+        for label, name, takes, extra in [FLOOR, *DASHBOARDS]
     ]
 
 

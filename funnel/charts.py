@@ -26,6 +26,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
 from funnel.metrics.results import MetricsResult, StageMetrics, StepMetrics
 from funnel.metrics.series import TIME_BIN_LABELS, ChartSeries
 from streams.drawing import format_hours, format_work_hours
@@ -213,6 +216,21 @@ class Chart:
     @property
     def truncated(self) -> bool:
         return len(self.rows) > TABLE_ROWS
+
+    @property
+    def table_html(self) -> SafeString:
+        """The data table's head and body rows as HTML, every value escaped. Built here
+        rather than in a template loop: a page has up to 600 rows of cells, and the template
+        engine took two thirds of the page's time to render them."""
+        head = "".join(f'<th scope="col">{escape(c)}</th>' for c in self.columns)
+        body = []
+        for link, cells in self.table():
+            first = escape(cells[0])
+            if link:
+                first = f'<a href="{escape(link)}">{first}</a>'
+            rest = "".join(f"<td>{escape(cell)}</td>" for cell in cells[1:])
+            body.append(f'<tr><th scope="row">{first}</th>{rest}</tr>')
+        return mark_safe(f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody>")
 
 
 @dataclass

@@ -558,3 +558,15 @@ def test_the_served_plotly_js_is_the_one_of_the_installed_plotly_package():
     assert served.read_bytes() == bundled.read_bytes(), (
         "static/js/vendor/plotly.min.js differs from the plotly package's copy: copy it again"
     )
+
+
+def test_the_data_table_escapes_names_and_links_each_row_to_its_deal():
+    smap = StreamMap(
+        steps=(StepInfo(11, "<b>Qualify</b>", "SDR", "value_add"),), stages=(), currency="EUR"
+    )
+    s = series()
+    s.aging.items = s.aging.items[:1]
+    html = str(charts.aging_chart(s, result(), smap, url).table_html)
+    assert '<th scope="col">deal_id</th>' in html
+    assert '<tr><th scope="row"><a href="/deals/21/">21</a></th><td>&lt;b&gt;Qualify' in html
+    assert "<b>" not in html
