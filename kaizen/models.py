@@ -4,8 +4,8 @@ the measured numbers (metrics.md §6), and what the team decided.
 The phase order is kept by the database as well as by ``kaizen.services``:
 
 - ``kaizen_do_needs_change_date``: past Plan, a cycle has the date its change started;
-- ``kaizen_act_needs_check`` (a trigger, ``kaizen.rules``): a cycle reaches Act, or records an
-  Act decision, only once its Check has been computed;
+- ``kaizen_act_needs_check``: a cycle reaches Act, or records an Act decision, only once its
+  Check has been computed (``checked_at``, set by the first Check);
 - an Act decision (adopt, adapt, abandon) exists only on a closed cycle, and abandoning needs
   a reason;
 - dates follow each other: the target and the change not before the plan, the close not before
@@ -13,6 +13,8 @@ The phase order is kept by the database as well as by ``kaizen.services``:
 """
 
 from __future__ import annotations
+
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -122,6 +124,9 @@ class KaizenCycle(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_ups"
     )
     closed_on = models.DateField(null=True, blank=True)
+    checked_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the Check was first computed."
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -149,6 +154,10 @@ class KaizenCycle(models.Model):
             models.CheckConstraint(
                 condition=Q(outcome="") | (Q(outcome__in=Outcome.values) & Q(phase=Phase.CLOSED)),
                 name="kaizen_outcome_only_when_closed",
+            ),
+            models.CheckConstraint(
+                condition=(~Q(phase=Phase.ACT) & Q(outcome="")) | Q(checked_at__isnull=False),
+                name="kaizen_act_needs_check",
             ),
             models.CheckConstraint(
                 condition=~Q(outcome=Outcome.ABANDONED) | ~Q(decision_notes=""),
@@ -180,6 +189,13 @@ class KaizenCycle(models.Model):
     @property
     def is_open(self) -> bool:
         return self.phase != Phase.CLOSED
+
+    @property
+    def after_window_ends_on(self) -> date | None:
+        """The day the Check's after window ends (change + L); None before Do."""
+        if self.change_date is None:
+            return None
+        return self.change_date + timedelta(days=self.window_days)
 
 
 class CycleCheck(models.Model):

@@ -4,7 +4,8 @@ Phases move only in order, Plan → Do → Check → Act → Closed:
 
 - **Plan** (:func:`cycle_plan`, :func:`cycle_update`): problem, current condition, the metric
   with its baseline measured automatically (the stream's metric snapshot, the rolling 90 days,
-  when planned today; the event log's 90 days before the plan when it is recorded late),
+  when planned today; the event log's 90 days before the plan when there is no snapshot yet
+  or the plan is recorded late),
   target value and date, root cause, countermeasure, prediction, owner. Managers plan; reps
   propose (a plan they own, which they may edit while it is a plan).
 - **Do** (:func:`cycle_start_do`): needs the date the change started (not in the future, not
@@ -18,7 +19,7 @@ Phases move only in order, Plan → Do → Check → Act → Closed:
 
 Every function validates first and raises ``ValidationError({field: reason})``, or
 ``PermissionDenied`` when the user's role does not allow it (``kaizen.selectors``), then writes
-in one transaction. The database keeps the order too (``kaizen.models``, ``kaizen.rules``).
+in one transaction. The database keeps the order too (``kaizen.models``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from funnel.metrics.query import DEFAULT_WINDOW, MetricsQuery
-from funnel.metrics.snapshots import metrics_read
+from funnel.metrics.snapshots import metrics_stored
 from kaizen.checks import change_moment, check_compute, metric_sample, summarize
 from kaizen.metrics import DURATION, spec, value_from_result
 from kaizen.models import (
@@ -122,20 +123,29 @@ def baseline_measure(
     now: datetime,
 ) -> dict[str, Any]:
     """The baseline of a plan made on ``planned_on``: the metric as the stream's rolling
-    snapshot has it (what the team sees on its map and dashboards) when planned today; for a
-    plan recorded late, the same 90-day window before the plan, from the event log."""
+    metric snapshot has it (the figure the team sees on its map and dashboards) when planned
+    today. Without a snapshot yet, or for a plan recorded late, the same 90-day window,
+    ending now or at the plan, is read from the event log (the Check's definitions, which are
+    the engine's). Nothing is computed by the metrics engine here."""
     step_id = step.pk if step is not None else None
     if planned_on >= _today(now):
-        result = metrics_read(MetricsQuery(stream_id=stream.pk), now=now)
-        value, n = value_from_result(result, metric=metric, step_id=step_id)
-        start, end = result.window_start, result.window_end
+        result = metrics_stored(MetricsQuery(stream_id=stream.pk))
+        if result is not None:
+            value, n = value_from_result(result, metric=metric, step_id=step_id)
+            return {
+                "baseline_value": value,
+                "baseline_n": n,
+                "baseline_start": result.window_start,
+                "baseline_end": result.window_end,
+            }
+        end = now
     else:
         end = change_moment(planned_on)
-        start = end - DEFAULT_WINDOW
-        sample = metric_sample(
-            metric=metric, stream_id=stream.pk, step_id=step_id, start=start, end=end
-        )
-        value, n = summarize(metric, sample)
+    start = end - DEFAULT_WINDOW
+    sample = metric_sample(
+        metric=metric, stream_id=stream.pk, step_id=step_id, start=start, end=end
+    )
+    value, n = summarize(metric, sample)
     return {"baseline_value": value, "baseline_n": n, "baseline_start": start, "baseline_end": end}
 
 
@@ -609,6 +619,7 @@ def cycle_check(*, cycle_id: int, now: datetime) -> CycleCheck | None:
             pk=cycle_id, phase__in=CHECKED_PHASES
         ):
             return None
+        KaizenCycle.objects.filter(pk=cycle_id, checked_at__isnull=True).update(checked_at=now)
         check, _ = CycleCheck.objects.update_or_create(
             cycle_id=cycle_id,
             defaults={

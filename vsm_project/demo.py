@@ -31,7 +31,7 @@ from funnel.metrics.snapshots import metrics_recompute_stream
 from funnel.models import Deal, DealStatus, Visit
 from funnel.paths import path_facts
 from funnel.services import event_log_analyze
-from kaizen.models import KaizenCycle, Phase
+from kaizen.models import KaizenCycle, Metric
 from streams.models import Membership, ProcessStep, Role, Team, ValueStream
 from streams.services import LaneSpec, StageSpec, StepSpec, stream_create, stream_draw_future_state
 
@@ -128,6 +128,12 @@ LOST_REASONS = ("No budget", "Chose a competitor", "No decision", "Bad timing", 
 WORK_NOT_LOGGED = 0.25  # share of visits where the rep logged no work
 HISTORY_DAYS = 365
 MAX_VISITS_PER_DEAL = 25
+#: The demo's adopted kaizen cycle (``_kaizen_cycles``): from this many days before the anchor
+#: the discovery meeting is booked on the qualification call, and deals wait half as long for
+#: it (``_improved``).
+IMPROVED_STEP = "Discovery meeting"
+IMPROVED_DAYS_AGO = 150
+IMPROVED_FACTOR = 0.5
 
 Progress = Callable[[int, int, str], None]
 
@@ -202,6 +208,7 @@ def _simulate(
     """Yield ``(deal fields, [(step index, entered, exited, work_minutes)])`` for n deals."""
     index_of = {s.spec.name: i for i, s in enumerate(STEPS)}
     history = timedelta(days=HISTORY_DAYS)
+    improved_from = anchor - timedelta(days=IMPROVED_DAYS_AGO)
     for k in range(n):
         rep = reps[int(rng.integers(len(reps)))]
         # A quarter of the deals are recent, so every step has open deals "now".
@@ -246,7 +253,28 @@ def _simulate(
             else:
                 i += 1
             entered = exited
-        yield deal, visits
+        yield deal, _improved(deal, visits, improved_from, index_of[IMPROVED_STEP])
+
+
+def _improved(deal: dict, visits: list[tuple], since: datetime, step: int) -> list[tuple]:
+    """The path after the demo's kaizen change: a completed visit of the improved step that
+    began on or after ``since`` takes ``IMPROVED_FACTOR`` of its time, and everything after it
+    (later visits, the close) happens that much sooner. Done after the simulation, so the
+    random draws, the path and which visits are open stay exactly as simulated."""
+    shift = timedelta(0)
+    out = []
+    for i, entered, exited, work in visits:
+        entered = entered - shift
+        if exited is not None:
+            exited = exited - shift
+            if i == step and entered >= since:
+                saved = (exited - entered) * (1 - IMPROVED_FACTOR)
+                exited -= saved
+                shift += saved
+        out.append((i, entered, exited, work))
+    if deal["closed_at"] is not None:
+        deal["closed_at"] -= shift
+    return out
 
 
 def _write_chunk(
@@ -379,32 +407,170 @@ def _status_counts(stream: ValueStream) -> dict[str, int]:
 
 
 def _kaizen_cycles(stream: ValueStream, users: dict, anchor: datetime) -> None:
-    today = anchor.date()
+    """Kaizen cycles in every phase, each taken through the services at its own moment of the
+    story (``now`` = that day, 10:00 UTC, before the anchor), so baselines, Checks and dates are
+    what the event log said then:
+
+    - adopted, with a measured improvement: booking the discovery meeting on the qualification
+      call (the simulation halves the wait from ``IMPROVED_DAYS_AGO`` days before the anchor);
+      the measured time in step becomes the planned lead time on the future-state map;
+    - abandoned (no measurable change), adapted (and its follow-up, now in Check), one in Act
+      past its target date, one in Do, a manager's plan and a rep's proposal, with comments.
+    """
+    from kaizen import services as kaizen
+
     steps = {s.name: s for s in stream.steps.all()}
-    KaizenCycle.objects.bulk_create(
-        [
-            KaizenCycle(
-                stream=stream,
-                step=steps["Discovery meeting"],
-                title="Book the discovery meeting on the qualification call",
-                problem="Deals wait a week for a discovery meeting after qualification.",
-                owner=users["manager"],
-                phase=Phase.DO,
-                planned_on=today - timedelta(days=45),
-                change_date=today - timedelta(days=30),
-                target_date=today + timedelta(days=30),
-            ),
-            KaizenCycle(
-                stream=stream,
-                step=steps["Contract review"],
-                title="Standard contract template for deals under 50k",
-                problem="Legal review of every contract takes a week; most are standard.",
-                owner=users["manager"],
-                phase=Phase.PLAN,
-                planned_on=today - timedelta(days=5),
-                target_date=today + timedelta(days=60),
-            ),
-        ]
+    manager = users["manager"]
+
+    def day(days_ago: int) -> datetime:
+        return anchor - timedelta(days=days_ago) + timedelta(hours=10)
+
+    def plan(days_ago: int, step: str, **fields) -> KaizenCycle:
+        return kaizen.cycle_plan(
+            user=fields.pop("user", manager),
+            stream=stream,
+            step=steps[step],
+            now=day(days_ago),
+            **fields,
+        )
+
+    def through_check(cycle: KaizenCycle, change_ago: int, check_ago: int, **do) -> KaizenCycle:
+        cycle = kaizen.cycle_start_do(
+            cycle=cycle, user=manager, change_date=day(change_ago).date(), now=day(change_ago), **do
+        )
+        cycle = kaizen.cycle_start_check(cycle=cycle, user=manager, now=day(check_ago))
+        kaizen.cycle_check(cycle_id=cycle.pk, now=day(check_ago))
+        return cycle
+
+    # Adopted: the discovery meeting booked on the call.
+    discovery = plan(
+        170,
+        "Discovery meeting",
+        title="Book the discovery meeting on the qualification call",
+        metric=Metric.TIME_IN_STEP,
+        problem="Qualified deals wait about a week for the discovery meeting; some go cold.",
+        current_condition="The SDR hands over by email; the AE proposes times a day or two later.",
+        root_cause="Why the wait? The AE schedules after the handover.\nWhy after? The SDR cannot "
+        "see AE calendars.\nWhy not? Calendars are not shared across lanes.\nWhy? Nobody owns the "
+        "handover.\nWhy? The handover was never designed, it grew.",
+        countermeasure="The SDR books the discovery meeting into the AE's calendar before ending "
+        "the qualification call.",
+        prediction="Median time at Discovery meeting halves within two months.",
+        target_value=84,
+        target_date=day(90).date(),
+    )
+    discovery = through_check(
+        discovery, 150, 90, change_description="Shared AE calendars; SDR booking script."
+    )
+    discovery = kaizen.cycle_start_act(cycle=discovery, user=manager)
+    after = discovery.check_result.value_after
+    kaizen.cycle_adopt(
+        cycle=discovery,
+        user=manager,
+        standard="The SDR books the discovery meeting on the qualification call, into the AE's "
+        "shared calendar, within five working days.",
+        planned_value=None if after is None else max(round(after), 4.0),
+        now=day(85),
+    )
+
+    # Abandoned: no measurable change.
+    nurture = plan(
+        230,
+        "Lead nurturing",
+        title="Three-email nurture sequence instead of six",
+        metric=Metric.PCT_COMPLETE_ACCURATE,
+        problem="A quarter of the leads the SDRs call are sent back to nurturing.",
+        countermeasure="Shorter, sharper sequence with a clear call to action.",
+        prediction="Fewer leads recycled from qualification.",
+    )
+    nurture = through_check(nurture, 215, 150)
+    nurture = kaizen.cycle_start_act(cycle=nurture, user=manager)
+    kaizen.cycle_abandon(
+        cycle=nurture,
+        user=manager,
+        reason="No measurable change: recycled leads come back as often as before. The issue is "
+        "lead fit, not the length of the sequence.",
+        now=day(145),
+    )
+
+    # Adapted, with its follow-up now in Check.
+    checklist = plan(
+        130,
+        "Qualification call",
+        title="Qualification checklist for SDRs",
+        metric=Metric.CONVERSION,
+        problem="Deals are lost at qualification after long calls that find no budget.",
+        countermeasure="A one-page checklist: budget, authority, need, timing.",
+    )
+    checklist = through_check(checklist, 120, 60)
+    checklist = kaizen.cycle_start_act(cycle=checklist, user=manager)
+    follow_up = kaizen.cycle_adapt(
+        cycle=checklist,
+        user=manager,
+        notes="Script the budget question; the checklist alone was skipped on busy days.",
+        title="Qualification checklist v2: the budget question scripted",
+        now=day(55),
+    )
+    through_check(follow_up, 40, 0)
+
+    # In Act, past its target date.
+    review = plan(
+        100,
+        "Proposal & ROI model",
+        title="Peer review of every proposal before it goes out",
+        metric=Metric.PCT_COMPLETE_ACCURATE,
+        problem="Three in ten proposals come back from negotiation for rework.",
+        countermeasure="A second AE reviews the ROI model and pricing before sending.",
+        target_date=day(10).date(),
+    )
+    review = through_check(review, 90, 20)
+    kaizen.cycle_start_act(cycle=review, user=manager)
+
+    # In Do.
+    slots = plan(
+        30,
+        "Solution demo",
+        title="Pre-booked demo slots with sales engineers",
+        metric=Metric.TIME_IN_STEP,
+        problem="Demos wait for a sales engineer to be free.",
+        countermeasure="Each sales engineer keeps two demo slots a day open for AEs to book.",
+        target_value=72,
+        target_date=day(-30).date(),
+    )
+    slots = kaizen.cycle_start_do(
+        cycle=slots,
+        user=manager,
+        change_date=day(12).date(),
+        change_description="Two slots a day per sales engineer, bookable in the shared calendar.",
+        now=day(12),
+    )
+    kaizen.cycle_comment_add(
+        cycle=slots, user=users["bob"], body="Booked two demos this week without waiting."
+    )
+
+    # Plans: the manager's, and a rep's proposal.
+    plan(
+        5,
+        "Contract review",
+        title="Standard contract template for deals under 50k",
+        metric=Metric.TIME_IN_STEP,
+        problem="Legal review of every contract takes a week; most are standard.",
+        countermeasure="A pre-approved template; legal reviews only changes to it.",
+        target_date=day(-60).date(),
+    )
+    proposal = plan(
+        2,
+        "Negotiation",
+        user=users["alice"],
+        title="Send the ROI model before the negotiation call",
+        metric=Metric.WIN_RATE,
+        problem="Buyers see the ROI model for the first time in the negotiation call.",
+        countermeasure="Send it two days before, with a short video walk-through.",
+    )
+    kaizen.cycle_comment_add(
+        cycle=proposal,
+        user=manager,
+        body="Good idea: let's start it once the contract template is running.",
     )
 
 

@@ -23,6 +23,7 @@ urlpatterns = [
     path("streams/", include("streams.urls")),
     path("deals/", include("funnel.urls")),
     path("dashboards/", include("funnel.dashboard_views")),
+    path("kaizen/", include("kaizen.urls")),
     path("api/", include("vsm_project.api_urls")),
     path("admin/", admin.site.urls),
 ]

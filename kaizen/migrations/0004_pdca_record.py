@@ -2,9 +2,9 @@
 
 On SQLite, adding NOT NULL columns with defaults and adding constraints rebuild
 ``kaizen_kaizencycle``, which drops its triggers: the last operations install every rule of
-``kaizen.rules`` again (the same-stream rule of 0002 and the new "no Act before Check"), after
-``kaizen_cyclecheck``, which the new rule reads, exists. On PostgreSQL the rebuild does not
-happen and re-creating the triggers is harmless.
+``kaizen.rules`` again (the same-stream rule of 0002). On PostgreSQL the rebuild does not
+happen and re-creating the triggers is harmless. (A first version of this migration also
+installed a "no Act before Check" trigger; 0005 replaces it with a CHECK constraint.)
 
 Rows stored before are fitted to the new constraints by 0003, in a transaction of its own
 (PostgreSQL refuses to alter a table with pending trigger events from updated rows).

@@ -465,8 +465,8 @@ def test_the_tasks_compute_the_checks_of_cycles_in_check_and_act_only(ns):
 
 
 def test_the_database_refuses_act_before_the_check_and_decisions_on_open_cycles(ns):
-    cycle = cycle_at(Phase.CHECK, stream=ns.stream_a, user=ns.manager_a, metric="win_rate")
-    CycleCheck.objects.filter(cycle=cycle).delete()
+    cycle = cycle_at(Phase.DO, stream=ns.stream_a, user=ns.manager_a, metric="win_rate")
+    KaizenCycle.objects.filter(pk=cycle.pk).update(phase=Phase.CHECK)  # no Check computed
     with pytest.raises(IntegrityError), transaction.atomic():
         KaizenCycle.objects.filter(pk=cycle.pk).update(phase=Phase.ACT)
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -500,13 +500,26 @@ def _triggers(table: str) -> set[str]:
 
 
 def test_the_cycle_table_keeps_its_triggers_after_the_migrations():
-    # 0004 rebuilds the table on SQLite and installs every rule again.
-    assert {
+    # 0004 and 0005 rebuild the table on SQLite and install the same-stream rule again; the
+    # trigger of the first 0004 is gone (a CHECK constraint replaced it).
+    assert _triggers("kaizen_kaizencycle") == {
         "kaizen_cycle_step_same_stream_insert",
         "kaizen_cycle_step_same_stream_update",
-        "kaizen_cycle_act_needs_check_insert",
-        "kaizen_cycle_act_needs_check_update",
-    } <= _triggers("kaizen_kaizencycle")
+    }
+
+
+def test_a_team_with_cycles_in_every_phase_can_be_deleted(ns):
+    follow_up = cycle_adapt(
+        cycle=cycle_at(Phase.ACT, stream=ns.stream_a, user=ns.manager_a, metric="win_rate"),
+        user=ns.manager_a,
+        notes="x",
+        now=NOW,
+    )
+    cycle_at(Phase.CHECK, stream=ns.stream_a, user=ns.manager_a, metric="win_rate")
+    assert follow_up.follow_up_of is not None
+    ns.team_a.delete()
+    assert not KaizenCycle.objects.exists()
+    assert not CycleCheck.objects.exists()
 
 
 def test_dates_of_a_closed_cycle_follow_each_other(ns):

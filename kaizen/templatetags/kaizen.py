@@ -1,0 +1,127 @@
+"""Template filters for kaizen figures: a metric's value in its unit, the Check's effect and
+p-value, in the same words as the map (``streams.drawing`` formats)."""
+
+from __future__ import annotations
+
+import math
+
+from django import template
+
+from kaizen.metrics import spec
+from streams.drawing import format_hours, format_ratio
+
+register = template.Library()
+
+
+def _unknown(value: float | None) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+@register.filter
+def metric_value(value: float | None, metric: str) -> str:
+    """``7 d`` (time in step), ``42.5 d`` (sales cycle), ``85.0 %`` (shares); ``—`` unknown."""
+    if _unknown(value):
+        return "—"
+    unit = spec(metric).unit
+    if unit == "hours":
+        return format_hours(value)
+    if unit == "days":
+        return f"{value:.1f} d"
+    return format_ratio(value)
+
+
+@register.filter
+def effect(value: float | None, metric: str) -> str:
+    """Durations: the relative change of the medians (``−50 %``); shares: the difference in
+    percentage points (``+12.0 points``)."""
+    if _unknown(value):
+        return "—"
+    sign = "+" if value > 0 else "−" if value < 0 else "±"
+    if spec(metric).is_proportion:
+        return f"{sign}{abs(value) * 100:.1f}\u00a0points"
+    return f"{sign}{abs(value) * 100:.0f}\u00a0%"
+
+
+@register.filter
+def p_value(value: float | None) -> str:
+    if _unknown(value):
+        return "not tested"
+    if value < 0.001:
+        return "p < 0.001"
+    return f"p = {value:.3f}"
+
+
+@register.filter
+def items(metric: str) -> str:
+    """What one item of the metric's sample is, plural: ``completed visits``."""
+    return spec(metric).items
+
+
+VERDICT_WORDS = {
+    "improved": "Improved",
+    "worse": "Worse",
+    "inconclusive": "Inconclusive",
+    "insufficient_data": "Not enough data yet",
+}
+
+
+@register.simple_tag
+def check_sentence(check, metric: str) -> str:
+    """The Check in one plain sentence, as the cycle page leads with it."""
+    m = spec(metric)
+    items_ = m.items
+    if check.verdict == "insufficient_data":
+        from kaizen.stats import MIN_ITEMS
+
+        parts = []
+        if check.needed_before:
+            parts.append(f"{check.needed_before} more before the change")
+        if check.needed_after:
+            parts.append(f"{check.needed_after} more after it")
+        return (
+            f"The Check needs at least {MIN_ITEMS} {items_} on each side of the change; it has "
+            f"{check.n_before} before and {check.n_after} after. Needed: {' and '.join(parts)}. "
+            "It is computed again as new deals arrive."
+        )
+    what = m.label if m.is_proportion else f"the median {m.label.lower()}"
+    went = (
+        f"{what} went from {metric_value(check.value_before, metric)} to "
+        f"{metric_value(check.value_after, metric)} ({effect(check.effect, metric)})"
+    )
+    evidence = (
+        f"{p_value(check.p_value)}, with {check.n_before} {items_} before the change and "
+        f"{check.n_after} after"
+    )
+    if check.verdict == "inconclusive":
+        return (
+            f"{went[0].upper()}{went[1:]}; {evidence}. That is within what chance alone "
+            "produces (p ≥ 0.05), so no change can be claimed."
+        )
+    return f"{went[0].upper()}{went[1:]}; {evidence}."
+
+
+@register.filter
+def verdict_label(verdict: str) -> str:
+    return VERDICT_WORDS.get(verdict, verdict)
+
+
+@register.filter
+def outcome_label(outcome: str) -> str:
+    """The short name of an Act decision: Adopted, Adapted, Abandoned."""
+    return outcome.capitalize() if outcome else ""
+
+
+@register.filter
+def accessible(field) -> str:
+    """The field's widget tied to its help and its error (``aria-describedby``) and marked
+    ``aria-invalid`` when refused, so a screen reader reads the reason with the field."""
+    attrs: dict[str, str] = {}
+    described = []
+    if field.help_text:
+        described.append(f"{field.auto_id}_help")
+    if field.errors:
+        described.append(f"{field.auto_id}_error")
+        attrs["aria-invalid"] = "true"
+    if described:
+        attrs["aria-describedby"] = " ".join(described)
+    return field.as_widget(attrs=attrs)

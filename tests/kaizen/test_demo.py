@@ -1,0 +1,43 @@
+"""The demo data's kaizen cycles: every phase, and one adopted with a measured improvement
+that is on the future-state map."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from kaizen.models import KaizenCycle, Outcome, Phase, Verdict
+from kaizen.selectors import open_cycle_step_ids
+from streams.models import ValueStream
+from vsm_project.demo import demo_seed
+
+pytestmark = pytest.mark.django_db
+
+ANCHOR = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def test_the_demo_has_cycles_in_every_phase_and_an_adopted_measured_improvement():
+    result = demo_seed(anchor=ANCHOR)  # 500 deals
+    cycles = KaizenCycle.objects.select_related("check_result", "step")
+
+    assert {c.phase for c in cycles} == set(Phase.values)
+    assert {c.outcome for c in cycles if c.phase == Phase.CLOSED} == set(Outcome.values)
+    adopted = cycles.get(outcome=Outcome.ADOPTED)
+    check = adopted.check_result
+    assert check.verdict == Verdict.IMPROVED
+    assert check.effect < -0.2 and check.p_value < 0.05
+    assert min(check.n_before, check.n_after) >= 10
+    future = ValueStream.objects.get(slug=result.future_slug)
+    step = future.steps.get(name=adopted.step.name)
+    assert step.planned_lead_hours == adopted.adopted_standard["after"]
+    assert adopted.adopted_standard["after"] == round(check.value_after)
+    # Every cycle past Do has its Check; the follow-up links back to the adapted one.
+    assert all(c.check_result for c in cycles if c.phase in (Phase.CHECK, Phase.ACT))
+    adapted = cycles.get(outcome=Outcome.ADAPTED)
+    assert adapted.follow_ups.get().phase == Phase.CHECK
+    # Open cycles carry their bursts on the current-state map; closed ones do not.
+    current = ValueStream.objects.get(slug=result.stream_slug)
+    open_steps = {c.step_id for c in cycles if c.is_open}
+    assert open_cycle_step_ids(current) == open_steps
+    assert adopted.step_id not in open_steps
