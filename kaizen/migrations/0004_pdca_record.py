@@ -14,7 +14,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from kaizen.rules import RULES
+from kaizen.rules import RULES, reinstall
 
 
 class Migration(migrations.Migration):
@@ -26,6 +26,9 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # First as well as last: unapplying runs the operations backwards, and the rebuilds
+        # between drop the triggers again.
+        *[reinstall(rule) for rule in RULES],
         migrations.CreateModel(
             name='CycleCheck',
             fields=[
@@ -224,5 +227,5 @@ class Migration(migrations.Migration):
             model_name='cyclecomment',
             constraint=models.CheckConstraint(condition=models.Q(('body', ''), _negated=True), name='kaizen_comment_not_empty'),
         ),
-        *[rule.operation() for rule in RULES],
+        *[reinstall(rule) for rule in RULES],
     ]

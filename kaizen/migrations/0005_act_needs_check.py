@@ -3,13 +3,14 @@
 The trigger of the first 0004 looked at ``kaizen_cyclecheck`` on every update of a cycle, so
 deleting a team (which deletes the checks first, then clears the cycles' links) tripped it.
 The cycle now carries ``checked_at`` (set when its Check is first stored) and the rule is a
-plain ``CHECK``. Cycles with a stored Check get its time. AddConstraint rebuilds the table on
-SQLite, so the same-stream rule is installed again last.
+plain ``CHECK``. Cycles with a stored Check get its time; any in Act without one go back to
+Check. AddConstraint rebuilds the table on SQLite, so the same-stream rule is installed again
+last (and again when unapplying, which rebuilds it too).
 """
 
 from django.db import migrations, models
 
-from kaizen.rules import CYCLE_STEP_SAME_STREAM
+from kaizen.rules import CYCLE_STEP_SAME_STREAM, reinstall
 
 OLD_TRIGGER = "kaizen_cycle_act_needs_check"
 
@@ -32,6 +33,8 @@ def fill_checked_at(apps, schema_editor):
     CycleCheck = apps.get_model("kaizen", "CycleCheck")
     for cycle_id, computed_at in CycleCheck.objects.values_list("cycle_id", "computed_at"):
         KaizenCycle.objects.filter(pk=cycle_id).update(checked_at=computed_at)
+    # In Act without a Check (possible before 0004): back to Check, where it is computed.
+    KaizenCycle.objects.filter(phase="act", checked_at__isnull=True).update(phase="check")
 
 
 class Migration(migrations.Migration):
@@ -39,6 +42,7 @@ class Migration(migrations.Migration):
     dependencies = [("kaizen", "0004_pdca_record")]
 
     operations = [
+        reinstall(CYCLE_STEP_SAME_STREAM),  # for unapplying, which ends here
         migrations.RunPython(drop_old_trigger, migrations.RunPython.noop),
         migrations.AddField(
             model_name="kaizencycle",
@@ -62,5 +66,5 @@ class Migration(migrations.Migration):
                 name="kaizen_act_needs_check",
             ),
         ),
-        CYCLE_STEP_SAME_STREAM.operation(),
+        reinstall(CYCLE_STEP_SAME_STREAM),
     ]
