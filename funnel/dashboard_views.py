@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied
@@ -23,11 +24,25 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from funnel.charts import Chart
 from funnel.dashboard_params import PERIODS, ROLLING, DashboardFilters, dashboard_filters_or_default
-from funnel.dashboards import BOARDS, StreamInfo, stream_info, team_board, team_reps
+from funnel.dashboards import (
+    BOARDS,
+    TITLES,
+    Board,
+    StreamInfo,
+    TeamBoard,
+    board_html,
+    board_queries,
+    rendered,
+    snapshot_stamp,
+    stream_info,
+    team_board,
+    team_reps,
+)
 from funnel.forms import SOURCES
 from funnel.metrics.query import AMOUNT_BANDS
 from streams.models import Role, StreamState, ValueStream
@@ -130,13 +145,24 @@ def stream_dashboard(request: HttpRequest, slug: str, board: str) -> HttpRespons
         raise Http404("No such dashboard.")
     stream = get_object_or_404(streams_visible_to(request.user), slug=slug)
     role, own_only, info, filters, errors, reps = _stream_filters(request, stream, board)
-    page = BOARDS[board](stream, info, filters, now=timezone.now())
     query = _querystring(filters, own_only=own_only)
-    _csv_links(
-        page.charts,
-        lambda key: reverse("dashboards:csv", args=[stream.slug, board, key]),
-        query,
-    )
+    built: list[Board] = []
+
+    def build() -> str:
+        page = BOARDS[board](stream, info, filters, now=timezone.now())
+        _csv_links(
+            page.charts,
+            lambda key: reverse("dashboards:csv", args=[stream.slug, board, key]),
+            query,
+        )
+        built.append(page)
+        return board_html(page)
+
+    # The tiles and charts are rendered once per state of the snapshots they come from.
+    stamp = snapshot_stamp(board_queries(board, filters))
+    key = stamp.key("stream", board, stream.pk, stream.version, query) if stamp else None
+    html = rendered(key, build)
+    result = None if stamp else built[0].result
     tabs = [
         (key, label, reverse("dashboards:board", args=[stream.slug, key]))
         for key, label in TABS
@@ -144,7 +170,10 @@ def stream_dashboard(request: HttpRequest, slug: str, board: str) -> HttpRespons
     ]
     context = {
         "stream": stream,
-        "board": page,
+        "title": TITLES[board],
+        "board_html": mark_safe(html),  # our own template, rendered (and cached) above
+        "computed_at": stamp.computed_at if stamp else result.computed_at,
+        "stale": stamp.stale if stamp else result.stale,
         "tabs": tabs,
         "tab_query": filters.querystring(owner=None) if board == "me" or own_only else query,
         "filters": filters,
@@ -157,7 +186,11 @@ def stream_dashboard(request: HttpRequest, slug: str, board: str) -> HttpRespons
         "sources": _sources(filters),
         "amount_bands": AMOUNT_BANDS.values(),
         "periods": PERIODS.values(),
-        "period_text": _period_text(filters, page.result.window_start, page.result.window_end),
+        "period_text": _period_text(
+            filters,
+            stamp.window_start if stamp else result.window_start,
+            stamp.window_end if stamp else result.window_end,
+        ),
         "share_url": request.build_absolute_uri(request.path + (f"?{query}" if query else "")),
     }
     return render(request, "funnel/dashboards/board.html", context, status=400 if errors else 200)
@@ -231,13 +264,30 @@ def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     """The funnel across the current-state streams of a team."""
     team = get_object_or_404(teams_visible_to(request.user), slug=slug)
     role, own_only, filters, errors, reps, streams = _team_filters(request, team)
-    page = team_board(team, streams, filters, now=timezone.now())
     query = _querystring(filters, own_only=own_only)
-    _csv_links(page.charts, lambda key: reverse("dashboards:team_csv", args=[slug, key]), query)
-    first = page.streams[0].result if page.streams else None
+    built: list[TeamBoard] = []
+
+    def build() -> str:
+        page = team_board(team, streams, filters, now=timezone.now())
+        _csv_links(page.charts, lambda key: reverse("dashboards:team_csv", args=[slug, key]), query)
+        built.append(page)
+        return board_html(page, extra={"stream_query": query})
+
+    queries = [
+        replace(q, stream_id=stream.pk)
+        for stream in streams
+        for q in (filters.query, filters.previous)
+    ]
+    stamp = snapshot_stamp(queries) if streams else None
+    parts = ("team", team.pk, [(s.pk, s.version, s.name) for s in streams], query)
+    html = rendered(stamp.key(*parts) if stamp else None, build)
+    first = None if stamp or not built or not built[0].streams else built[0].streams[0].result
     context = {
         "team": team,
-        "board": page,
+        "has_streams": bool(streams),
+        "board_html": mark_safe(html),  # our own template, rendered (and cached) above
+        "computed_at": stamp.computed_at if stamp else first.computed_at if first else None,
+        "stale": stamp.stale if stamp else bool(first and first.stale),
         "filters": filters,
         "values": filters.values,
         "errors": errors,
@@ -248,7 +298,11 @@ def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "sources": _sources(filters),
         "amount_bands": AMOUNT_BANDS.values(),
         "periods": PERIODS.values(),
-        "period_text": _period_text(filters, first.window_start, first.window_end) if first else "",
+        "period_text": _period_text(filters, stamp.window_start, stamp.window_end)
+        if stamp
+        else _period_text(filters, first.window_start, first.window_end)
+        if first
+        else "",
         "stream_query": query,
         "share_url": request.build_absolute_uri(request.path + (f"?{query}" if query else "")),
     }

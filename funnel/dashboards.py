@@ -10,10 +10,15 @@ of a team: :func:`team_board`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from django.core.cache import cache
+from django.db.models import Q
+from django.db.models.fields.json import KT
+from django.template.loader import render_to_string
 from django.urls import reverse
 
 from funnel.charts import (
@@ -53,6 +58,7 @@ from funnel.charts import (
 from funnel.dashboard_params import DashboardFilters
 from funnel.metrics.results import MetricsResult
 from funnel.metrics.snapshots import dashboard_read
+from funnel.models import MetricsSnapshot, MetricsState
 from streams.models import Membership, Role, Team, ValueStream
 
 
@@ -70,8 +76,24 @@ class StreamInfo:
     lanes: tuple[Lane, ...]
 
 
+#: How long a rendered dashboard, or a stream's map, stays in the cache at most. Their keys
+#: change whenever the snapshots or the map do, so this only bounds edits made around the
+#: services (the admin) and the memory of entries nobody asks for again.
+CACHE_SECONDS = 600
+
+
 def stream_info(stream: ValueStream) -> StreamInfo:
-    """The stream's steps (with their lanes) and stages, in map order: two queries."""
+    """The stream's steps (with their lanes) and stages, in map order: two queries, or none
+    while the map is unchanged (cached by the map's ``version``, which every edit bumps)."""
+    key = f"dashboards:map:{stream.pk}:{stream.version}:{stream.updated_at.timestamp()}"
+    info = cache.get(key)
+    if info is None:
+        info = _stream_info(stream)
+        cache.set(key, info, CACHE_SECONDS)
+    return info
+
+
+def _stream_info(stream: ValueStream) -> StreamInfo:
     steps = list(
         stream.steps.order_by("position").values_list(
             "pk", "name", "lane_id", "lane__name", "value_class", "motion_waste", "unused_talent"
@@ -142,6 +164,36 @@ class Board:
         return next((c for c in self.charts if c.key == key), None)
 
 
+#: Each stream dashboard's key, title and one-line description.
+TITLES: dict[str, dict[str, str]] = {
+    "funnel": {
+        "key": "funnel",
+        "title": "Funnel",
+        "lede": "How many deals get through each stage, how many are won, and how fast.",
+    },
+    "flow": {
+        "key": "flow",
+        "title": "Flow",
+        "lede": (
+            "How work moves through the steps: queues, cycle times, throughput and aging deals."
+        ),
+    },
+    "waste": {
+        "key": "waste",
+        "title": "Waste",
+        "lede": "Where the eight wastes of selling are, in hours, in money and per step.",
+    },
+    "me": {
+        "key": "me",
+        "title": "My view",
+        "lede": (
+            "Your own figures beside the team's, to see where your deals flow well and where "
+            "they wait. Only you see this page; it ranks nobody."
+        ),
+    },
+}
+
+
 def previous_label(filters: DashboardFilters) -> str:
     days = (filters.query.end - filters.query.start).days if not filters.is_rolling else 90
     return f"the previous {days} days"
@@ -154,9 +206,7 @@ def funnel_board(
     previous, _ = dashboard_read(filters.previous, now=now)
     smap, before = info.smap, previous_label(filters)
     return Board(
-        key="funnel",
-        title="Funnel",
-        lede="How many deals get through each stage, how many are won, and how fast.",
+        **TITLES["funnel"],
         result=result,
         tiles=funnel_tiles(result, previous, smap),
         charts=[
@@ -176,9 +226,7 @@ def flow_board(
     previous, _ = dashboard_read(filters.previous, now=now)
     smap, deal_url = info.smap, deal_url_maker()
     return Board(
-        key="flow",
-        title="Flow",
-        lede="How work moves through the steps: queues, cycle times, throughput and aging deals.",
+        **TITLES["flow"],
         result=result,
         tiles=flow_tiles(result, previous, series),
         charts=[
@@ -210,9 +258,7 @@ def waste_board(
             + "."
         )
     return Board(
-        key="waste",
-        title="Waste",
-        lede="Where the eight wastes of selling are, in hours, in money and per step.",
+        **TITLES["waste"],
         result=result,
         tiles=waste_tiles(result, previous, smap),
         charts=[
@@ -235,12 +281,7 @@ def rep_board(
     smap = info.smap
     stalled = sum(1 for item in my_series.aging.items if item["stalled"])
     return Board(
-        key="me",
-        title="My view",
-        lede=(
-            "Your own figures beside the team's, to see where your deals flow well and where "
-            "they wait. Only you see this page; it ranks nobody."
-        ),
+        **TITLES["me"],
         result=mine,
         tiles=rep_tiles(mine, team, stalled),
         charts=[
@@ -272,6 +313,8 @@ class TeamBoard:
     team: Team
     streams: list[StreamFigures]
     charts: list[Chart]
+    tiles: list[Tile] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def stale(self) -> bool:
@@ -307,3 +350,92 @@ def team_board(
             team_velocity_chart(entries),
         ],
     )
+
+
+# --- Rendered once per snapshot version ----------------------------------------------------
+
+
+def board_queries(board: str, filters: DashboardFilters) -> list:
+    """The snapshot sets a stream dashboard reads, in the order its builder reads them."""
+    if board == "me":
+        return [filters.query, filters.with_owner(None).query]
+    return [filters.query, filters.previous]
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What identifies the stored state of the sets a page reads: when each was computed,
+    its "now" figures and its chart series, and when the streams' visits last changed."""
+
+    versions: tuple
+    changed_at: tuple
+    window_start: datetime
+    window_end: datetime
+    computed_at: datetime
+
+    @property
+    def stale(self) -> bool:
+        changed = [c for c in self.changed_at if c is not None]
+        return bool(changed) and max(changed) > self.computed_at
+
+    def key(self, *parts: object) -> str:
+        text = repr((parts, self.versions, self.changed_at))
+        return "dashboards:page:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def snapshot_stamp(queries: Sequence) -> Stamp | None:
+    """The stamp of ``queries``'s sets in two queries, or None while one of them is not
+    stored with its chart series yet (the page then computes it, through
+    ``dashboard_read``)."""
+    wanted = {(q.stream_id, q.window_key, q.filters.key) for q in queries}
+    match = Q(pk__in=[])
+    for stream_id, window_key, filter_key in wanted:
+        match |= Q(stream_id=stream_id, window_key=window_key, filter_key=filter_key)
+    rows = {
+        row[:3]: row[3:]
+        for row in MetricsSnapshot.objects.filter(match)
+        .annotate(series_at=KT("series__computed_at"), series_now=KT("series__now_at"))
+        .values_list(
+            "stream_id",
+            "window_key",
+            "filter_key",
+            "pk",
+            "computed_at",
+            "now_at",
+            "series_at",
+            "series_now",
+            "window_start",
+            "window_end",
+        )
+    }
+    if set(rows) != wanted or any(row[3] is None for row in rows.values()):
+        return None
+    stream_ids = sorted({q.stream_id for q in queries})
+    changed = dict(
+        MetricsState.objects.filter(stream_id__in=stream_ids).values_list("stream_id", "changed_at")
+    )
+    first = rows[(queries[0].stream_id, queries[0].window_key, queries[0].filters.key)]
+    return Stamp(
+        versions=tuple(sorted((key, row[:5]) for key, row in rows.items())),
+        changed_at=tuple(changed.get(pk) for pk in stream_ids),
+        window_start=first[5],
+        window_end=first[6],
+        computed_at=first[1],
+    )
+
+
+def rendered(key: str | None, render: Callable[[], str]) -> str:
+    """``render()``, or what it gave last time for ``key`` (None: no caching)."""
+    if key is None:
+        return render()
+    html = cache.get(key)
+    if html is None:
+        html = render()
+        cache.set(key, html, CACHE_SECONDS)
+    return html
+
+
+def board_html(board: Board | TeamBoard, *, extra: dict | None = None) -> str:
+    """The headline tiles, charts and notes of a dashboard (and, across a team, the table of
+    its streams), as HTML."""
+    return render_to_string("funnel/dashboards/_board.html", {"board": board, **(extra or {})})

@@ -9,6 +9,7 @@ import csv
 import re
 
 import pytest
+from django.core.cache import cache
 from playwright.sync_api import Page, expect
 
 from funnel.metrics.query import MetricsFilters, MetricsQuery
@@ -26,6 +27,15 @@ BOARDS = {
     "flow": 6,
     "waste": 5,
 }
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Rendered dashboards are cached by the state of their snapshots; start each test
+    without the pages of the one before."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
