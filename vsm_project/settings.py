@@ -161,6 +161,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "funnel.tasks.refresh_open_metrics",
         "schedule": 300.0,  # seconds: WIP now and stalled deals stay at most 5 minutes old
     },
+    "check-open-kaizen-cycles": {
+        "task": "kaizen.tasks.check_open_cycles",
+        "schedule": 300.0,  # seconds: a cycle's Check counts the deals that moved since
+    },
 }
 # A recompute waits this long after the first change, so a burst of events rides on it.
 METRICS_DEBOUNCE_SECONDS = env.float("METRICS_DEBOUNCE_SECONDS", default=0.25)

@@ -8,6 +8,7 @@ import math
 from django import template
 
 from kaizen.metrics import spec
+from kaizen.stats import MIN_ITEMS
 from streams.drawing import format_hours, format_ratio
 
 register = template.Library()
@@ -66,22 +67,22 @@ VERDICT_WORDS = {
 
 
 @register.simple_tag
-def check_sentence(check, metric: str) -> str:
+def check_sentence(check, cycle) -> str:
     """The Check in one plain sentence, as the cycle page leads with it."""
+    metric = cycle.metric
     m = spec(metric)
     items_ = m.items
     if check.verdict == "insufficient_data":
-        from kaizen.stats import MIN_ITEMS
-
         parts = []
         if check.needed_before:
             parts.append(f"{check.needed_before} more before the change")
         if check.needed_after:
             parts.append(f"{check.needed_after} more after it")
+        again = " It is computed again as new deals arrive." if cycle.is_open else ""
         return (
             f"The Check needs at least {MIN_ITEMS} {items_} on each side of the change; it has "
-            f"{check.n_before} before and {check.n_after} after. Needed: {' and '.join(parts)}. "
-            "It is computed again as new deals arrive."
+            f"{check.n_before} before and {check.n_after} after. Needed: {' and '.join(parts)}."
+            + again
         )
     what = m.label if m.is_proportion else f"the median {m.label.lower()}"
     went = (

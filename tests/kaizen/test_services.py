@@ -528,3 +528,28 @@ def test_dates_of_a_closed_cycle_follow_each_other(ns):
     with pytest.raises(IntegrityError), transaction.atomic():
         KaizenCycle.objects.filter(pk=cycle.pk).update(closed_on=CHANGE - timedelta(days=1))
     assert isinstance(cycle.closed_on, date) and not isinstance(cycle.closed_on, datetime)
+
+
+def test_beat_rechecks_the_open_cycles_every_few_minutes(settings):
+    entry = next(
+        e
+        for e in settings.CELERY_BEAT_SCHEDULE.values()
+        if e["task"] == "kaizen.tasks.check_open_cycles"
+    )
+    assert entry["schedule"] <= 600
+    from vsm_project.celery import app
+
+    app.loader.import_default_modules()
+    assert "kaizen.tasks.check_open_cycles" in app.tasks
+
+
+def test_without_a_snapshot_yet_the_baseline_is_read_from_the_event_log(ns):
+    step = ns.steps_a[1]
+    visits_halving(ns.stream_a, step, change_at=NOW - timedelta(days=30))
+    cycle = cycle_plan(
+        user=ns.manager_a, stream=ns.stream_a, step=step, title="x", metric="time_in_step", now=NOW
+    )
+    # The 90 days before now hold all 40 visits: 10 … 29 h and their halves 5 … 14.5 h. 19 are
+    # under 13 h (5 … 12.5 h and 10, 11, 12 h); the 20th and 21st are both 13 h: median 13 h.
+    assert (cycle.baseline_n, cycle.baseline_value) == (40, 13.0)
+    assert (cycle.baseline_start, cycle.baseline_end) == (NOW - timedelta(days=90), NOW)
