@@ -491,6 +491,7 @@ def cohort_chart(series: ChartSeries, result: MetricsResult, smap: StreamMap) ->
         as_of=_when(series.computed_at),
         columns=["cohort_month", "cohort_deals", "stage", "reached", "pct_of_cohort"],
         rows=rows,
+        wide=True,
     )
     if not any(cohort.deals for cohort in series.cohorts):
         chart.empty = "No deal entered the stream in this period."
