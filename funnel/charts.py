@@ -486,7 +486,8 @@ def cohort_chart(series: ChartSeries, result: MetricsResult, smap: StreamMap) ->
             "Deals grouped by the month they entered the stream: each line is the share of a "
             "month's deals that reached a stage, the black dashed line the share won. Falling "
             "lines mean leakage is growing; the latest months are still in progress, so their "
-            "later stages are low."
+            "later stages are low, and the first and last months count only their days inside "
+            "the period."
         ),
         as_of=_when(series.computed_at),
         columns=["cohort_month", "cohort_deals", "stage", "reached", "pct_of_cohort"],

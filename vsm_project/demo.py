@@ -1,7 +1,8 @@
 """Demo data: the example stream of ``domain.md`` with simulated deal history.
 
 ``demo_seed`` replaces the demo team ("Acme Sales") with a current-state map, an improved
-future state, a manager, three reps, a leadership user, an admin, two kaizen cycles and
+future state, a manager, three reps, a leadership user, an admin, eight kaizen cycles (every
+PDCA phase, one adopted with a measured improvement) and
 ``deals`` deals whose visits are simulated from one seeded random generator: lognormal times
 in step scaled by each rep's speed, losses at every step, rework loops (a proposal sent back
 from negotiation, a demo that needs a second discovery, a contract renegotiated), and open
