@@ -1848,6 +1848,36 @@ def timeline_ladder_chart(result: MetricsResult, smap: StreamMap) -> Chart:
 YOU, TEAM = "You", "Team (everyone, you included)"
 
 
+def _you_and_team_bars(
+    categories: list[str],
+    *,
+    you: tuple[list, list],
+    team: tuple[list, list],
+    horizontal: bool,
+    hover: str,
+) -> list[dict]:
+    """Two bar traces, the rep's (blue) and the team's (grey), each given as (values, n)
+    with n shown on hover."""
+    traces = []
+    for name, (values, counts), marker, extra in (
+        (YOU, you, {"color": BLUE}, "you"),
+        (TEAM, team, {"color": "#C5CDD6", "line": {"color": GREY, "width": 1}}, "team"),
+    ):
+        axes = {"y": categories, "x": values} if horizontal else {"x": categories, "y": values}
+        traces.append(
+            {
+                "type": "bar",
+                **({"orientation": "h"} if horizontal else {}),
+                "name": name,
+                **axes,
+                "marker": marker,
+                "customdata": counts,
+                "hovertemplate": f"{hover}<extra>{extra}</extra>",
+            }
+        )
+    return traces
+
+
 def my_time_per_step_chart(mine: MetricsResult, team: MetricsResult, smap: StreamMap) -> Chart:
     theirs = {s.step_id: s for s in team.steps}
     rows = []
@@ -1883,30 +1913,13 @@ def my_time_per_step_chart(mine: MetricsResult, team: MetricsResult, smap: Strea
     chart.figures = [
         Figure(
             {
-                "data": [
-                    {
-                        "type": "bar",
-                        "orientation": "h",
-                        "name": YOU,
-                        "y": names,
-                        "x": [r[1] for r in rows],
-                        "marker": {"color": BLUE},
-                        "customdata": [r[2] for r in rows],
-                        "hovertemplate": "%{y}: %{x:.1f} d (%{customdata} visits)"
-                        "<extra>you</extra>",
-                    },
-                    {
-                        "type": "bar",
-                        "orientation": "h",
-                        "name": TEAM,
-                        "y": names,
-                        "x": [r[3] for r in rows],
-                        "marker": {"color": "#C5CDD6", "line": {"color": GREY, "width": 1}},
-                        "customdata": [r[4] for r in rows],
-                        "hovertemplate": "%{y}: %{x:.1f} d (%{customdata} visits)"
-                        "<extra>team</extra>",
-                    },
-                ],
+                "data": _you_and_team_bars(
+                    names,
+                    you=([r[1] for r in rows], [r[2] for r in rows]),
+                    team=([r[3] for r in rows], [r[4] for r in rows]),
+                    horizontal=True,
+                    hover="%{y}: %{x:.1f} d (%{customdata} visits)",
+                ),
                 "layout": _layout(
                     height=_bar_height(2 * len(rows), per_row=20),
                     barmode="group",
@@ -2019,26 +2032,13 @@ def my_conversion_chart(mine: MetricsResult, team: MetricsResult, smap: StreamMa
     chart.figures = [
         Figure(
             {
-                "data": [
-                    {
-                        "type": "bar",
-                        "name": YOU,
-                        "x": names,
-                        "y": [r[2] for r in rows],
-                        "marker": {"color": BLUE},
-                        "customdata": [r[1] for r in rows],
-                        "hovertemplate": "%{x}: %{y:.0f}% (%{customdata} deals)<extra>you</extra>",
-                    },
-                    {
-                        "type": "bar",
-                        "name": TEAM,
-                        "x": names,
-                        "y": [r[4] for r in rows],
-                        "marker": {"color": "#C5CDD6", "line": {"color": GREY, "width": 1}},
-                        "customdata": [r[3] for r in rows],
-                        "hovertemplate": "%{x}: %{y:.0f}% (%{customdata} deals)<extra>team</extra>",
-                    },
-                ],
+                "data": _you_and_team_bars(
+                    names,
+                    you=([r[2] for r in rows], [r[1] for r in rows]),
+                    team=([r[4] for r in rows], [r[3] for r in rows]),
+                    horizontal=False,
+                    hover="%{x}: %{y:.0f}% (%{customdata} deals)",
+                ),
                 "layout": _layout(
                     height=300,
                     barmode="group",

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 
 from kaizen.metrics import METRICS, spec
 from kaizen.models import Direction, KaizenCycle, Metric
-from kaizen.services import MAX_WINDOW_DAYS, MIN_WINDOW_DAYS
+from kaizen.services import MAX_WINDOW_DAYS, MIN_WINDOW_DAYS, PLAN_FIELDS
 from streams.forms import apply_service_errors
 from streams.models import ValueStream
 
@@ -189,23 +189,7 @@ class PlanForm(_Form):
     def plan_fields(self) -> dict:
         """The cleaned values as the services name them."""
         data = self.cleaned_data
-        fields = {
-            name: data[name]
-            for name in (
-                "step",
-                "title",
-                "problem",
-                "current_condition",
-                "metric",
-                "direction",
-                "target_value",
-                "target_date",
-                "root_cause",
-                "countermeasure",
-                "prediction",
-                "window_days",
-            )
-        }
+        fields = {name: data[name] for name in PLAN_FIELDS if name != "owner"}
         fields["direction"] = fields["direction"] or None
         if "owner" in self.fields and data.get("owner") is not None:
             fields["owner"] = data["owner"]

@@ -73,6 +73,38 @@ def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+def _comparison(
+    *,
+    n_before: int,
+    n_after: int,
+    value_before: float | None,
+    value_after: float | None,
+    effect: float | None,
+    p_value: float | None,
+    statistic: float | None,
+    direction: str,
+) -> Comparison:
+    """The figures of one comparison with their verdict and the items each side still needs."""
+    return Comparison(
+        n_before=n_before,
+        n_after=n_after,
+        value_before=value_before,
+        value_after=value_after,
+        effect=effect,
+        p_value=p_value,
+        statistic=statistic,
+        verdict=judge(
+            p_value=p_value,
+            effect=effect,
+            direction=direction,
+            n_before=n_before,
+            n_after=n_after,
+        ),
+        needed_before=needed(n_before),
+        needed_after=needed(n_after),
+    )
+
+
 def compare_durations(
     before: Sequence[float], after: Sequence[float], *, direction: str
 ) -> Comparison:
@@ -92,7 +124,7 @@ def compare_durations(
         else:
             result = scipy_stats.mannwhitneyu(a, b, alternative="two-sided", method="auto")
             p_value, statistic = float(result.pvalue), float(result.statistic)
-    return Comparison(
+    return _comparison(
         n_before=int(b.size),
         n_after=int(a.size),
         value_before=median_b,
@@ -100,15 +132,7 @@ def compare_durations(
         effect=effect,
         p_value=p_value,
         statistic=statistic,
-        verdict=judge(
-            p_value=p_value,
-            effect=effect,
-            direction=direction,
-            n_before=int(b.size),
-            n_after=int(a.size),
-        ),
-        needed_before=needed(int(b.size)),
-        needed_after=needed(int(a.size)),
+        direction=direction,
     )
 
 
@@ -127,7 +151,7 @@ def compare_proportions(
         result = scipy_stats.fisher_exact(table, alternative="two-sided")
         p_value = min(1.0, float(result.pvalue))
         statistic = _finite(float(result.statistic))
-    return Comparison(
+    return _comparison(
         n_before=n_before,
         n_after=n_after,
         value_before=share_b,
@@ -135,13 +159,5 @@ def compare_proportions(
         effect=effect,
         p_value=p_value,
         statistic=statistic,
-        verdict=judge(
-            p_value=p_value,
-            effect=effect,
-            direction=direction,
-            n_before=n_before,
-            n_after=n_after,
-        ),
-        needed_before=needed(n_before),
-        needed_after=needed(n_after),
+        direction=direction,
     )

@@ -440,6 +440,9 @@ def test_period_presets_end_at_midnight_in_the_chosen_zone_and_compare_with_the_
 
 def test_a_rep_sees_their_own_figures_beside_the_teams_and_nothing_of_other_reps(board):
     rep, other = board.rep_a1, board.rep_a2
+    # Names that no random name of the rep can contain (Faker once gave both an "Allen").
+    other.username, other.first_name, other.last_name = "zebedee", "Zebedee", "Quaxworth"
+    other.save(update_fields=["username", "first_name", "last_name"])
     response = client_for(rep).get(url(board, "me"))
     assert response.status_code == 200
     html = response.content.decode()
