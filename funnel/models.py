@@ -238,8 +238,9 @@ class StageSnapshot(models.Model):
 
 class MetricsState(models.Model):
     """Bookkeeping of a stream's recomputes, so a burst of logged events causes a handful of
-    them (``funnel.metrics.snapshots.metrics_schedule``): a recompute is scheduled when the
-    first change arrives and none is pending; changes while it waits ride along."""
+    them (``funnel.metrics.snapshots.metrics_schedule``): a recompute is scheduled when a
+    change arrives and none is pending (at once after a quiet spell, else after the debounce);
+    changes while it waits ride along."""
 
     stream = models.OneToOneField(
         ValueStream, on_delete=models.CASCADE, primary_key=True, related_name="metrics_state"

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from funnel.metrics import sql
-from funnel.metrics.engine import DEAL, STEP, VISIT, Context, in_window
+from funnel.metrics.engine import DEAL, VISIT, Context, in_window
 from funnel.metrics.query import MetricsQuery
 from funnel.metrics.results import MetricsResult
 from funnel.metrics.stats import XmR, quantiles, xmr
@@ -338,10 +338,10 @@ def _cohorts(ctx: Context) -> list[CohortPeriod]:
         )
     }
     for period, stage_id, n in sql.fetch(
-        f"SELECT c.period, s.stage_id, COUNT(DISTINCT c.deal_id) FROM ({cohort}) c "
-        f"JOIN {VISIT} v ON v.deal_id = c.deal_id JOIN {STEP} s ON s.id = v.step_id "
-        f"WHERE s.stage_id IS NOT NULL AND v.entered_at >= %(start)s "
-        f"GROUP BY c.period, s.stage_id",
+        f"SELECT c.period, {ctx.stage_of}, COUNT(DISTINCT c.deal_id) FROM ({cohort}) c "
+        f"JOIN {VISIT} v ON v.deal_id = c.deal_id "
+        f"WHERE v.step_id IN ({ctx.staged_step_ids}) AND v.entered_at >= %(start)s "
+        f"GROUP BY 1, 2",  # the month and the stage
         ctx.params,
     ):
         periods[period].reached[str(stage_id)] = int(n)

@@ -270,18 +270,23 @@ def metrics_prune(*, now: datetime) -> int:
 
 def metrics_schedule(*, stream_id: int, now: datetime) -> bool:
     """Note that a stream's visits changed and queue a recompute unless one is already
-    queued: a burst of events rides on one recompute. Returns whether one was queued."""
+    queued: a burst of events rides on one recompute. Returns whether one was queued.
+
+    The first change after a quiet spell (no change for ``METRICS_DEBOUNCE_SECONDS``) is
+    recomputed at once, so one logged event is in the figures as soon as they can be
+    computed; a change that closely follows another waits that long, so the rest of a burst
+    gathers on the same recompute."""
     from funnel.tasks import recompute_stream_metrics  # tasks import this module
 
+    debounce = settings.METRICS_DEBOUNCE_SECONDS
     state, _ = MetricsState.objects.get_or_create(stream_id=stream_id)
+    quiet = state.changed_at is None or now - state.changed_at >= timedelta(seconds=debounce)
     MetricsState.objects.filter(pk=state.pk).update(changed_at=now)
     queued = MetricsState.objects.filter(pk=state.pk, scheduled_at__isnull=True).update(
         scheduled_at=now
     )
     if queued:
-        recompute_stream_metrics.apply_async(
-            (stream_id,), countdown=settings.METRICS_DEBOUNCE_SECONDS
-        )
+        recompute_stream_metrics.apply_async((stream_id,), countdown=0 if quiet else debounce)
     return bool(queued)
 
 

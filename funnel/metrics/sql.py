@@ -55,6 +55,26 @@ def least(*expressions: str) -> str:
     return f"{'LEAST' if is_postgres() else 'MIN'}({', '.join(expressions)})"
 
 
+def lookup(column: str, values: dict[int, float | int | None]) -> str:
+    """SQL for the value ``values`` maps the id in ``column`` to (NULL for any other id): a
+    map of a few dozen steps read inline instead of joining their table on every row.
+
+    Keys and values are numbers from the database, written as literals."""
+    branches = " ".join(
+        f"WHEN {int(key)} THEN {_number(value)}"
+        for key, value in values.items()
+        if value is not None
+    )
+    return f"(CASE {column} {branches} END)" if branches else "NULL"
+
+
+def _number(value: float | int) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    # A float as a double, so the sums and percentiles over it stay in floating point.
+    return f"CAST({float(value)!r} AS DOUBLE PRECISION)"
+
+
 def timestamp_param(moment: datetime) -> object:
     """A datetime as the backend stores it, to compare with a timestamp column."""
     return connection.ops.adapt_datetimefield_value(moment)

@@ -200,6 +200,22 @@ def test_a_burst_of_changes_queues_one_recompute(team_setup):
     assert enqueue.call_count == 1
 
 
+def test_a_change_after_a_quiet_spell_is_recomputed_at_once_and_a_close_one_waits(
+    team_setup, settings
+):
+    settings.METRICS_DEBOUNCE_SECONDS = 0.25
+    stream_id = team_setup.stream_a.pk
+    with mock.patch("funnel.tasks.recompute_stream_metrics.apply_async") as enqueue:
+        assert metrics_schedule(stream_id=stream_id, now=NOW)  # the first change ever
+        # The recompute starts (and clears the flag); a change 0.1 s after the first waits.
+        metrics_recompute_stream(stream_id=stream_id, now=NOW + timedelta(seconds=0.05))
+        assert metrics_schedule(stream_id=stream_id, now=NOW + timedelta(seconds=0.1))
+        metrics_recompute_stream(stream_id=stream_id, now=NOW + timedelta(seconds=0.4))
+        # A minute later all is quiet again: at once.
+        assert metrics_schedule(stream_id=stream_id, now=NOW + timedelta(minutes=1))
+    assert [c.kwargs["countdown"] for c in enqueue.call_args_list] == [0, 0.25, 0]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_one_transaction_of_many_events_schedules_once_on_commit(team_setup):
     stream_id = team_setup.stream_a.pk
