@@ -33,6 +33,7 @@ from funnel.dashboards import (
     BOARDS,
     TITLES,
     Board,
+    Stamp,
     StreamInfo,
     TeamBoard,
     board_html,
@@ -45,7 +46,8 @@ from funnel.dashboards import (
 )
 from funnel.forms import SOURCES
 from funnel.metrics.query import AMOUNT_BANDS
-from streams.models import Role, StreamState, ValueStream
+from funnel.metrics.snapshots import metrics_sets_job
+from streams.models import Job, JobState, Role, StreamState, ValueStream
 from streams.selectors import (
     home_memberships,
     role_in_team,
@@ -158,11 +160,6 @@ def stream_dashboard(request: HttpRequest, slug: str, board: str) -> HttpRespons
         built.append(page)
         return board_html(page)
 
-    # The tiles and charts are rendered once per state of the snapshots they come from.
-    stamp = snapshot_stamp(board_queries(board, filters))
-    key = stamp.key("stream", board, stream.pk, stream.version, query) if stamp else None
-    html = rendered(key, build)
-    result = None if stamp else built[0].result
     tabs = [
         (key, label, reverse("dashboards:board", args=[stream.slug, key]))
         for key, label in TABS
@@ -171,9 +168,6 @@ def stream_dashboard(request: HttpRequest, slug: str, board: str) -> HttpRespons
     context = {
         "stream": stream,
         "title": TITLES[board],
-        "board_html": mark_safe(html),  # our own template, rendered (and cached) above
-        "computed_at": stamp.computed_at if stamp else result.computed_at,
-        "stale": stamp.stale if stamp else result.stale,
         "tabs": tabs,
         "tab_query": filters.querystring(owner=None) if board == "me" or own_only else query,
         "filters": filters,
@@ -186,14 +180,58 @@ def stream_dashboard(request: HttpRequest, slug: str, board: str) -> HttpRespons
         "sources": _sources(filters),
         "amount_bands": AMOUNT_BANDS.values(),
         "periods": PERIODS.values(),
+        "share_url": request.build_absolute_uri(request.path + (f"?{query}" if query else "")),
+    }
+    template = "funnel/dashboards/board.html"
+    queries = board_queries(board, filters)
+    stamp = _stamp_or_job(request, queries, team_id=stream.team_id, filters=filters)
+    if isinstance(stamp, Job):
+        return _preparing(request, template, context, filters, stamp, errors)
+    # The tiles and charts are rendered once per state of the snapshots they come from.
+    key = stamp.key("stream", board, stream.pk, stream.version, query) if stamp else None
+    html = rendered(key, build)
+    result = None if stamp else built[0].result
+    context |= {
+        "board_html": mark_safe(html),  # our own template, rendered (and cached) above
+        "computed_at": stamp.computed_at if stamp else result.computed_at,
+        "stale": stamp.stale if stamp else result.stale,
         "period_text": _period_text(
             filters,
             stamp.window_start if stamp else result.window_start,
             stamp.window_end if stamp else result.window_end,
         ),
-        "share_url": request.build_absolute_uri(request.path + (f"?{query}" if query else "")),
     }
-    return render(request, "funnel/dashboards/board.html", context, status=400 if errors else 200)
+    return render(request, template, context, status=400 if errors else 200)
+
+
+def _stamp_or_job(
+    request: HttpRequest, queries: list, *, team_id: int, filters: DashboardFilters
+) -> Stamp | Job | None:
+    """The stamp of the sets a page reads; when one is not stored yet, the background job
+    that computes them (joined if one is running), or the stamp once it has run (eager
+    Celery); None only if the sets vanished meanwhile (the page then computes them)."""
+    stamp = snapshot_stamp(queries)
+    if stamp is not None:
+        return stamp
+    job = metrics_sets_job(queries=queries, team_id=team_id, user=request.user, now=timezone.now())
+    if job.state == JobState.FAILED:
+        raise RuntimeError(f"Preparing the dashboard failed: {job.error}")
+    return snapshot_stamp(queries) if job.state == JobState.DONE else job
+
+
+def _preparing(
+    request: HttpRequest,
+    template: str,
+    context: dict,
+    filters: DashboardFilters,
+    job: Job,
+    errors: dict,
+) -> HttpResponse:
+    """The page while its figures are computed in the background: a progress bar that
+    reloads the page when they are ready (``static/js/dashboards.js``)."""
+    start, end = filters.query.window(timezone.now())
+    context |= {"preparing": job, "period_text": _period_text(filters, start, end)}
+    return render(request, template, context, status=400 if errors else 202)
 
 
 def _sources(filters: DashboardFilters) -> list[str]:
@@ -273,21 +311,9 @@ def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         built.append(page)
         return board_html(page, extra={"stream_query": query})
 
-    queries = [
-        replace(q, stream_id=stream.pk)
-        for stream in streams
-        for q in (filters.query, filters.previous)
-    ]
-    stamp = snapshot_stamp(queries) if streams else None
-    parts = ("team", team.pk, [(s.pk, s.version, s.name) for s in streams], query)
-    html = rendered(stamp.key(*parts) if stamp else None, build)
-    first = None if stamp or not built or not built[0].streams else built[0].streams[0].result
     context = {
         "team": team,
         "has_streams": bool(streams),
-        "board_html": mark_safe(html),  # our own template, rendered (and cached) above
-        "computed_at": stamp.computed_at if stamp else first.computed_at if first else None,
-        "stale": stamp.stale if stamp else bool(first and first.stale),
         "filters": filters,
         "values": filters.values,
         "errors": errors,
@@ -298,15 +324,32 @@ def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "sources": _sources(filters),
         "amount_bands": AMOUNT_BANDS.values(),
         "periods": PERIODS.values(),
+        "stream_query": query,
+        "share_url": request.build_absolute_uri(request.path + (f"?{query}" if query else "")),
+    }
+    template = "funnel/dashboards/team.html"
+    queries = [
+        replace(q, stream_id=stream.pk)
+        for stream in streams
+        for q in (filters.query, filters.previous)
+    ]
+    stamp = _stamp_or_job(request, queries, team_id=team.pk, filters=filters) if streams else None
+    if isinstance(stamp, Job):
+        return _preparing(request, template, context, filters, stamp, errors)
+    parts = ("team", team.pk, [(s.pk, s.version, s.name) for s in streams], query)
+    html = rendered(stamp.key(*parts) if stamp else None, build)
+    first = None if stamp or not built or not built[0].streams else built[0].streams[0].result
+    context |= {
+        "board_html": mark_safe(html),  # our own template, rendered (and cached) above
+        "computed_at": stamp.computed_at if stamp else first.computed_at if first else None,
+        "stale": stamp.stale if stamp else bool(first and first.stale),
         "period_text": _period_text(filters, stamp.window_start, stamp.window_end)
         if stamp
         else _period_text(filters, first.window_start, first.window_end)
         if first
         else "",
-        "stream_query": query,
-        "share_url": request.build_absolute_uri(request.path + (f"?{query}" if query else "")),
     }
-    return render(request, "funnel/dashboards/team.html", context, status=400 if errors else 200)
+    return render(request, template, context, status=400 if errors else 200)
 
 
 @require_GET

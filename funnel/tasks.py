@@ -11,6 +11,8 @@ from funnel.metrics.snapshots import (
     metrics_recompute_all,
     metrics_recompute_stream,
     metrics_refresh_open_all,
+    metrics_sets_prepare,
+    query_from_keys,
 )
 from funnel.models import ImportUpload
 from streams.models import Job, JobState
@@ -105,6 +107,28 @@ def recompute_stream_metrics(stream_id: int) -> int:
     """Recompute a stream's metric snapshots (queued, debounced, by ``metrics_schedule``).
     Idempotent: snapshots are upserts. A database hiccup is retried with back-off."""
     return metrics_recompute_stream(stream_id=stream_id, now=timezone.now())
+
+
+@shared_task(name="funnel.tasks.prepare_metric_sets")
+def prepare_metric_sets(job_id: int) -> int:
+    """Compute the snapshot sets a dashboard asked for (``metrics_sets_job``), with progress on
+    the ``Job`` for the page that waits for them. A failure fails the job and is raised."""
+    job = Job.objects.get(pk=job_id)
+
+    def progress(done: int, total: int, message: str) -> None:
+        job_progress(job_id=job_id, done=done, total=total, message=message)
+
+    try:
+        computed = metrics_sets_prepare(
+            queries=[query_from_keys(**keys) for keys in job.params["sets"]],
+            now=timezone.now(),
+            progress=progress,
+        )
+    except Exception as exc:
+        job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
+        raise
+    job_finish(job_id=job_id, result={"sets computed": computed}, message="Ready")
+    return computed
 
 
 @shared_task(name="funnel.tasks.refresh_open_metrics")

@@ -1,7 +1,8 @@
 """Storing the engine's results and reading them back.
 
 Pages and the API read snapshots, never raw visits (``metrics_read``); the only computation
-on a request is the first one of a window and filter set nobody asked for before. Snapshots
+on a request is the first one of a window and filter set nobody asked for before, which the
+dashboards hand to a background job with a progress bar (``metrics_sets_job``). Snapshots
 are kept fresh by Celery (``funnel.tasks``):
 
 - after visits change, ``metrics_changed`` schedules one debounced recompute of the stream
@@ -14,7 +15,7 @@ are kept fresh by Celery (``funnel.tasks``):
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, fields
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl
@@ -33,7 +34,8 @@ from funnel.metrics.query import (
 from funnel.metrics.results import MetricsResult, StageMetrics, StepMetrics, StreamSummary, Waste
 from funnel.metrics.series import ChartSeries, compute_series, refresh_aging
 from funnel.models import MetricsSnapshot, MetricsState, StageSnapshot, StepSnapshot
-from streams.models import ValueStream
+from streams.models import Job, JobState, Team, ValueStream
+from streams.services import job_create
 
 #: Window and filter sets every stream keeps, whether or not anyone asked.
 STANDARD_QUERIES = ({"previous": False}, {"previous": True})
@@ -49,26 +51,43 @@ def _build(cls: type, data: dict, **extra: object) -> object:
     return cls(**{k: v for k, v in data.items() if k in names}, **extra)
 
 
-def query_of(snapshot: MetricsSnapshot) -> MetricsQuery:
-    """The query a snapshot answers, rebuilt from its keys."""
-    raw = dict(parse_qsl(snapshot.filter_key))
+def query_from_keys(*, stream_id: int, window_key: str, filter_key: str) -> MetricsQuery:
+    """The query a snapshot's keys name (``MetricsQuery.window_key``, ``MetricsFilters.key``)."""
+    raw = dict(parse_qsl(filter_key))
     filters = MetricsFilters(
         owner_id=int(raw["owner"]) if "owner" in raw else None,
         lane_id=int(raw["lane"]) if "lane" in raw else None,
         source=raw.get("source"),
         amount_band=raw.get("amount_band"),
     )
-    if snapshot.window_key in (ROLLING_KEY, PREVIOUS_KEY):
+    if window_key in (ROLLING_KEY, PREVIOUS_KEY):
         return MetricsQuery(
-            stream_id=snapshot.stream_id,
-            filters=filters,
-            previous=snapshot.window_key == PREVIOUS_KEY,
+            stream_id=stream_id, filters=filters, previous=window_key == PREVIOUS_KEY
         )
+    start, end = window_key.split("/")
     return MetricsQuery(
-        stream_id=snapshot.stream_id,
-        start=snapshot.window_start,
-        end=snapshot.window_end,
+        stream_id=stream_id,
+        start=datetime.fromisoformat(start),
+        end=datetime.fromisoformat(end),
         filters=filters,
+    )
+
+
+def query_keys(query: MetricsQuery) -> dict:
+    """What ``query_from_keys`` takes: a query as plain JSON, for a task's arguments."""
+    return {
+        "stream_id": query.stream_id,
+        "window_key": query.window_key,
+        "filter_key": query.filters.key,
+    }
+
+
+def query_of(snapshot: MetricsSnapshot) -> MetricsQuery:
+    """The query a snapshot answers, rebuilt from its keys."""
+    return query_from_keys(
+        stream_id=snapshot.stream_id,
+        window_key=snapshot.window_key,
+        filter_key=snapshot.filter_key,
     )
 
 
@@ -189,6 +208,96 @@ def dashboard_read(query: MetricsQuery, *, now: datetime) -> tuple[MetricsResult
         snapshot.series = compute_series(query, now=now, result=result).as_json()
         MetricsSnapshot.objects.filter(pk=snapshot.pk).update(series=snapshot.series)
     return result, ChartSeries.from_json(snapshot.series)
+
+
+def metrics_sets_prepare(
+    *,
+    queries: Sequence[MetricsQuery],
+    now: datetime,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> int:
+    """Compute and store the figures and chart series of each of ``queries`` that is not
+    stored with its series yet: what a dashboard needs for a filter set nobody asked for
+    before (the recompute keeps it fresh from then on). ``progress(done, total, message)`` is
+    called before each step and at the end. Returns the sets computed."""
+    missing = [q for q in queries if not _has_series(q)]
+    total = 2 * len(missing)
+    for i, query in enumerate(missing):
+        label = _plain_label(query)
+        if progress:
+            progress(2 * i, total, f"Computing the figures of {label}")
+        snapshot = _snapshot(query)
+        if snapshot is None:
+            result = compute_metrics(query, now=now)
+            metrics_store(result, now=now)
+        else:
+            result = result_of(snapshot)
+        if progress:
+            progress(2 * i + 1, total, f"Drawing the charts of {label}")
+        series_store(query, compute_series(query, now=now, result=result))
+    if progress:
+        progress(total, total, "Ready")
+    return len(missing)
+
+
+def _has_series(query: MetricsQuery) -> bool:
+    return (
+        MetricsSnapshot.objects.filter(
+            stream_id=query.stream_id,
+            window_key=query.window_key,
+            filter_key=query.filters.key,
+        )
+        .exclude(series={})
+        .exists()
+    )
+
+
+def _plain_label(query: MetricsQuery) -> str:
+    if query.is_rolling:
+        return "the 90 days before" if query.previous else "the last 90 days"
+    return f"{query.start:%d %b %Y} – {query.end:%d %b %Y}"
+
+
+#: The kind of the ``Job`` that prepares a dashboard's snapshot sets.
+PREPARE_JOB = "dashboard view"
+#: How long a job preparing the same sets is joined rather than started again.
+PREPARE_JOIN = timedelta(minutes=15)
+
+
+def metrics_sets_job(
+    *, queries: Sequence[MetricsQuery], team_id: int, user: object, now: datetime
+) -> Job:
+    """A background job that prepares ``queries`` (``metrics_sets_prepare``), with progress
+    for the page to show; one already queued or running for the same sets is joined. With
+    eager Celery (development, tests) it has run when this returns. Call it outside a
+    transaction (as views run), so a worker finds the job when it starts."""
+    from funnel.tasks import prepare_metric_sets  # tasks import this module
+
+    sets = [query_keys(q) for q in queries]
+    key = " ".join(sorted(f"{k['stream_id']}/{k['window_key']}?{k['filter_key']}" for k in sets))
+    running = (
+        Job.objects.filter(
+            kind=PREPARE_JOB,
+            params__key=key,
+            state__in=[JobState.QUEUED, JobState.RUNNING],
+            created_at__gte=now - PREPARE_JOIN,
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if running is not None:
+        return running
+    job = job_create(
+        kind=PREPARE_JOB,
+        params={"key": key, "sets": sets},
+        total=2 * len(sets),
+        created_by=user,
+        team=Team.objects.get(pk=team_id),
+    )
+    # Called from views, which run in autocommit: the job is stored for the worker already.
+    prepare_metric_sets.delay(job.pk)
+    job.refresh_from_db()
+    return job
 
 
 def metrics_recompute_stream(

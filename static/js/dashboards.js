@@ -98,6 +98,37 @@
     });
   }
 
+  // --- A view being prepared in the background ----------------------------------------------
+  // The page's figures are computed by a background job: follow its progress and show the
+  // dashboard when it is done (a failure is said, and the page is not reloaded in a loop).
+  const preparing = document.getElementById("board-preparing");
+  if (preparing) {
+    const bar = preparing.querySelector("[role=progressbar]");
+    const message = preparing.querySelector("[data-job-message]");
+    const started = Date.now();
+    const poll = function () {
+      fetch(preparing.dataset.jobUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (job) {
+          if (!job) { window.setTimeout(poll, 3000); return; }
+          bar.setAttribute("aria-valuenow", job.percent);
+          bar.querySelector(".progress-bar").style.width = job.percent + "%";
+          if (job.state === "done") { window.location.reload(); return; }
+          if (job.state === "failed") {
+            message.textContent = "Computing these figures failed (" + job.error + "). Reload the page to try again.";
+            return;
+          }
+          if (job.message) { message.textContent = job.message + "…"; }
+          if (Date.now() - started > 120000) {
+            message.textContent = "This is taking longer than usual: is the background worker running? The page will show the figures once they are ready.";
+          }
+          window.setTimeout(poll, 1000);
+        })
+        .catch(function () { window.setTimeout(poll, 3000); });
+    };
+    window.setTimeout(poll, 500);
+  }
+
   // --- Copy the link of this view ---------------------------------------------------------
   document.querySelectorAll("[data-copy-link]").forEach(function (button) {
     button.addEventListener("click", function () {

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import csv
 import re
+from unittest import mock
 
 import pytest
 from django.core.cache import cache
 from playwright.sync_api import Page, expect
 
 from funnel.metrics.query import MetricsFilters, MetricsQuery
-from funnel.metrics.snapshots import metrics_stored
+from funnel.metrics.snapshots import PREPARE_JOB, metrics_stored
 from funnel.models import Deal
-from streams.models import ValueStream
+from funnel.tasks import prepare_metric_sets
+from streams.models import Job, ValueStream
 from vsm_project.demo import DEMO_PASSWORD, demo_seed
 
 from .conftest import login, save_screenshot
@@ -228,3 +230,23 @@ def test_a_rep_sees_their_own_figures_and_nothing_of_other_reps(page, phone_page
     wait_for_charts(phone_page)
     assert phone_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     save_screenshot(phone_page, "dashboard-me-390x844")
+
+
+def test_a_view_nobody_asked_for_shows_its_progress_then_the_dashboard(page, demo):
+    login(page, "vp", DEMO_PASSWORD)
+    # No worker takes the job until the page is showing its progress: the test is the worker.
+    with mock.patch("funnel.tasks.prepare_metric_sets.delay"):
+        response = page.goto(board_url(demo, "flow", "?amount_band=medium"))
+    assert response.status == 202
+    expect(page.get_by_role("heading", name="Preparing this view")).to_be_visible()
+    bar = page.get_by_role("progressbar", name="Computing the figures")
+    expect(bar).to_have_attribute("aria-valuenow", "0")
+    expect(page.get_by_label("Amount")).to_have_value("medium")  # the filters stay in view
+    save_screenshot(page, "dashboard-preparing-1440x900")
+
+    prepare_metric_sets(Job.objects.get(kind=PREPARE_JOB).pk)
+    # The page notices the job is done and shows the dashboard without anyone reloading it.
+    expect(page.locator(".chart-card")).to_have_count(BOARDS["flow"])
+    figures = wait_for_charts(page)
+    assert all(f["traces"] > 0 for f in figures)
+    expect(page.get_by_role("heading", name="Preparing this view")).to_have_count(0)

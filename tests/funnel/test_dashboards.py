@@ -31,10 +31,18 @@ from funnel.metrics.series import (
     Throughput,
     TimeInStep,
 )
-from funnel.metrics.snapshots import metrics_store, series_store
+from funnel.metrics.snapshots import (
+    PREPARE_JOB,
+    metrics_store,
+    query_from_keys,
+    query_keys,
+    series_store,
+)
 from funnel.metrics.stats import xmr
 from funnel.models import MetricsSnapshot, MetricsState
-from streams.models import FunnelStage, Lane
+from funnel.tasks import prepare_metric_sets
+from streams.models import FunnelStage, Job, JobState, Lane
+from streams.services import job_progress
 from tests.factories import BASE_TIME, PASSWORD, make_stream
 
 NOW = BASE_TIME + timedelta(days=3)
@@ -550,3 +558,89 @@ def test_a_stream_without_deals_shows_an_empty_state_on_every_chart(team_setup, 
     html = response.content.decode()
     assert html.count('class="chart-empty"') == len(CHART_KEYS[name])
     assert "figure-" not in html
+
+
+# --- A view nobody asked for before ---------------------------------------------------------
+
+
+def test_a_new_filter_set_is_prepared_in_the_background_with_progress_then_shown(board):
+    client = client_for(board.leader_a)
+    page = url(board, "flow", "?amount_band=small")
+    with mock.patch("funnel.tasks.prepare_metric_sets.delay") as enqueue:  # no worker yet
+        first = client.get(page)
+        again = client.get(page)
+    assert first.status_code == again.status_code == 202
+    html = first.content.decode()
+    assert "Preparing this view" in html and 'role="progressbar"' in html
+    assert 'id="chart-' not in html  # no chart is drawn from figures that are not there
+    job = Job.objects.get(kind=PREPARE_JOB)  # the second view joined the first one's job
+    assert enqueue.call_args_list == [mock.call(job.pk)]
+    assert f"/jobs/{job.pk}/?format=json" in html
+    assert sorted((s["window_key"], s["filter_key"]) for s in job.params["sets"]) == [
+        ("last-90d", "amount_band=small"),
+        ("prev-90d", "amount_band=small"),
+    ]
+    # The worker takes it: both sets' figures, then their charts, with progress on the job.
+    with mock.patch("funnel.tasks.job_progress", wraps=job_progress) as progress:
+        assert prepare_metric_sets(job.pk) == 2
+    assert [(c.kwargs["done"], c.kwargs["total"]) for c in progress.call_args_list] == [
+        (0, 4),
+        (1, 4),
+        (2, 4),
+        (3, 4),
+        (4, 4),
+    ]
+    assert progress.call_args_list[1].kwargs["message"] == "Drawing the charts of the last 90 days"
+    job.refresh_from_db()
+    assert (job.state, job.percent, job.message) == (JobState.DONE, 100, "Ready")
+    with no_compute():
+        shown = client.get(page)
+    assert shown.status_code == 200 and 'id="chart-aging"' in shown.content.decode()
+
+
+def test_the_team_page_of_a_new_filter_set_is_prepared_in_the_background_too(board):
+    with mock.patch("funnel.tasks.prepare_metric_sets.delay"):
+        response = client_for(board.manager_a).get(
+            f"/dashboards/teams/{board.stream_a.team.slug}/?amount_band=large"
+        )
+    assert response.status_code == 202
+    assert "Preparing this view" in response.content.decode()
+    job = Job.objects.get(kind=PREPARE_JOB)
+    assert {s["stream_id"] for s in job.params["sets"]} == {board.stream_a.pk}
+
+
+def test_with_eager_celery_a_new_filter_set_is_computed_before_the_page_is_shown(board):
+    response = client_for(board.manager_a).get(url(board, "waste", "?amount_band=large"))
+    assert response.status_code == 200
+    assert 'id="chart-pareto_hours"' in response.content.decode()
+    assert Job.objects.get(kind=PREPARE_JOB).state == JobState.DONE
+    stored = MetricsSnapshot.objects.filter(filter_key="amount_band=large").exclude(series={})
+    assert stored.count() == 2
+
+
+def test_a_failed_preparation_fails_its_job_with_the_reason(board):
+    with mock.patch("funnel.tasks.prepare_metric_sets.delay"):
+        client_for(board.leader_a).get(url(board, "funnel", "?amount_band=small"))
+    job = Job.objects.get(kind=PREPARE_JOB)
+    with (
+        mock.patch("funnel.metrics.snapshots.compute_metrics", side_effect=RuntimeError("db")),
+        pytest.raises(RuntimeError),
+    ):
+        prepare_metric_sets(job.pk)
+    job.refresh_from_db()
+    assert (job.state, job.error) == (JobState.FAILED, "RuntimeError: db")
+
+
+def test_a_query_survives_the_round_trip_through_its_snapshot_keys():
+    start, end = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 2, 1, tzinfo=UTC)
+    for query in (
+        MetricsQuery(stream_id=3),
+        MetricsQuery(stream_id=3, previous=True, filters=MetricsFilters(owner_id=7)),
+        MetricsQuery(
+            stream_id=3,
+            start=start,
+            end=end,
+            filters=MetricsFilters(lane_id=2, source="web", amount_band="large"),
+        ),
+    ):
+        assert query_from_keys(**query_keys(query)) == query
