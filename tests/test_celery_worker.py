@@ -20,11 +20,12 @@ from django.db import connection
 from django.utils import timezone
 
 from funnel.metrics.query import MetricsQuery
-from funnel.metrics.snapshots import metrics_recompute_stream, metrics_stored
+from funnel.metrics.snapshots import PREPARE_JOB, metrics_recompute_stream, metrics_stored
 from funnel.models import Deal, MetricsState
 from funnel.services import deal_move
 from streams.models import Job, JobState
 from streams.services import job_create
+from tests.factories import PASSWORD
 from tests.services import missing_service
 from vsm_project.celery import app as celery_app
 from vsm_project.health import health_status
@@ -122,3 +123,22 @@ def test_a_real_worker_recomputes_the_metrics_after_a_logged_move(worker, team_s
     assert result.stale is False
     assert result.step(team_setup.steps_a[1].pk).wip_now == 1
     assert MetricsState.objects.get(stream_id=query.stream_id).scheduled_at is None
+
+
+def test_a_real_worker_prepares_a_dashboard_view_nobody_asked_for(worker, team_setup, client):
+    """The page answers at once with a progress bar; the worker computes the sets; the page
+    then shows the charts."""
+    assert client.login(username=team_setup.manager_a.username, password=PASSWORD)
+    page = f"/dashboards/streams/{team_setup.stream_a.slug}/flow/?amount_band=small"
+    first = client.get(page)
+    assert first.status_code == 202 and "Preparing this view" in first.content.decode()
+    job = Job.objects.get(kind=PREPARE_JOB)
+    deadline = time.monotonic() + 60
+    while Job.objects.get(pk=job.pk).state in (JobState.QUEUED, JobState.RUNNING):
+        if time.monotonic() > deadline:
+            pytest.fail("the worker did not prepare the view within 60 s")
+        time.sleep(0.2)
+    job.refresh_from_db()
+    assert (job.state, job.percent) == (JobState.DONE, 100), job.error
+    shown = client.get(page)
+    assert shown.status_code == 200 and 'id="chart-aging"' in shown.content.decode()
