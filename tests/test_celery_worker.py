@@ -126,12 +126,15 @@ def test_a_real_worker_recomputes_the_metrics_after_a_logged_move(worker, team_s
 
 
 def test_a_real_worker_prepares_a_dashboard_view_nobody_asked_for(worker, team_setup, client):
-    """The page answers at once with a progress bar; the worker computes the sets; the page
-    then shows the charts."""
+    """The page hands the sets to the worker and answers with a progress bar (or, when the
+    worker was done before the page was drawn, with the charts); the page then shows them."""
+    assert not settings.CELERY_TASK_ALWAYS_EAGER
     assert client.login(username=team_setup.manager_a.username, password=PASSWORD)
     page = f"/dashboards/streams/{team_setup.stream_a.slug}/flow/?amount_band=small"
     first = client.get(page)
-    assert first.status_code == 202 and "Preparing this view" in first.content.decode()
+    assert first.status_code in (200, 202)
+    if first.status_code == 202:
+        assert "Preparing this view" in first.content.decode()
     job = Job.objects.get(kind=PREPARE_JOB)
     deadline = time.monotonic() + 60
     while Job.objects.get(pk=job.pk).state in (JobState.QUEUED, JobState.RUNNING):
