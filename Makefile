@@ -50,8 +50,11 @@ run: $(STAMP) ## Migrate, seed demo data (prints logins), serve on HOST:PORT; + 
 test: $(STAMP) ## Run the test suite (pass options with PYTEST_ARGS="-k deals -x")
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Which tests test-sqlite runs (a pytest -m expression); CI leaves out the browser tests there.
+SQLITE_MARKS ?= not services
+
 test-sqlite: $(STAMP) ## The suite on SQLite with eager Celery (all but the tests of the PostgreSQL/Redis wiring)
-	env -u DATABASE_URL -u REDIS_URL VSM_REQUIRE_SERVICES= $(BIN)/python -m pytest -m "not services" $(PYTEST_ARGS)
+	env -u DATABASE_URL -u REDIS_URL VSM_REQUIRE_SERVICES= $(BIN)/python -m pytest -m "$(SQLITE_MARKS)" $(PYTEST_ARGS)
 
 lint: $(STAMP) ## Check lint and formatting with ruff (changes nothing)
 	$(BIN)/ruff check .
