@@ -184,7 +184,7 @@ def stream_dashboard(request: HttpRequest, slug: str, board: str) -> HttpRespons
     }
     template = "funnel/dashboards/board.html"
     queries = board_queries(board, filters)
-    stamp = _stamp_or_job(request, queries, team_id=stream.team_id, filters=filters)
+    stamp = _stamp_or_job(request, queries, team_id=stream.team_id)
     if isinstance(stamp, Job):
         return _preparing(request, template, context, filters, stamp, errors)
     # The tiles and charts are rendered once per state of the snapshots they come from.
@@ -204,9 +204,7 @@ def stream_dashboard(request: HttpRequest, slug: str, board: str) -> HttpRespons
     return render(request, template, context, status=400 if errors else 200)
 
 
-def _stamp_or_job(
-    request: HttpRequest, queries: list, *, team_id: int, filters: DashboardFilters
-) -> Stamp | Job | None:
+def _stamp_or_job(request: HttpRequest, queries: list, *, team_id: int) -> Stamp | Job | None:
     """The stamp of the sets a page reads; when one is not stored yet, the background job
     that computes them (joined if one is running), or the stamp once it has run (eager
     Celery); None only if the sets vanished meanwhile (the page then computes them)."""
@@ -333,7 +331,7 @@ def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         for stream in streams
         for q in (filters.query, filters.previous)
     ]
-    stamp = _stamp_or_job(request, queries, team_id=team.pk, filters=filters) if streams else None
+    stamp = _stamp_or_job(request, queries, team_id=team.pk) if streams else None
     if isinstance(stamp, Job):
         return _preparing(request, template, context, filters, stamp, errors)
     parts = ("team", team.pk, [(s.pk, s.version, s.name) for s in streams], query)
