@@ -34,6 +34,15 @@ class Deal(models.Model):
         on_delete=models.SET_NULL,
         related_name="owned_deals",
     )
+    # Nullable without a default so that SQLite adds the column (ALTER TABLE ADD) instead of
+    # rebuilding funnel_deal, which would drop its triggers.
+    owner_name = models.CharField(
+        max_length=120,
+        null=True,
+        blank=True,
+        help_text="The owner as an imported CRM file names them, when they are not a user of "
+        "the team (an agent's display name). The figures group and filter by it.",
+    )
     source = models.CharField(max_length=40, blank=True, help_text="Lead source, e.g. inbound.")
     created_at = models.DateTimeField(help_text="When the deal was created (in the CRM).")
     status = models.CharField(max_length=4, choices=DealStatus.choices, default=DealStatus.OPEN)
@@ -80,6 +89,14 @@ class Deal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.external_id})"
+
+    @property
+    def owner_label(self) -> str:
+        """Who owns the deal, for display: the user's name, else the imported owner name.
+        (Reads ``owner``: select it with the deal where many are shown.)"""
+        if self.owner_id is not None:
+            return self.owner.get_full_name() or self.owner.get_username()
+        return self.owner_name or ""
 
 
 class Visit(models.Model):
@@ -289,3 +306,39 @@ class ImportUpload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.filename or 'upload'} → {self.stream}"
+
+
+class ImportMapping(models.Model):
+    """How the import wizard last read a file of one source into one stream: its column,
+    stage and owner mappings, reused when a file from the same source is uploaded again.
+
+    A source is recognised by its header: ``source_key`` is a digest of the format and the
+    file's column names (:func:`funnel.importing.source_key`), so a weekly export of the same
+    CRM report finds its mapping however it is named."""
+
+    stream = models.ForeignKey(
+        ValueStream, on_delete=models.CASCADE, related_name="import_mappings"
+    )
+    source_key = models.CharField(max_length=64)
+    format = models.CharField(max_length=12)
+    #: The file name the mapping was saved from, to tell the user where it came from.
+    filename = models.CharField(max_length=200, blank=True)
+    columns = models.JSONField(default=dict, blank=True)
+    steps = models.JSONField(default=dict, blank=True)
+    owners = models.JSONField(default=dict, blank=True)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    day_first = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stream", "source_key"], name="import_mapping_stream_source_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.format} mapping of {self.filename or self.source_key[:8]} → {self.stream}"
