@@ -48,6 +48,17 @@ class Deal(models.Model):
     status = models.CharField(max_length=4, choices=DealStatus.choices, default=DealStatus.OPEN)
     closed_at = models.DateTimeField(null=True, blank=True)
     lost_reason = models.CharField(max_length=200, blank=True)
+    # Nullable without a default so that SQLite adds the columns (ALTER TABLE ADD) instead of
+    # rebuilding funnel_deal, which would drop its triggers.
+    expected_close_date = models.DateField(
+        null=True, blank=True, help_text="When the owner expects the deal to close."
+    )
+    next_step = models.CharField(
+        max_length=200,
+        null=True,
+        blank=True,
+        help_text="The next thing to do on the deal, in the owner's words.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
     # A path fact (funnel.paths), kept with the visits by whatever writes them.
     first_entered_at = models.DateTimeField(
@@ -97,6 +108,59 @@ class Deal(models.Model):
         if self.owner_id is not None:
             return self.owner.get_full_name() or self.owner.get_username()
         return self.owner_name or ""
+
+
+class DealEventKind(models.TextChoices):
+    CLOSED = "closed", "Closed"
+    UNDONE = "undone", "Close undone"
+    REOPENED = "reopened", "Reopened"
+
+
+class DealEvent(models.Model):
+    """A change of a deal's outcome made through the services (``funnel.services``): closing
+    it, undoing that close within minutes, a manager reopening it later. The visits stay the
+    event log of the deal's path; these rows keep who changed its outcome, when and why, so
+    an undo or a reopen never erases history.
+
+    ``status``, ``closed_at`` and ``lost_reason`` are the outcome the event set (``closed``)
+    or took away (``undone``, ``reopened``).
+    """
+
+    # deal_event_deal_recorded leads with the deal.
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="events", db_index=False)
+    kind = models.CharField(max_length=8, choices=DealEventKind.choices)
+    recorded_at = models.DateTimeField(help_text="When the change was made (not back-dated).")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    status = models.CharField(max_length=4, choices=DealStatus.choices)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    lost_reason = models.CharField(max_length=200, blank=True)
+    reason = models.CharField(max_length=500, blank=True, help_text="Why it was reopened.")
+
+    class Meta:
+        ordering = ["recorded_at", "id"]
+        indexes = [models.Index(fields=["deal", "recorded_at"], name="deal_event_deal_recorded")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=DealEventKind.values), name="deal_event_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=(DealStatus.WON, DealStatus.LOST)),
+                name="deal_event_status_closed",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=DealEventKind.REOPENED) | ~Q(reason=""),
+                name="deal_event_reopen_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.deal_id} {self.kind} at {self.recorded_at:%Y-%m-%d %H:%M}"
 
 
 class Visit(models.Model):
