@@ -28,6 +28,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from funnel.charts import Chart
+from funnel.csv_safety import neutralise
 from funnel.dashboard_params import PERIODS, ROLLING, DashboardFilters, dashboard_filters_or_default
 from funnel.dashboards import (
     BOARDS,
@@ -241,7 +242,9 @@ def _csv_response(chart: Chart, filename: str) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     writer = csv.writer(response)
-    writer.writerow(chart.columns)
+    # Labels come from step, stage and source names a user typed: neutralised as the
+    # event-log export neutralises them, so no download carries a live formula.
+    writer.writerow([neutralise(str(c)) for c in chart.columns])
     for row in chart.rows:
         writer.writerow(
             [
@@ -249,6 +252,8 @@ def _csv_response(chart: Chart, filename: str) -> HttpResponse:
                 if value is None
                 else ("true" if value is True else "false")
                 if isinstance(value, bool)
+                else neutralise(value)
+                if isinstance(value, str)
                 else value
                 for value in row
             ]

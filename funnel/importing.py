@@ -69,6 +69,7 @@ from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from funnel import csv_safety
 from funnel.metrics.snapshots import metrics_changed
 from funnel.models import Deal, DealStatus, ImportUpload, Visit
 from funnel.paths import deal_paths_refresh, path_facts
@@ -450,36 +451,21 @@ def _is_plain(text: str) -> bool:
 
 
 def neutralise(cell: str) -> str:
-    """Make ``cell`` safe to open in a spreadsheet: prefix ``'`` to cells that begin with
-    = + - @ and are not plain numbers or dates (OWASP "CSV injection"); cells that already
-    begin with quotes before such a character get one more, so :func:`unneutralise` gives
-    back exactly ``cell``."""
-    if not cell:
-        return cell
-    first = cell[0]
-    if first == "'":
-        rest = cell.lstrip("'")
-        return "'" + cell if rest and rest[0] in _FORMULA_CHARS else cell
-    if first in _FORMULA_CHARS and not _is_plain(cell[1:].strip()):
-        return "'" + cell
-    return cell
+    """Make ``cell`` safe to open in a spreadsheet (the rule every CSV shares:
+    :func:`funnel.csv_safety.neutralise`)."""
+    return csv_safety.neutralise(cell)
 
 
 def unneutralise(cell: str) -> str:
     """Undo :func:`neutralise`; raise :class:`_Bad` for a cell that is a formula."""
-    if not cell:
-        return cell
-    first = cell[0]
-    if first == "'":
-        rest = cell.lstrip("'")
-        return cell[1:] if rest and rest[0] in _FORMULA_CHARS else cell
-    if first in _FORMULA_CHARS and not _is_plain(cell[1:].strip()):
+    try:
+        return csv_safety.unneutralise(cell)
+    except csv_safety.FormulaError:
         shown = cell if len(cell) <= 40 else cell[:37] + "…"
         raise _Bad(
             f"'{shown}' looks like a spreadsheet formula; remove it (or prefix a ' to keep it "
             "as text)."
-        )
-    return cell
+        ) from None
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
