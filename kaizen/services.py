@@ -293,6 +293,15 @@ def cycle_update(
     unknown = set(fields) - set(PLAN_FIELDS) - set(DO_NOTES_FIELDS) - {"change_date"}
     if unknown:
         raise ValidationError({name: "This field cannot be changed here." for name in unknown})
+    if not fields:
+        # An empty update writes nothing, but it is still a write: only someone who may change
+        # the record now gets a success (else leadership and reps would read 200 as allowed).
+        _require(
+            cycle_is_planner(user=user, cycle=cycle)
+            if cycle.phase == Phase.PLAN
+            else cycle_can_manage(user=user, cycle=cycle),
+            "Only the team's managers (and, in Plan, the rep who proposed it) change this cycle.",
+        )
     plan = set(fields) & set(PLAN_FIELDS)
     if plan:
         _require(
