@@ -1,15 +1,19 @@
 from __future__ import annotations
 
 import hashlib
+import re
+import subprocess
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db.models import Count, F
 
 from funnel.models import Deal, DealStatus, Visit
 from kaizen.models import KaizenCycle
-from streams.models import Membership, StreamState, ValueStream
+from streams.models import Membership, StreamState, Team, ValueStream
 from vsm_project.demo import DEMO_PASSWORD, demo_seed
 
 pytestmark = pytest.mark.django_db
@@ -138,3 +142,111 @@ def test_the_command_refuses_an_anchor_without_a_time_zone():
 
     with pytest.raises(CommandError, match="time zone"):
         call_command("seed_demo", "--deals", "1", "--anchor", "2026-06-01T00:00:00")
+
+
+# --- make run never deletes; make demo-reset asks first -------------------------------------
+
+SMALL = ("--deals", "20", "--seed", "3", "--anchor", ANCHOR.isoformat())
+
+
+def _edit_the_demo() -> Deal:
+    """What a user of the demo does: rename a deal."""
+    deal = Deal.objects.order_by("pk").first()
+    deal.name = "Renamed by the manager"
+    deal.save(update_fields=["name"])
+    return deal
+
+
+def test_if_missing_seeds_an_empty_database_and_later_keeps_the_users_edits(capsys):
+    call_command("seed_demo", "--if-missing", *SMALL)
+    assert "Seeded 20 deals" in capsys.readouterr().out
+    deal = _edit_the_demo()
+    teams, deals, visits = (
+        Team.objects.count(),
+        Deal.objects.count(),
+        Visit.objects.count(),
+    )
+
+    call_command("seed_demo", "--if-missing", *SMALL)  # the second `make run`
+
+    out = capsys.readouterr().out
+    assert "already there: nothing changed" in out
+    assert f"  manager  {DEMO_PASSWORD}" in out  # the logins are printed either way
+    deal.refresh_from_db()
+    assert deal.name == "Renamed by the manager"
+    assert (Team.objects.count(), Deal.objects.count(), Visit.objects.count()) == (
+        teams,
+        deals,
+        visits,
+    )
+
+
+def test_a_reset_without_confirmation_deletes_nothing_and_says_what_it_would_delete(
+    capsys, monkeypatch
+):
+    call_command("seed_demo", *SMALL)
+    deal = _edit_the_demo()
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)  # make demo-reset from a script
+
+    with pytest.raises(CommandError, match=r"nothing was deleted.*--yes"):
+        call_command("seed_demo", *SMALL)
+
+    out = capsys.readouterr().out
+    assert "1 teams" in out and "2 value streams" in out and "20 deals" in out
+    assert f"{Visit.objects.count():,} visits" in out and "8 kaizen cycles" in out
+    deal.refresh_from_db()
+    assert deal.name == "Renamed by the manager"
+
+
+def test_a_reset_answered_no_at_the_terminal_deletes_nothing(monkeypatch):
+    call_command("seed_demo", *SMALL)
+    deal = _edit_the_demo()
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: "n")
+
+    with pytest.raises(CommandError, match="Not confirmed"):
+        call_command("seed_demo", *SMALL)
+
+    deal.refresh_from_db()
+    assert deal.name == "Renamed by the manager"
+
+
+@pytest.mark.parametrize("confirm", ["--yes", "typed yes"])
+def test_a_confirmed_reset_replaces_the_demo(confirm, monkeypatch):
+    call_command("seed_demo", *SMALL)
+    deal = _edit_the_demo()
+    before = digest()
+    args = list(SMALL)
+    if confirm == "--yes":
+        monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+        args.append("--yes")
+    else:
+        monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+        monkeypatch.setattr("builtins.input", lambda prompt: "yes")
+
+    call_command("seed_demo", *args)
+
+    assert not Deal.objects.filter(pk=deal.pk).exists()
+    assert not Deal.objects.filter(name="Renamed by the manager").exists()
+    assert digest() != before and Deal.objects.count() == 20
+    assert Team.objects.filter(slug="acme-sales").count() == 1
+
+
+def test_make_run_seeds_only_when_missing_and_demo_reset_passes_yes_only_when_asked():
+    root = Path(__file__).resolve().parent.parent
+    makefile = (root / "Makefile").read_text()
+    run = re.search(r"^run:.*?(?=^\S)", makefile, re.MULTILINE | re.DOTALL).group(0)
+    assert "seed_demo --if-missing" in run
+
+    def dry_run(*args: str) -> str:
+        return subprocess.run(
+            ["make", "-n", "--no-print-directory", "demo-reset", *args],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    assert "--yes" not in dry_run() and "seed_demo" in dry_run()
+    assert "seed_demo --yes" in dry_run("YES=1")

@@ -153,6 +153,26 @@ class SeedResult:
         return self.__dict__.copy()
 
 
+def demo_exists() -> bool:
+    """Whether the demo team is there: ``seed_demo --if-missing`` (``make run``) then leaves it
+    and everything the users made in it alone."""
+    return Team.objects.filter(slug=DEMO_TEAM_SLUG).exists()
+
+
+def demo_inventory() -> dict[str, int]:
+    """What replacing the demo would delete: the demo team and everything made in it, as
+    ``{what: how many}`` for the confirmation question of ``make demo-reset``."""
+    streams = ValueStream.objects.filter(team__slug=DEMO_TEAM_SLUG)
+    return {
+        "teams": Team.objects.filter(slug=DEMO_TEAM_SLUG).count(),
+        "memberships": Membership.objects.filter(team__slug=DEMO_TEAM_SLUG).count(),
+        "value streams": streams.count(),
+        "deals": Deal.objects.filter(stream__in=streams).count(),
+        "visits": Visit.objects.filter(deal__stream__in=streams).count(),
+        "kaizen cycles": KaizenCycle.objects.filter(stream__in=streams).count(),
+    }
+
+
 def default_anchor() -> datetime:
     """Start of the current UTC day: two seeds on one day give identical rows."""
     now = timezone.now().astimezone(UTC)

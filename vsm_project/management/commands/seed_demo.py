@@ -1,3 +1,4 @@
+import sys
 import time
 from datetime import datetime
 
@@ -5,14 +6,23 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from streams.models import JobState
 from streams.services import job_create
-from vsm_project.demo import default_anchor, demo_logins, demo_seed
+from vsm_project.demo import (
+    DEMO_TEAM_SLUG,
+    default_anchor,
+    demo_exists,
+    demo_inventory,
+    demo_logins,
+    demo_seed,
+)
 from vsm_project.tasks import seed_demo_task
 
 
 class Command(BaseCommand):
     help = (
-        "Replace the demo team with the example value stream of domain.md and N simulated "
-        "deals. The same --seed (and --anchor) gives the same data."
+        "Create the demo team with the example value stream of domain.md and N simulated "
+        "deals. The same --seed (and --anchor) gives the same data. When the demo team is "
+        "already there, --if-missing leaves it alone (make run); otherwise the command says "
+        "what replacing it deletes and asks first (make demo-reset), or --yes replaces it."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -23,13 +33,40 @@ class Command(BaseCommand):
             help="The simulated 'now', ISO 8601 with a time zone (default: today 00:00 UTC).",
         )
         parser.add_argument(
+            "--if-missing",
+            action="store_true",
+            help="Seed only when there is no demo team; never delete anything (make run).",
+        )
+        parser.add_argument(
+            "--yes",
+            action="store_true",
+            help="Replace an existing demo team without asking (make demo-reset YES=1).",
+        )
+        parser.add_argument(
+            "--no-input",
+            "--noinput",
+            action="store_false",
+            dest="interactive",
+            help="Never ask: without --yes an existing demo team is then left alone and the "
+            "command fails.",
+        )
+        parser.add_argument(
             "--background",
             action="store_true",
             help="Run as a Celery task and follow its progress.",
         )
 
     def handle(
-        self, *args, deals: int, seed: int, anchor: str | None, background: bool, **options
+        self,
+        *args,
+        deals: int,
+        seed: int,
+        anchor: str | None,
+        background: bool,
+        if_missing: bool = False,
+        yes: bool = False,
+        interactive: bool = True,
+        **options,
     ) -> None:
         if deals < 0:
             raise CommandError("--deals must be zero or more.")
@@ -39,6 +76,17 @@ class Command(BaseCommand):
             raise CommandError(f"--anchor: {exc}") from exc
         if anchor_at.tzinfo is None:
             raise CommandError("--anchor needs a time zone, e.g. 2026-01-31T00:00:00+00:00.")
+
+        if demo_exists():
+            if if_missing:
+                self.stdout.write(
+                    f"The demo team ({DEMO_TEAM_SLUG}) is already there: nothing changed. "
+                    "`make demo-reset` replaces it."
+                )
+                self._print_logins()
+                return
+            if not yes:
+                self._confirm_reset(interactive=interactive)
 
         started = time.monotonic()
         if background:
@@ -57,9 +105,30 @@ class Command(BaseCommand):
                 f"{result['lost']:,} lost). Stream: {result['stream_slug']}"
             )
         )
+        self._print_logins()
+
+    def _print_logins(self) -> None:
         self.stdout.write("\nDemo logins (username / password / role):")
         for username, password, role in demo_logins():
             self.stdout.write(f"  {username:<8} {password}  {role}")
+
+    def _confirm_reset(self, *, interactive: bool) -> None:
+        """Say what replacing the demo deletes, and go on only on an explicit yes: the demo
+        team may hold a team's real work by now."""
+        inventory = demo_inventory()
+        listing = ", ".join(f"{n:,} {what}" for what, n in inventory.items())
+        self.stdout.write(
+            f"Replacing the demo data deletes the demo team ({DEMO_TEAM_SLUG}) and everything "
+            f"made in it: {listing}."
+        )
+        if not interactive or not sys.stdin.isatty():
+            raise CommandError(
+                "The demo team is already there and nothing was deleted. To replace it, "
+                "answer yes at a terminal or pass --yes (make demo-reset YES=1)."
+            )
+        answer = input("Delete all of this and seed the demo again? Type 'yes' to go on: ")
+        if answer.strip().lower() != "yes":
+            raise CommandError("Not confirmed: nothing was deleted.")
 
     def _print_progress(self, done: int, total: int, message: str) -> None:
         pct = 100 * done / total if total else 100
