@@ -18,12 +18,12 @@ PYTEST_ARGS ?=
 # Kept inside the git-ignored .venv so beat never leaves a file in the working tree.
 BEAT_SCHEDULE := $(VENV)/celerybeat-schedule
 
-.PHONY: help install run test test-sqlite lint format worker beat
+.PHONY: help install run dev demo-reset test test-sqlite lint format worker beat
 
 help: ## List the targets
 	@echo "Targets (variables: HOST=$(HOST) PORT=$(PORT) PYTEST_ARGS=...):"
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
-		| awk 'BEGIN {FS = ":.*## "}; {printf "  %-8s %s\n", $$1, $$2}'
+		| awk 'BEGIN {FS = ":.*## "}; {printf "  %-11s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,19 +33,57 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install the project with dev extras (run/test do this)
 
-run: $(STAMP) ## Migrate, seed demo data (prints logins), serve on HOST:PORT; + Celery if REDIS_URL
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo
+# `make run` is the product as a team uses it: debug off, gunicorn, compressed static files with
+# hashed names, SQLite, and Celery eager unless REDIS_URL is set. It needs a secret key that
+# survives restarts (sessions stay valid) without the user choosing one: generated once into
+# this git-ignored file. A DJANGO_SECRET_KEY in the environment wins over the file.
+SECRET_KEY_FILE := .local/secret_key
+GUNICORN_ARGS ?= --workers 2 --threads 4 --timeout 300 --access-logfile - --no-control-socket
+
+$(SECRET_KEY_FILE):
+	@mkdir -p $(dir $@)
+	@umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
+	@echo "Generated a secret key in $@ (kept across restarts, never committed)"
+
+# Plain HTTP on this machine: no HTTPS redirect, no secure-only cookies, no HSTS. Each can be
+# overridden from the environment (behind a TLS proxy, set them back to true / a max-age).
+run demo-reset: export DJANGO_DEBUG ?= false
+run demo-reset: export DJANGO_ALLOWED_HOSTS ?= 127.0.0.1,localhost,[::1],$(HOST)
+run demo-reset: export DJANGO_SECURE_SSL_REDIRECT ?= false
+run demo-reset: export DJANGO_SECURE_COOKIES ?= false
+run demo-reset: export DJANGO_SECURE_HSTS_SECONDS ?= 0
+run dev demo-reset: export DJANGO_SECRET_KEY ?= $(shell cat $(SECRET_KEY_FILE) 2>/dev/null)
+
+# Starts `celery worker --beat` in the background when REDIS_URL is set and stops it with the
+# server; $(1) is the server command.
+define serve_with_celery
 	@if [ -n "$(REDIS_URL)" ]; then \
 		echo "REDIS_URL is set: starting a Celery worker with beat in the background"; \
 		$(BIN)/celery -A vsm_project worker --beat -s $(BEAT_SCHEDULE) -l info & \
 		celery_pid=$$!; \
 		trap 'kill -TERM $$celery_pid 2>/dev/null || true; wait $$celery_pid 2>/dev/null || true' EXIT; \
-		$(BIN)/python manage.py runserver $(HOST):$(PORT); \
+		$(1); \
 	else \
-		echo "REDIS_URL is not set: Celery tasks run eagerly inside runserver"; \
-		$(BIN)/python manage.py runserver $(HOST):$(PORT); \
+		echo "REDIS_URL is not set: Celery tasks run eagerly inside the web process"; \
+		$(1); \
 	fi
+endef
+
+run: $(STAMP) $(SECRET_KEY_FILE) ## Serve the app as in production (gunicorn, debug off) on HOST:PORT; seeds demo data only if missing; + Celery if REDIS_URL
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo --if-missing
+	$(BIN)/python manage.py collectstatic --noinput -v 0
+	@echo "Serving http://$(HOST):$(PORT)/ (stop with Ctrl-C; nothing is deleted on the next start)"
+	$(call serve_with_celery,$(BIN)/gunicorn vsm_project.wsgi:application --bind $(HOST):$(PORT) $(GUNICORN_ARGS))
+
+dev: $(STAMP) $(SECRET_KEY_FILE) ## Development server: runserver with autoreload and DEBUG on, on HOST:PORT; seeds demo data only if missing
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo --if-missing
+	$(call serve_with_celery,$(BIN)/python manage.py runserver $(HOST):$(PORT))
+
+demo-reset: $(STAMP) $(SECRET_KEY_FILE) ## Delete the demo team and everything made in it, then seed it again (asks first; YES=1 does not ask)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo $(if $(YES),--yes,)
 
 test: $(STAMP) ## Run the test suite (pass options with PYTEST_ARGS="-k deals -x")
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -1,18 +1,25 @@
 """Deployment wiring: the compose stack, production settings and the dev/CI entry points.
 
-No database: settings are exercised in a ``manage.py`` subprocess with a clean environment, so
-nothing the test run itself configured (DATABASE_URL, REDIS_URL, DJANGO_*) leaks into them.
+Production settings are exercised in a ``manage.py`` subprocess with a clean environment, so
+nothing the test run itself configured (DATABASE_URL, REDIS_URL, DJANGO_*) leaks into them;
+the error pages and static files with ``DEBUG`` switched off in-process.
 """
 
+import io
+import logging
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
+from django.core.management import call_command
+from django.test import Client, override_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("web", "worker", "beat")
@@ -115,3 +122,158 @@ def test_it_ships_an_executable_ci_script() -> None:
 
     assert ci_run.is_file()
     assert os.access(ci_run, os.X_OK)
+
+
+# --- `make run` looks like the product: error pages, quiet log, compressed static files -----
+#
+# Settings are loaded with DEBUG on in the test run; ``override_settings(DEBUG=False)`` gives
+# the production answers (Django picks the error handlers at request time).
+
+
+@pytest.fixture
+def production_client(client: Client, settings: Any) -> Client:
+    settings.DEBUG = False
+    client.raise_request_exception = False
+    return client
+
+
+def _console_log() -> tuple[logging.Handler, io.StringIO]:
+    """The handler the LOGGING setting gives the root logger, writing into a buffer."""
+    handler = next(h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler))
+    return handler, io.StringIO()
+
+
+@pytest.mark.django_db
+def test_an_unknown_page_is_the_apps_own_404_page(production_client, team_setup) -> None:
+    production_client.force_login(team_setup.rep_a1)
+
+    response = production_client.get("/no/such/page/")
+
+    page = response.content.decode()
+    assert response.status_code == 404
+    assert "<h1>Not found</h1>" in page and "Back to your streams" in page
+    assert 'class="topbar"' in page  # the app's layout, not Django's bare page
+    # Another team's deal is "not found" too, with the same page.
+    other = production_client.get(f"/deals/{team_setup.deal_b.pk}/")
+    assert other.status_code == 404 and "<h1>Not found</h1>" in other.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_refused_page_is_the_apps_own_403_page_naming_the_reason(
+    production_client, team_setup
+) -> None:
+    production_client.force_login(team_setup.rep_a1)
+
+    response = production_client.get(f"/streams/{team_setup.stream_a.slug}/edit/")
+
+    page = response.content.decode()
+    assert response.status_code == 403
+    assert "<h1>Not allowed</h1>" in page and "Only the team&#x27;s managers edit" in page
+
+
+@override_settings(ROOT_URLCONF="tests.error_urls")
+@pytest.mark.django_db
+def test_a_crash_is_the_apps_own_500_page_without_details(production_client, team_setup):
+    production_client.force_login(team_setup.rep_a1)
+
+    response = production_client.get("/boom/")
+
+    page = response.content.decode()
+    assert response.status_code == 500
+    assert "<h1>Something went wrong</h1>" in page and "css/app.css" in page
+    assert "a bug in a view" not in page and "Traceback" not in page
+
+
+@override_settings(ROOT_URLCONF="tests.error_urls")
+@pytest.mark.django_db
+def test_api_requests_get_json_errors_not_html_pages(production_client, team_setup) -> None:
+    production_client.force_login(team_setup.rep_a1)
+
+    not_found = production_client.get("/api/no-such-endpoint/")
+    crash = production_client.get("/api/boom/")
+    asked_for_json = production_client.get("/no/such/page/", HTTP_ACCEPT="application/json")
+
+    assert not_found.status_code == 404 and not_found.json() == {"detail": "Not found."}
+    assert crash.status_code == 500 and "logged" in crash.json()["detail"]
+    assert asked_for_json.status_code == 404 and asked_for_json.json() == {"detail": "Not found."}
+    # A DRF view answers its own 404 in JSON as before.
+    deal = production_client.get(f"/api/deals/{team_setup.deal_b.pk}/")
+    assert deal.status_code == 404 and "detail" in deal.json()
+
+
+@override_settings(ROOT_URLCONF="tests.error_urls")
+@pytest.mark.django_db
+def test_the_log_has_no_traceback_for_a_refusal_but_keeps_it_for_a_crash(
+    production_client, team_setup
+) -> None:
+    handler, buffer = _console_log()
+    previous = handler.setStream(buffer)
+    try:
+        production_client.force_login(team_setup.rep_a1)
+        production_client.get(f"/streams/{team_setup.stream_a.slug}/edit/")  # 403 view
+        production_client.get(f"/deals/{team_setup.deal_b.pk}/")  # 404 view
+        production_client.get(f"/api/deals/{team_setup.deal_b.pk}/")  # 404 DRF
+        refusals = buffer.getvalue()
+        production_client.get("/boom/")
+        crash = buffer.getvalue()[len(refusals) :]
+    finally:
+        handler.setStream(previous)
+
+    assert "Forbidden (Permission denied): /streams/" in refusals
+    assert "Not Found: /deals/" in refusals and "Not Found: /api/deals/" in refusals
+    assert "Traceback" not in refusals and "PermissionDenied" not in refusals
+    assert "Traceback" in crash and "a bug in a view" in crash
+
+
+def test_production_mode_stores_static_files_compressed_with_hashed_names() -> None:
+    env = _production_env(
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50)[:60],
+        DJANGO_ALLOWED_HOSTS="example.com",
+    )
+
+    result = _manage(
+        "shell", "-c", "from django.conf import settings; print(settings.STORAGES)", env=env
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "whitenoise.storage.CompressedManifestStaticFilesStorage" in result.stdout
+
+
+@pytest.mark.django_db
+def test_collected_static_files_are_compressed_and_cached_for_a_year(
+    tmp_path: Path, settings: Any
+) -> None:
+    settings.DEBUG = False
+    settings.STATIC_ROOT = tmp_path / "static"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+    call_command("collectstatic", "--noinput", verbosity=0)
+    from django.templatetags.static import static
+
+    url = static("js/vendor/plotly.min.js")
+    hashed = settings.STATIC_ROOT / url.removeprefix(settings.STATIC_URL).removeprefix("/")
+    assert hashed.name != "plotly.min.js" and hashed.is_file()  # a content hash in the name
+    gzipped = hashed.with_name(hashed.name + ".gz")
+    assert gzipped.is_file() and gzipped.stat().st_size < hashed.stat().st_size / 2
+
+    response = Client().get(url, HTTP_ACCEPT_ENCODING="gzip")  # WhiteNoise reads STATIC_ROOT
+
+    assert response.status_code == 200
+    assert response["Content-Encoding"] == "gzip"
+    cache = response["Cache-Control"]
+    assert "immutable" in cache and int(cache.split("max-age=")[1].split(",")[0]) >= 31536000
+    shutil.rmtree(settings.STATIC_ROOT)
+
+
+def test_make_run_serves_production_like_and_make_dev_debugs() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    run = re.search(r"^run:.*?(?=^\S)", makefile, re.MULTILINE | re.DOTALL).group(0)
+    dev = re.search(r"^dev:.*?(?=^\S)", makefile, re.MULTILINE | re.DOTALL).group(0)
+
+    assert "collectstatic" in run and "gunicorn" in run and "runserver" not in run
+    assert "runserver" in dev
+    for setting in ("DJANGO_DEBUG ?= false", "DJANGO_SECURE_COOKIES ?= false"):
+        assert f"run demo-reset: export {setting}" in makefile
+    assert "SECRET_KEY_FILE" in makefile and "/.local/" in (ROOT / ".gitignore").read_text()

@@ -27,3 +27,9 @@ urlpatterns = [
     path("api/", include("vsm_project.api_urls")),
     path("admin/", admin.site.urls),
 ]
+
+# The app's own error pages (templates/403.html, 404.html, 500.html), JSON under /api/.
+handler400 = "vsm_project.errors.bad_request"
+handler403 = "vsm_project.errors.permission_denied"
+handler404 = "vsm_project.errors.page_not_found"
+handler500 = "vsm_project.errors.server_error"
