@@ -940,7 +940,8 @@ def cycle_time_chart(
     x0, x1 = deals[0][2], deals[-1][2]
     data: list[dict] = [
         {
-            "type": "scattergl" if len(deals) > 1000 else "scatter",
+            # Plain SVG even at CYCLE_POINTS dots: the served plotly.js bundle has no WebGL.
+            "type": "scatter",
             "mode": "markers",
             "name": "Won deal",
             "x": [r[2] for r in deals],

@@ -4,7 +4,7 @@ process limits drawn across the whole chart; and the same numbers as table rows,
 page's data-table alternative.
 
 Pages render the figure with ``to_html(full_html=False, include_plotlyjs=False)`` and load
-plotly.js from ``static/js/vendor/plotly.min.js`` (the copy inside the plotly package).
+plotly.js from ``static/js/vendor/plotly.min.js`` (a partial bundle: see its README.md).
 Colours are Okabe–Ito (readable with common colour-vision deficiencies); before and after
 also differ in marker shape, and signals in size and outline.
 """
