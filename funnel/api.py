@@ -57,6 +57,7 @@ from funnel.bulk import (
     events_apply,
 )
 from funnel.models import Deal, DealStatus, Visit
+from funnel.moments import utc_offset_error
 from funnel.selectors import deal_can_edit, deals_visible_to, visits_visible_to
 from funnel.services import deal_close, deal_create, deal_log_work, deal_move
 from streams.api import IdFilter
@@ -114,6 +115,8 @@ class AwareDateTimeField(serializers.DateTimeField):
     def to_internal_value(self, value: Any) -> datetime:
         parsed = value
         if isinstance(value, str):
+            if reason := utc_offset_error(value):
+                raise serializers.ValidationError(reason, code="offset")
             try:
                 parsed = parse_datetime(value.strip())
             except ValueError:
@@ -283,6 +286,8 @@ class AwareIsoDateTimeField(IsoDateTimeField):
 
     def to_python(self, value: Any) -> datetime | None:
         if isinstance(value, str):
+            if reason := utc_offset_error(value):
+                raise DjangoValidationError(reason, code="offset")
             try:
                 parsed = parse_datetime(value.strip())
             except ValueError:

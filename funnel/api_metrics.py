@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 from funnel.metrics.query import AMOUNT_BANDS, DEFAULT_WINDOW, MetricsFilters, MetricsQuery
 from funnel.metrics.results import MetricsResult, StageMetrics, StepMetrics, StreamSummary, Waste
 from funnel.metrics.snapshots import metrics_read
+from funnel.moments import utc_offset_error
 from streams.models import FunnelStage, ProcessStep, Role, ValueStream
 from streams.selectors import role_in_team, streams_visible_to
 
@@ -35,6 +36,8 @@ from streams.selectors import role_in_team, streams_visible_to
 def _moment(name: str, raw: str, zone: ZoneInfo) -> datetime:
     """An ISO 8601 date or date-time; a date is midnight and a time without offset is read in
     ``zone``."""
+    if reason := utc_offset_error(raw):
+        raise ValidationError({name: reason})
     try:
         parsed = datetime.fromisoformat(raw.strip())
     except ValueError:

@@ -1123,3 +1123,47 @@ def test_it_orders_by_each_ordering_field(
     assert [row["id"] for row in response.json()["results"]] == _expected_order(
         rows, field, descending
     )
+
+
+# --- UTC offsets --------------------------------------------------------------------------
+
+_OFFSET_REASON = "is out of range: offsets run from -15:59 to +15:59"
+
+
+@pytest.mark.parametrize("offset", ["+16:00", "-16:00", "+23:59", "+24:00", "+99:99", "+0560"])
+def test_a_utc_offset_beyond_15_59_is_a_400_naming_the_parameter(
+    api_client: APIClient, team_setup: SimpleNamespace, offset: str
+) -> None:
+    """PostgreSQL stores offsets up to ±15:59; Python takes up to ±23:59 (a 500 before)."""
+    ns = team_setup
+    moment = "2025-01-01T00:00:00" + offset
+    client = _as(api_client, ns.manager_a)
+    metrics = f"/api/streams/{ns.stream_a.pk}/metrics/"
+    for path, name, param in [
+        ("/api/deals/", "created_at", "created_at_after"),
+        ("/api/deals/", "closed_at", "closed_at_before"),
+        ("/api/visits/", "entered_at", "entered_at_after"),
+        ("/api/visits/", "exited_at", "exited_at_before"),
+        (metrics, "start", "start"),
+        (metrics, "end", "end"),
+    ]:
+        response = client.get(path, {param: moment})
+        assert response.status_code == 400, (path, param, response.content)
+        assert _OFFSET_REASON in str(response.json()[name]), (path, param)
+    response = client.post(
+        f"/api/deals/{ns.deal_a1.pk}/move/", {"step": ns.steps_a[1].pk, "at": moment}, "json"
+    )
+    assert response.status_code == 400
+    assert _OFFSET_REASON in response.json()["at"][0]
+    client.force_login(ns.manager_a)
+    page = f"/dashboards/streams/{ns.stream_a.slug}/funnel/"
+    response = client.get(page, {"period": "custom", "start": moment, "end": "2025-02-01"})
+    assert response.status_code == 400
+    assert _OFFSET_REASON in response.content.decode()
+
+
+def test_an_offset_of_15_59_is_taken(api_client: APIClient, team_setup: SimpleNamespace) -> None:
+    response = _as(api_client, team_setup.manager_a).get(
+        "/api/deals/", {"created_at_after": "2025-01-01T00:00:00+15:59"}
+    )
+    assert response.status_code == 200
