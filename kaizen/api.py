@@ -110,6 +110,12 @@ class CycleSerializer(serializers.ModelSerializer):
         help_text="The Act decision of a closed cycle; empty until decided.",
     )
 
+    adopted_without_evidence = serializers.BooleanField(
+        read_only=True,
+        help_text="Adopted on the manager's override although the Check had insufficient "
+        "data; such cycles are left out of the share adopted and the measured effects.",
+    )
+
     class Meta:
         model = KaizenCycle
         fields = [
@@ -142,6 +148,8 @@ class CycleSerializer(serializers.ModelSerializer):
             "decision",
             "decision_notes",
             "adopted_standard",
+            "evidence_override",
+            "adopted_without_evidence",
             "follow_up_of",
             "follow_ups",
             "closed_on",
@@ -254,8 +262,28 @@ class StartDoSerializer(serializers.Serializer):
     do_notes = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+_OVERRIDE_HELP = (
+    "Needed only when the Check has insufficient data: why the team acts without evidence "
+    "(kept on the cycle as `evidence_override`; an adoption on it is labelled adopted without "
+    "evidence). Ignored when the Check can carry the decision."
+)
+
+
+class StartActSerializer(serializers.Serializer):
+    override_reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=2000, help_text=_OVERRIDE_HELP
+    )
+
+
 class AdoptSerializer(serializers.Serializer):
     standard = serializers.CharField(help_text="The new standard: what everyone now does.")
+    override_reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=2000,
+        help_text=_OVERRIDE_HELP + " The reason given when moving to Act counts.",
+    )
     planned_value = serializers.FloatField(
         required=False,
         allow_null=True,
@@ -343,6 +371,7 @@ class KaizenCycleViewSet(
         "create": CycleCreateSerializer,
         "partial_update": CycleUpdateSerializer,
         "start_do": StartDoSerializer,
+        "start_act": StartActSerializer,
         "adopt": AdoptSerializer,
         "adapt": AdaptSerializer,
         "abandon": AbandonSerializer,
@@ -435,18 +464,22 @@ class KaizenCycleViewSet(
 
     @extend_schema(
         summary="Act: decide on the result",
-        description="Needs the cycle in Check with its Check computed.",
-        request=None,
+        description="Needs the cycle in Check with its Check computed. A Check with "
+        "insufficient data needs `override_reason` (400 naming it otherwise).",
+        request=StartActSerializer,
         responses={200: CycleSerializer, **_ERRORS},
     )
     @action(detail=True, methods=["post"], url_path="start-act")
     def start_act(self, request: Request, pk: str | None = None) -> Response:
         cycle = self.get_object()
-        cycle_start_act(cycle=cycle, user=request.user)
+        data = self._validated(request)
+        cycle_start_act(cycle=cycle, user=request.user, **data)
         return self._answer(cycle)
 
     @extend_schema(
         summary="Adopt the change as the new standard (closes the cycle)",
+        description="Needs a Check other than insufficient data, or `override_reason` (or the "
+        "one given when moving to Act): the cycle is then adopted without evidence.",
         request=AdoptSerializer,
         responses={200: CycleSerializer, **_ERRORS},
     )

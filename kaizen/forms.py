@@ -213,6 +213,32 @@ class DoNotesForm(_Form):
     do_notes = forms.CharField(label="Notes", widget=TEXTAREA, required=False)
 
 
+OVERRIDE_HELP = (
+    "The Check has too little data to say whether the change worked. Say why the team acts "
+    "anyway; the reason is kept on the cycle, and an adoption is labelled “adopted without "
+    "evidence” and left out of the measured figures."
+)
+
+
+def _override_field(label: str) -> forms.CharField:
+    return forms.CharField(
+        label=label, widget=TEXTAREA, required=False, max_length=2000, help_text=OVERRIDE_HELP
+    )
+
+
+class ActForm(_Form):
+    """Check → Act; the override reason is asked for only when the Check has insufficient
+    data (the service decides; the field is shown then)."""
+
+    prefix_id = "act"
+    override_reason = _override_field("Why act without evidence")
+
+    def __init__(self, *args, needs_override: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not needs_override:
+            del self.fields["override_reason"]
+
+
 class AdoptForm(_Form):
     prefix_id = "adopt"
     standard = forms.CharField(
@@ -225,8 +251,14 @@ class AdoptForm(_Form):
         widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
     )
 
-    def __init__(self, *args, cycle: KaizenCycle, **kwargs) -> None:
+    override_reason = _override_field("Why adopt without evidence")
+
+    def __init__(self, *args, cycle: KaizenCycle, needs_override: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        if not needs_override:
+            del self.fields["override_reason"]
+        else:
+            self.fields["override_reason"].initial = cycle.evidence_override
         metric = spec(cycle.metric)
         if metric.map_field is None or cycle.step_id is None:
             del self.fields["planned_value"]

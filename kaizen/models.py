@@ -8,6 +8,11 @@ The phase order is kept by the database as well as by ``kaizen.services``:
   Check has been computed (``checked_at``, set by the first Check);
 - an Act decision (adopt, adapt, abandon) exists only on a closed cycle, and abandoning needs
   a reason;
+- a cycle whose Check says *insufficient data* reaches Act, or is adopted, only with the
+  manager's written override (``evidence_override``, kept by ``kaizen.services``: the column
+  was added nullable so SQLite adds it without rebuilding the table and its triggers); an
+  adoption with an override is "adopted without evidence" and is left out of the figures of
+  adopted cycles (``kaizen.selectors.improvement_history``);
 - dates follow each other: the target and the change not before the plan, the close not before
   the change.
 """
@@ -124,6 +129,15 @@ class KaizenCycle(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_ups"
     )
     closed_on = models.DateField(null=True, blank=True)
+    #: Why the manager moved to Act, or adopted, although the Check had too little data to
+    #: say anything: NULL while the cycle acts on evidence. An adopted cycle with a reason
+    #: here is "adopted without evidence".
+    # NULL, not "": the column is added without a default, so SQLite does not rebuild the table.
+    evidence_override = models.TextField(  # noqa: DJ001
+        null=True,
+        blank=True,
+        help_text="Why the team acted although the Check had insufficient data.",
+    )
     checked_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="When the Check was first computed."
     )
@@ -189,6 +203,11 @@ class KaizenCycle(models.Model):
     @property
     def is_open(self) -> bool:
         return self.phase != Phase.CLOSED
+
+    @property
+    def adopted_without_evidence(self) -> bool:
+        """Adopted on the manager's override, not on a Check that could say anything."""
+        return self.outcome == Outcome.ADOPTED and bool(self.evidence_override)
 
     @property
     def after_window_ends_on(self) -> date | None:

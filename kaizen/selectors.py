@@ -15,7 +15,7 @@ from datetime import date
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
-from kaizen.models import CycleCheck, KaizenCycle, Outcome, Phase
+from kaizen.models import CycleCheck, KaizenCycle, Outcome, Phase, Verdict
 from streams.models import Role, StreamState, ValueStream
 from streams.selectors import (
     User,
@@ -148,7 +148,10 @@ class Month:
     month: date  # the first day
     planned: int
     closed: int
+    #: Adopted on a Check that could say something.
     adopted: int
+    #: Adopted on the manager's override, with too little data (counted apart).
+    unevidenced: int = 0
 
 
 @dataclass(frozen=True)
@@ -159,17 +162,25 @@ class AdoptedCycle:
 
 @dataclass
 class History:
+    """The improvement history. Cycles adopted without evidence (the manager overrode a Check
+    with insufficient data) are counted apart: they are neither in ``adopted`` nor in the
+    share adopted, nor among the measured effects."""
+
     months: list[Month] = field(default_factory=list)
     closed: int = 0
     adopted: int = 0
     adapted: int = 0
     abandoned: int = 0
+    adopted_without_evidence: int = 0
     adopted_cycles: list[AdoptedCycle] = field(default_factory=list)
+    unevidenced_cycles: list[KaizenCycle] = field(default_factory=list)
 
     @property
     def share_adopted(self) -> float | None:
-        """Adopted ÷ closed (None before any cycle closed)."""
-        return self.adopted / self.closed if self.closed else None
+        """Adopted on evidence ÷ the closed cycles decided on evidence (adoptions without
+        evidence are left out of both); None before any such cycle closed."""
+        decided = self.closed - self.adopted_without_evidence
+        return self.adopted / decided if decided else None
 
 
 def _month(day: date) -> date:
@@ -186,28 +197,43 @@ def _months_back(today: date, count: int) -> list[date]:
 
 def improvement_history(cycles: QuerySet[KaizenCycle], *, today: date, months: int = 12) -> History:
     """The team's improvement history over the last ``months`` months: cycles planned,
-    closed and adopted per month; how the closed cycles ended; and every adopted cycle with
-    its measured effect (the Check as it stood when the cycle was adopted)."""
-    rows = list(cycles.values_list("planned_on", "closed_on", "outcome"))
+    closed and adopted per month; how the closed cycles ended; and every cycle adopted on
+    evidence with its measured effect (the Check as it stood when the cycle was adopted).
+    Adoptions without evidence are counted and listed apart."""
+    rows = [
+        (planned, closed, "unevidenced" if outcome == Outcome.ADOPTED and override else outcome)
+        for planned, closed, outcome, override in cycles.values_list(
+            "planned_on", "closed_on", "outcome", "evidence_override"
+        )
+    ]
     planned = Counter(_month(p) for p, _, _ in rows)
     closed = Counter(_month(c) for _, c, _ in rows if c is not None)
     adopted = Counter(_month(c) for _, c, o in rows if c is not None and o == Outcome.ADOPTED)
+    unevidenced = Counter(_month(c) for _, c, o in rows if c is not None and o == "unevidenced")
     outcomes = Counter(o for _, c, o in rows if c is not None)
     history = History(
         months=[
-            Month(m, planned.get(m, 0), closed.get(m, 0), adopted.get(m, 0))
+            Month(m, planned.get(m, 0), closed.get(m, 0), adopted.get(m, 0), unevidenced.get(m, 0))
             for m in _months_back(today, months)
         ],
         closed=sum(1 for _, c, _ in rows if c is not None),
         adopted=outcomes.get(Outcome.ADOPTED, 0),
         adapted=outcomes.get(Outcome.ADAPTED, 0),
         abandoned=outcomes.get(Outcome.ABANDONED, 0),
+        adopted_without_evidence=outcomes.get("unevidenced", 0),
     )
-    history.adopted_cycles = [
-        AdoptedCycle(cycle, getattr(cycle, "check_result", None))
-        for cycle in cycles.filter(outcome=Outcome.ADOPTED).order_by("-closed_on", "-id")
-    ]
+    for cycle in cycles.filter(outcome=Outcome.ADOPTED).order_by("-closed_on", "-id"):
+        if cycle.adopted_without_evidence:
+            history.unevidenced_cycles.append(cycle)
+        else:
+            history.adopted_cycles.append(AdoptedCycle(cycle, getattr(cycle, "check_result", None)))
     return history
+
+
+def check_needs_override(check: CycleCheck | None) -> bool:
+    """A stored Check with insufficient data carries no decision: acting on it needs the
+    manager's written override (``kaizen.services.cycle_start_act``, ``cycle_adopt``)."""
+    return check is not None and check.verdict == Verdict.INSUFFICIENT_DATA
 
 
 def cycle_check(cycle: KaizenCycle) -> CycleCheck | None:

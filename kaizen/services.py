@@ -12,10 +12,12 @@ Phases move only in order, Plan → Do → Check → Act → Closed:
   before the plan), what was done, notes.
 - **Check** (:func:`cycle_start_check`): the Check is computed by a Celery task
   (:func:`cycle_check`, queued on commit and every few minutes while in Check or Act).
-- **Act** (:func:`cycle_start_act`, once a Check is stored), then one decision that closes the
-  cycle: :func:`cycle_adopt` (the new standard, written on the future-state map where the
-  metric has a planned figure there), :func:`cycle_adapt` (a follow-up cycle linked to this
-  one) or :func:`cycle_abandon` (with the reason).
+- **Act** (:func:`cycle_start_act`, once a Check is stored; a Check with *insufficient data*
+  needs the manager's written override, and an adoption on it is "adopted without
+  evidence"), then one decision that closes the cycle: :func:`cycle_adopt` (the new
+  standard, written on the future-state map where the metric has a planned figure there),
+  :func:`cycle_adapt` (a follow-up cycle linked to this one) or :func:`cycle_abandon` (with
+  the reason).
 
 Every function validates first and raises ``ValidationError({field: reason})``, or
 ``PermissionDenied`` when the user's role does not allow it (``kaizen.selectors``), then writes
@@ -45,6 +47,7 @@ from kaizen.models import (
     Metric,
     Outcome,
     Phase,
+    Verdict,
 )
 from kaizen.selectors import (
     cycle_can_comment,
@@ -60,6 +63,7 @@ from streams.services import (
     step_update,
     stream_draw_future_state_with_free_name,
 )
+from vsm_project.background import enqueue_on_commit
 
 #: What a plan holds (``cycle_update`` in Plan).
 PLAN_FIELDS = (
@@ -419,7 +423,8 @@ def cycle_start_do(
 def _queue_check(cycle_id: int) -> None:
     from kaizen.tasks import check_cycle  # tasks import this module
 
-    transaction.on_commit(lambda: check_cycle.delay(cycle_id))
+    # Redis down never fails the committed move; the 5-minute check_open_cycles catches up.
+    enqueue_on_commit(check_cycle, cycle_id)
 
 
 @transaction.atomic
@@ -438,16 +443,62 @@ def cycle_start_check(
     return cycle
 
 
+MAX_OVERRIDE = 2000
+
+
+def _insufficient(check: CycleCheck | None) -> str:
+    """Why the Check cannot carry a decision ("" when it can): none stored yet, or too few
+    items on a side of the change."""
+    if check is None:
+        return "The Check has not been computed yet."
+    if check.verdict != Verdict.INSUFFICIENT_DATA:
+        return ""
+    needed = []
+    if check.needed_before:
+        needed.append(f"{check.needed_before} more before the change")
+    if check.needed_after:
+        needed.append(f"{check.needed_after} more after it")
+    return (
+        f"The Check has insufficient data ({check.n_before} before the change and "
+        f"{check.n_after} after; it needs {' and '.join(needed) or 'more'})."
+    )
+
+
+def _override(reason: str, why_not: str, doing: str) -> str:
+    """The manager's written reason for acting without evidence, checked."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(
+            {
+                "override_reason": f"{why_not} {doing} without evidence needs a written reason "
+                "(it is kept on the cycle and the cycle is labelled “adopted without evidence” "
+                "if adopted); or wait until the Check has enough data."
+            }
+        )
+    if len(reason) > MAX_OVERRIDE:
+        raise ValidationError(
+            {"override_reason": f"Keep the reason under {MAX_OVERRIDE} characters."}
+        )
+    return reason
+
+
 @transaction.atomic
-def cycle_start_act(*, cycle: KaizenCycle, user: AbstractBaseUser) -> KaizenCycle:
-    """Check → Act, once the Check has been computed."""
+def cycle_start_act(
+    *, cycle: KaizenCycle, user: AbstractBaseUser, override_reason: str = ""
+) -> KaizenCycle:
+    """Check → Act, once the Check has been computed. A Check with insufficient data carries
+    no decision: moving on then needs the manager's ``override_reason``, kept on the cycle
+    (``evidence_override``)."""
     cycle = _locked(cycle)
     _require(cycle_can_manage(user=user, cycle=cycle), "Only the team's managers act.")
     _in_phase(cycle, Phase.CHECK, doing="Acting")
-    if not CycleCheck.objects.filter(cycle=cycle).exists():
+    check = CycleCheck.objects.filter(cycle=cycle).first()
+    if check is None:
         raise ValidationError(
             {"phase": "The Check has not been computed yet; it takes a moment after Check starts."}
         )
+    why_not = _insufficient(check)
+    cycle.evidence_override = _override(override_reason, why_not, "Acting") if why_not else None
     cycle.phase = Phase.ACT
     cycle.save()
     return cycle
@@ -514,17 +565,34 @@ def cycle_adopt(
     user: AbstractBaseUser,
     standard: str,
     planned_value: float | None = None,
+    override_reason: str = "",
     now: datetime | None = None,
 ) -> KaizenCycle:
     """Act: adopt the change as the new standard and close the cycle. ``standard`` says what
     the standard is; ``planned_value`` (in the map's unit: hours, or % for %C&A) becomes the
-    step's planned figure on the future-state map."""
+    step's planned figure on the future-state map.
+
+    Adopting needs a Check that can say something (any verdict but *insufficient data*, as it
+    stands now). Without one the manager overrides with a written reason (``override_reason``,
+    or the one given when moving to Act); the cycle is then "adopted without evidence". An
+    adoption on evidence clears an earlier override."""
     now = now or timezone.now()
     cycle = _locked(cycle)
     _require(cycle_can_manage(user=user, cycle=cycle), "Only the team's managers adopt.")
     _in_phase(cycle, Phase.ACT, doing="Adopting")
+    errors: dict[str, str] = {}
     if not standard.strip():
-        raise ValidationError({"standard": "Write down the new standard: what everyone now does."})
+        errors["standard"] = "Write down the new standard: what everyone now does."
+    why_not = _insufficient(CycleCheck.objects.filter(cycle=cycle).first())
+    override = None
+    if why_not:
+        try:
+            override = _override(override_reason or cycle.evidence_override, why_not, "Adopting")
+        except ValidationError as exc:
+            errors.update({k: v[0].message for k, v in exc.error_dict.items()})
+    if errors:
+        raise ValidationError(errors)
+    cycle.evidence_override = override
     if planned_value is not None:
         cycle.adopted_standard = _record_standard(cycle, user, planned_value)
     _close(cycle, Outcome.ADOPTED, standard, now)

@@ -21,6 +21,7 @@ from kaizen.charts import chart_rows, chart_scale, limits_text, run_chart_html
 from kaizen.checks import RunChart
 from kaizen.forms import (
     AbandonForm,
+    ActForm,
     AdaptForm,
     AdoptForm,
     BoardFilterForm,
@@ -34,6 +35,7 @@ from kaizen.metrics import spec
 from kaizen.models import KaizenCycle, Phase
 from kaizen.selectors import (
     board_columns,
+    check_needs_override,
     cycle_can_comment,
     cycle_can_edit_plan,
     cycle_can_manage,
@@ -211,9 +213,13 @@ def _cycle_page(
                 "do_notes": cycle.do_notes,
             }
         )
+    needs_override = check_needs_override(check)
+    context["needs_override"] = needs_override
+    if can_manage and phase == Phase.CHECK and check is not None:
+        context["act_form"] = forms.get("act_form") or ActForm(needs_override=needs_override)
     if can_manage and phase == Phase.ACT:
         context["adopt_form"] = forms.get("adopt_form") or AdoptForm(
-            cycle=cycle, initial={"planned_value": suggested}
+            cycle=cycle, needs_override=needs_override, initial={"planned_value": suggested}
         )
         context["adapt_form"] = forms.get("adapt_form") or AdaptForm()
         context["abandon_form"] = forms.get("abandon_form") or AbandonForm()
@@ -325,18 +331,38 @@ def cycle_check(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def cycle_act(request: HttpRequest, pk: int) -> HttpResponse:
-    return _phase_move(
-        request,
-        pk,
-        lambda cycle: cycle_start_act(cycle=cycle, user=request.user),
-        "Act: adopt, adapt or abandon the change.",
+    """Check → Act; with a Check of insufficient data, only with a written override."""
+    cycle = _cycle(request, pk)
+    form = ActForm(
+        request.POST,
+        needs_override=check_needs_override(getattr(cycle, "check_result", None)),
     )
+    if form.is_valid():
+        try:
+            cycle = cycle_start_act(
+                cycle=cycle,
+                user=request.user,
+                override_reason=form.cleaned_data.get("override_reason", ""),
+            )
+        except ValidationError as exc:
+            show_service_errors(form, exc)
+        else:
+            done = "Act: adopt, adapt or abandon the change."
+            if cycle.evidence_override:
+                done += " The team acts without evidence; the reason is on record."
+            messages.success(request, done)
+            return redirect("kaizen:detail", pk=cycle.pk)
+    return _cycle_page(request, _cycle(request, pk), status=400, act_form=form)
 
 
 @require_POST
 def cycle_adopt_view(request: HttpRequest, pk: int) -> HttpResponse:
     cycle = _cycle(request, pk)
-    form = AdoptForm(request.POST, cycle=cycle)
+    form = AdoptForm(
+        request.POST,
+        cycle=cycle,
+        needs_override=check_needs_override(getattr(cycle, "check_result", None)),
+    )
     if form.is_valid():
         try:
             cycle = cycle_adopt(
@@ -344,11 +370,15 @@ def cycle_adopt_view(request: HttpRequest, pk: int) -> HttpResponse:
                 user=request.user,
                 standard=form.cleaned_data["standard"],
                 planned_value=form.cleaned_data.get("planned_value"),
+                override_reason=form.cleaned_data.get("override_reason") or "",
             )
         except ValidationError as exc:
             show_service_errors(form, exc)
         else:
             done = "Adopted as the new standard."
+            if cycle.adopted_without_evidence:
+                done = "Adopted without evidence: the reason is on record, and the cycle is "
+                done += "left out of the measured figures."
             if cycle.adopted_standard:
                 done += f" The future-state map “{cycle.adopted_standard['stream_name']}” has it."
             messages.success(request, done)

@@ -68,7 +68,8 @@ from streams.services import (
     step_update,
     stream_create,
     stream_delete,
-    stream_draw_future_state_with_free_name,
+    stream_draw_another_future_state,
+    stream_future_state_open,
     stream_update,
 )
 
@@ -357,8 +358,15 @@ class DrawFutureStateSerializer(_InputSerializer):
         required=False,
         allow_blank=True,
         max_length=120,
-        help_text="The future state's name; the current state's name when empty. When the team "
-        "already has a future state of that name, ' (2)', ' (3)' … is added.",
+        help_text="The future state's name. For the first one: the current state's name when "
+        "empty (' (2)', ' (3)' … added when the team already has a future state of that name). "
+        "With `another`: required, and no future state of the team may have it.",
+    )
+    another = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Draw one more future state although the map has one, on purpose and under "
+        "its own `name`. Without it, a map that has a future state answers that one (200).",
     )
 
 
@@ -696,23 +704,42 @@ class ValueStreamViewSet(_MapViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
-        summary="Draw a future state of a current-state map",
-        description="Copies the lanes, steps, stages and targets into a new future-state map "
-        "linked to this one (`drawn_from`). When the team already has a future state of that "
-        "name, ' (2)', ' (3)' … is added to the name.",
+        summary="The future state of a current-state map: the linked one, or a new copy",
+        description="One linked future state per current map: when the map already has one, "
+        "it is answered as it is (200) and nothing is drawn. Otherwise the lanes, steps, stages "
+        "and targets are copied into a new future-state map linked to this one (`drawn_from`, "
+        "201); when the team already has a future state of that name, ' (2)', ' (3)' … is "
+        "added. A second future state is drawn only with `another: true` and a `name` of its "
+        "own (400 naming `name` when it is empty or taken).",
         request=DrawFutureStateSerializer,
-        responses={201: ValueStreamWriteSerializer, **_ERRORS},
+        responses={
+            200: ValueStreamWriteSerializer,
+            201: ValueStreamWriteSerializer,
+            **_ERRORS,
+        },
     )
     @action(detail=True, methods=["post"], url_path="draw-future-state")
     def draw_future_state(self, request: Request, pk: str | None = None) -> Response:
         stream = self.get_object()
         data = self._validated(request)
-        return self._write(
-            lambda: stream_draw_future_state_with_free_name(
+        if data.get("another"):
+            return self._write(
+                lambda: stream_draw_another_future_state(stream=stream, name=data.get("name", "")),
+                status.HTTP_201_CREATED,
+            )
+        drawn: list[bool] = []
+
+        def open_or_draw() -> ValueStream:
+            future, was_drawn = stream_future_state_open(
                 stream=stream, name=data.get("name") or None
-            ),
-            status.HTTP_201_CREATED,
-        )
+            )
+            drawn.append(was_drawn)
+            return future
+
+        response = self._write(open_or_draw, status.HTTP_201_CREATED)
+        if not drawn[0]:
+            response.status_code = status.HTTP_200_OK
+        return response
 
 
 class _MapPartViewSet(_MapViewSet):

@@ -48,3 +48,14 @@ class StreamCreateForm(forms.Form):
     def __init__(self, *args, teams=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["team"].queryset = teams if teams is not None else Team.objects.none()
+
+
+class FutureStateForm(forms.Form):
+    """A second future state, asked for on purpose: its own name."""
+
+    name = forms.CharField(
+        max_length=120,
+        label="Name of the new future state",
+        help_text="A name no other future state of the team has, for example “Sales A: "
+        "self-serve trials”.",
+    )

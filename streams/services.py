@@ -844,3 +844,41 @@ def stream_draw_future_state_with_free_name(
     return stream_draw_future_state(
         stream=stream, name=_free_stream_name(stream.team, base, StreamState.FUTURE)
     )
+
+
+# --- One linked future state per current map ------------------------------------------------
+
+
+@transaction.atomic
+def stream_future_state_open(
+    *, stream: ValueStream, name: str | None = None
+) -> tuple[ValueStream, bool]:
+    """The future state of a current-state map: the linked one it already has (the latest,
+    should there be several), else a new one drawn under ``name`` (default: the current
+    state's name, made free with " (2)" … as :func:`stream_draw_future_state_with_free_name`
+    does). Returns
+    ``(future, drawn)``. A second future state is never drawn by accident: that is
+    :func:`stream_draw_another_future_state`, with its own name."""
+    Team.objects.select_for_update().filter(pk=stream.team_id).first()
+    existing = stream.future_states.order_by("-created_at").first()
+    if existing is not None:
+        return existing, False
+    return stream_draw_future_state_with_free_name(stream=stream, name=name), True
+
+
+@transaction.atomic
+def stream_draw_another_future_state(*, stream: ValueStream, name: str) -> ValueStream:
+    """Draw one more future state of ``stream`` on purpose, beside the one it has: it needs a
+    name of its own, which no future state of the team carries."""
+    Team.objects.select_for_update().filter(pk=stream.team_id).first()
+    name = (name or "").strip()
+    max_length = ValueStream._meta.get_field("name").max_length
+    if not name:
+        raise ValidationError({"name": "Give the new future state a name of its own."})
+    if len(name) > max_length:
+        raise ValidationError({"name": f"Keep the name within {max_length} characters."})
+    if ValueStream.objects.filter(team=stream.team, state=StreamState.FUTURE, name=name).exists():
+        raise ValidationError(
+            {"name": f"The team already has a future state called “{name}”: choose another name."}
+        )
+    return stream_draw_future_state(stream=stream, name=name)

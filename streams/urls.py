@@ -9,5 +9,6 @@ urlpatterns = [
     path("<slug:slug>/map.svg", views.stream_svg_download, name="svg"),
     path("<slug:slug>/edit/", views.stream_edit, name="edit"),
     path("<slug:slug>/future/", views.stream_future, name="future"),
+    path("<slug:slug>/future/another/", views.stream_future_another, name="future_another"),
     path("<slug:slug>/compare/", views.stream_compare, name="compare"),
 ]

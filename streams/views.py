@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from streams import explanations
 from streams.drawing import render_vsm_svg, stream_svg, vsm_map_data
-from streams.forms import StreamCreateForm, apply_service_errors
+from streams.forms import FutureStateForm, StreamCreateForm, apply_service_errors
 from streams.models import StreamState, ValueClass, ValueStream
 from streams.selectors import (
     compare_states,
@@ -26,7 +26,11 @@ from streams.selectors import (
     streams_visible_to,
     teams_managed_by,
 )
-from streams.services import stream_create, stream_draw_future_state_with_free_name
+from streams.services import (
+    stream_create,
+    stream_draw_another_future_state,
+    stream_future_state_open,
+)
 
 
 def _visible_stream(request: HttpRequest, slug: str) -> ValueStream:
@@ -125,15 +129,42 @@ def stream_new(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def stream_future(request: HttpRequest, slug: str) -> HttpResponse:
-    """Copy a current-state map into a linked future state, and open it in the editor."""
+    """Open the current-state map's future state, drawing it (a copy of the current state)
+    only when it has none; a second one is asked for on its own page, with a name."""
     stream = _editable_stream(request, slug)
     try:
-        future = stream_draw_future_state_with_free_name(stream=stream)
+        future, drawn = stream_future_state_open(stream=stream)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("streams:detail", slug=stream.slug)
+    if not drawn:
+        return redirect("streams:detail", slug=future.slug)
     messages.success(request, "Future state drawn as a copy of the current state: change it here.")
     return redirect("streams:edit", slug=future.slug)
+
+
+def stream_future_another(request: HttpRequest, slug: str) -> HttpResponse:
+    """Draw one more future state on purpose, under a name of its own (managers)."""
+    stream = _editable_stream(request, slug)
+    if stream.state != StreamState.CURRENT:
+        raise Http404("A future state is drawn from a current-state map.")
+    existing = list(stream.future_states.order_by("created_at"))
+    form = FutureStateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            future = stream_draw_another_future_state(stream=stream, name=form.cleaned_data["name"])
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(request, f"Future state “{future.name}” drawn: change it here.")
+            return redirect("streams:edit", slug=future.slug)
+    status = 400 if form.is_bound else 200
+    return render(
+        request,
+        "streams/future_another.html",
+        {"stream": stream, "form": form, "existing": existing},
+        status=status,
+    )
 
 
 def stream_compare(request: HttpRequest, slug: str) -> HttpResponse:

@@ -455,6 +455,12 @@ def _kaizen_cycles(stream: ValueStream, users: dict, anchor: datetime) -> None:
             **fields,
         )
 
+    def act(cycle: KaizenCycle) -> KaizenCycle:
+        # A Check with too few deals carries no decision: the manager writes why they act.
+        thin = kaizen.CycleCheck.objects.get(cycle=cycle).verdict == "insufficient_data"
+        reason = "Too few deals for the Check yet; the team decides on judgement." if thin else ""
+        return kaizen.cycle_start_act(cycle=cycle, user=manager, override_reason=reason)
+
     def through_check(cycle: KaizenCycle, change_ago: int, check_ago: int, **do) -> KaizenCycle:
         cycle = kaizen.cycle_start_do(
             cycle=cycle, user=manager, change_date=day(change_ago).date(), now=day(change_ago), **do
@@ -483,7 +489,7 @@ def _kaizen_cycles(stream: ValueStream, users: dict, anchor: datetime) -> None:
     discovery = through_check(
         discovery, 150, 90, change_description="Shared AE calendars; SDR booking script."
     )
-    discovery = kaizen.cycle_start_act(cycle=discovery, user=manager)
+    discovery = act(discovery)
     after = discovery.check_result.value_after
     kaizen.cycle_adopt(
         cycle=discovery,
@@ -505,7 +511,7 @@ def _kaizen_cycles(stream: ValueStream, users: dict, anchor: datetime) -> None:
         prediction="Fewer leads recycled from qualification.",
     )
     nurture = through_check(nurture, 215, 150)
-    nurture = kaizen.cycle_start_act(cycle=nurture, user=manager)
+    nurture = act(nurture)
     kaizen.cycle_abandon(
         cycle=nurture,
         user=manager,
@@ -524,7 +530,7 @@ def _kaizen_cycles(stream: ValueStream, users: dict, anchor: datetime) -> None:
         countermeasure="A one-page checklist: budget, authority, need, timing.",
     )
     checklist = through_check(checklist, 120, 60)
-    checklist = kaizen.cycle_start_act(cycle=checklist, user=manager)
+    checklist = act(checklist)
     follow_up = kaizen.cycle_adapt(
         cycle=checklist,
         user=manager,
@@ -545,7 +551,7 @@ def _kaizen_cycles(stream: ValueStream, users: dict, anchor: datetime) -> None:
         target_date=day(10).date(),
     )
     review = through_check(review, 90, 20)
-    kaizen.cycle_start_act(cycle=review, user=manager)
+    act(review)
 
     # In Do.
     slots = plan(

@@ -8,8 +8,9 @@ import math
 from django import template
 
 from kaizen.metrics import spec
+from kaizen.models import Direction
 from kaizen.stats import MIN_ITEMS
-from streams.drawing import format_hours, format_ratio
+from streams.drawing import format_hours, format_percent, format_ratio
 
 register = template.Library()
 
@@ -41,6 +42,70 @@ def effect(value: float | None, metric: str) -> str:
     if spec(metric).is_proportion:
         return f"{sign}{abs(value) * 100:.1f}\u00a0points"
     return f"{sign}{abs(value) * 100:.0f}\u00a0%"
+
+
+def change_words(before: float | None, after: float | None, *, metric: str, aim: str) -> str:
+    """Which way a figure moved and whether that is better, in words, so a shorter lead time
+    never reads like a worsening: ``50 % shorter: better (lower is the aim)``. Durations say
+    shorter/longer with the relative change; shares say higher/lower in points. ``""`` when
+    either value is unknown."""
+    if _unknown(before) or _unknown(after):
+        return ""
+    m = spec(metric)
+    if after == before:
+        return "no change"
+    went_down = after < before
+    if m.is_proportion:
+        size = f"{abs(after - before) * 100:.1f}\u00a0points {'lower' if went_down else 'higher'}"
+    else:
+        relative = f"{abs(after - before) / before * 100:.0f}\u00a0% " if before else ""
+        size = f"{relative}{'shorter' if went_down else 'longer'}"
+    better = went_down == (aim == Direction.DECREASE)
+    aim_words = "lower is the aim" if aim == Direction.DECREASE else "higher is the aim"
+    return f"{size}: {'better' if better else 'worse'} ({aim_words})"
+
+
+@register.simple_tag
+def check_change(check, cycle) -> str:
+    """The Check's before → after with the direction and the better/worse word spelled out:
+    ``8.8 d → 4.4 d, 50 % shorter: better (lower is the aim)``."""
+    words = change_words(
+        check.value_before, check.value_after, metric=cycle.metric, aim=cycle.direction
+    )
+    went = (
+        f"{metric_value(check.value_before, cycle.metric)} → "
+        f"{metric_value(check.value_after, cycle.metric)}"
+    )
+    return f"{went}, {words}" if words else went
+
+
+def _map_value(value: float | None, unit: str) -> str:
+    if _unknown(value):
+        return "none"
+    return format_hours(value) if unit == "hours" else format_percent(value)
+
+
+@register.simple_tag
+def standard_change(standard: dict) -> str:
+    """What adopting wrote on the future-state map, with the direction in words. The planned
+    figure may move the "wrong" way (a plan of 3 d that was never reached becomes the 4.4 d
+    measured after an improvement from 8.8 d), so the sentence says it is the plan that
+    moved, not the work: ``planned lead time of Discovery: 3 d (the previous plan) → 4.4 d
+    (the new standard), a longer plan than before``."""
+    hours = standard.get("unit") == "hours"
+    what = "planned lead time" if hours else "planned %C&A"
+    before, after = standard.get("before"), standard.get("after")
+    text = (
+        f"{what} of {standard.get('step_name')}: {_map_value(before, standard.get('unit'))} "
+        f"(the previous plan) → {_map_value(after, standard.get('unit'))} (the new standard)"
+    )
+    if _unknown(before) or _unknown(after) or before == after:
+        return text
+    if hours:
+        moved = "a longer plan" if after > before else "a shorter plan"
+    else:
+        moved = "a higher plan" if after > before else "a lower plan"
+    return f"{text}, {moved} than before"
 
 
 @register.filter
@@ -85,9 +150,11 @@ def check_sentence(check, cycle) -> str:
             + again
         )
     what = m.label if m.is_proportion else f"the median {m.label.lower()}"
+    words = change_words(check.value_before, check.value_after, metric=metric, aim=cycle.direction)
     went = (
         f"{what} went from {metric_value(check.value_before, metric)} to "
-        f"{metric_value(check.value_after, metric)} ({effect(check.effect, metric)})"
+        f"{metric_value(check.value_after, metric)}"
+        + (f", {words}" if words else f" ({effect(check.effect, metric)})")
     )
     evidence = (
         f"{p_value(check.p_value)}, with {check.n_before} {items_} before the change and "

@@ -9,6 +9,7 @@ import pytest
 from funnel.models import Visit
 from funnel.paths import deal_paths_refresh
 from kaizen.models import KaizenCycle, Metric, Phase
+from kaizen.selectors import check_needs_override
 from kaizen.services import (
     cycle_check,
     cycle_plan,
@@ -23,6 +24,8 @@ NOW = datetime(2025, 6, 2, 12, tzinfo=UTC)
 TODAY = NOW.date()
 CHANGE = date(2025, 3, 3)
 CHANGE_AT = datetime(2025, 3, 3, tzinfo=UTC)
+#: The override ``cycle_at`` writes when the Check has insufficient data.
+OVERRIDE = "No data yet; the team adopts the change on judgement."
 
 
 def visits_halving(stream, step, *, n: int = 20, change_at: datetime = CHANGE_AT) -> None:
@@ -78,10 +81,12 @@ def cycle_at(
     if phase == Phase.DO:
         return cycle
     cycle = cycle_start_check(cycle=cycle, user=user, now=now)
-    cycle_check(cycle_id=cycle.pk, now=now)
+    check = cycle_check(cycle_id=cycle.pk, now=now)
     if phase == Phase.CHECK:
         return cycle
-    return cycle_start_act(cycle=cycle, user=user)
+    # Without data (most tests need none) acting needs the manager's written override.
+    reason = OVERRIDE if check_needs_override(check) else ""
+    return cycle_start_act(cycle=cycle, user=user, override_reason=reason)
 
 
 @pytest.fixture

@@ -112,14 +112,23 @@ def test_a_manager_takes_a_cycle_from_plan_to_adopted_through_the_api(
         10,
     )
 
+    # No evidence: moving to Act needs a written reason, named in the 400.
     response = client.post(url + "start-act/", format="json")
+    assert response.status_code == 400
+    assert "insufficient data" in response.json()["override_reason"][0]
+    assert client.get(url).json()["phase"] == "check"
+    response = client.post(
+        url + "start-act/", {"override_reason": "Customers asked for it"}, format="json"
+    )
     assert response.json()["phase"] == "act"
+    assert response.json()["evidence_override"] == "Customers asked for it"
     response = client.post(
         url + "adopt/", {"standard": "Book on the call", "planned_value": 9.75}, format="json"
     )
     assert response.status_code == 200, response.content
     body = response.json()
     assert (body["phase"], body["decision"]) == ("closed", "adopted")
+    assert body["adopted_without_evidence"] is True
     assert body["adopted_standard"]["after"] == 9.75
     assert ns.future_a.steps.get(name=step.name).planned_lead_hours == 9.75
 
@@ -256,7 +265,13 @@ ENDPOINTS = {
     ),
     "notes": ("patch", "do", "", {"do_notes": "Going well"}, [200, 403, 403, 403, HIDDEN, DENIED]),
     "start check": ("post", "do", "start-check/", {}, [200, 403, 403, 403, HIDDEN, DENIED]),
-    "start act": ("post", "check", "start-act/", {}, [200, 403, 403, 403, HIDDEN, DENIED]),
+    "start act": (
+        "post",
+        "check",
+        "start-act/",
+        {"override_reason": "x"},
+        [200, 403, 403, 403, HIDDEN, DENIED],
+    ),
     "adopt": ("post", "act", "adopt/", {"standard": "x"}, [200, 403, 403, 403, HIDDEN, DENIED]),
     "adapt": ("post", "act", "adapt/", {"notes": "x"}, [201, 403, 403, 403, HIDDEN, DENIED]),
     "abandon": ("post", "act", "abandon/", {"reason": "x"}, [200, 403, 403, 403, HIDDEN, DENIED]),

@@ -26,6 +26,12 @@ def test_the_demo_has_cycles_in_every_phase_and_an_adopted_measured_improvement(
     adopted = cycles.get(outcome=Outcome.ADOPTED)
     check = adopted.check_result
     assert check.verdict == Verdict.IMPROVED
+    assert not adopted.adopted_without_evidence and adopted.evidence_override is None
+    # Acting on a Check with too few deals carries the manager's written reason.
+    for c in cycles:
+        if c.phase in (Phase.ACT, Phase.CLOSED) and c.check_result is not None:
+            thin = c.check_result.verdict == Verdict.INSUFFICIENT_DATA
+            assert bool(c.evidence_override) == thin, c.title
     assert check.effect < -0.2 and check.p_value < 0.05
     assert min(check.n_before, check.n_after) >= 10
     future = ValueStream.objects.get(slug=result.future_slug)

@@ -262,7 +262,7 @@ def test_phases_move_only_in_order(ns):
     with pytest.raises(ValidationError, match="not been computed"):
         cycle_start_act(cycle=cycle, user=ns.manager_a)
     cycle_check(cycle_id=cycle.pk, now=NOW)
-    assert cycle_start_act(cycle=cycle, user=ns.manager_a).phase == Phase.ACT
+    assert cycle_start_act(cycle=cycle, user=ns.manager_a, override_reason="x").phase == Phase.ACT
 
 
 @pytest.mark.parametrize("who", ["rep_a1", "leader_a", "manager_b"])
@@ -301,6 +301,81 @@ def test_starting_the_check_computes_it_once_committed(ns, django_capture_on_com
 
 
 # --- Act ----------------------------------------------------------------------------------
+
+
+def test_acting_on_a_check_with_insufficient_data_needs_a_written_override(ns):
+    cycle = cycle_at(Phase.CHECK, stream=ns.stream_a, user=ns.manager_a, metric="win_rate")
+    assert cycle.check_result.verdict == Verdict.INSUFFICIENT_DATA
+    for blank in ("", "   "):
+        with pytest.raises(ValidationError) as refused:
+            cycle_start_act(cycle=cycle, user=ns.manager_a, override_reason=blank)
+        assert "insufficient data (0 before the change and 0 after" in str(
+            refused.value.message_dict["override_reason"]
+        )
+    assert KaizenCycle.objects.get(pk=cycle.pk).phase == Phase.CHECK
+
+    cycle = cycle_start_act(
+        cycle=cycle, user=ns.manager_a, override_reason="  The customers asked for it  "
+    )
+    assert (cycle.phase, cycle.evidence_override) == (Phase.ACT, "The customers asked for it")
+    # The reason given at Act carries the adoption, which is then without evidence.
+    cycle = cycle_adopt(cycle=cycle, user=ns.manager_a, standard="New way", now=NOW)
+    assert cycle.outcome == Outcome.ADOPTED and cycle.adopted_without_evidence
+
+
+def test_adopting_without_evidence_needs_a_reason_even_when_the_check_lost_its_data(ns):
+    step = ns.steps_a[1]
+    visits_halving(ns.stream_a, step)
+    cycle = cycle_at(Phase.ACT, stream=ns.stream_a, user=ns.manager_a, step=step)
+    assert cycle.evidence_override is None  # improved: acted on evidence
+    # The Check is recomputed in Act; with its visits gone it has insufficient data.
+    from funnel.models import Visit
+
+    Visit.objects.filter(step=step).delete()
+    cycle_check(cycle_id=cycle.pk, now=NOW)
+    with pytest.raises(ValidationError) as refused:
+        cycle_adopt(cycle=cycle, user=ns.manager_a, standard="", now=NOW)
+    assert set(refused.value.message_dict) == {"standard", "override_reason"}  # both at once
+    cycle = cycle_adopt(
+        cycle=cycle, user=ns.manager_a, standard="New way", override_reason="Judgement", now=NOW
+    )
+    assert cycle.adopted_without_evidence and cycle.evidence_override == "Judgement"
+
+
+def test_adopting_on_evidence_clears_an_override_given_at_act(ns):
+    step = ns.steps_a[1]
+    cycle = cycle_at(Phase.ACT, stream=ns.stream_a, user=ns.manager_a, step=step)
+    assert cycle.evidence_override  # no data when it moved to Act
+    visits_halving(ns.stream_a, step)
+    assert cycle_check(cycle_id=cycle.pk, now=NOW).verdict == Verdict.IMPROVED
+    cycle = cycle_adopt(cycle=cycle, user=ns.manager_a, standard="New way", now=NOW)
+    assert cycle.evidence_override is None and not cycle.adopted_without_evidence
+
+
+def test_history_counts_adoptions_without_evidence_apart(ns):
+    from kaizen.selectors import improvement_history
+
+    step = ns.steps_a[1]
+    visits_halving(ns.stream_a, step)
+    evidenced = cycle_at(Phase.ACT, stream=ns.stream_a, user=ns.manager_a, step=step)
+    cycle_adopt(cycle=evidenced, user=ns.manager_a, standard="On evidence", now=NOW)
+    for title in ("Hunch one", "Hunch two"):
+        hunch = cycle_at(Phase.ACT, stream=ns.stream_a, user=ns.manager_a, metric="win_rate")
+        cycle_adopt(cycle=hunch, user=ns.manager_a, standard=title, now=NOW)
+    dropped = cycle_at(Phase.ACT, stream=ns.stream_a, user=ns.manager_a, metric="win_rate")
+    cycle_abandon(cycle=dropped, user=ns.manager_a, reason="No effect", now=NOW)
+
+    history = improvement_history(KaizenCycle.objects.all(), today=TODAY)
+
+    # 4 closed; 2 adopted without evidence are left out: 1 adopted of the 2 decided on
+    # evidence (the adopted one and the abandoned one).
+    assert (history.closed, history.adopted, history.adopted_without_evidence) == (4, 1, 2)
+    assert history.abandoned == 1
+    assert history.share_adopted == pytest.approx(0.5)
+    assert [a.cycle.pk for a in history.adopted_cycles] == [evidenced.pk]
+    assert {c.decision_notes for c in history.unevidenced_cycles} == {"Hunch one", "Hunch two"}
+    june = history.months[-1]
+    assert (june.closed, june.adopted, june.unevidenced) == (4, 1, 2)
 
 
 def test_adopting_writes_the_new_standard_on_the_future_state_map(ns):

@@ -134,15 +134,53 @@ def test_only_managers_open_the_new_map_form(client, team_setup, who):
     assert client.get("/streams/new/").status_code == 403
 
 
-def test_drawing_the_future_state_twice_gives_two_named_copies(client, team_setup):
+def test_the_future_state_button_draws_it_once_then_opens_it(client, team_setup):
     client.force_login(team_setup.manager_a)
     slug = team_setup.stream_a.slug
+    html = client.get(f"/streams/{slug}/").content.decode()
+    assert "Draw the future state" in html and "Open the future state" not in html
     first = client.post(f"/streams/{slug}/future/")
     second = client.post(f"/streams/{slug}/future/")
-    futures = ValueStream.objects.filter(drawn_from=team_setup.stream_a).order_by("pk")
-    assert [f.name for f in futures] == ["Sales A", "Sales A (2)"]
+    futures = ValueStream.objects.filter(drawn_from=team_setup.stream_a)
+    assert [f.name for f in futures] == ["Sales A"]  # no second copy by accident
     assert first.url == f"/streams/{futures[0].slug}/edit/"
-    assert second.url == f"/streams/{futures[1].slug}/edit/"
+    assert second.url == f"/streams/{futures[0].slug}/"
+    html = client.get(f"/streams/{slug}/").content.decode()
+    assert "Draw the future state" not in html
+    assert f'href="/streams/{futures[0].slug}/" id="open-future"' in html
+    assert f'href="/streams/{slug}/future/another/"' in html
+
+
+def test_a_second_future_state_is_asked_for_with_its_own_name(client, team_setup):
+    client.force_login(team_setup.manager_a)
+    slug = team_setup.stream_a.slug
+    client.post(f"/streams/{slug}/future/")
+    page = client.get(f"/streams/{slug}/future/another/").content.decode()
+    assert "already has a future state" in page and 'name="name"' in page
+    # Empty or taken names are refused next to the field, nothing drawn.
+    for name, reason in (("", "This field is required"), ("Sales A", "already has a future")):
+        response = client.post(f"/streams/{slug}/future/another/", {"name": name})
+        assert response.status_code == 400
+        assert reason in response.content.decode()
+        assert 'id="id_name_error"' in response.content.decode()
+    assert ValueStream.objects.filter(drawn_from=team_setup.stream_a).count() == 1
+    response = client.post(f"/streams/{slug}/future/another/", {"name": "Self-serve trials"})
+    second = ValueStream.objects.get(name="Self-serve trials")
+    assert response.status_code == 302 and response.url == f"/streams/{second.slug}/edit/"
+    assert second.drawn_from == team_setup.stream_a
+    # The button keeps opening the latest one.
+    assert client.post(f"/streams/{slug}/future/").url == f"/streams/{second.slug}/"
+
+
+@pytest.mark.parametrize("who", ["rep_a1", "leader_a", "manager_b"])
+def test_only_the_teams_managers_draw_another_future_state(client, team_setup, who):
+    client.force_login(getattr(team_setup, who))
+    slug = team_setup.stream_a.slug
+    expected = 404 if who == "manager_b" else 403
+    assert client.get(f"/streams/{slug}/future/another/").status_code == expected
+    response = client.post(f"/streams/{slug}/future/another/", {"name": "Mine"})
+    assert response.status_code == expected
+    assert not ValueStream.objects.filter(name="Mine").exists()
 
 
 def test_compare_without_a_future_state_explains_and_returns(client, team_setup):
