@@ -538,6 +538,8 @@ class SummaryBox:
     measured: bool
     footnote: Text
     header_tooltip: str
+    #: Written across the measured column when it has no figures.
+    not_measured: str = "not measured yet"
 
 
 @dataclass(frozen=True)
@@ -655,7 +657,10 @@ def _summary(data: VsmMap, x: float, bottom: float) -> SummaryBox:
                 measured_value=_raw(m_value),
             )
         )
-    if data.measured is not None:
+    if data.measured is not None and measured is None:
+        m = data.measured
+        footnote = f"No completed visits {m.window_start:%Y-%m-%d} – {m.window_end:%Y-%m-%d} yet"
+    elif data.measured is not None:
         m = data.measured
         footnote = (
             f"Measured {m.window_start:%Y-%m-%d} – {m.window_end:%Y-%m-%d}, "
@@ -684,6 +689,7 @@ def _summary(data: VsmMap, x: float, bottom: float) -> SummaryBox:
         measured=measured is not None,
         footnote=Text(x + 12, top + height - 9, footnote),
         header_tooltip=explanations.ALL["planned_vs_measured"].tooltip,
+        not_measured="no data yet" if data.measured is not None else "not measured yet",
     )
 
 

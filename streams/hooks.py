@@ -12,6 +12,7 @@ Providers are registered in each app's ``AppConfig.ready``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from streams.metrics import MeasuredMap
 from streams.models import ValueStream
@@ -34,12 +35,21 @@ def register_bursts(provider: BurstsProvider) -> None:
 
 
 def measured_map(stream: ValueStream) -> MeasuredMap | None:
-    """The first provider's measurement of ``stream``, or None: "not measured yet"."""
+    """The first provider's measurement of ``stream``, or None: "not measured yet".
+
+    A measurement without a single completed visit has no summary (``summary=None``: "no
+    data yet"): its sums would read as a measured lead time of 0 h, which nobody measured."""
     for provider in _measures:
         measured = provider(stream)
         if measured is not None:
-            return measured
+            return _without_empty_summary(measured)
     return None
+
+
+def _without_empty_summary(measured: MeasuredMap) -> MeasuredMap:
+    if measured.summary is None or any(step.n for step in measured.steps.values()):
+        return measured
+    return replace(measured, summary=None)
 
 
 def burst_step_ids(stream: ValueStream) -> set[int]:

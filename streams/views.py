@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from streams import explanations
 from streams.drawing import render_vsm_svg, stream_svg, vsm_map_data
 from streams.forms import FutureStateForm, StreamCreateForm, apply_service_errors
+from streams.hooks import measured_map
 from streams.models import StreamState, ValueClass, ValueStream
 from streams.selectors import (
     compare_states,
@@ -185,6 +186,7 @@ def stream_compare(request: HttpRequest, slug: str) -> HttpResponse:
             "current": current,
             "future": future,
             "current_summary": planned_summary(current),
+            "current_measured": measured_map(current),
             "future_summary": planned_summary(future),
             "rows": compare_states(current, future),
             "explanations": explanations.ALL,

@@ -238,6 +238,38 @@ def test_measured_figures_appear_beside_the_planned_ones(client, team_setup):
     assert measured and "1.2 d" in "".join(measured[0].itertext())
 
 
+def test_a_stream_with_no_completed_visits_shows_no_data_yet_never_a_measured_0_h(
+    client, team_setup
+):
+    """The metrics ran, but no deal completed a step: the engine's sums are 0 h, which nobody
+    measured. The map, its drawing and the compare page say "no data yet"."""
+    stream, step = team_setup.stream_a, team_setup.steps_a[0]
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    metrics_snapshot(
+        stream,
+        start=start,
+        end=start + timedelta(days=90),
+        steps={step: {"n_completed": 0, "n_entered": 3, "n_open": 3, "wip_now": 3}},
+        lead_time_hours=0.0,
+        process_time_hours=0.0,
+    )
+    stream_draw_future_state(stream=stream)
+    client.force_login(team_setup.leader_a)
+
+    page = client.get(f"/streams/{stream.slug}/").content.decode()
+    cards = page[page.index('class="summary-cards"') : page.index('id="no-data-yet"')]
+    assert cards.count("no data yet") == 4 and "0 h" not in cards
+    assert "No data yet: no deal has completed a step between 2025-01-01" in page
+    svg = client.get(f"/streams/{stream.slug}/map.svg").content.decode()
+    tree = ET.fromstring(svg)
+    assert not tree.findall(f".//{SVG}*[@data-figure='lead_time_hours'][@data-kind='measured']")
+    assert "no data yet" in svg and "No completed visits 2025-01-01" in svg
+    compare = client.get(f"/streams/{stream.slug}/compare/").content.decode()
+    today = compare[compare.index('id="measured-today"') :]
+    assert today[: today.index("</p>")].count("no data yet") == 1
+    assert "0 h" not in today[: today.index("</p>")]
+
+
 def test_a_member_of_two_teams_edits_only_where_they_manage(client, team_setup):
     MembershipFactory(user=team_setup.rep_b, team=team_setup.team_a, role=Role.MANAGER)
     client.force_login(team_setup.rep_b)
