@@ -79,9 +79,15 @@ def metrics_query_from_params(stream: ValueStream, params: Any) -> MetricsQuery:
                 errors[name] = f"'{raw}' is not an id (a whole number)."
             else:
                 ids[name] = int(raw)
+    owner_name = " ".join((params.get("owner_name") or "").split()) or None
+    if owner_name is not None and ids["owner"] is not None:
+        errors["owner_name"] = "Give owner (a user) or owner_name (an imported name), not both."
+    elif owner_name is not None and len(owner_name) > 120:
+        errors["owner_name"] = "An owner name is at most 120 characters."
     try:  # the filters check the amount band; the engine checks the lane is the stream's
         filters = MetricsFilters(
             owner_id=ids["owner"],
+            owner_name=owner_name,
             lane_id=ids["lane"],
             source=params.get("source") or None,
             amount_band=params.get("amount_band") or None,
@@ -237,6 +243,12 @@ _PARAMETERS = [
     ),
     OpenApiParameter("owner", int, description="Only deals owned by this user (rep)."),
     OpenApiParameter(
+        "owner_name",
+        str,
+        description="Only deals of this imported owner who is not a user (the owner name a CRM "
+        "file gave, e.g. a sales agent's display name). Not with `owner`.",
+    ),
+    OpenApiParameter(
         "lane",
         int,
         description="Only the steps of this lane (deal-level figures are not narrowed).",
@@ -280,8 +292,10 @@ class StreamMetricsView(APIView):
         query = metrics_query_from_params(stream, request.query_params)
         owner = query.filters.owner_id
         if (
-            owner is not None
-            and owner != request.user.pk
+            (
+                query.filters.owner_name is not None
+                or (owner is not None and owner != request.user.pk)
+            )
             and not request.user.is_staff
             and role_in_team(request.user, stream.team_id) == Role.REP
         ):

@@ -50,7 +50,7 @@ PERIODS: dict[str, Period] = {
     )
 }
 #: The parameters a dashboard keeps in its URL, in the order they are written.
-PARAMS = ("period", "start", "end", "tz", "owner", "lane", "source", "amount_band")
+PARAMS = ("period", "start", "end", "tz", "owner", "owner_name", "lane", "source", "amount_band")
 
 
 @dataclass(frozen=True)
@@ -81,10 +81,10 @@ class DashboardFilters:
 
     def with_owner(self, owner_id: int | None) -> DashboardFilters:
         """The same period and filters for another owner (None: every owner, the team)."""
-        filters = replace(self.query.filters, owner_id=owner_id)
+        filters = replace(self.query.filters, owner_id=owner_id, owner_name=None)
         return replace(
             self,
-            values={**self.values, "owner": str(owner_id) if owner_id else ""},
+            values={**self.values, "owner": str(owner_id) if owner_id else "", "owner_name": ""},
             query=replace(self.query, filters=filters),
             previous=replace(self.previous, filters=filters),
         )

@@ -42,6 +42,7 @@ from funnel.dashboards import (
     rendered,
     snapshot_stamp,
     stream_info,
+    stream_owner_names,
     team_board,
     team_reps,
 )
@@ -81,7 +82,7 @@ def _params(request: HttpRequest, *, own_only: bool) -> dict[str, str]:
     params = {key: value for key, value in request.GET.items()}
     if own_only:
         owner = params.get("owner")
-        if owner and owner != str(request.user.pk):
+        if (owner and owner != str(request.user.pk)) or params.get("owner_name"):
             raise PermissionDenied(OWN_ONLY)
         params["owner"] = str(request.user.pk)
     return params
@@ -177,6 +178,7 @@ def stream_dashboard(request: HttpRequest, slug: str, board: str) -> HttpRespons
         "own_only": own_only,
         "is_rep": role == Role.REP,
         "reps": reps,
+        "owner_names": [] if own_only else stream_owner_names(stream.pk),
         "lanes": info.lanes,
         "sources": _sources(filters),
         "amount_bands": AMOUNT_BANDS.values(),

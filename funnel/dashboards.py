@@ -58,7 +58,7 @@ from funnel.charts import (
 from funnel.dashboard_params import DashboardFilters
 from funnel.metrics.results import MetricsResult
 from funnel.metrics.snapshots import dashboard_read
-from funnel.models import MetricsSnapshot, MetricsState
+from funnel.models import Deal, MetricsSnapshot, MetricsState
 from streams.models import Membership, Role, Team, ValueStream
 
 
@@ -131,6 +131,35 @@ def team_reps(team_id: int) -> list[Person]:
         .values_list("user_id", "user__first_name", "user__last_name", "user__username")
     )
     return [Person(pk, f"{first} {last}".strip() or username) for pk, first, last, username in rows]
+
+
+#: At most this many imported owner names are offered as a filter.
+OWNER_NAMES_LISTED = 200
+
+
+OWNER_NAMES_SECONDS = 300
+
+
+def owner_names_cache_key(stream_id: int) -> str:
+    return f"funnel:owner-names:{stream_id}"
+
+
+def stream_owner_names(stream_id: int) -> list[str]:
+    """The owner names of the stream's deals that have no user owner (imported from a CRM
+    file, funnel.importing), for the owner filter. One query, then cached for a few minutes
+    (the import clears it) so that every dashboard view does not scan the stream's deals."""
+    key = owner_names_cache_key(stream_id)
+    names = cache.get(key)
+    if names is None:
+        names = list(
+            Deal.objects.filter(stream_id=stream_id, owner__isnull=True, owner_name__isnull=False)
+            .exclude(owner_name="")
+            .order_by("owner_name")
+            .values_list("owner_name", flat=True)
+            .distinct()[:OWNER_NAMES_LISTED]
+        )
+        cache.set(key, names, OWNER_NAMES_SECONDS)
+    return names
 
 
 def deal_url_maker() -> Callable[[int], str]:

@@ -51,6 +51,7 @@ from __future__ import annotations
 import array
 import codecs
 import csv
+import hashlib
 import io
 import itertools
 import json
@@ -64,6 +65,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
+import yaml
 from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import Q
@@ -82,8 +84,6 @@ DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 MAX_ERRORS = 100_000
 #: Deals written (and compared with stored ones) per round trip.
 CHUNK_DEALS = 2_000
-#: An import of this many deals or more refreshes the planner's statistics afterwards.
-ANALYZE_AFTER_DEALS = 10_000
 CLOCK_SKEW = timedelta(minutes=5)
 WON, LOST, IGNORE = "won", "lost", "ignore"
 
@@ -111,7 +111,8 @@ _DEAL_FIELDS = [
         "owner",
         "Owner",
         False,
-        "Username or email of a manager or rep of the stream's team; anyone else is an error.",
+        "A team member's username or email, or any name (a CRM agent's display name): names "
+        "that are not members are kept as the deal's owner name, or matched to a member below.",
     ),
     Field("source", "Lead source", False, "inbound, outbound, referral …"),
 ]
@@ -198,6 +199,10 @@ class ImportOptions:
     columns: dict[str, str] = field(default_factory=dict)
     #: source stage name -> step name, or "won" / "lost" / "ignore".
     steps: dict[str, str] = field(default_factory=dict)
+    #: owner name in the file -> username or email of a manager or rep of the team, or ""
+    #: to keep it as an external owner name. Names left out that match a member's username or
+    #: email are that member; any other name is kept as the deal's ``owner_name``.
+    owners: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -210,6 +215,7 @@ class ImportOptions:
             day_first=bool(data.get("day_first", False)),
             columns=dict(data.get("columns") or {}),
             steps=dict(data.get("steps") or {}),
+            owners=dict(data.get("owners") or {}),
         )
 
 
@@ -273,28 +279,59 @@ class ImportResult:
     visits_written: int
     #: Data rows in the file.
     rows: int
+    #: Deals stored without a visit: never engaged (a simple wide file without engage date).
+    deals_without_visit: int = 0
+    #: Distinct owner names kept as names (not team members).
+    owner_names_kept: int = 0
+    #: How the import read what was not plain, in words for the summary.
+    notes: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+    def as_dict(self) -> dict[str, Any]:
+        """The counts, and the notes as one sentence each in a string (a job's result)."""
+        values = asdict(self)
+        values["notes"] = " ".join(self.notes)
+        return values
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ImportResult:
+        notes = data.get("notes") or ""
+        return cls(
+            **{k: int(data.get(k) or 0) for k in cls.__dataclass_fields__ if k != "notes"},
+            notes=[notes] if isinstance(notes, str) and notes else list(notes or []),
+        )
 
 
 # --- Reading the file ------------------------------------------------------------------------
 
 # For the scan of a whole file for cells that may begin with a formula character: bytes that
 # end a cell (L) and bytes a formula or its neutralising quote begins with (S).
+# Blanks a spreadsheet skips before a formula (space, CR) are W.
 _SCAN = bytes(
-    ord("L") if b in b',;\t\n"' else ord("S") if b in b"=+-@'" else ord("x") for b in range(256)
+    ord("L")
+    if b in b',;\t\n"'
+    else ord("S")
+    if b in b"=+-@'"
+    else ord("W")
+    if b in b" \r"
+    else ord("x")
+    for b in range(256)
 )
+_LEAD = re.compile(rb"LW*S")
+# UTF-8 of the full-width forms ＝＠＋－ (EF BC ..) and of the ideographic space (E3 80 80).
+_WIDE_LEADS = (b"\xef\xbc\x9d", b"\xef\xbc\xa0", b"\xef\xbc\x8b", b"\xef\xbc\x8d", b"\xe3\x80\x80")
 
 
 def _may_hold_formulas(data: bytes, chunk: int = 8 << 20) -> bool:
-    """Whether any cell may begin with = + - @ or ', so that cells need checking one by one
-    (a million rows without any are read faster). Scans in chunks, in bounded memory."""
+    """Whether any cell may begin, after blanks, with = + - @ (or their full-width forms) or
+    ', so that cells need checking one by one (a million rows without any are read faster).
+    Scans in chunks, in bounded memory."""
+    if any(lead in data for lead in _WIDE_LEADS):
+        return True
     start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-    if data[start : start + 1].translate(_SCAN) == b"S":
+    if data[start : start + 256].translate(_SCAN).lstrip(b"W")[:1] == b"S":
         return True
     return any(
-        data[i : i + chunk + 1].translate(_SCAN).find(b"LS") >= 0
+        _LEAD.search(data[i : i + chunk + 256].translate(_SCAN)) is not None
         for i in range(0, len(data), chunk)
     )
 
@@ -349,6 +386,73 @@ class _CsvRows(Sequence[list[str]]):
         raise IndexError(index)
 
 
+DEFAULT_MAX_COLUMNS = 500
+
+#: File signatures of things people upload instead of a table, and what each is.
+_NOT_TABLES = (
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"\x1f\x8b", "a gzip-compressed file (unpack it first)"),
+    (b"7z\xbc\xaf", "a 7-Zip archive (unpack it first)"),
+    (b"Rar!", "a RAR archive (unpack it first)"),
+)
+
+
+def max_import_columns() -> int:
+    return int(getattr(settings, "VSM_IMPORT_MAX_COLUMNS", DEFAULT_MAX_COLUMNS))
+
+
+def _refuse_non_tables(data: bytes) -> None:
+    """Refuse, with what it seems to be, a file that is not a table of text."""
+    for signature, what in _NOT_TABLES:
+        if data.startswith(signature):
+            raise ImportRejected(
+                f"This is {what}, not a table. Export the data from the CRM as CSV and upload that."
+            )
+    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head[:1] in (b"{", b"["):
+        raise ImportRejected(
+            "This file is JSON, not a table. Export the data as CSV; a column and stage "
+            "mapping in JSON belongs in the mapping file field."
+        )
+    if head[:1] == b"<":
+        raise ImportRejected(
+            "This file is XML or HTML (an XES event log or a web page), not a CSV table. "
+            "Export the data as CSV and upload that."
+        )
+    sample = data[:65536]
+    if sample.count(b"\x00") > len(sample) // 10:
+        raise ImportRejected(
+            "This file is not a text table: it is mostly NUL bytes (UTF-16 text without a "
+            "byte order mark, or a binary file). Save it as CSV UTF-8 and upload that."
+        )
+
+
+def _refuse_nul(data: bytes, delimiter: str) -> None:
+    """A NUL byte (an invisible control character) is no part of any CSV export: refuse the
+    file naming its row (header = row 1) and column."""
+    at = data.find(b"\x00")
+    if at < 0:
+        return
+    before = data[:at].decode("utf-8", "replace")
+    records = list(
+        csv.reader(
+            io.StringIO(before.removeprefix("\ufeff") + "X", newline=""), delimiter=delimiter
+        )
+    )
+    row = len(records)
+    header = records[0] if records else []
+    column = len(records[-1]) - 1 if records else 0
+    name = header[column].strip() if row > 1 and column < len(header) else ""
+    where = f"row {row}" + (f", column '{name}'" if name else "")
+    raise ImportRejected(
+        f"The file holds a NUL byte (an invisible control character) in {where}. A CSV export "
+        "never has one: remove it, or export the file again, and upload it."
+    )
+
+
 def max_import_bytes() -> int:
     return int(getattr(settings, "VSM_IMPORT_MAX_BYTES", DEFAULT_MAX_BYTES))
 
@@ -397,12 +501,27 @@ def read_table(data: bytes, *, max_bytes: int | None = None) -> Table:
         )
     if len(data) < 65536 and not data.lstrip(b"\xef\xbb\xbf \t\r\n,;"):
         raise ImportRejected("The file is empty.")
+    _refuse_non_tables(data)
     _check_utf8(data)
 
     first_line = data[:65536].split(b"\n", 1)[0].decode("utf-8", "replace")
     delimiter = ","
     if "," not in first_line:
         delimiter = max((";", "\t", ","), key=first_line.count)
+    if first_line.count(delimiter) == 0:
+        raise ImportRejected(
+            "This file is not a table: its first line has no commas, semicolons or tabs "
+            "between column names, so it holds one column at most. Export the data from the "
+            "CRM as CSV (one row per deal, visit or stage change) and upload that."
+        )
+    columns = first_line.count(delimiter) + 1
+    if columns > max_import_columns():
+        raise ImportRejected(
+            f"The file has {columns:,} columns; the import reads at most "
+            f"{max_import_columns():,}. Export only the columns it needs (deal id, stage, dates, "
+            "deal fields) and upload that."
+        )
+    _refuse_nul(data, delimiter)
     text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
     reader = csv.reader(text, delimiter=delimiter, strict=True)
     try:
@@ -440,6 +559,10 @@ def read_table(data: bytes, *, max_bytes: int | None = None) -> Table:
 
 class _Bad(Exception):
     """One cell is invalid; the message is the reason shown to the user."""
+
+
+#: First characters of a cell that may be a formula or a neutralised one (csv_safety).
+_CHECK_LEADS = frozenset("'" + csv_safety.FORMULA_LEADS + csv_safety.BLANKS)
 
 
 _PLAIN = re.compile(r"[\d\s.,:/+\-TZtz]*\d[\d\s.,:/+\-TZtz]*")
@@ -872,6 +995,52 @@ def stage_defaults(stream: ValueStream, table: Table, options: ImportOptions) ->
     return readings
 
 
+#: The wizard lists at most this many distinct owner names (the rest are read the same way).
+OWNER_NAMES_LISTED = 200
+
+
+@dataclass(frozen=True)
+class OwnerName:
+    """A distinct name of the owner column, with the member it matches (by username or
+    email) or None."""
+
+    name: str
+    rows: int
+    member: str | None
+
+
+def source_owners(stream: ValueStream, table: Table, options: ImportOptions) -> list[OwnerName]:
+    """The distinct owner names the file uses (up to :data:`OWNER_NAMES_LISTED`, most rows
+    first) and the username of the team member each matches without a mapping, for the
+    wizard's owner step. Empty when no column is mapped to the owner."""
+    _check_format(options.format)
+    columns = options.columns or guess_columns(table, options.format)
+    header = columns.get("owner")
+    if not header or header not in table.headers:
+        return []
+    counts: dict[str, int] = {}
+    for value in _cells_of(table, header):
+        name = " ".join(value.split())
+        counts[name] = counts.get(name, 0) + 1
+    people = _People(stream)
+    names = sorted(counts, key=lambda n: (-counts[n], n.casefold()))[:OWNER_NAMES_LISTED]
+    result = []
+    for name in names:
+        user_id = people.find(name)
+        result.append(OwnerName(name, counts[name], people.usernames.get(user_id)))
+    return result
+
+
+def team_owners(stream: ValueStream) -> list[tuple[str, str]]:
+    """(username, display name) of the members a deal may belong to: managers and reps."""
+    rows = (
+        Membership.objects.filter(team_id=stream.team_id, role__in=(Role.MANAGER, Role.REP))
+        .order_by("user__first_name", "user__username")
+        .values_list("user__username", "user__first_name", "user__last_name")
+    )
+    return [(u, f"{first} {last}".strip() or u) for u, first, last in rows]
+
+
 class _StageResolver:
     def __init__(self, stream: ValueStream, options: ImportOptions, *, strict: bool = True):
         self.steps = list(
@@ -914,10 +1083,12 @@ class _StageResolver:
         target: int | str | None
         if key in self.mapping:
             target = self.mapping[key]
-        elif key in self.by_name:
-            target = self.by_name[key]
         else:
+            # "Closed Won" is the outcome even in a stream that has a step of that name (won
+            # and lost are outcomes, not steps); a mapping can still send it to the step.
             target = _obvious_outcome(name)
+            if target is None:
+                target = self.by_name.get(key)
         self._cache[name] = target
         return target
 
@@ -948,6 +1119,53 @@ class _People:
         return self.exact.get(t) or self.loose.get(t.casefold())
 
 
+#: Longest owner name kept for an owner who is not a user (``Deal.owner_name``).
+MAX_OWNER_NAME = 120
+
+
+class _Owners:
+    """Reads the owner column: a member by the wizard's owner mapping, else by username or
+    email, else the name itself as an external owner (a file is never refused for names)."""
+
+    def __init__(self, stream: ValueStream, people: _People, mapping: dict[str, str]) -> None:
+        self.people = people
+        self.mapping: dict[str, int | None] = {}
+        bad = []
+        for name, target in mapping.items():
+            wanted = (target or "").strip()
+            if not wanted:
+                self.mapping[_stage_key(name)] = None
+                continue
+            user_id = people.find(wanted)
+            if user_id is None:
+                bad.append(f"'{name}' → '{wanted}'")
+            self.mapping[_stage_key(name)] = user_id
+        if bad:
+            raise ImportRejected(
+                "The owner mapping names people who are not managers or reps of team "
+                f"{stream.team.name}: {', '.join(bad)}. Choose a member, or keep the name."
+            )
+        self._cache: dict[str, tuple[int | None, str | None]] = {}
+
+    def find(self, text: str) -> tuple[int | None, str | None]:
+        """``(user id, None)`` for a member, ``(None, name)`` for anyone else."""
+        found = self._cache.get(text)
+        if found is not None:
+            return found
+        name = " ".join(text.split())
+        key = _stage_key(name)
+        user_id = self.mapping[key] if key in self.mapping else self.people.find(name)
+        if user_id is None and len(name) > MAX_OWNER_NAME:
+            raise _Bad(f"longer than {MAX_OWNER_NAME} characters ({len(name)}).")
+        found = (user_id, None) if user_id is not None else (None, name)
+        self._cache[text] = found
+        return found
+
+    def kept(self) -> list[str]:
+        """The names read so far that are kept as names (no member), sorted."""
+        return sorted({name for _, name in self._cache.values() if name})
+
+
 # --- Building the event log from the rows --------------------------------------------------------
 
 _UNSET: Any = object()
@@ -964,8 +1182,9 @@ class _Deal:
         "key",
         "lost_reason",
         "name",
+        "no_visit",
         "outcome",
-        "owner_id",
+        "owner",
         "row",
         "source",
         "t",
@@ -977,7 +1196,11 @@ class _Deal:
         self.key: int | None = None
         self.t = -(2**63)
         self.bad = False  # a row of the deal had an error: no checks across its rows
-        self.name = self.account = self.amount = self.owner_id = self.source = _UNSET
+        # A deal of a simple wide file that never entered the stream (no engage date): it is
+        # stored without a visit, created at the best date the file has (or the import's).
+        self.no_visit = False
+        #: (user id, None) for a member, (None, name) for an external owner, None for none.
+        self.name = self.account = self.amount = self.owner = self.source = _UNSET
         self.outcome = self.closed_at = self.lost_reason = self.created_at = _UNSET
 
 
@@ -985,7 +1208,7 @@ _DEAL_ATTR = {
     "deal_name": "name",
     "account": "account",
     "amount": "amount",
-    "owner": "owner_id",
+    "owner": "owner",
     "source": "source",
     "outcome": "outcome",
     "closed_at": "closed_at",
@@ -1004,6 +1227,10 @@ class _Plan:
     step_names: list[str]
     actors: list[tuple[int | None, str]]
     rows: int
+    #: Sentences for the summary (never-engaged deals, owner names kept).
+    notes: list[str] = field(default_factory=list)
+    without_visit: int = 0
+    owner_names_kept: int = 0
     deal: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     step: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     entered: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
@@ -1080,10 +1307,13 @@ class _Builder:
                 f"Stream '{stream.name}' has no steps yet; draw its map before importing."
             )
         self.people = _People(stream)
+        self.owners = _Owners(stream, self.people, options.owners)
         self.progress = progress
         self.errors: list[RowError] = []
         self.error_count = 0
         self.unknown: dict[str, int] = {}  # stage -> first row
+        #: Simple wide files: final stage -> deals without an engage date (stored unvisited).
+        self.not_engaged: dict[str, int] = {}
         self.deals: list[_Deal] = []
         self.deal_index: dict[str, int] = {}
         self.actors: list[tuple[int | None, str]] = [(None, "")]
@@ -1133,7 +1363,7 @@ class _Builder:
                 ok = True
                 for i in mapped:
                     c = cells[i]
-                    if c and c[0] in "'=+-@":
+                    if c and c[0] in _CHECK_LEADS:
                         try:
                             cells[i] = unneutralise(c)
                         except _Bad as exc:
@@ -1223,15 +1453,7 @@ class _Builder:
         if name == "amount":
             return _amount(t)
         if name == "owner":
-            if not t:
-                return None
-            user_id = self.people.find(t)
-            if user_id is None:
-                raise _Bad(
-                    f"'{t}' is not the username or email of a manager or rep of team "
-                    f"{self.people.team.name}."
-                )
-            return user_id
+            return self.owners.find(t) if t else None
         if name in ("closed_at", "created_at"):
             return self.clock.parse(t) if t else None
         if name == "outcome":
@@ -1309,6 +1531,7 @@ class _Builder:
             actors=self.actors,
             rows=self.rows,
         )
+        self._notes(plan)
         self._sort_and_check(plan, columns)
         if self.error_count:
             raise ImportRejected(
@@ -1318,6 +1541,36 @@ class _Builder:
                 error_count=self.error_count,
             )
         return plan
+
+    def _notes(self, plan: _Plan) -> None:
+        """Say how the import read deals that never engaged and owners who are not users."""
+        if self.not_engaged:
+            plan.without_visit = n = sum(self.not_engaged.values())
+            stages = ", ".join(
+                f"{stage or 'no stage'} ({count:,})" for stage, count in self.not_engaged.items()
+            )
+            when = (
+                "created on their created date, or on the day of the import where the file has none"
+                if "created_at" in self.index
+                else "created on their close date if they closed, otherwise on the day of the "
+                "import (the file has no created date)"
+            )
+            plan.notes.append(
+                f"{n:,} deal{'s' if n != 1 else ''} without an engage date ({stages}) "
+                f"{'were' if n != 1 else 'was'} imported without a visit at any step: "
+                f"{when}. They count in the deal list, not in flow figures, until they move."
+            )
+        kept = self.owners.kept()
+        if kept:
+            plan.owner_names_kept = len(kept)
+            shown = ", ".join(kept[:10])
+            if len(kept) > 10:
+                shown += f" and {len(kept) - 10:,} more"
+            plan.notes.append(
+                f"{len(kept):,} owner name{'s are' if len(kept) != 1 else ' is'} not a team "
+                f"member and {'are' if len(kept) != 1 else 'is'} kept as the deals' owner name "
+                f"(the figures filter and group by it): {shown}."
+            )
 
     def _stage(self, text: str, row: int, name: str) -> int | str | None:
         """Resolve a stage cell: step index, WON, LOST, IGNORE; None if unknown (recorded)."""
@@ -1536,20 +1789,14 @@ class _Builder:
                 except _Bad as exc:
                     self.error(row, header, str(exc))
                     self._bad = True
+            no_visit = False
             if not stage_columns:
                 at = self.time(cells, "entered_at", row, required=False)
-                if at is None and not self._bad:
-                    self.error(
-                        row,
-                        "entered_at",
-                        "empty; a deal needs the date it entered the stream (map its final "
-                        f"stage '{cells[i_stage].strip()}' to ignore to skip such deals)."
-                        if i_stage is not None
-                        else "empty; a deal needs the date it entered the stream.",
-                    )
-                    self._bad = True
                 if at is not None:
                     dated.append((at, 0, entry_step))
+                elif not self._bad:
+                    # Never engaged (CRM "Prospecting"): the deal is stored without a visit.
+                    no_visit = True
             dated.sort()
             closing = final in (WON, LOST) and (not dated or dated[-1][2] not in (WON, LOST))
             if closing:
@@ -1581,7 +1828,11 @@ class _Builder:
                 deal.bad = True
                 continue
             self.set_deal_fields(deal, values, row, conflicts=False)
-            if not dated and deal.created_at in (_UNSET, None):
+            if no_visit:
+                deal.no_visit = True
+                stage = cells[i_stage].strip() if i_stage is not None else ""
+                self.not_engaged[stage] = self.not_engaged.get(stage, 0) + 1
+            elif not dated and deal.created_at in (_UNSET, None):
                 self.error(row, "deal_id", "the row has no stage dates; nothing to import.")
                 deal.bad = True
                 continue
@@ -1740,7 +1991,7 @@ class _Builder:
                     f"deal {deal.external_id} was created after its first visit "
                     f"({from_micros(first).isoformat()}).",
                 )
-            if first is None and created is None:
+            if first is None and created is None and not deal.no_visit:
                 self.error(
                     deal.row,
                     "created_at" if "created_at" in self.index else "deal_id",
@@ -1880,6 +2131,9 @@ class _Writer:
             deals_unchanged=self.unchanged,
             visits_written=self.written,
             rows=plan.rows,
+            deals_without_visit=plan.without_visit,
+            owner_names_kept=plan.owner_names_kept,
+            notes=list(plan.notes),
         )
 
     def _visits(self, d: int) -> list[tuple]:
@@ -1909,15 +2163,19 @@ class _Writer:
         deal = self.plan.deals[d]
         p = self.plan
         first = int(p.entered[p.starts[d]]) if p.starts[d + 1] > p.starts[d] else None
-        created = deal.created_at if deal.created_at not in (_UNSET, None) else first
         outcome = deal.outcome if deal.outcome is not _UNSET else DealStatus.OPEN
         closed = deal.closed_at if outcome != DealStatus.OPEN else None
+        created = deal.created_at if deal.created_at not in (_UNSET, None) else first
+        if created is None:  # a deal without a visit or a created date (never engaged)
+            created = closed if closed not in (_UNSET, None) else to_micros(self.now)
+        owner_id, owner_name = deal.owner if deal.owner not in (_UNSET, None) else (None, None)
         return {
             "external_id": deal.external_id,
             "name": (deal.name if deal.name not in (_UNSET, "") else deal.external_id),
             "account": "" if deal.account is _UNSET else deal.account,
             "amount": None if deal.amount is _UNSET else deal.amount,
-            "owner_id": None if deal.owner_id is _UNSET else deal.owner_id,
+            "owner_id": owner_id,
+            "owner_name": owner_name,
             "source": "" if deal.source is _UNSET else deal.source,
             "created_at": from_micros(created),
             "first_entered_at": None if first is None else from_micros(first),
@@ -1936,9 +2194,11 @@ class _Writer:
         values = dict(stored)
         if deal.name is not _UNSET:
             values["name"] = deal.name or deal.external_id
-        for attr in ("account", "amount", "owner_id", "source"):
+        for attr in ("account", "amount", "source"):
             if getattr(deal, attr) is not _UNSET:
                 values[attr] = getattr(deal, attr)
+        if deal.owner is not _UNSET:
+            values["owner_id"], values["owner_name"] = deal.owner or (None, None)
         if deal.created_at not in (_UNSET, None):
             values["created_at"] = from_micros(deal.created_at)
         if deal.outcome is not _UNSET:
@@ -1958,6 +2218,7 @@ class _Writer:
         "account",
         "amount",
         "owner_id",
+        "owner_name",
         "source",
         "created_at",
         "status",
@@ -2112,6 +2373,7 @@ class _Writer:
                         f["account"],
                         f["amount"],
                         f["owner_id"],
+                        f["owner_name"],
                         f["source"],
                         f["created_at"],
                         f["status"],
@@ -2323,9 +2585,12 @@ def import_events(
         raise ImportRejected(
             f"The database refused the import, so nothing was stored: {exc}".strip()
         ) from exc
-    if len(plan.deals) >= ANALYZE_AFTER_DEALS:
-        event_log_analyze()  # before the metrics recompute queued below reads the new rows
-    metrics_changed(stream_id=stream.pk)
+    if result.deals_created or result.deals_updated:
+        # Fresh planner statistics before the recompute queued below reads the new rows (a
+        # first recompute on stale ones took 6.0 s instead of 0.6 s after 8,800 deals). An
+        # import that changed nothing touched no table and owes no recompute.
+        event_log_analyze()
+        metrics_changed(stream_id=stream.pk)
     if progress:
         progress(phases.total, phases.total, "Done")
     return result
@@ -2387,25 +2652,56 @@ def import_uploads_prune(*, older_than_days: int = 7) -> int:
     return deleted
 
 
+MAPPING_KEYS = ("columns", "steps", "owners", "time_zone", "day_first")
+
+
 def load_mapping(text: str) -> dict[str, Any]:
-    """Parse a mapping file: JSON ``{"columns": {field: header}, "steps": {stage: step}}``
-    with optional ``time_zone`` and ``day_first``. Raises :class:`ImportRejected`."""
+    """Parse a mapping file, JSON or YAML (docs/importing.md): ``columns`` {field: header},
+    ``steps`` {stage: step | won | lost | ignore}, ``owners`` {name in the file: username or
+    email of a member, or "" to keep the name}, optional ``time_zone`` and ``day_first``.
+    Raises :class:`ImportRejected` saying what is wrong."""
+    text = text.removeprefix("\ufeff")
     try:
         mapping = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ImportRejected(f"The mapping file is not valid JSON: {exc}.") from exc
+    except json.JSONDecodeError as json_error:
+        if text.lstrip()[:1] in ("{", "["):
+            raise ImportRejected(f"The mapping file is not valid JSON: {json_error}.") from None
+        try:
+            mapping = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            where = getattr(exc, "problem_mark", None)
+            line = f" (line {where.line + 1})" if where is not None else ""
+            raise ImportRejected(
+                f"The mapping file is neither JSON nor YAML{line}: "
+                f"{getattr(exc, 'problem', None) or exc}."
+            ) from None
     if not isinstance(mapping, dict):
-        raise ImportRejected('The mapping file must be a JSON object: {"columns": …, "steps": …}.')
-    unknown = set(mapping) - {"columns", "steps", "time_zone", "day_first"}
+        raise ImportRejected(
+            "The mapping file must hold a mapping with the keys columns, steps and owners "
+            '(JSON: {"columns": {…}, "steps": {…}}).'
+        )
+    unknown = set(mapping) - set(MAPPING_KEYS)
     if unknown:
         raise ImportRejected(
-            f"The mapping file has unknown keys: {', '.join(sorted(unknown))} "
-            "(known: columns, steps, time_zone, day_first)."
+            f"The mapping file has unknown keys: {', '.join(sorted(map(str, unknown)))} "
+            f"(known: {', '.join(MAPPING_KEYS)})."
         )
-    for key in ("columns", "steps"):
-        value = mapping.get(key, {})
+    for key in ("columns", "steps", "owners"):
+        value = mapping.get(key) or {}
         if not isinstance(value, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+            isinstance(k, str) and isinstance(v, str | None) for k, v in value.items()
         ):
             raise ImportRejected(f'"{key}" in the mapping file must map names to names.')
+        mapping[key] = {k: v or "" for k, v in value.items()}
+    if "time_zone" in mapping and not isinstance(mapping["time_zone"], str):
+        raise ImportRejected('"time_zone" in the mapping file must be a name like Europe/Berlin.')
+    if "day_first" in mapping and not isinstance(mapping["day_first"], bool):
+        raise ImportRejected('"day_first" in the mapping file must be true or false.')
     return mapping
+
+
+def source_key(headers: Sequence[str], format: str) -> str:
+    """What identifies a file's source for a remembered mapping: its format and its column
+    names (in any order, compared as :func:`_norm` does), as a hex digest."""
+    names = sorted({_norm(h) for h in headers if h})
+    return hashlib.sha256("\x1f".join([format, *names]).encode()).hexdigest()

@@ -118,6 +118,11 @@ class Context:
         if filters.owner_id is not None:
             deal_where.append("d.owner_id = %(owner)s")
             self.params["owner"] = filters.owner_id
+        if filters.owner_name is not None:
+            # An imported owner who is not a user is known by name only; a deal owned by a
+            # user is never that owner, whatever name it was imported under.
+            deal_where.append("d.owner_id IS NULL AND d.owner_name = %(owner_name)s")
+            self.params["owner_name"] = filters.owner_name
         if filters.source is not None:
             deal_where.append("d.source = %(source)s")
             self.params["source"] = filters.source

@@ -47,6 +47,8 @@ AMOUNT_BANDS: dict[str, AmountBand] = {
 @dataclass(frozen=True)
 class MetricsFilters:
     owner_id: int | None = None
+    #: An owner who is not a user: the name an imported CRM file gave (``Deal.owner_name``).
+    owner_name: str | None = None
     lane_id: int | None = None
     source: str | None = None
     amount_band: str | None = None
@@ -71,6 +73,7 @@ class MetricsFilters:
     def as_dict(self) -> dict[str, int | str | None]:
         return {
             "owner": self.owner_id,
+            "owner_name": self.owner_name,
             "lane": self.lane_id,
             "source": self.source,
             "amount_band": self.amount_band,

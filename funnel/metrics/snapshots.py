@@ -56,6 +56,7 @@ def query_from_keys(*, stream_id: int, window_key: str, filter_key: str) -> Metr
     raw = dict(parse_qsl(filter_key))
     filters = MetricsFilters(
         owner_id=int(raw["owner"]) if "owner" in raw else None,
+        owner_name=raw.get("owner_name"),
         lane_id=int(raw["lane"]) if "lane" in raw else None,
         source=raw.get("source"),
         amount_band=raw.get("amount_band"),

@@ -281,10 +281,11 @@ def test_the_funnel_dashboard_shows_the_change_against_the_previous_period(board
     assert "+10.0 pts" in html  # 30 % → 40 %
 
 
-#: Session and user (2), the stream (2), the role, the reps for the filter, the map (2), the
-#: state of the two snapshot sets (2), and reading them (4 each).
-COLD = 18
-#: Once rendered for that state of the snapshots: no map and no snapshot reads.
+#: Session and user (2), the stream (2), the role, the reps for the filter, the imported owner
+#: names (cached afterwards), the map (2), the state of the two snapshot sets (2), and reading
+#: them (4 each).
+COLD = 19
+#: Once rendered for that state of the snapshots: no map, owner names or snapshot reads.
 WARM = 8
 
 
@@ -329,7 +330,7 @@ def test_my_view_and_the_team_page_make_a_fixed_number_of_queries(board, django_
     )
     store(board, mine, win_rate=0.5, size=3)
     client = client_for(board.rep_a1)
-    with no_compute(), django_assert_num_queries(COLD - 1):  # no list of reps
+    with no_compute(), django_assert_num_queries(COLD - 2):  # no list of reps or owner names
         assert client.get(url(board, "me")).status_code == 200
     with no_compute(), django_assert_num_queries(WARM - 1):
         assert client.get(url(board, "me")).status_code == 200

@@ -22,6 +22,7 @@ from funnel.importing import (
 from funnel.tasks import import_events_task
 from streams.models import Job, JobState, ValueStream
 from streams.services import job_create
+from vsm_project.background import job_enqueue
 
 ERRORS_PRINTED = 50
 
@@ -40,8 +41,9 @@ class Command(BaseCommand):
         parser.add_argument("--format", required=True, choices=FORMATS)
         parser.add_argument(
             "--mapping",
-            help='JSON file: {"columns": {field: header}, "steps": {stage: step|won|lost|'
-            'ignore}, "time_zone": …, "day_first": …}. Columns it leaves out are guessed.',
+            help='JSON or YAML file: {"columns": {field: header}, "steps": {stage: step|won|'
+            'lost|ignore}, "owners": {name: username or "" to keep the name}, "time_zone": …, '
+            '"day_first": …} (docs/importing.md). Columns it leaves out are guessed.',
         )
         parser.add_argument(
             "--time-zone", help="Time zone of times without an offset (default UTC)."
@@ -104,6 +106,7 @@ class Command(BaseCommand):
             day_first=opts["day_first"] or bool(mapping.get("day_first", False)),
             columns={k: v for k, v in columns.items() if v},
             steps=dict(mapping.get("steps", {})),
+            owners=dict(mapping.get("owners", {})),
         )
 
     def _printer(self):
@@ -127,7 +130,8 @@ class Command(BaseCommand):
             stream=stream, data=data, options=options, filename=filename, job=job
         )
         self.stdout.write(f"Queued job #{job.pk} for upload #{upload.pk}")
-        import_events_task.delay(job.pk, upload.pk)
+        if not job_enqueue(job, import_events_task, upload.pk):
+            raise CommandError(f"{job.error} (job #{job.pk}: run this command again)")
         show = self._printer()
         seen = None
         while True:
@@ -136,7 +140,7 @@ class Command(BaseCommand):
                 seen = (job.done, job.state)
                 show(job.done, job.total, job.message or job.state)
             if job.state == JobState.DONE:
-                return ImportResult(**{k: job.result[k] for k in ImportResult.__dataclass_fields__})
+                return ImportResult.from_dict(job.result)
             if job.state == JobState.FAILED:
                 errors = job.result.get("errors") if isinstance(job.result, dict) else None
                 if errors is not None:
@@ -157,6 +161,8 @@ class Command(BaseCommand):
                 f"unchanged; {result.visits_written:,} visits written."
             )
         )
+        for note in result.notes:
+            self.stdout.write(note)
 
     def _rejected(self, exc: ImportRejected, errors_path: str | None) -> None:
         self.stderr.write(exc.message)
