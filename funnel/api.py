@@ -40,6 +40,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ParseError
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
@@ -947,7 +948,12 @@ class EventBatchView(APIView):
         ],
     )
     def post(self, request: Request) -> Response:
-        serializer = EventBatchSerializer(data=request.data)
+        try:
+            data = request.data
+        except ParseError as exc:
+            # Malformed JSON answers in the batch's documented shape, as any other refusal.
+            return _refusal([EventError(None, None, str(exc.detail))], status.HTTP_400_BAD_REQUEST)
+        serializer = EventBatchSerializer(data=data)
         if not serializer.is_valid():
             return _refusal(_shape_errors(serializer.errors), status.HTTP_400_BAD_REQUEST)
         try:

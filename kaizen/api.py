@@ -106,6 +106,7 @@ class CycleSerializer(serializers.ModelSerializer):
     decision = serializers.ChoiceField(
         source="outcome",
         choices=Outcome.choices,
+        allow_blank=True,  # "" until decided: in the schema's enum too
         read_only=True,
         help_text="The Act decision of a closed cycle; empty until decided.",
     )

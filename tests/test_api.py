@@ -1167,3 +1167,62 @@ def test_an_offset_of_15_59_is_taken(api_client: APIClient, team_setup: SimpleNa
         "/api/deals/", {"created_at_after": "2025-01-01T00:00:00+15:59"}
     )
     assert response.status_code == 200
+
+
+# --- The contract: documented errors ------------------------------------------------------
+
+
+def _schema(api_client: APIClient, user: object) -> dict[str, Any]:
+    response = _as(api_client, user).get("/api/schema/", {"format": "json"})
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_every_operation_documents_its_400_and_404_answers(
+    api_client: APIClient, team_setup: SimpleNamespace
+) -> None:
+    schema = _schema(api_client, team_setup.manager_a)
+    operations = [
+        (path, method, op)
+        for path, ops in schema["paths"].items()
+        for method, op in ops.items()
+        if method in {"get", "post", "patch", "delete"}
+    ]
+    assert len(operations) > 30
+    for path, method, op in operations:
+        codes = set(op["responses"])
+        assert {"400", "401", "403", "429"} <= codes, (path, method, codes)
+        assert "404" in codes or "{" not in path, (path, method, codes)
+    deal = schema["paths"]["/api/deals/{id}/"]["get"]["responses"]
+    assert deal["404"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorDetail"
+    }
+    # The bulk endpoint keeps its own documented refusal.
+    bulk = schema["paths"]["/api/events/bulk/"]["post"]["responses"]["400"]
+    assert bulk["content"]["application/json"]["schema"]["$ref"].endswith("/EventBatchError")
+
+
+def test_the_kaizen_decision_enum_holds_the_empty_undecided_value(
+    api_client: APIClient, team_setup: SimpleNamespace
+) -> None:
+    schema = _schema(api_client, team_setup.manager_a)
+    decision = schema["components"]["schemas"]["Cycle"]["properties"]["decision"]
+    enums = [
+        schema["components"]["schemas"][ref["$ref"].rsplit("/", 1)[1]]["enum"]
+        for ref in decision["oneOf"]
+    ]
+    assert [""] in enums
+
+
+def test_malformed_json_to_the_bulk_endpoint_answers_in_its_documented_shape(
+    api_client: APIClient, team_setup: SimpleNamespace
+) -> None:
+    response = _as(api_client, team_setup.manager_a).post(
+        "/api/events/bulk/", '{"events": [', content_type="application/json"
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert body["applied"] == 0
+    [error] = body["errors"]
+    assert error["index"] is None and error["field"] is None
+    assert error["reason"].startswith("JSON parse error")

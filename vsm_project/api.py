@@ -34,3 +34,55 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     return drf_exception_handler(exc, context)
+
+
+# --- The schema's error answers -------------------------------------------------------------
+
+_ERROR_COMPONENTS: dict[str, dict[str, Any]] = {
+    "ValidationErrors": {
+        "type": "object",
+        "description": "The request was refused as invalid: each field at fault with its "
+        "reasons (`{field: [reason, …]}`; `non_field_errors` for the request as a whole), or "
+        "`{detail: reason}` for a request that could not be read (malformed JSON, a bad page).",
+        "additionalProperties": {},
+    },
+    "ErrorDetail": {
+        "type": "object",
+        "description": "Why the request was not answered, in words.",
+        "properties": {"detail": {"type": "string"}},
+        "required": ["detail"],
+    },
+}
+_ERROR_ANSWERS = {
+    "400": ("ValidationErrors", "Invalid input: `{field: [reason, …]}` naming each field."),
+    "401": ("ErrorDetail", "Not signed in (no session, no valid token)."),
+    "403": ("ErrorDetail", "Signed in, but your role in the team does not allow this."),
+    "404": ("ErrorDetail", "No such object among those you can see (another team's included)."),
+    "429": ("ErrorDetail", "Too many requests: wait the seconds in `Retry-After`."),
+}
+
+
+def error_answers_hook(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: every operation documents the error answers it
+    can give (400, 401, 403, 429, and 404 where the path names an object) with a shared
+    component, unless the view documented its own (the bulk endpoint's ``{errors, applied}``).
+    """
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(_ERROR_COMPONENTS)
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            responses = operation.setdefault("responses", {})
+            for code, (component, description) in _ERROR_ANSWERS.items():
+                if code == "404" and "{" not in path:
+                    continue
+                answer = responses.setdefault(code, {"description": description})
+                answer.setdefault("description", description)
+                answer.setdefault(
+                    "content",
+                    {"application/json": {"schema": {"$ref": f"#/components/schemas/{component}"}}},
+                )
+    return result

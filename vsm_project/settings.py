@@ -196,6 +196,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # DRF views opt out of LoginRequiredMiddleware; the schema and docs still need a login.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Every operation documents its 400/401/403/404/429 answers (docs/api.md).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "vsm_project.api.error_answers_hook",
+    ],
 }
 
 # --- Security (production) ----------------------------------------------------------------
