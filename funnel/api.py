@@ -57,10 +57,18 @@ from funnel.bulk import (
     deal_create_owner,
     events_apply,
 )
-from funnel.models import Deal, DealStatus, Visit
+from funnel.models import Deal, DealEvent, DealStatus, Visit
 from funnel.moments import utc_offset_error
 from funnel.selectors import deal_can_edit, deals_visible_to, visits_visible_to
-from funnel.services import deal_close, deal_create, deal_log_work, deal_move
+from funnel.services import (
+    deal_close,
+    deal_close_undo,
+    deal_create,
+    deal_log_work,
+    deal_move,
+    deal_reopen,
+    deal_update,
+)
 from streams.api import IdFilter
 from streams.models import ProcessStep, Role, ValueStream
 from streams.selectors import (
@@ -154,6 +162,8 @@ class DealSerializer(serializers.ModelSerializer):
             "status",
             "closed_at",
             "lost_reason",
+            "expected_close_date",
+            "next_step",
             "current_step",
             "updated_at",
         ]
@@ -207,13 +217,37 @@ class DealCreateSerializer(serializers.Serializer):
 
 
 class DealUpdateSerializer(serializers.ModelSerializer):
-    """The descriptive fields of a deal. Owner, stream, status and dates change through
-    their own operations, so naming them here is an error rather than silently ignored."""
+    """The descriptive fields of a deal, and its owner (managers only). Stream, status and
+    the path's times change through their own operations, so naming them here is an error
+    rather than silently ignored."""
+
+    owner = serializers.PrimaryKeyRelatedField(
+        queryset=UserModel.objects.none(),
+        required=False,
+        allow_null=True,
+        help_text="Reassign the deal (the team's managers only) to a manager or rep of its team.",
+    )
 
     class Meta:
         model = Deal
-        fields = ["name", "account", "amount", "source"]
-        extra_kwargs = {"amount": {"min_value": 0}}
+        fields = [
+            "name",
+            "account",
+            "amount",
+            "source",
+            "expected_close_date",
+            "next_step",
+            "owner",
+        ]
+        extra_kwargs = {"amount": {"min_value": 0}, "next_step": {"allow_null": True}}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        user = _request_user(self)
+        if user is not None:
+            self.fields["owner"].queryset = UserModel.objects.filter(
+                memberships__team__in=teams_visible_to(user)
+            ).distinct()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(getattr(self, "initial_data", {})) - set(self.fields))
@@ -251,6 +285,31 @@ class DealCloseSerializer(serializers.Serializer):
     lost_reason = serializers.CharField(
         max_length=200, required=False, allow_blank=True, default=""
     )
+
+
+class DealReopenSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=500, help_text="Why the deal is reopened; kept in its history."
+    )
+
+
+class DealEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DealEvent
+        fields = [
+            "id",
+            "kind",
+            "recorded_at",
+            "actor",
+            "status",
+            "closed_at",
+            "lost_reason",
+            "reason",
+        ]
+        read_only_fields = fields
+        extra_kwargs = {
+            "status": {"help_text": "The outcome the close set, or the undo/reopen took away."}
+        }
 
 
 class VisitSerializer(serializers.ModelSerializer):
@@ -492,6 +551,7 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         "move": DealMoveSerializer,
         "log_work": DealLogWorkSerializer,
         "close": DealCloseSerializer,
+        "reopen": DealReopenSerializer,
     }
 
     def get_queryset(self) -> QuerySet[Deal]:
@@ -518,7 +578,7 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     @extend_schema(
         summary="Create a deal",
         request=DealCreateSerializer,
-        responses={201: DealSerializer, **_ERRORS},
+        responses={201: DealSerializer, 400: _ERRORS[400], 403: _ERRORS[403]},
     )
     def create(self, request: Request) -> Response:
         data = self._validated(request)
@@ -538,7 +598,11 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return self._answer(deal, status.HTTP_201_CREATED)
 
     @extend_schema(
-        summary="Edit a deal's name, account, amount or source",
+        summary="Edit a deal; managers also reassign it",
+        description="Changes the fields given (name, account, amount, source, "
+        "expected_close_date, next_step) for the deal's owner and the team's managers; "
+        "`owner` reassigns it (managers only, to a manager or rep of the team). 403 for "
+        "anyone else, even with an empty body.",
         request=DealUpdateSerializer,
         responses={200: DealSerializer, **_ERRORS},
     )
@@ -546,7 +610,7 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         deal = self.get_object()
         serializer = self.get_serializer(deal, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        serializer.save()
+        deal_update(deal=deal, user=request.user, **serializer.validated_data)
         return self._answer(deal)
 
     @extend_schema(
@@ -588,9 +652,54 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         deal = self.get_object()
         data = self._validated(request)
         deal_close(
-            deal=deal, outcome=data["outcome"], at=data.get("at"), lost_reason=data["lost_reason"]
+            deal=deal,
+            outcome=data["outcome"],
+            at=data.get("at"),
+            lost_reason=data["lost_reason"],
+            actor=request.user,
         )
         return self._answer(deal)
+
+    @extend_schema(
+        summary="Undo your close of the deal (within 10 minutes)",
+        description="The deal is open again at the step it closed at, as if the close had not "
+        "happened; the undo is kept in its history. Only whoever closed it, within 10 "
+        "minutes and while they may still change the deal (403 otherwise); 400 naming "
+        "`deal` when it is open or the 10 minutes are over (a manager then reopens it).",
+        request=None,
+        responses={200: DealSerializer, **_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def undo(self, request: Request, pk: str | None = None) -> Response:
+        deal = self.get_object()
+        deal_close_undo(deal=deal, user=request.user)
+        return self._answer(deal)
+
+    @extend_schema(
+        summary="Reopen a closed deal, saying why (managers)",
+        description="The deal is open again at the step it closed at; who reopened it, when, "
+        "why and the outcome it had are kept in its history, and the metrics recompute. "
+        "The team's managers only (403 otherwise); 400 naming `reason` without one, "
+        "`deal` when it is open.",
+        request=DealReopenSerializer,
+        responses={200: DealSerializer, **_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def reopen(self, request: Request, pk: str | None = None) -> Response:
+        deal = self.get_object()
+        data = self._validated(request)
+        deal_reopen(deal=deal, user=request.user, reason=data["reason"])
+        return self._answer(deal)
+
+    @extend_schema(
+        summary="The deal's history of closes, undos and reopens",
+        responses={200: DealEventSerializer(many=True), 404: _ERRORS[404]},
+    )
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def history(self, request: Request, pk: str | None = None) -> Response:
+        deal = self.get_object()
+        events = deal.events.order_by("recorded_at", "id")
+        return Response(DealEventSerializer(events, many=True).data)
 
 
 @extend_schema_view(

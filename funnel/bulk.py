@@ -253,6 +253,7 @@ def _close(lookups: _Lookups, event: dict[str, Any]) -> dict[str, Any]:
         outcome=event["outcome"],
         at=event.get("at"),
         lost_reason=event.get("lost_reason", ""),
+        actor=lookups.user,
     )
     return _result(deal, ended)
 

@@ -74,6 +74,9 @@ class CloseForm(WhenForm):
     outcome = forms.ChoiceField(choices=[(DealStatus.WON, "Won"), (DealStatus.LOST, "Lost")])
     lost_reason = forms.CharField(required=False, max_length=200, label="Why was it lost?")
     at = WhenField(label="When")
+    # Closing is asked twice: the first post shows what will happen, the second (with this
+    # set) does it. A mis-tap next to the work chips then changes nothing.
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def clean(self) -> dict:
         data = super().clean()
@@ -133,3 +136,81 @@ class DealCreateForm(WhenForm):
             self.fields["owner"].help_text = "Leave empty to own it yourself."
         else:
             del self.fields["owner"]
+
+
+class AccessibleForm(forms.Form):
+    """Ties each field's widget to its help and its errors (``aria-describedby``, with the
+    ids ``includes/form_fields.html`` gives them) and marks refused fields ``aria-invalid``,
+    so a screen reader reads the reason with the field."""
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        self._describe()
+
+    def add_error(self, field, error) -> None:
+        super().add_error(field, error)
+        self._describe()  # also for the errors a service reports after validation
+
+    def _describe(self) -> None:
+        for name, field in self.fields.items():
+            bound = self[name]
+            described = [f"{bound.auto_id}_help"] if field.help_text else []
+            if name in (self._errors or {}):
+                described.append(f"{bound.auto_id}_error")
+                field.widget.attrs["aria-invalid"] = "true"
+            if described:
+                field.widget.attrs["aria-describedby"] = " ".join(described)
+
+
+class ReopenForm(AccessibleForm):
+    reason = forms.CharField(
+        max_length=500,
+        label="Why reopen it?",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Kept in the deal's history.",
+    )
+
+
+class DealEditForm(AccessibleForm):
+    """A deal's descriptive fields; ``owner`` only for those who may reassign it."""
+
+    name = forms.CharField(max_length=200, label="Deal name")
+    account = forms.CharField(max_length=200, required=False)
+    amount = forms.DecimalField(
+        min_value=0,
+        max_digits=14,
+        decimal_places=2,
+        required=False,
+        widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "any"}),
+    )
+    source = forms.CharField(
+        max_length=40,
+        required=False,
+        widget=forms.TextInput(attrs={"list": "sources"}),
+        help_text="Where the lead came from: inbound, outbound, referral…",
+    )
+    expected_close_date = forms.DateField(
+        required=False,
+        label="Expected close date",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    next_step = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Next step",
+        help_text="The next thing to do, e.g. “Send the proposal by Friday”.",
+    )
+    owner = forms.ModelChoiceField(
+        queryset=get_user_model().objects.none(),
+        required=False,
+        label="Owner",
+        empty_label="Nobody",
+        help_text="A manager or rep of the team.",
+    )
+
+    def __init__(self, *args, owners=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if owners is None:
+            del self.fields["owner"]
+        else:
+            self.fields["owner"].queryset = owners

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 
 from funnel.metrics.query import LOW_SAMPLE, ROLLING_KEY, MetricsQuery
 from funnel.metrics.snapshots import metrics_stored
-from funnel.models import Deal, DealStatus, StepSnapshot, Visit
+from funnel.models import Deal, DealEvent, DealEventKind, DealStatus, StepSnapshot, Visit
 from streams.metrics import MapSummary, MeasuredMap, StepFigures
 from streams.models import ProcessStep, Role, StreamState, ValueStream
 from streams.selectors import (
@@ -127,35 +138,83 @@ def stall_thresholds(step_ids: list[int]) -> dict[int, float]:
     return thresholds
 
 
+def deal_can_reopen(*, user: User, deal: Deal) -> bool:
+    """Managers of the deal's team and admins reopen a deal once it is closed (reps undo their
+    own close within minutes instead: ``funnel.services.deal_close_undo``)."""
+    if not user.is_authenticated:
+        return False
+    return user.is_staff or role_in_team(user, deal.stream.team_id) == Role.MANAGER
+
+
+# --- The deals list -----------------------------------------------------------------------
+
+
+def deal_list_steps(user: User) -> list[ProcessStep]:
+    """The steps a deal the user sees can be at: those of their current-state streams."""
+    streams = streams_visible_to(user).filter(state=StreamState.CURRENT)
+    return list(
+        ProcessStep.objects.filter(stream__in=streams)
+        .select_related("stream")
+        .order_by("stream__name", "position")
+    )
+
+
+def stalled_condition(*, thresholds: dict[int, float], now: datetime) -> Q:
+    """Deals annotated by :func:`deals_for_list` whose open visit has been at its step longer
+    than the step's threshold (:func:`stall_thresholds`): one OR term per step."""
+    condition = Q(pk__in=[])
+    for step_id, hours in thresholds.items():
+        if hours is not None:
+            condition |= Q(
+                current_step_id=step_id, step_entered_at__lt=now - timedelta(hours=hours)
+            )
+    return condition
+
+
+def deals_for_list(*, user: User, thresholds: dict[int, float], now: datetime) -> QuerySet[Deal]:
+    """The deals the user may see, each with the step it is at (``current_step_id``), since
+    when (``step_entered_at``) and whether it is ``stalled``, all in the one query of a page
+    (the open visit is found through the one-open-visit-per-deal index)."""
+    open_visit = Visit.objects.filter(deal=OuterRef("pk"), exited_at__isnull=True)
+    deals = deals_visible_to(user).annotate(
+        current_step_id=Subquery(open_visit.values("step_id")[:1]),
+        step_entered_at=Subquery(open_visit.values("entered_at")[:1]),
+    )
+    return deals.annotate(
+        stalled=Case(
+            When(stalled_condition(thresholds=thresholds, now=now), then=Value(True)),
+            default=Value(False),
+            output_field=BooleanField(),
+        )
+    )
+
+
+def deal_sources(deals: QuerySet[Deal]) -> list[str]:
+    """The distinct lead sources among ``deals``, for the list's source filter."""
+    return list(
+        deals.exclude(source="").order_by("source").values_list("source", flat=True).distinct()
+    )
+
+
 @dataclass(frozen=True)
-class OpenDealRow:
+class DealListRow:
     deal: Deal
-    visit: Visit | None  # the open visit; None for a deal that has not entered a step
+    step: ProcessStep | None  # where the deal is now; None when at no step
     hours_in_step: float | None
     stalled: bool
 
 
-def open_deal_rows(*, user: User, mine: bool, now: datetime) -> list[OpenDealRow]:
-    """Open deals the user may see (``mine``: only those they own) with their current step,
-    time in step and stalled flag; stalled ones first, then the longest waiting."""
-    deals = deals_visible_to(user).filter(status=DealStatus.OPEN)
-    if mine:
-        deals = deals.filter(owner=user)
-    deals = list(deals.order_by("created_at", "id"))
-    open_visits = {
-        visit.deal_id: visit
-        for visit in Visit.objects.filter(
-            deal__in=[d.pk for d in deals], exited_at__isnull=True
-        ).select_related("step", "step__lane")
-    }
-    thresholds = stall_thresholds(sorted({v.step_id for v in open_visits.values()}))
+def deal_list_rows(
+    deals: Iterable[Deal], *, steps: dict[int, ProcessStep], now: datetime
+) -> list[DealListRow]:
+    """Rows of deals annotated by :func:`deals_for_list`, their steps taken from ``steps``
+    (no query per row)."""
     rows = []
     for deal in deals:
-        visit = open_visits.get(deal.pk)
-        hours = (now - visit.entered_at).total_seconds() / 3600 if visit else None
-        stalled = bool(visit and hours > thresholds.get(visit.step_id, float("inf")))
-        rows.append(OpenDealRow(deal, visit, hours, stalled))
-    rows.sort(key=lambda r: (not r.stalled, -(r.hours_in_step or 0)))
+        entered = deal.step_entered_at
+        hours = (now - entered).total_seconds() / 3600 if entered is not None else None
+        step = steps.get(deal.current_step_id)
+        rows.append(DealListRow(deal, step, hours, bool(deal.stalled)))
     return rows
 
 
@@ -164,19 +223,35 @@ class PathEntry:
     visit: Visit
     hours_in_step: float  # to its exit, or to ``now`` while the deal is still there
     rework: bool  # the deal had visited this step before (a re-entry)
+    event: None = None
 
 
-def deal_timeline(*, deal: Deal, now: datetime) -> list[PathEntry]:
-    """The deal's path with each visit's time in step and re-entries marked."""
+@dataclass(frozen=True)
+class HistoryEntry:
+    """A close, an undone close or a reopen (``DealEvent``) among the deal's visits."""
+
+    event: DealEvent
+    at: datetime  # when it took effect: the (possibly back-dated) close, else when recorded
+
+
+def deal_timeline(*, deal: Deal, now: datetime) -> list[PathEntry | HistoryEntry]:
+    """The deal's path with each visit's time in step and re-entries marked, and the changes
+    of its outcome (closed, undone, reopened) where they happened."""
     seen: set[int] = set()
-    entries = []
+    entries: list[tuple[datetime, int, PathEntry | HistoryEntry]] = []
     for visit in deal_path(deal=deal):
         end = visit.exited_at or now
-        entries.append(
-            PathEntry(visit, (end - visit.entered_at).total_seconds() / 3600, visit.step_id in seen)
+        entry = PathEntry(
+            visit, (end - visit.entered_at).total_seconds() / 3600, visit.step_id in seen
         )
+        entries.append((visit.entered_at, 0, entry))
         seen.add(visit.step_id)
-    return entries
+    for event in deal.events.select_related("actor").order_by("recorded_at", "id"):
+        at = event.closed_at if event.kind == DealEventKind.CLOSED else event.recorded_at
+        entries.append((at or event.recorded_at, 1, HistoryEntry(event, at or event.recorded_at)))
+    # Stable: visits keep their path order, events their recorded order.
+    entries.sort(key=lambda item: (item[0], item[1]))
+    return [entry for _, _, entry in entries]
 
 
 def streams_for_new_deals(user: User) -> QuerySet[ValueStream]:

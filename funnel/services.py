@@ -1,4 +1,5 @@
-"""Writes to the event log: create a deal, move it to a step, log work, close it.
+"""Writes to the event log: create a deal, move it to a step, log work, close it; undo a
+close, reopen a closed deal, edit a deal.
 
 Each function validates first and raises ``ValidationError({field: reason})``, then writes in
 one transaction; the database constraints are the last line of defence. Timestamps must be
@@ -8,22 +9,35 @@ timezone-aware and not in the future (a few minutes of clock skew are tolerated)
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from funnel.metrics.snapshots import metrics_changed
-from funnel.models import Deal, DealStatus, Visit
+from funnel.models import Deal, DealEvent, DealEventKind, DealStatus, Visit
+from funnel.selectors import deal_can_edit, deal_can_reopen
 from streams.models import ProcessStep, Role, StreamState, ValueStream
-from streams.selectors import team_ids_with_role
+from streams.selectors import role_in_team, team_ids_with_role
 
 CLOCK_SKEW = timedelta(minutes=5)
 #: One log entry of more than a working day is almost always a unit mistake.
 MAX_WORK_MINUTES_PER_ENTRY = 24 * 60
+#: How long the person who closed a deal may undo it; after that a manager reopens it.
+UNDO_WINDOW = timedelta(minutes=10)
+#: How the deal pages show a time (the ``date`` filter with this format, in the active time
+#: zone), so that a message names a time as the page around it does.
+WHEN_FORMAT = "Y-m-d H:i T"
+
+
+def when_text(value: datetime) -> str:
+    """``value`` as the pages show it: local to the active time zone, never raw ISO."""
+    return date_format(timezone.localtime(value), WHEN_FORMAT)
 
 
 def event_log_analyze() -> None:
@@ -39,7 +53,7 @@ def _check_time(name: str, value: datetime, errors: dict[str, str]) -> None:
     if timezone.is_naive(value):
         errors[name] = "The time needs a time zone (for example 2026-03-01T09:00:00+00:00)."
     elif value > timezone.now() + CLOCK_SKEW:
-        errors[name] = f"{value.isoformat()} is in the future."
+        errors[name] = f"{when_text(value)} is in the future."
 
 
 def _raise(errors: dict[str, str]) -> None:
@@ -170,7 +184,7 @@ def deal_move(
         errors["step"] = f"The deal is already at '{step.name}'."
     elif current is not None and at < current.entered_at:
         errors["at"] = (
-            f"The deal entered '{current.step.name}' at {current.entered_at.isoformat()}; "
+            f"The deal entered '{current.step.name}' at {when_text(current.entered_at)}; "
             "it cannot leave before it entered."
         )
     elif at < deal.created_at:
@@ -224,17 +238,11 @@ def deal_log_work(*, deal: Deal, minutes: int) -> Visit:
     return visit_log_work(visit=visit, minutes=minutes)
 
 
-@transaction.atomic
-def deal_close(
-    *,
-    deal: Deal,
-    outcome: str,
-    at: datetime | None = None,
-    lost_reason: str = "",
-) -> Deal:
-    """Close a deal as won or lost at ``at``; its open visit ends at the same instant."""
-    deal = _lock(deal)
-    at = at or timezone.now()
+def _close_errors(
+    *, deal: Deal, outcome: str, at: datetime, lost_reason: str
+) -> tuple[dict[str, str], Visit | None]:
+    """What would refuse closing ``deal`` (read under its lock by the caller), and its open
+    visit."""
     errors: dict[str, str] = {}
     if deal.status != DealStatus.OPEN:
         errors["deal"] = f"The deal is already {deal.status}."
@@ -243,16 +251,45 @@ def deal_close(
     if outcome == DealStatus.WON and lost_reason.strip():
         errors["lost_reason"] = "A won deal has no lost reason."
     _check_time("at", at, errors)
-    _raise(errors)
-
+    if errors:
+        return errors, None
     current = deal.visits.filter(exited_at__isnull=True).select_related("step").first()
     if current is not None and at < current.entered_at:
         errors["at"] = (
-            f"The deal entered '{current.step.name}' at {current.entered_at.isoformat()}; "
+            f"The deal entered '{current.step.name}' at {when_text(current.entered_at)}; "
             "it cannot close before that."
         )
     elif at < deal.created_at:
         errors["at"] = "The deal cannot close before it was created."
+    return errors, current
+
+
+def deal_close_check(
+    *, deal: Deal, outcome: str, at: datetime | None = None, lost_reason: str = ""
+) -> None:
+    """Raise the ``ValidationError`` :func:`deal_close` would raise, without closing: the
+    pages ask to confirm a close only when it would succeed."""
+    errors, _ = _close_errors(
+        deal=deal, outcome=outcome, at=at or timezone.now(), lost_reason=lost_reason
+    )
+    _raise(errors)
+
+
+@transaction.atomic
+def deal_close(
+    *,
+    deal: Deal,
+    outcome: str,
+    at: datetime | None = None,
+    lost_reason: str = "",
+    actor: AbstractBaseUser | None = None,
+) -> Deal:
+    """Close a deal as won or lost at ``at``; its open visit ends at the same instant. The
+    close is kept as a :class:`DealEvent`, so ``actor`` may undo it within
+    :data:`UNDO_WINDOW` (:func:`deal_close_undo`)."""
+    deal = _lock(deal)
+    at = at or timezone.now()
+    errors, current = _close_errors(deal=deal, outcome=outcome, at=at, lost_reason=lost_reason)
     _raise(errors)
 
     if current is not None:
@@ -262,5 +299,196 @@ def deal_close(
     deal.closed_at = at
     deal.lost_reason = lost_reason.strip() if outcome == DealStatus.LOST else ""
     deal.save(update_fields=["status", "closed_at", "lost_reason", "updated_at"])
+    DealEvent.objects.create(
+        deal=deal,
+        kind=DealEventKind.CLOSED,
+        recorded_at=timezone.now(),
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        status=deal.status,
+        closed_at=at,
+        lost_reason=deal.lost_reason,
+    )
     metrics_changed(stream_id=deal.stream_id)
+    return deal
+
+
+def deal_undo_deadline(*, deal: Deal, user: AbstractBaseUser) -> datetime | None:
+    """Until when ``user`` may undo the deal's close: they closed it through the app less than
+    :data:`UNDO_WINDOW` ago, it has not been undone or reopened since, and they may still
+    change the deal. None otherwise."""
+    if deal.status == DealStatus.OPEN or not user.is_authenticated:
+        return None
+    last = deal.events.order_by("-recorded_at", "-id").first()
+    if last is None or last.kind != DealEventKind.CLOSED or last.actor_id != user.pk:
+        return None
+    deadline = last.recorded_at + UNDO_WINDOW
+    if timezone.now() > deadline or not deal_can_edit(user=user, deal=deal):
+        return None
+    return deadline
+
+
+def _reopen(*, deal: Deal, kind: str, actor: AbstractBaseUser, reason: str = "") -> Deal:
+    """Open the (locked, closed) deal again at the step it closed at, and record why.
+
+    A close ended the deal's last visit at ``closed_at``; that visit is opened again, so the
+    deal's path keeps its visits and their path facts (``funnel.paths``) unchanged: no visit is
+    added or removed. A deal closed at no step (or whose import ended its last visit earlier)
+    is open at no step."""
+    last = deal.visits.order_by("-entered_at", "-id").first()
+    if last is not None and last.exited_at is not None and last.exited_at == deal.closed_at:
+        last.exited_at = None
+        last.save(update_fields=["exited_at", "updated_at"])
+    DealEvent.objects.create(
+        deal=deal,
+        kind=kind,
+        recorded_at=timezone.now(),
+        actor=actor,
+        status=deal.status,
+        closed_at=deal.closed_at,
+        lost_reason=deal.lost_reason,
+        reason=reason,
+    )
+    deal.status = DealStatus.OPEN
+    deal.closed_at = None
+    deal.lost_reason = ""
+    deal.save(update_fields=["status", "closed_at", "lost_reason", "updated_at"])
+    metrics_changed(stream_id=deal.stream_id)
+    return deal
+
+
+@transaction.atomic
+def deal_close_undo(*, deal: Deal, user: AbstractBaseUser) -> Deal:
+    """Undo a close within :data:`UNDO_WINDOW` of it: the deal is open again at the step it
+    was at, as if the close had not happened, and the undo is kept in its history.
+
+    Only the person who closed the deal may undo it, while they may still change it
+    (``PermissionDenied`` otherwise); after the window a manager reopens it instead."""
+    deal = _lock(deal)
+    if not deal_can_edit(user=user, deal=deal):
+        raise PermissionDenied("Only the deal's owner and the team's managers change this deal.")
+    if deal.status == DealStatus.OPEN:
+        raise ValidationError({"deal": "The deal is open; there is no close to undo."})
+    last = deal.events.order_by("-recorded_at", "-id").first()
+    if last is None or last.kind != DealEventKind.CLOSED:
+        raise ValidationError(
+            {"deal": "This close cannot be undone; a manager can reopen the deal with a reason."}
+        )
+    if last.actor_id != user.pk:
+        raise PermissionDenied("Only the person who closed the deal can undo the close.")
+    deadline = last.recorded_at + UNDO_WINDOW
+    if timezone.now() > deadline:
+        minutes = int(UNDO_WINDOW.total_seconds() // 60)
+        raise ValidationError(
+            {
+                "deal": f"A close can be undone for {minutes} minutes; that ended at "
+                f"{when_text(deadline)}. A manager can reopen the deal with a reason."
+            }
+        )
+    return _reopen(deal=deal, kind=DealEventKind.UNDONE, actor=user)
+
+
+MAX_REOPEN_REASON = DealEvent._meta.get_field("reason").max_length
+
+
+@transaction.atomic
+def deal_reopen(*, deal: Deal, user: AbstractBaseUser, reason: str) -> Deal:
+    """A manager reopens a closed deal, saying why: it is open again at the step it closed
+    at, the reopen is kept in its history (who, when, why, the outcome it had) and the
+    metrics recompute. Managers of the deal's team and admins only."""
+    deal = _lock(deal)
+    if not deal_can_reopen(user=user, deal=deal):
+        raise PermissionDenied("Only the team's managers reopen a closed deal.")
+    errors: dict[str, str] = {}
+    if deal.status == DealStatus.OPEN:
+        errors["deal"] = "The deal is already open."
+    reason = reason.strip()
+    if not reason:
+        errors["reason"] = "Say why the deal is reopened: it stays in the deal's history."
+    elif len(reason) > MAX_REOPEN_REASON:
+        errors["reason"] = f"Keep the reason under {MAX_REOPEN_REASON} characters."
+    _raise(errors)
+    return _reopen(deal=deal, kind=DealEventKind.REOPENED, actor=user, reason=reason)
+
+
+class _Unset:
+    """A field :func:`deal_update` leaves as it is (None is a value: "no amount")."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+_TEXT_FIELDS = {"name": 200, "account": 200, "source": 40, "next_step": 200}
+
+
+@transaction.atomic
+def deal_update(
+    *,
+    deal: Deal,
+    user: AbstractBaseUser,
+    name: str = UNSET,
+    account: str = UNSET,
+    amount: Decimal | None = UNSET,
+    source: str = UNSET,
+    expected_close_date: date | None = UNSET,
+    next_step: str | None = UNSET,
+    owner: AbstractBaseUser | None = UNSET,
+) -> Deal:
+    """Change a deal's descriptive fields; only the ones given change.
+
+    The deal's owner and the team's managers edit it (``PermissionDenied`` for anyone else,
+    even with nothing to change); only managers reassign it, to a manager or rep of the
+    team. Every invalid field is reported at once."""
+    deal = _lock(deal)
+    if not deal_can_edit(user=user, deal=deal):
+        raise PermissionDenied("Only the deal's owner and the team's managers change this deal.")
+    changes: dict[str, Any] = {
+        key: value
+        for key, value in {
+            "name": name,
+            "account": account,
+            "amount": amount,
+            "source": source,
+            "expected_close_date": expected_close_date,
+            "next_step": next_step,
+            "owner": owner,
+        }.items()
+        if value is not UNSET
+    }
+    errors: dict[str, str] = {}
+    for key, limit in _TEXT_FIELDS.items():
+        if key in changes:
+            changes[key] = (changes[key] or "").strip()
+            if len(changes[key]) > limit:
+                errors[key] = f"Keep the {key.replace('_', ' ')} under {limit} characters."
+    if "next_step" in changes:
+        changes["next_step"] = changes["next_step"] or None
+    if "name" in changes and not changes["name"]:
+        errors["name"] = "A deal needs a name."
+    if changes.get("amount") is not None and changes["amount"] < 0:
+        errors["amount"] = "The amount cannot be negative."
+    if changes.get("expected_close_date") is not None:
+        created = timezone.localtime(deal.created_at).date()
+        if changes["expected_close_date"] < created:
+            errors["expected_close_date"] = (
+                f"The deal was created on {date_format(created, 'Y-m-d')}; it cannot be "
+                "expected to close before that."
+            )
+    if "owner" in changes and changes["owner"] != deal.owner:
+        team = deal.stream.team
+        if not (user.is_staff or role_in_team(user, team.pk) == Role.MANAGER):
+            errors["owner"] = "Only the team's managers reassign a deal."
+        elif changes["owner"] is not None and team.pk not in team_ids_with_role(
+            changes["owner"], (Role.MANAGER, Role.REP)
+        ):
+            errors["owner"] = f"{changes['owner']} is not a manager or rep of team {team}."
+    _raise(errors)
+
+    changed = [key for key, value in changes.items() if getattr(deal, key) != value]
+    if changed:
+        for key in changed:
+            setattr(deal, key, changes[key])
+        deal.save(update_fields=[*changed, "updated_at"])
+        if {"amount", "owner", "source"} & set(changed):
+            metrics_changed(stream_id=deal.stream_id)  # the figures filter and sum by these
     return deal

@@ -1,12 +1,15 @@
-"""Rep pages: My deals, a deal's path with quick actions, creating a deal.
+"""Rep pages: the deals list, a deal's path with quick actions, creating and editing a deal,
+closing it (asked twice), undoing a close and reopening a closed deal.
 
-Every action posts a small form to its own view, which calls one service; a refused action
-re-renders the deal page with the reason next to the field (status 400).
+Every action posts a small form to its own view, which calls one service and redirects
+(post/redirect/get); a refused action re-renders the deal page with the reason next to the
+field (status 400).
 """
 
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -14,23 +17,50 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from funnel.forms import LOST_REASONS, SOURCES, CloseForm, DealCreateForm, MoveForm, WorkForm
+from funnel.filters import DealListFilter
+from funnel.forms import (
+    LOST_REASONS,
+    SOURCES,
+    CloseForm,
+    DealCreateForm,
+    DealEditForm,
+    MoveForm,
+    ReopenForm,
+    WorkForm,
+)
 from funnel.models import Deal, DealStatus
 from funnel.selectors import (
     deal_can_edit,
+    deal_can_reopen,
+    deal_list_rows,
+    deal_list_steps,
     deal_open_visit,
+    deal_sources,
     deal_timeline,
+    deals_for_list,
     deals_visible_to,
-    open_deal_rows,
     stall_thresholds,
     streams_exportable_by,
     streams_for_new_deals,
     streams_importable_by,
 )
-from funnel.services import deal_close, deal_create, deal_log_work, deal_move
+from funnel.services import (
+    UNDO_WINDOW,
+    deal_close,
+    deal_close_check,
+    deal_close_undo,
+    deal_create,
+    deal_log_work,
+    deal_move,
+    deal_reopen,
+    deal_undo_deadline,
+    deal_update,
+)
 from streams.forms import apply_service_errors
 from streams.models import Role
 from streams.selectors import team_ids_with_role
+
+PAGE_SIZE = 25
 
 
 def _sells(user) -> bool:
@@ -38,26 +68,63 @@ def _sells(user) -> bool:
     return bool(team_ids_with_role(user, (Role.REP,))) and not user.is_staff
 
 
+def _owner_choices(user):
+    """Whom the list can be narrowed to: managers and reps of the teams whose whole list the
+    user sees; none for a rep, who sees only their own deals."""
+    users = get_user_model().objects.filter(is_active=True)
+    if user.is_staff:
+        teams = None
+    else:
+        teams = team_ids_with_role(user, (Role.MANAGER, Role.LEADERSHIP))
+        if not teams:
+            return None
+    users = users.filter(memberships__role__in=(Role.MANAGER, Role.REP))
+    if teams is not None:
+        users = users.filter(memberships__team__in=teams)
+    return users.distinct().order_by("username")
+
+
 def deal_list(request: HttpRequest) -> HttpResponse:
-    """My deals: open deals with their current step, time in step and a stalled flag.
-    ``?scope=team`` shows every open deal the user may see; ``?status=won|lost`` the closed."""
-    status = request.GET.get("status", DealStatus.OPEN)
-    if status in (DealStatus.WON, DealStatus.LOST):
-        deals = deals_visible_to(request.user).filter(status=status).order_by("-closed_at", "id")
-        page = Paginator(deals, 25).get_page(request.GET.get("page"))
-        return render(request, "funnel/deal_closed.html", {"page": page, "status": status})
-    scope = request.GET.get("scope") or ("mine" if _sells(request.user) else "team")
-    rows = open_deal_rows(user=request.user, mine=scope == "mine", now=timezone.now())
+    """The deals the user may see: search by name or account; filter by status (open unless
+    asked), step, rep, source and stalled; sort; 25 a page. Filters live in the URL. The page
+    costs the same few queries however many deals there are (steps, thresholds and owners
+    once, then a count and the page's rows with their step and stalled flag)."""
+    user, now = request.user, timezone.now()
+    steps = deal_list_steps(user)
+    thresholds = stall_thresholds([step.pk for step in steps])
+    deals = deals_for_list(user=user, thresholds=thresholds, now=now)
+    owners = _owner_choices(user)
+    data = request.GET.copy()
+    if data.get("scope") == "mine":  # the old "Mine" tab's links
+        data["owner"] = str(user.pk)
+    filterset = DealListFilter(
+        data,
+        queryset=deals,
+        steps=steps,
+        owners=owners if owners is not None else get_user_model().objects.none(),
+        sources=deal_sources(deals_visible_to(user)),
+        thresholds=thresholds,
+        now=now,
+    )
+    if owners is None:
+        del filterset.form.fields["owner"]  # a rep sees only their own deals
+    page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    by_id = {step.pk: step for step in steps}
+    mine = _sells(user)
     return render(
         request,
         "funnel/deal_list.html",
         {
-            "rows": rows,
-            "scope": scope,
-            "stalled": sum(row.stalled for row in rows),
-            "can_create": streams_for_new_deals(request.user).exists(),
-            "can_import": bool(streams_importable_by(request.user)),
-            "exportable": streams_exportable_by(request.user),
+            "filter": filterset,
+            "form": filterset.form,
+            "show_owner": owners is not None,
+            "page": page,
+            "rows": deal_list_rows(page.object_list, steps=by_id, now=now),
+            "status": filterset.form.cleaned_data.get("status") or DealStatus.OPEN,
+            "title": "My deals" if mine else "Team deals",
+            "can_create": streams_for_new_deals(user).exists(),
+            "can_import": bool(streams_importable_by(user)),
+            "exportable": streams_exportable_by(user),
         },
     )
 
@@ -69,7 +136,12 @@ def _deal_for(request: HttpRequest, pk: int, *, edit: bool = False) -> Deal:
     return deal
 
 
-def _deal_page(request: HttpRequest, deal: Deal, status: int = 200, **forms) -> HttpResponse:
+def _deal_page(
+    request: HttpRequest, deal: Deal, status: int = 200, failed: str = "", **forms
+) -> HttpResponse:
+    """The deal page; ``failed`` names the form whose post was refused (its ``form`` field),
+    so an error shared by two forms of the page (the time of a move, of a close) is shown
+    once, next to the form that was sent."""
     now = timezone.now()
     visit = deal_open_visit(deal=deal)
     steps = list(deal.stream.steps.order_by("position"))
@@ -81,6 +153,8 @@ def _deal_page(request: HttpRequest, deal: Deal, status: int = 200, **forms) -> 
         next_step = later[0] if later else None
     threshold = stall_thresholds([visit.step_id]).get(visit.step_id) if visit else None
     hours_in_step = (now - visit.entered_at).total_seconds() / 3600 if visit else None
+    can_edit = deal_can_edit(user=request.user, deal=deal)
+    undo_until = deal_undo_deadline(deal=deal, user=request.user)
     context = {
         "deal": deal,
         "visit": visit,
@@ -88,15 +162,29 @@ def _deal_page(request: HttpRequest, deal: Deal, status: int = 200, **forms) -> 
         "stalled": bool(threshold is not None and hours_in_step > threshold),
         "threshold": threshold,
         "timeline": deal_timeline(deal=deal, now=now),
-        "can_edit": deal_can_edit(user=request.user, deal=deal) and deal.status == DealStatus.OPEN,
+        "can_edit": can_edit and deal.status == DealStatus.OPEN,
+        "can_edit_details": can_edit,
+        "can_reopen": deal.status != DealStatus.OPEN
+        and deal_can_reopen(user=request.user, deal=deal),
+        "undo_until": undo_until,
+        "undo_minutes_left": (
+            max(1, round((undo_until - now).total_seconds() / 60)) if undo_until else None
+        ),
+        "undo_window_minutes": int(UNDO_WINDOW.total_seconds() // 60),
         "steps": steps,
         "next_step": next_step,
+        "failed": failed,
         "move_form": forms.get("move_form") or MoveForm(deal=deal, initial={"step": next_step}),
         "work_form": forms.get("work_form") or WorkForm(),
         "close_form": forms.get("close_form") or CloseForm(),
+        "reopen_form": forms.get("reopen_form") or ReopenForm(),
         "lost_reasons": LOST_REASONS,
     }
     return render(request, "funnel/deal_detail.html", context, status=status)
+
+
+def _failed(request: HttpRequest) -> str:
+    return request.POST.get("form", "")[:20]
 
 
 def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -120,7 +208,7 @@ def deal_move_view(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"Moved to {visit.step.name}.")
             return redirect("funnel:deal_detail", pk=deal.pk)
-    return _deal_page(request, deal, status=400, move_form=form)
+    return _deal_page(request, deal, status=400, failed=_failed(request), move_form=form)
 
 
 @require_POST
@@ -137,16 +225,20 @@ def deal_log_work_view(request: HttpRequest, pk: int) -> HttpResponse:
                 request, f"Logged {form.cleaned_data['minutes']} min on {visit.step.name}."
             )
             return redirect("funnel:deal_detail", pk=deal.pk)
-    return _deal_page(request, deal, status=400, work_form=form)
+    return _deal_page(request, deal, status=400, failed="work", work_form=form)
 
 
 @require_POST
 def deal_close_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Close a deal in two posts: the first (from the deal page's Won or Lost) is checked and
+    answered with a page asking to confirm, naming the deal and the outcome; the second,
+    from that page (or from the deal page's dialog when JavaScript runs) closes it."""
     deal = _deal_for(request, pk, edit=True)
     form = CloseForm(request.POST)
-    if form.is_valid():
+    failed = _failed(request) or request.POST.get("outcome", "")
+    if form.is_valid() and not form.cleaned_data["confirmed"]:
         try:
-            deal_close(
+            deal_close_check(
                 deal=deal,
                 outcome=form.cleaned_data["outcome"],
                 at=form.cleaned_data["at"],
@@ -154,11 +246,123 @@ def deal_close_view(request: HttpRequest, pk: int) -> HttpResponse:
             )
         except ValidationError as exc:
             apply_service_errors(form, exc)
+    if form.is_valid() and not form.cleaned_data["confirmed"]:
+        return render(
+            request,
+            "funnel/deal_close_confirm.html",
+            {
+                "deal": deal,
+                "visit": deal_open_visit(deal=deal),
+                "form": form,
+                "data": form.cleaned_data,
+                "raw_at": request.POST.get("at", ""),
+                "undo_window_minutes": int(UNDO_WINDOW.total_seconds() // 60),
+            },
+        )
+    if form.is_valid():
+        try:
+            deal_close(
+                deal=deal,
+                outcome=form.cleaned_data["outcome"],
+                at=form.cleaned_data["at"],
+                lost_reason=form.cleaned_data["lost_reason"],
+                actor=request.user,
+            )
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
         else:
             won = form.cleaned_data["outcome"] == DealStatus.WON
-            messages.success(request, "Won. Well done!" if won else "Marked as lost.")
+            minutes = int(UNDO_WINDOW.total_seconds() // 60)
+            messages.success(
+                request,
+                ("Won. Well done!" if won else "Marked as lost.")
+                + f" You can undo this for {minutes} minutes.",
+            )
             return redirect("funnel:deal_detail", pk=deal.pk)
-    return _deal_page(request, deal, status=400, close_form=form)
+    return _deal_page(request, deal, status=400, failed=failed, close_form=form)
+
+
+@require_POST
+def deal_close_undo_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Undo one's own close within the undo window; a refusal (the window has passed) is a
+    message on the deal page, which has nothing else to correct."""
+    deal = _deal_for(request, pk, edit=True)
+    try:
+        deal = deal_close_undo(deal=deal, user=request.user)
+    except ValidationError as exc:
+        for reason in exc.message_dict.get("deal", exc.messages):
+            messages.error(request, reason)
+    else:
+        visit = deal_open_visit(deal=deal)
+        where = f" at {visit.step.name}" if visit else ""
+        messages.success(request, f"Close undone: the deal is open again{where}.")
+    return redirect("funnel:deal_detail", pk=deal.pk)
+
+
+@require_POST
+def deal_reopen_view(request: HttpRequest, pk: int) -> HttpResponse:
+    deal = _deal_for(request, pk)
+    if not deal_can_reopen(user=request.user, deal=deal):
+        raise PermissionDenied("Only the team's managers reopen a closed deal.")
+    form = ReopenForm(request.POST)
+    if form.is_valid():
+        try:
+            deal = deal_reopen(deal=deal, user=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(request, "Reopened: the deal is open again and its history says why.")
+            return redirect("funnel:deal_detail", pk=deal.pk)
+    return _deal_page(request, deal, status=400, failed="reopen", reopen_form=form)
+
+
+def _edit_owners(request: HttpRequest, deal: Deal):
+    """Whom the deal can be reassigned to, when the user may reassign it (managers and
+    admins): the managers and reps of its team."""
+    user = request.user
+    if not (user.is_staff or deal.stream.team_id in team_ids_with_role(user, (Role.MANAGER,))):
+        return None
+    return (
+        get_user_model()
+        .objects.filter(
+            memberships__team_id=deal.stream.team_id,
+            memberships__role__in=(Role.MANAGER, Role.REP),
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
+def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Edit a deal's name, account, amount, source, expected close date and next step; the
+    team's managers also reassign it. Every refused field is reported at once."""
+    deal = _deal_for(request, pk, edit=True)
+    owners = _edit_owners(request, deal)
+    initial = {
+        "name": deal.name,
+        "account": deal.account,
+        "amount": deal.amount,
+        "source": deal.source,
+        "expected_close_date": deal.expected_close_date,
+        "next_step": deal.next_step or "",
+        "owner": deal.owner_id,
+    }
+    form = DealEditForm(request.POST or None, initial=initial, owners=owners)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            changes = {key: form.cleaned_data[key] for key in form.fields}
+            try:
+                deal_update(deal=deal, user=request.user, **changes)
+            except ValidationError as exc:
+                apply_service_errors(form, exc)
+            else:
+                messages.success(request, "Deal saved.")
+                return redirect("funnel:deal_detail", pk=deal.pk)
+    return render(
+        request, "funnel/deal_edit.html", {"deal": deal, "form": form, "sources": SOURCES}, status
+    )
 
 
 def deal_new(request: HttpRequest) -> HttpResponse:

@@ -78,11 +78,14 @@ def test_a_rep_logs_a_deal_through_four_steps_a_rework_and_a_win(phone, demo):
 
     next_step("Qualification call", t0 + timedelta(days=3, hours=5))  # nurturing again: 1 d
     act_earlier(page, "won-form", t0 + timedelta(days=3, hours=9))  # qualification again: 4 h
-    page.get_by_role("button", name="Won", exact=True).click()
+    page.get_by_role("button", name="Won…", exact=True).click()
+    dialog = page.get_by_role("dialog", name="Mark “Globex expansion” as Won?")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Yes, mark as won").click()
     expect(page.locator("h1 .badge")).to_have_text("Won")
     expect(page.get_by_role("heading", name="Quick actions")).to_have_count(0)
 
-    entries = page.locator(".timeline li")
+    entries = page.locator(".timeline li.visit")
     expect(entries).to_have_count(6)
     assert entries.locator(".step").all_inner_texts() == [
         "Lead capture",
@@ -125,7 +128,7 @@ def test_refused_actions_say_why_next_to_the_field(phone, demo):
     page.locator("#next-form button[type=submit]").click()
     expect(page.locator("#next-at-error")).to_contain_text("in the future")
     # Lost without a reason is refused with a message on the reason field.
-    page.get_by_role("button", name="Lost", exact=True).click()
+    page.get_by_role("button", name="Lost…", exact=True).click()
     expect(page.locator("#lost-reason-error")).to_contain_text("Say why")
     deal.refresh_from_db()
     assert deal.status == DealStatus.OPEN

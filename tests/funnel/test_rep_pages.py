@@ -8,7 +8,7 @@ import pytest
 import time_machine
 
 from funnel.models import Deal, DealStatus, Visit
-from funnel.selectors import open_deal_rows, stall_thresholds
+from funnel.selectors import stall_thresholds
 from tests.factories import BASE_TIME, DealFactory, VisitFactory, metrics_snapshot
 
 pytestmark = pytest.mark.django_db
@@ -35,16 +35,18 @@ def test_stalled_uses_the_planned_lead_time_until_the_step_is_measured(team_setu
     assert stall_thresholds([step.pk]) == {step.pk: 100}
 
 
-def test_my_deals_lists_own_open_deals_with_time_in_step_and_stalled_first(team_setup):
-    rows = open_deal_rows(user=team_setup.rep_a1, mine=True, now=NOW)
+def test_my_deals_lists_own_open_deals_with_time_in_step_and_stalled_first(client, team_setup):
+    client.force_login(team_setup.rep_a1)
+    rows = client.get("/deals/").context["rows"]
     assert [r.deal for r in rows] == [team_setup.deal_a1]
     # 3 days at a step planned to take 8 hours: stalled
     assert rows[0].hours_in_step == 72 and rows[0].stalled
+    assert rows[0].step == team_setup.steps_a[0]
     fresh = DealFactory(
         stream=team_setup.stream_a, owner=team_setup.rep_a1, created_at=NOW - timedelta(hours=2)
     )
     VisitFactory(deal=fresh, step=team_setup.steps_a[0], entered_at=NOW - timedelta(hours=2))
-    rows = open_deal_rows(user=team_setup.rep_a1, mine=True, now=NOW)
+    rows = client.get("/deals/").context["rows"]
     assert [(r.deal, r.stalled) for r in rows] == [(team_setup.deal_a1, True), (fresh, False)]
 
 
@@ -120,7 +122,9 @@ def test_a_refused_action_explains_itself_and_changes_nothing(
 def test_actions_on_a_closed_deal_are_refused(client, team_setup):
     client.force_login(team_setup.rep_a1)
     deal = team_setup.deal_a1
-    client.post(f"/deals/{deal.pk}/close/", {"outcome": "lost", "lost_reason": "Timing"})
+    client.post(
+        f"/deals/{deal.pk}/close/", {"outcome": "lost", "lost_reason": "Timing", "confirmed": "1"}
+    )
     response = client.post(f"/deals/{deal.pk}/move/", {"step": team_setup.steps_a[1].pk})
     assert response.status_code == 400
     assert "a closed deal cannot move" in response.content.decode()

@@ -1,0 +1,125 @@
+"""The deals list's search, filters and sort (``funnel.views.deal_list``), read from the URL
+so a filtered list can be bookmarked and shared. They narrow a queryset of
+``funnel.selectors.deals_for_list``; which deals a user may see is the selector's business."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import django_filters
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import F, Q, QuerySet
+
+from funnel.models import Deal, DealStatus
+from funnel.selectors import stalled_condition
+from streams.models import ProcessStep
+
+ALL = "all"
+STATUS_CHOICES = [(DealStatus.OPEN, "Open"), (DealStatus.WON, "Won"), (DealStatus.LOST, "Lost")]
+STATUS_CHOICES.append((ALL, "Any status"))
+
+#: Sort keys of the list: label and order (the id breaks ties, so pages never overlap).
+SORTS: dict[str, tuple[str, list]] = {
+    "stalled": (
+        "Stalled first, then longest at their step",
+        [F("stalled").desc(), F("step_entered_at").asc(nulls_last=True)],
+    ),
+    "newest": ("Newest first", [F("created_at").desc()]),
+    "oldest": ("Oldest first", [F("created_at").asc()]),
+    "name": ("Name A–Z", [F("name").asc()]),
+    "amount": ("Largest amount", [F("amount").desc(nulls_last=True)]),
+    "expected": ("Expected to close soonest", [F("expected_close_date").asc(nulls_last=True)]),
+    "closed": ("Closed most recently", [F("closed_at").desc(nulls_last=True)]),
+}
+#: The sort when none is asked for: what needs attention among open deals, else the latest.
+DEFAULT_SORT = {DealStatus.OPEN: "stalled", DealStatus.WON: "closed", DealStatus.LOST: "closed"}
+
+
+class DealListFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        method="filter_search",
+        label="Search",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name or account"}),
+    )
+    status = django_filters.ChoiceFilter(
+        choices=STATUS_CHOICES, method="filter_status", empty_label=None
+    )
+    # Choices from the steps the view already read, not a query of their own.
+    step = django_filters.ChoiceFilter(
+        choices=[], label="At step", empty_label="Any step", method="filter_step"
+    )
+    owner = django_filters.ModelChoiceFilter(
+        queryset=get_user_model().objects.none(), label="Rep", empty_label="Anyone"
+    )
+    source = django_filters.ChoiceFilter(choices=[], empty_label="Any source")
+    stalled = django_filters.BooleanFilter(
+        method="filter_stalled",
+        label="Only stalled deals",
+        widget=forms.CheckboxInput,
+    )
+    sort = django_filters.ChoiceFilter(
+        choices=[(key, label) for key, (label, _) in SORTS.items()],
+        method="filter_sort",
+        empty_label=None,
+        label="Sort",
+    )
+
+    class Meta:
+        model = Deal
+        fields = ["q", "status", "step", "owner", "source", "stalled", "sort"]
+
+    def __init__(
+        self,
+        data,
+        *args,
+        steps: list[ProcessStep],
+        owners: QuerySet,
+        sources: list[str],
+        thresholds: dict[int, float],
+        now: datetime,
+        **kwargs,
+    ) -> None:
+        data = data.copy()
+        data.setdefault("status", DealStatus.OPEN)
+        data.setdefault("sort", DEFAULT_SORT.get(data["status"], "newest"))
+        super().__init__(data, *args, **kwargs)
+        self.thresholds, self.now = thresholds, now
+        several = len({step.stream_id for step in steps}) > 1
+        self.form.fields["step"].choices = [("", "Any step")] + [
+            (
+                str(step.pk),
+                f"{step.stream.name} — {step.position}. {step.name}"
+                if several
+                else f"{step.position}. {step.name}",
+            )
+            for step in steps
+        ]
+        self.form.fields["owner"].queryset = owners
+        self.form.fields["source"].choices = [("", "Any source")] + [(s, s) for s in sources]
+
+    def filter_search(self, queryset: QuerySet[Deal], name: str, value: str) -> QuerySet[Deal]:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(Q(name__icontains=value) | Q(account__icontains=value))
+
+    def filter_status(self, queryset: QuerySet[Deal], name: str, value: str) -> QuerySet[Deal]:
+        return queryset if value == ALL else queryset.filter(status=value)
+
+    def filter_step(self, queryset: QuerySet[Deal], name: str, value: str) -> QuerySet[Deal]:
+        return queryset.filter(current_step_id=int(value))
+
+    def filter_stalled(self, queryset: QuerySet[Deal], name: str, value: bool) -> QuerySet[Deal]:
+        if not value:
+            return queryset
+        return queryset.filter(stalled_condition(thresholds=self.thresholds, now=self.now))
+
+    def filter_sort(self, queryset: QuerySet[Deal], name: str, value: str) -> QuerySet[Deal]:
+        return queryset.order_by(*SORTS[value][1], "id")
+
+    @property
+    def narrowed(self) -> bool:
+        """A filter other than the default status and sort narrows the list."""
+        data = self.form.cleaned_data if self.form.is_bound and self.is_valid() else {}
+        return any(data.get(key) for key in ("q", "step", "owner", "source", "stalled"))
