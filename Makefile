@@ -85,14 +85,19 @@ demo-reset: $(STAMP) $(SECRET_KEY_FILE) ## Delete the demo team and everything m
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo $(if $(YES),--yes,)
 
-test: $(STAMP) ## Run the test suite (pass options with PYTEST_ARGS="-k deals -x")
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+# Test processes (pytest-xdist); the tests of the Redis/worker wiring share one of them.
+# TEST_WORKERS=0 runs in this process (for pdb, or -x with readable output).
+TEST_WORKERS ?= 2
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadgroup)
+
+test: $(STAMP) ## Run the test suite on TEST_WORKERS processes (options: PYTEST_ARGS="-k deals -x")
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # Which tests test-sqlite runs (a pytest -m expression); CI leaves out the browser tests there.
 SQLITE_MARKS ?= not services
 
 test-sqlite: $(STAMP) ## The suite on SQLite with eager Celery (all but the tests of the PostgreSQL/Redis wiring)
-	env -u DATABASE_URL -u REDIS_URL VSM_REQUIRE_SERVICES= $(BIN)/python -m pytest -m "$(SQLITE_MARKS)" $(PYTEST_ARGS)
+	env -u DATABASE_URL -u REDIS_URL VSM_REQUIRE_SERVICES= $(BIN)/python -m pytest $(XDIST) -m "$(SQLITE_MARKS)" $(PYTEST_ARGS)
 
 lint: $(STAMP) ## Check lint and formatting with ruff (changes nothing)
 	$(BIN)/ruff check .

@@ -22,11 +22,27 @@ from tests.factories import (
 )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``--dist loadgroup``), every test that talks to the real Redis and a
+    Celery worker runs in one process, one after another: they share Redis databases and
+    worker processes, and two at once would take each other's tasks."""
+    for item in items:
+        if item.get_closest_marker("services"):
+            item.add_marker(pytest.mark.xdist_group("services"))
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings: Any) -> None:
     """PBKDF2 with its production work factor makes every UserFactory call slow; tests do
     not need a strong hash."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _no_login_lockout(settings: Any) -> None:
+    """Tests log in hundreds of times (and some fail on purpose): django-axes' lockout is off,
+    except in tests/test_security.py, which turns it on to test it."""
+    settings.AXES_ENABLED = False
 
 
 @pytest.fixture(autouse=True)
