@@ -681,9 +681,24 @@ def velocity_levers_chart(
         return chart
     labels = [row[0] for row in rows]
     effects = [row[4] for row in rows]
-    # Room on both sides of zero for the labels written outside the bars.
     span = max(1.0, *(abs(e) for e in effects))
-    x_range = [min(0.0, *effects) - 0.35 * span, max(0.0, *effects) + 0.35 * span]
+    x_range = [min(0.0, *effects) - 0.05 * span, max(0.0, *effects) + 0.05 * span]
+    # Each bar's value in a column right of the plot, level with its bar: a label written
+    # beside a negative bar ran into the lever names on a phone.
+    values = [
+        {
+            "xref": "paper",
+            "x": 1,
+            "xanchor": "left",
+            "xshift": 6,
+            "yref": "y",
+            "y": label,
+            "text": f"{effect:+.1f}%",
+            "showarrow": False,
+            "font": {"color": INK},
+        }
+        for label, effect in zip(labels, effects, strict=True)
+    ]
     chart.figures = [
         Figure(
             {
@@ -694,9 +709,6 @@ def velocity_levers_chart(
                         "name": "Effect on velocity",
                         "y": labels,
                         "x": effects,
-                        "text": [f"{e:+.1f}%" for e in effects],
-                        "textposition": "outside",
-                        "cliponaxis": False,
                         "marker": {
                             "color": [BLUE if e >= 0 else VERMILLION for e in effects],
                             "pattern": {"shape": ["" if e >= 0 else "/" for e in effects]},
@@ -719,7 +731,8 @@ def velocity_levers_chart(
                         "zerolinecolor": INK,
                     },
                     yaxis=_steps_axis(labels),
-                    margin={"l": 8, "r": 48, "t": 8, "b": 8, "pad": 2},
+                    annotations=values,
+                    margin={"l": 8, "r": 64, "t": 8, "b": 8, "pad": 2},
                 ),
             },
             label="Bar chart of how each lever moved pipeline velocity",

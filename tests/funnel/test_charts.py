@@ -360,7 +360,15 @@ def test_velocity_levers_multiply_to_the_change_of_velocity():
     }
     bars = chart.figures[0].spec["data"][0]
     assert bars["x"] == [row[4] for row in chart.rows]
-    assert bars["text"][2] == "+20.0%"
+    # The values stand in a column right of the plot, one level with each bar, never
+    # beside a bar where a negative one would run into the lever names.
+    layout = chart.figures[0].spec["layout"]
+    values = {a["y"]: a for a in layout["annotations"]}
+    assert values["Win rate"]["text"] == "+20.0%" and values["Sales cycle"]["text"] == "-16.7%"
+    assert all(
+        a["xref"] == "paper" and a["x"] == 1 and a["xanchor"] == "left" for a in values.values()
+    )
+    assert "text" not in bars and layout["margin"]["r"] >= 60
 
 
 def test_velocity_levers_have_nothing_to_compare_without_a_previous_velocity():
