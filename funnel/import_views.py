@@ -3,7 +3,9 @@ with a preview of the first rows, validate (every bad row listed, downloadable a
 import in the background with a progress bar. Export links live here too.
 
 The rules are ``funnel.importing`` (shared with ``manage.py import_events``); these views
-only move the upload between the steps.
+only move the upload between the steps. The check of the whole file runs as a job
+(``funnel.tasks.import_check_task``): in the request for a small file, on a worker with a
+progress bar for a large one; either way the page then shows its verdict (post/redirect/get).
 """
 
 from __future__ import annotations
@@ -26,18 +28,25 @@ from funnel.importing import (
     FORMATS,
     ImportOptions,
     ImportRejected,
+    ImportResult,
+    RowError,
     errors_csv,
-    guess_columns,
+    import_upload_check,
+    import_upload_start,
+    load_mapping,
+    max_import_columns,
+    obvious_outcome,
     read_table,
+    source_owners,
     source_stages,
     stage_defaults,
+    team_owners,
     unknown_stages,
-    validate,
 )
 from funnel.models import ImportUpload
 from funnel.selectors import streams_exportable_by, streams_importable_by
-from funnel.tasks import import_events_task
-from streams.models import ValueStream
+from funnel.tasks import import_check_task, import_events_task
+from streams.models import Job, JobState, ProcessStep, ValueStream
 from streams.selectors import stream_can_edit, streams_visible_to
 from streams.services import job_create
 
@@ -56,6 +65,10 @@ STAGE_TARGET_SPECIAL = [
 ]
 PREVIEW_ROWS = 5
 MAX_ERRORS_SHOWN = 100
+#: The Job kind of a check of an uploaded file.
+CHECK_JOB = "import check"
+#: A mapping file is a few kilobytes; anything much larger is not one.
+MAX_MAPPING_BYTES = 1024 * 1024
 
 
 class UploadForm(forms.Form):
@@ -66,6 +79,12 @@ class UploadForm(forms.Form):
         choices=[(f, f) for f in FORMATS], widget=forms.RadioSelect, initial="transitions"
     )
     file = forms.FileField(help_text="A CSV file, UTF-8.")
+    mapping_file = forms.FileField(
+        required=False,
+        label="Mapping file (optional)",
+        help_text="JSON or YAML naming the columns, stages and owners (the import guide "
+        "describes it). It is laid over the mapping remembered for files like this one.",
+    )
     time_zone = forms.ChoiceField(
         initial="UTC",
         help_text="The time zone of times in the file that carry none.",
@@ -79,6 +98,49 @@ class UploadForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["stream"].queryset = ValueStream.objects.filter(pk__in=[s.pk for s in streams])
         self.fields["format"].choices = [(f, f"{f} — {FORMAT_HELP[f]}") for f in FORMATS]
+        limit = settings.VSM_IMPORT_MAX_BYTES
+        self.fields["file"].help_text = (
+            f"A CSV file, UTF-8: at most {limit / 1e6:,.0f} MB and {max_import_columns():,} "
+            "columns."
+        )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        limit = settings.VSM_IMPORT_MAX_BYTES
+        if upload.size > limit:
+            raise forms.ValidationError(
+                f"The file is {upload.size / 1e6:,.0f} MB; the limit is {limit / 1e6:,.0f} MB. "
+                "Split it into smaller files (by date, for example) and upload each."
+            )
+        return upload
+
+    def clean_mapping_file(self) -> dict | None:
+        upload = self.cleaned_data.get("mapping_file")
+        if not upload:
+            return None
+        if upload.size > MAX_MAPPING_BYTES:
+            raise forms.ValidationError("A mapping file is a few kilobytes; this one is larger.")
+        try:
+            return load_mapping(upload.read().decode("utf-8"))
+        except UnicodeDecodeError:
+            raise forms.ValidationError("The mapping file is not UTF-8 text.") from None
+        except ImportRejected as exc:
+            raise forms.ValidationError(exc.message) from None
+
+
+def _stream_from_query(request: HttpRequest, streams) -> int | None:
+    """The stream the user came from, when they may import into it: ``?stream=`` (slug or
+    id, from the map page) or ``?step=`` (the deals page filtered to a step of it)."""
+    wanted = (request.GET.get("stream") or "").strip()
+    step = (request.GET.get("step") or "").strip()
+    if not wanted and step.isdigit():
+        wanted = str(
+            ProcessStep.objects.filter(pk=int(step)).values_list("stream_id", flat=True).first()
+        )
+    for stream in streams:
+        if wanted and wanted in (stream.slug, str(stream.pk)):
+            return stream.pk
+    return None
 
 
 def import_start(request: HttpRequest) -> HttpResponse:
@@ -89,41 +151,29 @@ def import_start(request: HttpRequest) -> HttpResponse:
         request.POST or None,
         request.FILES or None,
         streams=streams,
-        initial={"stream": request.GET.get("stream")},
+        initial={"stream": _stream_from_query(request, streams)},
     )
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
-        limit = settings.VSM_IMPORT_MAX_BYTES
-        if upload.size > limit:
-            form.add_error(
-                "file",
-                f"The file is {upload.size / 1e6:.0f} MB; the limit is "
-                f"{limit / 1e6:.0f} MB. Split it, or use manage.py import_events.",
+        try:
+            saved = import_upload_start(
+                stream=form.cleaned_data["stream"],
+                data=upload.read(),
+                options=ImportOptions(
+                    format=form.cleaned_data["format"],
+                    time_zone=form.cleaned_data["time_zone"],
+                    day_first=form.cleaned_data["day_first"],
+                ),
+                filename=upload.name,
+                mapping=form.cleaned_data["mapping_file"],
+                user_id=request.user.pk,
             )
+        except ImportRejected as exc:
+            form.add_error("file", exc.message)
         else:
-            data = upload.read()
-            try:
-                table = read_table(data, max_bytes=limit)
-            except ImportRejected as exc:
-                form.add_error("file", exc.message)
-            else:
-                fmt = form.cleaned_data["format"]
-                saved = ImportUpload.objects.create(
-                    stream=form.cleaned_data["stream"],
-                    uploaded_by=request.user,
-                    filename=upload.name[:200],
-                    data=data,
-                    format=fmt,
-                    options={
-                        "format": fmt,
-                        "time_zone": form.cleaned_data["time_zone"],
-                        "day_first": form.cleaned_data["day_first"],
-                        "columns": guess_columns(table, fmt),
-                        "steps": {},
-                    },
-                )
-                return redirect("funnel:import_map", pk=saved.pk)
-    return render(request, "funnel/import_start.html", {"form": form})
+            return redirect("funnel:import_map", pk=saved.pk)
+    status = 400 if form.errors else 200
+    return render(request, "funnel/import_start.html", {"form": form}, status=status)
 
 
 def _upload_for(request: HttpRequest, pk: int) -> ImportUpload:
@@ -134,23 +184,62 @@ def _upload_for(request: HttpRequest, pk: int) -> ImportUpload:
 
 
 def _options(upload: ImportUpload) -> ImportOptions:
-    o = upload.options
-    return ImportOptions(
-        format=o["format"],
-        time_zone=o["time_zone"],
-        day_first=o["day_first"],
-        columns=dict(o.get("columns", {})),
-        steps=dict(o.get("steps", {})),
+    return ImportOptions.from_dict({"format": upload.format, **(upload.options or {})})
+
+
+def _check_job(upload: ImportUpload, job_id: str | None) -> Job | None:
+    """The check job ``?check=`` names, if it is this upload's latest (an older one checked
+    another mapping)."""
+    if not (job_id and job_id.isdigit()) or int(job_id) != upload.options.get("check_job"):
+        return None
+    return Job.objects.filter(pk=int(job_id), kind=CHECK_JOB, params__upload=upload.pk).first()
+
+
+def _verdict(job: Job | None) -> tuple[ImportResult | None, ImportRejected | None]:
+    if job is None or job.state != JobState.DONE:
+        return None, None
+    result = job.result or {}
+    if result.get("verdict") == "ok":
+        return ImportResult.from_dict(result), None
+    errors = [RowError(**e) for e in result.get("errors", [])]
+    return None, ImportRejected(
+        result.get("message", ""), errors, error_count=result.get("error_count", len(errors))
     )
 
 
+def _enqueue_check(job: Job, upload: ImportUpload) -> None:
+    try:
+        import_check_task.delay(job.pk, upload.pk)
+    except Exception:  # no broker: check here, slower but never stuck
+        import_check_task.apply((job.pk, upload.pk))
+
+
+def _start_check(request: HttpRequest, upload: ImportUpload) -> HttpResponse:
+    """Check the whole file as a job: a small file at once, a large one on a worker with a
+    progress bar (the web worker neither waits nor holds the file's rows)."""
+    job = job_create(
+        kind=CHECK_JOB,
+        params={"upload": upload.pk, "file": upload.filename},
+        created_by=request.user,
+        team=upload.stream.team,
+    )
+    page = reverse("funnel:import_map", args=[upload.pk]) + f"?check={job.pk}#verdict"
+    Job.objects.filter(pk=job.pk).update(params={**job.params, "next": page})
+    upload.options = {**upload.options, "check_job": job.pk}
+    upload.save(update_fields=["options"])
+    if len(upload.data) <= settings.VSM_IMPORT_CHECK_INLINE_BYTES:
+        import_check_task.apply((job.pk, upload.pk))
+        return redirect(page)
+    transaction.on_commit(lambda: _enqueue_check(job, upload))
+    return redirect("job_detail", pk=job.pk)
+
+
 def import_map(request: HttpRequest, pk: int) -> HttpResponse:
-    """Map columns and stages (with a preview), then check the whole file."""
+    """Map columns, stages and owners (with a preview), then check the whole file."""
     upload = _upload_for(request, pk)
     table = read_table(bytes(upload.data), max_bytes=settings.VSM_IMPORT_MAX_BYTES)
     options = _options(upload)
-    checked = None
-    rejection = None
+    stream = upload.stream
     if request.method == "POST":
         options.columns = {
             field.name: request.POST[f"col-{field.name}"]
@@ -162,30 +251,58 @@ def import_map(request: HttpRequest, pk: int) -> HttpResponse:
             for i, name in enumerate(source_stages(table, options))
             if request.POST.get(f"stage-{i}")
         }
-        upload.options = {**upload.options, "columns": options.columns, "steps": options.steps}
+        # Owner choices travel with their names, so a changed owner column cannot shift them.
+        members = {username for username, _ in team_owners(stream)}
+        options.owners = {
+            request.POST[key]: choice
+            for key in request.POST
+            if key.startswith("owner-name-")
+            and (choice := request.POST.get("owner-" + key.removeprefix("owner-name-"), ""))
+            in members | {""}
+        }
+        upload.options = {
+            **upload.options,
+            "columns": options.columns,
+            "steps": options.steps,
+            "owners": options.owners,
+        }
         upload.save(update_fields=["options"])
-        try:
-            checked = validate(upload.stream, table, options)
-        except ImportRejected as exc:
-            rejection = exc
+        return _start_check(request, upload)
+    check = _check_job(upload, request.GET.get("check"))
+    checked, rejection = _verdict(check)
     stages = source_stages(table, options)
-    unknown = set(unknown_stages(upload.stream, table, options))
-    defaults = stage_defaults(upload.stream, table, options)
-    step_names = list(upload.stream.steps.order_by("position").values_list("name", flat=True))
+    unknown = set(unknown_stages(stream, table, options))
+    defaults = stage_defaults(stream, table, options)
+    step_names = list(stream.steps.order_by("position").values_list("name", flat=True))
+    owners = source_owners(stream, table, options)
     return render(
         request,
         "funnel/import_map.html",
         {
             "upload": upload,
             "table": table,
+            "start": upload.options.get("start") or {},
+            "size": len(upload.data),
             "preview": table.rows[:PREVIEW_ROWS],
             "fields": [(f, options.columns.get(f.name, "")) for f in FIELDS[options.format]],
             "stages": [
-                (i, name, options.steps.get(name, ""), name in unknown, defaults[name])
+                (
+                    i,
+                    name,
+                    # An obvious outcome (Closed Won) is proposed as the outcome, chosen.
+                    options.steps.get(name) or obvious_outcome(name) or "",
+                    name in unknown,
+                    defaults[name],
+                )
                 for i, name in enumerate(stages)
             ],
+            "owners": [
+                (i, o, options.owners.get(o.name, o.member or "")) for i, o in enumerate(owners)
+            ],
+            "members": team_owners(stream),
             "step_names": step_names,
             "special": STAGE_TARGET_SPECIAL,
+            "check": check,
             "checked": checked,
             "rejection": rejection,
             "errors": rejection.errors[:MAX_ERRORS_SHOWN] if rejection else [],
@@ -195,13 +312,18 @@ def import_map(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def import_errors_csv(request: HttpRequest, pk: int) -> HttpResponse:
-    """Every bad row of the upload, as CSV (row, column, reason)."""
+    """The bad rows of the upload's last check, as CSV (row, column, reason): every one for a
+    file small enough to check in the request, the first the check job kept otherwise."""
     upload = _upload_for(request, pk)
-    try:
-        validate(upload.stream, read_table(bytes(upload.data)), _options(upload))
-        errors = []
-    except ImportRejected as exc:
-        errors = exc.errors
+    if len(upload.data) <= settings.VSM_IMPORT_CHECK_INLINE_BYTES:
+        try:
+            import_upload_check(upload=upload, user_id=request.user.pk)
+            errors = []
+        except ImportRejected as exc:
+            errors = exc.errors
+    else:
+        _, rejection = _verdict(_check_job(upload, str(upload.options.get("check_job", ""))))
+        errors = rejection.errors if rejection else []
     response = HttpResponse(errors_csv(errors), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="import-{upload.pk}-errors.csv"'
     return response

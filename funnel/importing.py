@@ -73,7 +73,7 @@ from django.utils import timezone
 
 from funnel import csv_safety
 from funnel.metrics.snapshots import metrics_changed
-from funnel.models import Deal, DealStatus, ImportUpload, Visit
+from funnel.models import Deal, DealStatus, ImportMapping, ImportUpload, Visit
 from funnel.paths import deal_paths_refresh, path_facts
 from funnel.services import event_log_analyze
 from streams.models import JobState, Membership, ProcessStep, Role, ValueStream
@@ -235,12 +235,19 @@ class ImportRejected(Exception):
     counts them all)."""
 
     def __init__(
-        self, message: str, errors: list[RowError] | None = None, *, error_count: int | None = None
+        self,
+        message: str,
+        errors: list[RowError] | None = None,
+        *,
+        error_count: int | None = None,
+        unknown_stages: list[str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.errors = errors or []
         self.error_count = len(self.errors) if error_count is None else error_count
+        #: Stages that match no step (the caller says how to map them: wizard or --mapping).
+        self.unknown_stages = unknown_stages or []
 
 
 @dataclass
@@ -1517,12 +1524,11 @@ class _Builder:
             raise ImportRejected(
                 f"The file uses {len(names)} stage{'s' if len(names) > 1 else ''} that stream "
                 f"'{self.stream.name}' has no step for: {listed}. Map each to a step, or to "
-                "won, lost or ignore (the wizard's stage mapping, or --mapping FILE with "
-                '{"steps": {"<stage>": "<step>"}}), or add the steps to the map. Its steps: '
-                + ", ".join(f"'{n}'" for n in self.stages.step_names)
-                + ".",
+                "won, lost or ignore (the stage mapping), or add the steps to the map. Its "
+                "steps: " + ", ".join(f"'{n}'" for n in self.stages.step_names) + ".",
                 self.errors,
                 error_count=self.error_count,
+                unknown_stages=names,
             )
         plan = _Plan(
             deals=self.deals,
@@ -2698,6 +2704,132 @@ def load_mapping(text: str) -> dict[str, Any]:
     if "day_first" in mapping and not isinstance(mapping["day_first"], bool):
         raise ImportRejected('"day_first" in the mapping file must be true or false.')
     return mapping
+
+
+def options_with_mapping(
+    options: ImportOptions, mapping: dict[str, Any], headers: Sequence[str]
+) -> ImportOptions:
+    """``options`` with a mapping (a mapping file's, or a remembered one) laid over them: its
+    columns replace those guessed (a column the file lacks is left out; "" unmaps a field),
+    its stages and owners are added, and its time zone and day order apply when it has them."""
+    columns = dict(options.columns)
+    for name, header in (mapping.get("columns") or {}).items():
+        if not header:
+            columns.pop(name, None)
+        elif header in headers:
+            columns[name] = header
+    return replace(
+        options,
+        columns=columns,
+        steps={**options.steps, **(mapping.get("steps") or {})},
+        owners={**options.owners, **(mapping.get("owners") or {})},
+        time_zone=mapping.get("time_zone") or options.time_zone,
+        day_first=mapping.get("day_first", options.day_first),
+    )
+
+
+def import_mapping_for(*, stream: ValueStream, headers: Sequence[str], format: str):
+    """The mapping remembered for files of this source (format and columns) in ``stream``,
+    or None."""
+    return ImportMapping.objects.filter(
+        stream=stream, source_key=source_key(headers, format)
+    ).first()
+
+
+@transaction.atomic
+def import_mapping_remember(
+    *,
+    stream: ValueStream,
+    headers: Sequence[str],
+    options: ImportOptions,
+    filename: str = "",
+    user_id: int | None = None,
+) -> ImportMapping:
+    """Remember how a file of this source was read, for the next upload of one (upsert)."""
+    mapping, _ = ImportMapping.objects.update_or_create(
+        stream=stream,
+        source_key=source_key(headers, options.format),
+        defaults={
+            "format": options.format,
+            "filename": filename[:200],
+            "columns": dict(options.columns),
+            "steps": dict(options.steps),
+            "owners": dict(options.owners),
+            "time_zone": options.time_zone or "UTC",
+            "day_first": options.day_first,
+            "updated_by_id": user_id,
+        },
+    )
+    return mapping
+
+
+def import_upload_start(
+    *,
+    stream: ValueStream,
+    data: bytes,
+    options: ImportOptions,
+    filename: str = "",
+    mapping: dict[str, Any] | None = None,
+    user_id: int | None = None,
+) -> ImportUpload:
+    """Store a file for the wizard with the mapping it starts from: the columns guessed from
+    its header, then the mapping remembered for its source in this stream (columns, stages,
+    owners), then ``mapping`` (a mapping file's) over both. Raises :class:`ImportRejected`
+    when the file cannot be read as a table. ``options["start"]`` says where the mapping
+    came from, for the wizard to tell the user."""
+    table = read_table(data)
+    options = replace(options, columns=guess_columns(table, options.format))
+    start: dict[str, Any] = {}
+    remembered = import_mapping_for(stream=stream, headers=table.headers, format=options.format)
+    if remembered is not None:
+        options = options_with_mapping(
+            options,
+            {"columns": remembered.columns, "steps": remembered.steps, "owners": remembered.owners},
+            table.headers,
+        )
+        start["remembered"] = {
+            "filename": remembered.filename,
+            "updated_at": remembered.updated_at.isoformat(),
+        }
+    if mapping:
+        options = options_with_mapping(options, mapping, table.headers)
+        start["mapping_file"] = True
+    return ImportUpload.objects.create(
+        stream=stream,
+        uploaded_by_id=user_id,
+        filename=filename[:200],
+        data=data,
+        format=options.format,
+        options={**options.as_dict(), "start": start},
+    )
+
+
+def obvious_outcome(name: str) -> str | None:
+    """"won" or "lost" for a stage name that obviously is one (Won, Closed Won, closedlost
+    …), else None."""
+    return _obvious_outcome(name)
+
+
+def import_upload_check(
+    *, upload: ImportUpload, progress: Progress | None = None, user_id: int | None = None
+) -> ImportResult:
+    """Check an uploaded file with its options (a dry run of the whole import) and, when it
+    checks out, remember its mapping for the stream and the file's source. Raises
+    :class:`ImportRejected`."""
+    table = read_table(bytes(upload.data))
+    options = ImportOptions.from_dict({"format": upload.format, **(upload.options or {})})
+    phases = _Phases(progress, table.row_estimate())
+    plan = _plan(upload.stream, table, options, phases)
+    phases.deals = len(plan.deals)
+    result = _Writer(upload.stream, plan, write=False, progress=phases.write).run()
+    import_mapping_remember(
+        stream=upload.stream,
+        headers=table.headers,
+        options=options,
+        filename=upload.filename,
+        user_id=user_id or upload.uploaded_by_id,
+    )
+    return result
 
 
 def source_key(headers: Sequence[str], format: str) -> str:

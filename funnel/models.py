@@ -36,7 +36,7 @@ class Deal(models.Model):
     )
     # Nullable without a default so that SQLite adds the column (ALTER TABLE ADD) instead of
     # rebuilding funnel_deal, which would drop its triggers.
-    owner_name = models.CharField(
+    owner_name = models.CharField(  # noqa: DJ001 - nullable on purpose (see above)
         max_length=120,
         null=True,
         blank=True,
@@ -53,7 +53,7 @@ class Deal(models.Model):
     expected_close_date = models.DateField(
         null=True, blank=True, help_text="When the owner expects the deal to close."
     )
-    next_step = models.CharField(
+    next_step = models.CharField(  # noqa: DJ001 (nullable: see above)
         max_length=200,
         null=True,
         blank=True,

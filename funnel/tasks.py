@@ -6,7 +6,13 @@ from celery import shared_task
 from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections
 from django.utils import timezone
 
-from funnel.importing import ImportOptions, ImportRejected, import_events, import_uploads_prune
+from funnel.importing import (
+    ImportOptions,
+    ImportRejected,
+    import_events,
+    import_upload_check,
+    import_uploads_prune,
+)
 from funnel.metrics.snapshots import (
     metrics_recompute_all,
     metrics_recompute_stream,
@@ -147,3 +153,36 @@ def recompute_all_metrics() -> int:
 def prune_import_uploads(older_than_days: int = 7) -> int:
     """Nightly: delete uploaded import files nobody needs any more."""
     return import_uploads_prune(older_than_days=older_than_days)
+
+
+@shared_task(name="funnel.tasks.check_import")
+def import_check_task(job_id: int, upload_id: int) -> dict:
+    """Check an uploaded file in the background, with progress on the ``Job``: a large file
+    would hold a web worker (and hundreds of megabytes) for minutes. The job's result is what
+    the import would do (``ImportResult.as_dict()`` with ``verdict = "ok"``), or the problems
+    (``verdict = "rejected"``, ``message``, ``errors``, ``error_count``); either finishes the
+    job, since a file with problems is a verdict, not a failure. Only a crash fails it."""
+    job_progress(job_id=job_id, done=0, total=0, message="Reading the file")
+
+    def progress(done: int, total: int, message: str) -> None:
+        job_progress(job_id=job_id, done=done, total=total, message=message)
+
+    try:
+        upload = ImportUpload.objects.select_related("stream", "stream__team").get(pk=upload_id)
+        user = Job.objects.values_list("created_by", flat=True).get(pk=job_id)
+        result = import_upload_check(upload=upload, progress=progress, user_id=user)
+    except ImportRejected as exc:
+        verdict = {
+            "verdict": "rejected",
+            "message": exc.message,
+            "errors": [e.as_dict() for e in exc.errors[:ERRORS_ON_JOB]],
+            "error_count": exc.error_count,
+        }
+        job_finish(job_id=job_id, result=verdict, message="Checked: nothing can be imported yet")
+        return verdict
+    except Exception as exc:
+        job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
+        raise
+    summary = {"verdict": "ok", **result.as_dict()}
+    job_finish(job_id=job_id, result=summary, message="Checked: the file checks out")
+    return summary

@@ -124,6 +124,10 @@ STORAGES = {
 
 #: Largest file the import accepts, in bytes (the upload wizard and import_events).
 VSM_IMPORT_MAX_BYTES = env.int("VSM_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
+# The import refuses files with more columns (docs/importing.md).
+VSM_IMPORT_MAX_COLUMNS = env.int("VSM_IMPORT_MAX_COLUMNS", default=500)
+# The wizard checks files up to this size in the request; larger ones on a worker, with progress.
+VSM_IMPORT_CHECK_INLINE_BYTES = env.int("VSM_IMPORT_CHECK_INLINE_BYTES", default=2 * 1024 * 1024)
 # Uploads above this spill to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 

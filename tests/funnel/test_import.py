@@ -631,10 +631,12 @@ def test_it_lists_every_unknown_stage_in_one_error(acme):
     assert exc.message == (
         "The file uses 3 stages that stream 'New business' has no step for: 'Discovery' (first "
         "on row 2), 'Demo' (first on row 3), 'Pilot' (first on row 5). Map each to a step, or "
-        "to won, lost or ignore (the wizard's stage mapping, or --mapping FILE with "
-        '{"steps": {"<stage>": "<step>"}}), or add the steps to the map. Its steps: '
+        "to won, lost or ignore (the stage mapping), or add the steps to the map. Its steps: "
         "'Prospecting', 'Qualification', 'Proposal', 'Negotiation'."
     )
+    # The message is shown in the browser too: no command-line flag in it.
+    assert "--" not in exc.message
+    assert exc.unknown_stages == ["Discovery", "Demo", "Pilot"]
     table = read_table(data)
     options = ImportOptions(format="transitions")
     assert source_stages(table, options) == ["Discovery", "Demo", "Pilot", "Closed Won"]
@@ -989,6 +991,35 @@ def test_the_command_dry_run_and_background_options(acme, tmp_path, settings):
     assert "2 deals created" in out.getvalue()
     job = Job.objects.get()
     assert (job.state, job.kind, job.result["deals_created"]) == (JobState.DONE, "import", 2)
+
+
+def test_the_command_says_how_to_map_unknown_stages_with_a_mapping_file(acme, tmp_path):
+    data = b"deal_id,step,entered_at\nD-1,Discovery,2025-03-03T09:00:00Z\n"
+    err = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command(
+            "import_events",
+            write(tmp_path, "v.csv", data),
+            stream=acme.stream.slug,
+            format="visits",
+            stderr=err,
+        )
+    assert err.getvalue().splitlines()[1] == (
+        'Map them with --mapping FILE, a JSON or YAML file like {"steps": {"Discovery": '
+        '"<step, won, lost or ignore>"}}.'
+    )
+    # A YAML mapping file maps them.
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("steps:\n  Discovery: Qualification\n")
+    call_command(
+        "import_events",
+        write(tmp_path, "v.csv", data),
+        stream=acme.stream.slug,
+        format="visits",
+        mapping=str(mapping),
+        stdout=io.StringIO(),
+    )
+    assert visits_of(acme.stream)[0][1] == "Qualification"
 
 
 def test_the_command_refuses_an_unknown_stream(tmp_path):

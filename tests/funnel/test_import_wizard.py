@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from funnel.models import Deal, ImportUpload
+from funnel.tasks import import_check_task
 from streams.models import Job, JobState
+from streams.services import job_progress
 from vsm_project.demo import demo_seed
 
 pytestmark = pytest.mark.django_db
@@ -43,14 +46,22 @@ def upload(client, demo, name: str, fmt: str, content: bytes | None = None):
     )
 
 
-def check(client, response):
-    """Submit the mapping page as shown, with the example stage mapping filled in."""
+def check(client, response, **extra):
+    """Submit the mapping page as shown, with the example stage mapping filled in, and
+    follow the redirect (post/redirect/get) to the page with the check's verdict."""
     page = client.get(response.url)
     form = {f"col-{field.name}": chosen for field, chosen in page.context["fields"] if chosen}
-    for i, name, *_ in page.context["stages"]:
+    for i, name, chosen, *_ in page.context["stages"]:
         if name in STAGES:
             form[f"stage-{i}"] = STAGES[name]
-    return page, client.post(response.url, form)
+        elif chosen:
+            form[f"stage-{i}"] = chosen
+    for i, owner, chosen in page.context["owners"]:
+        form[f"owner-name-{i}"] = owner.name
+        form[f"owner-{i}"] = chosen
+    posted = client.post(response.url, {**form, **extra})
+    assert posted.status_code == 302, posted
+    return page, client.get(posted.url)
 
 
 def test_a_manager_imports_a_salesforce_stage_history_through_the_wizard(
@@ -61,12 +72,15 @@ def test_a_manager_imports_a_salesforce_stage_history_through_the_wizard(
     assert response.status_code == 302
     page, checked = check(client, response)
     assert "Prospecting" in page.content.decode()  # the preview and the stage list
-    stages = {name: (unknown, default) for _, name, _, unknown, default in page.context["stages"]}
-    assert stages["Prospecting"] == (True, "")  # needs mapping at first
-    # Outcome stages are recognised by their names, and the wizard says so.
-    assert stages["Closed Won"] == (False, "→ Won (recognised)")
-    assert stages["Closed Lost"] == (False, "→ Lost (recognised)")
-    assert "→ Won (recognised)" in page.content.decode()
+    stages = {
+        name: (chosen, unknown, default)
+        for _, name, chosen, unknown, default in page.context["stages"]
+    }
+    assert stages["Prospecting"] == ("", True, "")  # needs mapping at first
+    # Outcome stages are recognised by their names and proposed as the outcome, chosen.
+    assert stages["Closed Won"] == ("won", False, "→ Won (recognised)")
+    assert stages["Closed Lost"] == ("lost", False, "→ Lost (recognised)")
+    assert "→ Won (outcome)" in page.content.decode()
     assert checked.status_code == 200, checked.context["rejection"]
     result = checked.context["checked"]
     assert result.deals_created == 4 and result.visits_written == 12
@@ -75,7 +89,7 @@ def test_a_manager_imports_a_salesforce_stage_history_through_the_wizard(
     upload_id = ImportUpload.objects.get().pk
     with django_capture_on_commit_callbacks(execute=True):
         run = client.post(f"/deals/import/{upload_id}/run/")
-    job = Job.objects.get()
+    job = Job.objects.get(kind="import")
     assert run.url == f"/jobs/{job.pk}/"
     assert job.state == JobState.DONE, job.error
     assert Deal.objects.count() == before + 4
@@ -110,7 +124,7 @@ def test_a_file_with_bad_rows_lists_them_and_stores_nothing(client, demo):
 def test_a_broken_file_is_refused_at_upload_with_the_reason(client, demo, content, words):
     login(client, "manager")
     response = upload(client, demo, "broken.csv", "visits", content)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert words in " ".join(response.context["form"].errors["file"])
     assert not ImportUpload.objects.exists()
 
@@ -147,3 +161,174 @@ def test_managers_and_leadership_export_csv_and_xes_reps_do_not(client, demo):
     login(client, "alice")
     assert client.get(f"/deals/export/{slug}.csv").status_code == 403
     assert "Export" not in client.get("/deals/").content.decode()
+
+
+# --- Issue 12: real CRM files, remembered and filed mappings, background checks -------------
+
+CRM = Path(__file__).parent / "data" / "crm_sales_pipeline.csv"
+
+
+def crm_upload(client, stream, **extra):
+    return client.post(
+        "/deals/import/",
+        {
+            "stream": stream.pk,
+            "format": "wide",
+            "time_zone": "UTC",
+            "file": SimpleUploadedFile("sales_pipeline.csv", CRM.read_bytes()),
+            **extra,
+        },
+    )
+
+
+def test_a_crm_export_of_agent_names_is_imported_with_one_name_given_to_a_member(
+    client, demo, django_capture_on_commit_callbacks
+):
+    login(client, "manager")
+    stream = Deal.objects.first().stream
+    response = crm_upload(client, stream)
+    page = client.get(response.url)
+    owners = {owner.name: chosen for _, owner, chosen in page.context["owners"]}
+    assert len(owners) == 6 and set(owners.values()) == {""}  # every name kept by default
+    members = dict(page.context["members"])
+    assert "alice" in members and "vp" not in members  # leadership owns no deals
+    form = {f"col-{f.name}": c for f, c in page.context["fields"] if c}
+    for i, _name, chosen, *_ in page.context["stages"]:
+        form[f"stage-{i}"] = chosen
+    for i, owner, _ in page.context["owners"]:
+        form[f"owner-name-{i}"] = owner.name
+        form[f"owner-{i}"] = "alice" if owner.name == "Darcel Schlecht" else ""
+    checked = client.get(client.post(response.url, form).url)
+    assert checked.status_code == 200, checked.context["rejection"].message
+    result = checked.context["checked"]
+    assert (result.deals_created, result.deals_without_visit) == (36, 8)
+    html = checked.content.decode()
+    assert "8 deals without an engage date (Prospecting (8))" in html
+    assert "5 owner names are not a team member" in html
+
+    upload_id = ImportUpload.objects.get().pk
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/deals/import/{upload_id}/run/")
+    alice = get_user_model().objects.get(username="alice")
+    darcel = sum(1 for line in CRM.read_text().splitlines() if ",Darcel Schlecht," in line)
+    assert (
+        Deal.objects.filter(stream=stream, owner=alice, external_id__regex=r"^[A-Z0-9]{8}$").count()
+        == darcel
+    )
+    assert Deal.objects.filter(stream=stream, owner_name="Zane Levy").exists()
+
+    # The next upload of the same CRM report starts from the mapping chosen this time.
+    again = client.get(crm_upload(client, stream).url)
+    owners = {owner.name: chosen for _, owner, chosen in again.context["owners"]}
+    assert owners["Darcel Schlecht"] == "alice"
+    assert "a file with the same columns, last time" in again.content.decode()
+
+
+def test_a_yaml_mapping_file_is_applied_at_upload(client, demo):
+    login(client, "manager")
+    stream = Deal.objects.first().stream
+    mapping = SimpleUploadedFile(
+        "crm.yaml", b"owners:\n  Zane Levy: alice\nsteps:\n  Engaging: Discovery meeting\n"
+    )
+    page = client.get(crm_upload(client, stream, mapping_file=mapping).url)
+    owners = {owner.name: chosen for _, owner, chosen in page.context["owners"]}
+    assert owners["Zane Levy"] == "alice"
+    stages = {name: chosen for _, name, chosen, *_ in page.context["stages"]}
+    assert stages["Engaging"] == "Discovery meeting"
+    assert "Your mapping file is applied" in page.content.decode()
+
+
+def test_a_bad_mapping_file_is_refused_next_to_its_field(client, demo):
+    login(client, "manager")
+    stream = Deal.objects.first().stream
+    bad = SimpleUploadedFile("crm.yaml", b"stages:\n  Won: won\n")
+    response = crm_upload(client, stream, mapping_file=bad)
+    assert response.status_code == 400
+    assert response.context["form"].errors["mapping_file"] == [
+        "The mapping file has unknown keys: stages (known: columns, steps, owners, time_zone, "
+        "day_first)."
+    ]
+    assert not ImportUpload.objects.exists()
+
+
+def test_a_file_that_is_not_a_table_is_refused_at_upload(client, demo):
+    login(client, "manager")
+    response = upload(client, demo, "deals.pdf", "wide", b"%PDF-1.4\n1 0 obj\n")
+    assert response.status_code == 400
+    assert response.context["form"].errors["file"] == [
+        "This is a PDF document, not a table. Export the data from the CRM as CSV and upload that."
+    ]
+
+
+def test_the_wizard_starts_on_the_stream_the_user_came_from(client, demo):
+    login(client, "manager")
+    stream = Deal.objects.first().stream
+    page = client.get(f"/deals/import/?stream={stream.slug}")
+    assert page.context["form"]["stream"].value() == stream.pk
+    # A stream the user may not import into is not preselected.
+    assert client.get("/deals/import/?stream=nope").context["form"]["stream"].value() is None
+    # The deals page filtered to a step links with the step: its stream is preselected.
+    step = stream.steps.first()
+    assert (
+        f"/deals/import/?step={step.pk}" in client.get(f"/deals/?step={step.pk}").content.decode()
+    )
+    page = client.get(f"/deals/import/?step={step.pk}")
+    assert page.context["form"]["stream"].value() == stream.pk
+    # The map page links to the import of its stream.
+    assert (
+        f"/deals/import/?stream={stream.slug}"
+        in client.get(f"/streams/{stream.slug}/").content.decode()
+    )
+
+
+def test_no_message_of_the_wizard_names_a_command_line_flag(client, demo, settings):
+    login(client, "manager")
+    settings.VSM_IMPORT_MAX_BYTES = 100
+    too_big = upload(client, demo, "visits.csv", "visits")
+    settings.VSM_IMPORT_MAX_BYTES = 200 * 1024 * 1024
+    unknown = upload(
+        client, demo, "u.csv", "visits", b"deal_id,step,entered_at\nU1,Nowhere,2025-01-01\n"
+    )
+    page = client.get(unknown.url)
+    posted = client.post(
+        unknown.url, {"col-deal_id": "deal_id", "col-step": "step", "col-entered_at": "entered_at"}
+    )
+    verdict = client.get(posted.url)
+    for html in (too_big.content.decode(), page.content.decode(), verdict.content.decode()):
+        assert "--" not in html.replace("<!--", "").replace("-->", "").split("<main", 1)[-1]
+        assert "manage.py" not in html
+    assert "has no step for: 'Nowhere'" in verdict.context["rejection"].message
+
+
+def test_a_large_file_is_checked_by_a_background_job_with_progress(
+    client, demo, settings, django_capture_on_commit_callbacks
+):
+    settings.VSM_IMPORT_CHECK_INLINE_BYTES = 10  # every file is "large"
+    login(client, "manager")
+    stream = Deal.objects.first().stream
+    response = crm_upload(client, stream)
+    page = client.get(response.url)
+    form = {f"col-{f.name}": c for f, c in page.context["fields"] if c}
+    with (
+        mock.patch("funnel.import_views.import_check_task.delay") as enqueue,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        posted = client.post(response.url, form)
+    job = Job.objects.get(kind="import check")
+    assert posted.url == f"/jobs/{job.pk}/"  # the request did not check the file
+    assert enqueue.call_args_list == [mock.call(job.pk, ImportUpload.objects.get().pk)]
+    assert job.state == JobState.QUEUED
+    # The worker checks it, recording progress on the job.
+    with mock.patch("funnel.tasks.job_progress", wraps=job_progress) as progress:
+        import_check_task(job.pk, ImportUpload.objects.get().pk)
+    assert progress.call_count >= 2
+    job.refresh_from_db()
+    assert (job.state, job.result["verdict"], job.result["deals_created"]) == (
+        JobState.DONE,
+        "ok",
+        36,
+    )
+    assert job.params["next"].endswith(f"?check={job.pk}#verdict")
+    shown = client.get(job.params["next"])
+    assert shown.context["checked"].deals_created == 36
+    assert not Deal.objects.filter(external_id__regex=r"^[A-Z0-9]{8}$").exists()  # only checked

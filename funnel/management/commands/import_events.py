@@ -1,3 +1,4 @@
+import json
 import os
 import time
 from pathlib import Path
@@ -166,6 +167,9 @@ class Command(BaseCommand):
 
     def _rejected(self, exc: ImportRejected, errors_path: str | None) -> None:
         self.stderr.write(exc.message)
+        if exc.unknown_stages:
+            example = json.dumps({"steps": {exc.unknown_stages[0]: "<step, won, lost or ignore>"}})
+            self.stderr.write(f"Map them with --mapping FILE, a JSON or YAML file like {example}.")
         for e in exc.errors[:ERRORS_PRINTED]:
             self.stderr.write(f"  row {e.row}, {e.column or '-'}: {e.reason}")
         if exc.error_count > ERRORS_PRINTED:
