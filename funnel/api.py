@@ -239,7 +239,12 @@ class DealUpdateSerializer(serializers.ModelSerializer):
             "next_step",
             "owner",
         ]
-        extra_kwargs = {"amount": {"min_value": 0}, "next_step": {"allow_null": True}}
+        # Blank names and negative amounts reach deal_update, which reports every field.
+        extra_kwargs = {
+            "name": {"allow_blank": True},
+            "amount": {"min_value": 0},
+            "next_step": {"allow_null": True},
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

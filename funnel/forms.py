@@ -172,12 +172,13 @@ class ReopenForm(AccessibleForm):
 
 
 class DealEditForm(AccessibleForm):
-    """A deal's descriptive fields; ``owner`` only for those who may reassign it."""
+    """A deal's descriptive fields; ``owner`` only for those who may reassign it. The form
+    checks types only: a missing name, a negative amount or a close date before the deal was
+    created are ``deal_update``'s to report, all at once."""
 
-    name = forms.CharField(max_length=200, label="Deal name")
+    name = forms.CharField(max_length=200, label="Deal name", required=False)
     account = forms.CharField(max_length=200, required=False)
     amount = forms.DecimalField(
-        min_value=0,
         max_digits=14,
         decimal_places=2,
         required=False,

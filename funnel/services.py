@@ -316,7 +316,7 @@ def deal_undo_deadline(*, deal: Deal, user: AbstractBaseUser) -> datetime | None
     """Until when ``user`` may undo the deal's close: they closed it through the app less than
     :data:`UNDO_WINDOW` ago, it has not been undone or reopened since, and they may still
     change the deal. None otherwise."""
-    if deal.status == DealStatus.OPEN or not user.is_authenticated:
+    if not user.is_authenticated:
         return None
     last = deal.events.order_by("-recorded_at", "-id").first()
     if last is None or last.kind != DealEventKind.CLOSED or last.actor_id != user.pk:
@@ -421,40 +421,13 @@ UNSET: Any = _Unset()
 _TEXT_FIELDS = {"name": 200, "account": 200, "source": 40, "next_step": 200}
 
 
-@transaction.atomic
-def deal_update(
-    *,
-    deal: Deal,
-    user: AbstractBaseUser,
-    name: str = UNSET,
-    account: str = UNSET,
-    amount: Decimal | None = UNSET,
-    source: str = UNSET,
-    expected_close_date: date | None = UNSET,
-    next_step: str | None = UNSET,
-    owner: AbstractBaseUser | None = UNSET,
-) -> Deal:
-    """Change a deal's descriptive fields; only the ones given change.
-
-    The deal's owner and the team's managers edit it (``PermissionDenied`` for anyone else,
-    even with nothing to change); only managers reassign it, to a manager or rep of the
-    team. Every invalid field is reported at once."""
-    deal = _lock(deal)
+def _update_errors(
+    *, deal: Deal, user: AbstractBaseUser, changes: dict[str, Any]
+) -> dict[str, str]:
+    """Normalise ``changes`` (of :func:`deal_update`) in place and say what is wrong with
+    them, every field at once; ``PermissionDenied`` when ``user`` may not edit the deal."""
     if not deal_can_edit(user=user, deal=deal):
         raise PermissionDenied("Only the deal's owner and the team's managers change this deal.")
-    changes: dict[str, Any] = {
-        key: value
-        for key, value in {
-            "name": name,
-            "account": account,
-            "amount": amount,
-            "source": source,
-            "expected_close_date": expected_close_date,
-            "next_step": next_step,
-            "owner": owner,
-        }.items()
-        if value is not UNSET
-    }
     errors: dict[str, str] = {}
     for key, limit in _TEXT_FIELDS.items():
         if key in changes:
@@ -482,7 +455,48 @@ def deal_update(
             changes["owner"], (Role.MANAGER, Role.REP)
         ):
             errors["owner"] = f"{changes['owner']} is not a manager or rep of team {team}."
-    _raise(errors)
+    return errors
+
+
+def deal_update_check(*, deal: Deal, user: AbstractBaseUser, changes: dict[str, Any]) -> None:
+    """Raise what :func:`deal_update` would refuse in ``changes`` (a subset of its fields),
+    without writing: a form whose other fields have errors reports these with them."""
+    _raise(_update_errors(deal=deal, user=user, changes=dict(changes)))
+
+
+@transaction.atomic
+def deal_update(
+    *,
+    deal: Deal,
+    user: AbstractBaseUser,
+    name: str = UNSET,
+    account: str = UNSET,
+    amount: Decimal | None = UNSET,
+    source: str = UNSET,
+    expected_close_date: date | None = UNSET,
+    next_step: str | None = UNSET,
+    owner: AbstractBaseUser | None = UNSET,
+) -> Deal:
+    """Change a deal's descriptive fields; only the ones given change.
+
+    The deal's owner and the team's managers edit it (``PermissionDenied`` for anyone else,
+    even with nothing to change); only managers reassign it, to a manager or rep of the
+    team. Every invalid field is reported at once."""
+    deal = _lock(deal)
+    changes: dict[str, Any] = {
+        key: value
+        for key, value in {
+            "name": name,
+            "account": account,
+            "amount": amount,
+            "source": source,
+            "expected_close_date": expected_close_date,
+            "next_step": next_step,
+            "owner": owner,
+        }.items()
+        if value is not UNSET
+    }
+    _raise(_update_errors(deal=deal, user=user, changes=changes))
 
     changed = [key for key, value in changes.items() if getattr(deal, key) != value]
     if changed:

@@ -55,6 +55,7 @@ from funnel.services import (
     deal_reopen,
     deal_undo_deadline,
     deal_update,
+    deal_update_check,
 )
 from streams.forms import apply_service_errors
 from streams.models import Role
@@ -102,7 +103,7 @@ def deal_list(request: HttpRequest) -> HttpResponse:
         queryset=deals,
         steps=steps,
         owners=owners if owners is not None else get_user_model().objects.none(),
-        sources=deal_sources(deals_visible_to(user)),
+        sources=deal_sources(deals),
         thresholds=thresholds,
         now=now,
     )
@@ -360,8 +361,18 @@ def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.success(request, "Deal saved.")
                 return redirect("funnel:deal_detail", pk=deal.pk)
+        else:
+            # Report the service's objections to the fields that were well-formed too.
+            valid = {k: v for k, v in form.cleaned_data.items() if k not in form.errors}
+            try:
+                deal_update_check(deal=deal, user=request.user, changes=valid)
+            except ValidationError as exc:
+                apply_service_errors(form, exc)
     return render(
-        request, "funnel/deal_edit.html", {"deal": deal, "form": form, "sources": SOURCES}, status
+        request,
+        "funnel/deal_edit.html",
+        {"deal": deal, "form": form, "sources": SOURCES},
+        status=status,
     )
 
 
