@@ -51,6 +51,76 @@ class Membership(models.Model):
         return f"{self.user} — {self.get_role_display()} in {self.team}"
 
 
+class UserProfile(models.Model):
+    """What the product keeps about a person beyond Django's user: the time zone every time
+    is shown in (``vsm_project.middleware.UserTimeZoneMiddleware``). Empty until the browser
+    proposes one at the first page view, or the person chooses it on the account page."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+    )
+    time_zone = models.CharField(
+        max_length=64, blank=True, help_text="An IANA time zone name, e.g. Europe/Berlin."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.time_zone or 'no time zone'}"
+
+
+class Invitation(models.Model):
+    """A manager invited ``user`` into ``team`` with ``role``: an email with a set-password
+    link (Django's password-reset token). ``accepted_at`` is set when the password is set."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invitations"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="invitation_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} invited to {self.team} as {self.get_role_display()}"
+
+
+class InactiveMembership(models.Model):
+    """A member a manager deactivated: the membership itself is removed (so no page, API call
+    or figure gives them access to the team), and kept here with its role for reactivation."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="inactive_memberships"
+    )
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="inactive_memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    deactivated_at = models.DateTimeField()
+    deactivated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["team__name", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "team"], name="inactive_membership_once"),
+            models.CheckConstraint(
+                condition=Q(role__in=Role.values), name="inactive_membership_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — deactivated in {self.team}"
+
+
 class StreamState(models.TextChoices):
     CURRENT = "current", "Current state"
     FUTURE = "future", "Future state"

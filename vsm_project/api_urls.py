@@ -15,6 +15,7 @@ from streams.api import (
     TeamViewSet,
     ValueStreamViewSet,
 )
+from streams.people.api import InactiveMemberViewSet, InvitationViewSet, MemberViewSet
 
 router = DefaultRouter()
 router.register("teams", TeamViewSet, basename="team")
@@ -25,6 +26,9 @@ router.register("stages", FunnelStageViewSet, basename="stage")
 router.register("deals", DealViewSet, basename="deal")
 router.register("visits", VisitViewSet, basename="visit")
 router.register("kaizen-cycles", KaizenCycleViewSet, basename="kaizen-cycle")
+router.register("members", MemberViewSet, basename="member")
+router.register("inactive-members", InactiveMemberViewSet, basename="inactive-member")
+router.register("invitations", InvitationViewSet, basename="invitation")
 
 # DRF views are exempt from LoginRequiredMiddleware, and drf-spectacular serves the schema and
 # docs to anyone by default: like the rest of the app they need a signed-in user (401/403).

@@ -21,6 +21,7 @@ urlpatterns = [
     ),
     path("jobs/<int:pk>/", views.job_detail, name="job_detail"),
     path("streams/", include("streams.urls")),
+    path("", include("streams.people.urls")),
     path("deals/", include("funnel.urls")),
     path("dashboards/", include("funnel.dashboard_views")),
     path("kaizen/", include("kaizen.urls")),

@@ -50,3 +50,19 @@ def delta_work_hours(value: float | None, other: float | None) -> str:
 def label(key: str) -> str:
     """``deals_created`` → ``Deals created``."""
     return str(key).replace("_", " ").capitalize()
+
+
+@register.filter
+def accessible(field) -> str:
+    """The field's widget tied to its help and its errors (``aria-describedby``) and marked
+    ``aria-invalid`` when refused, so a screen reader reads the reason with the field."""
+    attrs: dict[str, str] = {}
+    described = []
+    if field.help_text:
+        described.append(f"{field.auto_id}_help")
+    if field.errors:
+        described.append(f"{field.auto_id}_error")
+        attrs["aria-invalid"] = "true"
+    if described:
+        attrs["aria-describedby"] = " ".join(described)
+    return field.as_widget(attrs=attrs)

@@ -1,0 +1,237 @@
+"""REST API of a team's people: members (with their role and status), deactivated members,
+and invitations. Every member of a team reads its members; only its managers (and staff)
+invite, change roles, deactivate and reactivate (403 otherwise); teams the user is not in
+answer 404. Writes go through ``streams.people.services``: a refused rule is a 400 naming the
+field (``role`` when the team would be left without a manager)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from streams.models import InactiveMembership, Invitation, Membership, Role, Team
+from streams.people.selectors import teams_people_visible_to
+from streams.people.services import (
+    invitation_resend,
+    member_change_role,
+    member_deactivate,
+    member_invite,
+    member_reactivate,
+)
+from streams.selectors import teams_visible_to
+
+_ERRORS = {
+    400: OpenApiResponse(description="Invalid input: {field: [reason, …]}."),
+    403: OpenApiResponse(description="Only the team's managers manage its people."),
+    404: OpenApiResponse(description="No such member among the teams you are in."),
+}
+
+
+def _name(user: Any) -> str:
+    return user.get_full_name() or user.username
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+    name = serializers.SerializerMethodField()
+    email = serializers.EmailField(source="user.email", read_only=True)
+    status = serializers.SerializerMethodField(
+        help_text="`active`, or `invited` while the person has not set a password yet."
+    )
+
+    class Meta:
+        model = Membership
+        fields = ["id", "team", "user", "username", "name", "email", "role", "status"]
+        read_only_fields = fields
+
+    def get_name(self, membership: Membership) -> str:
+        return _name(membership.user)
+
+    def get_status(self, membership: Membership) -> str:
+        return "active" if membership.user.has_usable_password() else "invited"
+
+
+class RoleSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class InactiveMemberSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+    name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = InactiveMembership
+        fields = ["id", "team", "user", "username", "name", "role", "deactivated_at"]
+        read_only_fields = fields
+
+    def get_name(self, inactive: InactiveMembership) -> str:
+        return _name(inactive.user)
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    email = serializers.EmailField(source="user.email", read_only=True)
+    status = serializers.SerializerMethodField(help_text="`pending` or `accepted`.")
+
+    class Meta:
+        model = Invitation
+        fields = [
+            "id",
+            "team",
+            "user",
+            "email",
+            "role",
+            "invited_by",
+            "sent_at",
+            "accepted_at",
+            "status",
+        ]
+        read_only_fields = fields
+
+    def get_status(self, invitation: Invitation) -> str:
+        return "accepted" if invitation.accepted_at else "pending"
+
+
+class InvitationCreateSerializer(serializers.Serializer):
+    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.none())
+    email = serializers.CharField(max_length=254, help_text="Where the invitation goes.")
+    role = serializers.ChoiceField(choices=Role.choices)
+    name = serializers.CharField(required=False, allow_blank=True, default="", max_length=150)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["team"].queryset = teams_visible_to(request.user)
+
+
+class TeamFilter(filters.FilterSet):
+    team = filters.NumberFilter(field_name="team_id", label="Team id")
+
+
+class _PeopleViewSet(viewsets.GenericViewSet):
+    filter_backends = [filters.DjangoFilterBackend]
+    filterset_class = TeamFilter
+
+    def _base_url(self) -> str:
+        return self.request.build_absolute_uri("/")
+
+    def _validated(self, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
+        serializer = serializer_class(data=self.request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Members of your teams, with their role and status"),
+    retrieve=extend_schema(summary="One member"),
+)
+class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _PeopleViewSet):
+    queryset = Membership.objects.none()
+    serializer_class = MemberSerializer
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Membership]:
+        return (
+            Membership.objects.filter(team__in=teams_visible_to(self.request.user))
+            .select_related("user", "team")
+            .order_by("team__name", "user__username", "pk")
+        )
+
+    @extend_schema(
+        summary="Change a member's role (managers)",
+        description="Refused (400 naming `role`) when it would leave the team without a manager.",
+        request=RoleSerializer,
+        responses={200: MemberSerializer, **_ERRORS},
+    )
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        membership = self.get_object()
+        data = self._validated(RoleSerializer)
+        membership = member_change_role(membership=membership, by=request.user, role=data["role"])
+        return Response(MemberSerializer(membership).data)
+
+    @extend_schema(
+        summary="Deactivate a member (managers)",
+        description="The member leaves the team (kept, with the role, among the deactivated "
+        "members); someone left in no team can no longer log in. Refused (400 naming `member`) "
+        "for the team's last manager.",
+        request=None,
+        responses={200: InactiveMemberSerializer, **_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def deactivate(self, request: Request, pk: str | None = None) -> Response:
+        inactive = member_deactivate(membership=self.get_object(), by=request.user)
+        return Response(InactiveMemberSerializer(inactive).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Deactivated members of your teams"),
+    retrieve=extend_schema(summary="One deactivated member"),
+)
+class InactiveMemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _PeopleViewSet):
+    queryset = InactiveMembership.objects.none()
+    serializer_class = InactiveMemberSerializer
+
+    def get_queryset(self) -> QuerySet[InactiveMembership]:
+        return (
+            InactiveMembership.objects.filter(team__in=teams_visible_to(self.request.user))
+            .select_related("user")
+            .order_by("team__name", "user__username", "pk")
+        )
+
+    @extend_schema(
+        summary="Reactivate a member with the role they had (managers)",
+        request=None,
+        responses={201: MemberSerializer, **_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def reactivate(self, request: Request, pk: str | None = None) -> Response:
+        membership = member_reactivate(inactive=self.get_object(), by=request.user)
+        return Response(MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Invitations of the teams you manage"),
+    retrieve=extend_schema(summary="One invitation"),
+)
+class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _PeopleViewSet):
+    queryset = Invitation.objects.none()
+    serializer_class = InvitationSerializer
+
+    def get_queryset(self) -> QuerySet[Invitation]:
+        return (
+            Invitation.objects.filter(team__in=teams_people_visible_to(self.request.user))
+            .select_related("user")
+            .order_by("-created_at", "-pk")
+        )
+
+    @extend_schema(
+        summary="Invite someone by email into a team with a role (managers)",
+        description="Someone new gets an account without a password (their email is the "
+        "username) and an email with a set-password link; someone with an account is added "
+        "to the team and told. Sent through Django's email framework once committed.",
+        request=InvitationCreateSerializer,
+        responses={201: InvitationSerializer, **_ERRORS},
+    )
+    def create(self, request: Request) -> Response:
+        data = self._validated(InvitationCreateSerializer)
+        invitation = member_invite(by=request.user, base_url=self._base_url(), **data)
+        return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Send an invitation again, with a fresh link (managers)",
+        request=None,
+        responses={200: InvitationSerializer, **_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def resend(self, request: Request, pk: str | None = None) -> Response:
+        invitation = invitation_resend(
+            invitation=self.get_object(), by=request.user, base_url=self._base_url()
+        )
+        return Response(InvitationSerializer(invitation).data)
