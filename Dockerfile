@@ -40,4 +40,5 @@ USER app
 
 EXPOSE 8000
 
-CMD ["gunicorn", "vsm_project.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2", "--access-logfile", "-"]
+# No control socket: it would go to $HOME, which the app user does not have.
+CMD ["gunicorn", "vsm_project.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2", "--access-logfile", "-", "--no-control-socket"]
