@@ -6,10 +6,12 @@ and ``DJANGO_ALLOWED_HOSTS``, and turns on the HTTPS hardening that ``check --de
 Every variable is listed in the README.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -48,6 +50,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
+    "csp",
     "vsm_project",
     "streams",
     "funnel",
@@ -65,6 +69,10 @@ MIDDLEWARE = [
     "vsm_project.timezones.UserTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "vsm_project.middleware.privacy_headers",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "vsm_project.urls"
@@ -79,6 +87,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -202,6 +211,16 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "vsm_project.api.exception_handler",
+    # Anti-automation (ASVS 11.1): per signed-in user and per address without one; a 429
+    # names the wait in Retry-After. Generous: the bulk endpoint takes 1000 events a request.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("API_THROTTLE_ANON", default="60/minute"),
+        "user": env.str("API_THROTTLE_USER", default="3000/minute"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Sales value stream API",
@@ -220,6 +239,46 @@ SPECTACULAR_SETTINGS = {
         "vsm_project.api.error_answers_hook",
     ],
 }
+
+# --- Security (docs/security.md) ----------------------------------------------------------
+# Login throttling and lockout (django-axes): AXES_FAILURE_LIMIT failed log-ins for one username
+# from one address lock that pair out for AXES_COOLOFF_MINUTES; a success resets the count. An
+# administrator unlocks at once: `manage.py axes_reset_username <name>` or the admin's "Access
+# attempts". Locked out, the login page says so and for how long (429).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The address is REMOTE_ADDR; behind a reverse proxy, point AXES_CLIENT_IP_CALLABLE at a
+# function that reads the proxy's header (docs/security.md).
+
+# Content-Security-Policy (django-csp): scripts only from our static files or with the
+# request's nonce; styles may be inline, since plotly.js injects its own <style> elements.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+#: Browser features no page of the app uses, turned off (vsm_project.middleware).
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=()"
+)
 
 # --- Security (production) ----------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

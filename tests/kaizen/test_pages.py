@@ -182,7 +182,8 @@ def test_the_check_shows_effect_p_value_verdict_and_a_run_chart(client, ns, cycl
     )
     assert "p &lt; 0.001" in html
     assert "js/vendor/plotly.min.js" in html and 'id="run-chart"' in html
-    assert "Plotly.newPlot" in html and "cdn.plot.ly" not in html
+    assert "js/run_chart.js" in html and "cdn.plot.ly" not in html
+    assert '<script type="application/json" id="run-chart-spec">' in html
     # The data-table alternative: eight weeks, four on each side.
     table = html[html.index("The chart's numbers as a table") :]
     assert table.count("<td>before</td>") == 4 and table.count("<td>after</td>") == 4
