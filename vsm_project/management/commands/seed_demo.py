@@ -116,7 +116,7 @@ class Command(BaseCommand):
         """Say what replacing the demo deletes, and go on only on an explicit yes: the demo
         team may hold a team's real work by now."""
         inventory = demo_inventory()
-        listing = ", ".join(f"{n:,} {what}" for what, n in inventory.items())
+        listing = ", ".join(f"{what} {n:,}" for what, n in inventory.items())
         self.stdout.write(
             f"Replacing the demo data deletes the demo team ({DEMO_TEAM_SLUG}) and everything "
             f"made in it: {listing}."
