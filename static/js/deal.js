@@ -3,9 +3,12 @@
   "use strict";
 
   // Send the browser's time zone with every form that has a "when" field, so a time typed as
-  // local time is stored as the right instant.
+  // local time is stored as the right instant; unless the page already names the person's
+  // own time zone (the one every time on the page is shown in).
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
-  document.querySelectorAll("input[name=tz]").forEach(function (input) { input.value = zone; });
+  document.querySelectorAll("input[name=tz]").forEach(function (input) {
+    if (!input.value) input.value = zone;
+  });
 
   // Won and Lost ask first. Without JavaScript the server answers the first post with a page
   // asking to confirm; here a dialog asks on the deal page and the form is sent confirmed.

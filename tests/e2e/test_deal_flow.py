@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from funnel.models import Deal, DealStatus
 from vsm_project.demo import DEMO_PASSWORD
 
-from .conftest import PHONE, login, save_screenshot
+from .conftest import DESKTOP, PHONE, login, save_screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -149,3 +149,171 @@ def test_a_rep_cannot_act_on_another_reps_deal(phone, demo):
     assert response.status == 404
     bobs.refresh_from_db()
     assert bobs.status == DealStatus.OPEN
+
+
+# --- Confirm, undo, reopen ------------------------------------------------------------------
+
+
+def _open_deal_of(username: str) -> Deal:
+    return (
+        Deal.objects.filter(
+            owner__username=username, status=DealStatus.OPEN, visits__exited_at__isnull=True
+        )
+        .order_by("pk")
+        .first()
+    )
+
+
+@pytest.mark.parametrize("viewport", ["phone", "laptop"])
+def test_a_rep_closes_a_deal_as_won_through_the_confirmation_and_undoes_it(
+    browser, live_server, demo, viewport
+):
+    size = PHONE if viewport == "phone" else DESKTOP
+    context = browser.new_context(
+        base_url=live_server.url, viewport=size, is_mobile=viewport == "phone"
+    )
+    page = context.new_page()
+    deal = _open_deal_of("alice")
+    step = deal.visits.get(exited_at__isnull=True).step.name
+    login(page, "alice", DEMO_PASSWORD)
+    page.goto(f"/deals/{deal.pk}/")
+    save_screenshot(page, f"deal-page-{viewport}")
+
+    # A mis-tap asks first; cancelling (or Escape) changes nothing.
+    page.get_by_role("button", name="Won…").click()
+    dialog = page.get_by_role("dialog", name=f"Mark “{deal.name}” as Won?")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("You can undo it for 10 minutes.")
+    expect(dialog.get_by_role("button", name="Yes, mark as won")).to_be_focused()
+    save_screenshot(page, f"deal-confirm-won-{viewport}")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    page.get_by_role("button", name="Won…").click()
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    deal.refresh_from_db()
+    assert deal.status == DealStatus.OPEN
+
+    page.get_by_role("button", name="Won…").click()
+    dialog.get_by_role("button", name="Yes, mark as won").click()
+    expect(page.locator("h1 .badge")).to_have_text("Won")
+    expect(page.locator(".messages")).to_contain_text("You can undo this for 10 minutes.")
+    expect(page.locator(".undo-left")).to_contain_text("min left")
+    expect(page.locator(".timeline li.event-closed")).to_contain_text("Closed as Won")
+    save_screenshot(page, f"deal-undo-{viewport}")
+
+    page.get_by_role("button", name="Undo").click()
+    expect(page.locator(".messages")).to_contain_text(f"the deal is open again at {step}")
+    expect(page.locator("h1 .badge")).to_have_text("Open")
+    expect(page.locator(".now-at")).to_contain_text(step)
+    expect(page.locator(".timeline li.event")).to_have_count(2)
+    expect(page.locator(".timeline li.event-undone")).to_contain_text("Close undone")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    deal.refresh_from_db()
+    assert deal.status == DealStatus.OPEN and deal.closed_at is None
+    context.close()
+
+
+def test_without_javascript_a_close_is_confirmed_on_a_page_of_its_own(browser, live_server, demo):
+    context = browser.new_context(
+        base_url=live_server.url, viewport=PHONE, java_script_enabled=False
+    )
+    page = context.new_page()
+    deal = _open_deal_of("alice")
+    login(page, "alice", DEMO_PASSWORD)
+    page.goto(f"/deals/{deal.pk}/")
+    page.get_by_label("Lost, because…").fill("Chose a competitor")
+    page.get_by_role("button", name="Lost…").click()
+    expect(page.get_by_role("heading", name=f"Mark “{deal.name}” as Lost?")).to_be_visible()
+    expect(page.locator(".confirm-close")).to_contain_text("Lost: Chose a competitor")
+    save_screenshot(page, "deal-confirm-page-390x844")
+    deal.refresh_from_db()
+    assert deal.status == DealStatus.OPEN
+    page.get_by_role("button", name="Yes, mark as lost").click()
+    expect(page.locator("h1 .badge")).to_have_text("Lost")
+    deal.refresh_from_db()
+    assert (deal.status, deal.lost_reason) == (DealStatus.LOST, "Chose a competitor")
+    context.close()
+
+
+def test_a_manager_reopens_a_lost_deal_with_a_reason_and_sees_it_in_the_timeline(page, demo):
+    lost = Deal.objects.filter(status=DealStatus.LOST).order_by("pk").first()
+    login(page, "manager", DEMO_PASSWORD)
+    page.goto("/deals/")
+    page.get_by_label("Status").select_option(label="Lost")
+    page.get_by_label("Search").fill(lost.name)
+    page.get_by_role("button", name="Show deals").click()
+    page.get_by_role("link", name=lost.name, exact=True).click()
+
+    page.get_by_role("button", name="Reopen deal").click()  # no reason: refused, said why
+    expect(page.locator("#id_reason_error")).to_contain_text("required")
+    page.get_by_label("Why reopen it?").fill("The customer found budget after all")
+    page.get_by_role("button", name="Reopen deal").click()
+    expect(page.locator("h1 .badge")).to_have_text("Open")
+    reopened = page.locator(".timeline li.event-reopened")
+    expect(reopened).to_contain_text("Reopened")
+    expect(reopened).to_contain_text(f"was lost: {lost.lost_reason}")
+    expect(reopened).to_contain_text("“The customer found budget after all”")
+    expect(reopened).to_contain_text("Morgan Reyes")
+    save_screenshot(page, "deal-reopened-1440x900")
+    lost.refresh_from_db()
+    assert lost.status == DealStatus.OPEN
+
+
+# --- The deals list -------------------------------------------------------------------------
+
+
+def test_the_deals_list_searches_filters_and_pages_on_a_laptop(page, demo):
+    login(page, "manager", DEMO_PASSWORD)
+    page.goto("/deals/")
+    table = page.locator("table.deal-table")
+    expect(table.locator("thead th").first).to_be_visible()
+    page.get_by_label("Status").select_option(label="Any status")
+    page.get_by_role("button", name="Show deals").click()
+    expect(page.locator(".pager")).to_contain_text("Page 1 of 2")
+    expect(table.locator("tbody tr")).to_have_count(25)
+    page.get_by_role("link", name="Next →").click()
+    assert "status=all" in page.url and "page=2" in page.url
+    expect(table.locator("tbody tr")).to_have_count(Deal.objects.count() - 25)
+    save_screenshot(page, "deal-list-1440x900")
+
+    deal = Deal.objects.exclude(account="").order_by("pk").first()
+    page.get_by_label("Search").fill(deal.account)
+    page.get_by_role("button", name="Show deals").click()
+    expect(table.locator("tbody tr")).to_have_count(1)
+    expect(table).to_contain_text(deal.name)
+    assert "page=" not in page.url  # a new search starts at its first page
+
+    page.get_by_label("Search").fill("no such deal")
+    page.get_by_role("button", name="Show deals").click()
+    expect(page.get_by_role("heading", name="No deals match “no such deal”")).to_be_visible()
+    page.get_by_role("link", name="Clear filters").first.click()
+    expect(table.locator("tbody tr").first).to_be_visible()
+
+
+def test_the_deals_list_is_cards_on_a_phone_and_filters_by_step_and_stalled(phone_page, demo):
+    page = phone_page
+    login(page, "manager", DEMO_PASSWORD)
+    page.goto("/deals/")
+    rows = page.locator("table.deal-table tbody tr")
+    assert rows.first.evaluate("row => getComputedStyle(row).display") == "block"
+    expect(page.locator("table.deal-table thead")).to_have_css("position", "absolute")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    save_screenshot(page, "deal-list-390x844")
+
+    page.get_by_label("At step").select_option(label="3. Qualification call")
+    page.get_by_label("Only stalled deals").check()
+    page.get_by_role("button", name="Show deals").click()
+    assert "stalled=on" in page.url and "step=" in page.url
+    expected = Deal.objects.filter(
+        status=DealStatus.OPEN,
+        visits__exited_at__isnull=True,
+        visits__step__name="Qualification call",
+    ).count()
+    if page.locator(".empty-state").count():
+        expect(page.locator(".empty-state")).to_contain_text("Clear filters")
+    else:
+        assert 0 < rows.count() <= expected
+        for text in rows.locator("td[data-label=Step]").all_inner_texts():
+            assert "Qualification call" in text and "Stalled" in text
+    expect(page.get_by_label("Only stalled deals")).to_be_checked()  # filters kept in the URL
