@@ -36,16 +36,16 @@ from funnel.importing import (
     load_mapping,
     max_import_columns,
     obvious_outcome,
-    read_table,
     source_owners,
     source_stages,
     stage_defaults,
     team_owners,
     unknown_stages,
+    upload_table,
 )
 from funnel.models import ImportUpload
 from funnel.selectors import streams_exportable_by, streams_importable_by
-from funnel.tasks import import_check_task, import_events_task
+from funnel.tasks import import_check_task, import_events_task, import_scan_task
 from streams.models import Job, JobState, ProcessStep, ValueStream
 from streams.selectors import stream_can_edit, streams_visible_to
 from streams.services import job_create
@@ -65,8 +65,9 @@ STAGE_TARGET_SPECIAL = [
 ]
 PREVIEW_ROWS = 5
 MAX_ERRORS_SHOWN = 100
-#: The Job kind of a check of an uploaded file.
+#: The Job kinds of a check of an uploaded file and of the first reading of a large one.
 CHECK_JOB = "import check"
+SCAN_JOB = "import read"
 #: A mapping file is a few kilobytes; anything much larger is not one.
 MAX_MAPPING_BYTES = 1024 * 1024
 
@@ -171,6 +172,8 @@ def import_start(request: HttpRequest) -> HttpResponse:
         except ImportRejected as exc:
             form.add_error("file", exc.message)
         else:
+            if "scan" not in saved.options:  # a large file is read on a worker
+                return _start_job(request, saved, SCAN_JOB, import_scan_task, "")
             return redirect("funnel:import_map", pk=saved.pk)
     status = 400 if form.errors else 200
     return render(request, "funnel/import_start.html", {"form": form}, status=status)
@@ -207,37 +210,43 @@ def _verdict(job: Job | None) -> tuple[ImportResult | None, ImportRejected | Non
     )
 
 
-def _enqueue_check(job: Job, upload: ImportUpload) -> None:
+def _enqueue(task, job: Job, upload: ImportUpload) -> None:
     try:
-        import_check_task.delay(job.pk, upload.pk)
-    except Exception:  # no broker: check here, slower but never stuck
-        import_check_task.apply((job.pk, upload.pk))
+        task.delay(job.pk, upload.pk)
+    except Exception:  # no broker: do it here, slower but never stuck
+        task.apply((job.pk, upload.pk))
 
 
-def _start_check(request: HttpRequest, upload: ImportUpload) -> HttpResponse:
-    """Check the whole file as a job: a small file at once, a large one on a worker with a
-    progress bar (the web worker neither waits nor holds the file's rows)."""
+def _start_job(request: HttpRequest, upload: ImportUpload, kind: str, task, query: str):
+    """Run ``task`` on the upload as a job that returns to the mapping page: at once for a
+    small file, on a worker with a progress bar for a large one (the web worker neither waits
+    nor reads the file's rows)."""
     job = job_create(
-        kind=CHECK_JOB,
+        kind=kind,
         params={"upload": upload.pk, "file": upload.filename},
         created_by=request.user,
         team=upload.stream.team,
     )
-    page = reverse("funnel:import_map", args=[upload.pk]) + f"?check={job.pk}#verdict"
+    page = reverse("funnel:import_map", args=[upload.pk]) + query.format(job=job.pk)
     Job.objects.filter(pk=job.pk).update(params={**job.params, "next": page})
-    upload.options = {**upload.options, "check_job": job.pk}
-    upload.save(update_fields=["options"])
+    if kind == CHECK_JOB:
+        upload.options = {**upload.options, "check_job": job.pk}
+        upload.save(update_fields=["options"])
     if len(upload.data) <= settings.VSM_IMPORT_CHECK_INLINE_BYTES:
-        import_check_task.apply((job.pk, upload.pk))
+        task.apply((job.pk, upload.pk))
         return redirect(page)
-    transaction.on_commit(lambda: _enqueue_check(job, upload))
+    transaction.on_commit(lambda: _enqueue(task, job, upload))
     return redirect("job_detail", pk=job.pk)
+
+
+def _start_check(request: HttpRequest, upload: ImportUpload) -> HttpResponse:
+    return _start_job(request, upload, CHECK_JOB, import_check_task, "?check={job}#verdict")
 
 
 def import_map(request: HttpRequest, pk: int) -> HttpResponse:
     """Map columns, stages and owners (with a preview), then check the whole file."""
     upload = _upload_for(request, pk)
-    table = read_table(bytes(upload.data), max_bytes=settings.VSM_IMPORT_MAX_BYTES)
+    table = upload_table(upload)
     options = _options(upload)
     stream = upload.stream
     if request.method == "POST":

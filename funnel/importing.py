@@ -258,6 +258,10 @@ class Table:
 
     headers: list[str]
     rows: Sequence[list[str]]
+    #: The distinct values of each column with their counts (:func:`column_values`), when a
+    #: scan of the file is at hand: the wizard's lists of stages and owners then come from
+    #: it instead of from reading every row again.
+    values: dict[str, dict[str, int]] | None = None
 
     def numbered_rows(self) -> Iterator[tuple[int, list[str]]]:
         """``(row number as in the file, header = 1; cells)`` of every data row."""
@@ -929,6 +933,53 @@ def _columns(table: Table, options: ImportOptions) -> dict[str, str]:
     return columns
 
 
+#: A scan keeps at most this many distinct values of a column (stage and owner columns hold
+#: far fewer; ids and dates are never listed).
+SCAN_VALUES = 1000
+
+
+def column_values(
+    table: Table, *, cap: int = SCAN_VALUES, progress: Callable[[int], None] | None = None
+) -> dict[str, dict[str, int]]:
+    """One pass over the rows: for each named column its distinct non-empty values (stripped,
+    a neutralising quote removed, formulas left out) in order of first use, with counts;
+    a column's first ``cap`` values only."""
+    named = [(i, h) for i, h in enumerate(table.headers) if h]
+    found: list[dict[str, int]] = [{} for _ in named]
+    for n, (_, cells) in enumerate(table.numbered_rows(), start=1):
+        if progress and not n % 100_000:
+            progress(n)
+        for k, (i, _) in enumerate(named):
+            if i >= len(cells):
+                continue
+            value = cells[i].strip()
+            if not value:
+                continue
+            seen = found[k]
+            if value in seen:
+                seen[value] += 1
+                continue
+            if len(seen) >= cap:
+                continue
+            if value[0] in _CHECK_LEADS:
+                try:
+                    value = unneutralise(value)
+                except _Bad:
+                    continue
+            seen[value] = seen.get(value, 0) + 1
+    return {h: found[k] for k, (_, h) in enumerate(named)}
+
+
+def _distinct(table: Table, column: str) -> dict[str, int]:
+    """The distinct values of ``column`` with counts, from the table's scan if it has one."""
+    if table.values is not None and column in table.values:
+        return table.values[column]
+    values: dict[str, int] = {}
+    for value in _cells_of(table, column):
+        values[value] = values.get(value, 0) + 1
+    return values
+
+
 def _cells_of(table: Table, column: str) -> Iterator[str]:
     index = table.headers.index(column)
     for _, cells in table.numbered_rows():
@@ -966,7 +1017,7 @@ def source_stages(table: Table, options: ImportOptions) -> list[str]:
     column = columns.get("step" if options.format == "visits" else "stage")
     if column:
         seen_keys = {_stage_key(n) for n in names}
-        for value in _cells_of(table, column):
+        for value in _distinct(table, column):
             if value not in names and _stage_key(value) not in seen_keys:
                 names[value] = None
                 seen_keys.add(_stage_key(value))
@@ -1026,9 +1077,9 @@ def source_owners(stream: ValueStream, table: Table, options: ImportOptions) -> 
     if not header or header not in table.headers:
         return []
     counts: dict[str, int] = {}
-    for value in _cells_of(table, header):
+    for value, count in _distinct(table, header).items():
         name = " ".join(value.split())
-        counts[name] = counts.get(name, 0) + 1
+        counts[name] = counts.get(name, 0) + count
     people = _People(stream)
     names = sorted(counts, key=lambda n: (-counts[n], n.casefold()))[:OWNER_NAMES_LISTED]
     result = []
@@ -2794,18 +2845,39 @@ def import_upload_start(
     if mapping:
         options = options_with_mapping(options, mapping, table.headers)
         start["mapping_file"] = True
+    extra: dict[str, Any] = {"start": start}
+    if len(data) <= settings.VSM_IMPORT_CHECK_INLINE_BYTES:
+        extra["scan"] = column_values(table)  # a small file is read at once
     return ImportUpload.objects.create(
         stream=stream,
         uploaded_by_id=user_id,
         filename=filename[:200],
         data=data,
         format=options.format,
-        options={**options.as_dict(), "start": start},
+        options={**options.as_dict(), **extra},
     )
 
 
+def import_upload_scan(*, upload: ImportUpload, progress: Progress | None = None) -> None:
+    """Read every row of an uploaded file once for the distinct values of its columns
+    (:func:`column_values`), so the wizard lists stages and owners without reading the file
+    again on every page (a large file's scan runs on a worker: :func:`import_scan_task`)."""
+    table = read_table(bytes(upload.data))
+    total = table.row_estimate()
+    report = (lambda n: progress(min(n, total), total, f"Read {n:,} rows")) if progress else None
+    values = column_values(table, progress=report)
+    ImportUpload.objects.filter(pk=upload.pk).update(options={**upload.options, "scan": values})
+
+
+def upload_table(upload: ImportUpload) -> Table:
+    """The uploaded file as a table, with its scan when it has one."""
+    table = read_table(bytes(upload.data))
+    table.values = (upload.options or {}).get("scan")
+    return table
+
+
 def obvious_outcome(name: str) -> str | None:
-    """"won" or "lost" for a stage name that obviously is one (Won, Closed Won, closedlost
+    """ "won" or "lost" for a stage name that obviously is one (Won, Closed Won, closedlost
     …), else None."""
     return _obvious_outcome(name)
 

@@ -11,6 +11,7 @@ from funnel.importing import (
     ImportRejected,
     import_events,
     import_upload_check,
+    import_upload_scan,
     import_uploads_prune,
 )
 from funnel.metrics.snapshots import (
@@ -186,3 +187,26 @@ def import_check_task(job_id: int, upload_id: int) -> dict:
     summary = {"verdict": "ok", **result.as_dict()}
     job_finish(job_id=job_id, result=summary, message="Checked: the file checks out")
     return summary
+
+
+@shared_task(name="funnel.tasks.scan_import")
+def import_scan_task(job_id: int, upload_id: int) -> dict:
+    """Read a large uploaded file once for the wizard's lists of stages and owners
+    (``import_upload_scan``), with progress on the ``Job``. A file that cannot be read fails
+    the job with the reason."""
+    job_progress(job_id=job_id, done=0, total=0, message="Reading the file")
+
+    def progress(done: int, total: int, message: str) -> None:
+        job_progress(job_id=job_id, done=done, total=total, message=message)
+
+    try:
+        upload = ImportUpload.objects.get(pk=upload_id)
+        import_upload_scan(upload=upload, progress=progress)
+    except ImportRejected as exc:
+        job_fail(job_id=job_id, error=exc.message)
+        return {"ok": False, "message": exc.message}
+    except Exception as exc:
+        job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
+        raise
+    job_finish(job_id=job_id, result={}, message="Read: choose the columns, stages and owners")
+    return {"ok": True}

@@ -9,6 +9,7 @@ import pytest
 from funnel.importing import (
     ImportOptions,
     ImportRejected,
+    column_values,
     import_events,
     load_mapping,
     read_table,
@@ -159,3 +160,14 @@ def test_a_source_is_recognised_by_its_columns_in_any_order_and_spelling():
     assert source_key(["Deal ID", "Stage"], "wide") == source_key(["stage", "deal_id"], "wide")
     assert source_key(["Deal ID", "Stage"], "wide") != source_key(["Deal ID", "Stage"], "visits")
     assert source_key(["Deal ID", "Stage"], "wide") != source_key(["Deal ID", "Owner"], "wide")
+
+
+def test_one_reading_gives_each_columns_distinct_values_with_counts():
+    table = read_table(
+        b"id,stage,owner\n1,Won,Zane\n2,'=Lost,Zane\n3,Won,=cmd()\n4,Won,\n5,Open,Ann\n"
+    )
+    assert column_values(table, cap=3) == {
+        "id": {"1": 1, "2": 1, "3": 1},  # the first three only
+        "stage": {"Won": 3, "=Lost": 1, "Open": 1},  # the neutralising quote taken off
+        "owner": {"Zane": 2, "Ann": 1},  # the formula is left out
+    }

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from funnel.models import Deal, ImportUpload
-from funnel.tasks import import_check_task
+from funnel.tasks import import_check_task, import_scan_task
 from streams.models import Job, JobState
 from streams.services import job_progress
 from vsm_project.demo import demo_seed
@@ -300,27 +300,53 @@ def test_no_message_of_the_wizard_names_a_command_line_flag(client, demo, settin
     assert "has no step for: 'Nowhere'" in verdict.context["rejection"].message
 
 
-def test_a_large_file_is_checked_by_a_background_job_with_progress(
+def test_a_large_file_is_read_and_checked_by_background_jobs_with_progress(
     client, demo, settings, django_capture_on_commit_callbacks
 ):
     settings.VSM_IMPORT_CHECK_INLINE_BYTES = 10  # every file is "large"
     login(client, "manager")
     stream = Deal.objects.first().stream
-    response = crm_upload(client, stream)
-    page = client.get(response.url)
+    # The upload is stored; its rows are read on a worker, not in the request.
+    with (
+        mock.patch("funnel.import_views.import_scan_task.delay") as enqueue,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = crm_upload(client, stream)
+    upload = ImportUpload.objects.get()
+    read = Job.objects.get(kind="import read")
+    assert response.url == f"/jobs/{read.pk}/"
+    assert enqueue.call_args_list == [mock.call(read.pk, upload.pk)]
+    assert "scan" not in upload.options
+    with mock.patch("funnel.tasks.job_progress", wraps=job_progress) as progress:
+        import_scan_task(read.pk, upload.pk)
+    assert progress.call_count >= 1
+    read.refresh_from_db()
+    assert (read.state, read.params["next"]) == (JobState.DONE, f"/deals/import/{upload.pk}/")
+    # The mapping page lists stages and owners from that reading, without reading the rows.
+    with mock.patch("funnel.importing._cells_of") as cells:
+        page = client.get(read.params["next"])
+    assert cells.call_count == 0
+    assert len(page.context["owners"]) == 6
+    assert [name for _, name, *_ in page.context["stages"]][1:] == [
+        "Lost",
+        "Won",
+        "Prospecting",
+        "Engaging",
+    ]
+
     form = {f"col-{f.name}": c for f, c in page.context["fields"] if c}
     with (
         mock.patch("funnel.import_views.import_check_task.delay") as enqueue,
         django_capture_on_commit_callbacks(execute=True),
     ):
-        posted = client.post(response.url, form)
+        posted = client.post(read.params["next"], form)
     job = Job.objects.get(kind="import check")
     assert posted.url == f"/jobs/{job.pk}/"  # the request did not check the file
-    assert enqueue.call_args_list == [mock.call(job.pk, ImportUpload.objects.get().pk)]
+    assert enqueue.call_args_list == [mock.call(job.pk, upload.pk)]
     assert job.state == JobState.QUEUED
     # The worker checks it, recording progress on the job.
     with mock.patch("funnel.tasks.job_progress", wraps=job_progress) as progress:
-        import_check_task(job.pk, ImportUpload.objects.get().pk)
+        import_check_task(job.pk, upload.pk)
     assert progress.call_count >= 2
     job.refresh_from_db()
     assert (job.state, job.result["verdict"], job.result["deals_created"]) == (
