@@ -27,6 +27,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from funnel.metrics.results import MetricsResult, StageMetrics, StepMetrics
@@ -322,6 +323,25 @@ def _when(iso: str) -> datetime:
     return datetime.fromisoformat(iso)
 
 
+# Times on the charts: the one place where a stored instant (UTC) becomes a day in the
+# viewer's time zone (activated per request by vsm_project.timezones). Weekly and daily
+# buckets are counted by the metrics engine in UTC, shared by every viewer, so their axes
+# say so instead.
+
+
+def _zone() -> str:
+    return timezone.get_current_timezone_name()
+
+
+def _local_day(iso: str) -> str:
+    """The day an instant fell on in the viewer's time zone: ``2025-01-06``."""
+    return timezone.localtime(_when(iso)).date().isoformat()
+
+
+def _utc_buckets(text: str) -> dict:
+    return _title(f"{text} (UTC)")
+
+
 def _month_label(period: str) -> str:
     year, month = period.split("-")
     names = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -601,7 +621,11 @@ def closed_per_week_chart(series: ChartSeries, result: MetricsResult) -> Chart:
                 "layout": _layout(
                     barmode="stack",
                     hovermode="x unified",
-                    xaxis={"type": "date", "title": _title("Week starting"), "tickformat": "%d %b"},
+                    xaxis={
+                        "type": "date",
+                        "title": _utc_buckets("Week starting"),
+                        "tickformat": "%d %b",
+                    },
                     yaxis={"title": _title("Deals closed")},
                     legend={**LEGEND, "traceorder": "normal"},
                     yaxis2={
@@ -896,7 +920,7 @@ def cumulative_flow_chart(series: ChartSeries, result: MetricsResult, smap: Stre
                         "yanchor": "top",
                         "font": {"size": 12},
                     },
-                    xaxis={"type": "date", "title": _title("Day"), "tickformat": "%d %b"},
+                    xaxis={"type": "date", "title": _utc_buckets("Day"), "tickformat": "%d %b"},
                     yaxis={"title": _title("Deals (cumulative)")},
                 ),
             },
@@ -922,7 +946,7 @@ def cycle_time_chart(
 ) -> Chart:
     cycle = series.cycle_times
     rows: list[list] = [
-        ["deal", p["deal_id"], p["closed_at"][:10], _r(p["days"], 2)] for p in cycle.points
+        ["deal", p["deal_id"], _local_day(p["closed_at"]), _r(p["days"], 2)] for p in cycle.points
     ]
     lines = [("p50", cycle.p50), ("p85", cycle.p85), ("p95", cycle.p95)]
     rows += [[name, None, None, _r(value, 2)] for name, value in lines if value is not None]
@@ -1006,7 +1030,7 @@ def cycle_time_chart(
                     height=380,
                     xaxis={
                         "type": "date",
-                        "title": _title("Day the deal was won"),
+                        "title": _title(f"Day the deal was won ({_zone()})"),
                         "tickformat": "%d %b",
                     },
                     yaxis={"title": _title("Sales cycle (days)"), "rangemode": "tozero"},
@@ -1174,7 +1198,11 @@ def throughput_chart(series: ChartSeries, result: MetricsResult) -> Chart:
                 "layout": _layout(
                     height=340,
                     hovermode="closest",
-                    xaxis={"type": "date", "title": _title("Week starting"), "tickformat": "%d %b"},
+                    xaxis={
+                        "type": "date",
+                        "title": _utc_buckets("Week starting"),
+                        "tickformat": "%d %b",
+                    },
                     yaxis={"title": _title("Deals won"), "rangemode": "tozero"},
                 ),
             },

@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.db.models.fields.json import KT
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
 from funnel.charts import (
     Chart,
@@ -408,7 +409,9 @@ class Stamp:
         return bool(changed) and max(changed) > self.computed_at
 
     def key(self, *parts: object) -> str:
-        text = repr((parts, self.versions, self.changed_at))
+        # Per time zone too: the page shows its times in the viewer's zone.
+        zone = timezone.get_current_timezone_name()
+        text = repr((parts, zone, self.versions, self.changed_at))
         return "dashboards:page:" + hashlib.sha256(text.encode()).hexdigest()
 
 

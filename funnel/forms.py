@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from funnel.models import DealStatus
 from streams.models import ProcessStep, Role
@@ -17,8 +18,9 @@ SOURCES = ("inbound", "outbound", "referral", "event", "partner")
 
 
 class WhenField(forms.DateTimeField):
-    """A ``datetime-local`` input, read in the browser's time zone (sent in the form's ``tz``
-    field by ``static/js/deal.js``; the site's time zone without it). Empty means now."""
+    """A ``datetime-local`` input, read in the time zone the form names in its ``tz`` field:
+    the person's own (``templates/funnel/_when.html``), else the browser's (filled in by
+    ``static/js/deal.js``), else the zone active for the request. Empty means now."""
 
     widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
     input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
@@ -43,8 +45,10 @@ class WhenForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
+        # The page names the zone (the person's own, or the browser's until they have one);
+        # without it, the zone active for the request: the person's (vsm_project.timezones).
         try:
-            zone = ZoneInfo(data.get("tz") or settings.TIME_ZONE)
+            zone = ZoneInfo(data.get("tz") or timezone.get_current_timezone_name())
         except (ZoneInfoNotFoundError, ValueError):
             zone = ZoneInfo(settings.TIME_ZONE)
         for name, field in self.fields.items():
@@ -215,3 +219,6 @@ class DealEditForm(AccessibleForm):
             del self.fields["owner"]
         else:
             self.fields["owner"].queryset = owners
+            self.fields["owner"].label_from_instance = lambda user: (
+                user.get_full_name() or user.get_username()
+            )

@@ -173,7 +173,8 @@ def run_chart_figure(chart: RunChart, metric: MetricSpec) -> go.Figure:
         paper_bgcolor="#fff",
         legend={"orientation": "h", "y": -0.2, "x": 0},
         hovermode="closest",
-        xaxis={"title": None, "gridcolor": GRID, "tickformat": "%b %d"},
+        # Weeks are counted from the change date, in UTC days (as the Check counts them).
+        xaxis={"title": {"text": "Week starting (UTC)"}, "gridcolor": GRID, "tickformat": "%b %d"},
         yaxis={
             "title": {"text": axis_label(metric, scale)},
             "gridcolor": GRID,

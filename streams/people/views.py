@@ -40,6 +40,12 @@ from streams.selectors import teams_visible_to
 SESSION_TIME_ZONE = "time_zone"
 
 
+def remember_time_zone(sender: object, request: HttpRequest | None, user, **kwargs) -> None:
+    """At login: the person's time zone into the session (``user_logged_in`` receiver)."""
+    if request is not None and hasattr(request, "session"):
+        request.session[SESSION_TIME_ZONE] = user_time_zone(user)
+
+
 def _team(request: HttpRequest, slug: str) -> Team:
     team = get_object_or_404(teams_visible_to(request.user), slug=slug)
     if not team_can_manage_people(user=request.user, team=team):

@@ -260,3 +260,14 @@ def test_comments_show_on_the_page(client, ns, cycles):
 def test_the_main_navigation_links_the_board(client, ns):
     html = page(client, ns.rep_a1, "/")
     assert 'href="/kaizen/"' in html
+
+
+def test_the_checks_time_is_shown_in_the_viewers_zone_and_says_which(client, ns, cycles):
+    from streams.people.services import profile_set_time_zone
+
+    profile_set_time_zone(user=ns.leader_a, time_zone="Asia/Tokyo")
+    html = page(client, ns.leader_a, f"/kaizen/{cycles['check'].pk}/")
+    # Computed at NOW, 2025-06-02 12:00 UTC: 21:00 in Tokyo.
+    assert "As of 2025-06-02 21:00 (Asia/Tokyo)" in html
+    assert "Times in Asia/Tokyo · change" in html
+    assert "Week starting (UTC)" in html

@@ -292,3 +292,34 @@ def test_the_browser_proposes_a_zone_only_while_none_is_set(client, team_setup):
     assert first == {"stored": True, "time_zone": "Asia/Tokyo"}
     assert second == {"stored": False, "time_zone": "Asia/Tokyo"}
     assert "Times in Asia/Tokyo" in client.get("/").content.decode()
+
+
+def test_a_back_dated_move_is_read_in_the_persons_time_zone(client, team_setup):
+    """The deal page names the person's zone; a time typed there is that zone's wall clock."""
+    from datetime import UTC, datetime
+
+    from funnel.models import Visit
+
+    ns = team_setup
+    profile_set_time_zone(user=ns.rep_a1, time_zone="America/New_York")
+    client.force_login(ns.rep_a1)
+    page = client.get(f"/deals/{ns.deal_a1.pk}/").content.decode()
+    assert 'name="tz" class="tz" value="America/New_York"' in page
+    assert "When it happened <span class=\"muted\">(America/New_York)</span>" in page
+    # Without the page's tz field (no JavaScript, an old page), the active zone reads it too.
+    for body in (
+        {"step": ns.steps_a[1].pk, "at": "2025-01-07T09:30", "tz": "America/New_York"},
+        {"step": ns.steps_a[2].pk, "at": "2025-01-07T10:30"},
+    ):
+        response = client.post(f"/deals/{ns.deal_a1.pk}/move/", body)
+        assert response.status_code == 302, response.content.decode()[:2000]
+    entered = list(
+        Visit.objects.filter(deal=ns.deal_a1, step__in=ns.steps_a[1:])
+        .order_by("entered_at")
+        .values_list("entered_at", flat=True)
+    )
+    # 09:30 and 10:30 in New York (UTC−5 in January) are 14:30 and 15:30 UTC.
+    assert entered == [
+        datetime(2025, 1, 7, 14, 30, tzinfo=UTC),
+        datetime(2025, 1, 7, 15, 30, tzinfo=UTC),
+    ]
