@@ -165,7 +165,9 @@ def _deal_page(
         "timeline": deal_timeline(deal=deal, now=now),
         "can_edit": can_edit and deal.status == DealStatus.OPEN,
         "can_edit_details": can_edit,
+        # While its closer may still undo, the page offers Undo rather than a reopen.
         "can_reopen": deal.status != DealStatus.OPEN
+        and undo_until is None
         and deal_can_reopen(user=request.user, deal=deal),
         "undo_until": undo_until,
         "undo_minutes_left": (

@@ -391,3 +391,14 @@ def test_times_on_the_deal_page_follow_the_active_time_zone(client, team_setup, 
     client.force_login(team_setup.rep_a1)
     page = client.get(f"/deals/{team_setup.deal_a1.pk}/").content.decode()
     assert "2025-01-06 10:00 CET" in page
+
+
+def test_a_manager_who_just_closed_a_deal_is_offered_undo_then_reopen(client, team_setup, frozen):
+    ns = team_setup
+    client.force_login(ns.manager_a)
+    client.post(f"/deals/{ns.deal_a1.pk}/close/", {"outcome": "won", "confirmed": "1"})
+    page = client.get(f"/deals/{ns.deal_a1.pk}/").content.decode()
+    assert 'id="undo-form"' in page and 'id="reopen-form"' not in page
+    frozen.shift(timedelta(minutes=11))
+    page = client.get(f"/deals/{ns.deal_a1.pk}/").content.decode()
+    assert 'id="undo-form"' not in page and 'id="reopen-form"' in page
