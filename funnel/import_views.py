@@ -49,6 +49,7 @@ from funnel.tasks import import_check_task, import_events_task, import_scan_task
 from streams.models import Job, JobState, ProcessStep, ValueStream
 from streams.selectors import stream_can_edit, streams_visible_to
 from streams.services import job_create
+from vsm_project.background import job_enqueue, job_restartable
 
 FORMAT_HELP = {
     "visits": "One row per visit: deal id, step, entered at, exited at, work minutes, actor "
@@ -342,7 +343,8 @@ def import_errors_csv(request: HttpRequest, pk: int) -> HttpResponse:
 def import_run(request: HttpRequest, pk: int) -> HttpResponse:
     """Import in the background (Celery) and follow the progress bar."""
     upload = _upload_for(request, pk)
-    if upload.job_id:
+    # A job that never reached a worker (the queue was down) may be started again.
+    if upload.job_id and not job_restartable(upload.job):
         return redirect("job_detail", pk=upload.job_id)
     job = job_create(
         kind="import",
@@ -350,13 +352,15 @@ def import_run(request: HttpRequest, pk: int) -> HttpResponse:
             "upload": upload.pk,
             "file": upload.filename,
             "next": reverse("funnel:deal_list") + "?scope=team",
+            "restart": reverse("funnel:import_run", args=[upload.pk]),
         },
         created_by=request.user,
         team=upload.stream.team,
     )
     upload.job = job
     upload.save(update_fields=["job"])
-    transaction.on_commit(lambda: import_events_task.delay(job.pk, upload.pk))
+    # With Redis down the job fails at once saying so, and this page can start it again.
+    transaction.on_commit(lambda: job_enqueue(job, import_events_task, upload.pk))
     messages.info(request, f"Importing {upload.filename} into {upload.stream.name}.")
     return redirect("job_detail", pk=job.pk)
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
+
 from celery import shared_task
-from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 
 from funnel.importing import (
@@ -16,7 +20,7 @@ from funnel.importing import (
 )
 from funnel.metrics.snapshots import (
     metrics_recompute_all,
-    metrics_recompute_stream,
+    metrics_recompute_owed,
     metrics_refresh_open_all,
     metrics_sets_prepare,
     query_from_keys,
@@ -24,6 +28,7 @@ from funnel.metrics.snapshots import (
 from funnel.models import ImportUpload
 from streams.models import Job, JobState
 from streams.services import job_fail, job_finish, job_progress
+from vsm_project.background import job_claim
 
 #: Row errors kept on the failed job for the progress page (the rest are counted).
 ERRORS_ON_JOB = 1000
@@ -69,6 +74,8 @@ def import_events_task(job_id: int, upload_id: int) -> dict:
     problems, ``result = {"errors": [first 1000 as dicts], "error_count": N}``; it is the
     user's to fix, so it is not retried. Anything else fails the job and is raised.
     """
+    if not job_claim(job_id=job_id):
+        return {"ok": False, "message": "already run or running"}  # a second message
     job_progress(job_id=job_id, done=0, total=0, message="Reading the file")
     progress = _JobProgress(job_id)
     try:
@@ -104,22 +111,32 @@ def import_events_task(job_id: int, upload_id: int) -> dict:
     return {"ok": True, **summary}
 
 
-@shared_task(
-    name="funnel.tasks.recompute_stream_metrics",
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=True,
-    max_retries=5,
-)
-def recompute_stream_metrics(stream_id: int) -> int:
-    """Recompute a stream's metric snapshots (queued, debounced, by ``metrics_schedule``).
-    Idempotent: snapshots are upserts. A database hiccup is retried with back-off."""
-    return metrics_recompute_stream(stream_id=stream_id, now=timezone.now())
+@shared_task(bind=True, name="funnel.tasks.recompute_stream_metrics", ignore_result=True)
+def recompute_stream_metrics(
+    self, stream_id: int, not_before: str | None = None, if_owed: bool = False
+) -> int:
+    """Recompute a stream's metric snapshots (queued by ``metrics_schedule`` after a change
+    and by ``metrics_catch_up`` while one is owed). Idempotent: snapshots are upserts.
+
+    ``not_before`` (ISO time) is the debounce: the task waits until then, at most
+    ``METRICS_DEBOUNCE_SECONDS``, instead of travelling as an ETA message (celery 5.7 workers
+    exit when Redis drops while they hold one); eager Celery does not wait. With ``if_owed``
+    it does nothing when a recompute that started after the last change already ran. A
+    failure (a database hiccup) is not retried here: the stream stays owed and the catch-up
+    queues it again, without the ETA message a Celery retry would be."""
+    if not_before and not self.request.is_eager:  # eager: in the request, nothing to gather
+        wait = (datetime.fromisoformat(not_before) - timezone.now()).total_seconds()
+        if wait > 0:
+            time.sleep(min(wait, settings.METRICS_DEBOUNCE_SECONDS))
+    return metrics_recompute_owed(stream_id=stream_id, only_if_owed=if_owed)
 
 
 @shared_task(name="funnel.tasks.prepare_metric_sets")
 def prepare_metric_sets(job_id: int) -> int:
     """Compute the snapshot sets a dashboard asked for (``metrics_sets_job``), with progress on
     the ``Job`` for the page that waits for them. A failure fails the job and is raised."""
+    if not job_claim(job_id=job_id):
+        return 0  # a second message of a job that ran or runs
     job = Job.objects.get(pk=job_id)
 
     def progress(done: int, total: int, message: str) -> None:

@@ -97,8 +97,14 @@ def test_a_real_worker_seeds_demo_data_and_reports_progress(worker):
     assert report["workers"]["count"] >= 1
 
     job = job_create(kind="seed demo", params={"deals": 25}, total=25)
-    result = seed_demo_task.delay(job.pk, 25, 11, datetime(2026, 6, 1, tzinfo=UTC).isoformat())
-    payload = result.get(timeout=120)
+    seed_demo_task.delay(job.pk, 25, 11, datetime(2026, 6, 1, tzinfo=UTC).isoformat())
+    # Task results are not stored (CELERY_TASK_IGNORE_RESULT): the Job row carries them.
+    deadline = time.monotonic() + 120
+    while Job.objects.get(pk=job.pk).state in (JobState.QUEUED, JobState.RUNNING):
+        if time.monotonic() > deadline:
+            pytest.fail("the worker did not seed the demo data within 120 s")
+        time.sleep(0.2)
+    payload = Job.objects.get(pk=job.pk).result
 
     assert payload["deals"] == 25
     assert Deal.objects.count() == 25

@@ -170,8 +170,40 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=25 
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_EXPIRES = 24 * 3600
+# Progress and results live on the Job rows. Storing task results in Redis as well would make
+# every web process that queues a task subscribe to Redis for the answer, and that subscriber
+# breaks for good ("the Celery application must be restarted") when Redis goes away.
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A message a worker took but did not acknowledge (acks_late: it died mid-task) goes back to
+# the queue after the visibility timeout. It must outlast the hard time limit, or a long task
+# would start a second time while the first still runs; Redis' default is one hour. The
+# metrics do not wait for it (the catch-up below queues owed recomputes again); imports and
+# other jobs do. Connecting gives up after a few seconds, so a web request that queues work
+# while Redis is unreachable answers promptly (docs/background-work.md).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 5 * 60,
+    "socket_connect_timeout": 3,
+    "socket_timeout": 10,
+}
+# How often beat queues the catch-up (vsm_project.tasks.catch_up), in seconds.
+VSM_CATCH_UP_SECONDS = env.float("VSM_CATCH_UP_SECONDS", default=15.0)
+# A recompute queued this long ago that has not started is presumed lost and queued again.
+METRICS_REQUEUE_AFTER_SECONDS = env.float("METRICS_REQUEUE_AFTER_SECONDS", default=30.0)
+# /healthz says "degraded" when a stream's figures miss a change older than this.
+METRICS_OWED_GRACE_SECONDS = env.float("METRICS_OWED_GRACE_SECONDS", default=60.0)
+# A job still queued after this is queued again, at most JOBS_REQUEUE_ATTEMPTS times; a job no
+# worker took within JOBS_EXPIRE_AFTER_SECONDS fails and can be started again.
+JOBS_REQUEUE_AFTER_SECONDS = env.float("JOBS_REQUEUE_AFTER_SECONDS", default=60.0)
+JOBS_REQUEUE_ATTEMPTS = env.int("JOBS_REQUEUE_ATTEMPTS", default=3)
+JOBS_EXPIRE_AFTER_SECONDS = env.float("JOBS_EXPIRE_AFTER_SECONDS", default=30 * 60)
 CELERY_BEAT_SCHEDULE = {
+    "catch-up": {
+        "task": "vsm_project.tasks.catch_up",
+        "schedule": VSM_CATCH_UP_SECONDS,
+        # A backlog never stacks catch-ups: an old one is dropped, the next one does it all.
+        "options": {"expires": VSM_CATCH_UP_SECONDS},
+    },
     "prune-finished-jobs": {
         "task": "streams.tasks.jobs_prune",
         "schedule": crontab(hour=3, minute=17),
@@ -268,6 +300,8 @@ CONTENT_SECURITY_POLICY = {
         "img-src": [SELF, "data:", "blob:"],
         "font-src": [SELF, "data:"],
         "connect-src": [SELF],
+        # Redoc (/api/redoc/) parses the schema in a worker it makes from a blob.
+        "worker-src": [SELF, "blob:"],
         "object-src": [NONE],
         "base-uri": [SELF],
         "form-action": [SELF],

@@ -3,14 +3,19 @@
 from datetime import datetime
 
 from celery import shared_task
+from django.utils import timezone
 
+from streams.models import Job
 from streams.services import job_fail, job_finish, job_progress
+from vsm_project.background import enqueue, job_claim, jobs_catch_up
 from vsm_project.demo import demo_seed
 
 
 @shared_task(name="vsm_project.tasks.seed_demo")
 def seed_demo_task(job_id: int, deals: int, seed: int, anchor: str | None = None) -> dict:
     """Seed the demo data in the background, reporting progress on the ``Job`` row."""
+    if not job_claim(job_id=job_id):
+        return {}  # a second message of a job that ran or runs
     job_progress(job_id=job_id, done=0, total=deals, message="Starting")
     try:
         result = demo_seed(
@@ -26,3 +31,45 @@ def seed_demo_task(job_id: int, deals: int, seed: int, anchor: str | None = None
         raise
     job_finish(job_id=job_id, result=result.as_dict(), message="Demo data ready")
     return result.as_dict()
+
+
+def _requeue_import(job: Job) -> bool:
+    from funnel.models import ImportUpload
+    from funnel.tasks import import_events_task
+
+    upload_id = ImportUpload.objects.filter(job=job).values_list("pk", flat=True).first()
+    return upload_id is not None and enqueue(import_events_task, job.pk, upload_id)
+
+
+def _requeue_prepare(job: Job) -> bool:
+    from funnel.tasks import prepare_metric_sets
+
+    return enqueue(prepare_metric_sets, job.pk)
+
+
+def _requeue_seed(job: Job) -> bool:
+    params = job.params
+    if "deals" not in params or "seed" not in params:
+        return False
+    return enqueue(seed_demo_task, job.pk, params["deals"], params["seed"], params.get("anchor"))
+
+
+def _requeuers() -> dict:
+    from funnel.metrics.snapshots import PREPARE_JOB
+
+    return {"import": _requeue_import, PREPARE_JOB: _requeue_prepare, "seed demo": _requeue_seed}
+
+
+@shared_task(name="vsm_project.tasks.catch_up", ignore_result=True)
+def catch_up() -> dict:
+    """Every ``VSM_CATCH_UP_SECONDS`` (beat): queue again what a Redis outage or a killed
+    worker left undone: the recomputes streams still owe (``metrics_catch_up``) and the jobs
+    queued that no worker started (``jobs_catch_up``). Cheap when all is well: one query
+    each. See docs/background-work.md."""
+    from funnel.metrics.snapshots import metrics_catch_up
+
+    now = timezone.now()
+    return {
+        "streams": metrics_catch_up(now=now),
+        **jobs_catch_up(requeue=_requeuers(), now=now),
+    }

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET
 from funnel.selectors import open_deal_counts
 from streams.models import Job
 from streams.selectors import home_memberships, team_ids_with_role
+from vsm_project.background import job_restartable
 from vsm_project.health import health_status
 
 
@@ -55,4 +56,4 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 "result": job.result,
             }
         )
-    return render(request, "job_detail.html", {"job": job})
+    return render(request, "job_detail.html", {"job": job, "restartable": job_restartable(job)})

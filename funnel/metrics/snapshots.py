@@ -9,19 +9,23 @@ are kept fresh by Celery (``funnel.tasks``):
   on commit (``metrics_schedule``); the recompute redoes every set of the stream, the
   rolling default first;
 - every few minutes the figures that depend on "now" are redone (``metrics_refresh_open``);
-- every night every stream is recomputed and unused sets expire (``metrics_recompute_all``).
+- every night every stream is recomputed and unused sets expire (``metrics_recompute_all``);
+- every few seconds the recomputes still owed after a Redis outage or a killed worker are
+  queued again (``metrics_catch_up``; docs/background-work.md).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, fields
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from funnel.metrics.engine import compute_metrics, refresh_open_figures
@@ -36,6 +40,7 @@ from funnel.metrics.series import ChartSeries, compute_series, refresh_aging
 from funnel.models import MetricsSnapshot, MetricsState, StageSnapshot, StepSnapshot
 from streams.models import Job, JobState, Team, ValueStream
 from streams.services import job_create
+from vsm_project.background import enqueue, robust_on_commit
 
 #: Window and filter sets every stream keeps, whether or not anyone asked.
 STANDARD_QUERIES = ({"previous": False}, {"previous": True})
@@ -296,7 +301,9 @@ def metrics_sets_job(
         team=Team.objects.get(pk=team_id),
     )
     # Called from views, which run in autocommit: the job is stored for the worker already.
-    prepare_metric_sets.delay(job.pk)
+    # Without a reachable broker the page computes the sets itself: slower, never stuck.
+    if not enqueue(prepare_metric_sets, job.pk):
+        prepare_metric_sets.apply((job.pk,))
     job.refresh_from_db()
     return job
 
@@ -385,7 +392,13 @@ def metrics_schedule(*, stream_id: int, now: datetime) -> bool:
     The first change after a quiet spell (no change for ``METRICS_DEBOUNCE_SECONDS``) is
     recomputed at once, so one logged event is in the figures as soon as they can be
     computed; a change that closely follows another waits that long, so the rest of a burst
-    gathers on the same recompute."""
+    gathers on the same recompute. The wait happens in the task (``not_before``), never as a
+    Celery countdown: a worker holding an ETA message when Redis drops exits under celery 5.7
+    (docs/background-work.md).
+
+    The change is recorded (``changed_at``) before anything is queued, so it stays owed when
+    the broker cannot be reached; ``metrics_catch_up`` then queues the recompute once the
+    broker is back (``_mark_lost``)."""
     from funnel.tasks import recompute_stream_metrics  # tasks import this module
 
     debounce = settings.METRICS_DEBOUNCE_SECONDS
@@ -396,8 +409,18 @@ def metrics_schedule(*, stream_id: int, now: datetime) -> bool:
         scheduled_at=now
     )
     if queued:
-        recompute_stream_metrics.apply_async((stream_id,), countdown=0 if quiet else debounce)
+        not_before = None if quiet else (now + timedelta(seconds=debounce)).isoformat()
+        if not enqueue(recompute_stream_metrics, stream_id, not_before=not_before):
+            _mark_lost(stream_id, now=now)
     return bool(queued)
+
+
+def _mark_lost(stream_id: int, *, now: datetime) -> None:
+    """A recompute could not be queued: date the flag back so that the catch-up's next run
+    takes it, while the flag, still set, spares the writes that follow a queueing attempt of
+    their own each (the broker is down; each would wait for it)."""
+    lost = now - timedelta(seconds=settings.METRICS_REQUEUE_AFTER_SECONDS + 1)
+    MetricsState.objects.filter(stream_id=stream_id).update(scheduled_at=lost)
 
 
 class _OnCommit:
@@ -412,11 +435,95 @@ class _OnCommit:
 
 def metrics_changed(*, stream_id: int) -> None:
     """Call after writing visits or deals of a stream: schedules the recompute once the
-    transaction commits (once per stream, however many events the transaction wrote)."""
+    transaction commits (once per stream, however many events the transaction wrote). The
+    committed write never fails because of it (``vsm_project.background``)."""
     pending = connection.run_on_commit if connection.in_atomic_block else []
     if any(getattr(func, "stream_id", None) == stream_id for _, func, _ in pending):
         return
-    transaction.on_commit(_OnCommit(stream_id))
+    transaction.on_commit(_OnCommit(stream_id), robust=robust_on_commit())
+
+
+# --- Catching up ---------------------------------------------------------------------------
+#
+# A stream owes a recompute when its visits changed after the last one started
+# (``changed_at > computed_at``). That is true from the commit of a change until a recompute
+# that started after it ends, whatever happened to the message in between: Redis down when it
+# was queued, Redis restarted without persistence, a worker killed mid-task. The catch-up
+# (beat, every ``VSM_CATCH_UP_SECONDS``) queues a recompute for every owed stream that has
+# none queued (or one queued longer than ``METRICS_REQUEUE_AFTER_SECONDS`` ago, whose message
+# is presumed lost) and none running.
+
+#: Namespace of the PostgreSQL advisory locks that keep two recomputes of a stream apart.
+_LOCK_CLASS = 0x5653  # "VS"
+
+
+def metrics_owed(*, older_than: datetime | None = None) -> QuerySet[MetricsState]:
+    """The streams whose figures miss a change (made before ``older_than``, if given)."""
+    owed = MetricsState.objects.filter(changed_at__isnull=False).filter(
+        Q(computed_at__isnull=True) | Q(changed_at__gt=F("computed_at"))
+    )
+    if older_than is not None:
+        owed = owed.filter(changed_at__lt=older_than)
+    return owed
+
+
+@contextmanager
+def metrics_recompute_lock(stream_id: int, *, wait: bool = True) -> Iterator[bool]:
+    """Hold the stream's recompute lock (PostgreSQL: a session advisory lock, released when
+    the holder ends or dies, so a killed worker never leaves it behind). With ``wait=False``
+    yields False at once when another process holds it. SQLite (eager Celery, one process):
+    always yields True."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        if wait:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [_LOCK_CLASS, stream_id])
+            got = True
+        else:
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_CLASS, stream_id])
+            got = cursor.fetchone()[0]
+    try:
+        yield got
+    finally:
+        if got:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_CLASS, stream_id])
+
+
+def metrics_recompute_owed(*, stream_id: int, only_if_owed: bool = True) -> int:
+    """What the recompute task does: wait for a running recompute of the stream, then
+    recompute unless (with ``only_if_owed``) it already covered every change. Returns the
+    sets written (0 when there was nothing to do)."""
+    with metrics_recompute_lock(stream_id):
+        # Cleared before the check: a change from now on queues a recompute of its own.
+        MetricsState.objects.filter(stream_id=stream_id).update(scheduled_at=None)
+        if only_if_owed and not metrics_owed().filter(stream_id=stream_id).exists():
+            return 0
+        return metrics_recompute_stream(stream_id=stream_id, now=timezone.now())
+
+
+def metrics_catch_up(*, now: datetime) -> list[int]:
+    """Queue a recompute for every owed stream that has none queued or running (see above).
+    Returns the ids of the streams queued. A broker still down leaves them owed for the
+    next run."""
+    from funnel.tasks import recompute_stream_metrics  # tasks import this module
+
+    lost_before = now - timedelta(seconds=settings.METRICS_REQUEUE_AFTER_SECONDS)
+    waiting = metrics_owed().filter(Q(scheduled_at__isnull=True) | Q(scheduled_at__lt=lost_before))
+    queued = []
+    for stream_id in list(waiting.values_list("stream_id", flat=True).order_by("stream_id")):
+        with metrics_recompute_lock(stream_id, wait=False) as free:
+            if not free:
+                continue  # a recompute runs now; what it misses stays owed
+        claimed = waiting.filter(stream_id=stream_id).update(scheduled_at=now)
+        if not claimed:
+            continue
+        if enqueue(recompute_stream_metrics, stream_id, if_owed=True):
+            queued.append(stream_id)
+        else:
+            _mark_lost(stream_id, now=now)
+    return queued
 
 
 def streams_with_deals() -> list[ValueStream]:

@@ -235,7 +235,7 @@ def test_a_rep_sees_their_own_figures_and_nothing_of_other_reps(page, phone_page
 def test_a_view_nobody_asked_for_shows_its_progress_then_the_dashboard(page, demo):
     login(page, "vp", DEMO_PASSWORD)
     # No worker takes the job until the page is showing its progress: the test is the worker.
-    with mock.patch("funnel.tasks.prepare_metric_sets.delay"):
+    with mock.patch("funnel.tasks.prepare_metric_sets.apply_async"):
         response = page.goto(board_url(demo, "flow", "?amount_band=medium"))
     assert response.status == 202
     expect(page.get_by_role("heading", name="Preparing this view")).to_be_visible()

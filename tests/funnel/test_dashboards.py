@@ -567,7 +567,7 @@ def test_a_stream_without_deals_shows_an_empty_state_on_every_chart(team_setup, 
 def test_a_new_filter_set_is_prepared_in_the_background_with_progress_then_shown(board):
     client = client_for(board.leader_a)
     page = url(board, "flow", "?amount_band=small")
-    with mock.patch("funnel.tasks.prepare_metric_sets.delay") as enqueue:  # no worker yet
+    with mock.patch("funnel.tasks.prepare_metric_sets.apply_async") as enqueue:  # no worker yet
         first = client.get(page)
         again = client.get(page)
     assert first.status_code == again.status_code == 202
@@ -575,7 +575,7 @@ def test_a_new_filter_set_is_prepared_in_the_background_with_progress_then_shown
     assert "Preparing this view" in html and 'role="progressbar"' in html
     assert 'id="chart-' not in html  # no chart is drawn from figures that are not there
     job = Job.objects.get(kind=PREPARE_JOB)  # the second view joined the first one's job
-    assert enqueue.call_args_list == [mock.call(job.pk)]
+    assert enqueue.call_args_list == [mock.call((job.pk,), None)]
     assert f"/jobs/{job.pk}/?format=json" in html
     assert sorted((s["window_key"], s["filter_key"]) for s in job.params["sets"]) == [
         ("last-90d", "amount_band=small"),
@@ -600,7 +600,7 @@ def test_a_new_filter_set_is_prepared_in_the_background_with_progress_then_shown
 
 
 def test_the_team_page_of_a_new_filter_set_is_prepared_in_the_background_too(board):
-    with mock.patch("funnel.tasks.prepare_metric_sets.delay"):
+    with mock.patch("funnel.tasks.prepare_metric_sets.apply_async"):
         response = client_for(board.manager_a).get(
             f"/dashboards/teams/{board.stream_a.team.slug}/?amount_band=large"
         )
@@ -620,7 +620,7 @@ def test_with_eager_celery_a_new_filter_set_is_computed_before_the_page_is_shown
 
 
 def test_a_failed_preparation_fails_its_job_with_the_reason(board):
-    with mock.patch("funnel.tasks.prepare_metric_sets.delay"):
+    with mock.patch("funnel.tasks.prepare_metric_sets.apply_async"):
         client_for(board.leader_a).get(url(board, "funnel", "?amount_band=small"))
     job = Job.objects.get(kind=PREPARE_JOB)
     with (
