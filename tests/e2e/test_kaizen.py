@@ -66,9 +66,16 @@ def test_a_manager_takes_a_cycle_from_plan_to_adopted_and_the_map_follows(page, 
     expect(banner).to_contain_text("10 more after it")
     save_screenshot(page, "kaizen-cycle-check-1440x900")
 
-    # Act: adopt, with the new planned lead time for the future-state map.
-    page.get_by_role("button", name="Move to Act").click()
+    # Act without evidence: the move is refused until the manager writes why, next to the
+    # field, and the page says what acting on too little data means.
+    expect(page.locator("#act-move")).to_contain_text("Not enough data to say")
+    page.get_by_role("button", name="Move to Act without evidence").click()
+    expect(page.locator("h1 .badge")).to_have_text("Check")
+    expect(page.locator("#act_override_reason_error")).to_contain_text("needs a written reason")
+    page.get_by_label("Why act without evidence").fill("The leads team asked for it now.")
+    page.get_by_role("button", name="Move to Act without evidence").click()
     expect(page.locator("h1 .badge")).to_have_text("Act")
+    expect(page.locator("#override-note")).to_contain_text("The leads team asked for it now.")
     page.get_by_label("The new standard").fill(
         "The SDR on duty calls every new lead within an hour."
     )
@@ -76,14 +83,31 @@ def test_a_manager_takes_a_cycle_from_plan_to_adopted_and_the_map_follows(page, 
         "12"
     )
     page.get_by_role("button", name="Adopt as the new standard").click()
-    expect(page.locator("h1 .badge")).to_have_text("Closed")
-    expect(page.locator("#decision")).to_contain_text("Adopted as the new standard")
-    expect(page.locator("#decision")).to_contain_text("1 d → 12 h")
+    expect(page.locator("h1 .badge").first).to_have_text("Closed")
+    expect(page.locator("h1")).to_contain_text("Adopted without evidence")
+    expect(page.locator("#decision")).to_contain_text("Adopted without evidence")
+    expect(page.locator("#override-reason")).to_have_text("The leads team asked for it now.")
+    expect(page.locator("#map-standard")).to_contain_text(
+        "1 d (the previous plan) → 12 h (the new standard), a shorter plan than before"
+    )
     save_screenshot(page, "kaizen-cycle-adopted-1440x900")
     cycle.refresh_from_db()
     assert (cycle.phase, cycle.outcome) == (Phase.CLOSED, Outcome.ADOPTED)
+    assert cycle.adopted_without_evidence
+
+    # The board labels it and counts it apart from the adoptions on evidence.
+    page.goto("/kaizen/")
+    card = page.locator(f'.kcard[data-cycle-id="{cycle.pk}"]')
+    expect(card).to_contain_text("Adopted without evidence")
+    unevidenced = KaizenCycle.objects.filter(
+        outcome=Outcome.ADOPTED, evidence_override__isnull=False
+    ).count()
+    expect(page.locator("#unevidenced-count")).to_have_text(str(unevidenced))
+    expect(page.locator("#unevidenced-cycles")).to_contain_text("Call new leads within the hour")
+    expect(page.locator("#adopted-effects")).not_to_contain_text("Call new leads within the hour")
 
     # The future-state map shows the new planned value.
+    page.goto(url)
     page.locator("#decision").get_by_role("link", name=future.name).click()
     expect(page).to_have_url(f"{page.url.split('/streams/')[0]}/streams/{demo.future_slug}/")
     row = page.locator(f'tr[data-step-id="{future_step.pk}"]')
