@@ -21,6 +21,8 @@ import yaml
 from django.core.management import call_command
 from django.test import Client, override_settings
 
+from vsm_project.errors import NoTracebackFor4xx
+
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("web", "worker", "beat")
 
@@ -139,7 +141,11 @@ def production_client(client: Client, settings: Any) -> Client:
 
 def _console_log() -> tuple[logging.Handler, io.StringIO]:
     """The handler the LOGGING setting gives the root logger, writing into a buffer."""
-    handler = next(h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler))
+    handler = next(
+        h
+        for h in logging.getLogger().handlers
+        if any(isinstance(f, NoTracebackFor4xx) for f in h.filters)
+    )
     return handler, io.StringIO()
 
 
