@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from funnel.models import Deal, MetricsSnapshot, Visit
+from funnel.models import Deal, DealEvent, MetricsSnapshot, Visit
 from funnel.paths import deal_paths_refresh
 
 
@@ -18,6 +18,20 @@ class VisitInline(admin.TabularInline):
         return False
 
 
+class DealEventInline(admin.TabularInline):
+    """The deal's closes, undos and reopens: its history, never edited."""
+
+    model = DealEvent
+    extra = 0
+    can_delete = False
+    fields = ["kind", "recorded_at", "actor", "status", "closed_at", "lost_reason", "reason"]
+    readonly_fields = fields
+    ordering = ["recorded_at", "id"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Deal)
 class DealAdmin(admin.ModelAdmin):
     list_display = ["external_id", "name", "stream", "owner", "status", "amount", "created_at"]
@@ -27,7 +41,7 @@ class DealAdmin(admin.ModelAdmin):
     raw_id_fields = ["owner"]
     readonly_fields = ["status", "closed_at", "lost_reason", "updated_at"]
     date_hierarchy = "created_at"
-    inlines = [VisitInline]
+    inlines = [VisitInline, DealEventInline]
 
 
 @admin.register(Visit)

@@ -402,3 +402,11 @@ def test_a_manager_who_just_closed_a_deal_is_offered_undo_then_reopen(client, te
     frozen.shift(timedelta(minutes=11))
     page = client.get(f"/deals/{ns.deal_a1.pk}/").content.decode()
     assert 'id="undo-form"' not in page and 'id="reopen-form"' in page
+
+
+def test_the_admin_shows_a_deals_history_read_only(admin_client, team_setup):
+    ns = team_setup
+    deal_close(deal=ns.deal_a1, outcome="lost", lost_reason="No budget", actor=ns.rep_a1)
+    page = admin_client.get(f"/admin/funnel/deal/{ns.deal_a1.pk}/change/").content.decode()
+    assert "Deal events" in page and "No budget" in page
+    assert 'name="events-0-reason"' not in page  # shown, not editable
