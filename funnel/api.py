@@ -1036,7 +1036,7 @@ class EventBatchView(APIView):
                         {
                             "index": 2,
                             "field": "at",
-                            "reason": "2999-01-01T00:00:00+00:00 is in the future.",
+                            "reason": "2999-01-01 00:00 UTC is in the future.",
                         }
                     ],
                     "applied": 0,
