@@ -283,3 +283,57 @@ def test_make_run_serves_production_like_and_make_dev_debugs() -> None:
     for setting in ("DJANGO_DEBUG ?= false", "DJANGO_SECURE_COOKIES ?= false"):
         assert f"run demo-reset: export {setting}" in makefile
     assert "SECRET_KEY_FILE" in makefile and "/.local/" in (ROOT / ".gitignore").read_text()
+
+
+CONCURRENT_WRITERS = """
+import threading
+from django.db import connection, transaction
+
+with connection.cursor() as cursor:
+    cursor.execute("CREATE TABLE t (n integer)")
+barrier = threading.Barrier(2, timeout=2)
+errors = []
+
+
+def writer(n):
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM t")
+                try:
+                    barrier.wait()  # both have read before either writes
+                except threading.BrokenBarrierError:
+                    pass  # the other one is queued behind this transaction
+                cursor.execute("INSERT INTO t VALUES (%s)", [n])
+    except Exception as exc:
+        errors.append(repr(exc))
+    finally:
+        connection.close()
+
+
+threads = [threading.Thread(target=writer, args=(n,)) for n in (1, 2)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+with connection.cursor() as cursor:
+    cursor.execute("SELECT count(*) FROM t")
+    print("rows", cursor.fetchone()[0], "errors", errors)
+"""
+
+
+def test_two_sqlite_transactions_that_read_then_write_queue_instead_of_failing(
+    tmp_path: Path,
+) -> None:
+    """`make run` serves SQLite from several processes and threads: two requests that read and
+    then write at the same moment must both succeed (no "database is locked" 500)."""
+    env = _production_env(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'concurrent.sqlite3'}",
+        DJANGO_SECRET_KEY="test-only",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+    )
+
+    result = _manage("shell", "-c", CONCURRENT_WRITERS, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert "rows 2 errors []" in result.stdout, result.stdout
