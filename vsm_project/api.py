@@ -57,7 +57,10 @@ _ERROR_ANSWERS = {
     "400": ("ValidationErrors", "Invalid input: `{field: [reason, …]}` naming each field."),
     "401": ("ErrorDetail", "Not signed in (no session, no valid token)."),
     "403": ("ErrorDetail", "Signed in, but your role in the team does not allow this."),
-    "404": ("ErrorDetail", "No such object among those you can see (another team's included)."),
+    "404": (
+        "ErrorDetail",
+        "No such object among those you can see (another team's included), or no such page.",
+    ),
     "429": ("ErrorDetail", "Too many requests: wait the seconds in `Retry-After`."),
 }
 
@@ -66,9 +69,9 @@ def error_answers_hook(
     result: dict[str, Any], generator: Any, request: Any, public: bool
 ) -> dict[str, Any]:
     """drf-spectacular postprocessing hook: every operation documents the error answers it
-    can give (400, 401, 403, 429, and 404 where the path names an object) with a shared
-    component, unless the view documented its own (the bulk endpoint's ``{errors, applied}``).
-    """
+    can give (400, 401, 403, 429, and 404 where the path names an object or the list is paged)
+    with a shared component, unless the view documented its own (the bulk endpoint's
+    ``{errors, applied}``)."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(_ERROR_COMPONENTS)
     for path, operations in result.get("paths", {}).items():
@@ -77,8 +80,9 @@ def error_answers_hook(
                 continue
             responses = operation.setdefault("responses", {})
             for code, (component, description) in _ERROR_ANSWERS.items():
-                if code == "404" and "{" not in path:
-                    continue
+                paged = any(p.get("name") == "page" for p in operation.get("parameters", []))
+                if code == "404" and "{" not in path and not paged:
+                    continue  # 404: an object the path names, or a page past the last
                 answer = responses.setdefault(code, {"description": description})
                 answer.setdefault("description", description)
                 answer.setdefault(
