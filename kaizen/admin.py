@@ -22,6 +22,7 @@ class KaizenCycleAdmin(admin.ModelAdmin):
         "metric",
         "phase",
         "outcome",
+        "adopted_without_evidence",
         "owner",
         "planned_on",
         "change_date",
@@ -36,9 +37,14 @@ class KaizenCycleAdmin(admin.ModelAdmin):
         "baseline_start",
         "baseline_end",
         "adopted_standard",
+        "evidence_override",
         "checked_at",
     ]
     inlines = [CycleCommentInline]
+
+    @admin.display(boolean=True, description="Adopted without evidence")
+    def adopted_without_evidence(self, cycle: KaizenCycle) -> bool:
+        return cycle.adopted_without_evidence
 
 
 @admin.register(CycleCheck)

@@ -1,6 +1,17 @@
 from django.contrib import admin
 
-from streams.models import FunnelStage, Job, Lane, Membership, ProcessStep, Team, ValueStream
+from streams.models import (
+    FunnelStage,
+    InactiveMembership,
+    Invitation,
+    Job,
+    Lane,
+    Membership,
+    ProcessStep,
+    Team,
+    UserProfile,
+    ValueStream,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -78,3 +89,28 @@ class JobAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+# People (docs/team-and-people.md): for looking things up; managers invite, change roles and
+# deactivate on the team's People page, through streams.people.services.
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ["user", "team", "role", "invited_by", "sent_at", "accepted_at"]
+    list_filter = ["team", "role"]
+    raw_id_fields = ["user", "invited_by"]
+
+
+@admin.register(InactiveMembership)
+class InactiveMembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "team", "role", "deactivated_at", "deactivated_by"]
+    list_filter = ["team"]
+    raw_id_fields = ["user", "deactivated_by"]
+
+
+@admin.register(UserProfile)
+class UserProfileAdmin(admin.ModelAdmin):
+    list_display = ["user", "time_zone", "updated_at"]
+    search_fields = ["user__username", "time_zone"]
+    raw_id_fields = ["user"]

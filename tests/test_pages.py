@@ -99,6 +99,9 @@ def test_a_job_is_visible_to_its_team_and_creator_only(client, team_setup):
         "/admin/funnel/visit/",
         "/admin/funnel/metricssnapshot/",
         "/admin/kaizen/kaizencycle/",
+        "/admin/streams/invitation/",
+        "/admin/streams/inactivemembership/",
+        "/admin/streams/userprofile/",
     ],
 )
 def test_the_admin_lists_every_domain_table(admin_client, team_setup, url):
