@@ -337,3 +337,18 @@ def test_two_sqlite_transactions_that_read_then_write_queue_instead_of_failing(
 
     assert result.returncode == 0, result.stderr
     assert "rows 2 errors []" in result.stdout, result.stdout
+
+
+@pytest.mark.django_db
+def test_a_bad_request_and_an_expired_form_are_the_apps_own_pages(production_client) -> None:
+    bad_host = production_client.get("/", HTTP_HOST="not-this-app.example")
+    strict = Client(enforce_csrf_checks=True)
+    strict.raise_request_exception = False
+    expired = strict.post("/accounts/login/", {"username": "x", "password": "y"})
+
+    assert bad_host.status_code == 400
+    assert "<h1>Bad request</h1>" in bad_host.content.decode()
+    assert expired.status_code == 403
+    page = expired.content.decode()
+    assert "<h1>This form has expired</h1>" in page and "Nothing was saved" in page
+    assert 'class="topbar"' in page and "CSRF verification failed" not in page
