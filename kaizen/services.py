@@ -194,6 +194,27 @@ def _check_plan(values: dict[str, Any], stream: ValueStream, errors: dict[str, s
         errors["owner"] = "The owner is a manager or rep of the stream's team."
 
 
+def plan_problems(
+    *, stream: ValueStream, values: dict[str, Any], planned_on: date
+) -> dict[str, str]:
+    """What :func:`cycle_plan` would refuse in ``values`` (the plan's fields, any missing),
+    without writing: lets a form that already refused some fields name the rest at once."""
+    full: dict[str, Any] = {
+        "title": "",
+        "step": None,
+        "metric": "",
+        "target_value": None,
+        "target_date": None,
+        "window_days": 56,
+        "owner": None,
+    }
+    full.update({name: value for name, value in values.items() if value is not None})
+    full["planned_on"] = planned_on
+    errors: dict[str, str] = {}
+    _check_plan(full, stream, errors)
+    return errors
+
+
 def _direction(values: dict[str, Any]) -> str:
     """As given; else the metric's usual better way (shorter times, higher shares)."""
     return values.get("direction") or spec(values["metric"]).better

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from kaizen.charts import chart_rows, chart_scale, limits_text, run_chart_html
 from kaizen.checks import RunChart
 from kaizen.forms import (
+    SERVICE_FIELD,
     AbandonForm,
     ActForm,
     AdaptForm,
@@ -58,6 +59,7 @@ from kaizen.services import (
     cycle_start_check,
     cycle_start_do,
     cycle_update,
+    plan_problems,
 )
 from streams.models import Role
 from streams.selectors import latest_future_state, streams_visible_to, team_ids_with_role
@@ -138,8 +140,26 @@ def cycle_new(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Plan saved, with the baseline measured now.")
             return redirect("kaizen:detail", pk=cycle.pk)
+    elif request.method == "POST":
+        _name_the_other_problems(form, timezone.localdate())
     status = 400 if form.is_bound else 200
     return render(request, "kaizen/cycle_new.html", {"form": form}, status=status)
+
+
+def _name_the_other_problems(form: PlanForm, planned_on) -> None:
+    """A plan refused by the form: add what the service would also refuse in the fields the
+    form accepted, so every problem is named at once rather than one round at a time."""
+    data = getattr(form, "cleaned_data", {})
+    stream = data.get("stream")
+    if stream is None:
+        return
+    values = {name: data.get(name) for name in ("title", "step", "metric", "target_value")}
+    values |= {name: data.get(name) for name in ("target_date", "window_days", "owner")}
+    problems = plan_problems(stream=stream, values=values, planned_on=planned_on)
+    for name, message in problems.items():
+        field = SERVICE_FIELD.get(name, name)
+        if field in form.fields and field not in form.errors and name in data:
+            form.add_error(field, message)
 
 
 def _cycle(request: HttpRequest, pk: int) -> KaizenCycle:
@@ -263,6 +283,8 @@ def cycle_plan_edit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, "Plan saved.")
             return redirect("kaizen:detail", pk=cycle.pk)
+    else:
+        _name_the_other_problems(form, cycle.planned_on)
     return _cycle_page(request, _cycle(request, pk), status=400, plan_form=form)
 
 

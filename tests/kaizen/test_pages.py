@@ -271,3 +271,19 @@ def test_the_checks_time_is_shown_in_the_viewers_zone_and_says_which(client, ns,
     assert "As of 2025-06-02 21:00 (Asia/Tokyo)" in html
     assert "Times in Asia/Tokyo · change" in html
     assert "Week starting (UTC)" in html
+
+
+def test_a_refused_plan_names_every_problem_at_once(client, ns):
+    """The form's own refusals and the plan's rules come back together, not one per round."""
+    client.force_login(ns.manager_a)
+    response = client.post(
+        "/kaizen/new/",
+        {"where": f"{ns.stream_a.pk}", "title": "", "metric": "time_in_step", "window_days": "3"},
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'id="plan_title_error"' in html  # required (the form)
+    assert 'id="plan_window_days_error"' in html  # 3 < 7 (the form)
+    assert 'id="plan_where_error"' in html and "Time in step is measured at a step" in html
+    assert html.count("Time in step is measured at a step") == 2  # beside it and in the summary
+    assert not KaizenCycle.objects.exists()
