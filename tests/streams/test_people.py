@@ -323,3 +323,9 @@ def test_a_back_dated_move_is_read_in_the_persons_time_zone(client, team_setup):
         datetime(2025, 1, 7, 14, 30, tzinfo=UTC),
         datetime(2025, 1, 7, 15, 30, tzinfo=UTC),
     ]
+
+
+def test_the_login_page_names_each_missing_field(client, db):
+    html = client.post("/accounts/login/", {"username": "", "password": ""}).content.decode()
+    assert "Username: This field is required." in html
+    assert "Password: This field is required." in html
