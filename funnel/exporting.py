@@ -4,7 +4,10 @@ built in memory.
 * :func:`export_csv` writes the columns of the ``visits`` import (:data:`CSV_COLUMNS`), one
   row per visit (a deal without visits: one row with empty visit columns), times in ISO 8601
   UTC with microseconds. Cells that a spreadsheet would run as a formula are neutralised with
-  a leading ``'``, which the import removes again, so export → import reproduces the visits.
+  a leading ``'`` (``funnel.csv_safety``), which the import removes again, so export → import
+  reproduces the visits. On PostgreSQL the rows come from the server's own
+  ``COPY (SELECT …) TO STDOUT (FORMAT csv)``, formatted and neutralised in SQL (rows end in
+  LF there, CRLF on SQLite; both are CSV): a million visits in seconds, not 37 s.
 * :func:`export_xes` writes IEEE 1849 XES for process-mining tools (ProM, pm4py): one trace
   per deal (``concept:name`` = deal id, plus the deal's fields), a ``start`` and a
   ``complete`` event per visit (``concept:name`` = step, ``org:resource`` = actor). XES times
@@ -13,6 +16,7 @@ built in memory.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -20,9 +24,14 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
-from funnel.importing import FIELDS, neutralise
-from funnel.models import Deal
-from streams.models import ValueStream
+from django.contrib.auth import get_user_model
+from django.db import connection
+from psycopg import sql
+
+from funnel.csv_safety import BLANKS, neutralise
+from funnel.importing import FIELDS
+from funnel.models import Deal, Visit
+from streams.models import ProcessStep, ValueStream
 
 #: The ``visits`` import's fields, in order: the header of the CSV export.
 CSV_COLUMNS = [f.name for f in FIELDS["visits"]]
@@ -67,6 +76,13 @@ def _csv_time(value: datetime | None) -> str:
 
 def export_csv(stream: ValueStream) -> Iterator[str]:
     """The stream's event log as CSV text, a chunk of rows per item."""
+    if connection.vendor == "postgresql":
+        return _export_csv_copy(stream)
+    return _export_csv_rows(stream)
+
+
+def _export_csv_rows(stream: ValueStream) -> Iterator[str]:
+    """The portable path: rows through the ORM, written by the csv module."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
@@ -112,6 +128,84 @@ def export_csv(stream: ValueStream) -> Iterator[str]:
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+# --- CSV on PostgreSQL: the server's COPY -----------------------------------------------------
+
+_SQL_BLANKS = " || ".join(f"chr({ord(c)})" for c in BLANKS)
+_PLAIN_RE = r"^[0-9[:space:].,:/+\-TZtz]*[0-9][0-9[:space:].,:/+\-TZtz]*$"
+
+
+def _sql_neutralised(column: str) -> str:
+    """SQL for :func:`funnel.csv_safety.neutralise` of a text column (NULL and '' as NULL):
+    a formula, or quotes before one, gets one more leading quote."""
+    body = f"ltrim(ltrim(coalesce({column}, ''), ''''), {_SQL_BLANKS})"
+    lead = f"translate(left({body}, 1), '＝＠＋－', '=@+-')"
+    rest = f"btrim(substr({body}, 2), {_SQL_BLANKS})"
+    formula = (
+        f"({lead} IN ('=', '@') OR ({lead} IN ('+', '-') "
+        f"AND NOT ({rest} = '' OR {rest} ~ '{_PLAIN_RE}')))"
+    )
+    return f"nullif(CASE WHEN {formula} THEN '''' || {column} ELSE {column} END, '')"
+
+
+def _sql_time(column: str) -> str:
+    return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+
+
+def copy_select() -> str:
+    """The export's rows as one SELECT (``%s``: the stream's id), in :data:`CSV_COLUMNS`
+    order and in the ORM path's order. Empty text is NULL, so COPY writes it unquoted, as
+    the csv module does."""
+    visit, deal = Visit._meta.db_table, Deal._meta.db_table
+    step, user = ProcessStep._meta.db_table, get_user_model()._meta.db_table
+    columns = [
+        _sql_neutralised("d.external_id"),
+        _sql_neutralised("s.name"),
+        _sql_time("v.entered_at"),
+        _sql_time("v.exited_at"),
+        "v.work_minutes",
+        _sql_neutralised("coalesce(a.username, nullif(v.actor_name, ''))"),
+        _sql_neutralised("d.name"),
+        _sql_neutralised("d.account"),
+        "d.amount::text",
+        _sql_neutralised("o.username"),
+        _sql_neutralised("d.source"),
+        "d.status",
+        _sql_time("d.closed_at"),
+        _sql_neutralised("d.lost_reason"),
+        _sql_time("d.created_at"),
+    ]
+    return (
+        f"SELECT {', '.join(columns)} FROM {deal} d "
+        f"LEFT JOIN {visit} v ON v.deal_id = d.id "
+        f"LEFT JOIN {step} s ON s.id = v.step_id "
+        f"LEFT JOIN {user} a ON a.id = v.actor_id "
+        f"LEFT JOIN {user} o ON o.id = d.owner_id "
+        "WHERE d.stream_id = %s "
+        "ORDER BY d.external_id, v.entered_at, v.exited_at, v.id"
+    )
+
+
+def _export_csv_copy(stream: ValueStream, chunk: int = 256 * 1024) -> Iterator[str]:
+    """The PostgreSQL path: ``COPY (SELECT …) TO STDOUT``, passed on in chunks of about
+    ``chunk`` bytes, decoded incrementally (a chunk may end inside a character)."""
+    yield ",".join(CSV_COLUMNS) + "\n"
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    parts: list[bytes] = []
+    size = 0
+    statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(
+        sql.SQL(copy_select().replace("%s", "{}")).format(sql.Literal(stream.pk))
+    )
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        # cursor.cursor: psycopg's own cursor (Django's wrapper has no copy()).
+        for data in copy:
+            parts.append(bytes(data))
+            size += len(data)
+            if size >= chunk:
+                yield decoder.decode(b"".join(parts))
+                parts, size = [], 0
+    yield decoder.decode(b"".join(parts), final=True)
 
 
 # --- XES ----------------------------------------------------------------------------------------

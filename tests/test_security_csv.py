@@ -10,9 +10,12 @@ import re
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 
 from funnel.csv_safety import is_formula, neutralise, unneutralise
 from funnel.metrics.query import MetricsFilters, MetricsQuery
+from funnel.models import Visit
+from tests.factories import DealFactory, VisitFactory
 
 # The dashboards' stored-snapshot fixtures: the pages are drawn from figures built by hand.
 from tests.funnel.test_dashboards import (  # noqa: F401 (fixtures)
@@ -127,3 +130,46 @@ def test_no_dashboard_download_carries_a_live_formula_from_a_step_or_stage_name(
         carrying += any(unneutralise(c).startswith(name) for c in cells)
     # The names reach the downloads that label rows or columns with steps or stages.
     assert carrying >= 13
+
+
+# --- The event-log export: the PostgreSQL COPY path -----------------------------------------
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the COPY path of the export is PostgreSQL's"
+)
+def test_the_copy_export_writes_the_same_cells_as_the_portable_one(team_setup):
+    """Every tricky cell: formulas (leading blanks, full-width, quotes before one), plain
+    numbers and phone numbers, quotes, commas, a line break, non-ASCII, empty and NULL."""
+    from funnel.exporting import _export_csv_copy, _export_csv_rows
+
+    ns = team_setup
+    names = [*NAMES, "''=1", "'s-Hertogenbosch", "+49 30 1234", 'A "quoted", name', "two\nlines"]
+    names += ["Ærøskøbing ＝ fine", "-", "", "@", "＋cmd", " 12.5 "]
+    for i, name in enumerate(names):
+        deal = DealFactory(
+            stream=ns.stream_a,
+            external_id=f"X-{i:02d}",
+            name=name or "unnamed",
+            account=name,
+            source=name[:40],
+            lost_reason="",
+        )
+        VisitFactory(
+            deal=deal,
+            step=ns.steps_a[i % 3],
+            entered_at=ns.t,
+            actor=None if i % 2 else ns.rep_a1,
+            actor_name=name[:80] if i % 2 else "",
+        )
+    ns.steps_a[0].name = '=HYPERLINK("x")'
+    ns.steps_a[0].save(update_fields=["name"])
+
+    def cells(chunks) -> list[list[str]]:
+        return list(csv.reader(io.StringIO("".join(chunks))))
+
+    copied = cells(_export_csv_copy(ns.stream_a, chunk=64))
+    assert copied == cells(_export_csv_rows(ns.stream_a))
+    assert len(copied) == 1 + Visit.objects.filter(deal__stream=ns.stream_a).count()
+    assert len("".join(_export_csv_copy(ns.stream_a, chunk=64))) > 64  # many chunks, joined
+    assert not [c for row in copied for c in row if is_formula(c)]
