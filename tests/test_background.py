@@ -177,7 +177,7 @@ def test_queued_jobs_that_never_started_are_queued_again_then_expired(settings):
     minute = timedelta(seconds=61)
     assert jobs_catch_up(requeue=kinds, now=created + minute) == {
         "requeued": [job.pk],
-        "expired": [odd.pk],
+        "expired": [],  # a kind it cannot queue again waits for JOBS_EXPIRE_AFTER_SECONDS
     }
     assert jobs_catch_up(requeue=kinds, now=created + minute)["requeued"] == []  # just now
     assert jobs_catch_up(requeue=kinds, now=created + 2 * minute)["requeued"] == [job.pk]
@@ -189,8 +189,10 @@ def test_queued_jobs_that_never_started_are_queued_again_then_expired(settings):
     job.refresh_from_db()
     assert (job.state, job.error, job.params["requeued"]) == (JobState.FAILED, NEVER_STARTED, 2)
     assert job_restartable(job)
+    expire = timedelta(seconds=settings.JOBS_EXPIRE_AFTER_SECONDS + 1)
+    assert jobs_catch_up(requeue=kinds, now=created + expire)["expired"] == [odd.pk]
     odd.refresh_from_db()
-    assert odd.error == NEVER_STARTED
+    assert (odd.state, odd.error) == (JobState.FAILED, NEVER_STARTED)
 
 
 def test_the_catch_up_task_queues_an_owed_stream_and_a_lost_job(broker, team_setup, settings):

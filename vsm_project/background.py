@@ -138,7 +138,8 @@ def jobs_catch_up(
     Redis restart without persistence) or never sent. Each is queued again through
     ``requeue[job.kind](job) -> bool``, at most ``JOBS_REQUEUE_ATTEMPTS`` times; then, or when
     no worker took it within ``JOBS_EXPIRE_AFTER_SECONDS``, it fails with
-    :data:`NEVER_STARTED` and can be started again. Returns the ids requeued and expired."""
+    :data:`NEVER_STARTED` and can be started again. A job of a kind ``requeue`` does not know
+    is only expired. Returns the ids requeued and expired."""
     after = timedelta(seconds=settings.JOBS_REQUEUE_AFTER_SECONDS)
     expire_before = now - timedelta(seconds=settings.JOBS_EXPIRE_AFTER_SECONDS)
     done: dict[str, list[int]] = {"requeued": [], "expired": []}
@@ -147,6 +148,8 @@ def jobs_catch_up(
         attempts = int(job.params.get("requeued", 0))
         last = job.params.get("requeued_at")
         if last and datetime.fromisoformat(last) > now - after:
+            continue
+        if job.kind not in requeue and job.created_at >= expire_before:
             continue
         if (
             job.kind not in requeue

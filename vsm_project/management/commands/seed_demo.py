@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from streams.models import JobState
 from streams.services import job_create
+from vsm_project.background import job_enqueue
 from vsm_project.demo import (
     DEMO_TEAM_SLUG,
     default_anchor,
@@ -90,8 +91,13 @@ class Command(BaseCommand):
 
         started = time.monotonic()
         if background:
-            job = job_create(kind="seed demo", params={"deals": deals, "seed": seed}, total=deals)
-            seed_demo_task.delay(job.pk, deals, seed, anchor_at.isoformat())
+            job = job_create(
+                kind="seed demo",
+                params={"deals": deals, "seed": seed, "anchor": anchor_at.isoformat()},
+                total=deals,
+            )
+            if not job_enqueue(job, seed_demo_task, deals, seed, anchor_at.isoformat()):
+                raise CommandError(f"{job.error} (job #{job.pk}: run this command again)")
             result = self._follow(job.pk)
         else:
             result = demo_seed(
