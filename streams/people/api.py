@@ -10,12 +10,18 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from streams.api import IdFilter
 from streams.models import InactiveMembership, Invitation, Membership, Role, Team
 from streams.people.selectors import teams_people_visible_to
 from streams.people.services import (
@@ -112,7 +118,9 @@ class InvitationCreateSerializer(serializers.Serializer):
 
 
 class TeamFilter(filters.FilterSet):
-    team = filters.NumberFilter(field_name="team_id", label="Team id")
+    team = extend_schema_field({"type": "integer", "description": "Team id"})(
+        IdFilter(field_name="team_id", label="Team id")
+    )
 
 
 class _PeopleViewSet(viewsets.GenericViewSet):

@@ -33,6 +33,7 @@ from streams.people.selectors import available_time_zones, team_can_manage_peopl
 from streams.selectors import User
 
 MAX_NAME = 150
+MAX_USERNAME = 150
 
 
 def _require_manager(by: User, team: Team) -> None:
@@ -126,6 +127,9 @@ def member_invite(
         validate_email(email)
     except ValidationError:
         errors["email"] = "Give an email address such as ana@example.com."
+    if "email" not in errors and len(email) > MAX_USERNAME:
+        # The email becomes the username, which holds 150 characters.
+        errors["email"] = f"Use an email address of at most {MAX_USERNAME} characters."
     _check_role(role, errors)
     if len(name) > MAX_NAME:
         errors["name"] = f"Keep the name within {MAX_NAME} characters."

@@ -117,3 +117,16 @@ def test_the_people_endpoints_are_in_the_schema(api_client, team_setup):
     ):
         assert path in paths, path
     assert "patch" in paths["/api/members/{id}/"]
+
+
+def test_an_email_too_long_for_a_username_or_a_bad_filter_is_a_400(api_client, team_setup):
+    client = _as(api_client, team_setup.manager_a)
+    long_email = "a" * 140 + "@example.com"  # valid, but 152 characters
+    response = client.post(
+        "/api/invitations/",
+        {"team": team_setup.team_a.pk, "email": long_email, "role": "rep"},
+        format="json",
+    )
+    assert response.status_code == 400 and "at most 150" in response.json()["email"][0]
+    assert client.get("/api/members/?team=abc").status_code == 400
+    assert client.get("/api/members/?team=999999").json()["results"] == []
