@@ -22,7 +22,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
@@ -119,6 +119,9 @@ def member_invite(
     (their email is the username) without a password, and an email with the set-password
     link; a person who already has an account is added to the team and told so."""
     _require_manager(by, team)
+    # One invitation of the team at a time: two managers inviting the same person at once
+    # get one membership and a message, not a database error.
+    Team.objects.select_for_update().filter(pk=team.pk).first()
     now = now or timezone.now()
     email = (email or "").strip()
     name = " ".join((name or "").split())
@@ -151,7 +154,13 @@ def member_invite(
         first, _, last = name.partition(" ")
         user = UserModel(username=email.lower(), email=email, first_name=first, last_name=last)
         user.set_unusable_password()
-        user.save()
+        try:
+            with transaction.atomic():
+                user.save()
+        except IntegrityError as exc:  # the same person invited into another team just now
+            raise ValidationError(
+                {"email": f"An account for {email} was just created: invite them again."}
+            ) from exc
     elif not user.is_active and not user.memberships.exists():
         user.is_active = True  # deactivated everywhere before: this team takes them back
         user.save(update_fields=["is_active"])
