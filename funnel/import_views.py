@@ -41,6 +41,7 @@ from funnel.importing import (
     stage_defaults,
     team_owners,
     unknown_stages,
+    upload_size,
     upload_table,
 )
 from funnel.models import ImportUpload
@@ -160,7 +161,7 @@ def import_start(request: HttpRequest) -> HttpResponse:
         try:
             saved = import_upload_start(
                 stream=form.cleaned_data["stream"],
-                data=upload.read(),
+                file=upload,
                 options=ImportOptions(
                     format=form.cleaned_data["format"],
                     time_zone=form.cleaned_data["time_zone"],
@@ -181,7 +182,9 @@ def import_start(request: HttpRequest) -> HttpResponse:
 
 
 def _upload_for(request: HttpRequest, pk: int) -> ImportUpload:
-    upload = get_object_or_404(ImportUpload.objects.select_related("stream", "job"), pk=pk)
+    upload = get_object_or_404(
+        ImportUpload.objects.select_related("stream", "job").defer("data"), pk=pk
+    )
     if not stream_can_edit(user=request.user, stream=upload.stream):
         raise PermissionDenied("Only the team's managers and admins import into this stream.")
     return upload
@@ -233,7 +236,7 @@ def _start_job(request: HttpRequest, upload: ImportUpload, kind: str, task, quer
     if kind == CHECK_JOB:
         upload.options = {**upload.options, "check_job": job.pk}
         upload.save(update_fields=["options"])
-    if len(upload.data) <= settings.VSM_IMPORT_CHECK_INLINE_BYTES:
+    if upload_size(upload) <= settings.VSM_IMPORT_CHECK_INLINE_BYTES:
         task.apply((job.pk, upload.pk))
         return redirect(page)
     transaction.on_commit(lambda: _enqueue(task, job, upload))
@@ -292,7 +295,7 @@ def import_map(request: HttpRequest, pk: int) -> HttpResponse:
             "upload": upload,
             "table": table,
             "start": upload.options.get("start") or {},
-            "size": len(upload.data),
+            "size": upload_size(upload),
             "preview": table.rows[:PREVIEW_ROWS],
             "fields": [(f, options.columns.get(f.name, "")) for f in FIELDS[options.format]],
             "stages": [
@@ -325,7 +328,7 @@ def import_errors_csv(request: HttpRequest, pk: int) -> HttpResponse:
     """The bad rows of the upload's last check, as CSV (row, column, reason): every one for a
     file small enough to check in the request, the first the check job kept otherwise."""
     upload = _upload_for(request, pk)
-    if len(upload.data) <= settings.VSM_IMPORT_CHECK_INLINE_BYTES:
+    if upload_size(upload) <= settings.VSM_IMPORT_CHECK_INLINE_BYTES:
         try:
             import_upload_check(upload=upload, user_id=request.user.pk)
             errors = []

@@ -17,6 +17,7 @@ from funnel.importing import (
     import_upload_check,
     import_upload_scan,
     import_uploads_prune,
+    upload_bytes,
 )
 from funnel.metrics.snapshots import (
     metrics_recompute_all,
@@ -79,10 +80,10 @@ def import_events_task(job_id: int, upload_id: int) -> dict:
     job_progress(job_id=job_id, done=0, total=0, message="Reading the file")
     progress = _JobProgress(job_id)
     try:
-        upload = ImportUpload.objects.select_related("stream").get(pk=upload_id)
+        upload = ImportUpload.objects.select_related("stream").defer("data").get(pk=upload_id)
         options = ImportOptions.from_dict({"format": upload.format, **(upload.options or {})})
         result = import_events(
-            stream=upload.stream, data=bytes(upload.data), options=options, progress=progress
+            stream=upload.stream, data=upload_bytes(upload), options=options, progress=progress
         )
     except ImportRejected as exc:
         job_fail(job_id=job_id, error=exc.message)
@@ -186,7 +187,11 @@ def import_check_task(job_id: int, upload_id: int) -> dict:
         job_progress(job_id=job_id, done=done, total=total, message=message)
 
     try:
-        upload = ImportUpload.objects.select_related("stream", "stream__team").get(pk=upload_id)
+        upload = (
+            ImportUpload.objects.select_related("stream", "stream__team")
+            .defer("data")
+            .get(pk=upload_id)
+        )
         user = Job.objects.values_list("created_by", flat=True).get(pk=job_id)
         result = import_upload_check(upload=upload, progress=progress, user_id=user)
     except ImportRejected as exc:
@@ -217,7 +222,7 @@ def import_scan_task(job_id: int, upload_id: int) -> dict:
         job_progress(job_id=job_id, done=done, total=total, message=message)
 
     try:
-        upload = ImportUpload.objects.get(pk=upload_id)
+        upload = ImportUpload.objects.defer("data").get(pk=upload_id)
         import_upload_scan(upload=upload, progress=progress)
     except ImportRejected as exc:
         job_fail(job_id=job_id, error=exc.message)

@@ -4,6 +4,8 @@ files in JSON or YAML."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from funnel.importing import (
@@ -171,3 +173,24 @@ def test_one_reading_gives_each_columns_distinct_values_with_counts():
         "stage": {"Won": 3, "=Lost": 1, "Open": 1},  # the neutralising quote taken off
         "owner": {"Zane": 2, "Ann": 1},  # the formula is left out
     }
+
+
+def test_an_upload_is_stored_and_read_back_byte_for_byte_in_slices(stream, settings, monkeypatch):
+    from funnel import importing
+
+    settings.VSM_IMPORT_CHECK_INLINE_BYTES = 10  # streamed into the database, read in the job
+    monkeypatch.setattr(importing, "READ_SLICE", 1000)  # several slices on PostgreSQL
+    data = b"deal_id,step,entered_at\n" + b"".join(
+        f"D-{i},Lead,2025-01-01T00:00:{i % 60:02d}Z\n".encode() for i in range(500)
+    )
+    upload = importing.import_upload_start(
+        stream=stream, file=io.BytesIO(data), options=ImportOptions(format="visits")
+    )
+    assert "scan" not in upload.options  # a large file is read on a worker
+    assert importing.upload_size(upload) == len(data)
+    assert importing.upload_bytes(upload) == data
+    importing.import_upload_scan(upload=upload)
+    upload.refresh_from_db()
+    table = importing.upload_table(upload)
+    assert list(importing.scan_from_json(upload.options["scan"])["step"]) == ["Lead"]
+    assert table.headers == ["deal_id", "step", "entered_at"]
