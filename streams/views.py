@@ -125,7 +125,8 @@ def stream_new(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Map “{stream.name}” created. Add its lanes and steps.")
             return redirect("streams:edit", slug=stream.slug)
-    return render(request, "streams/new.html", {"form": form})
+    status = 400 if form.is_bound else 200  # refused: shown again with every error
+    return render(request, "streams/new.html", {"form": form}, status=status)
 
 
 @require_POST

@@ -113,7 +113,7 @@ def test_a_manager_creates_a_map_and_lands_in_the_editor(client, team_setup):
 def test_the_new_map_form_names_the_bad_field(client, team_setup, data, field, words):
     client.force_login(team_setup.manager_a)
     response = client.post("/streams/new/", {"team": team_setup.team_a.pk, **data})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert words in " ".join(response.context["form"].errors[field])
     assert ValueStream.objects.count() == 2  # the two of team_setup
 
@@ -124,7 +124,7 @@ def test_a_manager_cannot_create_a_map_in_another_team(client, team_setup):
         "/streams/new/",
         {"team": team_setup.team_b.pk, "name": "Intrusion", "period_days": 30, "currency": "USD"},
     )
-    assert response.status_code == 200 and "team" in response.context["form"].errors
+    assert response.status_code == 400 and "team" in response.context["form"].errors
     assert not ValueStream.objects.filter(name="Intrusion").exists()
 
 
