@@ -1,10 +1,10 @@
-// Proposes the browser's time zone once, while the signed-in person has none
-// (templates/base.html renders #tz-propose only then). The server never overrides a zone the
+// Proposes the browser's time zone once, while the signed-in person has none: with the login
+// form (registration/login.html), or else from any page (templates/base.html renders
+// #tz-propose only then). The server never overrides a zone the
 // person chose on the account page, and checks the name against its list of zones.
 (function () {
   "use strict";
-  var form = document.getElementById("tz-propose");
-  if (!form || !window.fetch || !window.Intl) return;
+  if (!window.Intl) return;
   var zone;
   try {
     zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
@@ -12,6 +12,11 @@
     return;
   }
   if (!zone) return;
+  // On the login page the zone goes with the login itself (no request of its own).
+  var login = document.getElementById("login-time-zone");
+  if (login) login.value = zone;
+  var form = document.getElementById("tz-propose");
+  if (!form || !window.fetch) return;
   form.elements.time_zone.value = zone;
   fetch(form.action, {
     method: "POST",

@@ -41,9 +41,21 @@ SESSION_TIME_ZONE = "time_zone"
 
 
 def remember_time_zone(sender: object, request: HttpRequest | None, user, **kwargs) -> None:
-    """At login: the person's time zone into the session (``user_logged_in`` receiver)."""
-    if request is not None and hasattr(request, "session"):
-        request.session[SESSION_TIME_ZONE] = user_time_zone(user)
+    """At login (``user_logged_in`` receiver): a person without a time zone gets the one
+    their browser sent with the login form (``static/js/timezone.js``), and their zone goes
+    into the session, so no later page needs a request of its own to propose it."""
+    if request is None or not hasattr(request, "session"):
+        return
+    zone = user_time_zone(user)
+    proposed = request.POST.get("time_zone", "") if request.method == "POST" else ""
+    if not zone and proposed:
+        try:
+            profile_set_time_zone(user=user, time_zone=proposed, only_if_unset=True)
+        except ValidationError:
+            pass  # not a zone name: the pages propose the browser's again
+        else:
+            zone = user_time_zone(user)
+    request.session[SESSION_TIME_ZONE] = zone
 
 
 def _team(request: HttpRequest, slug: str) -> Team:
@@ -235,7 +247,8 @@ def time_zone_propose(request: HttpRequest) -> JsonResponse:
     except ValidationError as exc:
         return JsonResponse({"time_zone": exc.messages}, status=400)
     zone = user_time_zone(request.user)
-    request.session[SESSION_TIME_ZONE] = zone
+    if request.session.get(SESSION_TIME_ZONE) != zone:
+        request.session[SESSION_TIME_ZONE] = zone
     return JsonResponse({"stored": stored, "time_zone": zone})
 
 

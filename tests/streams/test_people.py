@@ -305,7 +305,7 @@ def test_a_back_dated_move_is_read_in_the_persons_time_zone(client, team_setup):
     client.force_login(ns.rep_a1)
     page = client.get(f"/deals/{ns.deal_a1.pk}/").content.decode()
     assert 'name="tz" class="tz" value="America/New_York"' in page
-    assert "When it happened <span class=\"muted\">(America/New_York)</span>" in page
+    assert 'When it happened <span class="muted">(America/New_York)</span>' in page
     # Without the page's tz field (no JavaScript, an old page), the active zone reads it too.
     for body in (
         {"step": ns.steps_a[1].pk, "at": "2025-01-07T09:30", "tz": "America/New_York"},
@@ -329,3 +329,30 @@ def test_the_login_page_names_each_missing_field(client, db):
     html = client.post("/accounts/login/", {"username": "", "password": ""}).content.decode()
     assert "Username: This field is required." in html
     assert "Password: This field is required." in html
+
+
+def test_the_browser_proposes_its_zone_with_the_login_itself(client, team_setup):
+    user = team_setup.rep_a1
+    user.set_password("Kaizen-flow-42")
+    user.save()
+    page = client.get("/accounts/login/").content.decode()
+    assert 'name="time_zone" id="login-time-zone"' in page and "js/timezone.js" in page
+    client.post(
+        "/accounts/login/",
+        {"username": "rep-a1", "password": "Kaizen-flow-42", "time_zone": "Mars/Base"},
+    )
+    assert not UserProfile.objects.filter(user=user).exclude(time_zone="").exists()
+    client.logout()
+    client.post(
+        "/accounts/login/",
+        {"username": "rep-a1", "password": "Kaizen-flow-42", "time_zone": "Europe/Lisbon"},
+    )
+    home = client.get("/").content.decode()
+    assert "Times in Europe/Lisbon · change" in home and 'id="tz-propose"' not in home
+    client.logout()
+    # A zone once set is never overridden by a browser elsewhere.
+    client.post(
+        "/accounts/login/",
+        {"username": "rep-a1", "password": "Kaizen-flow-42", "time_zone": "Asia/Tokyo"},
+    )
+    assert UserProfile.objects.get(user=user).time_zone == "Europe/Lisbon"
