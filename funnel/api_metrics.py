@@ -58,6 +58,10 @@ def metrics_query_from_params(stream: ValueStream, params: Any) -> MetricsQuery:
     """Read ``start``, ``end``, ``tz``, ``owner``, ``lane``, ``source`` and ``amount_band``;
     a ``ValidationError`` naming the parameter for anything wrong."""
     errors: dict[str, str] = {}
+    # PostgreSQL text cannot hold a NUL character: refused here, by name, not a 500 there.
+    for name in ("source", "owner_name"):
+        if "\x00" in (params.get(name) or ""):
+            errors[name] = "A parameter cannot contain a NUL character (\\x00)."
     zone: ZoneInfo = ZoneInfo("UTC")
     if params.get("tz"):
         try:

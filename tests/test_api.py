@@ -1226,3 +1226,17 @@ def test_malformed_json_to_the_bulk_endpoint_answers_in_its_documented_shape(
     [error] = body["errors"]
     assert error["index"] is None and error["field"] is None
     assert error["reason"].startswith("JSON parse error")
+
+
+def test_a_nul_character_in_a_metrics_text_parameter_is_a_400_naming_it(
+    api_client: APIClient, team_setup: SimpleNamespace
+) -> None:
+    """PostgreSQL text cannot hold NUL (a 500 before, found by fuzzing)."""
+    ns = team_setup
+    client = _as(api_client, ns.manager_a)
+    response = client.get(f"/api/streams/{ns.stream_a.pk}/metrics/", {"source": "web\x00"})
+    assert response.status_code == 400
+    assert "NUL" in response.json()["source"][0]
+    client.force_login(ns.manager_a)
+    page = client.get(f"/dashboards/streams/{ns.stream_a.slug}/funnel/", {"source": "a\x00"})
+    assert page.status_code == 400 and "NUL character" in page.content.decode()
