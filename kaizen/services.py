@@ -56,13 +56,10 @@ from kaizen.selectors import (
     cycle_is_planner,
     possible_owners,
 )
+from streams.future_states import stream_draw_future_state_with_free_name
 from streams.models import ProcessStep, Role, StreamState, ValueStream
 from streams.selectors import latest_future_state, role_in_team
-from streams.services import (
-    MAX_PLANNED_HOURS,
-    step_update,
-    stream_draw_future_state_with_free_name,
-)
+from streams.services import MAX_PLANNED_HOURS, step_update
 from vsm_project.background import enqueue_on_commit
 
 #: What a plan holds (``cycle_update`` in Plan).

@@ -37,6 +37,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from streams.future_states import stream_draw_another_future_state, stream_future_state_open
 from streams.models import (
     FunnelStage,
     Lane,
@@ -68,8 +69,6 @@ from streams.services import (
     step_update,
     stream_create,
     stream_delete,
-    stream_draw_another_future_state,
-    stream_future_state_open,
     stream_update,
 )
 

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from streams import explanations
 from streams.drawing import render_vsm_svg, stream_svg, vsm_map_data
 from streams.forms import FutureStateForm, StreamCreateForm, apply_service_errors
+from streams.future_states import stream_draw_another_future_state, stream_future_state_open
 from streams.hooks import measured_map
 from streams.models import StreamState, ValueClass, ValueStream
 from streams.selectors import (
@@ -27,11 +28,7 @@ from streams.selectors import (
     streams_visible_to,
     teams_managed_by,
 )
-from streams.services import (
-    stream_create,
-    stream_draw_another_future_state,
-    stream_future_state_open,
-)
+from streams.services import stream_create
 
 
 def _visible_stream(request: HttpRequest, slug: str) -> ValueStream:

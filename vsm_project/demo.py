@@ -33,8 +33,9 @@ from funnel.models import Deal, DealStatus, Visit
 from funnel.paths import path_facts
 from funnel.services import event_log_analyze
 from kaizen.models import KaizenCycle, Metric
+from streams.future_states import stream_draw_future_state
 from streams.models import Membership, ProcessStep, Role, Team, ValueStream
-from streams.services import LaneSpec, StageSpec, StepSpec, stream_create, stream_draw_future_state
+from streams.services import LaneSpec, StageSpec, StepSpec, stream_create
 
 DEMO_TEAM_SLUG = "acme-sales"
 DEMO_PASSWORD = "lean-sales-demo"

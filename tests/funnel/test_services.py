@@ -197,7 +197,7 @@ def test_it_refuses_an_owner_from_outside_the_streams_team(stream):
 
 
 def test_deals_flow_only_through_a_current_state(stream):
-    from streams.services import stream_draw_future_state
+    from streams.future_states import stream_draw_future_state
 
     future = stream_draw_future_state(stream=stream)
     with pytest.raises(ValidationError) as excinfo:

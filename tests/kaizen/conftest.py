@@ -92,7 +92,7 @@ def cycle_at(
 @pytest.fixture
 def ns(team_setup):
     """``team_setup`` (tests/conftest.py) with a future state drawn from Sales A."""
-    from streams.services import stream_draw_future_state
+    from streams.future_states import stream_draw_future_state
 
     team_setup.future_a = stream_draw_future_state(stream=team_setup.stream_a)
     return team_setup

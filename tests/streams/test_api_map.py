@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from streams.future_states import stream_draw_future_state
 from streams.models import FunnelStage, Lane, ProcessStep, StreamState, ValueStream
-from streams.services import stream_draw_future_state
 from tests.factories import make_stream
 
 pytestmark = pytest.mark.django_db

@@ -24,13 +24,13 @@ from streams.drawing import (
     vsm_map_data,
     wrap,
 )
+from streams.future_states import stream_draw_future_state
 from streams.models import ProcessStep, StreamState, ValueStream
 from streams.services import (
     LaneSpec,
     StageSpec,
     StepSpec,
     stream_create,
-    stream_draw_future_state,
 )
 from tests.factories import TeamFactory, metrics_snapshot
 from vsm_project import demo

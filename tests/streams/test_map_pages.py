@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from streams.future_states import stream_draw_future_state
 from streams.models import Role, ValueStream
-from streams.services import LaneSpec, StepSpec, stream_create, stream_draw_future_state
+from streams.services import LaneSpec, StepSpec, stream_create
 from tests.factories import MembershipFactory, metrics_snapshot
 
 pytestmark = pytest.mark.django_db

@@ -5,13 +5,13 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
+from streams.future_states import stream_draw_future_state
 from streams.models import StreamState, ValueStream
 from streams.services import (
     LaneSpec,
     StageSpec,
     StepSpec,
     stream_create,
-    stream_draw_future_state,
 )
 from tests.factories import TeamFactory
 
