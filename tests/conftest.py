@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
 
 from streams.models import Role
 from tests.factories import (
@@ -43,6 +44,16 @@ def _no_login_lockout(settings: Any) -> None:
     """Tests log in hundreds of times (and some fail on purpose): django-axes' lockout is off,
     except in tests/test_security.py, which turns it on to test it."""
     settings.AXES_ENABLED = False
+
+
+@pytest.fixture(autouse=True)
+def _no_api_throttle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API's request limits count in the process's cache, by user id, across tests (ids
+    repeat on SQLite): a whole suite as "user 1" would reach them. Tests run without them,
+    except tests/test_security.py, which sets low rates to test them."""
+    monkeypatch.setattr(
+        SimpleRateThrottle, "THROTTLE_RATES", {"user": None, "anon": None}, raising=True
+    )
 
 
 @pytest.fixture(autouse=True)
