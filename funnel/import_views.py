@@ -50,7 +50,7 @@ from funnel.tasks import import_check_task, import_events_task, import_scan_task
 from streams.models import Job, JobState, ProcessStep, ValueStream
 from streams.selectors import stream_can_edit, streams_visible_to
 from streams.services import job_create
-from vsm_project.background import job_enqueue, job_restartable
+from vsm_project.background import enqueue, job_enqueue, job_restartable
 
 FORMAT_HELP = {
     "visits": "One row per visit: deal id, step, entered at, exited at, work minutes, actor "
@@ -215,9 +215,7 @@ def _verdict(job: Job | None) -> tuple[ImportResult | None, ImportRejected | Non
 
 
 def _enqueue(task, job: Job, upload: ImportUpload) -> None:
-    try:
-        task.delay(job.pk, upload.pk)
-    except Exception:  # no broker: do it here, slower but never stuck
+    if not enqueue(task, job.pk, upload.pk):  # no broker: do it here, slower but never stuck
         task.apply((job.pk, upload.pk))
 
 

@@ -195,16 +195,26 @@ def test_queued_jobs_that_never_started_are_queued_again_then_expired(settings):
     assert (odd.state, odd.error) == (JobState.FAILED, NEVER_STARTED)
 
 
-def test_the_catch_up_task_queues_an_owed_stream_and_a_lost_job(broker, team_setup, settings):
+def test_the_catch_up_task_queues_an_owed_stream_and_lost_jobs(broker, team_setup, settings):
     settings.JOBS_REQUEUE_AFTER_SECONDS = 0
     past = timezone.now() - timedelta(minutes=5)
     MetricsState.objects.create(stream_id=team_setup.stream_a.pk, changed_at=past)
-    job = job_create(kind="dashboard view", params={"sets": []})
-    Job.objects.filter(pk=job.pk).update(created_at=past)
-    assert catch_up() == {"streams": [team_setup.stream_a.pk], "requeued": [job.pk], "expired": []}
-    assert sorted(name for name, _, _ in published(broker)) == [
-        "funnel.tasks.prepare_metric_sets",
-        "funnel.tasks.recompute_stream_metrics",
+    jobs = [
+        job_create(kind="dashboard view", params={"sets": []}),
+        job_create(kind="import check", params={"upload": 41}),
+        job_create(kind="import read", params={"upload": 42}),
+    ]
+    Job.objects.update(created_at=past)
+    assert catch_up() == {
+        "streams": [team_setup.stream_a.pk],
+        "requeued": [job.pk for job in jobs],
+        "expired": [],
+    }
+    assert sorted((name, args) for name, args, _ in published(broker)) == [
+        ("funnel.tasks.check_import", (jobs[1].pk, 41)),
+        ("funnel.tasks.prepare_metric_sets", (jobs[0].pk,)),
+        ("funnel.tasks.recompute_stream_metrics", (team_setup.stream_a.pk,)),
+        ("funnel.tasks.scan_import", (jobs[2].pk, 42)),
     ]
 
 

@@ -54,10 +54,28 @@ def _requeue_seed(job: Job) -> bool:
     return enqueue(seed_demo_task, job.pk, params["deals"], params["seed"], params.get("anchor"))
 
 
+def _requeue_upload_job(job: Job) -> bool:
+    """The import wizard's reading and checking of a large file (read-only: a second run of a
+    message that was only late does no harm)."""
+    from funnel.import_views import CHECK_JOB
+    from funnel.tasks import import_check_task, import_scan_task
+
+    task = import_check_task if job.kind == CHECK_JOB else import_scan_task
+    upload_id = job.params.get("upload")
+    return upload_id is not None and enqueue(task, job.pk, upload_id)
+
+
 def _requeuers() -> dict:
+    from funnel.import_views import CHECK_JOB, SCAN_JOB
     from funnel.metrics.snapshots import PREPARE_JOB
 
-    return {"import": _requeue_import, PREPARE_JOB: _requeue_prepare, "seed demo": _requeue_seed}
+    return {
+        "import": _requeue_import,
+        PREPARE_JOB: _requeue_prepare,
+        "seed demo": _requeue_seed,
+        CHECK_JOB: _requeue_upload_job,
+        SCAN_JOB: _requeue_upload_job,
+    }
 
 
 @shared_task(name="vsm_project.tasks.catch_up", ignore_result=True)

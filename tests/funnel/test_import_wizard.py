@@ -308,14 +308,14 @@ def test_a_large_file_is_read_and_checked_by_background_jobs_with_progress(
     stream = Deal.objects.first().stream
     # The upload is stored; its rows are read on a worker, not in the request.
     with (
-        mock.patch("funnel.import_views.import_scan_task.delay") as enqueue,
+        mock.patch("funnel.import_views.import_scan_task.apply_async") as enqueue,
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = crm_upload(client, stream)
     upload = ImportUpload.objects.get()
     read = Job.objects.get(kind="import read")
     assert response.url == f"/jobs/{read.pk}/"
-    assert enqueue.call_args_list == [mock.call(read.pk, upload.pk)]
+    assert enqueue.call_args_list == [mock.call((read.pk, upload.pk), None)]
     assert "scan" not in upload.options
     with mock.patch("funnel.tasks.job_progress", wraps=job_progress) as progress:
         import_scan_task(read.pk, upload.pk)
@@ -336,13 +336,13 @@ def test_a_large_file_is_read_and_checked_by_background_jobs_with_progress(
 
     form = {f"col-{f.name}": c for f, c in page.context["fields"] if c}
     with (
-        mock.patch("funnel.import_views.import_check_task.delay") as enqueue,
+        mock.patch("funnel.import_views.import_check_task.apply_async") as enqueue,
         django_capture_on_commit_callbacks(execute=True),
     ):
         posted = client.post(read.params["next"], form)
     job = Job.objects.get(kind="import check")
     assert posted.url == f"/jobs/{job.pk}/"  # the request did not check the file
-    assert enqueue.call_args_list == [mock.call(job.pk, upload.pk)]
+    assert enqueue.call_args_list == [mock.call((job.pk, upload.pk), None)]
     assert job.state == JobState.QUEUED
     # The worker checks it, recording progress on the job.
     with mock.patch("funnel.tasks.job_progress", wraps=job_progress) as progress:
