@@ -11,8 +11,9 @@ in a fresh process so that its peak memory (``ru_maxrss``) is its own:
   ``funnel_visit`` with its indexes, foreign keys, constraints and trigger.
 
 It prints both with the ratio. Needs ``DATABASE_URL=postgres://…`` (the database is migrated
-first; the benchmark's team and table are removed afterwards). Targets: within 3× of the
-floor, under 1 GiB.
+first; the benchmark's team and table are removed afterwards). Targets (issue 12): within
+1.2× of the same rows written into the app's tables in SQL alone (per-row foreign-key checks
+make that about 9× a bare ``COPY``), reading and checking under 10 s, under 600 MiB.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/vsm_bench python bench/import_bench.py
     python bench/import_bench.py --visits 100000
@@ -426,10 +427,12 @@ def main() -> int:
             f"{imported['seconds'] - checked:.1f} s writing {imported['result']['deals_created']:,}"
             " deals and their visits (commit included)"
         )
-    ratio = imported["seconds"] / floor["seconds"]
+    ratio = imported["seconds"] / floor["in_database_seconds"]
+    checking = f"{'met' if checked and checked < 10 else 'missed'} ({checked or 0:.1f} s)"
     print(
-        f"Targets: within 3× of the floor: {'met' if ratio <= 3 else 'missed'} ({ratio:.1f}×); "
-        f"under 1 GiB: {'met' if imported['peak_mib'] < 1024 else 'missed'} "
+        f"Targets: within 1.2× of SQL alone: {'met' if ratio <= 1.2 else 'missed'} "
+        f"({ratio:.2f}×); reading and checking under 10 s: {checking}; "
+        f"under 600 MiB: {'met' if imported['peak_mib'] < 600 else 'missed'} "
         f"({imported['peak_mib']:,.0f} MiB)."
     )
     return 0

@@ -248,6 +248,19 @@ def _start_check(request: HttpRequest, upload: ImportUpload) -> HttpResponse:
 def import_map(request: HttpRequest, pk: int) -> HttpResponse:
     """Map columns, stages and owners (with a preview), then check the whole file."""
     upload = _upload_for(request, pk)
+    if (
+        "scan" not in upload.options
+        and upload_size(upload) > settings.VSM_IMPORT_CHECK_INLINE_BYTES
+    ):
+        # A large file not read yet: follow its reading, or start it again if it never ran.
+        reading = (
+            Job.objects.filter(kind=SCAN_JOB, params__upload=upload.pk)
+            .exclude(state=JobState.FAILED)
+            .first()
+        )
+        if reading is not None:
+            return redirect("job_detail", pk=reading.pk)
+        return _start_job(request, upload, SCAN_JOB, import_scan_task, "")
     table = upload_table(upload)
     options = _options(upload)
     stream = upload.stream

@@ -317,6 +317,8 @@ def test_a_large_file_is_read_and_checked_by_background_jobs_with_progress(
     assert response.url == f"/jobs/{read.pk}/"
     assert enqueue.call_args_list == [mock.call((read.pk, upload.pk), None)]
     assert "scan" not in upload.options
+    # The mapping page waits for the reading: it sends the user to its progress.
+    assert client.get(f"/deals/import/{upload.pk}/").url == f"/jobs/{read.pk}/"
     with mock.patch("funnel.tasks.job_progress", wraps=job_progress) as progress:
         import_scan_task(read.pk, upload.pk)
     assert progress.call_count >= 1
