@@ -1054,15 +1054,23 @@ def unknown_stages(stream: ValueStream, table: Table, options: ImportOptions) ->
 def stage_defaults(stream: ValueStream, table: Table, options: ImportOptions) -> dict[str, str]:
     """How each stage of :func:`source_stages` is read when the wizard leaves it unmapped, in
     words for the wizard's "no choice" option: the step of the same name, a won or lost
-    outcome recognised by its name, or "" when it is unknown."""
+    outcome recognised by its name, or "" when it is unknown. In a wide file of one row per
+    deal (no ``Date entered`` columns) an unmapped final stage means "open", and the engage
+    date's column means the stream's first step: the readings say so."""
     resolver = _StageResolver(stream, replace(options, steps={}), strict=False)
+    simple_wide = options.format == "wide" and not _stage_columns(table.headers)
+    engage = (options.columns or guess_columns(table, options.format)).get("entered_at")
     readings = {}
     for stage in source_stages(table, options):
         target = resolver.resolve(stage)
-        if isinstance(target, int):
-            readings[stage] = f"same name: {resolver.step_names[target]}"
+        if simple_wide and stage == engage and resolver.step_names:
+            readings[stage] = f"deals enter at the first step: {resolver.step_names[0]}"
         elif target in (WON, LOST):
             readings[stage] = f"→ {target.capitalize()} (recognised)"
+        elif simple_wide:  # a final stage that is not an outcome: the deal is open
+            readings[stage] = "open: the deal is still in the stream"
+        elif isinstance(target, int):
+            readings[stage] = f"same name: {resolver.step_names[target]}"
         else:
             readings[stage] = ""
     return readings

@@ -16,6 +16,7 @@ from funnel.importing import (
     import_events,
     read_table,
     source_owners,
+    stage_defaults,
 )
 from funnel.metrics.engine import compute_metrics
 from funnel.metrics.query import MetricsFilters, MetricsQuery
@@ -157,3 +158,16 @@ def test_the_metrics_api_filters_by_owner_name_for_managers_not_for_reps(team, c
     assert both.status_code == 400 and "owner_name" in both.json()
     client.force_login(people["alice"])
     assert client.get(url, {"owner_name": "Zane Levy"}).status_code == 403
+
+
+def test_the_wizard_says_how_a_one_row_per_deal_file_reads_each_stage_left_unmapped(team):
+    _, stream, _ = team
+    defaults = stage_defaults(stream, read_table(CRM), ImportOptions(format="wide"))
+    assert defaults == {
+        "engage_date": "deals enter at the first step: Engaging",
+        "Lost": "→ Lost (recognised)",
+        "Won": "→ Won (recognised)",
+        # A final stage that is not an outcome keeps the deal open, even one named as a step.
+        "Prospecting": "open: the deal is still in the stream",
+        "Engaging": "open: the deal is still in the stream",
+    }
