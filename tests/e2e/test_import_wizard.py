@@ -27,7 +27,9 @@ def test_a_manager_imports_a_crm_stage_history_with_the_wizard(page, demo):
 
     page.get_by_label("Into value stream").select_option(label="New business (current state)")
     page.get_by_label("transitions", exact=False).check()
-    page.get_by_label("File", exact=True).set_input_files(EXAMPLES / "salesforce_opportunity_history.csv")
+    page.get_by_label("File", exact=True).set_input_files(
+        EXAMPLES / "salesforce_opportunity_history.csv"
+    )
     page.get_by_role("button", name="Upload and preview").click()
 
     expect(page.get_by_role("heading", name="The first rows")).to_be_visible()
