@@ -29,7 +29,16 @@ from schemathesis.checks import (
 
 from funnel.models import Deal, Visit
 from kaizen.models import KaizenCycle
-from streams.models import FunnelStage, Lane, ProcessStep, Team, ValueStream
+from streams.models import (
+    FunnelStage,
+    InactiveMembership,
+    Invitation,
+    Lane,
+    Membership,
+    ProcessStep,
+    Team,
+    ValueStream,
+)
 from vsm_project.demo import demo_seed
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.django_db]
@@ -51,6 +60,9 @@ MODELS = {
     "deals": Deal,
     "visits": Visit,
     "kaizen-cycles": KaizenCycle,
+    "members": Membership,
+    "inactive-members": InactiveMembership,
+    "invitations": Invitation,
 }
 
 
