@@ -373,9 +373,10 @@ def import_run(request: HttpRequest, pk: int) -> HttpResponse:
     )
     upload.job = job
     upload.save(update_fields=["job"])
-    # With Redis down the job fails at once saying so, and this page can start it again.
-    transaction.on_commit(lambda: job_enqueue(job, import_events_task, upload.pk))
-    messages.info(request, f"Importing {upload.filename} into {upload.stream.name}.")
+    # Views run in autocommit: the job is stored for the worker already. With Redis down the
+    # job fails at once saying so, and its page offers to start it again.
+    if job_enqueue(job, import_events_task, upload.pk):
+        messages.info(request, f"Importing {upload.filename} into {upload.stream.name}.")
     return redirect("job_detail", pk=job.pk)
 
 
