@@ -253,3 +253,17 @@ def test_an_import_started_with_the_broker_down_is_started_again_from_its_page(
     assert "Start again" not in client.get(again["Location"]).content.decode()
     assert client.post(run)["Location"].endswith(f"/jobs/{second.pk}/")
     assert not Deal.objects.filter(external_id="B-1").exists()  # the worker's job, not ours
+
+
+def test_a_dashboard_view_nobody_asked_for_is_computed_in_the_request_when_the_broker_is_down(
+    broker, team_setup, client
+):
+    broker.side_effect = REFUSED
+    client.force_login(team_setup.manager_a)
+    page = f"/dashboards/streams/{team_setup.stream_a.slug}/flow/?amount_band=small"
+    response = client.get(page)
+    assert response.status_code == 200  # not "Preparing this view" forever
+    assert 'id="chart-aging"' in response.content.decode()
+    job = Job.objects.get(kind="dashboard view")
+    assert (job.state, job.percent) == (JobState.DONE, 100)
+    assert broker.call_count == 1  # it tried the queue first
