@@ -136,3 +136,20 @@ def test_the_board_and_a_cycle_page_fit_a_phone(phone_page, demo):
     # Leadership reads: no forms of any phase, no comment box.
     expect(phone_page.locator("main form")).to_have_count(0)
     save_screenshot(phone_page, "kaizen-cycle-390x844")
+
+
+def test_a_manager_acts_without_evidence_on_a_phone(phone_page, demo):
+    cycle = KaizenCycle.objects.filter(phase=Phase.CHECK).first()
+    KaizenCycle.objects.filter(pk=cycle.pk).update(evidence_override=None)
+    check = cycle.check_result
+    check.verdict = "insufficient_data"
+    check.save(update_fields=["verdict"])
+    login(phone_page, "manager", DEMO_PASSWORD)
+    phone_page.goto(f"/kaizen/{cycle.pk}/")
+    expect(phone_page.locator("#act-move")).to_contain_text("Not enough data to say")
+    phone_page.get_by_label("Why act without evidence").fill("Season ends; decide now.")
+    assert phone_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    save_screenshot(phone_page, "kaizen-act-without-evidence-390x844")
+    phone_page.get_by_role("button", name="Move to Act without evidence").click()
+    expect(phone_page.locator("#override-note")).to_contain_text("Season ends; decide now.")
+    assert phone_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
