@@ -157,6 +157,7 @@ class DealSerializer(serializers.ModelSerializer):
             "account",
             "amount",
             "owner",
+            "owner_name",
             "source",
             "created_at",
             "status",

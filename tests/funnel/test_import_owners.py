@@ -171,3 +171,12 @@ def test_the_wizard_says_how_a_one_row_per_deal_file_reads_each_stage_left_unmap
         "Prospecting": "open: the deal is still in the stream",
         "Engaging": "open: the deal is still in the stream",
     }
+
+
+def test_the_deals_api_shows_an_imported_owner_name(team, client):
+    _, stream, people = team
+    import_events(stream=stream, data=CRM, options=ImportOptions(format="wide"))
+    deal = Deal.objects.filter(owner_name="Zane Levy").first()
+    client.force_login(people["morgan"])
+    body = client.get(f"/api/deals/{deal.pk}/").json()
+    assert (body["owner"], body["owner_name"]) == (None, "Zane Levy")
