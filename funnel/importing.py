@@ -15,11 +15,16 @@ Three layouts, one row per …
   to the next), or a simple export with an engage date, a close date and a final stage: one
   visit per deal from the engage date at the stream's first step (or the step the mapping
   gives for the engage date's column name), closed at the close date when the final stage is
-  won or lost, open otherwise.
+  won or lost, open otherwise. A deal without an engage date (never engaged) is stored open
+  without a visit; ``ImportResult.notes`` says so.
 
 Stage names match step names case-insensitively; ``ImportOptions.steps`` maps others to a step
 or to ``won`` / ``lost`` / ``ignore`` (rows skipped); obvious names (Won, Closed Won,
-closedlost …) are outcomes. Every stage that is none of these is listed in one error.
+closedlost …) are outcomes, even beside a step of that name. Every stage that is none of these
+is listed in one error.
+
+Owners are members (username or email, or ``ImportOptions.owners`` mapping a name to one);
+any other name is kept as ``Deal.owner_name``: a file is never refused for names.
 
 Rules of the whole import:
 
@@ -37,11 +42,15 @@ Rules of the whole import:
   or seconds. Times without an offset are in ``ImportOptions.time_zone`` (zoneinfo); a time
   that does not exist there (a spring-forward gap) is an error, an ambiguous one (fall back)
   is taken as the first of the two. Times in the future are errors.
-* **Safety.** Not UTF-8, empty, duplicate headers, missing required columns, more than the
-  byte limit (``settings.VSM_IMPORT_MAX_BYTES``, default 200 MB): one clear message. Cells of
-  the mapped columns that look like spreadsheet formulas (``=``, ``+``, ``-``, ``@`` followed
-  by something that is not a plain number or date) are row errors; a leading ``'`` that
+* **Safety.** Not a table (a PDF, image, archive, workbook, JSON, XML, one column), not
+  UTF-8, empty, a NUL byte (its row named), duplicate headers, missing required columns, more
+  than ``VSM_IMPORT_MAX_BYTES`` (200 MB) or ``VSM_IMPORT_MAX_COLUMNS`` (500): one clear
+  message. Cells of the mapped columns that a spreadsheet would run as formulas
+  (:mod:`funnel.csv_safety`: after blanks, ``=`` ``@`` or ``+``/``-`` before something that is
+  not a plain number or date, full-width forms too) are row errors; a leading ``'`` that
   neutralises one (as the export writes) is removed.
+* **Afterwards.** An import that wrote anything refreshes the planner's statistics and
+  schedules the metrics recompute; one that changed nothing does neither.
 * **Memory.** Rows are streamed from the file; visits are held as a few integer arrays (about
   60 bytes each) and written a chunk of deals at a time, never as model instances for all.
 """
