@@ -45,3 +45,21 @@ def test_a_rendered_dashboard_is_cached_per_time_zone():
     with timezone.override("Asia/Tokyo"):
         tokyo = stamp.key("stream", "funnel", 1)
     assert utc != tokyo
+
+
+def test_the_dashboards_as_of_times_name_the_viewers_zone():
+    from types import SimpleNamespace
+
+    from django.template.loader import render_to_string
+
+    at = datetime(2025, 1, 6, 9, tzinfo=UTC)
+    with timezone.override("Europe/Berlin"):
+        status = render_to_string(
+            "funnel/dashboards/_status.html",
+            {
+                "filters": SimpleNamespace(period=SimpleNamespace(label="Last 90 days")),
+                "computed_at": at,
+            },
+        )
+    assert "as of <time" in status and "6 Jan 2025, 10:00 (Europe/Berlin)</time>" in status
+    assert "UTC</time>" not in status
