@@ -102,3 +102,16 @@ def test_an_empty_update_of_the_map_is_refused_to_all_but_its_editors(team_setup
         "leader_a": 403,
         "manager_b": 404,
     }
+
+
+def test_an_empty_role_change_is_refused_to_all_but_the_teams_managers(team_setup):
+    ns = team_setup
+    membership = ns.rep_a1.memberships.get(team=ns.team_a)
+    # A manager's empty change names the missing role (400); nobody else gets that far.
+    assert answers(ns, f"/api/members/{membership.pk}/") == {
+        "manager_a": 400,
+        "rep_a1": 403,
+        "rep_a2": 403,
+        "leader_a": 403,
+        "manager_b": 404,
+    }

@@ -16,14 +16,14 @@ from drf_spectacular.utils import (
     extend_schema_field,
     extend_schema_view,
 )
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from streams.api import IdFilter
 from streams.models import InactiveMembership, Invitation, Membership, Role, Team
-from streams.people.selectors import teams_people_visible_to
+from streams.people.selectors import team_can_manage_people, teams_people_visible_to
 from streams.people.services import (
     invitation_resend,
     member_change_role,
@@ -160,6 +160,10 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _PeopleVie
     )
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         membership = self.get_object()
+        # An empty or invalid body is still a write: whoever may not change roles hears 403
+        # first, as for a valid one, not a 400 about the body.
+        if not team_can_manage_people(user=request.user, team=membership.team):
+            raise exceptions.PermissionDenied("Only the team's managers manage its people.")
         data = self._validated(RoleSerializer)
         membership = member_change_role(membership=membership, by=request.user, role=data["role"])
         return Response(MemberSerializer(membership).data)
