@@ -25,9 +25,11 @@ import math
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from streams import explanations
 from streams.hooks import burst_step_ids, measured_map
@@ -625,6 +627,10 @@ def _step_rows(planned: StepFigures, measured: StepFigures | None) -> list[DataR
     return rows
 
 
+def _day(moment: datetime) -> str:
+    return f"{timezone.localtime(moment):%Y-%m-%d}"
+
+
 def _summary(data: VsmMap, x: float, bottom: float) -> SummaryBox:
     planned = data.planned_summary
     measured = data.measured.summary if data.measured is not None else None
@@ -657,15 +663,14 @@ def _summary(data: VsmMap, x: float, bottom: float) -> SummaryBox:
                 measured_value=_raw(m_value),
             )
         )
-    if data.measured is not None and measured is None:
+    if data.measured is not None:
+        # Days in the viewer's time zone, as the page around the drawing shows them.
         m = data.measured
-        footnote = f"No completed visits {m.window_start:%Y-%m-%d} – {m.window_end:%Y-%m-%d} yet"
-    elif data.measured is not None:
-        m = data.measured
-        footnote = (
-            f"Measured {m.window_start:%Y-%m-%d} – {m.window_end:%Y-%m-%d}, "
-            f"as of {m.computed_at:%Y-%m-%d}"
-        )
+        start, end = _day(m.window_start), _day(m.window_end)
+        if measured is None:
+            footnote = f"No completed visits {start} – {end} yet"
+        else:
+            footnote = f"Measured {start} – {end}, as of {_day(m.computed_at)}"
     else:
         footnote = "Measured figures appear once the metrics have run."
     rows_top = first - 14

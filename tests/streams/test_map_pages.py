@@ -297,3 +297,21 @@ def test_the_editor_preselects_each_stages_first_and_last_step(client):
     select = html[html.index(f'id="stage-{solution}-last_step"') :]
     select = select[: select.index("</select>")]
     assert f'value="{spans["Solution"].last_step_id}" selected' in select
+
+
+def test_the_drawings_measured_dates_are_the_viewers_days(client, team_setup):
+    from streams.people.services import profile_set_time_zone
+
+    stream, step = team_setup.stream_a, team_setup.steps_a[0]
+    end = datetime(2025, 4, 1, 23, 0, tzinfo=UTC)  # already 2 April in Tokyo
+    metrics_snapshot(
+        stream,
+        start=end - timedelta(days=90),
+        end=end,
+        steps={step: {"n_completed": 12, "median_hours": 30, "n_entered": 10}},
+        lead_time_hours=30,
+    )
+    profile_set_time_zone(user=team_setup.leader_a, time_zone="Asia/Tokyo")
+    client.force_login(team_setup.leader_a)
+    svg = client.get(f"/streams/{stream.slug}/map.svg").content.decode()
+    assert "– 2025-04-02, as of 2025-04-02" in svg
