@@ -58,7 +58,7 @@ from funnel.bulk import (
     events_apply,
 )
 from funnel.models import Deal, DealEvent, DealStatus, Visit
-from funnel.moments import utc_offset_error
+from funnel.moments import date_range_error, utc_offset_error
 from funnel.selectors import deal_can_edit, deals_visible_to, visits_visible_to
 from funnel.services import (
     deal_close,
@@ -130,6 +130,8 @@ class AwareDateTimeField(serializers.DateTimeField):
                 parsed = parse_datetime(value.strip())
             except ValueError:
                 parsed = None  # DRF reports it as an invalid datetime below.
+        if isinstance(parsed, datetime) and (reason := date_range_error(parsed)):
+            raise serializers.ValidationError(reason, code="range")
         if isinstance(parsed, datetime) and timezone.is_naive(parsed):
             self.fail("naive")
         return super().to_internal_value(value)
@@ -358,6 +360,8 @@ class AwareIsoDateTimeField(IsoDateTimeField):
                 parsed = parse_datetime(value.strip())
             except ValueError:
                 parsed = None  # reported as an invalid date/time by the parent
+            if parsed is not None and (reason := date_range_error(parsed)):
+                raise DjangoValidationError(reason, code="range")
             if parsed is not None and timezone.is_naive(parsed):
                 raise DjangoValidationError(self.error_messages["naive"], code="naive")
         return super().to_python(value)

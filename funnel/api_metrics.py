@@ -10,7 +10,7 @@ A figure in a class's ``SAMPLES`` is an object ``{value, n, low_sample}``; the s
 from __future__ import annotations
 
 from dataclasses import asdict, fields
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,7 +26,7 @@ from rest_framework.views import APIView
 from funnel.metrics.query import AMOUNT_BANDS, DEFAULT_WINDOW, MetricsFilters, MetricsQuery
 from funnel.metrics.results import MetricsResult, StageMetrics, StepMetrics, StreamSummary, Waste
 from funnel.metrics.snapshots import metrics_read
-from funnel.moments import utc_offset_error
+from funnel.moments import moment_from_text
 from streams.models import FunnelStage, ProcessStep, Role, ValueStream
 from streams.selectors import role_in_team, streams_visible_to
 
@@ -34,24 +34,11 @@ from streams.selectors import role_in_team, streams_visible_to
 
 
 def _moment(name: str, raw: str, zone: ZoneInfo) -> datetime:
-    """An ISO 8601 date or date-time; a date is midnight and a time without offset is read in
-    ``zone``."""
-    if reason := utc_offset_error(raw):
-        raise ValidationError({name: reason})
+    """``funnel.moments.moment_from_text``, its reason named by the parameter."""
     try:
-        parsed = datetime.fromisoformat(raw.strip())
-    except ValueError:
-        raise ValidationError(
-            {
-                name: f"'{raw}' is not an ISO 8601 date or time (e.g. 2025-03-01 or "
-                "2025-03-01T09:00:00+01:00)."
-            }
-        ) from None
-    if isinstance(parsed, date) and not isinstance(parsed, datetime):
-        parsed = datetime.combine(parsed, time())
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=zone)
-    return parsed.astimezone(UTC)
+        return moment_from_text(raw, zone)
+    except ValueError as exc:
+        raise ValidationError({name: str(exc)}) from None
 
 
 def metrics_query_from_params(stream: ValueStream, params: Any) -> MetricsQuery:

@@ -130,8 +130,8 @@ def dashboard_filters(
         errors.update({k: v[0] for k, v in exc.message_dict.items()})
         query = None
     owner, lane = values["owner"], values["lane"]
-    if owner_ids is not None and owner.isdigit() and int(owner) not in set(owner_ids):
-        errors["owner"] = f"User {values['owner']} is not a rep of this team."
+    if owner_ids is not None and owner and not (owner.isdigit() and int(owner) in set(owner_ids)):
+        errors["owner"] = f"No such rep in this team: '{owner}'. Choose a rep from the list."
     if lane_ids is not None and lane.isdigit() and int(lane) not in set(lane_ids):
         errors["lane"] = f"Lane {values['lane']} is not a lane of this stream."
     if period.key == CUSTOM and not errors and query is not None and query.is_rolling:

@@ -78,13 +78,30 @@ def _own_only(*, role: str | None, board: str) -> bool:
     return role == Role.REP or board == "me"
 
 
-def _params(request: HttpRequest, *, own_only: bool) -> dict[str, str]:
+def _reps(request: HttpRequest, *, team_id: int, own_only: bool) -> tuple[list, set[int]]:
+    """The reps the filter offers (none on pages fixed to the user's own deals) and the ids an
+    ``owner`` parameter may name. The team's reps are read only when needed: on a page fixed
+    to the user's own deals, only to tell another rep (403) from no rep at all (400)."""
+    owner = request.GET.get("owner")
+    if own_only and owner in (None, "", str(request.user.pk)):
+        return [], {request.user.pk}
+    reps = team_reps(team_id)
+    ids = {p.id for p in reps} | ({request.user.pk} if own_only else set())
+    return ([] if own_only else reps), ids
+
+
+def _params(request: HttpRequest, *, own_only: bool, owner_ids: set[int]) -> dict[str, str]:
+    """The query string; on pages fixed to the user's own deals, their id as ``owner``.
+    Naming another rep of the team there is a 403; an owner that is no rep of the team is
+    left for ``dashboard_filters`` to refuse by name (a 400), as for every role."""
     params = {key: value for key, value in request.GET.items()}
     if own_only:
         owner = params.get("owner")
-        if (owner and owner != str(request.user.pk)) or params.get("owner_name"):
+        other = bool(owner) and owner != str(request.user.pk)
+        if params.get("owner_name") or (other and owner.isdigit() and int(owner) in owner_ids):
             raise PermissionDenied(OWN_ONLY)
-        params["owner"] = str(request.user.pk)
+        if not other:
+            params["owner"] = str(request.user.pk)
     return params
 
 
@@ -102,15 +119,15 @@ def _stream_filters(
 ) -> tuple[str | None, bool, StreamInfo, DashboardFilters, dict[str, str], list]:
     role = _role(request, stream.team_id)
     own_only = _own_only(role=role, board=board)
-    params = _params(request, own_only=own_only)
+    reps, owner_ids = _reps(request, team_id=stream.team_id, own_only=own_only)
+    params = _params(request, own_only=own_only, owner_ids=owner_ids)
     info = stream_info(stream)
-    reps = [] if own_only else team_reps(stream.team_id)
     filters, errors = dashboard_filters_or_default(
         stream_id=stream.pk,
         params=params,
         now=timezone.now(),
-        fallback={"owner": params["owner"]} if own_only else None,
-        owner_ids=None if own_only else [p.id for p in reps],
+        fallback={"owner": str(request.user.pk)} if own_only else None,
+        owner_ids=owner_ids,
         lane_ids=[lane.id for lane in info.lanes],
     )
     return role, own_only, info, filters, errors, reps
@@ -288,14 +305,14 @@ def chart_csv(request: HttpRequest, slug: str, board: str, chart: str) -> HttpRe
 def _team_filters(request: HttpRequest, team) -> tuple:
     role = _role(request, team.pk)
     own_only = role == Role.REP
-    params = _params(request, own_only=own_only)
-    reps = [] if own_only else team_reps(team.pk)
+    reps, owner_ids = _reps(request, team_id=team.pk, own_only=own_only)
+    params = _params(request, own_only=own_only, owner_ids=owner_ids)
     filters, errors = dashboard_filters_or_default(
         stream_id=0,  # each stream's query is made from these filters
         params=params,
         now=timezone.now(),
-        fallback={"owner": params["owner"]} if own_only else None,
-        owner_ids=None if own_only else [p.id for p in reps],
+        fallback={"owner": str(request.user.pk)} if own_only else None,
+        owner_ids=owner_ids,
         lane_ids=[],  # lanes belong to one stream: no lane filter across streams
     )
     streams = list(team.streams.filter(state=StreamState.CURRENT).order_by("name"))

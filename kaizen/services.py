@@ -37,6 +37,7 @@ from django.utils import timezone
 
 from funnel.metrics.query import DEFAULT_WINDOW, MetricsQuery
 from funnel.metrics.snapshots import metrics_stored
+from funnel.moments import date_range_error
 from kaizen.checks import change_moment, check_compute, metric_sample, summarize
 from kaizen.metrics import DURATION, spec, value_from_result
 from kaizen.models import (
@@ -182,7 +183,9 @@ def _check_plan(values: dict[str, Any], stream: ValueStream, errors: dict[str, s
             f"The Check window is {MIN_WINDOW_DAYS} to {MAX_WINDOW_DAYS} days on each side."
         )
     target_date = values["target_date"]
-    if target_date is not None and target_date < values["planned_on"]:
+    if target_date is not None and (reason := date_range_error(target_date)):
+        errors["target_date"] = reason
+    elif target_date is not None and target_date < values["planned_on"]:
         errors["target_date"] = (
             f"The target date cannot be before the plan ({values['planned_on']:%Y-%m-%d})."
         )

@@ -1162,6 +1162,42 @@ def test_a_utc_offset_beyond_15_59_is_a_400_naming_the_parameter(
     assert _OFFSET_REASON in response.content.decode()
 
 
+_YEAR_REASON = "is out of range: dates run from 1970-01-01 to 2100-12-31"
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "0001-01-01T00:00:00+15:00",
+        "9999-12-31T23:00:00-15:00",
+        "1969-12-31T23:59:59+00:00",
+        "2101-01-01T00:00:00+00:00",
+    ],
+)
+def test_a_time_outside_1970_to_2100_is_a_400_naming_the_parameter(
+    api_client: APIClient, team_setup: SimpleNamespace, moment: str
+) -> None:
+    """Year 1 and 9999 with an offset overflowed Python's dates (a 500); no sales time is
+    outside 1970..2100."""
+    ns = team_setup
+    client = _as(api_client, ns.manager_a)
+    metrics = f"/api/streams/{ns.stream_a.pk}/metrics/"
+    for path, name, params in [
+        ("/api/deals/", "created_at", {"created_at_after": moment}),
+        ("/api/visits/", "exited_at", {"exited_at_before": moment}),
+        (metrics, "start", {"start": moment, "end": "2026-01-01"}),
+        (metrics, "end", {"start": "2025-01-01", "end": moment}),
+    ]:
+        response = client.get(path, params)
+        assert response.status_code == 400, (path, params, response.content)
+        assert _YEAR_REASON in str(response.json()[name]), (path, params)
+    response = client.post(
+        f"/api/deals/{ns.deal_a1.pk}/move/", {"step": ns.steps_a[1].pk, "at": moment}, "json"
+    )
+    assert response.status_code == 400
+    assert _YEAR_REASON in response.json()["at"][0]
+
+
 def test_an_offset_of_15_59_is_taken(api_client: APIClient, team_setup: SimpleNamespace) -> None:
     response = _as(api_client, team_setup.manager_a).get(
         "/api/deals/", {"created_at_after": "2025-01-01T00:00:00+15:59"}

@@ -413,7 +413,7 @@ def test_a_lane_or_rep_of_another_stream_is_a_400(board):
     assert "is not a lane of this stream" in response.content.decode()
     response = client.get(url(board, "flow", f"?owner={board.rep_b.pk}"))
     assert response.status_code == 400
-    assert "is not a rep of this team" in response.content.decode()
+    assert "No such rep in this team" in response.content.decode()
 
 
 def test_period_presets_end_at_midnight_in_the_chosen_zone_and_compare_with_the_days_before():
@@ -478,6 +478,57 @@ def test_a_rep_asking_for_another_reps_figures_gets_a_403(board, name):
     assert client.get(url(board, name, f"{key}.csv?owner={other}")).status_code == 403
     team = f"/dashboards/teams/{board.team_a.slug}/?owner={other}"
     assert client.get(team).status_code == 403
+
+
+#: Custom periods past the years a client may write: before the range check, the window
+#: reached past year 9999 or before year 1 (its previous period, a time zone's offset) and
+#: the page answered 500 (OverflowError).
+OUT_OF_RANGE = [
+    ("?period=custom&start=2026-11-01&end=9999-12-31", "end"),
+    ("?period=custom&start=1000-11-01&end=2026-12-31", "start"),
+    ("?period=custom&start=0001-01-01&end=2026-12-31&tz=America/New_York", "start"),
+    ("?period=custom&start=2026-11-01&end=9999-12-31T23:00:00-05:00", "end"),
+    ("?period=custom&start=1969-12-31&end=2026-12-31", "start"),
+    ("?period=custom&start=2026-11-01&end=2101-01-01", "end"),
+]
+
+
+@pytest.mark.parametrize("who", ["leader_a", "manager_a", "rep_a1"])
+@pytest.mark.parametrize(("query", "parameter"), OUT_OF_RANGE)
+def test_a_custom_period_out_of_the_years_is_a_400_naming_it(board, who, query, parameter):
+    client = client_for(getattr(board, who))
+    team = f"/dashboards/teams/{board.team_a.slug}/"
+    for page in (url(board, "funnel", query), url(board, "me", query), f"{team}{query}"):
+        response = client.get(page)
+        assert response.status_code == 400, page
+        html = response.content.decode()
+        assert f"<strong>{parameter}</strong>" in html and "dates run from 1970-01-01" in html
+    # The chart downloads check the filters before looking the chart up.
+    for csv_url in (url(board, "funnel", f"funnel.csv{query}"), f"{team}funnel.csv{query}"):
+        response = client.get(csv_url)
+        assert response.status_code == 400, csv_url
+        assert response.content.decode().startswith(f"{parameter}:")
+
+
+def test_the_widest_custom_period_in_range_shows(board):
+    query = "?period=custom&start=1970-01-01&end=2100-12-31"
+    assert client_for(board.manager_a).get(url(board, "funnel", query)).status_code in (200, 202)
+
+
+@pytest.mark.parametrize("who", ["leader_a", "manager_a", "rep_a1"])
+@pytest.mark.parametrize("owner", ["zzz", "999999", "-1"])
+def test_an_owner_who_is_no_rep_of_the_team_is_a_400_naming_the_filter(board, who, owner):
+    client = client_for(getattr(board, who))
+    team = f"/dashboards/teams/{board.team_a.slug}/?owner={owner}"
+    pages = [url(board, name, f"?owner={owner}") for name in (*BOARDS, "me")] + [team]
+    for page in pages:
+        response = client.get(page)
+        assert response.status_code == 400, page
+        html = response.content.decode()
+        assert "<strong>owner</strong>" in html and "No such rep in this team" in html
+    response = client.get(url(board, "funnel", f"funnel.csv?owner={owner}"))
+    assert response.status_code == 400
+    assert response.content.decode().startswith("owner: No such rep in this team")
 
 
 @pytest.mark.parametrize("name", BOARDS)
