@@ -23,7 +23,7 @@ from drf_spectacular.utils import (
     extend_schema_field,
     extend_schema_view,
 )
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -38,7 +38,7 @@ from kaizen.models import (
     Outcome,
     Phase,
 )
-from kaizen.selectors import cycles_visible_to
+from kaizen.selectors import cycle_can_manage, cycles_visible_to
 from kaizen.services import (
     DO_NOTES_FIELDS,
     PLAN_FIELDS,
@@ -349,6 +349,18 @@ _ERRORS = {
 }
 
 
+class PhaseMovePermission(permissions.BasePermission):
+    """Do, Check and Act are the managers': a phase move that another role sends is refused
+    (403) before its body is read, so an empty or invalid body is not a 400 as if the move
+    were allowed (the services check again)."""
+
+    message = "Only the team's managers move a cycle through Do, Check and Act."
+    actions = frozenset({"start_do", "start_check", "start_act", "adopt", "adapt", "abandon"})
+
+    def has_object_permission(self, request: Request, view: Any, obj: KaizenCycle) -> bool:
+        return view.action not in self.actions or cycle_can_manage(user=request.user, cycle=obj)
+
+
 @extend_schema_view(
     list=extend_schema(summary="Kaizen cycles of your teams"),
     retrieve=extend_schema(summary="One kaizen cycle, with its stored Check"),
@@ -363,6 +375,7 @@ class KaizenCycleViewSet(
 
     queryset = KaizenCycle.objects.none()
     serializer_class = CycleSerializer
+    permission_classes = [permissions.IsAuthenticated, PhaseMovePermission]
     filter_backends = [filters.DjangoFilterBackend, StableOrderingFilter]
     filterset_class = CycleFilter
     ordering_fields = ["planned_on", "target_date", "change_date", "closed_on", "updated_at", "id"]

@@ -115,3 +115,25 @@ def test_an_empty_role_change_is_refused_to_all_but_the_teams_managers(team_setu
         "leader_a": 403,
         "manager_b": 404,
     }
+
+
+@pytest.mark.parametrize(
+    "move", ["start-do", "start-check", "start-act", "adopt", "adapt", "abandon"]
+)
+def test_a_phase_move_with_an_empty_body_is_refused_to_all_but_managers(team_setup, move):
+    """The body is read after the role: leadership and reps hear 403, not a 400 about it."""
+    ns = team_setup
+    planned = cycle_at(Phase.PLAN, stream=ns.stream_a, user=ns.manager_a, step=ns.steps_a[0])
+    got = {}
+    for role in ROLES:
+        client = APIClient()
+        client.force_authenticate(user=getattr(ns, role))
+        got[role] = client.post(f"/api/kaizen-cycles/{planned.pk}/{move}/", {}, "json").status_code
+    # A manager gets as far as the body or the phase (400); nobody else does.
+    assert got == {
+        "manager_a": 400,
+        "rep_a1": 403,
+        "rep_a2": 403,
+        "leader_a": 403,
+        "manager_b": 404,
+    }
