@@ -254,7 +254,7 @@ def measure_import(path: Path, stream_slug: str) -> dict:
     # The metrics recompute that the import queues is a Celery task of its own (timed by
     # bench/metrics_bench.py); without a broker it would run here, inside the measurement.
     recomputes: list[int] = []
-    importing.metrics_changed = lambda *, stream_id: recomputes.append(stream_id)
+    importing.uploads.metrics_changed = lambda *, stream_id: recomputes.append(stream_id)
     data = path.read_bytes()
     result = import_events(
         stream=stream, data=data, options=ImportOptions(format="visits"), progress=progress

@@ -538,8 +538,8 @@ def test_it_changes_nothing_when_the_same_file_is_imported_again(acme, monkeypat
     from funnel import importing
 
     scheduled, analysed = [], []
-    monkeypatch.setattr(importing, "metrics_changed", lambda **kw: scheduled.append(kw))
-    monkeypatch.setattr(importing, "event_log_analyze", lambda: analysed.append(1))
+    monkeypatch.setattr(importing.uploads, "metrics_changed", lambda **kw: scheduled.append(kw))
+    monkeypatch.setattr(importing.uploads, "event_log_analyze", lambda: analysed.append(1))
     first = run(acme.stream, HUBSPOT, "wide", steps=HUBSPOT_STEPS)
     # The first import wrote: statistics refreshed, one recompute owed.
     assert (scheduled, analysed) == ([{"stream_id": acme.stream.pk}], [1])

@@ -179,7 +179,7 @@ def test_an_upload_is_stored_and_read_back_byte_for_byte_in_slices(stream, setti
     from funnel import importing
 
     settings.VSM_IMPORT_CHECK_INLINE_BYTES = 10  # streamed into the database, read in the job
-    monkeypatch.setattr(importing, "READ_SLICE", 1000)  # several slices on PostgreSQL
+    monkeypatch.setattr(importing.uploads, "READ_SLICE", 1000)  # several slices on PostgreSQL
     data = b"deal_id,step,entered_at\n" + b"".join(
         f"D-{i},Lead,2025-01-01T00:00:{i % 60:02d}Z\n".encode() for i in range(500)
     )

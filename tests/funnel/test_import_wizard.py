@@ -325,7 +325,7 @@ def test_a_large_file_is_read_and_checked_by_background_jobs_with_progress(
     read.refresh_from_db()
     assert (read.state, read.params["next"]) == (JobState.DONE, f"/deals/import/{upload.pk}/")
     # The mapping page lists stages and owners from that reading, without reading the rows.
-    with mock.patch("funnel.importing._cells_of") as cells:
+    with mock.patch("funnel.importing.reading._cells_of") as cells:
         page = client.get(read.params["next"])
     assert cells.call_count == 0
     assert len(page.context["owners"]) == 6

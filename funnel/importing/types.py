@@ -1,0 +1,211 @@
+"""The import's public types: the fields a file's columns map to, the options, row errors, the
+rejection and the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from typing import Any
+
+FORMATS = ("visits", "transitions", "wide")
+DEFAULT_MAX_BYTES = 200 * 1024 * 1024
+#: Row errors kept for the report; more are counted (``ImportRejected.error_count``) only.
+MAX_ERRORS = 100_000
+#: Deals written (and compared with stored ones) per round trip.
+CHUNK_DEALS = 2_000
+CLOCK_SKEW = timedelta(minutes=5)
+WON, LOST, IGNORE = "won", "lost", "ignore"
+
+Progress = Callable[[int, int, str], None]
+
+# --- Public types ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Field:
+    """A canonical field the wizard maps a file column to."""
+
+    name: str
+    label: str
+    required: bool
+    help: str
+
+
+_DEAL_FIELDS = [
+    Field("deal_name", "Deal name", False, "Defaults to the deal id."),
+    Field("account", "Account", False, "Company or account name."),
+    Field("amount", "Amount", False, "A number (12345.67; 12,345.67 and a $ € £ sign are fine)."),
+    Field(
+        "owner",
+        "Owner",
+        False,
+        "A team member's username or email, or any name (a CRM agent's display name): names "
+        "that are not members are kept as the deal's owner name, or matched to a member below.",
+    ),
+    Field("source", "Lead source", False, "inbound, outbound, referral …"),
+]
+FIELDS: dict[str, list[Field]] = {
+    "visits": [
+        Field("deal_id", "Deal id", True, "The deal's id in the CRM (the case id)."),
+        Field(
+            "step",
+            "Step",
+            True,
+            "The process step of the visit. A won or lost stage here sets the outcome instead.",
+        ),
+        Field("entered_at", "Entered at", True, "When the deal arrived at the step."),
+        Field("exited_at", "Exited at", False, "When it left; empty while it is still there."),
+        Field("work_minutes", "Work minutes", False, "Hands-on minutes, a whole number."),
+        Field(
+            "actor",
+            "Actor",
+            False,
+            "Who did the work: a team member's username or email, or any name or role.",
+        ),
+        *_DEAL_FIELDS,
+        Field("outcome", "Outcome", False, "won, lost or open (empty: open)."),
+        Field(
+            "closed_at",
+            "Closed at",
+            False,
+            "When a won or lost deal closed; empty: when it left its last step.",
+        ),
+        Field("lost_reason", "Lost reason", False, "Only for lost deals."),
+        Field(
+            "created_at", "Created at", False, "When the deal was created; empty: its first visit."
+        ),
+    ],
+    "transitions": [
+        Field("deal_id", "Deal id", True, "The deal's id (Salesforce: OpportunityId)."),
+        Field("stage", "Stage", True, "The stage the deal changed to (StageName)."),
+        Field("changed_at", "Changed at", True, "When it changed (CreatedDate)."),
+        Field("actor", "Changed by", False, "Becomes the actor of the visit the change opens."),
+        *_DEAL_FIELDS,
+        Field("lost_reason", "Lost reason", False, "Kept only when the deal ends lost."),
+        Field(
+            "created_at", "Created at", False, "When the deal was created; empty: its first change."
+        ),
+    ],
+    "wide": [
+        Field("deal_id", "Deal id", True, "The deal's id (HubSpot: Record ID)."),
+        Field(
+            "stage",
+            "Final stage",
+            False,
+            "Current or final stage (Won, Lost, or an open stage). Required unless the file "
+            'has Date entered "<stage>" columns.',
+        ),
+        Field(
+            "entered_at",
+            "Engage date",
+            False,
+            "When the deal entered the stream (its first step). Required unless the file has "
+            'Date entered "<stage>" columns.',
+        ),
+        Field(
+            "closed_at",
+            "Close date",
+            False,
+            "When a won or lost deal closed (ignored for open deals: an expected date).",
+        ),
+        *_DEAL_FIELDS,
+        Field("lost_reason", "Lost reason", False, "Kept only when the deal is lost."),
+        Field(
+            "created_at", "Created at", False, "When the deal was created; empty: its first date."
+        ),
+    ],
+}
+
+
+@dataclass
+class ImportOptions:
+    format: str
+    time_zone: str = "UTC"
+    day_first: bool = False
+    #: canonical field -> file header. Empty: guessed (:func:`guess_columns`); otherwise
+    #: complete: a field left out is not read.
+    columns: dict[str, str] = field(default_factory=dict)
+    #: source stage name -> step name, or "won" / "lost" / "ignore".
+    steps: dict[str, str] = field(default_factory=dict)
+    #: owner name in the file -> username or email of a manager or rep of the team, or ""
+    #: to keep it as an external owner name. Names left out that match a member's username or
+    #: email are that member; any other name is kept as the deal's ``owner_name``.
+    owners: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ImportOptions:
+        return cls(
+            format=data["format"],
+            time_zone=data.get("time_zone") or "UTC",
+            day_first=bool(data.get("day_first", False)),
+            columns=dict(data.get("columns") or {}),
+            steps=dict(data.get("steps") or {}),
+            owners=dict(data.get("owners") or {}),
+        )
+
+
+@dataclass(slots=True)
+class RowError:
+    row: int
+    column: str
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column, "reason": self.reason}
+
+
+class ImportRejected(Exception):
+    """Nothing was imported. File-level problems have ``errors == []`` and say why in
+    ``message``; row problems list every error (up to :data:`MAX_ERRORS`; ``error_count``
+    counts them all)."""
+
+    def __init__(
+        self,
+        message: str,
+        errors: list[RowError] | None = None,
+        *,
+        error_count: int | None = None,
+        unknown_stages: list[str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or []
+        self.error_count = len(self.errors) if error_count is None else error_count
+        #: Stages that match no step (the caller says how to map them: wizard or --mapping).
+        self.unknown_stages = unknown_stages or []
+
+
+@dataclass
+class ImportResult:
+    deals_created: int
+    deals_updated: int
+    deals_unchanged: int
+    #: Visits inserted or updated (a dry run: that would be).
+    visits_written: int
+    #: Data rows in the file.
+    rows: int
+    #: Deals stored without a visit: never engaged (a simple wide file without engage date).
+    deals_without_visit: int = 0
+    #: Distinct owner names kept as names (not team members).
+    owner_names_kept: int = 0
+    #: How the import read what was not plain, in words for the summary.
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The counts, and the notes as one sentence each in a string (a job's result)."""
+        values = asdict(self)
+        values["notes"] = " ".join(self.notes)
+        return values
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ImportResult:
+        notes = data.get("notes") or ""
+        return cls(
+            **{k: int(data.get(k) or 0) for k in cls.__dataclass_fields__ if k != "notes"},
+            notes=[notes] if isinstance(notes, str) and notes else list(notes or []),
+        )
