@@ -36,23 +36,49 @@ SORTS: dict[str, tuple[str, list]] = {
 DEFAULT_SORT = {DealStatus.OPEN: "stalled", DealStatus.WON: "closed", DealStatus.LOST: "closed"}
 
 
+#: A filter whose value is not one of its choices (an edited or stale link) is named with
+#: this message and not applied: the list is shown as without it (for the status: open deals).
+NOT_APPLIED = {
+    "invalid_choice": "'%(value)s' is not one of the choices, so this filter is not applied."
+}
+
+
 class DealListFilter(django_filters.FilterSet):
+    """An unknown sort is replaced by the default sort, silently (it narrows nothing). Any
+    other filter with a value that is not one of its choices gets a message naming it and is
+    left out (``NOT_APPLIED``); the status then falls back to open deals."""
+
     q = django_filters.CharFilter(
         method="filter_search",
         label="Search",
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name or account"}),
     )
     status = django_filters.ChoiceFilter(
-        choices=STATUS_CHOICES, method="filter_status", empty_label=None
+        choices=STATUS_CHOICES,
+        method="filter_status",
+        empty_label=None,
+        error_messages={
+            "invalid_choice": "'%(value)s' is not a status (open, won, lost or all), so open "
+            "deals are shown."
+        },
     )
     # Choices from the steps the view already read, not a query of their own.
     step = django_filters.ChoiceFilter(
-        choices=[], label="At step", empty_label="Any step", method="filter_step"
+        choices=[],
+        label="At step",
+        empty_label="Any step",
+        method="filter_step",
+        error_messages=NOT_APPLIED,
     )
     owner = django_filters.ModelChoiceFilter(
-        queryset=get_user_model().objects.none(), label="Rep", empty_label="Anyone"
+        queryset=get_user_model().objects.none(),
+        label="Rep",
+        empty_label="Anyone",
+        error_messages=NOT_APPLIED,
     )
-    source = django_filters.ChoiceFilter(choices=[], empty_label="Any source")
+    source = django_filters.ChoiceFilter(
+        choices=[], empty_label="Any source", error_messages=NOT_APPLIED
+    )
     stalled = django_filters.BooleanFilter(
         method="filter_stalled",
         label="Only stalled deals",
@@ -82,7 +108,9 @@ class DealListFilter(django_filters.FilterSet):
     ) -> None:
         data = data.copy()
         data.setdefault("status", DealStatus.OPEN)
-        data.setdefault("sort", DEFAULT_SORT.get(data["status"], "newest"))
+        if data.get("sort") not in SORTS:  # absent or unknown: the status's default
+            status = data["status"] if data["status"] in dict(STATUS_CHOICES) else DealStatus.OPEN
+            data["sort"] = DEFAULT_SORT.get(status, "newest")
         super().__init__(data, *args, **kwargs)
         self.thresholds, self.now = thresholds, now
         several = len({step.stream_id for step in steps}) > 1
@@ -97,6 +125,17 @@ class DealListFilter(django_filters.FilterSet):
         ]
         self.form.fields["owner"].queryset = owners
         self.form.fields["source"].choices = [("", "Any source")] + [(s, s) for s in sources]
+
+    def filter_queryset(self, queryset: QuerySet[Deal]) -> QuerySet[Deal]:
+        # A refused status is not in cleaned_data: the default (open) applies, as the
+        # message says, rather than no status filter at all (every deal).
+        self.form.cleaned_data.setdefault("status", DealStatus.OPEN)
+        return super().filter_queryset(queryset)
+
+    @property
+    def sort_label(self) -> str:
+        """How the list is sorted, in words (for the table's caption)."""
+        return SORTS[self.form.data["sort"]][0]
 
     def filter_search(self, queryset: QuerySet[Deal], name: str, value: str) -> QuerySet[Deal]:
         value = value.strip()

@@ -40,6 +40,27 @@ class WhenField(forms.DateTimeField):
         raise forms.ValidationError("Enter a date and time, like 2026-03-01 09:30.")
 
 
+class AmountField(forms.DecimalField):
+    """A deal's amount: up to 14 digits, 2 after the point (the column's size). A text input
+    with the decimal keyboard, not ``type=number``: a browser empties a number input it cannot
+    read (with a console warning), so a refused amount would come back blank instead of as
+    typed, next to its message."""
+
+    widget = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
+    default_error_messages = {
+        "invalid": "Enter the amount as a number, e.g. 12500 or 12500.50.",
+        "max_digits": "Enter an amount under 1,000,000,000,000.",
+        "max_whole_digits": "Enter an amount under 1,000,000,000,000.",
+        "max_decimal_places": "Give the amount to the cent: at most 2 decimals.",
+    }
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("max_digits", 14)
+        kwargs.setdefault("decimal_places", 2)
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+
 class WhenForm(forms.Form):
     tz = forms.CharField(required=False, widget=forms.HiddenInput)
 
@@ -96,15 +117,12 @@ class DealCreateForm(WhenForm):
         label="Starts at step",
         help_text="The value stream and the step the deal enters first.",
     )
-    name = forms.CharField(max_length=200, label="Deal name")
-    account = forms.CharField(max_length=200, required=False)
-    amount = forms.DecimalField(
-        min_value=0,
-        max_digits=14,
-        decimal_places=2,
-        required=False,
-        widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "any"}),
+    # The service's wording for a missing name, as on the edit form (which leaves it to it).
+    name = forms.CharField(
+        max_length=200, label="Deal name", error_messages={"required": "A deal needs a name."}
     )
+    account = forms.CharField(max_length=200, required=False)
+    amount = AmountField()
     source = forms.CharField(
         max_length=40,
         required=False,
@@ -182,12 +200,7 @@ class DealEditForm(AccessibleForm):
 
     name = forms.CharField(max_length=200, label="Deal name", required=False)
     account = forms.CharField(max_length=200, required=False)
-    amount = forms.DecimalField(
-        max_digits=14,
-        decimal_places=2,
-        required=False,
-        widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "any"}),
-    )
+    amount = AmountField()
     source = forms.CharField(
         max_length=40,
         required=False,

@@ -418,6 +418,9 @@ class _Unset:
 
 
 UNSET: Any = _Unset()
+#: How far ahead a deal may be expected to close: a typo'd year (9999) is refused, naming the
+#: field, instead of being stored (and pushing date arithmetic past year 9999).
+CLOSE_HORIZON_YEARS = 10
 _TEXT_FIELDS = {"name": 200, "account": 200, "source": 40, "next_step": 200}
 
 
@@ -442,7 +445,14 @@ def _update_errors(
         errors["amount"] = "The amount cannot be negative."
     if changes.get("expected_close_date") is not None:
         created = timezone.localtime(deal.created_at).date()
-        if changes["expected_close_date"] < created:
+        today = timezone.localdate()
+        horizon = today.replace(year=today.year + CLOSE_HORIZON_YEARS, day=min(today.day, 28))
+        if changes["expected_close_date"] > horizon:
+            errors["expected_close_date"] = (
+                f"The expected close date is more than {CLOSE_HORIZON_YEARS} years away: "
+                f"give a date up to {date_format(horizon, 'Y-m-d')}."
+            )
+        elif changes["expected_close_date"] < created:
             errors["expected_close_date"] = (
                 f"The deal was created on {date_format(created, 'Y-m-d')}; it cannot be "
                 "expected to close before that."

@@ -69,6 +69,12 @@ def _sells(user) -> bool:
     return bool(team_ids_with_role(user, (Role.REP,))) and not user.is_staff
 
 
+def _list_title(user) -> str:
+    """The deal list's title, and so every breadcrumb back to it: a rep's own deals first,
+    the team's for managers and leadership."""
+    return "My deals" if _sells(user) else "Team deals"
+
+
 def _owner_choices(user):
     """Whom the list can be narrowed to: managers and reps of the teams whose whole list the
     user sees; none for a rep, who sees only their own deals."""
@@ -111,7 +117,6 @@ def deal_list(request: HttpRequest) -> HttpResponse:
         del filterset.form.fields["owner"]  # a rep sees only their own deals
     page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     by_id = {step.pk: step for step in steps}
-    mine = _sells(user)
     return render(
         request,
         "funnel/deal_list.html",
@@ -122,7 +127,7 @@ def deal_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "rows": deal_list_rows(page.object_list, steps=by_id, now=now),
             "status": filterset.form.cleaned_data.get("status") or DealStatus.OPEN,
-            "title": "My deals" if mine else "Team deals",
+            "title": _list_title(user),
             "can_create": streams_for_new_deals(user).exists(),
             "can_import": bool(streams_importable_by(user)),
             "exportable": streams_exportable_by(user),
@@ -158,6 +163,7 @@ def _deal_page(
     undo_until = deal_undo_deadline(deal=deal, user=request.user)
     context = {
         "deal": deal,
+        "list_title": _list_title(request.user),
         "visit": visit,
         "hours_in_step": hours_in_step,
         "stalled": bool(threshold is not None and hours_in_step > threshold),
@@ -255,6 +261,7 @@ def deal_close_view(request: HttpRequest, pk: int) -> HttpResponse:
             "funnel/deal_close_confirm.html",
             {
                 "deal": deal,
+                "list_title": _list_title(request.user),
                 "visit": deal_open_visit(deal=deal),
                 "form": form,
                 "data": form.cleaned_data,
@@ -373,7 +380,7 @@ def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "funnel/deal_edit.html",
-        {"deal": deal, "form": form, "sources": SOURCES},
+        {"deal": deal, "form": form, "sources": SOURCES, "list_title": _list_title(request.user)},
         status=status,
     )
 
@@ -407,4 +414,5 @@ def deal_new(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Deal created at {step.name}.")
             return redirect("funnel:deal_detail", pk=deal.pk)
-    return render(request, "funnel/deal_new.html", {"form": form, "sources": SOURCES})
+    context = {"form": form, "sources": SOURCES, "list_title": _list_title(request.user)}
+    return render(request, "funnel/deal_new.html", context)

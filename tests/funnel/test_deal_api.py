@@ -138,6 +138,15 @@ def test_a_patch_reports_every_bad_field_at_once(team_setup):
     assert set(response.json()) == {"name", "expected_close_date", "owner"}
 
 
+def test_an_expected_close_date_more_than_ten_years_away_is_refused_naming_it(team_setup):
+    ns = team_setup
+    response = _client(ns, "manager_a").patch(
+        f"/api/deals/{ns.deal_a1.pk}/", {"expected_close_date": "9999-12-31"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "more than 10 years away" in response.json()["expected_close_date"][0]
+
+
 @pytest.mark.parametrize(("who", "expected"), [("leader_a", 403), ("rep_a2", 404)])
 def test_an_empty_patch_is_refused_to_whoever_may_not_edit(team_setup, who, expected):
     response = _client(team_setup, who).patch(

@@ -238,6 +238,55 @@ def test_an_edit_reports_every_field_at_once_next_to_it(client, team_setup):
     assert ns.deal_a1.name != "Kept"
 
 
+def test_an_edit_refuses_a_close_date_past_ten_years_and_huge_amounts_in_words(client, team_setup):
+    ns = team_setup
+    client.force_login(ns.manager_a)
+    url = f"/deals/{ns.deal_a1.pk}/edit/"
+    response = client.post(
+        url, {"name": "Kept", "amount": "1e999", "expected_close_date": "9999-12-31"}
+    )
+    assert response.status_code == 400
+    errors = response.context["form"].errors
+    assert errors["amount"] == ["Enter an amount under 1,000,000,000,000."]
+    assert "more than 10 years away" in errors["expected_close_date"][0]
+    page = _words(response)
+    assert "digits in total" not in page
+    # What was typed comes back as typed (a text input: a number input would empty it).
+    html = response.content.decode()
+    assert re.search(
+        r'<input type="text" name="amount" value="1e999"[^>]*inputmode="decimal"', html
+    )
+    refused = client.post(url, {"name": "Kept", "amount": "12,5 k"})
+    assert 'value="12,5 k"' in refused.content.decode()
+    assert "Enter the amount as a number" in _words(refused)
+    ns.deal_a1.refresh_from_db()
+    assert ns.deal_a1.name != "Kept"
+    in_range = (NOW + timedelta(days=365 * 9)).date().isoformat()
+    ok = client.post(
+        url, {"name": "Kept", "amount": "999999999999.99", "expected_close_date": in_range}
+    )
+    assert ok.status_code == 302
+
+
+def test_new_and_edit_say_the_same_about_a_missing_name_and_crumbs_match_the_list(
+    client, team_setup
+):
+    ns = team_setup
+    for user, title in ((ns.manager_a, "Team deals"), (ns.rep_a1, "My deals")):
+        client.force_login(user)
+        assert f"<h1>{title}</h1>" in _text(client.get("/deals/"))
+        created = client.post("/deals/new/", {"first_step": ns.steps_a[0].pk, "name": ""})
+        assert created.context["form"].errors["name"] == ["A deal needs a name."]
+        crumb = f'<a href="/deals/">{title}</a> › New deal'
+        assert crumb in _text(created)
+        for page in (f"/deals/{ns.deal_a1.pk}/", f"/deals/{ns.deal_a1.pk}/edit/"):
+            assert f'aria-label="Breadcrumb"><a href="/deals/">{title}</a>' in _text(
+                client.get(page)
+            )
+    edited = client.post(f"/deals/{ns.deal_a1.pk}/edit/", {"name": " "})
+    assert edited.context["form"].errors["name"] == ["A deal needs a name."]
+
+
 def test_a_manager_reassigns_a_deal_to_another_rep(client, team_setup):
     ns = team_setup
     client.force_login(ns.manager_a)
@@ -343,7 +392,37 @@ def test_an_unknown_filter_value_is_shown_as_an_error_not_a_500(client, listing)
     client.force_login(listing.manager_a)
     response = client.get("/deals/", {"step": "abc", "sort": "bogus", "page": "x"})
     assert response.status_code == 200
-    assert set(response.context["form"].errors) == {"step", "sort"}
+    assert set(response.context["form"].errors) == {"step"}  # an unknown sort: the default
+
+
+def test_an_unknown_sort_is_the_default_sort_without_an_odd_caption(client, listing):
+    client.force_login(listing.manager_a)
+    default = client.get("/deals/")
+    response = client.get("/deals/", {"sort": "zzz"})
+    assert _names(response) == _names(default)  # stalled first, as without a sort
+    page = _text(response)
+    assert "zzz" not in page and not response.context["form"].errors
+    assert "Deals, sorted: Stalled first, then longest at their step" in page
+    assert "Deals, sorted: Name A–Z" in _text(client.get("/deals/", {"sort": "name"}))
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ({"status": "any"}, "status", "'any' is not a status (open, won, lost or all), so open"),
+        ({"source": "zzz"}, "source", "'zzz' is not one of the choices, so this filter is not"),
+        ({"owner": "999999"}, "owner", "'999999' is not one of the choices, so this filter is"),
+        ({"step": "999999"}, "step", "'999999' is not one of the choices, so this filter is"),
+    ],
+)
+def test_a_refused_filter_is_named_and_not_applied(client, listing, query, field, message):
+    """Consistently: the message next to the filter says it is left out, and the list is the
+    one without it (for the status: open deals, the default), never every deal."""
+    client.force_login(listing.manager_a)
+    response = client.get("/deals/", query)
+    assert set(response.context["form"].errors) == {field}
+    assert message in _text(response).replace("&#x27;", "'")
+    assert set(_names(response)) == {"Acme renewal", "Globex pilot", "Hooli fresh"}
 
 
 def test_pages_keep_the_filters_in_their_links(client, team_setup):
