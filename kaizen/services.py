@@ -697,7 +697,10 @@ CHECKED_PHASES = (Phase.CHECK, Phase.ACT)
 
 def cycle_check(*, cycle_id: int, now: datetime) -> CycleCheck | None:
     """Compute a cycle's Check from the event log and store it (an upsert: a rerun is safe).
-    Nothing happens, and None is returned, unless the cycle is in Check or Act."""
+    Nothing happens, and None is returned, unless the cycle is in Check or Act. A ``now``
+    later than the clock is taken as the clock: a Check is never dated after it was computed
+    (the page says "As of" that moment), and no deal after now exists to count."""
+    now = min(now, timezone.now())
     cycle = KaizenCycle.objects.filter(pk=cycle_id, phase__in=CHECKED_PHASES).first()
     if cycle is None:
         return None

@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -430,8 +430,8 @@ def _status_counts(stream: ValueStream) -> dict[str, int]:
 
 def _kaizen_cycles(stream: ValueStream, users: dict, anchor: datetime) -> None:
     """Kaizen cycles in every phase, each taken through the services at its own moment of the
-    story (``now`` = that day, 10:00 UTC, before the anchor), so baselines, Checks and dates are
-    what the event log said then:
+    story (``now`` = that day, 10:00 UTC, never after the anchor), so baselines, Checks and
+    dates are what the event log said then:
 
     - adopted, with a measured improvement: booking the discovery meeting on the qualification
       call (the simulation halves the wait from ``IMPROVED_DAYS_AGO`` days before the anchor);
@@ -445,7 +445,13 @@ def _kaizen_cycles(stream: ValueStream, users: dict, anchor: datetime) -> None:
     manager = users["manager"]
 
     def day(days_ago: int) -> datetime:
-        return anchor - timedelta(days=days_ago) + timedelta(hours=10)
+        # Never after the anchor: the default anchor is today 00:00 UTC, so "today, 10:00 UTC"
+        # would date a Check in the future for anyone seeding before ten.
+        return min(anchor - timedelta(days=days_ago) + timedelta(hours=10), anchor)
+
+    def in_days(days: int) -> date:
+        """A target date ``days`` after the anchor."""
+        return (anchor + timedelta(days=days)).date()
 
     def plan(days_ago: int, step: str, **fields) -> KaizenCycle:
         return kaizen.cycle_plan(
@@ -563,7 +569,7 @@ def _kaizen_cycles(stream: ValueStream, users: dict, anchor: datetime) -> None:
         problem="Demos wait for a sales engineer to be free.",
         countermeasure="Each sales engineer keeps two demo slots a day open for AEs to book.",
         target_value=72,
-        target_date=day(-30).date(),
+        target_date=in_days(30),
     )
     slots = kaizen.cycle_start_do(
         cycle=slots,
@@ -584,7 +590,7 @@ def _kaizen_cycles(stream: ValueStream, users: dict, anchor: datetime) -> None:
         metric=Metric.TIME_IN_STEP,
         problem="Legal review of every contract takes a week; most are standard.",
         countermeasure="A pre-approved template; legal reviews only changes to it.",
-        target_date=day(-60).date(),
+        target_date=in_days(60),
     )
     proposal = plan(
         2,

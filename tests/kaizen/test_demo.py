@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+import time_machine
+from django.utils import timezone
 
-from kaizen.models import KaizenCycle, Outcome, Phase, Verdict
+from kaizen.models import CycleCheck, KaizenCycle, Outcome, Phase, Verdict
 from kaizen.selectors import open_cycle_step_ids
 from streams.models import ValueStream
 from vsm_project.demo import demo_seed
@@ -47,3 +49,24 @@ def test_the_demo_has_cycles_in_every_phase_and_an_adopted_measured_improvement(
     open_steps = {c.step_id for c in cycles if c.is_open}
     assert open_cycle_step_ids(current) == open_steps
     assert adopted.step_id not in open_steps
+
+
+def test_no_seeded_check_or_cycle_is_dated_after_the_anchor():
+    # The default anchor is today 00:00 UTC: a Check stamped "today, 10:00 UTC" read "As of"
+    # a time still to come for anyone seeding before ten.
+    demo_seed(deals=30, anchor=ANCHOR)
+    for cycle in KaizenCycle.objects.select_related("check_result"):
+        assert cycle.checked_at is None or cycle.checked_at <= ANCHOR, cycle.title
+        if hasattr(cycle, "check_result"):
+            assert cycle.check_result.computed_at <= ANCHOR, cycle.title
+    assert CycleCheck.objects.count() >= 4
+
+
+def test_a_demo_seeded_before_ten_utc_has_no_check_in_the_future():
+    # 06:08 in Berlin: the reviewer's morning.
+    with time_machine.travel(datetime(2026, 12, 6, 5, 8, tzinfo=UTC), tick=False):
+        demo_seed(deals=30)
+        now = timezone.now()
+    assert CycleCheck.objects.exists()
+    assert all(c.computed_at <= now for c in CycleCheck.objects.all())
+    assert all(c.checked_at <= now for c in KaizenCycle.objects.filter(checked_at__isnull=False))

@@ -7,8 +7,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
+import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from kaizen.models import CycleCheck, Direction, KaizenCycle, Metric, Outcome, Phase, Verdict
 from kaizen.selectors import open_cycle_step_ids
@@ -628,3 +630,15 @@ def test_without_a_snapshot_yet_the_baseline_is_read_from_the_event_log(ns):
     # under 13 h (5 … 12.5 h and 10, 11, 12 h); the 20th and 21st are both 13 h: median 13 h.
     assert (cycle.baseline_n, cycle.baseline_value) == (40, 13.0)
     assert (cycle.baseline_start, cycle.baseline_end) == (NOW - timedelta(days=90), NOW)
+
+
+def test_a_check_is_never_dated_after_the_moment_it_was_computed(ns):
+    # Asked for a Check "as of" tomorrow (a seed's story clock, a skewed caller), the service
+    # dates it now: the page would otherwise read "As of" a time that has not come yet.
+    cycle = cycle_at(Phase.CHECK, stream=ns.stream_a, user=ns.manager_a, metric="win_rate")
+    with time_machine.travel(NOW + timedelta(days=40), tick=False):
+        clock = timezone.now()
+        check = cycle_check(cycle_id=cycle.pk, now=clock + timedelta(days=1))
+    assert check.computed_at == clock
+    cycle.refresh_from_db()
+    assert cycle.checked_at <= clock
