@@ -287,6 +287,18 @@ def test_new_and_edit_say_the_same_about_a_missing_name_and_crumbs_match_the_lis
     assert edited.context["form"].errors["name"] == ["A deal needs a name."]
 
 
+def test_the_history_names_people_by_full_name_falling_back_to_the_username(client, team_setup):
+    ns = team_setup
+    client.force_login(ns.rep_a1)
+    moved = client.post(f"/deals/{ns.deal_a1.pk}/move/", {"step": ns.steps_a[1].pk})
+    assert moved.status_code == 302
+    page = _words(client.get(f"/deals/{ns.deal_a1.pk}/"))
+    assert f"· {ns.rep_a1.get_full_name()}" in page and "· rep-a1" not in page
+    ns.rep_a1.first_name = ns.rep_a1.last_name = ""
+    ns.rep_a1.save()
+    assert "· rep-a1" in _words(client.get(f"/deals/{ns.deal_a1.pk}/"))
+
+
 def test_a_manager_reassigns_a_deal_to_another_rep(client, team_setup):
     ns = team_setup
     client.force_login(ns.manager_a)
