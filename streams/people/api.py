@@ -1,8 +1,10 @@
 """REST API of a team's people: members (with their role and status), deactivated members,
-and invitations. Every member of a team reads its members; only its managers (and staff)
-invite, change roles, deactivate and reactivate (403 otherwise); teams the user is not in
-answer 404. Writes go through ``streams.people.services``: a refused rule is a 400 naming the
-field (``role`` when the team would be left without a manager)."""
+and invitations. As on the People page, only a team's managers (and staff) see its people,
+with their emails, and invite, change roles, deactivate and reactivate: reps and leadership get
+403 (a list asked by someone who manages no team, or filtered to a team they do not manage;
+one member of such a team); teams the user is not in answer 404. Writes go through
+``streams.people.services``: a refused rule is a 400 naming the field (``role`` when the team
+would be left without a manager)."""
 
 from __future__ import annotations
 
@@ -38,6 +40,13 @@ _ERRORS = {
     403: OpenApiResponse(description="Only the team's managers manage its people."),
     404: OpenApiResponse(description="No such member among the teams you are in."),
 }
+_READ_ERRORS = {
+    400: OpenApiResponse(description="Invalid filter: {parameter: [reason, …]}."),
+    403: OpenApiResponse(
+        description="Only the team's managers see its people (as on the People page)."
+    ),
+}
+_READ_ONE_ERRORS = {403: _READ_ERRORS[403], 404: _ERRORS[404]}
 
 
 def _name(user: Any) -> str:
@@ -127,6 +136,30 @@ class _PeopleViewSet(viewsets.GenericViewSet):
     filter_backends = [filters.DjangoFilterBackend]
     filterset_class = TeamFilter
 
+    def _people_of_visible_teams(self, queryset: QuerySet) -> QuerySet:
+        """``queryset`` narrowed to the teams the user is in (404 for the others' rows) and,
+        as on the People page, readable only where they manage: a list is 403 for someone
+        who manages no team, or filtered to a team of theirs they do not manage; one row of
+        such a team is 403 too (``check_object_permissions``)."""
+        user = self.request.user
+        visible = queryset.filter(team__in=teams_visible_to(user))
+        if self.action != "list" or user.is_staff:
+            return visible
+        managed = teams_people_visible_to(user)
+        asked = self.request.query_params.get("team", "")
+        if not managed.exists() or (
+            asked.isdigit()
+            and teams_visible_to(user).filter(pk=int(asked)).exists()
+            and not managed.filter(pk=int(asked)).exists()
+        ):
+            raise exceptions.PermissionDenied(_READ_ERRORS[403].description)
+        return visible.filter(team__in=managed)
+
+    def check_object_permissions(self, request: Request, obj: Any) -> None:
+        super().check_object_permissions(request, obj)
+        if not team_can_manage_people(user=request.user, team=obj.team):
+            raise exceptions.PermissionDenied(_READ_ERRORS[403].description)
+
     def _base_url(self) -> str:
         return self.request.build_absolute_uri("/")
 
@@ -137,8 +170,13 @@ class _PeopleViewSet(viewsets.GenericViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Members of your teams, with their role and status"),
-    retrieve=extend_schema(summary="One member"),
+    list=extend_schema(
+        summary="Members of the teams you manage, with their email, role and status",
+        responses={200: MemberSerializer(many=True), **_READ_ERRORS},
+    ),
+    retrieve=extend_schema(
+        summary="One member (managers)", responses={200: MemberSerializer, **_READ_ONE_ERRORS}
+    ),
 )
 class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _PeopleViewSet):
     queryset = Membership.objects.none()
@@ -146,10 +184,10 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _PeopleVie
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Membership]:
-        return (
-            Membership.objects.filter(team__in=teams_visible_to(self.request.user))
-            .select_related("user", "team")
-            .order_by("team__name", "user__username", "pk")
+        return self._people_of_visible_teams(
+            Membership.objects.select_related("user", "team").order_by(
+                "team__name", "user__username", "pk"
+            )
         )
 
     @extend_schema(
@@ -183,18 +221,24 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _PeopleVie
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Deactivated members of your teams"),
-    retrieve=extend_schema(summary="One deactivated member"),
+    list=extend_schema(
+        summary="Deactivated members of the teams you manage",
+        responses={200: InactiveMemberSerializer(many=True), **_READ_ERRORS},
+    ),
+    retrieve=extend_schema(
+        summary="One deactivated member (managers)",
+        responses={200: InactiveMemberSerializer, **_READ_ONE_ERRORS},
+    ),
 )
 class InactiveMemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _PeopleViewSet):
     queryset = InactiveMembership.objects.none()
     serializer_class = InactiveMemberSerializer
 
     def get_queryset(self) -> QuerySet[InactiveMembership]:
-        return (
-            InactiveMembership.objects.filter(team__in=teams_visible_to(self.request.user))
-            .select_related("user")
-            .order_by("team__name", "user__username", "pk")
+        return self._people_of_visible_teams(
+            InactiveMembership.objects.select_related("user", "team").order_by(
+                "team__name", "user__username", "pk"
+            )
         )
 
     @extend_schema(

@@ -64,12 +64,24 @@ def test_the_api_refuses_bad_input_naming_the_field_and_keeps_the_last_manager(
 
 
 @pytest.mark.parametrize("who", ["rep_a1", "leader_a"])
-def test_members_of_the_team_read_but_only_managers_write(api_client, team_setup, who):
+def test_reps_and_leadership_neither_read_nor_write_the_people_as_on_the_page(
+    api_client, team_setup, who
+):
+    # The People page answers them 403; the API must not list the emails the page withholds.
     ns = team_setup
     client = _as(api_client, getattr(ns, who))
     rep = Membership.objects.get(user=ns.rep_a2)
-    names = {m["username"] for m in client.get("/api/members/").json()["results"]}
-    assert "rep-a2" in names and "rep-b" not in names
+    client.force_login(getattr(ns, who))
+    assert client.get(f"/teams/{ns.team_a.slug}/people/").status_code == 403
+    for url in (
+        "/api/members/",
+        f"/api/members/?team={ns.team_a.pk}",
+        f"/api/members/{rep.pk}/",
+        "/api/inactive-members/",
+    ):
+        response = client.get(url)
+        assert response.status_code == 403, url
+        assert "@" not in response.content.decode(), url
     assert (
         client.patch(f"/api/members/{rep.pk}/", {"role": "manager"}, format="json").status_code
         == 403
@@ -84,6 +96,42 @@ def test_members_of_the_team_read_but_only_managers_write(api_client, team_setup
     assert client.get("/api/invitations/").json()["results"] == []
     assert Membership.objects.get(pk=rep.pk).role == Role.REP
     assert not Invitation.objects.exists()
+
+
+def test_managers_and_staff_read_their_teams_members_with_emails(api_client, team_setup):
+    ns = team_setup
+    ns.rep_a2.email = "rep-a2@example.com"
+    ns.rep_a2.save()
+    manager = _as(api_client, ns.manager_a)
+    members = manager.get("/api/members/").json()["results"]
+    assert {m["username"] for m in members} >= {"manager-a", "rep-a1", "rep-a2", "leader-a"}
+    assert "rep-b" not in {m["username"] for m in members}
+    mine = next(m for m in members if m["username"] == "rep-a2")
+    assert (mine["email"], mine["role"]) == ("rep-a2@example.com", "rep")
+    assert manager.get(f"/api/members/{mine['id']}/").json()["email"] == "rep-a2@example.com"
+    # Another team's members stay out of sight: 404, or nothing in a list.
+    other = Membership.objects.get(user=ns.rep_b)
+    assert manager.get(f"/api/members/{other.pk}/").status_code == 404
+    assert manager.get(f"/api/members/?team={ns.team_b.pk}").json()["results"] == []
+
+    from tests.factories import UserFactory
+
+    staff = _as(api_client, UserFactory(username="staffer", is_staff=True))
+    names = {m["username"] for m in staff.get("/api/members/").json()["results"]}
+    assert {"rep-a2", "rep-b"} <= names
+
+
+def test_a_manager_of_one_team_and_rep_of_another_reads_only_the_team_they_manage(
+    api_client, team_setup
+):
+    ns = team_setup
+    Membership.objects.create(user=ns.manager_a, team=ns.team_b, role=Role.REP)
+    client = _as(api_client, ns.manager_a)
+    names = {m["username"] for m in client.get("/api/members/").json()["results"]}
+    assert "rep-a1" in names and "rep-b" not in names
+    assert client.get(f"/api/members/?team={ns.team_b.pk}").status_code == 403
+    other = Membership.objects.get(user=ns.rep_b)
+    assert client.get(f"/api/members/{other.pk}/").status_code == 403
 
 
 def test_another_teams_people_are_not_found(api_client, team_setup):
