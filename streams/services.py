@@ -25,6 +25,7 @@ from streams.models import (
     ValueClass,
     ValueStream,
 )
+from streams.times import when_text
 
 #: A step's planned lead time above this (a year) is a typo, not a plan.
 MAX_PLANNED_HOURS = 24 * 365
@@ -283,7 +284,7 @@ class StaleVersionError(ValidationError):
 
     def __init__(self, stream: ValueStream, version: int) -> None:
         who = f" by {stream.updated_by}" if stream.updated_by_id else ""
-        when = timezone.localtime(stream.updated_at).strftime("%Y-%m-%d %H:%M")
+        when = when_text(stream.updated_at)
         super().__init__(
             {
                 "version": (

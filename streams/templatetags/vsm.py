@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django import template
+from django.utils.html import format_html
 
 from streams.drawing import format_hours, format_percent, format_ratio, format_work_hours
+from streams.times import when_text
 
 register = template.Library()
 
@@ -17,6 +21,16 @@ register.filter("work_hours", format_work_hours)
 register.filter("percent", format_ratio)
 #: A value already in percent (0–100): ``48.6 %``.
 register.filter("pct", format_percent)
+
+
+@register.filter
+def moment(value: datetime | None) -> str:
+    """A moment as the product shows it everywhere: ``<time datetime="…">2026-12-06 06:02
+    CET</time>``, in the viewer's time zone and labelled with it (``UTC`` until they choose
+    one), never a bare ``06:02`` that could be read in any zone."""
+    if not isinstance(value, datetime):
+        return ""
+    return format_html('<time datetime="{}">{}</time>', value.isoformat(), when_text(value))
 
 
 @register.filter

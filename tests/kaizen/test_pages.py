@@ -267,10 +267,20 @@ def test_the_checks_time_is_shown_in_the_viewers_zone_and_says_which(client, ns,
 
     profile_set_time_zone(user=ns.leader_a, time_zone="Asia/Tokyo")
     html = page(client, ns.leader_a, f"/kaizen/{cycles['check'].pk}/")
-    # Computed at NOW, 2025-06-02 12:00 UTC: 21:00 in Tokyo.
-    assert "As of 2025-06-02 21:00 (Asia/Tokyo)" in html
+    # Computed at NOW, 2025-06-02 12:00 UTC: 21:00 in Tokyo, labelled as every time is.
+    assert 'As of <time datetime="2025-06-02T12:00:00+00:00">2025-06-02 21:00 JST</time>' in html
     assert "Times in Asia/Tokyo · change" in html
     assert "Week starting (UTC)" in html
+
+
+def test_a_comments_time_is_in_the_viewers_zone_and_labelled(client, ns, cycles):
+    from streams.people.services import profile_set_time_zone
+
+    with time_machine.travel("2026-12-06T05:06:00+00:00", tick=False):
+        cycle_comment_add(cycle=cycles["do"], user=ns.rep_a2, body="Works for me")
+    profile_set_time_zone(user=ns.leader_a, time_zone="Europe/Berlin")
+    html = page(client, ns.leader_a, f"/kaizen/{cycles['do'].pk}/")
+    assert '<time datetime="2026-12-06T05:06:00+00:00">2026-12-06 06:06 CET</time>' in html
 
 
 def test_a_refused_plan_names_every_problem_at_once(client, ns):
