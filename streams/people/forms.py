@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 
 from streams.models import Role
 from streams.people.selectors import time_zone_choices
@@ -49,3 +50,23 @@ class TimeZoneForm(forms.Form):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["time_zone"].choices = time_zone_choices()
+
+
+class _RulesOnTheFirstPasswordField:
+    """Django reports a password its rules refuse ("This password is too short…") on the
+    confirmation field, ``new_password2``: the person reads "New password confirmation: …"
+    about the password they typed first. Here the rules speak on ``new_password1``, where the
+    password is chosen; the confirmation only says when the two differ."""
+
+    def clean(self):
+        self.validate_passwords("new_password1", "new_password2")
+        self.validate_password_for_user(self.user, "new_password1")
+        return forms.Form.clean(self)
+
+
+class InvitationPasswordForm(_RulesOnTheFirstPasswordField, SetPasswordForm):
+    """The invitation's *Choose your password* form."""
+
+
+class AccountPasswordChangeForm(_RulesOnTheFirstPasswordField, PasswordChangeForm):
+    """The header's *Password* page (old password, new, confirmation)."""

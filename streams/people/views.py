@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from streams.forms import apply_service_errors
 from streams.models import InactiveMembership, Invitation, Membership, Team
-from streams.people.forms import InviteForm, RoleForm, TimeZoneForm
+from streams.people.forms import InvitationPasswordForm, InviteForm, RoleForm, TimeZoneForm
 from streams.people.selectors import (
     team_can_manage_people,
     team_people,
@@ -260,6 +260,7 @@ class InvitationAcceptView(PasswordResetConfirmView):
     password, the invitation is accepted, and they log in."""
 
     template_name = "registration/invitation_accept.html"
+    form_class = InvitationPasswordForm
     success_url = reverse_lazy("login")
     post_reset_login = False
 

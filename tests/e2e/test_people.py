@@ -57,6 +57,18 @@ def test_a_manager_invites_someone_who_sets_a_password_and_logs_in(
         path = LINK.search(mail.outbox[0].body).group(1)
         dana.goto(path)
         expect(dana.locator("h1")).to_have_text("Welcome, Dana")
+        # A password the rules refuse is reported on the field it was typed in.
+        dana.get_by_label("New password", exact=True).fill("short")
+        dana.get_by_label("New password confirmation").fill("short")
+        dana.get_by_role("button", name="Set my password").click()
+        expect(dana.locator("#id_new_password1_error")).to_contain_text(
+            "New password: This password is too short"
+        )
+        expect(dana.get_by_label("New password", exact=True)).to_have_attribute(
+            "aria-invalid", "true"
+        )
+        expect(dana.locator("#id_new_password2_error")).to_have_count(0)
+        save_screenshot(dana, "invitation-password-too-short-1440x900")
         dana.get_by_label("New password", exact=True).fill("Flow-and-pull-2026")
         dana.get_by_label("New password confirmation").fill("Flow-and-pull-2026")
         dana.get_by_role("button", name="Set my password").click()

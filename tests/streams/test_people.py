@@ -256,8 +256,15 @@ def test_the_invited_person_sets_a_password_once_through_the_link(
     form_page = client.get(path, follow=True)
     assert "Choose a password for the username" in form_page.content.decode()
     set_url = form_page.redirect_chain[-1][0]
-    weak = client.post(set_url, {"new_password1": "123", "new_password2": "123"})
+    weak = client.post(set_url, {"new_password1": "short", "new_password2": "short"})
     assert weak.status_code == 200 and "This password is too short" in weak.content.decode()
+    # The rules speak on the field where the password was chosen, not on its confirmation.
+    form = weak.context["form"]
+    assert any("too short" in e for e in form.errors["new_password1"])
+    assert "new_password2" not in form.errors
+    assert "New password: This password is too short" in weak.content.decode()
+    differ = client.post(set_url, {"new_password1": "Kaizen-flow-42", "new_password2": "Kaizen"})
+    assert list(differ.context["form"].errors) == ["new_password2"]
     done = client.post(
         set_url, {"new_password1": "Kaizen-flow-42", "new_password2": "Kaizen-flow-42"}
     )
@@ -267,6 +274,20 @@ def test_the_invited_person_sets_a_password_once_through_the_link(
     client.logout()
     again = client.get(path, follow=True).content.decode()
     assert "This link no longer works" in again
+
+
+def test_the_password_page_reports_the_rules_on_the_new_password_field(client, team_setup):
+    user = team_setup.rep_a1
+    user.set_password("Old-pass-2026!")
+    user.save()
+    client.force_login(user)
+    response = client.post(
+        "/accounts/password/",
+        {"old_password": "Old-pass-2026!", "new_password1": "short", "new_password2": "short"},
+    )
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert "new_password1" in errors and "new_password2" not in errors
 
 
 def test_the_account_page_sets_the_time_zone_and_every_page_says_which(client, team_setup):
