@@ -384,6 +384,8 @@ class _Builder:
         deal_index, deals = self.deal_index, self.deals
         actor_index, actor_of = self.actor_index, self.actor_of
         deal_key, error = self.deal_key, self.error
+        # The last exit time read, as text and parsed (never an empty text).
+        last_text, last_value = None, None
         for row, cells in self.numbered_rows():
             # The common row takes the straight path; anything unusual is reported below.
             bad = False
@@ -402,7 +404,9 @@ class _Builder:
                     continue
             text = cells[i_in]
             entered = exited = None
-            if text and not text.isspace():
+            if text == last_text:  # a visit usually starts when the one before it ended
+                entered = last_value
+            elif text and not text.isspace():
                 try:
                     entered = parse(text)
                 except _Bad as exc:
@@ -420,6 +424,7 @@ class _Builder:
                         error(row, "exited_at", str(exc))
                         bad = True
                     else:
+                        last_text, last_value = text, exited
                         if entered is not None and exited < entered:
                             error(row, "exited_at", "before the visit's entered_at.")
                             bad = True
