@@ -560,6 +560,9 @@ def _record_standard(
             }
         )
     before = getattr(step, metric.map_field)
+    # What the current-state map plans: the page words the change against it, as the map and
+    # the compare page do (the future state may hold an earlier target, ``before``).
+    current = getattr(cycle.step, metric.map_field)
     try:
         step_update(
             step=step, version=future.version, user=user, **{metric.map_field: planned_value}
@@ -575,6 +578,7 @@ def _record_standard(
         "field": metric.map_field,
         "unit": metric.map_unit,
         "before": before,
+        "current": current,
         "after": planned_value,
     }
 

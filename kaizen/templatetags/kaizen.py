@@ -85,27 +85,46 @@ def _map_value(value: float | None, unit: str) -> str:
     return format_hours(value) if unit == "hours" else format_percent(value)
 
 
+def _plan_moved(before: float | None, after: float | None, hours: bool) -> str:
+    if _unknown(before) or _unknown(after) or before == after:
+        return ""
+    if hours:
+        return "a longer plan" if after > before else "a shorter plan"
+    return "a higher plan" if after > before else "a lower plan"
+
+
 @register.simple_tag
 def standard_change(standard: dict) -> str:
-    """What adopting wrote on the future-state map, with the direction in words. The planned
-    figure may move the "wrong" way (a plan of 3 d that was never reached becomes the 4.4 d
-    measured after an improvement from 8.8 d), so the sentence says it is the plan that
-    moved, not the work: ``planned lead time of Discovery: 3 d (the previous plan) → 4.4 d
-    (the new standard), a longer plan than before``."""
+    """What adopting wrote on the future-state map, against what the current-state map plans
+    (as the map and the compare page show it), with the direction in words: ``planned lead
+    time of Discovery: 7 d on the current-state map → 4.4 d on the future-state map (the new
+    standard), a shorter plan than today's``. When the future state held another target
+    before (a 3 d plan never reached), the sentence says that it replaces it. Standards
+    recorded before the current-state value was kept are worded against the future state's
+    previous plan."""
     hours = standard.get("unit") == "hours"
+    unit = standard.get("unit")
     what = "planned lead time" if hours else "planned %C&A"
+    step = standard.get("step_name")
     before, after = standard.get("before"), standard.get("after")
+    if "current" not in standard:
+        text = (
+            f"{what} of {step}: {_map_value(before, unit)} (the future state's previous plan) "
+            f"→ {_map_value(after, unit)} (the new standard)"
+        )
+        moved = _plan_moved(before, after, hours)
+        return f"{text}, {moved} than before" if moved else text
+    current = standard["current"]
     text = (
-        f"{what} of {standard.get('step_name')}: {_map_value(before, standard.get('unit'))} "
-        f"(the previous plan) → {_map_value(after, standard.get('unit'))} (the new standard)"
+        f"{what} of {step}: {_map_value(current, unit)} on the current-state map → "
+        f"{_map_value(after, unit)} on the future-state map (the new standard)"
     )
-    if _unknown(before) or _unknown(after) or before == after:
-        return text
-    if hours:
-        moved = "a longer plan" if after > before else "a shorter plan"
-    else:
-        moved = "a higher plan" if after > before else "a lower plan"
-    return f"{text}, {moved} than before"
+    moved = _plan_moved(current, after, hours)
+    if moved:
+        text = f"{text}, {moved} than today's"
+    if not _unknown(before) and before not in (current, after):
+        text = f"{text}; it replaces the future state's earlier plan of {_map_value(before, unit)}"
+    return text
 
 
 @register.filter

@@ -88,7 +88,8 @@ def test_a_manager_takes_a_cycle_from_plan_to_adopted_and_the_map_follows(page, 
     expect(page.locator("#decision")).to_contain_text("Adopted without evidence")
     expect(page.locator("#override-reason")).to_have_text("The leads team asked for it now.")
     expect(page.locator("#map-standard")).to_contain_text(
-        "1 d (the previous plan) → 12 h (the new standard), a shorter plan than before"
+        "1 d on the current-state map → 12 h on the future-state map (the new standard), "
+        "a shorter plan than today's"
     )
     save_screenshot(page, "kaizen-cycle-adopted-1440x900")
     cycle.refresh_from_db()

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from kaizen.models import CycleCheck, KaizenCycle, Outcome, Phase, Verdict
 from kaizen.selectors import open_cycle_step_ids
+from kaizen.templatetags.kaizen import standard_change
 from streams.models import ValueStream
 from vsm_project.demo import demo_seed
 
@@ -40,6 +41,15 @@ def test_the_demo_has_cycles_in_every_phase_and_an_adopted_measured_improvement(
     step = future.steps.get(name=adopted.step.name)
     assert step.planned_lead_hours == adopted.adopted_standard["after"]
     assert adopted.adopted_standard["after"] == round(check.value_after)
+    # The Act reads as the map and the compare page do: the current state's 7 d → the adopted
+    # standard; the demo's future state held no other target for the step ("3 d" before).
+    planned_now = adopted.step.planned_lead_hours
+    assert planned_now == 168
+    assert adopted.adopted_standard["current"] == adopted.adopted_standard["before"] == 168
+    assert standard_change(adopted.adopted_standard).startswith(
+        "planned lead time of Discovery meeting: 7 d on the current-state map → "
+    )
+    assert "shorter plan" in standard_change(adopted.adopted_standard)
     # Every cycle past Do has its Check; the follow-up links back to the adapted one.
     assert all(c.check_result for c in cycles if c.phase in (Phase.CHECK, Phase.ACT))
     adapted = cycles.get(outcome=Outcome.ADAPTED)
@@ -70,3 +80,23 @@ def test_a_demo_seeded_before_ten_utc_has_no_check_in_the_future():
     assert CycleCheck.objects.exists()
     assert all(c.computed_at <= now for c in CycleCheck.objects.all())
     assert all(c.checked_at <= now for c in KaizenCycle.objects.filter(checked_at__isnull=False))
+
+
+def test_the_adopted_standard_is_worded_against_the_current_state_map():
+    standard = {
+        "step_name": "Discovery meeting",
+        "unit": "hours",
+        "current": 168.0,  # 7 d on the current-state map
+        "before": 72.0,  # the future state's own target, never reached
+        "after": 106.0,  # the measured standard: 4.4 d
+    }
+    assert standard_change(standard) == (
+        "planned lead time of Discovery meeting: 7 d on the current-state map → 4.4 d on the "
+        "future-state map (the new standard), a shorter plan than today's; it replaces the "
+        "future state's earlier plan of 3 d"
+    )
+    # Recorded before the current state's value was kept: worded against the future state.
+    old = {k: v for k, v in standard.items() if k != "current"}
+    assert standard_change(old).startswith(
+        "planned lead time of Discovery meeting: 3 d (the future state's previous plan) → 4.4 d"
+    )

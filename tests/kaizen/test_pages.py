@@ -232,7 +232,11 @@ def test_the_phase_forms_move_the_cycle_and_refusals_name_the_field(client, ns, 
     html = page(client, ns.manager_a, f"/kaizen/{act.pk}/")
     assert "On the future-state map" in html
     # The plan moved from 8 h to 6 h; the measured time halved: both say which way.
-    assert "8 h (the previous plan) → 6 h (the new standard), a shorter plan than before" in html
+    # Worded against the current-state map, as the map and the compare page show it.
+    assert (
+        "8 h on the current-state map → 6 h on the future-state map (the new standard), "
+        "a shorter plan than today&#x27;s" in html
+    )
     assert "19.5 h → 9.8 h, 50\u00a0% shorter: better (lower is the aim)" in html
 
 

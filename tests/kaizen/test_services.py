@@ -411,6 +411,7 @@ def test_adopting_writes_the_new_standard_on_the_future_state_map(ns):
         "field": "planned_lead_hours",
         "unit": "hours",
         "before": 8.0,
+        "current": step.planned_lead_hours,
         "after": 9.75,
     }
     # Closed: the burst is gone, and the Check it was decided on stays as it was.
