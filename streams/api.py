@@ -357,8 +357,9 @@ class DrawFutureStateSerializer(_InputSerializer):
         required=False,
         allow_blank=True,
         max_length=120,
-        help_text="The future state's name. For the first one: the current state's name when "
-        "empty (' (2)', ' (3)' … added when the team already has a future state of that name). "
+        help_text="The future state's name. For the first one: '<current state's name> — "
+        "future state' when empty (' (2)', ' (3)' … added when the team already has a future "
+        "state of that name). "
         "With `another`: required, and no future state of the team may have it.",
     )
     another = serializers.BooleanField(

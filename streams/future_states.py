@@ -1,6 +1,7 @@
 """Future states of a current-state map: one linked future state per map, opened rather than
 copied again; a second one drawn only on purpose, under a name of its own; and drawing under a
-free name (" (2)", " (3)" …) where a name is taken."""
+free name (" (2)", " (3)" …) where a name is taken. A future state drawn without a name is
+called "<current state's name> — future state", so the two never share a name on a page."""
 
 from __future__ import annotations
 
@@ -10,16 +11,28 @@ from django.db import transaction
 from streams.models import StreamState, Team, ValueStream
 from streams.services import LaneSpec, StageSpec, StepSpec, stream_create
 
+#: Added to the current state's name to name its future state by default.
+FUTURE_STATE_SUFFIX = " — future state"
+
+
+def future_state_default_name(stream: ValueStream) -> str:
+    """``New business — future state``: the current state's name, cut to leave room for the
+    suffix within the name column."""
+    max_length = ValueStream._meta.get_field("name").max_length
+    room = max_length - len(FUTURE_STATE_SUFFIX)
+    return stream.name[:room].rstrip() + FUTURE_STATE_SUFFIX
+
 
 @transaction.atomic
 def stream_draw_future_state(*, stream: ValueStream, name: str | None = None) -> ValueStream:
-    """Copy a current-state map (lanes, stages, steps, targets) into a linked future state."""
+    """Copy a current-state map (lanes, stages, steps, targets) into a linked future state,
+    called ``name`` (default: :func:`future_state_default_name`)."""
     if stream.state != StreamState.CURRENT:
         raise ValidationError({"stream": "A future state is drawn from a current-state map."})
     steps = list(stream.steps.select_related("lane", "stage"))
     return stream_create(
         team=stream.team,
-        name=name or stream.name,
+        name=name or future_state_default_name(stream),
         description=stream.description,
         state=StreamState.FUTURE,
         drawn_from=stream,
@@ -71,14 +84,14 @@ def stream_draw_future_state_with_free_name(
     *, stream: ValueStream, name: str | None = None
 ) -> ValueStream:
     """:func:`stream_draw_future_state`, except that when the team already has a future state
-    called ``name`` (default: the current state's name) the copy is called "name (2)",
+    called ``name`` (default: :func:`future_state_default_name`) the copy is called "name (2)",
     "name (3)" … instead of being refused.
 
     The team row is locked first, so two managers drawing at the same moment get two names
     rather than one of them a database error.
     """
     Team.objects.select_for_update().filter(pk=stream.team_id).first()
-    base = (name or "").strip() or stream.name
+    base = (name or "").strip() or future_state_default_name(stream)
     return stream_draw_future_state(
         stream=stream, name=_free_stream_name(stream.team, base, StreamState.FUTURE)
     )
@@ -92,9 +105,9 @@ def stream_future_state_open(
     *, stream: ValueStream, name: str | None = None
 ) -> tuple[ValueStream, bool]:
     """The future state of a current-state map: the linked one it already has (the latest,
-    should there be several), else a new one drawn under ``name`` (default: the current
-    state's name, made free with " (2)" … as :func:`stream_draw_future_state_with_free_name`
-    does). Returns
+    should there be several), else a new one drawn under ``name`` (default:
+    :func:`future_state_default_name`, made free with " (2)" … as
+    :func:`stream_draw_future_state_with_free_name` does). Returns
     ``(future, drawn)``. A second future state is never drawn by accident: that is
     :func:`stream_draw_another_future_state`, with its own name."""
     Team.objects.select_for_update().filter(pk=stream.team_id).first()

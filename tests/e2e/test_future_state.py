@@ -31,9 +31,23 @@ def test_the_button_opens_the_future_state_and_a_second_needs_its_own_name(page,
     expect(page).to_have_url(f"{page.url.split('/streams/')[0]}/streams/{future.slug}/")
     assert ValueStream.objects.filter(drawn_from=current).count() == 1
 
+    # The current and the future state are told apart by name and by state, on every page.
+    assert future.name == "New business — future state"
+    page.goto(f"/streams/{current.slug}/compare/")
+    expect(page.locator("#cur-title")).to_have_text("New business")
+    expect(page.locator("#fut-title")).to_have_text("New business — future state")
+    expect(page.locator(".badge.state-current")).to_have_text("Current state")
+    expect(page.locator(".badge.state-future")).to_have_text("Future state")
+    save_screenshot(page, "compare-names-1440x900")
+
     page.goto(f"/streams/{current.slug}/")
     page.get_by_role("link", name="Draw another future state…").click()
     expect(page.locator("h1")).to_have_text("Draw another future state")
+    expect(page.locator("#existing-futures")).to_contain_text(
+        "The current state “New business” already has a future state: "
+        "“New business — future state” (future state)."
+    )
+    save_screenshot(page, "future-another-names-1440x900")
     page.get_by_role("button", name="Draw this future state").click()
     expect(page.locator("#id_name_error")).to_contain_text("required")
     page.get_by_label("Name of the new future state").fill(future.name)

@@ -659,20 +659,20 @@ def test_it_draws_a_linked_future_state_and_picks_a_free_name_the_second_time(
     client = _as(api_client, ns.manager_a)
     url = f"/api/streams/{ns.stream_a.id}/draw-future-state/"
 
-    # A future state of that name exists already (another map's copy): a free name.
-    stream_draw_future_state(stream=ns.stream_a, name="Sales A")
+    # A future state of the default name exists already (another map's copy): a free name.
+    stream_draw_future_state(stream=ns.stream_a)
     ns.stream_a.future_states.all().update(drawn_from=None)
     first = _ok(client.post(url, {}, format="json"), 201)
     # One linked future state per map: asked again, the same one is answered.
     again = _ok(client.post(url, {"name": "Other"}, format="json"), 200)
     assert again["id"] == first["id"]
     # A second one only on purpose, under a name of its own.
-    refused = client.post(url, {"another": True, "name": "Sales A"}, format="json")
+    refused = client.post(url, {"another": True, "name": "Sales A — future state"}, format="json")
     assert refused.status_code == 400 and "already has a future state" in str(refused.json())
     assert client.post(url, {"another": True}, format="json").status_code == 400
     second = _ok(client.post(url, {"another": True, "name": "Trials"}, format="json"), 201)
 
-    assert [d["name"] for d in (first, second)] == ["Sales A (2)", "Trials"]
+    assert [d["name"] for d in (first, second)] == ["Sales A — future state (2)", "Trials"]
     for drawn in (first, second):
         assert (drawn["state"], drawn["drawn_from"], drawn["team"]) == (
             StreamState.FUTURE,
@@ -704,7 +704,8 @@ def test_it_keeps_a_free_future_state_name_within_the_name_length(
     stream.future_states.all().update(drawn_from=None)
     name = _ok(client.post(url, {}, format="json"), 201)["name"]
 
-    assert name == "x" * 116 + " (2)"
+    # "x…x — future state" (the suffix kept within 120 characters), then made free.
+    assert name == ("x" * 105 + " — future state")[:116] + " (2)"
 
 
 # --- Who may do what ----------------------------------------------------------------------

@@ -143,7 +143,9 @@ def test_the_future_state_button_draws_it_once_then_opens_it(client, team_setup)
     first = client.post(f"/streams/{slug}/future/")
     second = client.post(f"/streams/{slug}/future/")
     futures = ValueStream.objects.filter(drawn_from=team_setup.stream_a)
-    assert [f.name for f in futures] == ["Sales A"]  # no second copy by accident
+    # One copy, never a second by accident, under a name of its own: the current and the
+    # future state never read the same on a page.
+    assert [f.name for f in futures] == ["Sales A — future state"]
     assert first.url == f"/streams/{futures[0].slug}/edit/"
     assert second.url == f"/streams/{futures[0].slug}/"
     html = client.get(f"/streams/{slug}/").content.decode()
@@ -152,14 +154,36 @@ def test_the_future_state_button_draws_it_once_then_opens_it(client, team_setup)
     assert f'href="/streams/{slug}/future/another/"' in html
 
 
+def test_future_states_drawn_under_their_current_states_name_are_renamed_once(team_setup):
+    """Migration streams/0005: a future state still called like its current state gets the
+    default name, unless a future state of the team has it already."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from streams.future_states import stream_draw_future_state
+
+    rename = import_module("streams.migrations.0005_future_state_names").rename
+    same = stream_draw_future_state(stream=team_setup.stream_a, name="Sales A")
+    other = stream_draw_future_state(stream=team_setup.stream_b, name="Sales B")
+    stream_draw_future_state(stream=team_setup.stream_b, name="Sales B — future state")
+    rename(apps, None)
+    same.refresh_from_db()
+    other.refresh_from_db()
+    assert same.name == "Sales A — future state"
+    assert other.name == "Sales B"  # the default name is taken: left as it was
+
+
 def test_a_second_future_state_is_asked_for_with_its_own_name(client, team_setup):
     client.force_login(team_setup.manager_a)
     slug = team_setup.stream_a.slug
     client.post(f"/streams/{slug}/future/")
     page = client.get(f"/streams/{slug}/future/another/").content.decode()
-    assert "already has a future state" in page and 'name="name"' in page
+    assert "The current state “Sales A” already has a future state" in page
+    assert "“Sales A — future state”</a> (future state)" in page and 'name="name"' in page
     # Empty or taken names are refused next to the field, nothing drawn.
-    for name, reason in (("", "This field is required"), ("Sales A", "already has a future")):
+    taken = "Sales A — future state"
+    for name, reason in (("", "This field is required"), (taken, "already has a future")):
         response = client.post(f"/streams/{slug}/future/another/", {"name": name})
         assert response.status_code == 400
         assert reason in response.content.decode()
