@@ -24,6 +24,17 @@ register.filter("pct", format_percent)
 
 
 @register.filter
+def person(user, missing: str = "—") -> str:
+    """A person as the product names them everywhere: full name, else username; ``missing``
+    when there is nobody (a deleted account: ``SET_NULL``). The template idiom
+    ``user.get_full_name|default:user.username`` fails (a 500) when the user is None, since a
+    filter's argument is not resolved silently."""
+    if user is None:
+        return missing
+    return user.get_full_name() or user.get_username()
+
+
+@register.filter
 def moment(value: datetime | None) -> str:
     """A moment as the product shows it everywhere: ``<time datetime="…">2026-12-06 06:02
     CET</time>``, in the viewer's time zone and labelled with it (``UTC`` until they choose
