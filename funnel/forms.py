@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from funnel.models import DealStatus
+from funnel.moments import date_range_error
 from streams.models import ProcessStep, Role
 
 LOST_REASONS = ("No budget", "Chose a competitor", "No decision", "Bad timing", "Went silent")
@@ -32,11 +33,17 @@ class WhenField(forms.DateTimeField):
 
     def to_python(self, value: str) -> datetime | None:
         # Naive here; the form attaches the time zone in clean().
+        if not value:
+            return None
         for fmt in self.input_formats:
             try:
-                return datetime.strptime(value.strip(), fmt) if value else None
+                parsed = datetime.strptime(value.strip(), fmt)
             except ValueError:
                 continue
+            # Year 1 or 9999 overflowed when converted between zones (a 500).
+            if reason := date_range_error(parsed):
+                raise forms.ValidationError(reason)
+            return parsed
         raise forms.ValidationError("Enter a date and time, like 2026-03-01 09:30.")
 
 

@@ -287,6 +287,25 @@ def test_new_and_edit_say_the_same_about_a_missing_name_and_crumbs_match_the_lis
     assert edited.context["form"].errors["name"] == ["A deal needs a name."]
 
 
+@pytest.mark.parametrize("at", ["0001-01-01T00:00", "9999-12-31T23:59", "1969-12-31T23:00"])
+def test_a_time_outside_1970_to_2100_is_refused_naming_the_field(client, team_setup, at):
+    """Year 1 or 9999 read in a zone overflowed on conversion (a 500 before)."""
+    ns = team_setup
+    client.force_login(ns.rep_a1)
+    moved = client.post(
+        f"/deals/{ns.deal_a1.pk}/move/",
+        {"step": ns.steps_a[1].pk, "at": at, "tz": "Asia/Tokyo", "form": "move"},
+    )
+    assert moved.status_code == 400
+    assert "dates run from 1970-01-01 to 2100-12-31" in _words(moved)
+    created = client.post(
+        "/deals/new/",
+        {"first_step": ns.steps_a[0].pk, "name": "Old", "created_at": at, "tz": "America/New_York"},
+    )
+    assert "dates run from 1970-01-01" in created.context["form"].errors["created_at"][0]
+    assert not Deal.objects.filter(name="Old").exists()
+
+
 def test_the_history_names_people_by_full_name_falling_back_to_the_username(client, team_setup):
     ns = team_setup
     client.force_login(ns.rep_a1)
