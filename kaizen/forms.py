@@ -14,6 +14,9 @@ from streams.models import ValueStream
 
 TEXTAREA = forms.Textarea(attrs={"rows": 3})
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+#: A decimal typed as text with the decimal keyboard: a browser empties a number input it
+#: cannot read, so a refused value would come back blank instead of as typed.
+DECIMAL = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
 
 #: Service field names shown on another form field.
 SERVICE_FIELD = {"step": "where", "stream": "where", "planned_on": "where"}
@@ -97,7 +100,7 @@ class PlanForm(_Form):
         label="Target value",
         help_text="Hours for time in step, days for the sales cycle, percent for %C&amp;A, "
         "conversion and win rate.",
-        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+        widget=DECIMAL,
     )
     target_date = forms.DateField(required=False, widget=DATE, help_text="When it should be met.")
     root_cause = forms.CharField(
@@ -248,7 +251,7 @@ class AdoptForm(_Form):
     )
     planned_value = forms.FloatField(
         required=False,
-        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+        widget=DECIMAL,
     )
 
     override_reason = _override_field("Why adopt without evidence")

@@ -72,3 +72,25 @@ def test_a_comment_or_cycle_whose_person_was_deleted_names_someone(client, team_
     type(cycle).objects.filter(pk=cycle.pk).update(owner=None)
     assert "owner none" in re.sub(r"\s+", " ", client.get(f"/kaizen/{cycle.pk}/").content.decode())
     assert client.get("/kaizen/").status_code == 200
+
+
+def test_a_refused_kaizen_target_comes_back_as_typed_with_the_other_problems(client, team_setup):
+    ns = team_setup
+    client.force_login(ns.manager_a)
+    response = client.post(
+        "/kaizen/new/",
+        {
+            "where": str(ns.stream_a.pk),
+            "title": "",
+            "metric": "win_rate",
+            "target_value": "9o%",
+            "target_date": "2001-01-01",
+            "window_days": "56",
+        },
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert re.search(
+        r'<input type="text" name="target_value" value="9o%"[^>]*inputmode="decimal"', html
+    )
+    assert set(response.context["form"].errors) >= {"title", "target_value", "target_date"}
