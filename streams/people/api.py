@@ -253,18 +253,22 @@ class InactiveMemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _P
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Invitations of the teams you manage"),
-    retrieve=extend_schema(summary="One invitation"),
+    list=extend_schema(
+        summary="Invitations of the teams you manage",
+        responses={200: InvitationSerializer(many=True), **_READ_ERRORS},
+    ),
+    retrieve=extend_schema(
+        summary="One invitation (managers)",
+        responses={200: InvitationSerializer, **_READ_ONE_ERRORS},
+    ),
 )
 class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _PeopleViewSet):
     queryset = Invitation.objects.none()
     serializer_class = InvitationSerializer
 
     def get_queryset(self) -> QuerySet[Invitation]:
-        return (
-            Invitation.objects.filter(team__in=teams_people_visible_to(self.request.user))
-            .select_related("user")
-            .order_by("-created_at", "-pk")
+        return self._people_of_visible_teams(
+            Invitation.objects.select_related("user", "team").order_by("-created_at", "-pk")
         )
 
     @extend_schema(

@@ -93,7 +93,7 @@ def test_reps_and_leadership_neither_read_nor_write_the_people_as_on_the_page(
         format="json",
     )
     assert response.status_code == 403
-    assert client.get("/api/invitations/").json()["results"] == []
+    assert client.get("/api/invitations/").status_code == 403
     assert Membership.objects.get(pk=rep.pk).role == Role.REP
     assert not Invitation.objects.exists()
 
