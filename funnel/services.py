@@ -24,20 +24,13 @@ from funnel.models import Deal, DealEvent, DealEventKind, DealStatus, Visit
 from funnel.selectors import deal_can_edit, deal_can_reopen
 from streams.models import ProcessStep, Role, StreamState, ValueStream
 from streams.selectors import role_in_team, team_ids_with_role
+from streams.times import when_text
 
 CLOCK_SKEW = timedelta(minutes=5)
 #: One log entry of more than a working day is almost always a unit mistake.
 MAX_WORK_MINUTES_PER_ENTRY = 24 * 60
 #: How long the person who closed a deal may undo it; after that a manager reopens it.
 UNDO_WINDOW = timedelta(minutes=10)
-#: How the deal pages show a time (the ``date`` filter with this format, in the active time
-#: zone), so that a message names a time as the page around it does.
-WHEN_FORMAT = "Y-m-d H:i T"
-
-
-def when_text(value: datetime) -> str:
-    """``value`` as the pages show it: local to the active time zone, never raw ISO."""
-    return date_format(timezone.localtime(value), WHEN_FORMAT)
 
 
 def event_log_analyze() -> None:

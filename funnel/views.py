@@ -415,4 +415,6 @@ def deal_new(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Deal created at {step.name}.")
             return redirect("funnel:deal_detail", pk=deal.pk)
     context = {"form": form, "sources": SOURCES, "list_title": _list_title(request.user)}
-    return render(request, "funnel/deal_new.html", context)
+    # A refused form answers 400, like every other form of the app.
+    status = 400 if request.method == "POST" else 200
+    return render(request, "funnel/deal_new.html", context, status=status)

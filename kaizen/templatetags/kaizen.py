@@ -11,6 +11,7 @@ from kaizen.metrics import spec
 from kaizen.models import Direction
 from kaizen.stats import MIN_ITEMS
 from streams.drawing import format_hours, format_percent, format_ratio
+from streams.templatetags.vsm import accessible
 
 register = template.Library()
 
@@ -198,17 +199,5 @@ def outcome_label(outcome: str) -> str:
     return outcome.capitalize() if outcome else ""
 
 
-@register.filter
-def accessible(field) -> str:
-    """The field's widget tied to its help and its error (``aria-describedby``) and marked
-    ``aria-invalid`` when refused, so a screen reader reads the reason with the field."""
-    attrs: dict[str, str] = {}
-    described = []
-    if field.help_text:
-        described.append(f"{field.auto_id}_help")
-    if field.errors:
-        described.append(f"{field.auto_id}_error")
-        attrs["aria-invalid"] = "true"
-    if described:
-        attrs["aria-describedby"] = " ".join(described)
-    return field.as_widget(attrs=attrs)
+# One rule for tying a field to its help and errors, shared with the other apps' forms.
+register.filter("accessible", accessible)
