@@ -108,7 +108,10 @@ def _params(request: HttpRequest, *, own_only: bool, owner_ids: set[int]) -> dic
 def _period_text(filters: DashboardFilters, start: datetime, end: datetime) -> str:
     zone = filters.zone
     if filters.is_rolling:
-        return f"{start:%d %b %Y} – {end:%d %b %Y, %H:%M} UTC"
+        # A rolling window is two instants: shown in the viewer's own zone, like "as of".
+        viewer = timezone.get_current_timezone()
+        first, last = start.astimezone(viewer), end.astimezone(viewer)
+        return f"{first:%d %b %Y} – {last:%d %b %Y, %H:%M} {last.tzname()}"
     first, last = start.astimezone(zone), (end - timedelta(microseconds=1)).astimezone(zone)
     suffix = "" if str(zone) == "UTC" else f" ({zone})"
     return f"{first:%d %b %Y} – {last:%d %b %Y}{suffix}"

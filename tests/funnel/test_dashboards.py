@@ -41,7 +41,7 @@ from funnel.metrics.snapshots import (
 from funnel.metrics.stats import xmr
 from funnel.models import MetricsSnapshot, MetricsState
 from funnel.tasks import prepare_metric_sets
-from streams.models import FunnelStage, Job, JobState, Lane
+from streams.models import FunnelStage, Job, JobState, Lane, UserProfile
 from streams.services import job_progress
 from tests.factories import BASE_TIME, PASSWORD, make_stream
 
@@ -696,3 +696,13 @@ def test_a_query_survives_the_round_trip_through_its_snapshot_keys():
         ),
     ):
         assert query_from_keys(**query_keys(query)) == query
+
+
+def test_the_rolling_period_is_shown_in_the_viewers_own_zone(board):
+    # NOW is 2025-01-09 09:00 UTC: 10:00 in Berlin (CET), 90 days back is 11 Oct 2024.
+    UserProfile.objects.update_or_create(
+        user=board.manager_a, defaults={"time_zone": "Europe/Berlin"}
+    )
+    html = client_for(board.manager_a).get(url(board)).content.decode()
+    assert "11 Oct 2024 – 09 Jan 2025, 10:00 CET" in html
+    assert "09:00 UTC" not in html
