@@ -315,6 +315,19 @@ class JobState(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+#: The reading order of the counts background jobs report (an import's, first); any other
+#: count follows in alphabetical order.
+RESULT_ORDER = (
+    "deals_created",
+    "deals_updated",
+    "deals_unchanged",
+    "visits_written",
+    "rows",
+    "deals_without_visit",
+    "owner_names_kept",
+)
+
+
 class Job(models.Model):
     """Progress of one piece of background work (seeding, imports, recomputes).
 
@@ -348,6 +361,19 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} ({self.state})"
+
+    @property
+    def result_counts(self) -> list[tuple[str, object]]:
+        """The counts of ``result`` to list on the job's page, in reading order: PostgreSQL's
+        jsonb keeps keys in its own order (shortest first), not the order they were written.
+        Errors and notes are shown apart; empty values are left out."""
+        shown = {
+            key: value
+            for key, value in (self.result or {}).items()
+            if key not in ("errors", "notes") and (value or value == 0)
+        }
+        known = [key for key in RESULT_ORDER if key in shown]
+        return [(key, shown[key]) for key in known + sorted(shown.keys() - set(known))]
 
     @property
     def percent(self) -> int:
