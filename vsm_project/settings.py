@@ -300,6 +300,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.float("AXES_COOLOFF_MINUTES", default=
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# No version banner on every start and every manage.py command.
+AXES_VERBOSE = False
 # The address is REMOTE_ADDR; behind a reverse proxy, point AXES_CLIENT_IP_CALLABLE at a
 # function that reads the proxy's header (docs/security.md).
 
