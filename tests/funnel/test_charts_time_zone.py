@@ -1,5 +1,5 @@
 """Times on the dashboards' charts are in the viewer's time zone, converted at one point
-(``funnel.charts._local_day``), and the axes say which zone; buckets the metrics engine
+(``funnel.charts.common._local_day``), and the axes say which zone; buckets the metrics engine
 counts in UTC say UTC. The rendered page is cached per zone."""
 
 from __future__ import annotations

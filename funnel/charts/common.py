@@ -1,0 +1,386 @@
+"""What every dashboard chart shares: the palette and layout, what a chart card holds
+(``Figure``, ``Chart``, ``Tile``), the stream's map as the charts name it, the number and time
+helpers, and the change text of the headline tiles. The charts themselves live in one module
+per dashboard beside this one (``funnel``, ``flow``, ``waste``, ``rep``, ``team``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from html import escape
+from typing import Any
+
+from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
+
+from funnel.metrics.results import MetricsResult, StageMetrics, StepMetrics
+
+# --- Palette and layout ---------------------------------------------------------------------
+
+BLACK = "#000000"
+ORANGE = "#E69F00"
+SKY = "#56B4E9"
+GREEN = "#009E73"
+YELLOW = "#F0E442"
+BLUE = "#0072B2"
+VERMILLION = "#D55E00"
+PURPLE = "#CC79A7"
+GREY = "#8A96A3"
+INK = "#1D2733"
+GRID = "#E6EAEF"
+#: Ordered series (steps of the stream, stages of the funnel) in a sequential palette whose
+#: lightness changes steadily (viridis), so order reads without telling hues apart.
+VIRIDIS = (
+    "#440154",
+    "#482878",
+    "#3E4A89",
+    "#31688E",
+    "#26828E",
+    "#1F9E89",
+    "#35B779",
+    "#6DCD59",
+    "#B4DE2C",
+    "#FDE725",
+)
+#: Distinct series in a fixed order, with a marker shape each.
+SERIES = (
+    (BLUE, "circle"),
+    (ORANGE, "square"),
+    (GREEN, "diamond"),
+    (PURPLE, "triangle-up"),
+    (VERMILLION, "x"),
+    (SKY, "star"),
+    (BLACK, "cross"),
+)
+#: One colour per waste, the same on every chart of the waste dashboard.
+WASTE_COLOURS = {
+    "waiting": SKY,
+    "defects": VERMILLION,
+    "extra_processing": PURPLE,
+    "overproduction": ORANGE,
+    "inventory": BLUE,
+    "transport": GREEN,
+}
+FONT = {"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", "size": 13}
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+
+
+LEGEND = {
+    "orientation": "h",
+    "x": 0,
+    "xanchor": "left",
+    "y": 1.02,
+    "yanchor": "bottom",
+    "font": {"size": 12},
+    "traceorder": "normal",
+}
+
+
+def _axis(**extra: Any) -> dict:
+    return {
+        "automargin": True,
+        "gridcolor": GRID,
+        "zeroline": False,
+        "linecolor": "#9AA7B4",
+        "ticks": "outside",
+        "tickcolor": "#9AA7B4",
+        "title": {"standoff": 8},
+        **extra,
+    }
+
+
+def _layout(
+    *, height: int = 320, xaxis: dict | None = None, yaxis: dict | None = None, **extra: Any
+) -> dict:
+    layout = {
+        "height": height,
+        "autosize": True,
+        "margin": {"l": 8, "r": 12, "t": 8, "b": 8, "pad": 2},
+        "font": {**FONT, "color": INK},
+        "paper_bgcolor": "#FFFFFF",
+        "plot_bgcolor": "#FFFFFF",
+        "separators": ".,",
+        "xaxis": _axis(**(xaxis or {})),
+        "yaxis": _axis(**(yaxis or {})),
+        "legend": LEGEND,
+        "hoverlabel": {"font": {"size": 13}, "namelength": -1},
+    }
+    layout.update(extra)
+    return layout
+
+
+def _title(text: str) -> dict:
+    return {"text": text}
+
+
+def as_figure(spec: dict) -> Any:
+    """The spec as a validated ``plotly.graph_objects.Figure`` (raises on a wrong property);
+    for tests and for people exporting a chart from Python."""
+    import plotly.graph_objects as go
+
+    return go.Figure(spec)
+
+
+# --- What a chart card holds ----------------------------------------------------------------
+
+
+#: The data table under a chart shows at most this many rows; the CSV has them all.
+TABLE_ROWS = 100
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        text = f"{value:,.2f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    return str(value)
+
+
+@dataclass
+class Figure:
+    """One Plotly figure of a chart; ``caption`` names it when a chart has several (small
+    multiples)."""
+
+    spec: dict
+    caption: str = ""
+    label: str = ""  # what a screen reader announces for the drawing
+    detail: str = ""  # a line under the caption
+
+    @property
+    def json(self) -> str:
+        """The spec as JSON that is safe inside ``<script type="application/json">``."""
+        text = json.dumps(self.spec, separators=(",", ":"), allow_nan=False)
+        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+@dataclass
+class Chart:
+    """A chart card. ``rows`` under ``columns`` are the numbers plotted (the CSV download
+    and the data table); ``figures`` is empty when there is nothing to plot, and ``empty``
+    then says why."""
+
+    key: str
+    title: str
+    units: str
+    how_to_read: str
+    as_of: datetime
+    columns: list[str]
+    rows: list[list]
+    figures: list[Figure] = field(default_factory=list)
+    empty: str = ""
+    note: str = ""
+    wide: bool = False
+    #: A link per row (e.g. to the deal), or None: the table's first cell links there.
+    row_links: list[str | None] = field(default_factory=list)
+    #: A few rows worth calling out under the chart, as (text, link) pairs.
+    highlights: list[tuple[str, str]] = field(default_factory=list)
+    highlights_label: str = ""
+    #: Where the CSV download is (set by the view, which knows the URL and the filters).
+    csv_url: str = ""
+
+    @property
+    def has_data(self) -> bool:
+        return bool(self.figures)
+
+    def table(self, limit: int = TABLE_ROWS) -> list[tuple[str | None, list[str]]]:
+        """The first ``limit`` rows formatted for the data table, each with its link."""
+        links = self.row_links or [None] * len(self.rows)
+        return [
+            (link, [_cell(value) for value in row])
+            for link, row in zip(links[:limit], self.rows[:limit], strict=True)
+        ]
+
+    @property
+    def truncated(self) -> bool:
+        return len(self.rows) > TABLE_ROWS
+
+    @property
+    def table_html(self) -> SafeString:
+        """The data table's head and body rows as HTML, every value escaped. Built here
+        rather than in a template loop: a page has up to 600 rows of cells, and the template
+        engine took two thirds of the page's time to render them."""
+        head = "".join(f'<th scope="col">{escape(c)}</th>' for c in self.columns)
+        body = []
+        for link, cells in self.table():
+            first = escape(cells[0])
+            if link:
+                first = f'<a href="{escape(link)}">{first}</a>'
+            rest = "".join(f"<td>{escape(cell)}</td>" for cell in cells[1:])
+            body.append(f'<tr><th scope="row">{first}</th>{rest}</tr>')
+        return mark_safe(f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody>")
+
+
+@dataclass
+class Tile:
+    """A headline figure with its sample and its change against the previous period.
+    ``good`` says whether the change is an improvement (None: neither)."""
+
+    key: str
+    label: str
+    value: str
+    detail: str = ""
+    change: str = ""
+    good: bool | None = None
+    low_sample: bool = False
+    help: str = ""
+
+    @property
+    def trend(self) -> str:
+        if not self.change or self.change.startswith("no change"):
+            return "flat"
+        return "up" if self.change.startswith("+") else "down"
+
+
+# --- The stream's map, as the charts name it ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    id: int
+    name: str
+    lane: str
+    value_class: str  # value_add, necessary_nva, waste
+    motion_waste: bool = False
+    unused_talent: bool = False
+
+
+@dataclass(frozen=True)
+class StageInfo:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class StreamMap:
+    """What the charts need to name steps and stages, in map order, and the currency."""
+
+    steps: tuple[StepInfo, ...]
+    stages: tuple[StageInfo, ...]
+    currency: str = "USD"
+
+    def step_name(self, step_id: int | str) -> str:
+        return next((s.name for s in self.steps if s.id == int(step_id)), f"Step {step_id}")
+
+    def stage_name(self, stage_id: int | str) -> str:
+        return next((s.name for s in self.stages if s.id == int(stage_id)), f"Stage {stage_id}")
+
+    def step(self, step_id: int) -> StepInfo | None:
+        return next((s for s in self.steps if s.id == step_id), None)
+
+    def money(self, amount: float | None) -> str:
+        if amount is None:
+            return "—"
+        symbol = CURRENCY_SYMBOLS.get(self.currency)
+        return f"{symbol}{amount:,.0f}" if symbol else f"{amount:,.0f} {self.currency}"
+
+
+# --- Number helpers -------------------------------------------------------------------------
+
+
+def _r(value: float | None, digits: int = 1) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return round(float(value), digits)
+
+
+def _pct(fraction: float | None, digits: int = 1) -> float | None:
+    return None if fraction is None else _r(100 * fraction, digits)
+
+
+def _days(hours: float | None, digits: int = 2) -> float | None:
+    return None if hours is None else _r(hours / 24, digits)
+
+
+def _pct_text(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}%"
+
+
+def _when(iso: str) -> datetime:
+    return datetime.fromisoformat(iso)
+
+
+# Times on the charts: the one place where a stored instant (UTC) becomes a day in the
+# viewer's time zone (activated per request by vsm_project.timezones). Weekly and daily
+# buckets are counted by the metrics engine in UTC, shared by every viewer, so their axes
+# say so instead.
+
+
+def _zone() -> str:
+    return timezone.get_current_timezone_name()
+
+
+def _local_day(iso: str) -> str:
+    """The day an instant fell on in the viewer's time zone: ``2025-01-06``."""
+    return timezone.localtime(_when(iso)).date().isoformat()
+
+
+def _utc_buckets(text: str) -> dict:
+    return _title(f"{text} (UTC)")
+
+
+def _month_label(period: str) -> str:
+    year, month = period.split("-")
+    names = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    return f"{names[int(month) - 1]} {year}"
+
+
+def _steps_with_names(result: MetricsResult, smap: StreamMap) -> list[tuple[str, StepMetrics]]:
+    return [(smap.step_name(s.step_id), s) for s in result.steps]
+
+
+def _stages_with_names(result: MetricsResult, smap: StreamMap) -> list[tuple[str, StageMetrics]]:
+    return [(smap.stage_name(s.stage_id), s) for s in result.stages]
+
+
+def _steps_axis(names: Sequence[str], **extra: Any) -> dict:
+    """A category axis of step names, first step on top (for horizontal bars)."""
+    return {
+        "type": "category",
+        "categoryorder": "array",
+        "categoryarray": list(names),
+        "autorange": "reversed",
+        "gridcolor": "rgba(0,0,0,0)",
+        **extra,
+    }
+
+
+def _bar_height(rows: int, *, per_row: int = 34, minimum: int = 260) -> int:
+    return max(minimum, 90 + per_row * rows)
+
+
+# --- Headline tiles: change text ------------------------------------------------------------------
+
+
+def _change(
+    now: float | None,
+    before: float | None,
+    fmt: Callable[[float], str],
+    more_is_better: bool | None,
+) -> tuple[str, bool | None]:
+    if now is None or before is None:
+        return "", None
+    diff = now - before
+    if abs(diff) < 1e-9:
+        return "no change", None
+    text = ("+" if diff > 0 else "−") + fmt(abs(diff))
+    good = None if more_is_better is None else (diff > 0) == more_is_better
+    return text, good
+
+
+def _relative(
+    now: float | None, before: float | None, more_is_better: bool | None
+) -> tuple[str, bool | None]:
+    if now is None or not before:
+        return "", None
+    return _change(
+        100 * now / before, 100.0, lambda v: f"{v:.1f}%" if v < 10 else f"{v:.0f}%", more_is_better
+    )

@@ -1,0 +1,220 @@
+"""Across the streams of a team: each stream's funnel, win rate and velocity side by side."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from funnel.charts.common import (
+    BLUE,
+    GREY,
+    Chart,
+    Figure,
+    StreamMap,
+    _bar_height,
+    _layout,
+    _pct,
+    _r,
+    _steps_axis,
+    _title,
+)
+from funnel.charts.funnel import FUNNEL_COLUMNS, _funnel_rows, _funnel_spec, _next_labels
+from funnel.metrics.results import MetricsResult
+
+# --- Across the streams of a team -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StreamFigures:
+    """One stream on the team page: its name, map, and figures for the period and before."""
+
+    name: str
+    slug: str
+    smap: StreamMap
+    result: MetricsResult
+    previous: MetricsResult | None
+
+
+def team_funnels_chart(streams: list[StreamFigures]) -> Chart:
+    rows, figures = [], []
+    for entry in streams:
+        stream_rows = _funnel_rows(entry.result, entry.smap)
+        rows += [[entry.name, *row] for row in stream_rows]
+        if stream_rows and stream_rows[0][1]:
+            names = [row[0] for row in stream_rows]
+            figures.append(
+                Figure(
+                    _funnel_spec(
+                        names,
+                        [row[1] for row in stream_rows],
+                        [row[2] for row in stream_rows],
+                        _next_labels(names),
+                        height=280,
+                    ),
+                    caption=f"{entry.name} · {entry.result.cohort_deals:,} new deals",
+                    label=f"Funnel chart of {entry.name}",
+                )
+            )
+    as_of = min((e.result.computed_at for e in streams), default=None)
+    chart = Chart(
+        key="team_funnels",
+        title="Funnel of each stream",
+        units="deals of each stream's cohort",
+        how_to_read=(
+            "One funnel per value stream of the team, for the deals that entered it in this "
+            "period: blue went on to the next stage (the last: won), orange dropped off."
+        ),
+        as_of=as_of,
+        columns=["stream", *FUNNEL_COLUMNS],
+        rows=rows,
+        figures=figures,
+        wide=True,
+    )
+    if not figures:
+        chart.empty = "No deal entered any stream of the team in this period."
+    return chart
+
+
+def team_win_rate_chart(streams: list[StreamFigures]) -> Chart:
+    rows = [
+        [
+            e.name,
+            e.result.summary.won,
+            e.result.summary.closed,
+            _pct(e.result.summary.win_rate),
+            _pct(e.previous.summary.win_rate) if e.previous else None,
+        ]
+        for e in streams
+    ]
+    chart = Chart(
+        key="team_win_rate",
+        title="Win rate by stream",
+        units="% of closed deals won",
+        how_to_read=(
+            "Each stream's win rate this period (blue) and in the previous period (grey), "
+            "with the closed deals behind it: a rate from few deals moves a lot by chance."
+        ),
+        as_of=min((e.result.computed_at for e in streams), default=None),
+        columns=["stream", "won", "closed", "win_rate_pct", "previous_win_rate_pct"],
+        rows=rows,
+    )
+    if not any(r[2] for r in rows):
+        chart.empty = "No deal was won or lost in any stream of the team in this period."
+        return chart
+    names = [r[0] for r in rows]
+    chart.figures = [
+        Figure(
+            {
+                "data": [
+                    {
+                        "type": "bar",
+                        "orientation": "h",
+                        "name": "This period",
+                        "y": names,
+                        "x": [r[3] for r in rows],
+                        "marker": {"color": BLUE},
+                        "text": [
+                            f"{r[3]:.0f}% of {r[2]}" if r[3] is not None else "" for r in rows
+                        ],
+                        "textposition": "outside",
+                        "cliponaxis": False,
+                        "hovertemplate": "%{y}: %{text} closed<extra></extra>",
+                    },
+                    {
+                        "type": "bar",
+                        "orientation": "h",
+                        "name": "Previous period",
+                        "y": names,
+                        "x": [r[4] for r in rows],
+                        "marker": {"color": "#C5CDD6", "line": {"color": GREY, "width": 1}},
+                        "hovertemplate": "%{y}: %{x:.0f}% before<extra></extra>",
+                    },
+                ],
+                "layout": _layout(
+                    height=_bar_height(2 * len(rows), per_row=28),
+                    barmode="group",
+                    xaxis={"title": _title("Win rate (%)"), "range": [0, 100], "ticksuffix": "%"},
+                    yaxis=_steps_axis(names),
+                    margin={"l": 8, "r": 90, "t": 8, "b": 8, "pad": 2},
+                ),
+            },
+            label="Bar chart of the win rate of each stream",
+        )
+    ]
+    return chart
+
+
+def team_velocity_chart(streams: list[StreamFigures]) -> Chart:
+    rows = [
+        [
+            e.name,
+            e.result.summary.open_deals,
+            _pct(e.result.summary.win_rate),
+            _r(e.result.summary.mean_won_amount, 2),
+            _r(e.result.summary.sales_cycle_days, 2),
+            _r(e.result.summary.pipeline_velocity_per_day, 2),
+        ]
+        for e in streams
+    ]
+    currency = streams[0].smap.currency if streams else "USD"
+    chart = Chart(
+        key="team_velocity",
+        title="Pipeline velocity by stream",
+        units=f"{currency} per day",
+        how_to_read=(
+            "The money each stream's pipeline turns into wins per day: open deals × win rate "
+            "× mean won deal size ÷ sales cycle. Hover a bar for its four levers."
+        ),
+        as_of=min((e.result.computed_at for e in streams), default=None),
+        columns=[
+            "stream",
+            "open_deals",
+            "win_rate_pct",
+            "mean_won_amount",
+            "sales_cycle_days",
+            "velocity_per_day",
+        ],
+        rows=rows,
+    )
+    if not any(r[5] for r in rows):
+        chart.empty = "No stream has a pipeline velocity in this period."
+        return chart
+    names = [r[0] for r in rows]
+    smap = streams[0].smap
+    chart.figures = [
+        Figure(
+            {
+                "data": [
+                    {
+                        "type": "bar",
+                        "orientation": "h",
+                        "name": "Velocity",
+                        "y": names,
+                        "x": [r[5] for r in rows],
+                        "marker": {"color": BLUE},
+                        "text": [
+                            f"{smap.money(r[5])}/day" if r[5] is not None else "" for r in rows
+                        ],
+                        "textposition": "outside",
+                        "cliponaxis": False,
+                        "customdata": [[r[1], r[2], smap.money(r[3]), r[4]] for r in rows],
+                        "hovertemplate": "%{y}: %{text}<br>%{customdata[0]} open × "
+                        "%{customdata[1]:.0f}% × %{customdata[2]} ÷ %{customdata[3]:.0f} d"
+                        "<extra></extra>",
+                    },
+                ],
+                "layout": _layout(
+                    height=_bar_height(len(rows), per_row=40),
+                    showlegend=False,
+                    xaxis={
+                        "title": _title(f"{currency} per day"),
+                        "rangemode": "tozero",
+                        "tickformat": "~s",
+                    },
+                    yaxis=_steps_axis(names),
+                    margin={"l": 8, "r": 110, "t": 8, "b": 8, "pad": 2},
+                ),
+            },
+            label="Bar chart of the pipeline velocity of each stream",
+        )
+    ]
+    return chart

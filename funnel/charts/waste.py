@@ -1,0 +1,543 @@
+"""The waste dashboard's charts and headline tiles: the waste Pareto in hours and in money,
+waste by step, the timeline ladder, and the counts behind them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from funnel.charts.common import (
+    BLACK,
+    CURRENCY_SYMBOLS,
+    GREEN,
+    GREY,
+    INK,
+    WASTE_COLOURS,
+    Chart,
+    Figure,
+    StreamMap,
+    Tile,
+    _axis,
+    _bar_height,
+    _days,
+    _layout,
+    _r,
+    _relative,
+    _steps_axis,
+    _steps_with_names,
+    _title,
+)
+from funnel.metrics.results import MetricsResult
+from streams.drawing import format_hours, format_work_hours
+
+# --- Waste dashboard ------------------------------------------------------------------------
+
+#: The wastes measured in hours: label, Waste field, colour key.
+HOUR_WASTES = (
+    ("Waiting", "waiting_hours", "waiting"),
+    ("Defects (rework)", "defects_hours", "defects"),
+    ("Extra processing", "extra_processing_hours", "extra_processing"),
+    ("Overproduction (lost deals)", "overproduction_hours", "overproduction"),
+)
+MONEY_WASTES = (
+    ("Defects (rework)", "defects_cost", "defects"),
+    ("Extra processing", "extra_processing_cost", "extra_processing"),
+    ("Overproduction (lost deals)", "overproduction_cost", "overproduction"),
+)
+
+
+def _pareto_rows(items: list[tuple[str, float, str]]) -> list[list]:
+    items = sorted(items, key=lambda item: -item[1])
+    total = sum(value for _, value, _ in items)
+    rows, running = [], 0.0
+    for label, value, colour in items:
+        running += value
+        rows.append(
+            [
+                label,
+                _r(value, 1),
+                _r(100 * value / total, 1) if total else None,
+                _r(100 * running / total, 1) if total else None,
+                colour,
+            ]
+        )
+    return rows
+
+
+def _pareto_spec(rows: list[list], *, y_title: str, hover_value: str) -> dict:
+    labels = [r[0] for r in rows]
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "name": y_title,
+                "x": labels,
+                "y": [r[1] for r in rows],
+                "marker": {
+                    "color": [WASTE_COLOURS[r[4]] for r in rows],
+                    "line": {"color": INK, "width": 0.5},
+                },
+                "text": [f"{r[2]:.0f}%" for r in rows],
+                "textposition": "outside",
+                "cliponaxis": False,
+                "hovertemplate": "%{x}<br>" + hover_value + " (%{text})<extra></extra>",
+            },
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": "Cumulative share",
+                "x": labels,
+                "y": [r[3] for r in rows],
+                "yaxis": "y2",
+                "line": {"color": BLACK, "width": 2},
+                "marker": {"size": 7},
+                "hovertemplate": "Cumulative: %{y:.0f}%<extra></extra>",
+            },
+        ],
+        "layout": _layout(
+            height=340,
+            showlegend=False,
+            xaxis={
+                "type": "category",
+                "tickfont": {"size": 12},
+                "tickmode": "array",
+                "tickvals": labels,
+                "ticktext": [_wrap(label) for label in labels],
+                "tickangle": 0,
+            },
+            yaxis={"title": _title(y_title), "rangemode": "tozero", "tickformat": "~s"},
+            yaxis2={
+                "overlaying": "y",
+                "side": "right",
+                "range": [0, 105],
+                "tickvals": [0, 25, 50, 75, 100],
+                "ticksuffix": "%",
+                "showgrid": False,
+                "automargin": True,
+                "title": {"text": "Cumulative"},
+            },
+        ),
+    }
+
+
+def _wrap(label: str) -> str:
+    """``Defects (rework)`` → ``Defects<br>(rework)``: two short lines fit under a bar."""
+    return label.replace(" (", "<br>(")
+
+
+def waste_pareto_chart(result: MetricsResult) -> Chart:
+    waste = result.waste
+    rows = _pareto_rows(
+        [(label, getattr(waste, name) or 0.0, colour) for label, name, colour in HOUR_WASTES]
+    )
+    chart = Chart(
+        key="pareto_hours",
+        title="Pareto of the wastes measured in hours",
+        units="hours (summed over deals)",
+        how_to_read=(
+            "The wastes that the event log measures in time, biggest first, with the running "
+            "share (black line, right axis): the first bars are where most of the time goes, "
+            "so start there. Hours are summed over every deal: 24 deals waiting a day is 576 h."
+        ),
+        as_of=result.computed_at,
+        columns=["waste", "hours", "share_pct", "cumulative_pct"],
+        rows=[r[:4] for r in rows],
+    )
+    if not any(r[1] for r in rows):
+        chart.empty = "No waste was measured in this period: no visit left a step."
+        return chart
+    chart.figures = [
+        Figure(
+            _pareto_spec(rows, y_title="Hours", hover_value="%{y:,.0f} h"),
+            label="Pareto chart of the wastes in hours",
+        )
+    ]
+    return chart
+
+
+def waste_money_chart(result: MetricsResult, smap: StreamMap) -> Chart:
+    waste = result.waste
+    priced = [
+        (label, getattr(waste, name), colour)
+        for label, name, colour in MONEY_WASTES
+        if getattr(waste, name) is not None
+    ]
+    rows = _pareto_rows([(label, value, colour) for label, value, colour in priced])
+    symbol = CURRENCY_SYMBOLS.get(smap.currency, "")
+    chart = Chart(
+        key="pareto_money",
+        title="Pareto of the wastes in money",
+        units=smap.currency,
+        how_to_read=(
+            "The work hours spent in each waste at the hourly cost of the lane doing it, "
+            "biggest first. Waiting costs no labour, so it is not priced here (it is the "
+            "biggest bar in hours)."
+        ),
+        as_of=result.computed_at,
+        columns=["waste", "cost", "share_pct", "cumulative_pct"],
+        rows=[r[:4] for r in rows],
+    )
+    if not priced:
+        chart.empty = (
+            "No lane of this stream has an hourly cost, so waste cannot be priced. A manager "
+            "sets lane costs in the map editor."
+        )
+        return chart
+    if not any(r[1] for r in rows):
+        chart.empty = "No priced waste was measured in this period."
+        return chart
+    chart.figures = [
+        Figure(
+            _pareto_spec(
+                rows, y_title=f"Cost ({smap.currency})", hover_value=f"{symbol}%{{y:,.0f}}"
+            ),
+            label="Pareto chart of the wastes in money",
+        )
+    ]
+    return chart
+
+
+def waste_by_step_chart(result: MetricsResult, smap: StreamMap) -> Chart:
+    fields = [
+        ("Waiting", "wait_hours", "waiting"),
+        ("Defects (rework)", "defects_hours", "defects"),
+        ("Extra processing", "extra_processing_hours", "extra_processing"),
+        ("Overproduction", "overproduction_hours", "overproduction"),
+    ]
+    rows = []
+    for name, s in _steps_with_names(result, smap):
+        values = [_r(getattr(s, f) or 0.0, 1) for _, f, _ in fields]
+        rows.append([name, *values, _r(sum(values), 1)])
+    chart = Chart(
+        key="waste_by_step",
+        title="Waste per step",
+        units="hours (summed over deals)",
+        how_to_read=(
+            "Where in the stream the hours of waste are, one bar per step in map order, split "
+            "by kind of waste. The longest bars are the steps to improve first."
+        ),
+        as_of=result.computed_at,
+        columns=[
+            "step",
+            "waiting_hours",
+            "defects_hours",
+            "extra_processing_hours",
+            "overproduction_hours",
+            "total_hours",
+        ],
+        rows=rows,
+        wide=True,
+    )
+    if not any(r[-1] for r in rows):
+        chart.empty = "No waste was measured in this period."
+        return chart
+    names = [r[0] for r in rows]
+    data = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "name": label,
+            "y": names,
+            "x": [r[i + 1] for r in rows],
+            "marker": {"color": WASTE_COLOURS[colour], "line": {"color": "#FFFFFF", "width": 0.5}},
+            "hovertemplate": f"%{{y}}: %{{x:,.0f}} h {label.lower()}<extra></extra>",
+        }
+        for i, (label, _, colour) in enumerate(fields)
+    ]
+    chart.figures = [
+        Figure(
+            {
+                "data": data,
+                "layout": _layout(
+                    height=_bar_height(len(rows)),
+                    barmode="stack",
+                    xaxis={"title": _title("Hours"), "tickformat": "~s"},
+                    yaxis=_steps_axis(names),
+                ),
+            },
+            label="Stacked bar chart of the hours of each waste per step",
+        )
+    ]
+    return chart
+
+
+def waste_counts_chart(result: MetricsResult, smap: StreamMap) -> Chart:
+    rows = [
+        [name, s.stalled, _r(s.stalled_amount, 2), s.handoffs, s.reentries]
+        for name, s in _steps_with_names(result, smap)
+    ]
+    chart = Chart(
+        key="waste_counts",
+        title="Inventory, transport and rework per step",
+        units="deals and visits (counts)",
+        how_to_read=(
+            "The wastes counted rather than timed: stalled open deals now (inventory), deals "
+            "handed over from another lane into the step (transport), and deals sent back to "
+            "a step they had already been through (rework), per step."
+        ),
+        as_of=result.now_at or result.computed_at,
+        columns=["step", "stalled_deals", "stalled_amount", "handoffs_in", "reentries"],
+        rows=rows,
+        wide=True,
+    )
+    if not any(r[1] or r[3] or r[4] for r in rows):
+        chart.empty = "No stalled deal, hand-off or rework in this period."
+        return chart
+    names = [r[0] for r in rows]
+    # Three panels side by side on one step axis: the counts differ by orders of magnitude
+    # (a few stalled deals, hundreds of hand-offs), so each gets its own scale.
+    panels = [  # (title, column, colour); on a phone the legend names the panels instead
+        ("Stalled deals now", 1, "inventory"),
+        ("Hand-offs in", 3, "transport"),
+        ("Re-entries", 4, "defects"),
+    ]
+    domains = [(0.0, 0.3), (0.35, 0.65), (0.7, 1.0)]
+    data, axes, annotations = [], {}, []
+    for i, ((label, col, colour), domain) in enumerate(zip(panels, domains, strict=True)):
+        suffix = "" if i == 0 else str(i + 1)
+        values = [r[col] for r in rows]
+        data.append(
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": label,
+                "y": names,
+                "x": values,
+                "xaxis": f"x{suffix}",
+                "yaxis": "y",
+                "marker": {"color": WASTE_COLOURS[colour]},
+                "text": [f"{v:,}" for v in values],
+                "textposition": "outside",
+                "cliponaxis": False,
+                "hovertemplate": f"%{{y}}: %{{x:,}} {label.lower()}<extra></extra>",
+            }
+        )
+        axes[f"xaxis{suffix}"] = _axis(
+            domain=list(domain),
+            rangemode="tozero",
+            range=[0, max(1, *values) * 1.3],
+            tickformat="~s",
+            nticks=3,
+        )
+        annotations.append(
+            {
+                "xref": "paper",
+                "yref": "paper",
+                "x": domain[0],
+                "xanchor": "left",
+                "y": 1.0,
+                "yanchor": "bottom",
+                "text": f"<b>{label}</b>",
+                "showarrow": False,
+                "font": {"size": 12},
+            }
+        )
+    chart.figures = [
+        Figure(
+            {
+                "data": data,
+                "layout": _layout(
+                    height=_bar_height(len(rows), per_row=34) + 30,
+                    showlegend=False,
+                    yaxis=_steps_axis(names),
+                    annotations=annotations,
+                    margin={"l": 8, "r": 16, "t": 30, "b": 8, "pad": 2},
+                    **axes,
+                ),
+            },
+            label="Bar charts of stalled deals, hand-offs and re-entries per step",
+        )
+    ]
+    return chart
+
+
+VALUE_CLASS_LABELS = {
+    "value_add": "value-add",
+    "necessary_nva": "necessary non-value-add",
+    "waste": "waste",
+}
+
+
+def timeline_ladder_chart(result: MetricsResult, smap: StreamMap) -> Chart:
+    rows = []
+    for name, s in _steps_with_names(result, smap):
+        info = smap.step(s.step_id)
+        lead, work = s.median_hours, s.median_work_hours
+        wait = max(0.0, lead - (work or 0.0)) if lead is not None else None
+        rows.append(
+            [
+                name,
+                VALUE_CLASS_LABELS.get(info.value_class, "") if info else "",
+                _days(lead),
+                _r(work, 2),
+                _days(work, 3),
+                _days(wait),
+            ]
+        )
+    summary = result.summary
+    chart = Chart(
+        key="timeline_ladder",
+        title="Timeline ladder: value-add time against waiting, measured",
+        units="days (median per step)",
+        how_to_read=(
+            "The VSM timeline ladder from real deals: per step, the typical (median) hands-on "
+            "work (green, often a sliver) and the rest of the time the deal waits (grey). "
+            "The sum of the steps is the stream's lead time; work ÷ lead time is its activity "
+            "ratio."
+        ),
+        as_of=result.computed_at,
+        columns=[
+            "step",
+            "value_class",
+            "lead_time_days",
+            "process_time_hours",
+            "process_time_days",
+            "waiting_days",
+        ],
+        rows=rows,
+        wide=True,
+    )
+    if not any(r[2] is not None for r in rows):
+        chart.empty = "No visit left a step in this period, so nothing is measured yet."
+        return chart
+    names = [r[0] for r in rows]
+    ticks = [f"{r[0]}<br><span style='font-size:11px'>{r[1]}</span>" for r in rows]
+    chart.figures = [
+        Figure(
+            {
+                "data": [
+                    {
+                        "type": "bar",
+                        "orientation": "h",
+                        "name": "Work (process time)",
+                        "y": names,
+                        "x": [r[4] for r in rows],
+                        "marker": {"color": GREEN},
+                        "customdata": [r[3] for r in rows],
+                        "hovertemplate": "%{y}: %{customdata:.1f} h of work<extra></extra>",
+                    },
+                    {
+                        "type": "bar",
+                        "orientation": "h",
+                        "name": "Waiting",
+                        "y": names,
+                        "x": [r[5] for r in rows],
+                        "marker": {"color": "#C5CDD6", "line": {"color": GREY, "width": 1}},
+                        # Written at the end of the bar: the work itself is often a sliver.
+                        "text": [
+                            f"{format_hours(None if r[2] is None else r[2] * 24)} · work "
+                            f"{format_work_hours(r[3])}"
+                            if r[2] is not None
+                            else ""
+                            for r in rows
+                        ],
+                        # Inside the long bars, beside the short ones.
+                        "textposition": "auto",
+                        "insidetextanchor": "end",
+                        "cliponaxis": False,
+                        "textfont": {"size": 12, "color": INK},
+                        "hovertemplate": "%{y}: %{x:.1f} days waiting<extra></extra>",
+                    },
+                ],
+                "layout": _layout(
+                    height=_bar_height(len(rows), per_row=44),
+                    barmode="stack",
+                    xaxis={
+                        "title": _title("Days (median)"),
+                        "range": [0, 1.3 * max(r[2] or 0 for r in rows)],
+                    },
+                    margin={"l": 8, "r": 36, "t": 8, "b": 8, "pad": 2},
+                    yaxis=_steps_axis(names, tickmode="array", tickvals=names, ticktext=ticks),
+                ),
+            },
+            label="Timeline ladder of work against waiting time per step",
+        )
+    ]
+    if summary.lead_time_hours is not None:
+        ratio = summary.activity_ratio
+        chart.note = (
+            f"Lead time {format_hours(summary.lead_time_hours)}, of which "
+            f"{format_work_hours(summary.process_time_hours)} work: activity ratio "
+            + ("—" if ratio is None else f"{100 * ratio:.1f}%")
+            + "."
+        )
+    return chart
+
+
+# --- Headline tiles -------------------------------------------------------------------------
+
+
+def waste_tiles(
+    result: MetricsResult, previous: MetricsResult | None, smap: StreamMap
+) -> list[Tile]:
+    w, pw = result.waste, previous.waste if previous else None
+
+    def hours(x: Any) -> float:
+        return sum(getattr(x, name) or 0.0 for _, name, _ in HOUR_WASTES)
+
+    total, before = hours(w), hours(pw) if pw else None
+    total_change, total_good = _relative(total, before, False)
+    costs = [getattr(w, name) for _, name, _ in MONEY_WASTES]
+    priced = None if all(c is None for c in costs) else sum(c or 0.0 for c in costs)
+    return [
+        Tile(
+            "waste_hours",
+            "Waste in hours",
+            f"{total:,.0f} h",
+            "waiting, rework, extra processing, overproduction",
+            total_change,
+            total_good,
+            False,
+            "Σ of the wastes measured in time, over every deal.",
+        ),
+        Tile(
+            "waiting_share",
+            "Of which waiting",
+            "—" if not total else f"{100 * w.waiting_hours / total:.0f}%",
+            f"{w.waiting_hours:,.0f} h over {w.waiting_visits:,} visits",
+            "",
+            None,
+            w.waiting_visits < 5,
+            "Σ of (time in step − work) over completed visits.",
+        ),
+        Tile(
+            "inventory",
+            "Inventory: stalled deals",
+            f"{w.inventory_count:,}",
+            f"{smap.money(w.inventory_amount)} of pipeline",
+            "",
+            None,
+            False,
+            "Open deals older than their step's p85.",
+        ),
+        Tile(
+            "transport",
+            "Transport: hand-offs",
+            "—" if w.transport_per_deal is None else f"{w.transport_per_deal:.1f} per deal",
+            f"{w.transport_handoffs:,} in all",
+            "",
+            None,
+            w.transport_deals < 5,
+            "Lane changes along each deal's path.",
+        ),
+        Tile(
+            "rework",
+            "Rework: re-entries",
+            f"{w.defects_count:,}",
+            f"{w.defects_hours:,.0f} h spent redoing",
+            "",
+            None,
+            False,
+            "Deals sent back to a step they had been through.",
+        ),
+        Tile(
+            "priced",
+            "Waste in money",
+            "not priced" if priced is None else smap.money(priced),
+            "work hours × lane cost" if priced is not None else "no lane has an hourly cost",
+            "",
+            None,
+            False,
+            "Rework, extra processing and overproduction at lane costs.",
+        ),
+    ]
