@@ -442,10 +442,9 @@ def cycle_start_do(
 
 
 def _queue_check(cycle_id: int) -> None:
-    from kaizen.tasks import check_cycle  # tasks import this module
-
-    # Redis down never fails the committed move; the 5-minute check_open_cycles catches up.
-    enqueue_on_commit(check_cycle, cycle_id)
+    # By name: kaizen.tasks imports this module (tests/test_architecture.py). Redis down
+    # never fails the committed move; the 5-minute check_open_cycles catches up.
+    enqueue_on_commit("kaizen.tasks.check_cycle", cycle_id)
 
 
 @transaction.atomic

@@ -7,11 +7,15 @@ connection); ``tests/test_faults.py`` does the same with a real Redis and a real
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from unittest import mock
 
 import pytest
+from celery.exceptions import NotRegistered
 from django.urls import reverse
 from django.utils import timezone
 from kombu.exceptions import OperationalError
@@ -37,6 +41,7 @@ from vsm_project.background import (
     job_enqueue,
     job_restartable,
     jobs_catch_up,
+    task_named,
 )
 from vsm_project.celery import app as celery_app
 from vsm_project.tasks import catch_up
@@ -79,6 +84,34 @@ def test_enqueue_lets_other_errors_through(broker):
     broker.side_effect = TypeError("Object of type set is not JSON serializable")
     with pytest.raises(TypeError):
         enqueue(recompute_stream_metrics, {1})
+
+
+def test_a_task_queued_by_name_is_the_task_its_module_defines(broker):
+    """Services queue their own app's tasks by name (no import of the tasks module that
+    imports them, tests/test_architecture.py); a mock of the module's task still sees it."""
+    with mock.patch("funnel.tasks.recompute_stream_metrics.apply_async") as publish:
+        assert enqueue("funnel.tasks.recompute_stream_metrics", 7, if_owed=True) is True
+    assert publish.call_args.args[:2] == ((7,), {"if_owed": True})
+    with pytest.raises(NotRegistered):
+        task_named("funnel.tasks.no_such_task")
+
+
+def test_a_task_named_before_its_module_was_imported_is_found():
+    """The first lookup imports the apps' tasks modules, as a worker does at start (a
+    fresh interpreter: this test run has imported them all long ago)."""
+    code = (
+        "import sys, django; django.setup()\n"
+        "from vsm_project.background import task_named\n"
+        "assert 'kaizen.tasks' not in sys.modules\n"
+        "print(task_named('kaizen.tasks.check_cycle').name)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env["DJANGO_SETTINGS_MODULE"] = "vsm_project.settings"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "kaizen.tasks.check_cycle"
 
 
 def test_a_move_with_the_broker_down_answers_success_and_its_recompute_stays_owed(

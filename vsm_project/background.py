@@ -31,6 +31,7 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 
 from streams.models import Job, JobState
 from streams.services import job_fail
+from vsm_project.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
 
@@ -61,11 +62,27 @@ NEVER_STARTED = (
 )
 
 
-def enqueue(task: Task, *args: object, **kwargs: object) -> bool:
+def task_named(name: str) -> Task:
+    """The registered task called ``name`` (``"kaizen.tasks.check_cycle"``).
+
+    Services queue their own app's tasks by name: a tasks module imports the services it
+    runs, so a service importing it back would close a circle (tests/test_architecture.py).
+    The first lookup of a task whose module nobody imported yet imports every installed
+    app's ``tasks.py``, as a worker does at start (Celery's autodiscovery, without the
+    worker's system checks). The object is the one the tasks module defines, so
+    ``mock.patch("<module>.<task>.apply_async")`` holds."""
+    if name not in celery_app.tasks:
+        celery_app.autodiscover_tasks(force=True)
+    return celery_app.tasks[name]  # an unknown name raises celery's NotRegistered
+
+
+def enqueue(task: Task | str, *args: object, **kwargs: object) -> bool:
     """Queue ``task(*args, **kwargs)``; False (logged, not raised) when the broker cannot be
     reached. The caller has recorded in the database that the work is owed, so the catch-up
     queues it again later. With eager Celery (no broker) the task runs here and its errors
-    propagate as usual."""
+    propagate as usual. ``task`` is the task or its registered name (``task_named``)."""
+    if isinstance(task, str):
+        task = task_named(task)
     if task.app.conf.task_always_eager:
         task.apply_async(args, kwargs or None)
         return True
@@ -83,7 +100,7 @@ def enqueue(task: Task, *args: object, **kwargs: object) -> bool:
     return True
 
 
-def enqueue_on_commit(task: Task, *args: object, **kwargs: object) -> None:
+def enqueue_on_commit(task: Task | str, *args: object, **kwargs: object) -> None:
     """``enqueue`` once the current transaction commits (at once outside one). A failure to
     queue never turns the committed write into an error."""
     transaction.on_commit(partial(enqueue, task, *args, **kwargs), robust=robust_on_commit())
@@ -99,7 +116,7 @@ def robust_on_commit() -> bool:
 # --- Jobs ----------------------------------------------------------------------------------
 
 
-def job_enqueue(job: Job, task: Task, *args: object) -> bool:
+def job_enqueue(job: Job, task: Task | str, *args: object) -> bool:
     """Queue the task that runs ``job``. When the broker cannot be reached the job fails at
     once with :data:`QUEUE_UNREACHABLE` (so it never waits "queued" forever) and can be
     started again (``job_restartable``). Call it outside a transaction or on commit, so a

@@ -40,12 +40,16 @@ from funnel.metrics.series import ChartSeries, compute_series, refresh_aging
 from funnel.models import MetricsSnapshot, MetricsState, StageSnapshot, StepSnapshot
 from streams.models import Job, JobState, Team, ValueStream
 from streams.services import job_create
-from vsm_project.background import enqueue, robust_on_commit
+from vsm_project.background import enqueue, robust_on_commit, task_named
 
 #: Window and filter sets every stream keeps, whether or not anyone asked.
 STANDARD_QUERIES = ({"previous": False}, {"previous": True})
 #: A set nobody asked for in this long is deleted by the nightly job.
 UNUSED_FOR = timedelta(days=7)
+#: The tasks this module queues, by name: ``funnel.tasks`` imports this module, so importing
+#: it back would close a circle (tests/test_architecture.py).
+PREPARE_TASK = "funnel.tasks.prepare_metric_sets"
+RECOMPUTE_TASK = "funnel.tasks.recompute_stream_metrics"
 #: ``requested_at`` is written at most this often, so reads stay reads.
 TOUCH_EVERY = timedelta(hours=1)
 
@@ -277,8 +281,6 @@ def metrics_sets_job(
     for the page to show; one already queued or running for the same sets is joined. With
     eager Celery (development, tests) it has run when this returns. Call it outside a
     transaction (as views run), so a worker finds the job when it starts."""
-    from funnel.tasks import prepare_metric_sets  # tasks import this module
-
     sets = [query_keys(q) for q in queries]
     key = " ".join(sorted(f"{k['stream_id']}/{k['window_key']}?{k['filter_key']}" for k in sets))
     running = (
@@ -302,8 +304,8 @@ def metrics_sets_job(
     )
     # Called from views, which run in autocommit: the job is stored for the worker already.
     # Without a reachable broker the page computes the sets itself: slower, never stuck.
-    if not enqueue(prepare_metric_sets, job.pk):
-        prepare_metric_sets.apply((job.pk,))
+    if not enqueue(PREPARE_TASK, job.pk):
+        task_named(PREPARE_TASK).apply((job.pk,))
     job.refresh_from_db()
     return job
 
@@ -399,8 +401,6 @@ def metrics_schedule(*, stream_id: int, now: datetime) -> bool:
     The change is recorded (``changed_at``) before anything is queued, so it stays owed when
     the broker cannot be reached; ``metrics_catch_up`` then queues the recompute once the
     broker is back (``_mark_lost``)."""
-    from funnel.tasks import recompute_stream_metrics  # tasks import this module
-
     debounce = settings.METRICS_DEBOUNCE_SECONDS
     state, _ = MetricsState.objects.get_or_create(stream_id=stream_id)
     quiet = state.changed_at is None or now - state.changed_at >= timedelta(seconds=debounce)
@@ -410,7 +410,7 @@ def metrics_schedule(*, stream_id: int, now: datetime) -> bool:
     )
     if queued:
         not_before = None if quiet else (now + timedelta(seconds=debounce)).isoformat()
-        if not enqueue(recompute_stream_metrics, stream_id, not_before=not_before):
+        if not enqueue(RECOMPUTE_TASK, stream_id, not_before=not_before):
             _mark_lost(stream_id, now=now)
     return bool(queued)
 
@@ -507,8 +507,6 @@ def metrics_catch_up(*, now: datetime) -> list[int]:
     """Queue a recompute for every owed stream that has none queued or running (see above).
     Returns the ids of the streams queued. A broker still down leaves them owed for the
     next run."""
-    from funnel.tasks import recompute_stream_metrics  # tasks import this module
-
     lost_before = now - timedelta(seconds=settings.METRICS_REQUEUE_AFTER_SECONDS)
     waiting = metrics_owed().filter(Q(scheduled_at__isnull=True) | Q(scheduled_at__lt=lost_before))
     queued = []
@@ -519,7 +517,7 @@ def metrics_catch_up(*, now: datetime) -> list[int]:
         claimed = waiting.filter(stream_id=stream_id).update(scheduled_at=now)
         if not claimed:
             continue
-        if enqueue(recompute_stream_metrics, stream_id, if_owed=True):
+        if enqueue(RECOMPUTE_TASK, stream_id, if_owed=True):
             queued.append(stream_id)
         else:
             _mark_lost(stream_id, now=now)
