@@ -113,6 +113,21 @@ def _layout(
     return layout
 
 
+def _plot(
+    data: list[dict], *, label: str, caption: str = "", detail: str = "", **layout: Any
+) -> Figure:
+    """One figure of a chart: its traces on the shared layout (``_layout(**layout)``)."""
+    return Figure(
+        {"data": data, "layout": _layout(**layout)}, caption=caption, label=label, detail=detail
+    )
+
+
+def _before_marker() -> dict:
+    """The bar of a figure to compare with (the previous period, the team): light grey with a
+    grey outline, so that it reads as the background of the blue bar beside it."""
+    return {"color": "#C5CDD6", "line": {"color": GREY, "width": 1}}
+
+
 def _title(text: str) -> dict:
     return {"text": text}
 

@@ -14,15 +14,14 @@ from funnel.charts.common import (
     VERMILLION,
     VIRIDIS,
     Chart,
-    Figure,
     StreamMap,
     Tile,
     _bar_height,
     _change,
     _days,
-    _layout,
     _local_day,
     _pct,
+    _plot,
     _r,
     _steps_axis,
     _steps_with_names,
@@ -90,25 +89,21 @@ def cumulative_flow_chart(series: ChartSeries, result: MetricsResult, smap: Stre
             }
         )
     chart.figures = [
-        Figure(
-            {
-                "data": data,
-                "layout": _layout(
-                    height=420,
-                    hovermode="x unified",
-                    legend={
-                        "traceorder": "reversed",
-                        "orientation": "v",
-                        "x": 1.01,
-                        "xanchor": "left",
-                        "y": 1,
-                        "yanchor": "top",
-                        "font": {"size": 12},
-                    },
-                    xaxis={"type": "date", "title": _utc_buckets("Day"), "tickformat": "%d %b"},
-                    yaxis={"title": _title("Deals (cumulative)")},
-                ),
+        _plot(
+            data,
+            height=420,
+            hovermode="x unified",
+            legend={
+                "traceorder": "reversed",
+                "orientation": "v",
+                "x": 1.01,
+                "xanchor": "left",
+                "y": 1,
+                "yanchor": "top",
+                "font": {"size": 12},
             },
+            xaxis={"type": "date", "title": _utc_buckets("Day"), "tickformat": "%d %b"},
+            yaxis={"title": _title("Deals (cumulative)")},
             label="Cumulative flow diagram of deals reaching each step per day",
         )
     ]
@@ -208,21 +203,17 @@ def cycle_time_chart(
             }
         )
     chart.figures = [
-        Figure(
-            {
-                "data": data,
-                "layout": _layout(
-                    height=380,
-                    xaxis={
-                        "type": "date",
-                        "title": _title(f"Day the deal was won ({_zone()})"),
-                        "tickformat": "%d %b",
-                    },
-                    yaxis={"title": _title("Sales cycle (days)"), "rangemode": "tozero"},
-                    annotations=annotations,
-                    hovermode="closest",
-                ),
+        _plot(
+            data,
+            height=380,
+            xaxis={
+                "type": "date",
+                "title": _title(f"Day the deal was won ({_zone()})"),
+                "tickformat": "%d %b",
             },
+            yaxis={"title": _title("Sales cycle (days)"), "rangemode": "tozero"},
+            annotations=annotations,
+            hovermode="closest",
             label="Scatterplot of the cycle time of each won deal with p50, p85 and p95 lines",
         )
     ]
@@ -257,35 +248,31 @@ def time_in_step_chart(series: ChartSeries, result: MetricsResult, smap: StreamM
         name = smap.step_name(step.step_id)
         detail = f"median {format_hours(step.median_hours)} · n = {step.n_completed:,}"
         figures.append(
-            Figure(
-                {
-                    "data": [
-                        {
-                            "type": "bar",
-                            "name": name,
-                            "x": list(TIME_BIN_LABELS),
-                            "y": list(step_counts),
-                            "marker": {"color": BLUE},
-                            "hovertemplate": "%{x}: %{y:,} visits<extra></extra>",
-                        }
-                    ],
-                    "layout": _layout(
-                        height=210,
-                        showlegend=False,
-                        bargap=0.08,
-                        xaxis={
-                            "type": "category",
-                            "tickangle": -45,
-                            "tickfont": {"size": 10},
-                            "categoryorder": "array",
-                            "categoryarray": list(TIME_BIN_LABELS),
-                        },
-                        yaxis={
-                            "title": _title("Visits"),
-                            "tickfont": {"size": 11},
-                            "rangemode": "tozero",
-                        },
-                    ),
+            _plot(
+                [
+                    {
+                        "type": "bar",
+                        "name": name,
+                        "x": list(TIME_BIN_LABELS),
+                        "y": list(step_counts),
+                        "marker": {"color": BLUE},
+                        "hovertemplate": "%{x}: %{y:,} visits<extra></extra>",
+                    }
+                ],
+                height=210,
+                showlegend=False,
+                bargap=0.08,
+                xaxis={
+                    "type": "category",
+                    "tickangle": -45,
+                    "tickfont": {"size": 10},
+                    "categoryorder": "array",
+                    "categoryarray": list(TIME_BIN_LABELS),
+                },
+                yaxis={
+                    "title": _title("Visits"),
+                    "tickfont": {"size": 11},
+                    "rangemode": "tozero",
                 },
                 caption=name,
                 detail=detail,
@@ -377,20 +364,16 @@ def throughput_chart(series: ChartSeries, result: MetricsResult) -> Chart:
             }
         )
     chart.figures = [
-        Figure(
-            {
-                "data": data,
-                "layout": _layout(
-                    height=340,
-                    hovermode="closest",
-                    xaxis={
-                        "type": "date",
-                        "title": _utc_buckets("Week starting"),
-                        "tickformat": "%d %b",
-                    },
-                    yaxis={"title": _title("Deals won"), "rangemode": "tozero"},
-                ),
+        _plot(
+            data,
+            height=340,
+            hovermode="closest",
+            xaxis={
+                "type": "date",
+                "title": _utc_buckets("Week starting"),
+                "tickformat": "%d %b",
             },
+            yaxis={"title": _title("Deals won"), "rangemode": "tozero"},
             label="Run chart of deals won per week with natural process limits",
         )
     ]
@@ -516,23 +499,19 @@ def aging_chart(
             }
         )
     chart.figures = [
-        Figure(
-            {
-                "data": data,
-                "layout": _layout(
-                    height=_bar_height(len(order), per_row=46),
-                    hovermode="closest",
-                    xaxis={"title": _title("Days at the current step"), "rangemode": "tozero"},
-                    yaxis={
-                        "tickmode": "array",
-                        "tickvals": list(range(len(order))),
-                        "ticktext": names,
-                        "autorange": "reversed",
-                        "showgrid": False,
-                        "zeroline": False,
-                        "range": [len(order) - 0.5, -0.5],
-                    },
-                ),
+        _plot(
+            data,
+            height=_bar_height(len(order), per_row=46),
+            hovermode="closest",
+            xaxis={"title": _title("Days at the current step"), "rangemode": "tozero"},
+            yaxis={
+                "tickmode": "array",
+                "tickvals": list(range(len(order))),
+                "ticktext": names,
+                "autorange": "reversed",
+                "showgrid": False,
+                "zeroline": False,
+                "range": [len(order) - 0.5, -0.5],
             },
             label="Strip chart of open deals by step and age, stalled deals highlighted",
         )
@@ -595,41 +574,37 @@ def littles_law_chart(result: MetricsResult, smap: StreamMap) -> Chart:
         return chart
     names = [r[0] for r in rows]
     chart.figures = [
-        Figure(
-            {
-                "data": [
-                    {
-                        "type": "bar",
-                        "orientation": "h",
-                        "name": "Average WIP (measured)",
-                        "y": names,
-                        "x": [r[1] for r in rows],
-                        "marker": {"color": BLUE},
-                        "text": [f"ratio {r[5]:.2f}" if r[5] is not None else "" for r in rows],
-                        "textposition": "outside",
-                        "cliponaxis": False,
-                        "hovertemplate": "%{y}: %{x:.1f} deals on average<extra></extra>",
-                    },
-                    {
-                        "type": "bar",
-                        "orientation": "h",
-                        "name": "Throughput × time in step",
-                        "y": names,
-                        "x": [r[4] for r in rows],
-                        "marker": {"color": ORANGE, "pattern": {"shape": "/"}},
-                        "customdata": [[r[2], r[3]] for r in rows],
-                        "hovertemplate": "%{y}: %{customdata[0]:.1f}/week × %{customdata[1]:.1f} d"
-                        " = %{x:.1f} deals<extra></extra>",
-                    },
-                ],
-                "layout": _layout(
-                    height=_bar_height(2 * len(rows), per_row=20),
-                    barmode="group",
-                    xaxis={"title": _title("Deals"), "rangemode": "tozero"},
-                    yaxis=_steps_axis(names),
-                    margin={"l": 8, "r": 70, "t": 8, "b": 8, "pad": 2},
-                ),
-            },
+        _plot(
+            [
+                {
+                    "type": "bar",
+                    "orientation": "h",
+                    "name": "Average WIP (measured)",
+                    "y": names,
+                    "x": [r[1] for r in rows],
+                    "marker": {"color": BLUE},
+                    "text": [f"ratio {r[5]:.2f}" if r[5] is not None else "" for r in rows],
+                    "textposition": "outside",
+                    "cliponaxis": False,
+                    "hovertemplate": "%{y}: %{x:.1f} deals on average<extra></extra>",
+                },
+                {
+                    "type": "bar",
+                    "orientation": "h",
+                    "name": "Throughput × time in step",
+                    "y": names,
+                    "x": [r[4] for r in rows],
+                    "marker": {"color": ORANGE, "pattern": {"shape": "/"}},
+                    "customdata": [[r[2], r[3]] for r in rows],
+                    "hovertemplate": "%{y}: %{customdata[0]:.1f}/week × %{customdata[1]:.1f} d"
+                    " = %{x:.1f} deals<extra></extra>",
+                },
+            ],
+            height=_bar_height(2 * len(rows), per_row=20),
+            barmode="group",
+            xaxis={"title": _title("Deals"), "rangemode": "tozero"},
+            yaxis=_steps_axis(names),
+            margin={"l": 8, "r": 70, "t": 8, "b": 8, "pad": 2},
             label="Bar chart comparing average WIP with throughput times time in step per step",
         )
     ]

@@ -7,7 +7,6 @@ from __future__ import annotations
 from funnel.charts.common import (
     BLACK,
     BLUE,
-    GREY,
     INK,
     LEGEND,
     ORANGE,
@@ -18,11 +17,13 @@ from funnel.charts.common import (
     StreamMap,
     Tile,
     _bar_height,
+    _before_marker,
     _change,
     _layout,
     _month_label,
     _pct,
     _pct_text,
+    _plot,
     _r,
     _relative,
     _stages_with_names,
@@ -200,24 +201,20 @@ def cohort_chart(series: ChartSeries, result: MetricsResult, smap: StreamMap) ->
             }
         )
     chart.figures = [
-        Figure(
-            {
-                "data": data,
-                "layout": _layout(
-                    xaxis={
-                        "type": "category",
-                        "categoryorder": "array",
-                        "categoryarray": months,
-                        "title": _title("Month the deals entered"),
-                    },
-                    yaxis={
-                        "title": _title("% of the month's new deals"),
-                        "range": [0, 105],
-                        "ticksuffix": "%",
-                    },
-                    hovermode="x unified",
-                ),
+        _plot(
+            data,
+            xaxis={
+                "type": "category",
+                "categoryorder": "array",
+                "categoryarray": months,
+                "title": _title("Month the deals entered"),
             },
+            yaxis={
+                "title": _title("% of the month's new deals"),
+                "range": [0, 105],
+                "ticksuffix": "%",
+            },
+            hovermode="x unified",
             label="Line chart of the share of each month's deals reaching each stage",
         )
     ]
@@ -248,59 +245,55 @@ def closed_per_week_chart(series: ChartSeries, result: MetricsResult) -> Chart:
         return chart
     weeks = [row[0] for row in rows]
     chart.figures = [
-        Figure(
-            {
-                "data": [
-                    {
-                        "type": "bar",
-                        "name": "Won",
-                        "x": weeks,
-                        "y": [r[1] for r in rows],
-                        "marker": {"color": BLUE},
-                        "hovertemplate": "Won: %{y}<extra></extra>",
-                    },
-                    {
-                        "type": "bar",
-                        "name": "Lost",
-                        "x": weeks,
-                        "y": [r[2] for r in rows],
-                        "marker": {"color": ORANGE},
-                        "hovertemplate": "Lost: %{y}<extra></extra>",
-                    },
-                    {
-                        "type": "scatter",
-                        "mode": "lines+markers",
-                        "name": "Win rate (right axis)",
-                        "x": weeks,
-                        "y": [r[4] for r in rows],
-                        "yaxis": "y2",
-                        "line": {"color": BLACK, "width": 2},
-                        "marker": {"size": 6},
-                        "connectgaps": False,
-                        "hovertemplate": "Win rate: %{y:.1f}%<extra></extra>",
-                    },
-                ],
-                "layout": _layout(
-                    barmode="stack",
-                    hovermode="x unified",
-                    xaxis={
-                        "type": "date",
-                        "title": _utc_buckets("Week starting"),
-                        "tickformat": "%d %b",
-                    },
-                    yaxis={"title": _title("Deals closed")},
-                    legend={**LEGEND, "traceorder": "normal"},
-                    yaxis2={
-                        "overlaying": "y",
-                        "side": "right",
-                        "range": [0, 100],
-                        "tickvals": [0, 25, 50, 75, 100],
-                        "ticksuffix": "%",
-                        "showgrid": False,
-                        "automargin": True,
-                        "title": {"text": "Win rate"},
-                    },
-                ),
+        _plot(
+            [
+                {
+                    "type": "bar",
+                    "name": "Won",
+                    "x": weeks,
+                    "y": [r[1] for r in rows],
+                    "marker": {"color": BLUE},
+                    "hovertemplate": "Won: %{y}<extra></extra>",
+                },
+                {
+                    "type": "bar",
+                    "name": "Lost",
+                    "x": weeks,
+                    "y": [r[2] for r in rows],
+                    "marker": {"color": ORANGE},
+                    "hovertemplate": "Lost: %{y}<extra></extra>",
+                },
+                {
+                    "type": "scatter",
+                    "mode": "lines+markers",
+                    "name": "Win rate (right axis)",
+                    "x": weeks,
+                    "y": [r[4] for r in rows],
+                    "yaxis": "y2",
+                    "line": {"color": BLACK, "width": 2},
+                    "marker": {"size": 6},
+                    "connectgaps": False,
+                    "hovertemplate": "Win rate: %{y:.1f}%<extra></extra>",
+                },
+            ],
+            barmode="stack",
+            hovermode="x unified",
+            xaxis={
+                "type": "date",
+                "title": _utc_buckets("Week starting"),
+                "tickformat": "%d %b",
+            },
+            yaxis={"title": _title("Deals closed")},
+            legend={**LEGEND, "traceorder": "normal"},
+            yaxis2={
+                "overlaying": "y",
+                "side": "right",
+                "range": [0, 100],
+                "tickvals": [0, 25, 50, 75, 100],
+                "ticksuffix": "%",
+                "showgrid": False,
+                "automargin": True,
+                "title": {"text": "Win rate"},
             },
             label="Stacked bar chart of deals won and lost per week with the weekly win rate",
         )
@@ -386,41 +379,37 @@ def velocity_levers_chart(
         for label, effect in zip(labels, effects, strict=True)
     ]
     chart.figures = [
-        Figure(
-            {
-                "data": [
-                    {
-                        "type": "bar",
-                        "orientation": "h",
-                        "name": "Effect on velocity",
-                        "y": labels,
-                        "x": effects,
-                        "marker": {
-                            "color": [BLUE if e >= 0 else VERMILLION for e in effects],
-                            "pattern": {"shape": ["" if e >= 0 else "/" for e in effects]},
-                        },
-                        "customdata": [
-                            [_lever_text(r[1], r, smap), _lever_text(r[2], r, smap)] for r in rows
-                        ],
-                        "hovertemplate": "%{y}: %{customdata[0]} → %{customdata[1]}<br>"
-                        "effect on velocity %{x:+.1f}%<extra></extra>",
-                    }
-                ],
-                "layout": _layout(
-                    height=280,
-                    showlegend=False,
-                    xaxis={
-                        "title": _title("Effect on pipeline velocity (%)"),
-                        "range": x_range,
-                        "ticksuffix": "%",
-                        "zeroline": True,
-                        "zerolinecolor": INK,
+        _plot(
+            [
+                {
+                    "type": "bar",
+                    "orientation": "h",
+                    "name": "Effect on velocity",
+                    "y": labels,
+                    "x": effects,
+                    "marker": {
+                        "color": [BLUE if e >= 0 else VERMILLION for e in effects],
+                        "pattern": {"shape": ["" if e >= 0 else "/" for e in effects]},
                     },
-                    yaxis=_steps_axis(labels),
-                    annotations=values,
-                    margin={"l": 8, "r": 64, "t": 8, "b": 8, "pad": 2},
-                ),
+                    "customdata": [
+                        [_lever_text(r[1], r, smap), _lever_text(r[2], r, smap)] for r in rows
+                    ],
+                    "hovertemplate": "%{y}: %{customdata[0]} → %{customdata[1]}<br>"
+                    "effect on velocity %{x:+.1f}%<extra></extra>",
+                }
+            ],
+            height=280,
+            showlegend=False,
+            xaxis={
+                "title": _title("Effect on pipeline velocity (%)"),
+                "range": x_range,
+                "ticksuffix": "%",
+                "zeroline": True,
+                "zerolinecolor": INK,
             },
+            yaxis=_steps_axis(labels),
+            annotations=values,
+            margin={"l": 8, "r": 64, "t": 8, "b": 8, "pad": 2},
             label="Bar chart of how each lever moved pipeline velocity",
         )
     ]
@@ -475,37 +464,33 @@ def stage_time_chart(
         return chart
     names = [row[0] for row in rows]
     chart.figures = [
-        Figure(
-            {
-                "data": [
-                    {
-                        "type": "bar",
-                        "orientation": "h",
-                        "name": "This period",
-                        "y": names,
-                        "x": [r[1] for r in rows],
-                        "marker": {"color": BLUE},
-                        "customdata": [r[2] for r in rows],
-                        "hovertemplate": "%{y}: %{x:.1f} d (%{customdata} deals)"
-                        "<extra>this period</extra>",
-                    },
-                    {
-                        "type": "bar",
-                        "orientation": "h",
-                        "name": period_label.capitalize(),
-                        "y": names,
-                        "x": [r[3] for r in rows],
-                        "marker": {"color": "#C5CDD6", "line": {"color": GREY, "width": 1}},
-                        "hovertemplate": "%{y}: %{x:.1f} d<extra>previous</extra>",
-                    },
-                ],
-                "layout": _layout(
-                    height=_bar_height(2 * len(rows), per_row=22),
-                    barmode="group",
-                    xaxis={"title": _title("Median days in stage")},
-                    yaxis=_steps_axis(names),
-                ),
-            },
+        _plot(
+            [
+                {
+                    "type": "bar",
+                    "orientation": "h",
+                    "name": "This period",
+                    "y": names,
+                    "x": [r[1] for r in rows],
+                    "marker": {"color": BLUE},
+                    "customdata": [r[2] for r in rows],
+                    "hovertemplate": "%{y}: %{x:.1f} d (%{customdata} deals)"
+                    "<extra>this period</extra>",
+                },
+                {
+                    "type": "bar",
+                    "orientation": "h",
+                    "name": period_label.capitalize(),
+                    "y": names,
+                    "x": [r[3] for r in rows],
+                    "marker": _before_marker(),
+                    "hovertemplate": "%{y}: %{x:.1f} d<extra>previous</extra>",
+                },
+            ],
+            height=_bar_height(2 * len(rows), per_row=22),
+            barmode="group",
+            xaxis={"title": _title("Median days in stage")},
+            yaxis=_steps_axis(names),
             label="Bar chart of the median days in each funnel stage",
         )
     ]

@@ -8,14 +8,14 @@ from funnel.charts.common import (
     BLUE,
     GREY,
     Chart,
-    Figure,
     StreamMap,
     Tile,
     _bar_height,
+    _before_marker,
     _days,
-    _layout,
     _pct,
     _pct_text,
+    _plot,
     _stages_with_names,
     _steps_axis,
     _steps_with_names,
@@ -41,7 +41,7 @@ def _you_and_team_bars(
     traces = []
     for name, (values, counts), marker, extra in (
         (YOU, you, {"color": BLUE}, "you"),
-        (TEAM, team, {"color": "#C5CDD6", "line": {"color": GREY, "width": 1}}, "team"),
+        (TEAM, team, _before_marker(), "team"),
     ):
         axes = {"y": categories, "x": values} if horizontal else {"x": categories, "y": values}
         traces.append(
@@ -91,22 +91,18 @@ def my_time_per_step_chart(mine: MetricsResult, team: MetricsResult, smap: Strea
         return chart
     names = [r[0] for r in rows]
     chart.figures = [
-        Figure(
-            {
-                "data": _you_and_team_bars(
-                    names,
-                    you=([r[1] for r in rows], [r[2] for r in rows]),
-                    team=([r[3] for r in rows], [r[4] for r in rows]),
-                    horizontal=True,
-                    hover="%{y}: %{x:.1f} d (%{customdata} visits)",
-                ),
-                "layout": _layout(
-                    height=_bar_height(2 * len(rows), per_row=20),
-                    barmode="group",
-                    xaxis={"title": _title("Median days in step")},
-                    yaxis=_steps_axis(names),
-                ),
-            },
+        _plot(
+            _you_and_team_bars(
+                names,
+                you=([r[1] for r in rows], [r[2] for r in rows]),
+                team=([r[3] for r in rows], [r[4] for r in rows]),
+                horizontal=True,
+                hover="%{y}: %{x:.1f} d (%{customdata} visits)",
+            ),
+            height=_bar_height(2 * len(rows), per_row=20),
+            barmode="group",
+            xaxis={"title": _title("Median days in step")},
+            yaxis=_steps_axis(names),
             label="Bar chart of your median time per step beside the team's",
         )
     ]
@@ -135,43 +131,39 @@ def my_win_rate_chart(mine: MetricsResult, team: MetricsResult) -> Chart:
         chart.empty = "None of your deals was won or lost in this period."
         return chart
     chart.figures = [
-        Figure(
-            {
-                "data": [
-                    {
-                        "type": "bar",
-                        "orientation": "h",
-                        "name": "Win rate",
-                        "y": [r[0] for r in rows],
-                        "x": [r[3] for r in rows],
-                        "marker": {
-                            "color": [BLUE, "#C5CDD6"],
-                            "line": {"color": [BLUE, GREY], "width": 1},
-                        },
-                        "text": [f"{r[3]:.0f}%" if r[3] is not None else "" for r in rows],
-                        "customdata": [f"{r[1]} won of {r[2]} closed" for r in rows],
-                        "textposition": "outside",
-                        "cliponaxis": False,
-                        "hovertemplate": "%{y}: %{text}, %{customdata}<extra></extra>",
+        _plot(
+            [
+                {
+                    "type": "bar",
+                    "orientation": "h",
+                    "name": "Win rate",
+                    "y": [r[0] for r in rows],
+                    "x": [r[3] for r in rows],
+                    "marker": {
+                        "color": [BLUE, "#C5CDD6"],
+                        "line": {"color": [BLUE, GREY], "width": 1},
                     },
+                    "text": [f"{r[3]:.0f}%" if r[3] is not None else "" for r in rows],
+                    "customdata": [f"{r[1]} won of {r[2]} closed" for r in rows],
+                    "textposition": "outside",
+                    "cliponaxis": False,
+                    "hovertemplate": "%{y}: %{text}, %{customdata}<extra></extra>",
+                },
+            ],
+            height=220,
+            showlegend=False,
+            xaxis={"title": _title("Win rate (%)"), "range": [0, 100], "ticksuffix": "%"},
+            yaxis=_steps_axis(
+                [r[0] for r in rows],
+                tickmode="array",
+                tickvals=[r[0] for r in rows],
+                ticktext=[
+                    f"<b>{'You' if r[0] == YOU else 'Team'}</b><br>"
+                    f"<span style='font-size:11px'>{r[1]} won of {r[2]}</span>"
+                    for r in rows
                 ],
-                "layout": _layout(
-                    height=220,
-                    showlegend=False,
-                    xaxis={"title": _title("Win rate (%)"), "range": [0, 100], "ticksuffix": "%"},
-                    yaxis=_steps_axis(
-                        [r[0] for r in rows],
-                        tickmode="array",
-                        tickvals=[r[0] for r in rows],
-                        ticktext=[
-                            f"<b>{'You' if r[0] == YOU else 'Team'}</b><br>"
-                            f"<span style='font-size:11px'>{r[1]} won of {r[2]}</span>"
-                            for r in rows
-                        ],
-                    ),
-                    margin={"l": 8, "r": 40, "t": 8, "b": 8, "pad": 2},
-                ),
-            },
+            ),
+            margin={"l": 8, "r": 40, "t": 8, "b": 8, "pad": 2},
             label="Bar chart of your win rate beside the team's",
         )
     ]
@@ -210,22 +202,18 @@ def my_conversion_chart(mine: MetricsResult, team: MetricsResult, smap: StreamMa
         return chart
     names = [r[0] for r in rows]
     chart.figures = [
-        Figure(
-            {
-                "data": _you_and_team_bars(
-                    names,
-                    you=([r[2] for r in rows], [r[1] for r in rows]),
-                    team=([r[4] for r in rows], [r[3] for r in rows]),
-                    horizontal=False,
-                    hover="%{x}: %{y:.0f}% (%{customdata} deals)",
-                ),
-                "layout": _layout(
-                    height=300,
-                    barmode="group",
-                    xaxis={"type": "category"},
-                    yaxis={"title": _title("% of new deals"), "range": [0, 105], "ticksuffix": "%"},
-                ),
-            },
+        _plot(
+            _you_and_team_bars(
+                names,
+                you=([r[2] for r in rows], [r[1] for r in rows]),
+                team=([r[4] for r in rows], [r[3] for r in rows]),
+                horizontal=False,
+                hover="%{x}: %{y:.0f}% (%{customdata} deals)",
+            ),
+            height=300,
+            barmode="group",
+            xaxis={"type": "category"},
+            yaxis={"title": _title("% of new deals"), "range": [0, 105], "ticksuffix": "%"},
             label="Bar chart of the share of your deals reaching each stage beside the team's",
         )
     ]

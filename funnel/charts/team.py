@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 from funnel.charts.common import (
     BLUE,
-    GREY,
     Chart,
     Figure,
     StreamMap,
     _bar_height,
-    _layout,
+    _before_marker,
     _pct,
+    _plot,
     _r,
     _steps_axis,
     _title,
@@ -102,41 +102,35 @@ def team_win_rate_chart(streams: list[StreamFigures]) -> Chart:
         return chart
     names = [r[0] for r in rows]
     chart.figures = [
-        Figure(
-            {
-                "data": [
-                    {
-                        "type": "bar",
-                        "orientation": "h",
-                        "name": "This period",
-                        "y": names,
-                        "x": [r[3] for r in rows],
-                        "marker": {"color": BLUE},
-                        "text": [
-                            f"{r[3]:.0f}% of {r[2]}" if r[3] is not None else "" for r in rows
-                        ],
-                        "textposition": "outside",
-                        "cliponaxis": False,
-                        "hovertemplate": "%{y}: %{text} closed<extra></extra>",
-                    },
-                    {
-                        "type": "bar",
-                        "orientation": "h",
-                        "name": "Previous period",
-                        "y": names,
-                        "x": [r[4] for r in rows],
-                        "marker": {"color": "#C5CDD6", "line": {"color": GREY, "width": 1}},
-                        "hovertemplate": "%{y}: %{x:.0f}% before<extra></extra>",
-                    },
-                ],
-                "layout": _layout(
-                    height=_bar_height(2 * len(rows), per_row=28),
-                    barmode="group",
-                    xaxis={"title": _title("Win rate (%)"), "range": [0, 100], "ticksuffix": "%"},
-                    yaxis=_steps_axis(names),
-                    margin={"l": 8, "r": 90, "t": 8, "b": 8, "pad": 2},
-                ),
-            },
+        _plot(
+            [
+                {
+                    "type": "bar",
+                    "orientation": "h",
+                    "name": "This period",
+                    "y": names,
+                    "x": [r[3] for r in rows],
+                    "marker": {"color": BLUE},
+                    "text": [f"{r[3]:.0f}% of {r[2]}" if r[3] is not None else "" for r in rows],
+                    "textposition": "outside",
+                    "cliponaxis": False,
+                    "hovertemplate": "%{y}: %{text} closed<extra></extra>",
+                },
+                {
+                    "type": "bar",
+                    "orientation": "h",
+                    "name": "Previous period",
+                    "y": names,
+                    "x": [r[4] for r in rows],
+                    "marker": _before_marker(),
+                    "hovertemplate": "%{y}: %{x:.0f}% before<extra></extra>",
+                },
+            ],
+            height=_bar_height(2 * len(rows), per_row=28),
+            barmode="group",
+            xaxis={"title": _title("Win rate (%)"), "range": [0, 100], "ticksuffix": "%"},
+            yaxis=_steps_axis(names),
+            margin={"l": 8, "r": 90, "t": 8, "b": 8, "pad": 2},
             label="Bar chart of the win rate of each stream",
         )
     ]
@@ -181,39 +175,33 @@ def team_velocity_chart(streams: list[StreamFigures]) -> Chart:
     names = [r[0] for r in rows]
     smap = streams[0].smap
     chart.figures = [
-        Figure(
-            {
-                "data": [
-                    {
-                        "type": "bar",
-                        "orientation": "h",
-                        "name": "Velocity",
-                        "y": names,
-                        "x": [r[5] for r in rows],
-                        "marker": {"color": BLUE},
-                        "text": [
-                            f"{smap.money(r[5])}/day" if r[5] is not None else "" for r in rows
-                        ],
-                        "textposition": "outside",
-                        "cliponaxis": False,
-                        "customdata": [[r[1], r[2], smap.money(r[3]), r[4]] for r in rows],
-                        "hovertemplate": "%{y}: %{text}<br>%{customdata[0]} open × "
-                        "%{customdata[1]:.0f}% × %{customdata[2]} ÷ %{customdata[3]:.0f} d"
-                        "<extra></extra>",
-                    },
-                ],
-                "layout": _layout(
-                    height=_bar_height(len(rows), per_row=40),
-                    showlegend=False,
-                    xaxis={
-                        "title": _title(f"{currency} per day"),
-                        "rangemode": "tozero",
-                        "tickformat": "~s",
-                    },
-                    yaxis=_steps_axis(names),
-                    margin={"l": 8, "r": 110, "t": 8, "b": 8, "pad": 2},
-                ),
+        _plot(
+            [
+                {
+                    "type": "bar",
+                    "orientation": "h",
+                    "name": "Velocity",
+                    "y": names,
+                    "x": [r[5] for r in rows],
+                    "marker": {"color": BLUE},
+                    "text": [f"{smap.money(r[5])}/day" if r[5] is not None else "" for r in rows],
+                    "textposition": "outside",
+                    "cliponaxis": False,
+                    "customdata": [[r[1], r[2], smap.money(r[3]), r[4]] for r in rows],
+                    "hovertemplate": "%{y}: %{text}<br>%{customdata[0]} open × "
+                    "%{customdata[1]:.0f}% × %{customdata[2]} ÷ %{customdata[3]:.0f} d"
+                    "<extra></extra>",
+                },
+            ],
+            height=_bar_height(len(rows), per_row=40),
+            showlegend=False,
+            xaxis={
+                "title": _title(f"{currency} per day"),
+                "rangemode": "tozero",
+                "tickformat": "~s",
             },
+            yaxis=_steps_axis(names),
+            margin={"l": 8, "r": 110, "t": 8, "b": 8, "pad": 2},
             label="Bar chart of the pipeline velocity of each stream",
         )
     ]

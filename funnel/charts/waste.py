@@ -10,7 +10,6 @@ from funnel.charts.common import (
     BLACK,
     CURRENCY_SYMBOLS,
     GREEN,
-    GREY,
     INK,
     WASTE_COLOURS,
     Chart,
@@ -19,8 +18,10 @@ from funnel.charts.common import (
     Tile,
     _axis,
     _bar_height,
+    _before_marker,
     _days,
     _layout,
+    _plot,
     _r,
     _relative,
     _steps_axis,
@@ -245,16 +246,12 @@ def waste_by_step_chart(result: MetricsResult, smap: StreamMap) -> Chart:
         for i, (label, _, colour) in enumerate(fields)
     ]
     chart.figures = [
-        Figure(
-            {
-                "data": data,
-                "layout": _layout(
-                    height=_bar_height(len(rows)),
-                    barmode="stack",
-                    xaxis={"title": _title("Hours"), "tickformat": "~s"},
-                    yaxis=_steps_axis(names),
-                ),
-            },
+        _plot(
+            data,
+            height=_bar_height(len(rows)),
+            barmode="stack",
+            xaxis={"title": _title("Hours"), "tickformat": "~s"},
+            yaxis=_steps_axis(names),
             label="Stacked bar chart of the hours of each waste per step",
         )
     ]
@@ -333,18 +330,14 @@ def waste_counts_chart(result: MetricsResult, smap: StreamMap) -> Chart:
             }
         )
     chart.figures = [
-        Figure(
-            {
-                "data": data,
-                "layout": _layout(
-                    height=_bar_height(len(rows), per_row=34) + 30,
-                    showlegend=False,
-                    yaxis=_steps_axis(names),
-                    annotations=annotations,
-                    margin={"l": 8, "r": 16, "t": 30, "b": 8, "pad": 2},
-                    **axes,
-                ),
-            },
+        _plot(
+            data,
+            height=_bar_height(len(rows), per_row=34) + 30,
+            showlegend=False,
+            yaxis=_steps_axis(names),
+            annotations=annotations,
+            margin={"l": 8, "r": 16, "t": 30, "b": 8, "pad": 2},
+            **axes,
             label="Bar charts of stalled deals, hand-offs and re-entries per step",
         )
     ]
@@ -403,53 +396,49 @@ def timeline_ladder_chart(result: MetricsResult, smap: StreamMap) -> Chart:
     names = [r[0] for r in rows]
     ticks = [f"{r[0]}<br><span style='font-size:11px'>{r[1]}</span>" for r in rows]
     chart.figures = [
-        Figure(
-            {
-                "data": [
-                    {
-                        "type": "bar",
-                        "orientation": "h",
-                        "name": "Work (process time)",
-                        "y": names,
-                        "x": [r[4] for r in rows],
-                        "marker": {"color": GREEN},
-                        "customdata": [r[3] for r in rows],
-                        "hovertemplate": "%{y}: %{customdata:.1f} h of work<extra></extra>",
-                    },
-                    {
-                        "type": "bar",
-                        "orientation": "h",
-                        "name": "Waiting",
-                        "y": names,
-                        "x": [r[5] for r in rows],
-                        "marker": {"color": "#C5CDD6", "line": {"color": GREY, "width": 1}},
-                        # Written at the end of the bar: the work itself is often a sliver.
-                        "text": [
-                            f"{format_hours(None if r[2] is None else r[2] * 24)} · work "
-                            f"{format_work_hours(r[3])}"
-                            if r[2] is not None
-                            else ""
-                            for r in rows
-                        ],
-                        # Inside the long bars, beside the short ones.
-                        "textposition": "auto",
-                        "insidetextanchor": "end",
-                        "cliponaxis": False,
-                        "textfont": {"size": 12, "color": INK},
-                        "hovertemplate": "%{y}: %{x:.1f} days waiting<extra></extra>",
-                    },
-                ],
-                "layout": _layout(
-                    height=_bar_height(len(rows), per_row=44),
-                    barmode="stack",
-                    xaxis={
-                        "title": _title("Days (median)"),
-                        "range": [0, 1.3 * max(r[2] or 0 for r in rows)],
-                    },
-                    margin={"l": 8, "r": 36, "t": 8, "b": 8, "pad": 2},
-                    yaxis=_steps_axis(names, tickmode="array", tickvals=names, ticktext=ticks),
-                ),
+        _plot(
+            [
+                {
+                    "type": "bar",
+                    "orientation": "h",
+                    "name": "Work (process time)",
+                    "y": names,
+                    "x": [r[4] for r in rows],
+                    "marker": {"color": GREEN},
+                    "customdata": [r[3] for r in rows],
+                    "hovertemplate": "%{y}: %{customdata:.1f} h of work<extra></extra>",
+                },
+                {
+                    "type": "bar",
+                    "orientation": "h",
+                    "name": "Waiting",
+                    "y": names,
+                    "x": [r[5] for r in rows],
+                    "marker": _before_marker(),
+                    # Written at the end of the bar: the work itself is often a sliver.
+                    "text": [
+                        f"{format_hours(None if r[2] is None else r[2] * 24)} · work "
+                        f"{format_work_hours(r[3])}"
+                        if r[2] is not None
+                        else ""
+                        for r in rows
+                    ],
+                    # Inside the long bars, beside the short ones.
+                    "textposition": "auto",
+                    "insidetextanchor": "end",
+                    "cliponaxis": False,
+                    "textfont": {"size": 12, "color": INK},
+                    "hovertemplate": "%{y}: %{x:.1f} days waiting<extra></extra>",
+                },
+            ],
+            height=_bar_height(len(rows), per_row=44),
+            barmode="stack",
+            xaxis={
+                "title": _title("Days (median)"),
+                "range": [0, 1.3 * max(r[2] or 0 for r in rows)],
             },
+            margin={"l": 8, "r": 36, "t": 8, "b": 8, "pad": 2},
+            yaxis=_steps_axis(names, tickmode="array", tickvals=names, ticktext=ticks),
             label="Timeline ladder of work against waiting time per step",
         )
     ]
