@@ -1,0 +1,256 @@
+"""``/api/deals/``: list, read, create and edit deals, and their actions (move, log-work,
+close, undo, reopen, history).
+
+Every write goes through ``funnel.services``; who may write comes from ``deal_can_edit``.
+A deal outside the user's visible queryset answers 404, a visible one the user may not
+change 403.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import OuterRef, QuerySet, Subquery
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from funnel.api.filters import LIST_BACKENDS, DealFilter, EventLogPagination
+from funnel.api.serializers import (
+    DealCloseSerializer,
+    DealCreateSerializer,
+    DealEventSerializer,
+    DealLogWorkSerializer,
+    DealMoveSerializer,
+    DealReopenSerializer,
+    DealSerializer,
+    DealUpdateSerializer,
+)
+from funnel.bulk import deal_create_owner
+from funnel.models import Deal, Visit
+from funnel.selectors import deal_can_edit, deals_visible_to
+from funnel.services import (
+    deal_close,
+    deal_close_undo,
+    deal_create,
+    deal_log_work,
+    deal_move,
+    deal_reopen,
+    deal_update,
+)
+from streams.models import Role
+from streams.selectors import team_ids_with_role
+
+
+class DealPermission(permissions.BasePermission):
+    """Reads follow the visible queryset (anything else is 404); changing a deal needs
+    ``deal_can_edit``; creating one needs a manager or rep role somewhere (the stream itself
+    is checked by :func:`funnel.bulk.deal_create_owner` once the body names it)."""
+
+    message = "You can see this deal but not change it."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        if getattr(view, "action", None) != "create":
+            return True
+        user = request.user
+        if user.is_staff or team_ids_with_role(user, (Role.MANAGER, Role.REP)):
+            return True
+        self.message = "Only managers and reps create deals."
+        return False
+
+    def has_object_permission(self, request: Request, view: APIView, obj: Deal) -> bool:
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        return deal_can_edit(user=request.user, deal=obj)
+
+
+_ERRORS = {
+    400: OpenApiResponse(OpenApiTypes.OBJECT, description="Invalid input: {field: [reason, …]}."),
+    403: OpenApiResponse(description="You can see the deal but not change it."),
+    404: OpenApiResponse(description="No such deal among those you can see."),
+}
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Deals you can see"),
+    retrieve=extend_schema(summary="One deal"),
+)
+class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Deals: managers and leadership see their teams' deals, reps their own."""
+
+    queryset = Deal.objects.none()
+    serializer_class = DealSerializer
+    permission_classes = [permissions.IsAuthenticated, DealPermission]
+    filter_backends = LIST_BACKENDS
+    filterset_class = DealFilter
+    ordering_fields = [
+        "created_at",
+        "closed_at",
+        "amount",
+        "name",
+        "external_id",
+        "status",
+        "updated_at",
+        "id",
+    ]
+    pagination_class = EventLogPagination
+
+    _input_serializers = {
+        "create": DealCreateSerializer,
+        "partial_update": DealUpdateSerializer,
+        "move": DealMoveSerializer,
+        "log_work": DealLogWorkSerializer,
+        "close": DealCloseSerializer,
+        "reopen": DealReopenSerializer,
+    }
+
+    def get_queryset(self) -> QuerySet[Deal]:
+        open_visit_step = Visit.objects.filter(deal=OuterRef("pk"), exited_at__isnull=True).values(
+            "step_id"
+        )[:1]
+        return deals_visible_to(self.request.user).annotate(current_step=Subquery(open_visit_step))
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer]:
+        return self._input_serializers.get(self.action, DealSerializer)
+
+    def _validated(self, request: Request) -> dict[str, Any]:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def _answer(self, deal: Deal, status_code: int = status.HTTP_200_OK) -> Response:
+        """The deal as it is now, read back through the visible queryset."""
+        fresh = self.get_queryset().get(pk=deal.pk)
+        return Response(
+            DealSerializer(fresh, context=self.get_serializer_context()).data, status=status_code
+        )
+
+    @extend_schema(
+        summary="Create a deal",
+        request=DealCreateSerializer,
+        responses={201: DealSerializer, 400: _ERRORS[400], 403: _ERRORS[403]},
+    )
+    def create(self, request: Request) -> Response:
+        data = self._validated(request)
+        owner = deal_create_owner(user=request.user, stream=data["stream"], owner=data["owner"])
+        deal = deal_create(
+            stream=data["stream"],
+            name=data["name"],
+            owner=owner,
+            external_id=data["external_id"],
+            account=data["account"],
+            amount=data["amount"],
+            source=data["source"],
+            created_at=data.get("created_at"),
+            first_step=data["first_step"],
+            actor=request.user,
+        )
+        return self._answer(deal, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Edit a deal; managers also reassign it",
+        description="Changes the fields given (name, account, amount, source, "
+        "expected_close_date, next_step) for the deal's owner and the team's managers; "
+        "`owner` reassigns it (managers only, to a manager or rep of the team). 403 for "
+        "anyone else, even with an empty body.",
+        request=DealUpdateSerializer,
+        responses={200: DealSerializer, **_ERRORS},
+    )
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        deal = self.get_object()
+        serializer = self.get_serializer(deal, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        deal_update(deal=deal, user=request.user, **serializer.validated_data)
+        return self._answer(deal)
+
+    @extend_schema(
+        summary="Move the deal to a step",
+        description="Ends the deal's current visit and opens one at `step`, at `at`. Moving "
+        "back to a step visited before is rework.",
+        request=DealMoveSerializer,
+        responses={200: DealSerializer, **_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def move(self, request: Request, pk: str | None = None) -> Response:
+        deal = self.get_object()
+        data = self._validated(request)
+        deal_move(deal=deal, step=data["step"], at=data.get("at"), actor=request.user)
+        return self._answer(deal)
+
+    @extend_schema(
+        summary="Log hands-on work at the deal's current step",
+        description="Adds `minutes` to the open visit; 400 naming `visit` when the deal is at "
+        "no step.",
+        request=DealLogWorkSerializer,
+        responses={200: DealSerializer, **_ERRORS},
+    )
+    @action(detail=True, methods=["post"], url_path="log-work")
+    def log_work(self, request: Request, pk: str | None = None) -> Response:
+        deal = self.get_object()
+        data = self._validated(request)
+        deal_log_work(deal=deal, minutes=data["minutes"])
+        return self._answer(deal)
+
+    @extend_schema(
+        summary="Close the deal as won or lost",
+        description="Its current visit ends at the same instant.",
+        request=DealCloseSerializer,
+        responses={200: DealSerializer, **_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def close(self, request: Request, pk: str | None = None) -> Response:
+        deal = self.get_object()
+        data = self._validated(request)
+        deal_close(
+            deal=deal,
+            outcome=data["outcome"],
+            at=data.get("at"),
+            lost_reason=data["lost_reason"],
+            actor=request.user,
+        )
+        return self._answer(deal)
+
+    @extend_schema(
+        summary="Undo your close of the deal (within 10 minutes)",
+        description="The deal is open again at the step it closed at, as if the close had not "
+        "happened; the undo is kept in its history. Only whoever closed it, within 10 "
+        "minutes and while they may still change the deal (403 otherwise); 400 naming "
+        "`deal` when it is open or the 10 minutes are over (a manager then reopens it).",
+        request=None,
+        responses={200: DealSerializer, **_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def undo(self, request: Request, pk: str | None = None) -> Response:
+        deal = self.get_object()
+        deal_close_undo(deal=deal, user=request.user)
+        return self._answer(deal)
+
+    @extend_schema(
+        summary="Reopen a closed deal, saying why (managers)",
+        description="The deal is open again at the step it closed at; who reopened it, when, "
+        "why and the outcome it had are kept in its history, and the metrics recompute. "
+        "The team's managers only (403 otherwise); 400 naming `reason` without one, "
+        "`deal` when it is open.",
+        request=DealReopenSerializer,
+        responses={200: DealSerializer, **_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def reopen(self, request: Request, pk: str | None = None) -> Response:
+        deal = self.get_object()
+        data = self._validated(request)
+        deal_reopen(deal=deal, user=request.user, reason=data["reason"])
+        return self._answer(deal)
+
+    @extend_schema(
+        summary="The deal's history of closes, undos and reopens",
+        responses={200: DealEventSerializer(many=True), 404: _ERRORS[404]},
+    )
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def history(self, request: Request, pk: str | None = None) -> Response:
+        deal = self.get_object()
+        events = deal.events.order_by("recorded_at", "id")
+        return Response(DealEventSerializer(events, many=True).data)

@@ -1,0 +1,31 @@
+"""``/api/visits/``: the visits (stays of a deal at a step) of the deals a user can see,
+read-only; a visit changes through the deal's actions (``funnel.api.deals``)."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import viewsets
+
+from funnel.api.filters import LIST_BACKENDS, EventLogPagination, VisitFilter
+from funnel.api.serializers import VisitSerializer
+from funnel.models import Visit
+from funnel.selectors import visits_visible_to
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Visits of the deals you can see"),
+    retrieve=extend_schema(summary="One visit"),
+)
+class VisitViewSet(viewsets.ReadOnlyModelViewSet):
+    """Visits (stays of a deal at a step) of the deals you can see."""
+
+    queryset = Visit.objects.none()
+    serializer_class = VisitSerializer
+    filter_backends = LIST_BACKENDS
+    filterset_class = VisitFilter
+    ordering_fields = ["entered_at", "exited_at", "work_minutes", "id"]
+    pagination_class = EventLogPagination
+
+    def get_queryset(self) -> QuerySet[Visit]:
+        return visits_visible_to(self.request.user)
