@@ -1,0 +1,222 @@
+"""Pieces every map endpoint shares: the input serializers' base (unknown fields are refused by
+name), the ``version`` field and the answers carrying ``stream_version``, the id filter, the
+schema's error answers, and the viewset bases (:class:`_MapViewSet` for the map,
+:class:`_MapPartViewSet` for its lanes, steps and stages)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django import forms
+from django.db import transaction
+from django.db.models import Model, QuerySet
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from streams.api.permissions import MapPermission, _require_edit
+from streams.models import ValueStream
+from streams.selectors import User, streams_visible_to
+
+#: Upper bounds of the database columns (PostgreSQL smallint / integer): type checks, not rules.
+_SMALLINT_MAX = 32_767
+
+
+_INTEGER_MAX = 2_147_483_647
+
+
+_STREAM_VERSION_HELP = "The map's version after this edit: send it as `version` with the next edit."
+
+
+class StreamVersionSerializer(serializers.Serializer):
+    """The answer to deleting a lane, step or stage."""
+
+    stream_version = serializers.IntegerField(read_only=True, help_text=_STREAM_VERSION_HELP)
+
+
+class StaleVersionSerializer(serializers.Serializer):
+    """The answer (409) to an edit based on an older version of the map: nothing was saved."""
+
+    version = serializers.ListField(
+        child=serializers.CharField(), help_text="Who changed the map when, and what to do."
+    )
+    current_version = serializers.IntegerField(help_text="The map's version now.")
+
+
+def _request_user(serializer: serializers.Serializer) -> User | None:
+    return getattr(serializer.context.get("request"), "user", None)
+
+
+class _InputSerializer(serializers.Serializer):
+    """Refuses fields it does not know, naming them, rather than silently ignoring them (a
+    misspelt or read-only field would otherwise look saved)."""
+
+    #: Field name → why it cannot be sent here, for fields a client is likely to try.
+    refused_fields: Mapping[str, str] = {}
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(getattr(self, "initial_data", {})) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                {
+                    name: [self.refused_fields.get(name, "This field cannot be set here.")]
+                    for name in unknown
+                }
+            )
+        return attrs
+
+    def visible_streams(self) -> QuerySet[ValueStream]:
+        user = _request_user(self)
+        return ValueStream.objects.none() if user is None else streams_visible_to(user)
+
+
+def _version_field() -> serializers.IntegerField:
+    return serializers.IntegerField(
+        min_value=1,
+        help_text="The map version this edit is based on: the stream's `version`, or the "
+        "`stream_version` of your last edit. An older one is refused with 409.",
+    )
+
+
+class VersionSerializer(serializers.Serializer):
+    version = _version_field()
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(filters.NumberFilter):
+    """Filters on a foreign key by its plain id, not by a model choice: an id outside the
+    user's data filters to nothing instead of answering 400, so a filter does not reveal
+    which ids exist."""
+
+    field_class = forms.IntegerField
+
+
+_ERRORS = {
+    400: OpenApiResponse(OpenApiTypes.OBJECT, description="Invalid input: {field: [reason, …]}."),
+    403: OpenApiResponse(description="You can see the map but not change it."),
+    404: OpenApiResponse(description="No such object among the maps you can see."),
+}
+
+
+_EDIT_ERRORS = {
+    **_ERRORS,
+    409: OpenApiResponse(
+        StaleVersionSerializer,
+        description="The map changed since `version`: nothing was saved; reload and redo.",
+    ),
+}
+
+
+_VERSION_PARAMETER = OpenApiParameter(
+    "version",
+    OpenApiTypes.INT,
+    OpenApiParameter.QUERY,
+    required=True,
+    description="The map version this delete is based on (may also be sent in the body).",
+)
+
+
+def _delete_version(request: Request) -> int:
+    """The ``version`` of a DELETE, from the query string or else the body."""
+    data: dict[str, Any] = {}
+    if "version" in request.query_params:
+        data["version"] = request.query_params["version"]
+    elif isinstance(request.data, Mapping) and "version" in request.data:
+        data["version"] = request.data["version"]
+    serializer = VersionSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data["version"]
+
+
+def _present(data: Mapping[str, Any], *drop: str) -> dict[str, Any]:
+    """The validated fields the client sent, except ``drop``: fields left out stay as they are
+    (or take the service's default)."""
+    return {name: value for name, value in data.items() if name not in drop}
+
+
+class _MapViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Shared by the map's viewsets: permissions, no PUT, input serializers per action."""
+
+    permission_classes = [permissions.IsAuthenticated, MapPermission]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    _input_serializers: Mapping[str, type[serializers.BaseSerializer]] = {}
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer]:
+        return self._input_serializers.get(self.action, self.serializer_class)
+
+    def _validated(self, request: Request) -> dict[str, Any]:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+class _MapPartViewSet(_MapViewSet):
+    """Lanes, steps and stages: each write answers with the object (or, for a delete, nothing
+    else) and ``stream_version``."""
+
+    write_serializer_class: type[serializers.Serializer]
+    #: The keyword the services take the object by ("lane", "step", "stage") and the services
+    #: that add, change and delete one (wrapped in ``staticmethod``).
+    object_name: str
+    add_service: Callable[..., Model]
+    update_service: Callable[..., Model]
+    delete_service: Callable[..., None]
+
+    def create(self, request: Request) -> Response:
+        data = self._validated(request)
+        stream = data["stream"]
+        _require_edit(request.user, stream)
+        return self._write(
+            stream,
+            lambda: self.add_service(user=request.user, **_present(data)),
+            status.HTTP_201_CREATED,
+        )
+
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        obj = self.get_object()
+        data = self._validated(request)
+        return self._write(
+            obj.stream,
+            lambda: self.update_service(
+                **{self.object_name: obj}, user=request.user, **_present(data)
+            ),
+            status.HTTP_200_OK,
+        )
+
+    def destroy(self, request: Request, pk: str | None = None) -> Response:
+        obj = self.get_object()
+        version = _delete_version(request)
+        return self._write(
+            obj.stream,
+            lambda: self.delete_service(
+                **{self.object_name: obj}, version=version, user=request.user
+            ),
+            status.HTTP_200_OK,
+        )
+
+    def get_queryset(self) -> QuerySet:
+        visible = streams_visible_to(self.request.user).values("pk")
+        return self.queryset.model.objects.filter(stream__in=visible).select_related("stream")
+
+    def _write(
+        self, stream: ValueStream, edit: Callable[[], Model | None], status_code: int
+    ) -> Response:
+        """Run ``edit`` on ``stream``'s map and answer with the object as it is after it and
+        the version the edit gave the map, read in the same transaction: the edit's lock on
+        the stream row is still held, so no other edit can slip in between."""
+        with transaction.atomic():
+            obj = edit()
+            version = ValueStream.objects.values_list("version", flat=True).get(pk=stream.pk)
+            if obj is None:
+                body = {"stream_version": version}
+            else:
+                fresh = self.get_queryset().get(pk=obj.pk)
+                fresh.stream_version = version
+                body = self.write_serializer_class(
+                    fresh, context=self.get_serializer_context()
+                ).data
+        return Response(body, status=status_code)
