@@ -229,12 +229,10 @@ def _override_field(label: str) -> forms.CharField:
     )
 
 
-class ActForm(_Form):
-    """Check → Act; the override reason is asked for only when the Check has insufficient
-    data (the service decides; the field is shown then)."""
-
-    prefix_id = "act"
-    override_reason = _override_field("Why act without evidence")
+class _DecisionForm(_Form):
+    """A decision the Check should back (moving to Act, adopting): its ``override_reason``
+    field is asked for only when the Check has insufficient data (the service decides; the
+    field is shown then)."""
 
     def __init__(self, *args, needs_override: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -242,7 +240,14 @@ class ActForm(_Form):
             del self.fields["override_reason"]
 
 
-class AdoptForm(_Form):
+class ActForm(_DecisionForm):
+    """Check → Act."""
+
+    prefix_id = "act"
+    override_reason = _override_field("Why act without evidence")
+
+
+class AdoptForm(_DecisionForm):
     prefix_id = "adopt"
     standard = forms.CharField(
         label="The new standard",
@@ -257,10 +262,8 @@ class AdoptForm(_Form):
     override_reason = _override_field("Why adopt without evidence")
 
     def __init__(self, *args, cycle: KaizenCycle, needs_override: bool = False, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        if not needs_override:
-            del self.fields["override_reason"]
-        else:
+        super().__init__(*args, needs_override=needs_override, **kwargs)
+        if needs_override:
             self.fields["override_reason"].initial = cycle.evidence_override
         metric = spec(cycle.metric)
         if metric.map_field is None or cycle.step_id is None:

@@ -524,6 +524,15 @@ def cycle_start_act(
     return cycle
 
 
+def _decide(cycle: KaizenCycle, user: AbstractBaseUser, *, verb: str, doing: str) -> KaizenCycle:
+    """The cycle's row, locked, for an Act decision (adopt, adapt, abandon): only the team's
+    managers decide, and only in Act."""
+    cycle = _locked(cycle)
+    _require(cycle_can_manage(user=user, cycle=cycle), f"Only the team's managers {verb}.")
+    _in_phase(cycle, Phase.ACT, doing=doing)
+    return cycle
+
+
 def _close(cycle: KaizenCycle, outcome: str, notes: str, now: datetime) -> None:
     cycle.phase = Phase.CLOSED
     cycle.outcome = outcome
@@ -601,9 +610,7 @@ def cycle_adopt(
     or the one given when moving to Act); the cycle is then "adopted without evidence". An
     adoption on evidence clears an earlier override."""
     now = now or timezone.now()
-    cycle = _locked(cycle)
-    _require(cycle_can_manage(user=user, cycle=cycle), "Only the team's managers adopt.")
-    _in_phase(cycle, Phase.ACT, doing="Adopting")
+    cycle = _decide(cycle, user, verb="adopt", doing="Adopting")
     errors: dict[str, str] = {}
     if not standard.strip():
         errors["standard"] = "Write down the new standard: what everyone now does."
@@ -636,9 +643,7 @@ def cycle_adapt(
     step, metric and direction; ``notes``, what changes, become its countermeasure). Returns
     the follow-up."""
     now = now or timezone.now()
-    cycle = _locked(cycle)
-    _require(cycle_can_manage(user=user, cycle=cycle), "Only the team's managers adapt.")
-    _in_phase(cycle, Phase.ACT, doing="Adapting")
+    cycle = _decide(cycle, user, verb="adapt", doing="Adapting")
     if not notes.strip():
         raise ValidationError({"notes": "Say what the follow-up cycle changes."})
     _close(cycle, Outcome.ADAPTED, notes, now)
@@ -669,9 +674,7 @@ def cycle_abandon(
 ) -> KaizenCycle:
     """Act: abandon the change, saying why, and close the cycle."""
     now = now or timezone.now()
-    cycle = _locked(cycle)
-    _require(cycle_can_manage(user=user, cycle=cycle), "Only the team's managers abandon.")
-    _in_phase(cycle, Phase.ACT, doing="Abandoning")
+    cycle = _decide(cycle, user, verb="abandon", doing="Abandoning")
     if not reason.strip():
         raise ValidationError({"reason": "Say why the change is abandoned."})
     _close(cycle, Outcome.ABANDONED, reason, now)

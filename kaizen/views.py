@@ -8,9 +8,13 @@ as stored, never computed on a page view.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -275,17 +279,16 @@ def cycle_plan_edit(request: HttpRequest, pk: int) -> HttpResponse:
         possible_owners(cycle.stream) if cycle_can_manage(user=request.user, cycle=cycle) else None
     )
     form = PlanForm(request.POST, streams=[cycle.stream], owners=owners)
-    if form.is_valid():
-        try:
-            cycle_update(cycle=cycle, user=request.user, **form.plan_fields())
-        except ValidationError as exc:
-            show_service_errors(form, exc)
-        else:
-            messages.success(request, "Plan saved.")
-            return redirect("kaizen:detail", pk=cycle.pk)
-    else:
+    if not form.is_valid():
         _name_the_other_problems(form, cycle.planned_on)
-    return _cycle_page(request, _cycle(request, pk), status=400, plan_form=form)
+    return _submit(
+        request,
+        cycle,
+        form,
+        name="plan_form",
+        save=lambda data: cycle_update(cycle=cycle, user=request.user, **form.plan_fields()),
+        done="Plan saved.",
+    )
 
 
 @require_POST
@@ -299,34 +302,58 @@ def cycle_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("kaizen:board")
 
 
-@require_POST
-def cycle_do(request: HttpRequest, pk: int) -> HttpResponse:
-    cycle = _cycle(request, pk)
-    form = DoForm(request.POST)
+def _submit(
+    request: HttpRequest,
+    cycle: KaizenCycle,
+    form: Form,
+    *,
+    name: str,
+    save: Callable[[dict[str, Any]], KaizenCycle],
+    done: str | Callable[[KaizenCycle], str],
+    anchor: str = "",
+) -> HttpResponse:
+    """Post/redirect/get for one form of the cycle page. A valid form goes to ``save``, which
+    calls one service and returns the cycle to show next; ``done`` is the success message (or
+    makes it from that cycle), and an empty one flashes nothing. A form or service refusal
+    re-renders the cycle page, read afresh, with the errors next to the fields (status 400);
+    ``name`` is the form's name in the page's context."""
     if form.is_valid():
         try:
-            cycle_start_do(cycle=cycle, user=request.user, **form.cleaned_data)
+            shown = save(form.cleaned_data)
         except ValidationError as exc:
             show_service_errors(form, exc)
         else:
-            messages.success(request, "Do: the change is under way. Move to Check when it has run.")
-            return redirect("kaizen:detail", pk=cycle.pk)
-    return _cycle_page(request, _cycle(request, pk), status=400, do_form=form)
+            message = done(shown) if callable(done) else done
+            if message:
+                messages.success(request, message)
+            return redirect(reverse("kaizen:detail", args=[shown.pk]) + anchor)
+    return _cycle_page(request, _cycle(request, cycle.pk), status=400, **{name: form})
+
+
+@require_POST
+def cycle_do(request: HttpRequest, pk: int) -> HttpResponse:
+    cycle = _cycle(request, pk)
+    return _submit(
+        request,
+        cycle,
+        DoForm(request.POST),
+        name="do_form",
+        save=lambda data: cycle_start_do(cycle=cycle, user=request.user, **data),
+        done="Do: the change is under way. Move to Check when it has run.",
+    )
 
 
 @require_POST
 def cycle_notes(request: HttpRequest, pk: int) -> HttpResponse:
     cycle = _cycle(request, pk)
-    form = DoNotesForm(request.POST)
-    if form.is_valid():
-        try:
-            cycle_update(cycle=cycle, user=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            show_service_errors(form, exc)
-        else:
-            messages.success(request, "Notes saved.")
-            return redirect("kaizen:detail", pk=cycle.pk)
-    return _cycle_page(request, _cycle(request, pk), status=400, notes_form=form)
+    return _submit(
+        request,
+        cycle,
+        DoNotesForm(request.POST),
+        name="notes_form",
+        save=lambda data: cycle_update(cycle=cycle, user=request.user, **data),
+        done="Notes saved.",
+    )
 
 
 def _phase_move(request: HttpRequest, pk: int, move, done: str) -> HttpResponse:
@@ -351,6 +378,13 @@ def cycle_check(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _act_done(cycle: KaizenCycle) -> str:
+    done = "Act: adopt, adapt or abandon the change."
+    if cycle.evidence_override:
+        done += " The team acts without evidence; the reason is on record."
+    return done
+
+
 @require_POST
 def cycle_act(request: HttpRequest, pk: int) -> HttpResponse:
     """Check → Act; with a Check of insufficient data, only with a written override."""
@@ -359,22 +393,26 @@ def cycle_act(request: HttpRequest, pk: int) -> HttpResponse:
         request.POST,
         needs_override=check_needs_override(getattr(cycle, "check_result", None)),
     )
-    if form.is_valid():
-        try:
-            cycle = cycle_start_act(
-                cycle=cycle,
-                user=request.user,
-                override_reason=form.cleaned_data.get("override_reason", ""),
-            )
-        except ValidationError as exc:
-            show_service_errors(form, exc)
-        else:
-            done = "Act: adopt, adapt or abandon the change."
-            if cycle.evidence_override:
-                done += " The team acts without evidence; the reason is on record."
-            messages.success(request, done)
-            return redirect("kaizen:detail", pk=cycle.pk)
-    return _cycle_page(request, _cycle(request, pk), status=400, act_form=form)
+    return _submit(
+        request,
+        cycle,
+        form,
+        name="act_form",
+        save=lambda data: cycle_start_act(
+            cycle=cycle, user=request.user, override_reason=data.get("override_reason", "")
+        ),
+        done=_act_done,
+    )
+
+
+def _adopt_done(cycle: KaizenCycle) -> str:
+    done = "Adopted as the new standard."
+    if cycle.adopted_without_evidence:
+        done = "Adopted without evidence: the reason is on record, and the cycle is "
+        done += "left out of the measured figures."
+    if cycle.adopted_standard:
+        done += f" The future-state map “{cycle.adopted_standard['stream_name']}” has it."
+    return done
 
 
 @require_POST
@@ -385,68 +423,64 @@ def cycle_adopt_view(request: HttpRequest, pk: int) -> HttpResponse:
         cycle=cycle,
         needs_override=check_needs_override(getattr(cycle, "check_result", None)),
     )
-    if form.is_valid():
-        try:
-            cycle = cycle_adopt(
-                cycle=cycle,
-                user=request.user,
-                standard=form.cleaned_data["standard"],
-                planned_value=form.cleaned_data.get("planned_value"),
-                override_reason=form.cleaned_data.get("override_reason") or "",
-            )
-        except ValidationError as exc:
-            show_service_errors(form, exc)
-        else:
-            done = "Adopted as the new standard."
-            if cycle.adopted_without_evidence:
-                done = "Adopted without evidence: the reason is on record, and the cycle is "
-                done += "left out of the measured figures."
-            if cycle.adopted_standard:
-                done += f" The future-state map “{cycle.adopted_standard['stream_name']}” has it."
-            messages.success(request, done)
-            return redirect("kaizen:detail", pk=cycle.pk)
-    return _cycle_page(request, _cycle(request, pk), status=400, adopt_form=form)
+    return _submit(
+        request,
+        cycle,
+        form,
+        name="adopt_form",
+        save=lambda data: cycle_adopt(
+            cycle=cycle,
+            user=request.user,
+            standard=data["standard"],
+            planned_value=data.get("planned_value"),
+            override_reason=data.get("override_reason") or "",
+        ),
+        done=_adopt_done,
+    )
 
 
 @require_POST
 def cycle_adapt_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Adapt closes the cycle and opens a follow-up in Plan: the follow-up is shown next."""
     cycle = _cycle(request, pk)
-    form = AdaptForm(request.POST)
-    if form.is_valid():
-        try:
-            follow_up = cycle_adapt(cycle=cycle, user=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            show_service_errors(form, exc)
-        else:
-            messages.success(request, "Adapted: here is the follow-up cycle, in Plan.")
-            return redirect("kaizen:detail", pk=follow_up.pk)
-    return _cycle_page(request, _cycle(request, pk), status=400, adapt_form=form)
+    return _submit(
+        request,
+        cycle,
+        AdaptForm(request.POST),
+        name="adapt_form",
+        save=lambda data: cycle_adapt(cycle=cycle, user=request.user, **data),
+        done="Adapted: here is the follow-up cycle, in Plan.",
+    )
 
 
 @require_POST
 def cycle_abandon_view(request: HttpRequest, pk: int) -> HttpResponse:
     cycle = _cycle(request, pk)
-    form = AbandonForm(request.POST)
-    if form.is_valid():
-        try:
-            cycle_abandon(cycle=cycle, user=request.user, reason=form.cleaned_data["reason"])
-        except ValidationError as exc:
-            show_service_errors(form, exc)
-        else:
-            messages.success(request, "Abandoned; the reason is on record.")
-            return redirect("kaizen:detail", pk=cycle.pk)
-    return _cycle_page(request, _cycle(request, pk), status=400, abandon_form=form)
+    return _submit(
+        request,
+        cycle,
+        AbandonForm(request.POST),
+        name="abandon_form",
+        save=lambda data: cycle_abandon(cycle=cycle, user=request.user, reason=data["reason"]),
+        done="Abandoned; the reason is on record.",
+    )
 
 
 @require_POST
 def cycle_comment(request: HttpRequest, pk: int) -> HttpResponse:
+    """A comment flashes no message: the page opens at the comments, where it now stands."""
     cycle = _cycle(request, pk)
-    form = CommentForm(request.POST)
-    if form.is_valid():
-        try:
-            cycle_comment_add(cycle=cycle, user=request.user, body=form.cleaned_data["body"])
-        except ValidationError as exc:
-            show_service_errors(form, exc)
-        else:
-            return redirect(reverse("kaizen:detail", args=[cycle.pk]) + "#comments")
-    return _cycle_page(request, cycle, status=400, comment_form=form)
+
+    def save(data: dict[str, Any]) -> KaizenCycle:
+        cycle_comment_add(cycle=cycle, user=request.user, body=data["body"])
+        return cycle
+
+    return _submit(
+        request,
+        cycle,
+        CommentForm(request.POST),
+        name="comment_form",
+        save=save,
+        done="",
+        anchor="#comments",
+    )
