@@ -13,7 +13,7 @@ write answers with ``stream_version``, the map's version after the edit, so an e
 without reloading the map. Serializers here only check types; the rules live in the services.
 
 The package, one module per resource: ``teams.py``, ``value_streams.py``, ``lanes.py``,
-``steps.py`` and ``stages.py`` (each with its serializers, filter and viewset);
+``steps.py`` and ``stages.py`` (each with its serializers and viewset);
 ``permissions.py`` (who may change a map) and ``common.py`` (the pieces they share). The URLs
 are wired in ``vsm_project/api_urls.py``, which imports the viewsets from here.
 """

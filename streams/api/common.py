@@ -1,11 +1,16 @@
 """Pieces every map endpoint shares: the input serializers' base (unknown fields are refused by
 name), the ``version`` field and the answers carrying ``stream_version``, the id filter, the
 schema's error answers, and the viewset bases (:class:`_MapViewSet` for the map,
-:class:`_MapPartViewSet` for its lanes, steps and stages)."""
+:class:`_MapPartViewSet` for its lanes, steps and stages) with what their resources share: the
+``stream_version`` answer (:class:`_StreamVersionMixin`), the ``?stream=`` filter
+(:class:`_StreamFilter`), the services (:class:`_PartServices`), the create input's ``stream``
+and ``version`` (:class:`_PartCreateSerializer`) and the schema of their actions
+(:func:`_part_schema`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
@@ -13,7 +18,13 @@ from django.db import transaction
 from django.db.models import Model, QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -86,6 +97,35 @@ class VersionSerializer(serializers.Serializer):
     version = _version_field()
 
 
+# No docstrings on the bases below: drf-spectacular would show a base's docstring as the
+# description of every serializer without one of its own, and the schema must not change.
+
+
+class _PartCreateSerializer(_InputSerializer):
+    # Adding a lane, step or stage: the map it goes into (one the user can see) and the map
+    # version the edit is based on. Subclasses add their own fields after these two.
+    stream = serializers.PrimaryKeyRelatedField(queryset=ValueStream.objects.none())
+    version = _version_field()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["stream"].queryset = self.visible_streams()
+
+
+class _StreamVersionMixin(serializers.ModelSerializer):
+    # Put before a detail serializer: its fields, then the read-only ``stream_version`` the
+    # write gave the map (set on the instance by ``_MapPartViewSet._write``).
+    stream_version = serializers.IntegerField(read_only=True, help_text=_STREAM_VERSION_HELP)
+
+    def get_field_names(
+        self, declared_fields: Mapping[str, serializers.Field], info: Any
+    ) -> list[str]:
+        # The detail serializer's ``Meta.fields`` does not name ``stream_version``, which
+        # ModelSerializer refuses for a declared field: leave it out there and add it last.
+        others = {name: f for name, f in declared_fields.items() if name != "stream_version"}
+        return [*super().get_field_names(others, info), "stream_version"]
+
+
 @extend_schema_field(OpenApiTypes.INT)
 class IdFilter(filters.NumberFilter):
     """Filters on a foreign key by its plain id, not by a model choice: an id outside the
@@ -93,6 +133,13 @@ class IdFilter(filters.NumberFilter):
     which ids exist."""
 
     field_class = forms.IntegerField
+
+
+class _StreamFilter(filters.FilterSet):
+    """``?stream=<id>``: a lane, step or stage list narrowed to one map. No model: the filter
+    is the same for the three, and applies to the viewset's queryset."""
+
+    stream = IdFilter(field_name="stream_id", label="Stream id")
 
 
 _ERRORS = {
@@ -154,17 +201,25 @@ class _MapViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return serializer.validated_data
 
 
+@dataclass(frozen=True)
+class _PartServices:
+    """The keyword the services take a lane, step or stage by (``object_name``: "lane",
+    "step", "stage") and the services that add, change and delete one."""
+
+    object_name: str
+    add: Callable[..., Model]
+    update: Callable[..., Model]
+    delete: Callable[..., None]
+
+
 class _MapPartViewSet(_MapViewSet):
     """Lanes, steps and stages: each write answers with the object (or, for a delete, nothing
     else) and ``stream_version``."""
 
     write_serializer_class: type[serializers.Serializer]
-    #: The keyword the services take the object by ("lane", "step", "stage") and the services
-    #: that add, change and delete one (wrapped in ``staticmethod``).
-    object_name: str
-    add_service: Callable[..., Model]
-    update_service: Callable[..., Model]
-    delete_service: Callable[..., None]
+    filterset_class = _StreamFilter
+    ordering_fields = ["position", "name"]
+    services: _PartServices
 
     def create(self, request: Request) -> Response:
         data = self._validated(request)
@@ -172,7 +227,7 @@ class _MapPartViewSet(_MapViewSet):
         _require_edit(request.user, stream)
         return self._write(
             stream,
-            lambda: self.add_service(user=request.user, **_present(data)),
+            lambda: self.services.add(user=request.user, **_present(data)),
             status.HTTP_201_CREATED,
         )
 
@@ -181,8 +236,8 @@ class _MapPartViewSet(_MapViewSet):
         data = self._validated(request)
         return self._write(
             obj.stream,
-            lambda: self.update_service(
-                **{self.object_name: obj}, user=request.user, **_present(data)
+            lambda: self.services.update(
+                **{self.services.object_name: obj}, user=request.user, **_present(data)
             ),
             status.HTTP_200_OK,
         )
@@ -192,8 +247,8 @@ class _MapPartViewSet(_MapViewSet):
         version = _delete_version(request)
         return self._write(
             obj.stream,
-            lambda: self.delete_service(
-                **{self.object_name: obj}, version=version, user=request.user
+            lambda: self.services.delete(
+                **{self.services.object_name: obj}, version=version, user=request.user
             ),
             status.HTTP_200_OK,
         )
@@ -220,3 +275,42 @@ class _MapPartViewSet(_MapViewSet):
                     fresh, context=self.get_serializer_context()
                 ).data
         return Response(body, status=status_code)
+
+
+def _part_schema(
+    *,
+    list_summary: str,
+    retrieve_summary: str,
+    create: Mapping[str, str],
+    partial_update: Mapping[str, str],
+    destroy: Mapping[str, str],
+) -> Callable[[type[_MapPartViewSet]], type[_MapPartViewSet]]:
+    """The schema of a lane, step or stage viewset's actions. ``create``, ``partial_update``
+    and ``destroy`` hold each resource's own words (``summary``, ``description``); the rest is
+    the same for all: the viewset's input serializers as the requests, and as the answers the
+    object with ``stream_version`` (a delete: ``stream_version`` alone) or an edit error."""
+
+    def decorate(viewset: type[_MapPartViewSet]) -> type[_MapPartViewSet]:
+        inputs = viewset._input_serializers
+        return extend_schema_view(
+            list=extend_schema(summary=list_summary),
+            retrieve=extend_schema(summary=retrieve_summary),
+            create=extend_schema(
+                **create,
+                request=inputs["create"],
+                responses={201: viewset.write_serializer_class, **_EDIT_ERRORS},
+            ),
+            partial_update=extend_schema(
+                **partial_update,
+                request=inputs["partial_update"],
+                responses={200: viewset.write_serializer_class, **_EDIT_ERRORS},
+            ),
+            destroy=extend_schema(
+                **destroy,
+                parameters=[_VERSION_PARAMETER],
+                request=None,
+                responses={200: StreamVersionSerializer, **_EDIT_ERRORS},
+            ),
+        )(viewset)
+
+    return decorate

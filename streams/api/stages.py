@@ -1,25 +1,22 @@
 """``/api/stages/``: funnel stages, ordered groups of consecutive steps: output and input
-serializers, the filter and the viewset."""
+serializers and the viewset (the ``?stream=`` filter and the write actions are in ``common.py``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
 
 from streams.api.common import (
-    _EDIT_ERRORS,
-    _STREAM_VERSION_HELP,
-    _VERSION_PARAMETER,
-    IdFilter,
-    StreamVersionSerializer,
     _InputSerializer,
     _MapPartViewSet,
+    _part_schema,
+    _PartCreateSerializer,
+    _PartServices,
+    _StreamVersionMixin,
     _version_field,
 )
-from streams.models import FunnelStage, ProcessStep, ValueStream
+from streams.models import FunnelStage, ProcessStep
 from streams.services import stage_add, stage_delete, stage_update
 
 
@@ -36,17 +33,23 @@ class FunnelStageDetailSerializer(FunnelStageSerializer):
         read_only_fields = fields
 
 
-class FunnelStageWriteSerializer(FunnelStageDetailSerializer):
-    stream_version = serializers.IntegerField(read_only=True, help_text=_STREAM_VERSION_HELP)
-
-    class Meta(FunnelStageDetailSerializer.Meta):
-        fields = [*FunnelStageDetailSerializer.Meta.fields, "stream_version"]
-        read_only_fields = fields
+class FunnelStageWriteSerializer(_StreamVersionMixin, FunnelStageDetailSerializer):
+    pass
 
 
-class StageCreateSerializer(_InputSerializer):
-    stream = serializers.PrimaryKeyRelatedField(queryset=ValueStream.objects.none())
-    version = _version_field()
+class _StageStepsMixin(_InputSerializer):
+    # ``first_step`` and ``last_step`` (declared by each serializer, with its own wording)
+    # choose among the steps of the maps the user can see. No docstring: the schema would
+    # show it as the serializers' description.
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        steps = ProcessStep.objects.filter(stream__in=self.visible_streams().values("pk"))
+        self.fields["first_step"].queryset = steps
+        self.fields["last_step"].queryset = steps
+
+
+class StageCreateSerializer(_StageStepsMixin, _PartCreateSerializer):
     name = serializers.CharField(max_length=80, allow_blank=True)
     first_step = serializers.PrimaryKeyRelatedField(
         queryset=ProcessStep.objects.none(), help_text="The stage's first step, of the same map."
@@ -56,16 +59,8 @@ class StageCreateSerializer(_InputSerializer):
         help_text="The stage's last step (the same as the first for one step).",
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        visible = self.visible_streams()
-        self.fields["stream"].queryset = visible
-        steps = ProcessStep.objects.filter(stream__in=visible.values("pk"))
-        self.fields["first_step"].queryset = steps
-        self.fields["last_step"].queryset = steps
 
-
-class StageUpdateSerializer(_InputSerializer):
+class StageUpdateSerializer(_StageStepsMixin):
     refused_fields = {"stream": "A funnel stage stays in its map."}
 
     version = _version_field()
@@ -81,44 +76,23 @@ class StageUpdateSerializer(_InputSerializer):
         help_text="With first_step: the steps the stage covers from now on.",
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        steps = ProcessStep.objects.filter(stream__in=self.visible_streams().values("pk"))
-        self.fields["first_step"].queryset = steps
-        self.fields["last_step"].queryset = steps
 
-
-class FunnelStageFilter(filters.FilterSet):
-    stream = IdFilter(field_name="stream_id", label="Stream id")
-
-    class Meta:
-        model = FunnelStage
-        fields = ["stream"]
-
-
-@extend_schema_view(
-    list=extend_schema(summary="Funnel stages of the maps you can see (filter with ?stream=)"),
-    retrieve=extend_schema(summary="One funnel stage"),
-    create=extend_schema(
-        summary="Add a funnel stage over consecutive steps",
-        description="The stage covers the steps from `first_step` to `last_step`; they leave "
-        "the stage they were in. A stage cannot split another one.",
-        request=StageCreateSerializer,
-        responses={201: FunnelStageWriteSerializer, **_EDIT_ERRORS},
-    ),
-    partial_update=extend_schema(
-        summary="Rename a funnel stage or change the steps it covers",
-        description="To change the steps, give both `first_step` and `last_step`.",
-        request=StageUpdateSerializer,
-        responses={200: FunnelStageWriteSerializer, **_EDIT_ERRORS},
-    ),
-    destroy=extend_schema(
-        summary="Delete a funnel stage",
-        description="Its steps stay on the map without a stage.",
-        parameters=[_VERSION_PARAMETER],
-        request=None,
-        responses={200: StreamVersionSerializer, **_EDIT_ERRORS},
-    ),
+@_part_schema(
+    list_summary="Funnel stages of the maps you can see (filter with ?stream=)",
+    retrieve_summary="One funnel stage",
+    create={
+        "summary": "Add a funnel stage over consecutive steps",
+        "description": "The stage covers the steps from `first_step` to `last_step`; they "
+        "leave the stage they were in. A stage cannot split another one.",
+    },
+    partial_update={
+        "summary": "Rename a funnel stage or change the steps it covers",
+        "description": "To change the steps, give both `first_step` and `last_step`.",
+    },
+    destroy={
+        "summary": "Delete a funnel stage",
+        "description": "Its steps stay on the map without a stage.",
+    },
 )
 class FunnelStageViewSet(_MapPartViewSet):
     """Funnel stages: ordered groups of consecutive steps, for funnel reporting."""
@@ -126,10 +100,5 @@ class FunnelStageViewSet(_MapPartViewSet):
     queryset = FunnelStage.objects.none()
     serializer_class = FunnelStageDetailSerializer
     write_serializer_class = FunnelStageWriteSerializer
-    filterset_class = FunnelStageFilter
-    ordering_fields = ["position", "name"]
     _input_serializers = {"create": StageCreateSerializer, "partial_update": StageUpdateSerializer}
-    object_name = "stage"
-    add_service = staticmethod(stage_add)
-    update_service = staticmethod(stage_update)
-    delete_service = staticmethod(stage_delete)
+    services = _PartServices("stage", add=stage_add, update=stage_update, delete=stage_delete)

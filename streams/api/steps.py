@@ -1,12 +1,12 @@
 """``/api/steps/``: the map's process steps with their planned figures, and moving a step:
-output and input serializers, the filter and the viewset."""
+output and input serializers and the viewset (the ``?stream=`` filter and the write actions are
+in ``common.py``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -15,13 +15,12 @@ from rest_framework.response import Response
 from streams.api.common import (
     _EDIT_ERRORS,
     _INTEGER_MAX,
-    _STREAM_VERSION_HELP,
-    _VERSION_PARAMETER,
-    IdFilter,
-    StreamVersionSerializer,
     _InputSerializer,
     _MapPartViewSet,
+    _part_schema,
+    _PartServices,
     _present,
+    _StreamVersionMixin,
     _version_field,
 )
 from streams.models import FunnelStage, Lane, ProcessStep, ValueClass, ValueStream
@@ -55,12 +54,8 @@ class ProcessStepDetailSerializer(ProcessStepSerializer):
         read_only_fields = fields
 
 
-class ProcessStepWriteSerializer(ProcessStepDetailSerializer):
-    stream_version = serializers.IntegerField(read_only=True, help_text=_STREAM_VERSION_HELP)
-
-    class Meta(ProcessStepDetailSerializer.Meta):
-        fields = [*ProcessStepDetailSerializer.Meta.fields, "stream_version"]
-        read_only_fields = fields
+class ProcessStepWriteSerializer(_StreamVersionMixin, ProcessStepDetailSerializer):
+    pass
 
 
 class _StepFieldsSerializer(_InputSerializer):
@@ -124,36 +119,22 @@ class StepMoveSerializer(_InputSerializer):
     )
 
 
-class ProcessStepFilter(filters.FilterSet):
-    stream = IdFilter(field_name="stream_id", label="Stream id")
-
-    class Meta:
-        model = ProcessStep
-        fields = ["stream"]
-
-
-@extend_schema_view(
-    list=extend_schema(summary="Process steps of the maps you can see (filter with ?stream=)"),
-    retrieve=extend_schema(summary="One process step"),
-    create=extend_schema(
-        summary="Add a step",
-        description="At `position` (later steps move down), or at the end. A step added "
+@_part_schema(
+    list_summary="Process steps of the maps you can see (filter with ?stream=)",
+    retrieve_summary="One process step",
+    create={
+        "summary": "Add a step",
+        "description": "At `position` (later steps move down), or at the end. A step added "
         "inside a funnel stage joins it.",
-        request=StepCreateSerializer,
-        responses={201: ProcessStepWriteSerializer, **_EDIT_ERRORS},
-    ),
-    partial_update=extend_schema(
-        summary="Change a step's name, lane, value class, planned figures, notes or stage",
-        request=StepUpdateSerializer,
-        responses={200: ProcessStepWriteSerializer, **_EDIT_ERRORS},
-    ),
-    destroy=extend_schema(
-        summary="Delete a step no deal has visited",
-        description="Later steps move up. Refused (400 naming `step`) when deals have visited it.",
-        parameters=[_VERSION_PARAMETER],
-        request=None,
-        responses={200: StreamVersionSerializer, **_EDIT_ERRORS},
-    ),
+    },
+    partial_update={
+        "summary": "Change a step's name, lane, value class, planned figures, notes or stage",
+    },
+    destroy={
+        "summary": "Delete a step no deal has visited",
+        "description": "Later steps move up. Refused (400 naming `step`) when deals have "
+        "visited it.",
+    },
 )
 class ProcessStepViewSet(_MapPartViewSet):
     """Process steps, with the manager's planned figures."""
@@ -161,17 +142,12 @@ class ProcessStepViewSet(_MapPartViewSet):
     queryset = ProcessStep.objects.none()
     serializer_class = ProcessStepDetailSerializer
     write_serializer_class = ProcessStepWriteSerializer
-    filterset_class = ProcessStepFilter
-    ordering_fields = ["position", "name"]
     _input_serializers = {
         "create": StepCreateSerializer,
         "partial_update": StepUpdateSerializer,
         "move": StepMoveSerializer,
     }
-    object_name = "step"
-    add_service = staticmethod(step_add)
-    update_service = staticmethod(step_update)
-    delete_service = staticmethod(step_delete)
+    services = _PartServices("step", add=step_add, update=step_update, delete=step_delete)
 
     @extend_schema(
         summary="Move a step to another place in the map",
