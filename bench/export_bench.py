@@ -140,7 +140,7 @@ def main() -> int:
         print("bench/export_bench.py needs DATABASE_URL=postgres://…", file=sys.stderr)
         return 2
     _django()
-    from funnel.exporting import _export_csv_rows, export_csv
+    from funnel.exporting.csv_export import _export_csv_rows, export_csv
     from funnel.models import Visit
 
     print(f"Seeding {args.visits:,} visits (import_events, not timed) …", flush=True)

@@ -66,7 +66,7 @@ def generate(path: Path, visits: int, seed: int) -> dict:
     import numpy as np
     from django.utils import timezone
 
-    from funnel.exporting import CSV_COLUMNS
+    from funnel.exporting.csv_export import CSV_COLUMNS
     from vsm_project.demo import LOST_REASONS, SOURCES, STEPS, USERS
 
     rng = np.random.default_rng(seed)

@@ -127,8 +127,8 @@ def child_charts(size: int) -> dict:
 def child_fresh(size: int) -> dict:
     from django.utils import timezone
 
+    from funnel.eventlog.services import deal_move
     from funnel.models import Deal, DealStatus, MetricsSnapshot, MetricsState
-    from funnel.services import deal_move
 
     stream = _stream()
     steps = list(stream.steps.order_by("position"))

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
+from funnel.eventlog.paths import deal_paths_refresh
 from funnel.models import Deal, DealEvent, MetricsSnapshot, Visit
-from funnel.paths import deal_paths_refresh
 
 
 class VisitInline(admin.TabularInline):
@@ -54,7 +54,8 @@ class VisitAdmin(admin.ModelAdmin):
     date_hierarchy = "entered_at"
     readonly_fields = ["created_at", "updated_at"]
 
-    # An edit can reorder a path: its facts (funnel.paths) are recomputed after each change.
+    # An edit can reorder a path: its facts (funnel.eventlog.paths) are recomputed after each
+    # change.
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         # The visit may have moved to another deal: both paths change.

@@ -6,7 +6,7 @@ class FunnelConfig(AppConfig):
     name = "funnel"
 
     def ready(self) -> None:
-        from funnel.selectors import measured_map
+        from funnel.eventlog.selectors import measured_map
         from streams.hooks import register_measures
 
         register_measures(measured_map)

@@ -60,7 +60,7 @@ class Deal(models.Model):
         help_text="The next thing to do on the deal, in the owner's words.",
     )
     updated_at = models.DateTimeField(auto_now=True)
-    # A path fact (funnel.paths), kept with the visits by whatever writes them.
+    # A path fact (funnel.eventlog.paths), kept with the visits by whatever writes them.
     first_entered_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="When the deal's first visit began."
     )
@@ -117,8 +117,8 @@ class DealEventKind(models.TextChoices):
 
 
 class DealEvent(models.Model):
-    """A change of a deal's outcome made through the services (``funnel.services``): closing
-    it, undoing that close within minutes, a manager reopening it later. The visits stay the
+    """A change of a deal's outcome made through the services (``funnel.eventlog.services``):
+    closing it, undoing that close within minutes, a manager reopening it later. The visits stay the
     event log of the deal's path; these rows keep who changed its outcome, when and why, so
     an undo or a reopen never erases history.
 
@@ -187,9 +187,9 @@ class Visit(models.Model):
     actor_name = models.CharField(max_length=120, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    # Path facts (funnel.paths): where the visit stands in its deal's path, kept by whatever
-    # writes visits so the metrics read them from the row. Nullable only so that adding them
-    # did not rebuild the table on SQLite (which would drop its triggers); always set.
+    # Path facts (funnel.eventlog.paths): where the visit stands in its deal's path, kept by
+    # whatever writes visits so the metrics read them from the row. Nullable only so that adding
+    # them did not rebuild the table on SQLite (which would drop its triggers); always set.
     reentry = models.BooleanField(
         null=True, editable=False, help_text="The deal visited this step before: rework."
     )

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from funnel import import_views, views
+from funnel.deals import views
+from funnel.importing import views as import_views
 
 app_name = "funnel"
 urlpatterns = [

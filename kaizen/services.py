@@ -35,9 +35,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from funnel.eventlog.moments import date_range_error
 from funnel.metrics.query import DEFAULT_WINDOW, MetricsQuery
 from funnel.metrics.snapshots import metrics_stored
-from funnel.moments import date_range_error
 from kaizen.checks import change_moment, check_compute, metric_sample, summarize
 from kaizen.metrics import DURATION, spec, value_from_result
 from kaizen.models import (

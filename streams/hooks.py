@@ -2,7 +2,7 @@
 them (apps depend one way: streams ← funnel ← kaizen).
 
 - ``funnel`` registers a *measures* provider: the measured figures of a stream's steps, read
-  from its metric snapshots (``funnel.selectors.measured_map``).
+  from its metric snapshots (``funnel.eventlog.selectors.measured_map``).
 - ``kaizen`` registers a *bursts* provider: the steps with an open kaizen cycle
   (``kaizen.selectors.open_cycle_step_ids``).
 

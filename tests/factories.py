@@ -23,8 +23,8 @@ from django.db.models import Max, Model
 from django.utils.text import slugify
 from factory.django import DjangoModelFactory
 
+from funnel.eventlog.paths import deal_paths_refresh
 from funnel.models import Deal, DealStatus, Visit
-from funnel.paths import deal_paths_refresh
 from streams.models import Lane, Membership, ProcessStep, Role, Team, ValueStream
 from streams.services import LaneSpec, StepSpec, stream_create
 
@@ -152,7 +152,7 @@ class VisitFactory(DjangoModelFactory):
 
     @classmethod
     def _after_postgeneration(cls, instance: Visit, create: bool, results: Any = None) -> None:
-        # A visit written outside the services: its deal's path facts (funnel.paths) are
+        # A visit written outside the services: its deal's path facts (funnel.eventlog.paths) are
         # recomputed, as the admin does.
         if create:
             deal_paths_refresh([instance.deal_id])

@@ -17,8 +17,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from funnel.api import EventLogPagination
+from funnel.eventlog.services import deal_move
 from funnel.models import Deal, DealStatus, Visit
-from funnel.services import deal_move
 from tests.factories import DealFactory, VisitFactory, make_stream
 
 pytestmark = pytest.mark.django_db

@@ -243,7 +243,7 @@ def test_checker_finds_a_back_edge_early_or_late() -> None:
             "streams.models": "",
             "funnel": "",
             "funnel.models": "from streams.models import Stream\n",
-            "funnel.services": "def f():\n    from kaizen.models import Cycle\n",
+            "funnel.eventlog.services": "def f():\n    from kaizen.models import Cycle\n",
             "kaizen": "",
             "kaizen.models": "import funnel.models\n",
             "vsm_project.urls": "import kaizen.models\nimport funnel\n",
@@ -251,7 +251,9 @@ def test_checker_finds_a_back_edge_early_or_late() -> None:
     )
     problems = back_edges(edges)
     assert len(problems) == 1
-    assert problems[0].startswith("funnel.services (line 2, function level) imports kaizen.models")
+    assert problems[0].startswith(
+        "funnel.eventlog.services (line 2, function level) imports kaizen.models"
+    )
 
 
 def test_checker_finds_a_circle_through_relative_imports() -> None:

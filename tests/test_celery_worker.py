@@ -19,10 +19,10 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from funnel.eventlog.services import deal_move
 from funnel.metrics.query import MetricsQuery
 from funnel.metrics.snapshots import PREPARE_JOB, metrics_recompute_stream, metrics_stored
 from funnel.models import Deal, MetricsState
-from funnel.services import deal_move
 from streams.models import Job, JobState
 from streams.services import job_create
 from tests.factories import PASSWORD

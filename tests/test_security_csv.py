@@ -1,6 +1,6 @@
 """No CSV the product writes carries a live spreadsheet formula (OWASP "CSV injection"): every
 dashboard download, found from the CSV links the pages show, with steps and funnel stages
-named like formulas; and the shared rule itself (funnel.csv_safety)."""
+named like formulas; and the shared rule itself (funnel.exporting.csv_safety)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 
-from funnel.csv_safety import is_formula, neutralise, unneutralise
+from funnel.exporting.csv_safety import is_formula, neutralise, unneutralise
 from funnel.metrics.query import MetricsFilters, MetricsQuery
 from funnel.models import Visit
 from tests.factories import DealFactory, VisitFactory
@@ -141,7 +141,7 @@ def test_no_dashboard_download_carries_a_live_formula_from_a_step_or_stage_name(
 def test_the_copy_export_writes_the_same_cells_as_the_portable_one(team_setup):
     """Every tricky cell: formulas (leading blanks, full-width, quotes before one), plain
     numbers and phone numbers, quotes, commas, a line break, non-ASCII, empty and NULL."""
-    from funnel.exporting import _export_csv_copy, _export_csv_rows
+    from funnel.exporting.csv_export import _export_csv_copy, _export_csv_rows
 
     ns = team_setup
     names = [*NAMES, "''=1", "'s-Hertogenbosch", "+49 30 1234", 'A "quoted", name', "two\nlines"]

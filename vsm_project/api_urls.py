@@ -10,7 +10,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import DefaultRouter
 
 from funnel.api import DealViewSet, EventBatchView, VisitViewSet
-from funnel.api_metrics import StreamMetricsView
+from funnel.api.metrics import StreamMetricsView
 from kaizen.api import KaizenCycleViewSet
 from streams.api import (
     FunnelStageViewSet,

@@ -28,10 +28,10 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from funnel.eventlog.paths import path_facts
+from funnel.eventlog.services import event_log_analyze
 from funnel.metrics.snapshots import metrics_recompute_stream
 from funnel.models import Deal, DealStatus, Visit
-from funnel.paths import path_facts
-from funnel.services import event_log_analyze
 from kaizen.models import KaizenCycle, Metric
 from streams.future_states import stream_draw_future_state
 from streams.models import Membership, ProcessStep, Role, Team, ValueStream
@@ -332,7 +332,7 @@ def _write_chunk(
         for deal, (_, visits) in zip(deals, batch, strict=True)
         for i, entered, exited, work in visits
     ]
-    # The path facts (funnel.paths) of the simulated paths, in the same order as rows.
+    # The path facts (funnel.eventlog.paths) of the simulated paths, in the same order as rows.
     reentry, previous, is_last = path_facts(
         np.array([r[0] for r in rows], np.int64), np.array([r[1] for r in rows], np.int64)
     )

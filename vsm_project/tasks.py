@@ -57,7 +57,7 @@ def _requeue_seed(job: Job) -> bool:
 def _requeue_upload_job(job: Job) -> bool:
     """The import wizard's reading and checking of a large file (read-only: a second run of a
     message that was only late does no harm)."""
-    from funnel.import_views import CHECK_JOB
+    from funnel.importing.views import CHECK_JOB
     from funnel.tasks import import_check_task, import_scan_task
 
     task = import_check_task if job.kind == CHECK_JOB else import_scan_task
@@ -66,7 +66,7 @@ def _requeue_upload_job(job: Job) -> bool:
 
 
 def _requeuers() -> dict:
-    from funnel.import_views import CHECK_JOB, SCAN_JOB
+    from funnel.importing.views import CHECK_JOB, SCAN_JOB
     from funnel.metrics.snapshots import PREPARE_JOB
 
     return {

@@ -38,7 +38,7 @@ urlpatterns = [
     path("streams/", include("streams.urls")),
     path("", include("streams.people.urls")),
     path("deals/", include("funnel.urls")),
-    path("dashboards/", include("funnel.dashboard_views")),
+    path("dashboards/", include("funnel.dashboards.views")),
     path("kaizen/", include("kaizen.urls")),
     path("api/", include("vsm_project.api_urls")),
     path("admin/", admin.site.urls),

@@ -4,7 +4,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from funnel.selectors import open_deal_counts
+from funnel.eventlog.selectors import open_deal_counts
 from streams.models import Job
 from streams.selectors import home_memberships, team_ids_with_role
 from vsm_project.background import job_restartable

@@ -1,5 +1,5 @@
 """``POST /api/events/bulk/``: many event-log writes (create_deal, move, log_work, close) in
-one request, applied in order, all or nothing, through ``funnel.bulk.events_apply``.
+one request, applied in order, all or nothing, through ``funnel.eventlog.bulk.events_apply``.
 
 A refusal answers ``{errors: [{index, field, reason}], applied: 0}``, 400 for bad input and
 403 for an event the user may not do.
@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from funnel.api.serializers import AwareDateTimeField
-from funnel.bulk import (
+from funnel.eventlog.bulk import (
     EVENT_TYPES,
     MAX_EVENTS,
     MAX_FAILED_EVENTS,
@@ -43,7 +43,7 @@ def _id_field(help_text: str, **kwargs: Any) -> serializers.IntegerField:
 
 
 class _EventSerializer(serializers.Serializer):
-    """Type checks of one event; the rules are ``funnel.bulk``'s and the services'. A field
+    """Type checks of one event; the rules are ``funnel.eventlog.bulk``'s and the services'. A field
     the event type does not use is an error, since a misspelt optional field would otherwise
     be dropped without a word."""
 

@@ -1,7 +1,7 @@
 """``/api/deals/``: list, read, create and edit deals, and their actions (move, log-work,
 close, undo, reopen, history).
 
-Every write goes through ``funnel.services``; who may write comes from ``deal_can_edit``.
+Every write goes through ``funnel.eventlog.services``; who may write comes from ``deal_can_edit``.
 A deal outside the user's visible queryset answers 404, a visible one the user may not
 change 403.
 """
@@ -30,10 +30,9 @@ from funnel.api.serializers import (
     DealSerializer,
     DealUpdateSerializer,
 )
-from funnel.bulk import deal_create_owner
-from funnel.models import Deal, Visit
-from funnel.selectors import deal_can_edit, deals_visible_to
-from funnel.services import (
+from funnel.eventlog.bulk import deal_create_owner
+from funnel.eventlog.selectors import deal_can_edit, deals_visible_to
+from funnel.eventlog.services import (
     deal_close,
     deal_close_undo,
     deal_create,
@@ -42,6 +41,7 @@ from funnel.services import (
     deal_reopen,
     deal_update,
 )
+from funnel.models import Deal, Visit
 from streams.models import Role
 from streams.selectors import team_ids_with_role
 
@@ -49,7 +49,7 @@ from streams.selectors import team_ids_with_role
 class DealPermission(permissions.BasePermission):
     """Reads follow the visible queryset (anything else is 404); changing a deal needs
     ``deal_can_edit``; creating one needs a manager or rep role somewhere (the stream itself
-    is checked by :func:`funnel.bulk.deal_create_owner` once the body names it)."""
+    is checked by :func:`funnel.eventlog.bulk.deal_create_owner` once the body names it)."""
 
     message = "You can see this deal but not change it."
 

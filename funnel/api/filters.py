@@ -27,8 +27,8 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from funnel.api.serializers import AwareDateTimeField
+from funnel.eventlog.moments import date_range_error, utc_offset_error
 from funnel.models import Deal, DealStatus, Visit
-from funnel.moments import date_range_error, utc_offset_error
 from streams.api import IdFilter
 
 _NAIVE_TIME = AwareDateTimeField.default_error_messages["naive"]

@@ -15,8 +15,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
+from funnel.eventlog.moments import date_range_error, utc_offset_error
 from funnel.models import Deal, DealEvent, DealStatus, Visit
-from funnel.moments import date_range_error, utc_offset_error
 from streams.models import ProcessStep, ValueStream
 from streams.selectors import User, streams_visible_to, teams_visible_to
 

@@ -9,8 +9,8 @@ from rest_framework import viewsets
 
 from funnel.api.filters import LIST_BACKENDS, EventLogPagination, VisitFilter
 from funnel.api.serializers import VisitSerializer
+from funnel.eventlog.selectors import visits_visible_to
 from funnel.models import Visit
-from funnel.selectors import visits_visible_to
 
 
 @extend_schema_view(

@@ -46,8 +46,8 @@ Rules of the whole import:
   UTF-8, empty, a NUL byte (its row named), duplicate headers, missing required columns, more
   than ``VSM_IMPORT_MAX_BYTES`` (200 MB) or ``VSM_IMPORT_MAX_COLUMNS`` (500): one clear
   message. Cells of the mapped columns that a spreadsheet would run as formulas
-  (:mod:`funnel.csv_safety`: after blanks, ``=`` ``@`` or ``+``/``-`` before something that is
-  not a plain number or date, full-width forms too) are row errors; a leading ``'`` that
+  (:mod:`funnel.exporting.csv_safety`: after blanks, ``=`` ``@`` or ``+``/``-`` before something
+  that is not a plain number or date, full-width forms too) are row errors; a leading ``'`` that
   neutralises one (as the export writes) is removed.
 * **Afterwards.** An import that wrote anything refreshes the planner's statistics and
   schedules the metrics recompute; one that changed nothing does neither.

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from django.utils import timezone
 
-from funnel import csv_safety
+from funnel.exporting import csv_safety
 from funnel.importing.types import CLOCK_SKEW
 
 # --- Cells -----------------------------------------------------------------------------------
@@ -34,7 +34,7 @@ def _is_plain(text: str) -> bool:
 
 def neutralise(cell: str) -> str:
     """Make ``cell`` safe to open in a spreadsheet (the rule every CSV shares:
-    :func:`funnel.csv_safety.neutralise`)."""
+    :func:`funnel.exporting.csv_safety.neutralise`)."""
     return csv_safety.neutralise(cell)
 
 

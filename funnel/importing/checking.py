@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
+from funnel.eventlog.paths import path_facts
 from funnel.importing.cells import (
     _CHECK_LEADS,
     _MAX_MINUTES,
@@ -56,7 +57,6 @@ from funnel.importing.types import (
     RowError,
 )
 from funnel.models import DealStatus
-from funnel.paths import path_facts
 from streams.models import ValueStream
 
 

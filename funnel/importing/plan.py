@@ -85,7 +85,7 @@ class _Plan:
     actor: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     row: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     starts: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
-    # Path facts (funnel.paths) of the visits: previous is a step index, -1 for none.
+    # Path facts (funnel.eventlog.paths) of the visits: previous is a step index, -1 for none.
     reentry: np.ndarray = field(default_factory=lambda: np.empty(0, bool))
     previous: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     is_last: np.ndarray = field(default_factory=lambda: np.empty(0, bool))

@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.db.models.functions import Length
 from django.utils import timezone
 
+from funnel.eventlog.services import event_log_analyze
 from funnel.importing.cells import neutralise
 from funnel.importing.checking import _Builder
 from funnel.importing.mapping import _check_format, guess_columns, options_with_mapping, source_key
@@ -36,7 +37,6 @@ from funnel.importing.types import ImportOptions, ImportRejected, ImportResult, 
 from funnel.importing.writing import _Writer
 from funnel.metrics.snapshots import metrics_changed
 from funnel.models import ImportMapping, ImportUpload
-from funnel.services import event_log_analyze
 from streams.models import JobState, ProcessStep, ValueStream
 
 # --- Public entry points ----------------------------------------------------------------------

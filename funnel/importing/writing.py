@@ -11,11 +11,11 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from funnel.eventlog.paths import deal_paths_refresh
 from funnel.importing.cells import NULL_TIME, from_micros, to_micros
 from funnel.importing.plan import _UNSET, _Plan
 from funnel.importing.types import CHUNK_DEALS, ImportRejected, ImportResult, RowError
 from funnel.models import Deal, DealStatus, Visit
-from funnel.paths import deal_paths_refresh
 from streams.models import ValueStream
 
 # --- Writing ------------------------------------------------------------------------------

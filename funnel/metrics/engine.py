@@ -2,7 +2,7 @@
 
 Each family of figures is one SQL query that filters, joins and aggregates in the database
 (window conditions; the re-entry, hand-off and last-visit facts stored on each visit by
-``funnel.paths``; sums and counts; percentiles through ``funnel.metrics.sql``), then a few
+``funnel.eventlog.paths``; sums and counts; percentiles through ``funnel.metrics.sql``), then a few
 lines of Python finish the ratios. Entry point: :func:`compute_metrics`.
 
 Where each figure comes from:

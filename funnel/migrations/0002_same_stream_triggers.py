@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from funnel.rules import DEAL_STREAM_FIXED_ONCE_VISITED, VISIT_STEP_SAME_STREAM
+from funnel.eventlog.rules import DEAL_STREAM_FIXED_ONCE_VISITED, VISIT_STEP_SAME_STREAM
 
 
 class Migration(migrations.Migration):

@@ -1,4 +1,4 @@
-"""Path facts on visits and deals (``funnel.paths``), filled in for the stored event log.
+"""Path facts on visits and deals (``funnel.eventlog.paths``), filled in for the stored event log.
 
 Every new column is nullable so that SQLite adds it with ALTER TABLE: a table rebuild would
 drop funnel_visit's and funnel_deal's triggers (see 0006).
@@ -10,7 +10,7 @@ from django.db import migrations, models
 
 
 def fill_path_facts(apps, schema_editor):
-    from funnel.paths import deal_paths_refresh
+    from funnel.eventlog.paths import deal_paths_refresh
 
     deal_paths_refresh()
 

@@ -14,7 +14,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from funnel.bulk import MAX_EVENTS
+from funnel.eventlog.bulk import MAX_EVENTS
 from funnel.models import Deal, DealStatus, Visit
 from tests.factories import DealFactory, VisitFactory
 

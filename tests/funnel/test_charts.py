@@ -1,5 +1,5 @@
-"""Dashboard charts (funnel.charts) from hand-built figures and series: the rows each chart
-plots (its CSV), that the figure plots exactly those rows, that every figure is a valid Plotly
+"""Dashboard charts (funnel.dashboards.charts) from hand-built figures and series: the rows each
+chart plots (its CSV), that the figure plots exactly those rows, that every figure is a valid Plotly
 figure, and the empty states. No database."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 import plotly
 import pytest
 
-from funnel import charts
-from funnel.charts import StageInfo, StepInfo, StreamMap, as_figure
+from funnel.dashboards import charts
+from funnel.dashboards.charts import StageInfo, StepInfo, StreamMap, as_figure
 from funnel.metrics.query import MetricsQuery
 from funnel.metrics.results import MetricsResult, StageMetrics, StepMetrics, StreamSummary, Waste
 from funnel.metrics.series import (

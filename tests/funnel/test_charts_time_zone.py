@@ -1,6 +1,6 @@
 """Times on the dashboards' charts are in the viewer's time zone, converted at one point
-(``funnel.charts.common._local_day``), and the axes say which zone; buckets the metrics engine
-counts in UTC say UTC. The rendered page is cached per zone."""
+(``funnel.dashboards.charts.common._local_day``), and the axes say which zone; buckets the metrics
+engine counts in UTC say UTC. The rendered page is cached per zone."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from django.utils import timezone
 
-from funnel import charts
-from funnel.dashboards import Stamp
+from funnel.dashboards import charts
+from funnel.dashboards.content import Stamp
 
 from .test_charts import result, series, url
 

@@ -1,4 +1,4 @@
-"""The dashboard pages (funnel.dashboard_views): who sees what, filters in the URL, the CSV
+"""The dashboard pages (funnel.dashboards.views): who sees what, filters in the URL, the CSV
 of each chart, and the number of queries each page makes. Figures are stored snapshots built
 by hand (as the metrics engine would store them), so no page computes anything here unless
 a test says so."""
@@ -17,9 +17,9 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.test import Client
 
-from funnel import charts
-from funnel.dashboard_params import dashboard_filters
-from funnel.dashboards import stream_info
+from funnel.dashboards import charts
+from funnel.dashboards.content import stream_info
+from funnel.dashboards.params import dashboard_filters
 from funnel.metrics.query import MetricsFilters, MetricsQuery
 from funnel.metrics.results import MetricsResult, StageMetrics, StepMetrics, StreamSummary, Waste
 from funnel.metrics.series import (
@@ -591,8 +591,8 @@ def plain(value: object) -> str:
 
 def chart_of(ns, name: str, key: str) -> charts.Chart:
     """The chart as the page builds it, from the same stored snapshot."""
-    from funnel.dashboard_params import dashboard_filters
-    from funnel.dashboards import BOARDS as BUILDERS
+    from funnel.dashboards.content import BOARDS as BUILDERS
+    from funnel.dashboards.params import dashboard_filters
 
     filters = dashboard_filters(stream_id=ns.stream_a.pk, params={}, now=NOW)
     page = BUILDERS[name](ns.stream_a, stream_info(ns.stream_a), filters, now=NOW)

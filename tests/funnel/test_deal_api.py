@@ -9,8 +9,8 @@ import pytest
 import time_machine
 from rest_framework.test import APIClient
 
+from funnel.eventlog.services import deal_close
 from funnel.models import DealEventKind, DealStatus
-from funnel.services import deal_close
 from tests.factories import BASE_TIME
 
 pytestmark = pytest.mark.django_db

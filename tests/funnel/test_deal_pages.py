@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 import time_machine
 
+from funnel.eventlog.services import deal_close
 from funnel.models import Deal, DealEventKind, DealStatus
-from funnel.services import deal_close
 from tests.factories import BASE_TIME, DealFactory, VisitFactory
 
 pytestmark = pytest.mark.django_db

@@ -12,12 +12,9 @@ import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from funnel import services
-from funnel.metrics.query import MetricsQuery
-from funnel.metrics.snapshots import metrics_read, metrics_stored
-from funnel.models import DealEvent, DealEventKind, DealStatus, Visit
-from funnel.paths import deal_paths_refresh
-from funnel.services import (
+from funnel.eventlog import services
+from funnel.eventlog.paths import deal_paths_refresh
+from funnel.eventlog.services import (
     deal_close,
     deal_close_undo,
     deal_move,
@@ -25,6 +22,9 @@ from funnel.services import (
     deal_undo_deadline,
     deal_update,
 )
+from funnel.metrics.query import MetricsQuery
+from funnel.metrics.snapshots import metrics_read, metrics_stored
+from funnel.models import DealEvent, DealEventKind, DealStatus, Visit
 from tests.factories import BASE_TIME
 
 NOW = BASE_TIME + timedelta(days=3)  # team_setup's deals entered step 1 at BASE_TIME

@@ -14,8 +14,9 @@ import pytest
 import time_machine
 from django.core.management import call_command
 
-from funnel import exporting
-from funnel.exporting import CSV_COLUMNS, export_csv, export_xes
+from funnel.exporting import csv_export
+from funnel.exporting.csv_export import CSV_COLUMNS, export_csv
+from funnel.exporting.xes import export_xes
 from funnel.importing import ImportOptions, import_events
 from funnel.models import Deal, DealStatus, Visit
 from streams.models import Role, ValueStream
@@ -141,8 +142,8 @@ def test_it_exports_csv_with_the_visits_import_columns_neutralising_formulas(sma
 
 def test_it_yields_the_csv_in_chunks(small, monkeypatch):
     # The portable path (SQLite); PostgreSQL's COPY path chunks by size (test_security_csv).
-    monkeypatch.setattr(exporting, "ROWS_PER_CHUNK", 2)
-    chunks = list(exporting._export_csv_rows(small))
+    monkeypatch.setattr(csv_export, "ROWS_PER_CHUNK", 2)
+    chunks = list(csv_export._export_csv_rows(small))
     assert len(chunks) == 3  # rows 1–2, rows 3–4, and the rest (nothing)
     assert "".join(chunks).count("\r\n") == 5
 

@@ -308,7 +308,7 @@ def test_a_large_file_is_read_and_checked_by_background_jobs_with_progress(
     stream = Deal.objects.first().stream
     # The upload is stored; its rows are read on a worker, not in the request.
     with (
-        mock.patch("funnel.import_views.import_scan_task.apply_async") as enqueue,
+        mock.patch("funnel.importing.views.import_scan_task.apply_async") as enqueue,
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = crm_upload(client, stream)
@@ -338,7 +338,7 @@ def test_a_large_file_is_read_and_checked_by_background_jobs_with_progress(
 
     form = {f"col-{f.name}": c for f, c in page.context["fields"] if c}
     with (
-        mock.patch("funnel.import_views.import_check_task.apply_async") as enqueue,
+        mock.patch("funnel.importing.views.import_check_task.apply_async") as enqueue,
         django_capture_on_commit_callbacks(execute=True),
     ):
         posted = client.post(read.params["next"], form)

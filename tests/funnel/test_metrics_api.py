@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.db import transaction
 from drf_spectacular.generators import SchemaGenerator
 
+from funnel.eventlog.services import deal_close, deal_move
 from funnel.metrics import snapshots
 from funnel.metrics.query import MetricsQuery
 from funnel.metrics.snapshots import (
@@ -29,7 +30,6 @@ from funnel.metrics.snapshots import (
     metrics_stored,
 )
 from funnel.models import MetricsSnapshot, MetricsState
-from funnel.services import deal_close, deal_move
 from streams.models import FunnelStage
 from tests.factories import BASE_TIME
 

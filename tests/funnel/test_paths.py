@@ -1,5 +1,5 @@
-"""Path facts (funnel.paths): every writer of visits stores the same facts as recomputing them
-from the whole path in SQL."""
+"""Path facts (funnel.eventlog.paths): every writer of visits stores the same facts as recomputing
+them from the whole path in SQL."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import time_machine
 
+from funnel.eventlog.paths import deal_paths_refresh, path_facts
+from funnel.eventlog.services import deal_close, deal_create, deal_move
 from funnel.importing import ImportOptions, import_events
 from funnel.models import Deal, Visit
-from funnel.paths import deal_paths_refresh, path_facts
-from funnel.services import deal_close, deal_create, deal_move
 from tests.factories import BASE_TIME, TeamFactory, make_stream
 from vsm_project.demo import demo_seed
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 import time_machine
 
+from funnel.eventlog.selectors import stall_thresholds
 from funnel.models import Deal, DealStatus, Visit
-from funnel.selectors import stall_thresholds
 from tests.factories import BASE_TIME, DealFactory, VisitFactory, metrics_snapshot
 
 pytestmark = pytest.mark.django_db

@@ -8,8 +8,8 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 
+from funnel.eventlog.services import deal_close, deal_create, deal_move, visit_log_work
 from funnel.models import Deal, DealStatus, Visit
-from funnel.services import deal_close, deal_create, deal_move, visit_log_work
 from streams.models import Role
 from tests.factories import BASE_TIME, MembershipFactory, TeamFactory, UserFactory, make_stream
 
@@ -206,7 +206,7 @@ def test_deals_flow_only_through_a_current_state(stream):
 
 
 def test_work_is_logged_on_the_open_visit_or_refused_naming_the_visit(deal, stream):
-    from funnel.services import deal_log_work
+    from funnel.eventlog.services import deal_log_work
 
     visit = deal_log_work(deal=deal, minutes=20)
     assert (visit.step.position, visit.work_minutes) == (1, 20)

@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from funnel.eventlog.paths import deal_paths_refresh
 from funnel.models import Visit
-from funnel.paths import deal_paths_refresh
 from kaizen.models import KaizenCycle, Metric, Phase
 from kaizen.selectors import check_needs_override
 from kaizen.services import (

@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from funnel.eventlog.paths import deal_paths_refresh
 from funnel.models import Deal, DealStatus, Visit
-from funnel.paths import deal_paths_refresh
 from kaizen.checks import check_compute, check_windows
 from kaizen.models import Direction, Metric, Verdict
 from tests.factories import DealFactory, TeamFactory, make_stream

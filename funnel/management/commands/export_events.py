@@ -2,7 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from funnel.exporting import export_csv, export_xes
+from funnel.exporting.csv_export import export_csv
+from funnel.exporting.xes import export_xes
 from streams.models import ValueStream
 
 

@@ -17,8 +17,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from funnel.filters import DealListFilter
-from funnel.forms import (
+from funnel.deals.filters import DealListFilter
+from funnel.deals.forms import (
     LOST_REASONS,
     SOURCES,
     CloseForm,
@@ -28,8 +28,7 @@ from funnel.forms import (
     ReopenForm,
     WorkForm,
 )
-from funnel.models import Deal, DealStatus
-from funnel.selectors import (
+from funnel.eventlog.selectors import (
     deal_can_edit,
     deal_can_reopen,
     deal_list_rows,
@@ -44,7 +43,7 @@ from funnel.selectors import (
     streams_for_new_deals,
     streams_importable_by,
 )
-from funnel.services import (
+from funnel.eventlog.services import (
     UNDO_WINDOW,
     deal_close,
     deal_close_check,
@@ -57,6 +56,7 @@ from funnel.services import (
     deal_update,
     deal_update_check,
 )
+from funnel.models import Deal, DealStatus
 from streams.forms import apply_service_errors
 from streams.models import Role
 from streams.selectors import team_ids_with_role

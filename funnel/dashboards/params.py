@@ -11,7 +11,7 @@ in ``start`` and ``end``:
 - ``custom``: ``start`` and ``end`` as given (a link with ``start``/``end`` and no ``period``
   is custom too).
 
-Parsing and checking the API's parameters is ``funnel.api_metrics.metrics_query_from_params``,
+Parsing and checking the API's parameters is ``funnel.api.metrics.metrics_query_from_params``,
 so a bad parameter gets the same message, naming it, on a page as from the API.
 """
 
@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
 
-from funnel.api_metrics import metrics_query_from_params
+from funnel.api.metrics import metrics_query_from_params
 from funnel.metrics.query import DEFAULT_WINDOW, MetricsQuery
 
 

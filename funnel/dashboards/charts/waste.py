@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from funnel.charts.common import (
+from funnel.dashboards.charts.common import (
     BLACK,
     CURRENCY_SYMBOLS,
     GREEN,

@@ -22,7 +22,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from funnel.exporting import export_csv, export_xes
+from funnel.eventlog.selectors import streams_exportable_by, streams_importable_by
+from funnel.exporting.csv_export import export_csv
+from funnel.exporting.xes import export_xes
 from funnel.importing import (
     FIELDS,
     FORMATS,
@@ -45,7 +47,6 @@ from funnel.importing import (
     upload_table,
 )
 from funnel.models import ImportUpload
-from funnel.selectors import streams_exportable_by, streams_importable_by
 from funnel.tasks import import_check_task, import_events_task, import_scan_task
 from streams.models import Job, JobState, ProcessStep, ValueStream
 from streams.selectors import stream_can_edit, streams_visible_to

@@ -8,7 +8,7 @@ visit began (the funnel cohort, the sales cycle). Working these out with window 
 every path at each recompute cost more than the rest of the figures together, so they are
 stored on the rows when the rows are written:
 
-- the services append one visit at a time (``funnel.services``);
+- the services append one visit at a time (``funnel.eventlog.services``);
 - the import and the demo seed know each whole path in memory: :func:`path_facts`;
 - anything else (the admin, a migration) recomputes them in SQL: :func:`deal_paths_refresh`.
 """

@@ -1,4 +1,4 @@
-"""Forms of the rep pages. They check types; the rules live in ``funnel.services``."""
+"""Forms of the rep pages. They check types; the rules live in ``funnel.eventlog.services``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from funnel.eventlog.moments import date_range_error
 from funnel.models import DealStatus
-from funnel.moments import date_range_error
 from streams.models import ProcessStep, Role
 
 LOST_REASONS = ("No budget", "Chose a competitor", "No decision", "Bad timing", "Went silent")

@@ -19,9 +19,9 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from funnel.eventlog.selectors import deal_can_edit, deal_can_reopen
 from funnel.metrics.snapshots import metrics_changed
 from funnel.models import Deal, DealEvent, DealEventKind, DealStatus, Visit
-from funnel.selectors import deal_can_edit, deal_can_reopen
 from streams.models import ProcessStep, Role, StreamState, ValueStream
 from streams.selectors import role_in_team, team_ids_with_role
 from streams.times import when_text
@@ -123,8 +123,8 @@ def _append_visit(
     *, deal: Deal, step: ProcessStep, at: datetime, actor: AbstractBaseUser | None
 ) -> Visit:
     """Add a visit at the end of the (locked) deal's path, with its path facts
-    (``funnel.paths``): the services only ever append, so the earlier visits' facts stand but
-    for the latest visit's ``is_last``."""
+    (``funnel.eventlog.paths``): the services only ever append, so the earlier visits' facts stand
+    but for the latest visit's ``is_last``."""
     previous = deal.visits.order_by("-entered_at", "-id").values_list("step_id", flat=True)
     previous_step_id = previous.first()
     if previous_step_id is None:
@@ -324,9 +324,9 @@ def _reopen(*, deal: Deal, kind: str, actor: AbstractBaseUser, reason: str = "")
     """Open the (locked, closed) deal again at the step it closed at, and record why.
 
     A close ended the deal's last visit at ``closed_at``; that visit is opened again, so the
-    deal's path keeps its visits and their path facts (``funnel.paths``) unchanged: no visit is
-    added or removed. A deal closed at no step (or whose import ended its last visit earlier)
-    is open at no step."""
+    deal's path keeps its visits and their path facts (``funnel.eventlog.paths``) unchanged: no
+    visit is added or removed. A deal closed at no step (or whose import ended its last visit
+    earlier) is open at no step."""
     last = deal.visits.order_by("-entered_at", "-id").first()
     if last is not None and last.exited_at is not None and last.exited_at == deal.closed_at:
         last.exited_at = None

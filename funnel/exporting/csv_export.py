@@ -1,17 +1,13 @@
-"""Export of a stream's event log, streamed (generators over a server-side cursor), never
-built in memory.
+"""The stream's event log as CSV, streamed (generators over a server-side cursor), never built
+in memory.
 
-* :func:`export_csv` writes the columns of the ``visits`` import (:data:`CSV_COLUMNS`), one
-  row per visit (a deal without visits: one row with empty visit columns), times in ISO 8601
-  UTC with microseconds. Cells that a spreadsheet would run as a formula are neutralised with
-  a leading ``'`` (``funnel.csv_safety``), which the import removes again, so export → import
-  reproduces the visits. On PostgreSQL the rows come from the server's own
-  ``COPY (SELECT …) TO STDOUT (FORMAT csv)``, formatted and neutralised in SQL (rows end in
-  LF there, CRLF on SQLite; both are CSV): a million visits in seconds, not 37 s.
-* :func:`export_xes` writes IEEE 1849 XES for process-mining tools (ProM, pm4py): one trace
-  per deal (``concept:name`` = deal id, plus the deal's fields), a ``start`` and a
-  ``complete`` event per visit (``concept:name`` = step, ``org:resource`` = actor). XES times
-  carry milliseconds, which every XES reader accepts.
+:func:`export_csv` writes the columns of the ``visits`` import (:data:`CSV_COLUMNS`), one row per
+visit (a deal without visits: one row with empty visit columns), times in ISO 8601 UTC with
+microseconds. Cells that a spreadsheet would run as a formula are neutralised with a leading
+``'`` (:mod:`funnel.exporting.csv_safety`), which the import removes again, so export → import
+reproduces the visits. On PostgreSQL the rows come from the server's own
+``COPY (SELECT …) TO STDOUT (FORMAT csv)``, formatted and neutralised in SQL (rows end in LF
+there, CRLF on SQLite; both are CSV): a million visits in seconds, not 37 s.
 """
 
 from __future__ import annotations
@@ -19,17 +15,15 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from xml.sax.saxutils import escape
 
 from django.contrib.auth import get_user_model
 from django.db import connection
 from psycopg import sql
 
-from funnel.csv_safety import BLANKS, FORMULA_LEADS, neutralise
-from funnel.importing import FIELDS
+from funnel.exporting.csv_safety import BLANKS, FORMULA_LEADS, neutralise
+from funnel.importing.types import FIELDS
 from funnel.models import Deal, Visit
 from streams.models import ProcessStep, ValueStream
 
@@ -57,7 +51,7 @@ _FIELDS = (
 )
 
 
-def _rows(stream: ValueStream) -> Iterator[tuple]:
+def visit_rows(stream: ValueStream) -> Iterator[tuple]:
     """One row per visit (a LEFT JOIN: deals without visits give one row of NULL visit
     columns), ordered by deal and entry; read with a server-side cursor on PostgreSQL."""
     return (
@@ -103,7 +97,7 @@ def _export_csv_rows(stream: ValueStream) -> Iterator[str]:
         closed_at,
         lost_reason,
         created_at,
-    ) in enumerate(_rows(stream), start=1):
+    ) in enumerate(visit_rows(stream), start=1):
         writer.writerow(
             [
                 neutralise(external_id),
@@ -139,8 +133,8 @@ _PLAIN_RE = r"^[0-9[:space:].,:/+\-TZtz]*[0-9][0-9[:space:].,:/+\-TZtz]*$"
 
 
 def _sql_neutralised(column: str) -> str:
-    """SQL for :func:`funnel.csv_safety.neutralise` of a text column (NULL and '' as NULL):
-    a formula, or quotes before one, gets one more leading quote."""
+    """SQL for :func:`funnel.exporting.csv_safety.neutralise` of a text column (NULL and ''
+    as NULL): a formula, or quotes before one, gets one more leading quote."""
     body = f"ltrim(ltrim(coalesce({column}, ''), ''''), {_SQL_BLANKS})"
     lead = f"translate(left({body}, 1), '＝＠＋－', '=@+-')"
     rest = f"btrim(substr({body}, 2), {_SQL_BLANKS})"
@@ -213,122 +207,3 @@ def _export_csv_copy(stream: ValueStream, chunk: int = 256 * 1024) -> Iterator[s
                 yield decoder.decode(b"".join(parts))
                 parts, size = [], 0
     yield decoder.decode(b"".join(parts), final=True)
-
-
-# --- XES ----------------------------------------------------------------------------------------
-
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_ATTR = {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
-
-XES_HEADER = """<?xml version="1.0" encoding="UTF-8"?>
-<log xes.version="1.0" xes.features="" xmlns="http://www.xes-standard.org/">
-  <extension name="Concept" prefix="concept" uri="http://www.xes-standard.org/concept.xesext"/>
-  <extension name="Time" prefix="time" uri="http://www.xes-standard.org/time.xesext"/>
-  <extension name="Lifecycle" prefix="lifecycle" uri="http://www.xes-standard.org/lifecycle.xesext"/>
-  <extension name="Organizational" prefix="org" uri="http://www.xes-standard.org/org.xesext"/>
-  <global scope="trace">
-    <string key="concept:name" value="__INVALID__"/>
-  </global>
-  <global scope="event">
-    <string key="concept:name" value="__INVALID__"/>
-    <date key="time:timestamp" value="1970-01-01T00:00:00.000+00:00"/>
-    <string key="lifecycle:transition" value="complete"/>
-  </global>
-  <classifier name="Activity" keys="concept:name"/>
-  <classifier name="Activity and transition" keys="concept:name lifecycle:transition"/>
-  <string key="concept:name" value={stream}/>
-"""
-
-
-def _q(value: str) -> str:
-    """A quoted XML attribute value."""
-    return '"' + escape(_NOT_XML.sub("", value), _ATTR) + '"'
-
-
-def _xes_time(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds")
-
-
-def _attr(kind: str, key: str, value: str) -> str:
-    return f"<{kind} key={_q(key)} value={_q(value)}/>"
-
-
-def _trace_open(first: tuple) -> str:
-    (external_id, *_, name, account, amount, owner, source, status, closed_at, reason, created) = (
-        first
-    )
-    parts = [
-        "  <trace>",
-        "    " + _attr("string", "concept:name", external_id),
-        "    " + _attr("string", "deal_name", name),
-        "    " + _attr("string", "outcome", status),
-        "    " + _attr("date", "created_at", _xes_time(created)),
-    ]
-    if account:
-        parts.append("    " + _attr("string", "account", account))
-    if amount is not None:
-        parts.append("    " + _attr("float", "amount", str(amount)))
-    if owner:
-        parts.append("    " + _attr("string", "owner", owner))
-    if source:
-        parts.append("    " + _attr("string", "source", source))
-    if closed_at is not None:
-        parts.append("    " + _attr("date", "closed_at", _xes_time(closed_at)))
-    if reason:
-        parts.append("    " + _attr("string", "lost_reason", reason))
-    return "\n".join(parts) + "\n"
-
-
-def _event(step: str, at: datetime, transition: str, actor: str, work: int | None) -> str:
-    lines = [
-        "    <event>",
-        "      " + _attr("string", "concept:name", step),
-        "      " + _attr("date", "time:timestamp", _xes_time(at)),
-        "      " + _attr("string", "lifecycle:transition", transition),
-    ]
-    if actor:
-        lines.append("      " + _attr("string", "org:resource", actor))
-    if work is not None:
-        lines.append("      " + _attr("int", "work_minutes", str(work)))
-    lines.append("    </event>")
-    return "\n".join(lines) + "\n"
-
-
-def _chunks(parts: Iterable[str], size: int = 256 * 1024) -> Iterator[str]:
-    buffer: list[str] = []
-    length = 0
-    for part in parts:
-        buffer.append(part)
-        length += len(part)
-        if length >= size:
-            yield "".join(buffer)
-            buffer, length = [], 0
-    if buffer:
-        yield "".join(buffer)
-
-
-def _xes_parts(stream: ValueStream) -> Iterator[str]:
-    yield XES_HEADER.format(stream=_q(stream.name))
-    current = None
-    for row in _rows(stream):
-        external_id, step, entered, exited, work, actor_username, actor_name = row[:7]
-        if external_id != current:
-            if current is not None:
-                yield "  </trace>\n"
-            yield _trace_open(row)
-            current = external_id
-        if step is None:
-            continue  # a deal without visits: a trace without events
-        actor = actor_username or actor_name or ""
-        # Work minutes go on the complete event, or on the start of a visit still open.
-        yield _event(step, entered, "start", actor, None if exited is not None else work)
-        if exited is not None:
-            yield _event(step, exited, "complete", actor, work)
-    if current is not None:
-        yield "  </trace>\n"
-    yield "</log>\n"
-
-
-def export_xes(stream: ValueStream) -> Iterator[str]:
-    """The stream's event log as XES (IEEE 1849) text, in chunks of about 256 KB."""
-    return _chunks(_xes_parts(stream))

@@ -23,10 +23,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from funnel.eventlog.moments import moment_from_text
 from funnel.metrics.query import AMOUNT_BANDS, DEFAULT_WINDOW, MetricsFilters, MetricsQuery
 from funnel.metrics.results import MetricsResult, StageMetrics, StepMetrics, StreamSummary, Waste
 from funnel.metrics.snapshots import metrics_read
-from funnel.moments import moment_from_text
 from streams.models import FunnelStage, ProcessStep, Role, ValueStream
 from streams.selectors import role_in_team, streams_visible_to
 
@@ -34,7 +34,7 @@ from streams.selectors import role_in_team, streams_visible_to
 
 
 def _moment(name: str, raw: str, zone: ZoneInfo) -> datetime:
-    """``funnel.moments.moment_from_text``, its reason named by the parameter."""
+    """``funnel.eventlog.moments.moment_from_text``, its reason named by the parameter."""
     try:
         return moment_from_text(raw, zone)
     except ValueError as exc:

@@ -4,7 +4,7 @@ deals closed per week, time in each stage, and cohorts by the month they entered
 
 from __future__ import annotations
 
-from funnel.charts.common import (
+from funnel.dashboards.charts.common import (
     BLACK,
     BLUE,
     INK,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from funnel.charts.common import (
+from funnel.dashboards.charts.common import (
     BLUE,
     Chart,
     Figure,
@@ -17,7 +17,7 @@ from funnel.charts.common import (
     _steps_axis,
     _title,
 )
-from funnel.charts.funnel import FUNNEL_COLUMNS, _funnel_rows, _funnel_spec, _next_labels
+from funnel.dashboards.charts.funnel import FUNNEL_COLUMNS, _funnel_rows, _funnel_spec, _next_labels
 from funnel.metrics.results import MetricsResult
 
 # --- Across the streams of a team -----------------------------------------------------------

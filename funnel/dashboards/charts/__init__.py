@@ -30,14 +30,14 @@ One module per dashboard, each chart with its explanation text:
   tiles;
 - ``team``: the streams of a team side by side.
 
-This package re-exports every public name, so ``from funnel.charts import funnel_chart``
+This package re-exports every public name, so ``from funnel.dashboards.charts import funnel_chart``
 keeps working. A test that patches a helper patches it where the chart looks it up: the
-module of that chart (``funnel.charts.flow._zone``), not ``common`` nor this package.
+module of that chart (``funnel.dashboards.charts.flow._zone``), not ``common`` nor this package.
 """
 
 from __future__ import annotations
 
-from funnel.charts.common import (
+from funnel.dashboards.charts.common import (
     BLACK,
     BLUE,
     CURRENCY_SYMBOLS,
@@ -64,7 +64,7 @@ from funnel.charts.common import (
     Tile,
     as_figure,
 )
-from funnel.charts.flow import (
+from funnel.dashboards.charts.flow import (
     aging_chart,
     cumulative_flow_chart,
     cycle_time_chart,
@@ -73,7 +73,7 @@ from funnel.charts.flow import (
     throughput_chart,
     time_in_step_chart,
 )
-from funnel.charts.funnel import (
+from funnel.dashboards.charts.funnel import (
     FUNNEL_COLUMNS,
     LEVERS,
     closed_per_week_chart,
@@ -83,7 +83,7 @@ from funnel.charts.funnel import (
     stage_time_chart,
     velocity_levers_chart,
 )
-from funnel.charts.rep import (
+from funnel.dashboards.charts.rep import (
     TEAM,
     YOU,
     my_conversion_chart,
@@ -91,13 +91,13 @@ from funnel.charts.rep import (
     my_win_rate_chart,
     rep_tiles,
 )
-from funnel.charts.team import (
+from funnel.dashboards.charts.team import (
     StreamFigures,
     team_funnels_chart,
     team_velocity_chart,
     team_win_rate_chart,
 )
-from funnel.charts.waste import (
+from funnel.dashboards.charts.waste import (
     HOUR_WASTES,
     MONEY_WASTES,
     VALUE_CLASS_LABELS,

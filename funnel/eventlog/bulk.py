@@ -5,8 +5,8 @@
 who may do what:
 
 * an event names streams, steps, owners and deals among those the user can see
-  (``funnel.selectors`` / ``streams.selectors``); anything else is "not found", a 400 naming
-  the field, as the single-deal API answers 404 or 400;
+  (``funnel.eventlog.selectors`` / ``streams.selectors``); anything else is "not found", a 400
+  naming the field, as the single-deal API answers 404 or 400;
 * changing a visible deal needs ``deal_can_edit``, creating one :func:`deal_create_owner`;
   a refusal stops the batch at once (:class:`EventsRefused` with ``forbidden=True``).
 
@@ -33,9 +33,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import transaction
 
+from funnel.eventlog.selectors import deal_can_edit, deal_open_visit, deals_visible_to
+from funnel.eventlog.services import deal_close, deal_create, deal_log_work, deal_move
 from funnel.models import Deal, Visit
-from funnel.selectors import deal_can_edit, deal_open_visit, deals_visible_to
-from funnel.services import deal_close, deal_create, deal_log_work, deal_move
 from streams.models import Membership, ProcessStep, Role, ValueStream
 from streams.selectors import (
     User,

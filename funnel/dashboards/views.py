@@ -27,10 +27,8 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
-from funnel.charts import Chart
-from funnel.csv_safety import neutralise
-from funnel.dashboard_params import PERIODS, ROLLING, DashboardFilters, dashboard_filters_or_default
-from funnel.dashboards import (
+from funnel.dashboards.charts import Chart
+from funnel.dashboards.content import (
     BOARDS,
     TITLES,
     Board,
@@ -46,7 +44,14 @@ from funnel.dashboards import (
     team_board,
     team_reps,
 )
-from funnel.forms import SOURCES
+from funnel.dashboards.params import (
+    PERIODS,
+    ROLLING,
+    DashboardFilters,
+    dashboard_filters_or_default,
+)
+from funnel.deals.forms import SOURCES
+from funnel.exporting.csv_safety import neutralise
 from funnel.metrics.query import AMOUNT_BANDS
 from funnel.metrics.snapshots import metrics_sets_job
 from streams.models import Job, JobState, Role, StreamState, ValueStream

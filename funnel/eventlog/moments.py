@@ -3,7 +3,7 @@ must be one PostgreSQL can store (within ±15:59). Python accepts offsets up to 
 without this check an offset of +16:00 reached the database and answered 500.
 
 Every reader of client times calls :func:`utc_offset_error` before parsing: the metrics and
-dashboard parameters (``funnel.api_metrics``), the API's time fields and its date filters
+dashboard parameters (``funnel.api.metrics``), the API's time fields and its date filters
 (``funnel.api``), and so the bulk events, which use the API's fields.
 
 The same readers, and the date fields of the deal and kaizen forms, refuse a date outside

@@ -4,7 +4,7 @@ conversion) and the rep's headline tiles.
 
 from __future__ import annotations
 
-from funnel.charts.common import (
+from funnel.dashboards.charts.common import (
     BLUE,
     GREY,
     Chart,

@@ -140,7 +140,7 @@ def stall_thresholds(step_ids: list[int]) -> dict[int, float]:
 
 def deal_can_reopen(*, user: User, deal: Deal) -> bool:
     """Managers of the deal's team and admins reopen a deal once it is closed (reps undo their
-    own close within minutes instead: ``funnel.services.deal_close_undo``)."""
+    own close within minutes instead: ``funnel.eventlog.services.deal_close_undo``)."""
     if not user.is_authenticated:
         return False
     return user.is_staff or role_in_team(user, deal.stream.team_id) == Role.MANAGER

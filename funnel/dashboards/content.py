@@ -1,5 +1,5 @@
 """What each dashboard shows: the snapshots it reads and the charts and tiles it builds from
-them. Views (``funnel.dashboard_views``) call these; they read stored snapshots through
+them. Views (``funnel.dashboards.views``) call these; they read stored snapshots through
 ``funnel.metrics.snapshots.dashboard_read`` only, never raw visits, and make the same number
 of queries whatever the size of the event log.
 
@@ -22,7 +22,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from funnel.charts import (
+from funnel.dashboards.charts import (
     Chart,
     StageInfo,
     StepInfo,
@@ -56,7 +56,7 @@ from funnel.charts import (
     waste_pareto_chart,
     waste_tiles,
 )
-from funnel.dashboard_params import DashboardFilters
+from funnel.dashboards.params import DashboardFilters
 from funnel.metrics.results import MetricsResult
 from funnel.metrics.snapshots import dashboard_read
 from funnel.models import Deal, MetricsSnapshot, MetricsState

@@ -1,6 +1,7 @@
-"""The deals list's search, filters and sort (``funnel.views.deal_list``), read from the URL
+"""The deals list's search, filters and sort (``funnel.deals.views.deal_list``), read from the URL
 so a filtered list can be bookmarked and shared. They narrow a queryset of
-``funnel.selectors.deals_for_list``; which deals a user may see is the selector's business."""
+``funnel.eventlog.selectors.deals_for_list``; which deals a user may see is the selector's
+business."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import F, Q, QuerySet
 
+from funnel.eventlog.selectors import stalled_condition
 from funnel.models import Deal, DealStatus
-from funnel.selectors import stalled_condition
 from streams.models import ProcessStep
 
 ALL = "all"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from funnel.charts.common import (
+from funnel.dashboards.charts.common import (
     BLACK,
     BLUE,
     INK,
