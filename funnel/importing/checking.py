@@ -1,5 +1,6 @@
-"""Checking every row and building the plan (:class:`_Builder`): the three formats, each row's
-cells, and the checks across a deal's rows.
+"""Checking every row and building the plan (:class:`_Builder`): each row's cells and deal
+columns, and the checks across a deal's rows. Each layout's rows are read by its own module in
+:mod:`funnel.importing.formats`.
 """
 
 from __future__ import annotations
@@ -14,16 +15,15 @@ import numpy as np
 from funnel.eventlog.paths import path_facts
 from funnel.importing.cells import (
     _CHECK_LEADS,
-    _MAX_MINUTES,
     NULL_TIME,
     _amount,
     _Bad,
     _Clock,
-    _minutes,
     _text,
     from_micros,
     unneutralise,
 )
+from funnel.importing.formats import transitions, visits, wide
 from funnel.importing.mapping import (
     _OUTCOMES,
     _check_format,
@@ -32,13 +32,10 @@ from funnel.importing.mapping import (
     _obvious_outcome,
     _Owners,
     _People,
-    _stage_columns,
-    _stage_key,
     _StageResolver,
 )
 from funnel.importing.plan import (
     _DEAL_ATTR,
-    _TARGET_CODE,
     _UNSET,
     _Columns,
     _Deal,
@@ -48,10 +45,7 @@ from funnel.importing.plan import (
 )
 from funnel.importing.reading import Table, _CsvRows
 from funnel.importing.types import (
-    IGNORE,
-    LOST,
     MAX_ERRORS,
-    WON,
     ImportOptions,
     ImportRejected,
     RowError,
@@ -288,10 +282,10 @@ class _Builder:
 
     def build(self) -> _Plan:
         if self.format == "visits":
-            columns = self._read_visits()
+            columns = visits.read(self)
         else:
-            changes = self._read_wide() if self.format == "wide" else self._read_transitions()
-            columns = changes_to_visits(self.deals, changes)
+            read = wide.read if self.format == "wide" else transitions.read
+            columns = changes_to_visits(self.deals, read(self))
         if self.unknown:
             names = sorted(self.unknown, key=self.unknown.get)
             listed = ", ".join(
@@ -363,280 +357,6 @@ class _Builder:
         if target is None:
             self.unknown.setdefault(text, row)
         return target
-
-    def _read_visits(self) -> _Columns:
-        out = _Columns()
-        add_deal, add_step, add_in, add_out, add_work, add_actor, add_row = (
-            out.deal.append,
-            out.step.append,
-            out.entered.append,
-            out.exited.append,
-            out.work.append,
-            out.actor.append,
-            out.row.append,
-        )
-        ix = self.index
-        i_deal, i_step, i_in = ix["deal_id"], ix["step"], ix["entered_at"]
-        i_exit, i_work, i_actor = ix.get("exited_at"), ix.get("work_minutes"), ix.get("actor")
-        has_outcome = "outcome" in ix
-        parse = self.clock.parse
-        stage_of = self.stages.resolve
-        deal_index, deals = self.deal_index, self.deals
-        actor_index, actor_of = self.actor_index, self.actor_of
-        deal_key, error = self.deal_key, self.error
-        # The last exit time read, as text and parsed (never an empty text).
-        last_text, last_value = None, None
-        for row, cells in self.numbered_rows():
-            # The common row takes the straight path; anything unusual is reported below.
-            bad = False
-            external_id = cells[i_deal].strip()
-            if not external_id or len(external_id) > 64:
-                self._deal_id(cells, row)
-                continue
-            step_text = cells[i_step].strip()
-            target: int | str | None = -1
-            if step_text:
-                target = stage_of(step_text)
-                if target is None:
-                    self.unknown.setdefault(step_text, row)
-                    continue
-                if target == IGNORE:
-                    continue
-            text = cells[i_in]
-            entered = exited = None
-            if text == last_text:  # a visit usually starts when the one before it ended
-                entered = last_value
-            elif text and not text.isspace():
-                try:
-                    entered = parse(text)
-                except _Bad as exc:
-                    error(row, "entered_at", str(exc))
-                    bad = True
-            elif step_text:
-                error(row, "entered_at", "empty; a time is required here.")
-                bad = True
-            if i_exit is not None:
-                text = cells[i_exit]
-                if text and not text.isspace():
-                    try:
-                        exited = parse(text)
-                    except _Bad as exc:
-                        error(row, "exited_at", str(exc))
-                        bad = True
-                    else:
-                        last_text, last_value = text, exited
-                        if entered is not None and exited < entered:
-                            error(row, "exited_at", "before the visit's entered_at.")
-                            bad = True
-            work = -1
-            if i_work is not None:
-                text = cells[i_work]
-                if text:
-                    if text.isdigit() and text.isascii():
-                        work = int(text)
-                        if work > _MAX_MINUTES:
-                            error(row, "work_minutes", f"too large ({text} minutes).")
-                            bad = True
-                    elif not text.isspace():
-                        try:
-                            work = _minutes(text)
-                        except _Bad as exc:
-                            error(row, "work_minutes", str(exc))
-                            bad = True
-            actor = 0
-            if i_actor is not None:
-                text = cells[i_actor]
-                if text:
-                    actor = actor_index.get(text, -1)
-                    if actor < 0:
-                        try:
-                            actor = actor_of(text)
-                        except _Bad as exc:
-                            error(row, "actor", str(exc))
-                            bad = True
-                            actor = 0
-            if not step_text and (entered is not None or exited is not None or work >= 0 or actor):
-                error(row, "step", "empty, but the row has visit columns.")
-                bad = True
-            d = deal_index.get(external_id)
-            if d is None:
-                d, deal = self._deal(external_id, row)
-            else:
-                deal = deals[d]
-            key = hash(deal_key(cells))
-            if key != deal.key:
-                values = self.deal_fields(cells, row)
-                if values is None:
-                    deal.bad = True
-                    continue
-                self.set_deal_fields(deal, values, row, conflicts=True)
-                deal.key = key
-            if bad:
-                deal.bad = True
-                continue
-            if target.__class__ is int and target >= 0:
-                add_deal(d)
-                add_step(target)
-                add_in(entered)
-                add_out(NULL_TIME if exited is None else exited)
-                add_work(work)
-                add_actor(actor)
-                add_row(row)
-            elif target in (WON, LOST):
-                # A visit "at" a won or lost stage is the outcome, at its entry time.
-                if has_outcome and deal.outcome not in (_UNSET, DealStatus.OPEN, target):
-                    error(row, "step", f"'{step_text}' contradicts the outcome column.")
-                    deal.bad = True
-                    continue
-                deal.outcome = target
-                if deal.closed_at in (_UNSET, None):
-                    deal.closed_at = entered
-            # else: a row with only the deal's columns
-        return out
-
-    def _read_transitions(self) -> _Columns:
-        changes = _Columns()  # step = target (step index, -1 won, -2 lost); entered = time
-        ix = self.index
-        i_stage = ix["stage"]
-        i_actor = ix.get("actor")
-        for row, cells in self.numbered_rows():
-            self._bad = False
-            external_id = self._deal_id(cells, row)
-            if external_id is None:
-                continue
-            text = cells[i_stage].strip()
-            if not text:
-                self.error(row, "stage", "empty; every change names the stage it changed to.")
-                continue
-            target = self._stage(text, row, "stage")
-            if target is None or target == IGNORE:
-                continue
-            at = self.time(cells, "changed_at", row, required=True)
-            actor = 0
-            if i_actor is not None and cells[i_actor]:
-                try:
-                    actor = self.actor_of(cells[i_actor])
-                except _Bad as exc:
-                    self.error(row, "actor", str(exc))
-                    self._bad = True
-            d, deal = self._deal(external_id, row)
-            values = self.deal_fields(cells, row)
-            if values is None or self._bad or at is None:
-                deal.bad = True
-                continue
-            if at >= deal.t:  # the latest change's deal columns win
-                self.set_deal_fields(deal, values, row, conflicts=False)
-                deal.t = at
-            else:
-                for name, value in values.items():
-                    if getattr(deal, _DEAL_ATTR[name]) is _UNSET:
-                        setattr(deal, _DEAL_ATTR[name], value)
-            changes.add(d, _TARGET_CODE.get(target, target), at, 0, 0, actor, row)
-        return changes
-
-    def _read_wide(self) -> _Columns:
-        changes = _Columns()
-        ix = self.index
-        stage_columns = _stage_columns(self.table.headers)
-        columns: list[tuple[int, str, int | str]] = []
-        for header, stage in stage_columns.items():
-            target = self._stage(stage, 1, header)
-            if target is None or target == IGNORE:
-                continue
-            columns.append((self.table.headers.index(header), header, target))
-        i_stage = ix.get("stage")
-        entry_step = 0
-        if not stage_columns:
-            engage = self.columns["entered_at"]
-            mapped = self.stages.mapping.get(_stage_key(engage))
-            if isinstance(mapped, int):
-                entry_step = mapped
-        for row, cells in self.numbered_rows():
-            self._bad = False
-            external_id = self._deal_id(cells, row)
-            if external_id is None:
-                continue
-            if external_id in self.deal_index:
-                first = self.deals[self.deal_index[external_id]].row
-                self.error(
-                    row,
-                    "deal_id",
-                    f"deal {external_id} is also on row {first}; a wide file has one row per deal.",
-                )
-                continue
-            final: int | str | None = None
-            if i_stage is not None and cells[i_stage].strip():
-                final = self._stage_or_open(cells[i_stage].strip(), row, bool(stage_columns))
-                if final == IGNORE:
-                    continue
-            dated: list[tuple[int, int, int | str]] = []
-            for position, (index, header, target) in enumerate(columns):
-                text = cells[index]
-                if not text.strip():
-                    continue
-                try:
-                    dated.append((self.clock.parse(text), position, target))
-                except _Bad as exc:
-                    self.error(row, header, str(exc))
-                    self._bad = True
-            no_visit = False
-            if not stage_columns:
-                at = self.time(cells, "entered_at", row, required=False)
-                if at is not None:
-                    dated.append((at, 0, entry_step))
-                elif not self._bad:
-                    # Never engaged (CRM "Prospecting"): the deal is stored without a visit.
-                    no_visit = True
-            dated.sort()
-            closing = final in (WON, LOST) and (not dated or dated[-1][2] not in (WON, LOST))
-            if closing:
-                closed = (
-                    self.time(cells, "closed_at", row, required=False)
-                    if ("closed_at" in ix)
-                    else None
-                )
-                if closed is None and not self._bad:
-                    self.error(
-                        row,
-                        "closed_at" if "closed_at" in ix else "stage",
-                        f"the deal is {final}, but it has no close date.",
-                    )
-                    self._bad = True
-                elif closed is not None and dated and closed < dated[-1][0]:
-                    self.error(
-                        row,
-                        "closed_at",
-                        "before the deal's last stage date; a deal closes after its last stage.",
-                    )
-                    self._bad = True
-                elif closed is not None:
-                    dated.append((closed, len(columns) + 1, final))
-            d, deal = self._deal(external_id, row)
-            # The close date was read above if the deal closed; an open deal's is expected.
-            values = self.deal_fields(cells, row, skip=("closed_at",))
-            if values is None or self._bad:
-                deal.bad = True
-                continue
-            self.set_deal_fields(deal, values, row, conflicts=False)
-            if no_visit:
-                deal.no_visit = True
-                stage = cells[i_stage].strip() if i_stage is not None else ""
-                self.not_engaged[stage] = self.not_engaged.get(stage, 0) + 1
-            elif not dated and deal.created_at in (_UNSET, None):
-                self.error(row, "deal_id", "the row has no stage dates; nothing to import.")
-                deal.bad = True
-                continue
-            for at, _, target in dated:
-                changes.add(d, _TARGET_CODE.get(target, target), at, 0, 0, 0, row)
-        return changes
-
-    def _stage_or_open(self, text: str, row: int, strict: bool) -> int | str | None:
-        """The final-stage cell of a wide file. With stage columns an unknown name is an
-        unknown stage; in a simple file anything not won, lost or ignored means open."""
-        if strict:
-            return self._stage(text, row, "stage")
-        target = self.stages.resolve(text)
-        return target if target in (WON, LOST, IGNORE) else None
 
     # -- checks across rows
 

@@ -1,0 +1,57 @@
+"""The ``transitions`` layout: one row per stage change, as CRM stage histories export them
+(Salesforce OpportunityHistory: OpportunityId, StageName, CreatedDate, Amount). Each change is
+read as (deal, target stage, time); :func:`funnel.importing.plan.changes_to_visits` turns the
+changes into visits. The latest change's deal columns win.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from funnel.importing.cells import _Bad
+from funnel.importing.plan import _DEAL_ATTR, _TARGET_CODE, _UNSET, _Columns
+from funnel.importing.types import IGNORE
+
+if TYPE_CHECKING:
+    from funnel.importing.checking import _Builder
+
+
+def read(builder: _Builder) -> _Columns:
+    changes = _Columns()  # step = target (step index, -1 won, -2 lost); entered = time
+    ix = builder.index
+    i_stage = ix["stage"]
+    i_actor = ix.get("actor")
+    for row, cells in builder.numbered_rows():
+        builder._bad = False
+        external_id = builder._deal_id(cells, row)
+        if external_id is None:
+            continue
+        text = cells[i_stage].strip()
+        if not text:
+            builder.error(row, "stage", "empty; every change names the stage it changed to.")
+            continue
+        target = builder._stage(text, row, "stage")
+        if target is None or target == IGNORE:
+            continue
+        at = builder.time(cells, "changed_at", row, required=True)
+        actor = 0
+        if i_actor is not None and cells[i_actor]:
+            try:
+                actor = builder.actor_of(cells[i_actor])
+            except _Bad as exc:
+                builder.error(row, "actor", str(exc))
+                builder._bad = True
+        d, deal = builder._deal(external_id, row)
+        values = builder.deal_fields(cells, row)
+        if values is None or builder._bad or at is None:
+            deal.bad = True
+            continue
+        if at >= deal.t:  # the latest change's deal columns win
+            builder.set_deal_fields(deal, values, row, conflicts=False)
+            deal.t = at
+        else:
+            for name, value in values.items():
+                if getattr(deal, _DEAL_ATTR[name]) is _UNSET:
+                    setattr(deal, _DEAL_ATTR[name], value)
+        changes.add(d, _TARGET_CODE.get(target, target), at, 0, 0, actor, row)
+    return changes
