@@ -209,6 +209,14 @@ class Lane(models.Model):
         blank=True,
         help_text="Cost of one hour of this lane's work, in the stream's currency.",
     )
+    calendar = models.ForeignKey(
+        "streams.WorkingCalendar",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="lanes",
+        help_text="The lane's working calendar; empty: the team's default calendar.",
+    )
 
     class Meta:
         ordering = ["stream", "position"]
@@ -380,3 +388,6 @@ class Job(models.Model):
         if self.state == JobState.DONE:
             return 100
         return int(100 * self.done / self.total) if self.total else 0
+
+
+from streams.calendars.models import Closure, WorkingCalendar, WorkingSpan  # noqa: E402,F401
