@@ -30,7 +30,6 @@ from streams.drawing.data import (
     VsmMap,
     VsmStage,
     VsmStep,
-    planned_step_figures,
     vsm_map_data,
 )
 from streams.drawing.formatting import (
@@ -61,7 +60,6 @@ __all__ = (
     "format_percent",
     "format_ratio",
     "format_work_hours",
-    "planned_step_figures",
     "render_vsm_svg",
     "stream_svg",
     "text_width",

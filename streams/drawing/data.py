@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from streams.hooks import burst_step_ids, measured_map
-from streams.metrics import MapSummary, MeasuredMap, StepFigures, map_summary
+from streams.metrics import MapSummary, MeasuredMap, StepFigures
 from streams.models import StreamState, ValueStream
+from streams.selectors import planned_figures, planned_summary
 
 
 @dataclass(frozen=True)
@@ -61,18 +62,6 @@ class VsmMap:
         return StreamState(self.state).label if self.state in StreamState.values else self.state
 
 
-def planned_step_figures(
-    *, process_hours: float, lead_hours: float, pct_complete_accurate: float, wip: int
-) -> StepFigures:
-    """A step's planned figures, as the summary box and the drawing read them."""
-    return StepFigures(
-        process_hours=process_hours,
-        lead_hours=lead_hours,
-        pct_complete_accurate=pct_complete_accurate,
-        wip=wip,
-    )
-
-
 def vsm_map_data(stream: ValueStream) -> VsmMap:
     """Read ``stream``'s map for drawing: two queries for lanes and steps (stages come with
     the steps), plus whatever the measures and bursts providers run (one or two each)."""
@@ -80,7 +69,7 @@ def vsm_map_data(stream: ValueStream) -> VsmMap:
         VsmLane(id=lane.id, name=lane.name, position=lane.position, hourly_cost=lane.hourly_cost)
         for lane in stream.lanes.order_by("position")
     )
-    rows = stream.steps.select_related("stage").order_by("position")
+    rows = list(stream.steps.select_related("stage").order_by("position"))
     stages: dict[int, VsmStage] = {}
     steps: list[VsmStep] = []
     for row in rows:
@@ -97,22 +86,12 @@ def vsm_map_data(stream: ValueStream) -> VsmMap:
                 lane_id=row.lane_id,
                 stage_id=row.stage_id,
                 value_class=row.value_class,
-                planned=planned_step_figures(
-                    process_hours=row.planned_process_hours,
-                    lead_hours=row.planned_lead_hours,
-                    pct_complete_accurate=row.planned_pct_complete_accurate,
-                    wip=row.planned_wip,
-                ),
+                planned=planned_figures(row),
                 motion_waste=row.motion_waste,
                 unused_talent=row.unused_talent,
                 notes=row.notes,
             )
         )
-    summary = map_summary(
-        [s.planned for s in steps],
-        available_hours=stream.available_selling_hours_per_period,
-        target_wins=stream.target_won_deals_per_period,
-    )
     return VsmMap(
         stream_id=stream.id,
         name=stream.name,
@@ -121,7 +100,7 @@ def vsm_map_data(stream: ValueStream) -> VsmMap:
         lanes=lanes,
         stages=tuple(sorted(stages.values(), key=lambda s: s.position)),
         steps=tuple(steps),
-        planned_summary=summary,
+        planned_summary=planned_summary(stream, rows),
         measured=measured_map(stream),
         burst_step_ids=frozenset(burst_step_ids(stream)),
     )

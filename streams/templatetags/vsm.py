@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from django import template
@@ -49,26 +50,26 @@ def get(mapping: dict, key: object) -> object:
     return mapping.get(key) if mapping else None
 
 
-@register.filter
-def delta_hours(value: float | None, other: float | None) -> str:
-    """The change from ``other`` to ``value`` in elapsed time, e.g. ``−4 d``."""
+def _delta(value: float | None, other: float | None, fmt: Callable[[float], str]) -> str:
+    """The change from ``other`` to ``value``, signed and in ``fmt``'s unit."""
     if value is None or other is None:
         return ""
     diff = value - other
     if abs(diff) < 1e-9:
         return "no change"
-    return ("+" if diff > 0 else "−") + format_hours(abs(diff))
+    return ("+" if diff > 0 else "−") + fmt(abs(diff))
+
+
+@register.filter
+def delta_hours(value: float | None, other: float | None) -> str:
+    """The change from ``other`` to ``value`` in elapsed time, e.g. ``−4 d``."""
+    return _delta(value, other, format_hours)
 
 
 @register.filter
 def delta_work_hours(value: float | None, other: float | None) -> str:
     """The change from ``other`` to ``value`` in work time, e.g. ``+2 h``."""
-    if value is None or other is None:
-        return ""
-    diff = value - other
-    if abs(diff) < 1e-9:
-        return "no change"
-    return ("+" if diff > 0 else "−") + format_work_hours(abs(diff))
+    return _delta(value, other, format_work_hours)
 
 
 @register.filter
