@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from django import forms
 from django.core.exceptions import ValidationError
 
 from streams.models import Team
+
+T = TypeVar("T")
 
 
 def apply_service_errors(form: forms.Form, exc: ValidationError) -> None:
     """Show a service's ``ValidationError({field: reason})`` next to the form's fields."""
     for field, messages in exc.message_dict.items():
         form.add_error(field if field in form.fields else None, messages)
+
+
+def form_submit(form: forms.Form, call: Callable[[dict], T]) -> tuple[bool, T | None]:
+    """Run ``call(form.cleaned_data)`` (one service call) if the form is valid. A service's
+    ``ValidationError`` goes next to the fields (:func:`apply_service_errors`). Returns
+    ``(True, what the call returned)``, or ``(False, None)`` when the form or the service
+    refused."""
+    if not form.is_valid():
+        return False, None
+    try:
+        return True, call(form.cleaned_data)
+    except ValidationError as exc:
+        apply_service_errors(form, exc)
+        return False, None
 
 
 class StreamCreateForm(forms.Form):

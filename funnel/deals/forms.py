@@ -11,8 +11,9 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from funnel.eventlog.moments import date_range_error
+from funnel.eventlog.selectors import deal_owner_choices
 from funnel.models import DealStatus
-from streams.models import ProcessStep, Role
+from streams.models import ProcessStep
 
 LOST_REASONS = ("No budget", "Chose a competitor", "No decision", "Bad timing", "Went silent")
 SOURCES = ("inbound", "outbound", "referral", "event", "partner")
@@ -117,6 +118,16 @@ class CloseForm(WhenForm):
         return data
 
 
+def _source_field() -> forms.CharField:
+    """A deal's source, typed or picked from the team's usual ones (the page's datalist)."""
+    return forms.CharField(
+        max_length=40,
+        required=False,
+        widget=forms.TextInput(attrs={"list": "sources"}),
+        help_text="Where the lead came from: inbound, outbound, referral…",
+    )
+
+
 class DealCreateForm(WhenForm):
     first_step = forms.ModelChoiceField(
         queryset=ProcessStep.objects.none(),
@@ -130,12 +141,7 @@ class DealCreateForm(WhenForm):
     )
     account = forms.CharField(max_length=200, required=False)
     amount = AmountField()
-    source = forms.CharField(
-        max_length=40,
-        required=False,
-        widget=forms.TextInput(attrs={"list": "sources"}),
-        help_text="Where the lead came from: inbound, outbound, referral…",
-    )
+    source = _source_field()
     owner = forms.ModelChoiceField(queryset=get_user_model().objects.none(), required=False)
     created_at = WhenField(label="Started", help_text="Leave empty for now.")
 
@@ -153,15 +159,7 @@ class DealCreateForm(WhenForm):
             else f"{step.position}. {step.name}"
         )
         if can_assign:
-            self.fields["owner"].queryset = (
-                get_user_model()
-                .objects.filter(
-                    memberships__team__in={s.team_id for s in streams},
-                    memberships__role__in=(Role.MANAGER, Role.REP),
-                )
-                .distinct()
-                .order_by("username")
-            )
+            self.fields["owner"].queryset = deal_owner_choices({s.team_id for s in streams})
             self.fields["owner"].help_text = "Leave empty to own it yourself."
         else:
             del self.fields["owner"]
@@ -208,12 +206,7 @@ class DealEditForm(AccessibleForm):
     name = forms.CharField(max_length=200, label="Deal name", required=False)
     account = forms.CharField(max_length=200, required=False)
     amount = AmountField()
-    source = forms.CharField(
-        max_length=40,
-        required=False,
-        widget=forms.TextInput(attrs={"list": "sources"}),
-        help_text="Where the lead came from: inbound, outbound, referral…",
-    )
+    source = _source_field()
     expected_close_date = forms.DateField(
         required=False,
         label="Expected close date",

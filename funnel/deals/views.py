@@ -34,6 +34,7 @@ from funnel.eventlog.selectors import (
     deal_list_rows,
     deal_list_steps,
     deal_open_visit,
+    deal_owner_choices,
     deal_sources,
     deal_timeline,
     deals_for_list,
@@ -57,7 +58,7 @@ from funnel.eventlog.services import (
     deal_update_check,
 )
 from funnel.models import Deal, DealStatus
-from streams.forms import apply_service_errors
+from streams.forms import apply_service_errors, form_submit
 from streams.models import Role
 from streams.selectors import team_ids_with_role
 
@@ -204,19 +205,13 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def deal_move_view(request: HttpRequest, pk: int) -> HttpResponse:
     deal = _deal_for(request, pk, edit=True)
     form = MoveForm(request.POST, deal=deal)
-    if form.is_valid():
-        try:
-            visit = deal_move(
-                deal=deal,
-                step=form.cleaned_data["step"],
-                at=form.cleaned_data["at"],
-                actor=request.user,
-            )
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(request, f"Moved to {visit.step.name}.")
-            return redirect("funnel:deal_detail", pk=deal.pk)
+    moved, visit = form_submit(
+        form,
+        lambda data: deal_move(deal=deal, step=data["step"], at=data["at"], actor=request.user),
+    )
+    if moved:
+        messages.success(request, f"Moved to {visit.step.name}.")
+        return redirect("funnel:deal_detail", pk=deal.pk)
     return _deal_page(request, deal, status=400, failed=_failed(request), move_form=form)
 
 
@@ -224,16 +219,14 @@ def deal_move_view(request: HttpRequest, pk: int) -> HttpResponse:
 def deal_log_work_view(request: HttpRequest, pk: int) -> HttpResponse:
     deal = _deal_for(request, pk, edit=True)
     form = WorkForm(request.POST)
-    if form.is_valid():
-        try:
-            visit = deal_log_work(deal=deal, minutes=form.cleaned_data["minutes"])
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(
-                request, f"Logged {form.cleaned_data['minutes']} min on {visit.step.name}."
-            )
-            return redirect("funnel:deal_detail", pk=deal.pk)
+    logged, visit = form_submit(
+        form, lambda data: deal_log_work(deal=deal, minutes=data["minutes"])
+    )
+    if logged:
+        messages.success(
+            request, f"Logged {form.cleaned_data['minutes']} min on {visit.step.name}."
+        )
+        return redirect("funnel:deal_detail", pk=deal.pk)
     return _deal_page(request, deal, status=400, failed="work", work_form=form)
 
 
@@ -245,17 +238,16 @@ def deal_close_view(request: HttpRequest, pk: int) -> HttpResponse:
     deal = _deal_for(request, pk, edit=True)
     form = CloseForm(request.POST)
     failed = _failed(request) or request.POST.get("outcome", "")
-    if form.is_valid() and not form.cleaned_data["confirmed"]:
-        try:
-            deal_close_check(
-                deal=deal,
-                outcome=form.cleaned_data["outcome"],
-                at=form.cleaned_data["at"],
-                lost_reason=form.cleaned_data["lost_reason"],
-            )
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-    if form.is_valid() and not form.cleaned_data["confirmed"]:
+    asking = form.is_valid() and not form.cleaned_data["confirmed"]
+    if (
+        asking
+        and form_submit(
+            form,
+            lambda data: deal_close_check(
+                deal=deal, outcome=data["outcome"], at=data["at"], lost_reason=data["lost_reason"]
+            ),
+        )[0]
+    ):
         return render(
             request,
             "funnel/deal_close_confirm.html",
@@ -269,26 +261,25 @@ def deal_close_view(request: HttpRequest, pk: int) -> HttpResponse:
                 "undo_window_minutes": int(UNDO_WINDOW.total_seconds() // 60),
             },
         )
-    if form.is_valid():
-        try:
-            deal_close(
-                deal=deal,
-                outcome=form.cleaned_data["outcome"],
-                at=form.cleaned_data["at"],
-                lost_reason=form.cleaned_data["lost_reason"],
-                actor=request.user,
-            )
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            won = form.cleaned_data["outcome"] == DealStatus.WON
-            minutes = int(UNDO_WINDOW.total_seconds() // 60)
-            messages.success(
-                request,
-                ("Won. Well done!" if won else "Marked as lost.")
-                + f" You can undo this for {minutes} minutes.",
-            )
-            return redirect("funnel:deal_detail", pk=deal.pk)
+    closed, _ = form_submit(
+        form,
+        lambda data: deal_close(
+            deal=deal,
+            outcome=data["outcome"],
+            at=data["at"],
+            lost_reason=data["lost_reason"],
+            actor=request.user,
+        ),
+    )
+    if closed:
+        won = form.cleaned_data["outcome"] == DealStatus.WON
+        minutes = int(UNDO_WINDOW.total_seconds() // 60)
+        messages.success(
+            request,
+            ("Won. Well done!" if won else "Marked as lost.")
+            + f" You can undo this for {minutes} minutes.",
+        )
+        return redirect("funnel:deal_detail", pk=deal.pk)
     return _deal_page(request, deal, status=400, failed=failed, close_form=form)
 
 
@@ -315,14 +306,12 @@ def deal_reopen_view(request: HttpRequest, pk: int) -> HttpResponse:
     if not deal_can_reopen(user=request.user, deal=deal):
         raise PermissionDenied("Only the team's managers reopen a closed deal.")
     form = ReopenForm(request.POST)
-    if form.is_valid():
-        try:
-            deal = deal_reopen(deal=deal, user=request.user, reason=form.cleaned_data["reason"])
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(request, "Reopened: the deal is open again and its history says why.")
-            return redirect("funnel:deal_detail", pk=deal.pk)
+    reopened, _ = form_submit(
+        form, lambda data: deal_reopen(deal=deal, user=request.user, reason=data["reason"])
+    )
+    if reopened:
+        messages.success(request, "Reopened: the deal is open again and its history says why.")
+        return redirect("funnel:deal_detail", pk=deal.pk)
     return _deal_page(request, deal, status=400, failed="reopen", reopen_form=form)
 
 
@@ -332,15 +321,7 @@ def _edit_owners(request: HttpRequest, deal: Deal):
     user = request.user
     if not (user.is_staff or deal.stream.team_id in team_ids_with_role(user, (Role.MANAGER,))):
         return None
-    return (
-        get_user_model()
-        .objects.filter(
-            memberships__team_id=deal.stream.team_id,
-            memberships__role__in=(Role.MANAGER, Role.REP),
-        )
-        .distinct()
-        .order_by("username")
-    )
+    return deal_owner_choices({deal.stream.team_id})
 
 
 def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
 from django.db.models import (
     BooleanField,
     Case,
@@ -136,6 +137,18 @@ def stall_thresholds(step_ids: list[int]) -> dict[int, float]:
         if figures.get("p85_hours") is not None:
             thresholds[step_id] = figures["p85_hours"]
     return thresholds
+
+
+def deal_owner_choices(team_ids: Iterable[int]) -> QuerySet[User]:
+    """Who may own a deal of these teams: their managers and reps, by username."""
+    return (
+        get_user_model()
+        .objects.filter(
+            memberships__team_id__in=list(team_ids), memberships__role__in=(Role.MANAGER, Role.REP)
+        )
+        .distinct()
+        .order_by("username")
+    )
 
 
 def deal_can_reopen(*, user: User, deal: Deal) -> bool:
