@@ -122,6 +122,47 @@ def _plot(
     )
 
 
+def _bars(
+    name: str, categories: list, values: list, *, horizontal: bool = True, **extra: Any
+) -> dict:
+    """A bar trace, one bar per category: across the plot (``horizontal``, the categories
+    down the y axis, as step and stage names are) or up it. ``extra``: its marker, text, hover
+    and so on, in that order in the spec."""
+    axes = {"y": categories, "x": values} if horizontal else {"x": categories, "y": values}
+    return {
+        "type": "bar",
+        **({"orientation": "h"} if horizontal else {}),
+        "name": name,
+        **axes,
+        **extra,
+    }
+
+
+def _scatter(mode: str, name: str, x: list, y: list, **extra: Any) -> dict:
+    """A scatter trace (``mode``: lines, markers or both); ``extra`` as for ``_bars``."""
+    return {"type": "scatter", "mode": mode, "name": name, "x": x, "y": y, **extra}
+
+
+def _text_outside(text: list[str]) -> dict:
+    """Each bar's label written beyond its end, even past the plot's edge (``**`` it into a
+    trace)."""
+    return {"text": text, "textposition": "outside", "cliponaxis": False}
+
+
+def _percent_axis2(title: str, top: int) -> dict:
+    """A second y axis on the right, 0 to ``top`` %, for a line of shares over bars."""
+    return {
+        "overlaying": "y",
+        "side": "right",
+        "range": [0, top],
+        "tickvals": [0, 25, 50, 75, 100],
+        "ticksuffix": "%",
+        "showgrid": False,
+        "automargin": True,
+        "title": {"text": title},
+    }
+
+
 def _before_marker() -> dict:
     """The bar of a figure to compare with (the previous period, the team): light grey with a
     grey outline, so that it reads as the background of the blue bar beside it."""

@@ -17,15 +17,18 @@ from funnel.dashboards.charts.common import (
     StreamMap,
     Tile,
     _bar_height,
+    _bars,
     _before_marker,
     _change,
     _layout,
     _month_label,
     _pct,
     _pct_text,
+    _percent_axis2,
     _plot,
     _r,
     _relative,
+    _scatter,
     _stages_with_names,
     _steps_axis,
     _title,
@@ -187,18 +190,17 @@ def cohort_chart(series: ChartSeries, result: MetricsResult, smap: StreamMap) ->
         won = name == "Won"
         colour, symbol = (BLACK, "star") if won else SERIES[i % len(SERIES)]
         data.append(
-            {
-                "type": "scatter",
-                "mode": "lines+markers",
-                "name": name,
-                "x": [row[0] for row in line],
-                "y": [row[4] for row in line],
-                "customdata": [[row[3], row[1]] for row in line],
-                "line": {"color": colour, "width": 2.5, "dash": "dash" if won else "solid"},
-                "marker": {"symbol": symbol, "size": 8, "color": colour},
-                "hovertemplate": f"{name}: %{{y:.1f}}% (%{{customdata[0]:,}} of "
+            _scatter(
+                "lines+markers",
+                name,
+                [row[0] for row in line],
+                [row[4] for row in line],
+                customdata=[[row[3], row[1]] for row in line],
+                line={"color": colour, "width": 2.5, "dash": "dash" if won else "solid"},
+                marker={"symbol": symbol, "size": 8, "color": colour},
+                hovertemplate=f"{name}: %{{y:.1f}}% (%{{customdata[0]:,}} of "
                 "%{customdata[1]:,})<extra>%{x}</extra>",
-            }
+            )
         )
     chart.figures = [
         _plot(
@@ -247,34 +249,28 @@ def closed_per_week_chart(series: ChartSeries, result: MetricsResult) -> Chart:
     chart.figures = [
         _plot(
             [
-                {
-                    "type": "bar",
-                    "name": "Won",
-                    "x": weeks,
-                    "y": [r[1] for r in rows],
-                    "marker": {"color": BLUE},
-                    "hovertemplate": "Won: %{y}<extra></extra>",
-                },
-                {
-                    "type": "bar",
-                    "name": "Lost",
-                    "x": weeks,
-                    "y": [r[2] for r in rows],
-                    "marker": {"color": ORANGE},
-                    "hovertemplate": "Lost: %{y}<extra></extra>",
-                },
-                {
-                    "type": "scatter",
-                    "mode": "lines+markers",
-                    "name": "Win rate (right axis)",
-                    "x": weeks,
-                    "y": [r[4] for r in rows],
-                    "yaxis": "y2",
-                    "line": {"color": BLACK, "width": 2},
-                    "marker": {"size": 6},
-                    "connectgaps": False,
-                    "hovertemplate": "Win rate: %{y:.1f}%<extra></extra>",
-                },
+                *(
+                    _bars(
+                        name,
+                        weeks,
+                        [r[col] for r in rows],
+                        horizontal=False,
+                        marker={"color": colour},
+                        hovertemplate=f"{name}: %{{y}}<extra></extra>",
+                    )
+                    for name, col, colour in (("Won", 1, BLUE), ("Lost", 2, ORANGE))
+                ),
+                _scatter(
+                    "lines+markers",
+                    "Win rate (right axis)",
+                    weeks,
+                    [r[4] for r in rows],
+                    yaxis="y2",
+                    line={"color": BLACK, "width": 2},
+                    marker={"size": 6},
+                    connectgaps=False,
+                    hovertemplate="Win rate: %{y:.1f}%<extra></extra>",
+                ),
             ],
             barmode="stack",
             hovermode="x unified",
@@ -285,16 +281,7 @@ def closed_per_week_chart(series: ChartSeries, result: MetricsResult) -> Chart:
             },
             yaxis={"title": _title("Deals closed")},
             legend={**LEGEND, "traceorder": "normal"},
-            yaxis2={
-                "overlaying": "y",
-                "side": "right",
-                "range": [0, 100],
-                "tickvals": [0, 25, 50, 75, 100],
-                "ticksuffix": "%",
-                "showgrid": False,
-                "automargin": True,
-                "title": {"text": "Win rate"},
-            },
+            yaxis2=_percent_axis2("Win rate", 100),
             label="Stacked bar chart of deals won and lost per week with the weekly win rate",
         )
     ]
@@ -381,22 +368,20 @@ def velocity_levers_chart(
     chart.figures = [
         _plot(
             [
-                {
-                    "type": "bar",
-                    "orientation": "h",
-                    "name": "Effect on velocity",
-                    "y": labels,
-                    "x": effects,
-                    "marker": {
+                _bars(
+                    "Effect on velocity",
+                    labels,
+                    effects,
+                    marker={
                         "color": [BLUE if e >= 0 else VERMILLION for e in effects],
                         "pattern": {"shape": ["" if e >= 0 else "/" for e in effects]},
                     },
-                    "customdata": [
+                    customdata=[
                         [_lever_text(r[1], r, smap), _lever_text(r[2], r, smap)] for r in rows
                     ],
-                    "hovertemplate": "%{y}: %{customdata[0]} → %{customdata[1]}<br>"
+                    hovertemplate="%{y}: %{customdata[0]} → %{customdata[1]}<br>"
                     "effect on velocity %{x:+.1f}%<extra></extra>",
-                }
+                )
             ],
             height=280,
             showlegend=False,
@@ -466,26 +451,22 @@ def stage_time_chart(
     chart.figures = [
         _plot(
             [
-                {
-                    "type": "bar",
-                    "orientation": "h",
-                    "name": "This period",
-                    "y": names,
-                    "x": [r[1] for r in rows],
-                    "marker": {"color": BLUE},
-                    "customdata": [r[2] for r in rows],
-                    "hovertemplate": "%{y}: %{x:.1f} d (%{customdata} deals)"
+                _bars(
+                    "This period",
+                    names,
+                    [r[1] for r in rows],
+                    marker={"color": BLUE},
+                    customdata=[r[2] for r in rows],
+                    hovertemplate="%{y}: %{x:.1f} d (%{customdata} deals)"
                     "<extra>this period</extra>",
-                },
-                {
-                    "type": "bar",
-                    "orientation": "h",
-                    "name": period_label.capitalize(),
-                    "y": names,
-                    "x": [r[3] for r in rows],
-                    "marker": _before_marker(),
-                    "hovertemplate": "%{y}: %{x:.1f} d<extra>previous</extra>",
-                },
+                ),
+                _bars(
+                    period_label.capitalize(),
+                    names,
+                    [r[3] for r in rows],
+                    marker=_before_marker(),
+                    hovertemplate="%{y}: %{x:.1f} d<extra>previous</extra>",
+                ),
             ],
             height=_bar_height(2 * len(rows), per_row=22),
             barmode="group",
