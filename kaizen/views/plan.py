@@ -1,0 +1,126 @@
+"""Planning a cycle (``/kaizen/new/``), changing its plan, and withdrawing a plan."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from kaizen.forms import SERVICE_FIELD, PlanForm, show_service_errors
+from kaizen.selectors import (
+    cycle_can_edit_plan,
+    cycle_can_manage,
+    possible_owners,
+    streams_for_cycles,
+)
+from kaizen.services import cycle_delete, cycle_plan, cycle_update, plan_problems
+from kaizen.views.cycle import cycle_action, get_cycle, submit_form
+from streams.models import Role
+from streams.selectors import team_ids_with_role
+
+
+def _owners_for(user) -> QuerySet | None:
+    """The owner choices a manager gets (their teams' managers and reps); None for a rep,
+    whose proposals are their own."""
+    if user.is_staff:
+        return (
+            get_user_model()
+            .objects.filter(memberships__role__in=[Role.MANAGER, Role.REP])
+            .distinct()
+            .order_by("username")
+        )
+    teams = team_ids_with_role(user, (Role.MANAGER,))
+    if not teams:
+        return None
+    return (
+        get_user_model()
+        .objects.filter(
+            memberships__team_id__in=teams, memberships__role__in=[Role.MANAGER, Role.REP]
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
+def cycle_new(request: HttpRequest) -> HttpResponse:
+    """Plan a cycle (managers), or propose one (reps)."""
+    streams = list(streams_for_cycles(request.user))
+    if not streams:
+        raise PermissionDenied("Only the team's managers and reps plan kaizen cycles.")
+    owners = _owners_for(request.user)
+    initial = {"window_days": 56}
+    if request.GET.get("where"):
+        initial["where"] = request.GET["where"]
+    elif len(streams) == 1:
+        initial["where"] = f"{streams[0].pk}"
+    form = PlanForm(request.POST or None, streams=streams, owners=owners, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            cycle = cycle_plan(
+                user=request.user, stream=form.cleaned_data["stream"], **form.plan_fields()
+            )
+        except ValidationError as exc:
+            show_service_errors(form, exc)
+        else:
+            messages.success(request, "Plan saved, with the baseline measured now.")
+            return redirect("kaizen:detail", pk=cycle.pk)
+    elif request.method == "POST":
+        _name_the_other_problems(form, timezone.localdate())
+    status = 400 if form.is_bound else 200
+    return render(request, "kaizen/cycle_new.html", {"form": form}, status=status)
+
+
+def _name_the_other_problems(form: PlanForm, planned_on: date) -> None:
+    """A plan refused by the form: add what the service would also refuse in the fields the
+    form accepted, so every problem is named at once rather than one round at a time."""
+    data = getattr(form, "cleaned_data", {})
+    stream = data.get("stream")
+    if stream is None:
+        return
+    values = {name: data.get(name) for name in ("title", "step", "metric", "target_value")}
+    values |= {name: data.get(name) for name in ("target_date", "window_days", "owner")}
+    problems = plan_problems(stream=stream, values=values, planned_on=planned_on)
+    for name, message in problems.items():
+        field = SERVICE_FIELD.get(name, name)
+        if field in form.fields and field not in form.errors and name in data:
+            form.add_error(field, message)
+
+
+@require_POST
+def cycle_plan_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    cycle = get_cycle(request, pk)
+    if not cycle_can_edit_plan(user=request.user, cycle=cycle):
+        raise PermissionDenied("Only the team's managers and the rep who proposed it change it.")
+    owners = (
+        possible_owners(cycle.stream) if cycle_can_manage(user=request.user, cycle=cycle) else None
+    )
+    form = PlanForm(request.POST, streams=[cycle.stream], owners=owners)
+    if not form.is_valid():
+        _name_the_other_problems(form, cycle.planned_on)
+    return submit_form(
+        request,
+        cycle,
+        form,
+        name="plan_form",
+        save=lambda data: cycle_update(cycle=cycle, user=request.user, **form.plan_fields()),
+        done="Plan saved.",
+    )
+
+
+@require_POST
+def cycle_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Withdraw a plan; the board is shown next."""
+    return cycle_action(
+        request,
+        pk,
+        lambda cycle: cycle_delete(cycle=cycle, user=request.user),
+        done=lambda cycle: f"“{cycle.title}” withdrawn.",
+        to_board=True,
+    )
