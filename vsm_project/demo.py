@@ -74,42 +74,27 @@ LANES = (
 class DemoStep:
     spec: StepSpec
     loss: float  # chance that a deal is lost while at this step
-    rework_to: str | None = None  # step a deal may be sent back to from here
-    rework: float = 0.0  # chance of being sent back
 
 
 VA, NVA, WASTE = "value_add", "necessary_nva", "waste"
 STEPS = (
     DemoStep(StepSpec("Lead capture", "Marketing", VA, 0.25, 24, 95, 40), 0.04),
     DemoStep(StepSpec("Lead nurturing", "Marketing", NVA, 1.0, 240, 80, 120), 0.12),
-    # Leads the SDR finds not ready are recycled to nurturing (MQL → SAL handoff rework).
-    DemoStep(
-        StepSpec("Qualification call", "SDR", VA, 0.75, 72, 85, 25),
-        0.10,
-        rework_to="Lead nurturing",
-        rework=0.25,
-    ),
+    DemoStep(StepSpec("Qualification call", "SDR", VA, 0.75, 72, 85, 25), 0.10),
     DemoStep(StepSpec("Discovery meeting", "Account Executive", VA, 2.0, 168, 85, 20), 0.10),
-    DemoStep(
-        StepSpec("Solution demo", "Sales Engineer", VA, 3.0, 168, 80, 15),
-        0.10,
-        rework_to="Discovery meeting",
-        rework=0.15,
-    ),
+    DemoStep(StepSpec("Solution demo", "Sales Engineer", VA, 3.0, 168, 80, 15), 0.10),
     DemoStep(StepSpec("Proposal & ROI model", "Account Executive", VA, 4.0, 120, 75, 12), 0.08),
-    DemoStep(
-        StepSpec("Negotiation", "Account Executive", NVA, 3.0, 240, 70, 18),
-        0.12,
-        rework_to="Proposal & ROI model",
-        rework=0.30,
-    ),
-    DemoStep(
-        StepSpec("Contract review", "Legal", WASTE, 2.0, 168, 90, 8),
-        0.04,
-        rework_to="Negotiation",
-        rework=0.10,
-    ),
+    DemoStep(StepSpec("Negotiation", "Account Executive", NVA, 3.0, 240, 70, 18), 0.12),
+    DemoStep(StepSpec("Contract review", "Legal", WASTE, 2.0, 168, 90, 8), 0.04),
 )
+#: The rework loops: step → (the step a deal there may be sent back to, the chance of it).
+REWORK = {
+    # Leads the SDR finds not ready are recycled to nurturing (MQL → SAL handoff rework).
+    "Qualification call": ("Lead nurturing", 0.25),
+    "Solution demo": ("Discovery meeting", 0.15),
+    "Negotiation": ("Proposal & ROI model", 0.30),
+    "Contract review": ("Negotiation", 0.10),
+}
 STAGES = (
     StageSpec("Lead", ["Lead capture", "Lead nurturing"]),
     StageSpec("Qualified", ["Qualification call", "Discovery meeting"]),
@@ -138,6 +123,22 @@ MAX_VISITS_PER_DEAL = 25
 IMPROVED_STEP = "Discovery meeting"
 IMPROVED_DAYS_AGO = 150
 IMPROVED_FACTOR = 0.5
+
+#: The columns of a visit row as ``_write_chunk`` builds it (COPY on PostgreSQL).
+VISIT_COLUMNS = (
+    "deal_id",
+    "step_id",
+    "entered_at",
+    "exited_at",
+    "work_minutes",
+    "actor_id",
+    "actor_name",
+    "created_at",
+    "updated_at",
+    "reentry",
+    "previous_step_id",
+    "is_last",
+)
 
 Progress = Callable[[int, int, str], None]
 
@@ -269,8 +270,9 @@ def _simulate(
                 deal.update(status=DealStatus.LOST, closed_at=exited)
                 deal["lost_reason"] = LOST_REASONS[int(rng.integers(len(LOST_REASONS)))]
                 break
-            if step.rework_to and rework_draw < step.rework and len(visits) < MAX_VISITS_PER_DEAL:
-                i = index_of[step.rework_to]
+            rework_to, rework = REWORK.get(step.spec.name, (None, 0.0))
+            if rework_to and rework_draw < rework and len(visits) < MAX_VISITS_PER_DEAL:
+                i = index_of[rework_to]
             elif i == len(STEPS) - 1:
                 deal.update(status=DealStatus.WON, closed_at=exited)
                 break
@@ -343,10 +345,7 @@ def _write_chunk(
         )
     ]
     if connection.vendor == "postgresql":
-        columns = (
-            "deal_id, step_id, entered_at, exited_at, work_minutes, actor_id, actor_name, "
-            "created_at, updated_at, reentry, previous_step_id, is_last"
-        )
+        columns = ", ".join(VISIT_COLUMNS)
         with (
             connection.cursor() as cursor,
             cursor.cursor.copy(f"COPY funnel_visit ({columns}) FROM STDIN") as copy,
@@ -354,22 +353,9 @@ def _write_chunk(
             for row in rows:
                 copy.write_row(row)
     else:
+        # created_at and updated_at are auto_now(_add): Django stamps them itself here.
         Visit.objects.bulk_create(
-            (
-                Visit(
-                    deal_id=r[0],
-                    step_id=r[1],
-                    entered_at=r[2],
-                    exited_at=r[3],
-                    work_minutes=r[4],
-                    actor_id=r[5],
-                    actor_name=r[6],
-                    reentry=r[9],
-                    previous_step_id=r[10],
-                    is_last=r[11],
-                )
-                for r in rows
-            ),
+            (Visit(**dict(zip(VISIT_COLUMNS, row, strict=True))) for row in rows),
             batch_size=5000,
         )
     return len(rows)
