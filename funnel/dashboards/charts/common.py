@@ -143,6 +143,10 @@ def _scatter(mode: str, name: str, x: list, y: list, **extra: Any) -> dict:
     return {"type": "scatter", "mode": mode, "name": name, "x": x, "y": y, **extra}
 
 
+#: The thin white outline of a dot or bar segment, so that neighbours stay apart.
+_WHITE_EDGE = {"color": "#FFFFFF", "width": 0.5}
+
+
 def _text_outside(text: list[str]) -> dict:
     """Each bar's label written beyond its end, even past the plot's edge (``**`` it into a
     trace)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from funnel.dashboards.charts.common import (
+    _WHITE_EDGE,
     BLACK,
     BLUE,
     INK,
@@ -17,14 +18,17 @@ from funnel.dashboards.charts.common import (
     StreamMap,
     Tile,
     _bar_height,
+    _bars,
     _change,
     _days,
     _local_day,
     _pct,
     _plot,
     _r,
+    _scatter,
     _steps_axis,
     _steps_with_names,
+    _text_outside,
     _title,
     _utc_buckets,
     _when,
@@ -76,17 +80,16 @@ def cumulative_flow_chart(series: ChartSeries, result: MetricsResult, smap: Stre
     ]
     for j, (name, col, colour) in enumerate(order):
         data.append(
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": name,
-                "x": days,
-                "y": [row[col] for row in rows],
-                "line": {"color": colour, "width": 1.2},
-                "fill": "tozeroy" if j == 0 else "tonexty",
-                "fillcolor": _alpha(colour, 0.85),
-                "hovertemplate": f"{name}: %{{y:,}}<extra></extra>",
-            }
+            _scatter(
+                "lines",
+                name,
+                days,
+                [row[col] for row in rows],
+                line={"color": colour, "width": 1.2},
+                fill="tozeroy" if j == 0 else "tonexty",
+                fillcolor=_alpha(colour, 0.85),
+                hovertemplate=f"{name}: %{{y:,}}<extra></extra>",
+            )
         )
     chart.figures = [
         _plot(
@@ -156,38 +159,31 @@ def cycle_time_chart(
         )
     x0, x1 = deals[0][2], deals[-1][2]
     data: list[dict] = [
-        {
-            # Plain SVG even at CYCLE_POINTS dots: the served plotly.js bundle has no WebGL.
-            "type": "scatter",
-            "mode": "markers",
-            "name": "Won deal",
-            "x": [r[2] for r in deals],
-            "y": [r[3] for r in deals],
-            "customdata": [[deal_url(r[1]), r[1]] for r in deals],
-            "marker": {
-                "color": BLUE,
-                "size": 7,
-                "opacity": 0.7,
-                "line": {"color": "#FFFFFF", "width": 0.5},
-            },
-            "hovertemplate": "Deal %{customdata[1]}<br>won %{x|%d %b %Y}<br>"
+        # Plain SVG even at CYCLE_POINTS dots: the served plotly.js bundle has no WebGL.
+        _scatter(
+            "markers",
+            "Won deal",
+            [r[2] for r in deals],
+            [r[3] for r in deals],
+            customdata=[[deal_url(r[1]), r[1]] for r in deals],
+            marker={"color": BLUE, "size": 7, "opacity": 0.7, "line": _WHITE_EDGE},
+            hovertemplate="Deal %{customdata[1]}<br>won %{x|%d %b %Y}<br>"
             "%{y:.1f} days<extra></extra>",
-        }
+        )
     ]
     styles = {"p50": (BLACK, "solid"), "p85": (ORANGE, "dash"), "p95": (VERMILLION, "dot")}
     annotations = []
     for name, value, *_ in [r[0:1] + r[3:4] for r in rows if r[0] != "deal"]:
         colour, dash = styles[name]
         data.append(
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": f"{name}: {value:.1f} d",
-                "x": [x0, x1],
-                "y": [value, value],
-                "line": {"color": colour, "width": 2, "dash": dash},
-                "hovertemplate": f"{name}: {value:.1f} days<extra></extra>",
-            }
+            _scatter(
+                "lines",
+                f"{name}: {value:.1f} d",
+                [x0, x1],
+                [value, value],
+                line={"color": colour, "width": 2, "dash": dash},
+                hovertemplate=f"{name}: {value:.1f} days<extra></extra>",
+            )
         )
         annotations.append(
             {
@@ -250,14 +246,14 @@ def time_in_step_chart(series: ChartSeries, result: MetricsResult, smap: StreamM
         figures.append(
             _plot(
                 [
-                    {
-                        "type": "bar",
-                        "name": name,
-                        "x": list(TIME_BIN_LABELS),
-                        "y": list(step_counts),
-                        "marker": {"color": BLUE},
-                        "hovertemplate": "%{x}: %{y:,} visits<extra></extra>",
-                    }
+                    _bars(
+                        name,
+                        list(TIME_BIN_LABELS),
+                        list(step_counts),
+                        horizontal=False,
+                        marker={"color": BLUE},
+                        hovertemplate="%{x}: %{y:,} visits<extra></extra>",
+                    )
                 ],
                 height=210,
                 showlegend=False,
@@ -316,16 +312,15 @@ def throughput_chart(series: ChartSeries, result: MetricsResult) -> Chart:
         return chart
     weeks = [r[0] for r in rows]
     data: list[dict] = [
-        {
-            "type": "scatter",
-            "mode": "lines+markers",
-            "name": "Won per week",
-            "x": weeks,
-            "y": [r[1] for r in rows],
-            "line": {"color": BLUE, "width": 2.5},
-            "marker": {"size": 7, "color": BLUE},
-            "hovertemplate": "Week of %{x|%d %b}: %{y} won<extra></extra>",
-        },
+        _scatter(
+            "lines+markers",
+            "Won per week",
+            weeks,
+            [r[1] for r in rows],
+            line={"color": BLUE, "width": 2.5},
+            marker={"size": 7, "color": BLUE},
+            hovertemplate="Week of %{x|%d %b}: %{y} won<extra></extra>",
+        ),
     ]
     for name, col, colour, dash in (
         ("Mean", 2, BLACK, "solid"),
@@ -335,33 +330,31 @@ def throughput_chart(series: ChartSeries, result: MetricsResult) -> Chart:
         if rows[0][col] is None:
             continue
         data.append(
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": f"{name} {rows[0][col]:.1f}",
-                "x": weeks,
-                "y": [r[col] for r in rows],
-                "line": {"color": colour, "width": 1.5, "dash": dash},
-                "hovertemplate": f"{name}: %{{y:.1f}}<extra></extra>",
-            }
+            _scatter(
+                "lines",
+                f"{name} {rows[0][col]:.1f}",
+                weeks,
+                [r[col] for r in rows],
+                line={"color": colour, "width": 1.5, "dash": dash},
+                hovertemplate=f"{name}: %{{y:.1f}}<extra></extra>",
+            )
         )
     signals = [r for r in rows if r[5]]
     if signals:
         data.append(
-            {
-                "type": "scatter",
-                "mode": "markers",
-                "name": "Signal",
-                "x": [r[0] for r in signals],
-                "y": [r[1] for r in signals],
-                "marker": {
+            _scatter(
+                "markers",
+                "Signal",
+                [r[0] for r in signals],
+                [r[1] for r in signals],
+                marker={
                     "symbol": "diamond",
                     "size": 13,
                     "color": VERMILLION,
                     "line": {"color": INK, "width": 1},
                 },
-                "hovertemplate": "Signal: %{y} won in the week of %{x|%d %b}<extra></extra>",
-            }
+                hovertemplate="Signal: %{y} won in the week of %{x|%d %b}<extra></extra>",
+            )
         )
     chart.figures = [
         _plot(
@@ -452,13 +445,12 @@ def aging_chart(
         if not group:
             continue
         data.append(
-            {
-                "type": "scatter",
-                "mode": "markers",
-                "name": name,
-                "x": [r[2] for _, r in group],
-                "y": [position[i["step_id"]] + _jitter(i["deal_id"]) for i, _ in group],
-                "customdata": [
+            _scatter(
+                "markers",
+                name,
+                [r[2] for _, r in group],
+                [position[i["step_id"]] + _jitter(i["deal_id"]) for i, _ in group],
+                customdata=[
                     [
                         deal_url(r[0]),
                         r[0],
@@ -467,36 +459,35 @@ def aging_chart(
                     ]
                     for _, r in group
                 ],
-                "marker": {
+                marker={
                     "color": colour,
                     "symbol": symbol,
                     "size": size,
                     "opacity": 0.85,
-                    "line": {"color": "#FFFFFF", "width": 0.5},
+                    "line": _WHITE_EDGE,
                 },
-                "hovertemplate": "Deal %{customdata[1]} · %{customdata[3]}<br>"
+                hovertemplate="Deal %{customdata[1]} · %{customdata[3]}<br>"
                 "%{customdata[2]}: %{x:.1f} days<extra>" + name.lower() + "</extra>",
-            }
+            )
         )
     marks = [
         (position[pk], _days(thresholds.get(pk))) for pk in order if thresholds.get(pk) is not None
     ]
     if marks:
         data.append(
-            {
-                "type": "scatter",
-                "mode": "markers",
-                "name": "Stall threshold (p85)",
-                "x": [x for _, x in marks],
-                "y": [y for y, _ in marks],
-                "marker": {
+            _scatter(
+                "markers",
+                "Stall threshold (p85)",
+                [x for _, x in marks],
+                [y for y, _ in marks],
+                marker={
                     "symbol": "line-ns-open",
                     "size": 26,
                     "color": BLACK,
                     "line": {"width": 2.5, "color": BLACK},
                 },
-                "hovertemplate": "Stalled after %{x:.1f} days<extra></extra>",
-            }
+                hovertemplate="Stalled after %{x:.1f} days<extra></extra>",
+            )
         )
     chart.figures = [
         _plot(
@@ -576,29 +567,25 @@ def littles_law_chart(result: MetricsResult, smap: StreamMap) -> Chart:
     chart.figures = [
         _plot(
             [
-                {
-                    "type": "bar",
-                    "orientation": "h",
-                    "name": "Average WIP (measured)",
-                    "y": names,
-                    "x": [r[1] for r in rows],
-                    "marker": {"color": BLUE},
-                    "text": [f"ratio {r[5]:.2f}" if r[5] is not None else "" for r in rows],
-                    "textposition": "outside",
-                    "cliponaxis": False,
-                    "hovertemplate": "%{y}: %{x:.1f} deals on average<extra></extra>",
-                },
-                {
-                    "type": "bar",
-                    "orientation": "h",
-                    "name": "Throughput × time in step",
-                    "y": names,
-                    "x": [r[4] for r in rows],
-                    "marker": {"color": ORANGE, "pattern": {"shape": "/"}},
-                    "customdata": [[r[2], r[3]] for r in rows],
-                    "hovertemplate": "%{y}: %{customdata[0]:.1f}/week × %{customdata[1]:.1f} d"
+                _bars(
+                    "Average WIP (measured)",
+                    names,
+                    [r[1] for r in rows],
+                    marker={"color": BLUE},
+                    **_text_outside(
+                        [f"ratio {r[5]:.2f}" if r[5] is not None else "" for r in rows]
+                    ),
+                    hovertemplate="%{y}: %{x:.1f} deals on average<extra></extra>",
+                ),
+                _bars(
+                    "Throughput × time in step",
+                    names,
+                    [r[4] for r in rows],
+                    marker={"color": ORANGE, "pattern": {"shape": "/"}},
+                    customdata=[[r[2], r[3]] for r in rows],
+                    hovertemplate="%{y}: %{customdata[0]:.1f}/week × %{customdata[1]:.1f} d"
                     " = %{x:.1f} deals<extra></extra>",
-                },
+                ),
             ],
             height=_bar_height(2 * len(rows), per_row=20),
             barmode="group",
