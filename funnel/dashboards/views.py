@@ -151,6 +151,26 @@ def _csv_links(charts: list[Chart], url_of: Callable[[str], str], query: str) ->
         chart.csv_url = url_of(chart.key) + (f"?{query}" if query else "")
 
 
+def _filter_context(
+    request: HttpRequest, query: str, lanes, role, own_only: bool, filters, errors, reps
+) -> dict:
+    """What the filter bar of a stream's or a team's dashboard shows: the choices, the values
+    read from the URL, their errors, and the link that shares this view."""
+    return {
+        "filters": filters,
+        "values": filters.values,
+        "errors": errors,
+        "own_only": own_only,
+        "is_rep": role == Role.REP,
+        "reps": reps,
+        "lanes": lanes,
+        "sources": _sources(filters),
+        "amount_bands": AMOUNT_BANDS.values(),
+        "periods": PERIODS.values(),
+        "share_url": request.build_absolute_uri(request.path + (f"?{query}" if query else "")),
+    }
+
+
 @require_GET
 def dashboard_index(request: HttpRequest) -> HttpResponse:
     """Every team of the user with its current-state streams and their dashboards."""
@@ -197,18 +217,8 @@ def stream_dashboard(request: HttpRequest, slug: str, board: str) -> HttpRespons
         "title": TITLES[board],
         "tabs": tabs,
         "tab_query": filters.querystring(owner=None) if board == "me" or own_only else query,
-        "filters": filters,
-        "values": filters.values,
-        "errors": errors,
-        "own_only": own_only,
-        "is_rep": role == Role.REP,
-        "reps": reps,
         "owner_names": [] if own_only else stream_owner_names(stream.pk),
-        "lanes": info.lanes,
-        "sources": _sources(filters),
-        "amount_bands": AMOUNT_BANDS.values(),
-        "periods": PERIODS.values(),
-        "share_url": request.build_absolute_uri(request.path + (f"?{query}" if query else "")),
+        **_filter_context(request, query, info.lanes, role, own_only, filters, errors, reps),
     }
     template = "funnel/dashboards/board.html"
     queries = board_queries(board, filters)
@@ -344,18 +354,8 @@ def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "team": team,
         "has_streams": bool(streams),
-        "filters": filters,
-        "values": filters.values,
-        "errors": errors,
-        "own_only": own_only,
-        "is_rep": role == Role.REP,
-        "reps": reps,
-        "lanes": [],
-        "sources": _sources(filters),
-        "amount_bands": AMOUNT_BANDS.values(),
-        "periods": PERIODS.values(),
         "stream_query": query,
-        "share_url": request.build_absolute_uri(request.path + (f"?{query}" if query else "")),
+        **_filter_context(request, query, [], role, own_only, filters, errors, reps),
     }
     template = "funnel/dashboards/team.html"
     queries = [
