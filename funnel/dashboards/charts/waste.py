@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from funnel.dashboards.charts.common import (
+    _WHITE_EDGE,
     BLACK,
     CURRENCY_SYMBOLS,
     GREEN,
@@ -18,14 +19,18 @@ from funnel.dashboards.charts.common import (
     Tile,
     _axis,
     _bar_height,
+    _bars,
     _before_marker,
     _days,
     _layout,
+    _percent_axis2,
     _plot,
     _r,
     _relative,
+    _scatter,
     _steps_axis,
     _steps_with_names,
+    _text_outside,
     _title,
 )
 from funnel.metrics.results import MetricsResult
@@ -69,31 +74,28 @@ def _pareto_spec(rows: list[list], *, y_title: str, hover_value: str) -> dict:
     labels = [r[0] for r in rows]
     return {
         "data": [
-            {
-                "type": "bar",
-                "name": y_title,
-                "x": labels,
-                "y": [r[1] for r in rows],
-                "marker": {
+            _bars(
+                y_title,
+                labels,
+                [r[1] for r in rows],
+                horizontal=False,
+                marker={
                     "color": [WASTE_COLOURS[r[4]] for r in rows],
                     "line": {"color": INK, "width": 0.5},
                 },
-                "text": [f"{r[2]:.0f}%" for r in rows],
-                "textposition": "outside",
-                "cliponaxis": False,
-                "hovertemplate": "%{x}<br>" + hover_value + " (%{text})<extra></extra>",
-            },
-            {
-                "type": "scatter",
-                "mode": "lines+markers",
-                "name": "Cumulative share",
-                "x": labels,
-                "y": [r[3] for r in rows],
-                "yaxis": "y2",
-                "line": {"color": BLACK, "width": 2},
-                "marker": {"size": 7},
-                "hovertemplate": "Cumulative: %{y:.0f}%<extra></extra>",
-            },
+                **_text_outside([f"{r[2]:.0f}%" for r in rows]),
+                hovertemplate="%{x}<br>" + hover_value + " (%{text})<extra></extra>",
+            ),
+            _scatter(
+                "lines+markers",
+                "Cumulative share",
+                labels,
+                [r[3] for r in rows],
+                yaxis="y2",
+                line={"color": BLACK, "width": 2},
+                marker={"size": 7},
+                hovertemplate="Cumulative: %{y:.0f}%<extra></extra>",
+            ),
         ],
         "layout": _layout(
             height=340,
@@ -107,16 +109,7 @@ def _pareto_spec(rows: list[list], *, y_title: str, hover_value: str) -> dict:
                 "tickangle": 0,
             },
             yaxis={"title": _title(y_title), "rangemode": "tozero", "tickformat": "~s"},
-            yaxis2={
-                "overlaying": "y",
-                "side": "right",
-                "range": [0, 105],
-                "tickvals": [0, 25, 50, 75, 100],
-                "ticksuffix": "%",
-                "showgrid": False,
-                "automargin": True,
-                "title": {"text": "Cumulative"},
-            },
+            yaxis2=_percent_axis2("Cumulative", 105),
         ),
     }
 
@@ -234,15 +227,13 @@ def waste_by_step_chart(result: MetricsResult, smap: StreamMap) -> Chart:
         return chart
     names = [r[0] for r in rows]
     data = [
-        {
-            "type": "bar",
-            "orientation": "h",
-            "name": label,
-            "y": names,
-            "x": [r[i + 1] for r in rows],
-            "marker": {"color": WASTE_COLOURS[colour], "line": {"color": "#FFFFFF", "width": 0.5}},
-            "hovertemplate": f"%{{y}}: %{{x:,.0f}} h {label.lower()}<extra></extra>",
-        }
+        _bars(
+            label,
+            names,
+            [r[i + 1] for r in rows],
+            marker={"color": WASTE_COLOURS[colour], "line": _WHITE_EDGE},
+            hovertemplate=f"%{{y}}: %{{x:,.0f}} h {label.lower()}<extra></extra>",
+        )
         for i, (label, _, colour) in enumerate(fields)
     ]
     chart.figures = [
@@ -294,20 +285,16 @@ def waste_counts_chart(result: MetricsResult, smap: StreamMap) -> Chart:
         suffix = "" if i == 0 else str(i + 1)
         values = [r[col] for r in rows]
         data.append(
-            {
-                "type": "bar",
-                "orientation": "h",
-                "name": label,
-                "y": names,
-                "x": values,
-                "xaxis": f"x{suffix}",
-                "yaxis": "y",
-                "marker": {"color": WASTE_COLOURS[colour]},
-                "text": [f"{v:,}" for v in values],
-                "textposition": "outside",
-                "cliponaxis": False,
-                "hovertemplate": f"%{{y}}: %{{x:,}} {label.lower()}<extra></extra>",
-            }
+            _bars(
+                label,
+                names,
+                values,
+                xaxis=f"x{suffix}",
+                yaxis="y",
+                marker={"color": WASTE_COLOURS[colour]},
+                **_text_outside([f"{v:,}" for v in values]),
+                hovertemplate=f"%{{y}}: %{{x:,}} {label.lower()}<extra></extra>",
+            )
         )
         axes[f"xaxis{suffix}"] = _axis(
             domain=list(domain),
@@ -398,25 +385,21 @@ def timeline_ladder_chart(result: MetricsResult, smap: StreamMap) -> Chart:
     chart.figures = [
         _plot(
             [
-                {
-                    "type": "bar",
-                    "orientation": "h",
-                    "name": "Work (process time)",
-                    "y": names,
-                    "x": [r[4] for r in rows],
-                    "marker": {"color": GREEN},
-                    "customdata": [r[3] for r in rows],
-                    "hovertemplate": "%{y}: %{customdata:.1f} h of work<extra></extra>",
-                },
-                {
-                    "type": "bar",
-                    "orientation": "h",
-                    "name": "Waiting",
-                    "y": names,
-                    "x": [r[5] for r in rows],
-                    "marker": _before_marker(),
+                _bars(
+                    "Work (process time)",
+                    names,
+                    [r[4] for r in rows],
+                    marker={"color": GREEN},
+                    customdata=[r[3] for r in rows],
+                    hovertemplate="%{y}: %{customdata:.1f} h of work<extra></extra>",
+                ),
+                _bars(
+                    "Waiting",
+                    names,
+                    [r[5] for r in rows],
+                    marker=_before_marker(),
                     # Written at the end of the bar: the work itself is often a sliver.
-                    "text": [
+                    text=[
                         f"{format_hours(None if r[2] is None else r[2] * 24)} · work "
                         f"{format_work_hours(r[3])}"
                         if r[2] is not None
@@ -424,12 +407,12 @@ def timeline_ladder_chart(result: MetricsResult, smap: StreamMap) -> Chart:
                         for r in rows
                     ],
                     # Inside the long bars, beside the short ones.
-                    "textposition": "auto",
-                    "insidetextanchor": "end",
-                    "cliponaxis": False,
-                    "textfont": {"size": 12, "color": INK},
-                    "hovertemplate": "%{y}: %{x:.1f} days waiting<extra></extra>",
-                },
+                    textposition="auto",
+                    insidetextanchor="end",
+                    cliponaxis=False,
+                    textfont={"size": 12, "color": INK},
+                    hovertemplate="%{y}: %{x:.1f} days waiting<extra></extra>",
+                ),
             ],
             height=_bar_height(len(rows), per_row=44),
             barmode="stack",
