@@ -132,17 +132,35 @@ class TeamFilter(filters.FilterSet):
     )
 
 
+def _read_schema(
+    serializer: type[serializers.Serializer], *, list_summary: str, retrieve_summary: str
+) -> Any:
+    """The list and retrieve schema of a people viewset: rows of ``serializer``, readable by
+    the team's managers only."""
+    return extend_schema_view(
+        list=extend_schema(
+            summary=list_summary, responses={200: serializer(many=True), **_READ_ERRORS}
+        ),
+        retrieve=extend_schema(
+            summary=retrieve_summary, responses={200: serializer, **_READ_ONE_ERRORS}
+        ),
+    )
+
+
 class _PeopleViewSet(viewsets.GenericViewSet):
     filter_backends = [filters.DjangoFilterBackend]
     filterset_class = TeamFilter
+    #: How a list is ordered (the rows are those of ``queryset``'s model).
+    people_order: tuple[str, ...] = ("team__name", "user__username", "pk")
 
-    def _people_of_visible_teams(self, queryset: QuerySet) -> QuerySet:
-        """``queryset`` narrowed to the teams the user is in (404 for the others' rows) and,
-        as on the People page, readable only where they manage: a list is 403 for someone
-        who manages no team, or filtered to a team of theirs they do not manage; one row of
-        such a team is 403 too (``check_object_permissions``)."""
+    def get_queryset(self) -> QuerySet:
+        """The rows of ``queryset``'s model in the teams the user is in (404 for the others'
+        rows) and, as on the People page, readable only where they manage: a list is 403 for
+        someone who manages no team, or filtered to a team of theirs they do not manage; one
+        row of such a team is 403 too (``check_object_permissions``)."""
         user = self.request.user
-        visible = queryset.filter(team__in=teams_visible_to(user))
+        rows = self.queryset.model.objects.select_related("user", "team")
+        visible = rows.order_by(*self.people_order).filter(team__in=teams_visible_to(user))
         if self.action != "list" or user.is_staff:
             return visible
         managed = teams_people_visible_to(user)
@@ -169,26 +187,15 @@ class _PeopleViewSet(viewsets.GenericViewSet):
         return serializer.validated_data
 
 
-@extend_schema_view(
-    list=extend_schema(
-        summary="Members of the teams you manage, with their email, role and status",
-        responses={200: MemberSerializer(many=True), **_READ_ERRORS},
-    ),
-    retrieve=extend_schema(
-        summary="One member (managers)", responses={200: MemberSerializer, **_READ_ONE_ERRORS}
-    ),
+@_read_schema(
+    MemberSerializer,
+    list_summary="Members of the teams you manage, with their email, role and status",
+    retrieve_summary="One member (managers)",
 )
 class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _PeopleViewSet):
     queryset = Membership.objects.none()
     serializer_class = MemberSerializer
     http_method_names = ["get", "post", "patch", "head", "options"]
-
-    def get_queryset(self) -> QuerySet[Membership]:
-        return self._people_of_visible_teams(
-            Membership.objects.select_related("user", "team").order_by(
-                "team__name", "user__username", "pk"
-            )
-        )
 
     @extend_schema(
         summary="Change a member's role (managers)",
@@ -220,26 +227,14 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _PeopleVie
         return Response(InactiveMemberSerializer(inactive).data)
 
 
-@extend_schema_view(
-    list=extend_schema(
-        summary="Deactivated members of the teams you manage",
-        responses={200: InactiveMemberSerializer(many=True), **_READ_ERRORS},
-    ),
-    retrieve=extend_schema(
-        summary="One deactivated member (managers)",
-        responses={200: InactiveMemberSerializer, **_READ_ONE_ERRORS},
-    ),
+@_read_schema(
+    InactiveMemberSerializer,
+    list_summary="Deactivated members of the teams you manage",
+    retrieve_summary="One deactivated member (managers)",
 )
 class InactiveMemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _PeopleViewSet):
     queryset = InactiveMembership.objects.none()
     serializer_class = InactiveMemberSerializer
-
-    def get_queryset(self) -> QuerySet[InactiveMembership]:
-        return self._people_of_visible_teams(
-            InactiveMembership.objects.select_related("user", "team").order_by(
-                "team__name", "user__username", "pk"
-            )
-        )
 
     @extend_schema(
         summary="Reactivate a member with the role they had (managers)",
@@ -252,24 +247,16 @@ class InactiveMemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _P
         return Response(MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema_view(
-    list=extend_schema(
-        summary="Invitations of the teams you manage",
-        responses={200: InvitationSerializer(many=True), **_READ_ERRORS},
-    ),
-    retrieve=extend_schema(
-        summary="One invitation (managers)",
-        responses={200: InvitationSerializer, **_READ_ONE_ERRORS},
-    ),
+@_read_schema(
+    InvitationSerializer,
+    list_summary="Invitations of the teams you manage",
+    retrieve_summary="One invitation (managers)",
 )
 class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _PeopleViewSet):
     queryset = Invitation.objects.none()
     serializer_class = InvitationSerializer
 
-    def get_queryset(self) -> QuerySet[Invitation]:
-        return self._people_of_visible_teams(
-            Invitation.objects.select_related("user", "team").order_by("-created_at", "-pk")
-        )
+    people_order = ("-created_at", "-pk")
 
     @extend_schema(
         summary="Invite someone by email into a team with a role (managers)",
