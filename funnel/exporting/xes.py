@@ -63,18 +63,15 @@ def _trace_open(first: tuple) -> str:
         "    " + _attr("string", "outcome", status),
         "    " + _attr("date", "created_at", _xes_time(created)),
     ]
-    if account:
-        parts.append("    " + _attr("string", "account", account))
-    if amount is not None:
-        parts.append("    " + _attr("float", "amount", str(amount)))
-    if owner:
-        parts.append("    " + _attr("string", "owner", owner))
-    if source:
-        parts.append("    " + _attr("string", "source", source))
-    if closed_at is not None:
-        parts.append("    " + _attr("date", "closed_at", _xes_time(closed_at)))
-    if reason:
-        parts.append("    " + _attr("string", "lost_reason", reason))
+    optional = (
+        ("string", "account", account),
+        ("float", "amount", None if amount is None else str(amount)),
+        ("string", "owner", owner),
+        ("string", "source", source),
+        ("date", "closed_at", None if closed_at is None else _xes_time(closed_at)),
+        ("string", "lost_reason", reason),
+    )
+    parts += ["    " + _attr(kind, key, value) for kind, key, value in optional if value]
     return "\n".join(parts) + "\n"
 
 

@@ -143,19 +143,27 @@ def import_upload_create(
 ) -> ImportUpload:
     """Store a file for a background import (:func:`funnel.tasks.import_events_task`)."""
     _check_format(options.format)
+    return _store_upload(
+        io.BytesIO(data),
+        len(data),
+        stream=stream,
+        uploaded_by_id=getattr(uploaded_by, "pk", None),
+        filename=filename,
+        format=options.format,
+        options={**options.as_dict(), "size": len(data)},
+        job=job,
+    )
+
+
+@transaction.atomic
+def _store_upload(file: BinaryIO, size: int, **fields: Any) -> ImportUpload:
+    """One stored upload: on PostgreSQL its bytes are streamed into the row in chunks after
+    it is created (:func:`_store_upload_data`), elsewhere they are the row's ``data``."""
     streamed = connection.vendor == "postgresql"
-    with transaction.atomic():
-        upload = ImportUpload.objects.create(
-            stream=stream,
-            uploaded_by=uploaded_by,
-            filename=filename[:200],
-            data=b"" if streamed else data,
-            format=options.format,
-            options={**options.as_dict(), "size": len(data)},
-            job=job,
-        )
-        if streamed:
-            _store_upload_data(upload.pk, io.BytesIO(data), len(data))
+    fields["filename"] = fields.get("filename", "")[:200]
+    upload = ImportUpload.objects.create(data=b"" if streamed else file.read(), **fields)
+    if streamed:
+        _store_upload_data(upload.pk, file, size)
     return upload
 
 
@@ -344,19 +352,15 @@ def import_upload_start(
     extra: dict[str, Any] = {"start": start, "size": size}
     if small:
         extra["scan"] = scan_as_json(column_values(table))  # a small file is read at once
-    streamed = connection.vendor == "postgresql"
-    with transaction.atomic():
-        upload = ImportUpload.objects.create(
-            stream=stream,
-            uploaded_by_id=user_id,
-            filename=filename[:200],
-            data=b"" if streamed else (data if data is not None else file.read()),
-            format=options.format,
-            options={**options.as_dict(), **extra},
-        )
-        if streamed:
-            _store_upload_data(upload.pk, file, size)
-    return upload
+    return _store_upload(
+        io.BytesIO(data) if data is not None else file,
+        size,
+        stream=stream,
+        uploaded_by_id=user_id,
+        filename=filename,
+        format=options.format,
+        options={**options.as_dict(), **extra},
+    )
 
 
 def import_upload_scan(*, upload: ImportUpload, progress: Progress | None = None) -> None:
