@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from funnel.eventlog.paths import path_facts
 from funnel.eventlog.services import event_log_analyze
+from funnel.importing.writing import _VISIT_COPY_COLUMNS as VISIT_COLUMNS
 from funnel.metrics.snapshots import metrics_recompute_stream
 from funnel.models import Deal, DealStatus, Visit
 from kaizen.models import KaizenCycle, Metric
@@ -123,22 +124,6 @@ MAX_VISITS_PER_DEAL = 25
 IMPROVED_STEP = "Discovery meeting"
 IMPROVED_DAYS_AGO = 150
 IMPROVED_FACTOR = 0.5
-
-#: The columns of a visit row as ``_write_chunk`` builds it (COPY on PostgreSQL).
-VISIT_COLUMNS = (
-    "deal_id",
-    "step_id",
-    "entered_at",
-    "exited_at",
-    "work_minutes",
-    "actor_id",
-    "actor_name",
-    "created_at",
-    "updated_at",
-    "reentry",
-    "previous_step_id",
-    "is_last",
-)
 
 Progress = Callable[[int, int, str], None]
 
@@ -344,6 +329,7 @@ def _write_chunk(
             rows, reentry.tolist(), previous.tolist(), is_last.tolist(), strict=True
         )
     ]
+    # A row holds a visit's columns in the order the import writes them (VISIT_COLUMNS).
     if connection.vendor == "postgresql":
         columns = ", ".join(VISIT_COLUMNS)
         with (
