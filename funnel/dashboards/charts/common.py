@@ -401,6 +401,23 @@ def _stages_with_names(result: MetricsResult, smap: StreamMap) -> list[tuple[str
     return [(smap.stage_name(s.stage_id), s) for s in result.stages]
 
 
+def _steps_beside(
+    result: MetricsResult, other: MetricsResult | None, smap: StreamMap
+) -> list[tuple[str, StepMetrics, StepMetrics | None]]:
+    """Each step of ``result`` with its name and the same step's figures in ``other`` (the
+    team's, the previous period's), or None where ``other`` lacks it."""
+    theirs = {s.step_id: s for s in (other.steps if other else [])}
+    return [(name, s, theirs.get(s.step_id)) for name, s in _steps_with_names(result, smap)]
+
+
+def _stages_beside(
+    result: MetricsResult, other: MetricsResult | None, smap: StreamMap
+) -> list[tuple[str, StageMetrics, StageMetrics | None]]:
+    """As ``_steps_beside``, for the funnel stages."""
+    theirs = {s.stage_id: s for s in (other.stages if other else [])}
+    return [(name, s, theirs.get(s.stage_id)) for name, s in _stages_with_names(result, smap)]
+
+
 def _steps_axis(names: Sequence[str], **extra: Any) -> dict:
     """A category axis of step names, first step on top (for horizontal bars)."""
     return {

@@ -29,6 +29,7 @@ from funnel.dashboards.charts.common import (
     _r,
     _relative,
     _scatter,
+    _stages_beside,
     _stages_with_names,
     _steps_axis,
     _title,
@@ -419,18 +420,15 @@ def _lever_text(value: float | None, row: list, smap: StreamMap) -> str:
 def stage_time_chart(
     result: MetricsResult, previous: MetricsResult | None, smap: StreamMap, period_label: str
 ) -> Chart:
-    before = {s.stage_id: s for s in (previous.stages if previous else [])}
-    rows = []
-    for name, stage in _stages_with_names(result, smap):
-        prior = before.get(stage.stage_id)
-        rows.append(
-            [
-                name,
-                _r(stage.median_days_in_stage, 2),
-                stage.n_left,
-                _r(prior.median_days_in_stage, 2) if prior else None,
-            ]
-        )
+    rows = [
+        [
+            name,
+            _r(stage.median_days_in_stage, 2),
+            stage.n_left,
+            _r(prior.median_days_in_stage, 2) if prior else None,
+        ]
+        for name, stage, prior in _stages_beside(result, previous, smap)
+    ]
     chart = Chart(
         key="stage_time",
         title="Sales cycle by stage: median time in each stage",

@@ -11,14 +11,16 @@ from funnel.dashboards.charts.common import (
     StreamMap,
     Tile,
     _bar_height,
+    _bars,
     _before_marker,
     _days,
     _pct,
     _pct_text,
     _plot,
-    _stages_with_names,
+    _stages_beside,
     _steps_axis,
-    _steps_with_names,
+    _steps_beside,
+    _text_outside,
     _title,
 )
 from funnel.metrics.results import MetricsResult
@@ -38,40 +40,34 @@ def _you_and_team_bars(
 ) -> list[dict]:
     """Two bar traces, the rep's (blue) and the team's (grey), each given as (values, n)
     with n shown on hover."""
-    traces = []
-    for name, (values, counts), marker, extra in (
-        (YOU, you, {"color": BLUE}, "you"),
-        (TEAM, team, _before_marker(), "team"),
-    ):
-        axes = {"y": categories, "x": values} if horizontal else {"x": categories, "y": values}
-        traces.append(
-            {
-                "type": "bar",
-                **({"orientation": "h"} if horizontal else {}),
-                "name": name,
-                **axes,
-                "marker": marker,
-                "customdata": counts,
-                "hovertemplate": f"{hover}<extra>{extra}</extra>",
-            }
+    return [
+        _bars(
+            name,
+            categories,
+            values,
+            horizontal=horizontal,
+            marker=marker,
+            customdata=counts,
+            hovertemplate=f"{hover}<extra>{extra}</extra>",
         )
-    return traces
+        for name, (values, counts), marker, extra in (
+            (YOU, you, {"color": BLUE}, "you"),
+            (TEAM, team, _before_marker(), "team"),
+        )
+    ]
 
 
 def my_time_per_step_chart(mine: MetricsResult, team: MetricsResult, smap: StreamMap) -> Chart:
-    theirs = {s.step_id: s for s in team.steps}
-    rows = []
-    for name, s in _steps_with_names(mine, smap):
-        t = theirs.get(s.step_id)
-        rows.append(
-            [
-                name,
-                _days(s.median_hours),
-                s.n_completed,
-                _days(t.median_hours) if t else None,
-                t.n_completed if t else 0,
-            ]
-        )
+    rows = [
+        [
+            name,
+            _days(s.median_hours),
+            s.n_completed,
+            _days(t.median_hours) if t else None,
+            t.n_completed if t else 0,
+        ]
+        for name, s, t in _steps_beside(mine, team, smap)
+    ]
     chart = Chart(
         key="my_time_per_step",
         title="Your time per step, beside the team's",
@@ -133,22 +129,18 @@ def my_win_rate_chart(mine: MetricsResult, team: MetricsResult) -> Chart:
     chart.figures = [
         _plot(
             [
-                {
-                    "type": "bar",
-                    "orientation": "h",
-                    "name": "Win rate",
-                    "y": [r[0] for r in rows],
-                    "x": [r[3] for r in rows],
-                    "marker": {
+                _bars(
+                    "Win rate",
+                    [r[0] for r in rows],
+                    [r[3] for r in rows],
+                    marker={
                         "color": [BLUE, "#C5CDD6"],
                         "line": {"color": [BLUE, GREY], "width": 1},
                     },
-                    "text": [f"{r[3]:.0f}%" if r[3] is not None else "" for r in rows],
-                    "customdata": [f"{r[1]} won of {r[2]} closed" for r in rows],
-                    "textposition": "outside",
-                    "cliponaxis": False,
-                    "hovertemplate": "%{y}: %{text}, %{customdata}<extra></extra>",
-                },
+                    **_text_outside([f"{r[3]:.0f}%" if r[3] is not None else "" for r in rows]),
+                    customdata=[f"{r[1]} won of {r[2]} closed" for r in rows],
+                    hovertemplate="%{y}: %{text}, %{customdata}<extra></extra>",
+                ),
             ],
             height=220,
             showlegend=False,
@@ -171,19 +163,16 @@ def my_win_rate_chart(mine: MetricsResult, team: MetricsResult) -> Chart:
 
 
 def my_conversion_chart(mine: MetricsResult, team: MetricsResult, smap: StreamMap) -> Chart:
-    theirs = {s.stage_id: s for s in team.stages}
-    rows = []
-    for name, s in _stages_with_names(mine, smap):
-        t = theirs.get(s.stage_id)
-        rows.append(
-            [
-                name,
-                s.reached,
-                _pct(s.cumulative_conversion),
-                t.reached if t else 0,
-                _pct(t.cumulative_conversion) if t else None,
-            ]
-        )
+    rows = [
+        [
+            name,
+            s.reached,
+            _pct(s.cumulative_conversion),
+            t.reached if t else 0,
+            _pct(t.cumulative_conversion) if t else None,
+        ]
+        for name, s, t in _stages_beside(mine, team, smap)
+    ]
     chart = Chart(
         key="my_conversion",
         title="How far your deals get, beside the team's",

@@ -10,11 +10,13 @@ from funnel.dashboards.charts.common import (
     Figure,
     StreamMap,
     _bar_height,
+    _bars,
     _before_marker,
     _pct,
     _plot,
     _r,
     _steps_axis,
+    _text_outside,
     _title,
 )
 from funnel.dashboards.charts.funnel import FUNNEL_COLUMNS, _funnel_rows, _funnel_spec, _next_labels
@@ -104,27 +106,23 @@ def team_win_rate_chart(streams: list[StreamFigures]) -> Chart:
     chart.figures = [
         _plot(
             [
-                {
-                    "type": "bar",
-                    "orientation": "h",
-                    "name": "This period",
-                    "y": names,
-                    "x": [r[3] for r in rows],
-                    "marker": {"color": BLUE},
-                    "text": [f"{r[3]:.0f}% of {r[2]}" if r[3] is not None else "" for r in rows],
-                    "textposition": "outside",
-                    "cliponaxis": False,
-                    "hovertemplate": "%{y}: %{text} closed<extra></extra>",
-                },
-                {
-                    "type": "bar",
-                    "orientation": "h",
-                    "name": "Previous period",
-                    "y": names,
-                    "x": [r[4] for r in rows],
-                    "marker": _before_marker(),
-                    "hovertemplate": "%{y}: %{x:.0f}% before<extra></extra>",
-                },
+                _bars(
+                    "This period",
+                    names,
+                    [r[3] for r in rows],
+                    marker={"color": BLUE},
+                    **_text_outside(
+                        [f"{r[3]:.0f}% of {r[2]}" if r[3] is not None else "" for r in rows]
+                    ),
+                    hovertemplate="%{y}: %{text} closed<extra></extra>",
+                ),
+                _bars(
+                    "Previous period",
+                    names,
+                    [r[4] for r in rows],
+                    marker=_before_marker(),
+                    hovertemplate="%{y}: %{x:.0f}% before<extra></extra>",
+                ),
             ],
             height=_bar_height(2 * len(rows), per_row=28),
             barmode="group",
@@ -177,21 +175,19 @@ def team_velocity_chart(streams: list[StreamFigures]) -> Chart:
     chart.figures = [
         _plot(
             [
-                {
-                    "type": "bar",
-                    "orientation": "h",
-                    "name": "Velocity",
-                    "y": names,
-                    "x": [r[5] for r in rows],
-                    "marker": {"color": BLUE},
-                    "text": [f"{smap.money(r[5])}/day" if r[5] is not None else "" for r in rows],
-                    "textposition": "outside",
-                    "cliponaxis": False,
-                    "customdata": [[r[1], r[2], smap.money(r[3]), r[4]] for r in rows],
-                    "hovertemplate": "%{y}: %{text}<br>%{customdata[0]} open × "
+                _bars(
+                    "Velocity",
+                    names,
+                    [r[5] for r in rows],
+                    marker={"color": BLUE},
+                    **_text_outside(
+                        [f"{smap.money(r[5])}/day" if r[5] is not None else "" for r in rows]
+                    ),
+                    customdata=[[r[1], r[2], smap.money(r[3]), r[4]] for r in rows],
+                    hovertemplate="%{y}: %{text}<br>%{customdata[0]} open × "
                     "%{customdata[1]:.0f}% × %{customdata[2]} ÷ %{customdata[3]:.0f} d"
                     "<extra></extra>",
-                },
+                ),
             ],
             height=_bar_height(len(rows), per_row=40),
             showlegend=False,
