@@ -152,14 +152,13 @@ def _columns(table: Table, options: ImportOptions) -> dict[str, str]:
             + ", ".join(unknown_fields)
             + f". Its fields: {', '.join(f.name for f in FIELDS[options.format])}."
         )
+    file_columns = ", ".join(f"'{h}'" for h in table.headers if h)
     missing_headers = sorted({v for v in columns.values() if v not in table.headers})
     if missing_headers:
         raise ImportRejected(
             "The column mapping names columns the file does not have: "
             + ", ".join(f"'{h}'" for h in missing_headers)
-            + ". The file's columns: "
-            + ", ".join(f"'{h}'" for h in table.headers if h)
-            + "."
+            + f". The file's columns: {file_columns}."
         )
     required = [f for f in FIELDS[options.format] if f.required]
     if options.format == "wide" and not _stage_columns(table.headers):
@@ -169,9 +168,7 @@ def _columns(table: Table, options: ImportOptions) -> dict[str, str]:
         raise ImportRejected(
             "The file is missing required columns: "
             + ", ".join(f"{f.label} ({f.name})" for f in missing)
-            + ". Map them to the file's columns: "
-            + ", ".join(f"'{h}'" for h in table.headers if h)
-            + "."
+            + f". Map them to the file's columns: {file_columns}."
             + (
                 ' A wide file needs either Date entered "<stage>" columns or an engage date '
                 "and a final stage."
