@@ -49,17 +49,9 @@ class StageInline(admin.TabularInline):
 class StepInline(admin.TabularInline):
     model = ProcessStep
     extra = 0
-    fields = [
-        "position",
-        "name",
-        "lane",
-        "stage",
-        "value_class",
-        "planned_process_hours",
-        "planned_lead_hours",
-        "planned_pct_complete_accurate",
-        "planned_wip",
-    ]
+    # A row per step, in the model's field order: the long notes and the hand-recorded wastes
+    # are left to the step's own page.
+    exclude = ["notes", "motion_waste", "unused_talent"]
 
 
 @admin.register(ValueStream)

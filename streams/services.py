@@ -454,19 +454,21 @@ def lane_delete(*, lane: Lane, version: int, user) -> None:
 
 # Steps
 
-STEP_FIELDS = (
-    "name",
-    "lane",
-    "value_class",
-    "planned_process_hours",
-    "planned_lead_hours",
-    "planned_pct_complete_accurate",
-    "planned_wip",
-    "notes",
-    "motion_waste",
-    "unused_talent",
-    "stage",
-)
+#: What a step's services set, with a new step's defaults (in the order the API shows them).
+STEP_DEFAULTS = {
+    "name": "",
+    "lane": None,
+    "stage": None,
+    "value_class": ValueClass.VALUE_ADD,
+    "planned_process_hours": 0.0,
+    "planned_lead_hours": 0.0,
+    "planned_pct_complete_accurate": 100.0,
+    "planned_wip": 0,
+    "notes": "",
+    "motion_waste": False,
+    "unused_talent": False,
+}
+STEP_FIELDS = tuple(STEP_DEFAULTS)
 
 
 def _check_step(
@@ -560,19 +562,7 @@ def step_add(
 ) -> ProcessStep:
     """Add a step at ``position`` (1-based; the end when None), shifting later steps."""
     stream = _locked(stream.pk, version)
-    values = {
-        "name": "",
-        "lane": None,
-        "value_class": ValueClass.VALUE_ADD,
-        "planned_process_hours": 0.0,
-        "planned_lead_hours": 0.0,
-        "planned_pct_complete_accurate": 100.0,
-        "planned_wip": 0,
-        "notes": "",
-        "motion_waste": False,
-        "unused_talent": False,
-        "stage": None,
-    } | fields
+    values = STEP_DEFAULTS | fields
     errors: dict[str, str] = {}
     if set(fields) - set(STEP_FIELDS):
         errors.update({f: "Unknown step field." for f in set(fields) - set(STEP_FIELDS)})

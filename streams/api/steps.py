@@ -24,27 +24,13 @@ from streams.api.common import (
     _version_field,
 )
 from streams.models import FunnelStage, Lane, ProcessStep, ValueClass, ValueStream
-from streams.services import step_add, step_delete, step_move, step_update
+from streams.services import STEP_FIELDS, step_add, step_delete, step_move, step_update
 
 
 class ProcessStepSerializer(serializers.ModelSerializer):
     class Meta:
         model = ProcessStep
-        fields = [
-            "id",
-            "position",
-            "name",
-            "lane",
-            "stage",
-            "value_class",
-            "planned_process_hours",
-            "planned_lead_hours",
-            "planned_pct_complete_accurate",
-            "planned_wip",
-            "notes",
-            "motion_waste",
-            "unused_talent",
-        ]
+        fields = ["id", "position", *STEP_FIELDS]
         read_only_fields = fields
 
 
