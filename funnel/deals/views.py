@@ -360,7 +360,7 @@ def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 apply_service_errors(form, exc)
     return render(
         request,
-        "funnel/deal_edit.html",
+        "funnel/deal_form.html",
         {"deal": deal, "form": form, "sources": SOURCES, "list_title": _list_title(request.user)},
         status=status,
     )
@@ -398,4 +398,4 @@ def deal_new(request: HttpRequest) -> HttpResponse:
     context = {"form": form, "sources": SOURCES, "list_title": _list_title(request.user)}
     # A refused form answers 400, like every other form of the app.
     status = 400 if request.method == "POST" else 200
-    return render(request, "funnel/deal_new.html", context, status=status)
+    return render(request, "funnel/deal_form.html", context, status=status)
