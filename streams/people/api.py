@@ -147,7 +147,7 @@ def _read_schema(
     )
 
 
-class _PeopleViewSet(viewsets.GenericViewSet):
+class _PeopleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     filter_backends = [filters.DjangoFilterBackend]
     filterset_class = TeamFilter
     #: How a list is ordered (the rows are those of ``queryset``'s model).
@@ -192,7 +192,7 @@ class _PeopleViewSet(viewsets.GenericViewSet):
     list_summary="Members of the teams you manage, with their email, role and status",
     retrieve_summary="One member (managers)",
 )
-class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _PeopleViewSet):
+class MemberViewSet(_PeopleViewSet):
     queryset = Membership.objects.none()
     serializer_class = MemberSerializer
     http_method_names = ["get", "post", "patch", "head", "options"]
@@ -232,7 +232,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _PeopleVie
     list_summary="Deactivated members of the teams you manage",
     retrieve_summary="One deactivated member (managers)",
 )
-class InactiveMemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _PeopleViewSet):
+class InactiveMemberViewSet(_PeopleViewSet):
     queryset = InactiveMembership.objects.none()
     serializer_class = InactiveMemberSerializer
 
@@ -252,7 +252,7 @@ class InactiveMemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _P
     list_summary="Invitations of the teams you manage",
     retrieve_summary="One invitation (managers)",
 )
-class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _PeopleViewSet):
+class InvitationViewSet(_PeopleViewSet):
     queryset = Invitation.objects.none()
     serializer_class = InvitationSerializer
 
