@@ -19,6 +19,7 @@ from streams.api import (
     TeamViewSet,
     ValueStreamViewSet,
 )
+from streams.calendars.api import LaneCalendarView, WorkingCalendarViewSet
 from streams.people.api import InactiveMemberViewSet, InvitationViewSet, MemberViewSet
 
 router = DefaultRouter()
@@ -33,6 +34,7 @@ router.register("kaizen-cycles", KaizenCycleViewSet, basename="kaizen-cycle")
 router.register("members", MemberViewSet, basename="member")
 router.register("inactive-members", InactiveMemberViewSet, basename="inactive-member")
 router.register("invitations", InvitationViewSet, basename="invitation")
+router.register("calendars", WorkingCalendarViewSet, basename="calendar")
 
 # DRF views are exempt from LoginRequiredMiddleware, and drf-spectacular serves the schema and
 # docs to anyone by default: like the rest of the app they need a signed-in user (401/403).
@@ -40,6 +42,7 @@ _signed_in = {"permission_classes": [IsAuthenticated]}
 
 urlpatterns = [
     path("streams/<int:pk>/metrics/", StreamMetricsView.as_view(), name="stream-metrics"),
+    path("lanes/<int:pk>/calendar/", LaneCalendarView.as_view(), name="lane-calendar"),
     path("", include(router.urls)),
     path("events/bulk/", EventBatchView.as_view(), name="events-bulk"),
     path("schema/", SpectacularAPIView.as_view(**_signed_in), name="schema"),
