@@ -94,12 +94,20 @@ def _axis(**extra: Any) -> dict:
 
 
 def _layout(
-    *, height: int = 320, xaxis: dict | None = None, yaxis: dict | None = None, **extra: Any
+    *,
+    height: int = 320,
+    xaxis: dict | None = None,
+    yaxis: dict | None = None,
+    right: int = 12,
+    top: int = 8,
+    **extra: Any,
 ) -> dict:
+    """The layout every figure shares; ``right`` and ``top``: the margins, widened for labels
+    written beside the plot or panel titles above it."""
     layout = {
         "height": height,
         "autosize": True,
-        "margin": {"l": 8, "r": 12, "t": 8, "b": 8, "pad": 2},
+        "margin": {"l": 8, "r": right, "t": top, "b": 8, "pad": 2},
         "font": {**FONT, "color": INK},
         "paper_bgcolor": "#FFFFFF",
         "plot_bgcolor": "#FFFFFF",
@@ -432,6 +440,26 @@ def _steps_axis(names: Sequence[str], **extra: Any) -> dict:
 
 def _bar_height(rows: int, *, per_row: int = 34, minimum: int = 260) -> int:
     return max(minimum, 90 + per_row * rows)
+
+
+def _hbars(
+    names: list[str],
+    data: list[dict],
+    *,
+    per_row: int = 34,
+    ticks: dict | None = None,
+    **layout: Any,
+) -> Figure:
+    """Horizontal bars, a row per name (steps, stages, streams) with the first on top. The
+    figure grows with the rows, ``per_row`` pixels a bar (a row holds a bar per trace when
+    ``barmode`` is "group"); ``ticks``: more settings of the names' axis."""
+    bars = len(names) * (len(data) if layout.get("barmode") == "group" else 1)
+    return _plot(
+        data,
+        height=_bar_height(bars, per_row=per_row),
+        yaxis=_steps_axis(names, **(ticks or {})),
+        **layout,
+    )
 
 
 # --- Headline tiles: change text ------------------------------------------------------------------

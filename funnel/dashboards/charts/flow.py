@@ -21,12 +21,12 @@ from funnel.dashboards.charts.common import (
     _bars,
     _change,
     _days,
+    _hbars,
     _local_day,
     _pct,
     _plot,
     _r,
     _scatter,
-    _steps_axis,
     _steps_with_names,
     _text_outside,
     _title,
@@ -565,7 +565,8 @@ def littles_law_chart(result: MetricsResult, smap: StreamMap) -> Chart:
         return chart
     names = [r[0] for r in rows]
     chart.figures = [
-        _plot(
+        _hbars(
+            names,
             [
                 _bars(
                     "Average WIP (measured)",
@@ -587,11 +588,10 @@ def littles_law_chart(result: MetricsResult, smap: StreamMap) -> Chart:
                     " = %{x:.1f} deals<extra></extra>",
                 ),
             ],
-            height=_bar_height(2 * len(rows), per_row=20),
+            per_row=20,
             barmode="group",
             xaxis={"title": _title("Deals"), "rangemode": "tozero"},
-            yaxis=_steps_axis(names),
-            margin={"l": 8, "r": 70, "t": 8, "b": 8, "pad": 2},
+            right=70,
             label="Bar chart comparing average WIP with throughput times time in step per step",
         )
     ]

@@ -16,10 +16,10 @@ from funnel.dashboards.charts.common import (
     Figure,
     StreamMap,
     Tile,
-    _bar_height,
     _bars,
     _before_marker,
     _change,
+    _hbars,
     _layout,
     _month_label,
     _pct,
@@ -395,7 +395,7 @@ def velocity_levers_chart(
             },
             yaxis=_steps_axis(labels),
             annotations=values,
-            margin={"l": 8, "r": 64, "t": 8, "b": 8, "pad": 2},
+            right=64,
             label="Bar chart of how each lever moved pipeline velocity",
         )
     ]
@@ -447,7 +447,8 @@ def stage_time_chart(
         return chart
     names = [row[0] for row in rows]
     chart.figures = [
-        _plot(
+        _hbars(
+            names,
             [
                 _bars(
                     "This period",
@@ -466,10 +467,9 @@ def stage_time_chart(
                     hovertemplate="%{y}: %{x:.1f} d<extra>previous</extra>",
                 ),
             ],
-            height=_bar_height(2 * len(rows), per_row=22),
+            per_row=22,
             barmode="group",
             xaxis={"title": _title("Median days in stage")},
-            yaxis=_steps_axis(names),
             label="Bar chart of the median days in each funnel stage",
         )
     ]

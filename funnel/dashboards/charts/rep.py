@@ -10,10 +10,10 @@ from funnel.dashboards.charts.common import (
     Chart,
     StreamMap,
     Tile,
-    _bar_height,
     _bars,
     _before_marker,
     _days,
+    _hbars,
     _pct,
     _pct_text,
     _plot,
@@ -87,7 +87,8 @@ def my_time_per_step_chart(mine: MetricsResult, team: MetricsResult, smap: Strea
         return chart
     names = [r[0] for r in rows]
     chart.figures = [
-        _plot(
+        _hbars(
+            names,
             _you_and_team_bars(
                 names,
                 you=([r[1] for r in rows], [r[2] for r in rows]),
@@ -95,10 +96,9 @@ def my_time_per_step_chart(mine: MetricsResult, team: MetricsResult, smap: Strea
                 horizontal=True,
                 hover="%{y}: %{x:.1f} d (%{customdata} visits)",
             ),
-            height=_bar_height(2 * len(rows), per_row=20),
+            per_row=20,
             barmode="group",
             xaxis={"title": _title("Median days in step")},
-            yaxis=_steps_axis(names),
             label="Bar chart of your median time per step beside the team's",
         )
     ]
@@ -155,7 +155,7 @@ def my_win_rate_chart(mine: MetricsResult, team: MetricsResult) -> Chart:
                     for r in rows
                 ],
             ),
-            margin={"l": 8, "r": 40, "t": 8, "b": 8, "pad": 2},
+            right=40,
             label="Bar chart of your win rate beside the team's",
         )
     ]

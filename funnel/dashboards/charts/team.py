@@ -9,13 +9,11 @@ from funnel.dashboards.charts.common import (
     Chart,
     Figure,
     StreamMap,
-    _bar_height,
     _bars,
     _before_marker,
+    _hbars,
     _pct,
-    _plot,
     _r,
-    _steps_axis,
     _text_outside,
     _title,
 )
@@ -104,7 +102,8 @@ def team_win_rate_chart(streams: list[StreamFigures]) -> Chart:
         return chart
     names = [r[0] for r in rows]
     chart.figures = [
-        _plot(
+        _hbars(
+            names,
             [
                 _bars(
                     "This period",
@@ -124,11 +123,10 @@ def team_win_rate_chart(streams: list[StreamFigures]) -> Chart:
                     hovertemplate="%{y}: %{x:.0f}% before<extra></extra>",
                 ),
             ],
-            height=_bar_height(2 * len(rows), per_row=28),
+            per_row=28,
             barmode="group",
             xaxis={"title": _title("Win rate (%)"), "range": [0, 100], "ticksuffix": "%"},
-            yaxis=_steps_axis(names),
-            margin={"l": 8, "r": 90, "t": 8, "b": 8, "pad": 2},
+            right=90,
             label="Bar chart of the win rate of each stream",
         )
     ]
@@ -173,7 +171,8 @@ def team_velocity_chart(streams: list[StreamFigures]) -> Chart:
     names = [r[0] for r in rows]
     smap = streams[0].smap
     chart.figures = [
-        _plot(
+        _hbars(
+            names,
             [
                 _bars(
                     "Velocity",
@@ -189,15 +188,14 @@ def team_velocity_chart(streams: list[StreamFigures]) -> Chart:
                     "<extra></extra>",
                 ),
             ],
-            height=_bar_height(len(rows), per_row=40),
+            per_row=40,
             showlegend=False,
             xaxis={
                 "title": _title(f"{currency} per day"),
                 "rangemode": "tozero",
                 "tickformat": "~s",
             },
-            yaxis=_steps_axis(names),
-            margin={"l": 8, "r": 110, "t": 8, "b": 8, "pad": 2},
+            right=110,
             label="Bar chart of the pipeline velocity of each stream",
         )
     ]

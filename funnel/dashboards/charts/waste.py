@@ -22,6 +22,7 @@ from funnel.dashboards.charts.common import (
     _bars,
     _before_marker,
     _days,
+    _hbars,
     _layout,
     _percent_axis2,
     _plot,
@@ -237,12 +238,11 @@ def waste_by_step_chart(result: MetricsResult, smap: StreamMap) -> Chart:
         for i, (label, _, colour) in enumerate(fields)
     ]
     chart.figures = [
-        _plot(
+        _hbars(
+            names,
             data,
-            height=_bar_height(len(rows)),
             barmode="stack",
             xaxis={"title": _title("Hours"), "tickformat": "~s"},
-            yaxis=_steps_axis(names),
             label="Stacked bar chart of the hours of each waste per step",
         )
     ]
@@ -323,7 +323,8 @@ def waste_counts_chart(result: MetricsResult, smap: StreamMap) -> Chart:
             showlegend=False,
             yaxis=_steps_axis(names),
             annotations=annotations,
-            margin={"l": 8, "r": 16, "t": 30, "b": 8, "pad": 2},
+            right=16,
+            top=30,
             **axes,
             label="Bar charts of stalled deals, hand-offs and re-entries per step",
         )
@@ -383,7 +384,8 @@ def timeline_ladder_chart(result: MetricsResult, smap: StreamMap) -> Chart:
     names = [r[0] for r in rows]
     ticks = [f"{r[0]}<br><span style='font-size:11px'>{r[1]}</span>" for r in rows]
     chart.figures = [
-        _plot(
+        _hbars(
+            names,
             [
                 _bars(
                     "Work (process time)",
@@ -414,14 +416,14 @@ def timeline_ladder_chart(result: MetricsResult, smap: StreamMap) -> Chart:
                     hovertemplate="%{y}: %{x:.1f} days waiting<extra></extra>",
                 ),
             ],
-            height=_bar_height(len(rows), per_row=44),
+            per_row=44,
             barmode="stack",
             xaxis={
                 "title": _title("Days (median)"),
                 "range": [0, 1.3 * max(r[2] or 0 for r in rows)],
             },
-            margin={"l": 8, "r": 36, "t": 8, "b": 8, "pad": 2},
-            yaxis=_steps_axis(names, tickmode="array", tickvals=names, ticktext=ticks),
+            right=36,
+            ticks={"tickmode": "array", "tickvals": names, "ticktext": ticks},
             label="Timeline ladder of work against waiting time per step",
         )
     ]
