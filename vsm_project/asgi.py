@@ -1,11 +1,5 @@
-"""
-ASGI config for vsm_project project.
-
-It exposes the ASGI callable as a module-level variable named ``application``.
-
-For more information on this file, see
-https://docs.djangoproject.com/en/5.2/howto/deployment/asgi/
-"""
+"""``application`` for an ASGI server. The project is served over WSGI (``wsgi.py``, gunicorn);
+this entry point is kept for ASGI servers."""
 
 import os
 

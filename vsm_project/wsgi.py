@@ -1,11 +1,5 @@
-"""
-WSGI config for vsm_project project.
-
-It exposes the WSGI callable as a module-level variable named ``application``.
-
-For more information on this file, see
-https://docs.djangoproject.com/en/5.2/howto/deployment/wsgi/
-"""
+"""``application``, the WSGI entry point gunicorn serves (``Dockerfile``, ``make run``,
+``docker-compose.yml``)."""
 
 import os
 
