@@ -24,10 +24,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
+
+from serving import gunicorn
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -114,31 +115,7 @@ def _serve(port: int, workers: int) -> subprocess.Popen:
         env=env,
         check=True,
     )
-    proc = subprocess.Popen(
-        [
-            str(BIN / "gunicorn"),
-            "vsm_project.wsgi",
-            f"--workers={workers}",
-            f"--bind=127.0.0.1:{port}",
-            "--log-level=warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            # The sign-in page: /healthz answers 503 while, say, no Celery worker runs.
-            request = urllib.request.Request(
-                f"http://127.0.0.1:{port}/accounts/login/", headers={"X-Forwarded-Proto": "https"}
-            )
-            urllib.request.urlopen(request, timeout=2)
-            return proc
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                sys.exit("gunicorn did not start")
-            time.sleep(0.3)
+    return gunicorn(port, env, f"--workers={workers}", headers={"X-Forwarded-Proto": "https"})
 
 
 def _load(port: int, path: str, session: str, users: int, seconds: int) -> dict:

@@ -25,10 +25,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import Browser, sync_playwright
+from serving import gunicorn
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -70,29 +70,7 @@ def _serve(port: int, workdir: Path) -> subprocess.Popen:
     for args in (["migrate", "--noinput", "-v0"], ["seed_demo", "--if-missing"]):
         subprocess.run([*manage, *args], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
     subprocess.run([*manage, "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-    proc = subprocess.Popen(
-        [
-            str(BIN / "gunicorn"),
-            "vsm_project.wsgi:application",
-            f"--bind=127.0.0.1:{port}",
-            "--workers=2",
-            "--threads=4",
-            "--log-level=warning",
-            "--no-control-socket",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=2)
-            return proc
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                sys.exit("gunicorn did not start")
-            time.sleep(0.3)
+    return gunicorn(port, env, "--workers=2", "--threads=4", "--no-control-socket")
 
 
 def _one_run(browser: Browser, base: str, args: argparse.Namespace) -> dict:
