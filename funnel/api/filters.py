@@ -109,17 +109,20 @@ def _id_filter(label: str, **kwargs: Any) -> IdFilter:
     return extend_schema_field(described)(IdFilter(label=label, **kwargs))
 
 
+def _window(field: str, verb: str) -> WindowFilter:
+    """``<field>_after`` / ``<field>_before``: a half-open window of the field's times."""
+    return WindowFilter(
+        label=f"{verb} in [{field}_after, {field}_before); ISO 8601 with a time zone"
+    )
+
+
 class DealFilter(filters.FilterSet):
     stream = _id_filter("Stream id", field_name="stream_id")
     owner = _id_filter("Owner (user) id", field_name="owner_id")
     status = filters.ChoiceFilter(choices=DealStatus.choices)
     step = _id_filter("Step id: deals at that step now (an open visit there)", method="filter_step")
-    created_at = WindowFilter(
-        label="Created in [created_at_after, created_at_before); ISO 8601 with a time zone"
-    )
-    closed_at = WindowFilter(
-        label="Closed in [closed_at_after, closed_at_before); ISO 8601 with a time zone"
-    )
+    created_at = _window("created_at", "Created")
+    closed_at = _window("closed_at", "Closed")
 
     class Meta:
         model = Deal
@@ -140,12 +143,8 @@ class VisitFilter(filters.FilterSet):
         lookup_expr="isnull",
         label="true: visits still open (no exited_at, the deal is there now); false: ended",
     )
-    entered_at = WindowFilter(
-        label="Entered in [entered_at_after, entered_at_before); ISO 8601 with a time zone"
-    )
-    exited_at = WindowFilter(
-        label="Exited in [exited_at_after, exited_at_before); ISO 8601 with a time zone"
-    )
+    entered_at = _window("entered_at", "Entered")
+    exited_at = _window("exited_at", "Exited")
 
     class Meta:
         model = Visit
