@@ -255,8 +255,7 @@ class InactiveMemberViewSet(_PeopleViewSet):
 class InvitationViewSet(_PeopleViewSet):
     queryset = Invitation.objects.none()
     serializer_class = InvitationSerializer
-
-    people_order = ("-created_at", "-pk")
+    people_order = ("-created_at", "-pk")  # newest first
 
     @extend_schema(
         summary="Invite someone by email into a team with a role (managers)",
