@@ -259,6 +259,16 @@ class Chart:
     def has_data(self) -> bool:
         return bool(self.figures)
 
+    def empty_because(self, reason: str) -> Chart:
+        """The chart with nothing to plot; the card says ``reason`` instead."""
+        self.empty = reason
+        return self
+
+    def plotted(self, *figures: Figure) -> Chart:
+        """The chart with its ``figures``."""
+        self.figures = list(figures)
+        return self
+
     def table(self, limit: int = TABLE_ROWS) -> list[tuple[str | None, list[str]]]:
         """The first ``limit`` rows formatted for the data table, each with its link."""
         links = self.row_links or [None] * len(self.rows)

@@ -69,8 +69,7 @@ def cumulative_flow_chart(series: ChartSeries, result: MetricsResult, smap: Stre
         wide=True,
     )
     if not rows or not any(any(row[1:]) for row in rows):
-        chart.empty = "No deal reached a step in this period."
-        return chart
+        return chart.empty_because("No deal reached a step in this period.")
     days = [row[0] for row in rows]
     colours = _sequential(len(steps) + 1)
     data = []
@@ -91,7 +90,7 @@ def cumulative_flow_chart(series: ChartSeries, result: MetricsResult, smap: Stre
                 hovertemplate=f"{name}: %{{y:,}}<extra></extra>",
             )
         )
-    chart.figures = [
+    return chart.plotted(
         _plot(
             data,
             height=420,
@@ -109,8 +108,7 @@ def cumulative_flow_chart(series: ChartSeries, result: MetricsResult, smap: Stre
             yaxis={"title": _title("Deals (cumulative)")},
             label="Cumulative flow diagram of deals reaching each step per day",
         )
-    ]
-    return chart
+    )
 
 
 def _sequential(n: int) -> list[str]:
@@ -149,8 +147,7 @@ def cycle_time_chart(
         row_links=[deal_url(r[1]) if r[0] == "deal" else None for r in rows],
     )
     if not cycle.n:
-        chart.empty = "No deal was won in this period."
-        return chart
+        return chart.empty_because("No deal was won in this period.")
     deals = [r for r in rows if r[0] == "deal"]
     if cycle.n > len(deals):
         chart.note = (
@@ -198,7 +195,7 @@ def cycle_time_chart(
                 "bgcolor": "rgba(255,255,255,0.8)",
             }
         )
-    chart.figures = [
+    return chart.plotted(
         _plot(
             data,
             height=380,
@@ -212,8 +209,7 @@ def cycle_time_chart(
             hovermode="closest",
             label="Scatterplot of the cycle time of each won deal with p50, p85 and p95 lines",
         )
-    ]
-    return chart
+    )
 
 
 def time_in_step_chart(series: ChartSeries, result: MetricsResult, smap: StreamMap) -> Chart:
@@ -305,11 +301,9 @@ def throughput_chart(series: ChartSeries, result: MetricsResult) -> Chart:
         rows=rows,
     )
     if not rows:
-        chart.empty = "The period is shorter than a whole week."
-        return chart
+        return chart.empty_because("The period is shorter than a whole week.")
     if not any(t.won):
-        chart.empty = "No deal was won in this period."
-        return chart
+        return chart.empty_because("No deal was won in this period.")
     weeks = [r[0] for r in rows]
     data: list[dict] = [
         _scatter(
@@ -356,7 +350,7 @@ def throughput_chart(series: ChartSeries, result: MetricsResult) -> Chart:
                 hovertemplate="Signal: %{y} won in the week of %{x|%d %b}<extra></extra>",
             )
         )
-    chart.figures = [
+    return chart.plotted(
         _plot(
             data,
             height=340,
@@ -369,8 +363,7 @@ def throughput_chart(series: ChartSeries, result: MetricsResult) -> Chart:
             yaxis={"title": _title("Deals won"), "rangemode": "tozero"},
             label="Run chart of deals won per week with natural process limits",
         )
-    ]
-    return chart
+    )
 
 
 def _jitter(deal_id: int) -> float:
@@ -423,8 +416,7 @@ def aging_chart(
         wide=True,
     )
     if not rows:
-        chart.empty = "No deal is open now."
-        return chart
+        return chart.empty_because("No deal is open now.")
     names = [smap.step_name(step_id) for step_id in order]
     shown = {step_id: 0 for step_id in order}
     for i in items:
@@ -561,10 +553,11 @@ def littles_law_chart(result: MetricsResult, smap: StreamMap) -> Chart:
         wide=True,
     )
     if not any(r[1] is not None and r[4] is not None for r in rows):
-        chart.empty = "No step has both work in progress and completed visits in this period."
-        return chart
+        return chart.empty_because(
+            "No step has both work in progress and completed visits in this period."
+        )
     names = [r[0] for r in rows]
-    chart.figures = [
+    return chart.plotted(
         _hbars(
             names,
             [
@@ -594,8 +587,7 @@ def littles_law_chart(result: MetricsResult, smap: StreamMap) -> Chart:
             right=70,
             label="Bar chart comparing average WIP with throughput times time in step per step",
         )
-    ]
-    return chart
+    )
 
 
 # --- Headline tiles -------------------------------------------------------------------------

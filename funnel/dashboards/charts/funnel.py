@@ -145,8 +145,9 @@ def funnel_chart(result: MetricsResult, smap: StreamMap) -> Chart:
         rows=rows,
     )
     if not rows or not rows[0][1]:
-        chart.empty = "No deal entered the stream in this period, so there is no funnel yet."
-        return chart
+        return chart.empty_because(
+            "No deal entered the stream in this period, so there is no funnel yet."
+        )
     names = [row[0] for row in rows]
     spec = _funnel_spec(
         names, [row[1] for row in rows], [row[2] for row in rows], _next_labels(names)
@@ -182,8 +183,7 @@ def cohort_chart(series: ChartSeries, result: MetricsResult, smap: StreamMap) ->
         wide=True,
     )
     if not any(cohort.deals for cohort in series.cohorts):
-        chart.empty = "No deal entered the stream in this period."
-        return chart
+        return chart.empty_because("No deal entered the stream in this period.")
     months = [_month_label(c.period) for c in series.cohorts]
     data = []
     for i, name in enumerate([*(name for _, name in stages), "Won"]):
@@ -203,7 +203,7 @@ def cohort_chart(series: ChartSeries, result: MetricsResult, smap: StreamMap) ->
                 "%{customdata[1]:,})<extra>%{x}</extra>",
             )
         )
-    chart.figures = [
+    return chart.plotted(
         _plot(
             data,
             xaxis={
@@ -220,8 +220,7 @@ def cohort_chart(series: ChartSeries, result: MetricsResult, smap: StreamMap) ->
             hovermode="x unified",
             label="Line chart of the share of each month's deals reaching each stage",
         )
-    ]
-    return chart
+    )
 
 
 def closed_per_week_chart(series: ChartSeries, result: MetricsResult) -> Chart:
@@ -244,8 +243,7 @@ def closed_per_week_chart(series: ChartSeries, result: MetricsResult) -> Chart:
         rows=rows,
     )
     if not any(row[3] for row in rows):
-        chart.empty = "No deal was won or lost in a whole week of this period."
-        return chart
+        return chart.empty_because("No deal was won or lost in a whole week of this period.")
     weeks = [row[0] for row in rows]
     chart.figures = [
         _plot(
@@ -339,13 +337,11 @@ def velocity_levers_chart(
         rows=rows,
     )
     if now_v is None:
-        chart.empty = (
+        return chart.empty_because(
             "Pipeline velocity needs won deals with amounts and a sales cycle in this period."
         )
-        return chart
     if any(row[4] is None for row in rows):
-        chart.empty = "The previous period has no pipeline velocity to compare with."
-        return chart
+        return chart.empty_because("The previous period has no pipeline velocity to compare with.")
     labels = [row[0] for row in rows]
     effects = [row[4] for row in rows]
     span = max(1.0, *(abs(e) for e in effects))
@@ -366,7 +362,7 @@ def velocity_levers_chart(
         }
         for label, effect in zip(labels, effects, strict=True)
     ]
-    chart.figures = [
+    return chart.plotted(
         _plot(
             [
                 _bars(
@@ -398,8 +394,7 @@ def velocity_levers_chart(
             right=64,
             label="Bar chart of how each lever moved pipeline velocity",
         )
-    ]
-    return chart
+    )
 
 
 def _lever_text(value: float | None, row: list, smap: StreamMap) -> str:
@@ -443,10 +438,9 @@ def stage_time_chart(
         rows=rows,
     )
     if not any(row[1] is not None for row in rows):
-        chart.empty = "No deal of this period's cohort has left a stage yet."
-        return chart
+        return chart.empty_because("No deal of this period's cohort has left a stage yet.")
     names = [row[0] for row in rows]
-    chart.figures = [
+    return chart.plotted(
         _hbars(
             names,
             [
@@ -472,8 +466,7 @@ def stage_time_chart(
             xaxis={"title": _title("Median days in stage")},
             label="Bar chart of the median days in each funnel stage",
         )
-    ]
-    return chart
+    )
 
 
 # --- Headline tiles -------------------------------------------------------------------------

@@ -83,10 +83,9 @@ def my_time_per_step_chart(mine: MetricsResult, team: MetricsResult, smap: Strea
         wide=True,
     )
     if not any(r[1] is not None for r in rows):
-        chart.empty = "None of your deals left a step in this period."
-        return chart
+        return chart.empty_because("None of your deals left a step in this period.")
     names = [r[0] for r in rows]
-    chart.figures = [
+    return chart.plotted(
         _hbars(
             names,
             _you_and_team_bars(
@@ -101,8 +100,7 @@ def my_time_per_step_chart(mine: MetricsResult, team: MetricsResult, smap: Strea
             xaxis={"title": _title("Median days in step")},
             label="Bar chart of your median time per step beside the team's",
         )
-    ]
-    return chart
+    )
 
 
 def my_win_rate_chart(mine: MetricsResult, team: MetricsResult) -> Chart:
@@ -124,9 +122,8 @@ def my_win_rate_chart(mine: MetricsResult, team: MetricsResult) -> Chart:
         rows=rows,
     )
     if rows[0][2] == 0:
-        chart.empty = "None of your deals was won or lost in this period."
-        return chart
-    chart.figures = [
+        return chart.empty_because("None of your deals was won or lost in this period.")
+    return chart.plotted(
         _plot(
             [
                 _bars(
@@ -158,8 +155,7 @@ def my_win_rate_chart(mine: MetricsResult, team: MetricsResult) -> Chart:
             right=40,
             label="Bar chart of your win rate beside the team's",
         )
-    ]
-    return chart
+    )
 
 
 def my_conversion_chart(mine: MetricsResult, team: MetricsResult, smap: StreamMap) -> Chart:
@@ -187,10 +183,9 @@ def my_conversion_chart(mine: MetricsResult, team: MetricsResult, smap: StreamMa
         rows=rows,
     )
     if not rows or not rows[0][1]:
-        chart.empty = "None of your deals entered the stream in this period."
-        return chart
+        return chart.empty_because("None of your deals entered the stream in this period.")
     names = [r[0] for r in rows]
-    chart.figures = [
+    return chart.plotted(
         _plot(
             _you_and_team_bars(
                 names,
@@ -205,8 +200,7 @@ def my_conversion_chart(mine: MetricsResult, team: MetricsResult, smap: StreamMa
             yaxis={"title": _title("% of new deals"), "range": [0, 105], "ticksuffix": "%"},
             label="Bar chart of the share of your deals reaching each stage beside the team's",
         )
-    ]
-    return chart
+    )
 
 
 # --- Headline tiles -------------------------------------------------------------------------

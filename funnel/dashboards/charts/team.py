@@ -98,10 +98,11 @@ def team_win_rate_chart(streams: list[StreamFigures]) -> Chart:
         rows=rows,
     )
     if not any(r[2] for r in rows):
-        chart.empty = "No deal was won or lost in any stream of the team in this period."
-        return chart
+        return chart.empty_because(
+            "No deal was won or lost in any stream of the team in this period."
+        )
     names = [r[0] for r in rows]
-    chart.figures = [
+    return chart.plotted(
         _hbars(
             names,
             [
@@ -129,8 +130,7 @@ def team_win_rate_chart(streams: list[StreamFigures]) -> Chart:
             right=90,
             label="Bar chart of the win rate of each stream",
         )
-    ]
-    return chart
+    )
 
 
 def team_velocity_chart(streams: list[StreamFigures]) -> Chart:
@@ -166,11 +166,10 @@ def team_velocity_chart(streams: list[StreamFigures]) -> Chart:
         rows=rows,
     )
     if not any(r[5] for r in rows):
-        chart.empty = "No stream has a pipeline velocity in this period."
-        return chart
+        return chart.empty_because("No stream has a pipeline velocity in this period.")
     names = [r[0] for r in rows]
     smap = streams[0].smap
-    chart.figures = [
+    return chart.plotted(
         _hbars(
             names,
             [
@@ -198,5 +197,4 @@ def team_velocity_chart(streams: list[StreamFigures]) -> Chart:
             right=110,
             label="Bar chart of the pipeline velocity of each stream",
         )
-    ]
-    return chart
+    )

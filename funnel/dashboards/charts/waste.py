@@ -139,15 +139,13 @@ def waste_pareto_chart(result: MetricsResult) -> Chart:
         rows=[r[:4] for r in rows],
     )
     if not any(r[1] for r in rows):
-        chart.empty = "No waste was measured in this period: no visit left a step."
-        return chart
-    chart.figures = [
+        return chart.empty_because("No waste was measured in this period: no visit left a step.")
+    return chart.plotted(
         Figure(
             _pareto_spec(rows, y_title="Hours", hover_value="%{y:,.0f} h"),
             label="Pareto chart of the wastes in hours",
         )
-    ]
-    return chart
+    )
 
 
 def waste_money_chart(result: MetricsResult, smap: StreamMap) -> Chart:
@@ -173,23 +171,20 @@ def waste_money_chart(result: MetricsResult, smap: StreamMap) -> Chart:
         rows=[r[:4] for r in rows],
     )
     if not priced:
-        chart.empty = (
+        return chart.empty_because(
             "No lane of this stream has an hourly cost, so waste cannot be priced. A manager "
             "sets lane costs in the map editor."
         )
-        return chart
     if not any(r[1] for r in rows):
-        chart.empty = "No priced waste was measured in this period."
-        return chart
-    chart.figures = [
+        return chart.empty_because("No priced waste was measured in this period.")
+    return chart.plotted(
         Figure(
             _pareto_spec(
                 rows, y_title=f"Cost ({smap.currency})", hover_value=f"{symbol}%{{y:,.0f}}"
             ),
             label="Pareto chart of the wastes in money",
         )
-    ]
-    return chart
+    )
 
 
 def waste_by_step_chart(result: MetricsResult, smap: StreamMap) -> Chart:
@@ -224,8 +219,7 @@ def waste_by_step_chart(result: MetricsResult, smap: StreamMap) -> Chart:
         wide=True,
     )
     if not any(r[-1] for r in rows):
-        chart.empty = "No waste was measured in this period."
-        return chart
+        return chart.empty_because("No waste was measured in this period.")
     names = [r[0] for r in rows]
     data = [
         _bars(
@@ -237,7 +231,7 @@ def waste_by_step_chart(result: MetricsResult, smap: StreamMap) -> Chart:
         )
         for i, (label, _, colour) in enumerate(fields)
     ]
-    chart.figures = [
+    return chart.plotted(
         _hbars(
             names,
             data,
@@ -245,8 +239,7 @@ def waste_by_step_chart(result: MetricsResult, smap: StreamMap) -> Chart:
             xaxis={"title": _title("Hours"), "tickformat": "~s"},
             label="Stacked bar chart of the hours of each waste per step",
         )
-    ]
-    return chart
+    )
 
 
 def waste_counts_chart(result: MetricsResult, smap: StreamMap) -> Chart:
@@ -269,8 +262,7 @@ def waste_counts_chart(result: MetricsResult, smap: StreamMap) -> Chart:
         wide=True,
     )
     if not any(r[1] or r[3] or r[4] for r in rows):
-        chart.empty = "No stalled deal, hand-off or rework in this period."
-        return chart
+        return chart.empty_because("No stalled deal, hand-off or rework in this period.")
     names = [r[0] for r in rows]
     # Three panels side by side on one step axis: the counts differ by orders of magnitude
     # (a few stalled deals, hundreds of hand-offs), so each gets its own scale.
@@ -316,7 +308,7 @@ def waste_counts_chart(result: MetricsResult, smap: StreamMap) -> Chart:
                 "font": {"size": 12},
             }
         )
-    chart.figures = [
+    return chart.plotted(
         _plot(
             data,
             height=_bar_height(len(rows), per_row=34) + 30,
@@ -328,8 +320,7 @@ def waste_counts_chart(result: MetricsResult, smap: StreamMap) -> Chart:
             **axes,
             label="Bar charts of stalled deals, hand-offs and re-entries per step",
         )
-    ]
-    return chart
+    )
 
 
 VALUE_CLASS_LABELS = {
@@ -379,8 +370,9 @@ def timeline_ladder_chart(result: MetricsResult, smap: StreamMap) -> Chart:
         wide=True,
     )
     if not any(r[2] is not None for r in rows):
-        chart.empty = "No visit left a step in this period, so nothing is measured yet."
-        return chart
+        return chart.empty_because(
+            "No visit left a step in this period, so nothing is measured yet."
+        )
     names = [r[0] for r in rows]
     ticks = [f"{r[0]}<br><span style='font-size:11px'>{r[1]}</span>" for r in rows]
     chart.figures = [
