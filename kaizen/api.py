@@ -10,25 +10,25 @@ task), never computed on a request.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.utils import timezone
 from django_filters import rest_framework as filters
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
-    OpenApiResponse,
     extend_schema,
     extend_schema_field,
     extend_schema_view,
 )
-from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework import mixins, permissions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from funnel.api import EventLogPagination, StableOrderingFilter
+from funnel.api.viewsets import AnsweringViewSet, object_errors, post_action
 from kaizen.models import (
     CycleCheck,
     CycleComment,
@@ -342,11 +342,7 @@ class CycleFilter(filters.FilterSet):
 
 # --- The viewset ----------------------------------------------------------------------------
 
-_ERRORS = {
-    400: OpenApiResponse(OpenApiTypes.OBJECT, description="Invalid input: {field: [reason, …]}."),
-    403: OpenApiResponse(description="Your role in the team does not allow this."),
-    404: OpenApiResponse(description="No such cycle among those you can see."),
-}
+_ERRORS = object_errors("cycle", "Your role in the team does not allow this.")
 
 
 class PhaseMovePermission(permissions.BasePermission):
@@ -365,11 +361,7 @@ class PhaseMovePermission(permissions.BasePermission):
     list=extend_schema(summary="Kaizen cycles of your teams"),
     retrieve=extend_schema(summary="One kaizen cycle, with its stored Check"),
 )
-class KaizenCycleViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet,
-):
+class KaizenCycleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, AnsweringViewSet):
     """Kaizen (PDCA) cycles: every member of a team reads them; managers and reps plan;
     managers move them through Do, Check and Act."""
 
@@ -395,19 +387,18 @@ class KaizenCycleViewSet(
     def get_queryset(self) -> QuerySet[KaizenCycle]:
         return cycles_visible_to(self.request.user).prefetch_related("follow_ups")
 
-    def get_serializer_class(self) -> type[serializers.BaseSerializer]:
-        return self._input_serializers.get(self.action, CycleSerializer)
-
-    def _validated(self, request: Request) -> dict[str, Any]:
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
-
-    def _answer(self, cycle: KaizenCycle, status_code: int = status.HTTP_200_OK) -> Response:
-        fresh = self.get_queryset().get(pk=cycle.pk)
-        return Response(
-            CycleSerializer(fresh, context=self.get_serializer_context()).data, status=status_code
-        )
+    def _decide(
+        self,
+        request: Request,
+        service: Callable[..., KaizenCycle],
+        status_code: int = status.HTTP_200_OK,
+    ) -> Response:
+        """A phase move or decision with a body: the body read with the action's serializer,
+        ``service(cycle=…, user=…, **body)`` called, and the cycle it returns answered (the
+        follow-up, for adapt)."""
+        cycle = self.get_object()
+        data = self._validated(request)
+        return self._answer(service(cycle=cycle, user=request.user, **data), status_code)
 
     @extend_schema(
         summary="Plan a cycle (managers; reps propose one they own)",
@@ -451,83 +442,65 @@ class KaizenCycleViewSet(
         cycle_delete(cycle=self.get_object(), user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        summary="Do: the change started",
-        request=StartDoSerializer,
-        responses={200: CycleSerializer, **_ERRORS},
+    @post_action(
+        "Do: the change started",
+        StartDoSerializer,
+        {200: CycleSerializer, **_ERRORS},
+        url_path="start-do",
     )
-    @action(detail=True, methods=["post"], url_path="start-do")
     def start_do(self, request: Request, pk: str | None = None) -> Response:
-        cycle = self.get_object()
-        data = self._validated(request)
-        cycle_start_do(cycle=cycle, user=request.user, **data)
-        return self._answer(cycle)
+        return self._decide(request, cycle_start_do)
 
-    @extend_schema(
-        summary="Check: compare after the change with before",
+    @post_action(
+        "Check: compare after the change with before",
+        None,
+        {200: CycleSerializer, **_ERRORS},
         description="Needs the cycle in Do. The Check is computed by a background task a "
         "moment later, then again every few minutes while in Check or Act.",
-        request=None,
-        responses={200: CycleSerializer, **_ERRORS},
+        url_path="start-check",
     )
-    @action(detail=True, methods=["post"], url_path="start-check")
     def start_check(self, request: Request, pk: str | None = None) -> Response:
         cycle = self.get_object()
         cycle_start_check(cycle=cycle, user=request.user, now=timezone.now())
         return self._answer(cycle)
 
-    @extend_schema(
-        summary="Act: decide on the result",
+    @post_action(
+        "Act: decide on the result",
+        StartActSerializer,
+        {200: CycleSerializer, **_ERRORS},
         description="Needs the cycle in Check with its Check computed. A Check with "
         "insufficient data needs `override_reason` (400 naming it otherwise).",
-        request=StartActSerializer,
-        responses={200: CycleSerializer, **_ERRORS},
+        url_path="start-act",
     )
-    @action(detail=True, methods=["post"], url_path="start-act")
     def start_act(self, request: Request, pk: str | None = None) -> Response:
-        cycle = self.get_object()
-        data = self._validated(request)
-        cycle_start_act(cycle=cycle, user=request.user, **data)
-        return self._answer(cycle)
+        return self._decide(request, cycle_start_act)
 
-    @extend_schema(
-        summary="Adopt the change as the new standard (closes the cycle)",
+    @post_action(
+        "Adopt the change as the new standard (closes the cycle)",
+        AdoptSerializer,
+        {200: CycleSerializer, **_ERRORS},
         description="Needs a Check other than insufficient data, or `override_reason` (or the "
         "one given when moving to Act): the cycle is then adopted without evidence.",
-        request=AdoptSerializer,
-        responses={200: CycleSerializer, **_ERRORS},
     )
-    @action(detail=True, methods=["post"])
     def adopt(self, request: Request, pk: str | None = None) -> Response:
-        cycle = self.get_object()
-        data = self._validated(request)
-        cycle_adopt(cycle=cycle, user=request.user, **data)
-        return self._answer(cycle)
+        return self._decide(request, cycle_adopt)
 
-    @extend_schema(
-        summary="Adapt: close the cycle and plan a linked follow-up",
+    @post_action(
+        "Adapt: close the cycle and plan a linked follow-up",
+        AdaptSerializer,
+        {201: CycleSerializer, **_ERRORS},
         description="Answers the new follow-up cycle (its `follow_up_of` is this one).",
-        request=AdaptSerializer,
-        responses={201: CycleSerializer, **_ERRORS},
     )
-    @action(detail=True, methods=["post"])
     def adapt(self, request: Request, pk: str | None = None) -> Response:
-        cycle = self.get_object()
-        data = self._validated(request)
-        follow_up = cycle_adapt(cycle=cycle, user=request.user, **data)
-        return self._answer(follow_up, status.HTTP_201_CREATED)
+        return self._decide(request, cycle_adapt, status.HTTP_201_CREATED)
 
-    @extend_schema(
-        summary="Abandon the change, saying why (closes the cycle)",
-        request=AbandonSerializer,
-        responses={200: CycleSerializer, **_ERRORS},
+    @post_action(
+        "Abandon the change, saying why (closes the cycle)",
+        AbandonSerializer,
+        {200: CycleSerializer, **_ERRORS},
     )
-    @action(detail=True, methods=["post"])
     def abandon(self, request: Request, pk: str | None = None) -> Response:
-        cycle = self.get_object()
-        data = self._validated(request)
-        cycle_abandon(cycle=cycle, user=request.user, **data)
-        return self._answer(cycle)
+        return self._decide(request, cycle_abandon)
 
     @extend_schema(
         methods=["get"],

@@ -8,12 +8,9 @@ change 403.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import OuterRef, QuerySet, Subquery
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, permissions, serializers, status, viewsets
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, permissions, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -30,6 +27,7 @@ from funnel.api.serializers import (
     DealSerializer,
     DealUpdateSerializer,
 )
+from funnel.api.viewsets import AnsweringViewSet, object_errors, post_action
 from funnel.eventlog.bulk import deal_create_owner
 from funnel.eventlog.selectors import deal_can_edit, deals_visible_to
 from funnel.eventlog.services import (
@@ -68,18 +66,14 @@ class DealPermission(permissions.BasePermission):
         return deal_can_edit(user=request.user, deal=obj)
 
 
-_ERRORS = {
-    400: OpenApiResponse(OpenApiTypes.OBJECT, description="Invalid input: {field: [reason, …]}."),
-    403: OpenApiResponse(description="You can see the deal but not change it."),
-    404: OpenApiResponse(description="No such deal among those you can see."),
-}
+_ERRORS = object_errors("deal", "You can see the deal but not change it.")
 
 
 @extend_schema_view(
     list=extend_schema(summary="Deals you can see"),
     retrieve=extend_schema(summary="One deal"),
 )
-class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, AnsweringViewSet):
     """Deals: managers and leadership see their teams' deals, reps their own."""
 
     queryset = Deal.objects.none()
@@ -113,21 +107,6 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             "step_id"
         )[:1]
         return deals_visible_to(self.request.user).annotate(current_step=Subquery(open_visit_step))
-
-    def get_serializer_class(self) -> type[serializers.BaseSerializer]:
-        return self._input_serializers.get(self.action, DealSerializer)
-
-    def _validated(self, request: Request) -> dict[str, Any]:
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
-
-    def _answer(self, deal: Deal, status_code: int = status.HTTP_200_OK) -> Response:
-        """The deal as it is now, read back through the visible queryset."""
-        fresh = self.get_queryset().get(pk=deal.pk)
-        return Response(
-            DealSerializer(fresh, context=self.get_serializer_context()).data, status=status_code
-        )
 
     @extend_schema(
         summary="Create a deal",
@@ -167,41 +146,39 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         deal_update(deal=deal, user=request.user, **serializer.validated_data)
         return self._answer(deal)
 
-    @extend_schema(
-        summary="Move the deal to a step",
+    @post_action(
+        "Move the deal to a step",
+        DealMoveSerializer,
+        {200: DealSerializer, **_ERRORS},
         description="Ends the deal's current visit and opens one at `step`, at `at`. Moving "
         "back to a step visited before is rework.",
-        request=DealMoveSerializer,
-        responses={200: DealSerializer, **_ERRORS},
     )
-    @action(detail=True, methods=["post"])
     def move(self, request: Request, pk: str | None = None) -> Response:
         deal = self.get_object()
         data = self._validated(request)
         deal_move(deal=deal, step=data["step"], at=data.get("at"), actor=request.user)
         return self._answer(deal)
 
-    @extend_schema(
-        summary="Log hands-on work at the deal's current step",
+    @post_action(
+        "Log hands-on work at the deal's current step",
+        DealLogWorkSerializer,
+        {200: DealSerializer, **_ERRORS},
         description="Adds `minutes` to the open visit; 400 naming `visit` when the deal is at "
         "no step.",
-        request=DealLogWorkSerializer,
-        responses={200: DealSerializer, **_ERRORS},
+        url_path="log-work",
     )
-    @action(detail=True, methods=["post"], url_path="log-work")
     def log_work(self, request: Request, pk: str | None = None) -> Response:
         deal = self.get_object()
         data = self._validated(request)
         deal_log_work(deal=deal, minutes=data["minutes"])
         return self._answer(deal)
 
-    @extend_schema(
-        summary="Close the deal as won or lost",
+    @post_action(
+        "Close the deal as won or lost",
+        DealCloseSerializer,
+        {200: DealSerializer, **_ERRORS},
         description="Its current visit ends at the same instant.",
-        request=DealCloseSerializer,
-        responses={200: DealSerializer, **_ERRORS},
     )
-    @action(detail=True, methods=["post"])
     def close(self, request: Request, pk: str | None = None) -> Response:
         deal = self.get_object()
         data = self._validated(request)
@@ -214,31 +191,29 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         )
         return self._answer(deal)
 
-    @extend_schema(
-        summary="Undo your close of the deal (within 10 minutes)",
+    @post_action(
+        "Undo your close of the deal (within 10 minutes)",
+        None,
+        {200: DealSerializer, **_ERRORS},
         description="The deal is open again at the step it closed at, as if the close had not "
         "happened; the undo is kept in its history. Only whoever closed it, within 10 "
         "minutes and while they may still change the deal (403 otherwise); 400 naming "
         "`deal` when it is open or the 10 minutes are over (a manager then reopens it).",
-        request=None,
-        responses={200: DealSerializer, **_ERRORS},
     )
-    @action(detail=True, methods=["post"])
     def undo(self, request: Request, pk: str | None = None) -> Response:
         deal = self.get_object()
         deal_close_undo(deal=deal, user=request.user)
         return self._answer(deal)
 
-    @extend_schema(
-        summary="Reopen a closed deal, saying why (managers)",
+    @post_action(
+        "Reopen a closed deal, saying why (managers)",
+        DealReopenSerializer,
+        {200: DealSerializer, **_ERRORS},
         description="The deal is open again at the step it closed at; who reopened it, when, "
         "why and the outcome it had are kept in its history, and the metrics recompute. "
         "The team's managers only (403 otherwise); 400 naming `reason` without one, "
         "`deal` when it is open.",
-        request=DealReopenSerializer,
-        responses={200: DealSerializer, **_ERRORS},
     )
-    @action(detail=True, methods=["post"])
     def reopen(self, request: Request, pk: str | None = None) -> Response:
         deal = self.get_object()
         data = self._validated(request)

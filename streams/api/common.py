@@ -1,11 +1,12 @@
 """Pieces every map endpoint shares: the input serializers' base (unknown fields are refused by
 name), the ``version`` field and the answers carrying ``stream_version``, the id filter, the
-schema's error answers, and the viewset bases (:class:`_MapViewSet` for the map,
-:class:`_MapPartViewSet` for its lanes, steps and stages) with what their resources share: the
-``stream_version`` answer (:class:`_StreamVersionMixin`), the ``?stream=`` filter
-(:class:`_StreamFilter`), the services (:class:`_PartServices`), the create input's ``stream``
-and ``version`` (:class:`_PartCreateSerializer`) and the schema of their actions
-(:func:`_part_schema`)."""
+schema's error answers, the input serializer per action (:class:`InputPerActionViewSet`,
+also the base of the deal and kaizen viewsets), and the viewset bases (:class:`_MapViewSet`
+for the map, :class:`_MapPartViewSet` for its lanes, steps and stages) with what their
+resources share: the ``stream_version`` answer (:class:`_StreamVersionMixin`), the
+``?stream=`` filter (:class:`_StreamFilter`), the services (:class:`_PartServices`), the
+create input's ``stream`` and ``version`` (:class:`_PartCreateSerializer`) and the schema of
+their actions (:func:`_part_schema`)."""
 
 from __future__ import annotations
 
@@ -185,11 +186,11 @@ def _present(data: Mapping[str, Any], *drop: str) -> dict[str, Any]:
     return {name: value for name, value in data.items() if name not in drop}
 
 
-class _MapViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Shared by the map's viewsets: permissions, no PUT, input serializers per action."""
+class InputPerActionViewSet(viewsets.GenericViewSet):
+    """A viewset whose writes each read their own input serializer (``_input_serializers``, by
+    action; other actions use ``serializer_class``). Also the base of the deal and kaizen
+    viewsets (``funnel.api.viewsets``)."""
 
-    permission_classes = [permissions.IsAuthenticated, MapPermission]
-    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     _input_serializers: Mapping[str, type[serializers.BaseSerializer]] = {}
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer]:
@@ -199,6 +200,13 @@ class _MapViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
+
+
+class _MapViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, InputPerActionViewSet):
+    """Shared by the map's viewsets: permissions, no PUT, input serializers per action."""
+
+    permission_classes = [permissions.IsAuthenticated, MapPermission]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
 
 @dataclass(frozen=True)

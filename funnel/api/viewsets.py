@@ -1,0 +1,66 @@
+"""What the deal and kaizen viewsets share (:mod:`funnel.api.deals`, ``kaizen.api``): an input
+serializer per action (from ``streams.api.common``) and answers that read the object back
+through the visible queryset (:class:`AnsweringViewSet`), the schema's 400/403/404 answers
+about one object (:func:`object_errors`), and the routing and schema of a POST action on one
+object (:func:`post_action`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db.models import Model
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from streams.api.common import InputPerActionViewSet
+
+
+def object_errors(noun: str, forbidden: str) -> dict[int, OpenApiResponse]:
+    """The schema's 400, 403 (``forbidden``: why) and 404 answers of an action on one
+    ``noun``."""
+    return {
+        400: OpenApiResponse(
+            OpenApiTypes.OBJECT, description="Invalid input: {field: [reason, …]}."
+        ),
+        403: OpenApiResponse(description=forbidden),
+        404: OpenApiResponse(description=f"No such {noun} among those you can see."),
+    }
+
+
+def post_action(
+    summary: str,
+    request: type[serializers.BaseSerializer] | None,
+    responses: dict[int, Any],
+    *,
+    description: str | None = None,
+    **action_kwargs: Any,
+) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """A POST action on one object (``@action(detail=True, methods=["post"])``, with
+    ``action_kwargs`` such as ``url_path``) and its schema: ``request`` is its input (None: no
+    body), ``responses`` its answers."""
+
+    def decorate(method: Callable[..., Response]) -> Callable[..., Response]:
+        routed = action(detail=True, methods=["post"], **action_kwargs)(method)
+        return extend_schema(
+            summary=summary, description=description, request=request, responses=responses
+        )(routed)
+
+    return decorate
+
+
+class AnsweringViewSet(InputPerActionViewSet):
+    """An :class:`~streams.api.common.InputPerActionViewSet` whose writes answer the object as
+    it is now, in ``serializer_class``."""
+
+    def _answer(self, obj: Model, status_code: int = status.HTTP_200_OK) -> Response:
+        """``obj`` as it is now, read back through the visible queryset."""
+        fresh = self.get_queryset().get(pk=obj.pk)
+        return Response(
+            self.serializer_class(fresh, context=self.get_serializer_context()).data,
+            status=status_code,
+        )
