@@ -60,12 +60,13 @@ def team_lanes(team_id: int) -> QuerySet[Lane]:
 
 # --- The clock of a calendar ------------------------------------------------------------------
 
-_clocks: dict[tuple[int, int], WorkingClock] = {}
+_clocks: dict[tuple, WorkingClock] = {}
 
 
 def clock_for(calendar: WorkingCalendar) -> WorkingClock:
-    """The :class:`WorkingClock` of ``calendar`` as saved (kept while its version stands)."""
-    key = (calendar.pk, calendar.version)
+    """The :class:`WorkingClock` of ``calendar`` as saved (kept while its version stands;
+    ``updated_at`` too, for a database whose ids start again, as the tests' do)."""
+    key = (calendar.pk, calendar.version, calendar.updated_at)
     clock = _clocks.get(key)
     if clock is None:
         if len(_clocks) > 64:

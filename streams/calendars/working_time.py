@@ -72,6 +72,16 @@ class DayPlan:
     holiday: str = ""
     closures: tuple[str, ...] = field(default_factory=tuple)
 
+    @property
+    def hours(self) -> float:
+        return self.working_seconds / 3600
+
+    @property
+    def minutes(self) -> list[tuple[int, int]]:
+        """Each segment as (minute of the day it starts, its length in minutes): the bars of
+        the coming-weeks strip."""
+        return [(_seconds(a) // 60, (_seconds(b) - _seconds(a)) // 60) for a, b in self.segments]
+
 
 def _seconds(t: time) -> int:
     return t.hour * 3600 + t.minute * 60 + t.second
