@@ -146,6 +146,18 @@ def _bars(
     }
 
 
+def _blue_and_grey(
+    categories: list, blue: dict, grey: dict, *, horizontal: bool = True
+) -> list[dict]:
+    """Two bars per category: a figure in blue and, beside it in grey, what it is compared
+    with (the previous period, the team). ``blue`` and ``grey`` hold the ``_bars`` arguments
+    of each: its name, values and other settings (hover, labels)."""
+    return [
+        _bars(categories=categories, horizontal=horizontal, marker=marker, **bars)
+        for bars, marker in ((blue, {"color": BLUE}), (grey, _before_marker()))
+    ]
+
+
 def _scatter(mode: str, name: str, x: list, y: list, **extra: Any) -> dict:
     """A scatter trace (``mode``: lines, markers or both); ``extra`` as for ``_bars``."""
     return {"type": "scatter", "mode": mode, "name": name, "x": x, "y": y, **extra}
@@ -153,6 +165,20 @@ def _scatter(mode: str, name: str, x: list, y: list, **extra: Any) -> dict:
 
 #: The thin white outline of a dot or bar segment, so that neighbours stay apart.
 _WHITE_EDGE = {"color": "#FFFFFF", "width": 0.5}
+
+
+def _share_line(name: str, x: list, y: list, *, size: int, **extra: Any) -> dict:
+    """A black line of shares (%) over bars, on the right-hand axis (``_percent_axis2``)."""
+    return _scatter(
+        "lines+markers",
+        name,
+        x,
+        y,
+        yaxis="y2",
+        line={"color": BLACK, "width": 2},
+        marker={"size": size},
+        **extra,
+    )
 
 
 def _text_outside(text: list[str]) -> dict:

@@ -17,7 +17,7 @@ from funnel.dashboards.charts.common import (
     StreamMap,
     Tile,
     _bars,
-    _before_marker,
+    _blue_and_grey,
     _change,
     _hbars,
     _layout,
@@ -29,6 +29,7 @@ from funnel.dashboards.charts.common import (
     _r,
     _relative,
     _scatter,
+    _share_line,
     _stages_beside,
     _stages_with_names,
     _steps_axis,
@@ -259,14 +260,11 @@ def closed_per_week_chart(series: ChartSeries, result: MetricsResult) -> Chart:
                     )
                     for name, col, colour in (("Won", 1, BLUE), ("Lost", 2, ORANGE))
                 ),
-                _scatter(
-                    "lines+markers",
+                _share_line(
                     "Win rate (right axis)",
                     weeks,
                     [r[4] for r in rows],
-                    yaxis="y2",
-                    line={"color": BLACK, "width": 2},
-                    marker={"size": 6},
+                    size=6,
                     connectgaps=False,
                     hovertemplate="Win rate: %{y:.1f}%<extra></extra>",
                 ),
@@ -443,24 +441,21 @@ def stage_time_chart(
     return chart.plotted(
         _hbars(
             names,
-            [
-                _bars(
-                    "This period",
-                    names,
-                    [r[1] for r in rows],
-                    marker={"color": BLUE},
+            _blue_and_grey(
+                names,
+                dict(
+                    name="This period",
+                    values=[r[1] for r in rows],
                     customdata=[r[2] for r in rows],
                     hovertemplate="%{y}: %{x:.1f} d (%{customdata} deals)"
                     "<extra>this period</extra>",
                 ),
-                _bars(
-                    period_label.capitalize(),
-                    names,
-                    [r[3] for r in rows],
-                    marker=_before_marker(),
+                dict(
+                    name=period_label.capitalize(),
+                    values=[r[3] for r in rows],
                     hovertemplate="%{y}: %{x:.1f} d<extra>previous</extra>",
                 ),
-            ],
+            ),
             per_row=22,
             barmode="group",
             xaxis={"title": _title("Median days in stage")},

@@ -11,7 +11,7 @@ from funnel.dashboards.charts.common import (
     StreamMap,
     Tile,
     _bars,
-    _before_marker,
+    _blue_and_grey,
     _days,
     _hbars,
     _pct,
@@ -40,21 +40,23 @@ def _you_and_team_bars(
 ) -> list[dict]:
     """Two bar traces, the rep's (blue) and the team's (grey), each given as (values, n)
     with n shown on hover."""
-    return [
-        _bars(
-            name,
-            categories,
-            values,
-            horizontal=horizontal,
-            marker=marker,
-            customdata=counts,
-            hovertemplate=f"{hover}<extra>{extra}</extra>",
-        )
-        for name, (values, counts), marker, extra in (
-            (YOU, you, {"color": BLUE}, "you"),
-            (TEAM, team, _before_marker(), "team"),
-        )
-    ]
+    (you_values, you_n), (team_values, team_n) = you, team
+    return _blue_and_grey(
+        categories,
+        dict(
+            name=YOU,
+            values=you_values,
+            customdata=you_n,
+            hovertemplate=f"{hover}<extra>you</extra>",
+        ),
+        dict(
+            name=TEAM,
+            values=team_values,
+            customdata=team_n,
+            hovertemplate=f"{hover}<extra>team</extra>",
+        ),
+        horizontal=horizontal,
+    )
 
 
 def my_time_per_step_chart(mine: MetricsResult, team: MetricsResult, smap: StreamMap) -> Chart:

@@ -10,7 +10,7 @@ from funnel.dashboards.charts.common import (
     Figure,
     StreamMap,
     _bars,
-    _before_marker,
+    _blue_and_grey,
     _hbars,
     _pct,
     _r,
@@ -105,25 +105,22 @@ def team_win_rate_chart(streams: list[StreamFigures]) -> Chart:
     return chart.plotted(
         _hbars(
             names,
-            [
-                _bars(
-                    "This period",
-                    names,
-                    [r[3] for r in rows],
-                    marker={"color": BLUE},
+            _blue_and_grey(
+                names,
+                dict(
+                    name="This period",
+                    values=[r[3] for r in rows],
                     **_text_outside(
                         [f"{r[3]:.0f}% of {r[2]}" if r[3] is not None else "" for r in rows]
                     ),
                     hovertemplate="%{y}: %{text} closed<extra></extra>",
                 ),
-                _bars(
-                    "Previous period",
-                    names,
-                    [r[4] for r in rows],
-                    marker=_before_marker(),
+                dict(
+                    name="Previous period",
+                    values=[r[4] for r in rows],
                     hovertemplate="%{y}: %{x:.0f}% before<extra></extra>",
                 ),
-            ],
+            ),
             per_row=28,
             barmode="group",
             xaxis={"title": _title("Win rate (%)"), "range": [0, 100], "ticksuffix": "%"},

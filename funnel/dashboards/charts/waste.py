@@ -8,7 +8,6 @@ from typing import Any
 
 from funnel.dashboards.charts.common import (
     _WHITE_EDGE,
-    BLACK,
     CURRENCY_SYMBOLS,
     GREEN,
     INK,
@@ -28,7 +27,7 @@ from funnel.dashboards.charts.common import (
     _plot,
     _r,
     _relative,
-    _scatter,
+    _share_line,
     _steps_axis,
     _steps_with_names,
     _text_outside,
@@ -87,14 +86,11 @@ def _pareto_spec(rows: list[list], *, y_title: str, hover_value: str) -> dict:
                 **_text_outside([f"{r[2]:.0f}%" for r in rows]),
                 hovertemplate="%{x}<br>" + hover_value + " (%{text})<extra></extra>",
             ),
-            _scatter(
-                "lines+markers",
+            _share_line(
                 "Cumulative share",
                 labels,
                 [r[3] for r in rows],
-                yaxis="y2",
-                line={"color": BLACK, "width": 2},
-                marker={"size": 7},
+                size=7,
                 hovertemplate="Cumulative: %{y:.0f}%<extra></extra>",
             ),
         ],
