@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from funnel.dashboards.charts import (
     Chart,
+    Named,
     StageInfo,
     StepInfo,
     StreamFigures,
@@ -64,17 +65,11 @@ from streams.models import Membership, Role, Team, ValueStream
 
 
 @dataclass(frozen=True)
-class Lane:
-    id: int
-    name: str
-
-
-@dataclass(frozen=True)
 class StreamInfo:
     """A stream's map for the charts, and its lanes for the lane filter."""
 
     smap: StreamMap
-    lanes: tuple[Lane, ...]
+    lanes: tuple[Named, ...]
 
 
 #: How long a rendered dashboard, or a stream's map, stays in the cache at most. Their keys
@@ -101,9 +96,9 @@ def _stream_info(stream: ValueStream) -> StreamInfo:
         )
     )
     stages = stream.stages.order_by("position").values_list("pk", "name")
-    lanes: dict[int, Lane] = {}
+    lanes: dict[int, Named] = {}
     for _, _, lane_id, lane_name, *_ in steps:
-        lanes.setdefault(lane_id, Lane(lane_id, lane_name))
+        lanes.setdefault(lane_id, Named(lane_id, lane_name))
     return StreamInfo(
         smap=StreamMap(
             steps=tuple(
@@ -117,13 +112,7 @@ def _stream_info(stream: ValueStream) -> StreamInfo:
     )
 
 
-@dataclass(frozen=True)
-class Person:
-    id: int
-    name: str
-
-
-def team_reps(team_id: int) -> list[Person]:
+def team_reps(team_id: int) -> list[Named]:
     """The people whose deals the rep filter may pick: the team's reps and managers (both may
     own deals), by name. One query."""
     rows = (
@@ -131,7 +120,7 @@ def team_reps(team_id: int) -> list[Person]:
         .order_by("user__first_name", "user__username")
         .values_list("user_id", "user__first_name", "user__last_name", "user__username")
     )
-    return [Person(pk, f"{first} {last}".strip() or username) for pk, first, last, username in rows]
+    return [Named(pk, f"{first} {last}".strip() or username) for pk, first, last, username in rows]
 
 
 #: At most this many imported owner names are offered as a filter.

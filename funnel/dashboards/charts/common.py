@@ -358,9 +358,14 @@ class StepInfo:
 
 
 @dataclass(frozen=True)
-class StageInfo:
+class Named:
+    """Something a chart or a filter names by its id: a funnel stage, a lane, a person."""
+
     id: int
     name: str
+
+
+StageInfo = Named  # a funnel stage of the map
 
 
 @dataclass(frozen=True)
