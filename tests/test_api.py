@@ -36,6 +36,10 @@ API_PATHS = [
     "/api/visits/",
     "/api/visits/{id}/",
     "/api/events/bulk/",
+    "/api/calendars/",
+    "/api/calendars/{id}/",
+    "/api/calendars/{id}/strip/",
+    "/api/lanes/{id}/calendar/",
 ]
 
 

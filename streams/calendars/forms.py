@@ -120,7 +120,8 @@ class CalendarForm(forms.Form):
 
     def apply_errors(self, exc: ValidationError) -> None:
         """The service's errors next to their fields: ``spans.monday`` on Monday's hours,
-        ``spans`` (no hours at all) on Monday's too, where the week starts."""
+        ``spans`` (no hours at all) on Monday's too, where the week starts; a stale ``version``
+        above the form."""
         renamed: dict[str, list[str]] = {}
         for key, messages in exc.message_dict.items():
             for weekday in range(7):
@@ -128,6 +129,8 @@ class CalendarForm(forms.Form):
                     key = hours_field(weekday)
             if key == "spans":
                 key = hours_field(0)
+            if key == "version":  # a hidden field: said above the form
+                key = "stale"
             renamed.setdefault(key, []).extend(messages)
         apply_service_errors(self, ValidationError(renamed))
 
