@@ -54,8 +54,9 @@ from kaizen.services import (
     cycle_update,
 )
 from streams.api import IdFilter
+from streams.api.common import _InputSerializer
 from streams.models import ProcessStep, StreamState, ValueStream
-from streams.selectors import streams_visible_to, teams_visible_to
+from streams.selectors import members_visible_to, streams_visible_to
 
 UserModel = get_user_model()
 
@@ -172,7 +173,8 @@ _VALUE_HELP = (
 )
 
 
-class _PlanFields(serializers.Serializer):
+class _PlanFields(_InputSerializer):
+    # Unknown fields are refused by name, as in the map's inputs (``_InputSerializer``).
     step = serializers.PrimaryKeyRelatedField(
         queryset=ProcessStep.objects.none(),
         required=False,
@@ -213,17 +215,7 @@ class _PlanFields(serializers.Serializer):
         if user is not None:
             streams = streams_visible_to(user)
             self.fields["step"].queryset = ProcessStep.objects.filter(stream__in=streams)
-            self.fields["owner"].queryset = UserModel.objects.filter(
-                memberships__team__in=teams_visible_to(user)
-            ).distinct()
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(getattr(self, "initial_data", {})) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError(
-                {name: ["This field cannot be set here."] for name in unknown}
-            )
-        return attrs
+            self.fields["owner"].queryset = members_visible_to(user)
 
 
 class CycleCreateSerializer(_PlanFields):

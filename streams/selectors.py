@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, QuerySet
 
@@ -39,6 +40,12 @@ def teams_visible_to(user: User) -> QuerySet[Team]:
     if user.is_authenticated and user.is_staff:
         return Team.objects.all()
     return Team.objects.filter(id__in=team_ids_with_role(user))
+
+
+def members_visible_to(user: User) -> QuerySet:
+    """The users of the teams ``user`` can see, once each: whom an API input may name as the
+    owner of a deal or a kaizen cycle (the services then check the role in its team)."""
+    return get_user_model().objects.filter(memberships__team__in=teams_visible_to(user)).distinct()
 
 
 def streams_visible_to(user: User) -> QuerySet[ValueStream]:

@@ -18,7 +18,7 @@ from rest_framework import serializers
 from funnel.eventlog.moments import date_range_error, utc_offset_error
 from funnel.models import Deal, DealEvent, DealStatus, Visit
 from streams.models import ProcessStep, ValueStream
-from streams.selectors import User, streams_visible_to, teams_visible_to
+from streams.selectors import User, members_visible_to, streams_visible_to
 
 UserModel = get_user_model()
 
@@ -128,9 +128,7 @@ class DealCreateSerializer(serializers.Serializer):
             streams = streams_visible_to(user)
             self.fields["stream"].queryset = streams
             self.fields["first_step"].queryset = ProcessStep.objects.filter(stream__in=streams)
-            self.fields["owner"].queryset = UserModel.objects.filter(
-                memberships__team__in=teams_visible_to(user)
-            ).distinct()
+            self.fields["owner"].queryset = members_visible_to(user)
 
 
 class DealUpdateSerializer(serializers.ModelSerializer):
@@ -167,9 +165,7 @@ class DealUpdateSerializer(serializers.ModelSerializer):
         super().__init__(*args, **kwargs)
         user = _request_user(self)
         if user is not None:
-            self.fields["owner"].queryset = UserModel.objects.filter(
-                memberships__team__in=teams_visible_to(user)
-            ).distinct()
+            self.fields["owner"].queryset = members_visible_to(user)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(getattr(self, "initial_data", {})) - set(self.fields))
