@@ -18,8 +18,9 @@ two series must be told apart they also differ in marker shape, dash or position
 
 One module per dashboard, each chart with its explanation text:
 
-- ``common``: palette, layout and axis helpers, ``Figure``/``Chart``/``Tile``, the stream's
-  map (``StreamMap``), number and time helpers, the change text of headline tiles;
+- ``common``: palette, layout and axis helpers, the traces and figures every chart is drawn
+  with, ``Figure``/``Chart``/``Tile``, the stream's map (``StreamMap``, ``Named``), number and
+  time helpers, the change text of headline tiles;
 - ``funnel``: the funnel dashboard (funnel, velocity levers, closed per week, stage time,
   cohorts) and its tiles;
 - ``flow``: the flow dashboard (cumulative flow, aging, cycle time, time in step,

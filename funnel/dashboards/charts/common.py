@@ -1,7 +1,10 @@
-"""What every dashboard chart shares: the palette and layout, what a chart card holds
-(``Figure``, ``Chart``, ``Tile``), the stream's map as the charts name it, the number and time
-helpers, and the change text of the headline tiles. The charts themselves live in one module
-per dashboard beside this one (``funnel``, ``flow``, ``waste``, ``rep``, ``team``).
+"""What every dashboard chart shares: the palette and layout, the traces and figures the
+charts are drawn with (``_bars``, ``_scatter``, ``_hbars`` for a bar a step, ``_blue_and_grey``
+for a figure beside what it is compared with, ``_share_line`` on ``_percent_axis2``), what a
+chart card holds (``Figure``, ``Chart`` with its empty state, ``Tile``), the stream's map as
+the charts name it, the number and time helpers, and the change text of the headline tiles.
+The charts themselves live in one module per dashboard beside this one (``funnel``, ``flow``,
+``waste``, ``rep``, ``team``), each with its explanation text.
 """
 
 from __future__ import annotations
