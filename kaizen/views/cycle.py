@@ -1,7 +1,7 @@
 """A cycle's page (``/kaizen/<pk>/``): the PDCA record with one form per phase, the Check with
 its run chart, comments; the Check's status the page polls while it is being computed; and
 the scaffolding every form and button of the page posts through (:func:`submit_form`,
-:func:`cycle_form`, :func:`cycle_action`).
+:func:`cycle_form`, :func:`cycle_button`).
 """
 
 from __future__ import annotations
@@ -182,27 +182,38 @@ def submit_form(
     return cycle_page(request, get_cycle(request, cycle.pk), status=400, **{name: form})
 
 
-def cycle_action(
-    request: HttpRequest,
-    pk: int,
-    act: Callable[[KaizenCycle], object],
-    *,
-    done: str | Callable[[KaizenCycle], str],
-    to_board: bool = False,
-) -> HttpResponse:
-    """A button of the cycle page that posts no fields (move to Check, withdraw): ``act`` calls
-    one service on the cycle. A refusal re-renders the cycle page, read afresh, with the reason
-    (status 400); otherwise ``done`` is the success message (or makes it from the cycle) and
-    the cycle is shown next, or the board with ``to_board``."""
-    cycle = get_cycle(request, pk)
-    try:
-        act(cycle)
-    except ValidationError as exc:
-        return cycle_page(
-            request, get_cycle(request, pk), status=400, action_error=" ".join(exc.messages)
-        )
-    messages.success(request, done(cycle) if callable(done) else done)
-    return redirect("kaizen:board") if to_board else redirect("kaizen:detail", pk=cycle.pk)
+Act = Callable[[HttpRequest, KaizenCycle], object]
+
+
+def cycle_button(
+    *, done: str | Callable[[KaizenCycle], str], to_board: bool = False
+) -> Callable[[Act], Callable[[HttpRequest, int], HttpResponse]]:
+    """Make the view of a button of the cycle page that posts no fields (move to Check,
+    withdraw) from its service call: the decorated ``act(request, cycle)`` calls one service.
+    The view takes POST only and finds the cycle (404 if not visible). A refusal re-renders the
+    cycle page, read afresh, with the reason (status 400); otherwise ``done`` is the success
+    message (or makes it from the cycle) and the cycle is shown next, or the board with
+    ``to_board``."""
+
+    def decorate(act: Act) -> Callable[[HttpRequest, int], HttpResponse]:
+        @require_POST
+        @wraps(act)
+        def view(request: HttpRequest, pk: int) -> HttpResponse:
+            cycle = get_cycle(request, pk)
+            try:
+                act(request, cycle)
+            except ValidationError as exc:
+                return cycle_page(
+                    request, get_cycle(request, pk), status=400, action_error=" ".join(exc.messages)
+                )
+            messages.success(request, done(cycle) if callable(done) else done)
+            if to_board:
+                return redirect("kaizen:board")
+            return redirect("kaizen:detail", pk=cycle.pk)
+
+        return view
+
+    return decorate
 
 
 Save = Callable[[HttpRequest, KaizenCycle, dict[str, Any]], KaizenCycle]

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
-from django.views.decorators.http import require_POST
+from django.http import HttpRequest
 
 from kaizen.forms import AbandonForm, ActForm, AdaptForm, AdoptForm, DoForm, DoNotesForm
 from kaizen.models import KaizenCycle
@@ -20,7 +19,7 @@ from kaizen.services import (
     cycle_start_do,
     cycle_update,
 )
-from kaizen.views.cycle import cycle_action, cycle_form
+from kaizen.views.cycle import cycle_button, cycle_form
 
 
 @cycle_form("do_form", DoForm, done="Do: the change is under way. Move to Check when it has run.")
@@ -33,15 +32,10 @@ def cycle_notes(request: HttpRequest, cycle: KaizenCycle, data: dict[str, Any]) 
     return cycle_update(cycle=cycle, user=request.user, **data)
 
 
-@require_POST
-def cycle_check(request: HttpRequest, pk: int) -> HttpResponse:
+@cycle_button(done="Check: comparing after the change with before.")
+def cycle_check(request: HttpRequest, cycle: KaizenCycle) -> None:
     """Do → Check (the Check itself is computed in the background)."""
-    return cycle_action(
-        request,
-        pk,
-        lambda cycle: cycle_start_check(cycle=cycle, user=request.user),
-        done="Check: comparing after the change with before.",
-    )
+    cycle_start_check(cycle=cycle, user=request.user)
 
 
 def _needs_override(cycle: KaizenCycle) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from kaizen.forms import SERVICE_FIELD, PlanForm, show_service_errors
+from kaizen.models import KaizenCycle
 from kaizen.selectors import (
     cycle_can_edit_plan,
     cycle_can_manage,
@@ -21,7 +22,7 @@ from kaizen.selectors import (
     streams_for_cycles,
 )
 from kaizen.services import cycle_delete, cycle_plan, cycle_update, plan_problems
-from kaizen.views.cycle import cycle_action, get_cycle, submit_form
+from kaizen.views.cycle import cycle_button, get_cycle, submit_form
 from streams.models import Role
 from streams.selectors import team_ids_with_role
 
@@ -114,13 +115,7 @@ def cycle_plan_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@require_POST
-def cycle_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+@cycle_button(done=lambda cycle: f"“{cycle.title}” withdrawn.", to_board=True)
+def cycle_delete_view(request: HttpRequest, cycle: KaizenCycle) -> None:
     """Withdraw a plan; the board is shown next."""
-    return cycle_action(
-        request,
-        pk,
-        lambda cycle: cycle_delete(cycle=cycle, user=request.user),
-        done=lambda cycle: f"“{cycle.title}” withdrawn.",
-        to_board=True,
-    )
+    cycle_delete(cycle=cycle, user=request.user)
