@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, time
 from itertools import pairwise
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F
@@ -202,6 +203,10 @@ def _changed(calendar: WorkingCalendar, lane_ids: Iterable[int] | None = None) -
 def calendar_create(*, team: Team, by: User, spec: CalendarSpec) -> WorkingCalendar:
     """A new calendar of ``team``; the team's first one is its default."""
     _require_edit(by, team)
+    return _create(team, spec)
+
+
+def _create(team: Team, spec: CalendarSpec) -> WorkingCalendar:
     errors: dict[str, str] = {}
     _check(team, spec, errors, exclude=None)
     if errors:
@@ -357,3 +362,29 @@ def lane_set_calendar(*, lane: Lane, by: User, calendar: WorkingCalendar | None)
     if effective is not None:
         _changed(effective, lane_ids=[lane.pk])
     return lane
+
+
+#: The demo team's hours: Monday to Friday, 09:00–17:30.
+DEMO_SPANS = tuple(SpanSpec(day, time(9), time(17, 30)) for day in range(5))
+
+
+@transaction.atomic
+def seed_calendar(
+    team: Team, *, time_zone: str | None = None, country: str = "US", subdivision: str = ""
+) -> WorkingCalendar:
+    """The demo data's calendar (``vsm_project.demo`` calls it): the team's default, Monday
+    to Friday 09:00–17:30 in ``time_zone`` (default: the site's ``TIME_ZONE``) with
+    ``country``'s public holidays. Written by the system, as the rest of the demo: no user's
+    right is checked. Replaces a calendar of the same name."""
+    WorkingCalendar.objects.filter(team=team, name="Office hours", lanes__isnull=True).delete()
+    return _create(
+        team,
+        CalendarSpec(
+            name="Office hours",
+            time_zone=time_zone or settings.TIME_ZONE,
+            country=country,
+            subdivision=subdivision,
+            is_default=True,
+            spans=DEMO_SPANS,
+        ),
+    )

@@ -20,6 +20,7 @@ from streams.calendars.services import (
     closure_add,
     closure_remove,
     lane_set_calendar,
+    seed_calendar,
 )
 from streams.calendars.working_time import ClosureSpec, SpanSpec
 
@@ -254,3 +255,14 @@ def test_a_calendar_with_no_working_time_in_a_window(team_setup, berlin):
         == 0
     )
     assert clock.day_plan(date(2026, 8, 5)).closures == ("Summer shutdown",)
+
+
+def test_the_demo_calendar_works_weekdays_with_the_countrys_holidays(team_setup, settings):
+    settings.TIME_ZONE = "America/Chicago"
+    calendar = seed_calendar(team_setup.team_a)
+    assert calendar.is_default and calendar.time_zone == "America/Chicago"
+    clock = clock_for(calendar)
+    assert clock.day_plan(date(2026, 7, 1)).working_seconds == 8.5 * HOUR  # a Wednesday
+    assert clock.day_plan(date(2026, 11, 26)).holiday == "Thanksgiving Day"
+    assert seed_calendar(team_setup.team_a).pk != calendar.pk  # seeding again replaces it
+    assert WorkingCalendar.objects.count() == 1

@@ -120,7 +120,7 @@ def test_the_detail_page_shows_the_coming_weeks_with_holidays_and_closures(clien
     assert "Holiday: Christmas Day" in page
     assert page.count("Closed: Winter shutdown") == 4
     assert 'data-day="2026-12-21"' in page and "(today)" in page
-    assert "8.5 h" in page and "Not working" in page
+    assert "8.5 h" in page and 'Off<span class="visually-hidden"> (not working)' in page
     assert "Wall-clock times in Europe/Berlin" in page
     # Leadership reads: no edit form, no remove buttons.
     assert 'name="hours_monday"' not in page and "Remove" not in page
