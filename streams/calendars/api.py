@@ -38,7 +38,7 @@ from streams.calendars.services import (
     calendar_update,
     lane_set_calendar,
 )
-from streams.calendars.working_time import ClosureSpec, SpanSpec
+from streams.calendars.working_time import SpanSpec
 from streams.models import Lane, Team
 from streams.selectors import streams_visible_to, teams_visible_to
 
@@ -148,24 +148,8 @@ class CalendarInputSerializer(serializers.Serializer):
 
     def spec(self) -> CalendarSpec:
         data = self.validated_data
-        return CalendarSpec(
-            name=data["name"],
-            time_zone=data["time_zone"],
-            country=data["country"],
-            subdivision=data["subdivision"],
-            is_default=data["is_default"],
-            spans=[SpanSpec(s["weekday"], s["start"], s["end"]) for s in data["spans"]],
-            closures=[
-                ClosureSpec(
-                    c["start_date"],
-                    c["end_date"],
-                    c.get("start_time"),
-                    c.get("end_time"),
-                    c["label"],
-                )
-                for c in data["closures"]
-            ],
-        )
+        spans = [SpanSpec(s["weekday"], s["start"], s["end"]) for s in data["spans"]]
+        return CalendarSpec.of(data, spans, data["closures"])
 
 
 class StripSegmentSerializer(serializers.Serializer):

@@ -105,18 +105,12 @@ class CalendarForm(forms.Form):
 
     def spec(self) -> CalendarSpec:
         data = self.cleaned_data
-        return CalendarSpec(
-            name=data["name"],
-            time_zone=data["time_zone"],
-            country=data["country"],
-            subdivision=data["subdivision"],
-            is_default=data["is_default"],
-            spans=[
-                SpanSpec(weekday, start, end)
-                for weekday in range(7)
-                for start, end in data[hours_field(weekday)]
-            ],
-        )
+        spans = [
+            SpanSpec(weekday, start, end)
+            for weekday in range(7)
+            for start, end in data[hours_field(weekday)]
+        ]
+        return CalendarSpec.of(data, spans)
 
     def apply_errors(self, exc: ValidationError) -> None:
         """The service's errors next to their fields: ``spans.monday`` on Monday's hours,
@@ -175,14 +169,7 @@ class ClosureForm(forms.Form):
         super().__init__(*args, **kwargs)
 
     def spec(self) -> ClosureSpec:
-        data = self.cleaned_data
-        return ClosureSpec(
-            data["start_date"],
-            data["end_date"],
-            data["start_time"],
-            data["end_time"],
-            data["label"],
-        )
+        return ClosureSpec.of(self.cleaned_data)
 
 
 class LaneCalendarsForm(forms.Form):

@@ -13,10 +13,11 @@ calendar (its first one becomes the default; choosing another default moves the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, time
 from itertools import pairwise
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -53,6 +54,21 @@ class CalendarSpec:
     subdivision: str = ""
     is_default: bool = False
     closures: Sequence[ClosureSpec] = ()
+
+    @classmethod
+    def of(
+        cls, data: Mapping[str, Any], spans: Sequence[SpanSpec], closures: Sequence = ()
+    ) -> CalendarSpec:
+        """From a form's or a serializer's cleaned ``data`` (its calendar fields)."""
+        return cls(
+            name=data["name"],
+            time_zone=data["time_zone"],
+            country=data["country"],
+            subdivision=data["subdivision"],
+            is_default=data["is_default"],
+            spans=spans,
+            closures=[ClosureSpec.of(c) for c in closures],
+        )
 
 
 def _require_edit(by: User, team: Team) -> None:

@@ -61,6 +61,17 @@ class ClosureSpec:
     end_time: time | None = None
     label: str = ""
 
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> ClosureSpec:
+        """From a form's or a serializer's cleaned ``data``."""
+        return cls(
+            data["start_date"],
+            data["end_date"],
+            data.get("start_time"),
+            data.get("end_time"),
+            data["label"],
+        )
+
 
 @dataclass(frozen=True)
 class DayPlan:
