@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from streams.models import FunnelStage, ProcessStep, ValueStream
+from vsm_project.db import choices_check
 
 
 class DealStatus(models.TextChoices):
@@ -77,9 +78,7 @@ class Deal(models.Model):
             models.UniqueConstraint(
                 fields=["stream", "external_id"], name="deal_external_id_unique"
             ),
-            models.CheckConstraint(
-                condition=Q(status__in=DealStatus.values), name="deal_status_valid"
-            ),
+            choices_check("status", DealStatus, "deal_status_valid"),
             models.CheckConstraint(
                 condition=Q(amount__isnull=True) | Q(amount__gte=0), name="deal_amount_not_negative"
             ),
@@ -146,9 +145,7 @@ class DealEvent(models.Model):
         ordering = ["recorded_at", "id"]
         indexes = [models.Index(fields=["deal", "recorded_at"], name="deal_event_deal_recorded")]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(kind__in=DealEventKind.values), name="deal_event_kind_valid"
-            ),
+            choices_check("kind", DealEventKind, "deal_event_kind_valid"),
             models.CheckConstraint(
                 condition=Q(status__in=(DealStatus.WON, DealStatus.LOST)),
                 name="deal_event_status_closed",

@@ -26,6 +26,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from streams.models import ProcessStep, ValueStream
+from vsm_project.db import choices_check
 
 
 class Phase(models.TextChoices):
@@ -149,13 +150,9 @@ class KaizenCycle(models.Model):
         ordering = ["-planned_on", "id"]
         indexes = [models.Index(fields=["stream", "phase"], name="kaizen_stream_phase")]
         constraints = [
-            models.CheckConstraint(condition=Q(phase__in=Phase.values), name="kaizen_phase_valid"),
-            models.CheckConstraint(
-                condition=Q(metric__in=Metric.values), name="kaizen_metric_valid"
-            ),
-            models.CheckConstraint(
-                condition=Q(direction__in=Direction.values), name="kaizen_direction_valid"
-            ),
+            choices_check("phase", Phase, "kaizen_phase_valid"),
+            choices_check("metric", Metric, "kaizen_metric_valid"),
+            choices_check("direction", Direction, "kaizen_direction_valid"),
             # No Do, Check or Act before the change has a start date (PDCA order).
             models.CheckConstraint(
                 condition=Q(phase=Phase.PLAN) | Q(change_date__isnull=False),
@@ -252,9 +249,7 @@ class CycleCheck(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(
-                condition=Q(verdict__in=Verdict.values), name="kaizen_check_verdict_valid"
-            ),
+            choices_check("verdict", Verdict, "kaizen_check_verdict_valid"),
             models.CheckConstraint(
                 condition=Q(p_value__isnull=True) | (Q(p_value__gte=0) & Q(p_value__lte=1)),
                 name="kaizen_check_p_value_0_1",

@@ -1,4 +1,6 @@
-"""Database rules that a CHECK constraint cannot express because they look at another table.
+"""Database rules shared by the apps: a CHECK that a column holds one of its choices
+(:func:`choices_check`), and the rules that a CHECK constraint cannot express because they look
+at another table.
 
 A ``RowRule`` is an SQL condition over one changed row, written with ``{row}`` for that row
 (``{row}.step_id``). It becomes:
@@ -20,7 +22,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import migrations
+from django.db import migrations, models
+
+
+def choices_check(field: str, choices: type[models.Choices], name: str) -> models.CheckConstraint:
+    """CHECK: ``field`` holds one of ``choices`` (Django checks choices in forms only; this keeps
+    a shell, an import or raw SQL from storing another value)."""
+    return models.CheckConstraint(condition=models.Q(**{f"{field}__in": choices.values}), name=name)
 
 
 @dataclass(frozen=True)
