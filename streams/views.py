@@ -84,6 +84,7 @@ def stream_edit(request: HttpRequest, slug: str) -> HttpResponse:
         "stream": stream,
         "steps": steps,
         "lanes": list(stream.lanes.all()),
+        "calendars": list(stream.team.calendars.all()),
         "stages": stage_spans(stream, steps),
         "value_classes": ValueClass.choices,
         "svg": stream_svg(stream),

@@ -1,7 +1,8 @@
 """Working calendars in Chromium: a manager reaches the team's calendars from the home page,
 sees the empty state, creates a calendar (a refused span is shown next to its weekday, with
-the field marked invalid), adds a closure and sees it in the coming-weeks strip, with no CSP
-violation; leadership reads the calendar without edit controls; the strip fits a phone."""
+the field marked invalid), adds a closure and sees it in the coming-weeks strip, puts a lane
+on it in the map editor, with no CSP violation; leadership reads the calendar without edit
+controls; the strip fits a phone."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from streams.calendars.models import WorkingCalendar
 from streams.calendars.services import seed_calendar
-from streams.models import ValueStream
+from streams.models import Lane, ValueStream
 from vsm_project.demo import DEMO_PASSWORD
 
 from .conftest import login, save_screenshot
@@ -65,6 +66,19 @@ def test_a_manager_creates_a_calendar_and_sees_its_coming_weeks(page: Page, demo
     expect(day).to_contain_text("Closed: Team offsite")
     expect(day).to_contain_text("Off (not working)")
     save_screenshot(page, "calendar-1440x900")
+    assert page.evaluate("window.__csp") == []
+
+    # The map editor puts a lane on a calendar by name (through the API).
+    page.goto(f"/streams/{demo.stream_slug}/edit/")
+    legal = Lane.objects.get(stream__slug=demo.stream_slug, name="Legal")
+    page.get_by_label("Working calendar of Legal").select_option(label="Berlin office")
+    page.locator(f'form[data-url="/api/lanes/{legal.pk}/calendar/"]').get_by_role(
+        "button", name="Save calendar"
+    ).click()
+    expect(page.locator("#save-status")).to_have_text("Saved.")
+    legal.refresh_from_db()
+    assert legal.calendar == WorkingCalendar.objects.get(name="Berlin office")
+    expect(page.get_by_label("Working calendar of Legal")).to_have_value(str(legal.calendar_id))
     assert page.evaluate("window.__csp") == []
 
 
