@@ -28,7 +28,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from funnel.api import EventLogPagination, StableOrderingFilter
-from funnel.api.viewsets import AnsweringViewSet, object_errors, post_action
+from funnel.api.viewsets import AnsweringViewSet, object_errors, post_actions
 from kaizen.models import (
     CycleCheck,
     CycleComment,
@@ -335,6 +335,7 @@ class CycleFilter(filters.FilterSet):
 # --- The viewset ----------------------------------------------------------------------------
 
 _ERRORS = object_errors("cycle", "Your role in the team does not allow this.")
+_cycle_action = post_actions(CycleSerializer, _ERRORS)
 
 
 class PhaseMovePermission(permissions.BasePermission):
@@ -434,19 +435,13 @@ class KaizenCycleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Answe
         cycle_delete(cycle=self.get_object(), user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @post_action(
-        "Do: the change started",
-        StartDoSerializer,
-        {200: CycleSerializer, **_ERRORS},
-        url_path="start-do",
-    )
+    @_cycle_action("Do: the change started", StartDoSerializer, url_path="start-do")
     def start_do(self, request: Request, pk: str | None = None) -> Response:
         return self._decide(request, cycle_start_do)
 
-    @post_action(
+    @_cycle_action(
         "Check: compare after the change with before",
         None,
-        {200: CycleSerializer, **_ERRORS},
         description="Needs the cycle in Do. The Check is computed by a background task a "
         "moment later, then again every few minutes while in Check or Act.",
         url_path="start-check",
@@ -456,10 +451,9 @@ class KaizenCycleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Answe
         cycle_start_check(cycle=cycle, user=request.user, now=timezone.now())
         return self._answer(cycle)
 
-    @post_action(
+    @_cycle_action(
         "Act: decide on the result",
         StartActSerializer,
-        {200: CycleSerializer, **_ERRORS},
         description="Needs the cycle in Check with its Check computed. A Check with "
         "insufficient data needs `override_reason` (400 naming it otherwise).",
         url_path="start-act",
@@ -467,30 +461,25 @@ class KaizenCycleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Answe
     def start_act(self, request: Request, pk: str | None = None) -> Response:
         return self._decide(request, cycle_start_act)
 
-    @post_action(
+    @_cycle_action(
         "Adopt the change as the new standard (closes the cycle)",
         AdoptSerializer,
-        {200: CycleSerializer, **_ERRORS},
         description="Needs a Check other than insufficient data, or `override_reason` (or the "
         "one given when moving to Act): the cycle is then adopted without evidence.",
     )
     def adopt(self, request: Request, pk: str | None = None) -> Response:
         return self._decide(request, cycle_adopt)
 
-    @post_action(
+    @_cycle_action(
         "Adapt: close the cycle and plan a linked follow-up",
         AdaptSerializer,
-        {201: CycleSerializer, **_ERRORS},
+        created=True,
         description="Answers the new follow-up cycle (its `follow_up_of` is this one).",
     )
     def adapt(self, request: Request, pk: str | None = None) -> Response:
         return self._decide(request, cycle_adapt, status.HTTP_201_CREATED)
 
-    @post_action(
-        "Abandon the change, saying why (closes the cycle)",
-        AbandonSerializer,
-        {200: CycleSerializer, **_ERRORS},
-    )
+    @_cycle_action("Abandon the change, saying why (closes the cycle)", AbandonSerializer)
     def abandon(self, request: Request, pk: str | None = None) -> Response:
         return self._decide(request, cycle_abandon)
 

@@ -27,7 +27,7 @@ from funnel.api.serializers import (
     DealSerializer,
     DealUpdateSerializer,
 )
-from funnel.api.viewsets import AnsweringViewSet, object_errors, post_action
+from funnel.api.viewsets import AnsweringViewSet, object_errors, post_actions
 from funnel.eventlog.bulk import deal_create_owner
 from funnel.eventlog.selectors import deal_can_edit, deals_visible_to
 from funnel.eventlog.services import (
@@ -67,6 +67,7 @@ class DealPermission(permissions.BasePermission):
 
 
 _ERRORS = object_errors("deal", "You can see the deal but not change it.")
+_deal_action = post_actions(DealSerializer, _ERRORS)
 
 
 @extend_schema_view(
@@ -146,10 +147,9 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, AnsweringVie
         deal_update(deal=deal, user=request.user, **serializer.validated_data)
         return self._answer(deal)
 
-    @post_action(
+    @_deal_action(
         "Move the deal to a step",
         DealMoveSerializer,
-        {200: DealSerializer, **_ERRORS},
         description="Ends the deal's current visit and opens one at `step`, at `at`. Moving "
         "back to a step visited before is rework.",
     )
@@ -159,10 +159,9 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, AnsweringVie
         deal_move(deal=deal, step=data["step"], at=data.get("at"), actor=request.user)
         return self._answer(deal)
 
-    @post_action(
+    @_deal_action(
         "Log hands-on work at the deal's current step",
         DealLogWorkSerializer,
-        {200: DealSerializer, **_ERRORS},
         description="Adds `minutes` to the open visit; 400 naming `visit` when the deal is at "
         "no step.",
         url_path="log-work",
@@ -173,10 +172,9 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, AnsweringVie
         deal_log_work(deal=deal, minutes=data["minutes"])
         return self._answer(deal)
 
-    @post_action(
+    @_deal_action(
         "Close the deal as won or lost",
         DealCloseSerializer,
-        {200: DealSerializer, **_ERRORS},
         description="Its current visit ends at the same instant.",
     )
     def close(self, request: Request, pk: str | None = None) -> Response:
@@ -191,10 +189,9 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, AnsweringVie
         )
         return self._answer(deal)
 
-    @post_action(
+    @_deal_action(
         "Undo your close of the deal (within 10 minutes)",
         None,
-        {200: DealSerializer, **_ERRORS},
         description="The deal is open again at the step it closed at, as if the close had not "
         "happened; the undo is kept in its history. Only whoever closed it, within 10 "
         "minutes and while they may still change the deal (403 otherwise); 400 naming "
@@ -205,10 +202,9 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, AnsweringVie
         deal_close_undo(deal=deal, user=request.user)
         return self._answer(deal)
 
-    @post_action(
+    @_deal_action(
         "Reopen a closed deal, saying why (managers)",
         DealReopenSerializer,
-        {200: DealSerializer, **_ERRORS},
         description="The deal is open again at the step it closed at; who reopened it, when, "
         "why and the outcome it had are kept in its history, and the metrics recompute. "
         "The team's managers only (403 otherwise); 400 naming `reason` without one, "

@@ -2,7 +2,7 @@
 serializer per action (from ``streams.api.common``) and answers that read the object back
 through the visible queryset (:class:`AnsweringViewSet`), the schema's 400/403/404 answers
 about one object (:func:`object_errors`), and the routing and schema of a POST action on one
-object (:func:`post_action`).
+object (:func:`post_actions`).
 """
 
 from __future__ import annotations
@@ -32,25 +32,34 @@ def object_errors(noun: str, forbidden: str) -> dict[int, OpenApiResponse]:
     }
 
 
-def post_action(
-    summary: str,
-    request: type[serializers.BaseSerializer] | None,
-    responses: dict[int, Any],
-    *,
-    description: str | None = None,
-    **action_kwargs: Any,
-) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
-    """A POST action on one object (``@action(detail=True, methods=["post"])``, with
-    ``action_kwargs`` such as ``url_path``) and its schema: ``request`` is its input (None: no
-    body), ``responses`` its answers."""
+def post_actions(
+    answer: type[serializers.BaseSerializer], errors: dict[int, Any]
+) -> Callable[..., Callable[[Callable[..., Response]], Callable[..., Response]]]:
+    """The decorator of a viewset's POST actions on one object, which all answer ``answer``
+    (201 with ``created=True``, else 200) or one of ``errors``:
+    ``@post(summary, request, description=…, created=…, **action_kwargs)`` routes the method
+    (``@action(detail=True, methods=["post"])``, with ``action_kwargs`` such as ``url_path``)
+    and declares its schema; ``request`` is its input (None: no body)."""
 
-    def decorate(method: Callable[..., Response]) -> Callable[..., Response]:
-        routed = action(detail=True, methods=["post"], **action_kwargs)(method)
-        return extend_schema(
-            summary=summary, description=description, request=request, responses=responses
-        )(routed)
+    def post(
+        summary: str,
+        request: type[serializers.BaseSerializer] | None,
+        *,
+        description: str | None = None,
+        created: bool = False,
+        **action_kwargs: Any,
+    ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+        responses = {201 if created else 200: answer, **errors}
 
-    return decorate
+        def decorate(method: Callable[..., Response]) -> Callable[..., Response]:
+            routed = action(detail=True, methods=["post"], **action_kwargs)(method)
+            return extend_schema(
+                summary=summary, description=description, request=request, responses=responses
+            )(routed)
+
+        return decorate
+
+    return post
 
 
 class AnsweringViewSet(InputPerActionViewSet):
