@@ -29,6 +29,7 @@ from schemathesis.checks import (
 
 from funnel.models import Deal, Visit
 from kaizen.models import KaizenCycle
+from streams.calendars.services import seed_calendar
 from streams.models import (
     FunnelStage,
     InactiveMembership,
@@ -38,6 +39,7 @@ from streams.models import (
     ProcessStep,
     Team,
     ValueStream,
+    WorkingCalendar,
 )
 from vsm_project.demo import demo_seed
 
@@ -63,6 +65,7 @@ MODELS = {
     "members": Membership,
     "inactive-members": InactiveMembership,
     "invitations": Invitation,
+    "calendars": WorkingCalendar,
 }
 
 
@@ -87,6 +90,7 @@ def demo_data(db, settings):
     }
     cache.clear()
     demo_seed(deals=30, seed=11)
+    seed_calendar(Team.objects.get())
     return {
         name: list(model.objects.values_list("pk", flat=True)) for name, model in MODELS.items()
     }

@@ -13,7 +13,12 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -45,32 +50,40 @@ from streams.selectors import streams_visible_to, teams_visible_to
 MAX_STRIP_WEEKS = 12
 
 
+@extend_schema_field({"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2})?$", "example": "09:00"})
+class WallClockField(serializers.TimeField):
+    """A wall-clock time in the calendar's zone, ``HH:MM``: no UTC offset (JSON Schema's
+    ``time`` format would demand one)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%H:%M", input_formats=["%H:%M", "%H:%M:%S"], **kwargs)
+
+
 class SpanSerializer(serializers.ModelSerializer):
     weekday = serializers.IntegerField(
         min_value=0, max_value=6, help_text="0 = Monday … 6 = Sunday."
     )
+    start = WallClockField(help_text="Wall-clock time in the calendar's zone, e.g. 09:00.")
+    end = WallClockField(help_text="Wall-clock time in the calendar's zone, after `start`.")
 
     class Meta:
         model = WorkingSpan
         fields = ["weekday", "start", "end"]
-        extra_kwargs = {
-            "start": {"help_text": "Wall-clock time in the calendar's zone, e.g. 09:00."},
-            "end": {"help_text": "Wall-clock time in the calendar's zone, after `start`."},
-        }
 
 
 class ClosureSerializer(serializers.ModelSerializer):
+    start_time = WallClockField(
+        required=False,
+        allow_null=True,
+        help_text="With `end_time`: only this part of one day is closed (wall clock).",
+    )
+    end_time = WallClockField(required=False, allow_null=True)
+
     class Meta:
         model = Closure
         fields = ["id", "label", "start_date", "end_date", "start_time", "end_time"]
         read_only_fields = ["id"]
         extra_kwargs = {
-            "start_time": {
-                "required": False,
-                "allow_null": True,
-                "help_text": "With `end_time`: only this part of one day is closed.",
-            },
-            "end_time": {"required": False, "allow_null": True},
             # The rules (1970–2100, at most a year, a label) are the service's, named by field.
             "label": {"allow_blank": True},
         }
@@ -153,8 +166,8 @@ class CalendarInputSerializer(serializers.Serializer):
 
 
 class StripSegmentSerializer(serializers.Serializer):
-    start = serializers.TimeField()
-    end = serializers.TimeField()
+    start = WallClockField()
+    end = WallClockField()
 
 
 class StripDaySerializer(serializers.Serializer):

@@ -52,7 +52,7 @@ def test_a_manager_creates_a_calendar_with_spans_and_closures(team_setup):
     assert response.status_code == 201, response.content
     data = response.json()
     assert data["is_default"] and data["version"] == 1 and data["subdivision"] == "BY"
-    assert data["spans"][0] == {"weekday": 0, "start": "09:00:00", "end": "17:30:00"}
+    assert data["spans"][0] == {"weekday": 0, "start": "09:00", "end": "17:30"}
     assert data["closures"][0]["label"] == "Winter shutdown"
     assert data["lanes"] == list(ns.stream_a.lanes.values_list("id", flat=True))
 
@@ -141,7 +141,7 @@ def test_the_strip_lists_each_day_with_its_holiday(team_setup):
     days = {day["day"]: day for day in response.json()["days"]}
     assert len(days) == 14 and min(days) == "2026-12-21"  # from the Monday
     assert days["2026-12-21"]["working_seconds"] == 8.5 * 3600
-    assert days["2026-12-21"]["segments"] == [{"start": "09:00:00", "end": "17:30:00"}]
+    assert days["2026-12-21"]["segments"] == [{"start": "09:00", "end": "17:30"}]
     assert days["2026-12-25"]["holiday"] and days["2026-12-25"]["working_seconds"] == 0
     assert days["2026-12-28"]["closures"] == ["Winter shutdown"]
     for bad in ({"weeks": 0}, {"weeks": 99}, {"start": "not-a-day"}, {"start": "1900-01-01"}):
