@@ -630,6 +630,21 @@ def cycle_adopt(
     return cycle
 
 
+#: The plan fields a follow-up takes over from the cycle it adapts (not the target date: the
+#: follow-up sets its own; its countermeasure is what the adaptation changes).
+FOLLOW_UP_CARRIES = (
+    "step",
+    "metric",
+    "problem",
+    "current_condition",
+    "direction",
+    "target_value",
+    "root_cause",
+    "prediction",
+    "window_days",
+)
+
+
 @transaction.atomic
 def cycle_adapt(
     *,
@@ -650,21 +665,13 @@ def cycle_adapt(
     return cycle_plan(
         user=user,
         stream=cycle.stream,
-        step=cycle.step,
         title=title.strip() or f"{cycle.title} (follow-up)",
-        metric=cycle.metric,
-        problem=cycle.problem,
-        current_condition=cycle.current_condition,
-        direction=cycle.direction,
-        target_value=cycle.target_value,
-        root_cause=cycle.root_cause,
         countermeasure=notes,
-        prediction=cycle.prediction,
-        window_days=cycle.window_days,
         # The owner carries over while still in the team; otherwise whoever adapts owns it.
         owner=possible_owners(cycle.stream).filter(pk=cycle.owner_id).first(),
         follow_up_of=cycle,
         now=now,
+        **{name: getattr(cycle, name) for name in FOLLOW_UP_CARRIES},
     )
 
 
