@@ -78,7 +78,7 @@ class CalendarForm(forms.Form):
                 label=day,
                 required=False,
                 max_length=200,
-                help_text=HOURS_HELP if weekday == 0 else "",
+                help_text=HOURS_HELP,
                 widget=forms.TextInput(attrs={"placeholder": "day off"}),
             )
 

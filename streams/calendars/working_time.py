@@ -125,6 +125,31 @@ def public_holidays(country: str, subdivision: str, year: int) -> dict[date, str
     return {day: name for day, name in found.items() if day.year == year}
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """The working intervals of the local years [lo, hi]: sorted starts and ends (epoch
+    seconds), the working seconds before each start (from the first), and that count at
+    :data:`ORIGIN`."""
+
+    lo: int
+    hi: int
+    starts: np.ndarray
+    ends: np.ndarray
+    before: np.ndarray
+    origin_count: int
+
+    def count(self, seconds: np.ndarray) -> np.ndarray:
+        """Working seconds from the first interval up to each instant: the last interval
+        starting at or before it (binary search), the seconds before that interval, and the
+        part of the interval up to the instant."""
+        if not len(self.starts):
+            return np.zeros(len(seconds), dtype=np.int64)
+        i = np.searchsorted(self.starts, seconds, side="right") - 1
+        inside = np.clip(i, 0, None)
+        partial = np.minimum(seconds, self.ends[inside]) - self.starts[inside]
+        return np.where(i < 0, 0, self.before[inside] + partial)
+
+
 class WorkingClock:
     """W(t) of one calendar. Build it once and ask it many instants.
 
@@ -157,11 +182,7 @@ class WorkingClock:
             for c in closures
         ]
         self._holiday_years: dict[int, dict[date, str]] = {}
-        # The prepared local years [lo, hi]: sorted interval starts and ends (epoch seconds)
-        # and the working seconds before each start, counted from the first interval.
-        self._lo = self._hi = None
-        self._starts = self._ends = self._before = np.zeros(0, dtype=np.int64)
-        self._origin_count = 0
+        self._prepared: _Prepared | None = None
 
     @classmethod
     def from_calendar(cls, calendar: Any) -> WorkingClock:
@@ -270,38 +291,32 @@ class WorkingClock:
             day += timedelta(days=1)
         return out
 
-    def _prepare(self, lo: int, hi: int) -> None:
-        """Make the prepared years cover [lo, hi] and the origin's year (1999–2000 local)."""
+    def _prepare(self, lo: int, hi: int) -> _Prepared:
+        """The prepared years, made to cover [lo, hi] and the origin's year (1999–2000 local).
+        Replaced as a whole, never changed in place: a clock may serve several threads."""
         lo, hi = min(lo, ORIGIN.year - 1), max(hi, ORIGIN.year)
-        if self._lo is not None and self._lo <= lo and hi <= self._hi:
-            return
-        if self._lo is not None:
-            lo, hi = min(lo, self._lo), max(hi, self._hi)
+        prepared = self._prepared
+        if prepared is not None and prepared.lo <= lo and hi <= prepared.hi:
+            return prepared
+        if prepared is not None:
+            lo, hi = min(lo, prepared.lo), max(hi, prepared.hi)
         intervals: list[Segment] = []
         for year in range(lo, hi + 1):
             intervals.extend(self._year_intervals(year))
         intervals.sort()
         merged: list[list[int]] = []
-        for a, b in intervals:  # DST folds can make neighbours touch; never count twice
+        for a, b in intervals:  # never count a second twice, should two intervals touch
             if merged and a <= merged[-1][1]:
                 merged[-1][1] = max(merged[-1][1], b)
             else:
                 merged.append([a, b])
         array = np.array(merged, dtype=np.int64).reshape(-1, 2)
-        self._starts, self._ends = array[:, 0].copy(), array[:, 1].copy()
-        lengths = self._ends - self._starts
-        self._before = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
-        self._lo, self._hi = lo, hi
-        self._origin_count = int(self._count(np.array([ORIGIN_EPOCH], dtype=np.int64))[0])
-
-    def _count(self, seconds: np.ndarray) -> np.ndarray:
-        """Working seconds from the first prepared interval up to each instant."""
-        if not len(self._starts):
-            return np.zeros(len(seconds), dtype=np.int64)
-        i = np.searchsorted(self._starts, seconds, side="right") - 1
-        inside = np.clip(i, 0, None)
-        partial = np.minimum(seconds, self._ends[inside]) - self._starts[inside]
-        return np.where(i < 0, 0, self._before[inside] + partial)
+        starts, ends = array[:, 0].copy(), array[:, 1].copy()
+        before = np.concatenate(([0], np.cumsum(ends - starts)[:-1])).astype(np.int64)
+        prepared = _Prepared(lo, hi, starts, ends, before, 0)
+        origin = int(prepared.count(np.array([ORIGIN_EPOCH], dtype=np.int64))[0])
+        self._prepared = prepared = _Prepared(lo, hi, starts, ends, before, origin)
+        return prepared
 
     # --- W(t) --------------------------------------------------------------------------------
 
@@ -320,8 +335,8 @@ class WorkingClock:
                 f"Working time is defined for {FIRST_YEAR}–{LAST_YEAR}; got years {lo}–{hi}."
             )
         # A local year starts up to 14 h before or after the UTC one: one year either side.
-        self._prepare(lo - 1, hi + 1)
-        return self._count(seconds) - self._origin_count
+        prepared = self._prepare(lo - 1, hi + 1)
+        return prepared.count(seconds) - prepared.origin_count
 
     def w(self, instant: datetime | float | int) -> int:
         """W(t): the working seconds from :data:`ORIGIN` up to ``instant`` (signed)."""
