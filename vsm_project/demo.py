@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from funnel.eventlog.paths import path_facts
 from funnel.eventlog.services import event_log_analyze
-from funnel.importing.writing import _VISIT_COPY_COLUMNS as VISIT_COLUMNS
+from funnel.importing.writing import VISIT_COPY_COLUMNS as VISIT_COLUMNS
 from funnel.metrics.snapshots import metrics_recompute_stream
 from funnel.models import Deal, DealStatus, Visit
 from kaizen.models import KaizenCycle, Metric

@@ -21,26 +21,20 @@ from streams.models import ValueStream
 # --- Writing ------------------------------------------------------------------------------
 
 
-# Binary COPY: psycopg packs datetimes in C; its text format converts each one slowly.
-_VISIT_COPY = (
-    "COPY funnel_visit (deal_id, step_id, entered_at, exited_at, work_minutes, actor_id, "
-    "actor_name, created_at, updated_at, reentry, previous_step_id, is_last) "
-    "FROM STDIN (FORMAT BINARY)"
-)
-_VISIT_COPY_COLUMNS = (
+#: A visit's own fields, as the plan holds them and as they are compared with the stored ones.
+VISIT_FIELDS = ("step_id", "entered_at", "exited_at", "work_minutes", "actor_id", "actor_name")
+#: The columns a visit is written with: the plan's fields, timestamps and path facts.
+VISIT_COPY_COLUMNS = (
     "deal_id",
-    "step_id",
-    "entered_at",
-    "exited_at",
-    "work_minutes",
-    "actor_id",
-    "actor_name",
+    *VISIT_FIELDS,
     "created_at",
     "updated_at",
     "reentry",
     "previous_step_id",
     "is_last",
 )
+# Binary COPY: psycopg packs datetimes in C; its text format converts each one slowly.
+_VISIT_COPY = f"COPY funnel_visit ({', '.join(VISIT_COPY_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 
 
 def _column_types(cursor, table: str, columns: tuple[str, ...]) -> list[str]:
@@ -206,16 +200,7 @@ class _Writer:
             if stored:
                 for v in Visit.objects.filter(
                     deal_id__in=[s["id"] for s in stored.values()]
-                ).values_list(
-                    "deal_id",
-                    "id",
-                    "step_id",
-                    "entered_at",
-                    "exited_at",
-                    "work_minutes",
-                    "actor_id",
-                    "actor_name",
-                ):
+                ).values_list("deal_id", "id", *VISIT_FIELDS):
                     stored_visits.setdefault(v[0], []).append(v[1:])
 
         new_deals: list[tuple[int, dict[str, Any]]] = []
@@ -438,7 +423,7 @@ class _Writer:
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 if self._copy_types is None:
-                    self._copy_types = _column_types(cursor, "funnel_visit", _VISIT_COPY_COLUMNS)
+                    self._copy_types = _column_types(cursor, "funnel_visit", VISIT_COPY_COLUMNS)
             with (
                 connection.wrap_database_errors,
                 connection.cursor() as cursor,
