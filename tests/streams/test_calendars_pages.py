@@ -214,3 +214,16 @@ def test_delete_is_refused_while_lanes_rely_on_the_default_then_done(client, tea
     assert client.post(_url("delete", ns, calendar.pk)).status_code == 302
     second.refresh_from_db()
     assert second.is_default and list(WorkingCalendar.objects.all()) == [second]
+
+
+def test_the_default_stays_until_another_calendar_takes_it(client, team_setup):
+    ns = team_setup
+    calendar = _calendar(ns)
+    client.force_login(ns.manager_a)
+    without = form(version=calendar.version)
+    del without["is_default"]
+    response = client.post(_url("detail", ns, calendar.pk), without)
+    assert response.status_code == 400
+    assert "make another calendar the default" in response.context["form"].errors["is_default"][0]
+    calendar.refresh_from_db()
+    assert calendar.is_default and calendar.version == 1

@@ -188,6 +188,8 @@ WINDOWS = [
     ("America/New_York", datetime(2026, 10, 30, tzinfo=UTC)),
     ("Australia/Lord_Howe", datetime(2026, 4, 3, tzinfo=UTC)),  # a 30-minute change
     ("Australia/Lord_Howe", datetime(2026, 10, 2, tzinfo=UTC)),
+    ("America/Santiago", datetime(2026, 4, 2, tzinfo=UTC)),  # changes at midnight
+    ("America/Santiago", datetime(2026, 9, 3, tzinfo=UTC)),
     ("Asia/Kolkata", datetime(2026, 12, 30, tzinfo=UTC)),
     ("UTC", datetime(2026, 12, 30, tzinfo=UTC)),
 ]
