@@ -65,6 +65,12 @@ class Deal(models.Model):
     first_entered_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="When the deal's first visit began."
     )
+    # Working-time offsets (funnel.eventlog.working): W(t) of the team's default calendar, in
+    # seconds from its origin, at the first entry and at the close; empty without a calendar.
+    # A deal's working sales cycle is closed_w − first_entered_w. Nullable without a default
+    # so that adding them did not rebuild the table on SQLite (its triggers).
+    first_entered_w = models.BigIntegerField(null=True, blank=True, editable=False)
+    closed_w = models.BigIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "id"]
@@ -204,6 +210,11 @@ class Visit(models.Model):
         help_text="The step of the deal's previous visit; empty for its first.",
     )
     is_last = models.BooleanField(null=True, editable=False, help_text="The deal's latest visit.")
+    # Working-time offsets (funnel.eventlog.working): W(t) of the visit's calendar (its step's
+    # lane's, else the team's default) at entry and exit, in seconds; a visit's working time
+    # is exited_w − entered_w. Empty without a calendar, and exited_w while the visit is open.
+    entered_w = models.BigIntegerField(null=True, blank=True, editable=False)
+    exited_w = models.BigIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["deal", "entered_at", "id"]
@@ -328,6 +339,10 @@ class MetricsState(models.Model):
         null=True, blank=True, help_text="A recompute is queued since; empty when none is."
     )
     computed_at = models.DateTimeField(null=True, blank=True)
+    # The calendars the stream's working-time offsets were written under (ids and versions,
+    # funnel.eventlog.working.calendar_signature); while it differs from the calendars' now,
+    # a rewrite is owed and the working-time figures are stale.
+    offsets_signature = models.CharField(max_length=500, blank=True, default="")
 
     def __str__(self) -> str:
         return f"metrics of {self.stream}"

@@ -148,6 +148,13 @@ class ValueStream(models.Model):
     target_won_deals_per_period = models.PositiveIntegerField(null=True, blank=True)
     available_selling_hours_per_period = models.FloatField(null=True, blank=True)
     currency = models.CharField(max_length=3, default="USD")
+    time_basis = models.CharField(
+        max_length=8,
+        choices=[("elapsed", "Elapsed time"), ("working", "Working time")],
+        default="elapsed",
+        help_text="How durations are shown by default: calendar (elapsed) time, or the working "
+        "time of the team's calendars.",
+    )
     # Bumped by every map edit; a save based on an older version is refused (optimistic lock).
     version = models.PositiveIntegerField(default=1)
     updated_by = models.ForeignKey(
