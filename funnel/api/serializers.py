@@ -17,6 +17,7 @@ from rest_framework import serializers
 
 from funnel.eventlog.moments import date_range_error, utc_offset_error
 from funnel.models import Deal, DealEvent, DealStatus, Visit
+from streams.api.common import refuse_unknown_fields
 from streams.models import ProcessStep, ValueStream
 from streams.selectors import User, members_visible_to, streams_visible_to
 
@@ -168,11 +169,7 @@ class DealUpdateSerializer(serializers.ModelSerializer):
             self.fields["owner"].queryset = members_visible_to(user)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(getattr(self, "initial_data", {})) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError(
-                {name: ["This field cannot be changed here."] for name in unknown}
-            )
+        refuse_unknown_fields(self, default="This field cannot be changed here.")
         return attrs
 
 

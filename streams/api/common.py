@@ -63,6 +63,21 @@ def _request_user(serializer: serializers.Serializer) -> User | None:
     return getattr(serializer.context.get("request"), "user", None)
 
 
+def refuse_unknown_fields(
+    serializer: serializers.BaseSerializer,
+    reasons: Mapping[str, str] | None = None,
+    default: str = "This field cannot be set here.",
+) -> None:
+    """Raise a 400 naming every field of the request body the serializer does not know (with
+    ``reasons[name]`` where given), rather than silently ignoring it: a misspelt or read-only
+    field would otherwise look saved."""
+    unknown = sorted(set(getattr(serializer, "initial_data", {})) - set(serializer.fields))
+    if unknown:
+        raise serializers.ValidationError(
+            {name: [(reasons or {}).get(name, default)] for name in unknown}
+        )
+
+
 class _InputSerializer(serializers.Serializer):
     """Refuses fields it does not know, naming them, rather than silently ignoring them (a
     misspelt or read-only field would otherwise look saved)."""
@@ -71,14 +86,7 @@ class _InputSerializer(serializers.Serializer):
     refused_fields: Mapping[str, str] = {}
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(getattr(self, "initial_data", {})) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError(
-                {
-                    name: [self.refused_fields.get(name, "This field cannot be set here.")]
-                    for name in unknown
-                }
-            )
+        refuse_unknown_fields(self, self.refused_fields)
         return attrs
 
     def visible_streams(self) -> QuerySet[ValueStream]:

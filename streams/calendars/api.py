@@ -26,6 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from streams.api.common import refuse_unknown_fields
 from streams.calendars.models import Closure, WorkingCalendar, WorkingSpan
 from streams.calendars.selectors import (
     calendar_can_edit,
@@ -152,11 +153,7 @@ class CalendarInputSerializer(serializers.Serializer):
             del self.fields["team"]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(getattr(self, "initial_data", {})) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError(
-                {name: ["This field cannot be set here."] for name in unknown}
-            )
+        refuse_unknown_fields(self)
         return attrs
 
     def spec(self) -> CalendarSpec:
