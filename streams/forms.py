@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 
 from streams.models import Team
 
@@ -31,6 +32,18 @@ def form_submit(form: forms.Form, call: Callable[[dict], T]) -> tuple[bool, T | 
     except ValidationError as exc:
         apply_service_errors(form, exc)
         return False, None
+
+
+def confirmed_post(request: HttpRequest, call: Callable[[], T]) -> tuple[bool, T | None, str]:
+    """A confirmation page's POST: run ``call`` (one service call). Returns ``(True, what it
+    returned, "")`` when it ran, ``(False, None, the service's reasons)`` when the service
+    refused, and ``(False, None, "")`` for the page itself (a GET)."""
+    if request.method != "POST":
+        return False, None, ""
+    try:
+        return True, call(), ""
+    except ValidationError as exc:
+        return False, None, " ".join(exc.messages)
 
 
 class StreamCreateForm(forms.Form):

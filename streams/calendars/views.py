@@ -34,7 +34,7 @@ from streams.calendars.services import (
     closure_remove,
     lane_set_calendar,
 )
-from streams.forms import apply_service_errors
+from streams.forms import apply_service_errors, confirmed_post
 from streams.models import Team
 from streams.selectors import teams_visible_to
 
@@ -206,15 +206,12 @@ def closure_delete(request: HttpRequest, slug: str, pk: int, closure_pk: int) ->
 def calendar_delete_page(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     team, _ = _team(request, slug, edit=True)
     calendar = _calendar(team, pk)
-    error = None
-    if request.method == "POST":
-        try:
-            calendar_delete(calendar=calendar, by=request.user)
-        except ValidationError as exc:
-            error = " ".join(exc.messages)
-        else:
-            messages.success(request, f"Calendar “{calendar.name}” deleted.")
-            return redirect("calendars:list", slug=team.slug)
+    done, _, error = confirmed_post(
+        request, lambda: calendar_delete(calendar=calendar, by=request.user)
+    )
+    if done:
+        messages.success(request, f"Calendar “{calendar.name}” deleted.")
+        return redirect("calendars:list", slug=team.slug)
     return render(
         request,
         "streams/calendars/delete.html",

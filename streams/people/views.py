@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
 
-from streams.forms import apply_service_errors
+from streams.forms import apply_service_errors, confirmed_post
 from streams.models import InactiveMembership, Invitation, Membership, Team
 from streams.people.forms import InvitationPasswordForm, InviteForm, RoleForm, TimeZoneForm
 from streams.people.selectors import (
@@ -150,16 +150,13 @@ def member_deactivate_page(request: HttpRequest, slug: str, pk: int) -> HttpResp
     """Confirm, then take the member out of the team."""
     team = _team(request, slug)
     membership = _membership(team, pk)
-    error = None
-    if request.method == "POST":
-        try:
-            member_deactivate(membership=membership, by=request.user)
-        except ValidationError as exc:
-            error = " ".join(exc.messages)
-        else:
-            who = membership.user.get_full_name() or membership.user.username
-            messages.success(request, f"{who} is deactivated in {team.name}.")
-            return redirect("people:team", slug=team.slug)
+    done, _, error = confirmed_post(
+        request, lambda: member_deactivate(membership=membership, by=request.user)
+    )
+    if done:
+        who = membership.user.get_full_name() or membership.user.username
+        messages.success(request, f"{who} is deactivated in {team.name}.")
+        return redirect("people:team", slug=team.slug)
     return render(
         request,
         "streams/people_confirm.html",
@@ -173,18 +170,15 @@ def member_reactivate_page(request: HttpRequest, slug: str, pk: int) -> HttpResp
     inactive = get_object_or_404(
         InactiveMembership.objects.select_related("user"), team=team, pk=pk
     )
-    error = None
-    if request.method == "POST":
-        try:
-            membership = member_reactivate(inactive=inactive, by=request.user)
-        except ValidationError as exc:
-            error = " ".join(exc.messages)
-        else:
-            who = membership.user.get_full_name() or membership.user.username
-            messages.success(
-                request, f"{who} is back in {team.name} as {membership.get_role_display().lower()}."
-            )
-            return redirect("people:team", slug=team.slug)
+    done, membership, error = confirmed_post(
+        request, lambda: member_reactivate(inactive=inactive, by=request.user)
+    )
+    if done:
+        who = membership.user.get_full_name() or membership.user.username
+        messages.success(
+            request, f"{who} is back in {team.name} as {membership.get_role_display().lower()}."
+        )
+        return redirect("people:team", slug=team.slug)
     return render(
         request,
         "streams/people_confirm.html",
