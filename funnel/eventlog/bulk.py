@@ -124,63 +124,78 @@ class _Lookups:
         self._editable: dict[int, bool] = {}
         self._create_owners: dict[tuple[int, int | None], AbstractBaseUser | None] = {}
 
+    @staticmethod
+    def _found(cache: dict, key: Any, fetch: Callable[[], Any], field: str, missing: str) -> Any:
+        """``cache[key]``, fetched once (``fetch()``); a 400 naming ``field`` when there is
+        no such row among those the user sees."""
+        if key not in cache:
+            cache[key] = fetch()
+        if cache[key] is None:
+            raise ValidationError({field: missing})
+        return cache[key]
+
     def stream(self, stream_id: int) -> ValueStream:
-        if stream_id not in self._streams:
-            self._streams[stream_id] = streams_visible_to(self.user).filter(pk=stream_id).first()
-        stream = self._streams[stream_id]
-        if stream is None:
-            raise ValidationError({"stream": f"No value stream {stream_id} among those you see."})
-        return stream
+        return self._found(
+            self._streams,
+            stream_id,
+            lambda: streams_visible_to(self.user).filter(pk=stream_id).first(),
+            "stream",
+            f"No value stream {stream_id} among those you see.",
+        )
 
     def step(self, step_id: int | None, *, field: str) -> ProcessStep | None:
         if step_id is None:
             return None
-        if step_id not in self._steps:
-            self._steps[step_id] = ProcessStep.objects.filter(
+        return self._found(
+            self._steps,
+            step_id,
+            lambda: ProcessStep.objects.filter(
                 pk=step_id, stream__in=streams_visible_to(self.user)
-            ).first()
-        step = self._steps[step_id]
-        if step is None:
-            raise ValidationError({field: f"No step {step_id} in the streams you see."})
-        return step
+            ).first(),
+            field,
+            f"No step {step_id} in the streams you see.",
+        )
 
     def owner(self, user_id: int | None) -> AbstractBaseUser | None:
         if user_id is None:
             return None
-        if user_id not in self._owners:
-            members = Membership.objects.filter(team__in=teams_visible_to(self.user))
-            self._owners[user_id] = (
+        return self._found(
+            self._owners,
+            user_id,
+            lambda: (
                 get_user_model()
-                .objects.filter(pk=user_id, pk__in=members.values("user_id"))
+                .objects.filter(
+                    pk=user_id,
+                    pk__in=Membership.objects.filter(team__in=teams_visible_to(self.user)).values(
+                        "user_id"
+                    ),
+                )
                 .first()
-            )
-        owner = self._owners[user_id]
-        if owner is None:
-            raise ValidationError({"owner": f"No user {user_id} in your teams."})
-        return owner
+            ),
+            "owner",
+            f"No user {user_id} in your teams.",
+        )
 
     def deal(self, event: dict[str, Any]) -> Deal:
         """The deal an event names by ``deal`` (id) or by ``stream`` and ``external_id``."""
         if event.get("deal") is not None:
             deal_id = event["deal"]
-            if deal_id not in self._deals:
-                self._deals[deal_id] = deals_visible_to(self.user).filter(pk=deal_id).first()
-            deal = self._deals[deal_id]
-            if deal is None:
-                raise ValidationError({"deal": f"No deal {deal_id} among those you see."})
-            return deal
+            return self._found(
+                self._deals,
+                deal_id,
+                lambda: deals_visible_to(self.user).filter(pk=deal_id).first(),
+                "deal",
+                f"No deal {deal_id} among those you see.",
+            )
         stream = self.stream(event["stream"])
         ref = (stream.pk, event["external_id"])
-        if ref not in self._deals_by_ref:
-            self._deals_by_ref[ref] = (
-                deals_visible_to(self.user).filter(stream=stream, external_id=ref[1]).first()
-            )
-        deal = self._deals_by_ref[ref]
-        if deal is None:
-            raise ValidationError(
-                {"external_id": f"Stream {stream.name} has no deal {ref[1]} among those you see."}
-            )
-        return deal
+        return self._found(
+            self._deals_by_ref,
+            ref,
+            lambda: deals_visible_to(self.user).filter(stream=stream, external_id=ref[1]).first(),
+            "external_id",
+            f"Stream {stream.name} has no deal {ref[1]} among those you see.",
+        )
 
     def remember(self, deal: Deal) -> None:
         self._deals[deal.pk] = deal
