@@ -255,7 +255,8 @@ class MetricsSnapshot(models.Model):
     ``funnel.metrics.results.StreamSummary`` and ``Waste`` under their metrics.md names.
 
     ``window_key`` is ``last-90d`` / ``prev-90d`` for the rolling windows, else
-    ``<start>/<end>`` in UTC ISO 8601; ``filter_key`` is "" when unfiltered.
+    ``<start>/<end>`` in UTC ISO 8601; ``filter_key`` is "" when unfiltered; ``basis`` is
+    ``elapsed`` or ``working`` (metrics.md "Working time"): a set has one row per basis.
     """
 
     stream = models.ForeignKey(
@@ -263,6 +264,12 @@ class MetricsSnapshot(models.Model):
     )
     window_key = models.CharField(max_length=120)
     filter_key = models.CharField(max_length=300, blank=True)
+    basis = models.CharField(
+        max_length=8,
+        choices=[("elapsed", "Elapsed time"), ("working", "Working time")],
+        default="elapsed",
+        help_text="The time the durations are counted in; one recompute writes both.",
+    )
     window_start = models.DateTimeField()
     window_end = models.DateTimeField()
     computed_at = models.DateTimeField(help_text="When the window's figures were computed.")
@@ -282,7 +289,8 @@ class MetricsSnapshot(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["stream", "window_key", "filter_key"], name="metrics_snapshot_unique"
+                fields=["stream", "window_key", "filter_key", "basis"],
+                name="metrics_snapshot_unique",
             ),
             models.CheckConstraint(
                 condition=Q(window_end__gt=F("window_start")), name="metrics_snapshot_window_valid"

@@ -164,7 +164,7 @@ def test_an_owed_recompute_runs_and_a_covered_one_is_skipped(team_setup):
     state = MetricsState.objects.get(stream_id=stream_id)
     assert state.scheduled_at is None and state.computed_at > state.changed_at
     assert not metrics_stored(MetricsQuery(stream_id=stream_id)).stale
-    with mock.patch("funnel.metrics.snapshots.compute_metrics") as compute:
+    with mock.patch("funnel.metrics.snapshots.compute_bases") as compute:
         assert recompute_stream_metrics(stream_id, if_owed=True) == 0
     compute.assert_not_called()
 

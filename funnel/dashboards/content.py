@@ -408,18 +408,19 @@ def snapshot_stamp(queries: Sequence) -> Stamp | None:
     """The stamp of ``queries``'s sets in two queries, or None while one of them is not
     stored with its chart series yet (the page then computes it, through
     ``dashboard_read``)."""
-    wanted = {(q.stream_id, q.window_key, q.filters.key) for q in queries}
+    wanted = {(q.stream_id, q.window_key, q.filters.key, q.basis) for q in queries}
     match = Q(pk__in=[])
-    for stream_id, window_key, filter_key in wanted:
-        match |= Q(stream_id=stream_id, window_key=window_key, filter_key=filter_key)
+    for stream_id, window_key, filter_key, basis in wanted:
+        match |= Q(stream_id=stream_id, window_key=window_key, filter_key=filter_key, basis=basis)
     rows = {
-        row[:3]: row[3:]
+        row[:4]: row[4:]
         for row in MetricsSnapshot.objects.filter(match)
         .annotate(series_at=KT("series__computed_at"), series_now=KT("series__now_at"))
         .values_list(
             "stream_id",
             "window_key",
             "filter_key",
+            "basis",
             "pk",
             "computed_at",
             "now_at",
@@ -435,7 +436,8 @@ def snapshot_stamp(queries: Sequence) -> Stamp | None:
     changed = dict(
         MetricsState.objects.filter(stream_id__in=stream_ids).values_list("stream_id", "changed_at")
     )
-    first = rows[(queries[0].stream_id, queries[0].window_key, queries[0].filters.key)]
+    query = queries[0]
+    first = rows[(query.stream_id, query.window_key, query.filters.key, query.basis)]
     return Stamp(
         versions=tuple(sorted((key, row[:5]) for key, row in rows.items())),
         changed_at=tuple(changed.get(pk) for pk in stream_ids),

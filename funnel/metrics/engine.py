@@ -13,6 +13,13 @@ Where each figure comes from:
 - summary (§3): ``_deals`` (win rate, sales cycle, mean won amount) and ``_summary``;
 - waste (§4): the steps' shares, summed in ``_waste``; ``_lost_work`` for overproduction;
 - funnel (§5): ``_funnel``.
+
+Every duration is computed in both time bases in the same queries (metrics.md "Working
+time"): beside each elapsed column the queries read the working-time offsets stored on the
+rows (``Visit.entered_w``/``exited_w``, ``Deal.first_entered_w``/``closed_w``), so a working
+duration is a subtraction too (``WORKING_HOURS``); the aggregates of working time carry the
+suffix ``_w``. :func:`compute_bases` returns one result per basis; a team without a working
+calendar gets the elapsed one only (``NO_CALENDAR`` says why).
 """
 
 from __future__ import annotations
@@ -20,21 +27,31 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import cached_property
 
 from django.core.exceptions import ValidationError
 
 from funnel.metrics import sql
-from funnel.metrics.query import MetricsQuery
+from funnel.metrics.query import ELAPSED, WORKING, MetricsQuery
 from funnel.metrics.results import MetricsResult, StageMetrics, StepMetrics, StreamSummary, Waste
 from funnel.metrics.stats import littles_law_ratio, ratio, step_takts
 from funnel.models import Deal, Visit
-from streams.models import FunnelStage, ProcessStep, ValueClass, ValueStream
+from streams.calendars.selectors import clock_for, team_default_calendar
+from streams.models import FunnelStage, Lane, ProcessStep, ValueClass, ValueStream
 
 VISIT = Visit._meta.db_table
 DEAL = Deal._meta.db_table
 #: A visit's logged work in hours, in floating point: ``work_minutes / 60.0`` would divide an
 #: integer by a numeric, which PostgreSQL does in slow arbitrary precision on every row.
 WORK_HOURS = "CAST(v.work_minutes AS DOUBLE PRECISION) / 60"
+#: A completed visit's time in step in working hours: the difference of its working-time
+#: offsets (seconds of its calendar's W); NULL while they are not written.
+WORKING_HOURS = "CAST(v.exited_w - v.entered_w AS DOUBLE PRECISION) / 3600"
+#: Why a stream has no working-time figures.
+NO_CALENDAR = (
+    "The team has no working calendar, so there is no working time to count: give it one "
+    "(the team's Working calendars page) or use time=elapsed."
+)
 
 
 @dataclass(frozen=True)
@@ -166,6 +183,52 @@ class Context:
         self.stage_of = sql.lookup("v.step_id", stages)
         self.staged_step_ids = ", ".join(map(str, stages)) or "NULL"
 
+    @cached_property
+    def calendars(self) -> dict[int, object] | None:
+        """The working calendar of each step of the map (its lane's own, else the team's
+        default); None when the team has no calendar (no working-time figures then)."""
+        default = team_default_calendar(self.stream.team_id)
+        if default is None:
+            return None
+        lanes = Lane.objects.filter(stream_id=self.query.stream_id).select_related("calendar")
+        by_lane = {lane.pk: lane.calendar or default for lane in lanes}
+        return {m.id: by_lane.get(m.lane_id, default) for m in self.all_steps}
+
+    @property
+    def working(self) -> bool:
+        """Whether working-time figures are computed (the team has a calendar)."""
+        return self.calendars is not None
+
+    @property
+    def bases(self) -> tuple[str, ...]:
+        return (ELAPSED, WORKING) if self.working else (ELAPSED,)
+
+    @cached_property
+    def now_w(self) -> dict[int, int]:
+        """W(now) of each step's calendar, in seconds: an open visit's working age is
+        W(now) − its ``entered_w``."""
+        return {
+            step_id: int(clock_for(calendar).w(self.now))
+            for step_id, calendar in (self.calendars or {}).items()
+        }
+
+    @cached_property
+    def day_hours(self) -> float:
+        """The working hours of a working day of the team's default calendar (its week's
+        hours ÷ its days with hours): the unit of the ``_days`` figures in working time."""
+        default = team_default_calendar(self.stream.team_id)
+        spans = list(default.spans.all()) if default is not None else []
+        seconds = sum(
+            (s.end.hour * 3600 + s.end.minute * 60) - (s.start.hour * 3600 + s.start.minute * 60)
+            for s in spans
+        )
+        days = len({s.weekday for s in spans})
+        return seconds / 3600 / days if days else 24.0
+
+    def days(self, basis: str) -> float:
+        """Hours in a day of ``basis``: 24 elapsed, ``day_hours`` working."""
+        return self.day_hours if basis == WORKING else 24.0
+
 
 def in_window(column: str) -> str:
     return f"{column} >= %(start)s AND {column} < %(end)s"
@@ -191,7 +254,8 @@ def _visits(ctx: Context) -> dict:
     )
     inner = (
         f"SELECT v.step_id AS step_id, {h} AS h, "
-        f"{ctx.work_hours} AS w, "
+        + (f"{WORKING_HOURS} AS hw, " if ctx.working else "")
+        + f"{ctx.work_hours} AS w, "
         f"CASE WHEN {in_window('v.exited_at')} THEN 1 ELSE 0 END AS done, "
         f"CASE WHEN {in_window('v.entered_at')} THEN 1 ELSE 0 END AS came, "
         f"CASE WHEN {spans} THEN 1 ELSE 0 END AS spans, {inside} AS inside, "
@@ -206,11 +270,19 @@ def _visits(ctx: Context) -> dict:
         f"{ctx.handoff} AS handoff "
         f"{ctx.visits_only_from} AND ({_completed_or_entered('v')} OR ({spans}))"
     )
+    working_aggregates = {
+        "tis_w": "SUM(CASE WHEN done = 1 THEN hw ELSE 0 END)",
+        "mean_w": "AVG(CASE WHEN done = 1 THEN hw END)",
+        "wait_w": "SUM(CASE WHEN done = 1 AND hw > w THEN hw - w ELSE 0 END)",
+        "defects_w": "SUM(CASE WHEN done = 1 AND reentry = 1 THEN hw ELSE 0 END)",
+    }
+    working_percentiles = {"h_w": ("CASE WHEN done = 1 THEN hw END", (0.5, 0.85, 0.95))}
     return sql.grouped(
         inner,
         ctx.params,
         by="step_id",
         aggregates={
+            **(working_aggregates if ctx.working else {}),
             "n": "SUM(done)",
             "tis": "SUM(CASE WHEN done = 1 THEN h ELSE 0 END)",
             "mean": "AVG(CASE WHEN done = 1 THEN h END)",
@@ -229,6 +301,7 @@ def _visits(ctx: Context) -> dict:
         percentiles={
             "h": ("CASE WHEN done = 1 THEN h END", (0.5, 0.85, 0.95)),
             "w": ("CASE WHEN done = 1 THEN w END", (0.5,)),
+            **(working_percentiles if ctx.working else {}),
         },
     )
 
@@ -253,10 +326,13 @@ def _lost_work(ctx: Context) -> dict:
 
 
 def _deals(ctx: Context) -> dict:
-    """Deals closed in the window, by outcome: counts, amounts and cycle hours."""
+    """Deals closed in the window, by outcome: counts, amounts and cycle hours (elapsed, and
+    working as ``cycle_w``)."""
+    working = "CAST(d.closed_w - d.first_entered_w AS DOUBLE PRECISION) / 3600"
     inner = (
-        f"SELECT d.status AS status, d.amount AS amount, "
-        f"{sql.epoch_hours('d.closed_at')} - {sql.epoch_hours('d.first_entered_at')} AS cycle_h "
+        "SELECT d.status AS status, d.amount AS amount, "
+        + (f"{working} AS cycle_wh, " if ctx.working else "")
+        + f"{sql.epoch_hours('d.closed_at')} - {sql.epoch_hours('d.first_entered_at')} AS cycle_h "
         f"FROM {DEAL} d WHERE d.stream_id = %(stream)s{ctx.deal_where} "
         f"AND d.status IN ('won', 'lost') AND d.closed_at >= %(start)s AND d.closed_at < %(end)s"
     )
@@ -265,14 +341,21 @@ def _deals(ctx: Context) -> dict:
         ctx.params,
         by="status",
         aggregates={"n": "COUNT(*)", "amount_n": "COUNT(amount)", "amount_mean": "AVG(amount)"},
-        percentiles={"cycle": ("cycle_h", (0.5,))},
+        percentiles={
+            "cycle": ("cycle_h", (0.5,)),
+            **({"cycle_w": ("cycle_wh", (0.5,))} if ctx.working else {}),
+        },
     )
 
 
-def _open(ctx: Context) -> tuple[list[tuple[int, float, float | None]], int]:
-    """Open visits now (step, hours since epoch of entering, deal amount); open deals."""
+OpenVisit = tuple[int, float, float | None, int | None]
+
+
+def _open(ctx: Context) -> tuple[list[OpenVisit], int]:
+    """Open visits now (step, hours since epoch of entering, deal amount, working-time
+    offset of entering); open deals."""
     visits = sql.fetch(
-        f"SELECT v.step_id, {sql.epoch_hours('v.entered_at')}, d.amount "
+        f"SELECT v.step_id, {sql.epoch_hours('v.entered_at')}, d.amount, v.entered_w "
         f"{ctx.visits_from} AND v.exited_at IS NULL",
         ctx.params,
     )
@@ -281,12 +364,14 @@ def _open(ctx: Context) -> tuple[list[tuple[int, float, float | None]], int]:
         f"AND d.status = 'open'",
         ctx.params,
     )[0][0]
-    return [(s, float(e), float(a) if a is not None else None) for s, e, a in visits], open_deals
+    return [
+        (s, float(e), float(a) if a is not None else None, w) for s, e, a, w in visits
+    ], open_deals
 
 
-def _funnel(ctx: Context) -> tuple[list[StageMetrics], int, int]:
+def _funnel(ctx: Context) -> tuple[dict[str, list[StageMetrics]], int, int]:
     """metrics.md §5 over the cohort: deals (passing the deal filters) whose first visit is
-    in the window."""
+    in the window; the stages in each basis (they differ in the days in stage only)."""
     cohort = (
         f"SELECT d.id AS deal_id, d.status AS status FROM {DEAL} d "
         f"WHERE d.stream_id = %(stream)s{ctx.deal_where} AND {in_window('d.first_entered_at')}"
@@ -299,8 +384,9 @@ def _funnel(ctx: Context) -> tuple[list[StageMetrics], int, int]:
     per_deal_stage = (
         f"SELECT c.deal_id, c.status AS status, {ctx.stage_of} AS stage_id, "
         f"SUM(CASE WHEN v.exited_at IS NULL THEN 1 ELSE 0 END) AS open_visits, "
-        f"SUM({hours}) AS hours "
-        f"FROM ({cohort}) c JOIN {VISIT} v ON v.deal_id = c.deal_id "
+        f"SUM({hours}) AS hours"
+        + (f", SUM({WORKING_HOURS}) AS hours_w " if ctx.working else " ")
+        + f"FROM ({cohort}) c JOIN {VISIT} v ON v.deal_id = c.deal_id "
         f"WHERE v.step_id IN ({ctx.staged_step_ids}) "
         # Implied by the cohort (no visit before its first), but lets the index narrow the scan.
         f"AND v.entered_at >= %(start)s "
@@ -315,30 +401,48 @@ def _funnel(ctx: Context) -> tuple[list[StageMetrics], int, int]:
             "won": "SUM(CASE WHEN status = 'won' THEN 1 ELSE 0 END)",
             "left": "SUM(CASE WHEN open_visits = 0 THEN 1 ELSE 0 END)",
         },
-        percentiles={"days": ("CASE WHEN open_visits = 0 THEN hours / 24.0 END", (0.5,))},
+        percentiles={
+            "days": ("CASE WHEN open_visits = 0 THEN hours / 24.0 END", (0.5,)),
+            **(
+                {
+                    "days_w": (
+                        f"CASE WHEN open_visits = 0 THEN hours_w / {ctx.day_hours!r} END",
+                        (0.5,),
+                    )
+                }
+                if ctx.working
+                else {}
+            ),
+        },
     )
     reached = [int(per_stage.get(k, {}).get("reached") or 0) for k in ctx.stage_ids]
     first = reached[0] if reached else 0
-    stages = []
+    by_basis = {basis: [] for basis in ctx.bases}
     for i, stage_id in enumerate(ctx.stage_ids):
         row = per_stage.get(stage_id, {})
         if i + 1 < len(ctx.stage_ids):
             conversion = ratio(reached[i + 1], reached[i])
         else:
             conversion = ratio(int(row.get("won") or 0), reached[i])
-        stages.append(
-            StageMetrics(
-                stage_id=stage_id,
-                reached=reached[i],
-                conversion=conversion,
-                cumulative_conversion=ratio(reached[i], first),
-                drop_off=None if conversion is None else 1.0 - conversion,
-                n_left=int(row.get("left") or 0),
-                median_days_in_stage=_float(row.get("days_0.5")),
-                n_first=first,
+        for basis, stages in by_basis.items():
+            stages.append(
+                StageMetrics(
+                    stage_id=stage_id,
+                    reached=reached[i],
+                    conversion=conversion,
+                    cumulative_conversion=ratio(reached[i], first),
+                    drop_off=None if conversion is None else 1.0 - conversion,
+                    n_left=int(row.get("left") or 0),
+                    median_days_in_stage=_float(row.get(f"days{_suffix(basis)}_0.5")),
+                    n_first=first,
+                )
             )
-        )
-    return stages, int(size or 0), int(won or 0)
+    return by_basis, int(size or 0), int(won or 0)
+
+
+def _suffix(basis: str) -> str:
+    """The suffix of the working-time aggregates (``tis_w``, ``h_w_0.5`` …)."""
+    return "_w" if basis == WORKING else ""
 
 
 def _float(value: object) -> float | None:
@@ -351,22 +455,25 @@ def _cost(hours: float, step: _MapStep) -> float | None:
     return None if step.hourly_cost is None else hours * step.hourly_cost
 
 
-def _steps(ctx: Context, visits: dict, lost_work: dict) -> list[StepMetrics]:
+def _steps(ctx: Context, visits: dict, lost_work: dict, basis: str) -> list[StepMetrics]:
     """metrics.md §2 for every (lane-filtered) step, in map order, from the per-step rows of
-    ``_visits`` and ``_lost_work``."""
+    ``_visits`` and ``_lost_work``; durations in ``basis`` (counts, WIP, throughput and
+    Little's law are elapsed in both)."""
     weeks = ctx.window_hours / (7 * 24)
+    x = _suffix(basis)
     result = []
     for step in ctx.steps:
         c = visits.get(step.id, {})
         n = int(c.get("n") or 0)
-        tis = float(c.get("tis") or 0.0)
+        tis = float(c.get(f"tis{x}") or 0.0)
         work = float(c.get("work") or 0.0)
-        wait = float(c.get("wait") or 0.0)
-        mean = _float(c.get("mean"))
+        wait = float(c.get(f"wait{x}") or 0.0)
+        mean = _float(c.get(f"mean{x}"))
+        elapsed_mean = _float(c.get("mean"))
         arrivals = int(c.get("arrivals") or 0)
         reentries = int(c.get("reentries") or 0)
         avg_wip = float(c.get("overlap_hours") or 0.0) / ctx.window_hours
-        defects = float(c.get("defects") or 0.0)
+        defects = float(c.get(f"defects{x}") or 0.0)
         lost = int(c.get("lost") or 0)
         is_waste = step.value_class == ValueClass.WASTE
         lost_hours = lost_work.get(step.id, 0.0)
@@ -376,9 +483,9 @@ def _steps(ctx: Context, visits: dict, lost_work: dict) -> list[StepMetrics]:
                 n_completed=n,
                 n_entered=arrivals,
                 n_overlap=int(c.get("n_overlap") or 0),
-                median_hours=_float(c.get("h_0.5")),
-                p85_hours=_float(c.get("h_0.85")),
-                p95_hours=_float(c.get("h_0.95")),
+                median_hours=_float(c.get(f"h{x}_0.5")),
+                p85_hours=_float(c.get(f"h{x}_0.85")),
+                p95_hours=_float(c.get(f"h{x}_0.95")),
                 mean_hours=mean,
                 time_in_step_hours=tis,
                 median_work_hours=_float(c.get("w_0.5")),
@@ -390,7 +497,10 @@ def _steps(ctx: Context, visits: dict, lost_work: dict) -> list[StepMetrics]:
                 throughput_per_week=n / weeks,
                 avg_wip=avg_wip,
                 littles_law_ratio=littles_law_ratio(
-                    avg_wip=avg_wip, completed=n, window_hours=ctx.window_hours, mean_hours=mean
+                    avg_wip=avg_wip,
+                    completed=n,
+                    window_hours=ctx.window_hours,
+                    mean_hours=elapsed_mean,
                 ),
                 reentries=reentries,
                 pct_complete_accurate=1.0 - reentries / arrivals if arrivals else None,
@@ -439,7 +549,7 @@ def _step_takts(ctx: Context, loss_rates: dict[int, float | None]) -> dict[int, 
     return dict(zip((m.id for m in steps), takts, strict=True))
 
 
-def _summary(ctx: Context, steps: list[StepMetrics], deals: dict) -> StreamSummary:
+def _summary(ctx: Context, steps: list[StepMetrics], deals: dict, basis: str) -> StreamSummary:
     won, lost = deals.get("won", {}), deals.get("lost", {})
     n_won, n_lost = int(won.get("n") or 0), int(lost.get("n") or 0)
     medians = [s.median_hours for s in steps if s.median_hours is not None]
@@ -447,7 +557,7 @@ def _summary(ctx: Context, steps: list[StepMetrics], deals: dict) -> StreamSumma
     cas = [s.pct_complete_accurate for s in steps if s.pct_complete_accurate is not None]
     lead = math.fsum(medians) if medians else None
     process = math.fsum(works) if works else None
-    cycle_hours = _float(won.get("cycle_0.5"))
+    cycle_hours = _float(won.get(f"cycle{_suffix(basis)}_0.5"))
     return StreamSummary(
         n_ladder=min((s.n_completed for s in steps), default=0),
         n_entered_min=min((s.n_entered for s in steps), default=0),
@@ -459,7 +569,7 @@ def _summary(ctx: Context, steps: list[StepMetrics], deals: dict) -> StreamSumma
         lost=n_lost,
         closed=n_won + n_lost,
         win_rate=ratio(n_won, n_won + n_lost),
-        sales_cycle_days=None if cycle_hours is None else cycle_hours / 24.0,
+        sales_cycle_days=None if cycle_hours is None else cycle_hours / ctx.days(basis),
         won_with_amount=int(won.get("amount_n") or 0),
         mean_won_amount=_float(won.get("amount_mean")),
         takt_hours=ctx.stream.planned_takt_hours,
@@ -496,11 +606,12 @@ def _waste(ctx: Context, steps: list[StepMetrics], entering_deals: int, lost: in
 def apply_open_figures(
     ctx: Context,
     result: MetricsResult,
-    open_now: tuple[list[tuple[int, float, float | None]], int] | None = None,
+    open_now: tuple[list[OpenVisit], int] | None = None,
 ) -> None:
     """Fill the figures that depend on "now" (WIP now, stalled, inventory, open deals,
     pipeline velocity) into ``result``, using its steps' p85 as the stall thresholds;
-    ``open_now`` is what ``_open`` returns, read here when not given.
+    ``open_now`` is what ``_open`` returns, read here when not given. In working time an
+    open visit's age is W(now) − its ``entered_w``, against the working p85.
 
     Kept apart so the periodic refresh can redo them without recomputing the window.
     """
@@ -515,14 +626,20 @@ def apply_open_figures(
             threshold = planned[metrics.step_id]
         metrics.stall_threshold_hours = threshold
     now_h = sql.hours_since_epoch(ctx.now)
-    for step_id, entered_h, amount in visits:
+    working = result.query.basis == WORKING
+    for step_id, entered_h, amount, entered_w in visits:
         metrics = by_step.get(step_id)
         if metrics is None:  # a step added to the map since the result was computed
             continue
         metrics.n_open += 1
         metrics.wip_now += 1
         threshold = metrics.stall_threshold_hours
-        if threshold is not None and now_h - entered_h > threshold:
+        if working:
+            now_w = ctx.now_w.get(step_id)
+            age = None if entered_w is None or now_w is None else (now_w - entered_w) / 3600
+        else:
+            age = now_h - entered_h
+        if threshold is not None and age is not None and age > threshold:
             metrics.stalled += 1
             metrics.stalled_amount += amount or 0.0
     waste, summary = result.waste, result.summary
@@ -539,10 +656,21 @@ def apply_open_figures(
 
 
 def compute_metrics(query: MetricsQuery, *, now: datetime) -> MetricsResult:
-    """Every figure of metrics.md §2–5 for ``query``, computed from the visits at ``now``.
+    """Every figure of metrics.md §2–5 for ``query`` in its basis, computed from the visits at
+    ``now`` (both bases are computed; :func:`compute_bases` keeps both).
 
-    Raises ``ValidationError`` (naming the field) for a lane of another stream.
+    Raises ``ValidationError`` (naming the field) for a lane of another stream, or ``time``
+    for working time without a calendar.
     """
+    results = compute_bases(query, now=now)
+    if query.basis not in results:
+        raise ValidationError({"time": NO_CALENDAR})
+    return results[query.basis]
+
+
+def compute_bases(query: MetricsQuery, *, now: datetime) -> dict[str, MetricsResult]:
+    """Every figure of metrics.md §2–5 for ``query``'s window and filters in each basis the
+    stream has (elapsed; working when its team has a calendar), from the same queries."""
     ctx = Context(query, now)
     # The per-step query takes about as long as all the others together: they run side by
     # side on PostgreSQL.
@@ -551,23 +679,25 @@ def compute_metrics(query: MetricsQuery, *, now: datetime) -> MetricsResult:
         lambda: (_entering_deals(ctx), _lost_work(ctx), _deals(ctx), _funnel(ctx), _open(ctx)),
     )
     stages, cohort, cohort_won = funnel
-    steps = _steps(ctx, visits, lost_work)
-    summary = _summary(ctx, steps, deals)
-    result = MetricsResult(
-        query=query,
-        window_start=ctx.start,
-        window_end=ctx.end,
-        computed_at=now,
-        steps=steps,
-        summary=summary,
-        waste=_waste(ctx, steps, entering_deals, summary.lost),
-        stages=stages,
-        cohort_deals=cohort,
-        cohort_won=cohort_won,
-        now_at=now,
-    )
-    apply_open_figures(ctx, result, open_now)
-    return result
+    results = {}
+    for basis in ctx.bases:
+        steps = _steps(ctx, visits, lost_work, basis)
+        summary = _summary(ctx, steps, deals, basis)
+        result = results[basis] = MetricsResult(
+            query=replace(query, basis=basis),
+            window_start=ctx.start,
+            window_end=ctx.end,
+            computed_at=now,
+            steps=steps,
+            summary=summary,
+            waste=_waste(ctx, steps, entering_deals, summary.lost),
+            stages=stages[basis],
+            cohort_deals=cohort,
+            cohort_won=cohort_won,
+            now_at=now,
+        )
+        apply_open_figures(ctx, result, open_now)
+    return results
 
 
 def refresh_open_figures(result: MetricsResult, *, now: datetime) -> MetricsResult:

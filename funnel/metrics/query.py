@@ -21,6 +21,10 @@ DEFAULT_WINDOW = timedelta(days=90)
 ROLLING_KEY = "last-90d"
 #: Key of the 90 days before it, kept fresh beside it for "change against the previous period".
 PREVIOUS_KEY = "prev-90d"
+#: The two time bases every duration is computed in (metrics.md "Working time"): elapsed
+#: (calendar) time, and the working time of the team's calendars.
+ELAPSED, WORKING = "elapsed", "working"
+BASES = (ELAPSED, WORKING)
 #: Below this many items a figure is still shown, flagged ``low_sample`` (metrics.md).
 LOW_SAMPLE = 5
 
@@ -89,7 +93,8 @@ class MetricsQuery:
     """One computation: a stream, a window and filters.
 
     ``start``/``end`` None means the rolling default window; ``previous`` selects the 90 days
-    before it instead.
+    before it instead. ``basis`` is the time the durations are counted in, ``elapsed`` or
+    ``working`` (the API's ``time``); one computation always produces both.
     """
 
     stream_id: int
@@ -97,8 +102,13 @@ class MetricsQuery:
     end: datetime | None = None
     filters: MetricsFilters = MetricsFilters()
     previous: bool = False
+    basis: str = ELAPSED
 
     def __post_init__(self) -> None:
+        if self.basis not in BASES:
+            raise ValidationError(
+                {"time": f"'{self.basis}' is not a time basis; use elapsed or working."}
+            )
         if (self.start is None) != (self.end is None):
             missing = "end" if self.end is None else "start"
             raise ValidationError({missing: "Give both start and end, or neither."})

@@ -4,6 +4,10 @@ figures). Computed by :func:`compute_series`, stored beside the figures in the s
 (``MetricsSnapshot.series``, by ``funnel.metrics.snapshots``) and read back by the
 dashboards, which never read raw visits.
 
+Each set has its series in both time bases: the cycle times, the time-in-step histogram
+and the aging open visits count durations in the set's basis (``MetricsQuery.basis``); the
+other series are counts and dates, the same in both (``compute_series(like=…)`` copies them).
+
 Everything here is plain data: ints, floats, ISO strings, lists and dicts keyed by ids as
 strings (JSON object keys), so a stored series reads back as the same object.
 """
@@ -11,14 +15,14 @@ strings (JSON object keys), so a stored series reads back as the same object.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
 from funnel.metrics import sql
-from funnel.metrics.engine import DEAL, VISIT, Context, in_window
-from funnel.metrics.query import MetricsQuery
+from funnel.metrics.engine import DEAL, VISIT, WORKING_HOURS, Context, in_window
+from funnel.metrics.query import WORKING, MetricsQuery
 from funnel.metrics.results import MetricsResult
 from funnel.metrics.stats import XmR, quantiles, xmr
 
@@ -156,10 +160,26 @@ class ChartSeries:
 # --- Computing ------------------------------------------------------------------------------
 
 
-def compute_series(query: MetricsQuery, *, now: datetime, result: MetricsResult) -> ChartSeries:
+def compute_series(
+    query: MetricsQuery,
+    *,
+    now: datetime,
+    result: MetricsResult,
+    like: ChartSeries | None = None,
+) -> ChartSeries:
     """Every series of ``query`` at ``now``. ``result`` is the same set's figures (its stall
-    thresholds mark the stalled open visits)."""
+    thresholds mark the stalled open visits). ``like``: the same set's series in the other
+    basis, whose series without durations are taken over instead of computed again."""
     ctx = Context(query, now)
+    if like is not None:
+        return replace(
+            like,
+            computed_at=now.isoformat(),
+            now_at=now.isoformat(),
+            cycle_times=_cycle_times(ctx),
+            time_in_step=_time_in_step(ctx),
+            aging=aging_of(ctx, result),
+        )
     (time_in_step, cohorts), (flow, cycle_times, throughput, aging) = sql.both(
         lambda: (_time_in_step(ctx), _cohorts(ctx)),
         lambda: (_cumulative_flow(ctx), _cycle_times(ctx), _throughput(ctx), aging_of(ctx, result)),
@@ -229,10 +249,18 @@ def _iso_of_hours(hours: float) -> str:
 
 def _cycle_times(ctx: Context) -> CycleTimes:
     closed = sql.epoch_hours("d.closed_at")
+    if ctx.query.basis == WORKING:
+        days = (
+            f"CAST(d.closed_w - d.first_entered_w AS DOUBLE PRECISION) / 3600 / {ctx.day_hours!r}"
+        )
+        known = "d.closed_w IS NOT NULL AND d.first_entered_w IS NOT NULL"
+    else:
+        days = f"({closed} - {sql.epoch_hours('d.first_entered_at')}) / 24.0"
+        known = "d.first_entered_at IS NOT NULL"
     rows = sql.fetch(
-        f"SELECT d.id, {closed}, ({closed} - {sql.epoch_hours('d.first_entered_at')}) / 24.0 "
+        f"SELECT d.id, {closed}, {days} "
         f"FROM {DEAL} d WHERE d.stream_id = %(stream)s{ctx.deal_where} AND d.status = 'won' "
-        f"AND {in_window('d.closed_at')} AND d.first_entered_at IS NOT NULL "
+        f"AND {in_window('d.closed_at')} AND {known} "
         f"ORDER BY d.closed_at, d.id",
         ctx.params,
     )
@@ -251,7 +279,10 @@ def _cycle_times(ctx: Context) -> CycleTimes:
 
 
 def _time_in_step(ctx: Context) -> TimeInStep:
-    h = f"({sql.epoch_hours('v.exited_at')} - {sql.epoch_hours('v.entered_at')})"
+    if ctx.query.basis == WORKING:
+        h = f"({WORKING_HOURS})"
+    else:
+        h = f"({sql.epoch_hours('v.exited_at')} - {sql.epoch_hours('v.entered_at')})"
     edges = TIME_BIN_EDGES_HOURS[1:]
     bin_of = (
         "CASE "
@@ -261,7 +292,7 @@ def _time_in_step(ctx: Context) -> TimeInStep:
     counts = {str(step.id): [0] * len(TIME_BIN_LABELS) for step in ctx.steps}
     for step_id, k, n in sql.fetch(
         f"SELECT v.step_id, {bin_of}, COUNT(*) {ctx.visits_only_from} "
-        f"AND {in_window('v.exited_at')} GROUP BY v.step_id, {bin_of}",
+        f"AND {in_window('v.exited_at')} AND {h} IS NOT NULL GROUP BY v.step_id, {bin_of}",
         ctx.params,
     ):
         counts[str(step_id)][int(k)] = int(n)
@@ -293,19 +324,25 @@ def aging_of(ctx: Context, result: MetricsResult) -> Aging:
     """The open visits now (``Aging``), stalled against the thresholds of ``result``."""
     thresholds = {s.step_id: s.stall_threshold_hours for s in result.steps}
     now_h = sql.hours_since_epoch(ctx.now)
+    working = ctx.query.basis == WORKING
     rows = sql.fetch(
-        f"SELECT v.deal_id, v.step_id, {sql.epoch_hours('v.entered_at')}, d.amount "
+        f"SELECT v.deal_id, v.step_id, {sql.epoch_hours('v.entered_at')}, d.amount, v.entered_w "
         f"{ctx.visits_from} AND v.exited_at IS NULL ORDER BY v.entered_at, v.id",
         ctx.params,
     )
     counts: dict[str, int] = {str(step.id): 0 for step in ctx.steps}
     items = []
-    for deal_id, step_id, entered_h, amount in rows:  # oldest first
+    for deal_id, step_id, entered_h, amount, entered_w in rows:  # oldest first
         key = str(step_id)
         counts[key] = counts.get(key, 0) + 1
         if counts[key] > AGING_PER_STEP:
             continue
-        age = now_h - float(entered_h)
+        if working:  # W(now) − W(entered) of the step's calendar; unknown without offsets
+            if entered_w is None or step_id not in ctx.now_w:
+                continue
+            age = (ctx.now_w[step_id] - entered_w) / 3600
+        else:
+            age = now_h - float(entered_h)
         threshold = thresholds.get(step_id)
         items.append(
             {

@@ -12,6 +12,10 @@ are kept fresh by Celery (``funnel.tasks``):
 - every night every stream is recomputed and unused sets expire (``metrics_recompute_all``);
 - every few seconds the recomputes still owed after a Redis outage or a killed worker are
   queued again (``metrics_catch_up``; docs/background-work.md).
+
+A set is stored once per time basis (``MetricsSnapshot.basis``): one computation gives both
+(``compute_bases``), so switching between elapsed and working time never waits. The working
+figures read as stale while the stream's working-time offsets are being rewritten.
 """
 
 from __future__ import annotations
@@ -19,19 +23,22 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from funnel.metrics.engine import compute_metrics, refresh_open_figures
+from funnel.metrics.engine import NO_CALENDAR, compute_bases, refresh_open_figures
 from funnel.metrics.query import (
+    ELAPSED,
     PREVIOUS_KEY,
     ROLLING_KEY,
+    WORKING,
     MetricsFilters,
     MetricsQuery,
 )
@@ -60,8 +67,11 @@ def _build(cls: type, data: dict, **extra: object) -> object:
     return cls(**{k: v for k, v in data.items() if k in names}, **extra)
 
 
-def query_from_keys(*, stream_id: int, window_key: str, filter_key: str) -> MetricsQuery:
-    """The query a snapshot's keys name (``MetricsQuery.window_key``, ``MetricsFilters.key``)."""
+def query_from_keys(
+    *, stream_id: int, window_key: str, filter_key: str, basis: str = ELAPSED
+) -> MetricsQuery:
+    """The query a snapshot's keys name (``MetricsQuery.window_key``, ``MetricsFilters.key``,
+    the basis)."""
     raw = dict(parse_qsl(filter_key))
     filters = MetricsFilters(
         owner_id=int(raw["owner"]) if "owner" in raw else None,
@@ -72,7 +82,7 @@ def query_from_keys(*, stream_id: int, window_key: str, filter_key: str) -> Metr
     )
     if window_key in (ROLLING_KEY, PREVIOUS_KEY):
         return MetricsQuery(
-            stream_id=stream_id, filters=filters, previous=window_key == PREVIOUS_KEY
+            stream_id=stream_id, filters=filters, previous=window_key == PREVIOUS_KEY, basis=basis
         )
     start, end = window_key.split("/")
     return MetricsQuery(
@@ -80,6 +90,7 @@ def query_from_keys(*, stream_id: int, window_key: str, filter_key: str) -> Metr
         start=datetime.fromisoformat(start),
         end=datetime.fromisoformat(end),
         filters=filters,
+        basis=basis,
     )
 
 
@@ -89,6 +100,7 @@ def query_keys(query: MetricsQuery) -> dict:
         "stream_id": query.stream_id,
         "window_key": query.window_key,
         "filter_key": query.filters.key,
+        "basis": query.basis,
     }
 
 
@@ -98,11 +110,24 @@ def query_of(snapshot: MetricsSnapshot) -> MetricsQuery:
         stream_id=snapshot.stream_id,
         window_key=snapshot.window_key,
         filter_key=snapshot.filter_key,
+        basis=snapshot.basis,
     )
 
 
+def _keys(query: MetricsQuery) -> dict:
+    """The snapshot row of ``query``, as filter arguments."""
+    return {
+        "stream_id": query.stream_id,
+        "window_key": query.window_key,
+        "filter_key": query.filters.key,
+        "basis": query.basis,
+    }
+
+
 def result_of(snapshot: MetricsSnapshot, *, changed_at: datetime | None = None) -> MetricsResult:
-    """The stored result. ``stale`` when the stream's visits changed after it was computed."""
+    """The stored result. ``stale`` when the stream's visits changed after it was computed,
+    and in working time also while the stream's working-time offsets are being rewritten
+    (``funnel.eventlog.working.offsets_owed``)."""
     steps = snapshot.steps.order_by("step__position").values_list("step_id", "figures")
     stages = snapshot.stages.order_by("stage__position").values_list("stage_id", "figures")
     return MetricsResult(
@@ -116,9 +141,19 @@ def result_of(snapshot: MetricsSnapshot, *, changed_at: datetime | None = None) 
         stages=[_build(StageMetrics, figures, stage_id=stage_id) for stage_id, figures in stages],
         cohort_deals=snapshot.cohort_deals,
         cohort_won=snapshot.cohort_won,
-        stale=changed_at is not None and changed_at > snapshot.computed_at,
+        stale=(changed_at is not None and changed_at > snapshot.computed_at)
+        or (snapshot.basis == WORKING and _offsets_owed(snapshot.stream_id)),
         now_at=snapshot.now_at,
     )
+
+
+def _offsets_owed(stream_id: int) -> bool:
+    """Whether the stream's working-time offsets are being rewritten (a calendar changed)."""
+    try:
+        from funnel.eventlog.working import offsets_owed
+    except ImportError:  # TODO(issue 14): until funnel.eventlog.working lands
+        return False
+    return offsets_owed(stream_id)
 
 
 def _without(data: dict, key: str) -> dict:
@@ -141,9 +176,7 @@ def metrics_store(result: MetricsResult, *, now: datetime) -> MetricsSnapshot:
         "cohort_won": result.cohort_won,
     }
     snapshot, _ = MetricsSnapshot.objects.update_or_create(
-        stream_id=query.stream_id,
-        window_key=query.window_key,
-        filter_key=query.filters.key,
+        **_keys(query),
         defaults=figures,
         create_defaults=figures | {"requested_at": now},
     )
@@ -163,9 +196,19 @@ def metrics_store(result: MetricsResult, *, now: datetime) -> MetricsSnapshot:
 
 
 def _snapshot(query: MetricsQuery) -> MetricsSnapshot | None:
-    return MetricsSnapshot.objects.filter(
-        stream_id=query.stream_id, window_key=query.window_key, filter_key=query.filters.key
-    ).first()
+    return MetricsSnapshot.objects.filter(**_keys(query)).first()
+
+
+def _compute_and_store(query: MetricsQuery, *, now: datetime) -> MetricsResult:
+    """Compute ``query``'s window and filters in both bases, store each, and return the
+    result in ``query``'s basis (``ValidationError`` naming ``time``: working time without a
+    calendar)."""
+    results = compute_bases(query, now=now)
+    if query.basis not in results:
+        raise ValidationError({"time": NO_CALENDAR})
+    for result in results.values():
+        metrics_store(result, now=now)
+    return results[query.basis]
 
 
 def _changed_at(stream_id: int) -> datetime | None:
@@ -189,9 +232,7 @@ def metrics_read(query: MetricsQuery, *, now: datetime) -> MetricsResult:
     this window and filter set before (it is then kept fresh like the others)."""
     snapshot = _snapshot(query)
     if snapshot is None:
-        result = compute_metrics(query, now=now)
-        metrics_store(result, now=now)
-        return result
+        return _compute_and_store(query, now=now)
     if now - snapshot.requested_at > TOUCH_EVERY:
         MetricsSnapshot.objects.filter(pk=snapshot.pk).update(requested_at=now)
     return result_of(snapshot, changed_at=_changed_at(query.stream_id))
@@ -199,9 +240,7 @@ def metrics_read(query: MetricsQuery, *, now: datetime) -> MetricsResult:
 
 def series_store(query: MetricsQuery, series: ChartSeries) -> None:
     """Write the chart series of a set whose figures are stored (``metrics_store`` first)."""
-    MetricsSnapshot.objects.filter(
-        stream_id=query.stream_id, window_key=query.window_key, filter_key=query.filters.key
-    ).update(series=series.as_json())
+    MetricsSnapshot.objects.filter(**_keys(query)).update(series=series.as_json())
 
 
 def dashboard_read(query: MetricsQuery, *, now: datetime) -> tuple[MetricsResult, ChartSeries]:
@@ -209,7 +248,7 @@ def dashboard_read(query: MetricsQuery, *, now: datetime) -> tuple[MetricsResult
     computed and stored first when nobody asked for this set before (as ``metrics_read``)."""
     snapshot = _snapshot(query)
     if snapshot is None:
-        metrics_store(compute_metrics(query, now=now), now=now)
+        _compute_and_store(query, now=now)
         snapshot = _snapshot(query)
     elif now - snapshot.requested_at > TOUCH_EVERY:
         MetricsSnapshot.objects.filter(pk=snapshot.pk).update(requested_at=now)
@@ -237,11 +276,7 @@ def metrics_sets_prepare(
         if progress:
             progress(2 * i, total, f"Computing the figures of {label}")
         snapshot = _snapshot(query)
-        if snapshot is None:
-            result = compute_metrics(query, now=now)
-            metrics_store(result, now=now)
-        else:
-            result = result_of(snapshot)
+        result = _compute_and_store(query, now=now) if snapshot is None else result_of(snapshot)
         if progress:
             progress(2 * i + 1, total, f"Drawing the charts of {label}")
         series_store(query, compute_series(query, now=now, result=result))
@@ -251,15 +286,7 @@ def metrics_sets_prepare(
 
 
 def _has_series(query: MetricsQuery) -> bool:
-    return (
-        MetricsSnapshot.objects.filter(
-            stream_id=query.stream_id,
-            window_key=query.window_key,
-            filter_key=query.filters.key,
-        )
-        .exclude(series={})
-        .exists()
-    )
+    return MetricsSnapshot.objects.filter(**_keys(query)).exclude(series={}).exists()
 
 
 def _plain_label(query: MetricsQuery) -> str:
@@ -282,7 +309,9 @@ def metrics_sets_job(
     eager Celery (development, tests) it has run when this returns. Call it outside a
     transaction (as views run), so a worker finds the job when it starts."""
     sets = [query_keys(q) for q in queries]
-    key = " ".join(sorted(f"{k['stream_id']}/{k['window_key']}?{k['filter_key']}" for k in sets))
+    key = " ".join(
+        sorted(f"{k['stream_id']}/{k['window_key']}?{k['filter_key']}#{k['basis']}" for k in sets)
+    )
     running = (
         Job.objects.filter(
             kind=PREPARE_JOB,
@@ -317,30 +346,38 @@ def metrics_recompute_stream(
     progress: Callable[[int, int, str], None] | None = None,
     series: bool = True,
 ) -> int:
-    """Recompute every snapshot set of a stream: the rolling default first (what the map and
-    the stall flags read), then the previous period, then every set someone asked for; then,
-    unless ``series`` is False, the chart series of every set (the figures first, so they are
-    fresh sooner). ``progress(done, total, message)`` is called after each set. Returns the
-    sets written."""
+    """Recompute every snapshot set of a stream, in both bases at once: the rolling default
+    first (what the map and the stall flags read), then the previous period, then every set
+    someone asked for; then, unless ``series`` is False, the chart series of every set (the
+    figures first, so they are fresh sooner). ``progress(done, total, message)`` is called
+    after each set. Returns the sets written (a set: one window and filter set, both bases)."""
     MetricsState.objects.update_or_create(stream_id=stream_id, defaults={"scheduled_at": None})
     queries = [MetricsQuery(stream_id=stream_id, **kwargs) for kwargs in STANDARD_QUERIES]
     keys = {(q.window_key, q.filters.key) for q in queries}
     for snapshot in MetricsSnapshot.objects.filter(stream_id=stream_id).order_by("pk"):
         if (snapshot.window_key, snapshot.filter_key) not in keys:
-            queries.append(query_of(snapshot))
+            keys.add((snapshot.window_key, snapshot.filter_key))
+            queries.append(replace(query_of(snapshot), basis=ELAPSED))
     steps = len(queries) * (2 if series else 1)
     results = []
     for done, query in enumerate(queries, start=1):
         began = time.perf_counter()
-        results.append(compute_metrics(query, now=now))
-        metrics_store(results[-1], now=now)
+        results.append(compute_bases(query, now=now))
+        for result in results[-1].values():
+            metrics_store(result, now=now)
         if progress:
             progress(done, steps, f"{_label(query)} in {time.perf_counter() - began:.1f} s")
     MetricsState.objects.filter(stream_id=stream_id).update(computed_at=now)
     if series:
-        for done, (query, result) in enumerate(zip(queries, results, strict=True), start=1):
+        for done, (query, bases) in enumerate(zip(queries, results, strict=True), start=1):
             began = time.perf_counter()
-            series_store(query, compute_series(query, now=now, result=result))
+            charts = compute_series(query, now=now, result=bases[ELAPSED])
+            series_store(query, charts)
+            if WORKING in bases:
+                working = bases[WORKING].query
+                series_store(
+                    working, compute_series(working, now=now, result=bases[WORKING], like=charts)
+                )
             if progress:
                 message = f"charts of {_label(query)} in {time.perf_counter() - began:.1f} s"
                 progress(len(queries) + done, steps, message)

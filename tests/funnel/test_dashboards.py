@@ -253,7 +253,7 @@ def url(ns, board: str = "funnel", query: str = "") -> str:
 def no_compute():
     """Fail the test if a page computes figures instead of reading the stored ones."""
     return mock.patch(
-        "funnel.metrics.snapshots.compute_metrics", side_effect=AssertionError("computed")
+        "funnel.metrics.snapshots.compute_bases", side_effect=AssertionError("computed")
     )
 
 
@@ -675,7 +675,7 @@ def test_a_failed_preparation_fails_its_job_with_the_reason(board):
         client_for(board.leader_a).get(url(board, "funnel", "?amount_band=small"))
     job = Job.objects.get(kind=PREPARE_JOB)
     with (
-        mock.patch("funnel.metrics.snapshots.compute_metrics", side_effect=RuntimeError("db")),
+        mock.patch("funnel.metrics.snapshots.compute_bases", side_effect=RuntimeError("db")),
         pytest.raises(RuntimeError),
     ):
         prepare_metric_sets(job.pk)

@@ -166,7 +166,7 @@ def test_the_first_read_computes_and_stores_later_reads_only_read(team_setup):
     assert metrics_stored(query) is None
     first = metrics_read(query, now=NOW)
     assert MetricsSnapshot.objects.count() == 1
-    with mock.patch.object(snapshots, "compute_metrics", side_effect=AssertionError("computed")):
+    with mock.patch.object(snapshots, "compute_bases", side_effect=AssertionError("computed")):
         again = metrics_read(query, now=NOW + timedelta(minutes=5))
     assert again.computed_at == first.computed_at
     assert again.step(team_setup.steps_a[0].pk).wip_now == 2
