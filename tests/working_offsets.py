@@ -40,3 +40,17 @@ def fill_offsets(stream: ValueStream) -> None:
         deal.first_entered_w = w(clocks[None], deal.first_entered_at)
         deal.closed_w = w(clocks[None], deal.closed_at)
     Deal.objects.bulk_update(deals, ["first_entered_w", "closed_w"])
+    _record_signature(stream)
+
+
+def _record_signature(stream: ValueStream) -> None:
+    """Record, as the writers do, which calendars the offsets are of: not owed any more."""
+    try:
+        from funnel.eventlog.working import calendar_signature
+    except ImportError:  # TODO(issue 14): until funnel.eventlog.working is committed
+        return
+    from funnel.models import MetricsState
+
+    MetricsState.objects.update_or_create(
+        stream_id=stream.pk, defaults={"offsets_signature": calendar_signature(stream)}
+    )

@@ -24,7 +24,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from funnel.eventlog.moments import moment_from_text
-from funnel.metrics.query import AMOUNT_BANDS, DEFAULT_WINDOW, MetricsFilters, MetricsQuery
+from funnel.metrics.engine import NO_CALENDAR, has_working_time
+from funnel.metrics.query import (
+    AMOUNT_BANDS,
+    BASES,
+    DEFAULT_WINDOW,
+    ELAPSED,
+    WORKING,
+    MetricsFilters,
+    MetricsQuery,
+)
 from funnel.metrics.results import MetricsResult, StageMetrics, StepMetrics, StreamSummary, Waste
 from funnel.metrics.snapshots import metrics_read
 from streams.models import FunnelStage, ProcessStep, Role, ValueStream
@@ -42,9 +51,16 @@ def _moment(name: str, raw: str, zone: ZoneInfo) -> datetime:
 
 
 def metrics_query_from_params(stream: ValueStream, params: Any) -> MetricsQuery:
-    """Read ``start``, ``end``, ``tz``, ``owner``, ``lane``, ``source`` and ``amount_band``;
-    a ``ValidationError`` naming the parameter for anything wrong."""
+    """Read ``start``, ``end``, ``tz``, ``owner``, ``lane``, ``source``, ``amount_band`` and
+    ``time`` (default: the stream's ``time_basis``); a ``ValidationError`` naming the
+    parameter for anything wrong, ``time=working`` on a stream whose team has no calendar
+    included."""
     errors: dict[str, str] = {}
+    basis = params.get("time") or getattr(stream, "time_basis", ELAPSED)
+    if basis not in BASES:
+        errors["time"] = f"'{basis}' is not a time basis; use elapsed or working."
+    elif basis == WORKING and not has_working_time(stream.pk):
+        errors["time"] = NO_CALENDAR
     # PostgreSQL text cannot hold a NUL character: refused here, by name, not a 500 there.
     for name in ("source", "owner_name"):
         if "\x00" in (params.get(name) or ""):
@@ -88,7 +104,11 @@ def metrics_query_from_params(stream: ValueStream, params: Any) -> MetricsQuery:
     if errors:
         raise ValidationError(errors)
     return MetricsQuery(
-        stream_id=stream.pk, start=moments["start"], end=moments["end"], filters=filters
+        stream_id=stream.pk,
+        start=moments["start"],
+        end=moments["end"],
+        filters=filters,
+        basis=basis,
     )
 
 
@@ -157,10 +177,17 @@ class StreamMetricsSerializer(serializers.Serializer):
     stream = serializers.IntegerField()
     window = WindowSerializer()
     filters = serializers.DictField(child=serializers.CharField(allow_null=True))
+    time = serializers.ChoiceField(
+        choices=list(BASES),
+        help_text="The time every duration is counted in: `elapsed` (calendar hours and days) "
+        "or `working` (the working hours of the team's calendars; `_days` figures in working "
+        "days). Counts, WIP, throughput and Little's law are elapsed in both.",
+    )
     computed_at = serializers.DateTimeField(help_text="When the window's figures were computed.")
     now_at = serializers.DateTimeField(help_text="When WIP now and stalled deals were counted.")
     stale = serializers.BooleanField(
-        help_text="Visits changed after the figures were computed; a recompute is queued."
+        help_text="Visits changed after the figures were computed (a recompute is queued), or, "
+        "in working time, a calendar changed and the working-time offsets are being rewritten."
     )
     summary = StreamSummarySerializer()
     steps = StepMetricsSerializer(many=True)
@@ -190,6 +217,7 @@ def metrics_as_api(result: MetricsResult) -> dict:
             "end": result.window_end,
         },
         "filters": {k: v for k, v in result.query.filters.as_dict().items() if v is not None},
+        "time": result.query.basis,
         "computed_at": result.computed_at,
         "now_at": result.now_at or result.computed_at,
         "stale": result.stale,
@@ -245,6 +273,14 @@ _PARAMETERS = [
         description="Only the steps of this lane (deal-level figures are not narrowed).",
     ),
     OpenApiParameter("source", str, description="Only deals with this lead source."),
+    OpenApiParameter(
+        "time",
+        str,
+        enum=list(BASES),
+        description="The time durations are counted in: `elapsed` (calendar time) or `working` "
+        "(the working time of the team's calendars; a 400 naming `time` when the team has "
+        "none). Default: the stream's `time_basis`.",
+    ),
     OpenApiParameter(
         "amount_band",
         str,

@@ -655,6 +655,12 @@ def apply_open_figures(
     summary.pipeline_velocity_per_day = velocity
 
 
+def has_working_time(stream_id: int) -> bool:
+    """Whether a stream has working-time figures: its team has a working calendar."""
+    team_id = ValueStream.objects.filter(pk=stream_id).values_list("team_id", flat=True).first()
+    return team_id is not None and team_default_calendar(team_id) is not None
+
+
 def compute_metrics(query: MetricsQuery, *, now: datetime) -> MetricsResult:
     """Every figure of metrics.md §2–5 for ``query`` in its basis, computed from the visits at
     ``now`` (both bases are computed; :func:`compute_bases` keeps both).

@@ -31,15 +31,21 @@ own calendar is used.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import time
+from unittest import mock
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
+from django.utils import timezone
+from drf_spectacular.generators import SchemaGenerator
 
 from funnel.metrics.engine import compute_bases, compute_metrics
 from funnel.metrics.query import MetricsQuery
 from funnel.metrics.series import compute_series
-from funnel.models import DealStatus
+from funnel.metrics.snapshots import metrics_read, metrics_stored
+from funnel.models import DealStatus, MetricsSnapshot
 from streams.calendars.services import CalendarSpec, calendar_create
 from streams.calendars.working_time import ClosureSpec, SpanSpec
 from streams.models import Lane, Role
@@ -291,3 +297,85 @@ def test_a_bad_basis_is_refused_naming_time():
     with pytest.raises(ValidationError) as raised:
         MetricsQuery(stream_id=1, basis="business")
     assert "time" in raised.value.message_dict
+
+
+# --- the API's time parameter -----------------------------------------------------------------
+
+WINDOW = "?start=2026-03-23&end=2026-05-11&tz=Europe/Berlin"
+
+
+def api(api_client, ns, user, query: str):
+    api_client.force_authenticate(user)
+    with time_machine.travel(NOW, tick=False):
+        return api_client.get(f"/api/streams/{ns.stream.pk}/metrics/{query}")
+
+
+def qualify_of(body: dict, ns) -> dict:
+    return next(s for s in body["steps"] if s["step"] == ns.qualify.pk)
+
+
+def test_the_api_answers_in_the_basis_asked_for(api_client, log):
+    leader = MembershipFactory(team=log.team, role=Role.LEADERSHIP).user
+    elapsed = api(api_client, log, leader, WINDOW).json()
+    working = api(api_client, log, leader, WINDOW + "&time=working").json()
+    assert (elapsed["time"], working["time"]) == ("elapsed", "working")
+    assert qualify_of(elapsed, log)["median_hours"] == {
+        "value": approx(17),
+        "n": 7,
+        "low_sample": False,
+    }
+    assert qualify_of(working, log)["median_hours"]["value"] == approx(1.5)
+    assert working["summary"]["sales_cycle_days"]["value"] == approx(1.5 / DAY)
+    assert working["stale"] is False
+    # Both were stored by the first request: the second read computes nothing.
+    assert MetricsSnapshot.objects.filter(stream=log.stream).count() == 2
+
+
+def test_the_api_defaults_to_the_streams_basis(api_client, log):
+    log.stream.time_basis = "working"
+    log.stream.save(update_fields=["time_basis"])
+    manager = MembershipFactory(team=log.team, role=Role.MANAGER).user
+    body = api(api_client, log, manager, WINDOW).json()
+    assert body["time"] == "working"
+    assert api(api_client, log, manager, WINDOW + "&time=elapsed").json()["time"] == "elapsed"
+
+
+def test_a_rep_reads_working_time_for_the_team_and_themselves_only(api_client, log):
+    own = api(api_client, log, log.rep_1, WINDOW + f"&time=working&owner={log.rep_1.pk}")
+    assert (own.status_code, own.json()["time"]) == (200, "working")
+    assert api(api_client, log, log.rep_1, WINDOW + "&time=working").status_code == 200
+    other = api(api_client, log, log.rep_1, WINDOW + f"&time=working&owner={log.rep_2.pk}")
+    assert other.status_code == 403
+
+
+@pytest.mark.parametrize("value", ["business", "WORKING", "1"])
+def test_a_bad_time_is_a_400_naming_it(api_client, log, value):
+    response = api(api_client, log, log.rep_1, WINDOW + f"&time={value}")
+    assert response.status_code == 400
+    assert "not a time basis" in response.json()["time"][0]
+
+
+def test_working_time_without_a_calendar_is_a_400_naming_time(api_client, vsm):  # noqa: F811
+    response = api(api_client, vsm, vsm.rep_1, "?time=working")
+    assert response.status_code == 400
+    assert "no working calendar" in response.json()["time"][0]
+    assert not MetricsSnapshot.objects.exists()
+    assert api(api_client, vsm, vsm.rep_1, "?time=elapsed").status_code == 200
+
+
+def test_the_schema_names_the_time_parameter_and_field():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operation = schema["paths"]["/api/streams/{id}/metrics/"]["get"]
+    time_param = next(p for p in operation["parameters"] if p["name"] == "time")
+    assert time_param["schema"]["enum"] == ["elapsed", "working"]
+    fields = schema["components"]["schemas"]["StreamMetrics"]["properties"]
+    assert "time" in fields
+
+
+def test_working_figures_are_stale_while_the_offsets_are_owed(log):
+    query = MetricsQuery(stream_id=log.stream.pk, start=START, end=END, basis="working")
+    metrics_read(query, now=timezone.now())  # after the log was written: not stale by it
+    with mock.patch("funnel.metrics.snapshots._offsets_owed", return_value=True):
+        assert metrics_stored(query).stale is True
+        assert metrics_stored(replace(query, basis="elapsed")).stale is False
+    assert metrics_stored(query).stale is False
