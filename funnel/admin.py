@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from funnel.eventlog.paths import deal_paths_refresh
+from funnel.eventlog.working import deal_offsets_refresh
 from funnel.models import Deal, DealEvent, MetricsSnapshot, Visit
 
 
@@ -54,21 +55,26 @@ class VisitAdmin(admin.ModelAdmin):
     date_hierarchy = "entered_at"
     readonly_fields = ["created_at", "updated_at"]
 
-    # An edit can reorder a path: its facts (funnel.eventlog.paths) are recomputed after each
-    # change.
+    # An edit can reorder a path or change its times: its facts (funnel.eventlog.paths) and
+    # working-time offsets (funnel.eventlog.working) are recomputed after each change.
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         # The visit may have moved to another deal: both paths change.
-        deal_paths_refresh({obj.deal_id, form.initial.get("deal", obj.deal_id)})
+        _refresh({obj.deal_id, form.initial.get("deal", obj.deal_id)})
 
     def delete_model(self, request, obj):
         super().delete_model(request, obj)
-        deal_paths_refresh([obj.deal_id])
+        _refresh([obj.deal_id])
 
     def delete_queryset(self, request, queryset):
         deal_ids = set(queryset.values_list("deal_id", flat=True))
         super().delete_queryset(request, queryset)
-        deal_paths_refresh(deal_ids)
+        _refresh(deal_ids)
+
+
+def _refresh(deal_ids) -> None:
+    deal_paths_refresh(deal_ids)
+    deal_offsets_refresh(deal_ids)
 
 
 @admin.register(MetricsSnapshot)

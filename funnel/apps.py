@@ -7,6 +7,10 @@ class FunnelConfig(AppConfig):
 
     def ready(self) -> None:
         from funnel.eventlog.selectors import measured_map
+        from funnel.eventlog.working import working_offsets_calendar_changed
+        from streams.calendars.hooks import register_calendar_changed
         from streams.hooks import register_measures
 
         register_measures(measured_map)
+        # A calendar change rewrites the working-time offsets of the streams it covers.
+        register_calendar_changed(working_offsets_calendar_changed)

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 
+from funnel.eventlog.working import working_offsets_rewrite
 from funnel.importing import (
     ImportOptions,
     ImportRejected,
@@ -20,6 +21,7 @@ from funnel.importing import (
     upload_bytes,
 )
 from funnel.metrics.snapshots import (
+    metrics_changed,
     metrics_recompute_all,
     metrics_recompute_owed,
     metrics_refresh_open_all,
@@ -232,3 +234,28 @@ def import_scan_task(job_id: int, upload_id: int) -> dict:
         raise
     job_finish(job_id=job_id, result={}, message="Read: choose the columns, stages and owners")
     return {"ok": True}
+
+
+@shared_task(name="funnel.tasks.rewrite_working_offsets")
+def rewrite_working_offsets(job_id: int, stream_id: int) -> int:
+    """Rewrite a stream's working-time offsets after a calendar changed
+    (``working_offsets_rewrite``, queued by ``working_offsets_queue``), with progress on the
+    ``Job``, then have its figures recomputed. A failure fails the job, leaves the old offsets
+    (one transaction) and the stream owing the rewrite, which the catch-up queues again."""
+    if not job_claim(job_id=job_id):
+        return 0  # a second message of a job that ran or runs
+    progress = _JobProgress(job_id)
+    try:
+        changed = working_offsets_rewrite(stream_id, progress=progress)
+    except Exception as exc:
+        job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        progress.close()
+    metrics_changed(stream_id=stream_id)
+    job_finish(
+        job_id=job_id,
+        result={"offsets changed": changed},
+        message="Working time rewritten",
+    )
+    return changed

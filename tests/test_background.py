@@ -240,6 +240,7 @@ def test_the_catch_up_task_queues_an_owed_stream_and_lost_jobs(broker, team_setu
     Job.objects.update(created_at=past)
     assert catch_up() == {
         "streams": [team_setup.stream_a.pk],
+        "working_time": [],  # no calendar: no working-time offsets owed
         "requeued": [job.pk for job in jobs],
         "expired": [],
     }

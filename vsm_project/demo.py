@@ -30,10 +30,22 @@ from django.utils import timezone
 
 from funnel.eventlog.paths import path_facts
 from funnel.eventlog.services import event_log_analyze
+from funnel.eventlog.working import (
+    StreamCalendars,
+    as_value,
+    deal_offsets,
+    epoch_seconds,
+    offsets_adopt,
+    step_keys,
+    step_lanes,
+    stream_calendars,
+    visit_offsets,
+)
 from funnel.importing.writing import VISIT_COPY_COLUMNS as VISIT_COLUMNS
 from funnel.metrics.snapshots import metrics_recompute_stream
 from funnel.models import Deal, DealStatus, Visit
 from kaizen.models import KaizenCycle, Metric
+from streams.calendars.services import seed_calendar
 from streams.future_states import stream_draw_future_state
 from streams.models import Membership, ProcessStep, Role, Team, ValueStream
 from streams.services import LaneSpec, StageSpec, StepSpec, stream_create
@@ -191,6 +203,9 @@ def _reset_and_map(users: dict) -> tuple[ValueStream, ValueStream]:
     Membership.objects.bulk_create(
         Membership(user=users[d.username], team=team, role=d.role) for d in USERS if d.role
     )
+    # Mon–Fri 09:00–17:30 in the site's zone with its country's holidays, before any visit, so
+    # the visits are written with their working-time offsets (funnel.eventlog.working).
+    seed_calendar(team)
     current = stream_create(
         team=team,
         name="New business",
@@ -294,15 +309,25 @@ def _write_chunk(
     steps: list[ProcessStep],
     users: dict,
     actor_lane: dict[int, bool],
+    calendars: StreamCalendars,
+    keys: dict,
 ) -> int:
     now = timezone.now()
+    firsts = [visits[0][1] if visits else None for _, visits in batch]
+    first_w, closed_w = deal_offsets(
+        calendars, epoch_seconds(firsts), epoch_seconds(f["closed_at"] for f, _ in batch)
+    )
     deals = Deal.objects.bulk_create(
         Deal(
             stream=stream,
             **{**fields, "owner": users[fields["owner"]]},
-            first_entered_at=visits[0][1] if visits else None,
+            first_entered_at=first,
+            first_entered_w=as_value(fw),
+            closed_w=as_value(cw),
         )
-        for fields, visits in batch
+        for (fields, _), first, fw, cw in zip(
+            batch, firsts, first_w.tolist(), closed_w.tolist(), strict=True
+        )
     )
     rows = [
         (
@@ -323,10 +348,30 @@ def _write_chunk(
     reentry, previous, is_last = path_facts(
         np.array([r[0] for r in rows], np.int64), np.array([r[1] for r in rows], np.int64)
     )
+    # Their working-time offsets (funnel.eventlog.working), each on its step's calendar.
+    entered_w, exited_w = visit_offsets(
+        keys,
+        np.array([r[1] for r in rows], np.int64),
+        epoch_seconds(r[2] for r in rows),
+        epoch_seconds(r[3] for r in rows),
+    )
     rows = [
-        (*row, bool(again), None if before < 0 else int(before), bool(last))
-        for row, again, before, last in zip(
-            rows, reentry.tolist(), previous.tolist(), is_last.tolist(), strict=True
+        (
+            *row,
+            bool(again),
+            None if before < 0 else int(before),
+            bool(last),
+            as_value(ew),
+            as_value(xw),
+        )
+        for row, again, before, last, ew, xw in zip(
+            rows,
+            reentry.tolist(),
+            previous.tolist(),
+            is_last.tolist(),
+            entered_w.tolist(),
+            exited_w.tolist(),
+            strict=True,
         )
     ]
     # A row holds a visit's columns in the order the import writes them (VISIT_COLUMNS).
@@ -364,13 +409,16 @@ def demo_seed(
     actor_lane = {i: s.lane.name == "Account Executive" for i, s in enumerate(steps)}
     reps = [d for d in USERS if d.role == Role.REP]
     rng = np.random.default_rng(seed)
+    calendars = stream_calendars(current.pk)
+    keys = step_keys(calendars, step_lanes(current.pk))
+    offsets_adopt(calendars, current.pk)  # every visit below is written under these calendars
 
     visits = 0
     simulated = _simulate(rng, anchor, reps, deals, 0)
     for start in range(0, deals, CHUNK_DEALS):
         batch = list(itertools.islice(simulated, CHUNK_DEALS))
         with transaction.atomic():
-            visits += _write_chunk(batch, current, steps, users, actor_lane)
+            visits += _write_chunk(batch, current, steps, users, actor_lane, calendars, keys)
         if progress:
             done = start + len(batch)
             progress(done, deals, f"{done:,} of {deals:,} deals, {visits:,} visits")

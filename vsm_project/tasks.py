@@ -65,7 +65,15 @@ def _requeue_upload_job(job: Job) -> bool:
     return upload_id is not None and enqueue(task, job.pk, upload_id)
 
 
+def _requeue_rewrite(job: Job) -> bool:
+    from funnel.tasks import rewrite_working_offsets
+
+    stream_id = job.params.get("stream")
+    return stream_id is not None and enqueue(rewrite_working_offsets, job.pk, stream_id)
+
+
 def _requeuers() -> dict:
+    from funnel.eventlog.working import REWRITE_JOB
     from funnel.importing.views import CHECK_JOB, SCAN_JOB
     from funnel.metrics.snapshots import PREPARE_JOB
 
@@ -75,19 +83,23 @@ def _requeuers() -> dict:
         "seed demo": _requeue_seed,
         CHECK_JOB: _requeue_upload_job,
         SCAN_JOB: _requeue_upload_job,
+        REWRITE_JOB: _requeue_rewrite,
     }
 
 
 @shared_task(name="vsm_project.tasks.catch_up", ignore_result=True)
 def catch_up() -> dict:
     """Every ``VSM_CATCH_UP_SECONDS`` (beat): queue again what a Redis outage or a killed
-    worker left undone: the recomputes streams still owe (``metrics_catch_up``) and the jobs
-    queued that no worker started (``jobs_catch_up``). Cheap when all is well: one query
-    each. See docs/background-work.md."""
+    worker left undone: the recomputes streams still owe (``metrics_catch_up``), the
+    working-time rewrites owed after a calendar change (``working_offsets_catch_up``) and the
+    jobs queued that no worker started (``jobs_catch_up``). Cheap when all is well: one query
+    each (and one per stream of a team with a calendar). See docs/background-work.md."""
+    from funnel.eventlog.working import working_offsets_catch_up
     from funnel.metrics.snapshots import metrics_catch_up
 
     now = timezone.now()
     return {
         "streams": metrics_catch_up(now=now),
+        "working_time": working_offsets_catch_up(),
         **jobs_catch_up(requeue=_requeuers(), now=now),
     }

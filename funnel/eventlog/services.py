@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from funnel.eventlog.selectors import deal_can_edit, deal_can_reopen
+from funnel.eventlog.working import StreamCalendars, offsets_adopt, stream_calendars
 from funnel.metrics.snapshots import metrics_changed
 from funnel.models import Deal, DealEvent, DealEventKind, DealStatus, Visit
 from streams.models import ProcessStep, Role, StreamState, ValueStream
@@ -95,6 +96,9 @@ def deal_create(
         errors["owner"] = f"{owner} is not a manager or rep of team {stream.team}."
     _raise(errors)
 
+    # The calendars of the working-time offsets (funnel.eventlog.working), read before the deal
+    # exists: the stream's first deal records them (``offsets_adopt``).
+    calendars = stream_calendars(stream.pk)
     try:
         with transaction.atomic():  # a savepoint: a lost race on external_id is a 400
             deal = Deal.objects.create(
@@ -113,29 +117,39 @@ def deal_create(
                 {"external_id": f"Stream {stream.name} already has a deal with id {external_id}."}
             ) from exc
         raise
+    if not calendars.has_deals and calendars.stored != calendars.signature:
+        offsets_adopt(calendars, stream.pk)  # nothing older to rewrite
     if first_step is not None:
-        _append_visit(deal=deal, step=first_step, at=created_at, actor=actor)
+        _append_visit(deal=deal, step=first_step, at=created_at, actor=actor, calendars=calendars)
     metrics_changed(stream_id=stream.pk)
     return deal
 
 
 def _append_visit(
-    *, deal: Deal, step: ProcessStep, at: datetime, actor: AbstractBaseUser | None
+    *,
+    deal: Deal,
+    step: ProcessStep,
+    at: datetime,
+    actor: AbstractBaseUser | None,
+    calendars: StreamCalendars,
 ) -> Visit:
     """Add a visit at the end of the (locked) deal's path, with its path facts
     (``funnel.eventlog.paths``): the services only ever append, so the earlier visits' facts stand
-    but for the latest visit's ``is_last``."""
+    but for the latest visit's ``is_last``. Its working-time offset, and its deal's for a first
+    visit, are W of ``calendars`` (``funnel.eventlog.working``)."""
     previous = deal.visits.order_by("-entered_at", "-id").values_list("step_id", flat=True)
     previous_step_id = previous.first()
     if previous_step_id is None:
-        Deal.objects.filter(pk=deal.pk).update(first_entered_at=at)
-        deal.first_entered_at = at
+        first_w = calendars.team_w(at)
+        Deal.objects.filter(pk=deal.pk).update(first_entered_at=at, first_entered_w=first_w)
+        deal.first_entered_at, deal.first_entered_w = at, first_w
     else:
         deal.visits.filter(is_last=True).update(is_last=False)
     return Visit.objects.create(
         deal=deal,
         step=step,
         entered_at=at,
+        entered_w=calendars.lane_w(step.lane_id, at),
         actor=actor,
         reentry=deal.visits.filter(step=step).exists(),
         previous_step_id=previous_step_id,
@@ -186,11 +200,13 @@ def deal_move(
         errors["at"] = "The move is earlier than the deal's last step change."
     _raise(errors)
 
+    calendars = stream_calendars(deal.stream_id)
     if current is not None:
         current.exited_at = at
-        current.save(update_fields=["exited_at", "updated_at"])
+        current.exited_w = calendars.lane_w(current.step.lane_id, at)
+        current.save(update_fields=["exited_at", "exited_w", "updated_at"])
     metrics_changed(stream_id=deal.stream_id)
-    return _append_visit(deal=deal, step=step, at=at, actor=actor)
+    return _append_visit(deal=deal, step=step, at=at, actor=actor, calendars=calendars)
 
 
 @transaction.atomic
@@ -285,13 +301,16 @@ def deal_close(
     errors, current = _close_errors(deal=deal, outcome=outcome, at=at, lost_reason=lost_reason)
     _raise(errors)
 
+    calendars = stream_calendars(deal.stream_id)
     if current is not None:
         current.exited_at = at
-        current.save(update_fields=["exited_at", "updated_at"])
+        current.exited_w = calendars.lane_w(current.step.lane_id, at)
+        current.save(update_fields=["exited_at", "exited_w", "updated_at"])
     deal.status = outcome
     deal.closed_at = at
+    deal.closed_w = calendars.team_w(at)
     deal.lost_reason = lost_reason.strip() if outcome == DealStatus.LOST else ""
-    deal.save(update_fields=["status", "closed_at", "lost_reason", "updated_at"])
+    deal.save(update_fields=["status", "closed_at", "closed_w", "lost_reason", "updated_at"])
     DealEvent.objects.create(
         deal=deal,
         kind=DealEventKind.CLOSED,
@@ -329,8 +348,8 @@ def _reopen(*, deal: Deal, kind: str, actor: AbstractBaseUser, reason: str = "")
     earlier) is open at no step."""
     last = deal.visits.order_by("-entered_at", "-id").first()
     if last is not None and last.exited_at is not None and last.exited_at == deal.closed_at:
-        last.exited_at = None
-        last.save(update_fields=["exited_at", "updated_at"])
+        last.exited_at = last.exited_w = None
+        last.save(update_fields=["exited_at", "exited_w", "updated_at"])
     DealEvent.objects.create(
         deal=deal,
         kind=kind,
@@ -342,9 +361,9 @@ def _reopen(*, deal: Deal, kind: str, actor: AbstractBaseUser, reason: str = "")
         reason=reason,
     )
     deal.status = DealStatus.OPEN
-    deal.closed_at = None
+    deal.closed_at = deal.closed_w = None
     deal.lost_reason = ""
-    deal.save(update_fields=["status", "closed_at", "lost_reason", "updated_at"])
+    deal.save(update_fields=["status", "closed_at", "closed_w", "lost_reason", "updated_at"])
     metrics_changed(stream_id=deal.stream_id)
     return deal
 
