@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from funnel.eventlog.moments import moment_from_text
-from funnel.metrics.engine import NO_CALENDAR, has_working_time
+from funnel.metrics.engine import NO_CALENDAR
 from funnel.metrics.query import (
     AMOUNT_BANDS,
     BASES,
@@ -36,6 +36,7 @@ from funnel.metrics.query import (
 )
 from funnel.metrics.results import MetricsResult, StageMetrics, StepMetrics, StreamSummary, Waste
 from funnel.metrics.snapshots import metrics_read
+from streams.calendars.selectors import team_default_calendar
 from streams.models import FunnelStage, ProcessStep, Role, ValueStream
 from streams.selectors import role_in_team, streams_visible_to
 
@@ -52,15 +53,17 @@ def _moment(name: str, raw: str, zone: ZoneInfo) -> datetime:
 
 def metrics_query_from_params(stream: ValueStream, params: Any) -> MetricsQuery:
     """Read ``start``, ``end``, ``tz``, ``owner``, ``lane``, ``source``, ``amount_band`` and
-    ``time`` (default: the stream's ``time_basis``); a ``ValidationError`` naming the
-    parameter for anything wrong, ``time=working`` on a stream whose team has no calendar
-    included."""
+    ``time`` (default: the stream's ``time_basis``, elapsed while its team has no calendar);
+    a ``ValidationError`` naming the parameter for anything wrong, ``time=working`` on a
+    stream whose team has no calendar included."""
     errors: dict[str, str] = {}
-    basis = params.get("time") or getattr(stream, "time_basis", ELAPSED)
+    basis = params.get("time") or stream.time_basis
     if basis not in BASES:
         errors["time"] = f"'{basis}' is not a time basis; use elapsed or working."
-    elif basis == WORKING and not has_working_time(stream.pk):
-        errors["time"] = NO_CALENDAR
+    elif basis == WORKING and team_default_calendar(stream.team_id) is None:
+        if params.get("time"):
+            errors["time"] = NO_CALENDAR
+        basis = ELAPSED
     # PostgreSQL text cannot hold a NUL character: refused here, by name, not a 500 there.
     for name in ("source", "owner_name"):
         if "\x00" in (params.get(name) or ""):
@@ -279,7 +282,7 @@ _PARAMETERS = [
         enum=list(BASES),
         description="The time durations are counted in: `elapsed` (calendar time) or `working` "
         "(the working time of the team's calendars; a 400 naming `time` when the team has "
-        "none). Default: the stream's `time_basis`.",
+        "none). Default: the stream's `time_basis` (elapsed while its team has no calendar).",
     ),
     OpenApiParameter(
         "amount_band",

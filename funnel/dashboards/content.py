@@ -58,6 +58,7 @@ from funnel.dashboards.charts import (
     waste_tiles,
 )
 from funnel.dashboards.params import DashboardFilters
+from funnel.metrics.query import ELAPSED
 from funnel.metrics.results import MetricsResult
 from funnel.metrics.snapshots import dashboard_read
 from funnel.models import Deal, MetricsSnapshot, MetricsState
@@ -244,6 +245,11 @@ def flow_board(
     result, series = dashboard_read(filters.query, now=now)
     previous, _ = dashboard_read(filters.previous, now=now)
     smap, deal_url = info.smap, deal_url_maker()
+    # Little's law is in elapsed time in both bases (metrics.md "Working time"); the elapsed
+    # figures are stored beside the working ones.
+    elapsed = result
+    if filters.basis != ELAPSED:
+        elapsed, _ = dashboard_read(replace(filters.query, basis=ELAPSED), now=now)
     return Board(
         **TITLES["flow"],
         result=result,
@@ -254,7 +260,7 @@ def flow_board(
             cycle_time_chart(series, result, deal_url),
             throughput_chart(series, result),
             time_in_step_chart(series, result, smap),
-            littles_law_chart(result, smap),
+            littles_law_chart(elapsed, smap),
         ],
     )
 

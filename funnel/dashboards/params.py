@@ -1,8 +1,9 @@
 """The filters of a dashboard, read from its URL so a view can be shared.
 
 A dashboard's query string is the metrics API's (``start``, ``end``, ``tz``, ``owner``,
-``lane``, ``source``, ``amount_band``; ``end`` exclusive) plus ``period``, a preset that fills
-in ``start`` and ``end``:
+``lane``, ``source``, ``amount_band``, ``time``; ``end`` exclusive) plus ``period``, a preset
+that fills in ``start`` and ``end``. ``time`` (``elapsed`` or ``working``) defaults to the
+stream's ``time_basis`` (on a team's dashboard, elapsed); once chosen it stays in the URL.
 
 - ``90d`` (the default, and what an empty query string means): the rolling last 90 days, the
   window the metrics engine keeps fresh whether or not anyone asks;
@@ -27,7 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.core.exceptions import ValidationError
 
 from funnel.api.metrics import metrics_query_from_params
-from funnel.metrics.query import DEFAULT_WINDOW, MetricsQuery
+from funnel.metrics.query import DEFAULT_WINDOW, ELAPSED, MetricsQuery
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,18 @@ PERIODS: dict[str, Period] = {
     )
 }
 #: The parameters a dashboard keeps in its URL, in the order they are written.
-PARAMS = ("period", "start", "end", "tz", "owner", "owner_name", "lane", "source", "amount_band")
+PARAMS = (
+    "period",
+    "start",
+    "end",
+    "tz",
+    "owner",
+    "owner_name",
+    "lane",
+    "source",
+    "amount_band",
+    "time",
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,11 @@ class DashboardFilters:
     @property
     def is_rolling(self) -> bool:
         return self.query.is_rolling
+
+    @property
+    def basis(self) -> str:
+        """The time basis the durations are shown in: ``elapsed`` or ``working``."""
+        return self.query.basis
 
     def querystring(self, **changes: str | None) -> str:
         """The canonical query string (empty values left out), with ``changes`` applied."""
@@ -102,9 +119,12 @@ def dashboard_filters(
     now: datetime,
     owner_ids: Iterable[int] | None = None,
     lane_ids: Iterable[int] | None = None,
+    team_id: int | None = None,
+    time_basis: str = ELAPSED,
 ) -> DashboardFilters:
     """Read a dashboard's query string. ``owner_ids`` and ``lane_ids``, when given, are the
-    reps and lanes the filters may name. Raises ``ValidationError`` naming each bad
+    reps and lanes the filters may name; ``team_id`` the team whose calendar working time
+    needs, ``time_basis`` the default basis. Raises ``ValidationError`` naming each bad
     parameter."""
     values = {name: (params.get(name) or "").strip() for name in PARAMS}
     if not values["period"]:
@@ -125,7 +145,7 @@ def dashboard_filters(
         values.update(start=(end - timedelta(days=period.days)).isoformat(), end=end.isoformat())
     errors: dict[str, str] = {}
     try:
-        query = metrics_query_from_params(_Stream(stream_id), values)
+        query = metrics_query_from_params(_Stream(stream_id, team_id, time_basis), values)
     except ValidationError as exc:
         errors.update({k: v[0] for k, v in exc.message_dict.items()})
         query = None
@@ -158,21 +178,28 @@ def dashboard_filters_or_default(
     params: Mapping[str, str],
     now: datetime,
     fallback: Mapping[str, str] | None = None,
+    team_id: int | None = None,
+    time_basis: str = ELAPSED,
     **allowed: Iterable[int] | None,
 ) -> tuple[DashboardFilters, dict[str, str]]:
     """``dashboard_filters``, or, when the query string is wrong, the filters of
     ``fallback`` (default: none, the rolling 90 days) and the errors by parameter: the page
     then shows that view with the errors beside the form."""
+    basis = {"team_id": team_id, "time_basis": time_basis}
     try:
-        return dashboard_filters(stream_id=stream_id, params=params, now=now, **allowed), {}
+        filters = dashboard_filters(stream_id=stream_id, params=params, now=now, **basis, **allowed)
+        return filters, {}
     except ValidationError as exc:
         errors = {k: v[0] for k, v in exc.message_dict.items()}
-        filters = dashboard_filters(stream_id=stream_id, params=fallback or {}, now=now)
+        filters = dashboard_filters(stream_id=stream_id, params=fallback or {}, now=now, **basis)
         return filters, errors
 
 
 @dataclass(frozen=True)
 class _Stream:
-    """What ``metrics_query_from_params`` needs of a stream: its primary key."""
+    """What ``metrics_query_from_params`` needs of a stream: its primary key, its team (for
+    the calendar working time needs) and its default time basis."""
 
     pk: int
+    team_id: int | None
+    time_basis: str

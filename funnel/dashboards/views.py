@@ -52,7 +52,7 @@ from funnel.dashboards.params import (
 )
 from funnel.deals.forms import SOURCES
 from funnel.exporting.csv_safety import neutralise
-from funnel.metrics.query import AMOUNT_BANDS
+from funnel.metrics.query import AMOUNT_BANDS, ELAPSED, WORKING
 from funnel.metrics.snapshots import metrics_sets_job
 from streams.models import Job, JobState, Role, StreamState, ValueStream
 from streams.selectors import (
@@ -69,6 +69,8 @@ TABS = (
     ("waste", "Waste"),
     ("me", "My view"),
 )
+#: The time bases the filter bar offers (metrics.md "Working time").
+TIME_BASES = ((ELAPSED, "Elapsed (calendar) time"), (WORKING, "Working time"))
 OWN_ONLY = "Reps see the team's figures beside their own in My view, not another rep's."
 
 
@@ -137,6 +139,8 @@ def _stream_filters(
         fallback={"owner": str(request.user.pk)} if own_only else None,
         owner_ids=owner_ids,
         lane_ids=[lane.id for lane in info.lanes],
+        team_id=stream.team_id,
+        time_basis=stream.time_basis,
     )
     return role, own_only, info, filters, errors, reps
 
@@ -167,6 +171,7 @@ def _filter_context(
         "sources": _sources(filters),
         "amount_bands": AMOUNT_BANDS.values(),
         "periods": PERIODS.values(),
+        "bases": TIME_BASES,
         "share_url": request.build_absolute_uri(request.path + (f"?{query}" if query else "")),
     }
 
@@ -332,6 +337,7 @@ def _team_filters(request: HttpRequest, team) -> tuple:
         fallback={"owner": str(request.user.pk)} if own_only else None,
         owner_ids=owner_ids,
         lane_ids=[],  # lanes belong to one stream: no lane filter across streams
+        team_id=team.pk,  # elapsed by default: the team's streams may default otherwise
     )
     streams = list(team.streams.filter(state=StreamState.CURRENT).order_by("name"))
     return role, own_only, filters, errors, reps, streams

@@ -573,6 +573,7 @@ def _summary(ctx: Context, steps: list[StepMetrics], deals: dict, basis: str) ->
         won_with_amount=int(won.get("amount_n") or 0),
         mean_won_amount=_float(won.get("amount_mean")),
         takt_hours=ctx.stream.planned_takt_hours,
+        day_hours=ctx.days(basis),
     )
 
 
@@ -653,12 +654,6 @@ def apply_open_figures(
             open_deals * summary.win_rate * summary.mean_won_amount, summary.sales_cycle_days
         )
     summary.pipeline_velocity_per_day = velocity
-
-
-def has_working_time(stream_id: int) -> bool:
-    """Whether a stream has working-time figures: its team has a working calendar."""
-    team_id = ValueStream.objects.filter(pk=stream_id).values_list("team_id", flat=True).first()
-    return team_id is not None and team_default_calendar(team_id) is not None
 
 
 def compute_metrics(query: MetricsQuery, *, now: datetime) -> MetricsResult:

@@ -133,6 +133,10 @@ class StreamSummary(_Figures):
     open_deals: int = 0
     pipeline_velocity_per_day: float | None = None
     takt_hours: float | None = None
+    #: The hours of a day in this result's basis: 24 in elapsed time; in working time, the
+    #: working hours of a working day of the team's default calendar (the ``_days`` figures'
+    #: unit; metrics.md "Working time").
+    day_hours: float = 24.0
 
     SAMPLES: ClassVar[dict[str, str]] = {
         "lead_time_hours": "n_ladder",

@@ -20,7 +20,9 @@ from typing import Any
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
+from funnel.metrics.query import WORKING
 from funnel.metrics.results import MetricsResult, StageMetrics, StepMetrics
+from streams.drawing import format_hours
 
 # --- Palette and layout ---------------------------------------------------------------------
 
@@ -410,6 +412,45 @@ def _pct(fraction: float | None, digits: int = 1) -> float | None:
 
 def _days(hours: float | None, digits: int = 2) -> float | None:
     return None if hours is None else _r(hours / 24, digits)
+
+
+@dataclass(frozen=True)
+class Basis:
+    """The time a result's durations are counted in (metrics.md "Working time") and the
+    words the charts and tiles name it with: "hours" and "calendar days" in elapsed time,
+    "working hours" and "working days" (of the default calendar's working day) in working
+    time, where a duration is never shown in 24-hour days."""
+
+    working: bool = False
+    day_hours: float = 24.0
+
+    @property
+    def hours(self) -> str:
+        return "working hours" if self.working else "hours"
+
+    @property
+    def days(self) -> str:
+        return "working days" if self.working else "calendar days"
+
+    @property
+    def short_days(self) -> str:
+        """The unit of a change in days: "d", or "working days" (never abbreviated)."""
+        return "working days" if self.working else "d"
+
+    @property
+    def name(self) -> str:
+        return "working time" if self.working else "elapsed time"
+
+    def in_days(self, hours: float | None, digits: int = 2) -> float | None:
+        return None if hours is None else _r(hours / self.day_hours, digits)
+
+    def format(self, hours: float | None) -> str:
+        """``format_hours``: working time stays in hours, elapsed time turns into days."""
+        return format_hours(hours, elapsed=not self.working)
+
+
+def basis_of(result: MetricsResult) -> Basis:
+    return Basis(result.query.basis == WORKING, result.summary.day_hours or 24.0)
 
 
 def _pct_text(value: float | None) -> str:

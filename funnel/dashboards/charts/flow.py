@@ -33,10 +33,10 @@ from funnel.dashboards.charts.common import (
     _utc_buckets,
     _when,
     _zone,
+    basis_of,
 )
 from funnel.metrics.results import MetricsResult
 from funnel.metrics.series import TIME_BIN_LABELS, ChartSeries
-from streams.drawing import format_hours
 
 # --- Flow dashboard -------------------------------------------------------------------------
 
@@ -125,7 +125,7 @@ def _alpha(colour: str, alpha: float) -> str:
 def cycle_time_chart(
     series: ChartSeries, result: MetricsResult, deal_url: Callable[[int], str]
 ) -> Chart:
-    cycle = series.cycle_times
+    cycle, b = series.cycle_times, basis_of(result)
     rows: list[list] = [
         ["deal", p["deal_id"], _local_day(p["closed_at"]), _r(p["days"], 2)] for p in cycle.points
     ]
@@ -134,9 +134,9 @@ def cycle_time_chart(
     chart = Chart(
         key="cycle_times",
         title="Cycle time of won deals",
-        units="days from first step to won",
+        units=f"{b.days} from first step to won",
         how_to_read=(
-            "Each dot is a deal won in this period: when it closed (across) and how many days "
+            f"Each dot is a deal won in this period: when it closed (across) and how many {b.days} "
             "it took from its first step (up). Half the deals took less than the p50 line, "
             "85 in 100 less than p85, 95 in 100 less than p95: use p85 to promise dates. "
             "Click a dot to open the deal."
@@ -165,7 +165,7 @@ def cycle_time_chart(
             customdata=[[deal_url(r[1]), r[1]] for r in deals],
             marker={"color": BLUE, "size": 7, "opacity": 0.7, "line": _WHITE_EDGE},
             hovertemplate="Deal %{customdata[1]}<br>won %{x|%d %b %Y}<br>"
-            "%{y:.1f} days<extra></extra>",
+            "%{y:.1f} " + b.days + "<extra></extra>",
         )
     ]
     styles = {"p50": (BLACK, "solid"), "p85": (ORANGE, "dash"), "p95": (VERMILLION, "dot")}
@@ -179,7 +179,7 @@ def cycle_time_chart(
                 [x0, x1],
                 [value, value],
                 line={"color": colour, "width": 2, "dash": dash},
-                hovertemplate=f"{name}: {value:.1f} days<extra></extra>",
+                hovertemplate=f"{name}: {value:.1f} {b.days}<extra></extra>",
             )
         )
         annotations.append(
@@ -204,7 +204,7 @@ def cycle_time_chart(
                 "title": _title(f"Day the deal was won ({_zone()})"),
                 "tickformat": "%d %b",
             },
-            yaxis={"title": _title("Sales cycle (days)"), "rangemode": "tozero"},
+            yaxis={"title": _title(f"Sales cycle ({b.days})"), "rangemode": "tozero"},
             annotations=annotations,
             hovermode="closest",
             label="Scatterplot of the cycle time of each won deal with p50, p85 and p95 lines",
@@ -213,7 +213,7 @@ def cycle_time_chart(
 
 
 def time_in_step_chart(series: ChartSeries, result: MetricsResult, smap: StreamMap) -> Chart:
-    counts = series.time_in_step.counts
+    counts, b = series.time_in_step.counts, basis_of(result)
     rows = []
     for step in result.steps:
         for label, n in zip(TIME_BIN_LABELS, counts.get(str(step.step_id), []), strict=False):
@@ -221,7 +221,7 @@ def time_in_step_chart(series: ChartSeries, result: MetricsResult, smap: StreamM
     chart = Chart(
         key="time_in_step",
         title="Time in step, per step",
-        units="visits that left the step, by time spent there",
+        units=f"visits that left the step, by time spent there ({b.hours})",
         how_to_read=(
             "One histogram per step: how many visits that ended in this period spent each "
             "length of time at the step (the bins double: under an hour, 1–2 h, 2–4 h …). A "
@@ -238,7 +238,7 @@ def time_in_step_chart(series: ChartSeries, result: MetricsResult, smap: StreamM
         if not any(step_counts):
             continue
         name = smap.step_name(step.step_id)
-        detail = f"median {format_hours(step.median_hours)} · n = {step.n_completed:,}"
+        detail = f"median {b.format(step.median_hours)} · n = {step.n_completed:,}"
         figures.append(
             _plot(
                 [
@@ -381,7 +381,7 @@ def aging_chart(
     key: str = "aging",
     title: str = "Aging work in progress",
 ) -> Chart:
-    aging = series.aging
+    aging, b = series.aging, basis_of(result)
     order = [s.step_id for s in result.steps]
     position = {step_id: i for i, step_id in enumerate(order)}
     thresholds = {int(k): v for k, v in aging.thresholds.items()}
@@ -393,17 +393,17 @@ def aging_chart(
         [
             i["deal_id"],
             smap.step_name(i["step_id"]),
-            _days(i["age_hours"]),
+            b.in_days(i["age_hours"]),
             _r(i["amount"], 2),
             bool(i["stalled"]),
-            _days(thresholds.get(i["step_id"])),
+            b.in_days(thresholds.get(i["step_id"])),
         ]
         for i in items
     ]
     chart = Chart(
         key=key,
         title=title,
-        units="days at the current step",
+        units=f"{b.days} at the current step",
         how_to_read=(
             "Every open deal, at the step it is in now, by how long it has been there. Red "
             "diamonds are stalled: older than the step's usual time (its p85, the black tick). "
@@ -459,11 +459,13 @@ def aging_chart(
                     "line": _WHITE_EDGE,
                 },
                 hovertemplate="Deal %{customdata[1]} · %{customdata[3]}<br>"
-                "%{customdata[2]}: %{x:.1f} days<extra>" + name.lower() + "</extra>",
+                "%{customdata[2]}: %{x:.1f} " + b.days + "<extra>" + name.lower() + "</extra>",
             )
         )
     marks = [
-        (position[pk], _days(thresholds.get(pk))) for pk in order if thresholds.get(pk) is not None
+        (position[pk], b.in_days(thresholds.get(pk)))
+        for pk in order
+        if thresholds.get(pk) is not None
     ]
     if marks:
         data.append(
@@ -478,7 +480,7 @@ def aging_chart(
                     "color": BLACK,
                     "line": {"width": 2.5, "color": BLACK},
                 },
-                hovertemplate="Stalled after %{x:.1f} days<extra></extra>",
+                hovertemplate="Stalled after %{x:.1f} " + b.days + "<extra></extra>",
             )
         )
     chart.figures = [
@@ -538,7 +540,8 @@ def littles_law_chart(result: MetricsResult, smap: StreamMap) -> Chart:
             "For a stable step the deals in it on average (blue) equal its throughput times "
             "the mean time a deal spends there (orange): the ratio is near 1. A ratio well "
             "above 1 means WIP is piling up faster than it leaves; well below 1, the step is "
-            "draining."
+            "draining. Always in elapsed time: Little's law relates WIP and throughput in "
+            "clock time."
         ),
         as_of=result.computed_at,
         columns=[
@@ -596,14 +599,14 @@ def littles_law_chart(result: MetricsResult, smap: StreamMap) -> Chart:
 def flow_tiles(
     result: MetricsResult, previous: MetricsResult | None, series: ChartSeries
 ) -> list[Tile]:
-    s, p = result.summary, previous.summary if previous else None
+    s, p, b = result.summary, previous.summary if previous else None, basis_of(result)
     wip = sum(step.wip_now for step in result.steps)
     weeks = len(series.throughput.weeks)
     won_week = sum(series.throughput.won) / weeks if weeks else None
     lead_change, lead_good = _change(
-        _days(s.lead_time_hours),
-        _days(p.lead_time_hours) if p else None,
-        lambda v: f"{v:.1f} d",
+        b.in_days(s.lead_time_hours),
+        b.in_days(p.lead_time_hours) if p else None,
+        lambda v: f"{v:.1f} {b.short_days}",
         False,
     )
     ratio_change, ratio_good = _change(
@@ -639,8 +642,8 @@ def flow_tiles(
         Tile(
             "lead_time",
             "Lead time",
-            format_hours(s.lead_time_hours),
-            "sum of the steps' median times",
+            b.format(s.lead_time_hours),
+            f"sum of the steps' median times, in {b.name}",
             lead_change,
             lead_good,
             s.n_ladder < 5,

@@ -36,6 +36,7 @@ from funnel.dashboards.charts.common import (
     _title,
     _utc_buckets,
     _when,
+    basis_of,
 )
 from funnel.metrics.results import MetricsResult
 from funnel.metrics.series import ChartSeries
@@ -425,7 +426,7 @@ def stage_time_chart(
     chart = Chart(
         key="stage_time",
         title="Sales cycle by stage: median time in each stage",
-        units="days",
+        units=basis_of(result).days,
         how_to_read=(
             "How long a deal typically spends in each funnel stage before it moves on or is "
             "lost, this period (blue) against the previous one (grey). The longest bar is "
@@ -458,7 +459,7 @@ def stage_time_chart(
             ),
             per_row=22,
             barmode="group",
-            xaxis={"title": _title("Median days in stage")},
+            xaxis={"title": _title(f"Median {basis_of(result).days} in stage")},
             label="Bar chart of the median days in each funnel stage",
         )
     )
@@ -470,12 +471,15 @@ def stage_time_chart(
 def funnel_tiles(
     result: MetricsResult, previous: MetricsResult | None, smap: StreamMap
 ) -> list[Tile]:
-    s, p = result.summary, previous.summary if previous else None
+    s, p, b = result.summary, previous.summary if previous else None, basis_of(result)
     win_change, win_good = _change(
         _pct(s.win_rate), _pct(p.win_rate) if p else None, lambda v: f"{v:.1f} pts", True
     )
     cycle_change, cycle_good = _change(
-        s.sales_cycle_days, p.sales_cycle_days if p else None, lambda v: f"{v:.1f} d", False
+        s.sales_cycle_days,
+        p.sales_cycle_days if p else None,
+        lambda v: f"{v:.1f} {b.short_days}",
+        False,
     )
     velocity_change, velocity_good = _relative(
         s.pipeline_velocity_per_day, p.pipeline_velocity_per_day if p else None, True
@@ -501,12 +505,12 @@ def funnel_tiles(
         Tile(
             "sales_cycle",
             "Sales cycle (median)",
-            "—" if s.sales_cycle_days is None else f"{s.sales_cycle_days:.1f} days",
+            "—" if s.sales_cycle_days is None else f"{s.sales_cycle_days:.1f} {b.days}",
             f"over {s.won:,} won deals",
             cycle_change,
             cycle_good,
             s.won < 5,
-            "Median days from a won deal's first step to its close.",
+            f"Median {b.days} from a won deal's first step to its close.",
         ),
         Tile(
             "velocity",

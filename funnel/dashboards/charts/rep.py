@@ -12,7 +12,6 @@ from funnel.dashboards.charts.common import (
     Tile,
     _bars,
     _blue_and_grey,
-    _days,
     _hbars,
     _pct,
     _pct_text,
@@ -22,6 +21,7 @@ from funnel.dashboards.charts.common import (
     _steps_beside,
     _text_outside,
     _title,
+    basis_of,
 )
 from funnel.metrics.results import MetricsResult
 
@@ -60,12 +60,13 @@ def _you_and_team_bars(
 
 
 def my_time_per_step_chart(mine: MetricsResult, team: MetricsResult, smap: StreamMap) -> Chart:
+    b = basis_of(mine)
     rows = [
         [
             name,
-            _days(s.median_hours),
+            b.in_days(s.median_hours),
             s.n_completed,
-            _days(t.median_hours) if t else None,
+            b.in_days(t.median_hours) if t else None,
             t.n_completed if t else 0,
         ]
         for name, s, t in _steps_beside(mine, team, smap)
@@ -73,7 +74,7 @@ def my_time_per_step_chart(mine: MetricsResult, team: MetricsResult, smap: Strea
     chart = Chart(
         key="my_time_per_step",
         title="Your time per step, beside the team's",
-        units="days (median time in step)",
+        units=f"{b.days} (median time in step)",
         how_to_read=(
             "For each step, how long your deals typically stayed (blue) and how long the "
             "team's did (grey). A longer blue bar is a step where you could ask how others "
@@ -99,7 +100,7 @@ def my_time_per_step_chart(mine: MetricsResult, team: MetricsResult, smap: Strea
             ),
             per_row=20,
             barmode="group",
-            xaxis={"title": _title("Median days in step")},
+            xaxis={"title": _title(f"Median {b.days} in step")},
             label="Bar chart of your median time per step beside the team's",
         )
     )
@@ -209,7 +210,7 @@ def my_conversion_chart(mine: MetricsResult, team: MetricsResult, smap: StreamMa
 
 
 def rep_tiles(mine: MetricsResult, team: MetricsResult, stalled_mine: int) -> list[Tile]:
-    m, t = mine.summary, team.summary
+    m, t, b = mine.summary, team.summary, basis_of(mine)
     return [
         Tile(
             "my_win_rate",
@@ -224,13 +225,13 @@ def rep_tiles(mine: MetricsResult, team: MetricsResult, stalled_mine: int) -> li
         Tile(
             "my_sales_cycle",
             "Your sales cycle",
-            "—" if m.sales_cycle_days is None else f"{m.sales_cycle_days:.1f} days",
+            "—" if m.sales_cycle_days is None else f"{m.sales_cycle_days:.1f} {b.days}",
             f"over {m.won:,} won · team "
-            + ("—" if t.sales_cycle_days is None else f"{t.sales_cycle_days:.1f} days"),
+            + ("—" if t.sales_cycle_days is None else f"{t.sales_cycle_days:.1f} {b.days}"),
             "",
             None,
             m.won < 5,
-            "Median days from first step to won, your deals.",
+            f"Median {b.days} from first step to won, your deals.",
         ),
         Tile(
             "my_open_deals",

@@ -20,7 +20,6 @@ from funnel.dashboards.charts.common import (
     _bar_height,
     _bars,
     _before_marker,
-    _days,
     _hbars,
     _layout,
     _percent_axis2,
@@ -32,9 +31,10 @@ from funnel.dashboards.charts.common import (
     _steps_with_names,
     _text_outside,
     _title,
+    basis_of,
 )
 from funnel.metrics.results import MetricsResult
-from streams.drawing import format_hours, format_work_hours
+from streams.drawing import format_work_hours
 
 # --- Waste dashboard ------------------------------------------------------------------------
 
@@ -117,14 +117,14 @@ def _wrap(label: str) -> str:
 
 
 def waste_pareto_chart(result: MetricsResult) -> Chart:
-    waste = result.waste
+    waste, b = result.waste, basis_of(result)
     rows = _pareto_rows(
         [(label, getattr(waste, name) or 0.0, colour) for label, name, colour in HOUR_WASTES]
     )
     chart = Chart(
         key="pareto_hours",
         title="Pareto of the wastes measured in hours",
-        units="hours (summed over deals)",
+        units=f"{b.hours} (summed over deals)",
         how_to_read=(
             "The wastes that the event log measures in time, biggest first, with the running "
             "share (black line, right axis): the first bars are where most of the time goes, "
@@ -184,6 +184,7 @@ def waste_money_chart(result: MetricsResult, smap: StreamMap) -> Chart:
 
 
 def waste_by_step_chart(result: MetricsResult, smap: StreamMap) -> Chart:
+    b = basis_of(result)
     fields = [
         ("Waiting", "wait_hours", "waiting"),
         ("Defects (rework)", "defects_hours", "defects"),
@@ -197,7 +198,7 @@ def waste_by_step_chart(result: MetricsResult, smap: StreamMap) -> Chart:
     chart = Chart(
         key="waste_by_step",
         title="Waste per step",
-        units="hours (summed over deals)",
+        units=f"{b.hours} (summed over deals)",
         how_to_read=(
             "Where in the stream the hours of waste are, one bar per step in map order, split "
             "by kind of waste. The longest bars are the steps to improve first."
@@ -327,7 +328,7 @@ VALUE_CLASS_LABELS = {
 
 
 def timeline_ladder_chart(result: MetricsResult, smap: StreamMap) -> Chart:
-    rows = []
+    rows, b = [], basis_of(result)
     for name, s in _steps_with_names(result, smap):
         info = smap.step(s.step_id)
         lead, work = s.median_hours, s.median_work_hours
@@ -336,17 +337,17 @@ def timeline_ladder_chart(result: MetricsResult, smap: StreamMap) -> Chart:
             [
                 name,
                 VALUE_CLASS_LABELS.get(info.value_class, "") if info else "",
-                _days(lead),
+                b.in_days(lead),
                 _r(work, 2),
-                _days(work, 3),
-                _days(wait),
+                b.in_days(work, 3),
+                b.in_days(wait),
             ]
         )
     summary = result.summary
     chart = Chart(
         key="timeline_ladder",
         title="Timeline ladder: value-add time against waiting, measured",
-        units="days (median per step)",
+        units=f"{b.days} (median per step)",
         how_to_read=(
             "The VSM timeline ladder from real deals: per step, the typical (median) hands-on "
             "work (green, often a sliver) and the rest of the time the deal waits (grey). "
@@ -390,7 +391,7 @@ def timeline_ladder_chart(result: MetricsResult, smap: StreamMap) -> Chart:
                     marker=_before_marker(),
                     # Written at the end of the bar: the work itself is often a sliver.
                     text=[
-                        f"{format_hours(None if r[2] is None else r[2] * 24)} · work "
+                        f"{b.format(None if r[2] is None else r[2] * b.day_hours)} · work "
                         f"{format_work_hours(r[3])}"
                         if r[2] is not None
                         else ""
@@ -401,7 +402,7 @@ def timeline_ladder_chart(result: MetricsResult, smap: StreamMap) -> Chart:
                     insidetextanchor="end",
                     cliponaxis=False,
                     textfont={"size": 12, "color": INK},
-                    hovertemplate="%{y}: %{x:.1f} days waiting<extra></extra>",
+                    hovertemplate="%{y}: %{x:.1f} " + b.days + " waiting<extra></extra>",
                 ),
             ],
             per_row=44,
@@ -418,8 +419,9 @@ def timeline_ladder_chart(result: MetricsResult, smap: StreamMap) -> Chart:
     if summary.lead_time_hours is not None:
         ratio = summary.activity_ratio
         chart.note = (
-            f"Lead time {format_hours(summary.lead_time_hours)}, of which "
-            f"{format_work_hours(summary.process_time_hours)} work: activity ratio "
+            f"Lead time {b.format(summary.lead_time_hours)}"
+            + (" of working time" if b.working else "")
+            + f", of which {format_work_hours(summary.process_time_hours)} work: activity ratio "
             + ("—" if ratio is None else f"{100 * ratio:.1f}%")
             + "."
         )
@@ -432,7 +434,7 @@ def timeline_ladder_chart(result: MetricsResult, smap: StreamMap) -> Chart:
 def waste_tiles(
     result: MetricsResult, previous: MetricsResult | None, smap: StreamMap
 ) -> list[Tile]:
-    w, pw = result.waste, previous.waste if previous else None
+    w, pw, b = result.waste, previous.waste if previous else None, basis_of(result)
 
     def hours(x: Any) -> float:
         return sum(getattr(x, name) or 0.0 for _, name, _ in HOUR_WASTES)
@@ -446,7 +448,7 @@ def waste_tiles(
             "waste_hours",
             "Waste in hours",
             f"{total:,.0f} h",
-            "waiting, rework, extra processing, overproduction",
+            f"{b.hours}: waiting, rework, extra processing, overproduction",
             total_change,
             total_good,
             False,
