@@ -93,7 +93,7 @@ def catch_up() -> dict:
     worker left undone: the recomputes streams still owe (``metrics_catch_up``), the
     working-time rewrites owed after a calendar change (``working_offsets_catch_up``) and the
     jobs queued that no worker started (``jobs_catch_up``). Cheap when all is well: one query
-    each (and one per stream of a team with a calendar). See docs/background-work.md."""
+    each. See docs/background-work.md."""
     from funnel.eventlog.working import working_offsets_catch_up
     from funnel.metrics.snapshots import metrics_catch_up
 

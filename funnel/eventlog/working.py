@@ -136,31 +136,38 @@ def _w_one(key: CalendarKey | None, at: datetime | None) -> int | None:
 
 
 _CALENDARS_SQL = f"""
-    SELECT c.id, c.version, c.updated_at, c.is_default, l.id,
+    SELECT s.id, c.id, c.version, c.updated_at, c.is_default, l.id,
            EXISTS (SELECT 1 FROM {DEAL} d WHERE d.stream_id = s.id),
            (SELECT m.offsets_signature FROM {STATE} m WHERE m.stream_id = s.id)
     FROM {STREAM} s
     JOIN {CALENDAR} c ON c.team_id = s.team_id
     LEFT JOIN {LANE} l ON l.calendar_id = c.id AND l.stream_id = s.id
-    WHERE s.id = %s AND (c.is_default OR l.id IS NOT NULL)
+    WHERE (c.is_default OR l.id IS NOT NULL)
 """
+
+
+def _calendars_of_streams(where: str = "", params: Sequence = ()) -> dict[int, StreamCalendars]:
+    """The calendars of every stream (``where``: more of the query's condition) whose team
+    has a calendar, in one query."""
+    out: dict[int, StreamCalendars] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(_CALENDARS_SQL + where, list(params))
+        rows = cursor.fetchall()
+    for stream_id, pk, version, updated_at, is_default, lane_id, has_deals, stored in rows:
+        calendars = out.setdefault(stream_id, StreamCalendars())
+        key = (pk, version, updated_at)
+        if is_default:
+            calendars.default = key
+        if lane_id is not None:
+            calendars.lanes[lane_id] = key
+        calendars.has_deals, calendars.stored = bool(has_deals), stored or ""
+    return out
 
 
 def stream_calendars(stream_id: int) -> StreamCalendars:
     """The calendars that apply to a stream, in one query. A team without a calendar gives
     an empty answer (no offsets, nothing owed)."""
-    out = StreamCalendars()
-    with connection.cursor() as cursor:
-        cursor.execute(_CALENDARS_SQL, [stream_id])
-        rows = cursor.fetchall()
-    for pk, version, updated_at, is_default, lane_id, has_deals, stored in rows:
-        key = (pk, version, updated_at)
-        if is_default:
-            out.default = key
-        if lane_id is not None:
-            out.lanes[lane_id] = key
-        out.has_deals, out.stored = bool(has_deals), stored or ""
-    return out
+    return _calendars_of_streams("AND s.id = %s", [stream_id]).get(stream_id, StreamCalendars())
 
 
 def calendar_signature(stream: ValueStream | int) -> str:
@@ -185,15 +192,8 @@ def offsets_adopt(calendars: StreamCalendars, stream_id: int) -> None:
 
 
 def streams_owing_offsets() -> list[int]:
-    """The ids of the streams whose offsets are owed (for the catch-up): those whose team has
-    a calendar and that have deals. One query for the candidates, one per candidate."""
-    candidates = (
-        ValueStream.objects.filter(team__calendars__isnull=False, deals__isnull=False)
-        .distinct()
-        .values_list("pk", flat=True)
-        .order_by("pk")
-    )
-    return [pk for pk in candidates if offsets_owed(pk)]
+    """The ids of the streams whose offsets are owed (for the catch-up), in one query."""
+    return sorted(pk for pk, calendars in _calendars_of_streams().items() if calendars.owed)
 
 
 # --- W of many instants -----------------------------------------------------------------------
