@@ -45,10 +45,7 @@ def fill_offsets(stream: ValueStream) -> None:
 
 def _record_signature(stream: ValueStream) -> None:
     """Record, as the writers do, which calendars the offsets are of: not owed any more."""
-    try:
-        from funnel.eventlog.working import calendar_signature
-    except ImportError:  # TODO(issue 14): until funnel.eventlog.working is committed
-        return
+    from funnel.eventlog.working import calendar_signature
     from funnel.models import MetricsState
 
     MetricsState.objects.update_or_create(

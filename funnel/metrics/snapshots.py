@@ -33,6 +33,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from funnel.eventlog.working import offsets_owed
 from funnel.metrics.engine import NO_CALENDAR, compute_bases, refresh_open_figures
 from funnel.metrics.query import (
     ELAPSED,
@@ -142,18 +143,9 @@ def result_of(snapshot: MetricsSnapshot, *, changed_at: datetime | None = None) 
         cohort_deals=snapshot.cohort_deals,
         cohort_won=snapshot.cohort_won,
         stale=(changed_at is not None and changed_at > snapshot.computed_at)
-        or (snapshot.basis == WORKING and _offsets_owed(snapshot.stream_id)),
+        or (snapshot.basis == WORKING and offsets_owed(snapshot.stream_id)),
         now_at=snapshot.now_at,
     )
-
-
-def _offsets_owed(stream_id: int) -> bool:
-    """Whether the stream's working-time offsets are being rewritten (a calendar changed)."""
-    try:
-        from funnel.eventlog.working import offsets_owed
-    except ImportError:  # TODO(issue 14): until funnel.eventlog.working lands
-        return False
-    return offsets_owed(stream_id)
 
 
 def _without(data: dict, key: str) -> dict:

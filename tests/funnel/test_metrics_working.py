@@ -375,7 +375,7 @@ def test_the_schema_names_the_time_parameter_and_field():
 def test_working_figures_are_stale_while_the_offsets_are_owed(log):
     query = MetricsQuery(stream_id=log.stream.pk, start=START, end=END, basis="working")
     metrics_read(query, now=timezone.now())  # after the log was written: not stale by it
-    with mock.patch("funnel.metrics.snapshots._offsets_owed", return_value=True):
+    with mock.patch("funnel.metrics.snapshots.offsets_owed", return_value=True):
         assert metrics_stored(query).stale is True
         assert metrics_stored(replace(query, basis="elapsed")).stale is False
     assert metrics_stored(query).stale is False
