@@ -53,6 +53,7 @@ STATE = MetricsState._meta.db_table
 CALENDAR = WorkingCalendar._meta.db_table
 LANE = Lane._meta.db_table
 STREAM = ValueStream._meta.db_table
+STEP = ProcessStep._meta.db_table
 
 #: "No offset" in the arrays (a NULL in the database); also accepted as "no time" on input.
 NONE = np.iinfo(np.int64).min
@@ -94,6 +95,9 @@ class StreamCalendars:
 
     default: CalendarKey | None = None
     lanes: dict[int, CalendarKey] = field(default_factory=dict)
+    #: The steps of the lanes in ``lanes``, with their calendars (for the signature: a step
+    #: moved to a lane on another calendar makes a rewrite owed too).
+    steps: dict[int, CalendarKey] = field(default_factory=dict)
     #: The stream had deals when this was read.
     has_deals: bool = False
     #: ``MetricsState.offsets_signature`` as stored ("" when the stream has no state yet).
@@ -101,12 +105,12 @@ class StreamCalendars:
 
     @property
     def signature(self) -> str:
-        """The team default's ``id:version``, then each lane with its own calendar as
-        ``lane=id:version``; "" without any calendar."""
+        """The team default's ``id:version``, then each step on a lane with its own calendar
+        as ``step=id:version``; "" without any calendar."""
         if self.default is None and not self.lanes:
             return ""
         parts = [f"{self.default[0]}:{self.default[1]}" if self.default else "-"]
-        parts += [f"{lane}={key[0]}:{key[1]}" for lane, key in sorted(self.lanes.items())]
+        parts += [f"{step}={key[0]}:{key[1]}" for step, key in sorted(self.steps.items())]
         text = " ".join(parts)
         if len(text) > SIGNATURE_MAX:
             text = "sha1:" + hashlib.sha1(text.encode()).hexdigest()
@@ -136,12 +140,13 @@ def _w_one(key: CalendarKey | None, at: datetime | None) -> int | None:
 
 
 _CALENDARS_SQL = f"""
-    SELECT s.id, c.id, c.version, c.updated_at, c.is_default, l.id,
+    SELECT s.id, c.id, c.version, c.updated_at, c.is_default, l.id, p.id,
            EXISTS (SELECT 1 FROM {DEAL} d WHERE d.stream_id = s.id),
            (SELECT m.offsets_signature FROM {STATE} m WHERE m.stream_id = s.id)
     FROM {STREAM} s
     JOIN {CALENDAR} c ON c.team_id = s.team_id
     LEFT JOIN {LANE} l ON l.calendar_id = c.id AND l.stream_id = s.id
+    LEFT JOIN {STEP} p ON p.lane_id = l.id
     WHERE (c.is_default OR l.id IS NOT NULL)
 """
 
@@ -153,13 +158,15 @@ def _calendars_of_streams(where: str = "", params: Sequence = ()) -> dict[int, S
     with connection.cursor() as cursor:
         cursor.execute(_CALENDARS_SQL + where, list(params))
         rows = cursor.fetchall()
-    for stream_id, pk, version, updated_at, is_default, lane_id, has_deals, stored in rows:
+    for stream_id, pk, version, updated_at, is_default, lane_id, step_id, has_deals, stored in rows:
         calendars = out.setdefault(stream_id, StreamCalendars())
         key = (pk, version, updated_at)
         if is_default:
             calendars.default = key
         if lane_id is not None:
             calendars.lanes[lane_id] = key
+        if step_id is not None:
+            calendars.steps[step_id] = key
         calendars.has_deals, calendars.stored = bool(has_deals), stored or ""
     return out
 
@@ -171,8 +178,8 @@ def stream_calendars(stream_id: int) -> StreamCalendars:
 
 
 def calendar_signature(stream: ValueStream | int) -> str:
-    """Which calendars (ids and versions) apply to the stream now: the team's default and
-    each lane's own. "" when the team has no calendar."""
+    """Which calendars (ids and versions) apply to the stream now: the team's default, and
+    the calendar of each step on a lane with its own. "" when the team has no calendar."""
     return stream_calendars(getattr(stream, "pk", stream)).signature
 
 

@@ -39,7 +39,7 @@ from streams.calendars.services import (
 )
 from streams.calendars.working_time import ClosureSpec, SpanSpec, WorkingClock
 from streams.models import Job, JobState
-from streams.services import LaneSpec, StepSpec, stream_create
+from streams.services import LaneSpec, StepSpec, step_update, stream_create
 from tests.factories import BASE_TIME, make_stream
 from vsm_project.demo import demo_seed
 from vsm_project.tasks import catch_up
@@ -200,6 +200,43 @@ def test_a_lane_on_another_calendar_gets_that_calendars_offsets(
     assert working_hours(b.visits.get(step=sell)) == 10
     assert "=" in calendar_signature(stream)  # the lane's own calendar is in the signature
     assert not offsets_owed(stream.pk)
+    assert_as_recomputed(stream)
+
+
+def test_a_step_moved_to_a_lane_on_another_calendar_owes_a_rewrite(
+    team_setup, django_capture_on_commit_callbacks
+):
+    """The step's visits were written on the default calendar; on the Legal lane's own
+    calendar they are owed a rewrite, which the catch-up queues."""
+    ns = team_setup
+    stream = stream_create(
+        team=ns.team_a,
+        name="Moving step",
+        lanes=[LaneSpec("Sales"), LaneSpec("Legal")],
+        steps=[
+            StepSpec("Sell", "Sales", planned_process_hours=1, planned_lead_hours=8),
+            StepSpec("Review", "Legal", planned_process_hours=1, planned_lead_hours=8),
+        ],
+    )
+    sell, review = stream.steps.order_by("position")
+    with django_capture_on_commit_callbacks(execute=True):
+        office(ns.team_a, ns.manager_a)
+        us = calendar_create(
+            team=ns.team_a,
+            by=ns.manager_a,
+            spec=CalendarSpec(name="US legal", time_zone="UTC", spans=OFFICE, country="US"),
+        )
+        lane_set_calendar(lane=review.lane, by=ns.manager_a, calendar=us)
+    start = datetime(2025, 7, 3, 17, 0, tzinfo=UTC)
+    deal = deal_create(stream=stream, name="Sales", created_at=start, first_step=sell)
+    deal_move(deal=deal, step=review, at=datetime(2025, 7, 7, 10, 0, tzinfo=UTC))
+    assert not offsets_owed(stream.pk)
+    stream.refresh_from_db()
+    step_update(step=sell, version=stream.version, user=ns.manager_a, lane=review.lane)
+    assert offsets_owed(stream.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert catch_up()["working_time"] == [stream.pk]
+    assert working_hours(deal.visits.get(step=sell)) == 1.5  # on the US calendar now
     assert_as_recomputed(stream)
 
 
