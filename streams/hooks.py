@@ -17,7 +17,8 @@ from dataclasses import replace
 from streams.metrics import MeasuredMap
 from streams.models import ValueStream
 
-MeasuresProvider = Callable[[ValueStream], MeasuredMap | None]
+#: ``provider(stream, basis)``: the measured figures in ``basis`` ("elapsed" or "working").
+MeasuresProvider = Callable[[ValueStream, str], MeasuredMap | None]
 BurstsProvider = Callable[[ValueStream], set[int]]
 
 _measures: list[MeasuresProvider] = []
@@ -34,13 +35,15 @@ def register_bursts(provider: BurstsProvider) -> None:
         _bursts.append(provider)
 
 
-def measured_map(stream: ValueStream) -> MeasuredMap | None:
-    """The first provider's measurement of ``stream``, or None: "not measured yet".
+def measured_map(stream: ValueStream, basis: str | None = None) -> MeasuredMap | None:
+    """The first provider's measurement of ``stream`` in ``basis`` (default: the stream's
+    ``time_basis``; the provider falls back to elapsed time where there is no working time),
+    or None: "not measured yet".
 
     A measurement without a single completed visit has no summary (``summary=None``: "no
     data yet"): its sums would read as a measured lead time of 0 h, which nobody measured."""
     for provider in _measures:
-        measured = provider(stream)
+        measured = provider(stream, basis or stream.time_basis)
         if measured is not None:
             return _without_empty_summary(measured)
     return None

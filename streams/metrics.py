@@ -43,6 +43,13 @@ class MeasuredMap:
     window_end: datetime
     steps: dict[int, StepFigures]  # by step id; a step without data is absent
     summary: MapSummary | None
+    #: The time the durations are in: "elapsed" (lead times in calendar days) or "working"
+    #: (working hours of the team's calendars; docs/metrics.md "Working time").
+    basis: str = "elapsed"
+
+    @property
+    def working(self) -> bool:
+        return self.basis == "working"
 
 
 def map_summary(

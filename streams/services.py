@@ -332,6 +332,8 @@ def _check_stream_fields(fields: dict, errors: dict[str, str]) -> None:
     currency = fields.get("currency")
     if currency is not None and (len(currency) != 3 or not currency.isalpha()):
         errors["currency"] = "Use a three-letter ISO currency code such as USD or EUR."
+    if "time_basis" in fields and fields["time_basis"] not in TIME_BASES:
+        errors["time_basis"] = "Choose elapsed (calendar) time or working time."
 
 
 STREAM_EDITABLE = (
@@ -341,12 +343,16 @@ STREAM_EDITABLE = (
     "target_won_deals_per_period",
     "available_selling_hours_per_period",
     "currency",
+    "time_basis",
 )
+#: The values of ``ValueStream.time_basis``: the time the stream's durations are shown in by
+#: default (docs/metrics.md, "Working time").
+TIME_BASES = ("elapsed", "working")
 
 
 @transaction.atomic
 def stream_update(*, stream: ValueStream, version: int, user, **fields) -> ValueStream:
-    """Change a map's name, description, period, targets or currency."""
+    """Change a map's name, description, period, targets, currency or default time basis."""
     unknown = set(fields) - set(STREAM_EDITABLE)
     if unknown:
         raise ValidationError({name: "This field cannot be changed here." for name in unknown})

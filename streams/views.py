@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from streams import explanations
+from streams.calendars.selectors import team_default_calendar
 from streams.drawing import render_vsm_svg, stream_svg, vsm_map_data
 from streams.forms import FutureStateForm, StreamCreateForm, apply_service_errors
 from streams.future_states import stream_draw_another_future_state, stream_future_state_open
@@ -28,7 +29,7 @@ from streams.selectors import (
     streams_visible_to,
     teams_managed_by,
 )
-from streams.services import stream_create
+from streams.services import TIME_BASES, stream_create
 
 
 def _visible_stream(request: HttpRequest, slug: str) -> ValueStream:
@@ -46,8 +47,14 @@ def stream_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """The value stream map: the drawing, the summary box (planned against measured), the
     steps, and what every figure means."""
     stream = _visible_stream(request, slug)
+    # The measured figures in the time asked for (?time=elapsed|working), else the stream's
+    # default; without a team calendar there is only elapsed time.
+    working_available = team_default_calendar(stream.team_id) is not None
+    basis = request.GET.get("time") or stream.time_basis
+    if basis not in TIME_BASES or not working_available:
+        basis = "elapsed"
     # One load serves the drawing and the summary cards beside it.
-    data = vsm_map_data(stream)
+    data = vsm_map_data(stream, basis)
     measured = data.measured
     return render(
         request,
@@ -59,6 +66,8 @@ def stream_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "planned": data.planned_summary,
             "measured": measured,
             "measured_steps": measured.steps if measured else {},
+            "basis": basis,
+            "working_available": working_available,
             "can_edit": stream_can_edit(user=request.user, stream=stream),
             "future": latest_future_state(stream) if stream.state == StreamState.CURRENT else None,
             "explanations": explanations.ALL,

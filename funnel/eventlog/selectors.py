@@ -19,9 +19,10 @@ from django.db.models import (
     When,
 )
 
-from funnel.metrics.query import LOW_SAMPLE, ROLLING_KEY, MetricsQuery
+from funnel.metrics.query import ELAPSED, LOW_SAMPLE, ROLLING_KEY, WORKING, MetricsQuery
 from funnel.metrics.snapshots import metrics_stored
 from funnel.models import Deal, DealEvent, DealEventKind, DealStatus, StepSnapshot, Visit
+from streams.calendars.selectors import team_default_calendar
 from streams.metrics import MapSummary, MeasuredMap, StepFigures
 from streams.models import ProcessStep, Role, StreamState, ValueStream
 from streams.selectors import (
@@ -84,10 +85,13 @@ def open_deal_counts(*, user: User, stream_ids: list[int]) -> dict[int, int]:
     )
 
 
-def measured_map(stream: ValueStream) -> MeasuredMap | None:
+def measured_map(stream: ValueStream, basis: str = ELAPSED) -> MeasuredMap | None:
     """The measured figures of ``stream``'s steps (the map's "measured" column) from the
-    rolling default window's snapshot; None until the metrics engine has run."""
-    result = metrics_stored(MetricsQuery(stream_id=stream.pk))
+    rolling default window's snapshot in ``basis`` (elapsed when the team has no calendar);
+    None until the metrics engine has run."""
+    if basis == WORKING and team_default_calendar(stream.team_id) is None:
+        basis = ELAPSED
+    result = metrics_stored(MetricsQuery(stream_id=stream.pk, basis=basis))
     if result is None:
         return None
     steps = {
@@ -116,6 +120,7 @@ def measured_map(stream: ValueStream) -> MeasuredMap | None:
         window_end=result.window_end,
         steps=steps,
         summary=summary,
+        basis=basis,
     )
 
 

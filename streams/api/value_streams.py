@@ -71,6 +71,7 @@ class ValueStreamSerializer(serializers.ModelSerializer):
             "target_won_deals_per_period",
             "available_selling_hours_per_period",
             "currency",
+            "time_basis",
             "planned_takt_hours",
             "version",
             "created_at",
@@ -128,6 +129,13 @@ class StreamUpdateSerializer(_InputSerializer):
     )
     available_selling_hours_per_period = serializers.FloatField(required=False, allow_null=True)
     currency = serializers.CharField(required=False, max_length=20)
+    time_basis = serializers.ChoiceField(
+        choices=["elapsed", "working"],
+        required=False,
+        help_text="The time durations are shown in by default on the dashboards, the map and "
+        "the metrics API: elapsed (calendar) time or the working time of the team's calendars "
+        "(elapsed while the team has none).",
+    )
 
 
 class DrawFutureStateSerializer(_InputSerializer):
@@ -211,7 +219,7 @@ class ValueStreamViewSet(_MapViewSet):
         )
 
     @extend_schema(
-        summary="Change a map's name, description, period, targets or currency",
+        summary="Change a map's name, description, period, targets, currency or time basis",
         request=StreamUpdateSerializer,
         responses={200: ValueStreamWriteSerializer, **_EDIT_ERRORS},
     )

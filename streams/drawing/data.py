@@ -62,7 +62,7 @@ class VsmMap:
         return StreamState(self.state).label if self.state in StreamState.values else self.state
 
 
-def vsm_map_data(stream: ValueStream) -> VsmMap:
+def vsm_map_data(stream: ValueStream, basis: str | None = None) -> VsmMap:
     """Read ``stream``'s map for drawing: two queries for lanes and steps (stages come with
     the steps), plus whatever the measures and bursts providers run (one or two each)."""
     lanes = tuple(
@@ -101,6 +101,6 @@ def vsm_map_data(stream: ValueStream) -> VsmMap:
         stages=tuple(sorted(stages.values(), key=lambda s: s.position)),
         steps=tuple(steps),
         planned_summary=planned_summary(stream, rows),
-        measured=measured_map(stream),
+        measured=measured_map(stream, basis),
         burst_step_ids=frozenset(burst_step_ids(stream)),
     )

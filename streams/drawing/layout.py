@@ -67,8 +67,11 @@ def _lane_band_color(index: int) -> str:
     return "#f8f9fa" if index % 2 == 0 else "#ffffff"
 
 
-def _step_rows(planned: StepFigures, measured: StepFigures | None) -> list[DataRow]:
-    """The data box rows; ``y`` is relative to the box top."""
+def _step_rows(
+    planned: StepFigures, measured: StepFigures | None, *, working: bool = False
+) -> list[DataRow]:
+    """The data box rows; ``y`` is relative to the box top. A measured lead time in working
+    time stays in (working) hours, never in 24-hour days."""
     specs = [
         ("process_hours", "PT", "process_time", format_work_hours),
         ("lead_hours", "LT", "lead_time", format_hours),
@@ -85,7 +88,11 @@ def _step_rows(planned: StepFigures, measured: StepFigures | None) -> list[DataR
                 y=first + i * ROW_H,
                 label=label,
                 planned=fmt(getattr(planned, key)),
-                measured=None if measured is None else fmt(getattr(measured, key)),
+                measured=None
+                if measured is None
+                else (format_work_hours if working and fmt is format_hours else fmt)(
+                    getattr(measured, key)
+                ),
                 tooltip=f"{text.label}: {text.what}",
             )
         )
@@ -259,7 +266,11 @@ def vsm_layout(data: VsmMap) -> Layout:
                 ],
                 style=style,
                 value_class_label=style["label"],
-                rows=_step_rows(step.planned, measured),
+                rows=_step_rows(
+                    step.planned,
+                    measured,
+                    working=data.measured is not None and data.measured.working,
+                ),
                 measured_header=measured_header,
                 measured_tooltip=measured_tooltip,
                 low_sample=bool(measured and measured.low_sample),

@@ -24,7 +24,9 @@ def _day(moment: datetime) -> str:
 def _summary(data: VsmMap, x: float, bottom: float) -> SummaryBox:
     planned = data.planned_summary
     measured = data.measured.summary if data.measured is not None else None
+    working = data.measured is not None and data.measured.working
     figures = [
+        # In working time the measured lead time stays in working hours (see _step_rows).
         ("lead_time_hours", "Total lead time", format_hours),
         ("process_time_hours", "Total process time", format_work_hours),
         ("activity_ratio", "Activity ratio", format_ratio),
@@ -49,7 +51,11 @@ def _summary(data: VsmMap, x: float, bottom: float) -> SummaryBox:
                 planned_value=_raw(p_value),
                 measured=None
                 if measured is None
-                else ("not set" if (not_set and m_value is None) else fmt(m_value)),
+                else (
+                    "not set"
+                    if (not_set and m_value is None)
+                    else (format_work_hours if working and fmt is format_hours else fmt)(m_value)
+                ),
                 measured_value=_raw(m_value),
             )
         )

@@ -38,13 +38,14 @@ from unittest import mock
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
+from django.test import Client
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
 from funnel.metrics.engine import compute_bases, compute_metrics
 from funnel.metrics.query import MetricsQuery
 from funnel.metrics.series import compute_series
-from funnel.metrics.snapshots import metrics_read, metrics_stored
+from funnel.metrics.snapshots import metrics_read, metrics_recompute_stream, metrics_stored
 from funnel.models import DealStatus, MetricsSnapshot
 from streams.calendars.services import CalendarSpec, calendar_create
 from streams.calendars.working_time import ClosureSpec, SpanSpec
@@ -379,3 +380,62 @@ def test_working_figures_are_stale_while_the_offsets_are_owed(log):
         assert metrics_stored(query).stale is True
         assert metrics_stored(replace(query, basis="elapsed")).stale is False
     assert metrics_stored(query).stale is False
+
+
+# --- the map's measured figures and the stream's default basis -------------------------------
+
+
+def stream_page(ns, query: str = "") -> str:
+    user = MembershipFactory(team=ns.team, role=Role.LEADERSHIP).user
+    client = Client()
+    client.force_login(user)
+    with time_machine.travel(NOW, tick=False):
+        response = client.get(f"/streams/{ns.stream.slug}/{query}")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def step_row(html: str, step) -> str:
+    row = html[html.index(f'<tr data-step-id="{step.pk}">') :]
+    return row[: row.index("</tr>")]
+
+
+def test_the_map_shows_its_measured_figures_in_either_time(log):
+    metrics_recompute_stream(stream_id=log.stream.pk, now=NOW, series=False)
+    elapsed = stream_page(log)
+    # Qualify's median time in step: 17 h elapsed, 1.5 working hours; the lead time of the
+    # ladder 80.5 h (3.4 calendar days) against 5.5 working hours.
+    assert "17 h" in step_row(elapsed, log.qualify)
+    assert 'aria-current="true" id="time-elapsed"' in elapsed
+    working = stream_page(log, "?time=working")
+    assert "1.5 h" in step_row(working, log.qualify)
+    assert "Measured in working time" in working
+    assert 'aria-current="true" id="time-working"' in working
+    summary = working[working.index('data-figure="lead_time_hours"') :]
+    assert "5.5 h" in summary[: summary.index("</div>")]
+    # The stream's default basis applies without the parameter.
+    log.stream.time_basis = "working"
+    log.stream.save(update_fields=["time_basis"])
+    assert "Measured in working time" in stream_page(log)
+    assert "Measured in working time" not in stream_page(log, "?time=elapsed")
+
+
+def test_a_map_without_a_team_calendar_offers_no_switch(vsm):  # noqa: F811
+    html = stream_page(vsm, "?time=working")
+    assert 'id="time-working"' not in html
+
+
+def test_the_streams_default_basis_is_set_through_the_stream_api(api_client, log):
+    manager = MembershipFactory(team=log.team, role=Role.MANAGER).user
+    api_client.force_authenticate(manager)
+    url = f"/api/streams/{log.stream.pk}/"
+    version = api_client.get(url).json()["version"]
+    assert api_client.get(url).json()["time_basis"] == "elapsed"
+    changed = api_client.patch(url, {"version": version, "time_basis": "working"}, format="json")
+    assert (changed.status_code, changed.json()["time_basis"]) == (200, "working")
+    log.stream.refresh_from_db()
+    assert log.stream.time_basis == "working"
+    bad = api_client.patch(
+        url, {"version": log.stream.version, "time_basis": "hours"}, format="json"
+    )
+    assert bad.status_code == 400 and "time_basis" in bad.json()
