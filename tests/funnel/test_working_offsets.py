@@ -8,9 +8,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 import time_machine
 from django.contrib import admin
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from funnel.admin import VisitAdmin
 from funnel.eventlog import working
@@ -526,3 +529,45 @@ def test_a_new_streams_first_deal_owes_nothing(team_setup, calendar):
     deal_create(stream=stream, name="First", created_at=BASE_TIME, first_step=stream.steps.first())
     assert not offsets_owed(stream.pk)
     assert_as_recomputed(stream)
+
+
+# --- The vectorised offsets against one instant at a time --------------------------------------
+
+UTC_OFFICE = WorkingClock(time_zone="UTC", spans=OFFICE)
+BERLIN_DE = WorkingClock(time_zone="Europe/Berlin", spans=OFFICE, country="DE")
+#: Fake calendar keys for the clocks above (``clock_of`` finds them in its cache).
+KEYS = {(-1, 1, "utc"): UTC_OFFICE, (-2, 1, "berlin"): BERLIN_DE}
+
+
+@given(
+    visits=st.lists(
+        st.tuples(
+            st.sampled_from([10, 11, 12]),
+            st.integers(-400_000_000, 4_200_000_000),  # 1957 to 2103: some out of range
+            st.one_of(st.none(), st.integers(0, 10_000_000)),
+        ),
+        max_size=40,
+    )
+)
+@settings(max_examples=60, deadline=None)
+def test_visit_offsets_match_one_instant_at_a_time(visits):
+    """Step 10 on the UTC office, 11 on the Berlin one, 12 on no calendar; an out-of-range or
+    missing time has no offset."""
+    working._clocks.update(KEYS)
+    utc, berlin = list(KEYS)
+    keys = {10: utc, 11: berlin, 12: None}
+    step = np.array([s for s, _, _ in visits], np.int64)
+    entered = np.array([e for _, e, _ in visits], np.int64)
+    exited = np.array([working.NONE if d is None else e + d for _, e, d in visits], np.int64)
+    entered_w, exited_w = working.visit_offsets(keys, step, entered, exited)
+
+    def one(s, t):
+        clock = KEYS.get(keys[s])
+        if clock is None or t is None or not working.FIRST <= t < working.LAST:
+            return None
+        return clock.w(t)
+
+    assert [working.as_value(w) for w in entered_w] == [one(s, e) for s, e, _ in visits]
+    assert [working.as_value(w) for w in exited_w] == [
+        one(s, None if d is None else e + d) for s, e, d in visits
+    ]
