@@ -369,30 +369,20 @@ def working_offsets_rewrite(stream: ValueStream | int, progress: Progress | None
 
 
 def _rewrite_rows(stream_id: int, calendars: StreamCalendars, keys: dict, report: Progress) -> int:
-    """The rewrite through the ORM's reads and ``executemany`` (SQLite)."""
-    visits = list(
-        Visit.objects.filter(deal__stream_id=stream_id).values_list(
-            "pk", "step_id", "entered_at", "exited_at", "entered_w", "exited_w"
-        )
-    )
+    """The rewrite through the ORM's reads and ``executemany`` (SQLite); deals first, as on
+    PostgreSQL."""
     deals = list(
         Deal.objects.filter(stream_id=stream_id).values_list(
             "pk", "first_entered_at", "closed_at", "first_entered_w", "closed_w"
         )
     )
+    visits = list(
+        Visit.objects.filter(deal__stream_id=stream_id).values_list(
+            "pk", "step_id", "entered_at", "exited_at", "entered_w", "exited_w"
+        )
+    )
     total = len(visits) + len(deals)
-    report(0, total, f"Read {len(visits):,} visits and {len(deals):,} deals")
-    ew, xw = visit_offsets(
-        keys,
-        np.array([v[1] for v in visits], np.int64),
-        epoch_seconds(v[2] for v in visits),
-        epoch_seconds(v[3] for v in visits),
-    )
-    changed = _changed_rows(visits, 4, (ew, xw))
-    _update_rows(
-        VISIT, ("entered_w", "exited_w"), [visits[i][0] for i in changed], _at(changed, ew, xw)
-    )
-    report(len(visits), total, f"Wrote the offsets of {len(visits):,} visits")
+    report(0, total, f"Read {len(deals):,} deals and {len(visits):,} visits")
     fw, cw = deal_offsets(
         calendars, epoch_seconds(d[1] for d in deals), epoch_seconds(d[2] for d in deals)
     )
@@ -402,6 +392,17 @@ def _rewrite_rows(stream_id: int, calendars: StreamCalendars, keys: dict, report
         ("first_entered_w", "closed_w"),
         [deals[i][0] for i in changed_deals],
         _at(changed_deals, fw, cw),
+    )
+    report(len(deals), total, "Wrote the deals' offsets")
+    ew, xw = visit_offsets(
+        keys,
+        np.array([v[1] for v in visits], np.int64),
+        epoch_seconds(v[2] for v in visits),
+        epoch_seconds(v[3] for v in visits),
+    )
+    changed = _changed_rows(visits, 4, (ew, xw))
+    _update_rows(
+        VISIT, ("entered_w", "exited_w"), [visits[i][0] for i in changed], _at(changed, ew, xw)
     )
     report(total, total, "Done")
     return len(changed) + len(changed_deals)
@@ -480,8 +481,17 @@ def _seconds_of_pg(micros_2000: np.ndarray) -> np.ndarray:
 def _rewrite_postgresql(
     stream_id: int, calendars: StreamCalendars, keys: dict, report: Progress
 ) -> int:
+    """Deals first, then visits: the order in which the services lock them (a deal, then its
+    visit), so that a move during the rewrite waits for it instead of deadlocking."""
     with connection.cursor() as django_cursor:
         cursor = django_cursor.cursor  # psycopg's own, for COPY
+        d_id, first, closed = _copy_out(
+            cursor,
+            f"SELECT id::int8, COALESCE(first_entered_at, 'infinity'), "
+            f"COALESCE(closed_at, 'infinity') FROM {DEAL} WHERE stream_id = %s",
+            [stream_id],
+            3,
+        )
         v_id, step, entered, exited = _copy_out(
             cursor,
             f"SELECT v.id::int8, v.step_id::int8, v.entered_at, "
@@ -490,33 +500,25 @@ def _rewrite_postgresql(
             [stream_id],
             4,
         )
-        d_id, first, closed = _copy_out(
-            cursor,
-            f"SELECT id::int8, COALESCE(first_entered_at, 'infinity'), "
-            f"COALESCE(closed_at, 'infinity') FROM {DEAL} WHERE stream_id = %s",
-            [stream_id],
-            3,
-        )
         total = len(v_id) + len(d_id)
-        report(0, total, f"Read {len(v_id):,} visits and {len(d_id):,} deals")
-        ew, xw = visit_offsets(keys, step, _seconds_of_pg(entered), _seconds_of_pg(exited))
-        del step
-        changed = _write_back(
-            cursor,
-            VISIT,
-            ("entered_at", "exited_at"),
-            ("entered_w", "exited_w"),
-            [v_id, entered, exited, ew, xw],
-        )
-        del v_id, entered, exited, ew, xw
-        report(total - len(d_id), total, "Wrote the visits' offsets")
+        report(0, total, f"Read {len(d_id):,} deals and {len(v_id):,} visits")
         fw, cw = deal_offsets(calendars, _seconds_of_pg(first), _seconds_of_pg(closed))
-        changed += _write_back(
+        changed = _write_back(
             cursor,
             DEAL,
             ("first_entered_at", "closed_at"),
             ("first_entered_w", "closed_w"),
             [d_id, first, closed, fw, cw],
+        )
+        report(len(d_id), total, "Wrote the deals' offsets")
+        ew, xw = visit_offsets(keys, step, _seconds_of_pg(entered), _seconds_of_pg(exited))
+        del step
+        changed += _write_back(
+            cursor,
+            VISIT,
+            ("entered_at", "exited_at"),
+            ("entered_w", "exited_w"),
+            [v_id, entered, exited, ew, xw],
         )
         report(total, total, "Done")
     return changed

@@ -466,12 +466,16 @@ def test_a_rewrite_that_fails_midway_leaves_everything_as_it_was(
             spec=ClosureSpec(date(2025, 3, 4), date(2025, 3, 6), label="Shutdown"),
         )
 
-    def broken(*args, **kwargs):  # the deals' offsets fail after the visits' were written
+    written_before_failing = []
+
+    def broken(*args, **kwargs):  # the visits' offsets fail after the deals' were written
+        written_before_failing.append(stored(ns.stream_a)[1] != before[1])
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(working, "deal_offsets", broken)
+    monkeypatch.setattr(working, "visit_offsets", broken)
     with pytest.raises(RuntimeError):
         working_offsets_rewrite(ns.stream_a)
+    assert written_before_failing == [True]  # it did fail midway
     assert stored(ns.stream_a) == before
     assert offsets_owed(ns.stream_a.pk)
     monkeypatch.undo()
