@@ -7,11 +7,17 @@ the API read the stored result (``CycleCheck``). Entry point: :func:`check_compu
 
 Items and the time that places each one in a window (the same rules as the metrics engine):
 
-- time in step: the step's visits, by ``exited_at`` (completed visits), ``exited − entered``;
+- time in step: the step's visits, by ``exited_at`` (completed visits), ``exited − entered``
+  in hours (in working time: ``exited_w − entered_w``, the stored working-time offsets);
 - %C&A: the step's visits, by ``entered_at``, a success when not a re-entry;
 - conversion: the step's visits, by ``exited_at``, a success unless the deal was lost while
   at the step (lost, and this was its last visit);
-- sales cycle: the stream's deals won, by ``closed_at``, ``closed − first entered`` in days;
+- sales cycle: the stream's deals won, by ``closed_at``, ``closed − first entered`` in days
+  (in working time: ``closed_w − first_entered_w`` in working days of the team's calendar);
+
+The durations are counted in the basis the Check is asked for (the stream's default,
+``funnel.metrics.engine.stream_basis``); items without working-time offsets are left out of
+a working-time sample.
 - win rate: the stream's deals won or lost, by ``closed_at``, a success when won.
 
 A change date is a day: the change starts at 00:00 UTC that day. The run chart's weeks start
@@ -30,11 +36,14 @@ import numpy as np
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.fields import BooleanField
 
+from funnel.metrics.engine import working_day_hours
+from funnel.metrics.query import ELAPSED, WORKING
 from funnel.metrics.stats import xmr
 from funnel.models import Deal, DealStatus, Visit
 from kaizen.metrics import DURATION, spec
 from kaizen.models import Metric
 from kaizen.stats import Comparison, compare_durations, compare_proportions
+from streams.models import ValueStream
 
 WEEK = timedelta(days=7)
 
@@ -60,14 +69,32 @@ def _seconds(values: list[datetime]) -> np.ndarray:
 
 
 def metric_sample(
-    *, metric: str, stream_id: int, step_id: int | None, start: datetime, end: datetime
+    *,
+    metric: str,
+    stream_id: int,
+    step_id: int | None,
+    start: datetime,
+    end: datetime,
+    basis: str = ELAPSED,
 ) -> Sample:
-    """The raw items of ``metric`` counted in ``[start, end)`` (see the module docstring):
-    one narrow query, finished in numpy."""
+    """The raw items of ``metric`` counted in ``[start, end)`` (see the module docstring),
+    durations in ``basis``: one narrow query, finished in numpy."""
+    working = basis == WORKING
     if metric in (Metric.TIME_IN_STEP, Metric.PCT_COMPLETE_ACCURATE, Metric.CONVERSION):
         if step_id is None:
             return Sample(np.array([]), np.array([]))
         visits = Visit.objects.filter(step_id=step_id)
+        if metric == Metric.TIME_IN_STEP and working:
+            rows = list(
+                visits.filter(
+                    exited_at__gte=start,
+                    exited_at__lt=end,
+                    entered_w__isnull=False,
+                    exited_w__isnull=False,
+                ).values_list("exited_at", "entered_w", "exited_w")
+            )
+            hours = [(r[2] - r[1]) / 3600.0 for r in rows]
+            return Sample(_seconds([r[0] for r in rows]), np.array(hours, dtype=float))
         if metric == Metric.TIME_IN_STEP:
             rows = list(
                 visits.filter(exited_at__gte=start, exited_at__lt=end).values_list(
@@ -100,6 +127,16 @@ def metric_sample(
             _seconds([r[0] for r in rows]), np.array([0.0 if r[1] else 1.0 for r in rows])
         )
     deals = Deal.objects.filter(stream_id=stream_id, closed_at__gte=start, closed_at__lt=end)
+    if metric == Metric.SALES_CYCLE and working:
+        team_id = ValueStream.objects.values_list("team_id", flat=True).get(pk=stream_id)
+        rows = list(
+            deals.filter(
+                status=DealStatus.WON, first_entered_w__isnull=False, closed_w__isnull=False
+            ).values_list("closed_at", "first_entered_w", "closed_w")
+        )
+        day = working_day_hours(team_id) * 3600.0
+        days = [(r[2] - r[1]) / day for r in rows]
+        return Sample(_seconds([r[0] for r in rows]), np.array(days, dtype=float))
     if metric == Metric.SALES_CYCLE:
         rows = list(
             deals.filter(status=DealStatus.WON, first_entered_at__isnull=False).values_list(
@@ -251,6 +288,7 @@ class CheckResult:
     after_end: datetime
     comparison: Comparison
     chart: RunChart
+    basis: str = ELAPSED
 
 
 def change_moment(day: date) -> datetime:
@@ -277,13 +315,19 @@ def check_compute(
     window_days: int,
     direction: str,
     now: datetime,
+    basis: str = ELAPSED,
 ) -> CheckResult:
-    """metrics.md §6 for one cycle, from the event log."""
+    """metrics.md §6 for one cycle, from the event log, durations in ``basis``."""
     baseline_start, change_at, after_end = check_windows(
         change_date=change_date, window_days=window_days, now=now
     )
     sample = metric_sample(
-        metric=metric, stream_id=stream_id, step_id=step_id, start=baseline_start, end=after_end
+        metric=metric,
+        stream_id=stream_id,
+        step_id=step_id,
+        start=baseline_start,
+        end=after_end,
+        basis=basis,
     )
     before, after = sample.split(change_at)
     return CheckResult(
@@ -295,4 +339,5 @@ def check_compute(
         chart=run_chart(
             metric, sample, baseline_start=baseline_start, change_at=change_at, end=after_end
         ),
+        basis=basis,
     )

@@ -245,6 +245,13 @@ class CycleCheck(models.Model):
     verdict = models.CharField(max_length=17, choices=Verdict.choices)
     needed_before = models.PositiveIntegerField(default=0)
     needed_after = models.PositiveIntegerField(default=0)
+    basis = models.CharField(
+        max_length=8,
+        choices=[("elapsed", "Elapsed time"), ("working", "Working time")],
+        default="elapsed",
+        help_text="The time the durations were counted in: the stream's default basis "
+        "(metrics.md, Working time) when the Check was computed.",
+    )
     series = models.JSONField(default=dict, blank=True)
 
     class Meta:

@@ -36,6 +36,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from funnel.eventlog.moments import date_range_error
+from funnel.metrics.engine import stream_basis
 from funnel.metrics.query import DEFAULT_WINDOW, MetricsQuery
 from funnel.metrics.snapshots import metrics_stored
 from kaizen.checks import change_moment, check_compute, metric_sample, summarize
@@ -130,8 +131,9 @@ def baseline_measure(
     ending now or at the plan, is read from the event log (the Check's definitions, which are
     the engine's). Nothing is computed by the metrics engine here."""
     step_id = step.pk if step is not None else None
+    basis = stream_basis(stream)
     if planned_on >= _today(now):
-        result = metrics_stored(MetricsQuery(stream_id=stream.pk))
+        result = metrics_stored(MetricsQuery(stream_id=stream.pk, basis=basis))
         if result is not None:
             value, n = value_from_result(result, metric=metric, step_id=step_id)
             return {
@@ -145,7 +147,7 @@ def baseline_measure(
         end = change_moment(planned_on)
     start = end - DEFAULT_WINDOW
     sample = metric_sample(
-        metric=metric, stream_id=stream.pk, step_id=step_id, start=start, end=end
+        metric=metric, stream_id=stream.pk, step_id=step_id, start=start, end=end, basis=basis
     )
     value, n = summarize(metric, sample)
     return {"baseline_value": value, "baseline_n": n, "baseline_start": start, "baseline_end": end}
@@ -725,6 +727,7 @@ def cycle_check(*, cycle_id: int, now: datetime) -> CycleCheck | None:
         window_days=cycle.window_days,
         direction=cycle.direction,
         now=now,
+        basis=stream_basis(cycle.stream),
     )
     c = result.comparison
     with transaction.atomic():
@@ -753,6 +756,7 @@ def cycle_check(*, cycle_id: int, now: datetime) -> CycleCheck | None:
                 "needed_before": c.needed_before,
                 "needed_after": c.needed_after,
                 "series": result.chart.as_json(),
+                "basis": result.basis,
             },
         )
     return check

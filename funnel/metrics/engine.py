@@ -214,20 +214,34 @@ class Context:
 
     @cached_property
     def day_hours(self) -> float:
-        """The working hours of a working day of the team's default calendar (its week's
-        hours ÷ its days with hours): the unit of the ``_days`` figures in working time."""
-        default = team_default_calendar(self.stream.team_id)
-        spans = list(default.spans.all()) if default is not None else []
-        seconds = sum(
-            (s.end.hour * 3600 + s.end.minute * 60) - (s.start.hour * 3600 + s.start.minute * 60)
-            for s in spans
-        )
-        days = len({s.weekday for s in spans})
-        return seconds / 3600 / days if days else 24.0
+        """The unit of the ``_days`` figures in working time (:func:`working_day_hours`)."""
+        return working_day_hours(self.stream.team_id)
 
     def days(self, basis: str) -> float:
         """Hours in a day of ``basis``: 24 elapsed, ``day_hours`` working."""
         return self.day_hours if basis == WORKING else 24.0
+
+
+def working_day_hours(team_id: int) -> float:
+    """The working hours of a working day of the team's default calendar (its week's hours ÷
+    its weekdays with hours; 8.5 for Mon–Fri 09:00–17:30): the unit of the ``_days`` figures
+    in working time. 24 without a calendar."""
+    default = team_default_calendar(team_id)
+    spans = list(default.spans.all()) if default is not None else []
+    seconds = sum(
+        (s.end.hour * 3600 + s.end.minute * 60) - (s.start.hour * 3600 + s.start.minute * 60)
+        for s in spans
+    )
+    days = len({s.weekday for s in spans})
+    return seconds / 3600 / days if days else 24.0
+
+
+def stream_basis(stream: ValueStream) -> str:
+    """The basis a stream's figures are shown in by default: its ``time_basis``, elapsed
+    while its team has no working calendar."""
+    if stream.time_basis == WORKING and team_default_calendar(stream.team_id) is not None:
+        return WORKING
+    return ELAPSED
 
 
 def in_window(column: str) -> str:

@@ -32,7 +32,7 @@ own calendar is used.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import time
+from datetime import date, time
 from unittest import mock
 
 import pytest
@@ -42,15 +42,17 @@ from django.test import Client
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
-from funnel.metrics.engine import compute_bases, compute_metrics
+from funnel.metrics.engine import compute_bases, compute_metrics, stream_basis
 from funnel.metrics.query import MetricsQuery
 from funnel.metrics.series import compute_series
 from funnel.metrics.snapshots import metrics_read, metrics_recompute_stream, metrics_stored
 from funnel.models import DealStatus, MetricsSnapshot
+from kaizen.checks import check_compute
+from kaizen.models import Metric
 from streams.calendars.services import CalendarSpec, calendar_create
 from streams.calendars.working_time import ClosureSpec, SpanSpec
-from streams.models import Lane, Role
-from tests.factories import MembershipFactory
+from streams.models import Lane, Role, ValueStream
+from tests.factories import MembershipFactory, TeamFactory
 from tests.funnel.test_metrics import at, deal, vsm, won  # noqa: F401 (vsm: a fixture)
 from tests.working_offsets import fill_offsets
 
@@ -439,3 +441,41 @@ def test_the_streams_default_basis_is_set_through_the_stream_api(api_client, log
         url, {"version": log.stream.version, "time_basis": "hours"}, format="json"
     )
     assert bad.status_code == 400 and "time_basis" in bad.json()
+
+
+# --- the kaizen Check's durations --------------------------------------------------------------
+
+
+def test_the_kaizen_check_counts_durations_in_the_basis_asked_for(log):
+    # Change on Mon 13 Apr, 21-day windows: before [23 Mar, 13 Apr), after [13 Apr, 4 May).
+    # Qualify's completed visits before: D 16 h / 0, A 64 / 1.5, C 8.5 / 8.5 (elapsed /
+    # working); after: E 48 / 17, G 1 / 1 and 17 / 1.5 (B leaves on 4 May 08:00Z, too late).
+    def check(metric, basis):
+        return check_compute(
+            metric=metric,
+            stream_id=log.stream.pk,
+            step_id=log.qualify.pk if metric == Metric.TIME_IN_STEP else None,
+            change_date=date(2026, 4, 13),
+            window_days=21,
+            direction="decrease",
+            now=NOW,
+            basis=basis,
+        )
+
+    elapsed, working = check(Metric.TIME_IN_STEP, "elapsed"), check(Metric.TIME_IN_STEP, "working")
+    assert (elapsed.comparison.value_before, elapsed.comparison.value_after) == (16, 17)
+    assert (working.comparison.value_before, working.comparison.value_after) == (1.5, 1.5)
+    assert working.basis == "working"
+    # Sales cycle: A (won 30 Mar) before, C (won 14 Apr) after: 64 h and 151 h in calendar
+    # days; 1.5 and 41 working hours in working days of 8.5 h.
+    cycle = check(Metric.SALES_CYCLE, "working").comparison
+    assert (cycle.value_before, cycle.value_after) == (approx(1.5 / DAY), approx(41 / DAY))
+    cycle = check(Metric.SALES_CYCLE, "elapsed").comparison
+    assert (cycle.value_before, cycle.value_after) == (approx(64 / 24), approx(151 / 24))
+
+
+def test_a_streams_basis_falls_back_to_elapsed_without_a_calendar(log):
+    log.stream.time_basis = "working"
+    assert stream_basis(log.stream) == "working"
+    elsewhere = ValueStream(team=TeamFactory(), name="No calendar", time_basis="working")
+    assert stream_basis(elsewhere) == "elapsed"
