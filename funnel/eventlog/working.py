@@ -586,8 +586,9 @@ def working_offsets_calendar_changed(
     calendar: WorkingCalendar, *, lane_ids: Collection[int] | None = None
 ) -> None:
     """The ``streams.calendars.hooks`` callback (registered in ``funnel.apps``): queue the
-    rewrite of every stream the change covers: the team's streams, or those of ``lane_ids``."""
-    streams = ValueStream.objects.filter(team_id=calendar.team_id)
+    rewrite of every stream the change covers: the team's streams, or those of ``lane_ids``.
+    A stream without deals has nothing to rewrite (its first deal records the calendars)."""
+    streams = ValueStream.objects.filter(team_id=calendar.team_id, deals__isnull=False)
     if lane_ids is not None:
         streams = streams.filter(lanes__in=list(lane_ids))
     for stream in streams.select_related("team").distinct().order_by("pk"):
