@@ -6,6 +6,11 @@ outcome (open, won, lost) and, for open deals, an open last visit or not; then a
 and "now". ``reference`` below recomputes the figures from the same log with pandas only
 (nothing of the engine), straight from the definitions; both must agree.
 
+The same logs are checked in working time too (``test_…_in_working_time``): the team gets a
+Mon–Fri 09:00–17:30 calendar, the offsets are written from it (``tests.working_offsets``),
+and the reference counts each duration as the difference of ``WorkingClock.w`` at its two
+ends (whole seconds, so exact) instead of the timestamps.
+
 Times sit on a half-minute grid and every non-zero time in step is a whole number of minutes
 plus 30 s, while work is a whole number of minutes: so ``time_in_step − work_hours`` is never
 a rounding hair away from zero, where SQLite's ``julianday`` (precise to about 1e-8 h) could
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from itertools import count
 
@@ -27,11 +32,15 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from funnel.metrics.engine import compute_metrics
+from funnel.metrics.engine import compute_bases, compute_metrics
 from funnel.metrics.query import MetricsQuery
 from funnel.models import DealStatus
+from streams.calendars.services import CalendarSpec, calendar_create
+from streams.calendars.working_time import SpanSpec, WorkingClock
+from streams.models import Role
 from streams.services import LaneSpec, StageSpec, StepSpec, stream_create
-from tests.factories import DealFactory, TeamFactory, VisitFactory
+from tests.factories import DealFactory, MembershipFactory, TeamFactory, VisitFactory
+from tests.working_offsets import fill_offsets
 
 pytestmark = pytest.mark.django_db
 
@@ -47,6 +56,12 @@ STEPS = [
 STAGES = [("Lead", [0]), ("Opportunity", [1, 2]), ("Closing", [3])]
 
 _names = count(1)
+#: The working calendar of the working-time property: Mon–Fri 09:00–17:30 in Berlin.
+OFFICE = {
+    "time_zone": "Europe/Berlin",
+    "spans": [SpanSpec(day, time(9), time(17, 30)) for day in range(5)],
+}
+DAY_HOURS = 8.5
 
 
 # --- the random event log -----------------------------------------------------------------
@@ -177,17 +192,40 @@ def _hours(delta: pd.Series) -> pd.Series:
     return delta.dt.total_seconds() / 3600.0
 
 
+def _w(clock: WorkingClock, moments: pd.Series) -> pd.Series:
+    """W of each moment, in seconds (NaN where there is none: an open visit's exit)."""
+    return pd.Series(
+        [float("nan") if pd.isna(m) else float(clock.w(m.to_pydatetime())) for m in moments],
+        index=moments.index,
+        dtype="float64",
+    )
+
+
 def _none_if_nan(value: float) -> float | None:
     return None if pd.isna(value) else float(value)
 
 
 def reference(
-    visits: pd.DataFrame, deals: pd.DataFrame, start: datetime, end: datetime, now: datetime
+    visits: pd.DataFrame,
+    deals: pd.DataFrame,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    clock: WorkingClock | None = None,
 ) -> dict:
+    """metrics.md in elapsed time, or, with ``clock``, in its working time: each duration
+    ``W(end) − W(start)``, the ``_days`` figures in working days of ``DAY_HOURS``."""
     start, end, now = pd.Timestamp(start), pd.Timestamp(end), pd.Timestamp(now)
     window_hours = (end - start).total_seconds() / 3600.0
     v = visits.merge(deals, on="deal").sort_values(["deal", "entered", "seq"])
-    v["h"] = _hours(v["exited"] - v["entered"])
+    day = 24.0 if clock is None else DAY_HOURS
+
+    def duration_hours(begin: pd.Series, finish: pd.Series) -> pd.Series:
+        if clock is None:
+            return _hours(finish - begin)
+        return (_w(clock, finish) - _w(clock, begin)) / 3600.0
+
+    v["h"] = duration_hours(v["entered"], v["exited"])
     planned = pd.Series([s[2] for s in STEPS])
     v["w"] = (v["work"] / 60.0).fillna(v["step"].map(planned))
     v["wait"] = (v["h"] - v["w"]).clip(lower=0.0)
@@ -250,7 +288,7 @@ def reference(
     closed = deals[deals["closed"].notna() & (deals["closed"] >= start) & (deals["closed"] < end)]
     won = closed[closed["status"] == DealStatus.WON]
     first_entered = visits.groupby("deal")["entered"].min()
-    cycles = (won["closed"] - won["deal"].map(first_entered)).dt.total_seconds() / 86400.0
+    cycles = duration_hours(won["deal"].map(first_entered), won["closed"]) / day
     medians = [s["median_hours"] for s in steps if s["median_hours"] is not None]
     summary = {
         "won": len(won),
@@ -283,7 +321,7 @@ def reference(
                 "cumulative_conversion": reached[k] / reached[0] if reached[0] else None,
                 "n_left": len(left),
                 "median_days_in_stage": (
-                    float((left["hours"] / 24.0).median()) if len(left) else None
+                    float((left["hours"] / day).median()) if len(left) else None
                 ),
             }
         )
@@ -372,3 +410,53 @@ def test_the_engine_agrees_with_a_plain_computation_of_the_definitions(team, log
     for k, stage_expected in enumerate(expected["stages"]):
         assert_matches(plain["stages"][k], stage_expected, f"stage {STAGES[k][0]}")
     assert result.cohort_deals == expected["cohort_deals"]
+
+
+@pytest.fixture
+def office_team(db: None):
+    team = TeamFactory()
+    manager = MembershipFactory(team=team, role=Role.MANAGER).user
+    calendar_create(team=team, by=manager, spec=CalendarSpec(name="Office", **OFFICE))
+    return team
+
+
+#: The figures that count time, compared in working time (the others are the elapsed ones).
+WORKING_STEP_FIGURES = (
+    "n_completed",
+    "median_hours",
+    "p85_hours",
+    "p95_hours",
+    "mean_hours",
+    "time_in_step_hours",
+    "wait_hours",
+    "flow_efficiency",
+    "defects_hours",
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(log=logs)
+def test_the_engine_agrees_with_a_plain_computation_in_working_time(office_team, log: Log) -> None:
+    visits, deals = visit_table(log)
+    start, end, now = times(log, visits)
+    expected = reference(visits, deals, start, end, now, clock=WorkingClock(**OFFICE))
+    with transaction.atomic():
+        try:
+            stream, _ = build(office_team, log, visits, deals)
+            fill_offsets(stream)
+            query = MetricsQuery(stream_id=stream.pk, start=start, end=end)
+            result = compute_bases(query, now=now)["working"]
+        finally:
+            transaction.set_rollback(True)
+
+    plain = result.as_plain()
+    for i, step_expected in enumerate(expected["steps"]):
+        wanted = {k: v for k, v in step_expected.items() if k in WORKING_STEP_FIGURES}
+        assert_matches(plain["steps"][i], wanted, f"step {STEPS[i][0]} (working time)")
+    summary = {k: expected["summary"][k] for k in ("sales_cycle_days", "lead_time_hours")}
+    assert_matches(plain["summary"], summary, "summary (working time)")
+    for k, stage_expected in enumerate(expected["stages"]):
+        wanted = {"median_days_in_stage": stage_expected["median_days_in_stage"]}
+        assert_matches(plain["stages"][k], wanted, f"stage {STAGES[k][0]} (working time)")
