@@ -575,3 +575,27 @@ def test_visit_offsets_match_one_instant_at_a_time(visits):
     assert [working.as_value(w) for w in exited_w] == [
         one(s, None if d is None else e + d) for s, e, d in visits
     ]
+
+
+def test_a_move_reads_the_calendars_with_one_query(team_setup, django_capture_on_commit_callbacks):
+    """The services' freshness: the offsets cost one query per write (the stream's calendars;
+    the clock is kept per calendar version), with a calendar or without."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ns = team_setup
+    a, b, _ = ns.steps_a
+
+    def queries_of_a_move(at):
+        deal = deal_create(stream=ns.stream_a, name="Counted", created_at=at, first_step=a)
+        deal_move(deal=deal, step=b, at=at + timedelta(hours=1))  # the clock is warm now
+        with CaptureQueriesContext(connection) as captured:
+            deal_move(deal=deal, step=a, at=at + timedelta(hours=2))
+        calendars = [q for q in captured if "streams_workingcalendar" in q["sql"]]
+        assert len(calendars) == 1
+        return len(captured)
+
+    without = queries_of_a_move(datetime(2025, 3, 3, 9, tzinfo=UTC))
+    with django_capture_on_commit_callbacks(execute=True):
+        office(ns.team_a, ns.manager_a)
+    assert queries_of_a_move(datetime(2025, 3, 4, 9, tzinfo=UTC)) == without
