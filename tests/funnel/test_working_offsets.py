@@ -373,6 +373,24 @@ def test_the_transitions_import_stores_the_offsets(team_setup, calendar):
     assert_as_recomputed(stream)
 
 
+WIDE_CSV = (
+    b'Record ID,Deal Name,Deal Stage,Create Date,"Date entered ""Step 1 (Sales Pipeline)""",'
+    b'"Date entered ""Step 2 (Sales Pipeline)""","Date entered ""Closed Won (Sales Pipeline)"""\n'
+    b"W-1,One,Closed Won,2025-03-01 08:00,2025-03-03 09:00,2025-03-07 17:00,2025-03-10 10:00\n"
+    b"W-2,Two,Step 2,2025-03-03 10:00,2025-03-03 10:00,2025-03-08 10:00,\n"
+)
+
+
+def test_the_wide_import_stores_the_offsets(team_setup, calendar):
+    stream = make_stream(team_setup.team_a, n_steps=3)
+    with time_machine.travel(BASE_TIME + timedelta(days=400), tick=False):
+        import_events(stream=stream, data=WIDE_CSV, options=ImportOptions(format="wide"))
+    won = Deal.objects.get(stream=stream, external_id="W-1")
+    assert won.closed_w is not None and won.first_entered_w is not None
+    assert Visit.objects.filter(deal__stream=stream, entered_w__isnull=False).count() == 4
+    assert_as_recomputed(stream)
+
+
 def test_the_demo_seed_stores_the_offsets_of_its_simulated_paths():
     result = demo_seed(deals=60)
     stream = Deal.objects.filter(external_id="DEMO-000001").get().stream
