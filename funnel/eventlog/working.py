@@ -34,11 +34,12 @@ import hashlib
 import io
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import numpy as np
 from django.db import connection, transaction
+from django.utils import timezone
 
 from funnel.models import Deal, MetricsState, Visit
 from streams.calendars.models import WorkingCalendar
@@ -557,6 +558,8 @@ def _write_back(
 #: The ``Job.kind`` of a rewrite (its progress bar on the calendar and stream pages).
 REWRITE_JOB = "working time"
 REWRITE_TASK = "funnel.tasks.rewrite_working_offsets"
+#: How long the catch-up leaves a stream whose rewrite failed before queueing it again.
+RETRY_FAILED_AFTER = timedelta(minutes=5)
 
 
 def rewrite_jobs(stream_ids: Iterable[int]):
@@ -595,13 +598,24 @@ def working_offsets_calendar_changed(
         working_offsets_queue(stream)
 
 
-def working_offsets_catch_up() -> list[int]:
+def working_offsets_catch_up(*, now: datetime | None = None) -> list[int]:
     """Queue a rewrite for every stream that owes one and has none queued or running (after
-    Redis or a worker was away when the calendar changed). Returns the streams queued."""
+    Redis or a worker was away when the calendar changed), nor one that failed in the last
+    :data:`RETRY_FAILED_AFTER` (a rewrite that keeps failing is tried again every few
+    minutes, not at every catch-up). Returns the streams queued."""
     owing = streams_owing_offsets()
     if not owing:
         return []
+    now = now or timezone.now()
     busy = set(rewrite_jobs(owing).values_list("params__stream", flat=True))
+    busy |= set(
+        Job.objects.filter(
+            kind=REWRITE_JOB,
+            state=JobState.FAILED,
+            finished_at__gt=now - RETRY_FAILED_AFTER,
+            params__stream__in=owing,
+        ).values_list("params__stream", flat=True)
+    )
     queued = []
     for stream in ValueStream.objects.filter(pk__in=set(owing) - busy).select_related("team"):
         if working_offsets_queue(stream) is not None:

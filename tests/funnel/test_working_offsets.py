@@ -617,3 +617,30 @@ def test_a_move_reads_the_calendars_with_one_query(team_setup, django_capture_on
     with django_capture_on_commit_callbacks(execute=True):
         office(ns.team_a, ns.manager_a)
     assert queries_of_a_move(datetime(2025, 3, 4, 9, tzinfo=UTC)) == without
+
+
+def test_a_rewrite_that_keeps_failing_is_retried_every_few_minutes(
+    logged, calendar, django_capture_on_commit_callbacks, monkeypatch
+):
+    ns = logged
+    with django_capture_on_commit_callbacks(execute=False):
+        closure_add(
+            calendar=calendar,
+            by=ns.manager_a,
+            spec=ClosureSpec(date(2025, 3, 3), date(2025, 3, 3), label="Closed"),
+        )
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(working, "visit_offsets", broken)
+    with pytest.raises(RuntimeError), django_capture_on_commit_callbacks(execute=True):
+        catch_up()
+    failed = Job.objects.get(kind=REWRITE_JOB, state=JobState.FAILED)
+    assert "a bug" in failed.error and offsets_owed(ns.stream_a.pk)
+    assert catch_up()["working_time"] == []  # not again at once
+    later = failed.finished_at + working.RETRY_FAILED_AFTER + timedelta(seconds=1)
+    monkeypatch.undo()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert working.working_offsets_catch_up(now=later) == [ns.stream_a.pk]
+    assert not offsets_owed(ns.stream_a.pk)
