@@ -105,6 +105,7 @@ class DealListFilter(django_filters.FilterSet):
         sources: list[str],
         thresholds: dict[int, float],
         now: datetime,
+        now_w: dict[int, int] | None = None,
         **kwargs,
     ) -> None:
         data = data.copy()
@@ -113,7 +114,7 @@ class DealListFilter(django_filters.FilterSet):
             status = data["status"] if data["status"] in dict(STATUS_CHOICES) else DealStatus.OPEN
             data["sort"] = DEFAULT_SORT.get(status, "newest")
         super().__init__(data, *args, **kwargs)
-        self.thresholds, self.now = thresholds, now
+        self.thresholds, self.now, self.now_w = thresholds, now, now_w
         several = len({step.stream_id for step in steps}) > 1
         self.form.fields["step"].choices = [("", "Any step")] + [
             (
@@ -153,7 +154,9 @@ class DealListFilter(django_filters.FilterSet):
     def filter_stalled(self, queryset: QuerySet[Deal], name: str, value: bool) -> QuerySet[Deal]:
         if not value:
             return queryset
-        return queryset.filter(stalled_condition(thresholds=self.thresholds, now=self.now))
+        return queryset.filter(
+            stalled_condition(thresholds=self.thresholds, now=self.now, now_w=self.now_w)
+        )
 
     def filter_sort(self, queryset: QuerySet[Deal], name: str, value: str) -> QuerySet[Deal]:
         return queryset.order_by(*SORTS[value][1], "id")

@@ -29,6 +29,7 @@ from funnel.deals.forms import (
     WorkForm,
 )
 from funnel.eventlog.selectors import (
+    age_hours,
     deal_can_edit,
     deal_can_reopen,
     deal_list_rows,
@@ -43,6 +44,7 @@ from funnel.eventlog.selectors import (
     streams_exportable_by,
     streams_for_new_deals,
     streams_importable_by,
+    working_now,
 )
 from funnel.eventlog.services import (
     UNDO_WINDOW,
@@ -99,8 +101,10 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     once, then a count and the page's rows with their step and stalled flag)."""
     user, now = request.user, timezone.now()
     steps = deal_list_steps(user)
-    thresholds = stall_thresholds([step.pk for step in steps])
-    deals = deals_for_list(user=user, thresholds=thresholds, now=now)
+    # Steps of streams shown in working time count their deals' time there in working hours.
+    now_w = working_now(steps, now)
+    thresholds = stall_thresholds([step.pk for step in steps], working=now_w)
+    deals = deals_for_list(user=user, thresholds=thresholds, now=now, now_w=now_w)
     owners = _owner_choices(user)
     data = request.GET.copy()
     if data.get("scope") == "mine":  # the old "Mine" tab's links
@@ -113,6 +117,7 @@ def deal_list(request: HttpRequest) -> HttpResponse:
         sources=deal_sources(deals),
         thresholds=thresholds,
         now=now,
+        now_w=now_w,
     )
     if owners is None:
         del filterset.form.fields["owner"]  # a rep sees only their own deals
@@ -126,7 +131,7 @@ def deal_list(request: HttpRequest) -> HttpResponse:
             "form": filterset.form,
             "show_owner": owners is not None,
             "page": page,
-            "rows": deal_list_rows(page.object_list, steps=by_id, now=now),
+            "rows": deal_list_rows(page.object_list, steps=by_id, now=now, now_w=now_w),
             "status": filterset.form.cleaned_data.get("status") or DealStatus.OPEN,
             "title": _list_title(user),
             "can_create": streams_for_new_deals(user).exists(),
@@ -151,15 +156,24 @@ def _deal_page(
     once, next to the form that was sent."""
     now = timezone.now()
     visit = deal_open_visit(deal=deal)
-    steps = list(deal.stream.steps.order_by("position"))
+    steps = list(
+        deal.stream.steps.select_related("stream", "lane__calendar", "lane__stream").order_by(
+            "position"
+        )
+    )
+    # In working time when the stream shows it: W(now) of each step's calendar.
+    now_w = working_now(steps, now)
     next_step = None
     if visit is None and steps:
         next_step = steps[0]
     elif visit is not None:
         later = [s for s in steps if s.position > visit.step.position]
         next_step = later[0] if later else None
-    threshold = stall_thresholds([visit.step_id]).get(visit.step_id) if visit else None
-    hours_in_step = (now - visit.entered_at).total_seconds() / 3600 if visit else None
+    threshold = None
+    hours_in_step = None
+    if visit is not None:
+        threshold = stall_thresholds([visit.step_id], working=now_w).get(visit.step_id)
+        hours_in_step = age_hours(now, visit.entered_at, now_w.get(visit.step_id), visit.entered_w)
     can_edit = deal_can_edit(user=request.user, deal=deal)
     undo_until = deal_undo_deadline(deal=deal, user=request.user)
     context = {
@@ -167,9 +181,12 @@ def _deal_page(
         "list_title": _list_title(request.user),
         "visit": visit,
         "hours_in_step": hours_in_step,
-        "stalled": bool(threshold is not None and hours_in_step > threshold),
+        "stalled": bool(
+            threshold is not None and hours_in_step is not None and hours_in_step > threshold
+        ),
         "threshold": threshold,
-        "timeline": deal_timeline(deal=deal, now=now),
+        "working": bool(now_w),
+        "timeline": deal_timeline(deal=deal, now=now, now_w=now_w or None),
         "can_edit": can_edit and deal.status == DealStatus.OPEN,
         "can_edit_details": can_edit,
         # While its closer may still undo, the page offers Undo rather than a reopen.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,10 +19,11 @@ from django.db.models import (
     When,
 )
 
+from funnel.metrics.engine import stream_basis
 from funnel.metrics.query import ELAPSED, LOW_SAMPLE, ROLLING_KEY, WORKING, MetricsQuery
 from funnel.metrics.snapshots import metrics_stored
 from funnel.models import Deal, DealEvent, DealEventKind, DealStatus, StepSnapshot, Visit
-from streams.calendars.selectors import team_default_calendar
+from streams.calendars.selectors import clock_for, lane_calendar, team_default_calendar
 from streams.metrics import MapSummary, MeasuredMap, StepFigures
 from streams.models import ProcessStep, Role, StreamState, ValueStream
 from streams.selectors import (
@@ -128,20 +129,49 @@ def _percent(fraction: float | None) -> float | None:
     return None if fraction is None else 100.0 * fraction
 
 
-def stall_thresholds(step_ids: list[int]) -> dict[int, float]:
+def stall_thresholds(step_ids: list[int], working: Collection[int] = ()) -> dict[int, float]:
     """Hours after which an open visit counts as stalled, per step (metrics.md §2 ``stalled``):
     the step's measured p85 time in step over the rolling default window, or, until the
-    metrics engine has measured it, the step's planned lead time."""
+    metrics engine has measured it, the step's planned lead time. The p85 is in working hours
+    for the steps in ``working`` (those whose stream shows working time: ``working_now``)."""
     thresholds = dict(
         ProcessStep.objects.filter(pk__in=step_ids).values_list("pk", "planned_lead_hours")
     )
     measured = StepSnapshot.objects.filter(
         step_id__in=step_ids, snapshot__window_key=ROLLING_KEY, snapshot__filter_key=""
-    ).values_list("step_id", "figures")
-    for step_id, figures in measured:
-        if figures.get("p85_hours") is not None:
+    ).values_list("step_id", "snapshot__basis", "figures")
+    for step_id, basis, figures in measured:
+        wanted = WORKING if step_id in working else ELAPSED
+        if basis == wanted and figures.get("p85_hours") is not None:
             thresholds[step_id] = figures["p85_hours"]
     return thresholds
+
+
+def working_now(steps: Iterable[ProcessStep], now: datetime) -> dict[int, int]:
+    """W(now), in seconds, on each step's calendar (its lane's, else the team's default), for
+    the steps whose stream shows working time (``stream_basis``): their open visits' age is
+    ``W(now) − entered_w`` and they stall against the working p85. Other steps are left out."""
+    found: dict[int, int] = {}
+    basis_of: dict[int, str] = {}
+    for step in steps:
+        stream = step.stream
+        if stream.pk not in basis_of:
+            basis_of[stream.pk] = stream_basis(stream)
+        if basis_of[stream.pk] == WORKING:
+            calendar = lane_calendar(step.lane)
+            if calendar is not None:
+                found[step.pk] = int(clock_for(calendar).w(now))
+    return found
+
+
+def age_hours(
+    now: datetime, entered_at: datetime | None, now_w: int | None, entered_w: int | None
+) -> float | None:
+    """How long an open visit has been at its step: working hours when ``now_w`` (W(now) of
+    its step's calendar, :func:`working_now`) is given."""
+    if now_w is not None:
+        return None if entered_w is None else (now_w - entered_w) / 3600
+    return None if entered_at is None else (now - entered_at).total_seconds() / 3600
 
 
 def deal_owner_choices(team_ids: Iterable[int]) -> QuerySet[User]:
@@ -172,35 +202,53 @@ def deal_list_steps(user: User) -> list[ProcessStep]:
     streams = streams_visible_to(user).filter(state=StreamState.CURRENT)
     return list(
         ProcessStep.objects.filter(stream__in=streams)
-        .select_related("stream")
+        .select_related("stream", "lane__calendar", "lane__stream")
         .order_by("stream__name", "position")
     )
 
 
-def stalled_condition(*, thresholds: dict[int, float], now: datetime) -> Q:
+def stalled_condition(
+    *, thresholds: dict[int, float], now: datetime, now_w: dict[int, int] | None = None
+) -> Q:
     """Deals annotated by :func:`deals_for_list` whose open visit has been at its step longer
-    than the step's threshold (:func:`stall_thresholds`): one OR term per step."""
+    than the step's threshold (:func:`stall_thresholds`): one OR term per step; in working
+    time for the steps of ``now_w`` (:func:`working_now`)."""
     condition = Q(pk__in=[])
     for step_id, hours in thresholds.items():
-        if hours is not None:
+        if hours is None:
+            continue
+        if now_w and step_id in now_w:
+            condition |= Q(
+                current_step_id=step_id, step_entered_w__lt=now_w[step_id] - hours * 3600
+            )
+        else:
             condition |= Q(
                 current_step_id=step_id, step_entered_at__lt=now - timedelta(hours=hours)
             )
     return condition
 
 
-def deals_for_list(*, user: User, thresholds: dict[int, float], now: datetime) -> QuerySet[Deal]:
+def deals_for_list(
+    *,
+    user: User,
+    thresholds: dict[int, float],
+    now: datetime,
+    now_w: dict[int, int] | None = None,
+) -> QuerySet[Deal]:
     """The deals the user may see, each with the step it is at (``current_step_id``), since
-    when (``step_entered_at``) and whether it is ``stalled``, all in the one query of a page
-    (the open visit is found through the one-open-visit-per-deal index)."""
+    when (``step_entered_at``, and its working-time offset ``step_entered_w``) and whether it
+    is ``stalled``, all in the one query of a page (the open visit is found through the
+    one-open-visit-per-deal index)."""
     open_visit = Visit.objects.filter(deal=OuterRef("pk"), exited_at__isnull=True)
     deals = deals_visible_to(user).annotate(
         current_step_id=Subquery(open_visit.values("step_id")[:1]),
         step_entered_at=Subquery(open_visit.values("entered_at")[:1]),
+        step_entered_w=Subquery(open_visit.values("entered_w")[:1]),
     )
+    stalled = stalled_condition(thresholds=thresholds, now=now, now_w=now_w)
     return deals.annotate(
         stalled=Case(
-            When(stalled_condition(thresholds=thresholds, now=now), then=Value(True)),
+            When(stalled, then=Value(True)),
             default=Value(False),
             output_field=BooleanField(),
         )
@@ -220,26 +268,33 @@ class DealListRow:
     step: ProcessStep | None  # where the deal is now; None when at no step
     hours_in_step: float | None
     stalled: bool
+    working: bool = False  # ``hours_in_step`` in working hours (the stream's basis)
 
 
 def deal_list_rows(
-    deals: Iterable[Deal], *, steps: dict[int, ProcessStep], now: datetime
+    deals: Iterable[Deal],
+    *,
+    steps: dict[int, ProcessStep],
+    now: datetime,
+    now_w: dict[int, int] | None = None,
 ) -> list[DealListRow]:
     """Rows of deals annotated by :func:`deals_for_list`, their steps taken from ``steps``
-    (no query per row)."""
+    (no query per row); the time at the step in working hours for the steps of ``now_w``."""
     rows = []
     for deal in deals:
-        entered = deal.step_entered_at
-        hours = (now - entered).total_seconds() / 3600 if entered is not None else None
+        step_now_w = (now_w or {}).get(deal.current_step_id)
+        hours = age_hours(now, deal.step_entered_at, step_now_w, deal.step_entered_w)
         step = steps.get(deal.current_step_id)
-        rows.append(DealListRow(deal, step, hours, bool(deal.stalled)))
+        rows.append(DealListRow(deal, step, hours, bool(deal.stalled), step_now_w is not None))
     return rows
 
 
 @dataclass(frozen=True)
 class PathEntry:
     visit: Visit
-    hours_in_step: float  # to its exit, or to ``now`` while the deal is still there
+    #: To its exit, or to ``now`` while the deal is still there; in working hours when the
+    #: timeline is in working time (None: the visit's offsets are not written yet).
+    hours_in_step: float | None
     rework: bool  # the deal had visited this step before (a re-entry)
     event: None = None
 
@@ -252,16 +307,23 @@ class HistoryEntry:
     at: datetime  # when it took effect: the (possibly back-dated) close, else when recorded
 
 
-def deal_timeline(*, deal: Deal, now: datetime) -> list[PathEntry | HistoryEntry]:
+def deal_timeline(
+    *, deal: Deal, now: datetime, now_w: dict[int, int] | None = None
+) -> list[PathEntry | HistoryEntry]:
     """The deal's path with each visit's time in step and re-entries marked, and the changes
-    of its outcome (closed, undone, reopened) where they happened."""
+    of its outcome (closed, undone, reopened) where they happened. With ``now_w``
+    (:func:`working_now` of the stream's steps) the times are working hours."""
     seen: set[int] = set()
     entries: list[tuple[datetime, int, PathEntry | HistoryEntry]] = []
     for visit in deal_path(deal=deal):
-        end = visit.exited_at or now
-        entry = PathEntry(
-            visit, (end - visit.entered_at).total_seconds() / 3600, visit.step_id in seen
-        )
+        if now_w is not None:
+            end_w = visit.exited_w if visit.exited_at is not None else now_w.get(visit.step_id)
+            hours = None
+            if end_w is not None and visit.entered_w is not None:
+                hours = (end_w - visit.entered_w) / 3600
+        else:
+            hours = ((visit.exited_at or now) - visit.entered_at).total_seconds() / 3600
+        entry = PathEntry(visit, hours, visit.step_id in seen)
         entries.append((visit.entered_at, 0, entry))
         seen.add(visit.step_id)
     for event in deal.events.select_related("actor").order_by("recorded_at", "id"):

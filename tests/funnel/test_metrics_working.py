@@ -39,6 +39,7 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
@@ -46,7 +47,7 @@ from funnel.metrics.engine import compute_bases, compute_metrics, stream_basis
 from funnel.metrics.query import MetricsQuery
 from funnel.metrics.series import compute_series
 from funnel.metrics.snapshots import metrics_read, metrics_recompute_stream, metrics_stored
-from funnel.models import DealStatus, MetricsSnapshot
+from funnel.models import Deal, DealStatus, MetricsSnapshot
 from kaizen.checks import check_compute
 from kaizen.models import Metric
 from streams.calendars.services import CalendarSpec, calendar_create
@@ -479,3 +480,48 @@ def test_a_streams_basis_falls_back_to_elapsed_without_a_calendar(log):
     assert stream_basis(log.stream) == "working"
     elsewhere = ValueStream(team=TeamFactory(), name="No calendar", time_basis="working")
     assert stream_basis(elsewhere) == "elapsed"
+
+
+# --- the deals list and a deal's timeline ----------------------------------------------------
+
+
+def deals_page(ns, path: str = "") -> str:
+    manager = MembershipFactory(team=ns.team, role=Role.MANAGER).user
+    client = Client()
+    client.force_login(manager)
+    with time_machine.travel(NOW, tick=False):
+        response = client.get(reverse("funnel:deal_list") + path)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def deal_row(html: str, deal_id: int) -> str:
+    row = html[html.index(f'data-deal-id="{deal_id}"') :]
+    return row[: row.index("</tr>")]
+
+
+def test_the_deals_list_and_a_deal_count_time_at_the_step_in_the_streams_basis(log):
+    metrics_recompute_stream(stream_id=log.stream.pk, now=NOW, series=False)
+    f = Deal.objects.get(
+        stream=log.stream, visits__exited_at__isnull=True, visits__step=log.qualify
+    )
+    e = Deal.objects.get(
+        stream=log.stream, visits__exited_at__isnull=True, visits__step=log.discovery
+    )
+    # Elapsed (the default): F has been at Qualify 88 h (> p85 66.5: stalled).
+    html = deals_page(log)
+    assert "3.7 d" in deal_row(html, f.pk) and "Stalled" in deal_row(html, f.pk)
+    # Working time: 9 working hours (≤ the working p85 9.35: not stalled); E 31 working
+    # hours at Discovery on New York's calendar (> 6.8: stalled).
+    log.stream.time_basis = "working"
+    log.stream.save(update_fields=["time_basis"])
+    html = deals_page(log)
+    assert "9 h working" in deal_row(html, f.pk) and "Stalled" not in deal_row(html, f.pk)
+    assert "31 h working" in deal_row(html, e.pk) and "Stalled" in deal_row(html, e.pk)
+    stalled_only = deals_page(log, "?stalled=true")
+    assert f'data-deal-id="{e.pk}"' in stalled_only
+    assert f'data-deal-id="{f.pk}"' not in stalled_only
+    # E's page: now at Discovery for 31 working hours; its Qualify visit took 17.
+    detail = deals_page(log, f"{e.pk}/")
+    assert "31 h</strong> of working time" in detail
+    assert "17 h working" in detail
