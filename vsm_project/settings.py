@@ -277,6 +277,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "streams.models.Role",
         "TeamRoleEnum": ["manager", "rep", "leadership", "admin"],
+        # The time durations are counted in (docs/metrics.md, "Working time"): the metrics
+        # API's `time`, a stream's `time_basis`, a kaizen Check's `basis`.
+        "TimeBasisEnum": [("elapsed", "Elapsed time"), ("working", "Working time")],
     },
     # Every operation documents its 400/401/403/404/429 answers (docs/api.md).
     "POSTPROCESSING_HOOKS": [

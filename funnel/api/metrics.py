@@ -181,7 +181,7 @@ class StreamMetricsSerializer(serializers.Serializer):
     window = WindowSerializer()
     filters = serializers.DictField(child=serializers.CharField(allow_null=True))
     time = serializers.ChoiceField(
-        choices=list(BASES),
+        choices=ValueStream._meta.get_field("time_basis").choices,
         help_text="The time every duration is counted in: `elapsed` (calendar hours and days) "
         "or `working` (the working hours of the team's calendars; `_days` figures in working "
         "days). Counts, WIP, throughput and Little's law are elapsed in both.",

@@ -130,7 +130,7 @@ class StreamUpdateSerializer(_InputSerializer):
     available_selling_hours_per_period = serializers.FloatField(required=False, allow_null=True)
     currency = serializers.CharField(required=False, max_length=20)
     time_basis = serializers.ChoiceField(
-        choices=["elapsed", "working"],
+        choices=ValueStream._meta.get_field("time_basis").choices,
         required=False,
         help_text="The time durations are shown in by default on the dashboards, the map and "
         "the metrics API: elapsed (calendar) time or the working time of the team's calendars "
