@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from streams.models import FunnelStage, ProcessStep, ValueStream
+from streams.models import FunnelStage, ProcessStep, TimeBasis, ValueStream
 from vsm_project.db import choices_check
 
 
@@ -266,7 +266,7 @@ class MetricsSnapshot(models.Model):
     filter_key = models.CharField(max_length=300, blank=True)
     basis = models.CharField(
         max_length=8,
-        choices=[("elapsed", "Elapsed time"), ("working", "Working time")],
+        choices=TimeBasis.choices,
         default="elapsed",
         help_text="The time the durations are counted in; one recompute writes both.",
     )

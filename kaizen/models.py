@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from streams.models import ProcessStep, ValueStream
+from streams.models import ProcessStep, TimeBasis, ValueStream
 from vsm_project.db import choices_check
 
 
@@ -247,7 +247,7 @@ class CycleCheck(models.Model):
     needed_after = models.PositiveIntegerField(default=0)
     basis = models.CharField(
         max_length=8,
-        choices=[("elapsed", "Elapsed time"), ("working", "Working time")],
+        choices=TimeBasis.choices,
         default="elapsed",
         help_text="The time the durations were counted in: the stream's default basis "
         "(metrics.md, Working time) when the Check was computed.",

@@ -18,6 +18,13 @@ class Role(models.TextChoices):
     LEADERSHIP = "leadership", "Leadership (read-only)"
 
 
+class TimeBasis(models.TextChoices):
+    """The time durations are counted in (docs/metrics.md, "Working time")."""
+
+    ELAPSED = "elapsed", "Elapsed time"
+    WORKING = "working", "Working time"
+
+
 class Team(models.Model):
     name = models.CharField(max_length=120, unique=True)
     slug = models.SlugField(max_length=120, unique=True)
@@ -150,7 +157,7 @@ class ValueStream(models.Model):
     currency = models.CharField(max_length=3, default="USD")
     time_basis = models.CharField(
         max_length=8,
-        choices=[("elapsed", "Elapsed time"), ("working", "Working time")],
+        choices=TimeBasis.choices,
         default="elapsed",
         help_text="How durations are shown by default: calendar (elapsed) time, or the working "
         "time of the team's calendars.",

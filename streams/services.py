@@ -22,6 +22,7 @@ from streams.models import (
     ProcessStep,
     StreamState,
     Team,
+    TimeBasis,
     ValueClass,
     ValueStream,
 )
@@ -347,7 +348,7 @@ STREAM_EDITABLE = (
 )
 #: The values of ``ValueStream.time_basis``: the time the stream's durations are shown in by
 #: default (docs/metrics.md, "Working time").
-TIME_BASES = ("elapsed", "working")
+TIME_BASES = tuple(TimeBasis.values)
 
 
 @transaction.atomic

@@ -37,7 +37,7 @@ from funnel.metrics.query import (
 from funnel.metrics.results import MetricsResult, StageMetrics, StepMetrics, StreamSummary, Waste
 from funnel.metrics.snapshots import metrics_read
 from streams.calendars.selectors import team_default_calendar
-from streams.models import FunnelStage, ProcessStep, Role, ValueStream
+from streams.models import FunnelStage, ProcessStep, Role, TimeBasis, ValueStream
 from streams.selectors import role_in_team, streams_visible_to
 
 # --- Parameters ---------------------------------------------------------------------------
@@ -181,7 +181,7 @@ class StreamMetricsSerializer(serializers.Serializer):
     window = WindowSerializer()
     filters = serializers.DictField(child=serializers.CharField(allow_null=True))
     time = serializers.ChoiceField(
-        choices=ValueStream._meta.get_field("time_basis").choices,
+        choices=TimeBasis.choices,
         help_text="The time every duration is counted in: `elapsed` (calendar hours and days) "
         "or `working` (the working hours of the team's calendars; `_days` figures in working "
         "days). Counts, WIP, throughput and Little's law are elapsed in both.",

@@ -35,7 +35,15 @@ from streams.api.permissions import _require_team_manager
 from streams.api.stages import FunnelStageSerializer
 from streams.api.steps import ProcessStepSerializer
 from streams.future_states import stream_draw_another_future_state, stream_future_state_open
-from streams.models import FunnelStage, Lane, ProcessStep, StreamState, Team, ValueStream
+from streams.models import (
+    FunnelStage,
+    Lane,
+    ProcessStep,
+    StreamState,
+    Team,
+    TimeBasis,
+    ValueStream,
+)
 from streams.selectors import streams_visible_to, teams_visible_to
 from streams.services import stream_create, stream_delete, stream_update
 
@@ -130,7 +138,7 @@ class StreamUpdateSerializer(_InputSerializer):
     available_selling_hours_per_period = serializers.FloatField(required=False, allow_null=True)
     currency = serializers.CharField(required=False, max_length=20)
     time_basis = serializers.ChoiceField(
-        choices=ValueStream._meta.get_field("time_basis").choices,
+        choices=TimeBasis.choices,
         required=False,
         help_text="The time durations are shown in by default on the dashboards, the map and "
         "the metrics API: elapsed (calendar) time or the working time of the team's calendars "
