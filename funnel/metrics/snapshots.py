@@ -359,6 +359,9 @@ def metrics_recompute_stream(
             metrics_store(result, now=now)
         if progress:
             progress(done, steps, f"{_label(query)} in {time.perf_counter() - began:.1f} s")
+    if results and WORKING not in results[0]:
+        # The team has no calendar (any more): no working-time figures to keep.
+        MetricsSnapshot.objects.filter(stream_id=stream_id, basis=WORKING).delete()
     MetricsState.objects.filter(stream_id=stream_id).update(computed_at=now)
     if series:
         for done, (query, bases) in enumerate(zip(queries, results, strict=True), start=1):

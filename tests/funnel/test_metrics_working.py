@@ -525,3 +525,12 @@ def test_the_deals_list_and_a_deal_count_time_at_the_step_in_the_streams_basis(l
     detail = deals_page(log, f"{e.pk}/")
     assert "31 h</strong> of working time" in detail
     assert "17 h working" in detail
+
+
+def test_a_recompute_after_the_calendars_are_gone_drops_the_working_figures(log):
+    metrics_recompute_stream(stream_id=log.stream.pk, now=NOW, series=False)
+    assert MetricsSnapshot.objects.filter(stream=log.stream, basis="working").count() == 2
+    Lane.objects.filter(stream=log.stream).update(calendar=None)
+    log.team.calendars.all().delete()
+    assert metrics_recompute_stream(stream_id=log.stream.pk, now=NOW, series=False) == 2
+    assert set(MetricsSnapshot.objects.values_list("basis", flat=True)) == {"elapsed"}
