@@ -303,7 +303,7 @@ LEVERS = (
 def velocity_levers_chart(
     result: MetricsResult, previous: MetricsResult | None, smap: StreamMap, period_label: str
 ) -> Chart:
-    rows = []
+    rows, days = [], basis_of(result).short_days
     now_v = result.summary.pipeline_velocity_per_day
     before_v = previous.summary.pipeline_velocity_per_day if previous else None
     for label, name, _, more_is_better in LEVERS:
@@ -373,7 +373,8 @@ def velocity_levers_chart(
                         "pattern": {"shape": ["" if e >= 0 else "/" for e in effects]},
                     },
                     customdata=[
-                        [_lever_text(r[1], r, smap), _lever_text(r[2], r, smap)] for r in rows
+                        [_lever_text(r[1], r, smap, days), _lever_text(r[2], r, smap, days)]
+                        for r in rows
                     ],
                     hovertemplate="%{y}: %{customdata[0]} → %{customdata[1]}<br>"
                     "effect on velocity %{x:+.1f}%<extra></extra>",
@@ -396,7 +397,9 @@ def velocity_levers_chart(
     )
 
 
-def _lever_text(value: float | None, row: list, smap: StreamMap) -> str:
+def _lever_text(value: float | None, row: list, smap: StreamMap, days: str = "d") -> str:
+    """A lever's value as read; ``days``: the unit of the sales cycle ("d", or "working
+    days" in working time)."""
     if value is None:
         return "—"
     unit = {label: unit for label, _, unit, _ in LEVERS}.get(row[0])
@@ -407,7 +410,7 @@ def _lever_text(value: float | None, row: list, smap: StreamMap) -> str:
     if unit == "%":
         return f"{value:.1f}%"
     if unit == "days":
-        return f"{value:.1f} d"
+        return f"{value:.1f} {days}"
     return f"{value:,.0f}"
 
 
