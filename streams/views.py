@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from streams import explanations
-from streams.calendars.selectors import team_default_calendar
+from streams.calendars.selectors import team_default_calendar, working_time_rewrites
 from streams.drawing import render_vsm_svg, stream_svg, vsm_map_data
 from streams.forms import FutureStateForm, StreamCreateForm, apply_service_errors
 from streams.future_states import stream_draw_another_future_state, stream_future_state_open
@@ -68,6 +68,12 @@ def stream_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "measured_steps": measured.steps if measured else {},
             "basis": basis,
             "working_available": working_available,
+            # A calendar change being rewritten into this stream's working time: its progress.
+            "rewrites": (
+                working_time_rewrites(stream.team_id, stream_id=stream.pk)
+                if working_available
+                else []
+            ),
             "can_edit": stream_can_edit(user=request.user, stream=stream),
             "future": latest_future_state(stream) if stream.state == StreamState.CURRENT else None,
             "explanations": explanations.ALL,

@@ -43,6 +43,7 @@ from django.utils import timezone
 
 from funnel.models import Deal, MetricsState, Visit
 from streams.calendars.models import WorkingCalendar
+from streams.calendars.selectors import WORKING_TIME_JOB
 from streams.calendars.working_time import FIRST_YEAR, LAST_YEAR, ORIGIN_EPOCH, WorkingClock
 from streams.models import Job, JobState, Lane, ProcessStep, ValueStream
 from streams.services import job_create
@@ -556,7 +557,7 @@ def _write_back(
 # --- The background rewrite -------------------------------------------------------------------
 
 #: The ``Job.kind`` of a rewrite (its progress bar on the calendar and stream pages).
-REWRITE_JOB = "working time"
+REWRITE_JOB = WORKING_TIME_JOB
 REWRITE_TASK = "funnel.tasks.rewrite_working_offsets"
 #: How long the catch-up leaves a stream whose rewrite failed before queueing it again.
 RETRY_FAILED_AFTER = timedelta(minutes=5)

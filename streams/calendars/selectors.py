@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet
 
 from streams.calendars.models import WorkingCalendar
 from streams.calendars.working_time import DayPlan, WorkingClock
-from streams.models import Lane, Role, Team
+from streams.models import Job, JobState, Lane, Role, Team, ValueStream
 from streams.selectors import User, role_in_team, teams_visible_to
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -56,6 +56,32 @@ def team_lanes(team_id: int) -> QuerySet[Lane]:
         .select_related("stream", "calendar")
         .order_by("stream__name", "position")
     )
+
+
+# --- Rewrites of working-time offsets ---------------------------------------------------------
+
+#: The ``Job.kind`` of rewriting a stream's working-time offsets after a calendar changed
+#: (``funnel.eventlog.working`` queues it; the calendar pages show its progress).
+WORKING_TIME_JOB = "working time"
+
+
+def working_time_rewrites(
+    team_id: int, *, stream_id: int | None = None
+) -> list[tuple[Job, ValueStream]]:
+    """The rewrites of the team's streams (or of one stream) that are queued or running,
+    each with its stream."""
+    jobs = Job.objects.filter(
+        team_id=team_id,
+        kind=WORKING_TIME_JOB,
+        state__in=(JobState.QUEUED, JobState.RUNNING),
+    ).order_by("pk")
+    if stream_id is not None:
+        jobs = jobs.filter(params__stream=stream_id)
+    jobs = list(jobs)
+    streams = ValueStream.objects.in_bulk({job.params.get("stream") for job in jobs})
+    return [
+        (job, streams[job.params["stream"]]) for job in jobs if job.params.get("stream") in streams
+    ]
 
 
 # --- The clock of a calendar ------------------------------------------------------------------

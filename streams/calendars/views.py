@@ -25,6 +25,7 @@ from streams.calendars.selectors import (
     clock_for,
     coming_weeks,
     team_lanes,
+    working_time_rewrites,
 )
 from streams.calendars.services import (
     calendar_create,
@@ -71,6 +72,7 @@ def _list_page(
             "lanes_form": lanes_form
             or (LaneCalendarsForm(lanes=lanes, calendars=calendars) if calendars else None),
             "weekdays": WEEKDAYS,
+            "rewrites": working_time_rewrites(team.pk),
         },
         status=status,
     )
@@ -172,6 +174,7 @@ def _detail_page(
                 for n, day in enumerate(WEEKDAYS)
             ],
             "lanes": calendar_lanes(calendar),
+            "rewrites": working_time_rewrites(team.pk),
         },
         status=400 if bound else 200,
     )

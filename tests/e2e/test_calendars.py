@@ -30,6 +30,8 @@ document.addEventListener("securitypolicyviolation", (e) => {
 
 
 def test_a_manager_creates_a_calendar_and_sees_its_coming_weeks(page: Page, demo):
+    # The demo team works on its seeded calendar: here it starts without one.
+    WorkingCalendar.objects.filter(team__streams__slug=demo.stream_slug).delete()
     page.add_init_script(WATCH)
     login(page, "manager", DEMO_PASSWORD)
     page.goto("/")
