@@ -42,7 +42,7 @@ def test_every_time_a_manager_sees_is_in_their_zone_and_labelled(page, demo):
     # The map's summary: "as of" with the zone.
     page.goto(f"/streams/{demo.stream_slug}/")
     snapshot = MetricsSnapshot.objects.get(
-        stream__slug=demo.stream_slug, window_key="last-90d", filter_key=""
+        stream__slug=demo.stream_slug, window_key="last-90d", filter_key="", basis="elapsed"
     )
     asof = page.locator("p.asof")
     expect(asof).to_contain_text(f"as of {berlin(snapshot.computed_at)}.")
