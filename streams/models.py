@@ -227,7 +227,7 @@ class Lane(models.Model):
         "streams.WorkingCalendar",
         null=True,
         blank=True,
-        on_delete=models.PROTECT,
+        on_delete=models.RESTRICT,
         related_name="lanes",
         help_text="The lane's working calendar; empty: the team's default calendar.",
     )

@@ -266,3 +266,20 @@ def test_the_demo_calendar_works_weekdays_with_the_countrys_holidays(team_setup,
     assert clock.day_plan(date(2026, 11, 26)).holiday == "Thanksgiving Day"
     assert seed_calendar(team_setup.team_a).pk != calendar.pk  # seeding again replaces it
     assert WorkingCalendar.objects.count() == 1
+
+
+def test_a_team_whose_lane_works_on_another_calendar_can_be_deleted(team_setup, berlin):
+    """The lane's calendar is RESTRICT, not PROTECT: deleting the team deletes its lanes and its
+    calendars together (demo-reset deletes the demo team), while the calendar alone stays
+    protected in the database as well as by calendar_delete."""
+    from django.db.models import RestrictedError
+
+    ns = team_setup
+    second = calendar_create(team=ns.team_a, by=ns.manager_a, spec=spec(name="Second"))
+    lane = ns.steps_a[0].lane
+    lane_set_calendar(lane=lane, by=ns.manager_a, calendar=second)
+    with pytest.raises(RestrictedError):
+        WorkingCalendar.objects.filter(pk=second.pk).delete()
+    ns.team_a.delete()
+    assert not WorkingCalendar.objects.filter(team_id=ns.team_a.pk).exists()
+    assert not type(lane).objects.filter(pk=lane.pk).exists()
