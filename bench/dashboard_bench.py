@@ -28,7 +28,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from serving import gunicorn
+from common import django_setup, gunicorn
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -42,14 +42,6 @@ DASHBOARDS: list[tuple[str, str, str | None, dict]] = [
     ("Waste", "dashboards:board", "stream", {"board": "waste"}),
     ("Funnel across the team's streams", "dashboards:team", "team", {}),
 ]
-
-
-def _django() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vsm_project.settings")
-    import django
-
-    django.setup()
 
 
 def _seeded_visits() -> int:
@@ -164,7 +156,7 @@ def main() -> None:
         sys.exit("bench/dashboard_bench.py needs DATABASE_URL=postgres://… (a database of its own)")
     os.environ.update(PRODUCTION)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, check=True)
-    _django()
+    django_setup()
     if not (args.reuse and _seeded_visits() >= 0.9 * args.visits):
         print(f"seeding about {args.visits:,} visits …", file=sys.stderr, flush=True)
         subprocess.run(

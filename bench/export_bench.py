@@ -29,18 +29,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import django_setup
+
 ROOT = Path(__file__).resolve().parents[1]
 TEAM_SLUG = f"export-bench-{os.getpid()}"
 TARGET = 3.0
-
-
-def _django() -> None:
-    sys.path.insert(0, str(ROOT))
-    sys.path.insert(0, str(ROOT / "bench"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vsm_project.settings")
-    import django
-
-    django.setup()
 
 
 def seed(visits: int, seed_value: int):
@@ -139,7 +132,7 @@ def main() -> int:
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
         print("bench/export_bench.py needs DATABASE_URL=postgres://…", file=sys.stderr)
         return 2
-    _django()
+    django_setup()
     from funnel.exporting.csv_export import _export_csv_rows, export_csv
     from funnel.models import Visit
 

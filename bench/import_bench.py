@@ -25,12 +25,13 @@ import argparse
 import csv
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from common import django_setup, peak_mib
 
 ROOT = Path(__file__).resolve().parents[1]
 # Per run, so that two runs on one database do not delete each other's rows.
@@ -44,18 +45,6 @@ bench/import_bench.py measures the import on PostgreSQL, so DATABASE_URL must na
         bench/import_bench.py --visits 100000
 
 (The database is created if the server allows it, and migrated.)"""
-
-
-def _django() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vsm_project.settings")
-    import django
-
-    django.setup()
-
-
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 # --- Generating the file -------------------------------------------------------------------
@@ -230,7 +219,7 @@ def measure_floor(path: Path, stream_slug: str, team_slug: str) -> dict:
         "seconds": seconds,
         "in_database_rows": in_database_rows,
         "in_database_seconds": in_database,
-        "peak_mib": _peak_mib(),
+        "peak_mib": peak_mib(),
     }
 
 
@@ -264,7 +253,7 @@ def measure_import(path: Path, stream_slug: str) -> dict:
         "rows": result.rows,
         "seconds": seconds,
         "read_and_check_seconds": marks.get("checked"),
-        "peak_mib": _peak_mib(),
+        "peak_mib": peak_mib(),
         "result": result.as_dict(),
         "stored_visits": Visit.objects.filter(deal__stream=stream).count(),
         "recompute_queued": recomputes == [stream.pk],
@@ -272,7 +261,7 @@ def measure_import(path: Path, stream_slug: str) -> dict:
 
 
 def _child(args: argparse.Namespace) -> None:
-    _django()
+    django_setup()
     path = Path(args.file)
     if args.child == "setup":
         from django.core.management import call_command

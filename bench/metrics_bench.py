@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -40,21 +39,11 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from common import django_setup, peak_mib
+
 ROOT = Path(__file__).resolve().parents[1]
 VISITS_PER_DEAL = 6.1  # the demo simulation's average path length
 EPOCH = "1970-01-01T00:00:00+00:00"
-
-
-def _django() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vsm_project.settings")
-    import django
-
-    django.setup()
-
-
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _stream():
@@ -100,7 +89,7 @@ def child_floor(size: int) -> dict:
             cursor.execute(FLOOR_SQL, [stream.pk])
             rows = cursor.fetchall()
         times.append(time.perf_counter() - began)
-    return {"seconds": min(times), "steps": len(rows), "peak_mib": _peak_mib()}
+    return {"seconds": min(times), "steps": len(rows), "peak_mib": peak_mib()}
 
 
 def child_recompute(size: int) -> dict:
@@ -117,7 +106,7 @@ def child_recompute(size: int) -> dict:
     bases = sorted(
         set(MetricsSnapshot.objects.filter(stream=stream).values_list("basis", flat=True))
     )
-    return {"seconds": seconds, "sets": sets, "bases": bases, "peak_mib": _peak_mib()}
+    return {"seconds": seconds, "sets": sets, "bases": bases, "peak_mib": peak_mib()}
 
 
 def child_elapsed(size: int) -> dict:
@@ -149,7 +138,7 @@ def child_charts(size: int) -> dict:
         result = metrics_stored(working)
         if result is not None:
             series_store(working, compute_series(working, now=now, result=result, like=charts))
-    return {"seconds": time.perf_counter() - began, "peak_mib": _peak_mib()}
+    return {"seconds": time.perf_counter() - began, "peak_mib": peak_mib()}
 
 
 def child_fresh(size: int) -> dict:
@@ -242,7 +231,7 @@ def start_worker() -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    _django()
+    django_setup()
     from vsm_project.celery import app
 
     deadline = time.monotonic() + 60
@@ -260,7 +249,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        _django()
+        django_setup()
         print(json.dumps(CHILDREN[args.child](args.size)))
         return
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):

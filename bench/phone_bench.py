@@ -27,8 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import gunicorn
 from playwright.sync_api import Browser, sync_playwright
-from serving import gunicorn
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -22,27 +22,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from common import django_setup, peak_mib
+
 ROOT = Path(__file__).resolve().parents[1]
 TEAM_SLUG = "working-bench"
 VISITS_PER_DEAL = 5
-
-
-def _django() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vsm_project.settings")
-    import django
-
-    django.setup()
-
-
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _stream():
@@ -164,7 +153,7 @@ def _rewrite() -> dict:
     changed = working_offsets_rewrite(stream)
     seconds = time.perf_counter() - began
     assert not offsets_owed(stream.pk)
-    return {"seconds": seconds, "rows changed": changed, "peak_mib": _peak_mib()}
+    return {"seconds": seconds, "rows changed": changed, "peak_mib": peak_mib()}
 
 
 def child_all(visits: int) -> dict:
@@ -228,7 +217,7 @@ def main() -> None:
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("Set DATABASE_URL to a PostgreSQL database of the bench's own.")
     if args.child:
-        _django()
+        django_setup()
         print(json.dumps(CHILDREN[args.child](args.visits)))
         return
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, check=True)

@@ -1,9 +1,12 @@
-"""The product served by gunicorn for a benchmark, as ``make run`` serves it, started and
-waited for. Shared by the benchmarks that load pages (``dashboard_bench.py``, ``phone_bench.py``).
+"""What the benchmarks share: Django set up in the benchmark's process (:func:`django_setup`),
+the process's peak memory (:func:`peak_mib`), and the product served by gunicorn as ``make
+run`` serves it, started and waited for (:func:`gunicorn`, for the benchmarks that load pages).
 """
 
 from __future__ import annotations
 
+import os
+import resource
 import subprocess
 import sys
 import time
@@ -12,6 +15,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+
+
+def django_setup() -> None:
+    """Set up Django for this process, on the settings ``make run`` uses (``DATABASE_URL``
+    and the rest from the environment)."""
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vsm_project.settings")
+    import django
+
+    django.setup()
+
+
+def peak_mib() -> float:
+    """This process's peak resident memory so far, in MiB (``ru_maxrss`` is KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def gunicorn(port: int, env: dict[str, str], *options: str, headers=None) -> subprocess.Popen:
