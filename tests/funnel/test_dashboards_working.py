@@ -95,3 +95,19 @@ def test_working_time_without_a_calendar_is_refused_naming_time(vsm):  # noqa: F
     html = response.content.decode()
     assert "<strong>time</strong>: The team has no working calendar" in html
     assert selected_time(html) == "elapsed"  # the default view is shown
+
+
+def test_the_team_board_names_working_days_and_velocity_per_working_day(log):  # noqa: F811
+    user = MembershipFactory(team=log.team, role=Role.MANAGER).user
+    client = Client()
+    assert client.login(username=user.username, password=PASSWORD)
+    with time_machine.travel(NOW, tick=False):
+        working = client.get(f"/dashboards/teams/{log.team.slug}/?{WINDOW}&time=working")
+        elapsed = client.get(f"/dashboards/teams/{log.team.slug}/?{WINDOW}")
+    assert (working.status_code, elapsed.status_code) == (200, 200)
+    html = working.content.decode()
+    # The streams table's sales cycle (median 1.5 working hours = 0.18 working days).
+    assert re.search(r"0\.2 working d</td>", html)
+    assert "per working day" in html
+    assert "working d</td>" not in elapsed.content.decode()
+    assert "per working day" not in elapsed.content.decode()

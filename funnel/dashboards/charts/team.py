@@ -16,6 +16,7 @@ from funnel.dashboards.charts.common import (
     _r,
     _text_outside,
     _title,
+    basis_of,
 )
 from funnel.dashboards.charts.funnel import FUNNEL_COLUMNS, _funnel_rows, _funnel_spec, _next_labels
 from funnel.metrics.results import MetricsResult
@@ -143,13 +144,14 @@ def team_velocity_chart(streams: list[StreamFigures]) -> Chart:
         for e in streams
     ]
     currency = streams[0].smap.currency if streams else "USD"
+    day = "working day" if streams and basis_of(streams[0].result).working else "day"
     chart = Chart(
         key="team_velocity",
         title="Pipeline velocity by stream",
-        units=f"{currency} per day",
+        units=f"{currency} per {day}",
         how_to_read=(
-            "The money each stream's pipeline turns into wins per day: open deals × win rate "
-            "× mean won deal size ÷ sales cycle. Hover a bar for its four levers."
+            f"The money each stream's pipeline turns into wins per {day}: open deals × win "
+            "rate × mean won deal size ÷ sales cycle. Hover a bar for its four levers."
         ),
         as_of=min((e.result.computed_at for e in streams), default=None),
         columns=[
