@@ -5,6 +5,7 @@ run`` serves it, started and waited for (:func:`gunicorn`, for the benchmarks th
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import subprocess
@@ -25,6 +26,20 @@ def django_setup() -> None:
     import django
 
     django.setup()
+
+
+def child(script: str, name: str, *args: str) -> dict:
+    """Run one phase of a benchmark (``script --child name args``) in a fresh process, so
+    that its peak memory is its own; what it printed last, as JSON. Exits on a failure."""
+    proc = subprocess.run(
+        [sys.executable, script, "--child", name, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    if proc.returncode != 0:
+        sys.exit(f"{name} failed:\n{proc.stdout}\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def peak_mib() -> float:

@@ -39,7 +39,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from common import django_setup, peak_mib
+from common import child, django_setup, peak_mib
 
 ROOT = Path(__file__).resolve().parents[1]
 VISITS_PER_DEAL = 6.1  # the demo simulation's average path length
@@ -199,15 +199,7 @@ CHILDREN = {
 
 
 def run_child(name: str, size: int) -> dict:
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", name, "--size", str(size)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    if proc.returncode != 0:
-        sys.exit(f"{name} failed:\n{proc.stdout}\n{proc.stderr}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return child(__file__, name, "--size", str(size))
 
 
 def start_worker() -> subprocess.Popen:

@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import django_setup, peak_mib
+from common import child, django_setup, peak_mib
 
 ROOT = Path(__file__).resolve().parents[1]
 TEAM_SLUG = "working-bench"
@@ -198,15 +198,7 @@ CHILDREN = {"build": child_build, "all": child_all, "closure": child_closure}
 
 
 def run_child(name: str, visits: int) -> dict:
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", name, "--visits", str(visits)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    if proc.returncode != 0:
-        sys.exit(f"{name} failed:\n{proc.stdout}\n{proc.stderr}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return child(__file__, name, "--visits", str(visits))
 
 
 def main() -> None:
