@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from streams.calendars.hooks import calendar_changed
@@ -223,20 +223,28 @@ def calendar_create(*, team: Team, by: User, spec: CalendarSpec) -> WorkingCalen
 
 
 def _create(team: Team, spec: CalendarSpec) -> WorkingCalendar:
+    # The team's row is locked before the checks, so two managers creating or renaming
+    # calendars at once are checked one after the other (names, one default).
+    Team.objects.select_for_update().filter(pk=team.pk).first()
     errors: dict[str, str] = {}
     _check(team, spec, errors, exclude=None)
     if errors:
         raise ValidationError(errors)
-    Team.objects.select_for_update().filter(pk=team.pk).first()  # one default at a time
     first = not WorkingCalendar.objects.filter(team=team).exists()
-    calendar = WorkingCalendar.objects.create(
-        team=team,
-        name=spec.name.strip(),
-        time_zone=spec.time_zone,
-        country=spec.country,
-        subdivision=spec.subdivision,
-        is_default=spec.is_default or first,
-    )
+    try:
+        with transaction.atomic():  # SQLite locks nothing above: the constraint decides
+            calendar = WorkingCalendar.objects.create(
+                team=team,
+                name=spec.name.strip(),
+                time_zone=spec.time_zone,
+                country=spec.country,
+                subdivision=spec.subdivision,
+                is_default=spec.is_default or first,
+            )
+    except IntegrityError:
+        raise ValidationError(
+            {"name": f"{team.name} already has a calendar named “{spec.name.strip()}”."}
+        ) from None
     if calendar.is_default:
         _make_default(calendar)
     _write_spans(calendar, spec.spans)
@@ -276,6 +284,7 @@ def calendar_update(
     ``replace_closures`` is false: the pages edit closures one at a time). ``version``, when
     given, is the version the edit was based on; an older one is refused."""
     _require_edit(by, calendar.team)
+    Team.objects.select_for_update().filter(pk=calendar.team_id).first()  # see _create
     errors: dict[str, str] = {}
     if not replace_closures:
         spec = replace(spec, closures=())
@@ -287,7 +296,6 @@ def calendar_update(
         )
     if errors:
         raise ValidationError(errors)
-    Team.objects.select_for_update().filter(pk=calendar.team_id).first()
     calendar = _locked(calendar, version)
     calendar.name = spec.name.strip()
     calendar.time_zone = spec.time_zone

@@ -283,3 +283,17 @@ def test_a_team_whose_lane_works_on_another_calendar_can_be_deleted(team_setup, 
     ns.team_a.delete()
     assert not WorkingCalendar.objects.filter(team_id=ns.team_a.pk).exists()
     assert not type(lane).objects.filter(pk=lane.pk).exists()
+
+
+def test_a_name_taken_between_the_check_and_the_write_is_a_400_not_a_500(
+    team_setup, berlin, monkeypatch
+):
+    """Two managers creating "Berlin office" at the same instant: the one whose check ran
+    before the other's commit is refused by the constraint, with the field named."""
+    from streams.calendars import services
+
+    monkeypatch.setattr(services, "_check", lambda *args, **kwargs: None)
+    with pytest.raises(ValidationError) as refused:
+        calendar_create(team=team_setup.team_a, by=team_setup.manager_a, spec=spec())
+    assert "already has a calendar named “Berlin office”" in refused.value.message_dict["name"][0]
+    assert list(WorkingCalendar.objects.all()) == [berlin]
