@@ -168,13 +168,9 @@ def test_a_visit_across_a_public_holiday(team_setup, django_capture_on_commit_ca
     assert_as_recomputed(ns.stream_a)
 
 
-def test_a_lane_on_another_calendar_gets_that_calendars_offsets(
-    team_setup, django_capture_on_commit_callbacks
-):
-    """A Legal lane works on a US calendar (4 July 2025, a Friday, is a holiday there); the
-    team's default has no holidays. 3 July 17:00 → 7 July 10:00: 1.5 working hours on the US
-    calendar, 10 on the default (0.5 + 8.5 + 1)."""
-    ns = team_setup
+def legal_on_us_calendar(ns, capture_on_commit):
+    """A stream of two steps, Sell (Sales lane, the team's office calendar) and Review (Legal
+    lane, on a US calendar whose holidays the office one lacks): the stream and both steps."""
     stream = stream_create(
         team=ns.team_a,
         name="Two lanes",
@@ -185,7 +181,7 @@ def test_a_lane_on_another_calendar_gets_that_calendars_offsets(
         ],
     )
     sell, review = stream.steps.order_by("position")
-    with django_capture_on_commit_callbacks(execute=True):
+    with capture_on_commit(execute=True):
         office(ns.team_a, ns.manager_a)
         us = calendar_create(
             team=ns.team_a,
@@ -193,6 +189,16 @@ def test_a_lane_on_another_calendar_gets_that_calendars_offsets(
             spec=CalendarSpec(name="US legal", time_zone="UTC", spans=OFFICE, country="US"),
         )
         lane_set_calendar(lane=review.lane, by=ns.manager_a, calendar=us)
+    return stream, sell, review
+
+
+def test_a_lane_on_another_calendar_gets_that_calendars_offsets(
+    team_setup, django_capture_on_commit_callbacks
+):
+    """A Legal lane works on a US calendar (4 July 2025, a Friday, is a holiday there); the
+    team's default has no holidays. 3 July 17:00 → 7 July 10:00: 1.5 working hours on the US
+    calendar, 10 on the default (0.5 + 8.5 + 1)."""
+    stream, sell, review = legal_on_us_calendar(team_setup, django_capture_on_commit_callbacks)
     start = datetime(2025, 7, 3, 17, 0, tzinfo=UTC)
     end = datetime(2025, 7, 7, 10, 0, tzinfo=UTC)
     a = deal_create(stream=stream, name="Legal", created_at=start, first_step=review)
@@ -211,31 +217,13 @@ def test_a_step_moved_to_a_lane_on_another_calendar_owes_a_rewrite(
 ):
     """The step's visits were written on the default calendar; on the Legal lane's own
     calendar they are owed a rewrite, which the catch-up queues."""
-    ns = team_setup
-    stream = stream_create(
-        team=ns.team_a,
-        name="Moving step",
-        lanes=[LaneSpec("Sales"), LaneSpec("Legal")],
-        steps=[
-            StepSpec("Sell", "Sales", planned_process_hours=1, planned_lead_hours=8),
-            StepSpec("Review", "Legal", planned_process_hours=1, planned_lead_hours=8),
-        ],
-    )
-    sell, review = stream.steps.order_by("position")
-    with django_capture_on_commit_callbacks(execute=True):
-        office(ns.team_a, ns.manager_a)
-        us = calendar_create(
-            team=ns.team_a,
-            by=ns.manager_a,
-            spec=CalendarSpec(name="US legal", time_zone="UTC", spans=OFFICE, country="US"),
-        )
-        lane_set_calendar(lane=review.lane, by=ns.manager_a, calendar=us)
+    stream, sell, review = legal_on_us_calendar(team_setup, django_capture_on_commit_callbacks)
     start = datetime(2025, 7, 3, 17, 0, tzinfo=UTC)
     deal = deal_create(stream=stream, name="Sales", created_at=start, first_step=sell)
     deal_move(deal=deal, step=review, at=datetime(2025, 7, 7, 10, 0, tzinfo=UTC))
     assert not offsets_owed(stream.pk)
     stream.refresh_from_db()
-    step_update(step=sell, version=stream.version, user=ns.manager_a, lane=review.lane)
+    step_update(step=sell, version=stream.version, user=team_setup.manager_a, lane=review.lane)
     assert offsets_owed(stream.pk)
     with django_capture_on_commit_callbacks(execute=True):
         assert catch_up()["working_time"] == [stream.pk]
