@@ -19,11 +19,12 @@ from django.db.models import (
     When,
 )
 
+from funnel.eventlog.working import StreamCalendars, clock_of, stream_calendars
 from funnel.metrics.engine import stream_basis
 from funnel.metrics.query import ELAPSED, LOW_SAMPLE, ROLLING_KEY, WORKING, MetricsQuery
 from funnel.metrics.snapshots import metrics_stored
 from funnel.models import Deal, DealEvent, DealEventKind, DealStatus, StepSnapshot, Visit
-from streams.calendars.selectors import clock_for, lane_calendar, team_default_calendar
+from streams.calendars.selectors import team_default_calendar
 from streams.metrics import MapSummary, MeasuredMap, StepFigures
 from streams.models import ProcessStep, Role, StreamState, ValueStream
 from streams.selectors import (
@@ -152,15 +153,16 @@ def working_now(steps: Iterable[ProcessStep], now: datetime) -> dict[int, int]:
     the steps whose stream shows working time (``stream_basis``): their open visits' age is
     ``W(now) − entered_w`` and they stall against the working p85. Other steps are left out."""
     found: dict[int, int] = {}
-    basis_of: dict[int, str] = {}
+    calendars: dict[int, StreamCalendars | None] = {}  # per stream; None: elapsed time
     for step in steps:
         stream = step.stream
-        if stream.pk not in basis_of:
-            basis_of[stream.pk] = stream_basis(stream)
-        if basis_of[stream.pk] == WORKING:
-            calendar = lane_calendar(step.lane)
-            if calendar is not None:
-                found[step.pk] = int(clock_for(calendar).w(now))
+        if stream.pk not in calendars:
+            working = stream_basis(stream) == WORKING
+            calendars[stream.pk] = stream_calendars(stream.pk) if working else None
+        known = calendars[stream.pk]
+        key = known and (known.lanes.get(step.lane_id) or known.default)
+        if key is not None:
+            found[step.pk] = int(clock_of(key).w(now))
     return found
 
 

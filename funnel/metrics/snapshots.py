@@ -96,7 +96,8 @@ def query_from_keys(
 
 
 def query_keys(query: MetricsQuery) -> dict:
-    """What ``query_from_keys`` takes: a query as plain JSON, for a task's arguments."""
+    """What ``query_from_keys`` takes: a query as plain JSON, for a task's arguments; also
+    the snapshot row of ``query``, as filter arguments."""
     return {
         "stream_id": query.stream_id,
         "window_key": query.window_key,
@@ -113,16 +114,6 @@ def query_of(snapshot: MetricsSnapshot) -> MetricsQuery:
         filter_key=snapshot.filter_key,
         basis=snapshot.basis,
     )
-
-
-def _keys(query: MetricsQuery) -> dict:
-    """The snapshot row of ``query``, as filter arguments."""
-    return {
-        "stream_id": query.stream_id,
-        "window_key": query.window_key,
-        "filter_key": query.filters.key,
-        "basis": query.basis,
-    }
 
 
 def result_of(snapshot: MetricsSnapshot, *, changed_at: datetime | None = None) -> MetricsResult:
@@ -168,7 +159,7 @@ def metrics_store(result: MetricsResult, *, now: datetime) -> MetricsSnapshot:
         "cohort_won": result.cohort_won,
     }
     snapshot, _ = MetricsSnapshot.objects.update_or_create(
-        **_keys(query),
+        **query_keys(query),
         defaults=figures,
         create_defaults=figures | {"requested_at": now},
     )
@@ -188,7 +179,7 @@ def metrics_store(result: MetricsResult, *, now: datetime) -> MetricsSnapshot:
 
 
 def _snapshot(query: MetricsQuery) -> MetricsSnapshot | None:
-    return MetricsSnapshot.objects.filter(**_keys(query)).first()
+    return MetricsSnapshot.objects.filter(**query_keys(query)).first()
 
 
 def _compute_and_store(query: MetricsQuery, *, now: datetime) -> MetricsResult:
@@ -232,7 +223,7 @@ def metrics_read(query: MetricsQuery, *, now: datetime) -> MetricsResult:
 
 def series_store(query: MetricsQuery, series: ChartSeries) -> None:
     """Write the chart series of a set whose figures are stored (``metrics_store`` first)."""
-    MetricsSnapshot.objects.filter(**_keys(query)).update(series=series.as_json())
+    MetricsSnapshot.objects.filter(**query_keys(query)).update(series=series.as_json())
 
 
 def dashboard_read(query: MetricsQuery, *, now: datetime) -> tuple[MetricsResult, ChartSeries]:
@@ -278,7 +269,7 @@ def metrics_sets_prepare(
 
 
 def _has_series(query: MetricsQuery) -> bool:
-    return MetricsSnapshot.objects.filter(**_keys(query)).exclude(series={}).exists()
+    return MetricsSnapshot.objects.filter(**query_keys(query)).exclude(series={}).exists()
 
 
 def _plain_label(query: MetricsQuery) -> str:
