@@ -426,3 +426,12 @@ class ImportMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.format} mapping of {self.filename or self.source_key[:8]} → {self.stream}"
+
+
+from funnel.qualification.models import (  # noqa: E402,F401
+    CriteriaSet,
+    Criterion,
+    CriterionScore,
+    LabSnapshot,
+    WinCall,
+)
