@@ -36,6 +36,7 @@ urlpatterns = [
     ),
     path("jobs/<int:pk>/", views.job_detail, name="job_detail"),
     path("streams/", include("streams.urls")),
+    path("streams/", include("funnel.qualification.urls")),
     path("", include("streams.people.urls")),
     path("", include("streams.calendars.urls")),
     path("deals/", include("funnel.urls")),

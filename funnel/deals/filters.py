@@ -14,6 +14,7 @@ from django.db.models import F, Q, QuerySet
 
 from funnel.eventlog.selectors import stalled_condition
 from funnel.models import Deal, DealStatus
+from funnel.qualification.selectors import overdue_condition
 from streams.models import ProcessStep
 
 ALL = "all"
@@ -85,6 +86,11 @@ class DealListFilter(django_filters.FilterSet):
         label="Only stalled deals",
         widget=forms.CheckboxInput,
     )
+    overdue = django_filters.BooleanFilter(
+        method="filter_overdue",
+        label="Only overdue criteria",
+        widget=forms.CheckboxInput,
+    )
     sort = django_filters.ChoiceFilter(
         choices=[(key, label) for key, (label, _) in SORTS.items()],
         method="filter_sort",
@@ -94,7 +100,7 @@ class DealListFilter(django_filters.FilterSet):
 
     class Meta:
         model = Deal
-        fields = ["q", "status", "step", "owner", "source", "stalled", "sort"]
+        fields = ["q", "status", "step", "owner", "source", "stalled", "overdue", "sort"]
 
     def __init__(
         self,
@@ -158,6 +164,10 @@ class DealListFilter(django_filters.FilterSet):
             stalled_condition(thresholds=self.thresholds, now=self.now, now_w=self.now_w)
         )
 
+    def filter_overdue(self, queryset: QuerySet[Deal], name: str, value: bool) -> QuerySet[Deal]:
+        """Open deals past the known-by step of a criterion still unknown to them."""
+        return queryset.filter(overdue_condition()) if value else queryset
+
     def filter_sort(self, queryset: QuerySet[Deal], name: str, value: str) -> QuerySet[Deal]:
         return queryset.order_by(*SORTS[value][1], "id")
 
@@ -165,4 +175,4 @@ class DealListFilter(django_filters.FilterSet):
     def narrowed(self) -> bool:
         """A filter other than the default status and sort narrows the list."""
         data = self.form.cleaned_data if self.form.is_bound and self.is_valid() else {}
-        return any(data.get(key) for key in ("q", "step", "owner", "source", "stalled"))
+        return any(data.get(key) for key in ("q", "step", "owner", "source", "stalled", "overdue"))

@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -60,6 +61,13 @@ from funnel.eventlog.services import (
     deal_update_check,
 )
 from funnel.models import Deal, DealStatus
+from funnel.qualification.forms import ScoreForm
+from funnel.qualification.selectors import (
+    deal_qualification,
+    deal_score_history,
+    deals_coverage,
+)
+from funnel.qualification.services import score_create
 from streams.forms import apply_service_errors, form_submit
 from streams.models import Role
 from streams.selectors import team_ids_with_role
@@ -123,6 +131,11 @@ def deal_list(request: HttpRequest) -> HttpResponse:
         del filterset.form.fields["owner"]  # a rep sees only their own deals
     page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     by_id = {step.pk: step for step in steps}
+    page_deals = list(page.object_list)
+    # Each open deal's score coverage and overdue criteria, for the page in two queries.
+    coverage = deals_coverage(page_deals, positions={s.pk: s.position for s in steps})
+    for deal in page_deals:
+        deal.coverage = coverage.get(deal.pk)
     return render(
         request,
         "funnel/deal_list.html",
@@ -131,7 +144,8 @@ def deal_list(request: HttpRequest) -> HttpResponse:
             "form": filterset.form,
             "show_owner": owners is not None,
             "page": page,
-            "rows": deal_list_rows(page.object_list, steps=by_id, now=now, now_w=now_w),
+            "rows": deal_list_rows(page_deals, steps=by_id, now=now, now_w=now_w),
+            "show_coverage": any(c.due for c in coverage.values()),
             "status": filterset.form.cleaned_data.get("status") or DealStatus.OPEN,
             "title": _list_title(user),
             "can_create": streams_for_new_deals(user).exists(),
@@ -206,6 +220,13 @@ def _deal_page(
         "close_form": forms.get("close_form") or CloseForm(),
         "reopen_form": forms.get("reopen_form") or ReopenForm(),
         "lost_reasons": LOST_REASONS,
+        # Qualification (funnel.qualification): each active criterion with its latest score.
+        "qualification": deal_qualification(
+            deal=deal,
+            step_position=visit.step.position if visit and deal.status == DealStatus.OPEN else None,
+        ),
+        "score_history": deal_score_history(deal=deal),
+        "score_form": forms.get("score_form"),
     }
     return render(request, "funnel/deal_detail.html", context, status=status)
 
@@ -230,6 +251,28 @@ def deal_move_view(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, f"Moved to {visit.step.name}.")
         return redirect("funnel:deal_detail", pk=deal.pk)
     return _deal_page(request, deal, status=400, failed=_failed(request), move_form=form)
+
+
+@require_POST
+def deal_score_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Score one criterion of the deal (a new score row; the earlier ones stay)."""
+    deal = _deal_for(request, pk, edit=True)
+    form = ScoreForm(request.POST, deal=deal)
+    scored, score = form_submit(
+        form,
+        lambda data: score_create(
+            deal=deal,
+            criterion=data["criterion"],
+            level=data["level"],
+            note=data["note"],
+            user=request.user,
+        ),
+    )
+    if scored:
+        label = score.criterion.levels[score.level]
+        messages.success(request, f"{score.criterion.name}: {label}.")
+        return redirect(f"{reverse('funnel:deal_detail', args=[deal.pk])}#qualification")
+    return _deal_page(request, deal, status=400, failed="score", score_form=form)
 
 
 @require_POST

@@ -159,6 +159,11 @@ class CriterionRow:
     due: bool
     overdue: bool
 
+    @property
+    def label(self) -> str:
+        """The latest score's level, in words."""
+        return level_label(self.latest) if self.latest else ""
+
 
 def deal_qualification(*, deal: Deal, step_position: int | None) -> list[CriterionRow]:
     """The deal page's criteria: each active criterion of the deal's stream with its latest
@@ -177,8 +182,18 @@ def deal_qualification(*, deal: Deal, step_position: int | None) -> list[Criteri
     return rows
 
 
+def level_label(score: CriterionScore) -> str:
+    """A score's level in words, read against its own version's scale."""
+    levels = score.criterion.levels
+    return levels[score.level] if score.level < len(levels) else str(score.level)
+
+
 def deal_score_history(*, deal: Deal) -> list[CriterionScore]:
-    """Every score of the deal, newest first, with its criterion version and step."""
-    return list(
+    """Every score of the deal, newest first, with its criterion version and step; each
+    with ``label``, its level in words."""
+    scores = list(
         deal.scores.select_related("criterion", "step", "scored_by").order_by("-scored_at", "-id")
     )
+    for score in scores:
+        score.label = level_label(score)
+    return scores
