@@ -54,16 +54,11 @@ from kaizen.services import (
     cycle_update,
 )
 from streams.api import IdFilter
-from streams.api.common import _InputSerializer
+from streams.api.common import ScopedToUser, _InputSerializer
 from streams.models import ProcessStep, StreamState, ValueStream
-from streams.selectors import members_visible_to, streams_visible_to
+from streams.selectors import User, members_visible_to, streams_visible_to
 
 UserModel = get_user_model()
-
-
-def _user(serializer: serializers.Serializer) -> Any:
-    request = serializer.context.get("request")
-    return getattr(request, "user", None)
 
 
 # --- Serializers ----------------------------------------------------------------------------
@@ -173,7 +168,7 @@ _VALUE_HELP = (
 )
 
 
-class _PlanFields(_InputSerializer):
+class _PlanFields(ScopedToUser, _InputSerializer):
     # Unknown fields are refused by name, as in the map's inputs (``_InputSerializer``).
     step = serializers.PrimaryKeyRelatedField(
         queryset=ProcessStep.objects.none(),
@@ -209,13 +204,10 @@ class _PlanFields(_InputSerializer):
         help_text="A manager or rep of the team; a rep's proposal is theirs.",
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        user = _user(self)
-        if user is not None:
-            streams = streams_visible_to(user)
-            self.fields["step"].queryset = ProcessStep.objects.filter(stream__in=streams)
-            self.fields["owner"].queryset = members_visible_to(user)
+    def scope_to(self, user: User) -> None:
+        streams = streams_visible_to(user)
+        self.fields["step"].queryset = ProcessStep.objects.filter(stream__in=streams)
+        self.fields["owner"].queryset = members_visible_to(user)
 
 
 class CycleCreateSerializer(_PlanFields):
@@ -223,13 +215,9 @@ class CycleCreateSerializer(_PlanFields):
         queryset=ValueStream.objects.none(), help_text="A current-state value stream."
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        user = _user(self)
-        if user is not None:
-            self.fields["stream"].queryset = streams_visible_to(user).filter(
-                state=StreamState.CURRENT
-            )
+    def scope_to(self, user: User) -> None:
+        super().scope_to(user)
+        self.fields["stream"].queryset = streams_visible_to(user).filter(state=StreamState.CURRENT)
 
 
 class CycleUpdateSerializer(_PlanFields):

@@ -17,7 +17,7 @@ from rest_framework import serializers
 
 from funnel.eventlog.moments import date_range_error, utc_offset_error
 from funnel.models import Deal, DealEvent, DealStatus, Visit
-from streams.api.common import refuse_unknown_fields
+from streams.api.common import ScopedToUser, refuse_unknown_fields
 from streams.models import ProcessStep, ValueStream
 from streams.selectors import User, members_visible_to, streams_visible_to
 
@@ -52,11 +52,6 @@ class AwareDateTimeField(serializers.DateTimeField):
         return super().to_internal_value(value)
 
 
-def _request_user(serializer: serializers.Serializer) -> User | None:
-    request = serializer.context.get("request")
-    return getattr(request, "user", None)
-
-
 class DealSerializer(serializers.ModelSerializer):
     current_step = serializers.IntegerField(
         read_only=True,
@@ -88,7 +83,7 @@ class DealSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DealCreateSerializer(serializers.Serializer):
+class DealCreateSerializer(ScopedToUser, serializers.Serializer):
     stream = serializers.PrimaryKeyRelatedField(queryset=ValueStream.objects.none())
     name = serializers.CharField(max_length=200)
     external_id = serializers.CharField(
@@ -122,17 +117,14 @@ class DealCreateSerializer(serializers.Serializer):
         help_text="A step of the stream; the deal enters it at created_at.",
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        user = _request_user(self)
-        if user is not None:
-            streams = streams_visible_to(user)
-            self.fields["stream"].queryset = streams
-            self.fields["first_step"].queryset = ProcessStep.objects.filter(stream__in=streams)
-            self.fields["owner"].queryset = members_visible_to(user)
+    def scope_to(self, user: User) -> None:
+        streams = streams_visible_to(user)
+        self.fields["stream"].queryset = streams
+        self.fields["first_step"].queryset = ProcessStep.objects.filter(stream__in=streams)
+        self.fields["owner"].queryset = members_visible_to(user)
 
 
-class DealUpdateSerializer(serializers.ModelSerializer):
+class DealUpdateSerializer(ScopedToUser, serializers.ModelSerializer):
     """The descriptive fields of a deal, and its owner (managers only). Stream, status and
     the path's times change through their own operations, so naming them here is an error
     rather than silently ignored."""
@@ -162,30 +154,24 @@ class DealUpdateSerializer(serializers.ModelSerializer):
             "next_step": {"allow_null": True},
         }
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        user = _request_user(self)
-        if user is not None:
-            self.fields["owner"].queryset = members_visible_to(user)
+    def scope_to(self, user: User) -> None:
+        self.fields["owner"].queryset = members_visible_to(user)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         refuse_unknown_fields(self, default="This field cannot be changed here.")
         return attrs
 
 
-class DealMoveSerializer(serializers.Serializer):
+class DealMoveSerializer(ScopedToUser, serializers.Serializer):
     step = serializers.PrimaryKeyRelatedField(
         queryset=ProcessStep.objects.none(), help_text="A step of the deal's stream."
     )
     at = AwareDateTimeField(required=False, help_text="When the deal moved; now when omitted.")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        user = _request_user(self)
-        if user is not None:
-            self.fields["step"].queryset = ProcessStep.objects.filter(
-                stream__in=streams_visible_to(user)
-            )
+    def scope_to(self, user: User) -> None:
+        self.fields["step"].queryset = ProcessStep.objects.filter(
+            stream__in=streams_visible_to(user)
+        )
 
 
 class DealLogWorkSerializer(serializers.Serializer):

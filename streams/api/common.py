@@ -1,5 +1,6 @@
 """Pieces every map endpoint shares: the input serializers' base (unknown fields are refused by
-name), the ``version`` field and the answers carrying ``stream_version``, the id filter, the
+name), the relations narrowed to what the requesting user may see (:class:`ScopedToUser`),
+the ``version`` field and the answers carrying ``stream_version``, the id filter, the
 schema's error answers, the input serializer per action (:class:`InputPerActionViewSet`,
 also the base of the deal and kaizen viewsets), and the viewset bases (:class:`_MapViewSet`
 for the map, :class:`_MapPartViewSet` for its lanes, steps and stages) with what their
@@ -92,6 +93,21 @@ class _InputSerializer(serializers.Serializer):
     def visible_streams(self) -> QuerySet[ValueStream]:
         user = _request_user(self)
         return ValueStream.objects.none() if user is None else streams_visible_to(user)
+
+
+class ScopedToUser:
+    # Put before a serializer class: its relations narrowed to what the requesting user may
+    # see by ``scope_to(user)``, which is not called without a user in the context (as when the
+    # schema is generated). No docstring: drf-spectacular would show it on every serializer.
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        user = _request_user(self)
+        if user is not None:
+            self.scope_to(user)
+
+    def scope_to(self, user: User) -> None:
+        """Set the querysets of the fields that name objects to those ``user`` may see."""
 
 
 def _version_field() -> serializers.IntegerField:

@@ -4,7 +4,6 @@ and draw a future state: output and input serializers, the filter and the viewse
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
@@ -23,11 +22,11 @@ from streams.api.common import (
     _STREAM_VERSION_HELP,
     _VERSION_PARAMETER,
     IdFilter,
+    ScopedToUser,
     _delete_version,
     _InputSerializer,
     _MapViewSet,
     _present,
-    _request_user,
     _version_field,
 )
 from streams.api.lanes import LaneSerializer
@@ -44,7 +43,7 @@ from streams.models import (
     TimeBasis,
     ValueStream,
 )
-from streams.selectors import streams_visible_to, teams_visible_to
+from streams.selectors import User, streams_visible_to, teams_visible_to
 from streams.services import stream_create, stream_delete, stream_update
 
 
@@ -102,7 +101,7 @@ class ValueStreamWriteSerializer(ValueStreamSerializer):
         read_only_fields = fields
 
 
-class StreamCreateSerializer(_InputSerializer):
+class StreamCreateSerializer(ScopedToUser, _InputSerializer):
     team = serializers.PrimaryKeyRelatedField(
         queryset=Team.objects.none(), help_text="A team you manage."
     )
@@ -115,11 +114,8 @@ class StreamCreateSerializer(_InputSerializer):
     available_selling_hours_per_period = serializers.FloatField(required=False, allow_null=True)
     currency = serializers.CharField(required=False, max_length=20)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        user = _request_user(self)
-        if user is not None:
-            self.fields["team"].queryset = teams_visible_to(user)
+    def scope_to(self, user: User) -> None:
+        self.fields["team"].queryset = teams_visible_to(user)
 
 
 class StreamUpdateSerializer(_InputSerializer):
