@@ -313,6 +313,13 @@ def _locked(stream_id: int, version: int | None) -> ValueStream:
     return stream
 
 
+def _refuse_delete(records: int, field: str, reason: str) -> None:
+    """A delete refused (400 naming ``field``) while ``records`` rows of the event log or of
+    the map depend on the object: deleting it would take them with it."""
+    if records:
+        raise ValidationError({field: reason})
+
+
 def _bump(stream: ValueStream, user) -> None:
     stream.version += 1
     stream.updated_by = user if getattr(user, "is_authenticated", False) else None
@@ -384,13 +391,11 @@ def stream_delete(*, stream: ValueStream, version: int) -> None:
     """Delete a map. A map with deals keeps them: it cannot be deleted here."""
     stream = _locked(stream.pk, version)
     deals = stream.deals.count()
-    if deals:
-        raise ValidationError(
-            {
-                "stream": f"This map has {deals} deal(s) logged against it; deleting it "
-                "would delete their history."
-            }
-        )
+    _refuse_delete(
+        deals,
+        "stream",
+        f"This map has {deals} deal(s) logged against it; deleting it would delete their history.",
+    )
     stream.delete()
 
 
@@ -448,13 +453,12 @@ def lane_update(
 def lane_delete(*, lane: Lane, version: int, user) -> None:
     stream = _locked(lane.stream_id, version)
     steps = list(lane.steps.values_list("name", flat=True))
-    if steps:
-        raise ValidationError(
-            {
-                "lane": f"Lane '{lane.name}' still has {len(steps)} step(s) ({', '.join(steps[:5])}"
-                f"{'…' if len(steps) > 5 else ''}); put them in another lane first."
-            }
-        )
+    _refuse_delete(
+        len(steps),
+        "lane",
+        f"Lane '{lane.name}' still has {len(steps)} step(s) ({', '.join(steps[:5])}"
+        f"{'…' if len(steps) > 5 else ''}); put them in another lane first.",
+    )
     lane.delete()
     _bump(stream, user)
 
@@ -648,13 +652,12 @@ def step_delete(*, step: ProcessStep, version: int, user) -> None:
     """Delete a step that no deal has visited; later steps move up."""
     stream = _locked(step.stream_id, version)
     visits = step.visits.count()
-    if visits:
-        raise ValidationError(
-            {
-                "step": f"Deals have visited '{step.name}' {visits} time(s); deleting it would "
-                "delete their history. Rename it or change its value class instead."
-            }
-        )
+    _refuse_delete(
+        visits,
+        "step",
+        f"Deals have visited '{step.name}' {visits} time(s); deleting it would delete their "
+        "history. Rename it or change its value class instead.",
+    )
     step.delete()
     _renumber_steps(stream, list(stream.steps.order_by("position").values_list("pk", flat=True)))
     _renumber_stages(stream)
