@@ -11,6 +11,7 @@ from rest_framework.routers import DefaultRouter
 
 from funnel.api import DealViewSet, EventBatchView, VisitViewSet
 from funnel.api.metrics import StreamMetricsView
+from funnel.qualification.api import CriterionViewSet, ScoreViewSet, WinCallViewSet
 from kaizen.api import KaizenCycleViewSet
 from streams.api import (
     FunnelStageViewSet,
@@ -35,6 +36,9 @@ router.register("members", MemberViewSet, basename="member")
 router.register("inactive-members", InactiveMemberViewSet, basename="inactive-member")
 router.register("invitations", InvitationViewSet, basename="invitation")
 router.register("calendars", WorkingCalendarViewSet, basename="calendar")
+router.register("criteria", CriterionViewSet, basename="criterion")
+router.register("scores", ScoreViewSet, basename="score")
+router.register("win-calls", WinCallViewSet, basename="win-call")
 
 # DRF views are exempt from LoginRequiredMiddleware, and drf-spectacular serves the schema and
 # docs to anyone by default: like the rest of the app they need a signed-in user (401/403).

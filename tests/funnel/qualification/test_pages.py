@@ -38,18 +38,27 @@ def test_the_map_links_the_criteria_page(client, qual):
 
 def test_a_manager_adds_edits_moves_retires_and_restores(client, qual):
     client.force_login(qual.manager_a)
-    form = {"name": "Timing", "question": "By when?", "scale": "yes_no", "met_level": "1",
-            "known_by": qual.steps_a[1].pk, "weight": "2"}
+    form = {
+        "name": "Timing",
+        "question": "By when?",
+        "scale": "yes_no",
+        "met_level": "1",
+        "known_by": qual.steps_a[1].pk,
+        "weight": "2",
+    }
     assert client.post(_criteria_url(qual, "add"), form).status_code == 302
     timing = Criterion.objects.get(name="Timing")
     assert (timing.scale, timing.weight, timing.known_by_id) == ("yes_no", 2, qual.steps_a[1].pk)
     refused = client.post(_criteria_url(qual, "add"), {**form, "name": "champion"})
-    assert refused.status_code == 400 and "already has a criterion named" in refused.content.decode()
+    assert (
+        refused.status_code == 400 and "already has a criterion named" in refused.content.decode()
+    )
     score_create(deal=qual.deal_a1, criterion=timing, level=1, user=qual.rep_a1)
     edited = client.post(_criteria_url(qual, "edit", pk=timing.pk), {**form, "question": "When?"})
     assert edited.status_code == 302
     assert list(Criterion.objects.filter(key="timing").values_list("version", "question")) == [
-        (1, "By when?"), (2, "When?")
+        (1, "By when?"),
+        (2, "When?"),
     ]
     new = Criterion.objects.get(key="timing", version=2)
     client.post(_criteria_url(qual, "move"), {"criterion": new.pk, "direction": "up"})
@@ -80,15 +89,19 @@ def test_a_rep_scores_their_deal_on_its_page(client, qual):
     client.force_login(qual.rep_a1)
     page = client.get(url).content.decode()
     assert 'type="radio"' in page and "Identified" in page
-    posted = client.post(reverse("funnel:deal_score", args=[qual.deal_a1.pk]),
-                         {"criterion": qual.crit.pk, "level": "2", "note": "Saw the ROI sheet"})
+    posted = client.post(
+        reverse("funnel:deal_score", args=[qual.deal_a1.pk]),
+        {"criterion": qual.crit.pk, "level": "2", "note": "Saw the ROI sheet"},
+    )
     assert posted.status_code == 302
     score = CriterionScore.objects.get()
     assert (score.level, score.note, score.scored_by) == (2, "Saw the ROI sheet", qual.rep_a1)
     page = client.get(url).content.decode()
-    assert "History of scores (1)" in page and 'checked' in page
-    bad = client.post(reverse("funnel:deal_score", args=[qual.deal_a1.pk]),
-                      {"criterion": qual.crit.pk, "level": "7"})
+    assert "History of scores (1)" in page and "checked" in page
+    bad = client.post(
+        reverse("funnel:deal_score", args=[qual.deal_a1.pk]),
+        {"criterion": qual.crit.pk, "level": "7"},
+    )
     assert bad.status_code == 400 and "is not a level of Metrics" in bad.content.decode()
 
 
