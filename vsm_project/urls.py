@@ -40,7 +40,7 @@ urlpatterns = [
     path("", include("streams.people.urls")),
     path("", include("streams.calendars.urls")),
     path("deals/", include("funnel.urls")),
-    path("dashboards/", include("funnel.dashboards.views")),
+    path("dashboards/", include("funnel.dashboards.urls")),
     path("kaizen/", include("kaizen.urls")),
     path("api/", include("vsm_project.api_urls")),
     path("admin/", admin.site.urls),

@@ -67,6 +67,7 @@ TABS = (
     ("funnel", "Funnel"),
     ("flow", "Flow"),
     ("waste", "Waste"),
+    ("quality", "Quality"),  # the qualification lab: funnel.dashboards.quality
     ("me", "My view"),
 )
 #: The time bases the filter bar offers (metrics.md "Working time").

@@ -1,0 +1,230 @@
+"""The Quality dashboard (the lab's pages, funnel.dashboards.quality): who sees what, the
+view's filters, the empty states, the charts against the hand-written result of
+``lab_fixture``, the CSV, and the deal page's win probability."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import UTC, datetime
+
+import pytest
+from django.test import Client
+
+from funnel.dashboards.charts import as_figure
+from funnel.dashboards.charts.quality import calibration_chart, forest_chart, p_text
+from funnel.qualification.models import LabSnapshot
+from tests.factories import PASSWORD
+from tests.funnel.qualification.lab_fixture import lab_result, not_enough
+
+
+def client_for(user) -> Client:
+    client = Client()
+    assert client.login(username=user.username, password=PASSWORD)
+    return client
+
+
+def store(ns, result: dict, view_key: str = "default") -> LabSnapshot:
+    return LabSnapshot.objects.create(
+        stream=ns.stream_a,
+        view_key=view_key,
+        computed_at=datetime(2026, 12, 6, 10, tzinfo=UTC),
+        requested_at=datetime(2026, 12, 6, 9, 59, tzinfo=UTC),
+        result=result,
+    )
+
+
+@pytest.fixture
+def lab(qual):
+    ns = qual
+    ns.step = ns.steps_a[1]
+    ns.result = lab_result(
+        step_id=ns.step.pk,
+        step_name=ns.step.name,
+        reps=[(ns.rep_a1.pk, "Rep One"), (ns.rep_a2.pk, "Rep Two")],
+        deal_id=ns.deal_a1.pk,
+    )
+    ns.snapshot = store(ns, ns.result)
+    return ns
+
+
+def page(ns, user, query: str = ""):
+    return client_for(user).get(f"/dashboards/streams/{ns.stream_a.slug}/quality/{query}")
+
+
+# --- Charts against the fixture ------------------------------------------------------------
+
+
+def test_forest_plot_points_and_intervals_are_the_lifts(lab):
+    chart = forest_chart(lab.result)
+    spec = chart.figures[0].spec
+    as_figure(spec)  # a valid Plotly figure
+    points = {}
+    for trace in spec["data"]:
+        for x, y, plus, minus in zip(
+            trace["x"], trace["y"], trace["error_x"]["array"], trace["error_x"]["arrayminus"],
+            strict=True,
+        ):
+            points[y] = (x, round(x - minus, 2), round(x + plus, 2), trace["name"])
+    assert points == {
+        "Economic buyer": (2.65, 2.12, 3.32, "Goes with winning"),
+        "Champion": (1.58, 1.28, 1.96, "Goes with winning"),
+        "Decision criteria": (1.48, 0.76, 2.9, "Cannot tell yet"),
+        "Paper process": (0.97, 0.77, 1.22, "No effect found"),
+        "Competition": (0.34, 0.13, 0.87, "Goes with losing"),
+    }
+    # sorted, highest lift on top; a criterion without a lift is left out
+    assert spec["layout"]["yaxis"]["categoryarray"] == [
+        "Economic buyer", "Champion", "Decision criteria", "Paper process", "Competition"
+    ]
+    assert spec["layout"]["xaxis"]["type"] == "log"
+    assert spec["layout"]["shapes"][0]["x0"] == spec["layout"]["shapes"][0]["x1"] == 1
+    assert [r[0] for r in chart.rows][:2] == ["Economic buyer", "Champion"]
+
+
+def test_calibration_chart_explains_auc_and_brier(lab):
+    chart = calibration_chart(lab.result)
+    spec = chart.figures[0].spec
+    as_figure(spec)
+    diagonal, model = spec["data"]
+    assert diagonal["x"] == diagonal["y"] == [0, 100]
+    assert model["x"] == [8.0, 15.0, 30.0, 55.0]
+    assert model["y"] == [7.0, 12.0, 33.0, 50.0]
+    assert "AUC 0.74 [0.70–0.78]" in chart.how_to_read
+    assert "Brier score 0.170" in chart.how_to_read
+
+
+def test_calibration_below_the_floor_says_so_and_plots_nothing(lab):
+    chart = calibration_chart(not_enough(lab.result, won=12, lost=30))
+    assert not chart.figures
+    assert chart.empty.startswith("Not enough closed deals yet: 12 won and 30 lost")
+
+
+def test_p_values_in_words():
+    assert [p_text(v) for v in (None, 1.2e-18, 0.004, 0.81)] == ["—", "< 0.0001", "0.004", "0.81"]
+
+
+# --- The page --------------------------------------------------------------------------------
+
+
+def test_manager_sees_the_lab_with_kaizen_buttons(lab):
+    response = page(lab, lab.manager_a)
+    assert response.status_code == 200
+    html = response.content.decode()
+    for key in ("forest", "calibration", "win_rates", "rules", "coverage_step", "coverage_rep"):
+        assert f'id="chart-{key}"' in html
+    assert "The team weights Paper process 5 of 5" in html
+    assert 'data-tile="pipeline_quality"' in html and "$412,000" in html and "$1,650,000" in html
+    assert html.count("Turn into a kaizen cycle") == 2
+    link = re.search(r'href="(/kaizen/new/\?[^"]+)"', html).group(1).replace("&amp;", "&")
+    assert link == (
+        f"/kaizen/new/?where={lab.stream_a.pk}:{lab.step.pk}"
+        "&lab_rule=economic-buyer&lab_condition=unknown"
+    )
+    # every rep's coverage row
+    coverage = html[html.index('id="chart-coverage_rep"') :]
+    assert "Rep One" in coverage and "Rep Two" in coverage
+    # "as of" in the viewer's zone
+    assert "figures as of" in html and "6 Dec 2026" in html
+    # the Quality tab is in the dashboards' navigation, on the other boards too
+    other = client_for(lab.manager_a).get(f"/dashboards/streams/{lab.stream_a.slug}/funnel/")
+    assert f'href="/dashboards/streams/{lab.stream_a.slug}/quality/' in other.content.decode()
+
+
+def test_rep_sees_only_their_own_coverage_row_and_no_button(lab):
+    html = page(lab, lab.rep_a1).content.decode()
+    assert "Turn into a kaizen cycle" not in html
+    coverage = html[html.index('id="chart-coverage_rep"') :]
+    assert "Rep One" in coverage and "Rep Two" not in coverage
+    response = client_for(lab.rep_a1).get(
+        f"/dashboards/streams/{lab.stream_a.slug}/quality/coverage_rep.csv"
+    )
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert [r[0] for r in rows] == ["rep", "Rep One"]
+
+
+def test_leadership_reads_without_buttons(lab):
+    response = page(lab, lab.leader_a)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="chart-forest"' in html and "Turn into a kaizen cycle" not in html
+
+
+def test_another_teams_stream_is_404(lab):
+    assert page(lab, lab.manager_b).status_code == 404
+    response = client_for(lab.manager_b).get(
+        f"/dashboards/streams/{lab.stream_a.slug}/quality/forest.csv"
+    )
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ("?start=2026-13-01", "start"),
+        ("?as_of=999999", "as_of"),
+        ("?start=2026-06-01&end=2026-01-01", "end"),
+    ],
+)
+def test_bad_filters_are_a_form_error_not_a_500(lab, query, field):
+    response = page(lab, lab.manager_a, query)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert f"<strong>{field}</strong>" in html
+    assert 'id="chart-forest"' in html  # the default view, shown beside the error
+    csv_response = client_for(lab.manager_a).get(
+        f"/dashboards/streams/{lab.stream_a.slug}/quality/forest.csv{query}"
+    )
+    assert csv_response.status_code == 400
+    assert csv_response.content.decode().startswith(f"{field}:")
+
+
+def test_empty_state_without_criteria(team_setup):
+    response = page(team_setup, team_setup.manager_a)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "No qualification criteria yet" in html and 'id="chart-forest"' not in html
+
+
+def test_empty_state_without_closed_deals(lab):
+    result = lab.result | {"deals": {"closed": 0, "won": 0, "lost": 0}}
+    LabSnapshot.objects.filter(pk=lab.snapshot.pk).update(result=result)
+    html = page(lab, lab.manager_a).content.decode()
+    assert "No closed deals in this window" in html and 'id="chart-forest"' not in html
+
+
+def test_below_the_floor_the_page_shows_no_scores(lab):
+    LabSnapshot.objects.filter(pk=lab.snapshot.pk).update(result=not_enough(lab.result))
+    html = page(lab, lab.manager_a).content.decode()
+    assert "Not enough closed deals yet: 12 won and 30 lost" in html
+    assert 'data-tile="pipeline_quality"' not in html and 'data-tile="auc"' not in html
+
+
+def test_csv_of_the_forest_plot(lab):
+    response = client_for(lab.manager_a).get(
+        f"/dashboards/streams/{lab.stream_a.slug}/quality/forest.csv"
+    )
+    assert response.status_code == 200
+    assert response["Content-Disposition"].endswith('-quality-forest.csv"')
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == ["criterion", "lift", "lift_low", "lift_high", "q", "verdict", "verdict_key"]
+    assert rows[1][:4] == ["Economic buyer", "2.65", "2.12", "3.32"]
+    assert client_for(lab.manager_a).get(
+        f"/dashboards/streams/{lab.stream_a.slug}/quality/nope.csv"
+    ).status_code == 404
+
+
+def test_win_calls_chart_only_when_reps_made_calls(lab):
+    assert 'id="chart-win_calls"' not in page(lab, lab.manager_a).content.decode()
+    result = lab.result | {
+        "win_calls": {
+            "n": 60,
+            "brier": 0.21,
+            "reliability": [{"predicted": 0.3, "observed": 0.2, "n": 30},
+                            {"predicted": 0.8, "observed": 0.5, "n": 30}],
+        }
+    }
+    LabSnapshot.objects.filter(pk=lab.snapshot.pk).update(result=result)
+    html = page(lab, lab.manager_a).content.decode()
+    assert 'id="chart-win_calls"' in html and "60 calls" in html
