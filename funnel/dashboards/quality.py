@@ -21,7 +21,6 @@ from django import forms
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from funnel.dashboards.charts import Chart, Tile
@@ -229,7 +228,11 @@ def quality_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         for chart in board.charts:
             url = reverse("dashboards:quality_csv", args=[stream.slug, chart.key])
             chart.csv_url = url + (f"?{query}" if query else "")
-        context |= {"board": board, "computed_at": board.computed_at, "view": snapshot.result["view"]}
+        context |= {
+            "board": board,
+            "computed_at": board.computed_at,
+            "view": snapshot.result["view"],
+        }
     status = 400 if errors else 202 if "preparing" in context else 200
     return render(request, "funnel/dashboards/quality.html", context, status=status)
 
@@ -249,3 +252,21 @@ def quality_csv(request: HttpRequest, slug: str, chart: str) -> HttpResponse:
         raise Http404("No such chart on this dashboard.")
     return _csv_response(found, f"{stream.slug}-quality-{chart}.csv")
 
+
+def lab_rule(
+    stream: ValueStream, *, key: str, condition: str, step_id: int, params: dict[str, str]
+) -> tuple[dict, dict] | None:
+    """A walk-away rule of the stream's lab view ``params`` (``start``, ``end``, ``as_of``)
+    named by its criterion key, condition and step, with that view (``result["view"]``);
+    None when the view is not computed or has no such rule (or ``params`` are wrong). For the
+    kaizen plan a rule is turned into."""
+    form = LabViewForm(params, steps=_steps(stream))
+    if not form.is_valid():
+        return None
+    snapshot, _ = _lab_read(stream, form.params())
+    if snapshot is None:
+        return None
+    for rule in snapshot.result.get("rules", []):
+        if rule["key"] == key and rule["condition"] == condition and rule["step"] == step_id:
+            return rule, snapshot.result["view"]
+    return None

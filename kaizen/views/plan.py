@@ -13,8 +13,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from funnel.dashboards.charts.quality import interval_pct
+from funnel.dashboards.quality import lab_rule
 from kaizen.forms import SERVICE_FIELD, PlanForm, show_service_errors
-from kaizen.models import KaizenCycle
+from kaizen.models import KaizenCycle, Metric
 from kaizen.selectors import (
     cycle_can_edit_plan,
     cycle_can_manage,
@@ -61,6 +63,8 @@ def cycle_new(request: HttpRequest) -> HttpResponse:
         initial["where"] = request.GET["where"]
     elif len(streams) == 1:
         initial["where"] = f"{streams[0].pk}"
+    if request.GET.get("lab_rule") and request.method == "GET":
+        initial |= _from_lab_rule(streams, request.GET)
     form = PlanForm(request.POST or None, streams=streams, owners=owners, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
@@ -76,6 +80,54 @@ def cycle_new(request: HttpRequest) -> HttpResponse:
         _name_the_other_problems(form, timezone.localdate())
     status = 400 if form.is_bound else 200
     return render(request, "kaizen/cycle_new.html", {"form": form}, status=status)
+
+
+def _from_lab_rule(streams: list, params) -> dict:
+    """The plan a walk-away rule of the qualification lab suggests (the Quality dashboard's
+    "Turn into a kaizen cycle" link: ``where`` = stream:step, ``lab_rule`` the criterion's
+    key, ``lab_condition``, and the lab view's ``start``, ``end``, ``as_of``). Only the form's
+    initial values: nothing is written until the manager saves. Empty when the link names
+    no rule of a stream the user plans for."""
+    stream_id, _, step_id = params.get("where", "").partition(":")
+    stream = next((s for s in streams if str(s.pk) == stream_id), None)
+    if stream is None or not step_id.isdigit():
+        return {}
+    view = {name: params[name] for name in ("start", "end", "as_of") if params.get(name)}
+    found = lab_rule(
+        stream,
+        key=params["lab_rule"],
+        condition=params.get("lab_condition", ""),
+        step_id=int(step_id),
+        params=view,
+    )
+    if found is None:
+        return {}
+    rule, window = found
+    state = "is still Unknown" if rule["condition"] == "unknown" else "is not met"
+    rate, others = rule["win_rate"], rule["others_win_rate"]
+
+    money = f"{rule['revenue_won']:,.0f} {stream.currency}"
+    return {
+        "where": f"{stream.pk}:{rule['step']}",
+        "title": f"Walk away when {rule['name']} {state} at {rule['step_name']}"[:200],
+        "metric": Metric.WIN_RATE,
+        "problem": (
+            f"Walk away from deals where {rule['name']} {state} at {rule['step_name']}: "
+            f"win rate {interval_pct(rate)} over {rule['n']} deals, "
+            f"{rule['hours_after']:,.0f} rep hours after that step, {money} won among them."
+        ),
+        "current_condition": (
+            f"Deals closed {window['start'][:10]} – {window['end'][:10]} (qualification lab): "
+            f"{rule['won']} of the {rule['n']} deals where {rule['name']} {state} at "
+            f"{rule['step_name']} were won, {interval_pct(rate)}, against "
+            f"{interval_pct(others)} for the others (q = {rule['q']:.2g}). Reps keep working "
+            "these deals after the step."
+        ),
+        "countermeasure": (
+            f"At {rule['step_name']}, qualify out the deals where {rule['name']} {state}: "
+            "close them as lost, or find it out before going on."
+        ),
+    }
 
 
 def _name_the_other_problems(form: PlanForm, planned_on: date) -> None:

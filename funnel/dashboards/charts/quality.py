@@ -85,7 +85,8 @@ def interval_pct(interval: dict | None) -> str:
     """``47 % [41–52 %]``, or "—"."""
     if interval is None or interval.get("value") is None:
         return "—"
-    return f"{100 * interval['value']:.0f} % [{100 * interval['low']:.0f}–{100 * interval['high']:.0f} %]"
+    v, lo, hi = (100 * interval[k] for k in ("value", "low", "high"))
+    return f"{v:.0f} % [{lo:.0f}–{hi:.0f} %]"
 
 
 def lab_tiles(result: dict, smap: StreamMap) -> list[Tile]:
@@ -291,7 +292,8 @@ def win_rates_chart(result: dict) -> Chart:
         _hbars(
             names,
             _blue_and_grey(
-                names, {"name": "Met", **side("win_rate_met", "n_met")},
+                names,
+                {"name": "Met", **side("win_rate_met", "n_met")},
                 {"name": "Not met", **side("win_rate_not_met", "n_not_met")},
             ),
             per_row=20,
@@ -307,8 +309,7 @@ def reliability_chart(
 ) -> Chart:
     """Predicted against observed win rates in bins of deals, beside the diagonal."""
     rows = [
-        [i + 1, _pct(b["predicted"], 1), _pct(b["observed"], 1), b["n"]]
-        for i, b in enumerate(bins)
+        [i + 1, _pct(b["predicted"], 1), _pct(b["observed"], 1), b["n"]] for i, b in enumerate(bins)
     ]
     chart = Chart(
         key=key,
@@ -349,7 +350,11 @@ def reliability_chart(
                 ),
             ],
             height=340,
-            xaxis={"title": _title("Predicted win probability"), "range": [0, 100], "ticksuffix": "%"},
+            xaxis={
+                "title": _title("Predicted win probability"),
+                "range": [0, 100],
+                "ticksuffix": "%",
+            },
             yaxis={"title": _title("Share actually won"), "range": [0, 100], "ticksuffix": "%"},
             label=f"Reliability chart: {who.lower()} against the outcomes",
         )
@@ -513,7 +518,8 @@ def coverage_charts(result: dict, *, owner_id: int | None) -> list[Chart]:
         ]
         chart = Chart(
             key=key,
-            title=f"Score coverage by {label}" + (" (yours)" if key == "coverage_rep" and owner_id else ""),
+            title=f"Score coverage by {label}"
+            + (" (yours)" if key == "coverage_rep" and owner_id else ""),
             units="% of due criteria known, open deals",
             how_to_read=(
                 f"For the open deals at each {label}, the share of the criteria due by their "

@@ -181,7 +181,8 @@ def lab_result(
             "step": step_id,
             "step_name": step_name,
             "condition": "unknown",
-            "text": f"Economic buyer still Unknown at {step_name} → win rate 4 % [1–11 %], 73 deals",
+            "text": f"Economic buyer still Unknown at {step_name} → win rate 4 % [1–11 %], "
+            "73 deals",
             "n": 73,
             "won": 3,
             "win_rate": _wr(0.041, 0.014, 0.114),

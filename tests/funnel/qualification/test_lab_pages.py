@@ -63,7 +63,10 @@ def test_forest_plot_points_and_intervals_are_the_lifts(lab):
     points = {}
     for trace in spec["data"]:
         for x, y, plus, minus in zip(
-            trace["x"], trace["y"], trace["error_x"]["array"], trace["error_x"]["arrayminus"],
+            trace["x"],
+            trace["y"],
+            trace["error_x"]["array"],
+            trace["error_x"]["arrayminus"],
             strict=True,
         ):
             points[y] = (x, round(x - minus, 2), round(x + plus, 2), trace["name"])
@@ -76,7 +79,11 @@ def test_forest_plot_points_and_intervals_are_the_lifts(lab):
     }
     # sorted, highest lift on top; a criterion without a lift is left out
     assert spec["layout"]["yaxis"]["categoryarray"] == [
-        "Economic buyer", "Champion", "Decision criteria", "Paper process", "Competition"
+        "Economic buyer",
+        "Champion",
+        "Decision criteria",
+        "Paper process",
+        "Competition",
     ]
     assert spec["layout"]["xaxis"]["type"] == "log"
     assert spec["layout"]["shapes"][0]["x0"] == spec["layout"]["shapes"][0]["x1"] == 1
@@ -210,9 +217,12 @@ def test_csv_of_the_forest_plot(lab):
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     assert rows[0] == ["criterion", "lift", "lift_low", "lift_high", "q", "verdict", "verdict_key"]
     assert rows[1][:4] == ["Economic buyer", "2.65", "2.12", "3.32"]
-    assert client_for(lab.manager_a).get(
-        f"/dashboards/streams/{lab.stream_a.slug}/quality/nope.csv"
-    ).status_code == 404
+    assert (
+        client_for(lab.manager_a)
+        .get(f"/dashboards/streams/{lab.stream_a.slug}/quality/nope.csv")
+        .status_code
+        == 404
+    )
 
 
 def test_win_calls_chart_only_when_reps_made_calls(lab):
@@ -221,10 +231,69 @@ def test_win_calls_chart_only_when_reps_made_calls(lab):
         "win_calls": {
             "n": 60,
             "brier": 0.21,
-            "reliability": [{"predicted": 0.3, "observed": 0.2, "n": 30},
-                            {"predicted": 0.8, "observed": 0.5, "n": 30}],
+            "reliability": [
+                {"predicted": 0.3, "observed": 0.2, "n": 30},
+                {"predicted": 0.8, "observed": 0.5, "n": 30},
+            ],
         }
     }
     LabSnapshot.objects.filter(pk=lab.snapshot.pk).update(result=result)
     html = page(lab, lab.manager_a).content.decode()
     assert 'id="chart-win_calls"' in html and "60 calls" in html
+
+
+# --- Turning a rule into a kaizen cycle ---------------------------------------------------------
+
+
+def kaizen_link(ns, **changes) -> str:
+    params = {
+        "where": f"{ns.stream_a.pk}:{ns.step.pk}",
+        "lab_rule": "economic-buyer",
+        "lab_condition": "unknown",
+        **changes,
+    }
+    return "/kaizen/new/?" + "&".join(f"{k}={v}" for k, v in params.items())
+
+
+def test_kaizen_plan_prefilled_from_a_rule_and_nothing_written(lab):
+    from kaizen.models import KaizenCycle
+
+    response = client_for(lab.manager_a).get(kaizen_link(lab))
+    assert response.status_code == 200
+    form = response.context["form"]
+    initial = form.initial
+    assert initial["where"] == f"{lab.stream_a.pk}:{lab.step.pk}"
+    assert initial["metric"] == "win_rate"
+    assert initial["title"] == f"Walk away when Economic buyer is still Unknown at {lab.step.name}"
+    assert initial["problem"] == (
+        f"Walk away from deals where Economic buyer is still Unknown at {lab.step.name}: "
+        "win rate 4 % [1–11 %] over 73 deals, 412 rep hours after that step, "
+        "38,000 USD won among them."
+    )
+    assert "3 of the 73 deals" in initial["current_condition"]
+    assert "against 31 % [27–35 %] for the others" in initial["current_condition"]
+    assert KaizenCycle.objects.count() == 0
+    html = response.content.decode()
+    assert "Walk away when Economic buyer is still Unknown" in html
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"lab_rule": "no-such-criterion"},
+        {"lab_condition": "not_met"},
+        {"where": "999999:1"},
+        {"where": "abc"},
+        {"as_of": "nonsense"},
+    ],
+)
+def test_kaizen_link_naming_no_rule_opens_a_plain_plan(lab, changes):
+    response = client_for(lab.manager_a).get(kaizen_link(lab, **changes))
+    assert response.status_code == 200
+    assert "title" not in response.context["form"].initial
+
+
+def test_kaizen_link_to_another_teams_stream_prefills_nothing(lab):
+    response = client_for(lab.manager_b).get(kaizen_link(lab))
+    assert response.status_code == 200
+    assert "title" not in response.context["form"].initial
