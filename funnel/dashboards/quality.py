@@ -270,3 +270,22 @@ def lab_rule(
         if rule["key"] == key and rule["condition"] == condition and rule["step"] == step_id:
             return rule, snapshot.result["view"]
     return None
+
+
+def deal_lab(deal) -> dict | None:
+    """An open deal's win probability and the criteria that move it most, from the stream's
+    default lab view when its model passed the evidence floor; None otherwise (no view, too
+    few closed deals, or the deal not scored by it). One query."""
+    snapshot, _ = _lab_read(deal.stream, {})
+    pipeline = (snapshot.result.get("open_deals") or {}) if snapshot else {}
+    entry = (pipeline.get("deals") or {}).get(str(deal.pk)) if pipeline.get("model_ok") else None
+    if entry is None:
+        return None
+    return {
+        "percent": round(100 * entry["probability"]),
+        "drivers": [
+            {**d, "points": f"{100 * d['effect']:+.0f} points"} for d in entry["drivers"][:3]
+        ],
+        "computed_at": snapshot.computed_at,
+        "as_of_name": snapshot.result["view"].get("as_of_name") or "closing",
+    }

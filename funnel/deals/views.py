@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from funnel.dashboards.quality import deal_lab
 from funnel.deals.filters import DealListFilter
 from funnel.deals.forms import (
     LOST_REASONS,
@@ -227,6 +228,8 @@ def _deal_page(
         ),
         "score_history": deal_score_history(deal=deal),
         "score_form": forms.get("score_form"),
+        # The lab's win probability and drivers (funnel.dashboards.quality), for an open deal.
+        "deal_lab": deal_lab(deal) if deal.status == DealStatus.OPEN else None,
     }
     return render(request, "funnel/deal_detail.html", context, status=status)
 

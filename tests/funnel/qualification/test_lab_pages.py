@@ -297,3 +297,28 @@ def test_kaizen_link_to_another_teams_stream_prefills_nothing(lab):
     response = client_for(lab.manager_b).get(kaizen_link(lab))
     assert response.status_code == 200
     assert "title" not in response.context["form"].initial
+
+
+# --- The deal page ------------------------------------------------------------------------------
+
+
+def test_open_deal_shows_its_win_probability_and_drivers(lab):
+    html = client_for(lab.rep_a1).get(f"/deals/{lab.deal_a1.pk}/").content.decode()
+    assert 'id="deal-lab"' in html
+    assert "Win probability: <strong data-probability>62 %</strong>" in html
+    assert "Champion: +18 points" in html and "Economic buyer: -9 points" in html
+
+
+def test_no_probability_below_the_floor_or_for_an_unscored_deal(lab):
+    html = client_for(lab.rep_a2).get(f"/deals/{lab.deal_a2.pk}/").content.decode()
+    assert 'id="deal-lab"' not in html  # not among the lab's open deals
+    LabSnapshot.objects.filter(pk=lab.snapshot.pk).update(result=not_enough(lab.result))
+    html = client_for(lab.rep_a1).get(f"/deals/{lab.deal_a1.pk}/").content.decode()
+    assert 'id="deal-lab"' not in html
+
+
+def test_links_to_the_lab(lab):
+    lab_url = f"/dashboards/streams/{lab.stream_a.slug}/quality/"
+    client = client_for(lab.manager_a)
+    for page_url in (f"/streams/{lab.stream_a.slug}/", "/dashboards/"):
+        assert f'href="{lab_url}"' in client.get(page_url).content.decode(), page_url
