@@ -49,6 +49,7 @@ from streams.calendars.services import seed_calendar
 from streams.future_states import stream_draw_future_state
 from streams.models import Membership, ProcessStep, Role, Team, ValueStream
 from streams.services import LaneSpec, StageSpec, StepSpec, stream_create
+from vsm_project.demo_criteria import demo_criteria_setup, demo_scores
 
 DEMO_TEAM_SLUG = "acme-sales"
 DEMO_PASSWORD = "lean-sales-demo"
@@ -311,7 +312,9 @@ def _write_chunk(
     actor_lane: dict[int, bool],
     calendars: StreamCalendars,
     keys: dict,
-) -> int:
+) -> tuple[int, list[Deal]]:
+    """Write a chunk of simulated deals and their visits; the number of visits, and the
+    deals."""
     now = timezone.now()
     firsts = [visits[0][1] if visits else None for _, visits in batch]
     first_w, closed_w = deal_offsets(
@@ -389,7 +392,7 @@ def _write_chunk(
             (Visit(**dict(zip(VISIT_COLUMNS, row, strict=True))) for row in rows),
             batch_size=5000,
         )
-    return len(rows)
+    return len(rows), deals
 
 
 def demo_seed(
@@ -413,12 +416,21 @@ def demo_seed(
     keys = step_keys(calendars, step_lanes(current.pk))
     offsets_adopt(calendars, current.pk)  # every visit below is written under these calendars
 
+    # Qualification: a MEDDPICC set, and scores from a generator of their own (so the paths
+    # above are the same with or without them), with signals planted for the lab.
+    criteria = demo_criteria_setup(current, users["manager"])
+    score_rng = np.random.default_rng(seed + 7919)
+    names = {u.pk: u.get_full_name() for u in users.values()}
+
     visits = 0
     simulated = _simulate(rng, anchor, reps, deals, 0)
     for start in range(0, deals, CHUNK_DEALS):
         batch = list(itertools.islice(simulated, CHUNK_DEALS))
         with transaction.atomic():
-            visits += _write_chunk(batch, current, steps, users, actor_lane, calendars, keys)
+            written, made = _write_chunk(batch, current, steps, users, actor_lane, calendars, keys)
+            visits += written
+            paths = [path for _, path in batch]
+            demo_scores(score_rng, made, paths, steps, criteria, anchor, names)
         if progress:
             done = start + len(batch)
             progress(done, deals, f"{done:,} of {deals:,} deals, {visits:,} visits")

@@ -1,0 +1,124 @@
+"""The demo stream's qualification: a MEDDPICC set with known-by steps and the team's weights,
+and scores for the simulated deals (``vsm_project.demo``), with signals planted for the lab.
+
+Scores are drawn after the deal's path and outcome are simulated, from a random generator of
+their own (so the paths are the same with or without them). For each criterion a deal is
+*met* (Validated or Confirmed) with a chance that depends on its outcome for the planted
+criteria (Economic buyer, Champion, Identified pain: the lab finds that they go with winning)
+and not for the others (no effect). Paper process is weighted 5 by the team and has no
+effect: the myth the lab must call out; Identified pain is unweighted and has one.
+
+A met criterion is scored Validated or Confirmed; an unmet one Identified, Unknown, or never.
+Most scores are given on time (in the step before the criterion's known-by step, or at it),
+some late (one or two steps after), some never (the deal did not get that far yet, or the rep
+never found out). Every score is dated inside the visit it was given in, so the lab's "as of
+step S" sees only what was known then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from funnel.models import Deal, DealStatus
+from funnel.qualification.models import Criterion, CriterionScore, ScoreSource
+from funnel.qualification.services import criteria_set_start
+from streams.models import ProcessStep, ValueStream
+
+
+@dataclass(frozen=True)
+class DemoCriterion:
+    known_by: str  # the step's name
+    weight: int | None
+    #: The chance the deal meets it, when the deal is won and when lost; open deals: the mean.
+    met_won: float
+    met_lost: float
+
+
+DEMO_CRITERIA = {
+    "Metrics": DemoCriterion("Discovery meeting", 3, 0.45, 0.45),
+    "Economic buyer": DemoCriterion("Proposal & ROI model", 4, 0.80, 0.30),
+    "Decision criteria": DemoCriterion("Solution demo", 2, 0.50, 0.50),
+    "Decision process": DemoCriterion("Proposal & ROI model", 3, 0.40, 0.40),
+    "Paper process": DemoCriterion("Negotiation", 5, 0.35, 0.35),
+    "Identified pain": DemoCriterion("Discovery meeting", None, 0.75, 0.35),
+    "Champion": DemoCriterion("Solution demo", 4, 0.70, 0.30),
+    "Competition": DemoCriterion("Solution demo", 2, 0.55, 0.55),
+}
+#: The planted criteria: those whose met chance differs by outcome.
+PLANTED = tuple(name for name, c in DEMO_CRITERIA.items() if c.met_won != c.met_lost)
+#: Of the scores given: the share given late (one or two steps after the known-by step).
+LATE = 0.2
+#: Of the unmet criteria: the share never scored (the others: Identified or Unknown).
+NEVER = 0.5
+
+
+def demo_criteria_setup(stream: ValueStream, manager) -> list[tuple[Criterion, DemoCriterion]]:
+    """Give the stream the MEDDPICC set with the demo's known-by steps and weights."""
+    criteria_set = criteria_set_start(stream=stream, preset="meddpicc", user=manager)
+    steps = {s.name: s for s in ProcessStep.objects.filter(stream=stream)}
+    criteria = list(criteria_set.criteria.order_by("position"))
+    for criterion in criteria:
+        spec = DEMO_CRITERIA[criterion.name]
+        criterion.known_by, criterion.weight = steps[spec.known_by], spec.weight
+    Criterion.objects.bulk_update(criteria, ["known_by", "weight"])
+    return [(c, DEMO_CRITERIA[c.name]) for c in criteria]
+
+
+def demo_scores(
+    rng: np.random.Generator,
+    deals: list[Deal],
+    paths: list[list[tuple]],
+    steps: list[ProcessStep],
+    criteria: list[tuple[Criterion, DemoCriterion]],
+    anchor: datetime,
+    names: dict[int, str],
+) -> int:
+    """Write the scores of ``deals`` (their ``paths``: ``(step index, entered, exited,
+    work)`` as simulated); ``names``: the owners' names by user id. Returns how many."""
+    position = {s.pk: i for i, s in enumerate(steps)}
+    rows: list[CriterionScore] = []
+    for deal, path in zip(deals, paths, strict=True):
+        if not path:
+            continue
+        for criterion, spec in criteria:
+            if deal.status == DealStatus.WON:
+                p_met = spec.met_won
+            elif deal.status == DealStatus.LOST:
+                p_met = spec.met_lost
+            else:
+                p_met = (spec.met_won + spec.met_lost) / 2
+            met = rng.random() < p_met
+            draw_level, draw_never, draw_when, draw_late, draw_at = rng.random(5)
+            if not met and draw_never < NEVER:
+                continue
+            level = (2 if draw_level < 0.6 else 3) if met else (1 if draw_level < 0.7 else 0)
+            due = position[criterion.known_by_id]
+            if draw_late < LATE:
+                target = due + (1 if draw_when < 0.6 else 2)
+            else:
+                target = due - (1 if draw_when < 0.5 else 0)
+            visit = next((v for v in path if v[0] >= target), None)
+            if visit is None:
+                continue  # the deal has not got that far (yet): not scored
+            _, entered, exited, _ = visit
+            end = exited if exited is not None else anchor
+            at = entered + timedelta(
+                seconds=(end - entered).total_seconds() * (0.1 + 0.8 * draw_at)
+            )
+            rows.append(
+                CriterionScore(
+                    deal=deal,
+                    criterion=criterion,
+                    level=level,
+                    scored_at=at,
+                    step=steps[visit[0]],
+                    scored_by_id=deal.owner_id,
+                    scored_by_name=names.get(deal.owner_id, ""),
+                    source=ScoreSource.PAGE,
+                )
+            )
+    CriterionScore.objects.bulk_create(rows, batch_size=5000)
+    return len(rows)
