@@ -58,7 +58,7 @@ class LabViewForm(forms.Form):
     def __init__(self, *args, steps: list[tuple[int, str]], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["as_of"].choices = [
-            ("", "The default step"),
+            ("", "Default step"),
             *[(str(pk), f"Reaching {name}") for pk, name in steps],
             (AT_CLOSE, "Closing (hindsight)"),
         ]

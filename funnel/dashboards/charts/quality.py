@@ -38,6 +38,8 @@ VERDICTS = {
     "not_yet": ("Cannot tell yet", SKY, "circle-open"),
 }
 INK_SOFT = "#4A5866"
+#: The forest plot's ticks: on a log axis, halves and doubles read as far from 1.
+LIFT_TICKS = (0.1, 0.2, 0.5, 1, 2, 5, 10)
 CONDITIONS = {"unknown": "still Unknown", "not_met": "not met"}
 
 
@@ -204,7 +206,12 @@ def forest_chart(result: dict) -> Chart:
             names,
             traces,
             per_row=30,
-            xaxis={"type": "log", "title": _title("Lift (log scale; 1 = no difference)")},
+            xaxis={
+                "type": "log",
+                "tickvals": LIFT_TICKS,
+                "ticktext": [f"{v:g}" for v in LIFT_TICKS],
+                "title": _title("Lift (log scale; 1 = no difference)"),
+            },
             shapes=[
                 {
                     "type": "line",
@@ -267,7 +274,6 @@ def win_rates_chart(result: dict) -> Chart:
             "deals_needed",
         ],
         rows=rows,
-        wide=True,
     )
     if not rows or not result["deals"]["closed"]:
         return chart.empty_because(_no_deals(result) or "No criteria in the lab yet.")
@@ -437,7 +443,7 @@ def rules_chart(result: dict, smap: StreamMap) -> Chart:
     ]
     chart = Chart(
         key="rules",
-        title="Walk-away rules",
+        title="What each walk-away rule would save",
         units=f"rep hours after the step; {smap.currency} won among the deals",
         how_to_read=(
             "Deals that lacked a criterion at a step and were rarely won. Each bar is the rep "
