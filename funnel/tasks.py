@@ -29,6 +29,7 @@ from funnel.metrics.snapshots import (
     query_from_keys,
 )
 from funnel.models import ImportUpload
+from funnel.qualification.snapshots import lab_job_run
 from streams.models import Job, JobState
 from streams.services import job_fail, job_finish, job_progress
 from vsm_project.background import job_claim
@@ -259,3 +260,11 @@ def rewrite_working_offsets(job_id: int, stream_id: int) -> int:
         message="Working time rewritten",
     )
     return changed
+
+
+@shared_task(name="funnel.tasks.compute_lab")
+def compute_lab(job_id: int) -> int:
+    """Compute one qualification lab view into its ``LabSnapshot`` (queued by
+    ``funnel.qualification.snapshots.lab_view_read`` when a view is missing or stale), with
+    progress on the ``Job``. A failure fails the job and is raised."""
+    return lab_job_run(job_id=job_id)

@@ -10,6 +10,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import DefaultRouter
 
 from funnel.api import DealViewSet, EventBatchView, VisitViewSet
+from funnel.api.lab import StreamLabView
 from funnel.api.metrics import StreamMetricsView
 from funnel.qualification.api import CriterionViewSet, ScoreViewSet, WinCallViewSet
 from kaizen.api import KaizenCycleViewSet
@@ -46,6 +47,7 @@ _signed_in = {"permission_classes": [IsAuthenticated]}
 
 urlpatterns = [
     path("streams/<int:pk>/metrics/", StreamMetricsView.as_view(), name="stream-metrics"),
+    path("streams/<int:pk>/lab/", StreamLabView.as_view(), name="stream-lab"),
     path("lanes/<int:pk>/calendar/", LaneCalendarView.as_view(), name="lane-calendar"),
     path("", include(router.urls)),
     path("events/bulk/", EventBatchView.as_view(), name="events-bulk"),

@@ -1,0 +1,255 @@
+"""The lab's snapshots: a lab view is computed by a background job (``funnel.tasks.compute_lab``)
+into a ``LabSnapshot`` and read from there by the pages and the API, never computed inside a
+request (docs/qualification.md, "The lab").
+
+- :func:`lab_view_from_params` reads ``start``, ``end`` and ``as_of`` into a
+  :class:`~funnel.qualification.lab.LabView` and its canonical ``view_key``.
+- :func:`lab_signature` sums up what a result depends on: the stream's scores, criteria, win
+  calls, deals, visits (``MetricsState.changed_at``) and steps, and the day for a rolling
+  window. A snapshot whose signature differs is *stale*.
+- :func:`lab_view_read` returns the snapshot and, when it is missing or stale, the job that
+  computes it (queued, or joined when one already runs for that view). A stale snapshot is
+  still returned, to show while the new one is computed. With eager Celery (development,
+  tests) the job has run when it returns. Nothing recomputes a view nobody reads: freshness
+  is checked on read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Max
+from django.utils import timezone
+
+from funnel.eventlog.moments import moment_from_text
+from funnel.models import Deal, MetricsState
+from funnel.qualification.lab import LabView, compute_lab
+from funnel.qualification.models import Criterion, CriterionScore, LabSnapshot, WinCall
+from streams.models import Job, JobState, ProcessStep, ValueStream
+from streams.services import job_create, job_fail, job_finish, job_progress
+from vsm_project.background import enqueue, job_claim, task_named
+
+AT_CLOSE = "close"
+#: The default window: the last 365 days, up to the end of today (UTC).
+DEFAULT_DAYS = 365
+LAB_JOB = "lab view"
+LAB_TASK = "funnel.tasks.compute_lab"
+#: How long a job computing the same view is joined rather than started again.
+JOIN = timedelta(minutes=15)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def default_as_of(stream: ValueStream) -> int | None:
+    """The latest known-by step among the stream's active criteria; None (at close) without."""
+    return (
+        Criterion.objects.filter(
+            criteria_set__stream=stream, retired_at__isnull=True, known_by__isnull=False
+        )
+        .order_by("-known_by__position")
+        .values_list("known_by_id", flat=True)
+        .first()
+    )
+
+
+def lab_view_from_params(
+    stream: ValueStream, params: Any, *, now: datetime | None = None
+) -> tuple[LabView, str, bool]:
+    """``(view, view_key, rolling)`` from ``start``, ``end`` (ISO dates or date-times, UTC
+    unless they say otherwise; end exclusive; without both, the last 365 days up to the end
+    of today) and ``as_of`` (a step id of this stream, ``close``, or empty for the default).
+    A ``ValidationError`` naming each bad parameter."""
+    now = now or timezone.now()
+    errors: dict[str, str] = {}
+    moments: dict[str, datetime | None] = {"start": None, "end": None}
+    for name in moments:
+        raw = (params.get(name) or "").strip()
+        if "\x00" in raw:
+            errors[name] = "A parameter cannot contain a NUL character (\\x00)."
+        elif raw:
+            try:
+                moments[name] = moment_from_text(raw, UTC)
+            except ValueError as exc:
+                errors[name] = str(exc)
+    rolling = moments["start"] is None and moments["end"] is None
+    end = moments["end"] or datetime.combine(now.astimezone(UTC).date(), time(), UTC) + timedelta(
+        days=1
+    )
+    start = moments["start"] or end - timedelta(days=DEFAULT_DAYS)
+    if not errors and end <= start:
+        errors["end"] = "The window ends after it starts."
+    raw_as_of = (params.get("as_of") or "").strip()
+    as_of: int | None
+    if raw_as_of == AT_CLOSE:
+        as_of = None
+    elif not raw_as_of:
+        as_of = default_as_of(stream)
+    elif not raw_as_of.isdigit():
+        errors["as_of"] = f"'{raw_as_of[:40]}' is not a step id nor '{AT_CLOSE}'."
+        as_of = None
+    elif not ProcessStep.objects.filter(stream=stream, pk=int(raw_as_of)).exists():
+        errors["as_of"] = f"Step {raw_as_of} is not a step of this stream."
+        as_of = None
+    else:
+        as_of = int(raw_as_of)
+    if errors:
+        raise ValidationError(errors)
+    window = f"last-{DEFAULT_DAYS}d" if rolling else f"{_stamp(start)}/{_stamp(end)}"
+    key = f"{window}@{AT_CLOSE if as_of is None else as_of}"
+    return LabView(start=start, end=end, as_of=as_of), key, rolling
+
+
+def lab_signature(stream: ValueStream, *, day: str = "") -> str:
+    """What the stream's lab results depend on, hashed (``day``: today, for a rolling view)."""
+    parts = [
+        day,
+        CriterionScore.objects.filter(criterion__criteria_set__stream=stream).aggregate(
+            n=Count("id"), last=Max("id")
+        ),
+        list(
+            Criterion.objects.filter(criteria_set__stream=stream)
+            .order_by("pk")
+            .values_list(
+                "pk", "key", "name", "scale", "met_level", "known_by_id", "weight", "retired_at"
+            )
+        ),
+        WinCall.objects.filter(deal__stream=stream).aggregate(n=Count("id"), last=Max("id")),
+        Deal.objects.filter(stream=stream).aggregate(n=Count("id"), at=Max("updated_at")),
+        MetricsState.objects.filter(stream=stream).values_list("changed_at", flat=True).first(),
+        list(
+            ProcessStep.objects.filter(stream=stream)
+            .order_by("pk")
+            .values_list("pk", "name", "planned_process_hours")
+        ),
+    ]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def _day(rolling: bool, now: datetime) -> str:
+    return now.astimezone(UTC).date().isoformat() if rolling else ""
+
+
+def lab_job(
+    *, stream: ValueStream, view: LabView, key: str, rolling: bool, user: object, now: datetime
+) -> Job:
+    """The job computing ``view`` (one queued or running for it is joined). Call it outside
+    a transaction (views run in autocommit), so a worker finds the job."""
+    running = (
+        Job.objects.filter(
+            kind=LAB_JOB,
+            params__stream=stream.pk,
+            params__view_key=key,
+            state__in=[JobState.QUEUED, JobState.RUNNING],
+            created_at__gte=now - JOIN,
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if running is not None:
+        return running
+    job = job_create(
+        kind=LAB_JOB,
+        params={
+            "stream": stream.pk,
+            "view_key": key,
+            "start": view.start.isoformat(),
+            "end": view.end.isoformat(),
+            "as_of": view.as_of,
+            "rolling": rolling,
+        },
+        total=2,
+        created_by=user if getattr(user, "is_authenticated", False) else None,
+        team=stream.team,
+    )
+    # Without a reachable broker the request computes the view itself: slower, never stuck.
+    if not enqueue(LAB_TASK, job.pk):
+        task_named(LAB_TASK).apply((job.pk,))
+    job.refresh_from_db()
+    return job
+
+
+def lab_view_read(
+    stream: ValueStream, params: Any, *, user: object = None, now: datetime | None = None
+) -> tuple[LabSnapshot | None, Job | None]:
+    """The snapshot of the view ``params`` name (None: never computed) and the job that
+    computes it when it is missing or stale (None: it is fresh). ``ValidationError`` naming
+    the parameter for a bad one."""
+    now = now or timezone.now()
+    view, key, rolling = lab_view_from_params(stream, params, now=now)
+    signature = lab_signature(stream, day=_day(rolling, now))
+    snapshot = LabSnapshot.objects.filter(stream=stream, view_key=key).first()
+    if snapshot is not None and snapshot.source_signature == signature and snapshot.computed_at:
+        LabSnapshot.objects.filter(pk=snapshot.pk).update(requested_at=now)
+        return snapshot, None
+    job = lab_job(stream=stream, view=view, key=key, rolling=rolling, user=user, now=now)
+    snapshot = LabSnapshot.objects.filter(stream=stream, view_key=key).first()
+    if snapshot is not None and snapshot.computed_at is None:
+        snapshot = None
+    return snapshot, job
+
+
+def lab_job_run(*, job_id: int) -> int:
+    """Compute the view of job ``job_id`` and store its snapshot (the task's body). The
+    signature is taken before computing, so a change made meanwhile makes it stale again.
+    Returns the closed deals of the view; a failure fails the job and is raised."""
+    if not job_claim(job_id=job_id):
+        return 0  # a second message of a job that ran or runs
+    params = Job.objects.get(pk=job_id).params
+    try:
+        job_progress(job_id=job_id, done=0, total=2, message="Reading the closed deals")
+        stream = ValueStream.objects.get(pk=params["stream"])
+        now = timezone.now()
+        signature = lab_signature(stream, day=_day(params.get("rolling", False), now))
+        view = LabView(
+            start=datetime.fromisoformat(params["start"]),
+            end=datetime.fromisoformat(params["end"]),
+            as_of=params["as_of"],
+        )
+        result = compute_lab(stream, view)
+        job_progress(job_id=job_id, done=1, total=2, message="Storing the lab")
+        LabSnapshot.objects.update_or_create(
+            stream=stream,
+            view_key=params["view_key"],
+            defaults={
+                "result": result,
+                "computed_at": timezone.now(),
+                "requested_at": now,
+                "source_signature": signature,
+                "job_id": job_id,
+            },
+        )
+    except Exception as exc:
+        job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
+        raise
+    closed = result["deals"]["closed"]
+    job_finish(job_id=job_id, result={"closed deals": closed}, message="Ready")
+    return closed
+
+
+def lab_result_for(result: dict, *, rep_id: int | None) -> dict:
+    """``result`` as a user sees it: a rep (``rep_id``) only their own row of the coverage by
+    rep and only their own open deals' probabilities; everyone else all of it."""
+    if rep_id is None:
+        return result
+    coverage = result.get("coverage") or {}
+    seen = dict(result)
+    seen["coverage"] = coverage | {
+        "by_rep": [r for r in coverage.get("by_rep", []) if r.get("owner") == rep_id]
+    }
+    open_deals = result.get("open_deals") or {}
+    if open_deals.get("deals"):
+        own = {
+            str(pk)
+            for pk in Deal.objects.filter(
+                owner_id=rep_id, pk__in=[int(k) for k in open_deals["deals"]]
+            ).values_list("pk", flat=True)
+        }
+        seen["open_deals"] = open_deals | {
+            "deals": {k: v for k, v in open_deals["deals"].items() if k in own}
+        }
+    return seen
