@@ -44,6 +44,7 @@ from funnel.importing.plan import (
     changes_to_visits,
 )
 from funnel.importing.reading import Table, _CsvRows
+from funnel.importing.scores import ScoreReader
 from funnel.importing.types import (
     MAX_ERRORS,
     ImportOptions,
@@ -100,7 +101,9 @@ class _Builder:
         self.actor_index: dict[str, int] = {"": 0}
         self.rows = 0
         self.check_cells = table.may_hold_formulas()
-        self.mapped = sorted(set(self.index.values()))
+        # Qualification scores: one column per criterion (funnel.importing.scores).
+        self.scores = ScoreReader.of(stream, table.headers, set(self.index.values()))
+        self.mapped = sorted(set(self.index.values()) | self.scores.indexes)
         deal_columns = [f for f in _DEAL_ATTR if f in self.index]
         self.deal_columns = deal_columns
         if len(deal_columns) >= 2:
@@ -151,6 +154,8 @@ class _Builder:
                             ok = False
                 if not ok:
                     continue
+            if self.scores.columns:
+                self.scores.read(self, number, cells)
             yield number, cells
         self.rows = n
 
@@ -309,6 +314,7 @@ class _Builder:
             step_names=self.stages.step_names,
             actors=self.actors,
             rows=self.rows,
+            scores=self.scores.found,
         )
         self._notes(plan)
         self._sort_and_check(plan, columns)

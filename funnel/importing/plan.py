@@ -77,6 +77,8 @@ class _Plan:
     notes: list[str] = field(default_factory=list)
     without_visit: int = 0
     owner_names_kept: int = 0
+    #: Qualification scores read from criteria columns (funnel.importing.scores).
+    scores: list = field(default_factory=list)
     deal: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     step: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     entered: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))

@@ -193,6 +193,8 @@ class ImportResult:
     deals_without_visit: int = 0
     #: Distinct owner names kept as names (not team members).
     owner_names_kept: int = 0
+    #: Qualification scores written from criteria columns (funnel.importing.scores).
+    scores_written: int = 0
     #: How the import read what was not plain, in words for the summary.
     notes: list[str] = field(default_factory=list)
 

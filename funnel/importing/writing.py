@@ -27,6 +27,7 @@ from funnel.eventlog.working import (
 )
 from funnel.importing.cells import NULL_TIME, from_micros, to_micros
 from funnel.importing.plan import _UNSET, _Plan
+from funnel.importing.scores import write_scores
 from funnel.importing.types import CHUNK_DEALS, ImportRejected, ImportResult, RowError
 from funnel.models import Deal, DealStatus, Visit
 from streams.models import ValueStream
@@ -107,6 +108,7 @@ class _Writer:
                 f"{len(self.errors):,} deals conflict with what is stored; nothing was imported.",
                 self.errors,
             )
+        scores = write_scores(self)
         return ImportResult(
             deals_created=self.created,
             deals_updated=self.updated,
@@ -116,6 +118,7 @@ class _Writer:
             deals_without_visit=plan.without_visit,
             owner_names_kept=plan.owner_names_kept,
             notes=list(plan.notes),
+            scores_written=scores,
         )
 
     def _visits(self, d: int) -> list[tuple]:

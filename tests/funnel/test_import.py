@@ -148,6 +148,7 @@ def test_it_imports_a_visits_file_with_deal_columns(acme):
         "rows": 3,
         "deals_without_visit": 0,
         "owner_names_kept": 0,
+        "scores_written": 0,
         "notes": "",
     }
     d1 = Deal.objects.get(external_id="D-1")
@@ -556,6 +557,7 @@ def test_it_changes_nothing_when_the_same_file_is_imported_again(acme, monkeypat
         "rows": 3,
         "deals_without_visit": 0,
         "owner_names_kept": 0,
+        "scores_written": 0,
         "notes": "",
     }
     assert stored_rows(acme.stream) == before  # ids and updated_at too
@@ -1058,6 +1060,7 @@ def test_the_task_imports_an_upload_and_finishes_the_job(acme):
         "rows": 3,
         "deals_without_visit": 0,
         "owner_names_kept": 0,
+        "scores_written": 0,
         "notes": "",
     }
     assert job.message == "Imported: 3 deals created, 0 updated, 0 unchanged"
