@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from funnel.qualification.snapshots import AT_CLOSE, DEFAULT_DAYS, lab_result_for, lab_view_read
-from streams.models import Role
+from streams.models import JobState, Role
 from streams.selectors import role_in_team, streams_visible_to
 
 
@@ -261,7 +261,7 @@ class StreamLabView(APIView):
                     snapshot.result, rep_id=request.user.pk if is_rep else None
                 ),
                 "computed_at": snapshot.computed_at,
-                "stale": job is not None,
+                "stale": job is not None and job.state != JobState.DONE,
                 "job": job.pk if job is not None else None,
             }
         )
