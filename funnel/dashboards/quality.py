@@ -14,16 +14,18 @@ coverage by rep; managers (and admins) get a "Turn into a kaizen cycle" button p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from funnel.dashboards.charts import Chart, Tile
+from funnel.dashboards.charts.common import _when
 from funnel.dashboards.charts.quality import (
     calibration_chart,
     coverage_charts,
@@ -41,10 +43,15 @@ from funnel.dashboards.charts.quality import (
 from funnel.dashboards.content import stream_info
 from funnel.dashboards.views import TABS, _csv_response, _errors_response, _role
 from funnel.qualification.models import CriteriaSet, LabSnapshot
+from funnel.qualification.snapshots import (
+    AT_CLOSE,
+    lab_result_for,
+    lab_view_from_params,
+    lab_view_read,
+)
 from streams.models import Job, JobState, Role, ValueStream
 from streams.selectors import streams_visible_to
 
-AT_CLOSE = "close"
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
@@ -63,13 +70,6 @@ class LabViewForm(forms.Form):
             (AT_CLOSE, "Closing (hindsight)"),
         ]
 
-    def clean(self) -> dict:
-        data = super().clean()
-        start, end = data.get("start"), data.get("end")
-        if start and end and end <= start:
-            self.add_error("end", "The window ends after it starts.")
-        return data
-
     def params(self) -> dict[str, str]:
         """The view's parameters as the lab reads them (empty ones left out)."""
         data = self.cleaned_data
@@ -81,22 +81,34 @@ class LabViewForm(forms.Form):
         return {k: v for k, v in values.items() if v}
 
 
-def _lab_read(stream: ValueStream, params: dict[str, str]) -> tuple[LabSnapshot | None, Job | None]:
-    """The stored lab snapshot of the view ``params`` names, or None, and the job computing
-    it. Until the lab's snapshots module lands: the latest computed snapshot whose view
-    matches the parameters given, and no job."""
-    for snapshot in LabSnapshot.objects.filter(stream=stream, computed_at__isnull=False).order_by(
-        "-computed_at"
-    ):
-        view = snapshot.result.get("view") or {}
-        as_of = view.get("as_of")
-        if (
-            params.get("start", view.get("start", "")[:10]) == (view.get("start") or "")[:10]
-            and params.get("end", view.get("end", "")[:10]) == (view.get("end") or "")[:10]
-            and params.get("as_of", str(as_of)) == (AT_CLOSE if as_of is None else str(as_of))
-        ):
-            return snapshot, None
-    return None, None
+def _errors(exc: ValidationError) -> dict[str, str]:
+    return {name: messages[0] for name, messages in exc.message_dict.items()}
+
+
+def _lab_read(
+    request: HttpRequest, stream: ValueStream, params: dict[str, str], errors: dict[str, str]
+) -> tuple[LabSnapshot | None, Job | None]:
+    """The stored snapshot of the lab view ``params`` name and the job computing it when it
+    is missing or stale (``lab_view_read``); a parameter the lab refuses is added to
+    ``errors`` and the default view read instead."""
+    try:
+        return lab_view_read(stream, params, user=request.user)
+    except ValidationError as exc:
+        errors.update(_errors(exc))
+        return lab_view_read(stream, {}, user=request.user)
+
+
+def stored_lab(stream: ValueStream, params: dict[str, str]) -> LabSnapshot | None:
+    """The computed snapshot of a lab view as stored, fresh or not, without queuing anything
+    (None: never computed, or ``params`` wrong). For pages that only show what the lab has
+    found: the deal page, the kaizen plan of a rule."""
+    try:
+        _, key, _ = lab_view_from_params(stream, params)
+    except ValidationError:
+        return None
+    return LabSnapshot.objects.filter(
+        stream=stream, view_key=key, computed_at__isnull=False
+    ).first()
 
 
 @dataclass
@@ -132,7 +144,7 @@ def quality_board(stream: ValueStream, result: dict, *, owner_id: int | None) ->
         calibration_chart(result),
         win_calls_chart(result),
         rules_chart(result, smap),
-        *coverage_charts(result, owner_id=owner_id),
+        *coverage_charts(result, own_only=owner_id is not None),
     ]
     criteria = [
         {
@@ -164,6 +176,14 @@ def quality_board(stream: ValueStream, result: dict, *, owner_id: int | None) ->
         myths=result.get("myths", []),
         rules=rules,
     )
+
+
+def window_text(view: dict) -> str:
+    """The window of closing dates in words, its last day included: ``6 Dec 2025 – 5 Dec
+    2026`` (UTC days, as the lab counts them)."""
+    start, end = (_when(view[k].replace("Z", "+00:00")) for k in ("start", "end"))
+    last = end - timedelta(microseconds=1)
+    return f"{start:%-d %b %Y} – {last:%-d %b %Y}"
 
 
 def _steps(stream: ValueStream) -> list[tuple[int, str]]:
@@ -218,13 +238,15 @@ def quality_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "lab_query": query,
         "share_url": request.build_absolute_uri(request.path + (f"?{query}" if query else "")),
     }
-    snapshot, job = _lab_read(stream, params) if has_criteria else (None, None)
+    snapshot, job = _lab_read(request, stream, params, errors) if has_criteria else (None, None)
     if job is not None and job.state == JobState.FAILED:
-        raise RuntimeError(f"Computing the lab failed: {job.error}")
-    if snapshot is None and job is not None:
+        context["failed"] = job
+    elif snapshot is None and job is not None:
         context["preparing"] = job
-    elif snapshot is not None:
-        board = quality_board(stream, snapshot.result, owner_id=owner_id)
+    if snapshot is not None:
+        context["stale"] = job is not None
+        result = lab_result_for(snapshot.result, rep_id=owner_id)
+        board = quality_board(stream, result, owner_id=owner_id)
         for chart in board.charts:
             url = reverse("dashboards:quality_csv", args=[stream.slug, chart.key])
             chart.csv_url = url + (f"?{query}" if query else "")
@@ -232,6 +254,7 @@ def quality_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
             "board": board,
             "computed_at": board.computed_at,
             "view": snapshot.result["view"],
+            "window_text": window_text(snapshot.result["view"]),
         }
     status = 400 if errors else 202 if "preparing" in context else 200
     return render(request, "funnel/dashboards/quality.html", context, status=status)
@@ -244,10 +267,14 @@ def quality_csv(request: HttpRequest, slug: str, chart: str) -> HttpResponse:
     _, params, errors = _lab_view(request, stream)
     if errors:
         return _errors_response(errors)
-    snapshot, _ = _lab_read(stream, params)
+    try:
+        snapshot, _ = lab_view_read(stream, params, user=request.user)
+    except ValidationError as exc:
+        return _errors_response(_errors(exc))
     if snapshot is None:
         raise Http404("This lab view is not computed yet.")
-    found = quality_board(stream, snapshot.result, owner_id=owner_id).chart(chart)
+    result = lab_result_for(snapshot.result, rep_id=owner_id)
+    found = quality_board(stream, result, owner_id=owner_id).chart(chart)
     if found is None:
         raise Http404("No such chart on this dashboard.")
     return _csv_response(found, f"{stream.slug}-quality-{chart}.csv")
@@ -260,10 +287,7 @@ def lab_rule(
     named by its criterion key, condition and step, with that view (``result["view"]``);
     None when the view is not computed or has no such rule (or ``params`` are wrong). For the
     kaizen plan a rule is turned into."""
-    form = LabViewForm(params, steps=_steps(stream))
-    if not form.is_valid():
-        return None
-    snapshot, _ = _lab_read(stream, form.params())
+    snapshot = stored_lab(stream, params)
     if snapshot is None:
         return None
     for rule in snapshot.result.get("rules", []):
@@ -275,8 +299,8 @@ def lab_rule(
 def deal_lab(deal) -> dict | None:
     """An open deal's win probability and the criteria that move it most, from the stream's
     default lab view when its model passed the evidence floor; None otherwise (no view, too
-    few closed deals, or the deal not scored by it). One query."""
-    snapshot, _ = _lab_read(deal.stream, {})
+    few closed deals, or the deal not scored by it). Two queries."""
+    snapshot = stored_lab(deal.stream, {})
     pipeline = (snapshot.result.get("open_deals") or {}) if snapshot else {}
     entry = (pipeline.get("deals") or {}).get(str(deal.pk)) if pipeline.get("model_ok") else None
     if entry is None:

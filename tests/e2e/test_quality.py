@@ -6,18 +6,17 @@ of the page on a desktop and a phone go to ``/tmp/h3/`` and ``artifacts/screensh
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import Page, expect
 
-from funnel.qualification.models import CriteriaSet, LabSnapshot
+from funnel.qualification.models import CriteriaSet
 from funnel.qualification.services import criteria_set_start
 from kaizen.models import KaizenCycle, Metric
 from streams.models import ValueStream
-from tests.funnel.qualification.lab_fixture import lab_result
+from tests.funnel.qualification.lab_fixture import lab_result, store_lab
 from vsm_project.demo import DEMO_PASSWORD
 
 from .conftest import login, save_screenshot
@@ -40,13 +39,7 @@ def lab_stream(demo) -> ValueStream:
         manager = get_user_model().objects.get(username="manager")
         criteria_set_start(stream=stream, preset="meddpicc", user=manager)
     step = stream.steps.order_by("position")[3]
-    LabSnapshot.objects.create(
-        stream=stream,
-        view_key="default",
-        computed_at=datetime.now(UTC),
-        requested_at=datetime.now(UTC),
-        result=lab_result(step_id=step.pk, step_name=step.name, reps=[(1, "Dana Rep")]),
-    )
+    store_lab(stream, lab_result(step_id=step.pk, step_name=step.name, reps=[(1, "Dana Rep")]))
     stream.lab_step = step
     return stream
 

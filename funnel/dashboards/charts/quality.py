@@ -499,13 +499,11 @@ def rules_chart(result: dict, smap: StreamMap) -> Chart:
     )
 
 
-def coverage_charts(result: dict, *, owner_id: int | None) -> list[Chart]:
-    """Score coverage of the open deals by step and by rep; ``owner_id``: only that rep's
-    row (a rep sees their own)."""
+def coverage_charts(result: dict, *, own_only: bool = False) -> list[Chart]:
+    """Score coverage of the open deals by step and by rep; ``own_only``: the result holds
+    only the viewer's own row (a rep's, ``lab_result_for``), and the chart says so."""
     coverage = result.get("coverage") or {}
     reps = coverage.get("by_rep") or []
-    if owner_id is not None:
-        reps = [r for r in reps if r["owner"] == owner_id]
     charts = []
     for key, name_key, label, entries in (
         ("coverage_step", "step_name", "step", coverage.get("by_step") or []),
@@ -525,7 +523,7 @@ def coverage_charts(result: dict, *, owner_id: int | None) -> list[Chart]:
         chart = Chart(
             key=key,
             title=f"Score coverage by {label}"
-            + (" (yours)" if key == "coverage_rep" and owner_id else ""),
+            + (" (yours)" if key == "coverage_rep" and own_only else ""),
             units="% of due criteria known, open deals",
             how_to_read=(
                 f"For the open deals at each {label}, the share of the criteria due by their "

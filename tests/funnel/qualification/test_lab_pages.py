@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import UTC, datetime
+from unittest import mock
 
 import pytest
 from django.test import Client
@@ -15,24 +15,15 @@ from django.test import Client
 from funnel.dashboards.charts import as_figure
 from funnel.dashboards.charts.quality import calibration_chart, forest_chart, p_text
 from funnel.qualification.models import LabSnapshot
+from funnel.qualification.services import score_create
 from tests.factories import PASSWORD
-from tests.funnel.qualification.lab_fixture import lab_result, not_enough
+from tests.funnel.qualification.lab_fixture import lab_result, not_enough, store_lab
 
 
 def client_for(user) -> Client:
     client = Client()
     assert client.login(username=user.username, password=PASSWORD)
     return client
-
-
-def store(ns, result: dict, view_key: str = "default") -> LabSnapshot:
-    return LabSnapshot.objects.create(
-        stream=ns.stream_a,
-        view_key=view_key,
-        computed_at=datetime(2026, 12, 6, 10, tzinfo=UTC),
-        requested_at=datetime(2026, 12, 6, 9, 59, tzinfo=UTC),
-        result=result,
-    )
 
 
 @pytest.fixture
@@ -45,7 +36,7 @@ def lab(qual):
         reps=[(ns.rep_a1.pk, "Rep One"), (ns.rep_a2.pk, "Rep Two")],
         deal_id=ns.deal_a1.pk,
     )
-    ns.snapshot = store(ns, ns.result)
+    ns.snapshot = store_lab(ns.stream_a, ns.result)
     return ns
 
 
@@ -132,8 +123,9 @@ def test_manager_sees_the_lab_with_kaizen_buttons(lab):
     # every rep's coverage row
     coverage = html[html.index('id="chart-coverage_rep"') :]
     assert "Rep One" in coverage and "Rep Two" in coverage
-    # "as of" in the viewer's zone
-    assert "figures as of" in html and "6 Dec 2026" in html
+    # "as of" in the viewer's zone, and the window with its last day included
+    assert "figures as of" in html
+    assert "Deals closed 6 Dec 2025 – 5 Dec 2026" in html
     # the Quality tab is in the dashboards' navigation, on the other boards too
     other = client_for(lab.manager_a).get(f"/dashboards/streams/{lab.stream_a.slug}/funnel/")
     assert f'href="/dashboards/streams/{lab.stream_a.slug}/quality/' in other.content.decode()
@@ -322,3 +314,30 @@ def test_links_to_the_lab(lab):
     client = client_for(lab.manager_a)
     for page_url in (f"/streams/{lab.stream_a.slug}/", "/dashboards/"):
         assert f'href="{lab_url}"' in client.get(page_url).content.decode(), page_url
+
+
+# --- Computed in the background ------------------------------------------------------------------
+
+
+def test_a_view_not_computed_yet_shows_the_progress_bar(qual):
+    with mock.patch("funnel.qualification.snapshots.enqueue", return_value=True):
+        response = page(qual, qual.manager_a, "?as_of=close")
+    assert response.status_code == 202
+    html = response.content.decode()
+    assert 'id="board-preparing"' in html and 'role="progressbar"' in html
+    job = response.context["preparing"]
+    assert f'data-job-url="/jobs/{job.pk}/?format=json"' in html
+
+
+def test_a_stale_view_is_shown_while_fresh_figures_are_computed(lab):
+    score_create(deal=lab.deal_a1, criterion=lab.crit, level=2, note="", user=lab.rep_a1)
+    with mock.patch("funnel.qualification.snapshots.enqueue", return_value=True):
+        html = page(lab, lab.manager_a).content.decode()
+    assert "fresh figures are on their way" in html and 'id="chart-forest"' in html
+
+
+def test_the_lab_computed_for_real_on_a_stream_without_closed_deals(qual):
+    # Eager Celery: the job computes the view inside the request (tests, development).
+    response = page(qual, qual.manager_a)
+    assert response.status_code == 200
+    assert "No closed deals in this window" in response.content.decode()
