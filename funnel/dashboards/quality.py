@@ -244,7 +244,8 @@ def quality_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     elif snapshot is None and job is not None:
         context["preparing"] = job
     if snapshot is not None:
-        context["stale"] = job is not None
+        # Stale while a job computes fresh figures (an eager job has already run).
+        context["stale"] = job is not None and job.state in (JobState.QUEUED, JobState.RUNNING)
         result = lab_result_for(snapshot.result, rep_id=owner_id)
         board = quality_board(stream, result, owner_id=owner_id)
         for chart in board.charts:

@@ -526,7 +526,7 @@ def coverage_charts(result: dict, *, own_only: bool = False) -> list[Chart]:
             + (" (yours)" if key == "coverage_rep" and own_only else ""),
             units="% of due criteria known, open deals",
             how_to_read=(
-                f"For the open deals at each {label}, the share of the criteria due by their "
+                f"For each {label}'s open deals, the share of the criteria due by their "
                 "step that are known (scored Identified or better). Overdue: criteria still "
                 "Unknown on deals already past the step they should be known by."
             ),

@@ -16,6 +16,7 @@ from funnel.dashboards.charts import as_figure
 from funnel.dashboards.charts.quality import calibration_chart, forest_chart, p_text
 from funnel.qualification.models import LabSnapshot
 from funnel.qualification.services import score_create
+from streams.models import Job, JobState
 from tests.factories import PASSWORD
 from tests.funnel.qualification.lab_fixture import lab_result, not_enough, store_lab
 
@@ -341,3 +342,10 @@ def test_the_lab_computed_for_real_on_a_stream_without_closed_deals(qual):
     response = page(qual, qual.manager_a)
     assert response.status_code == 200
     assert "No closed deals in this window" in response.content.decode()
+
+
+def test_a_view_its_eager_job_has_just_computed_is_fresh(lab):
+    done = Job(kind="lab view", state=JobState.DONE)
+    with mock.patch("funnel.dashboards.quality.lab_view_read", return_value=(lab.snapshot, done)):
+        html = page(lab, lab.manager_a).content.decode()
+    assert 'id="chart-forest"' in html and "fresh figures are on their way" not in html
