@@ -46,6 +46,16 @@ from streams.api.common import ScopedToUser, _InputSerializer
 from streams.models import ProcessStep, ValueStream
 from streams.selectors import User, streams_visible_to
 
+
+class _ReadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, AnsweringViewSet):
+    # What the three viewsets share: list and read what the selectors let the user see,
+    # filtered, ordered and paged like the deal lists; writes through the services.
+    permission_classes = [permissions.IsAuthenticated]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    filter_backends = LIST_BACKENDS
+    pagination_class = EventLogPagination
+
+
 # --- Criteria -----------------------------------------------------------------------------
 
 
@@ -130,17 +140,13 @@ _criterion_action = post_actions(CriterionSerializer, _CRITERION_ERRORS)
     list=extend_schema(summary="Qualification criteria of the streams you can see"),
     retrieve=extend_schema(summary="One criterion version"),
 )
-class CriterionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, AnsweringViewSet):
+class CriterionViewSet(_ReadViewSet):
     """Criteria, one row per version (``key`` stays across versions)."""
 
     queryset = Criterion.objects.none()
     serializer_class = CriterionSerializer
-    permission_classes = [permissions.IsAuthenticated]
-    http_method_names = ["get", "post", "patch", "head", "options"]
-    filter_backends = LIST_BACKENDS
     filterset_class = CriterionFilter
     ordering_fields = ["position", "name", "version", "id"]
-    pagination_class = EventLogPagination
     _input_serializers = {
         "create": CriterionCreateSerializer,
         "partial_update": CriterionUpdateSerializer,
@@ -267,16 +273,13 @@ _SCORE_ERRORS = object_errors("deal", "Only the deal's owner and the team's mana
     list=extend_schema(summary="Scores of the deals you can see"),
     retrieve=extend_schema(summary="One score"),
 )
-class ScoreViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, AnsweringViewSet):
+class ScoreViewSet(_ReadViewSet):
     """Scores of deals against criteria: each a new row, never changed."""
 
     queryset = CriterionScore.objects.none()
     serializer_class = ScoreSerializer
-    permission_classes = [permissions.IsAuthenticated]
-    filter_backends = LIST_BACKENDS
     filterset_class = ScoreFilter
     ordering_fields = ["scored_at", "recorded_at", "id"]
-    pagination_class = EventLogPagination
     _input_serializers = {"create": ScoreCreateSerializer, "bulk": ScoreBatchSerializer}
 
     def get_queryset(self) -> QuerySet[CriterionScore]:
@@ -374,16 +377,13 @@ class WinCallFilter(filters.FilterSet):
     list=extend_schema(summary="Win calls of the deals you can see"),
     retrieve=extend_schema(summary="One win call"),
 )
-class WinCallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, AnsweringViewSet):
+class WinCallViewSet(_ReadViewSet):
     """Reps' own win probabilities for deals, kept to compare with outcomes."""
 
     queryset = WinCall.objects.none()
     serializer_class = WinCallSerializer
-    permission_classes = [permissions.IsAuthenticated]
-    filter_backends = LIST_BACKENDS
     filterset_class = WinCallFilter
     ordering_fields = ["called_at", "id"]
-    pagination_class = EventLogPagination
     _input_serializers = {"create": WinCallCreateSerializer}
 
     def get_queryset(self) -> QuerySet[WinCall]:
