@@ -131,11 +131,14 @@ PHONE_BENCH_ARGS ?=
 
 WORKING_BENCH_ARGS ?=
 
-bench: $(STAMP) ## Benchmarks on a PostgreSQL database of their own (DATABASE_URL=postgres://…; REDIS_URL for freshness): the import, the export, the metrics engine, the working-time rewrite, the dashboards under load, the first dashboard on a slow phone
+LAB_BENCH_ARGS ?=
+
+bench: $(STAMP) ## Benchmarks on a PostgreSQL database of their own (DATABASE_URL=postgres://…; REDIS_URL for freshness): the import, the export, the metrics engine, the working-time rewrite, the qualification lab, the dashboards under load, the first dashboard on a slow phone
 	$(BIN)/pip install -q -e ".[dev,bench]"
 	$(BIN)/python bench/import_bench.py $(BENCH_ARGS)
 	$(BIN)/python bench/export_bench.py $(EXPORT_BENCH_ARGS)
 	$(BIN)/python bench/metrics_bench.py $(METRICS_BENCH_ARGS)
 	$(BIN)/python bench/working_bench.py $(WORKING_BENCH_ARGS)
+	$(BIN)/python bench/lab_bench.py $(LAB_BENCH_ARGS)
 	$(BIN)/python bench/dashboard_bench.py --reuse $(DASHBOARD_BENCH_ARGS)
 	$(BIN)/python bench/phone_bench.py $(PHONE_BENCH_ARGS)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -230,6 +231,21 @@ def stream_create(
 def job_create(*, kind: str, params: dict, total: int = 0, created_by=None, team=None) -> Job:
     return Job.objects.create(
         kind=kind, params=params, total=total, created_by=created_by, team=team
+    )
+
+
+def job_joinable(*, kind: str, key: str, since: datetime) -> Job | None:
+    """The latest job of ``kind`` doing ``key`` (its ``params["key"]``), queued or running and
+    created since ``since``: a request for the same work joins it rather than start another."""
+    return (
+        Job.objects.filter(
+            kind=kind,
+            params__key=key,
+            state__in=[JobState.QUEUED, JobState.RUNNING],
+            created_at__gte=since,
+        )
+        .order_by("-created_at")
+        .first()
     )
 
 

@@ -46,8 +46,8 @@ from funnel.metrics.query import (
 from funnel.metrics.results import MetricsResult, StageMetrics, StepMetrics, StreamSummary, Waste
 from funnel.metrics.series import ChartSeries, compute_series, refresh_aging
 from funnel.models import MetricsSnapshot, MetricsState, StageSnapshot, StepSnapshot
-from streams.models import Job, JobState, Team, ValueStream
-from streams.services import job_create
+from streams.models import Job, Team, ValueStream
+from streams.services import job_create, job_joinable
 from vsm_project.background import enqueue, robust_on_commit, task_named
 
 #: Window and filter sets every stream keeps, whether or not anyone asked.
@@ -295,16 +295,7 @@ def metrics_sets_job(
     key = " ".join(
         sorted(f"{k['stream_id']}/{k['window_key']}?{k['filter_key']}#{k['basis']}" for k in sets)
     )
-    running = (
-        Job.objects.filter(
-            kind=PREPARE_JOB,
-            params__key=key,
-            state__in=[JobState.QUEUED, JobState.RUNNING],
-            created_at__gte=now - PREPARE_JOIN,
-        )
-        .order_by("-created_at")
-        .first()
-    )
+    running = job_joinable(kind=PREPARE_JOB, key=key, since=now - PREPARE_JOIN)
     if running is not None:
         return running
     job = job_create(

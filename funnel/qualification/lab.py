@@ -77,7 +77,7 @@ class Epoch(Func):
     output_field = FloatField()
     template = "EXTRACT(EPOCH FROM %(expressions)s)::float8"
 
-    def as_sqlite(self, compiler, connection, **extra):  # noqa: ANN001, ANN201
+    def as_sqlite(self, compiler, connection, **extra):
         return self.as_sql(
             compiler,
             connection,
@@ -188,7 +188,9 @@ class Scores:
 
 def _scores(deals: QuerySet, deal_ids: np.ndarray, criteria: Criteria) -> Scores:
     data = _fetch(
-        CriterionScore.objects.filter(deal__in=deals, criterion_id__in=criteria.version_ids.tolist())
+        CriterionScore.objects.filter(
+            deal__in=deals, criterion_id__in=criteria.version_ids.tolist()
+        )
         .annotate(at=Epoch("scored_at"))
         .values_list("id", "deal_id", "criterion_id", "level", "at"),
         5,
@@ -370,9 +372,11 @@ def _myths(figures: list[dict]) -> list[dict]:
     myths = []
     for f in figures:
         weight = f["weight"]
-        rates = f"{_rate_text(f['win_rate_met'])} against {_rate_text(f['win_rate_not_met'])}" if (
-            f["win_rate_met"] and f["win_rate_not_met"]
-        ) else ""
+        rates = (
+            f"{_rate_text(f['win_rate_met'])} against {_rate_text(f['win_rate_not_met'])}"
+            if (f["win_rate_met"] and f["win_rate_not_met"])
+            else ""
+        )
         if weight is not None and weight >= WEIGHTED_HIGH and f["verdict"] == "no_effect":
             kind = "weighted_no_effect"
             text = (
@@ -404,7 +408,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _new_model():  # noqa: ANN202 - scikit-learn's estimator
+def _new_model():
     from sklearn.linear_model import LogisticRegression
 
     return LogisticRegression(C=1.0, max_iter=500)
@@ -453,9 +457,7 @@ def _model(X: np.ndarray, y: np.ndarray, criteria: Criteria) -> dict:
     lost = len(y) - won
     base = {"won": won, "lost": lost, "floor": {"won": FLOOR, "lost": FLOOR}, "folds": FOLDS}
     if not _fits(X, y):
-        message = (
-            _floor_message(won, lost) if X.shape[1] else "No active criteria to model yet."
-        )
+        message = _floor_message(won, lost) if X.shape[1] else "No active criteria to model yet."
         return {"status": "not_enough", "message": message, **base} | {
             "auc": None,
             "brier": None,
@@ -581,7 +583,9 @@ def _open_deals(
         stream=stream, status=DealStatus.OPEN, visits__exited_at__isnull=True
     )
     rows = list(
-        Visit.objects.filter(deal__stream=stream, deal__status=DealStatus.OPEN, exited_at__isnull=True)
+        Visit.objects.filter(
+            deal__stream=stream, deal__status=DealStatus.OPEN, exited_at__isnull=True
+        )
         .order_by("deal_id")
         .values_list(
             "deal_id",
@@ -745,7 +749,9 @@ def compute_lab(stream: ValueStream, view: LabView) -> dict:
     deals = _fetch(
         closed.annotate(closed_epoch=Epoch("closed_at"), amount_f=Cast("amount", FloatField()))
         .order_by("pk")
-        .values_list("pk", "closed_epoch", "amount_f", Case(When(status=DealStatus.WON, then=1), default=0)),
+        .values_list(
+            "pk", "closed_epoch", "amount_f", Case(When(status=DealStatus.WON, then=1), default=0)
+        ),
         4,
     )
     ids = deals[:, 0].astype(np.int64)
@@ -768,9 +774,7 @@ def compute_lab(stream: ValueStream, view: LabView) -> dict:
     figures = _criterion_figures(criteria, view_state, won, rows)
     model = _model(view_state.feature[rows], won[rows].astype(float), criteria)
     known_by = {c.known_by_id for c in criteria.active if c.known_by_id in steps}
-    rules = _rules(
-        criteria, {s: state(s) for s in known_by}, won, amount, visits, steps
-    )
+    rules = _rules(criteria, {s: state(s) for s in known_by}, won, amount, visits, steps)
     open_deals, coverage = _open_deals(
         stream, criteria, closed, ids, won, scores, visits, model["status"] == "ok"
     )

@@ -169,7 +169,7 @@ def simulate_lab(
             (
                 WinCall(
                     deal_id=int(ids[i]),
-                    probability=int(round(guess[i] * 100)),
+                    probability=round(guess[i] * 100),
                     called_at=start + timedelta(seconds=float(enter[i, 0] + 3600)),
                 )
                 for i in range(total)

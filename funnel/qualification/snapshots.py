@@ -28,8 +28,8 @@ from funnel.eventlog.moments import moment_from_text
 from funnel.models import Deal, MetricsState
 from funnel.qualification.lab import LabView, compute_lab
 from funnel.qualification.models import Criterion, CriterionScore, LabSnapshot, WinCall
-from streams.models import Job, JobState, ProcessStep, ValueStream
-from streams.services import job_create, job_fail, job_finish, job_progress
+from streams.models import Job, ProcessStep, ValueStream
+from streams.services import job_create, job_fail, job_finish, job_joinable, job_progress
 from vsm_project.background import enqueue, job_claim, task_named
 
 AT_CLOSE = "close"
@@ -134,34 +134,30 @@ def _day(rolling: bool, now: datetime) -> str:
     return now.astimezone(UTC).date().isoformat() if rolling else ""
 
 
+def lab_job_params(*, stream: ValueStream, view: LabView, key: str, rolling: bool) -> dict:
+    """What the job computing ``view`` needs (its ``key`` names the stream and the view)."""
+    return {
+        "key": f"{stream.pk}/{key}",
+        "stream": stream.pk,
+        "view_key": key,
+        "start": view.start.isoformat(),
+        "end": view.end.isoformat(),
+        "as_of": view.as_of,
+        "rolling": rolling,
+    }
+
+
 def lab_job(
     *, stream: ValueStream, view: LabView, key: str, rolling: bool, user: object, now: datetime
 ) -> Job:
     """The job computing ``view`` (one queued or running for it is joined). Call it outside
     a transaction (views run in autocommit), so a worker finds the job."""
-    running = (
-        Job.objects.filter(
-            kind=LAB_JOB,
-            params__stream=stream.pk,
-            params__view_key=key,
-            state__in=[JobState.QUEUED, JobState.RUNNING],
-            created_at__gte=now - JOIN,
-        )
-        .order_by("-created_at")
-        .first()
-    )
+    running = job_joinable(kind=LAB_JOB, key=f"{stream.pk}/{key}", since=now - JOIN)
     if running is not None:
         return running
     job = job_create(
         kind=LAB_JOB,
-        params={
-            "stream": stream.pk,
-            "view_key": key,
-            "start": view.start.isoformat(),
-            "end": view.end.isoformat(),
-            "as_of": view.as_of,
-            "rolling": rolling,
-        },
+        params=lab_job_params(stream=stream, view=view, key=key, rolling=rolling),
         total=2,
         created_by=user if getattr(user, "is_authenticated", False) else None,
         team=stream.team,

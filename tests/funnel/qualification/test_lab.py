@@ -64,7 +64,10 @@ def closed_deal(stream, steps, *, won: bool, amount: int = 10000, **extra):
     )
     for step, (start, minutes) in zip(steps, [(0, 60), (2, None), (4, 120)], strict=True):
         VisitFactory(
-            deal=deal, step=step, entered_at=day(start), exited_at=day(start + 2),
+            deal=deal,
+            step=step,
+            entered_at=day(start),
+            exited_at=day(start + 2),
             work_minutes=minutes,
         )
     return deal
@@ -120,8 +123,12 @@ def test_as_of_step_2_uses_only_what_was_known_on_reaching_it(ten):
     assert a["deals_needed"] == deals_needed(0.2, 0.5) > 10
     assert a["met_label"] == "Validated or better" and b["met_label"] == "Yes"
     levels = {lv["label"]: (lv["n"], lv["won"]) for lv in a["levels"]}
-    assert levels == {"Unknown": (3, 1), "Identified": (2, 0), "Validated": (3, 2),
-                      "Confirmed": (2, 2)}
+    assert levels == {
+        "Unknown": (3, 1),
+        "Identified": (2, 0),
+        "Validated": (3, 2),
+        "Confirmed": (2, 2),
+    }
     assert [c["key"] for c in result["criteria"]] == ["authority", "budget"]  # by lift
 
 
@@ -173,14 +180,19 @@ def test_walk_away_rule_prices_hours_after_the_step_and_revenue_won(lab_map):
     for i in range(1, 21):
         deal = closed_deal(stream, steps, won=i == 1 or i > 10, amount=20000 if i == 1 else 9000)
         if i == 1:
-            VisitFactory(deal=deal, step=steps[0], entered_at=day(5.5), exited_at=day(5.9),
-                         work_minutes=30)
+            VisitFactory(
+                deal=deal, step=steps[0], entered_at=day(5.5), exited_at=day(5.9), work_minutes=30
+            )
         if i > 10:
             score(deal, a, 3, day(1))
     rules = compute_lab(stream, LabView(**WINDOW, as_of=steps[1].pk))["rules"]
     unknown = next(r for r in rules if r["condition"] == "unknown")
     assert (unknown["key"], unknown["step"], unknown["n"], unknown["won"]) == (
-        "authority", steps[1].pk, 10, 1)
+        "authority",
+        steps[1].pk,
+        10,
+        1,
+    )
     assert unknown["hours_after"] == 30.5
     assert unknown["revenue_won"] == 20000.0
     assert unknown["hours_per_10k"] == 15.25
@@ -210,9 +222,18 @@ def test_open_deals_coverage_by_step_and_rep(ten):
     result = compute_lab(stream, LabView(**WINDOW, as_of=steps[1].pk))
     rows = {r["step_name"]: r for r in result["coverage"]["by_step"]}
     assert {k: rows["Step 2"][k] for k in ("open_deals", "due", "known", "share", "overdue")} == {
-        "open_deals": 1, "due": 2, "known": 1, "share": 0.5, "overdue": 0}
+        "open_deals": 1,
+        "due": 2,
+        "known": 1,
+        "share": 0.5,
+        "overdue": 0,
+    }
     assert {k: rows["Step 3"][k] for k in ("open_deals", "due", "known", "overdue")} == {
-        "open_deals": 1, "due": 2, "known": 1, "overdue": 1}
+        "open_deals": 1,
+        "due": 2,
+        "known": 1,
+        "overdue": 1,
+    }
     reps = {r["owner_name"]: r for r in result["coverage"]["by_rep"]}
     assert reps["Dana Rep"]["owner"] == dana.pk and reps["Dana Rep"]["overdue"] == 1
     assert reps["No owner"]["owner"] is None and reps["No owner"]["due"] == 2
@@ -227,17 +248,23 @@ histories = st.lists(
     st.tuples(
         st.booleans(),  # won
         st.integers(0, 3),  # index of the step the deal stops at (reached ≥ 1 step)
-        st.lists(st.tuples(st.integers(0, 1), st.integers(0, 3), st.integers(0, 9)),
-                 max_size=4),  # scores: (criterion, level, hour from T0 in steps of 12 h)
+        st.lists(
+            st.tuples(st.integers(0, 1), st.integers(0, 3), st.integers(0, 9)), max_size=4
+        ),  # scores: (criterion, level, hour from T0 in steps of 12 h)
     ),
     min_size=1,
     max_size=8,
 )
-late_scores = st.lists(st.tuples(st.integers(0, 7), st.integers(0, 1), st.integers(0, 3),
-                                 st.integers(0, 6)), min_size=1, max_size=6)
+late_scores = st.lists(
+    st.tuples(st.integers(0, 7), st.integers(0, 1), st.integers(0, 3), st.integers(0, 6)),
+    min_size=1,
+    max_size=6,
+)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(history=histories, late=late_scores, step=st.integers(0, 2))
 def test_no_score_given_after_reaching_the_step_is_used_as_of_it(lab_map, history, late, step):
     """Draw deals walking Steps 1… (one every day), scores at random half-days; compute the
@@ -248,8 +275,12 @@ def test_no_score_given_after_reaching_the_step_is_used_as_of_it(lab_map, histor
     with transaction.atomic():
         deals = []
         for won, stop, scores in history:
-            deal = DealFactory(stream=stream, created_at=T0, status="won" if won else "lost",
-                               closed_at=day(stop + 1))
+            deal = DealFactory(
+                stream=stream,
+                created_at=T0,
+                status="won" if won else "lost",
+                closed_at=day(stop + 1),
+            )
             for s in range(min(stop, 2) + 1):
                 VisitFactory(deal=deal, step=steps[s], entered_at=day(s), exited_at=day(s + 1))
             for c, level, half in scores:

@@ -8,9 +8,9 @@ from unittest import mock
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
-from funnel.tasks import compute_lab
 from funnel.qualification.models import CriterionScore, LabSnapshot
 from funnel.qualification.snapshots import lab_view_from_params, lab_view_read
+from funnel.tasks import compute_lab
 from streams.models import Job, JobState
 from tests.factories import BASE_TIME, DealFactory, VisitFactory
 

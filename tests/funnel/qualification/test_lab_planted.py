@@ -27,7 +27,7 @@ def planted():
 
 
 def test_the_planted_criteria_rank_first_and_no_noise_is_significant(planted):
-    _, sim, result = planted
+    _, _, result = planted
     ranked = [c["key"] for c in result["criteria"]]
     assert set(ranked[:3]) == PLANTED
     for c in result["criteria"]:
