@@ -29,7 +29,10 @@ One module per dashboard, each chart with its explanation text:
   ladder) and its tiles;
 - ``rep``: a rep's own view (time per step, win rate, conversion beside the team's) and its
   tiles;
-- ``team``: the streams of a team side by side.
+- ``team``: the streams of a team side by side;
+- ``quality``: the Quality dashboard, the qualification lab's result (forest plot of the
+  lifts, win rates met and not met, calibration of the model and of the reps' win calls,
+  walk-away rules, score coverage by step and by rep) and its tiles.
 
 This package re-exports every public name, so ``from funnel.dashboards.charts import funnel_chart``
 keeps working. A test that patches a helper patches it where the chart looks it up: the
@@ -85,6 +88,16 @@ from funnel.dashboards.charts.funnel import (
     stage_time_chart,
     velocity_levers_chart,
 )
+from funnel.dashboards.charts.quality import (
+    VERDICTS,
+    calibration_chart,
+    coverage_charts,
+    forest_chart,
+    lab_tiles,
+    rules_chart,
+    win_calls_chart,
+    win_rates_chart,
+)
 from funnel.dashboards.charts.rep import (
     TEAM,
     YOU,
@@ -132,6 +145,7 @@ __all__ = [
     "TABLE_ROWS",
     "TEAM",
     "VALUE_CLASS_LABELS",
+    "VERDICTS",
     "VERMILLION",
     "VIRIDIS",
     "WASTE_COLOURS",
@@ -147,18 +161,23 @@ __all__ = [
     "Tile",
     "aging_chart",
     "as_figure",
+    "calibration_chart",
     "closed_per_week_chart",
     "cohort_chart",
+    "coverage_charts",
     "cumulative_flow_chart",
     "cycle_time_chart",
     "flow_tiles",
+    "forest_chart",
     "funnel_chart",
     "funnel_tiles",
+    "lab_tiles",
     "littles_law_chart",
     "my_conversion_chart",
     "my_time_per_step_chart",
     "my_win_rate_chart",
     "rep_tiles",
+    "rules_chart",
     "stage_time_chart",
     "team_funnels_chart",
     "team_velocity_chart",
@@ -172,4 +191,6 @@ __all__ = [
     "waste_money_chart",
     "waste_pareto_chart",
     "waste_tiles",
+    "win_calls_chart",
+    "win_rates_chart",
 ]
