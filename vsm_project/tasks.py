@@ -72,10 +72,17 @@ def _requeue_rewrite(job: Job) -> bool:
     return stream_id is not None and enqueue(rewrite_working_offsets, job.pk, stream_id)
 
 
+def _requeue_lab(job: Job) -> bool:
+    from funnel.tasks import compute_lab
+
+    return enqueue(compute_lab, job.pk)
+
+
 def _requeuers() -> dict:
     from funnel.eventlog.working import REWRITE_JOB
     from funnel.importing.views import CHECK_JOB, SCAN_JOB
     from funnel.metrics.snapshots import PREPARE_JOB
+    from funnel.qualification.snapshots import LAB_JOB
 
     return {
         "import": _requeue_import,
@@ -84,6 +91,7 @@ def _requeuers() -> dict:
         CHECK_JOB: _requeue_upload_job,
         SCAN_JOB: _requeue_upload_job,
         REWRITE_JOB: _requeue_rewrite,
+        LAB_JOB: _requeue_lab,
     }
 
 

@@ -155,3 +155,15 @@ def test_the_schema_documents_the_lab():
     operation = schema["paths"]["/api/streams/{id}/lab/"]["get"]
     assert {p["name"] for p in operation["parameters"]} >= {"start", "end", "as_of"}
     assert {"200", "202", "400", "404"} <= set(operation["responses"])
+
+
+def test_the_catch_up_queues_a_lab_job_whose_message_was_lost(closed):
+    from vsm_project.tasks import _requeuers
+
+    with mock.patch("funnel.qualification.snapshots.enqueue", return_value=True):
+        snapshot, job = lab_view_read(closed.stream_a, {"as_of": "close"})
+    assert snapshot is None and job.state == JobState.QUEUED
+    assert _requeuers()[job.kind](job)  # eager: it runs
+    job.refresh_from_db()
+    assert job.state == JobState.DONE
+    assert lab_view_read(closed.stream_a, {"as_of": "close"})[1] is None  # fresh now
