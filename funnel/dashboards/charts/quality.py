@@ -16,6 +16,7 @@ from funnel.dashboards.charts.common import (
     SKY,
     VERMILLION,
     Chart,
+    Figure,
     StreamMap,
     Tile,
     _bars,
@@ -477,26 +478,41 @@ def rules_chart(result: dict, smap: StreamMap) -> Chart:
         )
     names = [f"{r['name']} {CONDITIONS.get(r['condition'], '')} at {r['step_name']}" for r in rules]
     return chart.plotted(
-        _hbars(
+        _labelled_bars(
             names,
-            [
-                _bars(
-                    "Rep hours after the step",
-                    names,
-                    [r[11] for r in rows],
-                    marker={"color": BLUE},
-                    **_text_outside([f"{smap.money(r[12])} won" for r in rows]),
-                    customdata=[[r[6], r[4]] for r in rows],
-                    hovertemplate="%{y}: %{x:,.0f} h; win rate %{customdata[0]:.0f}% of "
-                    "%{customdata[1]} deals<extra></extra>",
-                )
-            ],
+            [r[11] for r in rows],
+            name="Rep hours after the step",
+            text=[f"{smap.money(r[12])} won" for r in rows],
+            customdata=[[r[6], r[4]] for r in rows],
+            hover="%{y}: %{x:,.0f} h; win rate %{customdata[0]:.0f}% of %{customdata[1]} deals",
             right=90,
             xaxis={"title": _title("Rep hours at and after the step")},
-            showlegend=False,
             label="Bar chart of the rep hours each walk-away rule would save",
         )
     )
+
+
+def _labelled_bars(
+    names: list[str],
+    values: list,
+    *,
+    name: str,
+    text: list[str],
+    customdata: list,
+    hover: str,
+    **layout,
+) -> Figure:
+    """One blue bar per name with ``text`` written beyond its end, and no legend."""
+    bars = _bars(
+        name,
+        names,
+        values,
+        marker={"color": BLUE},
+        **_text_outside(text),
+        customdata=customdata,
+        hovertemplate=f"{hover}<extra></extra>",
+    )
+    return _hbars(names, [bars], showlegend=False, **layout)
 
 
 def coverage_charts(result: dict, *, own_only: bool = False) -> list[Chart]:
@@ -540,23 +556,15 @@ def coverage_charts(result: dict, *, own_only: bool = False) -> list[Chart]:
         names = [r[0] for r in rows]
         charts.append(
             chart.plotted(
-                _hbars(
+                _labelled_bars(
                     names,
-                    [
-                        _bars(
-                            "Coverage",
-                            names,
-                            [r[4] for r in rows],
-                            marker={"color": BLUE},
-                            **_text_outside([f"{r[5]} overdue" for r in rows]),
-                            customdata=[[r[3], r[2]] for r in rows],
-                            hovertemplate="%{y}: %{x:.0f}% (%{customdata[0]} of "
-                            "%{customdata[1]} due known)<extra></extra>",
-                        )
-                    ],
+                    [r[4] for r in rows],
+                    name="Coverage",
+                    text=[f"{r[5]} overdue" for r in rows],
+                    customdata=[[r[3], r[2]] for r in rows],
+                    hover="%{y}: %{x:.0f}% (%{customdata[0]} of %{customdata[1]} due known)",
                     right=80,
                     xaxis={"title": _title("% of due criteria known"), "range": [0, 100]},
-                    showlegend=False,
                     label=f"Bar chart of score coverage by {label}",
                 )
             )

@@ -45,6 +45,12 @@ def page(ns, user, query: str = ""):
     return client_for(user).get(f"/dashboards/streams/{ns.stream_a.slug}/quality/{query}")
 
 
+def csv_of(ns, user, chart: str, query: str = ""):
+    return client_for(user).get(
+        f"/dashboards/streams/{ns.stream_a.slug}/quality/{chart}.csv{query}"
+    )
+
+
 # --- Charts against the fixture ------------------------------------------------------------
 
 
@@ -137,9 +143,7 @@ def test_rep_sees_only_their_own_coverage_row_and_no_button(lab):
     assert "Turn into a kaizen cycle" not in html
     coverage = html[html.index('id="chart-coverage_rep"') :]
     assert "Rep One" in coverage and "Rep Two" not in coverage
-    response = client_for(lab.rep_a1).get(
-        f"/dashboards/streams/{lab.stream_a.slug}/quality/coverage_rep.csv"
-    )
+    response = csv_of(lab, lab.rep_a1, "coverage_rep")
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     assert [r[0] for r in rows] == ["rep", "Rep One"]
 
@@ -153,9 +157,7 @@ def test_leadership_reads_without_buttons(lab):
 
 def test_another_teams_stream_is_404(lab):
     assert page(lab, lab.manager_b).status_code == 404
-    response = client_for(lab.manager_b).get(
-        f"/dashboards/streams/{lab.stream_a.slug}/quality/forest.csv"
-    )
+    response = csv_of(lab, lab.manager_b, "forest")
     assert response.status_code == 404
 
 
@@ -173,9 +175,7 @@ def test_bad_filters_are_a_form_error_not_a_500(lab, query, field):
     html = response.content.decode()
     assert f"<strong>{field}</strong>" in html
     assert 'id="chart-forest"' in html  # the default view, shown beside the error
-    csv_response = client_for(lab.manager_a).get(
-        f"/dashboards/streams/{lab.stream_a.slug}/quality/forest.csv{query}"
-    )
+    csv_response = csv_of(lab, lab.manager_a, "forest", query)
     assert csv_response.status_code == 400
     assert csv_response.content.decode().startswith(f"{field}:")
 
@@ -202,20 +202,13 @@ def test_below_the_floor_the_page_shows_no_scores(lab):
 
 
 def test_csv_of_the_forest_plot(lab):
-    response = client_for(lab.manager_a).get(
-        f"/dashboards/streams/{lab.stream_a.slug}/quality/forest.csv"
-    )
+    response = csv_of(lab, lab.manager_a, "forest")
     assert response.status_code == 200
     assert response["Content-Disposition"].endswith('-quality-forest.csv"')
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     assert rows[0] == ["criterion", "lift", "lift_low", "lift_high", "q", "verdict", "verdict_key"]
     assert rows[1][:4] == ["Economic buyer", "2.65", "2.12", "3.32"]
-    assert (
-        client_for(lab.manager_a)
-        .get(f"/dashboards/streams/{lab.stream_a.slug}/quality/nope.csv")
-        .status_code
-        == 404
-    )
+    assert csv_of(lab, lab.manager_a, "nope").status_code == 404
 
 
 def test_win_calls_chart_only_when_reps_made_calls(lab):
