@@ -14,6 +14,7 @@ from django.test import Client
 
 from funnel.dashboards.charts import as_figure
 from funnel.dashboards.charts.quality import calibration_chart, forest_chart, p_text
+from funnel.dashboards.quality import quality_board
 from funnel.qualification.models import LabSnapshot
 from funnel.qualification.services import score_create
 from streams.models import Job, JobState
@@ -104,6 +105,37 @@ def test_calibration_below_the_floor_says_so_and_plots_nothing(lab):
     chart = calibration_chart(not_enough(lab.result, won=12, lost=30))
     assert not chart.figures
     assert chart.empty.startswith("Not enough closed deals yet: 12 won and 30 lost")
+
+
+def test_every_chart_is_a_valid_figure_and_plots_the_fixture(lab):
+    board = quality_board(lab.stream_a, lab.result, owner_id=None)
+    assert [c.key for c in board.charts] == [
+        "forest",
+        "win_rates",
+        "calibration",
+        "rules",
+        "coverage_step",
+        "coverage_rep",
+    ]
+    for chart in board.charts:
+        for figure in chart.figures:
+            as_figure(figure.spec)
+    rules = board.chart("rules").figures[0].spec["data"][0]
+    assert rules["x"] == [412.5, 150.0]
+    assert rules["text"] == ["$38,000 won", "$60,000 won"]
+    met, not_met = board.chart("win_rates").figures[0].spec["data"]
+    assert met["x"][:2] == [46.7, 38.0] and not_met["x"][:2] == [17.6, 24.0]
+    assert met["error_x"]["arrayminus"][0] == 5.6  # 46.7 - 41.1
+    assert met["x"][-1] is None  # Implicate the pain: no deal met it
+    step = board.chart("coverage_step").figures[0].spec["data"][0]
+    assert (step["x"], step["text"]) == ([75.0], ["9 overdue"])
+    tiles = {t.key: (t.value, t.detail) for t in board.tiles}
+    assert tiles["pipeline_quality"] == (
+        "$412,000",
+        "of $1,650,000 unweighted; 140 open deals scored",
+    )
+    assert tiles["criteria_found"] == ("3 of 6", "Economic buyer, Champion, Competition")
+    assert tiles["auc"] == ("0.74", "[0.70–0.78], Brier 0.17")
 
 
 def test_p_values_in_words():
