@@ -18,9 +18,11 @@ step S" sees only what was known then.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
+from django.db import connection
+from django.utils import timezone
 
 from funnel.models import Deal, DealStatus
 from funnel.qualification.models import Criterion, CriterionScore, ScoreSource
@@ -53,6 +55,19 @@ PLANTED = tuple(name for name, c in DEMO_CRITERIA.items() if c.met_won != c.met_
 LATE = 0.2
 #: Of the unmet criteria: the share never scored (the others: Identified or Unknown).
 NEVER = 0.5
+#: The columns of a score row, in the order :func:`demo_scores` writes them.
+SCORE_COLUMNS = (
+    "deal_id",
+    "criterion_id",
+    "level",
+    "note",
+    "scored_at",
+    "recorded_at",
+    "step_id",
+    "scored_by_id",
+    "scored_by_name",
+    "source",
+)
 
 
 def demo_criteria_setup(stream: ValueStream, manager) -> list[tuple[Criterion, DemoCriterion]]:
@@ -77,21 +92,24 @@ def demo_scores(
     names: dict[int, str],
 ) -> int:
     """Write the scores of ``deals`` (their ``paths``: ``(step index, entered, exited,
-    work)`` as simulated); ``names``: the owners' names by user id. Returns how many."""
+    work)`` as simulated); ``names``: the owners' names by user id. Returns how many. The
+    draws of a chunk are taken at once; the rows go in by COPY on PostgreSQL."""
     position = {s.pk: i for i, s in enumerate(steps)}
-    rows: list[CriterionScore] = []
-    for deal, path in zip(deals, paths, strict=True):
+    draws = rng.random((len(deals), len(criteria), 6))
+    now = timezone.now()
+    rows: list[tuple] = []
+    for k, (deal, path) in enumerate(zip(deals, paths, strict=True)):
         if not path:
             continue
-        for criterion, spec in criteria:
+        for j, (criterion, spec) in enumerate(criteria):
             if deal.status == DealStatus.WON:
                 p_met = spec.met_won
             elif deal.status == DealStatus.LOST:
                 p_met = spec.met_lost
             else:
                 p_met = (spec.met_won + spec.met_lost) / 2
-            met = rng.random() < p_met
-            draw_level, draw_never, draw_when, draw_late, draw_at = rng.random(5)
+            draw_met, draw_level, draw_never, draw_when, draw_late, draw_at = draws[k, j]
+            met = draw_met < p_met
             if not met and draw_never < NEVER:
                 continue
             level = (2 if draw_level < 0.6 else 3) if met else (1 if draw_level < 0.7 else 0)
@@ -105,20 +123,33 @@ def demo_scores(
                 continue  # the deal has not got that far (yet): not scored
             _, entered, exited, _ = visit
             end = exited if exited is not None else anchor
-            at = entered + timedelta(
-                seconds=(end - entered).total_seconds() * (0.1 + 0.8 * draw_at)
-            )
+            at = entered + (end - entered) * (0.1 + 0.8 * float(draw_at))
             rows.append(
-                CriterionScore(
-                    deal=deal,
-                    criterion=criterion,
-                    level=level,
-                    scored_at=at,
-                    step=steps[visit[0]],
-                    scored_by_id=deal.owner_id,
-                    scored_by_name=names.get(deal.owner_id, ""),
-                    source=ScoreSource.PAGE,
+                (
+                    deal.pk,
+                    criterion.pk,
+                    level,
+                    "",
+                    at,
+                    now,
+                    steps[visit[0]].pk,
+                    deal.owner_id,
+                    names.get(deal.owner_id, ""),
+                    ScoreSource.PAGE,
                 )
             )
-    CriterionScore.objects.bulk_create(rows, batch_size=5000)
+    if connection.vendor == "postgresql":
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(
+                f"COPY {CriterionScore._meta.db_table} ({', '.join(SCORE_COLUMNS)}) FROM STDIN"
+            ) as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+    else:
+        CriterionScore.objects.bulk_create(
+            (CriterionScore(**dict(zip(SCORE_COLUMNS, row, strict=True))) for row in rows),
+            batch_size=5000,
+        )
     return len(rows)
