@@ -219,8 +219,8 @@ def criteria_set_start(
             met_level=SCALE_MET_LEVEL[scale],
             position=position,
         )
-    criteria_set.preset = preset
-    _touch(criteria_set, user)
+    criteria_set.preset, criteria_set.updated_by = preset, user
+    criteria_set.save(update_fields=["preset", "updated_by", "updated_at"])
     return criteria_set
 
 

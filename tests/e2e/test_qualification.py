@@ -56,3 +56,18 @@ def test_a_rep_scores_a_deal_with_one_tap_and_the_list_shows_the_coverage(phone_
 
     page.goto(f"/deals/?q={deal.name}")
     expect(page.locator(f"tr[data-deal-id='{deal.pk}'] .coverage")).to_contain_text("1/7 known")
+
+
+def test_a_manager_edits_a_criterion_from_the_map_on_a_phone(phone_page, demo):
+    page = phone_page
+    login(page, "manager", DEMO_PASSWORD)
+    page.goto(f"/streams/{demo.stream_slug}/")
+    page.get_by_role("link", name="Qualification criteria").click()
+    expect(page.get_by_role("heading", name="Qualification criteria")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.get_by_role("link", name="Edit Paper process").click()
+    page.get_by_label("How much the team believes it matters (0–5)").select_option("2")
+    page.get_by_role("button", name="Save criterion").click()
+    row = page.locator("tr[data-criterion='paper-process']")
+    expect(row.locator("td[data-label='Weight']")).to_have_text("2")
+    save_screenshot(page, "qualification-criteria-phone")

@@ -41,6 +41,8 @@ def test_a_preset_gives_its_criteria_with_questions_and_no_weights(team_setup, p
     criteria_set = criteria_set_start(
         stream=team_setup.stream_a, preset=preset, user=team_setup.manager_a
     )
+    criteria_set.refresh_from_db()
+    assert (criteria_set.preset, criteria_set.updated_by) == (preset, team_setup.manager_a)
     criteria = list(criteria_set.criteria.order_by("position"))
     assert [c.name for c in criteria] == [p.name for p in PRESETS[preset]]
     assert all(c.question.endswith("?") for c in criteria)
