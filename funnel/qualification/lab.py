@@ -18,6 +18,7 @@ epoch), and numpy does the rest.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -186,27 +187,30 @@ class Scores:
     at: np.ndarray
 
 
-def _scores(deals: QuerySet, deal_ids: np.ndarray, criteria: Criteria) -> Scores:
+def _score_rows(criteria: Criteria) -> np.ndarray:
+    """Every score under the criteria (any deal of the stream): id, deal, criterion version,
+    level, scored_at, ordered by (scored_at, id). One query, read by every part of the lab."""
     data = _fetch(
-        CriterionScore.objects.filter(
-            deal__in=deals, criterion_id__in=criteria.version_ids.tolist()
-        )
+        CriterionScore.objects.filter(criterion_id__in=criteria.version_ids.tolist())
         .annotate(at=Epoch("scored_at"))
         .values_list("id", "deal_id", "criterion_id", "level", "at"),
         5,
     )
-    order = np.lexsort((data[:, 0], data[:, 4]))
-    data = data[order]
-    version = np.searchsorted(criteria.version_ids, data[:, 2].astype(np.int64))
+    return data[np.lexsort((data[:, 0], data[:, 4]))]
+
+
+def _scores(rows: np.ndarray, deal_ids: np.ndarray, criteria: Criteria) -> Scores:
+    """The score ``rows`` of the deals ``deal_ids`` (sorted), indexed into them."""
+    version = np.searchsorted(criteria.version_ids, rows[:, 2].astype(np.int64))
     key = criteria.version_key[version]
-    deal = _index(deal_ids, data[:, 1])
+    deal = _index(deal_ids, rows[:, 1])
     keep = (key >= 0) & (deal >= 0)
     return Scores(
         deal=deal[keep],
         key=key[keep],
         version=version[keep],
-        level=data[keep, 3],
-        at=data[keep, 4],
+        level=rows[keep, 3],
+        at=rows[keep, 4],
     )
 
 
@@ -268,22 +272,22 @@ class Visits:
         return np.bincount(self.deal[mask], weights=self.hours[mask], minlength=n)
 
 
-def _visits(deals: QuerySet, deal_ids: np.ndarray, planned: dict[int, float]) -> Visits:
+def _visits(deal_ids: np.ndarray, steps: dict[int, dict]) -> Visits:
+    """The visits of the deals ``deal_ids`` (sorted) to the stream's ``steps``."""
     data = _fetch(
-        Visit.objects.filter(deal__in=deals)
+        Visit.objects.filter(step_id__in=list(steps))
         .annotate(at=Epoch("entered_at"))
         .values_list("deal_id", "step_id", "at", "work_minutes"),
         4,
     )
+    deal = _index(deal_ids, data[:, 0])
+    data, deal = data[deal >= 0], deal[deal >= 0]
     step = data[:, 1].astype(np.int64)
-    plan = np.array([planned.get(int(s), 0.0) for s in step], dtype=float) if len(step) else step
+    step_ids = np.array(sorted(steps), dtype=np.int64)
+    planned = np.array([steps[pk]["planned"] or 0.0 for pk in step_ids.tolist()], dtype=float)
+    plan = planned[np.searchsorted(step_ids, step)] if len(step) else np.zeros(0)
     hours = np.where(np.isnan(data[:, 3]), plan, data[:, 3] / 60.0)
-    return Visits(
-        deal=np.searchsorted(deal_ids, data[:, 0].astype(np.int64)),
-        step=step,
-        at=data[:, 2],
-        hours=hours,
-    )
+    return Visits(deal=deal, step=step, at=data[:, 2], hours=hours)
 
 
 # --- Per criterion -----------------------------------------------------------------------------
@@ -411,7 +415,8 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 def _new_model():
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(C=1.0, max_iter=500)
+    # Newton–Cholesky: a handful of iterations for many deals and few criteria.
+    return LogisticRegression(C=1.0, solver="newton-cholesky", max_iter=100)
 
 
 def _fits(X: np.ndarray, y: np.ndarray) -> bool:
@@ -571,17 +576,13 @@ def _rules(
 def _open_deals(
     stream: ValueStream,
     criteria: Criteria,
-    closed: QuerySet,
-    closed_ids: np.ndarray,
     won: np.ndarray,
-    scores: Scores,
-    visits: Visits,
+    score_rows: np.ndarray,
+    state: Callable[[int], tuple[np.ndarray, AsOf]],
     model_ok: bool,
 ) -> tuple[dict, dict]:
-    """The open deals' probabilities (when ``model_ok``) and the coverage by step and rep."""
-    open_qs = Deal.objects.filter(
-        stream=stream, status=DealStatus.OPEN, visits__exited_at__isnull=True
-    )
+    """The open deals' probabilities (when ``model_ok``) and the coverage by step and rep;
+    ``state(step)``: the closed deals' first entries to a step and their criteria then."""
     rows = list(
         Visit.objects.filter(
             deal__stream=stream, deal__status=DealStatus.OPEN, exited_at__isnull=True
@@ -599,7 +600,7 @@ def _open_deals(
     )
     ids = np.array([r[0] for r in rows], dtype=np.int64)
     n_keys = len(criteria.keys)
-    open_scores = _scores(open_qs, ids, criteria)
+    open_scores = _scores(score_rows, ids, criteria)
     always = np.full(len(ids), np.inf)
     now = _as_of(open_scores, always, n_keys, criteria)
     # Coverage counts only scores of each criterion's active version (as the deals list).
@@ -612,9 +613,9 @@ def _open_deals(
     drivers: dict[int, list] = {}
     if model_ok:
         for step_id in sorted({r[1] for r in rows}):
-            first = visits.first_entry(step_id, len(closed_ids))
+            first, at_step = state(step_id)
             train = ~np.isnan(first)
-            X = _as_of(scores, first, n_keys, criteria).feature[train]
+            X = at_step.feature[train]
             y = won[train].astype(float)
             if not _fits(X, y):
                 continue
@@ -758,8 +759,9 @@ def compute_lab(stream: ValueStream, view: LabView) -> dict:
     n = len(ids)
     won = deals[:, 3].astype(bool)
     amount = np.nan_to_num(deals[:, 2])
-    scores = _scores(closed, ids, criteria)
-    visits = _visits(closed, ids, {pk: s["planned"] or 0.0 for pk, s in steps.items()})
+    score_rows = _score_rows(criteria)
+    scores = _scores(score_rows, ids, criteria)
+    visits = _visits(ids, steps)
 
     cache: dict[int | None, tuple[np.ndarray, AsOf]] = {}
 
@@ -776,7 +778,7 @@ def compute_lab(stream: ValueStream, view: LabView) -> dict:
     known_by = {c.known_by_id for c in criteria.active if c.known_by_id in steps}
     rules = _rules(criteria, {s: state(s) for s in known_by}, won, amount, visits, steps)
     open_deals, coverage = _open_deals(
-        stream, criteria, closed, ids, won, scores, visits, model["status"] == "ok"
+        stream, criteria, won, score_rows, state, model["status"] == "ok"
     )
     n_won = int(won[rows].sum())
     return {

@@ -106,19 +106,22 @@ def lab_view_from_params(
 
 def lab_signature(stream: ValueStream, *, day: str = "") -> str:
     """What the stream's lab results depend on, hashed (``day``: today, for a rolling view)."""
+    criteria = list(
+        Criterion.objects.filter(criteria_set__stream=stream)
+        .order_by("pk")
+        .values_list(
+            "pk", "key", "name", "scale", "met_level", "known_by_id", "weight", "retired_at"
+        )
+    )
     parts = [
         day,
-        CriterionScore.objects.filter(criterion__criteria_set__stream=stream).aggregate(
-            n=Count("id"), last=Max("id")
+        # Scores and win calls are only added (a deal's deletion takes its own with it, and
+        # changes the deals' count): the highest id says whether there are new ones.
+        CriterionScore.objects.filter(criterion_id__in=[c[0] for c in criteria]).aggregate(
+            last=Max("id")
         ),
-        list(
-            Criterion.objects.filter(criteria_set__stream=stream)
-            .order_by("pk")
-            .values_list(
-                "pk", "key", "name", "scale", "met_level", "known_by_id", "weight", "retired_at"
-            )
-        ),
-        WinCall.objects.filter(deal__stream=stream).aggregate(n=Count("id"), last=Max("id")),
+        criteria,
+        WinCall.objects.filter(deal__stream=stream).aggregate(last=Max("id")),
         Deal.objects.filter(stream=stream).aggregate(n=Count("id"), at=Max("updated_at")),
         MetricsState.objects.filter(stream=stream).values_list("changed_at", flat=True).first(),
         list(
