@@ -121,7 +121,10 @@ def lab_signature(stream: ValueStream, *, day: str = "") -> str:
             last=Max("id")
         ),
         criteria,
-        WinCall.objects.filter(deal__stream=stream).aggregate(last=Max("id")),
+        WinCall.objects.filter(deal__stream=stream)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first(),
         Deal.objects.filter(stream=stream).aggregate(n=Count("id"), at=Max("updated_at")),
         MetricsState.objects.filter(stream=stream).values_list("changed_at", flat=True).first(),
         list(
