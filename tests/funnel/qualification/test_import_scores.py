@@ -1,7 +1,5 @@
 """Criteria scores in an import: one column per criterion, optionally dated."""
 
-# ruff: noqa: E501
-
 from __future__ import annotations
 
 import textwrap
