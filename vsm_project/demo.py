@@ -44,12 +44,13 @@ from funnel.eventlog.working import (
 from funnel.importing.writing import VISIT_COPY_COLUMNS as VISIT_COLUMNS
 from funnel.metrics.snapshots import metrics_recompute_stream
 from funnel.models import Deal, DealStatus, Visit
+from funnel.qualification.models import CriterionScore
 from kaizen.models import KaizenCycle, Metric
 from streams.calendars.services import seed_calendar
 from streams.future_states import stream_draw_future_state
 from streams.models import Membership, ProcessStep, Role, Team, ValueStream
 from streams.services import LaneSpec, StageSpec, StepSpec, stream_create
-from vsm_project.demo_criteria import demo_criteria_setup, demo_scores
+from vsm_project.demo_criteria import SCORE_COLUMNS, demo_criteria_setup, demo_scores
 
 DEMO_TEAM_SLUG = "acme-sales"
 DEMO_PASSWORD = "lean-sales-demo"
@@ -378,21 +379,26 @@ def _write_chunk(
         )
     ]
     # A row holds a visit's columns in the order the import writes them (VISIT_COLUMNS).
+    _write_rows(Visit, VISIT_COLUMNS, rows)
+    return len(rows), deals
+
+
+def _write_rows(model: type, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Insert ``rows`` (values in the order of ``columns``) into ``model``'s table: by COPY
+    on PostgreSQL, else ``bulk_create`` (which stamps auto_now(_add) columns itself)."""
     if connection.vendor == "postgresql":
-        columns = ", ".join(VISIT_COLUMNS)
         with (
             connection.cursor() as cursor,
-            cursor.cursor.copy(f"COPY funnel_visit ({columns}) FROM STDIN") as copy,
+            cursor.cursor.copy(
+                f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN"
+            ) as copy,
         ):
             for row in rows:
                 copy.write_row(row)
     else:
-        # created_at and updated_at are auto_now(_add): Django stamps them itself here.
-        Visit.objects.bulk_create(
-            (Visit(**dict(zip(VISIT_COLUMNS, row, strict=True))) for row in rows),
-            batch_size=5000,
+        model.objects.bulk_create(
+            (model(**dict(zip(columns, row, strict=True))) for row in rows), batch_size=5000
         )
-    return len(rows), deals
 
 
 def demo_seed(
@@ -430,7 +436,8 @@ def demo_seed(
             written, made = _write_chunk(batch, current, steps, users, actor_lane, calendars, keys)
             visits += written
             paths = [path for _, path in batch]
-            demo_scores(score_rng, made, paths, steps, criteria, anchor, names)
+            scores = demo_scores(score_rng, made, paths, steps, criteria, anchor, names)
+            _write_rows(CriterionScore, SCORE_COLUMNS, scores)
         if progress:
             done = start + len(batch)
             progress(done, deals, f"{done:,} of {deals:,} deals, {visits:,} visits")

@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from django.db import connection
 from django.utils import timezone
 
 from funnel.models import Deal, DealStatus
-from funnel.qualification.models import Criterion, CriterionScore, ScoreSource
+from funnel.qualification.models import Criterion, ScoreSource
 from funnel.qualification.services import criteria_set_start
 from streams.models import ProcessStep, ValueStream
 
@@ -90,10 +89,10 @@ def demo_scores(
     criteria: list[tuple[Criterion, DemoCriterion]],
     anchor: datetime,
     names: dict[int, str],
-) -> int:
-    """Write the scores of ``deals`` (their ``paths``: ``(step index, entered, exited,
-    work)`` as simulated); ``names``: the owners' names by user id. Returns how many. The
-    draws of a chunk are taken at once; the rows go in by COPY on PostgreSQL."""
+) -> list[tuple]:
+    """The score rows (values in the order of :data:`SCORE_COLUMNS`) of ``deals``, from
+    their ``paths`` (``(step index, entered, exited, work)`` as simulated); ``names``: the
+    owners' names by user id. The draws of a chunk are taken at once."""
     position = {s.pk: i for i, s in enumerate(steps)}
     draws = rng.random((len(deals), len(criteria), 6))
     now = timezone.now()
@@ -138,18 +137,4 @@ def demo_scores(
                     ScoreSource.PAGE,
                 )
             )
-    if connection.vendor == "postgresql":
-        with (
-            connection.cursor() as cursor,
-            cursor.cursor.copy(
-                f"COPY {CriterionScore._meta.db_table} ({', '.join(SCORE_COLUMNS)}) FROM STDIN"
-            ) as copy,
-        ):
-            for row in rows:
-                copy.write_row(row)
-    else:
-        CriterionScore.objects.bulk_create(
-            (CriterionScore(**dict(zip(SCORE_COLUMNS, row, strict=True))) for row in rows),
-            batch_size=5000,
-        )
-    return len(rows)
+    return rows
