@@ -71,3 +71,25 @@ def test_a_manager_edits_a_criterion_from_the_map_on_a_phone(phone_page, demo):
     row = page.locator("tr[data-criterion='paper-process']")
     expect(row.locator("td[data-label='Weight']")).to_have_text("2")
     save_screenshot(page, "qualification-criteria-phone")
+
+
+def test_the_keyboard_moves_through_the_levels_and_saves_with_the_button(page, demo):
+    from django.contrib.auth import get_user_model
+
+    bob = get_user_model().objects.get(username="bob")
+    stream = ValueStream.objects.get(slug=demo.stream_slug)
+    step = ProcessStep.objects.get(stream=stream, name="Solution demo")
+    deal = deal_create(stream=stream, name="Initech pilot", owner=bob, first_step=step, actor=bob)
+    login(page, "bob", DEMO_PASSWORD)
+    page.goto(f"/deals/{deal.pk}/")
+    group = page.get_by_role("group", name="Champion: level")
+    group.get_by_label("Unknown").focus()
+    page.keyboard.press("Space")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")  # Validated, nothing sent yet
+    expect(group.get_by_label("Validated")).to_be_checked()
+    assert not CriterionScore.objects.filter(deal=deal).exists()
+    form = page.locator("li[data-criterion='champion'] form")
+    with page.expect_navigation():
+        form.get_by_role("button", name="Save score").click()
+    assert list(CriterionScore.objects.filter(deal=deal).values_list("level", flat=True)) == [2]
