@@ -14,7 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from funnel.qualification.lab import LabView, compute_lab
-from funnel.qualification.models import CriteriaSet, Criterion, CriterionScore, LevelScale
+from funnel.qualification.models import (
+    CriteriaSet,
+    Criterion,
+    CriterionScore,
+    LevelScale,
+    WinCall,
+)
 from funnel.qualification.stats import deals_needed, fisher_p, katz, newcombe, wilson
 from tests.factories import DealFactory, TeamFactory, UserFactory, VisitFactory, make_stream
 
@@ -240,6 +246,44 @@ def test_open_deals_coverage_by_step_and_rep(ten):
     # The model is below its floor: no probabilities, the pipeline still summed.
     assert result["open_deals"]["model_ok"] is False
     assert result["open_deals"]["deals"] == {} and result["open_deals"]["pipeline"] == 12000.0
+
+
+def test_win_calls_latest_at_or_before_close_against_the_outcome(ten):
+    """Deal 1 (won): 70 % on day 1, 90 % on day 7 (after its close: not used); deal 5 (lost):
+    20 %. Brier = ((0.7 − 1)² + (0.2 − 0)²) / 2 = 0.065."""
+    stream, steps, _, _, deals = ten
+    WinCall.objects.create(deal=deals[1], probability=70, called_at=day(1))
+    WinCall.objects.create(deal=deals[1], probability=90, called_at=day(7))
+    WinCall.objects.create(deal=deals[5], probability=20, called_at=day(2))
+    calls = compute_lab(stream, LabView(**WINDOW, as_of=steps[1].pk))["win_calls"]
+    assert (calls["n"], calls["brier"]) == (2, 0.065)
+    assert calls["reliability"] == [
+        {"predicted": 0.2, "observed": 0.0, "n": 1},
+        {"predicted": 0.7, "observed": 1.0, "n": 1},
+    ]
+
+
+def test_a_score_under_an_earlier_version_is_read_against_its_own_scale(lab_map):
+    """Budget v1 was yes/no; v2 (same key) has the evidence scale. A v1 "Yes" (level 1) is
+    met under v1 (met from Yes) though level 1 would be only Identified under v2; a v2
+    Identified is not met. A retired key's scores are left out."""
+    stream, steps, _, b = lab_map
+    b.retired_at = T0
+    b.save()
+    b2 = Criterion.objects.create(
+        criteria_set=b.criteria_set, key="budget", version=2, name="Budget", known_by=steps[1]
+    )
+    old = Criterion.objects.create(
+        criteria_set=b.criteria_set, key="gone", name="Gone", retired_at=T0
+    )
+    yes, identified = (closed_deal(stream, steps, won=w) for w in (True, False))
+    score(yes, b, 1, day(1))
+    score(identified, b2, 1, day(1))
+    score(yes, old, 3, day(1))
+    result = compute_lab(stream, LabView(**WINDOW, as_of=steps[1].pk))
+    budget = by_key(result)["budget"]
+    assert (budget["n_met"], budget["won_met"], budget["n_not_met"]) == (1, 1, 1)
+    assert "gone" not in by_key(result)
 
 
 # --- No hindsight: a property over random histories ------------------------------------------

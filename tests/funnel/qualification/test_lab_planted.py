@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from funnel.models import Deal
 from funnel.qualification.lab import LabView, compute_lab
 from funnel.qualification.simulate import simulate_lab
 from tests.factories import TeamFactory, make_stream
@@ -16,12 +17,22 @@ pytestmark = pytest.mark.django_db
 START = datetime(2025, 1, 1, tzinfo=UTC)
 EFFECTS = [2.5, 0, 0, 2.0, 0, 0, 0, 1.8, 0, 0]
 PLANTED = {"c1", "c4", "c8"}
+#: The team weights C2 (noise) 5 of 5 and C4 (planted) 4; it gives C1 and C8 no weight.
+WEIGHTS = [None, 5, 0, 4, 1, 1, 1, None, 1, 0]
 
 
 @pytest.fixture
 def planted():
     stream = make_stream(TeamFactory(), name="Planted")
-    sim = simulate_lab(stream, closed=2000, effects=EFFECTS, open_deals=50, start=START, seed=7)
+    sim = simulate_lab(
+        stream,
+        closed=2000,
+        effects=EFFECTS,
+        weights=WEIGHTS,
+        open_deals=50,
+        start=START,
+        seed=7,
+    )
     view = LabView(start=START, end=START + timedelta(days=400), as_of=sim.criteria[0].known_by_id)
     return stream, sim, compute_lab(stream, view)
 
@@ -38,3 +49,27 @@ def test_the_planted_criteria_rank_first_and_no_noise_is_significant(planted):
             assert c["verdict"] in ("no_effect", "not_yet")
     assert result["model"]["status"] == "ok"
     assert result["model"]["auc"]["low"] > 0.6
+
+
+def test_the_myths_are_the_weighted_noise_and_the_unweighted_effects(planted):
+    _, _, result = planted
+    myths = {m["key"]: m for m in result["myths"]}
+    assert set(myths) == {"c2", "c1", "c8"}
+    assert myths["c2"]["kind"] == "weighted_no_effect"
+    assert myths["c2"]["text"].startswith("The team weights C2 5 of 5, but deals that met it won ")
+    assert (myths["c1"]["kind"], myths["c8"]["kind"]) == ("unweighted_effect",) * 2
+    assert myths["c1"]["text"].startswith("The team gives C1 no weight, yet deals that met it won")
+
+
+def test_open_deals_get_a_probability_from_their_steps_model(planted):
+    _, _, result = planted
+    open_deals = result["open_deals"]
+    assert open_deals["model_ok"] is True
+    deals = Deal.objects.in_bulk([int(k) for k in open_deals["deals"]])
+    assert open_deals["deals_scored"] == len(deals) > 0
+    expected = sum(
+        float(deals[int(k)].amount) * v["probability"] for k, v in open_deals["deals"].items()
+    )
+    assert open_deals["expected_value"] == pytest.approx(expected, rel=1e-3)
+    assert all(0 < v["probability"] < 1 for v in open_deals["deals"].values())
+    assert all(len(v["drivers"]) <= 3 for v in open_deals["deals"].values())
