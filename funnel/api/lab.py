@@ -198,6 +198,13 @@ class LabComputingSerializer(serializers.Serializer):
     progress = serializers.CharField(help_text="The job's progress page.")
 
 
+class LabFailedSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["failed"])
+    job = serializers.IntegerField()
+    progress = serializers.CharField()
+    error = serializers.CharField()
+
+
 class StreamLabView(APIView):
     """The qualification lab of one value stream."""
 
@@ -236,6 +243,10 @@ class StreamLabView(APIView):
             202: LabComputingSerializer,
             400: OpenApiResponse(description="A parameter is invalid: {parameter: [reason]}."),
             404: OpenApiResponse(description="No such stream among those you can see."),
+            503: OpenApiResponse(
+                response=LabFailedSerializer,
+                description="Computing this view failed; it is tried again after 5 minutes.",
+            ),
         },
         tags=["streams"],
     )
@@ -243,13 +254,14 @@ class StreamLabView(APIView):
         stream = get_object_or_404(streams_visible_to(request.user), pk=pk)
         snapshot, job = lab_view_read(stream, request.query_params, user=request.user)
         if snapshot is None:
+            progress = request.build_absolute_uri(reverse("job_detail", args=[job.pk]))
+            if job.state == JobState.FAILED:
+                return Response(
+                    {"status": "failed", "job": job.pk, "progress": progress, "error": job.error},
+                    status=503,
+                )
             return Response(
-                {
-                    "status": "computing",
-                    "job": job.pk,
-                    "progress": request.build_absolute_uri(reverse("job_detail", args=[job.pk])),
-                },
-                status=202,
+                {"status": "computing", "job": job.pk, "progress": progress}, status=202
             )
         is_rep = (
             not request.user.is_staff and role_in_team(request.user, stream.team_id) == Role.REP

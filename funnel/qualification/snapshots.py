@@ -28,9 +28,9 @@ from funnel.eventlog.moments import moment_from_text
 from funnel.models import Deal, MetricsState
 from funnel.qualification.lab import LabView, compute_lab
 from funnel.qualification.models import Criterion, CriterionScore, LabSnapshot, WinCall
-from streams.models import Job, ProcessStep, ValueStream
+from streams.models import Job, JobState, ProcessStep, ValueStream
 from streams.services import job_create, job_fail, job_finish, job_joinable, job_progress
-from vsm_project.background import enqueue, job_claim, task_named
+from vsm_project.background import enqueue, job_claim, job_restartable, task_named
 
 AT_CLOSE = "close"
 #: The default window: the last 365 days, up to the end of today (UTC).
@@ -39,6 +39,8 @@ LAB_JOB = "lab view"
 LAB_TASK = "funnel.tasks.compute_lab"
 #: How long a job computing the same view is joined rather than started again.
 JOIN = timedelta(minutes=15)
+#: How long after a job of a view failed (other than for want of a worker) it is tried again.
+RETRY_AFTER = timedelta(minutes=5)
 
 
 def _stamp(moment: datetime) -> str:
@@ -156,11 +158,25 @@ def lab_job_params(*, stream: ValueStream, view: LabView, key: str, rolling: boo
 def lab_job(
     *, stream: ValueStream, view: LabView, key: str, rolling: bool, user: object, now: datetime
 ) -> Job:
-    """The job computing ``view`` (one queued or running for it is joined). Call it outside
-    a transaction (views run in autocommit), so a worker finds the job."""
+    """The job computing ``view`` (one queued or running for it is joined; one that failed
+    in the last ``RETRY_AFTER`` is returned as it is, so that a view that cannot be computed
+    is not tried again on every read). Call it outside a transaction (views run in
+    autocommit), so a worker finds the job."""
     running = job_joinable(kind=LAB_JOB, key=f"{stream.pk}/{key}", since=now - JOIN)
     if running is not None:
         return running
+    failed = (
+        Job.objects.filter(
+            kind=LAB_JOB,
+            params__key=f"{stream.pk}/{key}",
+            state=JobState.FAILED,
+            finished_at__gte=now - RETRY_AFTER,
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if failed is not None and not job_restartable(failed):
+        return failed
     job = job_create(
         kind=LAB_JOB,
         params=lab_job_params(stream=stream, view=view, key=key, rolling=rolling),

@@ -167,3 +167,18 @@ def test_the_catch_up_queues_a_lab_job_whose_message_was_lost(closed):
     job.refresh_from_db()
     assert job.state == JobState.DONE
     assert lab_view_read(closed.stream_a, {"as_of": "close"})[1] is None  # fresh now
+
+
+def test_a_view_whose_job_failed_answers_503_and_is_not_retried_on_every_read(api_client, closed):
+    api_client.force_authenticate(closed.manager_a)
+    with (
+        mock.patch("funnel.qualification.snapshots.compute_lab", side_effect=RuntimeError("x")),
+        pytest.raises(RuntimeError),  # eager Celery propagates the task's error
+    ):
+        api_client.get(url(closed.stream_a))
+    job = Job.objects.get(kind="lab view")
+    assert (job.state, job.error) == (JobState.FAILED, "RuntimeError: x")
+    response = api_client.get(url(closed.stream_a))
+    assert response.status_code == 503
+    assert response.json()["status"] == "failed" and response.json()["job"] == job.pk
+    assert Job.objects.filter(kind="lab view").count() == 1
