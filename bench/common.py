@@ -42,6 +42,14 @@ def child(script: str, name: str, *args: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def postgres_migrated(script: str) -> None:
+    """Exit unless ``DATABASE_URL`` names a PostgreSQL database (the benchmarks need one of
+    their own); bring its schema up to date."""
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        sys.exit(f"{script} needs DATABASE_URL=postgres://… (a database of its own)")
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, check=True)
+
+
 def peak_mib() -> float:
     """This process's peak resident memory so far, in MiB (``ru_maxrss`` is KiB on Linux)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

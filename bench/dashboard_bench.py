@@ -28,7 +28,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from common import django_setup, gunicorn
+from common import django_setup, gunicorn, postgres_migrated
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -152,10 +152,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--reuse", action="store_true", help="keep a demo seeded before")
     args = parser.parse_args()
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        sys.exit("bench/dashboard_bench.py needs DATABASE_URL=postgres://… (a database of its own)")
     os.environ.update(PRODUCTION)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, check=True)
+    postgres_migrated("bench/dashboard_bench.py")
     django_setup()
     if not (args.reuse and _seeded_visits() >= 0.9 * args.visits):
         print(f"seeding about {args.visits:,} visits …", file=sys.stderr, flush=True)

@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from common import ROOT, child, django_setup, peak_mib
+from common import child, django_setup, peak_mib, postgres_migrated
 
 TEAM = "Lab bench"
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -157,9 +155,7 @@ def main() -> None:
         django_setup()
         print(json.dumps(CHILDREN[args.child](args.deals)))
         return
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        sys.exit("bench/lab_bench.py needs DATABASE_URL=postgres://… (a database of its own)")
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, check=True)
+    postgres_migrated("bench/lab_bench.py")
     run = lambda name: child(__file__, name, "--deals", str(args.deals))  # noqa: E731
     seeded = {"visits": "—", "scores": "—"}
     if not args.reuse:

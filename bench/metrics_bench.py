@@ -39,7 +39,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from common import child, django_setup, peak_mib
+from common import child, django_setup, peak_mib, postgres_migrated
 
 ROOT = Path(__file__).resolve().parents[1]
 VISITS_PER_DEAL = 6.1  # the demo simulation's average path length
@@ -244,9 +244,7 @@ def main() -> None:
         django_setup()
         print(json.dumps(CHILDREN[args.child](args.size)))
         return
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        sys.exit("bench/metrics_bench.py needs DATABASE_URL=postgres://… (a database of its own)")
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, check=True)
+    postgres_migrated("bench/metrics_bench.py")
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
         print(f"seeding about {size:,} visits …", file=sys.stderr, flush=True)
