@@ -24,6 +24,7 @@ from datetime import datetime
 
 import numpy as np
 from django.contrib.auth import get_user_model
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Case, F, FloatField, Func, QuerySet, When
 from django.db.models.functions import Cast
@@ -90,7 +91,10 @@ class Epoch(Func):
 def _fetch(qs: QuerySet, columns: int) -> np.ndarray:
     """The rows of a ``values_list`` query as a float array (n × columns), through the cursor
     (no model or field converters: a million rows in a fraction of a second). NULL → nan."""
-    sql, params = qs.query.sql_with_params()
+    try:
+        sql, params = qs.query.sql_with_params()
+    except EmptyResultSet:  # an empty ``__in`` list: nothing to read
+        return np.empty((0, columns))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()

@@ -341,3 +341,12 @@ def test_no_score_given_after_reaching_the_step_is_used_as_of_it(lab_map, histor
         transaction.set_rollback(True)
     for key in ("deals", "criteria", "myths", "model", "view"):
         assert after[key] == before[key]
+
+
+def test_a_stream_without_criteria_gives_an_empty_lab():
+    stream = make_stream(TeamFactory(), name="Bare")
+    closed_deal(stream, list(stream.steps.order_by("position")), won=True)
+    result = compute_lab(stream, LabView(**WINDOW, as_of=None))
+    assert result["deals"] == {"closed": 1, "won": 1, "lost": 0}
+    assert result["criteria"] == [] and result["rules"] == []
+    assert result["model"]["message"] == "No active criteria to model yet."
