@@ -280,6 +280,13 @@ SPECTACULAR_SETTINGS = {
         # The time durations are counted in (docs/metrics.md, "Working time"): the metrics
         # API's `time`, a stream's `time_basis`, a kaizen Check's `basis`.
         "TimeBasisEnum": "streams.models.TimeBasis",
+        # A deal's status, and the qualification lab's answers (funnel/api/lab.py), which also
+        # have fields named `status`.
+        "StatusEnum": "funnel.models.DealStatus",
+        "LabModelStatusEnum": ["ok", "not_enough"],
+        "LabReadyStatusEnum": ["ready"],
+        "LabComputingStatusEnum": ["computing"],
+        "LabFailedStatusEnum": ["failed"],
     },
     # Every operation documents its 400/401/403/404/429 answers (docs/api.md).
     "POSTPROCESSING_HOOKS": [
