@@ -41,11 +41,11 @@ from funnel.qualification.models import (
 from funnel.qualification.stats import (
     MIN_SIDE,
     bh_q,
-    deals_needed,
     fisher_p,
     interval,
     katz,
     newcombe,
+    verdict,
     wilson,
 )
 from streams.models import ProcessStep, ValueStream
@@ -362,16 +362,16 @@ def _criterion_figures(
         figure["q"] = _g(q)
         figure["p"] = _g(figure["p"])
         n, rate = figure.pop("_n"), figure.pop("_rate")
-        if q is not None and q < Q_LEVEL:
-            positive = figure["difference"]["value"] > 0
-            figure["verdict"] = "predicts_win" if positive else "predicts_loss"
-            continue
-        needed = deals_needed(rate, figure["n_met"] / n if n else None)
-        if q is None or needed is None or n < needed:
-            figure["verdict"] = "not_yet"
-            figure["deals_needed"] = needed
-        else:
-            figure["verdict"] = "no_effect"
+        lift, difference = figure["lift"], figure["difference"]
+        figure["verdict"], figure["deals_needed"] = verdict(
+            q,
+            difference and difference["value"],
+            lift and (lift["value"], lift["low"], lift["high"]),
+            rate,
+            n,
+            figure["n_met"] / n if n else None,
+            Q_LEVEL,
+        )
     figures.sort(key=lambda f: (f["lift"] is None, -(f["lift"] or {"value": 0})["value"]))
     return figures
 

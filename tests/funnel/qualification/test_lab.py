@@ -144,7 +144,8 @@ def test_at_close_the_late_scores_count(ten):
     # 4 and 8 are Confirmed by their close: met 7 (won 5), not met 3 (won 0).
     assert (a["n_met"], a["won_met"], a["n_not_met"], a["won_not_met"]) == (7, 5, 3, 0)
     assert a["p"] is None and a["verdict"] == "not_yet"  # fewer than 5 not met
-    assert a["lift"] is None  # no wins among the not met
+    # No wins among the not met: Haldane's 0.5 in each cell, (5.5/8) / (0.5/4) = 5.5.
+    assert a["lift"]["value"] == pytest.approx(5.5)
 
 
 def test_a_deal_that_never_reached_the_step_is_left_out(ten):
