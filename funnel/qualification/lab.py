@@ -429,9 +429,16 @@ def _fits(X: np.ndarray, y: np.ndarray) -> bool:
 
 
 def _floor_message(won: int, lost: int) -> str:
+    """"… 12 won and 30 lost; the model needs at least 40 of each: need 28 more won and 10
+    more lost." (only the sides short of the floor)."""
+    short = " and ".join(
+        f"{FLOOR - count} more {side}"
+        for side, count in (("won", won), ("lost", lost))
+        if count < FLOOR
+    )
     return (
         f"Not enough closed deals yet: {won} won and {lost} lost; the model needs at least "
-        f"{FLOOR} of each."
+        f"{FLOOR} of each: need {short}."
     )
 
 
