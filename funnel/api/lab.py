@@ -25,7 +25,11 @@ class IntervalSerializer(serializers.Serializer):
 
 
 class LevelSerializer(serializers.Serializer):
-    level = serializers.IntegerField(allow_null=True, help_text="Null: never scored (yes/no).")
+    level = serializers.IntegerField(
+        allow_null=True,
+        help_text="Index in the active scale; null: never scored, or a label only an earlier "
+        "version's scale had.",
+    )
     label = serializers.CharField()
     n = serializers.IntegerField()
     won = serializers.IntegerField()

@@ -156,6 +156,8 @@ class Criteria:
     version_top: np.ndarray
     version_met: np.ndarray
     version_yes_no: np.ndarray
+    #: The versions themselves, in the order of ``version_ids`` (their level labels).
+    versions: list[Criterion]
 
 
 def _criteria(stream: ValueStream) -> Criteria:
@@ -176,6 +178,7 @@ def _criteria(stream: ValueStream) -> Criteria:
         version_top=np.array([len(c.levels) - 1 for c in rows], dtype=float),
         version_met=np.array([c.met_level for c in rows], dtype=float),
         version_yes_no=np.array([c.scale == LevelScale.YES_NO for c in rows], dtype=bool),
+        versions=rows,
     )
 
 
@@ -221,12 +224,14 @@ def _scores(rows: np.ndarray, deal_ids: np.ndarray, criteria: Criteria) -> Score
 @dataclass
 class AsOf:
     """The criteria of each deal at a cut-off: level (-1: no score), met, known, and the
-    model's feature (level / top level; 0 without a score). Arrays n_deals × n_keys."""
+    model's feature (level / top level; 0 without a score), and the version index of the
+    score read (-1: none). Arrays n_deals × n_keys."""
 
     level: np.ndarray
     met: np.ndarray
     known: np.ndarray
     feature: np.ndarray
+    version: np.ndarray
 
 
 def _as_of(scores: Scores, cutoff: np.ndarray, n_keys: int, criteria: Criteria) -> AsOf:
@@ -237,6 +242,7 @@ def _as_of(scores: Scores, cutoff: np.ndarray, n_keys: int, criteria: Criteria) 
     met = np.zeros((n, n_keys), dtype=bool)
     known = np.zeros((n, n_keys), dtype=bool)
     feature = np.zeros((n, n_keys))
+    version = np.full((n, n_keys), -1, dtype=np.int64)
     if len(scores.deal) and n_keys:
         used = np.nonzero(scores.at <= cutoff[scores.deal])[0]
         code = scores.deal[used] * n_keys + scores.key[used]
@@ -246,10 +252,11 @@ def _as_of(scores: Scores, cutoff: np.ndarray, n_keys: int, criteria: Criteria) 
         d, k, v = scores.deal[take], scores.key[take], scores.version[take]
         lv = scores.level[take]
         level[d, k] = lv
+        version[d, k] = v
         met[d, k] = lv >= criteria.version_met[v]
         known[d, k] = criteria.version_yes_no[v] | (lv > 0)
         feature[d, k] = lv / np.maximum(criteria.version_top[v], 1)
-    return AsOf(level=level, met=met, known=known, feature=feature)
+    return AsOf(level=level, met=met, known=known, feature=feature, version=version)
 
 
 @dataclass
@@ -297,12 +304,57 @@ def _visits(deal_ids: np.ndarray, steps: dict[int, dict]) -> Visits:
 # --- Per criterion -----------------------------------------------------------------------------
 
 
+def _level_rows(
+    criteria: Criteria, criterion: Criterion, level: np.ndarray, version: np.ndarray, y: np.ndarray
+) -> list[dict]:
+    """The per-level rows of one criterion. Each deal's level is read as the **label** of its
+    score's own version's scale and the rows count labels: a v1 yes/no "Yes" is "Yes", not
+    level 1 of the active evidence scale ("Identified"). The active scale's labels come first,
+    in order (``level`` their index), then labels of earlier scales only (``level`` null),
+    then "Not scored" (no score as of the cut-off; on the evidence scale that is *Unknown*)."""
+    labels = criterion.levels
+    evidence = criterion.scale == LevelScale.EVIDENCE
+    counts: dict[str, list[int]] = {label: [0, 0] for label in labels}
+    if not len(level):
+        return [
+            {"level": i, "label": label, "n": 0, "won": 0, "win_rate": None}
+            for i, label in enumerate(labels)
+        ]
+    pairs, inverse = np.unique(
+        np.stack([version, level.astype(np.int64)]), axis=1, return_inverse=True
+    )
+    inverse = inverse.reshape(-1)
+    n_pair = np.bincount(inverse, minlength=pairs.shape[1])
+    won_pair = np.bincount(inverse, weights=y.astype(float), minlength=pairs.shape[1])
+    for (v, value), count, wins in zip(pairs.T.tolist(), n_pair, won_pair, strict=True):
+        if v < 0:
+            label = labels[0] if evidence else "Not scored"
+        else:
+            own = criteria.versions[v].levels
+            label = own[value] if value < len(own) else f"Level {value}"
+        row = counts.setdefault(label, [0, 0])
+        row[0] += int(count)
+        row[1] += int(round(wins))
+    index = {label: i for i, label in enumerate(labels)}
+    order = sorted(counts, key=lambda label: (label == "Not scored", label not in index))
+    return [
+        {
+            "level": index.get(label),
+            "label": label,
+            "n": counts[label][0],
+            "won": counts[label][1],
+            "win_rate": _figure(wilson(counts[label][1], counts[label][0])),
+        }
+        for label in order
+    ]
+
+
 def _criterion_figures(
     criteria: Criteria, state: AsOf, won: np.ndarray, rows: np.ndarray
 ) -> list[dict]:
     """Per active criterion: the met / not met win rates, difference, lift, Fisher p, BH q,
     verdict and per-level win rates, over the deals ``rows`` (a boolean mask)."""
-    met, level = state.met[rows], state.level[rows]
+    met, level, version = state.met[rows], state.level[rows], state.version[rows]
     y = won[rows]
     n = int(rows.sum())
     total_won = int(y.sum())
@@ -313,24 +365,7 @@ def _criterion_figures(
         n_not, won_not = n - n_met, total_won - won_met
         tested = n_met >= MIN_SIDE and n_not >= MIN_SIDE
         labels = criterion.levels
-        raw = level[:, k].astype(np.int64)
-        if criterion.scale == LevelScale.EVIDENCE:
-            raw = np.maximum(raw, 0)  # never scored: Unknown
-        levels = []
-        for value in sorted(set(raw.tolist()) | set(range(len(labels)))):
-            at = raw == value
-            count, wins = int(at.sum()), int((at & y).sum())
-            levels.append(
-                {
-                    "level": None if value < 0 else value,
-                    "label": "Not scored"
-                    if value < 0
-                    else (labels[value] if value < len(labels) else f"Level {value}"),
-                    "n": count,
-                    "won": wins,
-                    "win_rate": _figure(wilson(wins, count)),
-                }
-            )
+        levels = _level_rows(criteria, criterion, level[:, k], version[:, k], y)
         if criterion.scale == LevelScale.YES_NO:
             met_label = labels[criterion.met_level]
         else:

@@ -290,6 +290,16 @@ def test_a_score_under_an_earlier_version_is_read_against_its_own_scale(lab_map)
     budget = by_key(result)["budget"]
     assert (budget["n_met"], budget["won_met"], budget["n_not_met"]) == (1, 1, 1)
     assert "gone" not in by_key(result)
+    # Per level, each score is read by its own version's label: the v1 "Yes" is a row of its
+    # own after the active scale's labels, not counted as level 1 ("Identified") of v2.
+    levels = [(lv["level"], lv["label"], lv["n"], lv["won"]) for lv in budget["levels"]]
+    assert levels == [
+        (0, "Unknown", 0, 0),
+        (1, "Identified", 1, 0),
+        (2, "Validated", 0, 0),
+        (3, "Confirmed", 0, 0),
+        (None, "Yes", 1, 1),
+    ]
 
 
 # --- No hindsight: a property over random histories ------------------------------------------
