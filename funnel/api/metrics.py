@@ -37,6 +37,7 @@ from funnel.metrics.query import (
 from funnel.metrics.results import MetricsResult, StageMetrics, StepMetrics, StreamSummary, Waste
 from funnel.metrics.snapshots import metrics_read
 from streams.calendars.selectors import team_default_calendar
+from streams.ids import parse_id
 from streams.models import FunnelStage, ProcessStep, Role, TimeBasis, ValueStream
 from streams.selectors import role_in_team, streams_visible_to
 
@@ -85,10 +86,9 @@ def metrics_query_from_params(stream: ValueStream, params: Any) -> MetricsQuery:
     for name in ids:
         raw = params.get(name)
         if raw:
-            if not raw.isdigit():
-                errors[name] = f"'{raw}' is not an id (a whole number)."
-            else:
-                ids[name] = int(raw)
+            ids[name] = parse_id(raw)
+            if ids[name] is None:
+                errors[name] = f"'{raw[:40]}' is not an id (a whole number)."
     owner_name = " ".join((params.get("owner_name") or "").split()) or None
     if owner_name is not None and ids["owner"] is not None:
         errors["owner_name"] = "Give owner (a user) or owner_name (an imported name), not both."

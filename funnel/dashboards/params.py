@@ -29,6 +29,7 @@ from django.core.exceptions import ValidationError
 
 from funnel.api.metrics import metrics_query_from_params
 from funnel.metrics.query import DEFAULT_WINDOW, ELAPSED, MetricsQuery
+from streams.ids import parse_id
 
 
 @dataclass(frozen=True)
@@ -149,10 +150,10 @@ def dashboard_filters(
     except ValidationError as exc:
         errors.update({k: v[0] for k, v in exc.message_dict.items()})
         query = None
-    owner, lane = values["owner"], values["lane"]
-    if owner_ids is not None and owner and not (owner.isdigit() and int(owner) in set(owner_ids)):
+    owner, lane = values["owner"], parse_id(values["lane"])
+    if owner_ids is not None and owner and parse_id(owner) not in set(owner_ids):
         errors["owner"] = f"No such rep in this team: '{owner}'. Choose a rep from the list."
-    if lane_ids is not None and lane.isdigit() and int(lane) not in set(lane_ids):
+    if lane_ids is not None and lane is not None and lane not in set(lane_ids):
         errors["lane"] = f"Lane {values['lane']} is not a lane of this stream."
     if period.key == CUSTOM and not errors and query is not None and query.is_rolling:
         errors["start"] = "Give the first day of the period (and the day after its last)."

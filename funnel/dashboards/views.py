@@ -54,6 +54,7 @@ from funnel.deals.forms import SOURCES
 from funnel.exporting.csv_safety import neutralise
 from funnel.metrics.query import AMOUNT_BANDS, ELAPSED, WORKING
 from funnel.metrics.snapshots import metrics_sets_job
+from streams.ids import parse_id
 from streams.models import Job, JobState, Role, StreamState, ValueStream
 from streams.selectors import (
     home_memberships,
@@ -106,7 +107,7 @@ def _params(request: HttpRequest, *, own_only: bool, owner_ids: set[int]) -> dic
     if own_only:
         owner = params.get("owner")
         other = bool(owner) and owner != str(request.user.pk)
-        if params.get("owner_name") or (other and owner.isdigit() and int(owner) in owner_ids):
+        if params.get("owner_name") or (other and parse_id(owner) in owner_ids):
             raise PermissionDenied(OWN_ONLY)
         if not other:
             params["owner"] = str(request.user.pk)

@@ -24,6 +24,7 @@ from funnel.importing.types import MAX_ERRORS, ImportRejected, RowError
 from funnel.models import Deal, DealStatus, Visit
 from funnel.qualification.models import Criterion, CriterionScore, LevelScale, ScoreSource
 from funnel.qualification.services import step_at
+from streams.ids import parse_id
 from streams.models import ValueStream
 
 _YES = {"yes", "y", "true"}
@@ -57,8 +58,9 @@ def parse_level(text: str, criterion: Criterion) -> int:
     for i, label in enumerate(levels):
         if t == label.lower():
             return i
-    if t.isdigit() and int(t) < len(levels):
-        return int(t)
+    index = parse_id(t)
+    if index is not None and index < len(levels):
+        return index
     if criterion.scale == LevelScale.YES_NO and (t in _YES or t in _NO):
         return 1 if t in _YES else 0
     choices = ", ".join(f"{label} ({i})" for i, label in enumerate(levels))

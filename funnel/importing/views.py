@@ -48,6 +48,7 @@ from funnel.importing import (
 )
 from funnel.models import ImportUpload
 from funnel.tasks import import_check_task, import_events_task, import_scan_task
+from streams.ids import parse_id
 from streams.models import Job, JobState, ProcessStep, ValueStream
 from streams.selectors import stream_can_edit, streams_visible_to
 from streams.services import job_create
@@ -136,10 +137,10 @@ def _stream_from_query(request: HttpRequest, streams) -> int | None:
     """The stream the user came from, when they may import into it: ``?stream=`` (slug or
     id, from the map page) or ``?step=`` (the deals page filtered to a step of it)."""
     wanted = (request.GET.get("stream") or "").strip()
-    step = (request.GET.get("step") or "").strip()
-    if not wanted and step.isdigit():
+    step = parse_id(request.GET.get("step"))
+    if not wanted and step is not None:
         wanted = str(
-            ProcessStep.objects.filter(pk=int(step)).values_list("stream_id", flat=True).first()
+            ProcessStep.objects.filter(pk=step).values_list("stream_id", flat=True).first()
         )
     for stream in streams:
         if wanted and wanted in (stream.slug, str(stream.pk)):
@@ -198,9 +199,10 @@ def _options(upload: ImportUpload) -> ImportOptions:
 def _check_job(upload: ImportUpload, job_id: str | None) -> Job | None:
     """The check job ``?check=`` names, if it is this upload's latest (an older one checked
     another mapping)."""
-    if not (job_id and job_id.isdigit()) or int(job_id) != upload.options.get("check_job"):
+    pk = parse_id(job_id)
+    if pk is None or pk != upload.options.get("check_job"):
         return None
-    return Job.objects.filter(pk=int(job_id), kind=CHECK_JOB, params__upload=upload.pk).first()
+    return Job.objects.filter(pk=pk, kind=CHECK_JOB, params__upload=upload.pk).first()
 
 
 def _verdict(job: Job | None) -> tuple[ImportResult | None, ImportRejected | None]:

@@ -91,7 +91,7 @@ def lab_view_from_params(
         as_of = None
     elif not raw_as_of:
         as_of = default_as_of(stream)
-    elif not raw_as_of.isdigit():
+    elif not (raw_as_of.isascii() and raw_as_of.isdigit()):
         errors["as_of"] = f"'{raw_as_of[:40]}' is not a step id nor '{AT_CLOSE}'."
         as_of = None
     elif not ProcessStep.objects.filter(stream=stream, pk=int(raw_as_of)).exists():

@@ -25,6 +25,7 @@ from kaizen.selectors import (
 )
 from kaizen.services import cycle_delete, cycle_plan, cycle_update, plan_problems
 from kaizen.views.cycle import cycle_button, get_cycle, submit_form
+from streams.ids import parse_id
 from streams.models import Role
 from streams.selectors import team_ids_with_role
 
@@ -88,16 +89,17 @@ def _from_lab_rule(streams: list, params) -> dict:
     key, ``lab_condition``, and the lab view's ``start``, ``end``, ``as_of``). Only the form's
     initial values: nothing is written until the manager saves. Empty when the link names
     no rule of a stream the user plans for."""
-    stream_id, _, step_id = params.get("where", "").partition(":")
+    stream_id, _, step_text = params.get("where", "").partition(":")
     stream = next((s for s in streams if str(s.pk) == stream_id), None)
-    if stream is None or not step_id.isdigit():
+    step_id = parse_id(step_text)
+    if stream is None or step_id is None:
         return {}
     view = {name: params[name] for name in ("start", "end", "as_of") if params.get(name)}
     found = lab_rule(
         stream,
         key=params["lab_rule"],
         condition=params.get("lab_condition", ""),
-        step_id=int(step_id),
+        step_id=step_id,
         params=view,
     )
     if found is None:

@@ -32,6 +32,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from streams.api.permissions import MapPermission, _require_edit
+from streams.ids import ID_MAX
 from streams.models import ValueStream
 from streams.selectors import User, streams_visible_to
 
@@ -155,9 +156,14 @@ class _StreamVersionMixin(serializers.ModelSerializer):
 class IdFilter(filters.NumberFilter):
     """Filters on a foreign key by its plain id, not by a model choice: an id outside the
     user's data filters to nothing instead of answering 400, so a filter does not reveal
-    which ids exist."""
+    which ids exist. An id no database integer holds is a 400 naming the parameter."""
 
     field_class = forms.IntegerField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", -ID_MAX)
+        kwargs.setdefault("max_value", ID_MAX)
+        super().__init__(*args, **kwargs)
 
 
 class _StreamFilter(filters.FilterSet):

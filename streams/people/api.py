@@ -24,6 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from streams.api import IdFilter
+from streams.ids import parse_id
 from streams.models import InactiveMembership, Invitation, Membership, Role, Team
 from streams.people.selectors import team_can_manage_people, teams_people_visible_to
 from streams.people.services import (
@@ -164,11 +165,11 @@ class _PeopleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         if self.action != "list" or user.is_staff:
             return visible
         managed = teams_people_visible_to(user)
-        asked = self.request.query_params.get("team", "")
+        asked = parse_id(self.request.query_params.get("team"))
         if not managed.exists() or (
-            asked.isdigit()
-            and teams_visible_to(user).filter(pk=int(asked)).exists()
-            and not managed.filter(pk=int(asked)).exists()
+            asked is not None
+            and teams_visible_to(user).filter(pk=asked).exists()
+            and not managed.filter(pk=asked).exists()
         ):
             raise exceptions.PermissionDenied(_READ_ERRORS[403].description)
         return visible.filter(team__in=managed)
