@@ -75,11 +75,14 @@ def is_known(criterion: Criterion, level: int | None) -> bool:
 def latest_scores(
     deal_ids: Iterable[int], criteria: Iterable[Criterion]
 ) -> dict[int, dict[int, CriterionScore]]:
-    """``{deal id: {criterion id: its latest score}}`` in one query."""
+    """``{deal id: {criterion id: its latest score}}`` in one query, each with its criterion
+    (a score's level is read against its own version's scale)."""
     found: dict[int, dict[int, CriterionScore]] = defaultdict(dict)
-    scores = CriterionScore.objects.filter(
-        deal_id__in=list(deal_ids), criterion__in=list(criteria)
-    ).order_by("scored_at", "id")
+    scores = (
+        CriterionScore.objects.filter(deal_id__in=list(deal_ids), criterion__in=list(criteria))
+        .select_related("criterion")
+        .order_by("scored_at", "id")
+    )
     for score in scores:
         found[score.deal_id][score.criterion_id] = score
     return found
