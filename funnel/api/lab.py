@@ -125,11 +125,25 @@ class OpenDealSerializer(serializers.Serializer):
     drivers = DriverSerializer(many=True)
 
 
-class OpenDealsSerializer(serializers.Serializer):
+class PipelineSerializer(serializers.Serializer):
     model_ok = serializers.BooleanField()
-    expected_value = serializers.FloatField(allow_null=True)
-    pipeline = serializers.FloatField()
+    expected_value = serializers.FloatField(
+        allow_null=True, help_text="Σ probability × amount over the open deals scored."
+    )
+    pipeline = serializers.FloatField(
+        allow_null=True, help_text="Σ amount over the same deals (those scored)."
+    )
     deals_scored = serializers.IntegerField()
+    deals_open = serializers.IntegerField(help_text="Open deals, with a probability or not.")
+    pipeline_all = serializers.FloatField(help_text="Σ amount over every open deal.")
+
+
+class OpenDealsSerializer(PipelineSerializer):
+    by_owner = serializers.DictField(
+        child=PipelineSerializer(),
+        required=False,
+        help_text="The same figures per owner id (left out for a rep, who gets their own).",
+    )
     deals = serializers.DictField(child=OpenDealSerializer(), help_text="By deal id.")
 
 

@@ -334,7 +334,7 @@ def _level_rows(
             label = own[value] if value < len(own) else f"Level {value}"
         row = counts.setdefault(label, [0, 0])
         row[0] += int(count)
-        row[1] += int(round(wins))
+        row[1] += int(wins + 0.5)
     index = {label: i for i, label in enumerate(labels)}
     order = sorted(counts, key=lambda label: (label == "Not scored", label not in index))
     return [
@@ -685,13 +685,13 @@ def _open_deals(
                     if abs(effect[j, t]) >= 0.005
                 ]
     scored = ~np.isnan(probability)
+    owner = np.array([r[5] or 0 for r in rows], dtype=np.int64)
     open_deals = {
-        "model_ok": model_ok,
-        "expected_value": _r(float((probability[scored] * amount[scored]).sum()), 2)
-        if model_ok
-        else None,
-        "pipeline": _r(float(amount.sum()), 2),
-        "deals_scored": int(scored.sum()),
+        **_pipeline(model_ok, probability, amount, np.ones(len(ids), dtype=bool)),
+        "by_owner": {
+            str(o): _pipeline(model_ok, probability, amount, owner == o)
+            for o in sorted(set(owner.tolist()) - {0})
+        },
         "deals": {
             str(int(ids[i])): {"probability": _r(probability[i]), "drivers": drivers.get(i, [])}
             for i in np.nonzero(scored)[0]
@@ -744,6 +744,25 @@ def _open_deals(
         key=lambda g: (g["owner"] is None, g["owner_name"].lower()),
     )
     return open_deals, {"by_step": by_step, "by_rep": by_rep}
+
+
+def _pipeline(
+    model_ok: bool, probability: np.ndarray, amount: np.ndarray, mine: np.ndarray
+) -> dict:
+    """The pipeline figures of the open deals ``mine`` (a mask): expected value Σ p × amount
+    and the unweighted Σ amount over the **same** deals, those with a probability (both null
+    below the floor), their count, and the open deals and amount in all."""
+    scored = mine & ~np.isnan(probability)
+    return {
+        "model_ok": model_ok,
+        "expected_value": _r(float((probability[scored] * amount[scored]).sum()), 2)
+        if model_ok
+        else None,
+        "pipeline": _r(float(amount[scored].sum()), 2) if model_ok else None,
+        "deals_scored": int(scored.sum()),
+        "deals_open": int(mine.sum()),
+        "pipeline_all": _r(float(amount[mine].sum()), 2),
+    }
 
 
 def _owner_names(ids: set[int]) -> dict[int, str]:

@@ -251,7 +251,8 @@ def lab_job_run(*, job_id: int) -> int:
 
 def lab_result_for(result: dict, *, rep_id: int | None) -> dict:
     """``result`` as a user sees it: a rep (``rep_id``) only their own row of the coverage by
-    rep and only their own open deals' probabilities; everyone else all of it."""
+    rep, only their own open deals' probabilities and the pipeline figures (expected value,
+    unweighted pipeline, counts) of their own open deals; everyone else all of it."""
     if rep_id is None:
         return result
     coverage = result.get("coverage") or {}
@@ -260,6 +261,18 @@ def lab_result_for(result: dict, *, rep_id: int | None) -> dict:
         "by_rep": [r for r in coverage.get("by_rep", []) if r.get("owner") == rep_id]
     }
     open_deals = result.get("open_deals") or {}
+    if open_deals:
+        # The pipeline figures over the rep's own open deals only (none: zeros).
+        by_owner = open_deals.get("by_owner") or {}
+        own_figures = by_owner.get(str(rep_id)) or {
+            "expected_value": 0.0 if open_deals.get("model_ok") else None,
+            "pipeline": 0.0 if open_deals.get("model_ok") else None,
+            "deals_scored": 0,
+            "deals_open": 0,
+            "pipeline_all": 0.0,
+        }
+        open_deals = {k: v for k, v in open_deals.items() if k != "by_owner"} | own_figures
+        seen["open_deals"] = open_deals
     if open_deals.get("deals"):
         own = {
             str(pk)

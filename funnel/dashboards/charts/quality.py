@@ -92,6 +92,14 @@ def interval_pct(interval: dict | None) -> str:
     return f"{v:.0f} % [{lo:.0f}–{hi:.0f} %]"
 
 
+def _unscored(pipeline: dict) -> str:
+    """"; 3 open deals had no probability" (their step's model is below its floor)."""
+    missing = (pipeline.get("deals_open") or 0) - pipeline["deals_scored"]
+    if missing <= 0:
+        return ""
+    return f"; {missing:,} open deal{'s' if missing != 1 else ''} had no probability"
+
+
 def lab_tiles(result: dict, smap: StreamMap) -> list[Tile]:
     """Closed deals, what the criteria say, the model's AUC and the pipeline's quality."""
     deals, criteria, model = result["deals"], result["criteria"], result["model"]
@@ -130,9 +138,11 @@ def lab_tiles(result: dict, smap: StreamMap) -> list[Tile]:
                 key="pipeline_quality",
                 label="Pipeline quality (expected value)",
                 value=smap.money(pipeline["expected_value"]),
-                detail=f"of {smap.money(pipeline['pipeline'])} unweighted; "
-                f"{pipeline['deals_scored']:,} open deals scored",
-                help="Σ win probability × amount over the open deals, beside their plain sum.",
+                detail=f"of {smap.money(pipeline['pipeline'])} unweighted, over the "
+                f"{pipeline['deals_scored']:,} open deals scored"
+                + _unscored(pipeline),
+                help="Σ win probability × amount over the open deals the model scored, beside "
+                "the plain sum of the same deals.",
             )
         )
     return tiles

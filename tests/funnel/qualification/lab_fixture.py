@@ -266,6 +266,8 @@ def lab_result(
             "expected_value": 412000.0,
             "pipeline": 1650000.0,
             "deals_scored": 140,
+            "deals_open": 143,
+            "pipeline_all": 1700000.0,
             "deals": deals,
         },
         "win_calls": {"n": 0, "brier": None, "reliability": []},

@@ -21,6 +21,7 @@ from funnel.qualification.models import (
     LevelScale,
     WinCall,
 )
+from funnel.qualification.snapshots import lab_result_for
 from funnel.qualification.stats import deals_needed, fisher_p, katz, newcombe, wilson
 from tests.factories import DealFactory, TeamFactory, UserFactory, VisitFactory, make_stream
 
@@ -249,9 +250,30 @@ def test_open_deals_coverage_by_step_and_rep(ten):
     reps = {r["owner_name"]: r for r in result["coverage"]["by_rep"]}
     assert reps["Dana Rep"]["owner"] == dana.pk and reps["Dana Rep"]["overdue"] == 1
     assert reps["No owner"]["owner"] is None and reps["No owner"]["due"] == 2
-    # The model is below its floor: no probabilities, the pipeline still summed.
-    assert result["open_deals"]["model_ok"] is False
-    assert result["open_deals"]["deals"] == {} and result["open_deals"]["pipeline"] == 12000.0
+    # The model is below its floor: no probabilities, no expected value nor pipeline over
+    # scored deals; every open deal's amount still summed apart.
+    pipeline = result["open_deals"]
+    assert pipeline["model_ok"] is False and pipeline["deals"] == {}
+    assert (pipeline["expected_value"], pipeline["pipeline"]) == (None, None)
+    assert (pipeline["deals_open"], pipeline["deals_scored"]) == (2, 0)
+    assert pipeline["pipeline_all"] == 12000.0
+    # Per owner: Dana's X (5,000); Y has no owner and no row.
+    assert pipeline["by_owner"] == {
+        str(dana.pk): {
+            "model_ok": False,
+            "expected_value": None,
+            "pipeline": None,
+            "deals_scored": 0,
+            "deals_open": 1,
+            "pipeline_all": 5000.0,
+        }
+    }
+    # A rep sees the figures of their own open deals; a rep without any, zeros.
+    seen = lab_result_for(result, rep_id=dana.pk)["open_deals"]
+    assert "by_owner" not in seen
+    assert (seen["deals_open"], seen["pipeline_all"], seen["pipeline"]) == (1, 5000.0, None)
+    other = lab_result_for(result, rep_id=dana.pk + 1000)["open_deals"]
+    assert (other["deals_open"], other["pipeline_all"], other["deals_scored"]) == (0, 0.0, 0)
 
 
 def test_win_calls_latest_at_or_before_close_against_the_outcome(ten):

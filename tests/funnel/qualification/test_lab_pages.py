@@ -132,7 +132,8 @@ def test_every_chart_is_a_valid_figure_and_plots_the_fixture(lab):
     tiles = {t.key: (t.value, t.detail) for t in board.tiles}
     assert tiles["pipeline_quality"] == (
         "$412,000",
-        "of $1,650,000 unweighted; 140 open deals scored",
+        "of $1,650,000 unweighted, over the 140 open deals scored; "
+        "3 open deals had no probability",
     )
     assert tiles["criteria_found"] == ("3 of 6", "Economic buyer, Champion, Competition")
     assert tiles["auc"] == ("0.74", "[0.70–0.78], Brier 0.17")

@@ -71,5 +71,9 @@ def test_open_deals_get_a_probability_from_their_steps_model(planted):
         float(deals[int(k)].amount) * v["probability"] for k, v in open_deals["deals"].items()
     )
     assert open_deals["expected_value"] == pytest.approx(expected, rel=1e-3)
+    # The unweighted pipeline is over the same deals (those with a probability).
+    plain = sum(float(deals[int(k)].amount) for k in open_deals["deals"])
+    assert open_deals["pipeline"] == pytest.approx(plain, rel=1e-6)
+    assert open_deals["deals_open"] >= open_deals["deals_scored"]
     assert all(0 < v["probability"] < 1 for v in open_deals["deals"].values())
     assert all(len(v["drivers"]) <= 3 for v in open_deals["deals"].values())
