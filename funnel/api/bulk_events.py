@@ -33,13 +33,12 @@ from funnel.eventlog.bulk import (
     events_apply,
 )
 from funnel.models import DealStatus
-
-#: Database ids are 64-bit; a larger number names nothing and must not reach the query.
-_ID_MAX = 2**63 - 1
+from streams.ids import ID_MAX
 
 
 def _id_field(help_text: str, **kwargs: Any) -> serializers.IntegerField:
-    return serializers.IntegerField(min_value=1, max_value=_ID_MAX, help_text=help_text, **kwargs)
+    # A number larger than a database id names nothing and must not reach the query.
+    return serializers.IntegerField(min_value=1, max_value=ID_MAX, help_text=help_text, **kwargs)
 
 
 class _EventSerializer(serializers.Serializer):
@@ -229,12 +228,12 @@ class EventBatchErrorSerializer(serializers.Serializer):
 def _shape_errors(
     detail: Any, index: int | None = None, field: str | None = None
 ) -> list[EventError]:
-    """Flatten DRF's nested error detail of :class:`EventBatchSerializer` into
-    :class:`EventError` rows (``events`` → event index → field → reasons)."""
+    """Flatten DRF's nested error detail of a batch serializer into :class:`EventError` rows
+    (the list, ``events`` or ``scores`` → row index → field → reasons)."""
     if isinstance(detail, Mapping):
         rows: list[EventError] = []
         for key, value in detail.items():
-            if index is None and field == "events" and isinstance(key, int):
+            if index is None and isinstance(key, int):
                 rows += _shape_errors(value, key, None)
             elif key in ("non_field_errors", "__all__"):
                 rows += _shape_errors(value, index, field)

@@ -11,6 +11,7 @@ applied: 0}``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
@@ -22,7 +23,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from funnel.api.bulk_events import EventBatchErrorSerializer, _refusal
+from funnel.api.bulk_events import EventBatchErrorSerializer, _refusal, _shape_errors
 from funnel.api.filters import LIST_BACKENDS, EventLogPagination
 from funnel.api.serializers import AwareDateTimeField
 from funnel.api.viewsets import AnsweringViewSet, object_errors, post_actions
@@ -241,9 +242,21 @@ class ScoreCreateSerializer(_DealInput):
         self.fields["criterion"].queryset = criteria_visible_to(user)
 
 
+class _ScoreRow(serializers.DictField):
+    """One score of a batch: an object, checked afterwards as in ``POST /api/scores/``."""
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError(
+                "A score is a JSON object {deal, criterion, level, note?, scored_at?}, "
+                f"not {type(data).__name__}."
+            )
+        return super().run_validation(data)
+
+
 class ScoreBatchSerializer(serializers.Serializer):
     scores = serializers.ListField(
-        child=serializers.DictField(),
+        child=_ScoreRow(),
         allow_empty=False,
         max_length=MAX_SCORES,
         help_text=f"Up to {MAX_SCORES} scores, each as in POST /api/scores/.",
@@ -314,12 +327,7 @@ class ScoreViewSet(_ReadViewSet):
     def bulk(self, request: Request) -> Response:
         batch = ScoreBatchSerializer(data=request.data)
         if not batch.is_valid():
-            errors = [
-                EventError(None, field, str(reason))
-                for field, reasons in batch.errors.items()
-                for reason in (reasons if isinstance(reasons, list) else [reasons])
-            ]
-            return _refusal(errors, status.HTTP_400_BAD_REQUEST)
+            return _refusal(_shape_errors(batch.errors), status.HTTP_400_BAD_REQUEST)
         rows, positions, errors = [], [], []
         context = self.get_serializer_context()
         for index, raw in enumerate(batch.validated_data["scores"]):

@@ -171,6 +171,26 @@ def test_bulk_scores(api, qual):
     assert refused.status_code == 403 and refused.json()["errors"][0]["index"] == 0
 
 
+def test_bulk_rows_that_are_not_objects_are_named_by_index(api, qual):
+    good = {"deal": qual.deal_a1.pk, "criterion": qual.crit.pk, "level": 1}
+    answer = api(qual.manager_a).post(
+        "/api/scores/bulk/", {"scores": [good, 7, "x", None, [good]]}, format="json"
+    )
+    assert answer.status_code == 400
+    errors = answer.json()["errors"]
+    assert [e["index"] for e in errors] == [1, 2, 3, 4]
+    for error, kind in zip(errors, ["int", "str", "NoneType", "list"], strict=True):
+        assert error["field"] is None
+        assert error["reason"] == (
+            f"A score is a JSON object {{deal, criterion, level, note?, scored_at?}}, not {kind}."
+        )
+    assert answer.json()["applied"] == 0 and not CriterionScore.objects.exists()
+    not_a_list = api(qual.manager_a).post("/api/scores/bulk/", {"scores": 7}, format="json")
+    assert not_a_list.status_code == 400
+    assert [(e["index"], e["field"]) for e in not_a_list.json()["errors"]] == [(None, "scores")]
+    assert "ErrorDetail" not in not_a_list.content.decode()
+
+
 def test_win_calls(api, qual):
     client = api(qual.rep_a1)
     made = client.post(
