@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import transaction
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from funnel.qualification.lab import LabView, compute_lab
@@ -329,7 +329,9 @@ def test_a_score_under_an_earlier_version_is_read_against_its_own_scale(lab_map)
 histories = st.lists(
     st.tuples(
         st.booleans(),  # won
-        st.integers(0, 3),  # index of the step the deal stops at (reached ≥ 1 step)
+        # The steps visited, one a day; the path always goes back to its first step at the
+        # end (and may revisit others on the way), so "first entry" differs from "last".
+        st.lists(st.integers(0, 2), min_size=1, max_size=4).map(lambda p: [*p, p[0]]),
         st.lists(
             st.tuples(st.integers(0, 1), st.integers(0, 3), st.integers(0, 9)), max_size=4
         ),  # scores: (criterion, level, hour from T0 in steps of 12 h)
@@ -338,7 +340,13 @@ histories = st.lists(
     max_size=8,
 )
 late_scores = st.lists(
-    st.tuples(st.integers(0, 7), st.integers(0, 1), st.integers(0, 3), st.integers(0, 6)),
+    st.tuples(
+        st.integers(0, 7),  # deal
+        st.integers(0, 1),  # criterion
+        st.integers(0, 3),  # level
+        st.integers(0, 6),  # eighths of a day into the visit
+        st.booleans(),  # in the last visit to the step (a re-entry), else after the first
+    ),
     min_size=1,
     max_size=6,
 )
@@ -349,36 +357,58 @@ late_scores = st.lists(
 )
 @given(history=histories, late=late_scores, step=st.integers(0, 2))
 def test_no_score_given_after_reaching_the_step_is_used_as_of_it(lab_map, history, late, step):
-    """Draw deals walking Steps 1… (one every day), scores at random half-days; compute the
-    lab as of a step; then add scores (any level) after some deals' first entry to it and
+    """Draw deals walking paths that go back to steps already visited (one visit a day),
+    scores at random half-days; compute the lab as of a step; then add scores (any level)
+    after some deals' **first** entry to it, in particular during a later re-entry to it, and
     recompute: the as-of result must not move."""
     stream, steps, a, b = lab_map
     crit = [a, b]
+    reentries = 0
     with transaction.atomic():
         deals = []
-        for won, stop, scores in history:
+        for won, path, scores in history:
             deal = DealFactory(
                 stream=stream,
                 created_at=T0,
                 status="won" if won else "lost",
-                closed_at=day(stop + 1),
+                closed_at=day(len(path)),
             )
-            for s in range(min(stop, 2) + 1):
-                VisitFactory(deal=deal, step=steps[s], entered_at=day(s), exited_at=day(s + 1))
+            for i, s in enumerate(path):
+                VisitFactory(deal=deal, step=steps[s], entered_at=day(i), exited_at=day(i + 1))
             for c, level, half in scores:
                 score(deal, crit[c], min(level, len(crit[c].levels) - 1), day(half / 2))
-            deals.append((deal, stop))
+            deals.append((deal, path))
         view = LabView(**WINDOW, as_of=steps[step].pk)
         before = compute_lab(stream, view)
-        for i, c, level, half in late:
-            deal, stop = deals[i % len(deals)]
-            if stop < step:
+        for i, c, level, eighths, in_last in late:
+            deal, path = deals[i % len(deals)]
+            entries = [d for d, s in enumerate(path) if s == step]
+            if not entries:
                 continue  # never reached the step: nothing is used as of it anyway
-            score(deal, crit[c], min(level, len(crit[c].levels) - 1), day(step + (half + 1) / 8))
+            reentries += len(entries) > 1
+            entered = entries[-1] if in_last else entries[0]
+            level = min(level, len(crit[c].levels) - 1)
+            score(deal, crit[c], level, day(entered + (eighths + 1) / 8))
         after = compute_lab(stream, view)
         transaction.set_rollback(True)
     for key in ("deals", "criteria", "myths", "model", "view"):
         assert after[key] == before[key]
+    event(f"late scores in a re-entered step: {bool(reentries)}")
+
+
+def test_the_as_of_cut_off_is_the_first_entry_not_a_re_entry(lab_map):
+    """A worked case of the property: the deal enters Step 2 on day 1, is at Step 3 on day 2
+    where Authority is scored Confirmed (met, day 2.5), and re-enters Step 2 on day 3. As of
+    Step 2 (its first entry, day 1) it is not met; a cut-off at the re-entry would count it;
+    at close it is met."""
+    stream, steps, a, _ = lab_map
+    deal = DealFactory(stream=stream, created_at=T0, status="won", closed_at=day(5))
+    for i, s in enumerate([0, 1, 2, 1]):
+        VisitFactory(deal=deal, step=steps[s], entered_at=day(i), exited_at=day(i + 1))
+    score(deal, a, 3, day(2.5))
+    as_of = by_key(compute_lab(stream, LabView(**WINDOW, as_of=steps[1].pk)))["authority"]
+    at_close = by_key(compute_lab(stream, LabView(**WINDOW, as_of=None)))["authority"]
+    assert (as_of["n_met"], at_close["n_met"]) == (0, 1)
 
 
 def test_a_stream_without_criteria_gives_an_empty_lab():
