@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Lower
 
 from streams.models import ProcessStep, ValueStream
 from vsm_project.db import choices_check
@@ -96,10 +97,13 @@ class Criterion(models.Model):
             models.UniqueConstraint(
                 fields=["criteria_set", "key", "version"], name="criterion_key_version_unique"
             ),
+            # Active names are unique whatever their case, as the services check (the
+            # database refuses what two simultaneous writes might both have passed).
             models.UniqueConstraint(
-                fields=["criteria_set", "name"],
+                F("criteria_set"),
+                Lower("name"),
                 condition=Q(retired_at__isnull=True),
-                name="criterion_active_name_unique",
+                name="criterion_active_name_ci_unique",
             ),
             models.UniqueConstraint(
                 fields=["criteria_set", "key"],

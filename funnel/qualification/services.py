@@ -17,13 +17,14 @@ The rules are those of docs/qualification.md:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
@@ -59,6 +60,29 @@ _MANAGERS_ONLY = "Only the team's managers change its qualification criteria."
 def _raise(errors: Mapping[str, str]) -> None:
     if errors:
         raise ValidationError(dict(errors))
+
+
+_Service = TypeVar("_Service", bound=Callable[..., Any])
+
+
+def _names_unique(service: _Service) -> _Service:
+    """``service`` (a write of criteria, its transaction inside) with the database's
+    uniqueness refusal as a ``ValidationError`` naming ``name``: the services check names
+    first, and the constraints only refuse what a simultaneous write slipped past them."""
+
+    @functools.wraps(service)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return service(*args, **kwargs)
+        except IntegrityError as exc:
+            raise ValidationError(
+                {
+                    "name": "Another active criterion of the set has this name (in any case), "
+                    "saved at the same moment: reload the criteria and choose another name."
+                }
+            ) from exc
+
+    return run  # type: ignore[return-value]
 
 
 def _require_manager(user: AbstractBaseUser, stream: ValueStream) -> None:
@@ -168,6 +192,7 @@ def criteria_set_preview(*, stream: ValueStream) -> dict[str, list[Criterion]]:
     }
 
 
+@_names_unique
 @transaction.atomic
 def criteria_set_start(
     *,
@@ -224,6 +249,7 @@ def criteria_set_start(
     return criteria_set
 
 
+@_names_unique
 @transaction.atomic
 def criterion_create(
     *,
@@ -236,11 +262,15 @@ def criterion_create(
     known_by: ProcessStep | None = None,
     weight: int | None = None,
 ) -> Criterion:
-    """Add a criterion to the stream's set (created, as the team's own, if it has none), last."""
+    """Add a criterion to the stream's set (created, as the team's own, if it has none), last.
+    The set's row is locked first, so two additions at once check their names one after the
+    other."""
     _require_manager(user, stream)
     if met_level is None and scale in LevelScale.values:
         met_level = SCALE_MET_LEVEL[LevelScale(scale)]
-    criteria_set = CriteriaSet.objects.filter(stream=stream).first()
+    criteria_set, _ = CriteriaSet.objects.select_for_update().get_or_create(
+        stream=stream, defaults={"preset": Preset.CUSTOM}
+    )
     values = {
         "name": name,
         "question": question,
@@ -253,8 +283,6 @@ def criterion_create(
     if stream.state != StreamState.CURRENT:
         errors["stream"] = "Criteria belong to the current state, where deals flow."
     _raise(errors)
-    if criteria_set is None:
-        criteria_set = CriteriaSet.objects.create(stream=stream, preset=Preset.CUSTOM)
     criterion = Criterion.objects.create(
         criteria_set=criteria_set,
         key=_free_key(criteria_set, name),
@@ -278,6 +306,7 @@ def _locked(criterion: Criterion) -> Criterion:
     )
 
 
+@_names_unique
 @transaction.atomic
 def criterion_update(*, criterion: Criterion, user: AbstractBaseUser, **changes: Any) -> Criterion:
     """Change a criterion's ``name``, ``question``, ``scale``, ``met_level``, ``known_by``,
@@ -342,6 +371,7 @@ def criterion_retire(*, criterion: Criterion, user: AbstractBaseUser) -> Criteri
     return criterion
 
 
+@_names_unique
 @transaction.atomic
 def criterion_restore(*, criterion: Criterion, user: AbstractBaseUser) -> Criterion:
     """Bring a retired version back, last in the order, if no active criterion has its key
