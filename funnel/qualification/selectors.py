@@ -14,12 +14,19 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 
 from funnel.eventlog.selectors import deals_visible_to
 from funnel.models import Deal, DealStatus, Visit
-from funnel.qualification.models import CriteriaSet, Criterion, CriterionScore, LevelScale
+from funnel.qualification.models import (
+    CriteriaSet,
+    Criterion,
+    CriterionScore,
+    LevelScale,
+    WinCall,
+)
 from streams.models import ValueStream
 from streams.selectors import User, streams_visible_to
 
@@ -183,6 +190,34 @@ def deal_qualification(*, deal: Deal, step_position: int | None) -> list[Criteri
         overdue = due and not known and step_position > at
         rows.append(CriterionRow(criterion, score, known, due, overdue))
     return rows
+
+
+def closed_reaching(
+    *, stream_id: int, step_id: int, start: datetime, end: datetime
+) -> tuple[int, int]:
+    """``(closed, won)``: the stream's deals closed in [``start``, ``end``) that reached the
+    step, the deals a walk-away rule at that step is compared among (docs/qualification.md)."""
+    found = (
+        Deal.objects.filter(
+            stream_id=stream_id,
+            status__in=[DealStatus.WON, DealStatus.LOST],
+            closed_at__gte=start,
+            closed_at__lt=end,
+        )
+        .filter(Exists(Visit.objects.filter(deal=OuterRef("pk"), step_id=step_id)))
+        .aggregate(closed=Count("pk"), won=Count("pk", filter=Q(status=DealStatus.WON)))
+    )
+    return found["closed"], found["won"]
+
+
+def deal_latest_win_call(*, deal: Deal) -> WinCall | None:
+    """The deal's latest win call (any caller), with who made it."""
+    return (
+        WinCall.objects.filter(deal=deal)
+        .select_related("called_by")
+        .order_by("-called_at", "-id")
+        .first()
+    )
 
 
 def level_label(score: CriterionScore) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -15,8 +15,9 @@ from django.views.decorators.http import require_POST
 
 from funnel.dashboards.charts.quality import interval_pct
 from funnel.dashboards.quality import lab_rule
+from funnel.qualification.selectors import closed_reaching
 from kaizen.forms import SERVICE_FIELD, PlanForm, show_service_errors
-from kaizen.models import KaizenCycle, Metric
+from kaizen.models import Direction, KaizenCycle, Metric
 from kaizen.selectors import (
     cycle_can_edit_plan,
     cycle_can_manage,
@@ -113,6 +114,10 @@ def _from_lab_rule(streams: list, params) -> dict:
         "where": f"{stream.pk}:{rule['step']}",
         "title": f"Walk away when {rule['name']} {state} at {rule['step_name']}"[:200],
         "metric": Metric.WIN_RATE,
+        # The aim: the deals kept win as the others at that step did.
+        "direction": Direction.INCREASE,
+        "target_value": round(others["value"] * 100, 1),
+        "prediction": _hypothesis(stream, rule, window, state),
         "problem": (
             f"Walk away from deals where {rule['name']} {state} at {rule['step_name']}: "
             f"win rate {interval_pct(rate)} over {rule['n']} deals, "
@@ -130,6 +135,23 @@ def _from_lab_rule(streams: list, params) -> dict:
             "close them as lost, or find it out before going on."
         ),
     }
+
+
+def _hypothesis(stream, rule: dict, window: dict, state: str) -> str:
+    """The rule as a hypothesis to test: the rep hours and revenue per year (the lab's window
+    scaled to 365 days) and the win rate of the deals that reached the step, all of them
+    now against the others (the deals kept)."""
+    start, end = (datetime.fromisoformat(window[name]) for name in ("start", "end"))
+    per_year = 365 / max((end - start).total_seconds() / 86400, 1)
+    closed, won = closed_reaching(stream_id=stream.pk, step_id=rule["step"], start=start, end=end)
+    now = f"from {round(100 * won / closed)} % " if closed else ""
+    kept = round(100 * rule["others_win_rate"]["value"])
+    return (
+        f"If we walk away from deals where {rule['name']} {state} at {rule['step_name']}, "
+        f"we save about {rule['hours_after'] * per_year:,.0f} rep hours per year and give up "
+        f"about {rule['revenue_won'] * per_year:,.0f} {stream.currency} of revenue; win rate "
+        f"of the deals we keep rises {now}to {kept} %."
+    )
 
 
 def _name_the_other_problems(form: PlanForm, planned_on: date) -> None:
