@@ -122,7 +122,18 @@ class DriverSerializer(serializers.Serializer):
 
 class OpenDealSerializer(serializers.Serializer):
     probability = serializers.FloatField()
+    step = serializers.IntegerField(help_text="The deal's current step, whose model scored it.")
     drivers = DriverSerializer(many=True)
+
+
+class StepModelSerializer(serializers.Serializer):
+    step = serializers.IntegerField()
+    step_name = serializers.CharField()
+    won = serializers.IntegerField()
+    lost = serializers.IntegerField()
+    folds = serializers.IntegerField()
+    auc = serializers.FloatField(help_text="Out of sample (stratified 5-fold).")
+    brier = serializers.FloatField(help_text="Out of sample (stratified 5-fold).")
 
 
 class PipelineSerializer(serializers.Serializer):
@@ -143,6 +154,11 @@ class OpenDealsSerializer(PipelineSerializer):
         child=PipelineSerializer(),
         required=False,
         help_text="The same figures per owner id (left out for a rep, who gets their own).",
+    )
+    steps = serializers.DictField(
+        child=StepModelSerializer(),
+        required=False,
+        help_text="By step id: each step model's training deals and out-of-sample AUC, Brier.",
     )
     deals = serializers.DictField(child=OpenDealSerializer(), help_text="By deal id.")
 

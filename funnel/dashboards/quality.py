@@ -306,8 +306,10 @@ def deal_lab(deal) -> dict | None:
     entry = (pipeline.get("deals") or {}).get(str(deal.pk)) if pipeline.get("model_ok") else None
     if entry is None:
         return None
+    step_model = (pipeline.get("steps") or {}).get(str(entry.get("step")))
     return {
         "percent": round(100 * entry["probability"]),
+        "step_model": step_model,
         "drivers": [
             {**d, "points": f"{100 * d['effect']:+.0f} points"} for d in entry["drivers"][:3]
         ],

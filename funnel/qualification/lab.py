@@ -464,8 +464,8 @@ def _fits(X: np.ndarray, y: np.ndarray) -> bool:
 
 
 def _floor_message(won: int, lost: int) -> str:
-    """"… 12 won and 30 lost; the model needs at least 40 of each: need 28 more won and 10
-    more lost." (only the sides short of the floor)."""
+    """Below the floor, e.g. "… 12 won and 30 lost; the model needs at least 40 of each:
+    need 28 more won and 10 more lost." (only the sides short of the floor)."""
     short = " and ".join(
         f"{FLOOR - count} more {side}"
         for side, count in (("won", won), ("lost", lost))
@@ -501,9 +501,19 @@ def reliability(predicted: np.ndarray, y: np.ndarray, bins: int = BINS) -> list[
     ]
 
 
-def _model(X: np.ndarray, y: np.ndarray, criteria: Criteria) -> dict:
+def _out_of_fold(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Each deal's prediction from a model that never saw it: stratified 5-fold
+    cross-validation, shuffled with the lab's seed."""
     from sklearn.model_selection import StratifiedKFold
 
+    oof = np.zeros(len(y))
+    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=SEED)
+    for train, test in folds.split(X, y):
+        oof[test] = _new_model().fit(X[train], y[train]).predict_proba(X[test])[:, 1]
+    return oof
+
+
+def _model(X: np.ndarray, y: np.ndarray, criteria: Criteria) -> dict:
     won = int(y.sum())
     lost = len(y) - won
     base = {"won": won, "lost": lost, "floor": {"won": FLOOR, "lost": FLOOR}, "folds": FOLDS}
@@ -515,10 +525,7 @@ def _model(X: np.ndarray, y: np.ndarray, criteria: Criteria) -> dict:
             "reliability": [],
             "coefficients": [],
         }
-    oof = np.zeros(len(y))
-    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=SEED)
-    for train, test in folds.split(X, y):
-        oof[test] = _new_model().fit(X[train], y[train]).predict_proba(X[test])[:, 1]
+    oof = _out_of_fold(X, y)
     # Bootstrap the out-of-fold predictions: resampling weights, one pass per resample.
     rng = np.random.default_rng(SEED)
     _, group = np.unique(oof, return_inverse=True)
@@ -648,15 +655,30 @@ def _open_deals(
     n_keys = len(criteria.keys)
     open_scores = _scores(score_rows, ids, criteria)
     always = np.full(len(ids), np.inf)
-    now = _as_of(open_scores, always, n_keys, criteria)
+    # The model of a step is trained on closed deals' criteria as of their first entry to it,
+    # so an open deal is scored on its criteria as of its first entry to its current step.
+    entered = _fetch(
+        Visit.objects.filter(deal__stream=stream, deal__status=DealStatus.OPEN)
+        .annotate(at=Epoch("entered_at"))
+        .values_list("deal_id", "step_id", "at"),
+        3,
+    )
+    where = _index(ids, entered[:, 0])
+    current = np.array([r[1] for r in rows], dtype=np.int64)
+    at_current = current[np.maximum(where, 0)] if len(ids) else np.zeros(len(where), np.int64)
+    mine = (where >= 0) & (entered[:, 1].astype(np.int64) == at_current)
+    first_entry = np.full(len(ids), np.inf)
+    np.minimum.at(first_entry, where[mine], entered[mine, 2])
+    at_entry = _as_of(open_scores, first_entry, n_keys, criteria)
     # Coverage counts only scores of each criterion's active version (as the deals list).
     active = np.isin(criteria.version_ids[open_scores.version], [c.pk for c in criteria.active])
-    current = Scores(**{k: v[active] for k, v in vars(open_scores).items()})
-    known_now = _as_of(current, always, n_keys, criteria).known
+    active_scores = Scores(**{k: v[active] for k, v in vars(open_scores).items()})
+    known_now = _as_of(active_scores, always, n_keys, criteria).known
 
     amount = np.array([r[4] or 0.0 for r in rows])
     probability = np.full(len(ids), np.nan)
     drivers: dict[int, list] = {}
+    step_models: dict[str, dict] = {}
     if model_ok:
         for step_id in sorted({r[1] for r in rows}):
             first, at_step = state(step_id)
@@ -666,8 +688,18 @@ def _open_deals(
             if not _fits(X, y):
                 continue
             model = _new_model().fit(X, y)
-            here = np.array([r[1] == step_id for r in rows])
-            x = now.feature[here]
+            oof = _out_of_fold(X, y)
+            here = current == step_id
+            step_models[str(step_id)] = {
+                "step": step_id,
+                "step_name": next(r[3] for r in rows if r[1] == step_id),
+                "won": int(y.sum()),
+                "lost": int(len(y) - y.sum()),
+                "folds": FOLDS,
+                "auc": _r(auc_score(oof, y)),
+                "brier": _r(float(np.mean((oof - y) ** 2))),
+            }
+            x = at_entry.feature[here]
             coef, mean = model.coef_[0], X.mean(axis=0)
             logit = model.intercept_[0] + x @ coef
             p = _sigmoid(logit)
@@ -692,8 +724,13 @@ def _open_deals(
             str(o): _pipeline(model_ok, probability, amount, owner == o)
             for o in sorted(set(owner.tolist()) - {0})
         },
+        "steps": step_models,
         "deals": {
-            str(int(ids[i])): {"probability": _r(probability[i]), "drivers": drivers.get(i, [])}
+            str(int(ids[i])): {
+                "probability": _r(probability[i]),
+                "step": int(current[i]),
+                "drivers": drivers.get(i, []),
+            }
             for i in np.nonzero(scored)[0]
         },
     }

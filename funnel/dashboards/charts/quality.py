@@ -93,7 +93,8 @@ def interval_pct(interval: dict | None) -> str:
 
 
 def _unscored(pipeline: dict) -> str:
-    """"; 3 open deals had no probability" (their step's model is below its floor)."""
+    """The tile's tail, e.g. "; 3 open deals had no probability" (their step's model is
+    below its floor)."""
     missing = (pipeline.get("deals_open") or 0) - pipeline["deals_scored"]
     if missing <= 0:
         return ""
@@ -139,8 +140,7 @@ def lab_tiles(result: dict, smap: StreamMap) -> list[Tile]:
                 label="Pipeline quality (expected value)",
                 value=smap.money(pipeline["expected_value"]),
                 detail=f"of {smap.money(pipeline['pipeline'])} unweighted, over the "
-                f"{pipeline['deals_scored']:,} open deals scored"
-                + _unscored(pipeline),
+                f"{pipeline['deals_scored']:,} open deals scored" + _unscored(pipeline),
                 help="Σ win probability × amount over the open deals the model scored, beside "
                 "the plain sum of the same deals.",
             )

@@ -233,6 +233,7 @@ def lab_result(
     if deal_id is not None:
         deals[str(deal_id)] = {
             "probability": 0.62,
+            "step": step_id,
             "drivers": [
                 {"key": "champion", "name": "Champion", "effect": 0.18},
                 {"key": "economic-buyer", "name": "Economic buyer", "effect": -0.09},
@@ -268,6 +269,17 @@ def lab_result(
             "deals_scored": 140,
             "deals_open": 143,
             "pipeline_all": 1700000.0,
+            "steps": {
+                str(step_id): {
+                    "step": step_id,
+                    "step_name": step_name,
+                    "won": 120,
+                    "lost": 300,
+                    "folds": 5,
+                    "auc": 0.71,
+                    "brier": 0.18,
+                }
+            },
             "deals": deals,
         },
         "win_calls": {"n": 0, "brier": None, "reliability": []},

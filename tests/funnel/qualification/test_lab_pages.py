@@ -132,8 +132,7 @@ def test_every_chart_is_a_valid_figure_and_plots_the_fixture(lab):
     tiles = {t.key: (t.value, t.detail) for t in board.tiles}
     assert tiles["pipeline_quality"] == (
         "$412,000",
-        "of $1,650,000 unweighted, over the 140 open deals scored; "
-        "3 open deals had no probability",
+        "of $1,650,000 unweighted, over the 140 open deals scored; 3 open deals had no probability",
     )
     assert tiles["criteria_found"] == ("3 of 6", "Economic buyer, Champion, Competition")
     assert tiles["auc"] == ("0.74", "[0.70–0.78], Brier 0.17")
@@ -326,6 +325,10 @@ def test_open_deal_shows_its_win_probability_and_drivers(lab):
     assert 'id="deal-lab"' in html
     assert "Win probability: <strong data-probability>62 %</strong>" in html
     assert "Champion: +18 points" in html and "Economic buyer: -9 points" in html
+    # It names the step model and its out-of-sample figures; no unchecked claim.
+    assert "fitted on the 420 closed deals that reached it (120 won)" in html
+    assert "<span data-step-auc>AUC 0.71</span>, <span data-step-brier>Brier 0.18</span>" in html
+    assert "checked for calibration" not in html
 
 
 def test_no_probability_below_the_floor_or_for_an_unscored_deal(lab):

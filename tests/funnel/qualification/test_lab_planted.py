@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from funnel.models import Deal
+from funnel.models import Deal, Visit
 from funnel.qualification.lab import LabView, compute_lab
+from funnel.qualification.models import CriterionScore
 from funnel.qualification.simulate import simulate_lab
 from tests.factories import TeamFactory, make_stream
 
@@ -77,3 +78,36 @@ def test_open_deals_get_a_probability_from_their_steps_model(planted):
     assert open_deals["deals_open"] >= open_deals["deals_scored"]
     assert all(0 < v["probability"] < 1 for v in open_deals["deals"].values())
     assert all(len(v["drivers"]) <= 3 for v in open_deals["deals"].values())
+
+
+def test_open_deals_are_scored_on_their_criteria_at_first_entry_to_their_step(planted):
+    """The step's model is trained on closed deals' criteria as of their first entry to the
+    step, so an open deal is scored on its own as of its first entry to its current step: a
+    score given after that entry (here: every criterion at its top level) changes nothing
+    until the deal moves on. Each step model's out-of-sample AUC and Brier are stored."""
+    stream, sim, result = planted
+    open_deals = result["open_deals"]
+    key, entry = next(iter(open_deals["deals"].items()))
+    first = (
+        Visit.objects.filter(deal_id=int(key), step_id=entry["step"]).order_by("entered_at").first()
+    )
+    for criterion in sim.criteria:
+        CriterionScore.objects.create(
+            deal_id=int(key),
+            criterion=criterion,
+            level=len(criterion.levels) - 1,
+            scored_at=first.entered_at + timedelta(minutes=1),
+        )
+    view = LabView(start=START, end=START + timedelta(days=400), as_of=result["view"]["as_of"])
+    again = compute_lab(stream, view)["open_deals"]["deals"][key]
+    assert again["probability"] == entry["probability"]
+    step = open_deals["steps"][str(entry["step"])]
+    reached = set(
+        Visit.objects.filter(step_id=entry["step"], deal__status__in=["won", "lost"]).values_list(
+            "deal_id", flat=True
+        )
+    )
+    won = Deal.objects.filter(pk__in=reached, status="won").count()
+    assert (step["won"], step["lost"], step["folds"]) == (won, len(reached) - won, 5)
+    assert 0.6 < step["auc"] <= 1 and 0 < step["brier"] < 0.25
+
