@@ -36,11 +36,9 @@ class LevelSerializer(serializers.Serializer):
     win_rate = IntervalSerializer(allow_null=True)
 
 
-class LabCriterionSerializer(serializers.Serializer):
-    key = serializers.CharField()
-    name = serializers.CharField()
-    weight = serializers.IntegerField(allow_null=True)
-    met_label = serializers.CharField()
+class SplitSerializer(serializers.Serializer):
+    """Deals at or above a level ("met") against the others."""
+
     n_met = serializers.IntegerField()
     won_met = serializers.IntegerField()
     n_not_met = serializers.IntegerField()
@@ -50,12 +48,29 @@ class LabCriterionSerializer(serializers.Serializer):
     difference = IntervalSerializer(allow_null=True, help_text="Newcombe hybrid score 95 %.")
     lift = IntervalSerializer(allow_null=True, help_text="Katz log 95 %.")
     p = serializers.FloatField(allow_null=True, help_text="Fisher's exact, two-sided.")
-    q = serializers.FloatField(allow_null=True, help_text="Benjamini–Hochberg.")
+    q = serializers.FloatField(
+        allow_null=True, help_text="Benjamini–Hochberg over every threshold of every criterion."
+    )
+
+
+class ThresholdSerializer(SplitSerializer):
+    level = serializers.IntegerField(help_text="At or above this level of the active scale.")
+    label = serializers.CharField()
+
+
+class LabCriterionSerializer(SplitSerializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    weight = serializers.IntegerField(allow_null=True)
+    met_label = serializers.CharField()
     verdict = serializers.ChoiceField(
         choices=["predicts_win", "predicts_loss", "no_effect", "not_yet"]
     )
     deals_needed = serializers.IntegerField(allow_null=True)
     levels = LevelSerializer(many=True)
+    thresholds = ThresholdSerializer(
+        many=True, help_text="Each level above the lowest: at or above it against below."
+    )
 
 
 class MythSerializer(serializers.Serializer):

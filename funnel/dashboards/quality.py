@@ -134,6 +134,18 @@ class QualityBoard:
         return self.by_key.get(key)
 
 
+def _split_texts(split: dict) -> dict:
+    """The table's texts of a split (a criterion's met split, or one of its thresholds)."""
+    return {
+        "met_text": interval_pct(split["win_rate_met"]),
+        "not_met_text": interval_pct(split["win_rate_not_met"]),
+        "difference_text": difference_text(split["difference"]),
+        "lift_text": lift_text(split["lift"]),
+        "p_text": p_text(split["p"]),
+        "q_text": p_text(split["q"]),
+    }
+
+
 def quality_board(stream: ValueStream, result: dict, *, owner_id: int | None) -> QualityBoard:
     """The tiles, charts and lists of a lab ``result``; ``owner_id``: the rep whose coverage
     row alone is shown (None: every rep's)."""
@@ -149,13 +161,14 @@ def quality_board(stream: ValueStream, result: dict, *, owner_id: int | None) ->
     criteria = [
         {
             **c,
+            **_split_texts(c),
             "verdict_label": verdict_label(c["verdict"]),
-            "met_text": interval_pct(c["win_rate_met"]),
-            "not_met_text": interval_pct(c["win_rate_not_met"]),
-            "difference_text": difference_text(c["difference"]),
-            "lift_text": lift_text(c["lift"]),
-            "p_text": p_text(c["p"]),
-            "q_text": p_text(c["q"]),
+            # The other thresholds (the met level's is the criterion's own row).
+            "threshold_rows": [
+                {**t, **_split_texts(t)}
+                for t in c.get("thresholds", [])
+                if t["label"] != c["met_label"]
+            ],
         }
         for c in result.get("criteria", [])
     ]

@@ -50,6 +50,10 @@ from funnel.qualification.stats import (
 )
 from streams.models import ProcessStep, ValueStream
 
+#: The shape of the result (docs/qualification.md); part of the snapshots' signature, so that
+#: a result stored by an earlier engine is stale and recomputed. 2: thresholds, step models,
+#: pipeline by owner.
+RESULT_FORMAT = 2
 #: The combined model's evidence floor: at least this many won and as many lost deals.
 FLOOR = 40
 FOLDS = 5
@@ -349,53 +353,99 @@ def _level_rows(
     ]
 
 
+def _split(at: np.ndarray, y: np.ndarray) -> dict:
+    """The deals ``at`` (a mask: "met") against the others: counts, Wilson rates, Newcombe
+    difference, Katz lift, Fisher p (raw; none with fewer than 5 deals on a side), q to come."""
+    n, total_won = len(y), int(y.sum())
+    n_met, won_met = int(at.sum()), int((at & y).sum())
+    n_not, won_not = n - n_met, total_won - won_met
+    tested = n_met >= MIN_SIDE and n_not >= MIN_SIDE
+    return {
+        "n_met": n_met,
+        "won_met": won_met,
+        "n_not_met": n_not,
+        "won_not_met": won_not,
+        "win_rate_met": _figure(wilson(won_met, n_met)),
+        "win_rate_not_met": _figure(wilson(won_not, n_not)),
+        "difference": _figure(newcombe(won_met, n_met, won_not, n_not)),
+        "lift": _figure(katz(won_met, n_met, won_not, n_not)),
+        "p": fisher_p(won_met, n_met, won_not, n_not) if tested else None,
+        "q": None,
+    }
+
+
+def _thresholds(criterion: Criterion, met: np.ndarray, feature: np.ndarray):
+    """For each level above the lowest of the active scale, the split "at or above it"
+    against "below", with its label. A score is placed by its fraction of its own version's
+    top level (the model's feature), so a score under an earlier scale counts by where it
+    stood on that scale (a v1 "Yes" is at or above every level; unscored is below all). The
+    split at the met level is the met split itself (``met``), so the two agree."""
+    labels = criterion.levels
+    top = len(labels) - 1
+    for t in range(1, top + 1):
+        at = met if t == criterion.met_level else feature >= t / top - 1e-9
+        label = labels[t] if criterion.scale == LevelScale.YES_NO else f"{labels[t]} or better"
+        yield t, label, at
+
+
 def _criterion_figures(
     criteria: Criteria, state: AsOf, won: np.ndarray, rows: np.ndarray
 ) -> list[dict]:
     """Per active criterion: the met / not met win rates, difference, lift, Fisher p, BH q,
-    verdict and per-level win rates, over the deals ``rows`` (a boolean mask)."""
+    verdict, per-level win rates and per-threshold splits, over the deals ``rows`` (a mask).
+    One Benjamini–Hochberg family: every threshold of every criterion (the met split is the
+    threshold at the met level; a met level of 0 adds its split to the family as well)."""
     met, level, version = state.met[rows], state.level[rows], state.version[rows]
+    feature = state.feature[rows]
     y = won[rows]
     n = int(rows.sum())
     total_won = int(y.sum())
     figures: list[dict] = []
+    family: list[dict] = []
     for k, criterion in enumerate(criteria.active):
-        n_met = int(met[:, k].sum())
-        won_met = int((met[:, k] & y).sum())
-        n_not, won_not = n - n_met, total_won - won_met
-        tested = n_met >= MIN_SIDE and n_not >= MIN_SIDE
+        main = _split(met[:, k], y)
+        family.append(main)
+        thresholds = []
+        for t, label, at in _thresholds(criterion, met[:, k], feature[:, k]):
+            split = main if t == criterion.met_level else _split(at, y)
+            if split is not main:
+                family.append(split)
+            thresholds.append({"level": t, "label": label, "_split": split})
         labels = criterion.levels
         levels = _level_rows(criteria, criterion, level[:, k], version[:, k], y)
         if criterion.scale == LevelScale.YES_NO:
             met_label = labels[criterion.met_level]
         else:
             met_label = f"{labels[min(criterion.met_level, len(labels) - 1)]} or better"
+        n_not, won_not = main["n_not_met"], main["won_not_met"]
         figures.append(
             {
                 "key": criterion.key,
                 "name": criterion.name,
                 "weight": criterion.weight,
                 "met_label": met_label,
-                "n_met": n_met,
-                "won_met": won_met,
-                "n_not_met": n_not,
-                "won_not_met": won_not,
-                "win_rate_met": _figure(wilson(won_met, n_met)),
-                "win_rate_not_met": _figure(wilson(won_not, n_not)),
-                "difference": _figure(newcombe(won_met, n_met, won_not, n_not)),
-                "lift": _figure(katz(won_met, n_met, won_not, n_not)),
-                "p": fisher_p(won_met, n_met, won_not, n_not) if tested else None,
-                "q": None,
+                "_main": main,
                 "verdict": "not_yet",
                 "deals_needed": None,
                 "levels": levels,
+                "thresholds": thresholds,
                 "_n": n,
                 "_rate": (won_not / n_not) if n_not and won_not else (total_won / n if n else 0),
             }
         )
-    for figure, q in zip(figures, bh_q([f["p"] for f in figures]), strict=True):
-        figure["q"] = _g(q)
-        figure["p"] = _g(figure["p"])
+    for split, q in zip(family, bh_q([f["p"] for f in family]), strict=True):
+        split["q"] = q
+    for figure in figures:
+        main = figure.pop("_main")
+        q = main["q"]
+        figure.update(main)
+        figure["q"], figure["p"] = _g(q), _g(main["p"])
+        figure["thresholds"] = [
+            {"level": t["level"], "label": t["label"]}
+            | t["_split"]
+            | {"p": _g(t["_split"]["p"]), "q": _g(t["_split"]["q"])}
+            for t in figure["thresholds"]
+        ]
         n, rate = figure.pop("_n"), figure.pop("_rate")
         lift, difference = figure["lift"], figure["difference"]
         figure["verdict"], figure["deals_needed"] = verdict(
@@ -407,8 +457,17 @@ def _criterion_figures(
             figure["n_met"] / n if n else None,
             Q_LEVEL,
         )
+    figures = [{key: f[key] for key in FIGURE_KEYS} for f in figures]
     figures.sort(key=lambda f: (f["lift"] is None, -(f["lift"] or {"value": 0})["value"]))
     return figures
+
+
+#: The keys of a criterion's figures, in the order of docs/qualification.md.
+FIGURE_KEYS = (
+    "key", "name", "weight", "met_label", "n_met", "won_met", "n_not_met", "won_not_met",
+    "win_rate_met", "win_rate_not_met", "difference", "lift", "p", "q", "verdict",
+    "deals_needed", "levels", "thresholds",
+)  # fmt: skip
 
 
 def _myths(figures: list[dict]) -> list[dict]:

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from funnel.eventlog.moments import moment_from_text
 from funnel.models import Deal, MetricsState
-from funnel.qualification.lab import LabView, compute_lab
+from funnel.qualification.lab import RESULT_FORMAT, LabView, compute_lab
 from funnel.qualification.models import Criterion, CriterionScore, LabSnapshot, WinCall
 from streams.models import Job, JobState, ProcessStep, ValueStream
 from streams.services import job_create, job_fail, job_finish, job_joinable, job_progress
@@ -116,6 +116,7 @@ def lab_signature(stream: ValueStream, *, day: str = "") -> str:
         )
     )
     parts = [
+        RESULT_FORMAT,
         day,
         # Scores and win calls are only added (a deal's deletion takes its own with it, and
         # changes the deals' count): the highest id says whether there are new ones.

@@ -243,22 +243,36 @@ def forest_chart(result: dict) -> Chart:
 def win_rates_chart(result: dict) -> Chart:
     """Win rate when met beside when not met, each with its Wilson interval and n; its table
     is the lab's per-criterion table."""
-    rows = [
-        [
+
+    def row(c: dict, split: dict, label: str, verdict: str | None, needed: int | None) -> list:
+        return [
             c["name"],
-            _pct(_value(c["win_rate_met"]), 1),
-            c["n_met"],
-            _pct(_value(c["win_rate_not_met"]), 1),
-            c["n_not_met"],
-            _pct(_value(c["difference"]), 1),
-            _r(_value(c["lift"]), 2),
-            c["p"],
-            c["q"],
-            verdict_label(c["verdict"]),
-            c["deals_needed"],
+            label,
+            _pct(_value(split["win_rate_met"]), 1),
+            split["n_met"],
+            _pct(_value(split["win_rate_not_met"]), 1),
+            split["n_not_met"],
+            _pct(_value(split["difference"]), 1),
+            _r(_value(split["lift"]), 2),
+            split["p"],
+            split["q"],
+            verdict,
+            needed,
+        ]
+
+    # Per criterion: its met split (with the verdict), then every other threshold.
+    table = [
+        [
+            row(c, c, c["met_label"], verdict_label(c["verdict"]), c["deals_needed"]),
+            *(
+                row(c, t, t["label"], None, None)
+                for t in c.get("thresholds", [])
+                if t["label"] != c["met_label"]
+            ),
         ]
         for c in result["criteria"]
     ]
+    rows = [r for group in table for r in group]
     chart = Chart(
         key="win_rates",
         title="Win rate when the criterion was met, and when not",
@@ -267,12 +281,14 @@ def win_rates_chart(result: dict) -> Chart:
             "For each criterion, the share of closed deals won among those that met it "
             "(blue) and among those that did not (grey), with n, the deals behind each. The "
             "table adds the difference, the lift, Fisher's p, the q that corrects it for "
-            "testing many criteria at once, and, where the lab cannot tell yet, how many "
-            "closed deals it needs to detect a lift of 1.5."
+            "testing many criteria and levels at once, and, where the lab cannot tell yet, "
+            "how many closed deals it needs to detect an effect worth knowing. Under each "
+            "criterion, a row per other level: the deals at or above it against those below."
         ),
         as_of=_computed_at(result),
         columns=[
             "criterion",
+            "at_or_above",
             "win_rate_met_pct",
             "n_met",
             "win_rate_not_met_pct",
@@ -288,7 +304,7 @@ def win_rates_chart(result: dict) -> Chart:
     )
     if not rows or not result["deals"]["closed"]:
         return chart.empty_because(_no_deals(result) or "No criteria in the lab yet.")
-    names = [r[0] for r in rows]
+    names = [c["name"] for c in result["criteria"]]
 
     def side(key: str, n_key: str) -> dict:
         rates = [c[key] for c in result["criteria"]]

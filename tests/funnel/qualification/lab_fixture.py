@@ -44,6 +44,37 @@ CRITERIA = [
                 "win_rate": _wr(0.1, 0.066, 0.149),
             }
         ],
+        "thresholds": [
+            {
+                "level": 1,
+                "label": "Identified or better",
+                "n_met": 612,
+                "won_met": 210,
+                "n_not_met": 200,
+                "won_not_met": 20,
+                "win_rate_met": _wr(0.343, 0.306, 0.382),
+                "win_rate_not_met": _wr(0.1, 0.066, 0.149),
+                "difference": _wr(0.243, 0.186, 0.293),
+                "lift": _wr(3.43, 2.25, 5.24),
+                "p": 2.1e-12,
+                "q": 8.4e-12,
+            },
+            # The met level's threshold is the criterion's own split (not a row of its own).
+            {
+                "level": 2,
+                "label": "Validated or better",
+                "n_met": 300,
+                "won_met": 140,
+                "n_not_met": 512,
+                "won_not_met": 90,
+                "win_rate_met": _wr(0.467, 0.411, 0.523),
+                "win_rate_not_met": _wr(0.176, 0.145, 0.211),
+                "difference": _wr(0.291, 0.227, 0.353),
+                "lift": _wr(2.65, 2.12, 3.32),
+                "p": 1.2e-18,
+                "q": 9.6e-18,
+            },
+        ],
     },
     {
         "key": "champion",

@@ -137,6 +137,22 @@ def test_as_of_step_2_uses_only_what_was_known_on_reaching_it(ten):
         "Confirmed": (2, 2),
     }
     assert [c["key"] for c in result["criteria"]] == ["authority", "budget"]  # by lift
+    # Per threshold: ≥ Identified 7 (won 4) vs 3 (won 1); ≥ Validated is the met split;
+    # ≥ Confirmed 2 (won 2) vs 8 (won 3). Sides under 5 deals: no p nor q.
+    splits = {
+        t["label"]: (t["level"], t["n_met"], t["won_met"], t["n_not_met"], t["won_not_met"])
+        for t in a["thresholds"]
+    }
+    assert splits == {
+        "Identified or better": (1, 7, 4, 3, 1),
+        "Validated or better": (2, 5, 4, 5, 1),
+        "Confirmed or better": (3, 2, 2, 8, 3),
+    }
+    validated = a["thresholds"][1]
+    assert (validated["p"], validated["q"], validated["lift"]) == (a["p"], a["q"], a["lift"])
+    assert a["thresholds"][0]["p"] is None and a["thresholds"][2]["q"] is None
+    assert a["thresholds"][0]["win_rate_met"]["value"] == pytest.approx(4 / 7, abs=1e-4)
+    assert [t["label"] for t in b["thresholds"]] == ["Yes"]
 
 
 def test_at_close_the_late_scores_count(ten):

@@ -170,6 +170,22 @@ def test_manager_sees_the_lab_with_kaizen_buttons(lab):
     assert f'href="/dashboards/streams/{lab.stream_a.slug}/quality/' in other.content.decode()
 
 
+def test_the_criteria_table_and_csv_have_a_row_per_other_threshold(lab):
+    html = page(lab, lab.manager_a).content.decode()
+    row = html[html.index('data-threshold="economic-buyer-1"') :]
+    row = row[: row.index("</tr>")]
+    assert "Identified or better" in row and "34 % [31–38 %]" in row and "612" in row
+    assert "10 % [7–15 %]" in row and "&lt; 0.0001" in row  # q 8.4e-12
+    assert 'data-threshold="economic-buyer-2"' not in html  # the met level: its own row
+    response = csv_of(lab, lab.manager_a, "win_rates")
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0][:3] == ["criterion", "at_or_above", "win_rate_met_pct"]
+    assert rows[1][:4] == ["Economic buyer", "Validated or better", "46.7", "300"]
+    assert rows[2][:4] == ["Economic buyer", "Identified or better", "34.3", "612"]
+    assert rows[2][-2:] == ["", ""]  # no verdict nor deals needed for a threshold
+    assert rows[3][:2] == ["Champion", rows[3][1]]
+
+
 def test_rep_sees_only_their_own_coverage_row_and_no_button(lab):
     html = page(lab, lab.rep_a1).content.decode()
     assert "Turn into a kaizen cycle" not in html

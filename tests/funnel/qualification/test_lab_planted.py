@@ -11,6 +11,7 @@ from funnel.models import Deal, Visit
 from funnel.qualification.lab import LabView, compute_lab
 from funnel.qualification.models import CriterionScore
 from funnel.qualification.simulate import simulate_lab
+from funnel.qualification.stats import bh_q
 from tests.factories import TeamFactory, make_stream
 
 pytestmark = pytest.mark.django_db
@@ -111,3 +112,16 @@ def test_open_deals_are_scored_on_their_criteria_at_first_entry_to_their_step(pl
     assert (step["won"], step["lost"], step["folds"]) == (won, len(reached) - won, 5)
     assert 0.6 < step["auc"] <= 1 and 0 < step["brier"] < 0.25
 
+
+def test_every_threshold_of_every_criterion_is_one_bh_family(planted):
+    """q of each threshold (and of each criterion, its met-level threshold) is BH over the
+    p of all thresholds of all criteria tested (p as stored: 3 significant digits)."""
+    _, _, result = planted
+    splits = [t for c in result["criteria"] for t in c["thresholds"]]
+    assert len(splits) == 3 * len(result["criteria"])  # the evidence scale: 3 thresholds
+    expected = bh_q([t["p"] for t in splits])
+    for split, q in zip(splits, expected, strict=True):
+        assert split["q"] == pytest.approx(q, rel=1e-2, abs=1e-12)
+    for c in result["criteria"]:
+        at_met = [t for t in c["thresholds"] if t["label"] == c["met_label"]]
+        assert [(t["n_met"], t["q"]) for t in at_met] == [(c["n_met"], c["q"])]
