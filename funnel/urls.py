@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:pk>/move/", views.deal_move_view, name="deal_move"),
     path("<int:pk>/work/", views.deal_log_work_view, name="deal_log_work"),
     path("<int:pk>/score/", views.deal_score_view, name="deal_score"),
+    path("<int:pk>/win-call/", views.deal_win_call_view, name="deal_win_call"),
     path("<int:pk>/close/", views.deal_close_view, name="deal_close"),
     path("<int:pk>/undo/", views.deal_close_undo_view, name="deal_close_undo"),
     path("<int:pk>/reopen/", views.deal_reopen_view, name="deal_reopen"),

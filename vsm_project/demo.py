@@ -44,13 +44,19 @@ from funnel.eventlog.working import (
 from funnel.importing.writing import VISIT_COPY_COLUMNS as VISIT_COLUMNS
 from funnel.metrics.snapshots import metrics_recompute_stream
 from funnel.models import Deal, DealStatus, Visit
-from funnel.qualification.models import CriterionScore
+from funnel.qualification.models import CriterionScore, WinCall
 from kaizen.models import KaizenCycle, Metric
 from streams.calendars.services import seed_calendar
 from streams.future_states import stream_draw_future_state
 from streams.models import Membership, ProcessStep, Role, Team, ValueStream
 from streams.services import LaneSpec, StageSpec, StepSpec, stream_create
-from vsm_project.demo_criteria import SCORE_COLUMNS, demo_criteria_setup, demo_scores
+from vsm_project.demo_criteria import (
+    SCORE_COLUMNS,
+    WIN_CALL_COLUMNS,
+    demo_criteria_setup,
+    demo_scores,
+    demo_win_calls,
+)
 
 DEMO_TEAM_SLUG = "acme-sales"
 DEMO_PASSWORD = "lean-sales-demo"
@@ -426,6 +432,7 @@ def demo_seed(
     # above are the same with or without them), with signals planted for the lab.
     criteria = demo_criteria_setup(current, users["manager"])
     score_rng = np.random.default_rng(seed + 7919)
+    call_rng = np.random.default_rng(seed + 104729)  # the reps' win calls, of their own too
     names = {u.pk: u.get_full_name() for u in users.values()}
 
     visits = 0
@@ -438,6 +445,8 @@ def demo_seed(
             paths = [path for _, path in batch]
             scores = demo_scores(score_rng, made, paths, steps, criteria, anchor, names)
             _write_rows(CriterionScore, SCORE_COLUMNS, scores)
+            calls = demo_win_calls(call_rng, made, paths, anchor)
+            _write_rows(WinCall, WIN_CALL_COLUMNS, calls)
         if progress:
             done = start + len(batch)
             progress(done, deals, f"{done:,} of {deals:,} deals, {visits:,} visits")

@@ -17,6 +17,11 @@ Most scores are given on time (in the step before the criterion's known-by step,
 some late (one or two steps after), some never (the deal did not get that far yet, or the rep
 never found out). Every score is dated inside the visit it was given in, so the lab's "as of
 step S" sees only what was known then.
+
+Reps also record their own win probability for some deals (:func:`demo_win_calls`), and are
+over-optimistic, as reps are: about 70 % on average where about half as many deals are won, a
+little higher for the deals that go on to win; so the Quality dashboard's gut-feel chart has
+something to show.
 """
 
 from __future__ import annotations
@@ -71,6 +76,14 @@ SCORE_COLUMNS = (
     "scored_by_name",
     "source",
 )
+
+
+#: Of the deals: the share whose owner records a win call.
+WIN_CALL_SHARE = 0.4
+#: The reps' mean call, in percent, and how far it leans with the outcome to come.
+WIN_CALL_MEAN, WIN_CALL_LEAN = 70, 8
+#: The columns of a win call row, in the order :func:`demo_win_calls` writes them.
+WIN_CALL_COLUMNS = ("deal_id", "probability", "called_at", "called_by_id")
 
 
 def demo_criteria_setup(stream: ValueStream, manager) -> list[tuple[Criterion, DemoCriterion]]:
@@ -141,4 +154,26 @@ def demo_scores(
                     ScoreSource.PAGE,
                 )
             )
+    return rows
+
+
+def demo_win_calls(
+    rng: np.random.Generator, deals: list[Deal], paths: list[list[tuple]], anchor: datetime
+) -> list[tuple]:
+    """The win call rows (values in the order of :data:`WIN_CALL_COLUMNS`) of ``deals``: for
+    about :data:`WIN_CALL_SHARE` of them, one call by the owner inside the deal's last visit
+    (before the close; an open deal's current one), of :data:`WIN_CALL_MEAN` % ± 15, leaning
+    :data:`WIN_CALL_LEAN` points up for a deal that is won and down for one that is lost,
+    rounded to 5 %."""
+    draws = rng.random((len(deals), 3))
+    lean = {DealStatus.WON: WIN_CALL_LEAN, DealStatus.LOST: -WIN_CALL_LEAN}
+    rows: list[tuple] = []
+    for k, (deal, path) in enumerate(zip(deals, paths, strict=True)):
+        if not path or draws[k, 0] >= WIN_CALL_SHARE:
+            continue
+        call = WIN_CALL_MEAN + lean.get(deal.status, 0) + 30 * (float(draws[k, 1]) - 0.5)
+        _, entered, exited, _ = path[-1]
+        end = exited if exited is not None else anchor
+        at = entered + (end - entered) * (0.1 + 0.8 * float(draws[k, 2]))
+        rows.append((deal.pk, int(min(95, max(5, 5 * round(call / 5)))), at, deal.owner_id))
     return rows

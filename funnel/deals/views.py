@@ -62,13 +62,14 @@ from funnel.eventlog.services import (
     deal_update_check,
 )
 from funnel.models import Deal, DealStatus
-from funnel.qualification.forms import ScoreForm
+from funnel.qualification.forms import ScoreForm, WinCallForm
 from funnel.qualification.selectors import (
+    deal_latest_win_call,
     deal_qualification,
     deal_score_history,
     deals_coverage,
 )
-from funnel.qualification.services import score_create
+from funnel.qualification.services import score_create, win_call_create
 from streams.forms import apply_service_errors, form_submit
 from streams.models import Role
 from streams.selectors import team_ids_with_role
@@ -228,6 +229,8 @@ def _deal_page(
         ),
         "score_history": deal_score_history(deal=deal),
         "score_form": forms.get("score_form"),
+        "win_call": deal_latest_win_call(deal=deal),
+        "win_call_form": forms.get("win_call_form") or WinCallForm(),
         # The lab's win probability and drivers (funnel.dashboards.quality), for an open deal.
         "deal_lab": deal_lab(deal) if deal.status == DealStatus.OPEN else None,
     }
@@ -276,6 +279,21 @@ def deal_score_view(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, f"{score.criterion.name}: {label}.")
         return redirect(f"{reverse('funnel:deal_detail', args=[deal.pk])}#qualification")
     return _deal_page(request, deal, status=400, failed="score", score_form=form)
+
+
+@require_POST
+def deal_win_call_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record the user's own win probability for the deal (kept beside the earlier ones)."""
+    deal = _deal_for(request, pk, edit=True)
+    form = WinCallForm(request.POST)
+    called, call = form_submit(
+        form,
+        lambda data: win_call_create(deal=deal, probability=data["probability"], user=request.user),
+    )
+    if called:
+        messages.success(request, f"Your win probability: {call.probability} %.")
+        return redirect(f"{reverse('funnel:deal_detail', args=[deal.pk])}#win-call")
+    return _deal_page(request, deal, status=400, failed="win_call", win_call_form=form)
 
 
 @require_POST

@@ -35,6 +35,20 @@ class ScoreForm(forms.Form):
             ).select_related("criteria_set")
 
 
+class WinCallForm(forms.Form):
+    """A rep's own win probability for the deal, from the deal page."""
+
+    probability = forms.IntegerField(
+        min_value=0,
+        max_value=100,
+        label="Your own win probability (%)",
+        help_text="How likely you think this deal is won, 0 to 100; kept to compare with "
+        "how deals end.",
+        error_messages={"required": "Give a whole number from 0 to 100."},
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "step": 1}),
+    )
+
+
 class PresetForm(forms.Form):
     preset = forms.ChoiceField(
         choices=Preset.choices,

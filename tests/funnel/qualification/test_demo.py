@@ -112,3 +112,28 @@ def test_the_lab_finds_the_planted_criteria_and_the_paper_process_myth(demo):
     assert set(ranked) == set(PLANTED)
     myths = {(m["name"], m["kind"]) for m in result["myths"]}
     assert ("Paper process", "weighted_no_effect") in myths
+
+
+def test_reps_win_calls_are_over_optimistic_and_reach_the_lab(demo):
+    from funnel.qualification.models import WinCall
+    from streams.models import ValueStream
+
+    lab = pytest.importorskip("funnel.qualification.lab")
+    calls = list(WinCall.objects.select_related("deal").exclude(deal__status=DealStatus.OPEN))
+    assert len(calls) > 200
+    for call in calls:
+        assert call.deal.created_at <= call.called_at <= call.deal.closed_at
+        assert call.probability % 5 == 0 and call.called_by_id == call.deal.owner_id
+    won = [c.probability for c in calls if c.deal.status == DealStatus.WON]
+    lost = [c.probability for c in calls if c.deal.status == DealStatus.LOST]
+    mean = sum(won + lost) / len(calls)
+    assert 66 <= mean <= 74
+    assert mean / 100 - len(won) / len(calls) > 0.15  # over-optimistic
+    assert sum(won) / len(won) > sum(lost) / len(lost)  # a little gut feel all the same
+    stream = ValueStream.objects.get(slug=demo.stream_slug)
+    window = lab.LabView(start=ANCHOR - timedelta(days=400), end=ANCHOR, as_of=None)
+    result = lab.compute_lab(stream, window)
+    assert result["win_calls"]["n"] == sum(
+        1 for c in calls if ANCHOR - timedelta(days=400) <= c.deal.closed_at < ANCHOR
+    )
+    assert result["win_calls"]["reliability"]
