@@ -59,21 +59,7 @@ CRITERIA = [
                 "p": 2.1e-12,
                 "q": 8.4e-12,
             },
-            # The met level's threshold is the criterion's own split (not a row of its own).
-            {
-                "level": 2,
-                "label": "Validated or better",
-                "n_met": 300,
-                "won_met": 140,
-                "n_not_met": 512,
-                "won_not_met": 90,
-                "win_rate_met": _wr(0.467, 0.411, 0.523),
-                "win_rate_not_met": _wr(0.176, 0.145, 0.211),
-                "difference": _wr(0.291, 0.227, 0.353),
-                "lift": _wr(2.65, 2.12, 3.32),
-                "p": 1.2e-18,
-                "q": 9.6e-18,
-            },
+            # + the met level's threshold: the criterion's own split (below).
         ],
     },
     {
@@ -172,6 +158,14 @@ CRITERIA = [
         "levels": [],
     },
 ]
+#: The figures of a split, a criterion's or a threshold's.
+SPLIT_KEYS = (
+    "n_met", "won_met", "n_not_met", "won_not_met", "win_rate_met", "win_rate_not_met",
+    "difference", "lift", "p", "q",
+)  # fmt: skip
+CRITERIA[0]["thresholds"].append(
+    {"level": 2, "label": "Validated or better"} | {k: CRITERIA[0][k] for k in SPLIT_KEYS}
+)
 
 MYTHS = [
     {
