@@ -77,7 +77,9 @@ class MythSerializer(serializers.Serializer):
     key = serializers.CharField()
     name = serializers.CharField()
     weight = serializers.IntegerField(allow_null=True)
-    kind = serializers.ChoiceField(choices=["weighted_no_effect", "unweighted_effect"])
+    kind = serializers.ChoiceField(
+        choices=["weighted_no_effect", "weighted_unproven", "unweighted_effect"]
+    )
     text = serializers.CharField()
 
 

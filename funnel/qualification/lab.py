@@ -485,6 +485,26 @@ def _myths(figures: list[dict]) -> list[dict]:
                 f"The team weights {f['name']} {weight} of 5, but deals that met it won "
                 f"{rates} ({_q_text(f['q'])})."
             )
+        elif (
+            weight is not None
+            and weight >= WEIGHTED_HIGH
+            and f["verdict"] == "not_yet"
+            and f["q"] is not None
+            and f["q"] >= Q_LEVEL
+        ):
+            # Weighted high, yet no effect shown: too few deals to rule one out, but nothing
+            # that backs the weight either (absence of evidence, said as such).
+            kind = "weighted_unproven"
+            closed = f["n_met"] + f["n_not_met"]
+            text = (
+                f"The team weights {f['name']} {weight} of 5, but deals that met it won "
+                f"{rates} ({_q_text(f['q'])}): no effect shown in {closed:,} closed deals"
+                + (
+                    f"; about {f['deals_needed']:,} would tell whether it has one."
+                    if f["deals_needed"]
+                    else "."
+                )
+            )
         elif (weight is None or weight <= UNWEIGHTED) and f["verdict"] in (
             "predicts_win",
             "predicts_loss",

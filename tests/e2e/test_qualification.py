@@ -23,14 +23,14 @@ def test_a_rep_scores_a_deal_with_one_tap_and_the_list_shows_the_coverage(phone_
     alice = get_user_model().objects.get(username="alice")
     stream = ValueStream.objects.get(slug=demo.stream_slug)
     proposal = ProcessStep.objects.get(stream=stream, name="Proposal & ROI model")
-    # At Proposal: the seven criteria known by Proposal or earlier are due (Paper process,
-    # known by Negotiation, is not); none is scored yet.
+    # At Proposal: all eight criteria are known by Proposal or earlier, so all are due; none
+    # is scored yet.
     deal = deal_create(
         stream=stream, name="Umbrella renewal", owner=alice, first_step=proposal, actor=alice
     )
     login(page, "alice", DEMO_PASSWORD)
     page.goto(f"/deals/?q={deal.name}")
-    expect(page.locator(f"tr[data-deal-id='{deal.pk}'] .coverage")).to_contain_text("0/7 known")
+    expect(page.locator(f"tr[data-deal-id='{deal.pk}'] .coverage")).to_contain_text("0/8 known")
 
     page.goto(f"/deals/{deal.pk}/")
     item = page.locator("li[data-criterion='economic-buyer']")
@@ -55,7 +55,7 @@ def test_a_rep_scores_a_deal_with_one_tap_and_the_list_shows_the_coverage(phone_
     save_screenshot(page, "qualification-phone")
 
     page.goto(f"/deals/?q={deal.name}")
-    expect(page.locator(f"tr[data-deal-id='{deal.pk}'] .coverage")).to_contain_text("1/7 known")
+    expect(page.locator(f"tr[data-deal-id='{deal.pk}'] .coverage")).to_contain_text("1/8 known")
 
 
 def test_a_manager_edits_a_criterion_from_the_map_on_a_phone(phone_page, demo):

@@ -13,6 +13,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from funnel.qualification import lab
 from funnel.qualification.lab import LabView, compute_lab
 from funnel.qualification.models import (
     CriteriaSet,
@@ -434,3 +435,34 @@ def test_a_stream_without_criteria_gives_an_empty_lab():
     assert result["deals"] == {"closed": 1, "won": 1, "lost": 0}
     assert result["criteria"] == [] and result["rules"] == []
     assert result["model"]["message"] == "No active criteria to model yet."
+
+
+def _figures(name, weight, verdict, q, n_met=40, n_not_met=60, deals_needed=None):
+    rate = {"value": 0.5, "low": 0.35, "high": 0.65}
+    return {
+        "key": name.lower(), "name": name, "weight": weight, "verdict": verdict, "q": q,
+        "n_met": n_met, "n_not_met": n_not_met, "deals_needed": deals_needed,
+        "win_rate_met": rate, "win_rate_not_met": rate,
+    }  # fmt: skip
+
+
+def test_a_high_weighted_criterion_without_a_shown_effect_is_an_unproven_myth():
+    """Weighted 4 or 5 with q >= 0.05: 'weighted_unproven' while too few deals rule an effect
+    out (not_yet), 'weighted_no_effect' once they do; a significant one is no myth."""
+    myths = lab._myths(
+        [
+            _figures("Paper", 5, "not_yet", 0.81, deals_needed=1200),
+            _figures("Budget", 4, "no_effect", 0.6),
+            _figures("Champion", 5, "predicts_win", 0.001),
+            _figures("Timing", 3, "not_yet", 0.9),
+            _figures("Close", 4, "not_yet", None),
+        ]
+    )
+    kinds = {m["name"]: m["kind"] for m in myths}
+    assert kinds == {"Paper": "weighted_unproven", "Budget": "weighted_no_effect"}
+    paper = next(m for m in myths if m["name"] == "Paper")
+    assert paper["text"] == (
+        "The team weights Paper 5 of 5, but deals that met it won 50 % [35–65 %] against "
+        "50 % [35–65 %] (q = 0.81): no effect shown in 100 closed deals; about 1,200 would "
+        "tell whether it has one."
+    )
