@@ -184,7 +184,7 @@ def test_below_the_floor_the_model_says_so_and_shows_no_scores(ten):
         "Not enough closed deals yet: 5 won and 5 lost; the model needs at least 40 of each: "
         "need 35 more won and 35 more lost."
     )
-    from funnel.qualification.lab import _floor_message
+    from funnel.qualification.lab_model import _floor_message
 
     assert _floor_message(12, 55).endswith("40 of each: need 28 more won.")
     assert _floor_message(41, 39).endswith("need 1 more lost.")
