@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
+from itertools import product
 from pathlib import Path
 
 import pytest
@@ -333,3 +334,31 @@ def test_checker_passes_a_clean_graph() -> None:
     assert len(edges) == 5
     assert back_edges(edges) == []
     assert import_cycles(edges) == []
+
+
+#: Issue 13: no file of ours over this many lines (migrations, tests and vendored files aside).
+MAX_LINES = 800
+OUR_FILES = ("*.py", "*.html", "*.js", "*.css")
+OUR_FOLDERS = ("vsm_project", "streams", "funnel", "kaizen", "templates", "static", "bench")
+
+
+def _our_files() -> list[Path]:
+    found = []
+    for folder, pattern in product(OUR_FOLDERS, OUR_FILES):
+        for path in (ROOT / folder).rglob(pattern):
+            parts = set(path.relative_to(ROOT).parts)
+            if parts & {"migrations", "vendor"}:
+                continue
+            found.append(path)
+    return found
+
+
+def test_no_file_of_ours_is_over_800_lines() -> None:
+    files = _our_files()
+    assert any(p.name == "engine.py" for p in files)  # the walk sees the project
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in files
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert long == {}
