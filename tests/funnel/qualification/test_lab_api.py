@@ -182,3 +182,44 @@ def test_a_view_whose_job_failed_answers_503_and_is_not_retried_on_every_read(ap
     assert response.status_code == 503
     assert response.json()["status"] == "failed" and response.json()["job"] == job.pk
     assert Job.objects.filter(kind="lab view").count() == 1
+
+
+def _stale_after(stream, capture, write) -> bool:
+    """Whether ``write``, once committed, changes the lab's signature. (One write a test: the
+    test's transaction never commits, so a second write of the stream would find the first's
+    callback still pending and ride on it, as writes of one transaction do.)"""
+    from funnel.qualification.snapshots import lab_signature
+
+    before = lab_signature(stream)
+    assert lab_signature(stream) == before  # nothing changed: the same
+    with capture(execute=True):
+        write()
+    return lab_signature(stream) != before
+
+
+def test_closing_a_deal_makes_the_lab_stale(closed, django_capture_on_commit_callbacks):
+    """The signature reads the stream's recorded change (MetricsState, set when the write
+    commits), not a count of its deals: every write the lab depends on records one."""
+    from funnel.eventlog.services import deal_close
+
+    deal = closed.stream_a.deals.filter(status="open").first()
+    assert _stale_after(
+        closed.stream_a,
+        django_capture_on_commit_callbacks,
+        lambda: deal_close(
+            deal=deal, outcome="lost", lost_reason="No budget", actor=closed.manager_a
+        ),
+    )
+
+
+def test_changing_a_deals_amount_makes_the_lab_stale(closed, django_capture_on_commit_callbacks):
+    from decimal import Decimal
+
+    from funnel.eventlog.services import deal_update
+
+    won = closed.stream_a.deals.get(status="won")
+    assert _stale_after(
+        closed.stream_a,
+        django_capture_on_commit_callbacks,
+        lambda: deal_update(deal=won, user=closed.manager_a, amount=Decimal("12345.00")),
+    )
