@@ -13,7 +13,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from funnel.qualification.snapshots import AT_CLOSE, DEFAULT_DAYS, lab_result_for, lab_view_read
+from funnel.qualification.snapshots import (
+    AT_CLOSE,
+    DEFAULT_DAYS,
+    lab_result_for,
+    lab_snapshot_result,
+    lab_view_read,
+)
 from streams.models import JobState, Role
 from streams.selectors import role_in_team, streams_visible_to
 
@@ -321,7 +327,7 @@ class StreamLabView(APIView):
             {
                 "status": "ready",
                 "result": lab_result_for(
-                    snapshot.result, rep_id=request.user.pk if is_rep else None
+                    lab_snapshot_result(snapshot), rep_id=request.user.pk if is_rep else None
                 ),
                 "computed_at": snapshot.computed_at,
                 "stale": job is not None and job.state != JobState.DONE,

@@ -46,6 +46,7 @@ from funnel.qualification.models import CriteriaSet, LabSnapshot
 from funnel.qualification.snapshots import (
     AT_CLOSE,
     lab_result_for,
+    lab_snapshot_result,
     lab_view_from_params,
     lab_view_read,
 )
@@ -315,7 +316,7 @@ def deal_lab(deal) -> dict | None:
     default lab view when its model passed the evidence floor; None otherwise (no view, too
     few closed deals, or the deal not scored by it). Two queries."""
     snapshot = stored_lab(deal.stream, {})
-    pipeline = (snapshot.result.get("open_deals") or {}) if snapshot else {}
+    pipeline = (lab_snapshot_result(snapshot).get("open_deals") or {}) if snapshot else {}
     entry = (pipeline.get("deals") or {}).get(str(deal.pk)) if pipeline.get("model_ok") else None
     if entry is None:
         return None

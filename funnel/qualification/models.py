@@ -192,6 +192,11 @@ class LabSnapshot(models.Model):
     #: The stream's state the result was computed from (scores, visits, criteria).
     source_signature = models.CharField(max_length=120, blank=True)
     result = models.JSONField(default=dict, blank=True)
+    #: The open deals' probabilities by deal id (the result's ``open_deals.deals``), kept apart:
+    #: most of the result's bytes, read only by the deal page and the API, so the Quality page
+    #: (which shows only their totals) does not decode them. :func:`lab_snapshot_result`
+    #: puts them back.
+    open_deals = models.JSONField(default=dict, blank=True)
     job = models.ForeignKey(
         "streams.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

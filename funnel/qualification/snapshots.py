@@ -204,7 +204,8 @@ def lab_view_read(
     now = now or timezone.now()
     view, key, rolling = lab_view_from_params(stream, params, now=now)
     signature = lab_signature(stream, day=_day(rolling, now))
-    snapshot = LabSnapshot.objects.filter(stream=stream, view_key=key).first()
+    # The open deals' probabilities are read only when asked for (lab_snapshot_result).
+    snapshot = LabSnapshot.objects.filter(stream=stream, view_key=key).defer("open_deals").first()
     if snapshot is not None and snapshot.source_signature == signature and snapshot.computed_at:
         LabSnapshot.objects.filter(pk=snapshot.pk).update(requested_at=now)
         return snapshot, None
@@ -234,11 +235,13 @@ def lab_job_run(*, job_id: int) -> int:
         )
         result = compute_lab(stream, view)
         job_progress(job_id=job_id, done=1, total=2, message="Storing the lab")
+        deals = (result.get("open_deals") or {}).pop("deals", {})
         LabSnapshot.objects.update_or_create(
             stream=stream,
             view_key=params["view_key"],
             defaults={
                 "result": result,
+                "open_deals": deals,
                 "computed_at": timezone.now(),
                 "requested_at": now,
                 "source_signature": signature,
@@ -251,6 +254,15 @@ def lab_job_run(*, job_id: int) -> int:
     closed = result["deals"]["closed"]
     job_finish(job_id=job_id, result={"closed deals": closed}, message="Ready")
     return closed
+
+
+def lab_snapshot_result(snapshot: LabSnapshot) -> dict:
+    """The snapshot's whole result, with the open deals' probabilities (stored apart, in
+    ``LabSnapshot.open_deals``) back in ``open_deals.deals``."""
+    result = snapshot.result
+    if not snapshot.open_deals or "open_deals" not in result:
+        return result
+    return result | {"open_deals": result["open_deals"] | {"deals": snapshot.open_deals}}
 
 
 def lab_result_for(result: dict, *, rep_id: int | None) -> dict:

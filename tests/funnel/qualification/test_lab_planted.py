@@ -125,3 +125,22 @@ def test_every_threshold_of_every_criterion_is_one_bh_family(planted):
     for c in result["criteria"]:
         at_met = [t for t in c["thresholds"] if t["label"] == c["met_label"]]
         assert [(t["n_met"], t["q"]) for t in at_met] == [(c["n_met"], c["q"])]
+
+
+def test_the_stored_view_keeps_the_open_deals_apart_and_gives_them_back(planted):
+    """The job stores the open deals' probabilities in their own column, so the Quality page
+    does not decode them; the API's and the deal page's reader puts them back."""
+    from funnel.qualification.models import LabSnapshot
+    from funnel.qualification.snapshots import lab_snapshot_result, lab_view_read
+
+    stream, sim, result = planted
+    params = {"start": "2025-01-01", "end": "2026-02-04", "as_of": str(sim.criteria[0].known_by_id)}
+    lab_view_read(stream, params)  # eager Celery: the job computes and stores the view
+    stored = LabSnapshot.objects.get(stream=stream)
+    assert "deals" not in stored.result["open_deals"]
+    assert set(stored.open_deals) == set(result["open_deals"]["deals"])
+    whole = lab_snapshot_result(stored)
+    assert whole["open_deals"]["deals"] == stored.open_deals
+    assert whole["open_deals"]["expected_value"] == stored.result["open_deals"]["expected_value"]
+    page_read, _ = lab_view_read(stream, params)
+    assert "open_deals" in page_read.get_deferred_fields()
