@@ -22,11 +22,14 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
 
 from funnel.dashboards.charts import Chart, Tile
 from funnel.dashboards.charts.common import _when
 from funnel.dashboards.charts.quality import (
+    _computed_at,
     calibration_chart,
     coverage_charts,
     difference_text,
@@ -222,6 +225,16 @@ def _quality_stream(request: HttpRequest, slug: str) -> tuple[ValueStream, str |
     return stream, role, request.user.pk if role == Role.REP else None
 
 
+def _board(stream: ValueStream, snapshot: LabSnapshot, owner_id: int | None, query: str):
+    board = quality_board(
+        stream, lab_result_for(snapshot.result, rep_id=owner_id), owner_id=owner_id
+    )
+    for chart in board.charts:
+        url = reverse("dashboards:quality_csv", args=[stream.slug, chart.key])
+        chart.csv_url = url + (f"?{query}" if query else "")
+    return board
+
+
 @require_GET
 def quality_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     stream, role, owner_id = _quality_stream(request, slug)
@@ -260,14 +273,30 @@ def quality_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     if snapshot is not None:
         # Stale while a job computes fresh figures (an eager job has already run).
         context["stale"] = job is not None and job.state in (JobState.QUEUED, JobState.RUNNING)
-        result = lab_result_for(snapshot.result, rep_id=owner_id)
-        board = quality_board(stream, result, owner_id=owner_id)
-        for chart in board.charts:
-            url = reverse("dashboards:quality_csv", args=[stream.slug, chart.key])
-            chart.csv_url = url + (f"?{query}" if query else "")
         context |= {
-            "board": board,
-            "computed_at": board.computed_at,
+            # Built only when the template renders it: the rendered board is cached per
+            # snapshot, viewer and zone (``board_key``), so a repeated read skips both.
+            "board": SimpleLazyObject(lambda: _board(stream, snapshot, owner_id, query)),
+            "has_board": True,
+            "closed_deals": snapshot.result["deals"]["closed"],
+            "board_key": "|".join(
+                map(
+                    str,
+                    (
+                        stream.pk,
+                        stream.slug,
+                        snapshot.pk,
+                        snapshot.view_key,
+                        snapshot.source_signature,
+                        snapshot.computed_at.timestamp(),
+                        owner_id,
+                        context["can_kaizen"],
+                        query,
+                        timezone.get_current_timezone_name(),
+                    ),
+                )
+            ),
+            "computed_at": _computed_at(snapshot.result),
             "view": snapshot.result["view"],
             "window_text": window_text(snapshot.result["view"]),
         }

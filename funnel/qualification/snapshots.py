@@ -195,6 +195,11 @@ def lab_job(
     return job
 
 
+#: How stale a snapshot's ``requested_at`` (when it was last read) may be before a read
+#: records itself.
+REQUESTED_EVERY = timedelta(hours=1)
+
+
 def lab_view_read(
     stream: ValueStream, params: Any, *, user: object = None, now: datetime | None = None
 ) -> tuple[LabSnapshot | None, Job | None]:
@@ -207,7 +212,8 @@ def lab_view_read(
     # The open deals' probabilities are read only when asked for (lab_snapshot_result).
     snapshot = LabSnapshot.objects.filter(stream=stream, view_key=key).defer("open_deals").first()
     if snapshot is not None and snapshot.source_signature == signature and snapshot.computed_at:
-        LabSnapshot.objects.filter(pk=snapshot.pk).update(requested_at=now)
+        if now - snapshot.requested_at > REQUESTED_EVERY:  # a write per read would cost more
+            LabSnapshot.objects.filter(pk=snapshot.pk).update(requested_at=now)
         return snapshot, None
     job = lab_job(stream=stream, view=view, key=key, rolling=rolling, user=user, now=now)
     snapshot = LabSnapshot.objects.filter(stream=stream, view_key=key).first()

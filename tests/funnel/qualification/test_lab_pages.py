@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import timedelta
 from unittest import mock
 
 import pytest
@@ -271,7 +272,11 @@ def test_win_calls_chart_only_when_reps_made_calls(lab):
             ],
         }
     }
-    LabSnapshot.objects.filter(pk=lab.snapshot.pk).update(result=result)
+    # As the job stores a result: with the time it was computed (which the page's cached
+    # board is keyed by).
+    LabSnapshot.objects.filter(pk=lab.snapshot.pk).update(
+        result=result, computed_at=lab.snapshot.computed_at + timedelta(minutes=5)
+    )
     html = page(lab, lab.manager_a).content.decode()
     assert 'id="chart-win_calls"' in html and "60 calls" in html
 
@@ -394,3 +399,24 @@ def test_a_view_its_eager_job_has_just_computed_is_fresh(lab):
     with mock.patch("funnel.dashboards.quality.lab_view_read", return_value=(lab.snapshot, done)):
         html = page(lab, lab.manager_a).content.decode()
     assert 'id="chart-forest"' in html and "fresh figures are on their way" not in html
+
+
+def test_the_rendered_board_is_cached_per_snapshot_and_viewer(lab):
+    """A second read of the same view by the same kind of viewer renders the cached board
+    without building it again; a rep (their own rows) and a new result get their own."""
+    from django.core.cache import cache
+
+    cache.clear()
+    with mock.patch("funnel.dashboards.quality.quality_board", wraps=quality_board) as built:
+        first = page(lab, lab.manager_a).content.decode()
+        again = page(lab, lab.manager_a).content.decode()
+        assert built.call_count == 1
+        assert 'id="chart-forest"' in again and again.count("chart-") == first.count("chart-")
+        rep = page(lab, lab.rep_a1).content.decode()
+        assert built.call_count == 2
+        assert "Rep Two" not in rep
+        LabSnapshot.objects.filter(pk=lab.snapshot.pk).update(
+            computed_at=lab.snapshot.computed_at + timedelta(minutes=5)
+        )
+        page(lab, lab.manager_a)
+        assert built.call_count == 3
