@@ -266,9 +266,12 @@ def lab_snapshot_result(snapshot: LabSnapshot) -> dict:
     """The snapshot's whole result, with the open deals' probabilities (stored apart, in
     ``LabSnapshot.open_deals``) back in ``open_deals.deals``."""
     result = snapshot.result
-    if not snapshot.open_deals or "open_deals" not in result:
+    if "open_deals" not in result:
         return result
-    return result | {"open_deals": result["open_deals"] | {"deals": snapshot.open_deals}}
+    # A result stored before the column existed keeps its deals inside; otherwise the column
+    # (empty when no open deal got a probability).
+    deals = snapshot.open_deals or result["open_deals"].get("deals") or {}
+    return result | {"open_deals": result["open_deals"] | {"deals": deals}}
 
 
 def lab_result_for(result: dict, *, rep_id: int | None) -> dict:
