@@ -5,8 +5,8 @@ request (docs/qualification.md, "The lab").
 - :func:`lab_view_from_params` reads ``start``, ``end`` and ``as_of`` into a
   :class:`~funnel.qualification.lab.LabView` and its canonical ``view_key``.
 - :func:`lab_signature` sums up what a result depends on: the stream's scores, criteria, win
-  calls, deals, visits (``MetricsState.changed_at``) and steps, and the day for a rolling
-  window. A snapshot whose signature differs is *stale*.
+  calls, its recorded change of deals and visits (``MetricsState.changed_at``) and steps, and
+  the day for a rolling window. A snapshot whose signature differs is *stale*.
 - :func:`lab_view_read` returns the snapshot and, when it is missing or stale, the job that
   computes it (queued, or joined when one already runs for that view). A stale snapshot is
   still returned, to show while the new one is computed. With eager Celery (development,
@@ -28,6 +28,7 @@ from funnel.eventlog.moments import moment_from_text
 from funnel.models import Deal, MetricsState
 from funnel.qualification.lab import RESULT_FORMAT, LabView, compute_lab
 from funnel.qualification.models import Criterion, CriterionScore, LabSnapshot, WinCall
+from streams.ids import parse_id
 from streams.models import Job, JobState, ProcessStep, ValueStream
 from streams.services import job_create, job_fail, job_finish, job_joinable, job_progress
 from vsm_project.background import enqueue, job_claim, job_restartable, task_named
@@ -91,14 +92,11 @@ def lab_view_from_params(
         as_of = None
     elif not raw_as_of:
         as_of = default_as_of(stream)
-    elif not (raw_as_of.isascii() and raw_as_of.isdigit()):
+    elif (as_of := parse_id(raw_as_of)) is None:
         errors["as_of"] = f"'{raw_as_of[:40]}' is not a step id nor '{AT_CLOSE}'."
-        as_of = None
-    elif not ProcessStep.objects.filter(stream=stream, pk=int(raw_as_of)).exists():
+    elif not ProcessStep.objects.filter(stream=stream, pk=as_of).exists():
         errors["as_of"] = f"Step {raw_as_of} is not a step of this stream."
         as_of = None
-    else:
-        as_of = int(raw_as_of)
     if errors:
         raise ValidationError(errors)
     window = f"last-{DEFAULT_DAYS}d" if rolling else f"{_stamp(start)}/{_stamp(end)}"

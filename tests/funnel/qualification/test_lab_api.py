@@ -87,6 +87,7 @@ def test_a_new_score_makes_the_snapshot_stale_and_it_is_recomputed_on_read(api_c
         ("?start=2025-03-01&end=2025-02-01", "end"),
         ("?as_of=Proposal", "as_of"),
         ("?as_of=%00", "as_of"),
+        ("?as_of=99999999999999999999999", "as_of"),  # beyond a bigint
     ],
 )
 def test_a_bad_parameter_is_a_400_naming_it(api_client, closed, query, field):
