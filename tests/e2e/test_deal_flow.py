@@ -305,6 +305,9 @@ def test_the_deals_list_is_cards_on_a_phone_and_filters_by_step_and_stalled(phon
     page.get_by_label("Only stalled deals").check()
     page.get_by_role("button", name="Show deals").click()
     assert "stalled=on" in page.url and "step=" in page.url
+    # The URL changes when the navigation commits, before the new list is parsed: wait for
+    # either the rows or the empty state of the new page before counting.
+    expect(page.locator("table.deal-table tbody tr, .empty-state").first).to_be_visible()
     expected = Deal.objects.filter(
         status=DealStatus.OPEN,
         visits__exited_at__isnull=True,
