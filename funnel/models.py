@@ -223,6 +223,13 @@ class Visit(models.Model):
             models.Index(fields=["step", "entered_at"], name="visit_step_entered"),
             models.Index(fields=["deal", "entered_at"], name="visit_deal_entered"),
             models.Index(fields=["actor"], condition=Q(actor__isnull=False), name="visit_actor"),
+            # The hand-off board and the ready-for-sales queue: open visits at a step, oldest
+            # first (funnel.leads); one row per open case, so cheap to keep.
+            models.Index(
+                fields=["step", "entered_at"],
+                condition=Q(exited_at__isnull=True),
+                name="visit_open_step_entered",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -434,4 +441,14 @@ from funnel.qualification.models import (  # noqa: E402,F401
     CriterionScore,
     LabSnapshot,
     WinCall,
+)
+from funnel.leads.models import (  # noqa: E402,F401
+    Handoff,
+    HandoffAlert,
+    HandoffDecision,
+    HandoffReason,
+    LeadsSnapshot,
+    SellerLimit,
+    StepWipLimit,
+    Waterfall,
 )
