@@ -8,9 +8,11 @@ class FunnelConfig(AppConfig):
     def ready(self) -> None:
         from funnel.eventlog.selectors import measured_map
         from funnel.eventlog.working import working_offsets_calendar_changed
+        from funnel.leads.map_markers import handoff_markers
         from streams.calendars.hooks import register_calendar_changed
-        from streams.hooks import register_measures
+        from streams.hooks import register_measures, register_step_markers
 
         register_measures(measured_map)
+        register_step_markers(handoff_markers)
         # A calendar change rewrites the working-time offsets of the streams it covers.
         register_calendar_changed(working_offsets_calendar_changed)

@@ -5,6 +5,8 @@ them (apps depend one way: streams ← funnel ← kaizen).
   from its metric snapshots (``funnel.eventlog.selectors.measured_map``).
 - ``kaizen`` registers a *bursts* provider: the steps with an open kaizen cycle
   (``kaizen.selectors.open_cycle_step_ids``).
+- ``funnel`` registers a *step markers* provider: small labelled pills on a step's box, such
+  as a hand-off point of the lead waterfall (``funnel.leads.map_markers``).
 
 Providers are registered in each app's ``AppConfig.ready``.
 """
@@ -20,9 +22,13 @@ from streams.models import ValueStream
 #: ``provider(stream, basis)``: the measured figures in ``basis`` ("elapsed" or "working").
 MeasuresProvider = Callable[[ValueStream, str], MeasuredMap | None]
 BurstsProvider = Callable[[ValueStream], set[int]]
+#: ``provider(stream)``: per step id, the markers to draw on its box as (symbol, tooltip);
+#: the symbol is a few letters (it fits a pill of 24 px), the tooltip says what it means.
+StepMarkersProvider = Callable[[ValueStream], dict[int, list[tuple[str, str]]]]
 
 _measures: list[MeasuresProvider] = []
 _bursts: list[BurstsProvider] = []
+_step_markers: list[StepMarkersProvider] = []
 
 
 def register_measures(provider: MeasuresProvider) -> None:
@@ -33,6 +39,11 @@ def register_measures(provider: MeasuresProvider) -> None:
 def register_bursts(provider: BurstsProvider) -> None:
     if provider not in _bursts:
         _bursts.append(provider)
+
+
+def register_step_markers(provider: StepMarkersProvider) -> None:
+    if provider not in _step_markers:
+        _step_markers.append(provider)
 
 
 def measured_map(stream: ValueStream, basis: str | None = None) -> MeasuredMap | None:
@@ -61,3 +72,12 @@ def burst_step_ids(stream: ValueStream) -> set[int]:
     for provider in _bursts:
         ids |= provider(stream)
     return ids
+
+
+def step_markers(stream: ValueStream) -> dict[int, list[tuple[str, str]]]:
+    """Every provider's markers of the steps of ``stream``, by step id."""
+    markers: dict[int, list[tuple[str, str]]] = {}
+    for provider in _step_markers:
+        for step_id, items in provider(stream).items():
+            markers.setdefault(step_id, []).extend(items)
+    return markers

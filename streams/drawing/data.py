@@ -4,10 +4,11 @@ summary box."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 
-from streams.hooks import burst_step_ids, measured_map
+from streams.hooks import burst_step_ids, measured_map, step_markers
 from streams.metrics import MapSummary, MeasuredMap, StepFigures
 from streams.models import StreamState, ValueStream
 from streams.selectors import planned_figures, planned_summary
@@ -56,6 +57,8 @@ class VsmMap:
     planned_summary: MapSummary
     measured: MeasuredMap | None = None
     burst_step_ids: frozenset[int] = frozenset()
+    #: Per step id, (symbol, tooltip) pills from ``streams.hooks.step_markers``.
+    step_markers: Mapping[int, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
     @property
     def state_label(self) -> str:
@@ -103,4 +106,5 @@ def vsm_map_data(stream: ValueStream, basis: str | None = None) -> VsmMap:
         planned_summary=planned_summary(stream, rows),
         measured=measured_map(stream, basis),
         burst_step_ids=frozenset(burst_step_ids(stream)),
+        step_markers={k: tuple(v) for k, v in step_markers(stream).items()},
     )

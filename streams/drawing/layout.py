@@ -237,6 +237,10 @@ def vsm_layout(data: VsmMap) -> Layout:
                 markers.append(Marker(marker_x, symbol, explanations.ALL[key].tooltip))
                 tooltip_parts.append(f"{explanations.ALL[key].label} recorded.")
                 marker_x += 28
+        for symbol, tooltip in data.step_markers.get(step.id, ()):
+            markers.append(Marker(marker_x, symbol, tooltip))
+            tooltip_parts.append(tooltip)
+            marker_x += 28
         if measured is None:
             measured_header = None
             measured_tooltip = (

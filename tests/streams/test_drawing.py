@@ -530,6 +530,59 @@ def test_motion_waste_and_unused_talent_are_marked():
     assert markers[steps[0].id] == []
 
 
+def test_hand_off_points_of_the_lead_waterfall_are_marked_with_their_stage():
+    from funnel.leads.models import Handoff, Side
+
+    stream = demo_stream()
+    steps = list(stream.steps.order_by("position"))
+    ProcessStep.objects.filter(id=steps[2].id).update(motion_waste=True)
+    Handoff.objects.create(
+        stream=stream,
+        position=1,
+        step=steps[2],
+        offered_stage="MQL",
+        accepted_stage="SAL",
+        giver=Side.MARKETING,
+        receiver=Side.SDR,
+        sla_minutes=240,
+    )
+    Handoff.objects.create(
+        stream=stream,
+        position=2,
+        step=steps[3],
+        offered_stage="Sales qualified",
+        giver=Side.SDR,
+        receiver=Side.SALES,
+        sla_minutes=2400,
+        pull=True,
+    )
+    root = parse(stream_svg(stream))
+    by_step = {int(b.get("data-step-id")): b for b in boxes(root)}
+    pills = {
+        step.id: [m.get("data-marker") for m in find_all(by_step[step.id], "g", "marker")]
+        for step in steps[:4]
+    }
+    assert pills == {
+        steps[0].id: [],
+        steps[1].id: [],
+        steps[2].id: ["MW", "MQL"],
+        steps[3].id: ["Sale"],
+    }
+    (mql,) = [
+        m for m in find_all(by_step[steps[2].id], "g", "marker") if m.get("data-marker") == "MQL"
+    ]
+    assert text_of(mql.find(f"{SVG}title")) == (
+        "Hand-off: leads arrive here as MQL, from Marketing to SDR. Accepted, they become SAL. "
+        "SLA: accept or turn down within 4 working hours."
+    )
+    (pull,) = find_all(by_step[steps[3].id], "g", "marker")
+    assert text_of(pull.find(f"{SVG}title")) == (
+        "Hand-off: leads arrive here as Sales qualified, from SDR to Sales. "
+        "SLA: accept or turn down within 5 working days. "
+        "Sellers pull from here (the ready-for-sales queue)."
+    )
+
+
 # --------------------------------------------------------------------------------------
 # escaping, edge cases, size
 # --------------------------------------------------------------------------------------
@@ -615,8 +668,9 @@ def test_a_200_step_map_renders_every_box_at_a_fixed_width():
 
 def test_reading_the_map_takes_a_fixed_number_of_queries(django_assert_num_queries):
     stream = demo_stream()
-    # lanes, steps (with stages), latest stream snapshot (none yet), open kaizen cycles
-    with django_assert_num_queries(4):
+    # lanes, steps (with stages), latest stream snapshot (none yet), open kaizen cycles,
+    # the lead waterfall's hand-off steps
+    with django_assert_num_queries(5):
         data = vsm_map_data(stream)
     assert len(data.steps) == 8 and len(data.lanes) == 5 and len(data.stages) == 4
     assert data.measured is None and data.burst_step_ids == frozenset()
