@@ -20,7 +20,6 @@ from django_filters import rest_framework as filters
 from drf_spectacular.utils import (
     extend_schema,
     extend_schema_field,
-    extend_schema_view,
 )
 from rest_framework import mixins, permissions, serializers, status
 from rest_framework.decorators import action
@@ -54,7 +53,7 @@ from kaizen.services import (
     cycle_update,
 )
 from streams.api import IdFilter
-from streams.api.common import ScopedToUser, _InputSerializer
+from streams.api.common import ScopedToUser, _InputSerializer, list_retrieve_schema
 from streams.models import ProcessStep, StreamState, ValueStream
 from streams.selectors import User, members_visible_to, streams_visible_to
 
@@ -338,10 +337,7 @@ class PhaseMovePermission(permissions.BasePermission):
         return view.action not in self.actions or cycle_can_manage(user=request.user, cycle=obj)
 
 
-@extend_schema_view(
-    list=extend_schema(summary="Kaizen cycles of your teams"),
-    retrieve=extend_schema(summary="One kaizen cycle, with its stored Check"),
-)
+@list_retrieve_schema("Kaizen cycles of your teams", "One kaizen cycle, with its stored Check")
 class KaizenCycleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, AnsweringViewSet):
     """Kaizen (PDCA) cycles: every member of a team reads them; managers and reps plan;
     managers move them through Do, Check and Act."""

@@ -9,7 +9,7 @@ change 403.
 from __future__ import annotations
 
 from django.db.models import OuterRef, QuerySet, Subquery
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -40,6 +40,7 @@ from funnel.eventlog.services import (
     deal_update,
 )
 from funnel.models import Deal, Visit
+from streams.api.common import list_retrieve_schema
 from streams.models import Role
 from streams.selectors import team_ids_with_role
 
@@ -70,10 +71,7 @@ _ERRORS = object_errors("deal", "You can see the deal but not change it.")
 _deal_action = post_actions(DealSerializer, _ERRORS)
 
 
-@extend_schema_view(
-    list=extend_schema(summary="Deals you can see"),
-    retrieve=extend_schema(summary="One deal"),
-)
+@list_retrieve_schema("Deals you can see", "One deal")
 class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, AnsweringViewSet):
     """Deals: managers and leadership see their teams' deals, reps their own."""
 

@@ -4,19 +4,16 @@ read-only; a visit changes through the deal's actions (``funnel.api.deals``)."""
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
 
 from funnel.api.filters import LIST_BACKENDS, EventLogPagination, VisitFilter
 from funnel.api.serializers import VisitSerializer
 from funnel.eventlog.selectors import visits_visible_to
 from funnel.models import Visit
+from streams.api.common import list_retrieve_schema
 
 
-@extend_schema_view(
-    list=extend_schema(summary="Visits of the deals you can see"),
-    retrieve=extend_schema(summary="One visit"),
-)
+@list_retrieve_schema("Visits of the deals you can see", "One visit")
 class VisitViewSet(viewsets.ReadOnlyModelViewSet):
     """Visits (stays of a deal at a step) of the deals you can see."""
 

@@ -17,7 +17,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -43,7 +43,7 @@ from funnel.qualification.services import (
     win_call_create,
 )
 from streams.api import IdFilter
-from streams.api.common import ScopedToUser, _InputSerializer
+from streams.api.common import ScopedToUser, _InputSerializer, list_retrieve_schema
 from streams.models import ProcessStep, ValueStream
 from streams.selectors import User, streams_visible_to
 
@@ -137,10 +137,7 @@ _CRITERION_ERRORS = object_errors("criterion", "Only the team's managers change 
 _criterion_action = post_actions(CriterionSerializer, _CRITERION_ERRORS)
 
 
-@extend_schema_view(
-    list=extend_schema(summary="Qualification criteria of the streams you can see"),
-    retrieve=extend_schema(summary="One criterion version"),
-)
+@list_retrieve_schema("Qualification criteria of the streams you can see", "One criterion version")
 class CriterionViewSet(_ReadViewSet):
     """Criteria, one row per version (``key`` stays across versions)."""
 
@@ -282,10 +279,7 @@ class ScoreFilter(filters.FilterSet):
 _SCORE_ERRORS = object_errors("deal", "Only the deal's owner and the team's managers score it.")
 
 
-@extend_schema_view(
-    list=extend_schema(summary="Scores of the deals you can see"),
-    retrieve=extend_schema(summary="One score"),
-)
+@list_retrieve_schema("Scores of the deals you can see", "One score")
 class ScoreViewSet(_ReadViewSet):
     """Scores of deals against criteria: each a new row, never changed."""
 
@@ -381,10 +375,7 @@ class WinCallFilter(filters.FilterSet):
         fields = ["deal", "stream"]
 
 
-@extend_schema_view(
-    list=extend_schema(summary="Win calls of the deals you can see"),
-    retrieve=extend_schema(summary="One win call"),
-)
+@list_retrieve_schema("Win calls of the deals you can see", "One win call")
 class WinCallViewSet(_ReadViewSet):
     """Reps' own win probabilities for deals, kept to compare with outcomes."""
 

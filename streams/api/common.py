@@ -173,6 +173,15 @@ class _StreamFilter(filters.FilterSet):
     stream = IdFilter(field_name="stream_id", label="Stream id")
 
 
+def list_retrieve_schema(list_summary: str, retrieve_summary: str) -> Any:
+    """The schema of a viewset's list and retrieve actions: their summaries (the rest is read
+    from the viewset)."""
+    return extend_schema_view(
+        list=extend_schema(summary=list_summary),
+        retrieve=extend_schema(summary=retrieve_summary),
+    )
+
+
 _ERRORS = {
     400: OpenApiResponse(OpenApiTypes.OBJECT, description="Invalid input: {field: [reason, …]}."),
     403: OpenApiResponse(description="You can see the map but not change it."),

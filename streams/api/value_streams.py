@@ -8,7 +8,7 @@ from collections.abc import Callable
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -28,6 +28,7 @@ from streams.api.common import (
     _MapViewSet,
     _present,
     _version_field,
+    list_retrieve_schema,
 )
 from streams.api.lanes import LaneSerializer
 from streams.api.permissions import _require_team_manager
@@ -169,9 +170,9 @@ class ValueStreamFilter(filters.FilterSet):
         fields = ["team", "state"]
 
 
-@extend_schema_view(
-    list=extend_schema(summary="Value streams you can see, with their lanes, stages and steps"),
-    retrieve=extend_schema(summary="One value stream with its lanes, stages and steps"),
+@list_retrieve_schema(
+    "Value streams you can see, with their lanes, stages and steps",
+    "One value stream with its lanes, stages and steps",
 )
 class ValueStreamViewSet(_MapViewSet):
     """Value streams of the user's teams, with their lanes, funnel stages and steps."""
