@@ -20,6 +20,7 @@ from funnel.importing import (
     import_uploads_prune,
     upload_bytes,
 )
+from funnel.leads.snapshots import leads_job_run
 from funnel.metrics.snapshots import (
     metrics_changed,
     metrics_recompute_all,
@@ -268,3 +269,11 @@ def compute_lab(job_id: int) -> int:
     ``funnel.qualification.snapshots.lab_view_read`` when a view is missing or stale), with
     progress on the ``Job``. A failure fails the job and is raised."""
     return lab_job_run(job_id=job_id)
+
+
+@shared_task(name="funnel.tasks.compute_leads")
+def compute_leads(job_id: int) -> int:
+    """Compute one Leads dashboard view into its ``LeadsSnapshot`` (queued by
+    ``funnel.leads.snapshots.leads_view_read`` when a view is missing or stale), with
+    progress on the ``Job``. A failure fails the job and is raised."""
+    return leads_job_run(job_id=job_id)

@@ -1,0 +1,387 @@
+"""The Leads dashboard's snapshots: a view (docs/leads.md "Leads result") is computed by a
+background job (``funnel.tasks.compute_leads``) into a ``LeadsSnapshot`` and read from there
+by the pages and the API, never computed inside a request, as the lab's are
+(``funnel.qualification.snapshots``).
+
+- :func:`leads_view_from_params` reads ``start``, ``end``, ``as_of``, ``source``, ``owner``
+  and ``time`` into a :class:`~funnel.leads.view.LeadsView` and its canonical ``view_key``.
+- :func:`leads_signature` sums up what a result depends on: the stream's recorded change of
+  deals and visits (``MetricsState.changed_at``), its latest hand-off decision, its
+  waterfall, hand-offs, reasons, seller limits, steps and calendars, and, for a view "as of
+  now", the five minutes it was read in (ages and waiting leads grow with the clock). A
+  snapshot whose signature differs is *stale*.
+- :func:`leads_view_read` returns the snapshot and, when it is missing or stale, the job that
+  computes it (queued, or joined when one already runs for the view). A stale snapshot is
+  still returned, to show while the new one is computed. With eager Celery (development,
+  tests) the job has run when it returns.
+- :func:`compute_leads` puts the parts together: ``waterfall_figures`` and ``sla_figures``
+  (the waterfall, flow, response and SLA), ``capacity`` (the ready-for-sales queue),
+  ``separation`` (prospecting by sellers) and ``waste``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db.models import Max
+from django.utils import timezone
+
+from funnel.eventlog.moments import moment_from_text
+from funnel.eventlog.working import calendar_signature
+from funnel.leads.models import (
+    Handoff,
+    HandoffDecision,
+    HandoffReason,
+    LeadsSnapshot,
+    SellerLimit,
+    StepWipLimit,
+    Waterfall,
+)
+from funnel.leads.view import LeadsView
+from funnel.metrics.engine import NO_CALENDAR, stream_basis
+from funnel.models import Deal, MetricsState
+from funnel.qualification.snapshots import JOIN, REQUESTED_EVERY, RETRY_AFTER
+from streams.calendars.selectors import team_default_calendar
+from streams.ids import parse_id
+from streams.models import Job, JobState, ProcessStep, TimeBasis, ValueStream
+from streams.services import job_create, job_fail, job_finish, job_joinable, job_progress
+from vsm_project.background import enqueue, job_claim, job_restartable, task_named
+
+#: The version of the result's layout (docs/leads.md "Leads result").
+RESULT_FORMAT = 1
+#: The default window: the last 90 days up to the as-of instant (now).
+DEFAULT_DAYS = 90
+LEADS_JOB = "leads view"
+LEADS_TASK = "funnel.tasks.compute_leads"
+#: A view "as of now" is computed again at most this often while nothing else changes: its
+#: ages, waiting leads and due SLAs grow with the clock (the metrics' "now" figures are
+#: refreshed as often).
+NOW_EVERY = timedelta(minutes=5)
+SOURCE_MAX = Deal._meta.get_field("source").max_length
+NOW = "now"
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ").replace(".000000Z", "Z")
+
+
+def _text(params: Any, name: str, errors: dict[str, str]) -> str:
+    raw = (params.get(name) or "").strip()
+    if "\x00" in raw:
+        errors[name] = "A parameter cannot contain a NUL character (\\x00)."
+        return ""
+    return raw
+
+
+def leads_view_from_params(
+    stream: ValueStream, params: Any, *, now: datetime | None = None
+) -> tuple[LeadsView, str, bool]:
+    """``(view, view_key, live)`` from the query parameters:
+
+    - ``start``, ``end``: ISO dates or date-times (UTC unless they say otherwise), the window
+      ``[start, end)``; both or neither; without them, the 90 days up to the as-of instant;
+    - ``as_of``: an ISO date or date-time, not in the future; default now;
+    - ``source``: a lead source; ``owner``: a user id (the case's owner);
+    - ``time``: ``elapsed`` or ``working`` (default the stream's basis; ``working`` needs a
+      calendar).
+
+    ``live`` says the view is "as of now" (its key holds ``now``, its as-of instant is the
+    moment it is computed). A ``ValidationError`` naming each bad parameter."""
+    now = now or timezone.now()
+    errors: dict[str, str] = {}
+    moments: dict[str, datetime | None] = {"start": None, "end": None, "as_of": None}
+    for name in moments:
+        raw = _text(params, name, errors)
+        if raw:
+            try:
+                moments[name] = moment_from_text(raw, UTC)
+            except ValueError as exc:
+                errors[name] = str(exc)
+    if (moments["start"] is None) != (moments["end"] is None) and not (
+        {"start", "end"} & set(errors)
+    ):
+        missing = "end" if moments["end"] is None else "start"
+        errors[missing] = "Give both start and end, or neither (the last 90 days)."
+    live = moments["as_of"] is None
+    as_of = moments["as_of"] or now
+    if moments["as_of"] is not None and moments["as_of"] > now:
+        errors["as_of"] = "The as-of instant is in the future; nothing is known about it yet."
+    rolling = moments["start"] is None and moments["end"] is None
+    end = moments["end"] or as_of
+    start = moments["start"] or end - timedelta(days=DEFAULT_DAYS)
+    if not errors and end <= start:
+        errors["end"] = "The window ends after it starts."
+    source = _text(params, "source", errors)
+    if len(source) > SOURCE_MAX:
+        errors["source"] = f"A lead source is at most {SOURCE_MAX} characters."
+    owner_id: int | None = None
+    raw_owner = _text(params, "owner", errors)
+    if raw_owner:
+        owner_id = parse_id(raw_owner)
+        if owner_id is None:
+            errors["owner"] = f"'{raw_owner[:40]}' is not a user id (a whole number)."
+        elif not get_user_model().objects.filter(pk=owner_id).exists():
+            errors["owner"] = f"There is no user {owner_id}."
+    basis = _text(params, "time", errors) or stream_basis(stream)
+    if basis not in TimeBasis.values:
+        errors["time"] = f"'{basis[:40]}' is not a time basis; use elapsed or working."
+    elif basis == TimeBasis.WORKING and team_default_calendar(stream.team_id) is None:
+        errors["time"] = NO_CALENDAR
+    if errors:
+        raise ValidationError(errors)
+    window = f"last-{DEFAULT_DAYS}d" if rolling else f"{_stamp(start)}/{_stamp(end)}"
+    key = "|".join(
+        [
+            window,
+            NOW if live else _stamp(as_of),
+            basis,
+            f"owner={owner_id or ''}",
+            # The source last: it is the only free text, and the key's length is bounded.
+            f"source={hashlib.sha256(source.encode()).hexdigest()[:16] if source else ''}",
+        ]
+    )
+    view = LeadsView(
+        stream_id=stream.pk,
+        start=start,
+        end=end,
+        as_of=as_of,
+        source=source,
+        owner_id=owner_id,
+        basis=basis,
+    )
+    return view, key, live
+
+
+def _tick(live: bool, now: datetime) -> str:
+    """The five minutes ``now`` is in, for a view as of now ("" otherwise)."""
+    if not live:
+        return ""
+    return str(int(now.timestamp() // NOW_EVERY.total_seconds()))
+
+
+def leads_signature(stream: ValueStream, *, tick: str = "") -> str:
+    """What the stream's Leads results depend on, hashed (``tick``: the five minutes a view
+    as of now is read in)."""
+    last = HandoffDecision.objects.filter(handoff__stream=stream).aggregate(
+        id=Max("id"), at=Max("decided_at")
+    )
+    parts = [
+        RESULT_FORMAT,
+        tick,
+        stream.time_basis,
+        # Decisions are only added (never edited); one deleted goes with its visit, which
+        # records a change of visits below.
+        last,
+        # Every write of deals and visits records the stream's change here
+        # (``metrics_changed``): one row.
+        MetricsState.objects.filter(stream=stream).values_list("changed_at", flat=True).first(),
+        list(
+            Waterfall.objects.filter(stream=stream).values_list(
+                "preset", "inquiry_stage", "won_stage", "recycle_step_id", "updated_at"
+            )
+        ),
+        list(
+            Handoff.objects.filter(stream=stream)
+            .order_by("pk")
+            .values_list(
+                "pk",
+                "position",
+                "step_id",
+                "offered_stage",
+                "accepted_stage",
+                "giver",
+                "receiver",
+                "sla_minutes",
+                "escalate_minutes",
+                "pull",
+            )
+        ),
+        list(
+            HandoffReason.objects.filter(stream=stream)
+            .order_by("pk")
+            .values_list("pk", "kind", "label", "retired_at")
+        ),
+        list(
+            SellerLimit.objects.filter(stream=stream)
+            .order_by("pk")
+            .values_list("pk", "user_id", "wip_limit", "updated_at")
+        ),
+        list(
+            StepWipLimit.objects.filter(step__stream=stream)
+            .order_by("pk")
+            .values_list("pk", "wip_limit")
+        ),
+        list(
+            ProcessStep.objects.filter(stream=stream)
+            .order_by("pk")
+            .values_list("pk", "name", "position", "lane_id", "planned_process_hours")
+        ),
+        calendar_signature(stream),
+    ]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def leads_job_params(*, stream: ValueStream, view: LeadsView, key: str, live: bool) -> dict:
+    """What the job computing ``view`` needs (its ``key`` names the stream and the view)."""
+    return {
+        "key": f"{stream.pk}/{key}",
+        "stream": stream.pk,
+        "view_key": key,
+        "start": view.start.isoformat(),
+        "end": view.end.isoformat(),
+        "as_of": None if live else view.as_of.isoformat(),
+        "rolling": key.startswith("last-"),
+        "source": view.source,
+        "owner": view.owner_id,
+        "basis": view.basis,
+    }
+
+
+def leads_job(
+    *, stream: ValueStream, view: LeadsView, key: str, live: bool, user: object, now: datetime
+) -> Job:
+    """The job computing ``view``: one queued or running for it is joined; one that failed in
+    the last ``RETRY_AFTER`` is returned as it is (a view that cannot be computed is not tried
+    again on every read). Call it outside a transaction, so a worker finds the job."""
+    job_key = f"{stream.pk}/{key}"
+    running = job_joinable(kind=LEADS_JOB, key=job_key, since=now - JOIN)
+    if running is not None:
+        return running
+    failed = (
+        Job.objects.filter(
+            kind=LEADS_JOB,
+            params__key=job_key,
+            state=JobState.FAILED,
+            finished_at__gte=now - RETRY_AFTER,
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if failed is not None and not job_restartable(failed):
+        return failed
+    job = job_create(
+        kind=LEADS_JOB,
+        params=leads_job_params(stream=stream, view=view, key=key, live=live),
+        total=2,
+        created_by=user if getattr(user, "is_authenticated", False) else None,
+        team=stream.team,
+    )
+    # Without a reachable broker the request computes the view itself: slower, never stuck.
+    if not enqueue(LEADS_TASK, job.pk):
+        task_named(LEADS_TASK).apply((job.pk,))
+    job.refresh_from_db()
+    return job
+
+
+def leads_view_read(
+    stream: ValueStream, params: Any, *, user: object = None, now: datetime | None = None
+) -> tuple[LeadsSnapshot | None, Job | None]:
+    """The snapshot of the view ``params`` name (None: never computed) and the job that
+    computes it when it is missing or stale (None: it is fresh). ``ValidationError`` naming
+    the parameter for a bad one."""
+    now = now or timezone.now()
+    view, key, live = leads_view_from_params(stream, params, now=now)
+    signature = leads_signature(stream, tick=_tick(live, now))
+    snapshot = LeadsSnapshot.objects.filter(stream=stream, view_key=key).first()
+    if snapshot is not None and snapshot.source_signature == signature and snapshot.computed_at:
+        if now - snapshot.requested_at > REQUESTED_EVERY:  # a write per read would cost more
+            LeadsSnapshot.objects.filter(pk=snapshot.pk).update(requested_at=now)
+        return snapshot, None
+    job = leads_job(stream=stream, view=view, key=key, live=live, user=user, now=now)
+    snapshot = LeadsSnapshot.objects.filter(stream=stream, view_key=key).first()
+    if snapshot is not None and snapshot.computed_at is None:
+        snapshot = None
+    return snapshot, job
+
+
+def _view_of_job(params: dict, now: datetime) -> LeadsView:
+    """The view a job computes: a view as of now is computed as of the moment it runs (and a
+    rolling one for the 90 days up to then)."""
+    as_of = datetime.fromisoformat(params["as_of"]) if params.get("as_of") else now
+    if params.get("rolling"):
+        end, start = as_of, as_of - timedelta(days=DEFAULT_DAYS)
+    else:
+        start = datetime.fromisoformat(params["start"])
+        end = datetime.fromisoformat(params["end"])
+    return LeadsView(
+        stream_id=params["stream"],
+        start=start,
+        end=end,
+        as_of=as_of,
+        source=params.get("source") or "",
+        owner_id=params.get("owner"),
+        basis=params.get("basis") or TimeBasis.ELAPSED,
+    )
+
+
+def leads_job_run(*, job_id: int) -> int:
+    """Compute the view of job ``job_id`` and store its snapshot (the task's body). The
+    signature is taken before computing, so a change made meanwhile makes it stale again.
+    Returns the cases created in the view's window; a failure fails the job and is raised."""
+    if not job_claim(job_id=job_id):
+        return 0  # a second message of a job that ran or runs
+    params = Job.objects.get(pk=job_id).params
+    try:
+        job_progress(job_id=job_id, done=0, total=2, message="Reading the leads")
+        stream = ValueStream.objects.get(pk=params["stream"])
+        now = timezone.now()
+        signature = leads_signature(stream, tick=_tick(not params.get("as_of"), now))
+        result = compute_leads(_view_of_job(params, now))
+        job_progress(job_id=job_id, done=1, total=2, message="Storing the Leads figures")
+        LeadsSnapshot.objects.update_or_create(
+            stream=stream,
+            view_key=params["view_key"],
+            defaults={
+                "result": result,
+                "computed_at": timezone.now(),
+                "requested_at": now,
+                "source_signature": signature,
+                "job_id": job_id,
+            },
+        )
+    except Exception as exc:
+        job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
+        raise
+    created = sum(c["created"] for c in result.get("cohorts", []))
+    job_finish(job_id=job_id, result={"cases created": created}, message="Ready")
+    return created
+
+
+def view_dict(view: LeadsView) -> dict:
+    return {
+        "start": view.start.isoformat(),
+        "end": view.end.isoformat(),
+        "as_of": view.as_of.isoformat(),
+        "source": view.source,
+        "owner": view.owner_id,
+        "basis": view.basis,
+    }
+
+
+def compute_leads(view: LeadsView) -> dict:
+    """Every figure of the Leads dashboard for ``view`` (docs/leads.md "Leads result")."""
+    # The parts are imported here: each module reads the tables it needs, and the queue,
+    # separation and waste parts are written beside this one.
+    from funnel.leads.capacity import queue_figures
+    from funnel.leads.separation import separation_figures
+    from funnel.leads.sla_figures import response_figures, sla_figures
+    from funnel.leads.waste import waste_figures
+    from funnel.leads.waterfall_figures import cohort_figures, flow_figures, stages
+
+    stage_list = stages(view.stream_id)
+    return {
+        "format": RESULT_FORMAT,
+        "view": view_dict(view),
+        "stages": stage_list,
+        "cohorts": cohort_figures(view, stage_list),
+        "flow": flow_figures(view, stage_list),
+        "response": response_figures(view),
+        "sla": sla_figures(view),
+        "queue": queue_figures(view),
+        "separation": separation_figures(view),
+        "waste": waste_figures(view),
+    }
