@@ -385,9 +385,7 @@ class KaizenCycleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Answe
         responses={201: CycleSerializer, **_ERRORS},
     )
     def create(self, request: Request) -> Response:
-        data = self._validated(request)
-        cycle = cycle_plan(user=request.user, **data)
-        return self._answer(cycle, status.HTTP_201_CREATED)
+        return self._create(request, cycle_plan)
 
     @extend_schema(
         summary="Change the record",

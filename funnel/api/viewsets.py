@@ -1,8 +1,9 @@
-"""What the deal and kaizen viewsets share (:mod:`funnel.api.deals`, ``kaizen.api``): an input
-serializer per action (from ``streams.api.common``) and answers that read the object back
-through the visible queryset (:class:`AnsweringViewSet`), the schema's 400/403/404 answers
-about one object (:func:`object_errors`), and the routing and schema of a POST action on one
-object (:func:`post_actions`).
+"""What the deal, qualification and kaizen viewsets share (:mod:`funnel.api.deals`,
+``kaizen.api``): an input serializer per action (from ``streams.api.common``), answers that
+read the object back through the visible queryset and a create through one service
+(:class:`AnsweringViewSet`), the schema's 400/403/404 answers about one object
+(:func:`object_errors`), and the routing and schema of a POST action on one object
+(:func:`post_actions`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from streams.api.common import InputPerActionViewSet
@@ -73,3 +75,9 @@ class AnsweringViewSet(InputPerActionViewSet):
             self.serializer_class(fresh, context=self.get_serializer_context()).data,
             status=status_code,
         )
+
+    def _create(self, request: Request, service: Callable[..., Model], **extra: Any) -> Response:
+        """Create through ``service`` (its keywords: ``user``, the requester; the validated
+        input; ``extra``) and answer 201 with what it made."""
+        made = service(user=request.user, **extra, **self._validated(request))
+        return self._answer(made, status.HTTP_201_CREATED)

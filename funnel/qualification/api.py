@@ -159,9 +159,7 @@ class CriterionViewSet(_ReadViewSet):
         responses={201: CriterionSerializer, **_CRITERION_ERRORS},
     )
     def create(self, request: Request) -> Response:
-        data = dict(self._validated(request))
-        criterion = criterion_create(user=request.user, **data)
-        return self._answer(criterion, status.HTTP_201_CREATED)
+        return self._create(request, criterion_create)
 
     @extend_schema(
         summary="Change a criterion (managers)",
@@ -301,9 +299,7 @@ class ScoreViewSet(_ReadViewSet):
         responses={201: ScoreSerializer, **_SCORE_ERRORS},
     )
     def create(self, request: Request) -> Response:
-        data = self._validated(request)
-        score = score_create(user=request.user, source="api", **data)
-        return self._answer(score, status.HTTP_201_CREATED)
+        return self._create(request, score_create, source="api")
 
     @extend_schema(
         summary="Add many scores at once, all or nothing",
@@ -395,6 +391,4 @@ class WinCallViewSet(_ReadViewSet):
         responses={201: WinCallSerializer, **_SCORE_ERRORS},
     )
     def create(self, request: Request) -> Response:
-        data = self._validated(request)
-        call = win_call_create(user=request.user, **data)
-        return self._answer(call, status.HTTP_201_CREATED)
+        return self._create(request, win_call_create)
