@@ -547,6 +547,12 @@ def _hbars(
     )
 
 
+def _hbars_beside(names: list[str], blue: dict, grey: dict, **layout: Any) -> Figure:
+    """Horizontal bars, two a name: ``blue`` beside ``grey`` (:func:`_blue_and_grey`, e.g. this
+    period beside the previous one), grouped; ``layout`` as for :func:`_hbars`."""
+    return _hbars(names, _blue_and_grey(names, blue, grey), barmode="group", **layout)
+
+
 # --- Headline tiles: change text ------------------------------------------------------------------
 
 

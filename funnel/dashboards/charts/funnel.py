@@ -17,9 +17,8 @@ from funnel.dashboards.charts.common import (
     StreamMap,
     Tile,
     _bars,
-    _blue_and_grey,
     _change,
-    _hbars,
+    _hbars_beside,
     _layout,
     _month_label,
     _pct,
@@ -443,25 +442,20 @@ def stage_time_chart(
         return chart.empty_because("No deal of this period's cohort has left a stage yet.")
     names = [row[0] for row in rows]
     return chart.plotted(
-        _hbars(
+        _hbars_beside(
             names,
-            _blue_and_grey(
-                names,
-                dict(
-                    name="This period",
-                    values=[r[1] for r in rows],
-                    customdata=[r[2] for r in rows],
-                    hovertemplate="%{y}: %{x:.1f} d (%{customdata} deals)"
-                    "<extra>this period</extra>",
-                ),
-                dict(
-                    name=period_label.capitalize(),
-                    values=[r[3] for r in rows],
-                    hovertemplate="%{y}: %{x:.1f} d<extra>previous</extra>",
-                ),
+            dict(
+                name="This period",
+                values=[r[1] for r in rows],
+                customdata=[r[2] for r in rows],
+                hovertemplate="%{y}: %{x:.1f} d (%{customdata} deals)<extra>this period</extra>",
+            ),
+            dict(
+                name=period_label.capitalize(),
+                values=[r[3] for r in rows],
+                hovertemplate="%{y}: %{x:.1f} d<extra>previous</extra>",
             ),
             per_row=22,
-            barmode="group",
             xaxis={"title": _title(f"Median {basis_of(result).days} in stage")},
             label="Bar chart of the median days in each funnel stage",
         )

@@ -20,8 +20,8 @@ from funnel.dashboards.charts.common import (
     StreamMap,
     Tile,
     _bars,
-    _blue_and_grey,
     _hbars,
+    _hbars_beside,
     _pct,
     _plot,
     _r,
@@ -322,15 +322,11 @@ def win_rates_chart(result: dict) -> Chart:
         }
 
     return chart.plotted(
-        _hbars(
+        _hbars_beside(
             names,
-            _blue_and_grey(
-                names,
-                {"name": "Met", **side("win_rate_met", "n_met")},
-                {"name": "Not met", **side("win_rate_not_met", "n_not_met")},
-            ),
+            {"name": "Met", **side("win_rate_met", "n_met")},
+            {"name": "Not met", **side("win_rate_not_met", "n_not_met")},
             per_row=20,
-            barmode="group",
             xaxis={"title": _title("% won"), "range": [0, 100], "ticksuffix": "%"},
             label="Bar chart of the win rate when each criterion was met and when not",
         )

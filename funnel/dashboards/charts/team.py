@@ -10,8 +10,8 @@ from funnel.dashboards.charts.common import (
     Figure,
     StreamMap,
     _bars,
-    _blue_and_grey,
     _hbars,
+    _hbars_beside,
     _pct,
     _r,
     _text_outside,
@@ -104,26 +104,22 @@ def team_win_rate_chart(streams: list[StreamFigures]) -> Chart:
         )
     names = [r[0] for r in rows]
     return chart.plotted(
-        _hbars(
+        _hbars_beside(
             names,
-            _blue_and_grey(
-                names,
-                dict(
-                    name="This period",
-                    values=[r[3] for r in rows],
-                    **_text_outside(
-                        [f"{r[3]:.0f}% of {r[2]}" if r[3] is not None else "" for r in rows]
-                    ),
-                    hovertemplate="%{y}: %{text} closed<extra></extra>",
+            dict(
+                name="This period",
+                values=[r[3] for r in rows],
+                **_text_outside(
+                    [f"{r[3]:.0f}% of {r[2]}" if r[3] is not None else "" for r in rows]
                 ),
-                dict(
-                    name="Previous period",
-                    values=[r[4] for r in rows],
-                    hovertemplate="%{y}: %{x:.0f}% before<extra></extra>",
-                ),
+                hovertemplate="%{y}: %{text} closed<extra></extra>",
+            ),
+            dict(
+                name="Previous period",
+                values=[r[4] for r in rows],
+                hovertemplate="%{y}: %{x:.0f}% before<extra></extra>",
             ),
             per_row=28,
-            barmode="group",
             xaxis={"title": _title("Win rate (%)"), "range": [0, 100], "ticksuffix": "%"},
             right=90,
             label="Bar chart of the win rate of each stream",
