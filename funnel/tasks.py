@@ -20,6 +20,7 @@ from funnel.importing import (
     import_uploads_prune,
     upload_bytes,
 )
+from funnel.leads.alerts import handoff_breaches_notify
 from funnel.leads.snapshots import leads_job_run
 from funnel.metrics.snapshots import (
     metrics_changed,
@@ -277,3 +278,10 @@ def compute_leads(job_id: int) -> int:
     ``funnel.leads.snapshots.leads_view_read`` when a view is missing or stale), with
     progress on the ``Job``. A failure fails the job and is raised."""
     return leads_job_run(job_id=job_id)
+
+
+@shared_task(name="funnel.tasks.notify_handoff_breaches")
+def notify_handoff_breaches() -> int:
+    """Email the owners (and, past escalation, the managers) of leads waiting at a hand-off
+    past its SLA, once each (every five minutes, beat). Returns the emails sent."""
+    return handoff_breaches_notify()

@@ -232,6 +232,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "kaizen.tasks.check_open_cycles",
         "schedule": 300.0,  # seconds: a cycle's Check counts the deals that moved since
     },
+    "notify-handoff-breaches": {
+        "task": "funnel.tasks.notify_handoff_breaches",
+        "schedule": 300.0,  # seconds: a lead past its hand-off's SLA is told within 5 minutes
+        "options": {"expires": 240.0},  # a late run is dropped: the next one sends it
+    },
 }
 # A recompute waits this long after the first change, so a burst of events rides on it.
 METRICS_DEBOUNCE_SECONDS = env.float("METRICS_DEBOUNCE_SECONDS", default=0.25)
