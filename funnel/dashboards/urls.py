@@ -1,13 +1,16 @@
-"""The dashboards' URLs: the Quality dashboard (``funnel.dashboards.quality``) before the
-other boards of a stream (``funnel.dashboards.views``), whose pattern would take its path."""
+"""The dashboards' URLs: the Quality dashboard (``funnel.dashboards.quality``) and the Leads
+dashboard (``funnel.dashboards.leads``) before the other boards of a stream
+(``funnel.dashboards.views``), whose pattern would take their paths."""
 
 from django.urls import path
 
-from funnel.dashboards import quality, views
+from funnel.dashboards import leads, quality, views
 
 app_name = "dashboards"
 urlpatterns = [
     path("streams/<slug:slug>/quality/", quality.quality_dashboard, name="quality"),
     path("streams/<slug:slug>/quality/<slug:chart>.csv", quality.quality_csv, name="quality_csv"),
+    path("streams/<slug:slug>/leads/", leads.leads_dashboard, name="leads"),
+    path("streams/<slug:slug>/leads/<slug:chart>.csv", leads.leads_csv, name="leads_csv"),
     *views.urlpatterns,
 ]

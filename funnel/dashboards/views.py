@@ -69,6 +69,7 @@ TABS = (
     ("flow", "Flow"),
     ("waste", "Waste"),
     ("quality", "Quality"),  # the qualification lab: funnel.dashboards.quality
+    ("leads", "Leads"),  # the waterfall, hand-offs and pull: funnel.dashboards.leads
     ("me", "My view"),
 )
 #: The time bases the filter bar offers (metrics.md "Working time").

@@ -1,0 +1,379 @@
+"""The Leads dashboard (``/dashboards/streams/<slug>/leads/``): a stream's demand waterfall,
+hand-offs, pull and their wastes, read from its stored snapshot (``LeadsSnapshot``, computed
+by a background job, never here: ``funnel.leads.snapshots``) and drawn by
+``funnel.dashboards.charts.leads``, ``leads_pull`` and ``leads_waste``; and the CSV of each
+of its charts.
+
+Its filters are the Leads view's (docs/leads.md "Leads result"): the window (``start``,
+``end``: days, ``end`` not included; default the last 90 days), the as-of day (``as_of``),
+the lead ``source``, the case's ``owner`` and the time basis (``time``). A wrong one
+re-renders the default view with the reason beside the field, with status 400 (the CSV
+answers 400 naming it).
+
+Who sees what: every member of the team reads the dashboard (leadership only reads). A rep
+sees the stream's figures, but of the breakdowns by person (SLA by rep, prospecting and
+skipped hand-offs by seller, the sellers' WIP) only their own row; they may narrow the view
+to their own cases (``owner`` = themselves), and asking for another rep's is a 403, as on
+the other dashboards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django import forms
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
+from django.views.decorators.http import require_GET
+
+from funnel.dashboards.charts import Chart, Tile
+from funnel.dashboards.charts.leads import (
+    as_of,
+    flow_chart,
+    leads_tiles,
+    response_chart,
+    sla_breakdown_chart,
+    sla_chart,
+    sla_week_chart,
+    waterfall_chart,
+)
+from funnel.dashboards.charts.leads_pull import (
+    capacity_chart,
+    prospecting_chart,
+    prospecting_rep_chart,
+    sellers_chart,
+    skipped_chart,
+    skipped_rep_chart,
+    verdict_text,
+)
+from funnel.dashboards.charts.leads_waste import (
+    first_touch_chart,
+    reasons_chart,
+    waste_summary_chart,
+)
+from funnel.dashboards.content import team_reps
+from funnel.dashboards.views import OWN_ONLY, TABS, _csv_response, _errors_response, _role
+from funnel.deals.forms import SOURCES
+from funnel.leads.models import LeadsSnapshot, Waterfall
+from funnel.leads.snapshots import leads_view_read
+from streams.models import Job, JobState, Role, ValueStream
+from streams.selectors import streams_visible_to
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+TIME_CHOICES = [
+    ("", "The stream's default"),
+    ("elapsed", "Elapsed time"),
+    ("working", "Working time"),
+]
+#: The sections of the page, each with the charts it shows in order.
+SECTIONS = (
+    ("waterfall", "The waterfall", ("waterfall", "flow")),
+    ("handoffs", "Hand-offs: response times", ("response",)),
+    ("sla", "SLA attainment", ("sla", "sla_rep", "sla_source", "sla_week")),
+    ("queue", "Ready for sales: the queue and the sellers' capacity", ("capacity", "sellers")),
+    (
+        "separation",
+        "Prospecting apart from selling",
+        ("prospecting", "prospecting_rep", "skipped", "skipped_rep"),
+    ),
+    ("waste", "What the hand-offs waste", ("waste_summary", "first_touch", "reasons")),
+)
+
+
+class LeadsViewForm(forms.Form):
+    """The Leads view a page shows; every field may be left out (the default view)."""
+
+    start = forms.DateField(required=False, label="From", widget=DATE)
+    end = forms.DateField(required=False, label="Before (not included)", widget=DATE)
+    as_of = forms.DateField(required=False, label="As of (start of day, UTC)", widget=DATE)
+    source = forms.ChoiceField(required=False, label="Source")
+    owner = forms.ChoiceField(
+        required=False,
+        label="Owner",
+        error_messages={"invalid_choice": "No such rep in this team."},
+    )
+    time = forms.ChoiceField(required=False, label="Time", choices=TIME_CHOICES)
+
+    def __init__(self, *args, reps: list, own_id: int | None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        chosen = (self.data.get("source") or "") if self.is_bound else ""
+        sources = [*SOURCES, *([chosen] if chosen and chosen not in SOURCES else [])]
+        self.fields["source"].choices = [
+            ("", "All sources"),
+            *[(s, s.capitalize()) for s in sources],
+        ]
+        if own_id is not None:  # a rep: everyone's cases, or their own
+            self.fields["owner"].choices = [("", "Everyone"), (str(own_id), "My cases")]
+        else:
+            self.fields["owner"].choices = [("", "Everyone"), *[(str(p.id), p.name) for p in reps]]
+
+    def params(self) -> dict[str, str]:
+        """The view's parameters as ``leads_view_from_params`` reads them (empty ones left
+        out)."""
+        data = self.cleaned_data
+        values = {
+            "start": data["start"].isoformat() if data.get("start") else "",
+            "end": data["end"].isoformat() if data.get("end") else "",
+            "as_of": data["as_of"].isoformat() if data.get("as_of") else "",
+            "source": data.get("source") or "",
+            "owner": data.get("owner") or "",
+            "time": data.get("time") or "",
+        }
+        return {k: v for k, v in values.items() if v}
+
+
+def _errors(exc: ValidationError) -> dict[str, str]:
+    return {name: messages[0] for name, messages in exc.message_dict.items()}
+
+
+def leads_result_for(result: dict, *, rep_id: int | None) -> dict:
+    """``result`` as a user sees it: a rep (``rep_id``) only their own row of every breakdown
+    by person (SLA by rep, prospecting and skipped hand-offs by seller, sellers' WIP);
+    everyone else all of it."""
+    if rep_id is None:
+        return result
+
+    def own(rows: list[dict], key: str) -> list[dict]:
+        return [r for r in rows or [] if str(r.get(key)) == str(rep_id)]
+
+    seen = dict(result)
+    seen["sla"] = [s | {"by_rep": own(s.get("by_rep"), "key")} for s in result.get("sla") or []]
+    if result.get("queue"):
+        seen["queue"] = result["queue"] | {"sellers": own(result["queue"].get("sellers"), "user")}
+    separation = result.get("separation") or {}
+    if separation:
+        seen["separation"] = separation | {
+            "by_rep": own(separation.get("by_rep"), "user"),
+            "skipped_by_rep": own(separation.get("skipped_by_rep"), "user"),
+        }
+    return seen
+
+
+@dataclass
+class LeadsBoard:
+    """What the Leads dashboard shows of one result."""
+
+    result: dict
+    tiles: list[Tile] = field(default_factory=list)
+    charts: list[Chart] = field(default_factory=list)
+
+    @property
+    def by_key(self) -> dict[str, Chart]:
+        return {c.key: c for c in self.charts}
+
+    def chart(self, key: str) -> Chart | None:
+        return self.by_key.get(key)
+
+    @property
+    def sections(self) -> list[dict]:
+        charts = self.by_key
+        return [
+            {"key": key, "title": title, "charts": [charts[c] for c in keys if c in charts]}
+            for key, title, keys in SECTIONS
+        ]
+
+    @property
+    def verdict(self) -> str:
+        return verdict_text(self.result.get("queue") or {})
+
+
+def leads_board(
+    result: dict, *, own_only: bool = False, deal_url: Callable[[int], str] | None = None
+) -> LeadsBoard:
+    """The tiles and charts of a Leads ``result``; ``own_only``: the result holds only the
+    viewer's own rows of the breakdowns by person (``leads_result_for``), and those charts
+    say so; ``deal_url``: a deal's page, for the ping-pong examples."""
+    charts = [
+        waterfall_chart(result),
+        flow_chart(result),
+        response_chart(result),
+        sla_chart(result),
+        sla_breakdown_chart(result, by="by_rep", own_only=own_only),
+        sla_breakdown_chart(result, by="by_source"),
+        sla_week_chart(result),
+        capacity_chart(result),
+        sellers_chart(result, own_only=own_only),
+        prospecting_chart(result),
+        prospecting_rep_chart(result, own_only=own_only),
+        skipped_chart(result),
+        skipped_rep_chart(result, own_only=own_only),
+        waste_summary_chart(result, deal_url),
+        first_touch_chart(result),
+        reasons_chart(result),
+    ]
+    return LeadsBoard(result=result, tiles=leads_tiles(result), charts=charts)
+
+
+def has_leads(result: dict) -> bool:
+    """Whether the view holds anything to chart: a lead created, a stage reached, a decision,
+    an arrival or a lead waiting."""
+    waste = result.get("waste") or {}
+    return bool(
+        sum(c.get("created", 0) for c in result.get("cohorts") or [])
+        or any(any((w.get("reached") or {}).values()) for w in result.get("flow") or [])
+        or any(h.get("n") or h.get("waiting_now") for h in result.get("response") or [])
+        or (waste.get("never_touched") or {}).get("arrivals")
+        or (result.get("queue") or {}).get("waiting")
+    )
+
+
+def _leads_stream(request: HttpRequest, slug: str) -> tuple[ValueStream, str | None, int | None]:
+    """The stream (404 outside the user's teams), the user's role, and their id when they are
+    a rep (whose view is limited)."""
+    stream = get_object_or_404(streams_visible_to(request.user), slug=slug)
+    role = _role(request, stream.team_id)
+    return stream, role, request.user.pk if role == Role.REP else None
+
+
+def _leads_view(
+    request: HttpRequest, stream: ValueStream, rep_id: int | None
+) -> tuple[LeadsViewForm, dict, dict]:
+    """The form read from the URL, the view's parameters (the default view's when the URL is
+    wrong) and the errors by field. A rep naming another rep of the team as ``owner`` is a
+    403; a user who is no rep of the team is refused by name."""
+    reps = team_reps(stream.team_id)
+    owner = request.GET.get("owner")
+    others = {str(p.id) for p in reps} - {str(rep_id)}
+    if rep_id is not None and owner in others:
+        raise PermissionDenied(OWN_ONLY)
+    form = LeadsViewForm(request.GET or None, reps=reps, own_id=rep_id)
+    if not form.is_bound:
+        return form, {}, {}
+    if form.is_valid():
+        return form, form.params(), {}
+    errors = {name: errors[0] for name, errors in form.errors.items()}
+    return form, {}, errors
+
+
+def _read(
+    request: HttpRequest, stream: ValueStream, params: dict, errors: dict
+) -> tuple[LeadsSnapshot | None, Job | None]:
+    """The stored snapshot of the view and the job computing it when missing or stale; a
+    parameter the engine refuses is added to ``errors`` and the default view read instead."""
+    try:
+        return leads_view_read(stream, params, user=request.user)
+    except ValidationError as exc:
+        errors.update(_errors(exc))
+        return leads_view_read(stream, {}, user=request.user)
+
+
+def _deal_url(pk: int) -> str:
+    return reverse("funnel:deal_detail", args=[pk])
+
+
+def _board(stream: ValueStream, snapshot: LeadsSnapshot, rep_id: int | None, query: str):
+    board = leads_board(
+        leads_result_for(snapshot.result, rep_id=rep_id),
+        own_only=rep_id is not None,
+        deal_url=_deal_url,
+    )
+    for chart in board.charts:
+        url = reverse("dashboards:leads_csv", args=[stream.slug, chart.key])
+        chart.csv_url = url + (f"?{query}" if query else "")
+    return board
+
+
+def window_text(view: dict) -> str:
+    """The window in words, its last moment's day included, in UTC: ``3 Sep – 1 Dec 2026``."""
+    start = as_of({"view": {"as_of": view["start"]}})
+    end = as_of({"view": {"as_of": view["end"]}})
+    last = end - timedelta(microseconds=1)
+    return f"{start:%-d %b %Y} – {last:%-d %b %Y} (UTC)"
+
+
+@require_GET
+def leads_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
+    stream, role, rep_id = _leads_stream(request, slug)
+    form, params, errors = _leads_view(request, stream, rep_id)
+    query = urlencode(params)
+    tabs = [
+        (key, label, reverse("dashboards:board", args=[stream.slug, key]))
+        for key, label in TABS
+        if key != "me" or role == Role.REP
+    ]
+    has_waterfall = Waterfall.objects.filter(stream=stream).exists()
+    context = {
+        "stream": stream,
+        "title": {
+            "key": "leads",
+            "title": "Leads",
+            "lede": "How leads flow from first touch to a seller: the waterfall, how fast each "
+            "hand-off answers, whether marketing produces what sales can pull, and what the "
+            "hand-offs waste.",
+        },
+        "tabs": tabs,
+        "tab_query": "",
+        "form": form,
+        "errors": errors,
+        "has_waterfall": has_waterfall,
+        "can_edit": role in (Role.MANAGER, "admin"),
+        "share_url": request.build_absolute_uri(request.path + (f"?{query}" if query else "")),
+    }
+    snapshot, job = _read(request, stream, params, errors) if has_waterfall else (None, None)
+    if job is not None and job.state == JobState.FAILED:
+        context["failed"] = job
+    elif snapshot is None and job is not None:
+        context["preparing"] = job
+    if snapshot is not None:
+        # Stale while a job computes fresh figures (an eager job has already run).
+        context["stale"] = job is not None and job.state in (JobState.QUEUED, JobState.RUNNING)
+        result = snapshot.result
+        context |= {
+            # Built only when the template renders it: the rendered board is cached per
+            # snapshot, viewer and zone (``board_key``), so a repeated read skips it.
+            "board": SimpleLazyObject(lambda: _board(stream, snapshot, rep_id, query)),
+            "has_board": True,
+            "has_stages": bool(result.get("stages")),
+            "has_leads": has_leads(result),
+            "board_key": "|".join(
+                map(
+                    str,
+                    (
+                        stream.pk,
+                        stream.slug,
+                        snapshot.pk,
+                        snapshot.view_key,
+                        snapshot.source_signature,
+                        snapshot.computed_at.timestamp(),
+                        rep_id,
+                        query,
+                        timezone.get_current_timezone_name(),
+                    ),
+                )
+            ),
+            "computed_at": snapshot.computed_at,
+            "view": result["view"],
+            "window_text": window_text(result["view"]),
+            "as_of_at": as_of(result),
+        }
+    status = 400 if errors else 202 if "preparing" in context else 200
+    return render(request, "funnel/dashboards/leads.html", context, status=status)
+
+
+@require_GET
+def leads_csv(request: HttpRequest, slug: str, chart: str) -> HttpResponse:
+    """The numbers one chart of the Leads dashboard plots, as CSV, for the same view as the
+    page."""
+    stream, _, rep_id = _leads_stream(request, slug)
+    _, params, errors = _leads_view(request, stream, rep_id)
+    if errors:
+        return _errors_response(errors)
+    try:
+        snapshot, _ = leads_view_read(stream, params, user=request.user)
+    except ValidationError as exc:
+        return _errors_response(_errors(exc))
+    if snapshot is None:
+        raise Http404("This view of the Leads dashboard is not computed yet.")
+    found = leads_board(
+        leads_result_for(snapshot.result, rep_id=rep_id), own_only=rep_id is not None
+    ).chart(chart)
+    if found is None:
+        raise Http404("No such chart on this dashboard.")
+    return _csv_response(found, f"{stream.slug}-leads-{chart}.csv")
