@@ -133,7 +133,9 @@ def _prospecting(
             "hours": total,
             "prospecting_hours": lead,
         }
-        for user, (total, lead) in sorted(reps.items(), key=lambda kv: (labels[kv[0]].lower(), kv[0]))
+        for user, (total, lead) in sorted(
+            reps.items(), key=lambda kv: (labels[kv[0]].lower(), kv[0])
+        )
     ]
     return by_week, by_rep
 
@@ -183,7 +185,8 @@ def _skipped(view: LeadsView, pull, recycle: int | None) -> tuple[list[dict], li
     by_rep = [
         {"user": owner, "label": labels.get(owner, ""), "n": n, "skipped": s, **rate(s, n)}
         for owner, (n, s) in sorted(
-            owners.items(), key=lambda kv: (kv[0] is None, labels.get(kv[0], "").lower(), kv[0] or 0)
+            owners.items(),
+            key=lambda kv: (kv[0] is None, labels.get(kv[0], "").lower(), kv[0] or 0),
         )
     ]
     return by_week, by_rep
