@@ -8,10 +8,14 @@ field (status 400).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -75,6 +79,8 @@ from streams.models import Role
 from streams.selectors import team_ids_with_role
 
 PAGE_SIZE = 25
+
+T = TypeVar("T")
 
 
 def _sells(user) -> bool:
@@ -241,6 +247,35 @@ def _failed(request: HttpRequest) -> str:
     return request.POST.get("form", "")[:20]
 
 
+def _post_form(
+    request: HttpRequest,
+    deal: Deal,
+    form: Form,
+    *,
+    name: str,
+    save: Callable[[dict], T],
+    done: Callable[[T], str],
+    anchor: str = "",
+    failed: str | None = None,
+) -> HttpResponse:
+    """Post one form of the deal page: ``save`` (one service call, :func:`form_submit`) with
+    the valid form's data; then ``done(what it returned)`` as the message and back to the deal
+    page (at ``#anchor``), else the page again (400) with ``form`` as ``<name>_form`` and its
+    errors, ``failed`` (default ``name``) marking the form that failed."""
+    saved, result = form_submit(form, save)
+    if saved:
+        messages.success(request, done(result))
+        url = reverse("funnel:deal_detail", args=[deal.pk])
+        return redirect(f"{url}#{anchor}" if anchor else url)
+    return _deal_page(
+        request,
+        deal,
+        status=400,
+        failed=name if failed is None else failed,
+        **{f"{name}_form": form},
+    )
+
+
 def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _deal_page(request, _deal_for(request, pk))
 
@@ -248,67 +283,69 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def deal_move_view(request: HttpRequest, pk: int) -> HttpResponse:
     deal = _deal_for(request, pk, edit=True)
-    form = MoveForm(request.POST, deal=deal)
-    moved, visit = form_submit(
-        form,
-        lambda data: deal_move(deal=deal, step=data["step"], at=data["at"], actor=request.user),
+    return _post_form(
+        request,
+        deal,
+        MoveForm(request.POST, deal=deal),
+        name="move",
+        save=lambda data: deal_move(
+            deal=deal, step=data["step"], at=data["at"], actor=request.user
+        ),
+        done=lambda visit: f"Moved to {visit.step.name}.",
+        failed=_failed(request),
     )
-    if moved:
-        messages.success(request, f"Moved to {visit.step.name}.")
-        return redirect("funnel:deal_detail", pk=deal.pk)
-    return _deal_page(request, deal, status=400, failed=_failed(request), move_form=form)
 
 
 @require_POST
 def deal_score_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Score one criterion of the deal (a new score row; the earlier ones stay)."""
     deal = _deal_for(request, pk, edit=True)
-    form = ScoreForm(request.POST, deal=deal)
-    scored, score = form_submit(
-        form,
-        lambda data: score_create(
+    return _post_form(
+        request,
+        deal,
+        ScoreForm(request.POST, deal=deal),
+        name="score",
+        save=lambda data: score_create(
             deal=deal,
             criterion=data["criterion"],
             level=data["level"],
             note=data["note"],
             user=request.user,
         ),
+        done=lambda score: f"{score.criterion.name}: {score.criterion.levels[score.level]}.",
+        anchor="qualification",
     )
-    if scored:
-        label = score.criterion.levels[score.level]
-        messages.success(request, f"{score.criterion.name}: {label}.")
-        return redirect(f"{reverse('funnel:deal_detail', args=[deal.pk])}#qualification")
-    return _deal_page(request, deal, status=400, failed="score", score_form=form)
 
 
 @require_POST
 def deal_win_call_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Record the user's own win probability for the deal (kept beside the earlier ones)."""
     deal = _deal_for(request, pk, edit=True)
-    form = WinCallForm(request.POST)
-    called, call = form_submit(
-        form,
-        lambda data: win_call_create(deal=deal, probability=data["probability"], user=request.user),
+    return _post_form(
+        request,
+        deal,
+        WinCallForm(request.POST),
+        name="win_call",
+        save=lambda data: win_call_create(
+            deal=deal, probability=data["probability"], user=request.user
+        ),
+        done=lambda call: f"Your win probability: {call.probability} %.",
+        anchor="win-call",
     )
-    if called:
-        messages.success(request, f"Your win probability: {call.probability} %.")
-        return redirect(f"{reverse('funnel:deal_detail', args=[deal.pk])}#win-call")
-    return _deal_page(request, deal, status=400, failed="win_call", win_call_form=form)
 
 
 @require_POST
 def deal_log_work_view(request: HttpRequest, pk: int) -> HttpResponse:
     deal = _deal_for(request, pk, edit=True)
     form = WorkForm(request.POST)
-    logged, visit = form_submit(
-        form, lambda data: deal_log_work(deal=deal, minutes=data["minutes"])
+    return _post_form(
+        request,
+        deal,
+        form,
+        name="work",
+        save=lambda data: deal_log_work(deal=deal, minutes=data["minutes"]),
+        done=lambda visit: f"Logged {form.cleaned_data['minutes']} min on {visit.step.name}.",
     )
-    if logged:
-        messages.success(
-            request, f"Logged {form.cleaned_data['minutes']} min on {visit.step.name}."
-        )
-        return redirect("funnel:deal_detail", pk=deal.pk)
-    return _deal_page(request, deal, status=400, failed="work", work_form=form)
 
 
 @require_POST
@@ -342,26 +379,29 @@ def deal_close_view(request: HttpRequest, pk: int) -> HttpResponse:
                 "undo_window_minutes": int(UNDO_WINDOW.total_seconds() // 60),
             },
         )
-    closed, _ = form_submit(
+
+    def done(_: Deal) -> str:
+        won = form.cleaned_data["outcome"] == DealStatus.WON
+        minutes = int(UNDO_WINDOW.total_seconds() // 60)
+        return ("Won. Well done!" if won else "Marked as lost.") + (
+            f" You can undo this for {minutes} minutes."
+        )
+
+    return _post_form(
+        request,
+        deal,
         form,
-        lambda data: deal_close(
+        name="close",
+        save=lambda data: deal_close(
             deal=deal,
             outcome=data["outcome"],
             at=data["at"],
             lost_reason=data["lost_reason"],
             actor=request.user,
         ),
+        done=done,
+        failed=failed,
     )
-    if closed:
-        won = form.cleaned_data["outcome"] == DealStatus.WON
-        minutes = int(UNDO_WINDOW.total_seconds() // 60)
-        messages.success(
-            request,
-            ("Won. Well done!" if won else "Marked as lost.")
-            + f" You can undo this for {minutes} minutes.",
-        )
-        return redirect("funnel:deal_detail", pk=deal.pk)
-    return _deal_page(request, deal, status=400, failed=failed, close_form=form)
 
 
 @require_POST
@@ -386,14 +426,14 @@ def deal_reopen_view(request: HttpRequest, pk: int) -> HttpResponse:
     deal = _deal_for(request, pk)
     if not deal_can_reopen(user=request.user, deal=deal):
         raise PermissionDenied("Only the team's managers reopen a closed deal.")
-    form = ReopenForm(request.POST)
-    reopened, _ = form_submit(
-        form, lambda data: deal_reopen(deal=deal, user=request.user, reason=data["reason"])
+    return _post_form(
+        request,
+        deal,
+        ReopenForm(request.POST),
+        name="reopen",
+        save=lambda data: deal_reopen(deal=deal, user=request.user, reason=data["reason"]),
+        done=lambda _: "Reopened: the deal is open again and its history says why.",
     )
-    if reopened:
-        messages.success(request, "Reopened: the deal is open again and its history says why.")
-        return redirect("funnel:deal_detail", pk=deal.pk)
-    return _deal_page(request, deal, status=400, failed="reopen", reopen_form=form)
 
 
 def _edit_owners(request: HttpRequest, deal: Deal):
