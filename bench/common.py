@@ -1,6 +1,7 @@
 """What the benchmarks share: Django set up in the benchmark's process (:func:`django_setup`),
-the process's peak memory (:func:`peak_mib`), and the product served by gunicorn as ``make
-run`` serves it, started and waited for (:func:`gunicorn`, for the benchmarks that load pages).
+a phase run in a fresh process (:func:`child`, and :func:`run_as_child` in that process), the
+process's peak memory (:func:`peak_mib`), and the product served by gunicorn as ``make run``
+serves it, started and waited for (:func:`gunicorn`, for the benchmarks that load pages).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +42,19 @@ def child(script: str, name: str, *args: str) -> dict:
     if proc.returncode != 0:
         sys.exit(f"{name} failed:\n{proc.stdout}\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run_as_child(
+    children: Mapping[str, Callable[[int], dict]], name: str | None, size: int
+) -> bool:
+    """The child's side of :func:`child`: with ``--child name``, set Django up, run the phase
+    ``children[name]`` on ``size`` and print its result as JSON, then answer True (the script
+    ends there); without, answer False (the parent goes on)."""
+    if not name:
+        return False
+    django_setup()
+    print(json.dumps(children[name](size)))
+    return True
 
 
 def postgres_migrated(script: str) -> None:

@@ -19,13 +19,12 @@ Targets: compute under 15 s and 1 GiB; the read as fast as any other dashboard's
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from common import child, django_setup, peak_mib, postgres_migrated
+from common import child, peak_mib, postgres_migrated, run_as_child
 
 TEAM = "Lab bench"
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -151,9 +150,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep the seeded team")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        django_setup()
-        print(json.dumps(CHILDREN[args.child](args.deals)))
+    if run_as_child(CHILDREN, args.child, args.deals):
         return
     postgres_migrated("bench/lab_bench.py")
     run = lambda name: child(__file__, name, "--deals", str(args.deals))  # noqa: E731

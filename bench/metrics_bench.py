@@ -30,7 +30,6 @@ floor, both bases within 1.5× of elapsed only, fresh within 2 s, peak memory un
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -39,7 +38,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from common import child, django_setup, peak_mib, postgres_migrated
+from common import child, django_setup, peak_mib, postgres_migrated, run_as_child
 
 ROOT = Path(__file__).resolve().parents[1]
 VISITS_PER_DEAL = 6.1  # the demo simulation's average path length
@@ -240,9 +239,7 @@ def main() -> None:
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        django_setup()
-        print(json.dumps(CHILDREN[args.child](args.size)))
+    if run_as_child(CHILDREN, args.child, args.size):
         return
     postgres_migrated("bench/metrics_bench.py")
     rows = []

@@ -20,14 +20,13 @@ Target on the 2-core machine: 1,000,000 visits in under 60 s, memory under 1 GiB
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from common import child, django_setup, peak_mib
+from common import child, peak_mib, run_as_child
 
 ROOT = Path(__file__).resolve().parents[1]
 TEAM_SLUG = "working-bench"
@@ -208,9 +207,7 @@ def main() -> None:
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("Set DATABASE_URL to a PostgreSQL database of the bench's own.")
-    if args.child:
-        django_setup()
-        print(json.dumps(CHILDREN[args.child](args.visits)))
+    if run_as_child(CHILDREN, args.child, args.visits):
         return
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, check=True)
     built = run_child("build", args.visits)
