@@ -10,6 +10,9 @@ Three layouts, one row per …
   at the new step and closes the deal's open visit at the same instant; a change to a won or
   lost stage closes the open visit and sets the outcome; a later change to a step reopens the
   deal. Consecutive rows at the same stage (an amount change) open nothing.
+* ``hs_contacts`` and ``sf_leads`` — HubSpot contacts with their lifecycle dates, Salesforce
+  lead history (:mod:`.formats.hubspot_contacts`, :mod:`.formats.salesforce_leads`): each
+  contact or lead is a case whose lifecycle stages or statuses map onto steps.
 * ``wide`` — deal. Either HubSpot's ``Date entered "<stage>"`` columns (detected from the
   header; sorted by date they become transitions, so a deal's visits run from one stage's date
   to the next), or a simple export with an engage date, a close date and a final stage: one
@@ -68,6 +71,7 @@ from funnel.importing.cells import (
     to_micros,
     unneutralise,
 )
+from funnel.importing.formats.salesforce_leads import join_lead_export
 from funnel.importing.mapping import (
     MAPPING_KEYS,
     MAX_OWNER_NAME,
@@ -105,6 +109,8 @@ from funnel.importing.types import (
     FIELDS,
     FORMATS,
     IGNORE,
+    IMPORT_FORMATS,
+    LEAD_FORMATS,
     LOST,
     MAX_ERRORS,
     WON,
@@ -145,6 +151,8 @@ __all__ = [
     "FIELDS",
     "FORMATS",
     "IGNORE",
+    "IMPORT_FORMATS",
+    "LEAD_FORMATS",
     "LOST",
     "MAPPING_KEYS",
     "MAX_ERRORS",
@@ -178,6 +186,7 @@ __all__ = [
     "import_upload_scan",
     "import_upload_start",
     "import_uploads_prune",
+    "join_lead_export",
     "load_mapping",
     "max_import_bytes",
     "max_import_columns",

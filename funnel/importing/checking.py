@@ -23,7 +23,7 @@ from funnel.importing.cells import (
     from_micros,
     unneutralise,
 )
-from funnel.importing.formats import transitions, visits, wide
+from funnel.importing.formats import hubspot_contacts, salesforce_leads, transitions, visits, wide
 from funnel.importing.mapping import (
     _OUTCOMES,
     _check_format,
@@ -123,9 +123,13 @@ class _Builder:
 
     # -- rows
 
-    def numbered_rows(self) -> Iterator[tuple[int, list[str]]]:
+    def numbered_rows(
+        self, keep: Callable[[list[str]], bool] | None = None
+    ) -> Iterator[tuple[int, list[str]]]:
         """The data rows with their numbers, padded to the header's width; rows with surplus
-        cells or formula cells (in mapped columns) are reported and skipped."""
+        cells or formula cells (in mapped columns) are reported and skipped. ``keep`` (of the
+        padded cells) leaves out, unchecked, rows the format does not read (a lead history's
+        changes of fields other than the status)."""
         ncols, check, mapped = self.ncols, self.check_cells, self.mapped
         report = self.progress
         headers = self.table.headers
@@ -142,6 +146,8 @@ class _Builder:
                 elif any(c.strip() for c in cells[ncols:]):
                     error(number, "", f"{len(cells)} cells, but the header names {ncols} columns.")
                     continue
+            if keep is not None and not keep(cells):
+                continue
             if check:
                 ok = True
                 for i in mapped:
@@ -187,6 +193,13 @@ class _Builder:
             self.error(row, "deal_id", "longer than 64 characters.")
             return None
         return external_id
+
+    def person_name(self, cells: list[str]) -> str:
+        """The first and last name columns (the lead formats) as one name; "" without them."""
+        parts = [
+            cells[self.index[f]].strip() for f in ("first_name", "last_name") if f in self.index
+        ]
+        return " ".join(p for p in parts if p)[:200]
 
     def actor_of(self, text: str) -> int:
         index = self.actor_index.get(text)
@@ -289,8 +302,7 @@ class _Builder:
         if self.format == "visits":
             columns = visits.read(self)
         else:
-            read = wide.read if self.format == "wide" else transitions.read
-            columns = changes_to_visits(self.deals, read(self))
+            columns = changes_to_visits(self.deals, _CHANGES[self.format](self))
         if self.unknown:
             names = sorted(self.unknown, key=self.unknown.get)
             listed = ", ".join(
@@ -504,3 +516,12 @@ class _Builder:
                 and outcome != DealStatus.LOST
             ):
                 self.error(deal.row, "lost_reason", "only a lost deal has a lost reason.")
+
+
+#: The formats read as stage changes, each by its module's ``read(builder)``.
+_CHANGES = {
+    "transitions": transitions.read,
+    "wide": wide.read,
+    "hs_contacts": hubspot_contacts.read,
+    "sf_leads": salesforce_leads.read,
+}

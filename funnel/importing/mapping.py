@@ -16,7 +16,16 @@ import yaml
 
 from funnel.importing.cells import _Bad
 from funnel.importing.reading import Table, _distinct
-from funnel.importing.types import FIELDS, FORMATS, IGNORE, LOST, WON, ImportOptions, ImportRejected
+from funnel.importing.types import (
+    FIELDS,
+    IGNORE,
+    IMPORT_FORMATS,
+    LEAD_FORMATS,
+    LOST,
+    WON,
+    ImportOptions,
+    ImportRejected,
+)
 from funnel.models import DealStatus
 from streams.models import Membership, ProcessStep, Role, ValueStream
 
@@ -73,17 +82,65 @@ _ALIASES: dict[str, dict[str, str]] = {
         **_DEAL_ALIASES,
         "created_at": "createdate createdat datecreated created",
     },
+    # HubSpot contacts export (labels as exported; internal property names second).
+    "hs_contacts": {
+        "deal_id": "recordid contactid hsobjectid vid id",
+        "stage": "lifecyclestage lifecycle",
+        "created_at": "createdate createdat datecreated",
+        "first_name": "firstname",
+        "last_name": "lastname",
+        "deal_name": "name fullname contactname",
+        "account": "companyname company associatedcompany account",
+        "owner": "contactowner hubspotowner hubspotownerid owner",
+        "source": "originalsource hsanalyticssource originalsourcetype source leadsource",
+    },
+    # Salesforce LeadHistory (LeadId, CreatedDate, Field, OldValue, NewValue), with the Lead
+    # export's columns (Data Loader: Lead.Name …; the Lead History report's labels too).
+    "sf_leads": {
+        "deal_id": "leadid leadleadid lead id",
+        "field": "field fieldevent event",
+        "old_value": "oldvalue old",
+        "new_value": "newvalue new",
+        "changed_at": "editdate createddate changedat changeddate",
+        "actor": "createdbyid createdby editedby createdbyname changedby",
+        "deal_name": "leadname name fullname",
+        "first_name": "leadfirstname firstname",
+        "last_name": "leadlastname lastname",
+        "account": "leadcompany company companyaccount account",
+        "owner": "leadownername leadowner leadownerid owner ownername ownerid",
+        "source": "leadleadsource leadsource source",
+        # After changed_at: "Created Date" is the lead's when "Edit Date" dates the change.
+        "created_at": "leadcreateddate leadcreated createddate",
+        "status": "leadstatus status currentstatus",
+        "converted_at": "leadconverteddate converteddate",
+    },
 }
 # HubSpot's stage columns: Date entered "Appointment Scheduled (Sales Pipeline)" (as exported)
 # or hs_date_entered_<stage id> (the internal property names).
 _ENTERED = re.compile(r"""date\s+entered\s*[\"'“”‘’](?P<stage>.+?)[\"'“”‘’]\s*""", re.IGNORECASE)
 _ENTERED_INTERNAL = re.compile(r"hs_date_entered_(?P<stage>\w+)", re.IGNORECASE)
 _PIPELINE_SUFFIX = re.compile(r"\s*\(([^()]*)\)\s*$")
+# HubSpot contacts: "Became a Marketing Qualified Lead Date" (as exported) or
+# hs_lifecyclestage_marketingqualifiedlead_date (the internal property names).
+_BECAME = re.compile(r"became\s+an?\s+(?P<stage>.+?)\s+date", re.IGNORECASE)
+_BECAME_INTERNAL = re.compile(r"hs_lifecyclestage_(?P<stage>[a-z0-9_]+?)_date", re.IGNORECASE)
+#: HubSpot's default lifecycle stages by internal value (the Lifecycle Stage column may hold
+#: either), with the labels the export's "Became a … Date" columns use.
+LIFECYCLE_LABELS = {
+    "subscriber": "Subscriber",
+    "lead": "Lead",
+    "marketingqualifiedlead": "Marketing Qualified Lead",
+    "salesqualifiedlead": "Sales Qualified Lead",
+    "opportunity": "Opportunity",
+    "customer": "Customer",
+    "evangelist": "Evangelist",
+    "other": "Other",
+}
 
 
 def _check_format(format: str) -> None:
-    if format not in FORMATS:
-        raise ImportRejected(f"Unknown format '{format}'; use one of {', '.join(FORMATS)}.")
+    if format not in IMPORT_FORMATS:
+        raise ImportRejected(f"Unknown format '{format}'; use one of {', '.join(IMPORT_FORMATS)}.")
 
 
 def guess_columns(table: Table, format: str) -> dict[str, str]:
@@ -92,7 +149,7 @@ def guess_columns(table: Table, format: str) -> dict[str, str]:
     out; a header is used for one field at most."""
     _check_format(format)
     by_norm: dict[str, str] = {}
-    stage_columns = set(_stage_columns(table.headers)) if format == "wide" else set()
+    stage_columns = set(_stage_columns(table.headers, format))
     for header in table.headers:
         if header and header not in stage_columns:
             by_norm.setdefault(_norm(header), header)
@@ -108,14 +165,25 @@ def guess_columns(table: Table, format: str) -> dict[str, str]:
     return guessed
 
 
-def _stage_columns(headers: list[str]) -> dict[str, str]:
+def _stage_columns(headers: list[str], format: str = "wide") -> dict[str, str]:
     """Wide files: header -> stage name of each ``Date entered "<stage>"`` column. A pipeline
-    name that every stage carries in parentheses ("Closed Won (Sales Pipeline)") is dropped."""
+    name that every stage carries in parentheses ("Closed Won (Sales Pipeline)") is dropped.
+    HubSpot contacts (``hs_contacts``): the ``Became a <stage> Date`` columns too (stage
+    labels as the Lifecycle Stage column shows them: "Other", not "Other Lifecycle Stage").
+    Other formats have none."""
+    if format not in ("wide", "hs_contacts"):
+        return {}
     found: dict[str, str] = {}
     for header in headers:
         match = _ENTERED.fullmatch(header) or _ENTERED_INTERNAL.fullmatch(header)
         if match:
             found[header] = match["stage"].strip()
+        elif format == "hs_contacts" and (
+            match := _BECAME.fullmatch(header.strip()) or _BECAME_INTERNAL.fullmatch(header)
+        ):
+            stage = match["stage"].strip()
+            stage = LIFECYCLE_LABELS.get(stage.replace("_", "").casefold(), stage)
+            found[header] = re.sub(r"\s+lifecycle\s+stage$", "", stage, flags=re.IGNORECASE)
     suffixes = {m[1] if (m := _PIPELINE_SUFFIX.search(s)) else None for s in found.values()}
     if len(found) > 1 and len(suffixes) == 1 and None not in suffixes:
         found = {h: _PIPELINE_SUFFIX.sub("", s) for h, s in found.items()}
@@ -137,8 +205,21 @@ _OBVIOUS = {
 _OUTCOMES = {"won": WON, "lost": LOST, "open": DealStatus.OPEN, "": DealStatus.OPEN}
 
 
-def _obvious_outcome(name: str) -> str | None:
-    return _OBVIOUS.get(_norm(name))
+#: Lead statuses that obviously end a lead (lead formats only): Salesforce's default
+#: "Closed - Not Converted", and unqualified or disqualified leads.
+_OBVIOUS_LEAD = {
+    "closednotconverted": LOST,
+    "unqualified": LOST,
+    "disqualified": LOST,
+}
+
+
+def _obvious_outcome(name: str, format: str = "") -> str | None:
+    key = _norm(name)
+    found = _OBVIOUS.get(key)
+    if found is None and format in LEAD_FORMATS:
+        found = _OBVIOUS_LEAD.get(key)
+    return found
 
 
 def _columns(table: Table, options: ImportOptions) -> dict[str, str]:
@@ -163,6 +244,8 @@ def _columns(table: Table, options: ImportOptions) -> dict[str, str]:
     required = [f for f in FIELDS[options.format] if f.required]
     if options.format == "wide" and not _stage_columns(table.headers):
         required += [f for f in FIELDS["wide"] if f.name in ("stage", "entered_at")]
+    if options.format == "hs_contacts" and not _stage_columns(table.headers, "hs_contacts"):
+        required += [f for f in FIELDS["hs_contacts"] if f.name in ("stage", "created_at")]
     missing = [f for f in required if f.name not in columns]
     if missing:
         raise ImportRejected(
@@ -173,6 +256,9 @@ def _columns(table: Table, options: ImportOptions) -> dict[str, str]:
                 ' A wide file needs either Date entered "<stage>" columns or an engage date '
                 "and a final stage."
                 if options.format == "wide"
+                else ' A HubSpot contacts file needs either "Became a … Date" columns or a '
+                "lifecycle stage and a create date."
+                if options.format == "hs_contacts"
                 else ""
             )
         )
@@ -194,19 +280,75 @@ def source_stages(table: Table, options: ImportOptions) -> list[str]:
         if h and h in table.headers
     }
     names: dict[str, None] = {}
-    if options.format == "wide":
-        stage_columns = _stage_columns(table.headers)
-        names.update(dict.fromkeys(stage_columns.values()))
-        if not stage_columns and "entered_at" in columns:
-            names[columns["entered_at"]] = None
-    column = columns.get("step" if options.format == "visits" else "stage")
-    if column:
-        seen_keys = {_stage_key(n) for n in names}
-        for value in _distinct(table, column):
-            if value not in names and _stage_key(value) not in seen_keys:
-                names[value] = None
-                seen_keys.add(_stage_key(value))
+    stage_columns = _stage_columns(table.headers, options.format)
+    names.update(dict.fromkeys(stage_columns.values()))
+    if options.format == "wide" and not stage_columns and "entered_at" in columns:
+        names[columns["entered_at"]] = None
+    if options.format == "sf_leads":
+        values = _lead_statuses(table, columns)
+    else:
+        column = columns.get("step" if options.format == "visits" else "stage")
+        values = _distinct(table, column) if column else {}
+        if options.format == "hs_contacts":
+            values = {lifecycle_stage(v, stage_columns): n for v, n in values.items()}
+    seen_keys = {_stage_key(n) for n in names}
+    for value in values:
+        if value not in names and _stage_key(value) not in seen_keys:
+            names[value] = None
+            seen_keys.add(_stage_key(value))
     return list(names)
+
+
+def lifecycle_stage(value: str, stage_columns: dict[str, str]) -> str:
+    """A HubSpot Lifecycle Stage cell as the stage name its date column uses: the internal
+    value ``marketingqualifiedlead`` (or any spelling) reads as "Marketing Qualified Lead"."""
+    key = _norm(value)
+    for stage in stage_columns.values():
+        if _norm(stage) == key:
+            return stage
+    return LIFECYCLE_LABELS.get(key, value)
+
+
+#: The Field values of a Salesforce lead history that are the lead's status (API name and the
+#: Lead History report's label), its creation, and its conversion.
+LEAD_STATUS_FIELDS = frozenset({"status", "leadstatus"})
+LEAD_CREATED_FIELDS = frozenset({"created", "leadcreated"})
+
+
+def lead_row_kind(field: str) -> str:
+    """What a row of a Salesforce lead history is, by its Field cell: "status" (a change of
+    the lead's status; an empty cell too), "created", or "other" (skipped)."""
+    key = _norm(field)
+    if not key or key in LEAD_STATUS_FIELDS:
+        return "status"
+    return "created" if key in LEAD_CREATED_FIELDS else "other"
+
+
+def _lead_statuses(table: Table, columns: dict[str, str]) -> dict[str, int]:
+    """The statuses of a Salesforce lead history: old and new values of its status rows, and
+    the leads' current status. From the scan when every row is a status change (or created);
+    otherwise from the rows (of a large file, the first megabyte the wizard holds)."""
+    found: dict[str, int] = {}
+    field = columns.get("field")
+    value_columns = [columns[f] for f in ("old_value", "new_value") if f in columns]
+    kinds = {lead_row_kind(v) for v in _distinct(table, field)} if field else {"status"}
+    if kinds <= {"status", "created"}:
+        for column in value_columns:
+            for value, n in _distinct(table, column).items():
+                found[value] = found.get(value, 0) + n
+    else:
+        at = {h: i for i, h in enumerate(table.headers)}
+        i_field, indexes = at[field], [at[c] for c in value_columns]
+        for cells in table.rows:
+            if i_field < len(cells) and lead_row_kind(cells[i_field]) == "status":
+                for i in indexes:
+                    value = cells[i].strip() if i < len(cells) else ""
+                    if value:
+                        found[value] = found.get(value, 0) + 1
+    if "status" in columns:
+        for value, n in _distinct(table, columns["status"]).items():
+            found[value] = found.get(value, 0) + n
+    return found
 
 
 def unknown_stages(stream: ValueStream, table: Table, options: ImportOptions) -> list[str]:
@@ -294,6 +436,7 @@ def team_owners(stream: ValueStream) -> list[tuple[str, str]]:
 
 class _StageResolver:
     def __init__(self, stream: ValueStream, options: ImportOptions, *, strict: bool = True):
+        self.format = options.format
         self.steps = list(
             ProcessStep.objects.filter(stream=stream).order_by("position").values_list("id", "name")
         )
@@ -337,7 +480,7 @@ class _StageResolver:
         else:
             # "Closed Won" is the outcome even in a stream that has a step of that name (won
             # and lost are outcomes, not steps); a mapping can still send it to the step.
-            target = _obvious_outcome(name)
+            target = _obvious_outcome(name, self.format)
             if target is None:
                 target = self.by_name.get(key)
         self._cache[name] = target
@@ -487,10 +630,11 @@ def options_with_mapping(
     )
 
 
-def obvious_outcome(name: str) -> str | None:
+def obvious_outcome(name: str, format: str = "") -> str | None:
     """ "won" or "lost" for a stage name that obviously is one (Won, Closed Won, closedlost
-    …), else None."""
-    return _obvious_outcome(name)
+    …; in the lead formats also Unqualified, Disqualified, Closed - Not Converted), else
+    None."""
+    return _obvious_outcome(name, format)
 
 
 def source_key(headers: Sequence[str], format: str) -> str:

@@ -10,6 +10,11 @@ from datetime import timedelta
 from typing import Any
 
 FORMATS = ("visits", "transitions", "wide")
+#: CRM lead exports (docs/importing.md, "Leads from HubSpot and Salesforce"): HubSpot contacts
+#: with their lifecycle dates, Salesforce lead history. Each contact or lead is a case.
+LEAD_FORMATS = ("hs_contacts", "sf_leads")
+#: Every format the import reads (the wizard's and the command's choices).
+IMPORT_FORMATS = FORMATS + LEAD_FORMATS
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 #: Row errors kept for the report; more are counted (``ImportRejected.error_count``) only.
 MAX_ERRORS = 100_000
@@ -114,6 +119,62 @@ FIELDS: dict[str, list[Field]] = {
         Field("lost_reason", "Lost reason", False, "Kept only when the deal is lost."),
         Field(
             "created_at", "Created at", False, "When the deal was created; empty: its first date."
+        ),
+    ],
+    "hs_contacts": [
+        Field("deal_id", "Contact id", True, "The contact's id (HubSpot: Record ID)."),
+        Field(
+            "stage",
+            "Lifecycle stage",
+            False,
+            "The contact's current lifecycle stage. Required unless the file has "
+            '"Became a … Date" (or Date entered "…") columns.',
+        ),
+        Field(
+            "created_at",
+            "Create date",
+            False,
+            "When the contact was created; a contact without stage dates enters its current "
+            "stage then.",
+        ),
+        Field("first_name", "First name", False, "With the last name, the case's name."),
+        Field("last_name", "Last name", False, "With the first name, the case's name."),
+        Field("deal_name", "Name", False, "A full name (else first and last name, or the id)."),
+        _DEAL_FIELDS[1],  # account
+        _DEAL_FIELDS[3],  # owner
+        Field("source", "Original source", False, "Organic search, paid social, referral …"),
+    ],
+    "sf_leads": [
+        Field("deal_id", "Lead id", True, "The lead's id (LeadHistory: LeadId)."),
+        Field(
+            "field",
+            "Field",
+            False,
+            "The field that changed: only Status rows (and Created) are read; empty: every row "
+            "is a status change.",
+        ),
+        Field("old_value", "Old value", False, "The status before the change."),
+        Field("new_value", "New value", True, "The status after the change (NewValue)."),
+        Field("changed_at", "Changed at", True, "When it changed (LeadHistory: CreatedDate)."),
+        Field("actor", "Changed by", False, "Becomes the actor of the visit the change opens."),
+        Field("deal_name", "Name", False, "The lead's name (Lead: Name)."),
+        Field("first_name", "First name", False, "With the last name, the case's name."),
+        Field("last_name", "Last name", False, "With the first name, the case's name."),
+        _DEAL_FIELDS[1],  # account
+        _DEAL_FIELDS[3],  # owner
+        _DEAL_FIELDS[4],  # source
+        Field(
+            "created_at",
+            "Lead created",
+            False,
+            "When the lead was created (Lead: CreatedDate): it enters its first status then.",
+        ),
+        Field("status", "Status", False, "The lead's current status (Lead: Status)."),
+        Field(
+            "converted_at",
+            "Converted at",
+            False,
+            "When it was converted (Lead: ConvertedDate): it reaches its current status then.",
         ),
     ],
 }

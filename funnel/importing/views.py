@@ -27,7 +27,7 @@ from funnel.exporting.csv_export import export_csv
 from funnel.exporting.xes import export_xes
 from funnel.importing import (
     FIELDS,
-    FORMATS,
+    IMPORT_FORMATS,
     ImportOptions,
     ImportRejected,
     ImportResult,
@@ -35,6 +35,7 @@ from funnel.importing import (
     errors_csv,
     import_upload_check,
     import_upload_start,
+    join_lead_export,
     load_mapping,
     max_import_columns,
     obvious_outcome,
@@ -61,6 +62,10 @@ FORMAT_HELP = {
     "OpportunityHistory): deal id, stage, changed at.",
     "wide": 'One row per deal with a date column per stage (HubSpot\'s Date entered "…" '
     "columns), or an engage date, a close date and a final stage.",
+    "hs_contacts": "Leads: HubSpot's contacts export, one row per contact with its lifecycle "
+    'dates ("Became a Lead Date" …).',
+    "sf_leads": "Leads: Salesforce lead history (LeadId, CreatedDate, Field, OldValue, "
+    "NewValue), with the Lead export's columns or the Lead export below.",
 }
 STAGE_TARGET_SPECIAL = [
     ("won", "→ Won (outcome)"),
@@ -81,9 +86,16 @@ class UploadForm(forms.Form):
         queryset=ValueStream.objects.none(), empty_label=None, label="Into value stream"
     )
     format = forms.ChoiceField(
-        choices=[(f, f) for f in FORMATS], widget=forms.RadioSelect, initial="transitions"
+        choices=[(f, f) for f in IMPORT_FORMATS], widget=forms.RadioSelect, initial="transitions"
     )
     file = forms.FileField(help_text="A CSV file, UTF-8.")
+    lead_file = forms.FileField(
+        required=False,
+        label="Salesforce Lead export (optional, sf_leads only)",
+        help_text="The Lead export (Id, Name, Company, LeadSource, Owner, CreatedDate, Status, "
+        "ConvertedDate) whose columns the lead history above lacks: each history row gets its "
+        "lead's columns, and leads without history are added.",
+    )
     mapping_file = forms.FileField(
         required=False,
         label="Mapping file (optional)",
@@ -102,7 +114,7 @@ class UploadForm(forms.Form):
     def __init__(self, *args, streams=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["stream"].queryset = ValueStream.objects.filter(pk__in=[s.pk for s in streams])
-        self.fields["format"].choices = [(f, f"{f} — {FORMAT_HELP[f]}") for f in FORMATS]
+        self.fields["format"].choices = [(f, f"{f} — {FORMAT_HELP[f]}") for f in IMPORT_FORMATS]
         limit = settings.VSM_IMPORT_MAX_BYTES
         self.fields["file"].help_text = (
             f"A CSV file, UTF-8: at most {limit / 1e6:,.0f} MB and {max_import_columns():,} "
@@ -118,6 +130,21 @@ class UploadForm(forms.Form):
                 "Split it into smaller files (by date, for example) and upload each."
             )
         return upload
+
+    def clean(self):
+        cleaned = super().clean()
+        lead_file = cleaned.get("lead_file")
+        if lead_file and cleaned.get("format") != "sf_leads":
+            self.add_error("lead_file", "A Lead export goes with the sf_leads format only.")
+        elif lead_file and cleaned.get("file"):
+            limit = settings.VSM_IMPORT_MAX_BYTES
+            if lead_file.size + cleaned["file"].size > limit:
+                self.add_error(
+                    "lead_file",
+                    f"The two files are {(lead_file.size + cleaned['file'].size) / 1e6:,.0f} MB "
+                    f"together; the limit is {limit / 1e6:,.0f} MB.",
+                )
+        return cleaned
 
     def clean_mapping_file(self) -> dict | None:
         upload = self.cleaned_data.get("mapping_file")
@@ -161,9 +188,12 @@ def import_start(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
+            file = upload
+            if form.cleaned_data["lead_file"]:
+                file = join_lead_export(upload.read(), form.cleaned_data["lead_file"].read())
             saved = import_upload_start(
                 stream=form.cleaned_data["stream"],
-                file=upload,
+                file=file,
                 options=ImportOptions(
                     format=form.cleaned_data["format"],
                     time_zone=form.cleaned_data["time_zone"],
@@ -317,7 +347,7 @@ def import_map(request: HttpRequest, pk: int) -> HttpResponse:
                     i,
                     name,
                     # An obvious outcome (Closed Won) is proposed as the outcome, chosen.
-                    options.steps.get(name) or obvious_outcome(name) or "",
+                    options.steps.get(name) or obvious_outcome(name, options.format) or "",
                     name in unknown,
                     defaults[name],
                 )

@@ -6,7 +6,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from funnel.importing import (
-    FORMATS,
+    IMPORT_FORMATS,
     ImportOptions,
     ImportRejected,
     ImportResult,
@@ -15,6 +15,7 @@ from funnel.importing import (
     guess_columns,
     import_events,
     import_upload_create,
+    join_lead_export,
     load_mapping,
     max_import_bytes,
     read_table,
@@ -32,14 +33,21 @@ class Command(BaseCommand):
     help = (
         "Import a CSV event log into a value stream: all of it or nothing. Formats: visits "
         "(one row per visit), transitions (one row per stage change, e.g. Salesforce "
-        "OpportunityHistory), wide (one row per deal, e.g. HubSpot's Date entered columns). "
+        "OpportunityHistory), wide (one row per deal, e.g. HubSpot's Date entered columns), "
+        "hs_contacts (HubSpot contacts with lifecycle dates), sf_leads (Salesforce lead "
+        "history, with --leads for the Lead export). "
         "Importing the same file again changes nothing."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", help="The CSV file (UTF-8).")
         parser.add_argument("--stream", required=True, help="Slug of the value stream.")
-        parser.add_argument("--format", required=True, choices=FORMATS)
+        parser.add_argument("--format", required=True, choices=IMPORT_FORMATS)
+        parser.add_argument(
+            "--leads",
+            help="sf_leads only: Salesforce's Lead export (Id, Name, Company, LeadSource, "
+            "Owner, CreatedDate, Status, ConvertedDate), joined to the lead history FILE.",
+        )
         parser.add_argument(
             "--mapping",
             help='JSON or YAML file: {"columns": {field: header}, "steps": {stage: step|won|'
@@ -78,6 +86,14 @@ class Command(BaseCommand):
                     f"{limit / 1024 / 1024:,.0f} MB (VSM_IMPORT_MAX_BYTES). Split it."
                 )
             data = path.read_bytes()
+            if opts["leads"]:
+                if opts["format"] != "sf_leads":
+                    raise CommandError("--leads goes with --format sf_leads only.")
+                try:
+                    leads = Path(opts["leads"]).read_bytes()
+                except OSError as exc:
+                    raise CommandError(f"Cannot read {opts['leads']}: {exc.strerror}.") from exc
+                data = join_lead_export(data, leads)
             options = self._options(data, opts)
             started = time.monotonic()
             if opts["dry_run"]:

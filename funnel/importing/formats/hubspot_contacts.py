@@ -1,0 +1,93 @@
+"""The ``hs_contacts`` layout: HubSpot's contacts export, one row per contact, with a date per
+lifecycle stage reached ("Became a Lead Date", "Became a Marketing Qualified Lead Date" …, or
+the internal ``hs_lifecyclestage_<stage>_date`` and ``Date entered "<stage>"`` columns; found
+by :func:`funnel.importing.mapping._stage_columns`). Each contact is a case; its dates, sorted,
+are stage changes, so it has one visit per stage reached, each until the next stage's date.
+
+A contact without any stage date enters its current Lifecycle Stage at its Create Date. The
+current stage is read only then (HubSpot keeps the latest date of each stage, so the dates
+already say where the contact is). The case's name is the Name column, else First and Last
+Name, else the Record ID.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from funnel.importing.cells import _Bad
+from funnel.importing.mapping import _stage_columns, lifecycle_stage
+from funnel.importing.plan import _TARGET_CODE, _Columns
+from funnel.importing.types import IGNORE
+
+if TYPE_CHECKING:
+    from funnel.importing.checking import _Builder
+
+
+def read(builder: _Builder) -> _Columns:
+    changes = _Columns()
+    headers = builder.table.headers
+    stage_columns = _stage_columns(headers, "hs_contacts")
+    columns: list[tuple[int, str, int | str]] = []
+    for header, stage in stage_columns.items():
+        target = builder._stage(stage, 1, header)
+        if target is not None and target != IGNORE:
+            columns.append((headers.index(header), header, target))
+    i_stage = builder.index.get("stage")
+    parse, error = builder.clock.parse, builder.error
+    add = changes.add
+    for row, cells in builder.numbered_rows():
+        builder._bad = False
+        external_id = builder._deal_id(cells, row)
+        if external_id is None:
+            continue
+        if external_id in builder.deal_index:
+            first = builder.deals[builder.deal_index[external_id]].row
+            error(
+                row,
+                "deal_id",
+                f"contact {external_id} is also on row {first}; the export has one row per "
+                "contact.",
+            )
+            continue
+        dated: list[tuple[int, int, int | str]] = []
+        for position, (index, header, target) in enumerate(columns):
+            text = cells[index]
+            if not text or text.isspace():
+                continue
+            try:
+                dated.append((parse(text), position, target))
+            except _Bad as exc:
+                error(row, header, str(exc))
+                builder._bad = True
+        current: int | str | None = None
+        unknown = False
+        if i_stage is not None and (text := cells[i_stage].strip()):
+            current = builder._stage(lifecycle_stage(text, stage_columns), row, "stage")
+            unknown = current is None
+        if not dated and current == IGNORE and not builder._bad:
+            continue  # only an ignored current stage: the contact is left out
+        d, deal = builder._deal(external_id, row)
+        values = builder.deal_fields(cells, row)
+        if values is None or builder._bad or unknown:
+            deal.bad = True
+            continue
+        if not values.get("deal_name"):
+            values["deal_name"] = builder.person_name(cells)
+        builder.set_deal_fields(deal, values, row, conflicts=False)
+        if not dated:
+            created = values.get("created_at")
+            if current is None or created is None:
+                error(
+                    row,
+                    "deal_id",
+                    f"contact {external_id} has no lifecycle stage dates, and no lifecycle "
+                    "stage with a create date; nothing to import.",
+                )
+                deal.bad = True
+                continue
+            dated.append((created, 0, current))
+        # Stages dated alike are taken in the map's order, outcomes last.
+        dated.sort(key=lambda x: (x[0], x[2] if x[2].__class__ is int else 1 << 30, x[1]))
+        for at, _, target in dated:
+            add(d, _TARGET_CODE.get(target, target), at, 0, 0, 0, row)
+    return changes
