@@ -37,6 +37,7 @@ urlpatterns = [
     path("jobs/<int:pk>/", views.job_detail, name="job_detail"),
     path("streams/", include("streams.urls")),
     path("streams/", include("funnel.qualification.urls")),
+    path("streams/", include("funnel.leads.urls")),
     path("", include("streams.people.urls")),
     path("", include("streams.calendars.urls")),
     path("deals/", include("funnel.urls")),

@@ -1,0 +1,629 @@
+"""The leads pages of a stream (docs/leads.md):
+
+- ``/streams/<slug>/leads/setup/``: the waterfall (a preset, each hand-off's step, stages,
+  sides, SLA and escalation typed as working time, pull, the recycle step), the three reason
+  lists and the sellers' WIP limits (managers only);
+- ``/streams/<slug>/handoffs/``: the hand-off board, every undecided arrival oldest first with
+  its age against the SLA; reps and managers accept, reject, recycle or disqualify (asked to
+  confirm, naming the lead);
+- ``/streams/<slug>/queue/``: the ready-for-sales queue; a seller pulls the next lead or a
+  given one within their WIP limit.
+
+Leadership reads the board and the queue; the services refuse their posts anyway. Every post
+calls one service of ``funnel.leads.services`` and redirects (post/redirect/get); a refused
+post shows the page again with the reason next to its field (status 400).
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from funnel.eventlog.selectors import deal_owner_choices
+from funnel.leads.forms import (
+    CONVERSION_TEXT,
+    DecisionForm,
+    HandoffFormSet,
+    PresetPickForm,
+    ReasonAddForm,
+    ReasonRenameForm,
+    SellerLimitForm,
+    StepLimitForm,
+    WaterfallForm,
+    format_working,
+)
+from funnel.leads.models import (
+    DecisionKind,
+    HandoffReason,
+    ReasonKind,
+    StepWipLimit,
+    WaterfallPreset,
+)
+from funnel.leads.presets import PRESETS
+from funnel.leads.selectors import (
+    ArrivalRow,
+    handoff_board,
+    handoffs_of,
+    may_decide,
+    may_manage,
+    may_pull,
+    ready_queue,
+    reasons_of,
+    seller_load,
+    stages_of,
+    waterfall_of,
+)
+from funnel.leads.services import (
+    HandoffSpec,
+    handoff_decide,
+    lead_pull,
+    reason_create,
+    reason_retire,
+    reason_update,
+    seller_limit_set,
+    step_wip_limit_set,
+    waterfall_save,
+)
+from funnel.models import Visit
+from streams.forms import apply_service_errors, form_submit
+from streams.ids import parse_id
+from streams.models import ValueStream
+from streams.selectors import streams_visible_to
+
+_HANDOFF_KEY = re.compile(r"^handoffs\.(\d+)\.(\w+)$")
+#: A service's field name → the setup form's.
+_HANDOFF_FIELDS = {"sla_minutes": "sla", "escalate_minutes": "escalate"}
+_DONE = {
+    DecisionKind.ACCEPT: "Accepted",
+    DecisionKind.REJECT: "Rejected",
+    DecisionKind.RECYCLE: "Recycled",
+    DecisionKind.DISQUALIFY: "Disqualified",
+}
+
+
+def _stream(request: HttpRequest, slug: str, *, manage: bool = False) -> ValueStream:
+    stream = get_object_or_404(streams_visible_to(request.user).select_related("team"), slug=slug)
+    if manage and not may_manage(request.user, stream):
+        raise PermissionDenied(
+            "Only the team's managers set up the waterfall, its reasons and limits."
+        )
+    return stream
+
+
+def duration_text(minutes: float, working: bool) -> str:
+    """An age or an overrun: ``45 min``, ``3.5 h``, ``2.1 days`` (working days of 8 hours
+    when ``working``), marked "working" when counted in working time."""
+    word = " working" if working else ""
+    if minutes < 60:
+        return f"{minutes:.0f}{word} min"
+    day = 8 * 60 if working else 24 * 60
+    if minutes < 2 * day:
+        return f"{minutes / 60:.1f}{word} h".replace(".0 ", " ")
+    return f"{minutes / day:.1f}{word} days".replace(".0 ", " ")
+
+
+# --- Setup -------------------------------------------------------------------------------------
+
+
+def _handoff_initial(stream: ValueStream, preset: str | None) -> tuple[str, list[dict], dict]:
+    """The preset, the hand-off rows and the waterfall's fields the setup form starts with:
+    the saved waterfall, or a preset's names (keeping the steps of saved hand-offs whose
+    offered stage has the same name)."""
+    waterfall = waterfall_of(stream)
+    saved = handoffs_of(stream)
+    if preset is None and waterfall is not None:
+        rows = [
+            {
+                "step": h.step_id,
+                "offered_stage": h.offered_stage,
+                "accepted_stage": h.accepted_stage,
+                "giver": h.giver,
+                "receiver": h.receiver,
+                "sla": h.sla_minutes,
+                "escalate": h.escalate_minutes,
+                "pull": h.pull,
+            }
+            for h in saved
+        ]
+        return (
+            waterfall.preset,
+            rows,
+            {
+                "preset": waterfall.preset,
+                "inquiry_stage": waterfall.inquiry_stage,
+                "won_stage": waterfall.won_stage,
+                "recycle_step": waterfall.recycle_step_id,
+            },
+        )
+    preset = preset or WaterfallPreset.SIRIUS_2006
+    chosen = PRESETS[preset]
+    by_stage = {h.offered_stage.lower(): h for h in saved}
+    rows = []
+    for spec in chosen.handoffs:
+        old = by_stage.get(spec.offered_stage.lower())
+        rows.append(
+            {
+                "step": old.step_id if old else None,
+                "offered_stage": spec.offered_stage,
+                "accepted_stage": spec.accepted_stage,
+                "giver": spec.giver,
+                "receiver": spec.receiver,
+                "sla": old.sla_minutes if old else None,
+                "escalate": old.escalate_minutes if old else None,
+                "pull": spec.pull,
+            }
+        )
+    return (
+        preset,
+        rows,
+        {
+            "preset": preset,
+            "inquiry_stage": chosen.inquiry_stage,
+            "won_stage": chosen.won_stage,
+            "recycle_step": waterfall.recycle_step_id if waterfall else None,
+        },
+    )
+
+
+def _setup_page(request: HttpRequest, stream: ValueStream, status: int = 200, **forms):
+    preset_arg = request.GET.get("preset")
+    preset_arg = preset_arg if preset_arg in WaterfallPreset.values else None
+    preset, rows, initial = _handoff_initial(stream, preset_arg)
+    form = forms.get("form") or WaterfallForm(stream=stream, initial=initial)
+    formset = forms.get("formset") or HandoffFormSet(stream=stream, prefix="handoff", initial=rows)
+    waterfall = waterfall_of(stream)
+    reasons = list(reasons_of(stream, active=False).order_by("kind", "position", "id"))
+    lists = []
+    for kind, label in ReasonKind.choices:
+        bound = forms.get("reason_add")
+        add = bound if bound is not None and bound["kind"].value() == kind else None
+        rename = forms.get("reason_rename")  # (reason id, bound form)
+        lists.append(
+            {
+                "kind": kind,
+                "label": label,
+                "active": [
+                    {
+                        "reason": r,
+                        "form": rename[1]
+                        if rename and rename[0] == r.pk
+                        else ReasonRenameForm(
+                            initial={"label": r.label}, auto_id=f"id_reason{r.pk}_%s"
+                        ),
+                    }
+                    for r in reasons
+                    if r.kind == kind and r.retired_at is None
+                ],
+                "retired": [r for r in reasons if r.kind == kind and r.retired_at is not None],
+                "add": add or ReasonAddForm(initial={"kind": kind}, auto_id=f"id_add_{kind}_%s"),
+            }
+        )
+    loads = {load.user_id: load for load in seller_load(stream)}
+    bound_limit = forms.get("seller_limit")  # (user id, bound form)
+    sellers = []
+    for member in deal_owner_choices({stream.team_id}).filter(is_active=True):
+        load = loads.get(member.pk)
+        sellers.append(
+            {
+                "user": member,
+                "load": load,
+                "form": bound_limit[1]
+                if bound_limit and bound_limit[0] == member.pk
+                else SellerLimitForm(
+                    members=deal_owner_choices({stream.team_id}),
+                    initial={"seller": member.pk, "wip_limit": load.limit if load else None},
+                    auto_id=f"id_seller{member.pk}_%s",
+                ),
+            }
+        )
+    pull = next((h for h in handoffs_of(stream) if h.pull), None)
+    step_form = forms.get("step_limit")
+    if pull is not None and step_form is None:
+        current = StepWipLimit.objects.filter(step=pull.step).first()
+        step_form = StepLimitForm(
+            stream=stream,
+            initial={"step": pull.step_id, "wip_limit": current.wip_limit if current else None},
+            auto_id="id_steplimit_%s",
+        )
+    return render(
+        request,
+        "funnel/leads/setup.html",
+        {
+            "stream": stream,
+            "waterfall": waterfall,
+            "preset": preset,
+            "preset_loaded": preset_arg is not None,
+            "pick_form": PresetPickForm(initial={"preset": preset}),
+            "presets": [(value, label, PRESETS[value]) for value, label in WaterfallPreset.choices],
+            "form": form,
+            "formset": formset,
+            "conversion": CONVERSION_TEXT,
+            "stages": stages_of(stream),
+            "saved_handoffs": [
+                {"handoff": h, "sla": format_working(h.sla_minutes)} for h in handoffs_of(stream)
+            ],
+            "reason_lists": lists,
+            "sellers": sellers,
+            "pull": pull,
+            "step_form": step_form if pull is not None else None,
+        },
+        status=status,
+    )
+
+
+def _save_waterfall(request: HttpRequest, stream: ValueStream, form, formset) -> bool:
+    if not (form.is_valid() and formset.is_valid()):
+        return False
+    rows = [(i, f) for i, f in enumerate(formset.forms) if not f.blank]
+    specs = [
+        HandoffSpec(
+            step=f.cleaned_data["step"],
+            offered_stage=f.cleaned_data["offered_stage"],
+            accepted_stage=f.cleaned_data["accepted_stage"],
+            giver=f.cleaned_data["giver"],
+            receiver=f.cleaned_data["receiver"],
+            sla_minutes=f.cleaned_data["sla"],
+            escalate_minutes=f.cleaned_data["escalate"],
+            pull=f.cleaned_data["pull"],
+        )
+        for _, f in rows
+    ]
+    data = form.cleaned_data
+    try:
+        waterfall_save(
+            stream=stream,
+            user=request.user,
+            preset=data["preset"],
+            inquiry_stage=data["inquiry_stage"],
+            won_stage=data["won_stage"],
+            recycle_step=data["recycle_step"],
+            handoffs=specs,
+        )
+    except ValidationError as exc:
+        for key, reasons in exc.message_dict.items():
+            match = _HANDOFF_KEY.match(key)
+            if match and int(match[1]) < len(rows):
+                target = rows[int(match[1])][1]
+                field = _HANDOFF_FIELDS.get(match[2], match[2])
+                target.add_error(field if field in target.fields else None, reasons)
+            elif key in form.fields:
+                form.add_error(key, reasons)
+            else:
+                form.add_error(None, reasons)
+        return False
+    return True
+
+
+def setup(request: HttpRequest, slug: str) -> HttpResponse:
+    stream = _stream(request, slug, manage=True)
+    if request.method != "POST":
+        return _setup_page(request, stream)
+    form = WaterfallForm(request.POST, stream=stream)
+    formset = HandoffFormSet(request.POST, stream=stream, prefix="handoff")
+    if not _save_waterfall(request, stream, form, formset):
+        return _setup_page(request, stream, status=400, form=form, formset=formset)
+    stages = " → ".join(stages_of(stream))
+    messages.success(request, f"Waterfall saved: {stages}.")
+    return redirect("leads:setup", slug=stream.slug)
+
+
+def _setup_url(stream: ValueStream, anchor: str) -> str:
+    return f"{reverse('leads:setup', args=[stream.slug])}#{anchor}"
+
+
+@require_POST
+def reason_add(request: HttpRequest, slug: str) -> HttpResponse:
+    stream = _stream(request, slug, manage=True)
+    form = ReasonAddForm(request.POST)
+    kind = request.POST.get("kind", "")
+    form.auto_id = f"id_add_{kind if kind in ReasonKind.values else 'reject'}_%s"
+    added, reason = form_submit(
+        form,
+        lambda data: reason_create(
+            stream=stream, user=request.user, kind=data["kind"], label=data["label"]
+        ),
+    )
+    if not added:
+        return _setup_page(request, stream, status=400, reason_add=form)
+    messages.success(request, f"Added “{reason.label}” to the {reason.kind} reasons.")
+    return redirect(_setup_url(stream, f"reasons-{reason.kind}"))
+
+
+def _reason(stream: ValueStream, pk: int) -> HandoffReason:
+    return get_object_or_404(HandoffReason, stream=stream, pk=pk)
+
+
+@require_POST
+def reason_rename(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    stream = _stream(request, slug, manage=True)
+    reason = _reason(stream, pk)
+    old = reason.label
+    form = ReasonRenameForm(request.POST, auto_id=f"id_reason{reason.pk}_%s")
+    renamed, new = form_submit(
+        form, lambda data: reason_update(reason=reason, user=request.user, label=data["label"])
+    )
+    if not renamed:
+        return _setup_page(request, stream, status=400, reason_rename=(reason.pk, form))
+    messages.success(request, f"Renamed “{old}” to “{new.label}”.")
+    return redirect(_setup_url(stream, f"reasons-{reason.kind}"))
+
+
+@require_POST
+def reason_retire_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    stream = _stream(request, slug, manage=True)
+    reason = _reason(stream, pk)
+    try:
+        reason_retire(reason=reason, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Retired “{reason.label}”; the decisions that gave it keep it.")
+    return redirect(_setup_url(stream, f"reasons-{reason.kind}"))
+
+
+@require_POST
+def seller_limit(request: HttpRequest, slug: str) -> HttpResponse:
+    stream = _stream(request, slug, manage=True)
+    members = deal_owner_choices({stream.team_id})
+    seller_id = parse_id(request.POST.get("seller"))
+    form = SellerLimitForm(request.POST, members=members, auto_id=f"id_seller{seller_id}_%s")
+    saved, _ = form_submit(
+        form,
+        lambda data: seller_limit_set(
+            stream=stream, user=request.user, seller=data["seller"], wip_limit=data["wip_limit"]
+        ),
+    )
+    if not saved:
+        if seller_id is None or not members.filter(pk=seller_id).exists():
+            messages.error(request, "Choose a rep or manager of the team.")
+            return redirect(_setup_url(stream, "limits"))
+        return _setup_page(request, stream, status=400, seller_limit=(seller_id, form))
+    seller, limit = form.cleaned_data["seller"], form.cleaned_data["wip_limit"]
+    name = seller.get_full_name() or seller.get_username()
+    if limit is None:
+        messages.success(request, f"{name} has no WIP limit now and cannot pull leads.")
+    else:
+        messages.success(request, f"{name} may own {limit} open deals.")
+    return redirect(_setup_url(stream, "limits"))
+
+
+@require_POST
+def step_limit(request: HttpRequest, slug: str) -> HttpResponse:
+    stream = _stream(request, slug, manage=True)
+    form = StepLimitForm(request.POST, stream=stream, auto_id="id_steplimit_%s")
+    saved, _ = form_submit(
+        form,
+        lambda data: step_wip_limit_set(
+            step=data["step"], user=request.user, wip_limit=data["wip_limit"]
+        ),
+    )
+    if not saved:
+        return _setup_page(request, stream, status=400, step_limit=form)
+    step, limit = form.cleaned_data["step"], form.cleaned_data["wip_limit"]
+    messages.success(
+        request,
+        f"“{step.name}” has no WIP limit now."
+        if limit is None
+        else f"“{step.name}” holds at most {limit} pulled leads.",
+    )
+    return redirect(_setup_url(stream, "limits"))
+
+
+# --- The hand-off board ------------------------------------------------------------------------
+
+
+def _row(row: ArrivalRow) -> dict:
+    return {
+        "row": row,
+        "age": duration_text(row.age_minutes, row.working),
+        "sla": format_working(row.sla_minutes),
+        "over": duration_text(row.over_by_minutes, row.working) if row.breached else "",
+    }
+
+
+def _board_page(
+    request: HttpRequest,
+    stream: ValueStream,
+    status: int = 200,
+    *,
+    failed: int | None = None,
+    decision_form: DecisionForm | None = None,
+    problem: str = "",
+) -> HttpResponse:
+    user = request.user
+    handoffs = handoffs_of(stream)
+    chosen = parse_id(request.GET.get("handoff") or request.POST.get("back"))
+    if chosen not in {h.pk for h in handoffs}:
+        chosen = None
+    page = handoff_board(stream)
+    counts = {h.pk: 0 for h in handoffs}
+    for row in page.rows:
+        counts[row.handoff_id] = counts.get(row.handoff_id, 0) + 1
+    rows = [_row(r) for r in page.rows if chosen is None or r.handoff_id == chosen]
+    reasons = {kind: [] for kind in ReasonKind.values}
+    for reason in reasons_of(stream).order_by("position", "id"):
+        reasons[reason.kind].append(reason)
+    waterfall = waterfall_of(stream)
+    deciding = may_decide(user, stream)
+    return render(
+        request,
+        "funnel/leads/board.html",
+        {
+            "stream": stream,
+            "waterfall": waterfall,
+            "handoffs": [{"handoff": h, "n": counts.get(h.pk, 0)} for h in handoffs],
+            "chosen": chosen,
+            "rows": rows,
+            "shown": len(page.rows),
+            "total": page.total,
+            "breached": sum(1 for r in rows if r["row"].breached),
+            "can_decide": deciding,
+            "can_decide_pull": deciding and may_manage(user, stream),
+            "can_pull": may_pull(user, stream),
+            "can_manage": may_manage(user, stream),
+            "reasons": reasons,
+            "recycle_on": bool(waterfall and waterfall.recycle_step_id),
+            "failed": failed,
+            "failed_kind": decision_form.data.get("kind", "") if decision_form else "",
+            "failed_note": decision_form.data.get("note", "") if decision_form else "",
+            "failed_errors": [
+                message for errors in decision_form.errors.values() for message in errors
+            ]
+            if decision_form
+            else [],
+            "problem": problem,
+        },
+        status=status,
+    )
+
+
+def board(request: HttpRequest, slug: str) -> HttpResponse:
+    return _board_page(request, _stream(request, slug))
+
+
+def _back_to_board(stream: ValueStream, request: HttpRequest) -> str:
+    url = reverse("leads:board", args=[stream.slug])
+    back = parse_id(request.POST.get("back"))
+    return f"{url}?handoff={back}" if back else url
+
+
+@require_POST
+def decide(request: HttpRequest, slug: str, visit_id: int) -> HttpResponse:
+    """One decision on one arrival. Disqualifying closes the case: the first post answers
+    with a page naming the lead and asking to confirm (a dialog asks on the board when
+    JavaScript runs, and sends the form confirmed)."""
+    stream = _stream(request, slug)
+    if not may_decide(request.user, stream):
+        raise PermissionDenied("Only the team's reps and managers decide on hand-offs.")
+    visit = get_object_or_404(
+        Visit.objects.select_related("deal", "step"), pk=visit_id, deal__stream=stream
+    )
+    deal = visit.deal
+    form = DecisionForm(request.POST, stream=stream)
+    if not form.is_valid():
+        return _board_page(
+            request, stream, 400, failed=visit.pk, decision_form=form, problem=deal.name
+        )
+    data = form.cleaned_data
+    if (
+        data["kind"] == DecisionKind.DISQUALIFY
+        and data["reason"] is not None
+        and not data["confirmed"]
+    ):
+        return render(
+            request,
+            "funnel/leads/disqualify_confirm.html",
+            {
+                "stream": stream,
+                "deal": deal,
+                "visit": visit,
+                "data": data,
+                "back": parse_id(request.POST.get("back")),
+            },
+        )
+    try:
+        handoff_decide(
+            visit=visit,
+            kind=data["kind"],
+            user=request.user,
+            reason=data["reason"],
+            note=data["note"],
+        )
+    except ValidationError as exc:
+        apply_service_errors(form, exc)
+        return _board_page(
+            request, stream, 400, failed=visit.pk, decision_form=form, problem=deal.name
+        )
+    messages.success(request, _decided_text(data, deal, visit))
+    return redirect(_back_to_board(stream, request))
+
+
+def _decided_text(data: dict, deal, visit: Visit) -> str:
+    kind, reason = data["kind"], data["reason"]
+    text = f"{_DONE[kind]} “{deal.name}”"
+    if reason is not None:
+        text += f" ({reason.label})"
+    now = Visit.objects.filter(deal=deal, exited_at__isnull=True).select_related("step").first()
+    if kind == DecisionKind.ACCEPT:
+        handoff = visit.step.handoff
+        return text + (f": it is {handoff.accepted_stage} now." if handoff.accepted_stage else ".")
+    if kind == DecisionKind.DISQUALIFY:
+        return text + ": the case is closed as lost. A manager can reopen it from its page."
+    return text + (f": it is back at {now.step.name}." if now else ".")
+
+
+# --- The ready-for-sales queue -----------------------------------------------------------------
+
+
+def _queue_page(
+    request: HttpRequest, stream: ValueStream, status: int = 200, problem: str = ""
+) -> HttpResponse:
+    user = request.user
+    by_probability = request.GET.get("order") == "probability"
+    page = ready_queue(stream, by_probability=by_probability)
+    loads = seller_load(stream)
+    mine = next((load for load in loads if load.user_id == user.pk), None)
+    pull = next((h for h in handoffs_of(stream) if h.pull), None)
+    step_cap = StepWipLimit.objects.filter(step=pull.step).first() if pull else None
+    return render(
+        request,
+        "funnel/leads/queue.html",
+        {
+            "stream": stream,
+            "waterfall": waterfall_of(stream),
+            "pull": pull,
+            "rows": [_row(r) for r in page.rows],
+            "total": page.total,
+            "any_probability": any(r.win_probability is not None for r in page.rows),
+            "by_probability": by_probability,
+            "loads": loads,
+            "mine": mine,
+            "can_pull": may_pull(user, stream),
+            "can_decide": may_decide(user, stream),
+            "can_manage": may_manage(user, stream),
+            # Every seller's load for managers and leadership; a rep sees their own.
+            "show_sellers": may_manage(user, stream) or not may_decide(user, stream),
+            "step_cap": step_cap,
+            "problem": problem,
+        },
+        status=status,
+    )
+
+
+def queue(request: HttpRequest, slug: str) -> HttpResponse:
+    return _queue_page(request, _stream(request, slug))
+
+
+@require_POST
+def pull(request: HttpRequest, slug: str) -> HttpResponse:
+    """Pull the next lead (no ``visit``) or the given one; the seller becomes its owner and
+    goes to its page. A refusal is the service's message above the queue (status 400)."""
+    stream = _stream(request, slug)
+    if not may_decide(request.user, stream):
+        raise PermissionDenied("Only the team's sellers pull leads.")
+    visit = None
+    raw = request.POST.get("visit", "")
+    if raw:
+        visit_id = parse_id(raw)
+        visit = (
+            Visit.objects.select_related("deal").filter(pk=visit_id, deal__stream=stream).first()
+            if visit_id
+            else None
+        )
+        if visit is None:
+            return _queue_page(
+                request, stream, 400, problem="That lead is not in this stream's queue."
+            )
+    try:
+        decision = lead_pull(stream=stream, user=request.user, visit=visit)
+    except ValidationError as exc:
+        return _queue_page(request, stream, 400, problem=" ".join(exc.messages))
+    deal = decision.deal
+    messages.success(request, f"You pulled “{deal.name}”: it is yours now.")
+    return redirect("funnel:deal_detail", pk=deal.pk)
