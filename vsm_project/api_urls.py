@@ -11,7 +11,14 @@ from rest_framework.routers import DefaultRouter
 
 from funnel.api import DealViewSet, EventBatchView, VisitViewSet
 from funnel.api.lab import StreamLabView
+from funnel.api.leads import StreamLeadsView
 from funnel.api.metrics import StreamMetricsView
+from funnel.leads.api import (
+    HandoffReasonViewSet,
+    HandoffViewSet,
+    SellerLimitViewSet,
+    StreamWaterfallView,
+)
 from funnel.qualification.api import CriterionViewSet, ScoreViewSet, WinCallViewSet
 from kaizen.api import KaizenCycleViewSet
 from streams.api import (
@@ -40,6 +47,9 @@ router.register("calendars", WorkingCalendarViewSet, basename="calendar")
 router.register("criteria", CriterionViewSet, basename="criterion")
 router.register("scores", ScoreViewSet, basename="score")
 router.register("win-calls", WinCallViewSet, basename="win-call")
+router.register("handoff-reasons", HandoffReasonViewSet, basename="handoff-reason")
+router.register("seller-limits", SellerLimitViewSet, basename="seller-limit")
+router.register("handoffs", HandoffViewSet, basename="handoff")
 
 # DRF views are exempt from LoginRequiredMiddleware, and drf-spectacular serves the schema and
 # docs to anyone by default: like the rest of the app they need a signed-in user (401/403).
@@ -48,6 +58,8 @@ _signed_in = {"permission_classes": [IsAuthenticated]}
 urlpatterns = [
     path("streams/<int:pk>/metrics/", StreamMetricsView.as_view(), name="stream-metrics"),
     path("streams/<int:pk>/lab/", StreamLabView.as_view(), name="stream-lab"),
+    path("streams/<int:pk>/leads/", StreamLeadsView.as_view(), name="stream-leads"),
+    path("streams/<int:pk>/waterfall/", StreamWaterfallView.as_view(), name="stream-waterfall"),
     path("lanes/<int:pk>/calendar/", LaneCalendarView.as_view(), name="lane-calendar"),
     path("", include(router.urls)),
     path("events/bulk/", EventBatchView.as_view(), name="events-bulk"),

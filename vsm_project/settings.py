@@ -292,6 +292,10 @@ SPECTACULAR_SETTINGS = {
         "LabReadyStatusEnum": ["ready"],
         "LabComputingStatusEnum": ["computing"],
         "LabFailedStatusEnum": ["failed"],
+        # Leads (funnel/leads/api.py): a decision's and a reason's `kind`, a hand-off's sides.
+        "DecisionKindEnum": "funnel.leads.models.DecisionKind",
+        "ReasonKindEnum": "funnel.leads.models.ReasonKind",
+        "SideEnum": "funnel.leads.models.Side",
     },
     # Every operation documents its 400/401/403/404/429 answers (docs/api.md).
     "POSTPROCESSING_HOOKS": [

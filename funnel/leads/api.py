@@ -1,0 +1,618 @@
+"""The leads API (docs/leads.md):
+
+- ``GET`` / ``PUT /api/streams/{id}/waterfall/``: a stream's waterfall and its hand-offs
+  (managers change it; hand-offs are matched by step);
+- ``/api/handoff-reasons/``: the reject, recycle and disqualify lists (managers add, rename,
+  reorder and retire reasons; a used one is retired, never deleted);
+- ``/api/seller-limits/``: the sellers' WIP limits with their open deals (managers set them);
+- ``POST /api/handoffs/decide/``: accept, reject, recycle or disqualify an arrival;
+- ``POST /api/handoffs/pull/``: a seller pulls a lead from the ready-for-sales queue;
+- ``GET /api/handoffs/board/`` and ``/api/handoffs/queue/``: the arrivals waiting for a
+  decision, and the ready-for-sales queue.
+
+Every write goes through ``funnel.leads.services``. Objects outside the streams the user can
+see answer 404 (in a path) or 400 naming the field (in a body); a write the user's role does
+not allow answers 403; a lead someone else decided on (or pulled) a moment before answers
+409 naming who.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from funnel.api.filters import LIST_BACKENDS, EventLogPagination
+from funnel.api.serializers import AwareDateTimeField
+from funnel.api.viewsets import AnsweringViewSet, object_errors, post_actions
+from funnel.leads.models import (
+    DecisionKind,
+    Handoff,
+    HandoffDecision,
+    HandoffReason,
+    ReasonKind,
+    SellerLimit,
+    Side,
+    Waterfall,
+    WaterfallPreset,
+)
+from funnel.leads.selectors import (
+    BOARD_LIMIT,
+    handoff_board,
+    ready_queue,
+    seller_load,
+    stages_of,
+)
+from funnel.leads.services import (
+    HandoffSpec,
+    LeadTaken,
+    handoff_decide,
+    lead_pull,
+    reason_create,
+    reason_retire,
+    reason_update,
+    seller_limit_set,
+    waterfall_save,
+)
+from funnel.models import Visit
+from streams.api import IdFilter
+from streams.api.common import ScopedToUser, _InputSerializer
+from streams.models import ProcessStep, ValueStream
+from streams.selectors import User, members_visible_to, streams_visible_to
+
+_MANAGERS = "Only the team's managers change the waterfall, its reasons and limits."
+_CONFLICT = OpenApiResponse(
+    OpenApiTypes.OBJECT,
+    description="Someone decided on (or pulled) this lead a moment before: `{visit: [who, "
+    "when]}`. Nothing was saved.",
+)
+
+
+def _visible_stream(request: Request, pk: Any) -> ValueStream:
+    return get_object_or_404(streams_visible_to(request.user), pk=pk)
+
+
+# --- The waterfall ----------------------------------------------------------------------------
+
+
+class HandoffSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Handoff
+        fields = [
+            "id",
+            "step",
+            "position",
+            "offered_stage",
+            "accepted_stage",
+            "giver",
+            "receiver",
+            "sla_minutes",
+            "escalate_minutes",
+            "pull",
+        ]
+        read_only_fields = fields
+
+
+class WaterfallSerializer(serializers.Serializer):
+    stream = serializers.IntegerField(source="stream_id")
+    configured = serializers.BooleanField(help_text="False until a manager saved one.")
+    preset = serializers.ChoiceField(choices=WaterfallPreset.choices)
+    inquiry_stage = serializers.CharField()
+    won_stage = serializers.CharField()
+    recycle_step = serializers.IntegerField(source="recycle_step_id", allow_null=True)
+    stages = serializers.ListField(
+        child=serializers.CharField(), help_text="The waterfall's stages in order."
+    )
+    handoffs = HandoffSerializer(many=True)
+    updated_at = serializers.DateTimeField(allow_null=True)
+
+
+def _waterfall_body(stream: ValueStream) -> dict[str, Any]:
+    waterfall = Waterfall.objects.filter(stream=stream).first()
+    configured = waterfall is not None
+    waterfall = waterfall or Waterfall(stream=stream)
+    return WaterfallSerializer(
+        {
+            "stream_id": stream.pk,
+            "configured": configured,
+            "preset": waterfall.preset,
+            "inquiry_stage": waterfall.inquiry_stage,
+            "won_stage": waterfall.won_stage,
+            "recycle_step_id": waterfall.recycle_step_id,
+            "stages": stages_of(stream),
+            "handoffs": Handoff.objects.filter(stream=stream).order_by("position"),
+            "updated_at": waterfall.updated_at if configured else None,
+        }
+    ).data
+
+
+class HandoffInputSerializer(serializers.Serializer):
+    step = serializers.PrimaryKeyRelatedField(
+        queryset=ProcessStep.objects.all(), help_text="A step of the stream."
+    )
+    offered_stage = serializers.CharField(max_length=200, allow_blank=True)
+    accepted_stage = serializers.CharField(
+        max_length=200, allow_blank=True, required=False, default=""
+    )
+    giver = serializers.ChoiceField(choices=Side.choices)
+    receiver = serializers.ChoiceField(choices=Side.choices)
+    sla_minutes = serializers.IntegerField(
+        allow_null=True, required=False, default=None, help_text="Working minutes; null: no SLA."
+    )
+    escalate_minutes = serializers.IntegerField(
+        allow_null=True,
+        required=False,
+        default=None,
+        help_text="Working minutes, more than the SLA; null: no escalation.",
+    )
+    pull = serializers.BooleanField(required=False, default=False)
+
+
+class WaterfallInputSerializer(ScopedToUser, _InputSerializer):
+    preset = serializers.ChoiceField(choices=WaterfallPreset.choices)
+    inquiry_stage = serializers.CharField(max_length=200, allow_blank=True)
+    won_stage = serializers.CharField(max_length=200, allow_blank=True)
+    recycle_step = serializers.PrimaryKeyRelatedField(
+        queryset=ProcessStep.objects.none(),
+        allow_null=True,
+        help_text="The nurture step recycled leads go to; null: recycling is off.",
+    )
+    handoffs = HandoffInputSerializer(
+        many=True, help_text="Every hand-off of the stream (a step left out loses its hand-off)."
+    )
+
+    def scope_to(self, user: User) -> None:
+        steps = ProcessStep.objects.filter(stream__in=streams_visible_to(user))
+        self.fields["recycle_step"].queryset = steps
+        self.fields["handoffs"].child.fields["step"].queryset = steps
+
+
+@extend_schema(
+    parameters=[OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+)
+class StreamWaterfallView(APIView):
+    """A stream's waterfall: its stage names, nurture step and hand-offs."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(
+        summary="A stream's waterfall and hand-offs",
+        responses={200: WaterfallSerializer},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(_waterfall_body(_visible_stream(request, pk)))
+
+    @extend_schema(
+        summary="Save a stream's waterfall and hand-offs (managers)",
+        description="Hand-offs are matched by step: one at a step that had one is updated in "
+        "place; a step left out loses its hand-off, refused (400 naming `handoffs`) when it "
+        "has decisions. A hand-off's field errors are named `handoffs.<index>.<field>`.",
+        request=WaterfallInputSerializer,
+        responses={200: WaterfallSerializer, **object_errors("stream", _MANAGERS)},
+    )
+    def put(self, request: Request, pk: int) -> Response:
+        stream = _visible_stream(request, pk)
+        data = WaterfallInputSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        waterfall_save(
+            stream=stream,
+            user=request.user,
+            preset=values["preset"],
+            inquiry_stage=values["inquiry_stage"],
+            won_stage=values["won_stage"],
+            recycle_step=values["recycle_step"],
+            handoffs=[HandoffSpec(**h) for h in values["handoffs"]],
+        )
+        return Response(_waterfall_body(stream))
+
+
+# --- Reasons ----------------------------------------------------------------------------------
+
+
+class _ReadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, AnsweringViewSet):
+    permission_classes = [permissions.IsAuthenticated]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    filter_backends = LIST_BACKENDS
+    pagination_class = EventLogPagination
+
+
+class ReasonSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = HandoffReason
+        fields = ["id", "stream", "kind", "label", "position", "retired_at"]
+        read_only_fields = fields
+
+
+class ReasonCreateSerializer(ScopedToUser, _InputSerializer):
+    stream = serializers.PrimaryKeyRelatedField(queryset=ValueStream.objects.none())
+    kind = serializers.ChoiceField(choices=ReasonKind.choices)
+    label = serializers.CharField(max_length=500, allow_blank=True)
+
+    def scope_to(self, user: User) -> None:
+        self.fields["stream"].queryset = streams_visible_to(user)
+
+
+class ReasonUpdateSerializer(_InputSerializer):
+    label = serializers.CharField(max_length=500, allow_blank=True, required=False)
+    position = serializers.IntegerField(min_value=0, max_value=32_767, required=False)
+
+
+class ReasonFilter(filters.FilterSet):
+    stream = IdFilter(field_name="stream_id", label="Stream id")
+    kind = filters.ChoiceFilter(choices=ReasonKind.choices)
+    active = filters.BooleanFilter(
+        field_name="retired_at", lookup_expr="isnull", label="Only active (true) or retired"
+    )
+
+    class Meta:
+        model = HandoffReason
+        fields = ["stream", "kind", "active"]
+
+
+_REASON_ERRORS = object_errors("reason", _MANAGERS)
+_reason_action = post_actions(ReasonSerializer, _REASON_ERRORS)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Reasons for turning leads down, of the streams you can see"),
+    retrieve=extend_schema(summary="One reason"),
+)
+class HandoffReasonViewSet(_ReadViewSet):
+    """The reject, recycle and disqualify reasons of each stream."""
+
+    queryset = HandoffReason.objects.none()
+    serializer_class = ReasonSerializer
+    filterset_class = ReasonFilter
+    ordering_fields = ["kind", "position", "label", "id"]
+    _input_serializers = {
+        "create": ReasonCreateSerializer,
+        "partial_update": ReasonUpdateSerializer,
+    }
+
+    def get_queryset(self) -> QuerySet[HandoffReason]:
+        visible = streams_visible_to(self.request.user)
+        return HandoffReason.objects.filter(stream__in=visible).order_by("kind", "position", "id")
+
+    @extend_schema(
+        summary="Add a reason to a list (managers)",
+        request=ReasonCreateSerializer,
+        responses={201: ReasonSerializer, **_REASON_ERRORS},
+    )
+    def create(self, request: Request) -> Response:
+        data = self._validated(request)
+        reason = reason_create(user=request.user, **data)
+        return self._answer(reason, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Rename or move a reason (managers)",
+        description="A new label for a reason that decisions gave retires it and answers the "
+        "new reason that takes its place (past decisions keep their words).",
+        request=ReasonUpdateSerializer,
+        responses={200: ReasonSerializer, **_REASON_ERRORS},
+    )
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        reason = self.get_object()
+        data = self._validated(request)
+        return self._answer(reason_update(reason=reason, user=request.user, **data))
+
+    @_reason_action("Retire a reason (managers); the decisions that gave it keep it", None)
+    def retire(self, request: Request, pk: str | None = None) -> Response:
+        return self._answer(reason_retire(reason=self.get_object(), user=request.user))
+
+
+# --- Seller limits ----------------------------------------------------------------------------
+
+
+class SellerLimitSerializer(serializers.ModelSerializer):
+    seller = serializers.IntegerField(source="user_id", read_only=True)
+    label = serializers.SerializerMethodField()
+    wip = serializers.SerializerMethodField(help_text="The seller's open deals in the stream.")
+
+    class Meta:
+        model = SellerLimit
+        fields = ["id", "stream", "seller", "label", "wip_limit", "wip", "updated_at"]
+        read_only_fields = fields
+
+    def _load(self, limit: SellerLimit) -> dict[int, int]:
+        cache = self.context.setdefault("_wip", {})
+        if limit.stream_id not in cache:
+            cache[limit.stream_id] = {
+                s.user_id: s.wip for s in seller_load(ValueStream(pk=limit.stream_id))
+            }
+        return cache[limit.stream_id]
+
+    def get_label(self, limit: SellerLimit) -> str:
+        return limit.user.get_full_name() or limit.user.get_username()
+
+    def get_wip(self, limit: SellerLimit) -> int:
+        return self._load(limit).get(limit.user_id, 0)
+
+
+class SellerLimitSetSerializer(ScopedToUser, _InputSerializer):
+    stream = serializers.PrimaryKeyRelatedField(queryset=ValueStream.objects.none())
+    seller = serializers.PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.none(),
+        help_text="A rep or manager of the stream's team.",
+    )
+    wip_limit = serializers.IntegerField(
+        allow_null=True, help_text="Open deals the seller may own, 1–500; null: no limit."
+    )
+
+    def scope_to(self, user: User) -> None:
+        self.fields["stream"].queryset = streams_visible_to(user)
+        self.fields["seller"].queryset = members_visible_to(user)
+
+
+class SellerLimitFilter(filters.FilterSet):
+    stream = IdFilter(field_name="stream_id", label="Stream id")
+    seller = IdFilter(field_name="user_id", label="Seller (user) id")
+
+    class Meta:
+        model = SellerLimit
+        fields = ["stream", "seller"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Sellers' WIP limits, with their open deals"),
+    retrieve=extend_schema(summary="One seller's WIP limit"),
+)
+class SellerLimitViewSet(_ReadViewSet):
+    """A seller's WIP limit in a stream: a rep with one pulls leads while under it."""
+
+    queryset = SellerLimit.objects.none()
+    serializer_class = SellerLimitSerializer
+    filterset_class = SellerLimitFilter
+    ordering_fields = ["wip_limit", "id"]
+    http_method_names = ["get", "post", "head", "options"]
+    _input_serializers = {"create": SellerLimitSetSerializer}
+
+    def get_queryset(self) -> QuerySet[SellerLimit]:
+        visible = streams_visible_to(self.request.user)
+        return SellerLimit.objects.filter(stream__in=visible).select_related("user").order_by("id")
+
+    @extend_schema(
+        summary="Set or remove a seller's WIP limit (managers)",
+        description="`wip_limit` null removes the limit (the seller can no longer pull): "
+        "answers 204.",
+        request=SellerLimitSetSerializer,
+        responses={
+            200: SellerLimitSerializer,
+            204: OpenApiResponse(description="The limit was removed."),
+            **object_errors("stream", _MANAGERS),
+        },
+    )
+    def create(self, request: Request) -> Response:
+        data = self._validated(request)
+        limit = seller_limit_set(user=request.user, **data)
+        if limit is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return self._answer(limit)
+
+
+# --- Decisions, pull, board and queue ---------------------------------------------------------
+
+
+class DecisionSerializer(serializers.ModelSerializer):
+    reason_label = serializers.CharField(source="reason.label", read_only=True, default=None)
+    stage = serializers.CharField(source="handoff.offered_stage", read_only=True)
+
+    class Meta:
+        model = HandoffDecision
+        fields = [
+            "id",
+            "visit",
+            "deal",
+            "handoff",
+            "stage",
+            "kind",
+            "reason",
+            "reason_label",
+            "note",
+            "actor",
+            "decided_at",
+            "response_seconds",
+            "response_w",
+        ]
+        read_only_fields = fields
+
+
+class DecideSerializer(ScopedToUser, _InputSerializer):
+    visit = serializers.PrimaryKeyRelatedField(
+        queryset=Visit.objects.none(), help_text="The lead's open visit at a hand-off step."
+    )
+    kind = serializers.ChoiceField(choices=DecisionKind.choices)
+    reason = serializers.PrimaryKeyRelatedField(
+        queryset=HandoffReason.objects.none(),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="From the list of the decision's kind; none to accept.",
+    )
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    at = AwareDateTimeField(required=False, help_text="When it was decided; now when omitted.")
+
+    def scope_to(self, user: User) -> None:
+        visible = streams_visible_to(user)
+        self.fields["visit"].queryset = Visit.objects.filter(deal__stream__in=visible)
+        self.fields["reason"].queryset = HandoffReason.objects.filter(stream__in=visible)
+
+
+class PullSerializer(ScopedToUser, _InputSerializer):
+    stream = serializers.PrimaryKeyRelatedField(queryset=ValueStream.objects.none())
+    visit = serializers.PrimaryKeyRelatedField(
+        queryset=Visit.objects.none(),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The lead to pull (its visit at the ready-for-sales hand-off); the oldest "
+        "waiting when omitted.",
+    )
+
+    def scope_to(self, user: User) -> None:
+        visible = streams_visible_to(user)
+        self.fields["stream"].queryset = visible
+        self.fields["visit"].queryset = Visit.objects.filter(
+            deal__stream__in=visible
+        ).select_related("deal")
+
+
+class ArrivalSerializer(serializers.Serializer):
+    visit = serializers.IntegerField(source="visit_id")
+    deal = serializers.IntegerField(source="deal_id")
+    deal_name = serializers.CharField()
+    external_id = serializers.CharField()
+    step = serializers.IntegerField(source="step_id")
+    step_name = serializers.CharField()
+    handoff = serializers.IntegerField(source="handoff_id")
+    stage = serializers.CharField(help_text="The stage the lead was offered as (e.g. MQL).")
+    pull = serializers.BooleanField()
+    owner = serializers.IntegerField(source="owner_id", allow_null=True)
+    owner_label = serializers.CharField()
+    arrived_at = serializers.DateTimeField()
+    age_minutes = serializers.FloatField(
+        help_text="Working minutes of the step's calendar (elapsed when `working` is false)."
+    )
+    age_hours = serializers.FloatField()
+    working = serializers.BooleanField()
+    sla_minutes = serializers.IntegerField(allow_null=True)
+    escalate_minutes = serializers.IntegerField(allow_null=True)
+    over_by_minutes = serializers.FloatField()
+    breached = serializers.BooleanField()
+    escalated = serializers.BooleanField()
+    win_probability = serializers.FloatField(
+        allow_null=True, help_text="The lab's win probability (0–1), where it scored the case."
+    )
+
+
+class ArrivalPageSerializer(serializers.Serializer):
+    stream = serializers.IntegerField()
+    total = serializers.IntegerField(help_text="Arrivals waiting in all.")
+    rows = ArrivalSerializer(many=True, help_text=f"The oldest, at most {BOARD_LIMIT}.")
+
+
+class StreamParamSerializer(serializers.Serializer):
+    stream = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    order = serializers.ChoiceField(choices=["age", "probability"], required=False, default="age")
+
+
+_STREAM_PARAM = OpenApiParameter(
+    "stream", OpenApiTypes.INT, OpenApiParameter.QUERY, required=True, description="Stream id"
+)
+_DECIDE_ERRORS = {
+    400: OpenApiResponse(OpenApiTypes.OBJECT, description="Invalid input: {field: [reason, …]}."),
+    403: OpenApiResponse(description="Your role in the team does not allow this decision."),
+    409: _CONFLICT,
+}
+
+
+class HandoffViewSet(viewsets.GenericViewSet):
+    """Decisions on arrivals at hand-offs, pulls, and the board and queue."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    serializer_class = DecisionSerializer
+    queryset = HandoffDecision.objects.none()
+    pagination_class = None
+    filter_backends: list = []
+
+    def _stream_from_query(self, request: Request) -> tuple[ValueStream, str]:
+        params = StreamParamSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        stream = streams_visible_to(request.user).filter(pk=params.validated_data["stream"]).first()
+        if stream is None:
+            raise serializers.ValidationError(
+                {"stream": ["No such stream among those you can see."]}
+            )
+        return stream, params.validated_data["order"]
+
+    def _decision(self, decision: HandoffDecision) -> Response:
+        fresh = HandoffDecision.objects.select_related("reason", "handoff").get(pk=decision.pk)
+        return Response(DecisionSerializer(fresh).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Decide on a lead waiting at a hand-off",
+        description="accept (the lead stays, accepted), reject (back to the step it came "
+        "from), recycle (to the nurture step), disqualify (closed as lost with the reason's "
+        "label). Reasons are required except to accept. At the ready-for-sales queue, "
+        "sellers pull instead (`POST /api/handoffs/pull/`).",
+        request=DecideSerializer,
+        responses={201: DecisionSerializer, **_DECIDE_ERRORS},
+    )
+    @action(detail=False, methods=["post"])
+    def decide(self, request: Request) -> Response:
+        data = DecideSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        try:
+            return self._decision(handoff_decide(user=request.user, **data.validated_data))
+        except LeadTaken as taken:
+            return Response(taken.message_dict, status=status.HTTP_409_CONFLICT)
+
+    @extend_schema(
+        summary="Pull a lead from the ready-for-sales queue (sellers)",
+        description="The oldest waiting lead, or `visit`. You become the case's owner. "
+        "Refused (400) without a seller limit, at or over it (with your count and limit), at "
+        "the step's WIP limit, or for a lead not waiting there; 409 when another seller "
+        "pulled it a moment before (naming who).",
+        request=PullSerializer,
+        responses={201: DecisionSerializer, **_DECIDE_ERRORS},
+    )
+    @action(detail=False, methods=["post"])
+    def pull(self, request: Request) -> Response:
+        data = PullSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        try:
+            return self._decision(lead_pull(user=request.user, **data.validated_data))
+        except LeadTaken as taken:
+            return Response(taken.message_dict, status=status.HTTP_409_CONFLICT)
+
+    @extend_schema(
+        summary="Leads waiting for a decision at a stream's hand-offs, oldest first",
+        parameters=[_STREAM_PARAM],
+        responses={200: ArrivalPageSerializer},
+    )
+    @action(detail=False, methods=["get"])
+    def board(self, request: Request) -> Response:
+        stream, _ = self._stream_from_query(request)
+        page = handoff_board(stream)
+        return Response(
+            ArrivalPageSerializer(
+                {"stream": stream.pk, "total": page.total, "rows": page.rows}
+            ).data
+        )
+
+    @extend_schema(
+        summary="The ready-for-sales queue of a stream",
+        description="Leads waiting at the pull hand-off, oldest first; `order=probability` "
+        "puts them by the lab's win probability (the unscored after).",
+        parameters=[
+            _STREAM_PARAM,
+            OpenApiParameter(
+                "order", OpenApiTypes.STR, OpenApiParameter.QUERY, enum=["age", "probability"]
+            ),
+        ],
+        responses={200: ArrivalPageSerializer},
+    )
+    @action(detail=False, methods=["get"])
+    def queue(self, request: Request) -> Response:
+        stream, order = self._stream_from_query(request)
+        page = ready_queue(stream, by_probability=order == "probability")
+        return Response(
+            ArrivalPageSerializer(
+                {"stream": stream.pk, "total": page.total, "rows": page.rows}
+            ).data
+        )
