@@ -26,7 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from streams.api.common import refuse_unknown_fields
+from streams.api.common import ScopedToUser, refuse_unknown_fields
 from streams.calendars.models import Closure, WorkingCalendar, WorkingSpan
 from streams.calendars.selectors import (
     calendar_can_edit,
@@ -46,7 +46,7 @@ from streams.calendars.services import (
 )
 from streams.calendars.working_time import SpanSpec
 from streams.models import Lane, Team
-from streams.selectors import streams_visible_to, teams_visible_to
+from streams.selectors import User, streams_visible_to, teams_visible_to
 
 MAX_STRIP_WEEKS = 12
 
@@ -121,7 +121,7 @@ class CalendarSerializer(serializers.ModelSerializer):
         return list(calendar_lanes(calendar).values_list("id", flat=True))
 
 
-class CalendarInputSerializer(serializers.Serializer):
+class CalendarInputSerializer(ScopedToUser, serializers.Serializer):
     """What a client sends to create or change a calendar."""
 
     team = serializers.PrimaryKeyRelatedField(
@@ -146,11 +146,11 @@ class CalendarInputSerializer(serializers.Serializer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            self.fields["team"].queryset = teams_visible_to(request.user)
         if self.instance is not None:
             del self.fields["team"]
+
+    def scope_to(self, user: User) -> None:
+        self.fields["team"].queryset = teams_visible_to(user)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         refuse_unknown_fields(self)

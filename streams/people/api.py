@@ -24,6 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from streams.api import IdFilter
+from streams.api.common import ScopedToUser
 from streams.ids import parse_id
 from streams.models import InactiveMembership, Invitation, Membership, Role, Team
 from streams.people.selectors import team_can_manage_people, teams_people_visible_to
@@ -34,7 +35,7 @@ from streams.people.services import (
     member_invite,
     member_reactivate,
 )
-from streams.selectors import teams_visible_to
+from streams.selectors import User, teams_visible_to
 
 _ERRORS = {
     400: OpenApiResponse(description="Invalid input: {field: [reason, …]}."),
@@ -114,17 +115,14 @@ class InvitationSerializer(serializers.ModelSerializer):
         return "accepted" if invitation.accepted_at else "pending"
 
 
-class InvitationCreateSerializer(serializers.Serializer):
+class InvitationCreateSerializer(ScopedToUser, serializers.Serializer):
     team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.none())
     email = serializers.CharField(max_length=254, help_text="Where the invitation goes.")
     role = serializers.ChoiceField(choices=Role.choices)
     name = serializers.CharField(required=False, allow_blank=True, default="", max_length=150)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            self.fields["team"].queryset = teams_visible_to(request.user)
+    def scope_to(self, user: User) -> None:
+        self.fields["team"].queryset = teams_visible_to(user)
 
 
 class TeamFilter(filters.FilterSet):
