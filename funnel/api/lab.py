@@ -6,13 +6,17 @@ first one is; reps see only their own coverage row and open deals."""
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from funnel.api.snapshot_reads import (
+    SnapshotComputingSerializer,
+    SnapshotFailedSerializer,
+    snapshot_response,
+)
 from funnel.qualification.snapshots import (
     AT_CLOSE,
     DEFAULT_DAYS,
@@ -20,7 +24,7 @@ from funnel.qualification.snapshots import (
     lab_snapshot_result,
     lab_view_read,
 )
-from streams.models import JobState, Role
+from streams.models import Role
 from streams.selectors import role_in_team, streams_visible_to
 
 
@@ -249,17 +253,12 @@ class LabReadySerializer(serializers.Serializer):
     job = serializers.IntegerField(allow_null=True)
 
 
-class LabComputingSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["computing"])
-    job = serializers.IntegerField()
-    progress = serializers.CharField(help_text="The job's progress page.")
+class LabComputingSerializer(SnapshotComputingSerializer):
+    """The lab's first result is being computed."""
 
 
-class LabFailedSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["failed"])
-    job = serializers.IntegerField()
-    progress = serializers.CharField()
-    error = serializers.CharField()
+class LabFailedSerializer(SnapshotFailedSerializer):
+    """Computing the lab's view failed."""
 
 
 class StreamLabView(APIView):
@@ -310,27 +309,14 @@ class StreamLabView(APIView):
     def get(self, request: Request, pk: int) -> Response:
         stream = get_object_or_404(streams_visible_to(request.user), pk=pk)
         snapshot, job = lab_view_read(stream, request.query_params, user=request.user)
-        if snapshot is None:
-            progress = request.build_absolute_uri(reverse("job_detail", args=[job.pk]))
-            if job.state == JobState.FAILED:
-                return Response(
-                    {"status": "failed", "job": job.pk, "progress": progress, "error": job.error},
-                    status=503,
-                )
-            return Response(
-                {"status": "computing", "job": job.pk, "progress": progress}, status=202
-            )
         is_rep = (
             not request.user.is_staff and role_in_team(request.user, stream.team_id) == Role.REP
         )
-        return Response(
-            {
-                "status": "ready",
-                "result": lab_result_for(
-                    lab_snapshot_result(snapshot), rep_id=request.user.pk if is_rep else None
-                ),
-                "computed_at": snapshot.computed_at,
-                "stale": job is not None and job.state != JobState.DONE,
-                "job": job.pk if job is not None else None,
-            }
+        return snapshot_response(
+            request,
+            snapshot,
+            job,
+            lambda: lab_result_for(
+                lab_snapshot_result(snapshot), rep_id=request.user.pk if is_rep else None
+            ),
         )

@@ -1,0 +1,204 @@
+"""``GET /api/streams/{id}/leads/``: the Leads dashboard's figures of a stream (docs/leads.md
+"Leads result"; definitions in docs/metrics.md §8) for a window, an as-of instant and the
+source and owner filters, read from their snapshot (``funnel.leads.snapshots``). 200 with
+the result when it is computed (``stale`` while a newer one is being computed), 202 with the
+job while the first one is. Every member of the team reads the same team-wide figures."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from funnel.api.snapshot_reads import (
+    SnapshotComputingSerializer,
+    SnapshotFailedSerializer,
+    snapshot_response,
+)
+from funnel.leads.snapshots import DEFAULT_DAYS, leads_view_read
+from streams.selectors import streams_visible_to
+
+_Float = serializers.FloatField
+_Int = serializers.IntegerField
+
+
+def _nullable_float(help_text: str = "") -> serializers.FloatField:
+    return serializers.FloatField(allow_null=True, help_text=help_text)
+
+
+class LeadsViewSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    as_of = serializers.DateTimeField()
+    source = serializers.CharField(allow_blank=True)
+    owner = _Int(allow_null=True)
+    basis = serializers.ChoiceField(choices=["elapsed", "working"])
+
+
+class StageSerializer(serializers.Serializer):
+    key = serializers.CharField(
+        help_text="`created`, `offered-<hand-off id>`, `accepted-<hand-off id>` or `won`."
+    )
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["created", "offered", "accepted", "won"])
+    handoff = _Int(allow_null=True)
+
+
+class CohortStageSerializer(serializers.Serializer):
+    reached = _Int()
+    share = _nullable_float("Reached ÷ created.")
+    median_hours = _nullable_float("From the first visit to the stage.")
+    p85_hours = _nullable_float()
+
+
+class CohortSerializer(serializers.Serializer):
+    month = serializers.CharField(help_text="YYYY-MM (UTC) of the cases' first visit.")
+    created = _Int()
+    stages = serializers.DictField(child=CohortStageSerializer(), help_text="By stage key.")
+
+
+class FlowSerializer(serializers.Serializer):
+    week = serializers.DateField(help_text="The ISO week's Monday (UTC).")
+    reached = serializers.DictField(child=_Int(), help_text="Stage events by stage key.")
+    rejected = _Int()
+    recycled = _Int()
+    disqualified = _Int()
+
+
+class BinSerializer(serializers.Serializer):
+    from_hours = _Float()
+    to_hours = _nullable_float("Null: the open last bin.")
+    n = _Int()
+
+
+class ResponseSerializer(serializers.Serializer):
+    handoff = _Int()
+    name = serializers.CharField()
+    n = _Int(help_text="Decisions made in the window.")
+    median_hours = _nullable_float()
+    p85_hours = _nullable_float()
+    p95_hours = _nullable_float()
+    histogram = BinSerializer(many=True)
+    waiting_now = _Int(help_text="Arrivals undecided at as_of, their visit open.")
+
+
+class RateSerializer(serializers.Serializer):
+    due = _Int()
+    met = _Int()
+    rate = _nullable_float("Met ÷ due.")
+    low = _nullable_float("Wilson 95 %.")
+    high = _nullable_float()
+
+
+class SlaGroupSerializer(RateSerializer):
+    key = serializers.CharField(allow_null=True, allow_blank=True)
+    label = serializers.CharField()
+
+
+class SlaWeekSerializer(RateSerializer):
+    week = serializers.DateField()
+
+
+class SlaSerializer(RateSerializer):
+    handoff = _Int()
+    name = serializers.CharField()
+    sla_hours = _Float()
+    by_rep = SlaGroupSerializer(many=True)
+    by_source = SlaGroupSerializer(many=True)
+    by_week = SlaWeekSerializer(many=True)
+
+
+class LeadsResultSerializer(serializers.Serializer):
+    format = _Int()
+    view = LeadsViewSerializer()
+    stages = StageSerializer(many=True)
+    cohorts = CohortSerializer(many=True)
+    flow = FlowSerializer(many=True)
+    response = ResponseSerializer(many=True)
+    sla = SlaSerializer(many=True)
+    queue = serializers.DictField(
+        help_text="The ready-for-sales queue: waiting, ages, arrivals, pulls and capacity per "
+        "week, sellers, verdict (docs/leads.md)."
+    )
+    separation = serializers.DictField(
+        help_text="Prospecting share and skipped hand-offs, by week and rep, and the trend."
+    )
+    waste = serializers.DictField(
+        help_text="Never touched, first touch, ping-pong, reasons (Pareto), recycle yield."
+    )
+
+
+class LeadsReadySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ready"])
+    result = LeadsResultSerializer()
+    computed_at = serializers.DateTimeField()
+    stale = serializers.BooleanField(help_text="A newer result is being computed (see job).")
+    job = _Int(allow_null=True)
+
+
+class LeadsComputingSerializer(SnapshotComputingSerializer):
+    """The view's first result is being computed."""
+
+
+class LeadsFailedSerializer(SnapshotFailedSerializer):
+    """Computing the view failed."""
+
+
+class StreamLeadsView(APIView):
+    """The Leads dashboard's figures of one value stream."""
+
+    @extend_schema(
+        operation_id="streams_leads_retrieve",
+        summary="Leads dashboard of a stream",
+        description=(
+            "The demand waterfall (stages, cohorts by month, flow by week), response times "
+            "and SLA per hand-off, the ready-for-sales queue against the sellers' capacity, "
+            "the separation of prospecting from selling and the hand-off waste "
+            "(docs/leads.md, definitions in docs/metrics.md §8). Computed by a background "
+            "job into a snapshot: 202 with the job while the first result is computed; 200 "
+            "with `stale` true while a newer one is. Any member of the team may read."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "start",
+                str,
+                description="Window start (inclusive): an ISO 8601 date or date-time (UTC "
+                f"unless it says). Give start and end, or neither: the {DEFAULT_DAYS} days up "
+                "to as_of.",
+            ),
+            OpenApiParameter("end", str, description="Window end (exclusive), as `start`."),
+            OpenApiParameter(
+                "as_of",
+                str,
+                description="Nothing after this instant is read (an ISO 8601 date or "
+                "date-time, not in the future). Default: now.",
+            ),
+            OpenApiParameter("source", str, description="Only cases of this lead source."),
+            OpenApiParameter("owner", int, description="Only cases this user owns (an id)."),
+            OpenApiParameter(
+                "time",
+                str,
+                enum=["elapsed", "working"],
+                description="The basis of the hours. Default: the stream's (elapsed while its "
+                "team has no calendar).",
+            ),
+        ],
+        responses={
+            200: LeadsReadySerializer,
+            202: LeadsComputingSerializer,
+            400: OpenApiResponse(description="A parameter is invalid: {parameter: [reason]}."),
+            404: OpenApiResponse(description="No such stream among those you can see."),
+            503: OpenApiResponse(
+                response=LeadsFailedSerializer,
+                description="Computing this view failed; it is tried again after 5 minutes.",
+            ),
+        },
+        tags=["streams"],
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        stream = get_object_or_404(streams_visible_to(request.user), pk=pk)
+        snapshot, job = leads_view_read(stream, request.query_params, user=request.user)
+        return snapshot_response(request, snapshot, job, lambda: snapshot.result)
