@@ -78,9 +78,16 @@ def _requeue_lab(job: Job) -> bool:
     return enqueue(compute_lab, job.pk)
 
 
+def _requeue_leads(job: Job) -> bool:
+    from funnel.tasks import compute_leads
+
+    return enqueue(compute_leads, job.pk)
+
+
 def _requeuers() -> dict:
     from funnel.eventlog.working import REWRITE_JOB
     from funnel.importing.views import CHECK_JOB, SCAN_JOB
+    from funnel.leads.snapshots import LEADS_JOB
     from funnel.metrics.snapshots import PREPARE_JOB
     from funnel.qualification.snapshots import LAB_JOB
 
@@ -92,6 +99,7 @@ def _requeuers() -> dict:
         SCAN_JOB: _requeue_upload_job,
         REWRITE_JOB: _requeue_rewrite,
         LAB_JOB: _requeue_lab,
+        LEADS_JOB: _requeue_leads,
     }
 
 
