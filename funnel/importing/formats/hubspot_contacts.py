@@ -34,7 +34,18 @@ def read(builder: _Builder) -> _Columns:
             columns.append((headers.index(header), header, target))
     i_stage = builder.index.get("stage")
     parse, error = builder.clock.parse, builder.error
-    add = changes.add
+    add_deal, add_step, add_in, add_out, add_work, add_actor, add_row = (
+        changes.deal.append,
+        changes.step.append,
+        changes.entered.append,
+        changes.exited.append,
+        changes.work.append,
+        changes.actor.append,
+        changes.row.append,
+    )
+    # Exports repeat times (to the minute) and stages: each distinct text is read once.
+    times: dict[str, int] = {}
+    stages: dict[str, int | str | None] = {}
     for row, cells in builder.numbered_rows():
         builder._bad = False
         external_id = builder._deal_id(cells, row)
@@ -54,15 +65,26 @@ def read(builder: _Builder) -> _Columns:
             text = cells[index]
             if not text or text.isspace():
                 continue
-            try:
-                dated.append((parse(text), position, target))
-            except _Bad as exc:
-                error(row, header, str(exc))
-                builder._bad = True
+            value = times.get(text)
+            if value is None:
+                try:
+                    value = parse(text)
+                except _Bad as exc:
+                    error(row, header, str(exc))
+                    builder._bad = True
+                    continue
+                if len(times) > 500_000:
+                    times.clear()
+                times[text] = value
+            dated.append((value, position, target))
         current: int | str | None = None
         unknown = False
         if i_stage is not None and (text := cells[i_stage].strip()):
-            current = builder._stage(lifecycle_stage(text, stage_columns), row, "stage")
+            if text in stages:
+                current = stages[text]
+            else:
+                current = builder._stage(lifecycle_stage(text, stage_columns), row, "stage")
+                stages[text] = current
             unknown = current is None
         if not dated and current == IGNORE and not builder._bad:
             continue  # only an ignored current stage: the contact is left out
@@ -87,7 +109,19 @@ def read(builder: _Builder) -> _Columns:
                 continue
             dated.append((created, 0, current))
         # Stages dated alike are taken in the map's order, outcomes last.
-        dated.sort(key=lambda x: (x[0], x[2] if x[2].__class__ is int else 1 << 30, x[1]))
+        if len(dated) > 1:
+            dated.sort(key=_order)
         for at, _, target in dated:
-            add(d, _TARGET_CODE.get(target, target), at, 0, 0, 0, row)
+            add_deal(d)
+            add_step(_TARGET_CODE.get(target, target))
+            add_in(at)
+            add_out(0)
+            add_work(0)
+            add_actor(0)
+            add_row(row)
     return changes
+
+
+def _order(change: tuple[int, int, int | str]) -> tuple[int, int, int]:
+    at, position, target = change
+    return at, target if target.__class__ is int else 1 << 30, position
