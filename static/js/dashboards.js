@@ -98,6 +98,16 @@
     });
   }
 
+  // Other filter forms (the Leads view): leave the empty fields out of the URL, so the shared
+  // link says only what was chosen.
+  document.querySelectorAll("form[data-drop-empty]").forEach(function (other) {
+    other.addEventListener("submit", function () {
+      other.querySelectorAll("input, select").forEach(function (input) {
+        if (!input.value) { input.disabled = true; }
+      });
+    });
+  });
+
   // --- A view being prepared in the background ----------------------------------------------
   // The page's figures are computed by a background job: follow its progress and show the
   // dashboard when it is done (a failure is said, and the page is not reloaded in a loop).

@@ -46,6 +46,8 @@ VERDICTS = {
 #: The bands around the capacity that make the verdict "level" (± 10 %).
 LEVEL_LOW, LEVEL_HIGH = 0.9, 1.1
 INK_SOFT = "#4A5866"
+#: The last viridis colour dark enough for a line on white (the two after it are too pale).
+DARKEST = 7
 
 
 # --- Shared helpers (also used by ``leads_pull`` and ``leads_waste``) ----------------------------
@@ -220,9 +222,9 @@ def _per_week_text(queue: dict) -> str:
     def n(v):
         return "—" if v is None else f"{v:,.1f}"
 
-    return (
-        f"{n(queue.get('arrivals_per_week'))} arrivals a week, capacity "
-        f"{n(queue.get('capacity_per_week'))} a week"
+    capacity = queue.get("capacity_per_week")
+    return f"{n(queue.get('arrivals_per_week'))} arrivals a week, " + (
+        "capacity not known yet" if capacity is None else f"capacity {n(capacity)} a week"
     )
 
 
@@ -289,14 +291,14 @@ def waterfall_chart(result: dict) -> Chart:
     names = [r[1] for r in totals]
     previous = [None, *[r[3] for r in totals[:-1]]]
     text = [
-        f"{r[3]:,} · {r[4]:.0f}%" + (f" · {100 * r[3] / before:.0f}% of previous" if before else "")
+        f"{r[3]:,} · {r[4]:.0f}%" + (f" ({100 * r[3] / before:.0f}% of prev.)" if before else "")
         for r, before in zip(totals, previous, strict=True)
     ]
     bars = _bars(
         "Leads reaching the stage",
         names,
         [r[3] for r in totals],
-        marker={"color": [VIRIDIS[min(i, len(VIRIDIS) - 1)] for i in range(len(names))]},
+        marker={"color": [VIRIDIS[min(i, DARKEST)] for i in range(len(names))]},
         **_text_outside(text),
         hovertemplate="%{y}: %{x:,} leads<extra></extra>",
     )
@@ -304,7 +306,7 @@ def waterfall_chart(result: dict) -> Chart:
         _hbars(
             names,
             [bars],
-            right=150,
+            right=170,
             showlegend=False,
             xaxis={"title": _title("Leads"), "rangemode": "tozero"},
             label="Bar chart of the leads created in the window reaching each stage",
@@ -316,7 +318,7 @@ def waterfall_chart(result: dict) -> Chart:
         traces = []
         for i, s in enumerate(stages[1:], start=1):
             mine = [r for r in rows if r[1] == s["name"]]
-            colour = VIRIDIS[min(i * 2, len(VIRIDIS) - 1)]
+            colour = VIRIDIS[min(i * 2, DARKEST)]
             traces.append(
                 _scatter(
                     "lines+markers",
@@ -385,7 +387,7 @@ def flow_chart(result: dict) -> Chart:
     x = [r[0] for r in rows]
     traces = []
     for i, s in enumerate(stages):
-        colour = VIRIDIS[min(round(i * (len(VIRIDIS) - 1) / max(len(stages) - 1, 1)), 9)]
+        colour = VIRIDIS[min(round(i * DARKEST / max(len(stages) - 1, 1)), DARKEST)]
         traces.append(
             _scatter(
                 "lines+markers",
@@ -507,25 +509,31 @@ def _rate_row(e: dict) -> list:
 SLA_COLUMNS = ["due", "met", "rate_pct", "low_pct", "high_pct"]
 
 
+def rate_names(names: list[str], rows: list[list], *, met: int = 3, due: int = 2) -> list[str]:
+    """Each name with its count beside it, ``Rep One · 5 of 6``: the n of a rate stays on
+    the axis, clear of the bar and its interval."""
+    return [f"{name} · {r[met]:,} of {r[due]:,}" for name, r in zip(names, rows, strict=True)]
+
+
 def _rate_bars(names: list[str], rows: list[list], *, label: str, caption: str = "", **kw):
     """Horizontal bars of rates (% column 4 of ``rows``, whose columns 2–6 are due, met,
-    rate, low, high) with their Wilson intervals and "met of due" beyond each bar."""
+    rate, low, high) with their Wilson intervals, "met of due" beside each name."""
+    labelled = rate_names(names, rows)
     bars = _bars(
         "Met the SLA",
-        names,
+        labelled,
         [r[4] for r in rows],
         marker={"color": BLUE},
         error_x=error_bars(rows, 4, 5, 6),
-        **_text_outside([f"{r[3]:,} of {r[2]:,}" for r in rows]),
         customdata=[[r[3], r[2]] for r in rows],
         hovertemplate="%{y}: %{x:.0f}% (%{customdata[0]} of %{customdata[1]} due)<extra></extra>",
     )
     return _hbars(
-        names,
+        labelled,
         [bars],
         per_row=30,
-        right=80,
         showlegend=False,
+        bargap=0.45,
         xaxis={"title": _title("% decided within the SLA"), "range": [0, 100], "ticksuffix": "%"},
         label=label,
         caption=caption,

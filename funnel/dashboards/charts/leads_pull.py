@@ -87,7 +87,6 @@ def capacity_chart(result: dict) -> Chart:
         as_of=as_of(result),
         columns=["measure", "per_week"],
         rows=rows,
-        note=verdict_text(queue) if queue else "",
     )
     if not result.get("stages"):
         return chart.empty_because(no_waterfall(result))
@@ -133,6 +132,7 @@ def capacity_chart(result: dict) -> Chart:
             per_row=44,
             right=50,
             showlegend=False,
+            bargap=0.35,
             shapes=shapes,
             xaxis={"title": _title("Leads per week"), "rangemode": "tozero"},
             label="Bar chart of arrivals, pulls and pull capacity per week",

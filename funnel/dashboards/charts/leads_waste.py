@@ -22,7 +22,6 @@ from funnel.dashboards.charts.common import (
     _percent_axis2,
     _plot,
     _share_line,
-    _text_outside,
     _title,
 )
 from funnel.dashboards.charts.leads import (
@@ -32,6 +31,7 @@ from funnel.dashboards.charts.leads import (
     histogram_figure,
     hours_unit,
     no_waterfall,
+    rate_names,
 )
 
 #: Each kind of reason: its words, colour and bar pattern (colour is never the only cue).
@@ -77,7 +77,7 @@ def waste_summary_chart(result: dict, deal_url: Callable[[int], str] | None = No
     ]
     chart = Chart(
         key="waste_summary",
-        title="What the hand-offs waste",
+        title="Leads left untouched, bounced, or recycled",
         units="% of each count's cases",
         how_to_read=(
             "Never touched: arrivals at a hand-off in the window that nobody decided on, "
@@ -99,7 +99,7 @@ def waste_summary_chart(result: dict, deal_url: Callable[[int], str] | None = No
     if examples and deal_url is not None:
         chart.highlights = [(f"Deal #{pk}", deal_url(pk)) for pk in examples]
         chart.highlights_label = "Cases that went back and forth"
-    names = [r[0] for r in rows]
+    names = rate_names([r[0] for r in rows], rows, met=1, due=2)
     return chart.plotted(
         _hbars(
             names,
@@ -113,13 +113,12 @@ def waste_summary_chart(result: dict, deal_url: Callable[[int], str] | None = No
                         "pattern": {"shape": ["", "/", "."]},
                     },
                     error_x=error_bars(rows, 3, 4, 5),
-                    **_text_outside([f"{r[1]:,} of {r[2]:,}" for r in rows]),
                     hovertemplate="%{y}: %{x:.0f}%<extra></extra>",
                 )
             ],
             per_row=44,
-            right=90,
             showlegend=False,
+            bargap=0.4,
             xaxis={"title": _title("%"), "range": [0, 100], "ticksuffix": "%"},
             label="Bar chart of the arrivals never touched, the ping-pong and the recycle yield",
         )
@@ -230,7 +229,12 @@ def reasons_chart(result: dict) -> Chart:
                 "categoryarray": names,
                 "tickangle": -30,
             },
-            yaxis={"title": _title("Decisions"), "rangemode": "tozero"},
+            yaxis={
+                "title": _title("Decisions"),
+                "rangemode": "tozero",
+                # Few decisions: whole numbers only (no 0.2 of a decision).
+                **({"dtick": 1} if max(r[2] for r in rows) <= 10 else {}),
+            },
             yaxis2=_percent_axis2("Cumulative %", 105),
             label="Pareto chart of the reasons leads were turned down",
         )

@@ -85,8 +85,8 @@ def test_the_waterfall_adds_the_cohorts_up(result):
     ]
     bars = chart.figures[0].spec["data"][0]
     assert bars["x"] == [30, 20, 15, 9, 5, 1]
-    assert bars["text"][1] == "20 · 67% · 67% of previous"
-    assert bars["text"][2] == "15 · 50% · 75% of previous"
+    assert bars["text"][1] == "20 · 67% (67% of prev.)"
+    assert bars["text"][2] == "15 · 50% (75% of prev.)"
     # By cohort month: a line per stage after the first, its shares from the rows.
     lines = {t["name"]: t for t in chart.figures[1].spec["data"]}
     assert list(lines) == ["MQL", "SAL", "SQL", "Opportunity", "Won"]
@@ -128,17 +128,17 @@ def test_sla_attainment_with_intervals_and_n(result):
         ["SQL → Opportunity", 8.0, 5, 1, 20.0, 3.6, 62.4],
     ]
     bars = chart.figures[0].spec["data"][0]
-    assert bars["y"] == ["MQL → SAL (4.0 h)", "SQL → Opportunity (8.0 h)"]
+    # n beside each name, clear of the bar and its interval.
+    assert bars["y"] == ["MQL → SAL (4.0 h) · 7 of 10", "SQL → Opportunity (8.0 h) · 1 of 5"]
     assert bars["x"] == [70.0, 20.0]
     assert bars["error_x"]["array"] == [19.2, 42.4]
     assert bars["error_x"]["arrayminus"] == [30.3, 16.4]
-    assert bars["text"] == ["7 of 10", "1 of 5"]
 
 
 def test_sla_by_rep_is_a_small_multiple_per_handoff(result):
     chart = sla_breakdown_chart(result, by="by_rep")
     assert [f.caption for f in chart.figures] == ["MQL → SAL", "SQL → Opportunity"]
-    assert chart.figures[0].spec["data"][0]["y"] == ["Rep One", "Rep Two"]
+    assert chart.figures[0].spec["data"][0]["y"] == ["Rep One · 5 of 6", "Rep Two · 2 of 4"]
     assert chart.figures[0].spec["data"][0]["x"] == [83.3, 50.0]
     assert chart.rows[0] == ["MQL → SAL", "Rep One", 6, 5, 83.3, 43.6, 97.0]
     # By source: a hand-off without any source row draws no panel.
@@ -159,8 +159,9 @@ def test_capacity_band_and_verdict(result):
     ]
     band = chart.figures[0].spec["layout"]["shapes"][0]
     assert (band["x0"], band["x1"]) == pytest.approx((1.8, 2.2))
-    assert chart.note.startswith("Marketing over-produces: 2.5 leads a week")
-    assert "the 2.0 a week the sellers can take" in chart.note
+    words = verdict_text(result["queue"])  # said above the chart (leads_board.verdict)
+    assert words.startswith("Marketing over-produces: 2.5 leads a week")
+    assert "the 2.0 a week the sellers can take" in words
     under = result["queue"] | {"arrivals_per_week": 1.0, "verdict": "under"}
     assert verdict_text(under).startswith("Marketing under-produces: the sellers could pull 2.0")
     level = result["queue"] | {"arrivals_per_week": 2.1, "verdict": "level"}
