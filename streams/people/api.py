@@ -18,13 +18,13 @@ from drf_spectacular.utils import (
     extend_schema_field,
     extend_schema_view,
 )
-from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework import exceptions, mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from streams.api import IdFilter
-from streams.api.common import ScopedToUser
+from streams.api.common import InputPerActionViewSet, ScopedToUser
 from streams.ids import parse_id
 from streams.models import InactiveMembership, Invitation, Membership, Role, Team
 from streams.people.selectors import team_can_manage_people, teams_people_visible_to
@@ -146,7 +146,7 @@ def _read_schema(
     )
 
 
-class _PeopleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class _PeopleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, InputPerActionViewSet):
     filter_backends = [filters.DjangoFilterBackend]
     filterset_class = TeamFilter
     #: How a list is ordered (the rows are those of ``queryset``'s model).
@@ -180,11 +180,6 @@ class _PeopleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def _base_url(self) -> str:
         return self.request.build_absolute_uri("/")
 
-    def _validated(self, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
-        serializer = serializer_class(data=self.request.data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
-
 
 @_read_schema(
     MemberSerializer,
@@ -194,6 +189,7 @@ class _PeopleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 class MemberViewSet(_PeopleViewSet):
     queryset = Membership.objects.none()
     serializer_class = MemberSerializer
+    _input_serializers = {"partial_update": RoleSerializer}
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     @extend_schema(
@@ -208,7 +204,7 @@ class MemberViewSet(_PeopleViewSet):
         # first, as for a valid one, not a 400 about the body.
         if not team_can_manage_people(user=request.user, team=membership.team):
             raise exceptions.PermissionDenied("Only the team's managers manage its people.")
-        data = self._validated(RoleSerializer)
+        data = self._validated(request)
         membership = member_change_role(membership=membership, by=request.user, role=data["role"])
         return Response(MemberSerializer(membership).data)
 
@@ -254,6 +250,7 @@ class InactiveMemberViewSet(_PeopleViewSet):
 class InvitationViewSet(_PeopleViewSet):
     queryset = Invitation.objects.none()
     serializer_class = InvitationSerializer
+    _input_serializers = {"create": InvitationCreateSerializer}
     people_order = ("-created_at", "-pk")  # newest first
 
     @extend_schema(
@@ -265,7 +262,7 @@ class InvitationViewSet(_PeopleViewSet):
         responses={201: InvitationSerializer, **_ERRORS},
     )
     def create(self, request: Request) -> Response:
-        data = self._validated(InvitationCreateSerializer)
+        data = self._validated(request)
         invitation = member_invite(by=request.user, base_url=self._base_url(), **data)
         return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
 
