@@ -123,7 +123,10 @@ _PIPELINE_SUFFIX = re.compile(r"\s*\(([^()]*)\)\s*$")
 # HubSpot contacts: "Became a Marketing Qualified Lead Date" (as exported) or
 # hs_lifecyclestage_marketingqualifiedlead_date (the internal property names).
 _BECAME = re.compile(r"became\s+an?\s+(?P<stage>.+?)\s+date", re.IGNORECASE)
-_BECAME_INTERNAL = re.compile(r"hs_lifecyclestage_(?P<stage>[a-z0-9_]+?)_date", re.IGNORECASE)
+_BECAME_INTERNAL = re.compile(
+    r"hs_lifecyclestage_(?P<stage>[a-z0-9_]+?)_date|hs_v2_date_entered_(?P<v2>[a-z0-9_]+)",
+    re.IGNORECASE,
+)
 #: HubSpot's default lifecycle stages by internal value (the Lifecycle Stage column may hold
 #: either), with the labels the export's "Became a … Date" columns use.
 LIFECYCLE_LABELS = {
@@ -174,19 +177,20 @@ def _stage_columns(headers: list[str], format: str = "wide") -> dict[str, str]:
     if format not in ("wide", "hs_contacts"):
         return {}
     found: dict[str, str] = {}
+    entered: dict[str, str] = {}
     for header in headers:
         match = _ENTERED.fullmatch(header) or _ENTERED_INTERNAL.fullmatch(header)
         if match:
-            found[header] = match["stage"].strip()
+            found[header] = entered[header] = match["stage"].strip()
         elif format == "hs_contacts" and (
             match := _BECAME.fullmatch(header.strip()) or _BECAME_INTERNAL.fullmatch(header)
         ):
-            stage = match["stage"].strip()
+            stage = (match["stage"] or match.groupdict().get("v2") or "").strip()
             stage = LIFECYCLE_LABELS.get(stage.replace("_", "").casefold(), stage)
             found[header] = re.sub(r"\s+lifecycle\s+stage$", "", stage, flags=re.IGNORECASE)
-    suffixes = {m[1] if (m := _PIPELINE_SUFFIX.search(s)) else None for s in found.values()}
-    if len(found) > 1 and len(suffixes) == 1 and None not in suffixes:
-        found = {h: _PIPELINE_SUFFIX.sub("", s) for h, s in found.items()}
+    suffixes = {m[1] if (m := _PIPELINE_SUFFIX.search(s)) else None for s in entered.values()}
+    if len(entered) > 1 and len(suffixes) == 1 and None not in suffixes:
+        found.update({h: _PIPELINE_SUFFIX.sub("", s) for h, s in entered.items()})
     return found
 
 

@@ -198,6 +198,29 @@ def test_hubspot_columns_and_stages_are_recognised_from_the_export(stream):
     assert unknown_stages(stream, table, ImportOptions(format="hs_contacts", steps=MAPPING)) == []
 
 
+def test_the_newer_and_internal_hubspot_date_columns_name_the_same_stages(stream):
+    data = (
+        b'Record ID,Became a Lead Date,"Date entered ""Lead (Lifecycle Stage Pipeline)""",'
+        b'"Date entered ""Marketing Qualified Lead (Lifecycle Stage Pipeline)""",'
+        b"hs_v2_date_entered_salesqualifiedlead,hs_lifecyclestage_opportunity_date\n"
+        b"7,2025-03-01 09:00,2025-03-01 09:00,2025-03-02 09:00,1741078800000,\n"
+    )
+    options = ImportOptions(format="hs_contacts")
+    assert source_stages(read_table(data), options) == [
+        "Lead",
+        "Marketing Qualified Lead",
+        "Sales Qualified Lead",
+        "Opportunity",
+    ]
+    run(stream, data, "hs_contacts")
+    # Both columns of "Lead" say 1 March; HubSpot's epoch milliseconds are 4 March 09:00.
+    assert visits(stream)["7"] == [
+        ("Lead nurturing", at("2025-03-01 09:00"), at("2025-03-02 09:00"), ""),
+        ("Qualification call", at("2025-03-02 09:00"), at("2025-03-04 09:00"), ""),
+        ("Discovery meeting", at("2025-03-04 09:00"), None, ""),
+    ]
+
+
 def test_unknown_lifecycle_stages_are_listed_together_and_nothing_is_stored(stream):
     exc = rejection(stream, example("hubspot_contacts_unknown_stages.csv"), "hs_contacts")
     assert exc.unknown_stages == ["Webinar Attendee", "Partner", "Reseller"]
