@@ -532,6 +532,7 @@ def _rate_bars(names: list[str], rows: list[list], *, label: str, caption: str =
         labelled,
         [bars],
         per_row=30,
+        right=24,  # room for the "100%" tick
         showlegend=False,
         bargap=0.45,
         xaxis={"title": _title("% decided within the SLA"), "range": [0, 100], "ticksuffix": "%"},
