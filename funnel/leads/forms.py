@@ -44,8 +44,9 @@ _UNITS = {
 _DURATION = re.compile(r"^(\d{1,6}(?:[.,]\d{1,3})?)\s*(?:working\s+)?([a-z]+)?$")
 DURATION_EXAMPLE = "for example “4 hours”, “90 minutes” or “2 days”"
 CONVERSION_TEXT = (
-    "Working time: a day is 8 working hours, so “2 days” is 16 working hours (960 working "
-    "minutes). At most 60 days."
+    "A day is 8 working hours, so “2 days” is 16 working hours (960 working minutes), "
+    "counted in the hand-off step's lane calendar (elapsed time where the team has none). "
+    "At most 60 days."
 )
 
 

@@ -424,7 +424,7 @@ def test_a_manager_saves_the_waterfall_with_the_sla_in_hours_and_days(client, le
     page = client.get(url(leads, "setup")).content.decode()
     assert "Waterfall saved: Inquiry → MQL → SAL → SQL → Opportunity → Won." in page
     assert 'value="4 hours"' in page and 'value="2 days"' in page
-    assert "a day is 8 working hours" in page
+    assert "A day is 8 working hours" in page
 
 
 def test_bad_setup_input_is_named_next_to_its_field(client, leads):
