@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, QuerySet
-from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from funnel.eventlog.working import stream_calendars
@@ -170,24 +170,33 @@ def handoff_board(
     return _arrivals(stream, handoffs_of(stream), now or timezone.now(), limit)
 
 
+_PROBABILITIES_SQL = (
+    "SELECT k, s.open_deals -> k ->> 'probability' "
+    f"FROM {LabSnapshot._meta.db_table} s, unnest(%s::text[]) AS k WHERE s.id = %s"
+)
+
+
 def _probabilities(stream: ValueStream, deal_ids: list[int]) -> dict[int, float]:
-    """The win probabilities of ``deal_ids`` in the stream's latest computed lab view (only
-    those keys are read out of its JSON)."""
+    """The win probabilities of ``deal_ids`` in the stream's latest computed lab view
+    (``LabSnapshot.open_deals``: ``{deal id: {probability, …}}``). On PostgreSQL only those
+    keys are read out of the JSON; SQLite (development) reads it whole."""
     snapshot = (
         LabSnapshot.objects.filter(stream=stream, computed_at__isnull=False)
-        .order_by("-computed_at")
+        .order_by("-computed_at", "-id")
         .values_list("pk", flat=True)
         .first()
     )
     if snapshot is None or not deal_ids:
         return {}
-    names = {f"p{pk}": KT(f"open_deals__{pk}__probability") for pk in deal_ids}
-    found = LabSnapshot.objects.filter(pk=snapshot).values(**names).first() or {}
-    out: dict[int, float] = {}
-    for name, value in found.items():
-        if value not in (None, ""):
-            out[int(name[1:])] = float(value)
-    return out
+    keys = [str(pk) for pk in deal_ids]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_PROBABILITIES_SQL, [keys, snapshot])
+            found = cursor.fetchall()
+    else:
+        deals = LabSnapshot.objects.values_list("open_deals", flat=True).get(pk=snapshot) or {}
+        found = [(k, (deals.get(k) or {}).get("probability")) for k in keys]
+    return {int(k): float(p) for k, p in found if p not in (None, "")}
 
 
 def ready_queue(
