@@ -34,24 +34,14 @@ from streams.selectors import team_ids_with_role
 def _owners_for(user) -> QuerySet | None:
     """The owner choices a manager gets (their teams' managers and reps); None for a rep,
     whose proposals are their own."""
-    if user.is_staff:
-        return (
-            get_user_model()
-            .objects.filter(memberships__role__in=[Role.MANAGER, Role.REP])
-            .distinct()
-            .order_by("username")
-        )
-    teams = team_ids_with_role(user, (Role.MANAGER,))
-    if not teams:
-        return None
-    return (
-        get_user_model()
-        .objects.filter(
-            memberships__team_id__in=teams, memberships__role__in=[Role.MANAGER, Role.REP]
-        )
-        .distinct()
-        .order_by("username")
-    )
+    # One filter() call: the team and the role must be those of the same membership.
+    membership: dict[str, object] = {"memberships__role__in": [Role.MANAGER, Role.REP]}
+    if not user.is_staff:
+        teams = team_ids_with_role(user, (Role.MANAGER,))
+        if not teams:
+            return None
+        membership["memberships__team_id__in"] = teams
+    return get_user_model().objects.filter(**membership).distinct().order_by("username")
 
 
 def cycle_new(request: HttpRequest) -> HttpResponse:
