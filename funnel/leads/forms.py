@@ -227,6 +227,10 @@ class BaseHandoffFormSet(forms.BaseFormSet):
 HandoffFormSet = forms.formset_factory(
     HandoffForm, formset=BaseHandoffFormSet, extra=1, max_num=12, validate_max=True
 )
+#: The same with three empty rows, for a waterfall of the team's own stages.
+HANDOFF_ROWS_EMPTY = forms.formset_factory(
+    HandoffForm, formset=BaseHandoffFormSet, extra=3, max_num=12, validate_max=True
+)
 
 
 class ReasonAddForm(forms.Form):

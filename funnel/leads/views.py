@@ -28,6 +28,7 @@ from django.views.decorators.http import require_POST
 from funnel.eventlog.selectors import deal_owner_choices
 from funnel.leads.forms import (
     CONVERSION_TEXT,
+    HANDOFF_ROWS_EMPTY,
     DecisionForm,
     HandoffFormSet,
     PresetPickForm,
@@ -176,7 +177,9 @@ def _setup_page(request: HttpRequest, stream: ValueStream, status: int = 200, **
     preset_arg = preset_arg if preset_arg in WaterfallPreset.values else None
     preset, rows, initial = _handoff_initial(stream, preset_arg)
     form = forms.get("form") or WaterfallForm(stream=stream, initial=initial)
-    formset = forms.get("formset") or HandoffFormSet(stream=stream, prefix="handoff", initial=rows)
+    # The team's own stages start with three empty rows, a saved or preset waterfall with one.
+    spare = HandoffFormSet if rows else HANDOFF_ROWS_EMPTY
+    formset = forms.get("formset") or spare(stream=stream, prefix="handoff", initial=rows)
     waterfall = waterfall_of(stream)
     reasons = list(reasons_of(stream, active=False).order_by("kind", "position", "id"))
     lists = []
@@ -470,6 +473,7 @@ def _board_page(
             "reasons": reasons,
             "recycle_on": bool(waterfall and waterfall.recycle_step_id),
             "failed": failed,
+            "failed_shown": failed is not None and any(r.visit_id == failed for r in page.rows),
             "failed_kind": decision_form.data.get("kind", "") if decision_form else "",
             "failed_note": decision_form.data.get("note", "") if decision_form else "",
             "failed_errors": [

@@ -6,9 +6,11 @@ no calendar, so ages are elapsed time."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.forms import ValidationError as FormError
 from django.urls import reverse
 from django.utils import timezone
@@ -26,11 +28,13 @@ from funnel.leads.models import (
 from funnel.leads.services import handoff_decide, lead_pull
 from funnel.leads.views import duration_text
 from funnel.models import DealStatus
+from funnel.qualification.models import LabSnapshot
 from streams.models import ValueStream
 
 from .conftest import lead
 
 pytestmark = pytest.mark.django_db
+BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def url(ns, name, **kwargs):
@@ -546,3 +550,64 @@ def test_the_setup_of_a_future_state_is_refused_with_a_message(client, leads):
     )
     assert answer.status_code == 400
     assert "Leads flow through the current state" in answer.content.decode()
+
+
+# --- Working time, win probabilities, odd posts ------------------------------------------------
+
+
+def test_ages_count_working_time_where_the_team_has_a_calendar(client, leads_office):
+    """Office hours Monday to Friday 09:00–17:30 Berlin. A lead offered at MQL on Friday
+    27 February 2026 at 17:00 and still waiting on Monday 2 March at 10:00 has waited
+    30 min (Friday 17:00–17:30) + 60 min (Monday 09:00–10:00) = 90 working minutes, though
+    65 hours have passed: past its 60-minute SLA by 30 working minutes."""
+    ns = leads_office
+    with time_machine.travel(datetime(2026, 3, 2, 10, 0, tzinfo=BERLIN), tick=False):
+        lead(
+            ns,
+            ("Capture", "2026-02-27T16:00:00+01:00"),
+            ("MQL", "2026-02-27T17:00:00+01:00"),
+            name="Weekend lead",
+        )
+        client.force_login(ns.sdr)
+        page = client.get(url(ns, "board")).content.decode()
+    assert '<td data-label="Age" class="num">1.5 working h</td>' in page
+    assert "Breached by 30 working min" in page
+    assert "Ages count working time of the hand-off step's calendar" in page
+
+
+def test_the_queue_shows_and_orders_by_the_labs_win_probability(client, leads):
+    older = at_sql(leads, "Older, unlikely", hours=2)
+    newer = at_sql(leads, "Newer, likely", minutes=5)
+    LabSnapshot.objects.create(
+        stream=leads.stream,
+        view_key="default",
+        computed_at=timezone.now(),
+        requested_at=timezone.now(),
+        open_deals={
+            str(older.deal_id): {"probability": 0.2},
+            str(newer.deal_id): {"probability": 0.75},
+        },
+    )
+    client.force_login(leads.seller1)
+    page = client.get(url(leads, "queue")).content.decode()
+    assert page.index("Older, unlikely") < page.index("Newer, likely")  # oldest first
+    assert "Highest win probability first" in page
+    assert ">20" in page and ">75" in page
+    by_chance = client.get(url(leads, "queue") + "?order=probability").content.decode()
+    assert by_chance.index("Newer, likely") < by_chance.index("Older, unlikely")
+
+
+def test_odd_posts_to_the_setup_are_400_never_500(client, leads):
+    client.force_login(leads.manager)
+    assert client.post(url(leads, "setup"), {}).status_code == 400
+    data = _setup_post(leads, [{"step": "abc", "offered_stage": "MQL"}])
+    answer = client.post(url(leads, "setup"), data)
+    assert answer.status_code == 400
+    assert "Select a valid choice" in answer.content.decode()
+    too_many = _setup_post(leads, [{"offered_stage": ""}] * 13)
+    answer = client.post(url(leads, "setup"), too_many)
+    assert answer.status_code == 400 and "Please submit at most 12 forms." in (
+        answer.content.decode()
+    )
+    own = client.get(url(leads, "setup") + "?preset=custom").content.decode()
+    assert own.count("Another hand-off (optional)") == 3
