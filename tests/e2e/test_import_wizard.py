@@ -139,3 +139,26 @@ def test_the_wizard_works_on_a_phone(phone_page, demo):
     width = phone_page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page is {width} px wide on a 390 px phone"
     save_screenshot(phone_page, "import-crm-owners-390x844")
+
+
+def test_a_manager_imports_salesforce_leads_with_their_lead_export(page, demo):
+    """The lead formats (docs/importing.md, "Leads from HubSpot and Salesforce"): the lead
+    history and the Lead export go up together; lost statuses come recognised."""
+    steps = json.loads((EXAMPLES / "leads_mapping.json").read_text())["steps"]
+    login(page, "manager", DEMO_PASSWORD)
+    page.goto(f"/deals/import/?stream={demo.stream_slug}")
+    page.get_by_role("radio", name="sf_leads", exact=False).check()
+    page.get_by_label("File", exact=True).set_input_files(EXAMPLES / "salesforce_lead_history.csv")
+    page.get_by_label("Salesforce Lead export", exact=False).set_input_files(
+        EXAMPLES / "salesforce_leads.csv"
+    )
+    page.get_by_role("button", name="Upload and preview").click()
+
+    expect(page.get_by_label("Unqualified", exact=True)).to_have_value("lost")
+    for status in ("Open - Not Contacted", "Working - Contacted", "Closed - Converted"):
+        page.get_by_label(status, exact=True).select_option(label=steps[status])
+    page.get_by_role("button", name="Check the whole file").click()
+    expect(page.get_by_role("heading", name="The file checks out")).to_be_visible()
+    page.get_by_role("button", name="Import now").click()
+    expect(page.locator("#job-done")).to_contain_text("Deals created: 5")
+    assert Deal.objects.get(external_id="00Q5g00000AbCdE2EAJ").status == "lost"
