@@ -3,18 +3,30 @@ from __future__ import annotations
 import hashlib
 import re
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db.models import Count, F
+from django.db.models import Count, F, OuterRef, Subquery, Value
+from django.db.models.functions import Concat
 
+from funnel.eventlog.working import (
+    epoch_seconds,
+    step_keys,
+    step_lanes,
+    stream_calendars,
+    visit_offsets,
+)
+from funnel.leads.models import HandoffDecision, SellerLimit
 from funnel.models import Deal, DealStatus, Visit
 from kaizen.models import KaizenCycle
 from streams.models import Membership, StreamState, Team, ValueStream
-from vsm_project.demo import DEMO_PASSWORD, demo_seed
+from vsm_project.demo import DEMO_PASSWORD, USERS, demo_seed
+from vsm_project.demo_leads import SEPARATION_CHANGE_DAYS_AGO
 
 pytestmark = pytest.mark.django_db
 
@@ -49,6 +61,19 @@ def digest() -> str:
         "actor_name",
     ):
         h.update(repr(row).encode())
+    for row in HandoffDecision.objects.order_by(
+        "deal__external_id", "visit__entered_at"
+    ).values_list(
+        "deal__external_id",
+        "visit__step__name",
+        "kind",
+        "reason__label",
+        "actor__username",
+        "decided_at",
+        "response_seconds",
+        "response_w",
+    ):
+        h.update(repr(row).encode())
     return h.hexdigest()
 
 
@@ -57,7 +82,7 @@ def test_it_gives_identical_data_for_the_same_seed_and_different_data_for_anothe
     first = digest()
     demo_seed(deals=120, seed=5, anchor=ANCHOR)
     assert digest() == first
-    assert Deal.objects.count() == 120  # reseeding replaces, never duplicates
+    assert Deal.objects.count() == 120 + 6 * 120  # reseeding replaces, never duplicates
     demo_seed(deals=120, seed=6, anchor=ANCHOR)
     assert digest() != first
 
@@ -111,6 +136,9 @@ def test_it_creates_the_team_roles_future_state_and_kaizen_cycles():
         "alice": "rep",
         "bob": "rep",
         "carol": "rep",
+        "sam": "rep",
+        "dana": "rep",
+        "eli": "rep",
         "vp": "leadership",
     }
     future = ValueStream.objects.get(slug=result.future_slug)
@@ -130,9 +158,9 @@ def test_it_creates_the_team_roles_future_state_and_kaizen_cycles():
 def test_the_command_prints_progress_and_the_demo_logins(capsys):
     call_command("seed_demo", "--deals", "30", "--seed", "3", "--anchor", ANCHOR.isoformat())
     out = capsys.readouterr().out
-    assert "[100.0%] 30 of 30 deals" in out
+    assert "30 of 30 deals" in out and "[100.0%] 180 of 180 leads" in out
     assert "Seeded 30 deals" in out
-    for username in ("manager", "alice", "bob", "carol", "vp", "admin"):
+    for username in ("manager", "alice", "bob", "carol", "sam", "vp", "admin"):
         assert f"  {username}" in out
     assert DEMO_PASSWORD in out
 
@@ -161,10 +189,12 @@ def test_if_missing_seeds_an_empty_database_and_later_keeps_the_users_edits(caps
     call_command("seed_demo", "--if-missing", *SMALL)
     assert "Seeded 20 deals" in capsys.readouterr().out
     deal = _edit_the_demo()
-    teams, deals, visits = (
+    SellerLimit.objects.filter(user__username="bob").update(wip_limit=77)
+    teams, deals, visits, decisions = (
         Team.objects.count(),
         Deal.objects.count(),
         Visit.objects.count(),
+        HandoffDecision.objects.count(),
     )
 
     call_command("seed_demo", "--if-missing", *SMALL)  # the second `make run`
@@ -174,11 +204,13 @@ def test_if_missing_seeds_an_empty_database_and_later_keeps_the_users_edits(caps
     assert f"  manager  {DEMO_PASSWORD}" in out  # the logins are printed either way
     deal.refresh_from_db()
     assert deal.name == "Renamed by the manager"
-    assert (Team.objects.count(), Deal.objects.count(), Visit.objects.count()) == (
-        teams,
-        deals,
-        visits,
-    )
+    assert (
+        Team.objects.count(),
+        Deal.objects.count(),
+        Visit.objects.count(),
+        HandoffDecision.objects.count(),
+    ) == (teams, deals, visits, decisions)
+    assert SellerLimit.objects.get(user__username="bob").wip_limit == 77
 
 
 def test_a_reset_without_confirmation_deletes_nothing_and_says_what_it_would_delete(
@@ -193,7 +225,8 @@ def test_a_reset_without_confirmation_deletes_nothing_and_says_what_it_would_del
         call_command("seed_demo", *SMALL)
 
     out = capsys.readouterr().out
-    assert "teams 1," in out and "value streams 2," in out and "deals 20," in out
+    assert "teams 1," in out and "value streams 2," in out and "deals and leads 140," in out
+    assert f"hand-off decisions {HandoffDecision.objects.count()}," in out
     assert f"visits {Visit.objects.count():,}," in out and (
         f"kaizen cycles {KaizenCycle.objects.count()}." in out
     )
@@ -231,7 +264,7 @@ def test_a_confirmed_reset_replaces_the_demo(confirm, monkeypatch):
 
     assert not Deal.objects.filter(pk=deal.pk).exists()
     assert not Deal.objects.filter(name="Renamed by the manager").exists()
-    assert digest() != before and Deal.objects.count() == 20
+    assert digest() != before and Deal.objects.count() == 20 + 120
     assert Team.objects.filter(slug="acme-sales").count() == 1
 
 
@@ -252,3 +285,207 @@ def test_make_run_seeds_only_when_missing_and_demo_reset_passes_yes_only_when_as
 
     assert "--yes" not in dry_run() and "seed_demo" in dry_run()
     assert "seed_demo --yes" in dry_run("YES=1")
+
+
+# --- the leads demo (vsm_project/demo_leads.py) ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def seeded_once(django_db_setup, django_db_blocker):
+    """The default demo (500 deals, 3,000 leads), seeded once for the tests below."""
+    with django_db_blocker.unblock():
+        yield demo_seed(anchor=ANCHOR)
+        # Outside the tests' transactions: remove everything the seed made.
+        Team.objects.filter(slug="acme-sales").delete()
+        get_user_model().objects.filter(username__in=[u.username for u in USERS]).delete()
+
+
+@pytest.fixture
+def leads_demo(seeded_once):
+    """The default demo and its stream's steps by name."""
+    stream = ValueStream.objects.get(slug=seeded_once.stream_slug)
+    return seeded_once, stream, {s.name: s for s in stream.steps.all()}
+
+
+def test_the_leads_demo_has_a_waterfall_reasons_and_decisions_of_every_kind(leads_demo):
+    result, stream, steps = leads_demo
+    assert stream.waterfall.preset == "sirius_2006"
+    assert stream.waterfall.recycle_step == steps["Lead nurturing"]
+    mql, sql = stream.handoffs.order_by("position")
+    assert (mql.step, mql.offered_stage, mql.accepted_stage, mql.giver, mql.receiver) == (
+        steps["Qualification call"],
+        "MQL",
+        "SAL",
+        "marketing",
+        "sdr",
+    )
+    assert (mql.sla_minutes, mql.escalate_minutes, mql.pull) == (240, 480, False)
+    assert (sql.step, sql.offered_stage, sql.accepted_stage, sql.giver, sql.receiver) == (
+        steps["Discovery meeting"],
+        "SQL",
+        "Opportunity",
+        "sdr",
+        "sales",
+    )
+    assert (sql.sla_minutes, sql.escalate_minutes, sql.pull) == (2400, 4800, True)
+    assert set(stream.handoff_reasons.values_list("kind", flat=True)) == {
+        "reject",
+        "recycle",
+        "disqualify",
+    }
+    counts = dict(
+        HandoffDecision.objects.values_list("handoff__offered_stage", "kind")
+        .annotate(n=Count("id"))
+        .values_list(Concat("handoff__offered_stage", Value(" "), "kind"), "n")
+    )
+    for kind in ("accept", "reject", "recycle", "disqualify"):
+        assert counts.get(f"MQL {kind}", 0) > 0, kind
+    for kind in ("accept", "reject", "disqualify"):
+        assert counts.get(f"SQL {kind}", 0) > 0, kind
+    assert result.decisions == HandoffDecision.objects.count()
+    # several thousand leads from a few sources; most never past nurturing or disqualified at
+    # the MQL hand-off
+    leads = Deal.objects.filter(external_id__startswith="LEAD-")
+    assert result.leads == leads.count() == 3000
+    assert leads.values("source").distinct().count() == 4
+    offered_sql = Visit.objects.filter(step=steps["Discovery meeting"]).values("deal")
+    assert leads.exclude(pk__in=offered_sql).count() > 0.8 * leads.count()
+    # some recycled that were offered at SQL later
+    recycled = HandoffDecision.objects.filter(kind="recycle")
+    later_sql = Visit.objects.filter(
+        step=steps["Discovery meeting"],
+        deal__in=recycled.values("deal"),
+        entered_at__gt=Subquery(
+            recycled.filter(deal=OuterRef("deal")).order_by("decided_at").values("decided_at")[:1]
+        ),
+    )
+    assert later_sql.exists()
+
+
+def _next_visits() -> dict[int, Visit | None]:
+    """Each visit's next visit on its case's path."""
+    following: dict[int, Visit | None] = {}
+    last_of: dict[int, Visit] = {}
+    for visit in Visit.objects.order_by("deal_id", "entered_at", "id"):
+        before = last_of.get(visit.deal_id)
+        if before is not None:
+            following[before.pk] = visit
+        following[visit.pk] = None
+        last_of[visit.deal_id] = visit
+    return following
+
+
+def test_every_arrival_at_a_hand_off_has_the_decision_its_path_shows(leads_demo):
+    _, stream, steps = leads_demo
+    handoff_steps = {h.step_id: h for h in stream.handoffs.all()}
+    position = {s.pk: s.position for s in steps.values()}
+    following = _next_visits()
+    prev_step: dict[int, int] = {}
+    for visit_id, nxt in following.items():
+        if nxt is not None:
+            prev_step[nxt.pk] = visit_id
+    visits = {v.pk: v for v in Visit.objects.select_related("deal")}
+    decisions = {d.visit_id: d for d in HandoffDecision.objects.select_related("reason")}
+    calendars = stream_calendars(stream.pk)
+    keys = step_keys(calendars, step_lanes(stream.pk))
+    undecided_open = 0
+    for visit in visits.values():
+        if visit.step_id not in handoff_steps:
+            assert visit.pk not in decisions
+            continue
+        decision = decisions.get(visit.pk)
+        nxt = following[visit.pk]
+        if decision is None:  # undecided arrivals are still waiting
+            assert visit.exited_at is None
+            undecided_open += 1
+            continue
+        assert decision.handoff == handoff_steps[visit.step_id]
+        assert decision.deal_id == visit.deal_id
+        assert decision.response_seconds == int(
+            (decision.decided_at - visit.entered_at).total_seconds()
+        )
+        _, decided_w = visit_offsets(
+            keys,
+            np.array([visit.step_id]),
+            epoch_seconds([visit.entered_at]),
+            epoch_seconds([decision.decided_at]),
+        )
+        assert decision.response_w == int(decided_w[0]) - visit.entered_w
+        # W counts whole seconds (epoch seconds floored): a second more at most
+        assert 0 <= decision.response_w <= decision.response_seconds + 1
+        if decision.kind == "accept":
+            assert nxt is None or position[nxt.step_id] > position[visit.step_id]
+            assert visit.exited_at is None or decision.decided_at < visit.exited_at
+            continue
+        assert decision.decided_at == visit.exited_at
+        if decision.kind == "disqualify":
+            assert nxt is None and visit.deal.status == DealStatus.LOST
+            assert visit.deal.closed_at == visit.exited_at
+            assert visit.deal.lost_reason == decision.reason.label
+        elif decision.kind == "recycle":
+            assert nxt.step == steps["Lead nurturing"]
+        else:  # reject: back to the step it came from
+            came_from = visits[prev_step[visit.pk]]
+            assert nxt.step_id == came_from.step_id != steps["Lead nurturing"].pk
+    assert undecided_open > 0  # some leads are waiting, e.g. in the ready-for-sales queue
+    assert HandoffDecision.objects.count() + undecided_open == sum(
+        1 for v in visits.values() if v.step_id in handoff_steps
+    )
+
+
+def test_sdrs_differ_in_response_and_sellers_are_at_and_under_their_limits(leads_demo):
+    _, stream, _ = leads_demo
+    mql = stream.handoffs.get(offered_stage="MQL")
+    breach_rate = {}
+    for sdr in ("sam", "dana", "eli"):
+        decided = HandoffDecision.objects.filter(handoff=mql, actor__username=sdr)
+        late = decided.filter(response_w__gt=mql.sla_minutes * 60).count()
+        breach_rate[sdr] = late / decided.count()
+    assert 0 < breach_rate["sam"] < breach_rate["dana"] < breach_rate["eli"]
+    sql = stream.handoffs.get(offered_stage="SQL")
+    assert HandoffDecision.objects.filter(handoff=sql, response_w__gt=sql.sla_minutes * 60).exists()
+
+    limits = dict(
+        SellerLimit.objects.filter(stream=stream).values_list("user__username", "wip_limit")
+    )
+    assert set(limits) == {"alice", "bob", "carol"}
+    wip = {
+        name: Deal.objects.filter(
+            stream=stream, owner__username=name, status=DealStatus.OPEN
+        ).count()
+        for name in limits
+    }
+    at = [name for name in limits if wip[name] == limits[name]]
+    under = [name for name in limits if wip[name] < limits[name]]
+    assert at and under and len(at) + len(under) == 3
+
+
+def test_the_sellers_prospecting_share_falls_after_the_checklist_cycle(leads_demo):
+    """Sellers' hours (logged work of visits they are the actor of) at lead steps ÷ all their
+    hours, per week of entry: higher in the eight weeks before the change of the SDRs'
+    qualification checklist than in the last eight weeks, and falling after it."""
+    _, stream, steps = leads_demo
+    cycle = KaizenCycle.objects.get(title="Qualification checklist for SDRs")
+    change = datetime.combine(cycle.change_date, datetime.min.time(), tzinfo=UTC)
+    assert change.date() == (ANCHOR - timedelta(days=SEPARATION_CHANGE_DAYS_AGO)).date()
+    sellers = SellerLimit.objects.filter(stream=stream).values("user")
+    lead_positions = {
+        steps[n].position for n in ("Lead capture", "Lead nurturing", "Qualification call")
+    }
+    weekly: dict[int, list[float]] = {}
+    for entered, minutes, pos in Visit.objects.filter(
+        actor__in=sellers, work_minutes__isnull=False
+    ).values_list("entered_at", "work_minutes", "step__position"):
+        week = (entered - ANCHOR).days // 7
+        hours = weekly.setdefault(week, [0.0, 0.0])
+        hours[0] += minutes / 60
+        hours[1] += minutes / 60 if pos in lead_positions else 0.0
+    share = {week: lead / total for week, (total, lead) in weekly.items() if total}
+    change_week = (change - ANCHOR).days // 7
+    before = [share[w] for w in range(change_week - 8, change_week) if w in share]
+    last = [share[w] for w in range(-8, 0) if w in share]
+    assert len(before) == len(last) == 8
+    assert np.mean(before) > 0.1 > np.mean(last)
+    after = sorted(w for w in share if change_week <= w < 0)
+    slope = np.polyfit(after, [share[w] for w in after], 1)[0]
+    assert slope < 0

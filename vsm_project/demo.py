@@ -1,12 +1,14 @@
 """Demo data: the example stream of ``domain.md`` with simulated deal history.
 
 ``demo_seed`` replaces the demo team ("Acme Sales") with a current-state map, an improved
-future state, a manager, three reps, a leadership user, an admin, eight kaizen cycles (every
-PDCA phase, one adopted with a measured improvement) and
+future state, a manager, three reps who sell and three who qualify leads, a leadership user,
+an admin, eight kaizen cycles (every PDCA phase, one adopted with a measured improvement) and
 ``deals`` deals whose visits are simulated from one seeded random generator: lognormal times
 in step scaled by each rep's speed, losses at every step, rework loops (a proposal sent back
 from negotiation, a demo that needs a second discovery, a contract renegotiated), and open
-deals wherever the simulation reaches the anchor time ("now").
+deals wherever the simulation reaches the anchor time ("now"). Beside them, the leads of
+``vsm_project.demo_leads``: a waterfall with two hand-offs, three SDRs, the sellers' WIP limits,
+``leads`` leads that never became deals, and a hand-off decision for every arrival.
 
 The same ``seed`` and ``anchor`` give the same rows. Visits are written with PostgreSQL's
 COPY (or ``bulk_create`` on SQLite), a chunk of deals at a time, so 100,000 deals (about a
@@ -42,6 +44,7 @@ from funnel.eventlog.working import (
     visit_offsets,
 )
 from funnel.importing.writing import VISIT_COPY_COLUMNS as VISIT_COLUMNS
+from funnel.leads.models import HandoffDecision
 from funnel.metrics.snapshots import metrics_recompute_stream
 from funnel.models import Deal, DealStatus, Visit
 from funnel.qualification.models import CriterionScore, WinCall
@@ -57,6 +60,17 @@ from vsm_project.demo_criteria import (
     demo_scores,
     demo_win_calls,
 )
+from vsm_project.demo_leads import (
+    DECISION_COLUMNS,
+    LEADS_PER_DEAL,
+    SDRS,
+    SEPARATION_CHANGE_DAYS_AGO,
+    deal_decisions,
+    decision_rows,
+    demo_leads_setup,
+    demo_seller_limits,
+    simulate_leads,
+)
 
 DEMO_TEAM_SLUG = "acme-sales"
 DEMO_PASSWORD = "lean-sales-demo"
@@ -71,6 +85,7 @@ class DemoUser:
     role: str | None  # None: the admin, who is staff and in no team
     speed: float = 1.0  # multiplies time in step
     loss_factor: float = 1.0  # multiplies the chance of losing the deal at a step
+    sdr: bool = False  # a rep who qualifies leads (vsm_project.demo_leads), not a seller
 
 
 USERS = (
@@ -78,6 +93,7 @@ USERS = (
     DemoUser("alice", "Alice", "Moreau", Role.REP, speed=0.75, loss_factor=0.8),
     DemoUser("bob", "Bob", "Okafor", Role.REP, speed=1.0, loss_factor=1.0),
     DemoUser("carol", "Carol", "Lindqvist", Role.REP, speed=1.35, loss_factor=1.25),
+    *(DemoUser(name, first, last, Role.REP, sdr=True) for name, first, last, _ in SDRS),
     DemoUser("vp", "Vivian", "Park", Role.LEADERSHIP),
     DemoUser("admin", "Ada", "Admin", None),
 )
@@ -151,7 +167,9 @@ Progress = Callable[[int, int, str], None]
 @dataclass
 class SeedResult:
     deals: int
+    leads: int
     visits: int
+    decisions: int
     open_deals: int
     won: int
     lost: int
@@ -176,8 +194,9 @@ def demo_inventory() -> dict[str, int]:
         "teams": Team.objects.filter(slug=DEMO_TEAM_SLUG).count(),
         "memberships": Membership.objects.filter(team__slug=DEMO_TEAM_SLUG).count(),
         "value streams": streams.count(),
-        "deals": Deal.objects.filter(stream__in=streams).count(),
+        "deals and leads": Deal.objects.filter(stream__in=streams).count(),
         "visits": Visit.objects.filter(deal__stream__in=streams).count(),
+        "hand-off decisions": HandoffDecision.objects.filter(deal__stream__in=streams).count(),
         "kaizen cycles": KaizenCycle.objects.filter(stream__in=streams).count(),
     }
 
@@ -320,8 +339,9 @@ def _write_chunk(
     calendars: StreamCalendars,
     keys: dict,
 ) -> tuple[int, list[Deal]]:
-    """Write a chunk of simulated deals and their visits; the number of visits, and the
-    deals."""
+    """Write a chunk of simulated deals (or leads) and their visits; the number of visits,
+    and the deals. A visit is ``(step index, entered, exited, work)``, a lead's has its
+    actor's username after them."""
     now = timezone.now()
     firsts = [visits[0][1] if visits else None for _, visits in batch]
     first_w, closed_w = deal_offsets(
@@ -339,6 +359,13 @@ def _write_chunk(
             batch, firsts, first_w.tolist(), closed_w.tolist(), strict=True
         )
     )
+
+    def actor(deal: Deal, i: int, named: list[str]) -> int | None:
+        """A lead's visit names its actor ("": the lane); a deal's is its owner in an AE lane."""
+        if named:
+            return users[named[0]].pk if named[0] else None
+        return deal.owner_id if actor_lane[i] else None
+
     rows = [
         (
             deal.pk,
@@ -346,13 +373,14 @@ def _write_chunk(
             entered,
             exited,
             work,
-            deal.owner_id if actor_lane[i] else None,
-            "" if actor_lane[i] else steps[i].lane.name,
+            who,
+            "" if who else steps[i].lane.name,
             now,
             now,
         )
         for deal, (_, visits) in zip(deals, batch, strict=True)
-        for i, entered, exited, work in visits
+        for i, entered, exited, work, *named in visits
+        for who in (actor(deal, i, named),)
     ]
     # The path facts (funnel.eventlog.paths) of the simulated paths, in the same order as rows.
     reentry, previous, is_last = path_facts(
@@ -413,16 +441,19 @@ def demo_seed(
     seed: int = 42,
     anchor: datetime | None = None,
     progress: Progress | None = None,
+    leads: int | None = None,
 ) -> SeedResult:
-    """Replace the demo team and its data; see the module docstring."""
-    if deals < 0:
-        raise ValueError("deals must be zero or more")
+    """Replace the demo team and its data; see the module docstring. ``leads``: the leads
+    that never became deals (``vsm_project.demo_leads``; default six per deal)."""
+    if deals < 0 or (leads is not None and leads < 0):
+        raise ValueError("deals and leads must be zero or more")
+    leads = LEADS_PER_DEAL * deals if leads is None else leads
     anchor = anchor or default_anchor()
     users = _users()
     current, future = _reset_and_map(users)
     steps = list(current.steps.select_related("lane").order_by("position"))
     actor_lane = {i: s.lane.name == "Account Executive" for i, s in enumerate(steps)}
-    reps = [d for d in USERS if d.role == Role.REP]
+    reps = [d for d in USERS if d.role == Role.REP and not d.sdr]
     rng = np.random.default_rng(seed)
     calendars = stream_calendars(current.pk)
     keys = step_keys(calendars, step_lanes(current.pk))
@@ -434,12 +465,21 @@ def demo_seed(
     score_rng = np.random.default_rng(seed + 7919)
     call_rng = np.random.default_rng(seed + 104729)  # the reps' win calls, of their own too
     names = {u.pk: u.get_full_name() for u in users.values()}
+    # Leads: the waterfall and its hand-offs, a decision for every arrival at one, and the
+    # leads that never became deals, each from a generator of its own too.
+    funnel = demo_leads_setup(
+        current, steps, users, {d.username: d.speed for d in reps}, keys, anchor, LOST_REASONS
+    )
+    decision_rng = np.random.default_rng(seed + 15485863)
+    decisions = 0
 
     visits = 0
+    total = deals + leads
     simulated = _simulate(rng, anchor, reps, deals, 0)
     for start in range(0, deals, CHUNK_DEALS):
         batch = list(itertools.islice(simulated, CHUNK_DEALS))
         with transaction.atomic():
+            plans = deal_decisions(decision_rng, batch, funnel)  # may set lost reasons
             written, made = _write_chunk(batch, current, steps, users, actor_lane, calendars, keys)
             visits += written
             paths = [path for _, path in batch]
@@ -447,20 +487,43 @@ def demo_seed(
             _write_rows(CriterionScore, SCORE_COLUMNS, scores)
             calls = demo_win_calls(call_rng, made, paths, anchor)
             _write_rows(WinCall, WIN_CALL_COLUMNS, calls)
+            rows = decision_rows(funnel, made, paths, plans)
+            _write_rows(HandoffDecision, DECISION_COLUMNS, rows)
+            decisions += len(rows)
         if progress:
             done = start + len(batch)
-            progress(done, deals, f"{done:,} of {deals:,} deals, {visits:,} visits")
+            progress(done, total, f"{done:,} of {deals:,} deals, {visits:,} visits")
+    process_hours = [float(s.planned_process_hours) for s in steps]
+    simulated_leads = simulate_leads(
+        np.random.default_rng(seed + 32452843), funnel, leads, process_hours
+    )
+    for start in range(0, leads, CHUNK_DEALS * 2):
+        batch = list(itertools.islice(simulated_leads, CHUNK_DEALS * 2))
+        with transaction.atomic():
+            written, made = _write_chunk(
+                [(f, v) for f, v, _ in batch], current, steps, users, actor_lane, calendars, keys
+            )
+            visits += written
+            rows = decision_rows(funnel, made, [v for _, v, _ in batch], [p for *_, p in batch])
+            _write_rows(HandoffDecision, DECISION_COLUMNS, rows)
+            decisions += len(rows)
+        if progress:
+            done = start + len(batch)
+            progress(deals + done, total, f"{done:,} of {leads:,} leads, {visits:,} visits")
 
     _kaizen_cycles(current, users, anchor)
+    demo_seller_limits(funnel)
     if progress:
-        progress(deals, deals, "Computing the metrics")
+        progress(total, total, "Computing the metrics")
     event_log_analyze()
     # The rows above bypass the services (COPY), so no recompute was scheduled: do it now.
     metrics_recompute_stream(stream_id=current.pk, now=timezone.now())
     counts = _status_counts(current)
     return SeedResult(
         deals=deals,
+        leads=leads,
         visits=visits,
+        decisions=decisions,
         open_deals=counts.get(DealStatus.OPEN, 0),
         won=counts.get(DealStatus.WON, 0),
         lost=counts.get(DealStatus.LOST, 0),
@@ -586,7 +649,8 @@ def _kaizen_cycles(stream: ValueStream, users: dict, anchor: datetime) -> None:
         problem="Deals are lost at qualification after long calls that find no budget.",
         countermeasure="A one-page checklist: budget, authority, need, timing.",
     )
-    checklist = through_check(checklist, 120, 60)
+    # Since the checklist, sellers prospect and qualify less themselves (demo_leads).
+    checklist = through_check(checklist, SEPARATION_CHANGE_DAYS_AGO, 60)
     checklist = act(checklist)
     follow_up = kaizen.cycle_adapt(
         cycle=checklist,

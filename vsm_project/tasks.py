@@ -12,7 +12,9 @@ from vsm_project.demo import demo_seed
 
 
 @shared_task(name="vsm_project.tasks.seed_demo")
-def seed_demo_task(job_id: int, deals: int, seed: int, anchor: str | None = None) -> dict:
+def seed_demo_task(
+    job_id: int, deals: int, seed: int, anchor: str | None = None, leads: int | None = None
+) -> dict:
     """Seed the demo data in the background, reporting progress on the ``Job`` row."""
     if not job_claim(job_id=job_id):
         return {}  # a second message of a job that ran or runs
@@ -22,6 +24,7 @@ def seed_demo_task(job_id: int, deals: int, seed: int, anchor: str | None = None
             deals=deals,
             seed=seed,
             anchor=datetime.fromisoformat(anchor) if anchor else None,
+            leads=leads,
             progress=lambda done, total, msg: job_progress(
                 job_id=job_id, done=done, total=total, message=msg
             ),
@@ -51,7 +54,14 @@ def _requeue_seed(job: Job) -> bool:
     params = job.params
     if "deals" not in params or "seed" not in params:
         return False
-    return enqueue(seed_demo_task, job.pk, params["deals"], params["seed"], params.get("anchor"))
+    return enqueue(
+        seed_demo_task,
+        job.pk,
+        params["deals"],
+        params["seed"],
+        params.get("anchor"),
+        params.get("leads"),
+    )
 
 
 def _requeue_upload_job(job: Job) -> bool:

@@ -28,6 +28,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--deals", type=int, default=500, help="How many deals (default 500).")
+        parser.add_argument(
+            "--leads",
+            type=int,
+            default=None,
+            help="How many leads that never became deals (default six per deal).",
+        )
         parser.add_argument("--seed", type=int, default=42, help="Random seed (default 42).")
         parser.add_argument(
             "--anchor",
@@ -62,6 +68,7 @@ class Command(BaseCommand):
         *args,
         deals: int,
         seed: int,
+        leads: int | None,
         anchor: str | None,
         background: bool,
         if_missing: bool = False,
@@ -71,6 +78,8 @@ class Command(BaseCommand):
     ) -> None:
         if deals < 0:
             raise CommandError("--deals must be zero or more.")
+        if leads is not None and leads < 0:
+            raise CommandError("--leads must be zero or more.")
         try:
             anchor_at = datetime.fromisoformat(anchor) if anchor else default_anchor()
         except ValueError as exc:
@@ -93,20 +102,26 @@ class Command(BaseCommand):
         if background:
             job = job_create(
                 kind="seed demo",
-                params={"deals": deals, "seed": seed, "anchor": anchor_at.isoformat()},
+                params={
+                    "deals": deals,
+                    "seed": seed,
+                    "anchor": anchor_at.isoformat(),
+                    "leads": leads,
+                },
                 total=deals,
             )
-            if not job_enqueue(job, seed_demo_task, deals, seed, anchor_at.isoformat()):
+            if not job_enqueue(job, seed_demo_task, deals, seed, anchor_at.isoformat(), leads):
                 raise CommandError(f"{job.error} (job #{job.pk}: run this command again)")
             result = self._follow(job.pk)
         else:
             result = demo_seed(
-                deals=deals, seed=seed, anchor=anchor_at, progress=self._print_progress
+                deals=deals, seed=seed, anchor=anchor_at, leads=leads, progress=self._print_progress
             ).as_dict()
         elapsed = time.monotonic() - started
         self.stdout.write(
             self.style.SUCCESS(
-                f"Seeded {result['deals']:,} deals and {result['visits']:,} visits in "
+                f"Seeded {result['deals']:,} deals, {result.get('leads', 0):,} leads and "
+                f"{result['visits']:,} visits in "
                 f"{elapsed:.1f} s ({result['open_deals']:,} open, {result['won']:,} won, "
                 f"{result['lost']:,} lost). Stream: {result['stream_slug']}"
             )
