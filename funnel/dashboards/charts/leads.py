@@ -239,32 +239,40 @@ def waterfall_chart(result: dict) -> Chart:
     unit = hours_unit(result)
     rows = []
     for c in cohorts:
+        before = None
         for s in stages:
             got = c["stages"].get(s["key"]) or {}
+            reached = got.get("reached", 0)
             rows.append(
                 [
                     c["month"],
                     s["name"],
                     c["created"],
-                    got.get("reached", 0),
+                    reached,
                     _pct(got.get("share"), 1),
+                    _pct(reached / before, 1) if before else None,
                     _r(got.get("median_hours"), 1),
                     _r(got.get("p85_hours"), 1),
                 ]
             )
+            before = reached
     created = sum(c["created"] for c in cohorts)
     totals = []
+    before = None
     for s in stages:
         reached = sum((c["stages"].get(s["key"]) or {}).get("reached", 0) for c in cohorts)
         share = _pct(reached / created, 1) if created else None
-        totals.append(["all", s["name"], created, reached, share, None, None])
+        of_before = _pct(reached / before, 1) if before else None
+        totals.append(["all", s["name"], created, reached, share, of_before, None, None])
+        before = reached
     chart = Chart(
         key="waterfall",
         title="The waterfall: how far the window's leads got",
         units=f"leads reaching each stage; % of leads created; {unit} to get there",
         how_to_read=(
             "The leads created in the window, as a cohort: each bar is how many of them "
-            "reached the stage, with the share of all created and of the stage before. A "
+            "reached the stage and its share of all created (the share of the stage before "
+            "is in the table and under the pointer). A "
             "lead reaches an offered stage (MQL, SQL) when it is handed over, an accepted "
             "stage (SAL, Opportunity) when the receiving side accepts it. Below, the same "
             "shares by the month the leads were created: the latest months are young, so "
@@ -278,6 +286,7 @@ def waterfall_chart(result: dict) -> Chart:
             "created",
             "reached",
             "share_pct",
+            "of_previous_pct",
             f"median_{unit.replace(' ', '_')}",
             f"p85_{unit.replace(' ', '_')}",
         ],
@@ -289,24 +298,20 @@ def waterfall_chart(result: dict) -> Chart:
     if not created:
         return chart.empty_because("No lead was created in this window.")
     names = [r[1] for r in totals]
-    previous = [None, *[r[3] for r in totals[:-1]]]
-    text = [
-        f"{r[3]:,} · {r[4]:.0f}%" + (f" ({100 * r[3] / before:.0f}% of prev.)" if before else "")
-        for r, before in zip(totals, previous, strict=True)
-    ]
     bars = _bars(
         "Leads reaching the stage",
         names,
         [r[3] for r in totals],
         marker={"color": [VIRIDIS[min(i, DARKEST)] for i in range(len(names))]},
-        **_text_outside(text),
-        hovertemplate="%{y}: %{x:,} leads<extra></extra>",
+        **_text_outside([f"{r[3]:,} · {r[4]:.0f}%" for r in totals]),
+        customdata=[["" if r[5] is None else f"; {r[5]:.0f}% of the stage before"] for r in totals],
+        hovertemplate="%{y}: %{x:,} leads (%{text})%{customdata[0]}<extra></extra>",
     )
     figures = [
         _hbars(
             names,
             [bars],
-            right=170,
+            right=80,
             showlegend=False,
             xaxis={"title": _title("Leads"), "rangemode": "tozero"},
             label="Bar chart of the leads created in the window reaching each stage",
@@ -318,7 +323,7 @@ def waterfall_chart(result: dict) -> Chart:
         traces = []
         for i, s in enumerate(stages[1:], start=1):
             mine = [r for r in rows if r[1] == s["name"]]
-            colour = VIRIDIS[min(i * 2, DARKEST)]
+            colour = VIRIDIS[round(i * DARKEST / max(len(stages) - 1, 1))]
             traces.append(
                 _scatter(
                     "lines+markers",

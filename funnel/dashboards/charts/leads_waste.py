@@ -51,7 +51,7 @@ def waste_summary_chart(result: dict, deal_url: Callable[[int], str] | None = No
     recycle = waste.get("recycle_yield") or {}
     rows = [
         [
-            "Arrivals never touched",
+            "Never touched",
             never.get("n", 0),
             never.get("arrivals", 0),
             _pct(never.get("share"), 1),
@@ -59,7 +59,7 @@ def waste_summary_chart(result: dict, deal_url: Callable[[int], str] | None = No
             None,
         ],
         [
-            "Rejected cases bounced more than once",
+            "Ping-pong",
             ping.get("cases", 0),
             ping.get("rejected_cases", 0),
             _pct(ping.get("share"), 1),
@@ -67,7 +67,7 @@ def waste_summary_chart(result: dict, deal_url: Callable[[int], str] | None = No
             None,
         ],
         [
-            "Recycled leads that came back as SQL",
+            "Recycle yield",
             recycle.get("became_sql", 0),
             recycle.get("recycled", 0),
             _pct(recycle.get("rate"), 1),
@@ -80,7 +80,7 @@ def waste_summary_chart(result: dict, deal_url: Callable[[int], str] | None = No
         title="Leads left untouched, bounced, or recycled",
         units="% of each count's cases",
         how_to_read=(
-            "Never touched: arrivals at a hand-off in the window that nobody decided on, "
+            "Never touched: the arrivals at a hand-off in the window that nobody decided on, "
             "logged work on or took, by the as-of time: leads bought and left to rot. "
             "Ping-pong: of the cases rejected in the window, those rejected more than once, "
             "sent back and forth between the sides. Recycle yield: of the leads recycled to "

@@ -85,15 +85,16 @@ def test_the_waterfall_adds_the_cohorts_up(result):
     ]
     bars = chart.figures[0].spec["data"][0]
     assert bars["x"] == [30, 20, 15, 9, 5, 1]
-    assert bars["text"][1] == "20 · 67% (67% of prev.)"
-    assert bars["text"][2] == "15 · 50% (75% of prev.)"
+    assert bars["text"][:3] == ["30 · 100%", "20 · 67%", "15 · 50%"]
+    assert [r[5] for r in totals] == [None, 66.7, 75.0, 60.0, 55.6, 20.0]  # of the stage before
+    assert bars["customdata"][2] == ["; 75% of the stage before"]
     # By cohort month: a line per stage after the first, its shares from the rows.
     lines = {t["name"]: t for t in chart.figures[1].spec["data"]}
     assert list(lines) == ["MQL", "SAL", "SQL", "Opportunity", "Won"]
     assert lines["MQL"]["x"] == ["2026-09", "2026-10"]
     assert lines["MQL"]["y"] == [80.0, 60.0]
     september_sal = next(r for r in chart.rows if r[:2] == ["2026-09", "SAL"])
-    assert september_sal == ["2026-09", "SAL", 10, 6, 60.0, 20.0, 40.0]
+    assert september_sal == ["2026-09", "SAL", 10, 6, 60.0, 75.0, 20.0, 40.0]
 
 
 def test_the_flow_plots_each_stage_and_the_leads_turned_down(result):
@@ -206,10 +207,11 @@ def test_skipped_handoffs_leave_out_empty_weeks(result):
 def test_the_wastes(result):
     summary = waste_summary_chart(result, lambda pk: f"/deals/{pk}/")
     assert [r[:4] for r in summary.rows] == [
-        ["Arrivals never touched", 2, 20, 10.0],
-        ["Rejected cases bounced more than once", 1, 4, 25.0],
-        ["Recycled leads that came back as SQL", 1, 3, 33.3],
+        ["Never touched", 2, 20, 10.0],
+        ["Ping-pong", 1, 4, 25.0],
+        ["Recycle yield", 1, 3, 33.3],
     ]
+    assert summary.figures[0].spec["data"][0]["y"][1] == "Ping-pong · 1 of 4"
     assert summary.highlights == [("Deal #7", "/deals/7/")]
     bars = summary.figures[0].spec["data"][0]
     assert bars["error_x"]["array"][:2] == [None, None]  # only the yield has an interval
