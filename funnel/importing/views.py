@@ -204,7 +204,8 @@ def import_start(request: HttpRequest) -> HttpResponse:
                 user_id=request.user.pk,
             )
         except ImportRejected as exc:
-            form.add_error("file", exc.message)
+            lead_export = exc.message.startswith("The Lead export")
+            form.add_error("lead_file" if lead_export else "file", exc.message)
         else:
             if "scan" not in saved.options:  # a large file is read on a worker
                 return _start_job(request, saved, SCAN_JOB, import_scan_task, "")

@@ -533,6 +533,23 @@ def test_the_wizard_imports_hubspot_contacts_and_salesforce_leads(client, stream
         upload = ImportUpload.objects.get(pk=int(response.url.strip("/").split("/")[-1]))
         run(stream, bytes(upload.data), fmt)
         assert {k: v for k, v in visits(stream).items() if k in expected} == expected
+    # A Lead export that is not a table is refused next to its field, saying which file.
+    refused = client.post(
+        "/deals/import/",
+        {
+            "stream": stream.pk,
+            "format": "sf_leads",
+            "time_zone": "UTC",
+            "file": SimpleUploadedFile("h.csv", example("salesforce_lead_history.csv")),
+            "lead_file": SimpleUploadedFile("l.csv", b"%PDF-1.7 not a table"),
+        },
+    )
+    assert refused.status_code == 400
+    assert (
+        refused.context["form"]
+        .errors["lead_file"][0]
+        .startswith("The Lead export: This is a PDF document, not a table.")
+    )
     # A Lead export with another format is refused next to its field.
     refused = wizard_upload(
         client,

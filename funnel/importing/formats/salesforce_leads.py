@@ -202,8 +202,11 @@ def join_lead_export(history: bytes, leads: bytes) -> bytes:
     appended as ``Lead.Name``, ``Lead.CreatedDate`` …; then one ``created`` row for each lead
     of the Lead export without history rows. Raises :class:`ImportRejected` when the Lead
     export has no Id column (both files are checked as tables first)."""
-    lead_table = read_table(leads)
     history_table = read_table(history)
+    try:
+        lead_table = read_table(leads)
+    except ImportRejected as exc:
+        raise ImportRejected(f"The Lead export: {exc.message}") from exc
     by_norm = {_norm(h): i for i, h in enumerate(lead_table.headers) if h}
     if "id" not in by_norm and "leadid" not in by_norm:
         raise ImportRejected(
