@@ -48,18 +48,35 @@
     });
   }
 
-  // The board is an andon: it reloads itself every minute while nobody is using it (no open
-  // decision, no focused field, no dialog, the tab visible).
+  // The board is an andon: on a wall screen it can reload itself every minute while nobody
+  // is using it (no open decision, no focused field, no dialog, the tab visible). Off unless
+  // asked for (a reload would interrupt someone reading the table); the choice is remembered.
   const board = document.querySelector("[data-refresh-seconds]");
-  if (board) {
+  const toggle = document.getElementById("auto-refresh");
+  if (board && toggle) {
     const seconds = parseInt(board.dataset.refreshSeconds, 10) || 60;
-    window.setInterval(function () {
-      const busy = document.hidden ||
-        document.querySelector("details.turn-down[open]") ||
-        (dialog && dialog.open) ||
-        (document.activeElement && /^(INPUT|SELECT|TEXTAREA)$/.test(document.activeElement.tagName));
-      if (!busy) { window.location.reload(); }
-    }, seconds * 1000);
+    const key = "leads-board-refresh";
+    let timer = null;
+    const set = function (on) {
+      toggle.setAttribute("aria-pressed", on ? "true" : "false");
+      try { window.localStorage.setItem(key, on ? "1" : ""); } catch (e) { /* private mode */ }
+      if (timer) { window.clearInterval(timer); timer = null; }
+      if (!on) { return; }
+      timer = window.setInterval(function () {
+        const busy = document.hidden ||
+          document.querySelector("details.turn-down[open]") ||
+          (dialog && dialog.open) ||
+          (document.activeElement && /^(INPUT|SELECT|TEXTAREA)$/.test(document.activeElement.tagName));
+        if (!busy) { window.location.reload(); }
+      }, seconds * 1000);
+    };
+    toggle.hidden = false;
+    toggle.addEventListener("click", function () {
+      set(toggle.getAttribute("aria-pressed") !== "true");
+    });
+    let stored = "";
+    try { stored = window.localStorage.getItem(key) || ""; } catch (e) { stored = ""; }
+    set(stored === "1");
   }
 
   // A refused decision or pull: its message gets the focus, so a screen reader reads it.

@@ -191,8 +191,14 @@ def test_a_manager_sees_a_breach_and_disqualifies_a_lead_after_confirming(page, 
     expect(row).to_have_class("arrival breached escalated")
     expect(row.locator(".badge-breach")).to_contain_text("Breached by 4 h")  # 5 h − 1 h SLA
     expect(row.locator(".badge-escalated")).to_have_text("Escalated to the managers")
+    # A wall screen may reload the board every minute; off until asked for.
+    refresh = page.get_by_role("button", name="Refresh every minute")
+    expect(refresh).to_have_attribute("aria-pressed", "false")
+    refresh.click()
+    expect(refresh).to_have_attribute("aria-pressed", "true")
     _fits(page, 1440)
     save_screenshot(page, "leads-board-desktop")
+    refresh.click()
 
     mql = Handoff.objects.get(stream=ns.stream, offered_stage="MQL")
     page.get_by_role("link", name="MQL at MQL review (2)").click()
