@@ -68,7 +68,7 @@ from streams.selectors import streams_visible_to
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 TIME_CHOICES = [
-    ("", "The stream's default"),
+    ("", "Default"),
     ("elapsed", "Elapsed time"),
     ("working", "Working time"),
 ]

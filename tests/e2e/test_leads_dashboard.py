@@ -46,6 +46,7 @@ def _iso(moment) -> str:
 def _sections(page: Page, size: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.locator(".kpi-tiles").screenshot(path=str(SHOTS / f"leads-{size}-tiles.png"))
+    page.screenshot(path=str(SHOTS / f"leads-{size}-top.png"))  # the first screenful
     for key in SECTIONS:
         section = page.locator(f"#section-{key}")
         section.screenshot(path=str(SHOTS / f"leads-{size}-{key}.png"))

@@ -245,3 +245,23 @@ def test_a_failed_job_says_why(leads):
     assert response.status_code == 200
     assert "Computing the Leads figures failed" in response.content.decode()
     assert "ValueError: broken" in response.content.decode()
+
+
+def test_the_rendered_board_is_cached_per_snapshot_and_viewer(board):
+    """A second read of the same view by the same kind of viewer renders the cached board
+    without building it again; a rep (their own rows) and a new result get their own."""
+    from django.core.cache import cache
+
+    cache.clear()
+    with mock.patch("funnel.dashboards.leads.leads_board", wraps=leads_board) as built:
+        first = page(board, board.manager).content.decode()
+        again = page(board, board.manager).content.decode()
+        assert built.call_count == 1
+        assert again.count('class="chart-card') == first.count('class="chart-card') == 16
+        rep = page(board, board.seller1).content.decode()
+        assert built.call_count == 2 and "Seller Two ·" not in rep
+        LeadsSnapshot.objects.filter(pk=board.snapshot.pk).update(
+            computed_at=board.snapshot.computed_at + timezone.timedelta(minutes=5)
+        )
+        page(board, board.manager)
+        assert built.call_count == 3
