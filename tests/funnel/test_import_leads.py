@@ -221,6 +221,22 @@ def test_the_newer_and_internal_hubspot_date_columns_name_the_same_stages(stream
     ]
 
 
+def test_a_contact_created_in_hubspot_after_its_first_stage_began_at_that_stage(stream):
+    data = (
+        b"Record ID,Create Date,Became a Lead Date,Became a Marketing Qualified Lead Date\n"
+        b"8,2025-03-10 12:00,2024-11-02 09:00,2025-03-12 09:00\n"
+    )
+    run(stream, data, "hs_contacts")
+    deal = Deal.objects.get(stream=stream, external_id="8")
+    assert deal.created_at == at("2024-11-02 09:00")
+    assert visits(stream)["8"][0] == (
+        "Lead nurturing",
+        at("2024-11-02 09:00"),
+        at("2025-03-12 09:00"),
+        "",
+    )
+
+
 def test_unknown_lifecycle_stages_are_listed_together_and_nothing_is_stored(stream):
     exc = rejection(stream, example("hubspot_contacts_unknown_stages.csv"), "hs_contacts")
     assert exc.unknown_stages == ["Webinar Attendee", "Partner", "Reseller"]

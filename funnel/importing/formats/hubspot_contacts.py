@@ -6,8 +6,9 @@ are stage changes, so it has one visit per stage reached, each until the next st
 
 A contact without any stage date enters its current Lifecycle Stage at its Create Date. The
 current stage is read only then (HubSpot keeps the latest date of each stage, so the dates
-already say where the contact is). The case's name is the Name column, else First and Last
-Name, else the Record ID.
+already say where the contact is). A Create Date after the first stage date (a contact imported
+into HubSpot with its older dates) is read as that date: the case began at its first stage.
+The case's name is the Name column, else First and Last Name, else the Record ID.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from funnel.importing.cells import _Bad
 from funnel.importing.mapping import _stage_columns, lifecycle_stage
-from funnel.importing.plan import _TARGET_CODE, _Columns
+from funnel.importing.plan import _TARGET_CODE, _UNSET, _Columns
 from funnel.importing.types import IGNORE
 
 if TYPE_CHECKING:
@@ -111,6 +112,10 @@ def read(builder: _Builder) -> _Columns:
         # Stages dated alike are taken in the map's order, outcomes last.
         if len(dated) > 1:
             dated.sort(key=_order)
+        if deal.created_at is not _UNSET and deal.created_at is not None:
+            # Contacts imported into HubSpot keep older stage dates than their Create Date:
+            # the case began at its first stage.
+            deal.created_at = min(deal.created_at, dated[0][0])
         for at, _, target in dated:
             add_deal(d)
             add_step(_TARGET_CODE.get(target, target))
