@@ -58,6 +58,7 @@ from funnel.leads.selectors import (
     reasons_of,
     seller_load,
     stages_of,
+    waiting_visits,
     waterfall_of,
 )
 from funnel.leads.services import (
@@ -77,6 +78,8 @@ from streams.ids import parse_id
 from streams.models import ValueStream
 from streams.selectors import streams_visible_to
 
+#: Rows the hand-off board shows unless asked for all it read (the oldest come first).
+BOARD_ROWS = 50
 _HANDOFF_KEY = re.compile(r"^handoffs\.(\d+)\.(\w+)$")
 #: A service's field name → the setup form's.
 _HANDOFF_FIELDS = {"sla_minutes": "sla", "escalate_minutes": "escalate"}
@@ -445,10 +448,12 @@ def _board_page(
     if chosen not in {h.pk for h in handoffs}:
         chosen = None
     page = handoff_board(stream)
-    counts = {h.pk: 0 for h in handoffs}
-    for row in page.rows:
-        counts[row.handoff_id] = counts.get(row.handoff_id, 0) + 1
-    rows = [_row(r) for r in page.rows if chosen is None or r.handoff_id == chosen]
+    # Everything waiting per hand-off (one indexed count each), whatever the page shows.
+    counts = {h.pk: waiting_visits(h.step_id).count() for h in handoffs}
+    matching = [r for r in page.rows if chosen is None or r.handoff_id == chosen]
+    # The oldest BOARD_ROWS on a phone-sized page; all the selector read when asked.
+    everything = request.GET.get("rows") == "all"
+    rows = [_row(r) for r in (matching if everything else matching[:BOARD_ROWS])]
     reasons = {kind: [] for kind in ReasonKind.values}
     for reason in reasons_of(stream).order_by("position", "id"):
         reasons[reason.kind].append(reason)
@@ -463,8 +468,10 @@ def _board_page(
             "handoffs": [{"handoff": h, "n": counts.get(h.pk, 0)} for h in handoffs],
             "chosen": chosen,
             "rows": rows,
-            "shown": len(page.rows),
-            "total": page.total,
+            "total_all": page.total,
+            "waiting": counts[chosen] if chosen else page.total,
+            "cut": len(matching) > len(rows),
+            "read_all": len(matching),
             "breached": sum(1 for r in rows if r["row"].breached),
             "can_decide": deciding,
             "can_decide_pull": deciding and may_manage(user, stream),

@@ -611,3 +611,21 @@ def test_odd_posts_to_the_setup_are_400_never_500(client, leads):
     )
     own = client.get(url(leads, "setup") + "?preset=custom").content.decode()
     assert own.count("Another hand-off (optional)") == 3
+
+
+def test_the_board_shows_the_oldest_rows_and_the_rest_on_request(client, leads, monkeypatch):
+    monkeypatch.setattr("funnel.leads.views.BOARD_ROWS", 2)
+    for name, hours in (("First", 3), ("Second", 2), ("Third", 1)):
+        at_mql(leads, name, hours=hours, minutes=30)
+    at_sql(leads, "Queued", minutes=5)
+    client.force_login(leads.sdr)
+    page = client.get(url(leads, "board")).content.decode()
+    assert "First" in page and "Second" in page and "Third" not in page
+    assert "<strong>4 waiting</strong>" in page and "among the oldest 2" in page
+    assert "All hand-offs (4)" in page and "(3)</a>" in page and "(1)</a>" in page
+    assert '<a href="?rows=all">Show the oldest 4</a>' in page
+    everything = client.get(url(leads, "board") + "?rows=all").content.decode()
+    assert "Third" in everything and "Queued" in everything
+    one = client.get(url(leads, "board") + f"?handoff={leads.mql.pk}").content.decode()
+    assert "<strong>3 waiting</strong>" in one
+    assert f'href="?handoff={leads.mql.pk}&amp;rows=all"' in one
