@@ -1,8 +1,8 @@
 """Reads of leads and hand-offs: the hand-off board, the ready-for-sales queue, the sellers'
 load, and who may decide or pull (docs/leads.md).
 
-An *arrival* waiting for a decision is an open visit (``exited_at`` empty) of an open case at
-a hand-off step with no :class:`HandoffDecision`. The board and the queue read them per
+An *arrival* waiting for a decision is an open visit (``exited_at`` empty; only an open case
+has one) at a hand-off step with no :class:`HandoffDecision`. The board and the queue read them per
 hand-off step through the partial index ``visit_open_step_entered`` (step, entered_at WHERE
 exited_at IS NULL), oldest first, with ``NOT EXISTS`` on the decision, and cut at ``limit``
 rows (the total is counted apart), so a stream of a million leads reads a page of rows, not
@@ -88,10 +88,13 @@ def label_of(user) -> str:
 
 
 def waiting_visits(step_id: int) -> QuerySet[Visit]:
-    """The undecided open arrivals of open cases at a hand-off step."""
-    return Visit.objects.filter(
-        step_id=step_id, exited_at__isnull=True, deal__status=DealStatus.OPEN
-    ).filter(~Exists(HandoffDecision.objects.filter(visit=OuterRef("pk"))))
+    """The undecided open arrivals at a hand-off step. An open visit is an open case's: a
+    close ends the case's visit (``deal_close``), and the import refuses a closed case with an
+    open visit, so the cases' table is not joined (at a million leads the join made the
+    planner hash the open cases)."""
+    return Visit.objects.filter(step_id=step_id, exited_at__isnull=True).filter(
+        ~Exists(HandoffDecision.objects.filter(visit=OuterRef("pk")))
+    )
 
 
 def handoffs_of(stream: ValueStream) -> list[Handoff]:
