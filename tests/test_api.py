@@ -40,6 +40,16 @@ API_PATHS = [
     "/api/calendars/{id}/",
     "/api/calendars/{id}/strip/",
     "/api/lanes/{id}/calendar/",
+    "/api/streams/{id}/waterfall/",
+    "/api/handoff-reasons/",
+    "/api/handoff-reasons/{id}/",
+    "/api/handoff-reasons/{id}/retire/",
+    "/api/seller-limits/",
+    "/api/seller-limits/{id}/",
+    "/api/handoffs/decide/",
+    "/api/handoffs/pull/",
+    "/api/handoffs/board/",
+    "/api/handoffs/queue/",
 ]
 
 
