@@ -22,6 +22,9 @@ from funnel.eventlog.working import (
     visit_offsets,
 )
 from funnel.leads.models import HandoffDecision, SellerLimit
+from funnel.leads.selectors import seller_load
+from funnel.leads.separation import separation_figures
+from funnel.leads.view import LeadsView
 from funnel.models import Deal, DealStatus, Visit
 from kaizen.models import KaizenCycle
 from streams.models import Membership, StreamState, Team, ValueStream
@@ -445,16 +448,14 @@ def test_sdrs_differ_in_response_and_sellers_are_at_and_under_their_limits(leads
     sql = stream.handoffs.get(offered_stage="SQL")
     assert HandoffDecision.objects.filter(handoff=sql, response_w__gt=sql.sla_minutes * 60).exists()
 
-    limits = dict(
-        SellerLimit.objects.filter(stream=stream).values_list("user__username", "wip_limit")
-    )
-    assert set(limits) == {"alice", "bob", "carol"}
-    wip = {
-        name: Deal.objects.filter(
-            stream=stream, owner__username=name, status=DealStatus.OPEN
-        ).count()
-        for name in limits
-    }
+    loads = {load.label: load for load in seller_load(stream)}
+    assert set(loads) == {"Alice Moreau", "Bob Okafor", "Carol Lindqvist"}
+    # a seller's WIP: the open cases they own (what a pull is checked against)
+    for load in loads.values():
+        owned = Deal.objects.filter(stream=stream, owner=load.user_id, status=DealStatus.OPEN)
+        assert load.wip == owned.count() > 0
+    limits = {name: load.limit for name, load in loads.items()}
+    wip = {name: load.wip for name, load in loads.items()}
     at = [name for name in limits if wip[name] == limits[name]]
     under = [name for name in limits if wip[name] < limits[name]]
     assert at and under and len(at) + len(under) == 3
@@ -489,3 +490,11 @@ def test_the_sellers_prospecting_share_falls_after_the_checklist_cycle(leads_dem
     after = sorted(w for w in share if change_week <= w < 0)
     slope = np.polyfit(after, [share[w] for w in after], 1)[0]
     assert slope < 0
+    # The Leads dashboard says so too: over the weeks from the change, and over the default
+    # view (the last 90 days), the sellers' prospecting share falls.
+    for start in (change, ANCHOR - timedelta(days=90)):
+        view = LeadsView(stream_id=stream.pk, start=start, end=ANCHOR, as_of=ANCHOR)
+        separation = separation_figures(view)
+        assert separation["trend_per_week"] < 0, start
+        weekly = [w["share"] for w in separation["prospecting_share"]]
+        assert np.mean(weekly[:4]) > np.mean(weekly[-4:])
