@@ -281,7 +281,6 @@ def waterfall_save(
             for kind, labels in DEFAULT_REASONS.items()
             for n, label in enumerate(labels)
         )
-    metrics_changed(stream_id=stream.pk)
     return waterfall
 
 
@@ -630,7 +629,8 @@ def handoff_decide(
         deal_move(deal=deal, step=recycle_step, at=at, actor=user)
     elif kind == DecisionKind.DISQUALIFY:
         deal_close(deal=deal, outcome=DealStatus.LOST, at=at, lost_reason=reason.label, actor=user)
-    metrics_changed(stream_id=deal.stream_id)
+    # The move and the close record the change of visits (``metrics_changed``); the Leads
+    # snapshots' signature reads the decisions themselves.
     return decision
 
 
