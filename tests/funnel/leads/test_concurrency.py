@@ -1,7 +1,7 @@
 """Pulls at the same moment (PostgreSQL's row locks): 20 sellers pulling one lead give it to
 exactly one of them, the others told who has it; 20 sellers pulling "the next" from a queue
 of 5 leads share them out, one seller each; one seller pulling twice at once under a limit
-of 1 gets one lead."""
+of 1 gets one lead. Two beats sending the breach emails at once send each email once."""
 
 from __future__ import annotations
 
@@ -9,14 +9,16 @@ import threading
 from collections import Counter
 
 import pytest
+from django.core import mail
 from django.db import connection
 
-from funnel.leads.models import HandoffDecision
+from funnel.leads.alerts import handoff_breaches_notify
+from funnel.leads.models import HandoffAlert, HandoffDecision
 from funnel.leads.services import LeadTaken, lead_pull, seller_limit_set
 from funnel.models import Deal
 from streams.models import Role
 from tests.factories import MembershipFactory, UserFactory
-from tests.funnel.leads.conftest import build, lead
+from tests.funnel.leads.conftest import at, build, lead
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL"),
@@ -112,3 +114,14 @@ def test_one_seller_pulling_twice_at_once_stays_within_the_limit():
             "pulling another."
         ]
     }
+
+
+def test_two_beats_at_once_send_each_email_once():
+    ns = build()
+    for n in range(3):  # past the SLA and the escalation: 2 emails each
+        lead(ns, ("Capture", "2026-06-09T08:00Z"), ("MQL", f"2026-06-09T09:0{n}Z"), owner=ns.sdr)
+    now = at("2026-06-10T09:00Z")
+    answers = at_once([lambda: handoff_breaches_notify(now=now)] * 2)
+    assert all(isinstance(a, int) for a in answers), answers  # no run failed
+    assert sum(answers) == 6 and len(mail.outbox) == 6
+    assert HandoffAlert.objects.count() == 6
