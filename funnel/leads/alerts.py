@@ -64,7 +64,9 @@ def _due(handoff: Handoff, level: str, minutes: int, now: datetime, now_w: int |
     )
 
 
-def _message(visit: Visit, handoff: Handoff, level: str, minutes: int) -> tuple[str, str]:
+def _message(
+    visit: Visit, handoff: Handoff, level: str, minutes: int, unit: str
+) -> tuple[str, str]:
     deal = visit.deal
     what = "waits past its SLA" if level == AlertLevel.OWNER else "is escalated"
     subject = f"{deal.name} {what} at {handoff.offered_stage} ({handoff.step.name})"
@@ -72,7 +74,7 @@ def _message(visit: Visit, handoff: Handoff, level: str, minutes: int) -> tuple[
         f"The lead “{deal.name}” ({deal.external_id}) arrived at “{handoff.step.name}” "
         f"({handoff.offered_stage}) at {when_text(visit.entered_at)} and is still waiting for "
         f"a decision ({handoff.get_receiver_display()} to accept or turn it down).",
-        f"It has waited more than {minutes} working minutes"
+        f"It has waited more than {minutes} {unit}"
         + (f"; the SLA is {handoff.sla_minutes}." if level == AlertLevel.MANAGER else "."),
         "",
         f"Open it: {reverse('funnel:deal_detail', args=[deal.pk])}",
@@ -80,9 +82,17 @@ def _message(visit: Visit, handoff: Handoff, level: str, minutes: int) -> tuple[
     return subject, "\n".join(lines) + "\n"
 
 
-def _send(visit: Visit, handoff: Handoff, level: str, minutes: int, now: datetime) -> int:
+def _send(
+    visit: Visit,
+    handoff: Handoff,
+    level: str,
+    minutes: int,
+    now: datetime,
+    unit: str = "working minutes",
+) -> int:
     """Record and send one alert; 1 when an email went, 0 when none was due (recorded by
-    another run, or nobody to send to)."""
+    another run, or nobody to send to). ``unit``: what ``minutes`` count (working minutes, or
+    minutes where the team has no calendar)."""
     owner = visit.deal.owner if level == AlertLevel.OWNER else None
     has_owner = owner is not None and owner.email
     recipients = [owner] if has_owner else _managers(handoff.stream.team_id)
@@ -99,7 +109,7 @@ def _send(visit: Visit, handoff: Handoff, level: str, minutes: int, now: datetim
             return 0  # another run sent it
         if not recipients:
             return 0
-        subject, body = _message(visit, handoff, level, minutes)
+        subject, body = _message(visit, handoff, level, minutes, unit)
         send_mail(subject, body, None, [u.email for u in recipients], fail_silently=False)
     return 1
 
@@ -121,7 +131,9 @@ def handoff_breaches_notify(*, now: datetime | None = None) -> int:
             levels = [(AlertLevel.OWNER, handoff.sla_minutes)]
             if handoff.escalate_minutes is not None:
                 levels.append((AlertLevel.MANAGER, handoff.escalate_minutes))
+            step_w = now_w.get(handoff.step_id)
+            unit = "minutes" if step_w is None else "working minutes"
             for level, minutes in levels:
-                for visit in _due(handoff, level, minutes, now, now_w.get(handoff.step_id)):
-                    sent += _send(visit, handoff, level, minutes, now)
+                for visit in _due(handoff, level, minutes, now, step_w):
+                    sent += _send(visit, handoff, level, minutes, now, unit)
     return sent

@@ -27,6 +27,7 @@ def test_one_email_to_the_owner_past_the_sla_and_none_the_second_time(leads):
     assert email.to == ["sdr@example.com"]
     assert "waits past its SLA at MQL" in email.subject
     assert f"/deals/{visit.deal_id}/" in email.body
+    assert "It has waited more than 60 minutes." in email.body  # no calendar: elapsed
     assert handoff_breaches_notify(now=at(ARRIVED) + timedelta(minutes=90)) == 0
     assert len(mail.outbox) == 1
     alert = HandoffAlert.objects.get()
@@ -71,6 +72,7 @@ def test_the_sla_clock_runs_in_working_time(leads_office):
     assert handoff_breaches_notify(now=at("2026-06-15T07:30Z")) == 0  # exactly 60
     assert handoff_breaches_notify(now=at("2026-06-15T07:31Z")) == 1
     assert mail.outbox[0].to == ["sdr@example.com"]
+    assert "It has waited more than 60 working minutes." in mail.outbox[0].body
 
 
 def test_a_failed_email_is_tried_again_next_time(leads, monkeypatch):
