@@ -133,7 +133,9 @@ WORKING_BENCH_ARGS ?=
 
 LAB_BENCH_ARGS ?=
 
-bench: $(STAMP) ## Benchmarks on a PostgreSQL database of their own (DATABASE_URL=postgres://…; REDIS_URL for freshness): the import, the export, the metrics engine, the working-time rewrite, the qualification lab, the dashboards under load, the first dashboard on a slow phone
+LEADS_BENCH_ARGS ?=
+
+bench: $(STAMP) ## Benchmarks on a PostgreSQL database of their own (DATABASE_URL=postgres://…; REDIS_URL for freshness): the import, the export, the metrics engine, the working-time rewrite, the qualification lab, the dashboards under load, the first dashboard on a slow phone, leads (board, queue, pull, the Leads job; last: it replaces the demo with 1,000,000 leads)
 	$(BIN)/pip install -q -e ".[dev,bench]"
 	$(BIN)/python bench/import_bench.py $(BENCH_ARGS)
 	$(BIN)/python bench/export_bench.py $(EXPORT_BENCH_ARGS)
@@ -142,3 +144,4 @@ bench: $(STAMP) ## Benchmarks on a PostgreSQL database of their own (DATABASE_UR
 	$(BIN)/python bench/lab_bench.py $(LAB_BENCH_ARGS)
 	$(BIN)/python bench/dashboard_bench.py --reuse $(DASHBOARD_BENCH_ARGS)
 	$(BIN)/python bench/phone_bench.py $(PHONE_BENCH_ARGS)
+	$(BIN)/python bench/leads_bench.py $(LEADS_BENCH_ARGS)

@@ -1,0 +1,385 @@
+"""Benchmark of leads, hand-offs and pull on PostgreSQL (``make bench``).
+
+Seeds the demo stream (replacing the demo team: use a database of its own) with ``--deals``
+deals (default 100,000: ``vsm_project.demo_seed``, with their hand-off decisions), then builds
+``--leads`` leads beside them (default 1,000,000: ``bench/leads_data.py``, drawn at once with
+numpy from the demo's lead paths, cases, visits and decisions written by COPY), unless
+``--reuse`` finds them there; then, each in a fresh process so that its peak memory
+(``ru_maxrss``) is its own:
+
+* **floor** — an existing dashboard page on the same data (Flow, then Funnel), through
+  Django's test client as the manager, median of ``--reads`` warm reads;
+* **board**, **queue** — the hand-off board and the ready-for-sales queue: their selectors
+  (``handoff_board``, ``ready_queue``) and their pages, the same way (target: within 2× the
+  floor);
+* **pull** — ``--sellers`` (default 20) sellers pulling at once, each in a thread with its own
+  database connection, ``--pulls`` pulls each: the time of each pull from the call to its
+  commit (``lead_pull``, its own transaction; the recompute it schedules to run after the
+  commit is left out: without a broker it would run in the seller's thread), p50 and p95
+  (target: p95 under 100 ms). The pulled leads are put back afterwards (decisions deleted,
+  owners restored), so the data can be reused;
+* **compute** — the Leads dashboard job (``compute_leads``) for the default view (the last 90
+  days), with its peak memory (target: under 20 s).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/vsm_h6_bench python bench/leads_bench.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import threading
+import time
+
+from common import child, django_setup, peak_mib, postgres_migrated
+
+SELLER_PREFIX = "leads-bench-seller-"
+#: (label, URL name) of the pages: the floor's first, then the leads pages when they exist.
+FLOOR_PAGES = [("Flow dashboard", "dashboards:board", {"board": "flow"})]
+LEADS_PAGES = [
+    ("hand-off board", ["leads:board", "funnel:leads_board", "leads:handoff_board"]),
+    ("ready-for-sales queue", ["leads:queue", "funnel:leads_queue", "leads:ready_queue"]),
+]
+
+
+def _stream():
+    from streams.models import StreamState, ValueStream
+    from vsm_project.demo import DEMO_TEAM_SLUG
+
+    return ValueStream.objects.get(team__slug=DEMO_TEAM_SLUG, state=StreamState.CURRENT)
+
+
+def _counts() -> dict:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FILTER (WHERE external_id LIKE 'LEAD-%%'), "
+            "count(*) FILTER (WHERE external_id NOT LIKE 'LEAD-%%') FROM funnel_deal"
+        )
+        leads, deals = cursor.fetchone()
+        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = 'funnel_visit'")
+        visits = cursor.fetchone()[0]
+        cursor.execute("SELECT count(*) FROM funnel_handoffdecision")
+        decisions = cursor.fetchone()[0]
+    return {"leads": leads, "deals": deals, "visits": visits, "decisions": decisions}
+
+
+def child_seed(args: argparse.Namespace) -> dict:
+    """The demo with ``--deals`` deals and no leads (its own simulation of them is one lead at
+    a time: too slow for a million)."""
+    from vsm_project.demo import demo_seed
+
+    began = time.perf_counter()
+    result = demo_seed(deals=args.deals, leads=0)
+    return {**result.as_dict(), "seconds": time.perf_counter() - began, "peak_mib": peak_mib()}
+
+
+def child_leads(args: argparse.Namespace) -> dict:
+    """``--leads`` leads beside the deals, in bulk (``leads_data.leads_build``), then the
+    stream's metrics recomputed (the floor page reads them) and the tables analysed."""
+    from django.db import connection
+    from django.db.models import Count
+    from django.utils import timezone
+    from leads_data import leads_build
+
+    from funnel.leads.models import SellerLimit
+    from funnel.metrics.snapshots import metrics_recompute_stream
+    from funnel.models import Deal
+    from vsm_project.demo import default_anchor
+    from vsm_project.demo_leads import SELLER_HEADROOM
+
+    began = time.perf_counter()
+    totals = leads_build(args.leads, anchor=default_anchor(), progress=lambda m: None)
+    stream = _stream()
+    open_deals = dict(
+        Deal.objects.filter(stream=stream, status="open", owner__username__in=SELLER_HEADROOM)
+        .values_list("owner__username")
+        .annotate(n=Count("id"))
+    )
+    for name, headroom in SELLER_HEADROOM.items():  # as the demo's: at or under the limit
+        user = stream.team.memberships.get(user__username=name).user
+        limit = max(1, min(500, open_deals.get(name, 0) + headroom))
+        SellerLimit.objects.update_or_create(
+            stream=stream, user=user, defaults={"wip_limit": limit}
+        )
+    built = time.perf_counter() - began
+    with connection.cursor() as cursor:  # autovacuum is off on some machines
+        cursor.execute("VACUUM ANALYZE funnel_visit, funnel_deal, funnel_handoffdecision")
+    metrics_recompute_stream(stream_id=_stream().pk, now=timezone.now())
+    return {
+        **totals,
+        "seconds": built,
+        "total_seconds": time.perf_counter() - began,
+        "peak_mib": peak_mib(),
+    }
+
+
+def _reader():
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="manager"))
+    return client
+
+
+def _median_read(client, url: str, reads: int) -> dict:
+    client.get(url, HTTP_HOST="localhost")  # the first read's one-time work is not measured
+    times = []
+    for _ in range(reads):
+        began = time.perf_counter()
+        response = client.get(url, HTTP_HOST="localhost")
+        times.append(time.perf_counter() - began)
+        if response.status_code != 200:
+            raise SystemExit(f"{url}: {response.status_code} {response.content[:300]!r}")
+    return {"ms": 1000 * statistics.median(times), "bytes": len(response.content), "url": url}
+
+
+def _median_call(func, reads: int) -> float:
+    func()
+    times = []
+    for _ in range(reads):
+        began = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - began)
+    return 1000 * statistics.median(times)
+
+
+def child_reads(args: argparse.Namespace) -> dict:
+    """The floor page, then the leads selectors and pages, in one process one after the other
+    (so they share the machine's state)."""
+    from django.urls import NoReverseMatch, reverse
+
+    stream = _stream()
+    client = _reader()
+    out: dict = {"pages": {}, "selectors": {}}
+    for label, name, extra in FLOOR_PAGES:
+        url = reverse(name, kwargs={"slug": stream.slug, **extra})
+        out["pages"][label] = _median_read(client, url, args.reads)
+    try:
+        from funnel.leads.selectors import handoff_board, ready_queue
+    except ImportError:
+        pass
+    else:
+        board = handoff_board(stream)
+        queue = ready_queue(stream)
+        out["waiting"] = {"board": board.total, "queue": queue.total}
+        out["selectors"]["handoff_board"] = _median_call(lambda: handoff_board(stream), args.reads)
+        out["selectors"]["ready_queue"] = _median_call(lambda: ready_queue(stream), args.reads)
+    for label, names in LEADS_PAGES:
+        for name in names:
+            try:
+                url = reverse(name, kwargs={"slug": stream.slug})
+            except NoReverseMatch:
+                continue
+            out["pages"][label] = _median_read(client, url, args.reads)
+            break
+    return out
+
+
+def child_pull(args: argparse.Namespace) -> dict:
+    """``--sellers`` threads pull ``--pulls`` leads each at once; the pulls are undone after."""
+    from unittest import mock
+
+    from django.contrib.auth import get_user_model
+    from django.db import connection, transaction
+
+    from funnel.leads import services
+    from funnel.leads.models import HandoffDecision, SellerLimit
+    from funnel.models import Deal, Visit
+    from streams.models import Membership, Role
+
+    stream = _stream()
+    users = get_user_model().objects
+    sellers = []
+    for k in range(args.sellers):
+        user, _ = users.get_or_create(username=f"{SELLER_PREFIX}{k:02d}")
+        Membership.objects.get_or_create(user=user, team=stream.team, defaults={"role": Role.REP})
+        SellerLimit.objects.update_or_create(stream=stream, user=user, defaults={"wip_limit": 500})
+        sellers.append(user)
+    pull = stream.handoffs.get(pull=True)
+    # The owners of the leads the pulls will take (the oldest waiting), to put them back.
+    waiting = (
+        Visit.objects.filter(step_id=pull.step_id, exited_at__isnull=True)
+        .exclude(pk__in=HandoffDecision.objects.filter(handoff=pull).values("visit"))
+        .order_by("entered_at", "id")
+        .values_list("deal_id", "deal__owner_id")[: 2 * args.sellers * args.pulls]
+    )
+    owners = dict(waiting)
+    if len(owners) < args.sellers * args.pulls:
+        raise SystemExit(f"only {len(owners)} leads wait in the queue")
+
+    barrier = threading.Barrier(args.sellers)
+    times: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def seller(user) -> None:
+        try:
+            barrier.wait()
+            for _ in range(args.pulls):
+                began = time.perf_counter()
+                services.lead_pull(stream=stream, user=user)  # its own transaction, committed
+                took = time.perf_counter() - began
+                with lock:
+                    times.append(took)
+        except Exception as exc:
+            with lock:
+                errors.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            connection.close()
+
+    # The recompute a pull schedules runs after its commit (eagerly, in the thread, without a
+    # broker): not part of the pull, and left out here.
+    with mock.patch.object(services, "metrics_changed", lambda **kw: None):
+        threads = [threading.Thread(target=seller, args=(u,)) for u in sellers]
+        began = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - began
+    pulled = HandoffDecision.objects.filter(actor__in=sellers)
+    deal_ids = list(pulled.values_list("deal_id", flat=True))
+    twice = len(deal_ids) - len(set(deal_ids))
+    with transaction.atomic():
+        pulled.delete()
+        for deal_id in deal_ids:
+            Deal.objects.filter(pk=deal_id).update(owner_id=owners.get(deal_id))
+    times.sort()
+    return {
+        "pulls": len(times),
+        "errors": errors[:5],
+        "error_count": len(errors),
+        "twice": twice,
+        "p50_ms": 1000 * statistics.median(times) if times else None,
+        "p95_ms": 1000 * times[int(0.95 * (len(times) - 1))] if times else None,
+        "max_ms": 1000 * times[-1] if times else None,
+        "per_second": len(times) / wall,
+    }
+
+
+def child_compute(args: argparse.Namespace) -> dict:
+    """The Leads job's body for the default view (the last 90 days as of now) in the basis
+    ``--basis``: ``compute_leads``, then storing its snapshot as the job does."""
+    from django.utils import timezone
+
+    from funnel.leads.models import LeadsSnapshot
+    from funnel.leads.snapshots import compute_leads, leads_view_from_params
+
+    stream = _stream()
+    view, key, _live = leads_view_from_params(stream, {"time": args.basis})
+    began = time.perf_counter()
+    result = compute_leads(view)
+    seconds = time.perf_counter() - began
+    LeadsSnapshot.objects.update_or_create(
+        stream=stream,
+        view_key=key,
+        defaults={"result": result, "computed_at": timezone.now(), "requested_at": timezone.now()},
+    )
+    return {
+        "seconds": seconds,
+        "stored_seconds": time.perf_counter() - began,
+        "peak_mib": peak_mib(),
+        "bytes": len(json.dumps(result, default=str)),
+        "created": sum(c["created"] for c in result.get("cohorts", [])),
+    }
+
+
+CHILDREN = {
+    "seed": child_seed,
+    "leads": child_leads,
+    "reads": child_reads,
+    "pull": child_pull,
+    "compute": child_compute,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--deals", type=int, default=100_000)
+    parser.add_argument("--leads", type=int, default=1_000_000)
+    parser.add_argument("--reads", type=int, default=7, help="warm reads per page (median)")
+    parser.add_argument("--sellers", type=int, default=20)
+    parser.add_argument("--pulls", type=int, default=10, help="pulls per seller")
+    parser.add_argument("--reuse", action="store_true", help="keep a demo seeded before")
+    parser.add_argument("--basis", default="elapsed", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--only", default="reads,pull,compute", help="which measures, comma-separated"
+    )
+    parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        django_setup()
+        print(json.dumps(CHILDREN[args.child](args), default=str))
+        return
+    postgres_migrated("bench/leads_bench.py")
+    passed = [
+        f"--{k}={v}"
+        for k, v in vars(args).items()
+        if k in ("deals", "leads", "reads", "sellers", "pulls")
+    ]
+    run = lambda name: child(__file__, name, *passed)  # noqa: E731
+    django_setup()
+    seeded = built = None
+    counts = _counts()
+    if not (args.reuse and counts["deals"] >= 0.9 * args.deals):
+        print(f"seeding {args.deals:,} deals …", file=sys.stderr, flush=True)
+        seeded = run("seed")
+    if not (args.reuse and counts["leads"] >= 0.9 * args.leads):
+        print(f"building {args.leads:,} leads …", file=sys.stderr, flush=True)
+        built = run("leads")
+    counts = _counts()
+    print(
+        f"\n{counts['deals']:,} deals, {counts['leads']:,} leads, about {counts['visits']:,} "
+        f"visits, {counts['decisions']:,} hand-off decisions"
+        + (f"; the deals seeded in {seeded['seconds']:.0f} s" if seeded else "")
+        + (
+            f"; the leads built in {built['seconds']:.0f} s ({built['peak_mib']:.0f} MiB), "
+            f"with the metrics recompute {built['total_seconds']:.0f} s"
+            if built
+            else ""
+        )
+    )
+    only = set(args.only.split(","))
+    report: dict = {"counts": counts, "seeded": seeded}
+    if "reads" in only:
+        reads = report["reads"] = run("reads")
+        floor = reads["pages"]["Flow dashboard"]["ms"]
+        print(f"\nWaiting: {reads.get('waiting', '—')}")
+        print("\n| read | median, ms | × floor |")
+        print("|---|---|---|")
+        for label, r in reads["pages"].items():
+            print(f"| page: {label} (`{r['url']}`) | {r['ms']:.1f} | {r['ms'] / floor:.2f} |")
+        for label, ms in reads["selectors"].items():
+            print(f"| selector: `{label}` | {ms:.1f} | {ms / floor:.2f} |")
+        print("\nTarget: the board and the queue within 2× the floor (the Flow dashboard).")
+    if "pull" in only:
+        pull = report["pull"] = run("pull")
+        print(
+            f"\nPull: {args.sellers} sellers × {args.pulls} pulls at once: {pull['pulls']} pulls, "
+            f"p50 {pull['p50_ms']:.1f} ms, p95 {pull['p95_ms']:.1f} ms, max "
+            f"{pull['max_ms']:.1f} ms, {pull['per_second']:.0f} pulls/s; "
+            f"{pull['error_count']} errors {pull['errors']}; leads pulled twice: {pull['twice']}. "
+            "Target: p95 < 100 ms."
+        )
+    if "compute" in only:
+        for basis in ("elapsed", "working"):
+            compute = report[f"compute_{basis}"] = child(
+                __file__, "compute", *passed, f"--basis={basis}"
+            )
+            print(
+                f"\ncompute_leads, the default view (last 90 days), {basis} time: "
+                f"{compute['seconds']:.2f} s ({compute['stored_seconds']:.2f} s stored), "
+                f"peak memory {compute['peak_mib']:.0f} MiB, {compute['created']:,} cases "
+                f"created in the window, result {compute['bytes'] / 1024:.0f} KiB. "
+                "Target: under 20 s."
+            )
+    print(json.dumps(report, default=str), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
