@@ -7,17 +7,17 @@ numpy from the demo's lead paths, cases, visits and decisions written by COPY), 
 ``--reuse`` finds them there; then, each in a fresh process so that its peak memory
 (``ru_maxrss``) is its own:
 
-* **floor** — an existing dashboard page on the same data (Flow, then Funnel), through
-  Django's test client as the manager, median of ``--reads`` warm reads;
+* **floor** — an existing dashboard page on the same data (Flow), through Django's test
+  client as the manager, median of ``--reads`` warm reads;
 * **board**, **queue** — the hand-off board and the ready-for-sales queue: their selectors
   (``handoff_board``, ``ready_queue``) and their pages, the same way (target: within 2× the
   floor);
-* **pull** — ``--sellers`` (default 20) sellers pulling at once, each in a thread with its own
-  database connection, ``--pulls`` pulls each: the time of each pull from the call to its
-  commit (``lead_pull``, its own transaction; the recompute it schedules to run after the
-  commit is left out: without a broker it would run in the seller's thread), p50 and p95
-  (target: p95 under 100 ms). The pulled leads are put back afterwards (decisions deleted,
-  owners restored), so the data can be reused;
+* **pull** — one seller pulling alone (the baseline), then ``--sellers`` (default 20) pulling
+  at once, each in a thread with its own database connection, ``--pulls`` pulls each: the
+  time of each pull from the call to its commit (``lead_pull``, its own transaction; the
+  recompute it schedules to run after the commit is left out: without a broker it would run
+  in the seller's thread), p50 and p95 (target: p95 under 100 ms). The pulled leads are put
+  back afterwards (decisions deleted, owners restored), so the data can be reused;
 * **compute** — the Leads dashboard job (``compute_leads``) for the default view (the last 90
   days), with its peak memory (target: under 20 s).
 
@@ -358,14 +358,18 @@ def main() -> None:
             print(f"| selector: `{label}` | {ms:.1f} | {ms / floor:.2f} |")
         print("\nTarget: the board and the queue within 2× the floor (the Flow dashboard).")
     if "pull" in only:
+        # One seller alone first: what a pull costs when nobody else pulls (the baseline).
+        alone = report["pull_alone"] = child(__file__, "pull", *passed, "--sellers=1")
         pull = report["pull"] = run("pull")
-        print(
-            f"\nPull: {args.sellers} sellers × {args.pulls} pulls at once: {pull['pulls']} pulls, "
-            f"p50 {pull['p50_ms']:.1f} ms, p95 {pull['p95_ms']:.1f} ms, max "
-            f"{pull['max_ms']:.1f} ms, {pull['per_second']:.0f} pulls/s; "
-            f"{pull['error_count']} errors {pull['errors']}; leads pulled twice: {pull['twice']}. "
-            "Target: p95 < 100 ms."
-        )
+        print("\n| pulls | pulls | p50, ms | p95, ms | max, ms | pulls/s | errors | pulled twice |")
+        print("|---|---|---|---|---|---|---|---|")
+        for label, r in (("1 seller alone", alone), (f"{args.sellers} sellers at once", pull)):
+            print(
+                f"| {label}, {args.pulls} each | {r['pulls']} | {r['p50_ms']:.1f} "
+                f"| {r['p95_ms']:.1f} | {r['max_ms']:.1f} | {r['per_second']:.0f} "
+                f"| {r['error_count']} {r['errors'][:1]} | {r['twice']} |"
+            )
+        print("\nTarget: p95 < 100 ms with the sellers pulling at once.")
     if "compute" in only:
         for basis in ("elapsed", "working"):
             compute = report[f"compute_{basis}"] = child(
