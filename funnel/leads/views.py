@@ -17,6 +17,7 @@ post shows the page again with the reason next to its field (status 400).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -186,9 +187,13 @@ def _setup_page(request: HttpRequest, stream: ValueStream, status: int = 200, **
     waterfall = waterfall_of(stream)
     reasons = list(reasons_of(stream, active=False).order_by("kind", "position", "id"))
     lists = []
+    bound = forms.get("reason_add")
+    # A refused new reason is shown in its list (in the first list when its kind is unknown).
+    bound_kind = bound["kind"].value() if bound is not None else None
+    if bound is not None and bound_kind not in ReasonKind.values:
+        bound_kind = ReasonKind.REJECT
     for kind, label in ReasonKind.choices:
-        bound = forms.get("reason_add")
-        add = bound if bound is not None and bound["kind"].value() == kind else None
+        add = bound if bound_kind == kind else None
         rename = forms.get("reason_rename")  # (reason id, bound form)
         lists.append(
             {
@@ -323,22 +328,43 @@ def _setup_url(stream: ValueStream, anchor: str) -> str:
     return f"{reverse('leads:setup', args=[stream.slug])}#{anchor}"
 
 
+def _setup_post(
+    request: HttpRequest,
+    stream: ValueStream,
+    form,
+    call: Callable[[dict], object],
+    *,
+    shown_as: dict,
+    done: Callable[[dict, object], str],
+    anchor: str,
+) -> HttpResponse:
+    """One small form of the setup page: its service call, then a message and back to its
+    section; refused, the page again with the form (``shown_as``: how the page takes it)
+    showing the reason next to its field (400)."""
+    saved, result = form_submit(form, call)
+    if not saved:
+        return _setup_page(request, stream, status=400, **shown_as)
+    messages.success(request, done(form.cleaned_data, result))
+    return redirect(_setup_url(stream, anchor))
+
+
 @require_POST
 def reason_add(request: HttpRequest, slug: str) -> HttpResponse:
     stream = _stream(request, slug, manage=True)
-    form = ReasonAddForm(request.POST)
     kind = request.POST.get("kind", "")
-    form.auto_id = f"id_add_{kind if kind in ReasonKind.values else 'reject'}_%s"
-    added, reason = form_submit(
+    kind = kind if kind in ReasonKind.values else ReasonKind.REJECT
+    form = ReasonAddForm(request.POST, auto_id=f"id_add_{kind}_%s")
+    return _setup_post(
+        request,
+        stream,
         form,
         lambda data: reason_create(
             stream=stream, user=request.user, kind=data["kind"], label=data["label"]
         ),
+        shown_as={"reason_add": form},
+        done=lambda _, reason: f"Added “{reason.label}” to the {reason.kind} reasons.",
+        anchor=f"reasons-{kind}",
     )
-    if not added:
-        return _setup_page(request, stream, status=400, reason_add=form)
-    messages.success(request, f"Added “{reason.label}” to the {reason.kind} reasons.")
-    return redirect(_setup_url(stream, f"reasons-{reason.kind}"))
 
 
 def _reason(stream: ValueStream, pk: int) -> HandoffReason:
@@ -351,13 +377,15 @@ def reason_rename(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     reason = _reason(stream, pk)
     old = reason.label
     form = ReasonRenameForm(request.POST, auto_id=f"id_reason{reason.pk}_%s")
-    renamed, new = form_submit(
-        form, lambda data: reason_update(reason=reason, user=request.user, label=data["label"])
+    return _setup_post(
+        request,
+        stream,
+        form,
+        lambda data: reason_update(reason=reason, user=request.user, label=data["label"]),
+        shown_as={"reason_rename": (reason.pk, form)},
+        done=lambda _, new: f"Renamed “{old}” to “{new.label}”.",
+        anchor=f"reasons-{reason.kind}",
     )
-    if not renamed:
-        return _setup_page(request, stream, status=400, reason_rename=(reason.pk, form))
-    messages.success(request, f"Renamed “{old}” to “{new.label}”.")
-    return redirect(_setup_url(stream, f"reasons-{reason.kind}"))
 
 
 @require_POST
@@ -373,52 +401,55 @@ def reason_retire_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse
     return redirect(_setup_url(stream, f"reasons-{reason.kind}"))
 
 
+def _limit_saved(data: dict, _) -> str:
+    seller, limit = data["seller"], data["wip_limit"]
+    name = seller.get_full_name() or seller.get_username()
+    if limit is None:
+        return f"{name} has no WIP limit now and cannot pull leads."
+    return f"{name} may own {limit} open deals."
+
+
 @require_POST
 def seller_limit(request: HttpRequest, slug: str) -> HttpResponse:
     stream = _stream(request, slug, manage=True)
     members = deal_owner_choices({stream.team_id})
     seller_id = parse_id(request.POST.get("seller"))
+    if seller_id is None or not members.filter(pk=seller_id).exists():
+        messages.error(request, "Choose a rep or manager of the team.")
+        return redirect(_setup_url(stream, "limits"))
     form = SellerLimitForm(request.POST, members=members, auto_id=f"id_seller{seller_id}_%s")
-    saved, _ = form_submit(
+    return _setup_post(
+        request,
+        stream,
         form,
         lambda data: seller_limit_set(
             stream=stream, user=request.user, seller=data["seller"], wip_limit=data["wip_limit"]
         ),
+        shown_as={"seller_limit": (seller_id, form)},
+        done=_limit_saved,
+        anchor="limits",
     )
-    if not saved:
-        if seller_id is None or not members.filter(pk=seller_id).exists():
-            messages.error(request, "Choose a rep or manager of the team.")
-            return redirect(_setup_url(stream, "limits"))
-        return _setup_page(request, stream, status=400, seller_limit=(seller_id, form))
-    seller, limit = form.cleaned_data["seller"], form.cleaned_data["wip_limit"]
-    name = seller.get_full_name() or seller.get_username()
-    if limit is None:
-        messages.success(request, f"{name} has no WIP limit now and cannot pull leads.")
-    else:
-        messages.success(request, f"{name} may own {limit} open deals.")
-    return redirect(_setup_url(stream, "limits"))
 
 
 @require_POST
 def step_limit(request: HttpRequest, slug: str) -> HttpResponse:
     stream = _stream(request, slug, manage=True)
     form = StepLimitForm(request.POST, stream=stream, auto_id="id_steplimit_%s")
-    saved, _ = form_submit(
+    return _setup_post(
+        request,
+        stream,
         form,
         lambda data: step_wip_limit_set(
             step=data["step"], user=request.user, wip_limit=data["wip_limit"]
         ),
+        shown_as={"step_limit": form},
+        done=lambda data, _: (
+            f"“{data['step'].name}” has no WIP limit now."
+            if data["wip_limit"] is None
+            else f"“{data['step'].name}” holds at most {data['wip_limit']} pulled leads."
+        ),
+        anchor="limits",
     )
-    if not saved:
-        return _setup_page(request, stream, status=400, step_limit=form)
-    step, limit = form.cleaned_data["step"], form.cleaned_data["wip_limit"]
-    messages.success(
-        request,
-        f"“{step.name}” has no WIP limit now."
-        if limit is None
-        else f"“{step.name}” holds at most {limit} pulled leads.",
-    )
-    return redirect(_setup_url(stream, "limits"))
 
 
 # --- The hand-off board ------------------------------------------------------------------------

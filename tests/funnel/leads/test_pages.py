@@ -496,7 +496,11 @@ def test_a_manager_adds_renames_and_retires_reasons(client, leads):
     duplicate = client.post(url(leads, "reason_add"), {"kind": "recycle", "label": "budget in q3"})
     assert duplicate.status_code == 400
     assert "The recycle list already has “budget in q3”." in duplicate.content.decode()
-    assert client.post(url(leads, "reason_add"), {"kind": "nope", "label": "X"}).status_code == 400
+    odd = client.post(url(leads, "reason_add"), {"kind": "nope", "label": "X"})
+    assert odd.status_code == 400
+    assert "Select a valid choice. nope is not one of the available choices." in (
+        odd.content.decode()
+    )
     empty = client.post(url(leads, "reason_rename", pk=reason.pk), {"label": " "})
     assert empty.status_code == 400 and "This field is required." in empty.content.decode()
     assert 'aria-invalid="true"' in empty.content.decode()
