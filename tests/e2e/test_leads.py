@@ -319,3 +319,32 @@ def test_the_leads_pages_break_no_content_security_policy(page, live_server):
         assert page.evaluate("window.__csp") == [] and console == [], path
         if path == "handoffs/":
             expect(page.get_by_role("button", name="Refresh every minute")).to_be_visible()
+
+
+def test_the_keyboard_turns_a_lead_down_and_enter_in_the_note_sends_nothing(page, live_server):
+    ns = _team()
+    visit = _lead(ns, "Keyboard lead", "Capture", "MQL review", ago=timedelta(minutes=15))
+    login(page, "sam", PASSWORD)
+    page.goto(f"/streams/{ns.stream.slug}/handoffs/")
+    row = page.locator(f"#arrival-{visit.pk}")
+    row.get_by_role("button", name="Accept Keyboard lead").focus()
+    page.keyboard.press("Tab")  # to "Reject…"
+    page.keyboard.press("Enter")  # opens it
+    note = row.locator(f"#note-reject-{visit.pk}")
+    expect(note).to_be_visible()
+    page.keyboard.press("Tab")
+    expect(note).to_be_focused()
+    page.keyboard.type("Asked to call back")
+    page.keyboard.press("Enter")  # the form's default button is disabled: nothing is sent
+    page.wait_for_timeout(300)
+    assert not HandoffDecision.objects.exists()
+    page.keyboard.press("Tab")  # the first reason
+    expect(row.get_by_role("button", name="Not enough information")).to_be_focused()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    decision = HandoffDecision.objects.get(visit=visit)
+    assert (decision.kind, decision.reason.label, decision.note) == (
+        "reject",
+        "Not enough information",
+        "Asked to call back",
+    )
