@@ -741,7 +741,9 @@ def _next_in_queue(handoff: Handoff) -> Visit | None:
             .filter(pk=deal_id, status=DealStatus.OPEN)
             .first()
         )
-        if deal is not None:
+        # Read again under the deal's lock: a pull that held it a moment ago may have taken
+        # the lead (then try the next one rather than refuse).
+        if deal is not None and waiting.filter(pk=visit_id).exists():
             return Visit.objects.select_related("deal").get(pk=visit_id)
     return None
 
