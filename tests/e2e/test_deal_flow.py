@@ -270,11 +270,13 @@ def test_the_deals_list_searches_filters_and_pages_on_a_laptop(page, demo):
     expect(table.locator("thead th").first).to_be_visible()
     page.get_by_label("Status").select_option(label="Any status")
     page.get_by_role("button", name="Show deals").click()
-    expect(page.locator(".pager")).to_contain_text("Page 1 of 2")
+    # The demo's deals and its leads (demo_leads: six per deal), 25 a page.
+    cases = Deal.objects.count()
+    expect(page.locator(".pager")).to_contain_text(f"Page 1 of {-(-cases // 25)}")
     expect(table.locator("tbody tr")).to_have_count(25)
     page.get_by_role("link", name="Next →").click()
     assert "status=all" in page.url and "page=2" in page.url
-    expect(table.locator("tbody tr")).to_have_count(Deal.objects.count() - 25)
+    expect(table.locator("tbody tr")).to_have_count(min(25, cases - 25))
     save_screenshot(page, "deal-list-1440x900")
 
     deal = Deal.objects.exclude(account="").order_by("pk").first()
