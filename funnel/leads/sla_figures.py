@@ -121,11 +121,11 @@ def _waiting_now(view: LeadsView, handoffs: list[HandoffRow]) -> dict[int, int]:
     return dict(
         rows(
             f"SELECT v.step_id, COUNT(*) FROM {VISIT} v{join} "
-            f"LEFT JOIN {DECISION} hd ON hd.visit_id = v.id AND hd.decided_at <= %(as_of)s "
             f"WHERE v.step_id IN ({ids_sql([h.step_id for h in handoffs])}) "
             "AND v.entered_at <= %(as_of)s "
-            "AND (v.exited_at IS NULL OR v.exited_at > %(as_of)s) AND hd.id IS NULL"
-            f"{case_filter(view)} GROUP BY v.step_id",
+            "AND (v.exited_at IS NULL OR v.exited_at > %(as_of)s) "
+            f"AND NOT EXISTS (SELECT 1 FROM {DECISION} hd WHERE hd.visit_id = v.id "
+            f"AND hd.decided_at <= %(as_of)s){case_filter(view)} GROUP BY v.step_id",
             view_params(view),
         )
     )
@@ -186,7 +186,10 @@ def sla_figures(view: LeadsView) -> list[dict]:
         f"SELECT v.step_id, COALESCE(hd.actor_id, d.owner_id), d.source, "
         f"{day_of('v.entered_at')}, SUM({due}), SUM({met}) FROM {VISIT} v "
         f"JOIN {DEAL} d ON d.id = v.deal_id "
+        # A decision on an arrival entered in the window is made at or after its start.
         f"LEFT JOIN {DECISION} hd ON hd.visit_id = v.id AND hd.decided_at <= %(as_of)s "
+        f"AND hd.decided_at >= %(start)s "
+        f"AND hd.handoff_id IN ({ids_sql([h.pk for h in handoffs])}) "
         f"WHERE v.step_id IN ({ids_sql([h.step_id for h in handoffs])}) "
         f"AND {in_window('v.entered_at')}{case_filter(view)} GROUP BY 1, 2, 3, 4",
         params,
