@@ -86,3 +86,13 @@ def test_the_sellers_load(leads):
 
 def test_the_waterfalls_stages(leads):
     assert stages_of(leads.stream) == ["Inquiry", "MQL", "SAL", "SQL", "Opportunity", "Won"]
+
+
+def test_the_board_reads_a_fixed_number_of_queries(leads, django_assert_num_queries):
+    # The hand-offs, the calendars, then per hand-off the count and the oldest rows (with
+    # their cases and owners): 6 queries whether 2 or 2,000 leads wait.
+    for n in range(6):
+        lead(leads, ("Capture", "2026-06-09T07:00Z"), (["MQL", "SQL"][n % 2], "2026-06-09T08:00Z"))
+    with django_assert_num_queries(6):
+        page = handoff_board(leads.stream, now=at("2026-06-09T12:00Z"))
+    assert page.total == 6 and len(page.rows) == 6
