@@ -249,3 +249,17 @@ def test_decisions_after_as_of_do_not_change_a_past_views_result(log):
     second, job = leads_view_read(log.stream, WINDOW, now=NOW + timedelta(days=6))
     assert job is not None
     assert second.result == first.result
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_parts_run_side_by_side_with_the_same_figures():
+    """On PostgreSQL, committed rows and no transaction: each part on a connection of its
+    own (``PARALLEL_PARTS``); the result is the one worked by hand, as one after the other."""
+    ns = elapsed_log()
+    view, _, _ = leads_view_from_params(ns.stream, WINDOW, now=NOW)
+    together = compute_leads(view)
+    with mock.patch("funnel.leads.snapshots.PARALLEL_PARTS", 1):
+        assert compute_leads(view) == together
+    assert [c["created"] for c in together["cohorts"]] == [2, 3]
+    assert [(s["due"], s["met"]) for s in together["sla"]] == [(7, 2), (2, 1)]
+    assert together["queue"]["waiting"] == 1
