@@ -173,6 +173,17 @@ def test_a_seller_pulls_the_next_lead(browser, live_server):
             page.goto(f"/streams/{ns.stream.slug}/queue/")
             expect(page.locator(".wip-line")).to_contain_text("1 of 3 open deals you own")
             expect(rows).to_have_count(1)
+            # At the limit, the server refuses and the page says why.
+            seller_limit_set(stream=ns.stream, user=ns.morgan, seller=ns.sofia, wip_limit=1)
+            page.reload()
+            with page.expect_navigation():
+                page.get_by_role("button", name="Pull next lead").tap()
+            expect(page.locator(".pull-refused")).to_contain_text(
+                "Not pulled: Sofia Lee owns 1 open deals and the limit is 1"
+            )
+            expect(page.locator(".pull-refused")).to_be_focused()
+            _fits(page, 390)
+            save_screenshot(page, "leads-queue-refused-phone")
         context.close()
     oldest.deal.refresh_from_db()
     assert oldest.deal.owner == ns.sofia
