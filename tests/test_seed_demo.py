@@ -139,9 +139,9 @@ def test_it_creates_the_team_roles_future_state_and_kaizen_cycles():
         "alice": "rep",
         "bob": "rep",
         "carol": "rep",
-        "sam": "rep",
-        "dana": "rep",
-        "eli": "rep",
+        "nora": "rep",
+        "ivan": "rep",
+        "tess": "rep",
         "vp": "leadership",
     }
     future = ValueStream.objects.get(slug=result.future_slug)
@@ -163,7 +163,7 @@ def test_the_command_prints_progress_and_the_demo_logins(capsys):
     out = capsys.readouterr().out
     assert "30 of 30 deals" in out and "[100.0%] 180 of 180 leads" in out
     assert "Seeded 30 deals" in out
-    for username in ("manager", "alice", "bob", "carol", "sam", "vp", "admin"):
+    for username in ("manager", "alice", "bob", "carol", "nora", "vp", "admin"):
         assert f"  {username}" in out
     assert DEMO_PASSWORD in out
 
@@ -440,11 +440,11 @@ def test_sdrs_differ_in_response_and_sellers_are_at_and_under_their_limits(leads
     _, stream, _ = leads_demo
     mql = stream.handoffs.get(offered_stage="MQL")
     breach_rate = {}
-    for sdr in ("sam", "dana", "eli"):
+    for sdr in ("nora", "ivan", "tess"):
         decided = HandoffDecision.objects.filter(handoff=mql, actor__username=sdr)
         late = decided.filter(response_w__gt=mql.sla_minutes * 60).count()
         breach_rate[sdr] = late / decided.count()
-    assert 0 < breach_rate["sam"] < breach_rate["dana"] < breach_rate["eli"]
+    assert 0 < breach_rate["nora"] < breach_rate["ivan"] < breach_rate["tess"]
     sql = stream.handoffs.get(offered_stage="SQL")
     assert HandoffDecision.objects.filter(handoff=sql, response_w__gt=sql.sla_minutes * 60).exists()
 

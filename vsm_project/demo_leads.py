@@ -14,7 +14,7 @@ nurturing → *recycle*; the case lost there → *disqualify*, its lost reason t
 A reject, recycle or disqualify is decided when the visit ends (the lead moves then). An arrival
 still open is accepted when its response time has passed by the anchor, else undecided (the
 deals at the pull step are all pulled: they have their seller). The response time is the
-decider's: each SDR has their own (:data:`SDRS`; Eli is slow and breaches the SLA often), the
+decider's: each SDR has their own (:data:`SDRS`; Tess is slow and breaches the SLA often), the
 sellers at the pull theirs. ``response_w`` is the difference of the W offsets of the step's
 calendar, as the visits' offsets are.
 
@@ -58,9 +58,9 @@ from streams.models import ProcessStep, ValueStream
 
 #: The SDRs: (username, first name, last name, median response in elapsed hours).
 SDRS = (
-    ("sam", "Sam", "Whitfield", 1.0),
-    ("dana", "Dana", "Kowalski", 2.5),
-    ("eli", "Eli", "Brandt", 9.0),
+    ("nora", "Nora", "Whitfield", 1.0),
+    ("ivan", "Ivan", "Kowalski", 2.5),
+    ("tess", "Tess", "Brandt", 9.0),
 )
 #: The sellers' (account executives') median response at the pull, in elapsed hours.
 SELLER_RESPONSE_HOURS = 20.0
