@@ -31,7 +31,6 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Max
 from django.utils import timezone
 
 from funnel.eventlog.moments import moment_from_text
@@ -170,15 +169,35 @@ def _tick(live: bool, now: datetime) -> str:
 def leads_signature(stream: ValueStream, *, tick: str = "") -> str:
     """What the stream's Leads results depend on, hashed (``tick``: the five minutes a view
     as of now is read in)."""
-    last = HandoffDecision.objects.filter(handoff__stream=stream).aggregate(
-        id=Max("id"), at=Max("decided_at")
+    handoffs = list(
+        Handoff.objects.filter(stream=stream)
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "position",
+            "step_id",
+            "offered_stage",
+            "accepted_stage",
+            "giver",
+            "receiver",
+            "sla_minutes",
+            "escalate_minutes",
+            "pull",
+        )
+    )
+    # Decisions are only added (never edited), and ids only grow: the latest id says whether
+    # there is a new one (read backwards on the primary key: no scan of the decisions). One
+    # deleted goes with its visit, which records a change of visits (below).
+    last = (
+        HandoffDecision.objects.filter(handoff_id__in=[h[0] for h in handoffs])
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
     )
     parts = [
         RESULT_FORMAT,
         tick,
         stream.time_basis,
-        # Decisions are only added (never edited); one deleted goes with its visit, which
-        # records a change of visits below.
         last,
         # Every write of deals and visits records the stream's change here
         # (``metrics_changed``): one row.
@@ -188,22 +207,7 @@ def leads_signature(stream: ValueStream, *, tick: str = "") -> str:
                 "preset", "inquiry_stage", "won_stage", "recycle_step_id", "updated_at"
             )
         ),
-        list(
-            Handoff.objects.filter(stream=stream)
-            .order_by("pk")
-            .values_list(
-                "pk",
-                "position",
-                "step_id",
-                "offered_stage",
-                "accepted_stage",
-                "giver",
-                "receiver",
-                "sla_minutes",
-                "escalate_minutes",
-                "pull",
-            )
-        ),
+        handoffs,
         list(
             HandoffReason.objects.filter(stream=stream)
             .order_by("pk")
