@@ -134,7 +134,7 @@ def histogram_figure(rows: list[list], *, name: str, label: str, caption: str = 
 
 def no_waterfall(result: dict) -> str:
     if not result.get("stages"):
-        return "This stream has no waterfall yet: a manager marks its hand-off points on the map."
+        return "This stream has no waterfall yet: a manager sets up its hand-off steps and stages."
     return ""
 
 

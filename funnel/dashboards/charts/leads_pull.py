@@ -159,7 +159,7 @@ def sellers_chart(result: dict, *, own_only: bool = False) -> Chart:
     )
     if not rows:
         return chart.empty_because(
-            "No seller has a WIP limit yet: a manager sets limits on the hand-off board."
+            "No seller has a WIP limit yet: a manager sets them in the waterfall setup."
             if not own_only
             else "You have no WIP limit in this stream."
         )

@@ -271,6 +271,6 @@ def test_empty_states_say_why():
     none = leads_board(no_waterfall_result())
     # The sellers' WIP against their limits needs no waterfall: it says it has no seller.
     assert {c.empty for c in none.charts if c.key != "sellers"} == {
-        "This stream has no waterfall yet: a manager marks its hand-off points on the map."
+        "This stream has no waterfall yet: a manager sets up its hand-off steps and stages."
     }
     assert has_leads(leads_result())

@@ -82,6 +82,7 @@ def test_every_member_reads_the_dashboard(board, who):
     assert 'aria-current="page">Leads<' in html
     assert "Marketing over-produces: 2.5 leads a week" in html
     assert html.count("Download CSV") == 16
+    assert f'href="/streams/{board.stream.slug}/queue/"' in html
 
 
 def test_outsiders_get_a_404_and_strangers_the_login(board):
@@ -187,6 +188,9 @@ def test_a_stream_without_a_waterfall_says_so(board):
     assert response.status_code == 200
     html = response.content.decode()
     assert "No lead waterfall yet" in html and 'id="chart-' not in html
+    setup = f'href="/streams/{board.stream.slug}/leads/setup/"'
+    assert setup in html  # a manager is sent to set it up
+    assert setup not in page(board, board.leader).content.decode()
 
 
 def test_a_window_without_leads_says_so(board):
