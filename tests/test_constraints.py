@@ -203,6 +203,8 @@ def test_the_visit_table_keeps_its_rules_and_only_the_indexes_it_needs():
         "visit_deal_entered": ["deal_id", "entered_at"],
         "visit_actor": ["actor_id"],
         "visit_one_open_per_deal": ["deal_id"],
+        # migration 0016: the open visits at a step, oldest first (the hand-off board, the queue)
+        "visit_open_step_entered": ["step_id", "entered_at"],
     }
     assert constraints["visit_one_open_per_deal"]["unique"]
     assert {"visit_exits_after_entering", "visit_work_minutes_not_negative"} <= set(constraints)

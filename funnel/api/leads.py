@@ -68,7 +68,7 @@ class FlowSerializer(serializers.Serializer):
     disqualified = _Int()
 
 
-class BinSerializer(serializers.Serializer):
+class HistogramBinSerializer(serializers.Serializer):
     from_hours = _Float()
     to_hours = _nullable_float("Null: the open last bin.")
     n = _Int()
@@ -81,7 +81,7 @@ class ResponseSerializer(serializers.Serializer):
     median_hours = _nullable_float()
     p85_hours = _nullable_float()
     p95_hours = _nullable_float()
-    histogram = BinSerializer(many=True)
+    histogram = HistogramBinSerializer(many=True)
     waiting_now = _Int(help_text="Arrivals undecided at as_of, their visit open.")
 
 
