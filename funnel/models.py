@@ -435,13 +435,6 @@ class ImportMapping(models.Model):
         return f"{self.format} mapping of {self.filename or self.source_key[:8]} → {self.stream}"
 
 
-from funnel.qualification.models import (  # noqa: E402,F401
-    CriteriaSet,
-    Criterion,
-    CriterionScore,
-    LabSnapshot,
-    WinCall,
-)
 from funnel.leads.models import (  # noqa: E402,F401
     Handoff,
     HandoffAlert,
@@ -451,4 +444,11 @@ from funnel.leads.models import (  # noqa: E402,F401
     SellerLimit,
     StepWipLimit,
     Waterfall,
+)
+from funnel.qualification.models import (  # noqa: E402,F401
+    CriteriaSet,
+    Criterion,
+    CriterionScore,
+    LabSnapshot,
+    WinCall,
 )
