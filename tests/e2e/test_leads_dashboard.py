@@ -82,9 +82,7 @@ def log(transactional_db):
         deal = visit.deal
         deal_move(deal=deal, step=ns.steps["Qualify"], at=decided + timedelta(hours=1))
         if i % 2 == 0:
-            deal_move(
-                deal=deal, step=ns.steps["SQL"], at=decided + timedelta(days=1), actor=ns.sdr
-            )
+            deal_move(deal=deal, step=ns.steps["SQL"], at=decided + timedelta(days=1), actor=ns.sdr)
             if i in (0, 2):
                 sql_visit = deal.visits.get(exited_at__isnull=True)
                 seller = ns.seller1 if i == 0 else ns.seller2
