@@ -48,11 +48,12 @@ from funnel.leads.view import LeadsView
 from funnel.metrics.engine import NO_CALENDAR, stream_basis
 from funnel.models import Deal, MetricsState
 from funnel.qualification.snapshots import JOIN, REQUESTED_EVERY, RETRY_AFTER
+from funnel.view_jobs import view_job
 from streams.calendars.selectors import team_default_calendar
 from streams.ids import parse_id
-from streams.models import Job, JobState, ProcessStep, TimeBasis, ValueStream
-from streams.services import job_create, job_fail, job_finish, job_joinable, job_progress
-from vsm_project.background import enqueue, job_claim, job_restartable, task_named
+from streams.models import Job, ProcessStep, TimeBasis, ValueStream
+from streams.services import job_fail, job_finish, job_progress
+from vsm_project.background import job_claim
 
 #: The version of the result's layout (docs/leads.md "Leads result").
 RESULT_FORMAT = 1
@@ -252,37 +253,19 @@ def leads_job_params(*, stream: ValueStream, view: LeadsView, key: str, live: bo
 def leads_job(
     *, stream: ValueStream, view: LeadsView, key: str, live: bool, user: object, now: datetime
 ) -> Job:
-    """The job computing ``view``: one queued or running for it is joined; one that failed in
-    the last ``RETRY_AFTER`` is returned as it is (a view that cannot be computed is not tried
-    again on every read). Call it outside a transaction, so a worker finds the job."""
-    job_key = f"{stream.pk}/{key}"
-    running = job_joinable(kind=LEADS_JOB, key=job_key, since=now - JOIN)
-    if running is not None:
-        return running
-    failed = (
-        Job.objects.filter(
-            kind=LEADS_JOB,
-            params__key=job_key,
-            state=JobState.FAILED,
-            finished_at__gte=now - RETRY_AFTER,
-        )
-        .order_by("-created_at")
-        .first()
-    )
-    if failed is not None and not job_restartable(failed):
-        return failed
-    job = job_create(
+    """The job computing ``view`` (``funnel.view_jobs.view_job``: joined when one runs,
+    a recent failure returned as it is). Call it outside a transaction."""
+    return view_job(
         kind=LEADS_JOB,
+        task=LEADS_TASK,
+        stream=stream,
+        key=key,
         params=leads_job_params(stream=stream, view=view, key=key, live=live),
-        total=2,
-        created_by=user if getattr(user, "is_authenticated", False) else None,
-        team=stream.team,
+        user=user,
+        now=now,
+        join=JOIN,
+        retry_after=RETRY_AFTER,
     )
-    # Without a reachable broker the request computes the view itself: slower, never stuck.
-    if not enqueue(LEADS_TASK, job.pk):
-        task_named(LEADS_TASK).apply((job.pk,))
-    job.refresh_from_db()
-    return job
 
 
 def leads_view_read(

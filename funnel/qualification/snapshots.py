@@ -28,10 +28,11 @@ from funnel.eventlog.moments import moment_from_text
 from funnel.models import Deal, MetricsState
 from funnel.qualification.lab import RESULT_FORMAT, LabView, compute_lab
 from funnel.qualification.models import Criterion, CriterionScore, LabSnapshot, WinCall
+from funnel.view_jobs import view_job
 from streams.ids import parse_id
-from streams.models import Job, JobState, ProcessStep, ValueStream
-from streams.services import job_create, job_fail, job_finish, job_joinable, job_progress
-from vsm_project.background import enqueue, job_claim, job_restartable, task_named
+from streams.models import Job, ProcessStep, ValueStream
+from streams.services import job_fail, job_finish, job_progress
+from vsm_project.background import job_claim
 
 AT_CLOSE = "close"
 #: The default window: the last 365 days, up to the end of today (UTC).
@@ -160,37 +161,19 @@ def lab_job_params(*, stream: ValueStream, view: LabView, key: str, rolling: boo
 def lab_job(
     *, stream: ValueStream, view: LabView, key: str, rolling: bool, user: object, now: datetime
 ) -> Job:
-    """The job computing ``view`` (one queued or running for it is joined; one that failed
-    in the last ``RETRY_AFTER`` is returned as it is, so that a view that cannot be computed
-    is not tried again on every read). Call it outside a transaction (views run in
-    autocommit), so a worker finds the job."""
-    running = job_joinable(kind=LAB_JOB, key=f"{stream.pk}/{key}", since=now - JOIN)
-    if running is not None:
-        return running
-    failed = (
-        Job.objects.filter(
-            kind=LAB_JOB,
-            params__key=f"{stream.pk}/{key}",
-            state=JobState.FAILED,
-            finished_at__gte=now - RETRY_AFTER,
-        )
-        .order_by("-created_at")
-        .first()
-    )
-    if failed is not None and not job_restartable(failed):
-        return failed
-    job = job_create(
+    """The job computing ``view`` (``funnel.view_jobs.view_job``: joined when one runs,
+    a recent failure returned as it is). Call it outside a transaction."""
+    return view_job(
         kind=LAB_JOB,
+        task=LAB_TASK,
+        stream=stream,
+        key=key,
         params=lab_job_params(stream=stream, view=view, key=key, rolling=rolling),
-        total=2,
-        created_by=user if getattr(user, "is_authenticated", False) else None,
-        team=stream.team,
+        user=user,
+        now=now,
+        join=JOIN,
+        retry_after=RETRY_AFTER,
     )
-    # Without a reachable broker the request computes the view itself: slower, never stuck.
-    if not enqueue(LAB_TASK, job.pk):
-        task_named(LAB_TASK).apply((job.pk,))
-    job.refresh_from_db()
-    return job
 
 
 #: How stale a snapshot's ``requested_at`` (when it was last read) may be before a read

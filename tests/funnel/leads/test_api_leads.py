@@ -69,7 +69,7 @@ def test_the_filters_narrow_the_figures(api_client, log):
 
 def test_while_the_job_waits_for_a_worker_the_answer_is_202_with_its_progress(api_client, log):
     api_client.force_authenticate(log.rep1)
-    with mock.patch("funnel.leads.snapshots.enqueue", return_value=True):
+    with mock.patch("funnel.view_jobs.enqueue", return_value=True):
         response = api_client.get(url(log.stream))
         assert response.status_code == 202
         body = response.json()
@@ -85,7 +85,7 @@ def test_a_stale_result_is_shown_while_the_new_one_is_computed(api_client, log):
     MetricsState.objects.update_or_create(
         stream=log.stream, defaults={"changed_at": at("2026-09-20T00:00Z")}
     )
-    with mock.patch("funnel.leads.snapshots.enqueue", return_value=True):
+    with mock.patch("funnel.view_jobs.enqueue", return_value=True):
         body = api_client.get(url(log.stream)).json()
     assert body["status"] == "ready" and body["stale"] is True
     assert body["computed_at"] == first["computed_at"]
@@ -167,7 +167,7 @@ def test_the_schema_documents_the_leads_endpoint():
 def test_the_catch_up_queues_a_leads_job_whose_message_was_lost(log):
     from vsm_project.tasks import _requeuers
 
-    with mock.patch("funnel.leads.snapshots.enqueue", return_value=True):
+    with mock.patch("funnel.view_jobs.enqueue", return_value=True):
         snapshot, job = leads_view_read(log.stream, {})
     assert snapshot is None and job.state == JobState.QUEUED
     assert _requeuers()[job.kind](job)  # eager: it runs

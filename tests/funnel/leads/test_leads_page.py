@@ -225,7 +225,7 @@ def test_the_real_job_on_a_few_leads_draws_the_waterfall(leads):
 
 
 def test_a_view_not_computed_yet_shows_the_progress_bar(leads):
-    with mock.patch("funnel.leads.snapshots.enqueue", return_value=True):
+    with mock.patch("funnel.view_jobs.enqueue", return_value=True):
         response = page(leads, leads.manager)
     assert response.status_code == 202
     html = response.content.decode()
@@ -237,7 +237,7 @@ def test_a_view_not_computed_yet_shows_the_progress_bar(leads):
 def test_a_stale_view_is_shown_while_fresh_figures_are_computed(board):
     # A change the result depends on (a hand-off's SLA) makes the stored view stale.
     Handoff.objects.filter(pk=board.mql.pk).update(sla_minutes=90)
-    with mock.patch("funnel.leads.snapshots.enqueue", return_value=True):
+    with mock.patch("funnel.view_jobs.enqueue", return_value=True):
         html = page(board, board.manager).content.decode()
     assert "fresh figures are on their way" in html and 'id="chart-waterfall"' in html
 

@@ -207,7 +207,7 @@ def test_a_view_as_of_now_is_recomputed_every_five_minutes(log):
 
 
 def test_a_job_already_queued_for_the_view_is_joined(log):
-    with mock.patch("funnel.leads.snapshots.enqueue", return_value=True):
+    with mock.patch("funnel.view_jobs.enqueue", return_value=True):
         snapshot, job = leads_view_read(log.stream, WINDOW, now=NOW)
         assert snapshot is None and job.state == JobState.QUEUED
         assert leads_view_read(log.stream, WINDOW, now=NOW)[1].pk == job.pk
@@ -217,7 +217,7 @@ def test_a_job_already_queued_for_the_view_is_joined(log):
 def test_a_stale_snapshot_is_still_returned_while_the_new_one_is_queued(log):
     leads_view_read(log.stream, WINDOW, now=NOW)
     MetricsState.objects.update_or_create(stream=log.stream, defaults={"changed_at": NOW})
-    with mock.patch("funnel.leads.snapshots.enqueue", return_value=True):
+    with mock.patch("funnel.view_jobs.enqueue", return_value=True):
         snapshot, job = leads_view_read(log.stream, WINDOW, now=NOW)
     assert snapshot is not None and snapshot.computed_at is not None
     assert job.state == JobState.QUEUED

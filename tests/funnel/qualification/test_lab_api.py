@@ -48,7 +48,7 @@ def test_the_first_read_computes_with_eager_celery_then_reads_the_snapshot(api_c
 
 def test_while_the_job_waits_for_a_worker_the_answer_is_202_with_its_progress(api_client, closed):
     api_client.force_authenticate(closed.manager_a)
-    with mock.patch("funnel.qualification.snapshots.enqueue", return_value=True):
+    with mock.patch("funnel.view_jobs.enqueue", return_value=True):
         response = api_client.get(url(closed.stream_a))
     assert response.status_code == 202
     body = response.json()
@@ -56,7 +56,7 @@ def test_while_the_job_waits_for_a_worker_the_answer_is_202_with_its_progress(ap
     assert body["progress"].endswith(f"/jobs/{body['job']}/")
     assert Job.objects.get(pk=body["job"]).state == JobState.QUEUED
     # A second read joins the same job.
-    with mock.patch("funnel.qualification.snapshots.enqueue", return_value=True):
+    with mock.patch("funnel.view_jobs.enqueue", return_value=True):
         assert api_client.get(url(closed.stream_a)).json()["job"] == body["job"]
 
 
@@ -68,7 +68,7 @@ def test_a_new_score_makes_the_snapshot_stale_and_it_is_recomputed_on_read(api_c
     CriterionScore.objects.create(
         deal=deal, criterion=closed.crit, level=3, scored_at=deal.closed_at
     )
-    with mock.patch("funnel.qualification.snapshots.enqueue", return_value=True):
+    with mock.patch("funnel.view_jobs.enqueue", return_value=True):
         stale = api_client.get(url(closed.stream_a, view))
     assert stale.status_code == 200
     assert stale.json()["stale"] is True and stale.json()["job"] is not None
@@ -161,7 +161,7 @@ def test_the_schema_documents_the_lab():
 def test_the_catch_up_queues_a_lab_job_whose_message_was_lost(closed):
     from vsm_project.tasks import _requeuers
 
-    with mock.patch("funnel.qualification.snapshots.enqueue", return_value=True):
+    with mock.patch("funnel.view_jobs.enqueue", return_value=True):
         snapshot, job = lab_view_read(closed.stream_a, {"as_of": "close"})
     assert snapshot is None and job.state == JobState.QUEUED
     assert _requeuers()[job.kind](job)  # eager: it runs

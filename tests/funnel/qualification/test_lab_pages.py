@@ -371,7 +371,7 @@ def test_links_to_the_lab(lab):
 
 
 def test_a_view_not_computed_yet_shows_the_progress_bar(qual):
-    with mock.patch("funnel.qualification.snapshots.enqueue", return_value=True):
+    with mock.patch("funnel.view_jobs.enqueue", return_value=True):
         response = page(qual, qual.manager_a, "?as_of=close")
     assert response.status_code == 202
     html = response.content.decode()
@@ -382,7 +382,7 @@ def test_a_view_not_computed_yet_shows_the_progress_bar(qual):
 
 def test_a_stale_view_is_shown_while_fresh_figures_are_computed(lab):
     score_create(deal=lab.deal_a1, criterion=lab.crit, level=2, note="", user=lab.rep_a1)
-    with mock.patch("funnel.qualification.snapshots.enqueue", return_value=True):
+    with mock.patch("funnel.view_jobs.enqueue", return_value=True):
         html = page(lab, lab.manager_a).content.decode()
     assert "fresh figures are on their way" in html and 'id="chart-forest"' in html
 
