@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from celery._state import _set_task_join_will_block
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -67,6 +68,12 @@ def _eager_celery(request: pytest.FixtureRequest, settings: Any) -> Iterator[Non
     from vsm_project.celery import app
 
     settings.CELERY_TASK_ALWAYS_EAGER = True
+    # Celery keeps "a task is running here, joins would block" in one process-wide flag that
+    # each eager run sets and then restores. Eager runs on two threads at once (the pull
+    # race test, a live server) can restore it in the wrong order and leave it set, and a
+    # later test's ``.delay(...).get()`` then fails with "Never call result.get() within a
+    # task". Each test starts with it cleared, as Celery's own test worker does.
+    _set_task_join_will_block(False)
     before = {key: app.conf.get(key) for key in ("task_always_eager", "task_eager_propagates")}
     app.conf.update(task_always_eager=True, task_eager_propagates=True)
     yield
