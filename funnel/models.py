@@ -379,7 +379,13 @@ class ImportUpload(models.Model):
     data = models.BinaryField(help_text="The file as uploaded.")
     format = models.CharField(
         max_length=12,
-        choices=[("visits", "Visits"), ("transitions", "Transitions"), ("wide", "Wide")],
+        choices=[
+            ("visits", "Visits"),
+            ("transitions", "Transitions"),
+            ("wide", "Wide"),
+            ("hs_contacts", "HubSpot contacts (leads)"),
+            ("sf_leads", "Salesforce lead history (leads)"),
+        ],
     )
     options = models.JSONField(
         default=dict,

@@ -1204,3 +1204,13 @@ def test_a_database_refusal_stores_nothing_and_is_reported_not_raised(acme, monk
     assert exc.message.startswith("The database refused the import, so nothing was stored:")
     assert "deal_amount_not_negative" in exc.message
     assert not Visit.objects.exists()
+
+
+def test_every_format_the_import_reads_is_a_choice_of_the_stored_upload():
+    """The wizard stores the lead formats too; the admin and ``get_format_display`` name them."""
+    from funnel.importing import IMPORT_FORMATS
+    from funnel.models import ImportUpload
+
+    choices = dict(ImportUpload._meta.get_field("format").choices)
+    assert list(choices) == list(IMPORT_FORMATS)
+    assert ImportUpload(format="sf_leads").get_format_display() == "Salesforce lead history (leads)"
