@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from streams.models import ProcessStep, ValueStream
 from vsm_project.db import choices_check
@@ -220,6 +221,14 @@ class HandoffDecision(models.Model):
     response_seconds = models.BigIntegerField()
     #: The same in working seconds of the step's lane calendar; empty without a calendar.
     response_w = models.BigIntegerField(null=True, blank=True)
+    #: When the decision was made (not back-dated): the undo window runs from here
+    #: (``funnel.leads.undo``). Empty for decisions recorded before undo existed.
+    recorded_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+    #: The case's owner just before the decision (a pull makes the seller the owner; its undo
+    #: gives the case back to this owner).
+    owner_before = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["decided_at", "id"]
@@ -240,6 +249,45 @@ class HandoffDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} of {self.deal_id} at {self.decided_at:%Y-%m-%d %H:%M}"
+
+
+class HandoffUndo(models.Model):
+    """An undone decision (``funnel.leads.undo``): the decision is deleted with its effects,
+    and this row keeps what it was (who decided what, when, with which reason) and who undid
+    it, when and why (a manager's reason, required after the decider's undo window)."""
+
+    deal = models.ForeignKey(
+        "funnel.Deal", on_delete=models.CASCADE, related_name="handoff_undos", db_index=False
+    )
+    #: The arrival the decision was on; it waits for a decision again.
+    visit = models.ForeignKey("funnel.Visit", on_delete=models.CASCADE, related_name="+")
+    handoff = models.ForeignKey(
+        Handoff, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    stage = models.CharField(max_length=40, help_text="The hand-off's offered stage then.")
+    kind = models.CharField(max_length=10, choices=DecisionKind.choices)
+    pull = models.BooleanField(default=False, help_text="The decision was a pull.")
+    reason_label = models.CharField(max_length=120, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField()
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    undone_at = models.DateTimeField()
+    reason = models.CharField(
+        max_length=500, blank=True, help_text="Why a manager undid it (after the undo window)."
+    )
+
+    class Meta:
+        ordering = ["undone_at", "id"]
+        indexes = [models.Index(fields=["deal", "undone_at"], name="handoff_undo_deal")]
+        constraints = [choices_check("kind", DecisionKind, "handoff_undo_kind_valid")]
+
+    def __str__(self) -> str:
+        return f"undo of {self.kind} of {self.deal_id} at {self.undone_at:%Y-%m-%d %H:%M}"
 
 
 class HandoffAlert(models.Model):
