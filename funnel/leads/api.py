@@ -7,6 +7,8 @@
 - ``/api/seller-limits/``: the sellers' WIP limits with their open deals (managers set them);
 - ``POST /api/handoffs/decide/``: accept, reject, recycle or disqualify an arrival;
 - ``POST /api/handoffs/pull/``: a seller pulls a lead from the ready-for-sales queue;
+- ``POST /api/handoffs/undo/``: undo a decision (whoever made it, for 10 minutes; a manager
+  later, with a reason: ``funnel.leads.undo``);
 - ``GET /api/handoffs/board/`` and ``/api/handoffs/queue/``: the arrivals waiting for a
   decision, and the ready-for-sales queue.
 
@@ -45,6 +47,7 @@ from funnel.leads.models import (
     Handoff,
     HandoffDecision,
     HandoffReason,
+    HandoffUndo,
     ReasonKind,
     SellerLimit,
     Side,
@@ -69,6 +72,7 @@ from funnel.leads.services import (
     seller_limit_set,
     waterfall_save,
 )
+from funnel.leads.undo import handoff_undo
 from funnel.models import Visit
 from streams.api import IdFilter
 from streams.api.common import ScopedToUser, _InputSerializer
@@ -472,6 +476,46 @@ class PullSerializer(ScopedToUser, _InputSerializer):
         ).select_related("deal")
 
 
+class UndoSerializer(ScopedToUser, _InputSerializer):
+    decision = serializers.PrimaryKeyRelatedField(
+        queryset=HandoffDecision.objects.none(), help_text="The decision to undo."
+    )
+    reason = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Why it is undone: required of a manager after the decider's 10 minutes.",
+    )
+
+    def scope_to(self, user: User) -> None:
+        self.fields["decision"].queryset = HandoffDecision.objects.filter(
+            deal__stream__in=streams_visible_to(user)
+        ).select_related("deal")
+
+
+class UndoneSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = HandoffUndo
+        fields = [
+            "id",
+            "deal",
+            "visit",
+            "handoff",
+            "stage",
+            "kind",
+            "pull",
+            "reason_label",
+            "note",
+            "decided_by",
+            "decided_at",
+            "undone_by",
+            "undone_at",
+            "reason",
+        ]
+        read_only_fields = fields
+
+
 class ArrivalSerializer(serializers.Serializer):
     visit = serializers.IntegerField(source="visit_id")
     deal = serializers.IntegerField(source="deal_id")
@@ -579,6 +623,30 @@ class HandoffViewSet(viewsets.GenericViewSet):
             return self._decision(lead_pull(user=request.user, **data.validated_data))
         except LeadTaken as taken:
             return Response(taken.message_dict, status=status.HTTP_409_CONFLICT)
+
+    @extend_schema(
+        summary="Undo a hand-off decision",
+        description="Whoever made the decision may undo it for 10 minutes; the team's "
+        "managers later, with a `reason`. The lead waits at the hand-off again exactly as "
+        "before (a reject's or recycle's move taken back, a disqualified case reopened, a "
+        "pulled case given back to its owner before the pull). 400 naming `decision` when the "
+        "lead moved on since or the window has passed, `reason` when a manager gives none; "
+        "403 for another rep and for leadership.",
+        request=UndoSerializer,
+        responses={
+            200: UndoneSerializer,
+            400: _DECIDE_ERRORS[400],
+            403: OpenApiResponse(
+                description="Only whoever decided (10 minutes) or a manager undoes it."
+            ),
+        },
+    )
+    @action(detail=False, methods=["post"])
+    def undo(self, request: Request) -> Response:
+        data = UndoSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        undo = handoff_undo(user=request.user, **data.validated_data)
+        return Response(UndoneSerializer(undo).data)
 
     @extend_schema(
         summary="Leads waiting for a decision at a stream's hand-offs, oldest first",
