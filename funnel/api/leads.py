@@ -50,6 +50,8 @@ class StageSerializer(serializers.Serializer):
 class CohortStageSerializer(serializers.Serializer):
     reached = _Int()
     share = _nullable_float("Reached ÷ created.")
+    low = _nullable_float("The share's Wilson 95 % interval, lower bound (null: none created).")
+    high = _nullable_float("The share's Wilson 95 % interval, upper bound.")
     median_hours = _nullable_float("From the first visit to the stage.")
     p85_hours = _nullable_float()
 

@@ -56,7 +56,7 @@ from streams.services import job_fail, job_finish, job_progress
 from vsm_project.background import job_claim
 
 #: The version of the result's layout (docs/leads.md "Leads result").
-RESULT_FORMAT = 1
+RESULT_FORMAT = 2
 #: The default window: the last 90 days up to the as-of instant (now).
 DEFAULT_DAYS = 90
 LEADS_JOB = "leads view"

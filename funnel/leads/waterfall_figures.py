@@ -30,6 +30,7 @@ from funnel.leads.models import DecisionKind, Handoff, HandoffDecision, Waterfal
 from funnel.leads.view import LeadsView
 from funnel.metrics.sql import is_postgres, timestamp_param
 from funnel.models import Deal, DealStatus, Visit
+from funnel.qualification.stats import wilson
 from streams.models import ValueStream
 
 DEAL = Deal._meta.db_table
@@ -347,11 +348,20 @@ def _durations(view: LeadsView, first: np.ndarray, reach: np.ndarray) -> np.ndar
     return out
 
 
+def share_figure(reached: int, created: int) -> dict:
+    """``{"share", "low", "high"}``: ``reached ÷ created`` with its Wilson 95 % interval,
+    rounded to ``DIGITS`` (all None for ``created == 0``)."""
+    found = wilson(reached, created)
+    if found is None:
+        return {"share": None, "low": None, "high": None}
+    return dict(zip(("share", "low", "high"), (round(x, DIGITS) for x in found), strict=True))
+
+
 def cohort_figures(view: LeadsView, stage_list: list[dict] | None = None) -> list[dict]:
     """``cohorts``: per calendar month (UTC) of the window, the cases whose first visit is in
     the window that month (``created``), and per stage how many reached it by ``as_of``, their
-    share of ``created``, and the median and p85 of the hours from the first visit to the
-    stage over those that reached it."""
+    share of ``created`` with its Wilson 95 % interval (``low``, ``high``), and the median and
+    p85 of the hours from the first visit to the stage over those that reached it."""
     stage_list = stage_list if stage_list is not None else stages(view.stream_id)
     months = window_months(view)
     first, reach = _reaches(view, stage_list)
@@ -376,7 +386,7 @@ def cohort_figures(view: LeadsView, stage_list: list[dict] | None = None) -> lis
             )
             figures[stage["key"]] = {
                 "reached": reached,
-                "share": round(reached / created, DIGITS) if created else None,
+                **share_figure(reached, created),
                 "median_hours": hours(median),
                 "p85_hours": hours(p85),
             }

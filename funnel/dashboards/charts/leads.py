@@ -35,6 +35,7 @@ from funnel.dashboards.charts.common import (
     _utc_buckets,
     _when,
 )
+from funnel.qualification.stats import wilson
 
 #: The queue verdicts (metrics.md §8 "queue verdict"): words and colour.
 VERDICTS = {
@@ -251,6 +252,8 @@ def waterfall_chart(result: dict) -> Chart:
                     reached,
                     _pct(got.get("share"), 1),
                     _pct(reached / before, 1) if before else None,
+                    _pct(got.get("low"), 1),
+                    _pct(got.get("high"), 1),
                     _r(got.get("median_hours"), 1),
                     _r(got.get("p85_hours"), 1),
                 ]
@@ -261,9 +264,9 @@ def waterfall_chart(result: dict) -> Chart:
     before = None
     for s in stages:
         reached = sum((c["stages"].get(s["key"]) or {}).get("reached", 0) for c in cohorts)
-        share = _pct(reached / created, 1) if created else None
+        share, low, high = (_pct(x, 1) for x in wilson(reached, created) or (None,) * 3)
         of_before = _pct(reached / before, 1) if before else None
-        totals.append(["all", s["name"], created, reached, share, of_before, None, None])
+        totals.append(["all", s["name"], created, reached, share, of_before, low, high, None, None])
         before = reached
     chart = Chart(
         key="waterfall",
@@ -271,11 +274,13 @@ def waterfall_chart(result: dict) -> Chart:
         units=f"leads reaching each stage; % of leads created; {unit} to get there",
         how_to_read=(
             "The leads created in the window, as a cohort: each bar is how many of them "
-            "reached the stage and its share of all created (the share of the stage before "
-            "is in the table and under the pointer). A "
+            "reached the stage and its share of all created, with the share's 95 % interval "
+            "(Wilson) under the pointer and in the table, as is the share of the stage "
+            "before. A "
             "lead reaches an offered stage (MQL, SQL) when it is handed over, an accepted "
             "stage (SAL, Opportunity) when the receiving side accepts it. Below, the same "
-            "shares by the month the leads were created: the latest months are young, so "
+            "shares by the month the leads were created, each with its 95 % interval as a "
+            "whisker (a month of few leads has a wide one): the latest months are young, so "
             "fewer of their leads have got far yet. The table adds the median and 85th "
             "percentile time from creation to each stage."
         ),
@@ -287,6 +292,8 @@ def waterfall_chart(result: dict) -> Chart:
             "reached",
             "share_pct",
             "of_previous_pct",
+            "share_low_pct",
+            "share_high_pct",
             f"median_{unit.replace(' ', '_')}",
             f"p85_{unit.replace(' ', '_')}",
         ],
@@ -304,8 +311,14 @@ def waterfall_chart(result: dict) -> Chart:
         [r[3] for r in totals],
         marker={"color": [VIRIDIS[min(i, DARKEST)] for i in range(len(names))]},
         **_text_outside([f"{r[3]:,} · {r[4]:.0f}%" for r in totals]),
-        customdata=[["" if r[5] is None else f"; {r[5]:.0f}% of the stage before"] for r in totals],
-        hovertemplate="%{y}: %{x:,} leads (%{text})%{customdata[0]}<extra></extra>",
+        customdata=[
+            [
+                "" if r[5] is None else f"; {r[5]:.0f}% of the stage before",
+                _interval_words(r),
+            ]
+            for r in totals
+        ],
+        hovertemplate="%{y}: %{x:,} leads (%{text}%{customdata[1]})%{customdata[0]}<extra></extra>",
     )
     figures = [
         _hbars(
@@ -332,9 +345,10 @@ def waterfall_chart(result: dict) -> Chart:
                     [r[4] for r in mine],
                     line={"color": colour, "width": 2},
                     marker={"symbol": SERIES[(i - 1) % len(SERIES)][1], "size": 8},
-                    customdata=[r[3] for r in mine],
-                    hovertemplate=f"{s['name']} %{{x}}: %{{y:.0f}}% (%{{customdata}} leads)"
-                    "<extra></extra>",
+                    error_y={**error_bars(mine, 4, 6, 7), "color": colour},
+                    customdata=[[r[3], r[2], _interval_words(r)] for r in mine],
+                    hovertemplate=f"{s['name']} %{{x}}: %{{y:.0f}}%%{{customdata[2]}} "
+                    "(%{customdata[0]} of %{customdata[1]} leads)<extra></extra>",
                 )
             )
         figures.append(
@@ -348,6 +362,11 @@ def waterfall_chart(result: dict) -> Chart:
             )
         )
     return chart.plotted(*figures)
+
+
+def _interval_words(row: list) -> str:
+    """``, 95 % interval 18.1–56.7%`` from a waterfall row's bounds; "" without them."""
+    return "" if row[6] is None else f", 95 % interval {row[6]:.1f}–{row[7]:.1f}%"
 
 
 def flow_chart(result: dict) -> Chart:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import copy
 
+from funnel.qualification.stats import wilson
+
 
 def _bins(*counts: int) -> list[dict]:
     edges = (0, 1, 4, 8, 24, 72, 168)
@@ -29,9 +31,12 @@ def _bins(*counts: int) -> list[dict]:
 
 
 def _stage(reached: int, created: int, median: float | None, p85: float | None) -> dict:
+    share, low, high = wilson(reached, created)
     return {
         "reached": reached,
-        "share": reached / created,
+        "share": share,
+        "low": round(low, 4),
+        "high": round(high, 4),
         "median_hours": median,
         "p85_hours": p85,
     }
@@ -56,7 +61,7 @@ def leads_result(*, reps: list[tuple[int, str]] = ((11, "Rep One"), (12, "Rep Tw
     october = [20, 12, 9, 5, 2, 0]
     return copy.deepcopy(
         {
-            "format": 1,
+            "format": 2,
             "view": {
                 "start": "2026-09-01T00:00:00+00:00",
                 "end": "2026-11-01T00:00:00+00:00",

@@ -38,9 +38,19 @@ def test_every_team_member_reads_the_same_team_wide_figures(api_client, log, who
     body = response.json()
     assert (body["status"], body["stale"], body["job"]) == ("ready", False, body["job"])
     result = body["result"]
-    assert result["format"] == 1
+    assert result["format"] == 2
     assert result["view"]["as_of"] == "2026-09-20T00:00:00+00:00"
     assert [c["created"] for c in result["cohorts"]] == [2, 3]
+    # August's Opportunity: 1 of 2 (A), Wilson 95 % [0.0945, 0.9055].
+    opportunity = result["cohorts"][0]["stages"][f"accepted-{log.sql.pk}"]
+    assert opportunity == {
+        "reached": 1,
+        "share": 0.5,
+        "low": 0.0945,
+        "high": 0.9055,
+        "median_hours": 73.5,
+        "p85_hours": 73.5,
+    }
     assert [(s["due"], s["met"], s["rate"]) for s in result["sla"]] == [
         (7, 2, 0.2857),
         (2, 1, 0.5),
@@ -162,6 +172,12 @@ def test_the_schema_documents_the_leads_endpoint():
         "separation",
         "waste",
     }
+    stage = schema["components"]["schemas"]["CohortStage"]
+    assert {"share", "low", "high"} <= set(stage["properties"]) <= set(stage["required"])
+    assert (
+        stage["properties"]["low"]["nullable"]
+        and "Wilson" in stage["properties"]["low"]["description"]
+    )
 
 
 def test_the_catch_up_queues_a_leads_job_whose_message_was_lost(log):

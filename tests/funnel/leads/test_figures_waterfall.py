@@ -9,7 +9,7 @@ from funnel.leads.models import Handoff, Side, Waterfall
 from funnel.leads.view import LeadsView
 from funnel.leads.waterfall_figures import cohort_figures, flow_figures, stages
 from streams.models import TimeBasis
-from tests.funnel.leads.hand_logs import at, base, elapsed_log, working_log
+from tests.funnel.leads.hand_logs import at, base, case, elapsed_log, working_log
 
 pytestmark = pytest.mark.django_db
 
@@ -26,8 +26,29 @@ def keys(ns) -> list[str]:
     return [k.format(m=ns.mql.pk, s=ns.sql.pk) for k in KEYS]
 
 
-def figure(reached, share, median, p85) -> dict:
-    return {"reached": reached, "share": share, "median_hours": median, "p85_hours": p85}
+#: The Wilson 95 % interval of ``reached`` of ``created`` to 4 decimals, worked apart from the
+#: code: ``scipy.stats.binomtest(reached, created).proportion_ci(method="wilson")``.
+WILSON_95 = {
+    (0, 2): (0.0, 0.6576),
+    (1, 2): (0.0945, 0.9055),
+    (2, 2): (0.3424, 1.0),
+    (0, 3): (0.0, 0.5615),
+    (2, 3): (0.2077, 0.9385),
+    (3, 3): (0.4385, 1.0),
+}
+
+
+def figure(reached, share, median, p85, of: int = 0) -> dict:
+    """A stage's cohort figure; ``of`` the month's created (none: no share, no interval)."""
+    low, high = WILSON_95[(reached, of)] if of else (None, None)
+    return {
+        "reached": reached,
+        "share": share,
+        "low": low,
+        "high": high,
+        "median_hours": median,
+        "p85_hours": p85,
+    }
 
 
 def by_key(ns, values: list) -> dict:
@@ -102,12 +123,12 @@ def test_cohorts_by_month_count_reached_stages_shares_and_hours_to_reach_them(lo
         "stages": by_key(
             log,
             [
-                figure(2, 1.0, 0.0, 0.0),
-                figure(2, 1.0, 14.0, 21.7),
-                figure(2, 1.0, 85.5, 126.8),
-                figure(2, 1.0, 120.0, 153.6),
-                figure(1, 0.5, 73.5, 73.5),
-                figure(1, 0.5, 243.0, 243.0),
+                figure(2, 1.0, 0.0, 0.0, of=2),
+                figure(2, 1.0, 14.0, 21.7, of=2),
+                figure(2, 1.0, 85.5, 126.8, of=2),
+                figure(2, 1.0, 120.0, 153.6, of=2),
+                figure(1, 0.5, 73.5, 73.5, of=2),
+                figure(1, 0.5, 243.0, 243.0, of=2),
             ],
         ),
     }
@@ -116,9 +137,36 @@ def test_cohorts_by_month_count_reached_stages_shares_and_hours_to_reach_them(lo
         "created": 3,
         "stages": by_key(
             log,
-            [figure(3, 1.0, 0.0, 0.0), figure(3, 1.0, 1.0, 3.1)] + [figure(0, 0.0, None, None)] * 4,
+            [figure(3, 1.0, 0.0, 0.0, of=3), figure(3, 1.0, 1.0, 3.1, of=3)]
+            + [figure(0, 0.0, None, None, of=3)] * 4,
         ),
     }
+
+
+def test_a_cohort_share_carries_its_wilson_interval(db):
+    """20 leads created in September 2026, 7 of them offered at MQL: the share 7/20 = 0.35
+    and its Wilson 95 % interval, by hand with z = 1.959964 (z² = 3.841459): centre
+    (0.35 + z²/40) ÷ (1 + z²/20) = 0.446036 ÷ 1.192073 = 0.374171, half-width
+    z ÷ 1.192073 × √(0.35 × 0.65 ÷ 20 + z²/1600) = 1.644170 × 0.117371 = 0.192977, so
+    [0.181194, 0.567148] → [0.1812, 0.5671] (scipy.stats.binomtest(7, 20).proportion_ci(
+    method="wilson") gives the same). None went further: 0 of 20 is [0, 0.1611]."""
+    ns = base()
+    for i in range(20):
+        day = f"2026-09-{i + 1:02d}"
+        stays = [("Capture", f"{day}T09:00Z", f"{day}T10:00Z" if i < 7 else None)]
+        if i < 7:
+            stays.append(("MQL", f"{day}T10:00Z", None))
+        case(ns, *stays)
+    window = {"start": at("2026-09-01T00:00Z"), "end": at("2026-10-01T00:00Z")}
+    (september,) = cohort_figures(view(ns, as_of=at("2026-10-01T00:00Z"), **window))
+    assert september["created"] == 20
+    offered = september["stages"][f"offered-{ns.mql.pk}"]
+    assert (offered["reached"], offered["share"]) == (7, 0.35)
+    assert (offered["low"], offered["high"]) == (0.1812, 0.5671)
+    assert offered["low"] == pytest.approx(0.181194, abs=5e-5)
+    assert offered["high"] == pytest.approx(0.567148, abs=5e-5)
+    won = september["stages"]["won"]
+    assert (won["reached"], won["share"], won["low"], won["high"]) == (0, 0.0, 0.0, 0.1611)
 
 
 def test_a_recycled_lead_offered_again_counts_once_in_its_cohort(log):
@@ -132,9 +180,9 @@ def test_as_of_leaves_out_the_cases_and_stages_reached_after_it(log):
     accepted at 09:30, so it has not reached SAL nor SQL; C, D and E do not exist yet."""
     august, september = cohort_figures(view(log, as_of=at("2026-09-01T09:15Z")))
     stage = august["stages"]
-    assert stage[f"accepted-{log.mql.pk}"] == figure(1, 0.5, 26.5, 26.5)
-    assert stage[f"offered-{log.sql.pk}"] == figure(1, 0.5, 72.0, 72.0)
-    assert stage["won"] == figure(0, 0.0, None, None)
+    assert stage[f"accepted-{log.mql.pk}"] == figure(1, 0.5, 26.5, 26.5, of=2)
+    assert stage[f"offered-{log.sql.pk}"] == figure(1, 0.5, 72.0, 72.0, of=2)
+    assert stage["won"] == figure(0, 0.0, None, None, of=2)
     assert september == {
         "month": "2026-09",
         "created": 0,
@@ -147,11 +195,11 @@ def test_the_source_and_owner_filters_narrow_the_cohort(log):
     1 and 4 hours: median 2.5, p85 1 + 0.85 × 3 = 3.55."""
     august, september = cohort_figures(view(log, source="event"))
     assert (august["created"], september["created"]) == (0, 2)
-    assert september["stages"][f"offered-{log.mql.pk}"] == figure(2, 1.0, 1.0, 1.0)
+    assert september["stages"][f"offered-{log.mql.pk}"] == figure(2, 1.0, 1.0, 1.0, of=2)
     august, september = cohort_figures(view(log, owner_id=log.rep2.pk))
     assert (august["created"], september["created"]) == (0, 2)
-    assert september["stages"][f"offered-{log.mql.pk}"] == figure(2, 1.0, 2.5, 3.55)
-    assert september["stages"]["won"] == figure(0, 0.0, None, None)
+    assert september["stages"][f"offered-{log.mql.pk}"] == figure(2, 1.0, 2.5, 3.55, of=2)
+    assert september["stages"]["won"] == figure(0, 0.0, None, None, of=2)
 
 
 def test_cohort_hours_in_working_time_are_the_teams_default_calendars(db):
@@ -166,10 +214,10 @@ def test_cohort_hours_in_working_time_are_the_teams_default_calendars(db):
     (elapsed,) = cohort_figures(view(ns, **window))
     m = ns.mql.pk
     assert working["created"] == elapsed["created"] == 3
-    assert working["stages"][f"offered-{m}"] == figure(3, 1.0, 5.5, 7.6)
-    assert working["stages"][f"accepted-{m}"] == figure(2, 0.6667, 5.25, 8.225)
-    assert elapsed["stages"][f"offered-{m}"] == figure(3, 1.0, 5.5, 52.05)
-    assert elapsed["stages"][f"accepted-{m}"] == figure(2, 0.6667, 44.75, 75.375)
+    assert working["stages"][f"offered-{m}"] == figure(3, 1.0, 5.5, 7.6, of=3)
+    assert working["stages"][f"accepted-{m}"] == figure(2, 0.6667, 5.25, 8.225, of=3)
+    assert elapsed["stages"][f"offered-{m}"] == figure(3, 1.0, 5.5, 52.05, of=3)
+    assert elapsed["stages"][f"accepted-{m}"] == figure(2, 0.6667, 44.75, 75.375, of=3)
 
 
 def test_a_window_before_any_case_lists_its_months_empty(log):

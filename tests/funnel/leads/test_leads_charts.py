@@ -87,14 +87,32 @@ def test_the_waterfall_adds_the_cohorts_up(result):
     assert bars["x"] == [30, 20, 15, 9, 5, 1]
     assert bars["text"][:3] == ["30 · 100%", "20 · 67%", "15 · 50%"]
     assert [r[5] for r in totals] == [None, 66.7, 75.0, 60.0, 55.6, 20.0]  # of the stage before
-    assert bars["customdata"][2] == ["; 75% of the stage before"]
+    # 15 of 30: Wilson 95 % [0.3315, 0.6685] (scipy binomtest(15, 30), method "wilson").
+    assert bars["customdata"][2] == ["; 75% of the stage before", ", 95 % interval 33.2–66.8%"]
     # By cohort month: a line per stage after the first, its shares from the rows.
     lines = {t["name"]: t for t in chart.figures[1].spec["data"]}
     assert list(lines) == ["MQL", "SAL", "SQL", "Opportunity", "Won"]
     assert lines["MQL"]["x"] == ["2026-09", "2026-10"]
     assert lines["MQL"]["y"] == [80.0, 60.0]
     september_sal = next(r for r in chart.rows if r[:2] == ["2026-09", "SAL"])
-    assert september_sal == ["2026-09", "SAL", 10, 6, 60.0, 75.0, 20.0, 40.0]
+    # 6 of 10: Wilson 95 % [0.3127, 0.8318] (scipy binomtest(6, 10), method "wilson").
+    assert september_sal == ["2026-09", "SAL", 10, 6, 60.0, 75.0, 31.3, 83.2, 20.0, 40.0]
+
+
+def test_the_waterfall_shows_each_share_with_its_wilson_interval(result):
+    """All months: MQL 20 of 30, Wilson 95 % [0.4878, 0.8077] (scipy binomtest(20, 30),
+    method "wilson"); by month, September's MQL 8 of 10 [0.4902, 0.9433] and October's 12
+    of 20 [0.3866, 0.7812] drawn as whiskers around 80 % and 60 %."""
+    chart = waterfall_chart(result)
+    assert chart.columns[4:8] == ["share_pct", "of_previous_pct", "share_low_pct", "share_high_pct"]
+    mql = next(r for r in chart.rows if r[:2] == ["all", "MQL"])
+    assert mql[4:8] == [66.7, 66.7, 48.8, 80.8]
+    bars = chart.figures[0].spec["data"][0]
+    assert bars["customdata"][1][1] == ", 95 % interval 48.8–80.8%"
+    line = next(t for t in chart.figures[1].spec["data"] if t["name"] == "MQL")
+    assert line["error_y"]["array"] == [14.3, 18.1]
+    assert line["error_y"]["arrayminus"] == [31.0, 21.3]
+    assert line["customdata"][0] == [8, 10, ", 95 % interval 49.0–94.3%"]
 
 
 def test_the_flow_plots_each_stage_and_the_leads_turned_down(result):

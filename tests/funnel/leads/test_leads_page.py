@@ -85,6 +85,15 @@ def test_every_member_reads_the_dashboard(board, who):
     assert f'href="/streams/{board.stream.slug}/queue/"' in html
 
 
+def test_the_waterfall_csv_has_each_shares_interval(board):
+    """The fixture's September SAL: 6 of 10, Wilson 95 % [31.3, 83.2] %."""
+    rows = list(csv.reader(io.StringIO(csv_of(board, board.manager, "waterfall").content.decode())))
+    header = rows[0]
+    assert header[4:8] == ["share_pct", "of_previous_pct", "share_low_pct", "share_high_pct"]
+    sal = next(r for r in rows[1:] if r[:2] == ["2026-09", "SAL"])
+    assert sal[4:8] == ["60.0", "75.0", "31.3", "83.2"]
+
+
 def test_outsiders_get_a_404_and_strangers_the_login(board):
     assert page(board, board.outsider).status_code == 404
     assert csv_of(board, board.outsider, "sla").status_code == 404

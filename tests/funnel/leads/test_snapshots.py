@@ -141,7 +141,7 @@ def test_compute_leads_puts_every_part_together(log):
         "separation",
         "waste",
     ]
-    assert result["format"] == 1
+    assert result["format"] == 2
     assert result["view"] == {
         "start": "2026-08-24T00:00:00+00:00",
         "end": "2026-09-14T00:00:00+00:00",
