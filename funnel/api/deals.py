@@ -8,6 +8,9 @@ change 403.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.db.models import OuterRef, QuerySet, Subquery
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, status
@@ -107,6 +110,13 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, AnsweringVie
         )[:1]
         return deals_visible_to(self.request.user).annotate(current_step=Subquery(open_visit_step))
 
+    def _change(self, request: Request, service: Callable[..., Any], **extra: Any) -> Response:
+        """``service(deal=…, **extra, **body)``, the body read with the action's serializer
+        (its fields are the service's keywords), and the deal answered as it is after."""
+        deal = self.get_object()
+        service(deal=deal, **extra, **self._validated(request))
+        return self._answer(deal)
+
     @extend_schema(
         summary="Create a deal",
         request=DealCreateSerializer,
@@ -152,10 +162,7 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, AnsweringVie
         "back to a step visited before is rework.",
     )
     def move(self, request: Request, pk: str | None = None) -> Response:
-        deal = self.get_object()
-        data = self._validated(request)
-        deal_move(deal=deal, step=data["step"], at=data.get("at"), actor=request.user)
-        return self._answer(deal)
+        return self._change(request, deal_move, actor=request.user)
 
     @_deal_action(
         "Log hands-on work at the deal's current step",
@@ -165,10 +172,7 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, AnsweringVie
         url_path="log-work",
     )
     def log_work(self, request: Request, pk: str | None = None) -> Response:
-        deal = self.get_object()
-        data = self._validated(request)
-        deal_log_work(deal=deal, minutes=data["minutes"])
-        return self._answer(deal)
+        return self._change(request, deal_log_work)
 
     @_deal_action(
         "Close the deal as won or lost",
@@ -176,16 +180,7 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, AnsweringVie
         description="Its current visit ends at the same instant.",
     )
     def close(self, request: Request, pk: str | None = None) -> Response:
-        deal = self.get_object()
-        data = self._validated(request)
-        deal_close(
-            deal=deal,
-            outcome=data["outcome"],
-            at=data.get("at"),
-            lost_reason=data["lost_reason"],
-            actor=request.user,
-        )
-        return self._answer(deal)
+        return self._change(request, deal_close, actor=request.user)
 
     @_deal_action(
         "Undo your close of the deal (within 10 minutes)",
@@ -209,10 +204,7 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, AnsweringVie
         "`deal` when it is open.",
     )
     def reopen(self, request: Request, pk: str | None = None) -> Response:
-        deal = self.get_object()
-        data = self._validated(request)
-        deal_reopen(deal=deal, user=request.user, reason=data["reason"])
-        return self._answer(deal)
+        return self._change(request, deal_reopen, user=request.user)
 
     @extend_schema(
         summary="The deal's history of closes, undos and reopens",
