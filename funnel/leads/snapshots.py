@@ -33,7 +33,6 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 
-from funnel.eventlog.moments import moment_from_text
 from funnel.eventlog.working import calendar_signature
 from funnel.leads.models import (
     Handoff,
@@ -47,13 +46,15 @@ from funnel.leads.models import (
 from funnel.leads.view import LeadsView
 from funnel.metrics.engine import NO_CALENDAR, stream_basis
 from funnel.models import Deal, MetricsState
-from funnel.qualification.snapshots import JOIN, REQUESTED_EVERY, RETRY_AFTER
-from funnel.view_jobs import view_job
+from funnel.view_jobs import (
+    SnapshotKind,
+    param_moments,
+    param_text,
+    view_job_params,
+)
 from streams.calendars.selectors import team_default_calendar
 from streams.ids import parse_id
-from streams.models import Job, ProcessStep, TimeBasis, ValueStream
-from streams.services import job_fail, job_finish, job_progress
-from vsm_project.background import job_claim
+from streams.models import ProcessStep, TimeBasis, ValueStream
 
 #: The version of the result's layout (docs/leads.md "Leads result").
 RESULT_FORMAT = 2
@@ -73,14 +74,6 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ").replace(".000000Z", "Z")
 
 
-def _text(params: Any, name: str, errors: dict[str, str]) -> str:
-    raw = (params.get(name) or "").strip()
-    if "\x00" in raw:
-        errors[name] = "A parameter cannot contain a NUL character (\\x00)."
-        return ""
-    return raw
-
-
 def leads_view_from_params(
     stream: ValueStream, params: Any, *, now: datetime | None = None
 ) -> tuple[LeadsView, str, bool]:
@@ -97,14 +90,7 @@ def leads_view_from_params(
     moment it is computed). A ``ValidationError`` naming each bad parameter."""
     now = now or timezone.now()
     errors: dict[str, str] = {}
-    moments: dict[str, datetime | None] = {"start": None, "end": None, "as_of": None}
-    for name in moments:
-        raw = _text(params, name, errors)
-        if raw:
-            try:
-                moments[name] = moment_from_text(raw, UTC)
-            except ValueError as exc:
-                errors[name] = str(exc)
+    moments = param_moments(params, ("start", "end", "as_of"), errors)
     if (moments["start"] is None) != (moments["end"] is None) and not (
         {"start", "end"} & set(errors)
     ):
@@ -119,18 +105,18 @@ def leads_view_from_params(
     start = moments["start"] or end - timedelta(days=DEFAULT_DAYS)
     if not errors and end <= start:
         errors["end"] = "The window ends after it starts."
-    source = _text(params, "source", errors)
+    source = param_text(params, "source", errors)
     if len(source) > SOURCE_MAX:
         errors["source"] = f"A lead source is at most {SOURCE_MAX} characters."
     owner_id: int | None = None
-    raw_owner = _text(params, "owner", errors)
+    raw_owner = param_text(params, "owner", errors)
     if raw_owner:
         owner_id = parse_id(raw_owner)
         if owner_id is None:
             errors["owner"] = f"'{raw_owner[:40]}' is not a user id (a whole number)."
         elif not get_user_model().objects.filter(pk=owner_id).exists():
             errors["owner"] = f"There is no user {owner_id}."
-    basis = _text(params, "time", errors) or stream_basis(stream)
+    basis = param_text(params, "time", errors) or stream_basis(stream)
     if basis not in TimeBasis.values:
         errors["time"] = f"'{basis[:40]}' is not a time basis; use elapsed or working."
     elif basis == TimeBasis.WORKING and team_default_calendar(stream.team_id) is None:
@@ -234,59 +220,15 @@ def leads_signature(stream: ValueStream, *, tick: str = "") -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
-def leads_job_params(*, stream: ValueStream, view: LeadsView, key: str, live: bool) -> dict:
+def leads_job_params(stream: ValueStream, view: LeadsView, key: str, live: bool) -> dict:
     """What the job computing ``view`` needs (its ``key`` names the stream and the view)."""
-    return {
-        "key": f"{stream.pk}/{key}",
-        "stream": stream.pk,
-        "view_key": key,
-        "start": view.start.isoformat(),
-        "end": view.end.isoformat(),
+    return view_job_params(stream, view, key) | {
         "as_of": None if live else view.as_of.isoformat(),
         "rolling": key.startswith("last-"),
         "source": view.source,
         "owner": view.owner_id,
         "basis": view.basis,
     }
-
-
-def leads_job(
-    *, stream: ValueStream, view: LeadsView, key: str, live: bool, user: object, now: datetime
-) -> Job:
-    """The job computing ``view`` (``funnel.view_jobs.view_job``: joined when one runs,
-    a recent failure returned as it is). Call it outside a transaction."""
-    return view_job(
-        kind=LEADS_JOB,
-        task=LEADS_TASK,
-        stream=stream,
-        key=key,
-        params=leads_job_params(stream=stream, view=view, key=key, live=live),
-        user=user,
-        now=now,
-        join=JOIN,
-        retry_after=RETRY_AFTER,
-    )
-
-
-def leads_view_read(
-    stream: ValueStream, params: Any, *, user: object = None, now: datetime | None = None
-) -> tuple[LeadsSnapshot | None, Job | None]:
-    """The snapshot of the view ``params`` name (None: never computed) and the job that
-    computes it when it is missing or stale (None: it is fresh). ``ValidationError`` naming
-    the parameter for a bad one."""
-    now = now or timezone.now()
-    view, key, live = leads_view_from_params(stream, params, now=now)
-    signature = leads_signature(stream, tick=_tick(live, now))
-    snapshot = LeadsSnapshot.objects.filter(stream=stream, view_key=key).first()
-    if snapshot is not None and snapshot.source_signature == signature and snapshot.computed_at:
-        if now - snapshot.requested_at > REQUESTED_EVERY:  # a write per read would cost more
-            LeadsSnapshot.objects.filter(pk=snapshot.pk).update(requested_at=now)
-        return snapshot, None
-    job = leads_job(stream=stream, view=view, key=key, live=live, user=user, now=now)
-    snapshot = LeadsSnapshot.objects.filter(stream=stream, view_key=key).first()
-    if snapshot is not None and snapshot.computed_at is None:
-        snapshot = None
-    return snapshot, job
 
 
 def _view_of_job(params: dict, now: datetime) -> LeadsView:
@@ -309,37 +251,32 @@ def _view_of_job(params: dict, now: datetime) -> LeadsView:
     )
 
 
-def leads_job_run(*, job_id: int) -> int:
-    """Compute the view of job ``job_id`` and store its snapshot (the task's body). The
-    signature is taken before computing, so a change made meanwhile makes it stale again.
-    Returns the cases created in the view's window; a failure fails the job and is raised."""
-    if not job_claim(job_id=job_id):
-        return 0  # a second message of a job that ran or runs
-    params = Job.objects.get(pk=job_id).params
-    try:
-        job_progress(job_id=job_id, done=0, total=2, message="Reading the leads")
-        stream = ValueStream.objects.get(pk=params["stream"])
-        now = timezone.now()
-        signature = leads_signature(stream, tick=_tick(not params.get("as_of"), now))
-        result = compute_leads(_view_of_job(params, now))
-        job_progress(job_id=job_id, done=1, total=2, message="Storing the Leads figures")
-        LeadsSnapshot.objects.update_or_create(
-            stream=stream,
-            view_key=params["view_key"],
-            defaults={
-                "result": result,
-                "computed_at": timezone.now(),
-                "requested_at": now,
-                "source_signature": signature,
-                "job_id": job_id,
-            },
-        )
-    except Exception as exc:
-        job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
-        raise
-    created = sum(c["created"] for c in result.get("cohorts", []))
-    job_finish(job_id=job_id, result={"cases created": created}, message="Ready")
-    return created
+def _created(result: dict) -> int:
+    return sum(c["created"] for c in result.get("cohorts", []))
+
+
+LEADS = SnapshotKind(
+    model=LeadsSnapshot,
+    # A view as of now (its job's ``as_of`` is None) is signed with the five minutes it is in.
+    signature=lambda stream, params, now: leads_signature(
+        stream, tick=_tick(not params.get("as_of"), now)
+    ),
+    compute=lambda stream, params, now: {"result": compute_leads(_view_of_job(params, now))},
+    counted=lambda result: ("cases created", _created(result)),
+    reading="Reading the leads",
+    storing="Storing the Leads figures",
+    job=LEADS_JOB,
+    task=LEADS_TASK,
+    view_from_params=leads_view_from_params,
+    job_params=leads_job_params,
+)
+
+
+#: The snapshot of the view the parameters name and, when it is missing or stale, the job that
+#: computes it (``SnapshotKind.read``); the job's body, which returns the cases created in the
+#: view's window.
+leads_view_read = LEADS.read
+leads_job_run = LEADS.run
 
 
 def view_dict(view: LeadsView) -> dict:

@@ -24,25 +24,22 @@ from django.core.exceptions import ValidationError
 from django.db.models import Max
 from django.utils import timezone
 
-from funnel.eventlog.moments import moment_from_text
 from funnel.models import Deal, MetricsState
 from funnel.qualification.lab import RESULT_FORMAT, LabView, compute_lab
 from funnel.qualification.models import Criterion, CriterionScore, LabSnapshot, WinCall
-from funnel.view_jobs import view_job
+from funnel.view_jobs import (
+    SnapshotKind,
+    param_moments,
+    view_job_params,
+)
 from streams.ids import parse_id
-from streams.models import Job, ProcessStep, ValueStream
-from streams.services import job_fail, job_finish, job_progress
-from vsm_project.background import job_claim
+from streams.models import ProcessStep, ValueStream
 
 AT_CLOSE = "close"
 #: The default window: the last 365 days, up to the end of today (UTC).
 DEFAULT_DAYS = 365
 LAB_JOB = "lab view"
 LAB_TASK = "funnel.tasks.compute_lab"
-#: How long a job computing the same view is joined rather than started again.
-JOIN = timedelta(minutes=15)
-#: How long after a job of a view failed (other than for want of a worker) it is tried again.
-RETRY_AFTER = timedelta(minutes=5)
 
 
 def _stamp(moment: datetime) -> str:
@@ -70,16 +67,7 @@ def lab_view_from_params(
     A ``ValidationError`` naming each bad parameter."""
     now = now or timezone.now()
     errors: dict[str, str] = {}
-    moments: dict[str, datetime | None] = {"start": None, "end": None}
-    for name in moments:
-        raw = (params.get(name) or "").strip()
-        if "\x00" in raw:
-            errors[name] = "A parameter cannot contain a NUL character (\\x00)."
-        elif raw:
-            try:
-                moments[name] = moment_from_text(raw, UTC)
-            except ValueError as exc:
-                errors[name] = str(exc)
+    moments = param_moments(params, ("start", "end"), errors)
     rolling = moments["start"] is None and moments["end"] is None
     end = moments["end"] or datetime.combine(now.astimezone(UTC).date(), time(), UTC) + timedelta(
         days=1
@@ -145,102 +133,46 @@ def _day(rolling: bool, now: datetime) -> str:
     return now.astimezone(UTC).date().isoformat() if rolling else ""
 
 
-def lab_job_params(*, stream: ValueStream, view: LabView, key: str, rolling: bool) -> dict:
+def lab_job_params(stream: ValueStream, view: LabView, key: str, rolling: bool) -> dict:
     """What the job computing ``view`` needs (its ``key`` names the stream and the view)."""
-    return {
-        "key": f"{stream.pk}/{key}",
-        "stream": stream.pk,
-        "view_key": key,
-        "start": view.start.isoformat(),
-        "end": view.end.isoformat(),
-        "as_of": view.as_of,
-        "rolling": rolling,
-    }
+    return view_job_params(stream, view, key) | {"as_of": view.as_of, "rolling": rolling}
 
 
-def lab_job(
-    *, stream: ValueStream, view: LabView, key: str, rolling: bool, user: object, now: datetime
-) -> Job:
-    """The job computing ``view`` (``funnel.view_jobs.view_job``: joined when one runs,
-    a recent failure returned as it is). Call it outside a transaction."""
-    return view_job(
-        kind=LAB_JOB,
-        task=LAB_TASK,
-        stream=stream,
-        key=key,
-        params=lab_job_params(stream=stream, view=view, key=key, rolling=rolling),
-        user=user,
-        now=now,
-        join=JOIN,
-        retry_after=RETRY_AFTER,
+def _lab_fields(stream: ValueStream, params: dict, now: datetime) -> dict:
+    view = LabView(
+        start=datetime.fromisoformat(params["start"]),
+        end=datetime.fromisoformat(params["end"]),
+        as_of=params["as_of"],
     )
+    result = compute_lab(stream, view)
+    deals = (result.get("open_deals") or {}).pop("deals", {})
+    return {"result": result, "open_deals": deals}
 
 
-#: How stale a snapshot's ``requested_at`` (when it was last read) may be before a read
-#: records itself.
-REQUESTED_EVERY = timedelta(hours=1)
+def _lab_job_signature(stream: ValueStream, params: dict, now: datetime) -> str:
+    return lab_signature(stream, day=_day(params.get("rolling", False), now))
 
 
-def lab_view_read(
-    stream: ValueStream, params: Any, *, user: object = None, now: datetime | None = None
-) -> tuple[LabSnapshot | None, Job | None]:
-    """The snapshot of the view ``params`` name (None: never computed) and the job that
-    computes it when it is missing or stale (None: it is fresh). ``ValidationError`` naming
-    the parameter for a bad one."""
-    now = now or timezone.now()
-    view, key, rolling = lab_view_from_params(stream, params, now=now)
-    signature = lab_signature(stream, day=_day(rolling, now))
+LAB = SnapshotKind(
+    model=LabSnapshot,
+    signature=_lab_job_signature,
+    compute=_lab_fields,
+    counted=lambda result: ("closed deals", result["deals"]["closed"]),
+    job=LAB_JOB,
+    task=LAB_TASK,
     # The open deals' probabilities are read only when asked for (lab_snapshot_result).
-    snapshot = LabSnapshot.objects.filter(stream=stream, view_key=key).defer("open_deals").first()
-    if snapshot is not None and snapshot.source_signature == signature and snapshot.computed_at:
-        if now - snapshot.requested_at > REQUESTED_EVERY:  # a write per read would cost more
-            LabSnapshot.objects.filter(pk=snapshot.pk).update(requested_at=now)
-        return snapshot, None
-    job = lab_job(stream=stream, view=view, key=key, rolling=rolling, user=user, now=now)
-    snapshot = LabSnapshot.objects.filter(stream=stream, view_key=key).first()
-    if snapshot is not None and snapshot.computed_at is None:
-        snapshot = None
-    return snapshot, job
+    defer=("open_deals",),
+    view_from_params=lab_view_from_params,
+    job_params=lab_job_params,
+    reading="Reading the closed deals",
+    storing="Storing the lab",
+)
 
 
-def lab_job_run(*, job_id: int) -> int:
-    """Compute the view of job ``job_id`` and store its snapshot (the task's body). The
-    signature is taken before computing, so a change made meanwhile makes it stale again.
-    Returns the closed deals of the view; a failure fails the job and is raised."""
-    if not job_claim(job_id=job_id):
-        return 0  # a second message of a job that ran or runs
-    params = Job.objects.get(pk=job_id).params
-    try:
-        job_progress(job_id=job_id, done=0, total=2, message="Reading the closed deals")
-        stream = ValueStream.objects.get(pk=params["stream"])
-        now = timezone.now()
-        signature = lab_signature(stream, day=_day(params.get("rolling", False), now))
-        view = LabView(
-            start=datetime.fromisoformat(params["start"]),
-            end=datetime.fromisoformat(params["end"]),
-            as_of=params["as_of"],
-        )
-        result = compute_lab(stream, view)
-        job_progress(job_id=job_id, done=1, total=2, message="Storing the lab")
-        deals = (result.get("open_deals") or {}).pop("deals", {})
-        LabSnapshot.objects.update_or_create(
-            stream=stream,
-            view_key=params["view_key"],
-            defaults={
-                "result": result,
-                "open_deals": deals,
-                "computed_at": timezone.now(),
-                "requested_at": now,
-                "source_signature": signature,
-                "job_id": job_id,
-            },
-        )
-    except Exception as exc:
-        job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
-        raise
-    closed = result["deals"]["closed"]
-    job_finish(job_id=job_id, result={"closed deals": closed}, message="Ready")
-    return closed
+#: The snapshot of the view the parameters name and, when it is missing or stale, the job that
+#: computes it (``SnapshotKind.read``); the job's body, which returns the view's closed deals.
+lab_view_read = LAB.read
+lab_job_run = LAB.run
 
 
 def lab_snapshot_result(snapshot: LabSnapshot) -> dict:
