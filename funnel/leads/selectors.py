@@ -2,22 +2,24 @@
 load, and who may decide or pull (docs/leads.md).
 
 An *arrival* waiting for a decision is an open visit (``exited_at`` empty; only an open case
-has one) at a hand-off step with no :class:`HandoffDecision`. The board and the queue read them per
-hand-off step through the partial index ``visit_open_step_entered`` (step, entered_at WHERE
-exited_at IS NULL), oldest first, with ``NOT EXISTS`` on the decision, and cut at ``limit``
-rows (the total is counted apart), so a stream of a million leads reads a page of rows, not
-its history. Ages are in working minutes of the hand-off step's lane calendar (else the
-team's default): ``W(now) − entered_w``, W(now) computed once per calendar; elapsed minutes
-where the team has no calendar.
+has one) at a hand-off step with no :class:`HandoffDecision`. The board and the queue read them a
+page at a time per hand-off step through the partial index ``visit_open_step_entered`` (step,
+entered_at WHERE exited_at IS NULL), oldest first, with ``NOT EXISTS`` on the decision: a page
+of ``limit`` rows after a cursor (the ``(entered_at, id)`` of the previous page's last row),
+so a stream of a million leads reads a page of rows, not its history. How many wait is counted
+apart (:func:`waiting_counts`). Ages are in working minutes of the hand-off step's lane
+calendar (else the team's default): ``W(now) − entered_w``, W(now) computed once per calendar;
+elapsed minutes where the team has no calendar.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from funnel.eventlog.working import stream_calendars
@@ -27,8 +29,14 @@ from funnel.qualification.models import LabSnapshot
 from streams.models import Role, ValueStream
 from streams.selectors import User, role_in_team, stream_can_edit
 
-#: Rows the board and the queue show at most (the total is counted apart).
+#: Rows the board and the queue read at most at once (the API's page; the pages show fewer).
 BOARD_LIMIT = 200
+#: Up to this many open visits at a hand-off step, its waiting arrivals are counted on every
+#: read (one index probe each); above it the count is kept in the cache while the step's open
+#: visits and the latest decision stay the same (:func:`waiting_counts`).
+COUNT_EXACT_UNDER = 1000
+#: The longest a kept count is used (seconds), whatever the signature says.
+COUNT_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -67,8 +75,13 @@ class ArrivalRow:
 @dataclass(frozen=True)
 class ArrivalPage:
     rows: list[ArrivalRow]
-    #: All waiting arrivals, of which ``rows`` are the oldest ``limit``.
+    #: All waiting arrivals (of every hand-off read), of which ``rows`` is one page.
     total: int
+    #: More rows follow the last of ``rows`` in the page's order.
+    more: bool = False
+    #: Waiting arrivals per hand-off (id → count), every hand-off of the stream (the board) or
+    #: the pull hand-off (the queue).
+    counts: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -150,56 +163,230 @@ def _row(visit: Visit, handoff: Handoff, now: datetime, now_w: int | None) -> Ar
     )
 
 
+def _count_sql() -> str:
+    # The open visits of the step in the index's order first (the ORDER BY keeps them a
+    # subquery of their own): counted as one NOT EXISTS per open visit of the step, PostgreSQL
+    # otherwise reads every open visit of the stream (``visit_one_open_per_deal``) and filters
+    # them by step, a heap page each (benchmarks.md, "Leads, hand-offs and pull").
+    visit, decision = Visit._meta.db_table, HandoffDecision._meta.db_table
+    return (
+        f"SELECT count(*) FROM (SELECT v.id FROM {visit} v WHERE v.step_id = %s "
+        "AND v.exited_at IS NULL ORDER BY v.step_id, v.entered_at) w "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {decision} d WHERE d.visit_id = w.id)"
+    )
+
+
+def _count_now(step_id: int) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(_count_sql(), [step_id])
+        return cursor.fetchone()[0]
+
+
+def waiting_counts(step_ids: list[int], known: dict[int, int] | None = None) -> dict[int, int]:
+    """How many arrivals wait (open, undecided) at each of ``step_ids``.
+
+    Counting them is one index probe per open visit of the step (tens of milliseconds for
+    the ten thousand open visits of a queue at a million leads). So one query first reads,
+    from the step's partial index alone, how many visits are open at each step and the latest
+    arrival, and one the latest decision anywhere: a step with at most
+    :data:`COUNT_EXACT_UNDER` open visits is counted again; a larger one takes its count from
+    the cache while that signature is unchanged (an arrival, a move or a close on the step,
+    or a new decision, changes it) and for at most :data:`COUNT_SECONDS`. Undoing a decision
+    whose visit stays open (an accept) changes none of them: a larger step's count can be
+    one short for up to a minute. ``known``: steps whose count the caller read whole (a first
+    page that held every waiting arrival), not counted again."""
+    known = {s: n for s, n in (known or {}).items() if s in step_ids}
+    step_ids = [s for s in step_ids if s not in known]
+    if not step_ids:
+        return known
+    open_at = {
+        step: (n, last)
+        for step, n, last in Visit.objects.filter(step_id__in=step_ids, exited_at__isnull=True)
+        .order_by()
+        .values("step_id")
+        .annotate(n=Count("*"), last=Max("entered_at"))
+        .values_list("step_id", "n", "last")
+    }
+    big = [s for s in step_ids if open_at.get(s, (0, None))[0] > COUNT_EXACT_UNDER]
+    kept: dict[str, object] = {}
+    latest = None
+    if big:
+        latest = HandoffDecision.objects.aggregate(m=Max("id"))["m"]
+        kept = cache.get_many([f"leads:waiting:{s}" for s in big])
+    counts: dict[int, int] = dict(known)
+    for step in step_ids:
+        n, last = open_at.get(step, (0, None))
+        if n == 0:
+            counts[step] = 0
+            continue
+        if step not in big:
+            counts[step] = _count_now(step)
+            continue
+        key = f"leads:waiting:{step}"
+        signature = (n, last.isoformat() if last else "", latest)
+        found = kept.get(key)
+        if isinstance(found, tuple) and found[0] == signature:
+            counts[step] = found[1]
+            continue
+        counts[step] = _count_now(step)
+        cache.set(key, (signature, counts[step]), COUNT_SECONDS)
+    return counts
+
+
+def _after(cursor: tuple[datetime, int] | None) -> Q:
+    """Rows after ``cursor`` (an arrival's ``(entered_at, visit id)``) in the page's order."""
+    if cursor is None:
+        return Q()
+    at, pk = cursor
+    # entered_at >= at bounds the index scan; the OR drops the cursor's own moment's earlier ids.
+    return Q(entered_at__gte=at) & (Q(entered_at__gt=at) | Q(pk__gt=pk))
+
+
+def cursor_of(stream: ValueStream, visit_id: int | None) -> tuple[datetime, int] | None:
+    """The cursor of the page after the arrival ``visit_id`` (its visit at a step of the
+    stream, decided since or not); None for an unknown one (the page starts at the oldest)."""
+    if visit_id is None:
+        return None
+    at = (
+        Visit.objects.filter(pk=visit_id, deal__stream=stream)
+        .values_list("entered_at", flat=True)
+        .first()
+    )
+    return (at, visit_id) if at is not None else None
+
+
 def _arrivals(
-    stream: ValueStream, handoffs: list[Handoff], now: datetime, limit: int
+    stream: ValueStream,
+    handoffs: list[Handoff],
+    now: datetime,
+    limit: int,
+    *,
+    after: tuple[datetime, int] | None = None,
+    read: list[Handoff] | None = None,
 ) -> ArrivalPage:
-    now_w = now_offsets(stream, handoffs, now)
+    """One page: the ``limit`` oldest waiting arrivals after ``after`` at the hand-offs
+    ``read`` (all of ``handoffs`` by default), and the counts of every one of ``handoffs``."""
+    read = handoffs if read is None else read
+    now_w = now_offsets(stream, read, now)
     rows: list[ArrivalRow] = []
-    total = 0
-    for handoff in handoffs:
-        waiting = waiting_visits(handoff.step_id)
-        total += waiting.count()
-        oldest = waiting.select_related("deal", "deal__owner").order_by("entered_at", "id")[:limit]
+    known: dict[int, int] = {}
+    for handoff in read:
+        oldest = list(
+            waiting_visits(handoff.step_id)
+            .filter(_after(after))
+            .select_related("deal", "deal__owner")
+            .order_by("entered_at", "id")[: limit + 1]
+        )
+        if after is None and len(oldest) <= limit:  # the first page holds them all
+            known[handoff.step_id] = len(oldest)
         rows += [_row(v, handoff, now, now_w.get(handoff.step_id)) for v in oldest]
     rows.sort(key=lambda r: (r.arrived_at, r.visit_id))
-    return ArrivalPage(rows=rows[:limit], total=total)
+    by_step = waiting_counts([h.step_id for h in handoffs], known)
+    counts = {h.pk: by_step.get(h.step_id, 0) for h in handoffs}
+    return ArrivalPage(
+        rows=rows[:limit],
+        total=sum(counts[h.pk] for h in read),
+        more=len(rows) > limit,
+        counts=counts,
+    )
 
 
 def handoff_board(
-    stream: ValueStream, *, now: datetime | None = None, limit: int = BOARD_LIMIT
+    stream: ValueStream,
+    *,
+    now: datetime | None = None,
+    limit: int = BOARD_LIMIT,
+    handoff_id: int | None = None,
+    after: tuple[datetime, int] | None = None,
 ) -> ArrivalPage:
-    """The arrivals waiting for a decision at every hand-off of the stream, oldest first
-    (at most ``limit``), with their age against the SLA, and how many wait in all."""
-    return _arrivals(stream, handoffs_of(stream), now or timezone.now(), limit)
+    """The arrivals waiting for a decision at every hand-off of the stream (or the one
+    ``handoff_id``), oldest first: a page of at most ``limit`` after ``after`` (the
+    ``(entered_at, visit id)`` of the previous page's last row), with their age against the
+    SLA; how many wait in all, and at each hand-off."""
+    handoffs = handoffs_of(stream)
+    read = [h for h in handoffs if handoff_id is None or h.pk == handoff_id]
+    return _arrivals(stream, handoffs, now or timezone.now(), limit, after=after, read=read)
 
 
 _PROBABILITIES_SQL = (
     "SELECT k, s.open_deals -> k ->> 'probability' "
     f"FROM {LabSnapshot._meta.db_table} s, unnest(%s::text[]) AS k WHERE s.id = %s"
 )
+# Many keys: the snapshot's JSON walked once (``->`` per key may unpack it per key).
+_ALL_PROBABILITIES_SQL = (
+    "SELECT e.key, e.value ->> 'probability' "
+    f"FROM {LabSnapshot._meta.db_table} s, jsonb_each(s.open_deals) AS e WHERE s.id = %s"
+)
 
 
-def _probabilities(stream: ValueStream, deal_ids: list[int]) -> dict[int, float]:
-    """The win probabilities of ``deal_ids`` in the stream's latest computed lab view
-    (``LabSnapshot.open_deals``: ``{deal id: {probability, …}}``). On PostgreSQL only those
-    keys are read out of the JSON; SQLite (development) reads it whole."""
-    snapshot = (
+def _latest_lab(stream: ValueStream) -> int | None:
+    return (
         LabSnapshot.objects.filter(stream=stream, computed_at__isnull=False)
         .order_by("-computed_at", "-id")
         .values_list("pk", flat=True)
         .first()
     )
+
+
+def _probabilities(
+    stream: ValueStream, deal_ids: list[int], snapshot: int | None = None
+) -> dict[int, float]:
+    """The win probabilities of ``deal_ids`` in the stream's latest computed lab view
+    (``LabSnapshot.open_deals``: ``{deal id: {probability, …}}``). On PostgreSQL only those
+    keys are read out of the JSON (for a few keys) or its keys once (for many); SQLite
+    (development) reads it whole."""
+    snapshot = snapshot or _latest_lab(stream)
     if snapshot is None or not deal_ids:
         return {}
     keys = [str(pk) for pk in deal_ids]
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_PROBABILITIES_SQL, [keys, snapshot])
-            found = cursor.fetchall()
+            if len(keys) <= BOARD_LIMIT:
+                cursor.execute(_PROBABILITIES_SQL, [keys, snapshot])
+                found = cursor.fetchall()
+            else:
+                wanted = set(keys)
+                cursor.execute(_ALL_PROBABILITIES_SQL, [snapshot])
+                found = [(k, p) for k, p in cursor.fetchall() if k in wanted]
     else:
         deals = LabSnapshot.objects.values_list("open_deals", flat=True).get(pk=snapshot) or {}
         found = [(k, (deals.get(k) or {}).get("probability")) for k in keys]
     return {int(k): float(p) for k, p in found if p not in (None, "")}
+
+
+def _with_chances(rows: list[ArrivalRow], chances: dict[int, float]) -> list[ArrivalRow]:
+    return [ArrivalRow(**{**r.__dict__, "win_probability": chances.get(r.deal_id)}) for r in rows]
+
+
+def _by_probability(
+    stream: ValueStream, pull: Handoff, now: datetime, limit: int, start: int, snapshot: int
+) -> ArrivalPage:
+    """The whole waiting set at the pull hand-off ordered by the lab's win probability,
+    highest first (the unscored after it, oldest first; ties oldest first), rows ``start`` to
+    ``start + limit``. It reads every waiting arrival's id, case and arrival (one index probe
+    each, as the count) and their probabilities, and then the page's rows."""
+    waiting = list(
+        waiting_visits(pull.step_id).order_by().values_list("pk", "deal_id", "entered_at")
+    )
+    chances = _probabilities(stream, [deal for _, deal, _ in waiting], snapshot)
+
+    def order(item):
+        pk, deal, at = item
+        chance = chances.get(deal)
+        return (chance is None, -(chance or 0.0), at, pk)
+
+    waiting.sort(key=order)
+    page = [pk for pk, _, _ in waiting[start : start + limit]]
+    visits = Visit.objects.filter(pk__in=page).select_related("deal", "deal__owner")
+    now_w = now_offsets(stream, [pull], now).get(pull.step_id)
+    by_pk = {v.pk: _row(v, pull, now, now_w) for v in visits}
+    rows = _with_chances([by_pk[pk] for pk in page if pk in by_pk], chances)
+    return ArrivalPage(
+        rows=rows,
+        total=len(waiting),
+        more=len(waiting) > start + limit,
+        counts={pull.pk: len(waiting)},
+    )
 
 
 def ready_queue(
@@ -208,22 +395,30 @@ def ready_queue(
     now: datetime | None = None,
     limit: int = BOARD_LIMIT,
     by_probability: bool = False,
+    after: tuple[datetime, int] | None = None,
+    start: int = 0,
 ) -> ArrivalPage:
-    """The ready-for-sales queue: arrivals at the pull hand-off not yet pulled, oldest first
-    (at most ``limit``), each with the lab's win probability where its latest computed view
-    scored the case. ``by_probability``: the shown rows ordered by it, highest first (the
-    unscored after, oldest first); the rows are still the ``limit`` oldest."""
+    """The ready-for-sales queue: arrivals at the pull hand-off not yet pulled, each with the
+    lab's win probability where its latest computed view scored the case. Oldest first: a
+    page of at most ``limit`` after ``after`` (as :func:`handoff_board`). ``by_probability``:
+    every waiting arrival ordered by that probability, highest first (the unscored after,
+    oldest first), the page of ``limit`` from position ``start``; oldest first as above
+    when the stream has no computed lab view."""
     pull = [h for h in handoffs_of(stream) if h.pull]
     if not pull:
         return ArrivalPage(rows=[], total=0)
-    page = _arrivals(stream, pull, now or timezone.now(), limit)
-    chances = _probabilities(stream, [r.deal_id for r in page.rows])
-    rows = [
-        ArrivalRow(**{**r.__dict__, "win_probability": chances.get(r.deal_id)}) for r in page.rows
-    ]
-    if by_probability:
-        rows.sort(key=lambda r: (r.win_probability is None, -(r.win_probability or 0)))
-    return ArrivalPage(rows=rows, total=page.total)
+    now = now or timezone.now()
+    snapshot = _latest_lab(stream)
+    if by_probability and snapshot is not None:
+        return _by_probability(stream, pull[0], now, limit, max(0, start), snapshot)
+    page = _arrivals(stream, pull, now, limit, after=after)
+    chances = _probabilities(stream, [r.deal_id for r in page.rows], snapshot)
+    return ArrivalPage(
+        rows=_with_chances(page.rows, chances),
+        total=page.total,
+        more=page.more,
+        counts=page.counts,
+    )
 
 
 def seller_load(stream: ValueStream) -> list[SellerLoad]:

@@ -7,7 +7,9 @@
   its age against the SLA; reps and managers accept, reject, recycle or disqualify (asked to
   confirm, naming the lead);
 - ``/streams/<slug>/queue/``: the ready-for-sales queue; a seller pulls the next lead or a
-  given one within their WIP limit.
+  given one within their WIP limit;
+- ``/streams/<slug>/handoffs/decisions/<pk>/undo/``: undo a decision (``funnel.leads.undo``),
+  from the board's success message or the deal page.
 
 Leadership reads the board and the queue; the services refuse their posts anyway. Every post
 calls one service of ``funnel.leads.services`` and redirects (post/redirect/get); a refused
@@ -22,10 +24,15 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from funnel.deals.forms import HandoffUndoForm
 from funnel.eventlog.selectors import deal_owner_choices
 from funnel.leads.forms import (
     CONVERSION_TEXT,
@@ -42,6 +49,7 @@ from funnel.leads.forms import (
 )
 from funnel.leads.models import (
     DecisionKind,
+    HandoffDecision,
     HandoffReason,
     ReasonKind,
     StepWipLimit,
@@ -49,7 +57,9 @@ from funnel.leads.models import (
 )
 from funnel.leads.presets import PRESETS
 from funnel.leads.selectors import (
+    BOARD_LIMIT,
     ArrivalRow,
+    cursor_of,
     handoff_board,
     handoffs_of,
     may_decide,
@@ -59,7 +69,6 @@ from funnel.leads.selectors import (
     reasons_of,
     seller_load,
     stages_of,
-    waiting_visits,
     waterfall_of,
 )
 from funnel.leads.services import (
@@ -73,14 +82,19 @@ from funnel.leads.services import (
     step_wip_limit_set,
     waterfall_save,
 )
+from funnel.leads.undo import handoff_undo, undo_offer
 from funnel.models import Visit
 from streams.forms import apply_service_errors, form_submit
 from streams.ids import parse_id
 from streams.models import ValueStream
 from streams.selectors import streams_visible_to
+from streams.templatetags.vsm import moment
 
-#: Rows the hand-off board shows unless asked for all it read (the oldest come first).
-BOARD_ROWS = 50
+#: Rows a page of the hand-off board shows (the oldest first; the next page after its last row),
+#: unless asked for the oldest BOARD_LIMIT at once.
+BOARD_ROWS = 25
+#: Rows a page of the ready-for-sales queue shows.
+QUEUE_ROWS = 25
 _HANDOFF_KEY = re.compile(r"^handoffs\.(\d+)\.(\w+)$")
 #: A service's field name → the setup form's.
 _HANDOFF_FIELDS = {"sla_minutes": "sla", "escalate_minutes": "escalate"}
@@ -455,13 +469,59 @@ def step_limit(request: HttpRequest, slug: str) -> HttpResponse:
 # --- The hand-off board ------------------------------------------------------------------------
 
 
-def _row(row: ArrivalRow) -> dict:
+def _row(row: ArrivalRow, stream: ValueStream, failed: int | None = None) -> dict:
+    """What the board's and the queue's templates show of a row, made here once (the links,
+    the texts) rather than by template tags per row."""
     return {
         "row": row,
         "age": duration_text(row.age_minutes, row.working),
         "sla": format_working(row.sla_minutes),
         "over": duration_text(row.over_by_minutes, row.working) if row.breached else "",
+        "arrived": moment(row.arrived_at),
+        "deal_url": reverse("funnel:deal_detail", args=[row.deal_id]),
+        "decide_url": reverse("leads:decide", args=[stream.slug, row.visit_id]),
+        "failed": failed == row.visit_id,
     }
+
+
+def _csrf_input(request: HttpRequest) -> str:
+    """The CSRF field every form of a page shares (one token per page, not one per form)."""
+    return format_html(
+        '<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request)
+    )
+
+
+def _turn_downs(stream: ValueStream, recycle_on: bool, can_manage: bool) -> list[dict]:
+    """The ways of turning a lead down on the board, each with its reason buttons rendered
+    once for every row (they are the same in each)."""
+    reasons: dict[str, list] = {kind: [] for kind in ReasonKind.values}
+    for reason in reasons_of(stream).order_by("position", "id"):
+        reasons[reason.kind].append(reason)
+    kinds = [("reject", "Reject")]
+    if recycle_on:
+        kinds.append(("recycle", "Recycle"))
+    kinds.append(("disqualify", "Disqualify"))
+    return [
+        {
+            "kind": kind,
+            "verb": verb,
+            "buttons": render_to_string(
+                "funnel/leads/_reason_buttons.html",
+                {
+                    "stream": stream,
+                    "kind": kind,
+                    "verb": verb,
+                    "reasons": reasons[kind],
+                    "can_manage": can_manage,
+                },
+            ),
+        }
+        for kind, verb in kinds
+    ]
+
+
+def _after_param(request: HttpRequest) -> int | None:
+    return parse_id(request.GET.get("after"))
 
 
 def _board_page(
@@ -478,18 +538,22 @@ def _board_page(
     chosen = parse_id(request.GET.get("handoff") or request.POST.get("back"))
     if chosen not in {h.pk for h in handoffs}:
         chosen = None
-    page = handoff_board(stream)
-    # Everything waiting per hand-off (one indexed count each), whatever the page shows.
-    counts = {h.pk: waiting_visits(h.step_id).count() for h in handoffs}
-    matching = [r for r in page.rows if chosen is None or r.handoff_id == chosen]
-    # The oldest BOARD_ROWS on a phone-sized page; all the selector read when asked.
+    # A page of BOARD_ROWS, oldest first, the next ones after the last shown (``after``); the
+    # oldest BOARD_LIMIT at once when asked for all.
     everything = request.GET.get("rows") == "all"
-    rows = [_row(r) for r in (matching if everything else matching[:BOARD_ROWS])]
-    reasons = {kind: [] for kind in ReasonKind.values}
-    for reason in reasons_of(stream).order_by("position", "id"):
-        reasons[reason.kind].append(reason)
+    after = None if everything else _after_param(request)
+    page = handoff_board(
+        stream,
+        limit=BOARD_LIMIT if everything else BOARD_ROWS,
+        handoff_id=chosen,
+        after=cursor_of(stream, after),
+    )
+    counts = page.counts
+    rows = [_row(r, stream, failed) for r in page.rows]
     waterfall = waterfall_of(stream)
     deciding = may_decide(user, stream)
+    managing = may_manage(user, stream)
+    recycle_on = bool(waterfall and waterfall.recycle_step_id)
     return render(
         request,
         "funnel/leads/board.html",
@@ -499,17 +563,21 @@ def _board_page(
             "handoffs": [{"handoff": h, "n": counts.get(h.pk, 0)} for h in handoffs],
             "chosen": chosen,
             "rows": rows,
-            "total_all": page.total,
-            "waiting": counts[chosen] if chosen else page.total,
-            "cut": len(matching) > len(rows),
-            "read_all": len(matching),
-            "breached": sum(1 for r in rows if r["row"].breached),
+            "total_all": sum(counts.values()),
+            "waiting": page.total,
+            "paged": after is not None,
+            "more": page.more and not everything,
+            "next_after": page.rows[-1].visit_id if page.rows else None,
+            "cut": page.more and not everything and after is None,
+            "read_all": min(page.total, BOARD_LIMIT),
+            "breached": sum(1 for r in page.rows if r.breached),
             "can_decide": deciding,
-            "can_decide_pull": deciding and may_manage(user, stream),
+            "can_decide_pull": deciding and managing,
             "can_pull": may_pull(user, stream),
-            "can_manage": may_manage(user, stream),
-            "reasons": reasons,
-            "recycle_on": bool(waterfall and waterfall.recycle_step_id),
+            "can_manage": managing,
+            "turn_downs": _turn_downs(stream, recycle_on, managing) if deciding else [],
+            "csrf_input": _csrf_input(request),
+            "recycle_on": recycle_on,
             "failed": failed,
             "failed_shown": failed is not None and any(r.visit_id == failed for r in page.rows),
             "failed_kind": decision_form.data.get("kind", "") if decision_form else "",
@@ -520,9 +588,28 @@ def _board_page(
             if decision_form
             else [],
             "problem": problem,
+            "undo": _undo_offer(request),
         },
         status=status,
     )
+
+
+#: The session's last decision made on the board, offered for undo while its window lasts.
+UNDO_SESSION_KEY = "leads_undo"
+
+
+def _undo_offer(request: HttpRequest):
+    """The Undo shown with the success message of the user's last decision on the board, while
+    they may still undo it (templates/funnel/leads/_undo.html)."""
+    decision_id = request.session.get(UNDO_SESSION_KEY)
+    decision = (
+        HandoffDecision.objects.filter(pk=decision_id).select_related("deal").first()
+        if isinstance(decision_id, int)
+        else None
+    )
+    if decision is None:
+        return None
+    return undo_offer(deal=decision.deal, user=request.user, decision_id=decision.pk, own_only=True)
 
 
 def board(request: HttpRequest, slug: str) -> HttpResponse:
@@ -570,7 +657,7 @@ def decide(request: HttpRequest, slug: str, visit_id: int) -> HttpResponse:
             },
         )
     try:
-        handoff_decide(
+        decision = handoff_decide(
             visit=visit,
             kind=data["kind"],
             user=request.user,
@@ -583,6 +670,7 @@ def decide(request: HttpRequest, slug: str, visit_id: int) -> HttpResponse:
             request, stream, 400, failed=visit.pk, decision_form=form, problem=deal.name
         )
     messages.success(request, _decided_text(data, deal, visit))
+    request.session[UNDO_SESSION_KEY] = decision.pk
     return redirect(_back_to_board(stream, request))
 
 
@@ -608,11 +696,25 @@ def _queue_page(
 ) -> HttpResponse:
     user = request.user
     by_probability = request.GET.get("order") == "probability"
-    page = ready_queue(stream, by_probability=by_probability)
+    # A page of QUEUE_ROWS: oldest first the ones after the last shown (``after``); by
+    # probability the ones from position ``start`` of the whole ordered queue.
+    after = None if by_probability else _after_param(request)
+    start = max(0, min(parse_id(request.GET.get("start")) or 0, 10**6)) if by_probability else 0
+    page = ready_queue(
+        stream,
+        limit=QUEUE_ROWS,
+        by_probability=by_probability,
+        after=cursor_of(stream, after),
+        start=start,
+    )
     loads = seller_load(stream)
     mine = next((load for load in loads if load.user_id == user.pk), None)
     pull = next((h for h in handoffs_of(stream) if h.pull), None)
     step_cap = StepWipLimit.objects.filter(step=pull.step).first() if pull else None
+    managing, deciding = may_manage(user, stream), may_decide(user, stream)
+    scored = any(r.win_probability is not None for r in page.rows)
+    # Without a computed lab view the queue is oldest first whatever was asked.
+    by_probability = by_probability and (scored or not page.rows)
     return render(
         request,
         "funnel/leads/queue.html",
@@ -620,18 +722,25 @@ def _queue_page(
             "stream": stream,
             "waterfall": waterfall_of(stream),
             "pull": pull,
-            "rows": [_row(r) for r in page.rows],
+            "rows": [_row(r, stream) for r in page.rows],
             "total": page.total,
-            "any_probability": any(r.win_probability is not None for r in page.rows),
+            "any_probability": scored,
             "by_probability": by_probability,
+            "paged": after is not None or start > 0,
+            "more": page.more,
+            "next_after": page.rows[-1].visit_id if page.rows else None,
+            "next_start": start + QUEUE_ROWS,
+            "first_shown": start + 1,
+            "last_shown": start + len(page.rows),
             "loads": loads,
             "mine": mine,
             "can_pull": may_pull(user, stream),
-            "can_decide": may_decide(user, stream),
-            "can_manage": may_manage(user, stream),
+            "can_decide": deciding,
+            "can_manage": managing,
             # Every seller's load for managers and leadership; a rep sees their own.
-            "show_sellers": may_manage(user, stream) or not may_decide(user, stream),
+            "show_sellers": managing or not deciding,
             "step_cap": step_cap,
+            "csrf_input": _csrf_input(request),
             "problem": problem,
         },
         status=status,
@@ -669,3 +778,52 @@ def pull(request: HttpRequest, slug: str) -> HttpResponse:
     deal = decision.deal
     messages.success(request, f"You pulled “{deal.name}”: it is yours now.")
     return redirect("funnel:deal_detail", pk=deal.pk)
+
+
+# --- Undo ---------------------------------------------------------------------------------------
+
+
+@require_POST
+def undo(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """Undo a hand-off decision (``funnel.leads.undo.handoff_undo``): the decider's own within
+    its window, from the board's success message or the deal page; a manager's later, with a
+    reason, from the deal page (a refused reason is shown next to its field, status 400).
+    Back to ``next`` (a page of this site), else the deal page."""
+    stream = _stream(request, slug)
+    decision = (
+        HandoffDecision.objects.select_related("deal", "visit__step")
+        .filter(pk=pk, deal__stream=stream)
+        .first()
+    )
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        back = ""
+    if decision is None:
+        messages.error(request, "This decision has been undone already.")
+        return redirect(back or reverse("leads:board", args=[stream.slug]))
+    deal = decision.deal
+    form = HandoffUndoForm(request.POST)
+    if form.is_valid():
+        try:
+            handoff_undo(decision=decision, user=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            if request.POST.get("form") == "handoff_undo":  # the deal page's form: shown there
+                from funnel.deals.views import deal_page
+
+                apply_service_errors(form, exc)
+                return deal_page(
+                    request, deal, status=400, failed="handoff_undo", handoff_undo_form=form
+                )
+            for message in exc.messages:
+                messages.error(request, message)
+        else:
+            request.session.pop(UNDO_SESSION_KEY, None)
+            messages.success(
+                request,
+                f"Undone: “{deal.name}” waits at {decision.visit.step.name} again, undecided.",
+            )
+    else:
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    return redirect(back or reverse("funnel:deal_detail", args=[deal.pk]))
