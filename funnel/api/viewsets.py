@@ -1,7 +1,8 @@
 """What the deal, qualification and kaizen viewsets share (:mod:`funnel.api.deals`,
 ``kaizen.api``): an input serializer per action (from ``streams.api.common``), answers that
 read the object back through the visible queryset and a create through one service
-(:class:`AnsweringViewSet`), the schema's 400/403/404 answers about one object
+and a change of the URL's object through one service (:class:`AnsweringViewSet`; with list and
+read, :class:`ListAnsweringViewSet`), the schema's 400/403/404 answers about one object
 (:func:`object_errors`), and the routing and schema of a POST action on one object
 (:func:`post_actions`).
 """
@@ -14,11 +15,12 @@ from typing import Any
 from django.db.models import Model
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import mixins, permissions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from funnel.api.filters import LIST_BACKENDS, EventLogPagination
 from streams.api.common import InputPerActionViewSet
 
 
@@ -81,3 +83,27 @@ class AnsweringViewSet(InputPerActionViewSet):
         input; ``extra``) and answer 201 with what it made."""
         made = service(user=request.user, **extra, **self._validated(request))
         return self._answer(made, status.HTTP_201_CREATED)
+
+    def _update(
+        self,
+        request: Request,
+        service: Callable[..., Model],
+        noun: str,
+        status_code: int = status.HTTP_200_OK,
+    ) -> Response:
+        """Change the URL's object through ``service`` (its keywords: ``noun``, the object;
+        ``user``, the requester; the validated input) and answer what it returns."""
+        obj = self.get_object()
+        data = self._validated(request)
+        return self._answer(service(**{noun: obj}, user=request.user, **data), status_code)
+
+
+class ListAnsweringViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, AnsweringViewSet):
+    """An :class:`AnsweringViewSet` that lists and reads what its queryset lets the user see,
+    filtered, ordered and paged like the deal lists (the qualification's and the leads'
+    viewsets); writes through the services."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    filter_backends = LIST_BACKENDS
+    pagination_class = EventLogPagination

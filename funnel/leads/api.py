@@ -20,6 +20,7 @@ not allow answers 403; a lead someone else decided on (or pulled) a moment befor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -31,17 +32,15 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    extend_schema_view,
 )
-from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from funnel.api.filters import LIST_BACKENDS, EventLogPagination
 from funnel.api.serializers import AwareDateTimeField
-from funnel.api.viewsets import AnsweringViewSet, object_errors, post_actions
+from funnel.api.viewsets import ListAnsweringViewSet, object_errors, post_actions
 from funnel.leads.models import (
     DecisionKind,
     Handoff,
@@ -75,7 +74,7 @@ from funnel.leads.services import (
 from funnel.leads.undo import handoff_undo
 from funnel.models import Visit
 from streams.api import IdFilter
-from streams.api.common import ScopedToUser, _InputSerializer
+from streams.api.common import ScopedToUser, _InputSerializer, list_retrieve_schema
 from streams.models import ProcessStep, ValueStream
 from streams.selectors import User, members_visible_to, streams_visible_to
 
@@ -229,13 +228,6 @@ class StreamWaterfallView(APIView):
 # --- Reasons ----------------------------------------------------------------------------------
 
 
-class _ReadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, AnsweringViewSet):
-    permission_classes = [permissions.IsAuthenticated]
-    http_method_names = ["get", "post", "patch", "head", "options"]
-    filter_backends = LIST_BACKENDS
-    pagination_class = EventLogPagination
-
-
 class ReasonSerializer(serializers.ModelSerializer):
     class Meta:
         model = HandoffReason
@@ -273,11 +265,8 @@ _REASON_ERRORS = object_errors("reason", _MANAGERS)
 _reason_action = post_actions(ReasonSerializer, _REASON_ERRORS)
 
 
-@extend_schema_view(
-    list=extend_schema(summary="Reasons for turning leads down, of the streams you can see"),
-    retrieve=extend_schema(summary="One reason"),
-)
-class HandoffReasonViewSet(_ReadViewSet):
+@list_retrieve_schema("Reasons for turning leads down, of the streams you can see", "One reason")
+class HandoffReasonViewSet(ListAnsweringViewSet):
     """The reject, recycle and disqualify reasons of each stream."""
 
     queryset = HandoffReason.objects.none()
@@ -299,9 +288,7 @@ class HandoffReasonViewSet(_ReadViewSet):
         responses={201: ReasonSerializer, **_REASON_ERRORS},
     )
     def create(self, request: Request) -> Response:
-        data = self._validated(request)
-        reason = reason_create(user=request.user, **data)
-        return self._answer(reason, status.HTTP_201_CREATED)
+        return self._create(request, reason_create)
 
     @extend_schema(
         summary="Rename or move a reason (managers)",
@@ -311,9 +298,7 @@ class HandoffReasonViewSet(_ReadViewSet):
         responses={200: ReasonSerializer, **_REASON_ERRORS},
     )
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
-        reason = self.get_object()
-        data = self._validated(request)
-        return self._answer(reason_update(reason=reason, user=request.user, **data))
+        return self._update(request, reason_update, "reason")
 
     @_reason_action("Retire a reason (managers); the decisions that gave it keep it", None)
     def retire(self, request: Request, pk: str | None = None) -> Response:
@@ -372,11 +357,8 @@ class SellerLimitFilter(filters.FilterSet):
         fields = ["stream", "seller"]
 
 
-@extend_schema_view(
-    list=extend_schema(summary="Sellers' WIP limits, with their open deals"),
-    retrieve=extend_schema(summary="One seller's WIP limit"),
-)
-class SellerLimitViewSet(_ReadViewSet):
+@list_retrieve_schema("Sellers' WIP limits, with their open deals", "One seller's WIP limit")
+class SellerLimitViewSet(ListAnsweringViewSet):
     """A seller's WIP limit in a stream: a rep with one pulls leads while under it."""
 
     queryset = SellerLimit.objects.none()
@@ -584,9 +566,30 @@ class HandoffViewSet(viewsets.GenericViewSet):
             )
         return stream, params.validated_data["order"]
 
-    def _decision(self, decision: HandoffDecision) -> Response:
+    def _decided(
+        self,
+        request: Request,
+        body: type[serializers.Serializer],
+        service: Callable[..., HandoffDecision],
+    ) -> Response:
+        """The decision ``service`` makes (its keywords: ``user``, the requester; the body read
+        with ``body``), answered 201; 409 when someone else decided on the lead first."""
+        data = body(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        try:
+            decision = service(user=request.user, **data.validated_data)
+        except LeadTaken as taken:
+            return Response(taken.message_dict, status=status.HTTP_409_CONFLICT)
         fresh = HandoffDecision.objects.select_related("reason", "handoff").get(pk=decision.pk)
         return Response(DecisionSerializer(fresh).data, status=status.HTTP_201_CREATED)
+
+    @staticmethod
+    def _page(stream: ValueStream, page: Any) -> Response:
+        return Response(
+            ArrivalPageSerializer(
+                {"stream": stream.pk, "total": page.total, "rows": page.rows}
+            ).data
+        )
 
     @extend_schema(
         summary="Decide on a lead waiting at a hand-off",
@@ -599,12 +602,7 @@ class HandoffViewSet(viewsets.GenericViewSet):
     )
     @action(detail=False, methods=["post"])
     def decide(self, request: Request) -> Response:
-        data = DecideSerializer(data=request.data, context={"request": request})
-        data.is_valid(raise_exception=True)
-        try:
-            return self._decision(handoff_decide(user=request.user, **data.validated_data))
-        except LeadTaken as taken:
-            return Response(taken.message_dict, status=status.HTTP_409_CONFLICT)
+        return self._decided(request, DecideSerializer, handoff_decide)
 
     @extend_schema(
         summary="Pull a lead from the ready-for-sales queue (sellers)",
@@ -617,12 +615,7 @@ class HandoffViewSet(viewsets.GenericViewSet):
     )
     @action(detail=False, methods=["post"])
     def pull(self, request: Request) -> Response:
-        data = PullSerializer(data=request.data, context={"request": request})
-        data.is_valid(raise_exception=True)
-        try:
-            return self._decision(lead_pull(user=request.user, **data.validated_data))
-        except LeadTaken as taken:
-            return Response(taken.message_dict, status=status.HTTP_409_CONFLICT)
+        return self._decided(request, PullSerializer, lead_pull)
 
     @extend_schema(
         summary="Undo a hand-off decision",
@@ -656,12 +649,7 @@ class HandoffViewSet(viewsets.GenericViewSet):
     @action(detail=False, methods=["get"])
     def board(self, request: Request) -> Response:
         stream, _ = self._stream_from_query(request)
-        page = handoff_board(stream)
-        return Response(
-            ArrivalPageSerializer(
-                {"stream": stream.pk, "total": page.total, "rows": page.rows}
-            ).data
-        )
+        return self._page(stream, handoff_board(stream))
 
     @extend_schema(
         summary="The ready-for-sales queue of a stream",
@@ -678,9 +666,4 @@ class HandoffViewSet(viewsets.GenericViewSet):
     @action(detail=False, methods=["get"])
     def queue(self, request: Request) -> Response:
         stream, order = self._stream_from_query(request)
-        page = ready_queue(stream, by_probability=order == "probability")
-        return Response(
-            ArrivalPageSerializer(
-                {"stream": stream.pk, "total": page.total, "rows": page.rows}
-            ).data
-        )
+        return self._page(stream, ready_queue(stream, by_probability=order == "probability"))

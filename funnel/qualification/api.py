@@ -18,15 +18,14 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, permissions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from funnel.api.bulk_events import EventBatchErrorSerializer, _refusal, _shape_errors
-from funnel.api.filters import LIST_BACKENDS, EventLogPagination
 from funnel.api.serializers import AwareDateTimeField
-from funnel.api.viewsets import AnsweringViewSet, object_errors, post_actions
+from funnel.api.viewsets import ListAnsweringViewSet, object_errors, post_actions
 from funnel.eventlog.bulk import EventError, EventsRefused
 from funnel.eventlog.selectors import deals_visible_to
 from funnel.models import Deal
@@ -46,16 +45,6 @@ from streams.api import IdFilter
 from streams.api.common import ScopedToUser, _InputSerializer, list_retrieve_schema
 from streams.models import ProcessStep, ValueStream
 from streams.selectors import User, streams_visible_to
-
-
-class _ReadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, AnsweringViewSet):
-    # What the three viewsets share: list and read what the selectors let the user see,
-    # filtered, ordered and paged like the deal lists; writes through the services.
-    permission_classes = [permissions.IsAuthenticated]
-    http_method_names = ["get", "post", "patch", "head", "options"]
-    filter_backends = LIST_BACKENDS
-    pagination_class = EventLogPagination
-
 
 # --- Criteria -----------------------------------------------------------------------------
 
@@ -138,7 +127,7 @@ _criterion_action = post_actions(CriterionSerializer, _CRITERION_ERRORS)
 
 
 @list_retrieve_schema("Qualification criteria of the streams you can see", "One criterion version")
-class CriterionViewSet(_ReadViewSet):
+class CriterionViewSet(ListAnsweringViewSet):
     """Criteria, one row per version (``key`` stays across versions)."""
 
     queryset = Criterion.objects.none()
@@ -170,9 +159,7 @@ class CriterionViewSet(_ReadViewSet):
         responses={200: CriterionSerializer, **_CRITERION_ERRORS},
     )
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
-        criterion = self.get_object()
-        data = self._validated(request)
-        return self._answer(criterion_update(criterion=criterion, user=request.user, **data))
+        return self._update(request, criterion_update, "criterion")
 
     @_criterion_action("Retire a criterion (managers); its scores stay", None)
     def retire(self, request: Request, pk: str | None = None) -> Response:
@@ -278,7 +265,7 @@ _SCORE_ERRORS = object_errors("deal", "Only the deal's owner and the team's mana
 
 
 @list_retrieve_schema("Scores of the deals you can see", "One score")
-class ScoreViewSet(_ReadViewSet):
+class ScoreViewSet(ListAnsweringViewSet):
     """Scores of deals against criteria: each a new row, never changed."""
 
     queryset = CriterionScore.objects.none()
@@ -372,7 +359,7 @@ class WinCallFilter(filters.FilterSet):
 
 
 @list_retrieve_schema("Win calls of the deals you can see", "One win call")
-class WinCallViewSet(_ReadViewSet):
+class WinCallViewSet(ListAnsweringViewSet):
     """Reps' own win probabilities for deals, kept to compare with outcomes."""
 
     queryset = WinCall.objects.none()
