@@ -10,16 +10,22 @@ from datetime import datetime
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from funnel.eventlog.selectors import stalled_condition
-from funnel.models import Deal, DealStatus
+from funnel.leads.models import Handoff
+from funnel.models import Deal, DealStatus, Visit
 from funnel.qualification.selectors import overdue_condition
 from streams.models import ProcessStep
 
 ALL = "all"
 STATUS_CHOICES = [(DealStatus.OPEN, "Open"), (DealStatus.WON, "Won"), (DealStatus.LOST, "Lost")]
 STATUS_CHOICES.append((ALL, "Any status"))
+
+#: Leads, deals or both (docs/leads.md "One event log": a case is a lead while its latest visit is
+#: at a step before its stream's ready-for-sales hand-off, a deal from then on).
+LEADS, DEALS = "leads", "deals"
+CASES_CHOICES = [(ALL, "Leads and deals"), (LEADS, "Leads"), (DEALS, "Deals")]
 
 #: Sort keys of the list: label and order (the id breaks ties, so pages never overlap).
 SORTS: dict[str, tuple[str, list]] = {
@@ -64,6 +70,13 @@ class DealListFilter(django_filters.FilterSet):
             "deals are shown."
         },
     )
+    cases = django_filters.ChoiceFilter(
+        choices=CASES_CHOICES,
+        method="filter_cases",
+        empty_label=None,
+        label="Leads or deals",
+        error_messages=NOT_APPLIED,
+    )
     # Choices from the steps the view already read, not a query of their own.
     step = django_filters.ChoiceFilter(
         choices=[],
@@ -100,7 +113,7 @@ class DealListFilter(django_filters.FilterSet):
 
     class Meta:
         model = Deal
-        fields = ["q", "status", "step", "owner", "source", "stalled", "overdue", "sort"]
+        fields = ["q", "status", "cases", "step", "owner", "source", "stalled", "overdue", "sort"]
 
     def __init__(
         self,
@@ -116,11 +129,13 @@ class DealListFilter(django_filters.FilterSet):
     ) -> None:
         data = data.copy()
         data.setdefault("status", DealStatus.OPEN)
+        data.setdefault("cases", ALL)
         if data.get("sort") not in SORTS:  # absent or unknown: the status's default
             status = data["status"] if data["status"] in dict(STATUS_CHOICES) else DealStatus.OPEN
             data["sort"] = DEFAULT_SORT.get(status, "newest")
         super().__init__(data, *args, **kwargs)
         self.thresholds, self.now, self.now_w = thresholds, now, now_w
+        self.steps = steps
         several = len({step.stream_id for step in steps}) > 1
         self.form.fields["step"].choices = [("", "Any step")] + [
             (
@@ -154,6 +169,30 @@ class DealListFilter(django_filters.FilterSet):
     def filter_status(self, queryset: QuerySet[Deal], name: str, value: str) -> QuerySet[Deal]:
         return queryset if value == ALL else queryset.filter(status=value)
 
+    def lead_step_ids(self) -> list[int]:
+        """The steps of the list's streams before each one's ready-for-sales hand-off (one
+        query, read only when leads or deals are asked for)."""
+        pulls = dict(
+            Handoff.objects.filter(
+                stream_id__in={step.stream_id for step in self.steps}, pull=True
+            ).values_list("stream_id", "step__position")
+        )
+        return [
+            step.pk
+            for step in self.steps
+            if step.stream_id in pulls and step.position < pulls[step.stream_id]
+        ]
+
+    def filter_cases(self, queryset: QuerySet[Deal], name: str, value: str) -> QuerySet[Deal]:
+        if value not in (LEADS, DEALS):
+            return queryset
+        lead = Exists(
+            Visit.objects.filter(
+                deal=OuterRef("pk"), is_last=True, step_id__in=self.lead_step_ids()
+            )
+        )
+        return queryset.filter(lead if value == LEADS else ~lead)
+
     def filter_step(self, queryset: QuerySet[Deal], name: str, value: str) -> QuerySet[Deal]:
         return queryset.filter(current_step_id=int(value))
 
@@ -175,4 +214,6 @@ class DealListFilter(django_filters.FilterSet):
     def narrowed(self) -> bool:
         """A filter other than the default status and sort narrows the list."""
         data = self.form.cleaned_data if self.form.is_bound and self.is_valid() else {}
-        return any(data.get(key) for key in ("q", "step", "owner", "source", "stalled", "overdue"))
+        return data.get("cases", ALL) != ALL or any(
+            data.get(key) for key in ("q", "step", "owner", "source", "stalled", "overdue")
+        )

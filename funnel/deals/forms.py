@@ -198,6 +198,19 @@ class ReopenForm(AccessibleForm):
     )
 
 
+class HandoffUndoForm(AccessibleForm):
+    """Undo the case's latest hand-off decision (``funnel.leads.undo``): the decider within
+    its window sends no reason; a manager later says why."""
+
+    reason = forms.CharField(
+        max_length=500,
+        required=False,
+        label="Why undo it?",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Kept in the case's history.",
+    )
+
+
 class DealEditForm(AccessibleForm):
     """A deal's descriptive fields; ``owner`` only for those who may reassign it. The form
     checks types only: a missing name, a negative amount or a close date before the deal was

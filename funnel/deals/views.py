@@ -30,10 +30,12 @@ from funnel.deals.forms import (
     CloseForm,
     DealCreateForm,
     DealEditForm,
+    HandoffUndoForm,
     MoveForm,
     ReopenForm,
     WorkForm,
 )
+from funnel.deals.timeline import with_handoffs
 from funnel.eventlog.selectors import (
     age_hours,
     deal_can_edit,
@@ -65,6 +67,8 @@ from funnel.eventlog.services import (
     deal_update,
     deal_update_check,
 )
+from funnel.leads.models import DecisionKind
+from funnel.leads.undo import undo_offer
 from funnel.models import Deal, DealStatus
 from funnel.qualification.forms import ScoreForm, WinCallForm
 from funnel.qualification.selectors import (
@@ -198,6 +202,10 @@ def _deal_page(
         hours_in_step = age_hours(now, visit.entered_at, now_w.get(visit.step_id), visit.entered_w)
     can_edit = deal_can_edit(user=request.user, deal=deal)
     undo_until = deal_undo_deadline(deal=deal, user=request.user)
+    # The case's latest hand-off decision, when the user may undo it (funnel.leads.undo).
+    handoff_undo = undo_offer(deal=deal, user=request.user)
+    if handoff_undo and handoff_undo.decision.kind == DecisionKind.DISQUALIFY:
+        undo_until = None  # undoing the disqualify reopens the case, and takes the decision back
     context = {
         "deal": deal,
         "list_title": _list_title(request.user),
@@ -208,7 +216,9 @@ def _deal_page(
         ),
         "threshold": threshold,
         "working": bool(now_w),
-        "timeline": deal_timeline(deal=deal, now=now, now_w=now_w or None),
+        "timeline": with_handoffs(deal_timeline(deal=deal, now=now, now_w=now_w or None), deal),
+        "handoff_undo": handoff_undo,
+        "handoff_undo_form": forms.get("handoff_undo_form") or HandoffUndoForm(),
         "can_edit": can_edit and deal.status == DealStatus.OPEN,
         "can_edit_details": can_edit,
         # While its closer may still undo, the page offers Undo rather than a reopen.
@@ -241,6 +251,12 @@ def _deal_page(
         "deal_lab": deal_lab(deal) if deal.status == DealStatus.OPEN else None,
     }
     return render(request, "funnel/deal_detail.html", context, status=status)
+
+
+def deal_page(request: HttpRequest, deal: Deal, status: int = 200, failed: str = "", **forms):
+    """The deal page (for another app's view refusing a form of it, e.g. the hand-off undo of
+    ``funnel.leads.views``)."""
+    return _deal_page(request, deal, status=status, failed=failed, **forms)
 
 
 def _failed(request: HttpRequest) -> str:

@@ -27,6 +27,7 @@ the metrics recompute (``metrics_changed``), as after every write of visits.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -49,6 +50,7 @@ __all__ = [
     "decision_undo_deadline",
     "handoff_undo",
     "may_undo_late",
+    "undo_offer",
     "what_done",
 ]
 
@@ -299,3 +301,33 @@ def deal_undoable_decision(deal: Deal) -> HandoffDecision | None:
     else:
         ok = deal.status == DealStatus.OPEN and decision.visit.exited_at is None
     return decision if ok else None
+
+
+@dataclass(frozen=True)
+class UndoOffer:
+    """What a page offers to undo: the decider's own (``deadline``: until when) or, without a
+    deadline, a manager's with a reason."""
+
+    decision: HandoffDecision
+    what: str  # "rejected", "pulled", …
+    deadline: datetime | None
+    minutes_left: int | None
+
+
+def undo_offer(
+    *, deal: Deal, user: AbstractBaseUser, decision_id: int | None = None, own_only: bool = False
+) -> UndoOffer | None:
+    """The undo a page shows ``user`` for the case's latest decision (``decision_id``: only
+    if it is that one), when nothing followed it: their own within the window, else (unless
+    ``own_only``) a manager's."""
+    decision = deal_undoable_decision(deal)
+    if decision is None or (decision_id is not None and decision.pk != decision_id):
+        return None
+    what = what_done(decision.kind, decision.handoff.pull)
+    deadline = decision_undo_deadline(decision=decision, user=user)
+    if deadline is not None:
+        left = max(1, round((deadline - timezone.now()).total_seconds() / 60))
+        return UndoOffer(decision, what, deadline, left)
+    if not own_only and may_undo_late(user, deal):
+        return UndoOffer(decision, what, None, None)
+    return None

@@ -17,6 +17,7 @@ urlpatterns = [
     path("<slug:slug>/leads/limits/step/", views.step_limit, name="step_limit"),
     path("<slug:slug>/handoffs/", views.board, name="board"),
     path("<slug:slug>/handoffs/<int:visit_id>/decide/", views.decide, name="decide"),
+    path("<slug:slug>/handoffs/decisions/<int:pk>/undo/", views.undo, name="undo"),
     path("<slug:slug>/queue/", views.queue, name="queue"),
     path("<slug:slug>/queue/pull/", views.pull, name="pull"),
 ]
