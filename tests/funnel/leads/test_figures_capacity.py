@@ -1,6 +1,6 @@
 """The ``queue`` part of the Leads result (funnel.leads.capacity), worked out by hand.
 
-The log (``figures_log``: window 7 Sep – 5 Oct 2026, 4 weeks, as of 5 Oct 00:00; the pull
+The log (``seller_base``: window 7 Sep – 5 Oct 2026, 4 weeks, as of 5 Oct 00:00; the pull
 hand-off at SQL; sellers Ann, limit 3, and Bob, limit 5: Σ limits 8). Each case is created at
 its first visit:
 
@@ -48,7 +48,8 @@ from streams.calendars.services import CalendarSpec, calendar_create
 from streams.calendars.working_time import SpanSpec
 from streams.models import Role, TimeBasis
 from tests.factories import MembershipFactory
-from tests.funnel.leads.figures_log import build, case, decide, t, view
+from tests.funnel.leads.hand_logs import at, case, decide, seller_base
+from tests.funnel.leads.hand_logs import seller_view as view
 from tests.working_offsets import fill_offsets
 
 pytestmark = pytest.mark.django_db
@@ -56,7 +57,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def log():
-    ns = build()
+    ns = seller_base()
     case(ns, ("SQL", "10-04 00:00", None), source="event")  # W1
     case(ns, ("SQL", "10-02 00:00", None), source="event")  # W2
     case(ns, ("SQL", "09-28 00:00", None))  # W3
@@ -125,7 +126,7 @@ def test_as_of_reads_nothing_after_it(log):
     exited after it: 0 h); median 24, oldest 48. Arrivals W3, W4, X2, C3, C4, C6 = 6 → 1.5 a
     week; pulls C3, C4, C6 → 0.75. Capacity: the same four closes, 3.2. Sellers: Ann owns C4
     (X1 is created after, C3 closed on 29 Sep): 1; Bob C7: 1."""
-    assert queue_figures(view(log, as_of=t("09-30 00:00"))) == {
+    assert queue_figures(view(log, as_of=at("09-30 00:00"))) == {
         "waiting": 3,
         "median_age_hours": pytest.approx(24.0),
         "oldest_age_hours": pytest.approx(48.0),
@@ -209,7 +210,7 @@ def test_over_when_marketing_over_produces(log):
     """A window of the one week from Mon 28 Sep: arrivals W3, W4, X2, X1, W2, W1 = 6 a week;
     the one close in it is C3's (29 Sep, pulled 8 Sep: 3 weeks), so capacity 8 ÷ 3 = 2.667;
     6 > 1.1 × 2.667 = 2.93: over."""
-    figures = queue_figures(view(log, start=t("09-28 00:00")))
+    figures = queue_figures(view(log, start=at("09-28 00:00")))
     assert figures["arrivals_per_week"] == pytest.approx(6.0)
     assert figures["pulls_per_week"] == pytest.approx(1.0)  # X1
     assert figures["capacity_per_week"] == pytest.approx(8 / 3)

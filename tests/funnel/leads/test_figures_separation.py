@@ -1,6 +1,6 @@
 """The ``separation`` part of the Leads result (funnel.leads.separation), worked out by hand.
 
-The log (``figures_log``: window 7 Sep – 5 Oct 2026, the ISO weeks of 7, 14, 21 and 28 Sep;
+The log (``seller_base``: window 7 Sep – 5 Oct 2026, the ISO weeks of 7, 14, 21 and 28 Sep;
 lead steps Capture 0.5 h, MQL, Qualify 1 h and the recycle step Nurture 1 h; selling steps
 after the pull step SQL: Discovery 2 h, Proposal 3 h; sellers Ann and Bob). Visits (actor,
 logged work; planned hours where none is logged):
@@ -62,7 +62,8 @@ import pytest
 
 from funnel.leads.models import HandoffDecision
 from funnel.leads.separation import separation_figures, trend
-from tests.funnel.leads.figures_log import build, case, decide, t, view
+from tests.funnel.leads.hand_logs import at, case, decide, seller_base
+from tests.funnel.leads.hand_logs import seller_view as view
 
 pytestmark = pytest.mark.django_db
 approx = pytest.approx
@@ -75,7 +76,7 @@ TWO_OF_FOUR = {"rate": 0.5, "low": approx(0.1500390, abs=1e-6), "high": approx(0
 
 @pytest.fixture
 def log():
-    ns = build()
+    ns = seller_base()
     ann, bob = ns.ann, ns.bob
     s1 = case(
         ns,
@@ -175,7 +176,7 @@ def test_as_of(log):
     """As of Tue 22 Sep 09:30: the prospecting weeks of 7 and 14 Sep only (two: no trend); S5's
     first entry (22 Sep 09:00) is in, its accept (10:00) after: skipped; S3's and S7's
     entries of 29 Sep are not there yet."""
-    figures = separation_figures(view(log, as_of=t("09-22 09:30")))
+    figures = separation_figures(view(log, as_of=at("09-22 09:30")))
     assert [row["week"] for row in figures["prospecting_share"]] == ["2026-09-07", "2026-09-14"]
     assert figures["trend_per_week"] is None
     assert figures["trend_p"] is None

@@ -1,6 +1,6 @@
 """The ``waste`` part of the Leads result (funnel.leads.waste), worked out by hand.
 
-The log (``figures_log``: window 7 Sep – 5 Oct 2026, as of 5 Oct 00:00; hand-offs at MQL and
+The log (``seller_base``: window 7 Sep – 5 Oct 2026, as of 5 Oct 00:00; hand-offs at MQL and
 SQL, the pull). Arrivals are visits at MQL or SQL; a decision's hours are from the arrival:
 
 =======  ====================================================================  =====  ======
@@ -50,7 +50,8 @@ from funnel.leads.models import HandoffDecision
 from funnel.leads.waste import waste_figures
 from funnel.models import Visit
 from streams.models import TimeBasis
-from tests.funnel.leads.figures_log import build, case, decide, t, view
+from tests.funnel.leads.hand_logs import at, case, decide, seller_base
+from tests.funnel.leads.hand_logs import seller_view as view
 
 pytestmark = pytest.mark.django_db
 approx = pytest.approx
@@ -66,7 +67,7 @@ def bins(*counts: int) -> list[dict]:
 
 @pytest.fixture
 def log():
-    ns = build()
+    ns = seller_base()
     ns.cases = {}
 
     def add(name, *path, **kwargs):
@@ -190,7 +191,7 @@ def test_as_of(log):
     ties of 1 by kind: Not now (recycle, A12a), No budget (A2c); of 6. Recycled: A12 (not
     offered at SQL by then)."""
     c = log.cases
-    assert waste_figures(view(log, as_of=t("09-16 00:00"))) == {
+    assert waste_figures(view(log, as_of=at("09-16 00:00"))) == {
         "never_touched": {"n": 1, "arrivals": 7, "share": approx(1 / 7)},
         "first_touch_histogram": bins(2, 2, 1, 0, 1, 0, 0),
         "still_waiting": 1,
@@ -280,7 +281,7 @@ def test_logged_zero_minutes_is_no_work(log):
 
 def test_without_handoffs():
     """A stream without a waterfall: nothing arrives; every figure is empty or null."""
-    ns = build()
+    ns = seller_base()
     HandoffDecision.objects.all().delete()
     ns.mql.delete()
     ns.sql.delete()

@@ -178,7 +178,7 @@ def test_the_first_read_computes_with_eager_celery_then_reads_the_snapshot(log):
 def test_a_new_decision_a_change_of_visits_or_of_limits_makes_the_snapshot_stale(log):
     leads_view_read(log.stream, WINDOW, now=NOW)
     before = leads_signature(log.stream)
-    decide(log, log.d, "MQL", "2026-09-08T10:00Z", "accept", "2026-09-15T10:00Z", log.sdr)
+    decide(log, log.d, "MQL", "accept", "2026-09-15T10:00Z", actor=log.sdr)
     after_decision = leads_signature(log.stream)
     assert after_decision != before
     snapshot, job = leads_view_read(log.stream, WINDOW, now=NOW)
@@ -244,7 +244,7 @@ def test_decisions_after_as_of_do_not_change_a_past_views_result(log):
     figures after a decision made later."""
     first, _ = leads_view_read(log.stream, WINDOW, now=NOW)
     late = HandoffDecision.objects.filter(deal=log.b).count()
-    decide(log, log.b, "SQL", "2026-09-02T09:00Z", "accept", "2026-09-25T10:00Z", log.seller)
+    decide(log, log.b, "SQL", "accept", "2026-09-25T10:00Z", actor=log.seller)
     assert HandoffDecision.objects.filter(deal=log.b).count() == late + 1
     second, job = leads_view_read(log.stream, WINDOW, now=NOW + timedelta(days=6))
     assert job is not None
