@@ -13,11 +13,15 @@ numpy from the demo's lead paths, cases, visits and decisions written by COPY), 
   (``handoff_board``, ``ready_queue``) and their pages, the same way (target: within 2× the
   floor);
 * **pull** — one seller pulling alone (the baseline), then ``--sellers`` (default 20) pulling
-  at once, each in a thread with its own database connection, ``--pulls`` pulls each: the
-  time of each pull from the call to its commit (``lead_pull``, its own transaction; the
+  at once, ``--pulls`` pulls each, released together: each seller a process of its own
+  (forked, with its own database connection, as gunicorn's worker processes serve sellers:
+  the target's measure) and, for comparison, each a thread of one process (``--mode``); each
+  seller warm before the start (its connection open, the calendar's clock built). The time
+  of each pull from the call to its commit (``lead_pull``, its own transaction; the
   recompute it schedules to run after the commit is left out: without a broker it would run
-  in the seller's thread), p50 and p95 (target: p95 under 100 ms). The pulled leads are put
-  back afterwards (decisions deleted, owners restored), so the data can be reused;
+  in the seller's process), p50 and p95 (target: p95 under 100 ms), with the load average.
+  The pulled leads are put back afterwards (decisions deleted, owners restored), so the data
+  can be reused;
 * **compute** — the Leads dashboard job (``compute_leads``) for the default view (the last 90
   days), with its peak memory (target: under 20 s).
 
@@ -181,12 +185,22 @@ def child_reads(args: argparse.Namespace) -> dict:
 
 
 def child_pull(args: argparse.Namespace) -> dict:
-    """``--sellers`` threads pull ``--pulls`` leads each at once; the pulls are undone after."""
+    """``--sellers`` sellers pull ``--pulls`` leads each, all released at once; the pulls are
+    undone after. ``--mode processes``: each seller a process of its own (forked, its own
+    database connection), as a gunicorn worker serves a seller's request; ``threads``: each a
+    thread of this one process (they share its interpreter's lock). Either way every seller
+    is warm before the start (Django loaded, its connection open, the stream's calendar clock
+    built: what a worker has after its first requests), and each pull is timed from the call
+    to its commit."""
+    import multiprocessing
+    import os
     from unittest import mock
 
     from django.contrib.auth import get_user_model
-    from django.db import connection, transaction
+    from django.db import connection, connections, transaction
+    from django.utils import timezone
 
+    from funnel.eventlog.working import clock_of, stream_calendars
     from funnel.leads import services
     from funnel.leads.models import HandoffDecision, SellerLimit
     from funnel.models import Deal, Visit
@@ -211,37 +225,68 @@ def child_pull(args: argparse.Namespace) -> dict:
     owners = dict(waiting)
     if len(owners) < args.sellers * args.pulls:
         raise SystemExit(f"only {len(owners)} leads wait in the queue")
+    # Warm: the clocks of the stream's calendars (built once per process and calendar
+    # version), here before the sellers start, so that threads and forked processes have them.
+    calendars = stream_calendars(stream.pk)
+    for key in {calendars.default, *calendars.lanes.values()} - {None}:
+        clock_of(key).w(timezone.now())
 
-    barrier = threading.Barrier(args.sellers)
-    times: list[float] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-
-    def seller(user) -> None:
+    def pulls(user, barrier) -> tuple[list[float], list[str]]:
+        times: list[float] = []
+        errors: list[str] = []
         try:
+            connection.ensure_connection()
             barrier.wait()
             for _ in range(args.pulls):
                 began = time.perf_counter()
                 services.lead_pull(stream=stream, user=user)  # its own transaction, committed
-                took = time.perf_counter() - began
-                with lock:
-                    times.append(took)
+                times.append(time.perf_counter() - began)
         except Exception as exc:
-            with lock:
-                errors.append(f"{type(exc).__name__}: {exc}")
+            errors.append(f"{type(exc).__name__}: {exc}")
         finally:
             connection.close()
+        return times, errors
 
-    # The recompute a pull schedules runs after its commit (eagerly, in the thread, without a
-    # broker): not part of the pull, and left out here.
+    times: list[float] = []
+    errors: list[str] = []
+    load_before = os.getloadavg()
+    # The recompute a pull schedules runs after its commit (eagerly, in the seller's thread or
+    # process, without a broker): not part of the pull, and left out here.
     with mock.patch.object(services, "metrics_changed", lambda **kw: None):
-        threads = [threading.Thread(target=seller, args=(u,)) for u in sellers]
+        if args.mode == "threads":
+            barrier = threading.Barrier(args.sellers + 1)
+            lock = threading.Lock()
+
+            def seller(user) -> None:
+                took, failed = pulls(user, barrier)
+                with lock:
+                    times.extend(took)
+                    errors.extend(failed)
+
+            workers = [threading.Thread(target=seller, args=(u,)) for u in sellers]
+        else:
+            fork = multiprocessing.get_context("fork")
+            barrier = fork.Barrier(args.sellers + 1)
+            results = fork.Queue()
+            connections.close_all()  # each process opens its own
+
+            def seller(user) -> None:
+                results.put(pulls(user, barrier))
+
+            workers = [fork.Process(target=seller, args=(u,)) for u in sellers]
+        for worker in workers:
+            worker.start()
+        barrier.wait()
         began = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        if args.mode != "threads":
+            for _ in workers:
+                took, failed = results.get()
+                times.extend(took)
+                errors.extend(failed)
+        for worker in workers:
+            worker.join()
         wall = time.perf_counter() - began
+    load_after = os.getloadavg()
     pulled = HandoffDecision.objects.filter(actor__in=sellers)
     deal_ids = list(pulled.values_list("deal_id", flat=True))
     twice = len(deal_ids) - len(set(deal_ids))
@@ -251,6 +296,7 @@ def child_pull(args: argparse.Namespace) -> dict:
             Deal.objects.filter(pk=deal_id).update(owner_id=owners.get(deal_id))
     times.sort()
     return {
+        "mode": args.mode,
         "pulls": len(times),
         "errors": errors[:5],
         "error_count": len(errors),
@@ -259,6 +305,7 @@ def child_pull(args: argparse.Namespace) -> dict:
         "p95_ms": 1000 * times[int(0.95 * (len(times) - 1))] if times else None,
         "max_ms": 1000 * times[-1] if times else None,
         "per_second": len(times) / wall,
+        "load": [round(load_before[0], 1), round(load_after[0], 1)],
     }
 
 
@@ -305,6 +352,12 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=7, help="warm reads per page (median)")
     parser.add_argument("--sellers", type=int, default=20)
     parser.add_argument("--pulls", type=int, default=10, help="pulls per seller")
+    parser.add_argument(
+        "--mode",
+        default="processes,threads",
+        help="the sellers as processes (each its own interpreter, as gunicorn's workers: the "
+        "target's measure) and/or threads of one process, comma-separated",
+    )
     parser.add_argument("--reuse", action="store_true", help="keep a demo seeded before")
     parser.add_argument("--basis", default="elapsed", help=argparse.SUPPRESS)
     parser.add_argument(
@@ -359,17 +412,29 @@ def main() -> None:
         print("\nTarget: the board and the queue within 2× the floor (the Flow dashboard).")
     if "pull" in only:
         # One seller alone first: what a pull costs when nobody else pulls (the baseline).
-        alone = report["pull_alone"] = child(__file__, "pull", *passed, "--sellers=1")
-        pull = report["pull"] = run("pull")
-        print("\n| pulls | pulls | p50, ms | p95, ms | max, ms | pulls/s | errors | pulled twice |")
-        print("|---|---|---|---|---|---|---|---|")
-        for label, r in (("1 seller alone", alone), (f"{args.sellers} sellers at once", pull)):
+        alone = report["pull_alone"] = child(
+            __file__, "pull", *passed, "--sellers=1", "--mode=processes"
+        )
+        rows = [("1 seller alone", alone)]
+        for mode in args.mode.split(","):
+            r = report[f"pull_{mode}"] = child(__file__, "pull", *passed, f"--mode={mode}")
+            rows.append((f"{args.sellers} sellers at once, {mode}", r))
+        print(
+            "\n| pulls | pulls | p50, ms | p95, ms | max, ms | pulls/s | errors | pulled twice "
+            "| load average before/after |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|")
+        for label, r in rows:
             print(
                 f"| {label}, {args.pulls} each | {r['pulls']} | {r['p50_ms']:.1f} "
                 f"| {r['p95_ms']:.1f} | {r['max_ms']:.1f} | {r['per_second']:.0f} "
-                f"| {r['error_count']} {r['errors'][:1]} | {r['twice']} |"
+                f"| {r['error_count']} {r['errors'][:1]} | {r['twice']} "
+                f"| {r['load'][0]} / {r['load'][1]} |"
             )
-        print("\nTarget: p95 < 100 ms with the sellers pulling at once.")
+        print(
+            "\nTarget: p95 < 100 ms with the sellers pulling at once (measured with the "
+            "sellers as processes, as gunicorn's workers serve them)."
+        )
     if "compute" in only:
         for basis in ("elapsed", "working"):
             compute = report[f"compute_{basis}"] = child(

@@ -31,11 +31,11 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, Max, OuterRef
+from django.db.models import Exists, Max, OuterRef, Subquery
 from django.utils import timezone
 
 from funnel.eventlog.services import _lock, deal_close, deal_move
-from funnel.eventlog.working import stream_calendars
+from funnel.eventlog.working import _w_one, stream_calendars
 from funnel.leads.models import (
     MAX_SLA_MINUTES,
     DecisionKind,
@@ -52,7 +52,8 @@ from funnel.leads.models import (
 from funnel.leads.presets import DEFAULT_REASONS
 from funnel.metrics.snapshots import metrics_changed
 from funnel.models import Deal, DealStatus, Visit
-from streams.models import ProcessStep, Role, StreamState, ValueStream
+from streams.calendars.models import WorkingCalendar
+from streams.models import Membership, ProcessStep, Role, StreamState, ValueStream
 from streams.selectors import role_in_team, stream_can_edit, team_ids_with_role
 from streams.times import when_text
 
@@ -494,6 +495,10 @@ def _arrival(visit: Visit) -> tuple[Visit, Handoff]:
     return visit, handoff
 
 
+#: ``_record``'s ``now_w`` when the caller has not read it.
+_READ = object()
+
+
 def _record(
     *,
     visit: Visit,
@@ -504,10 +509,13 @@ def _record(
     at: datetime,
     reason: HandoffReason | None = None,
     note: str = "",
+    now_w: int | object | None = _READ,
 ) -> HandoffDecision:
     """Store the decision with its response time, elapsed and working (the W offsets of the
-    step's lane calendar; empty without a calendar)."""
-    now_w = stream_calendars(deal.stream_id).lane_w(visit.step.lane_id, at)
+    step's lane calendar; empty without a calendar). ``now_w``: W at ``at`` on that calendar
+    when the caller has it (the pull), else read here."""
+    if now_w is _READ:
+        now_w = stream_calendars(deal.stream_id).lane_w(visit.step.lane_id, at)
     response_w = None
     if now_w is not None and visit.entered_w is not None:
         response_w = max(0, now_w - visit.entered_w)
@@ -649,6 +657,68 @@ def _undecided():
     return ~Exists(HandoffDecision.objects.filter(visit=OuterRef("pk")))
 
 
+def _seller_limit(stream: ValueStream, user: AbstractBaseUser) -> SellerLimit | None:
+    """The seller's limit row, locked (that row only: no join of the stream, team or user,
+    which ``FOR UPDATE`` would lock too and so line up every pull of the stream), with the
+    seller's role in the stream's team (``role``), in one query."""
+    role = Membership.objects.filter(user_id=OuterRef("user_id"), team_id=stream.team_id)
+    return (
+        SellerLimit.objects.select_for_update(of=("self",))
+        .filter(stream=stream, user=user)
+        .annotate(role=Subquery(role.order_by().values("role")[:1]))
+        .order_by()
+        .first()
+    )
+
+
+def _pull_handoff(stream: ValueStream) -> Handoff | None:
+    """The stream's pull hand-off with its step, and the key of the calendar its step's lane
+    works on (``calendar_key``: the lane's own, else the team's default; None without one), in
+    one query. The key carries the calendar's version, so the clock built from it
+    (``clock_of``, once per process and version) is never that of a calendar since changed."""
+    team = WorkingCalendar.objects.filter(team_id=stream.team_id, is_default=True).order_by()
+    handoff = (
+        Handoff.objects.filter(stream=stream, pull=True)
+        .select_related("step__lane__calendar")
+        .annotate(
+            default_id=Subquery(team.values("pk")[:1]),
+            default_version=Subquery(team.values("version")[:1]),
+            default_updated=Subquery(team.values("updated_at")[:1]),
+        )
+        .order_by()
+        .first()
+    )
+    if handoff is None:
+        return None
+    lane = handoff.step.lane
+    own = lane.calendar if lane is not None and lane.calendar_id is not None else None
+    if own is not None and own.team_id == stream.team_id:
+        handoff.calendar_key = (own.pk, own.version, own.updated_at)
+    elif handoff.default_id is not None:
+        handoff.calendar_key = (
+            handoff.default_id,
+            handoff.default_version,
+            handoff.default_updated,
+        )
+    else:
+        handoff.calendar_key = None
+    return handoff
+
+
+def _locked_visit(visit_id: int) -> Visit | None:
+    """The visit re-read under its row lock (that row only) with its step, and whether it was
+    decided on (``decided``), read now: after its deal's lock, so a pull that held the deal a
+    moment ago and committed is seen."""
+    return (
+        Visit.objects.select_for_update(of=("self",))
+        .select_related("step")
+        .annotate(decided=~_undecided())
+        .filter(pk=visit_id)
+        .order_by()
+        .first()
+    )
+
+
 @transaction.atomic
 def lead_pull(
     *, stream: ValueStream, user: AbstractBaseUser, visit: Visit | None = None
@@ -659,10 +729,17 @@ def lead_pull(
 
     Refused (``ValidationError``): without a seller limit, at or over it (saying the count and
     the limit), at the pull step's WIP limit, for a lead not waiting at the pull hand-off, and
-    with :class:`LeadTaken` for a lead someone decided on (naming who)."""
-    if not user.is_staff and role_in_team(user, stream.team_id) not in (Role.MANAGER, Role.REP):
+    with :class:`LeadTaken` for a lead someone decided on (naming who).
+
+    Locks, in ``deal_move``'s order: the seller's limit row, the step's WIP limit row (when
+    the step has one), the deal, the visit; each ``FOR UPDATE`` locks its own row only. The
+    next lead is chosen with ``SKIP LOCKED`` on its deal, so sellers pulling at once take
+    different leads instead of waiting for each other. About ten queries; the response time
+    in working time costs none (the calendar's key comes with the hand-off)."""
+    limit = _seller_limit(stream, user)
+    role = limit.role if limit is not None else role_in_team(user, stream.team_id)
+    if not user.is_staff and role not in (Role.MANAGER, Role.REP):
         raise PermissionDenied("Only the team's sellers pull leads.")
-    limit = SellerLimit.objects.select_for_update().filter(stream=stream, user=user).first()
     if limit is None:
         raise ValidationError(
             {
@@ -670,7 +747,7 @@ def lead_pull(
                 "one before you pull leads."
             }
         )
-    handoff = Handoff.objects.filter(stream=stream, pull=True).select_related("step").first()
+    handoff = _pull_handoff(stream)
     if handoff is None:
         raise ValidationError(
             {"stream": f"{stream.name} has no ready-for-sales hand-off to pull from."}
@@ -701,11 +778,51 @@ def lead_pull(
         visit = _next_in_queue(handoff)
         if visit is None:
             raise ValidationError({"visit": "The ready-for-sales queue is empty."})
-    elif visit.deal.stream_id != stream.pk:
+        deal = visit.deal
+    else:
+        visit, deal = _named_lead(stream, handoff, visit)
+    now = timezone.now()
+    decision = _record(
+        visit=visit,
+        handoff=handoff,
+        deal=deal,
+        kind=DecisionKind.ACCEPT,
+        user=user,
+        at=now,
+        now_w=_w_one(handoff.calendar_key, now),
+    )
+    Deal.objects.filter(pk=deal.pk).update(owner=user, updated_at=now)
+    deal.owner, deal.updated_at = user, now
+    metrics_changed(stream_id=stream.pk)
+    return decision
+
+
+def _named_lead(stream: ValueStream, handoff: Handoff, visit: Visit) -> tuple[Visit, Deal]:
+    """The lead a seller named, its deal and then its visit locked, checked to be an open,
+    undecided arrival at the pull hand-off (refused as :func:`_arrival` refuses)."""
+    deal = (
+        Deal.objects.select_for_update(of=("self",))
+        .filter(pk=visit.deal_id, stream_id=stream.pk)
+        .first()
+    )
+    if deal is None:
         raise ValidationError({"visit": f"The lead is not in {stream.name}."})
-    deal = _lock(visit.deal)
-    visit, at_handoff = _arrival(visit)
-    if at_handoff.pk != handoff.pk:
+    visit = _locked_visit(visit.pk)
+    if visit is None:
+        raise ValidationError({"visit": "The lead is gone."})
+    elsewhere = visit.step_id != handoff.step_id
+    if elsewhere and not Handoff.objects.filter(step_id=visit.step_id).exists():
+        raise ValidationError(
+            {"visit": f"The lead is at “{visit.step.name}”, which is not a hand-off."}
+        )
+    if visit.decided:
+        decision = HandoffDecision.objects.select_related("actor", "handoff").get(visit=visit)
+        raise LeadTaken({"visit": _taken_message(decision)})
+    if visit.exited_at is not None:
+        raise ValidationError(
+            {"visit": f"The lead left “{visit.step.name}” at {when_text(visit.exited_at)}."}
+        )
+    if elsewhere:
         raise ValidationError(
             {
                 "visit": f"The lead is at “{visit.step.name}”, not at the ready-for-sales "
@@ -714,41 +831,46 @@ def lead_pull(
         )
     if deal.status != DealStatus.OPEN:
         raise ValidationError({"visit": f"The case is {deal.status}."})
-    decision = _record(
-        visit=visit,
-        handoff=handoff,
-        deal=deal,
-        kind=DecisionKind.ACCEPT,
-        user=user,
-        at=timezone.now(),
-    )
-    Deal.objects.filter(pk=deal.pk).update(owner=user, updated_at=timezone.now())
-    metrics_changed(stream_id=stream.pk)
-    return decision
+    visit.deal = deal
+    return visit, deal
 
 
 def _next_in_queue(handoff: Handoff) -> Visit | None:
-    """The oldest undecided open arrival at the pull hand-off whose deal no other pull holds
-    (its deal row locked here, ``skip_locked``; plain on SQLite, which has one writer)."""
-    waiting = (
-        Visit.objects.filter(step_id=handoff.step_id, exited_at__isnull=True)
-        .filter(_undecided())
-        .order_by("entered_at", "id")
-        .values_list("pk", "deal_id")
-    )
-    for visit_id, deal_id in waiting[:QUEUE_TRIES]:
-        deal = (
-            Deal.objects.select_for_update(skip_locked=True)
-            .filter(pk=deal_id, status=DealStatus.OPEN)
+    """The oldest undecided open arrival at the pull hand-off whose deal no other pull holds,
+    its deal and then its visit locked: one query picks it and locks its deal, skipping the
+    deals other pulls hold (``FOR UPDATE OF deal SKIP LOCKED``), one re-reads the visit under
+    its lock. The pick reads the decisions as of its start: a lead pulled and committed just
+    before its deal was locked here shows in the re-read, and the next one is tried. SQLite
+    has no row locks (one writer at a time): the pick is plain there, and two pulls racing
+    for one lead are told apart when the second's decision is refused (:func:`_record`)."""
+    tried: list[int] = []
+    for _ in range(QUEUE_TRIES):
+        picked = (
+            Visit.objects.filter(
+                step_id=handoff.step_id, exited_at__isnull=True, deal__status=DealStatus.OPEN
+            )
+            .filter(_undecided())
+            .exclude(pk__in=tried)
+            .select_related("deal")
+            .select_for_update(skip_locked=True, of=("deal",))
+            .order_by("entered_at", "id")
             .first()
         )
-        # Read again under the deal's lock: a pull that held it a moment ago may have taken
-        # the lead (then try the next one rather than refuse).
-        if deal is not None and waiting.filter(pk=visit_id).exists():
-            return Visit.objects.select_related("deal").get(pk=visit_id)
+        if picked is None:
+            return None
+        visit = _locked_visit(picked.pk)
+        if (
+            visit is not None
+            and visit.step_id == handoff.step_id
+            and visit.exited_at is None
+            and not visit.decided
+        ):
+            visit.deal = picked.deal
+            return visit
+        tried.append(picked.pk)
     return None
 
 
-#: How many of the oldest waiting leads a pull tries before saying the queue is empty (the
-#: others are being pulled at this very moment).
+#: How many leads a pull tries, each found taken by a pull that committed a moment before,
+#: before saying the queue is empty.
 QUEUE_TRIES = 50
