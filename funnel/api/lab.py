@@ -6,16 +6,15 @@ first one is; reps see only their own coverage row and open deals."""
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from funnel.api.snapshot_reads import (
-    SnapshotComputingSerializer,
-    SnapshotFailedSerializer,
     snapshot_response,
+    snapshot_schema,
 )
 from funnel.qualification.snapshots import (
     AT_CLOSE,
@@ -245,26 +244,14 @@ class LabResultSerializer(serializers.Serializer):
     computed_at = serializers.DateTimeField()
 
 
-class LabReadySerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["ready"])
-    result = LabResultSerializer()
-    computed_at = serializers.DateTimeField()
-    stale = serializers.BooleanField(help_text="A newer result is being computed (see job).")
-    job = serializers.IntegerField(allow_null=True)
-
-
-class LabComputingSerializer(SnapshotComputingSerializer):
-    """The lab's first result is being computed."""
-
-
-class LabFailedSerializer(SnapshotFailedSerializer):
-    """Computing the lab's view failed."""
-
-
 class StreamLabView(APIView):
     """The qualification lab of one value stream."""
 
-    @extend_schema(
+    @snapshot_schema(
+        "Lab",
+        LabResultSerializer,
+        computing="The lab's first result is being computed.",
+        failed="Computing the lab's view failed.",
         operation_id="streams_lab_retrieve",
         summary="Qualification lab of a stream",
         description=(
@@ -294,17 +281,6 @@ class StreamLabView(APIView):
                 "the active criteria, else close.",
             ),
         ],
-        responses={
-            200: LabReadySerializer,
-            202: LabComputingSerializer,
-            400: OpenApiResponse(description="A parameter is invalid: {parameter: [reason]}."),
-            404: OpenApiResponse(description="No such stream among those you can see."),
-            503: OpenApiResponse(
-                response=LabFailedSerializer,
-                description="Computing this view failed; it is tried again after 5 minutes.",
-            ),
-        },
-        tags=["streams"],
     )
     def get(self, request: Request, pk: int) -> Response:
         stream = get_object_or_404(streams_visible_to(request.user), pk=pk)

@@ -7,16 +7,15 @@ job while the first one is. Every member of the team reads the same team-wide fi
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from funnel.api.snapshot_reads import (
-    SnapshotComputingSerializer,
-    SnapshotFailedSerializer,
     snapshot_response,
+    snapshot_schema,
 )
 from funnel.leads.snapshots import DEFAULT_DAYS, leads_view_read
 from streams.selectors import streams_visible_to
@@ -133,26 +132,14 @@ class LeadsResultSerializer(serializers.Serializer):
     )
 
 
-class LeadsReadySerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["ready"])
-    result = LeadsResultSerializer()
-    computed_at = serializers.DateTimeField()
-    stale = serializers.BooleanField(help_text="A newer result is being computed (see job).")
-    job = _Int(allow_null=True)
-
-
-class LeadsComputingSerializer(SnapshotComputingSerializer):
-    """The view's first result is being computed."""
-
-
-class LeadsFailedSerializer(SnapshotFailedSerializer):
-    """Computing the view failed."""
-
-
 class StreamLeadsView(APIView):
     """The Leads dashboard's figures of one value stream."""
 
-    @extend_schema(
+    @snapshot_schema(
+        "Leads",
+        LeadsResultSerializer,
+        computing="The view's first result is being computed.",
+        failed="Computing the view failed.",
         operation_id="streams_leads_retrieve",
         summary="Leads dashboard of a stream",
         description=(
@@ -188,17 +175,6 @@ class StreamLeadsView(APIView):
                 "team has no calendar).",
             ),
         ],
-        responses={
-            200: LeadsReadySerializer,
-            202: LeadsComputingSerializer,
-            400: OpenApiResponse(description="A parameter is invalid: {parameter: [reason]}."),
-            404: OpenApiResponse(description="No such stream among those you can see."),
-            503: OpenApiResponse(
-                response=LeadsFailedSerializer,
-                description="Computing this view failed; it is tried again after 5 minutes.",
-            ),
-        },
-        tags=["streams"],
     )
     def get(self, request: Request, pk: int) -> Response:
         stream = get_object_or_404(streams_visible_to(request.user), pk=pk)

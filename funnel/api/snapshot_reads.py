@@ -1,13 +1,16 @@
 """What the API answers for a figure computed by a background job into a snapshot (the lab,
 the Leads dashboard): 200 with the result when there is one (``stale`` while a newer one is
 being computed), 202 with the job and its progress page while the first one is, 503 when
-computing it failed (tried again after a while)."""
+computing it failed (tried again after a while); and the schema of those answers
+(:func:`snapshot_schema`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,6 +29,50 @@ class SnapshotFailedSerializer(serializers.Serializer):
     job = serializers.IntegerField()
     progress = serializers.CharField()
     error = serializers.CharField()
+
+
+def snapshot_schema(
+    name: str,
+    result: type[serializers.Serializer],
+    *,
+    computing: str,
+    failed: str,
+    **schema: Any,
+) -> Callable:
+    """``extend_schema`` of a snapshot read of a stream (tagged ``streams``; ``schema``: its
+    operation id, summary, description and parameters), whose answers are 200 with a
+    ``result``, 202 while computing, a bad parameter (400), no such stream (404) and 503 when
+    computing failed. The answers' serializers are ``<name>ReadySerializer``,
+    ``<name>ComputingSerializer`` and ``<name>FailedSerializer`` (the schema's components
+    ``<name>Ready`` …); ``computing`` and ``failed`` describe the latter two."""
+    ready = type(
+        f"{name}ReadySerializer",
+        (serializers.Serializer,),
+        {
+            "status": serializers.ChoiceField(choices=["ready"]),
+            "result": result(),
+            "computed_at": serializers.DateTimeField(),
+            "stale": serializers.BooleanField(
+                help_text="A newer result is being computed (see job)."
+            ),
+            "job": serializers.IntegerField(allow_null=True),
+        },
+    )
+    computing_class = type(
+        f"{name}ComputingSerializer", (SnapshotComputingSerializer,), {"__doc__": computing}
+    )
+    failed_class = type(f"{name}FailedSerializer", (SnapshotFailedSerializer,), {"__doc__": failed})
+    responses = {
+        200: ready,
+        202: computing_class,
+        400: OpenApiResponse(description="A parameter is invalid: {parameter: [reason]}."),
+        404: OpenApiResponse(description="No such stream among those you can see."),
+        503: OpenApiResponse(
+            response=failed_class,
+            description="Computing this view failed; it is tried again after 5 minutes.",
+        ),
+    }
+    return extend_schema(**schema, responses=responses, tags=["streams"])
 
 
 def snapshot_response(
