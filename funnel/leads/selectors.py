@@ -19,11 +19,18 @@ from datetime import datetime
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from funnel.eventlog.working import stream_calendars
-from funnel.leads.models import Handoff, HandoffDecision, HandoffReason, SellerLimit, Waterfall
+from funnel.leads.models import (
+    Handoff,
+    HandoffDecision,
+    HandoffReason,
+    HandoffUndo,
+    SellerLimit,
+    Waterfall,
+)
 from funnel.models import Deal, DealStatus, Visit
 from funnel.qualification.models import LabSnapshot
 from streams.models import Role, ValueStream
@@ -82,6 +89,8 @@ class ArrivalPage:
     #: Waiting arrivals per hand-off (id → count), every hand-off of the stream (the board) or
     #: the pull hand-off (the queue).
     counts: dict[int, int] = field(default_factory=dict)
+    #: Ordered by the lab's win probability (the queue, when asked and the lab has a view).
+    by_probability: bool = False
 
 
 @dataclass(frozen=True)
@@ -182,37 +191,43 @@ def _count_now(step_id: int) -> int:
         return cursor.fetchone()[0]
 
 
+def _signatures(step_ids: list[int]) -> tuple[dict[int, tuple[int, object]], object]:
+    """Per step: its open visits and latest arrival (from the step's partial index alone);
+    and the latest decision's and the latest undone decision's ids anywhere. One query."""
+    visit, decision = Visit._meta.db_table, HandoffDecision._meta.db_table
+    undone = HandoffUndo._meta.db_table
+    marks = ", ".join(["%s"] * len(step_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT step_id, count(*), max(entered_at), (SELECT max(id) FROM {decision}), "
+            f"(SELECT max(id) FROM {undone}) FROM {visit} "
+            f"WHERE step_id IN ({marks}) AND exited_at IS NULL GROUP BY step_id",
+            step_ids,
+        )
+        found = cursor.fetchall()
+    latest = (found[0][3], found[0][4]) if found else None
+    return {row[0]: (row[1], row[2]) for row in found}, latest
+
+
 def waiting_counts(step_ids: list[int], known: dict[int, int] | None = None) -> dict[int, int]:
     """How many arrivals wait (open, undecided) at each of ``step_ids``.
 
     Counting them is one index probe per open visit of the step (tens of milliseconds for
     the ten thousand open visits of a queue at a million leads). So one query first reads,
     from the step's partial index alone, how many visits are open at each step and the latest
-    arrival, and one the latest decision anywhere: a step with at most
+    arrival, with the latest decision and undone decision anywhere: a step with at most
     :data:`COUNT_EXACT_UNDER` open visits is counted again; a larger one takes its count from
     the cache while that signature is unchanged (an arrival, a move or a close on the step,
-    or a new decision, changes it) and for at most :data:`COUNT_SECONDS`. Undoing a decision
-    whose visit stays open (an accept) changes none of them: a larger step's count can be
-    one short for up to a minute. ``known``: steps whose count the caller read whole (a first
+    a new decision or an undone one changes it) and for at most :data:`COUNT_SECONDS`.
+    ``known``: steps whose count the caller read whole (a first
     page that held every waiting arrival), not counted again."""
     known = {s: n for s, n in (known or {}).items() if s in step_ids}
     step_ids = [s for s in step_ids if s not in known]
     if not step_ids:
         return known
-    open_at = {
-        step: (n, last)
-        for step, n, last in Visit.objects.filter(step_id__in=step_ids, exited_at__isnull=True)
-        .order_by()
-        .values("step_id")
-        .annotate(n=Count("*"), last=Max("entered_at"))
-        .values_list("step_id", "n", "last")
-    }
+    open_at, latest = _signatures(step_ids)
     big = [s for s in step_ids if open_at.get(s, (0, None))[0] > COUNT_EXACT_UNDER]
-    kept: dict[str, object] = {}
-    latest = None
-    if big:
-        latest = HandoffDecision.objects.aggregate(m=Max("id"))["m"]
-        kept = cache.get_many([f"leads:waiting:{s}" for s in big])
+    kept = cache.get_many([f"leads:waiting:{s}" for s in big]) if big else {}
     counts: dict[int, int] = dict(known)
     for step in step_ids:
         n, last = open_at.get(step, (0, None))
@@ -223,7 +238,7 @@ def waiting_counts(step_ids: list[int], known: dict[int, int] | None = None) -> 
             counts[step] = _count_now(step)
             continue
         key = f"leads:waiting:{step}"
-        signature = (n, last.isoformat() if last else "", latest)
+        signature = (n, str(last), latest)
         found = kept.get(key)
         if isinstance(found, tuple) and found[0] == signature:
             counts[step] = found[1]
@@ -298,12 +313,14 @@ def handoff_board(
     limit: int = BOARD_LIMIT,
     handoff_id: int | None = None,
     after: tuple[datetime, int] | None = None,
+    handoffs: list[Handoff] | None = None,
 ) -> ArrivalPage:
     """The arrivals waiting for a decision at every hand-off of the stream (or the one
     ``handoff_id``), oldest first: a page of at most ``limit`` after ``after`` (the
     ``(entered_at, visit id)`` of the previous page's last row), with their age against the
-    SLA; how many wait in all, and at each hand-off."""
-    handoffs = handoffs_of(stream)
+    SLA; how many wait in all, and at each hand-off. ``handoffs``: the stream's, when the
+    caller read them already."""
+    handoffs = handoffs_of(stream) if handoffs is None else handoffs
     read = [h for h in handoffs if handoff_id is None or h.pk == handoff_id]
     return _arrivals(stream, handoffs, now or timezone.now(), limit, after=after, read=read)
 
@@ -386,6 +403,7 @@ def _by_probability(
         total=len(waiting),
         more=len(waiting) > start + limit,
         counts={pull.pk: len(waiting)},
+        by_probability=True,
     )
 
 
@@ -397,6 +415,7 @@ def ready_queue(
     by_probability: bool = False,
     after: tuple[datetime, int] | None = None,
     start: int = 0,
+    handoffs: list[Handoff] | None = None,
 ) -> ArrivalPage:
     """The ready-for-sales queue: arrivals at the pull hand-off not yet pulled, each with the
     lab's win probability where its latest computed view scored the case. Oldest first: a
@@ -404,7 +423,7 @@ def ready_queue(
     every waiting arrival ordered by that probability, highest first (the unscored after,
     oldest first), the page of ``limit`` from position ``start``; oldest first as above
     when the stream has no computed lab view."""
-    pull = [h for h in handoffs_of(stream) if h.pull]
+    pull = [h for h in (handoffs_of(stream) if handoffs is None else handoffs) if h.pull]
     if not pull:
         return ArrivalPage(rows=[], total=0)
     now = now or timezone.now()
@@ -468,6 +487,34 @@ def stages_of(stream: ValueStream) -> list[str]:
         if handoff.accepted_stage:
             stages.append(handoff.accepted_stage)
     return [*stages, waterfall.won_stage]
+
+
+@dataclass(frozen=True)
+class Rights:
+    """What a user may do on the leads pages of a stream: :func:`may_decide`,
+    :func:`may_manage` and :func:`may_pull` at once."""
+
+    decide: bool
+    manage: bool
+    pull: bool
+
+
+def rights_of(user: User, stream: ValueStream, sellers: set[int] | None = None) -> Rights:
+    """:func:`may_decide`, :func:`may_manage` and :func:`may_pull` with the role read once;
+    ``sellers``: the ids of the stream's users with a seller limit, when the caller read
+    them already."""
+    if not user.is_authenticated:
+        return Rights(decide=False, manage=False, pull=False)
+    role = role_in_team(user, stream.team_id)
+    decide = user.is_staff or role in (Role.MANAGER, Role.REP)
+    manage = user.is_staff or role == Role.MANAGER
+    if not decide:
+        pull = False
+    elif sellers is not None:
+        pull = user.pk in sellers
+    else:
+        pull = SellerLimit.objects.filter(stream=stream, user_id=user.pk).exists()
+    return Rights(decide=decide, manage=manage, pull=pull)
 
 
 def may_decide(user: User, stream: ValueStream) -> bool:

@@ -29,10 +29,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from funnel.deals.forms import HandoffUndoForm
 from funnel.eventlog.selectors import deal_owner_choices
 from funnel.leads.forms import (
     CONVERSION_TEXT,
@@ -49,7 +47,6 @@ from funnel.leads.forms import (
 )
 from funnel.leads.models import (
     DecisionKind,
-    HandoffDecision,
     HandoffReason,
     ReasonKind,
     StepWipLimit,
@@ -64,9 +61,9 @@ from funnel.leads.selectors import (
     handoffs_of,
     may_decide,
     may_manage,
-    may_pull,
     ready_queue,
     reasons_of,
+    rights_of,
     seller_load,
     stages_of,
     waterfall_of,
@@ -82,7 +79,7 @@ from funnel.leads.services import (
     step_wip_limit_set,
     waterfall_save,
 )
-from funnel.leads.undo import handoff_undo, undo_offer
+from funnel.leads.undo_views import UNDO_SESSION_KEY, board_undo_offer
 from funnel.models import Visit
 from streams.forms import apply_service_errors, form_submit
 from streams.ids import parse_id
@@ -547,12 +544,13 @@ def _board_page(
         limit=BOARD_LIMIT if everything else BOARD_ROWS,
         handoff_id=chosen,
         after=cursor_of(stream, after),
+        handoffs=handoffs,
     )
     counts = page.counts
     rows = [_row(r, stream, failed) for r in page.rows]
     waterfall = waterfall_of(stream)
-    deciding = may_decide(user, stream)
-    managing = may_manage(user, stream)
+    rights = rights_of(user, stream)
+    deciding, managing = rights.decide, rights.manage
     recycle_on = bool(waterfall and waterfall.recycle_step_id)
     return render(
         request,
@@ -573,7 +571,7 @@ def _board_page(
             "breached": sum(1 for r in page.rows if r.breached),
             "can_decide": deciding,
             "can_decide_pull": deciding and managing,
-            "can_pull": may_pull(user, stream),
+            "can_pull": rights.pull,
             "can_manage": managing,
             "turn_downs": _turn_downs(stream, recycle_on, managing) if deciding else [],
             "csrf_input": _csrf_input(request),
@@ -588,28 +586,10 @@ def _board_page(
             if decision_form
             else [],
             "problem": problem,
-            "undo": _undo_offer(request),
+            "undo": board_undo_offer(request),
         },
         status=status,
     )
-
-
-#: The session's last decision made on the board, offered for undo while its window lasts.
-UNDO_SESSION_KEY = "leads_undo"
-
-
-def _undo_offer(request: HttpRequest):
-    """The Undo shown with the success message of the user's last decision on the board, while
-    they may still undo it (templates/funnel/leads/_undo.html)."""
-    decision_id = request.session.get(UNDO_SESSION_KEY)
-    decision = (
-        HandoffDecision.objects.filter(pk=decision_id).select_related("deal").first()
-        if isinstance(decision_id, int)
-        else None
-    )
-    if decision is None:
-        return None
-    return undo_offer(deal=decision.deal, user=request.user, decision_id=decision.pk, own_only=True)
 
 
 def board(request: HttpRequest, slug: str) -> HttpResponse:
@@ -700,21 +680,24 @@ def _queue_page(
     # probability the ones from position ``start`` of the whole ordered queue.
     after = None if by_probability else _after_param(request)
     start = max(0, min(parse_id(request.GET.get("start")) or 0, 10**6)) if by_probability else 0
+    handoffs = handoffs_of(stream)
     page = ready_queue(
         stream,
         limit=QUEUE_ROWS,
         by_probability=by_probability,
         after=cursor_of(stream, after),
         start=start,
+        handoffs=handoffs,
     )
     loads = seller_load(stream)
     mine = next((load for load in loads if load.user_id == user.pk), None)
-    pull = next((h for h in handoffs_of(stream) if h.pull), None)
+    pull = next((h for h in handoffs if h.pull), None)
     step_cap = StepWipLimit.objects.filter(step=pull.step).first() if pull else None
-    managing, deciding = may_manage(user, stream), may_decide(user, stream)
-    scored = any(r.win_probability is not None for r in page.rows)
+    rights = rights_of(user, stream, sellers={load.user_id for load in loads})
+    managing, deciding = rights.manage, rights.decide
     # Without a computed lab view the queue is oldest first whatever was asked.
-    by_probability = by_probability and (scored or not page.rows)
+    by_probability = page.by_probability
+    scored = by_probability or any(r.win_probability is not None for r in page.rows)
     return render(
         request,
         "funnel/leads/queue.html",
@@ -734,7 +717,7 @@ def _queue_page(
             "last_shown": start + len(page.rows),
             "loads": loads,
             "mine": mine,
-            "can_pull": may_pull(user, stream),
+            "can_pull": rights.pull,
             "can_decide": deciding,
             "can_manage": managing,
             # Every seller's load for managers and leadership; a rep sees their own.
@@ -778,52 +761,3 @@ def pull(request: HttpRequest, slug: str) -> HttpResponse:
     deal = decision.deal
     messages.success(request, f"You pulled “{deal.name}”: it is yours now.")
     return redirect("funnel:deal_detail", pk=deal.pk)
-
-
-# --- Undo ---------------------------------------------------------------------------------------
-
-
-@require_POST
-def undo(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    """Undo a hand-off decision (``funnel.leads.undo.handoff_undo``): the decider's own within
-    its window, from the board's success message or the deal page; a manager's later, with a
-    reason, from the deal page (a refused reason is shown next to its field, status 400).
-    Back to ``next`` (a page of this site), else the deal page."""
-    stream = _stream(request, slug)
-    decision = (
-        HandoffDecision.objects.select_related("deal", "visit__step")
-        .filter(pk=pk, deal__stream=stream)
-        .first()
-    )
-    back = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(
-        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        back = ""
-    if decision is None:
-        messages.error(request, "This decision has been undone already.")
-        return redirect(back or reverse("leads:board", args=[stream.slug]))
-    deal = decision.deal
-    form = HandoffUndoForm(request.POST)
-    if form.is_valid():
-        try:
-            handoff_undo(decision=decision, user=request.user, reason=form.cleaned_data["reason"])
-        except ValidationError as exc:
-            if request.POST.get("form") == "handoff_undo":  # the deal page's form: shown there
-                from funnel.deals.views import deal_page
-
-                apply_service_errors(form, exc)
-                return deal_page(
-                    request, deal, status=400, failed="handoff_undo", handoff_undo_form=form
-                )
-            for message in exc.messages:
-                messages.error(request, message)
-        else:
-            request.session.pop(UNDO_SESSION_KEY, None)
-            messages.success(
-                request,
-                f"Undone: “{deal.name}” waits at {decision.visit.step.name} again, undecided.",
-            )
-    else:
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
-    return redirect(back or reverse("funnel:deal_detail", args=[deal.pk]))
