@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from funnel.leads import views
+from funnel.leads import undo_views, views
 
 app_name = "leads"
 urlpatterns = [
@@ -17,7 +17,7 @@ urlpatterns = [
     path("<slug:slug>/leads/limits/step/", views.step_limit, name="step_limit"),
     path("<slug:slug>/handoffs/", views.board, name="board"),
     path("<slug:slug>/handoffs/<int:visit_id>/decide/", views.decide, name="decide"),
-    path("<slug:slug>/handoffs/decisions/<int:pk>/undo/", views.undo, name="undo"),
+    path("<slug:slug>/handoffs/decisions/<int:pk>/undo/", undo_views.undo, name="undo"),
     path("<slug:slug>/queue/", views.queue, name="queue"),
     path("<slug:slug>/queue/pull/", views.pull, name="pull"),
 ]
