@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import threading
@@ -130,10 +131,12 @@ def _reader():
     return client
 
 
-def _median_read(client, url: str, reads: int) -> dict:
+def _median_read(client, url: str, reads: int, before=None) -> dict:
     client.get(url, HTTP_HOST="localhost")  # the first read's one-time work is not measured
     times = []
     for _ in range(reads):
+        if before is not None:
+            before()
         began = time.perf_counter()
         response = client.get(url, HTTP_HOST="localhost")
         times.append(time.perf_counter() - began)
@@ -142,10 +145,12 @@ def _median_read(client, url: str, reads: int) -> dict:
     return {"ms": 1000 * statistics.median(times), "bytes": len(response.content), "url": url}
 
 
-def _median_call(func, reads: int) -> float:
+def _median_call(func, reads: int, before=None) -> float:
     func()
     times = []
     for _ in range(reads):
+        if before is not None:
+            before()
         began = time.perf_counter()
         func()
         times.append(time.perf_counter() - began)
@@ -164,15 +169,29 @@ def child_reads(args: argparse.Namespace) -> dict:
         url = reverse(name, kwargs={"slug": stream.slug, **extra})
         out["pages"][label] = _median_read(client, url, args.reads)
     try:
+        from django.core.cache import cache
+
         from funnel.leads.selectors import handoff_board, ready_queue
+        from funnel.leads.views import BOARD_ROWS, QUEUE_ROWS
     except ImportError:
         pass
     else:
         board = handoff_board(stream)
         queue = ready_queue(stream)
         out["waiting"] = {"board": board.total, "queue": queue.total}
-        out["selectors"]["handoff_board"] = _median_call(lambda: handoff_board(stream), args.reads)
-        out["selectors"]["ready_queue"] = _median_call(lambda: ready_queue(stream), args.reads)
+        calls = {
+            # As the pages call them (a page of rows), then as the API does (200 rows).
+            "handoff_board": lambda: handoff_board(stream, limit=BOARD_ROWS),
+            "ready_queue": lambda: ready_queue(stream, limit=QUEUE_ROWS),
+            "handoff_board, 200 rows (the API)": lambda: handoff_board(stream),
+            "ready_queue, 200 rows (the API)": lambda: ready_queue(stream),
+        }
+        for label, func in calls.items():
+            out["selectors"][label] = _median_call(func, args.reads)
+        # The first read after a change at a large step counts its waiting arrivals again.
+        out["selectors"]["handoff_board, counts not kept"] = _median_call(
+            calls["handoff_board"], args.reads, before=cache.clear
+        )
     for label, names in LEADS_PAGES:
         for name in names:
             try:
@@ -181,6 +200,19 @@ def child_reads(args: argparse.Namespace) -> dict:
                 continue
             out["pages"][label] = _median_read(client, url, args.reads)
             break
+    board_url = out["pages"].get("hand-off board", {}).get("url")
+    if board_url:
+        from django.core.cache import cache
+
+        out["pages"]["hand-off board, counts not kept"] = _median_read(
+            client, board_url, args.reads, before=cache.clear
+        )
+    queue_url = out["pages"].get("ready-for-sales queue", {}).get("url")
+    if queue_url:
+        out["pages"]["ready-for-sales queue, by probability"] = _median_read(
+            client, queue_url + "?order=probability", args.reads
+        )
+    out["load"] = os.getloadavg()
     return out
 
 
@@ -402,7 +434,7 @@ def main() -> None:
     if "reads" in only:
         reads = report["reads"] = run("reads")
         floor = reads["pages"]["Flow dashboard"]["ms"]
-        print(f"\nWaiting: {reads.get('waiting', '—')}")
+        print(f"\nWaiting: {reads.get('waiting', '—')}; load average {reads.get('load')}")
         print("\n| read | median, ms | × floor |")
         print("|---|---|---|")
         for label, r in reads["pages"].items():
