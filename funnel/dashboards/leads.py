@@ -25,14 +25,14 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from django import forms
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
 
+from funnel.dashboards import snapshot_pages as pages
 from funnel.dashboards.charts import Chart, Tile
 from funnel.dashboards.charts.leads import (
     as_of,
@@ -59,14 +59,12 @@ from funnel.dashboards.charts.leads_waste import (
     waste_summary_chart,
 )
 from funnel.dashboards.content import team_reps
-from funnel.dashboards.views import OWN_ONLY, TABS, _csv_response, _errors_response, _role
+from funnel.dashboards.views import OWN_ONLY
 from funnel.deals.forms import SOURCES
 from funnel.leads.models import LeadsSnapshot, Waterfall
 from funnel.leads.snapshots import leads_view_read
-from streams.models import Job, JobState, Role, ValueStream
-from streams.selectors import streams_visible_to
+from streams.models import Job, Role, ValueStream
 
-DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 TIME_CHOICES = [
     ("", "Default"),
     ("elapsed", "Elapsed time"),
@@ -90,9 +88,9 @@ SECTIONS = (
 class LeadsViewForm(forms.Form):
     """The Leads view a page shows; every field may be left out (the default view)."""
 
-    start = forms.DateField(required=False, label="From", widget=DATE)
-    end = forms.DateField(required=False, label="Before (not included)", widget=DATE)
-    as_of = forms.DateField(required=False, label="As of (start of day, UTC)", widget=DATE)
+    start = forms.DateField(required=False, label="From", widget=pages.DATE)
+    end = forms.DateField(required=False, label="Before (not included)", widget=pages.DATE)
+    as_of = forms.DateField(required=False, label="As of (start of day, UTC)", widget=pages.DATE)
     source = forms.ChoiceField(required=False, label="Source")
     owner = forms.ChoiceField(
         required=False,
@@ -127,10 +125,6 @@ class LeadsViewForm(forms.Form):
             "time": data.get("time") or "",
         }
         return {k: v for k, v in values.items() if v}
-
-
-def _errors(exc: ValidationError) -> dict[str, str]:
-    return {name: messages[0] for name, messages in exc.message_dict.items()}
 
 
 def leads_result_for(result: dict, *, rep_id: int | None) -> dict:
@@ -224,14 +218,6 @@ def has_leads(result: dict) -> bool:
     )
 
 
-def _leads_stream(request: HttpRequest, slug: str) -> tuple[ValueStream, str | None, int | None]:
-    """The stream (404 outside the user's teams), the user's role, and their id when they are
-    a rep (whose view is limited)."""
-    stream = get_object_or_404(streams_visible_to(request.user), slug=slug)
-    role = _role(request, stream.team_id)
-    return stream, role, request.user.pk if role == Role.REP else None
-
-
 def _leads_view(
     request: HttpRequest, stream: ValueStream, rep_id: int | None
 ) -> tuple[LeadsViewForm, dict, dict]:
@@ -243,13 +229,7 @@ def _leads_view(
     others = {str(p.id) for p in reps} - {str(rep_id)}
     if rep_id is not None and owner in others:
         raise PermissionDenied(OWN_ONLY)
-    form = LeadsViewForm(request.GET or None, reps=reps, own_id=rep_id)
-    if not form.is_bound:
-        return form, {}, {}
-    if form.is_valid():
-        return form, form.params(), {}
-    errors = {name: errors[0] for name, errors in form.errors.items()}
-    return form, {}, errors
+    return pages.form_view(LeadsViewForm(request.GET or None, reps=reps, own_id=rep_id))
 
 
 def _read(
@@ -257,11 +237,7 @@ def _read(
 ) -> tuple[LeadsSnapshot | None, Job | None]:
     """The stored snapshot of the view and the job computing it when missing or stale; a
     parameter the engine refuses is added to ``errors`` and the default view read instead."""
-    try:
-        return leads_view_read(stream, params, user=request.user)
-    except ValidationError as exc:
-        errors.update(_errors(exc))
-        return leads_view_read(stream, {}, user=request.user)
+    return pages.read_or_default(leads_view_read, request, stream, params, errors)
 
 
 def _deal_url(pk: int) -> str:
@@ -274,9 +250,7 @@ def _board(stream: ValueStream, snapshot: LeadsSnapshot, rep_id: int | None, que
         own_only=rep_id is not None,
         deal_url=_deal_url,
     )
-    for chart in board.charts:
-        url = reverse("dashboards:leads_csv", args=[stream.slug, chart.key])
-        chart.csv_url = url + (f"?{query}" if query else "")
+    pages.link_csv(board.charts, "dashboards:leads_csv", stream, query)
     return board
 
 
@@ -290,14 +264,9 @@ def window_text(view: dict) -> str:
 
 @require_GET
 def leads_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
-    stream, role, rep_id = _leads_stream(request, slug)
+    stream, role, rep_id = pages.page_stream(request, slug)
     form, params, errors = _leads_view(request, stream, rep_id)
     query = urlencode(params)
-    tabs = [
-        (key, label, reverse("dashboards:board", args=[stream.slug, key]))
-        for key, label in TABS
-        if key != "me" or role == Role.REP
-    ]
     has_waterfall = Waterfall.objects.filter(stream=stream).exists()
     context = {
         "stream": stream,
@@ -308,22 +277,17 @@ def leads_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
             "hand-off answers, whether marketing produces what sales can pull, and what the "
             "hand-offs waste.",
         },
-        "tabs": tabs,
+        "tabs": pages.board_tabs(stream, role),
         "tab_query": "",
         "form": form,
         "errors": errors,
         "has_waterfall": has_waterfall,
         "can_edit": role in (Role.MANAGER, "admin"),
-        "share_url": request.build_absolute_uri(request.path + (f"?{query}" if query else "")),
+        "share_url": pages.share_url(request, query),
     }
     snapshot, job = _read(request, stream, params, errors) if has_waterfall else (None, None)
-    if job is not None and job.state == JobState.FAILED:
-        context["failed"] = job
-    elif snapshot is None and job is not None:
-        context["preparing"] = job
+    pages.job_state(context, snapshot, job)
     if snapshot is not None:
-        # Stale while a job computes fresh figures (an eager job has already run).
-        context["stale"] = job is not None and job.state in (JobState.QUEUED, JobState.RUNNING)
         result = snapshot.result
         context |= {
             # Built only when the template renders it: the rendered board is cached per
@@ -332,28 +296,13 @@ def leads_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
             "has_board": True,
             "has_stages": bool(result.get("stages")),
             "has_leads": has_leads(result),
-            "board_key": "|".join(
-                map(
-                    str,
-                    (
-                        stream.pk,
-                        stream.slug,
-                        snapshot.pk,
-                        snapshot.view_key,
-                        snapshot.source_signature,
-                        snapshot.computed_at.timestamp(),
-                        rep_id,
-                        query,
-                        timezone.get_current_timezone_name(),
-                    ),
-                )
-            ),
+            "board_key": pages.board_key(stream, snapshot, rep_id, query),
             "computed_at": snapshot.computed_at,
             "view": result["view"],
             "window_text": window_text(result["view"]),
             "as_of_at": as_of(result),
         }
-    status = 400 if errors else 202 if "preparing" in context else 200
+    status = pages.page_status(errors, context)
     return render(request, "funnel/dashboards/leads.html", context, status=status)
 
 
@@ -361,19 +310,17 @@ def leads_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
 def leads_csv(request: HttpRequest, slug: str, chart: str) -> HttpResponse:
     """The numbers one chart of the Leads dashboard plots, as CSV, for the same view as the
     page."""
-    stream, _, rep_id = _leads_stream(request, slug)
+    stream, _, rep_id = pages.page_stream(request, slug)
     _, params, errors = _leads_view(request, stream, rep_id)
-    if errors:
-        return _errors_response(errors)
-    try:
-        snapshot, _ = leads_view_read(stream, params, user=request.user)
-    except ValidationError as exc:
-        return _errors_response(_errors(exc))
-    if snapshot is None:
-        raise Http404("This view of the Leads dashboard is not computed yet.")
-    found = leads_board(
-        leads_result_for(snapshot.result, rep_id=rep_id), own_only=rep_id is not None
-    ).chart(chart)
-    if found is None:
-        raise Http404("No such chart on this dashboard.")
-    return _csv_response(found, f"{stream.slug}-leads-{chart}.csv")
+    return pages.chart_csv(
+        request,
+        stream,
+        params,
+        errors,
+        read=leads_view_read,
+        chart_of=lambda snapshot: leads_board(
+            leads_result_for(snapshot.result, rep_id=rep_id), own_only=rep_id is not None
+        ).chart(chart),
+        missing="This view of the Leads dashboard is not computed yet.",
+        filename=f"{stream.slug}-leads-{chart}.csv",
+    )

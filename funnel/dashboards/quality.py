@@ -19,13 +19,12 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.urls import reverse
-from django.utils import timezone
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
 
+from funnel.dashboards import snapshot_pages as pages
 from funnel.dashboards.charts import Chart, Tile
 from funnel.dashboards.charts.common import _when
 from funnel.dashboards.charts.quality import (
@@ -44,7 +43,6 @@ from funnel.dashboards.charts.quality import (
     win_rates_chart,
 )
 from funnel.dashboards.content import stream_info
-from funnel.dashboards.views import TABS, _csv_response, _errors_response, _role
 from funnel.qualification.models import CriteriaSet, LabSnapshot
 from funnel.qualification.snapshots import (
     AT_CLOSE,
@@ -53,17 +51,14 @@ from funnel.qualification.snapshots import (
     lab_view_from_params,
     lab_view_read,
 )
-from streams.models import Job, JobState, Role, ValueStream
-from streams.selectors import streams_visible_to
-
-DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+from streams.models import Job, Role, ValueStream
 
 
 class LabViewForm(forms.Form):
     """The lab view a page shows; every field may be left out (the default view)."""
 
-    start = forms.DateField(required=False, label="Closed from", widget=DATE)
-    end = forms.DateField(required=False, label="Closed before", widget=DATE)
+    start = forms.DateField(required=False, label="Closed from", widget=pages.DATE)
+    end = forms.DateField(required=False, label="Closed before", widget=pages.DATE)
     as_of = forms.ChoiceField(required=False, label="As known at")
 
     def __init__(self, *args, steps: list[tuple[int, str]], **kwargs) -> None:
@@ -85,21 +80,13 @@ class LabViewForm(forms.Form):
         return {k: v for k, v in values.items() if v}
 
 
-def _errors(exc: ValidationError) -> dict[str, str]:
-    return {name: messages[0] for name, messages in exc.message_dict.items()}
-
-
 def _lab_read(
     request: HttpRequest, stream: ValueStream, params: dict[str, str], errors: dict[str, str]
 ) -> tuple[LabSnapshot | None, Job | None]:
     """The stored snapshot of the lab view ``params`` name and the job computing it when it
     is missing or stale (``lab_view_read``); a parameter the lab refuses is added to
     ``errors`` and the default view read instead."""
-    try:
-        return lab_view_read(stream, params, user=request.user)
-    except ValidationError as exc:
-        errors.update(_errors(exc))
-        return lab_view_read(stream, {}, user=request.user)
+    return pages.read_or_default(lab_view_read, request, stream, params, errors)
 
 
 def stored_lab(stream: ValueStream, params: dict[str, str]) -> LabSnapshot | None:
@@ -210,41 +197,22 @@ def _steps(stream: ValueStream) -> list[tuple[int, str]]:
 def _lab_view(request: HttpRequest, stream: ValueStream) -> tuple[LabViewForm, dict, dict]:
     """The form read from the URL, the view's parameters (the default view's when the URL
     is wrong), and the errors by field."""
-    form = LabViewForm(request.GET or None, steps=_steps(stream))
-    if not form.is_bound:
-        return form, {}, {}
-    if form.is_valid():
-        return form, form.params(), {}
-    errors = {name: errors[0] for name, errors in form.errors.items()}
-    return form, {}, errors
-
-
-def _quality_stream(request: HttpRequest, slug: str) -> tuple[ValueStream, str | None, int | None]:
-    stream = get_object_or_404(streams_visible_to(request.user), slug=slug)
-    role = _role(request, stream.team_id)
-    return stream, role, request.user.pk if role == Role.REP else None
+    return pages.form_view(LabViewForm(request.GET or None, steps=_steps(stream)))
 
 
 def _board(stream: ValueStream, snapshot: LabSnapshot, owner_id: int | None, query: str):
     board = quality_board(
         stream, lab_result_for(snapshot.result, rep_id=owner_id), owner_id=owner_id
     )
-    for chart in board.charts:
-        url = reverse("dashboards:quality_csv", args=[stream.slug, chart.key])
-        chart.csv_url = url + (f"?{query}" if query else "")
+    pages.link_csv(board.charts, "dashboards:quality_csv", stream, query)
     return board
 
 
 @require_GET
 def quality_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
-    stream, role, owner_id = _quality_stream(request, slug)
+    stream, role, owner_id = pages.page_stream(request, slug)
     form, params, errors = _lab_view(request, stream)
     query = urlencode(params)
-    tabs = [
-        (key, label, reverse("dashboards:board", args=[stream.slug, key]))
-        for key, label in TABS
-        if key != "me" or role == Role.REP
-    ]
     has_criteria = CriteriaSet.objects.filter(
         stream=stream, criteria__retired_at__isnull=True
     ).exists()
@@ -256,72 +224,50 @@ def quality_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
             "lede": "Which qualification criteria really go with winning, tested on the "
             "closed deals with intervals and without hindsight.",
         },
-        "tabs": tabs,
+        "tabs": pages.board_tabs(stream, role),
         "tab_query": "",
         "form": form,
         "errors": errors,
         "has_criteria": has_criteria,
         "can_kaizen": role in (Role.MANAGER, "admin"),
         "lab_query": query,
-        "share_url": request.build_absolute_uri(request.path + (f"?{query}" if query else "")),
+        "share_url": pages.share_url(request, query),
     }
     snapshot, job = _lab_read(request, stream, params, errors) if has_criteria else (None, None)
-    if job is not None and job.state == JobState.FAILED:
-        context["failed"] = job
-    elif snapshot is None and job is not None:
-        context["preparing"] = job
+    pages.job_state(context, snapshot, job)
     if snapshot is not None:
-        # Stale while a job computes fresh figures (an eager job has already run).
-        context["stale"] = job is not None and job.state in (JobState.QUEUED, JobState.RUNNING)
         context |= {
             # Built only when the template renders it: the rendered board is cached per
             # snapshot, viewer and zone (``board_key``), so a repeated read skips both.
             "board": SimpleLazyObject(lambda: _board(stream, snapshot, owner_id, query)),
             "has_board": True,
             "closed_deals": snapshot.result["deals"]["closed"],
-            "board_key": "|".join(
-                map(
-                    str,
-                    (
-                        stream.pk,
-                        stream.slug,
-                        snapshot.pk,
-                        snapshot.view_key,
-                        snapshot.source_signature,
-                        snapshot.computed_at.timestamp(),
-                        owner_id,
-                        context["can_kaizen"],
-                        query,
-                        timezone.get_current_timezone_name(),
-                    ),
-                )
-            ),
+            "board_key": pages.board_key(stream, snapshot, owner_id, context["can_kaizen"], query),
             "computed_at": _computed_at(snapshot.result),
             "view": snapshot.result["view"],
             "window_text": window_text(snapshot.result["view"]),
         }
-    status = 400 if errors else 202 if "preparing" in context else 200
+    status = pages.page_status(errors, context)
     return render(request, "funnel/dashboards/quality.html", context, status=status)
 
 
 @require_GET
 def quality_csv(request: HttpRequest, slug: str, chart: str) -> HttpResponse:
     """The numbers one chart of the lab plots, as CSV, for the same view as the page."""
-    stream, _, owner_id = _quality_stream(request, slug)
+    stream, _, owner_id = pages.page_stream(request, slug)
     _, params, errors = _lab_view(request, stream)
-    if errors:
-        return _errors_response(errors)
-    try:
-        snapshot, _ = lab_view_read(stream, params, user=request.user)
-    except ValidationError as exc:
-        return _errors_response(_errors(exc))
-    if snapshot is None:
-        raise Http404("This lab view is not computed yet.")
-    result = lab_result_for(snapshot.result, rep_id=owner_id)
-    found = quality_board(stream, result, owner_id=owner_id).chart(chart)
-    if found is None:
-        raise Http404("No such chart on this dashboard.")
-    return _csv_response(found, f"{stream.slug}-quality-{chart}.csv")
+    return pages.chart_csv(
+        request,
+        stream,
+        params,
+        errors,
+        read=lab_view_read,
+        chart_of=lambda snapshot: quality_board(
+            stream, lab_result_for(snapshot.result, rep_id=owner_id), owner_id=owner_id
+        ).chart(chart),
+        missing="This lab view is not computed yet.",
+        filename=f"{stream.slug}-quality-{chart}.csv",
+    )
 
 
 def lab_rule(
