@@ -222,7 +222,7 @@ def handoff_undo(
     decider's window (or someone else's decision) and kept either way."""
     deal = _lock(decision.deal)
     decision = (
-        HandoffDecision.objects.select_for_update()
+        HandoffDecision.objects.select_for_update(of=("self",))
         .select_related("handoff", "reason", "actor")
         .filter(pk=decision.pk)
         .first()
@@ -234,7 +234,11 @@ def handoff_undo(
     if len(reason) > REASON_MAX:
         raise ValidationError({"reason": f"Keep the reason under {REASON_MAX} characters."})
     _check_rights(decision, deal, user, reason)
-    arrival = Visit.objects.select_for_update().select_related("step").get(pk=decision.visit_id)
+    arrival = (
+        Visit.objects.select_for_update(of=("self",))
+        .select_related("step")
+        .get(pk=decision.visit_id)
+    )
     pull = decision.handoff.pull and decision.kind == DecisionKind.ACCEPT
     if pull:
         if decision.recorded_at is None:
