@@ -520,11 +520,13 @@ def response_chart(result: dict) -> Chart:
     return chart.plotted(*figures)
 
 
-def _rate_row(e: dict) -> list:
+def rate_row(e: dict, first: str = "due", second: str = "met", rate: str = "rate") -> list:
+    """Two counts of ``e`` (by default an SLA's due and met), then its ``rate`` and the rate's
+    Wilson interval (``low``, ``high``) in %: the columns of a chart of rates."""
     return [
-        e["due"],
-        e["met"],
-        _pct(e.get("rate"), 1),
+        e.get(first, 0),
+        e.get(second, 0),
+        _pct(e.get(rate), 1),
         _pct(e.get("low"), 1),
         _pct(e.get("high"), 1),
     ]
@@ -579,7 +581,7 @@ def _no_sla(result: dict, sla: list[dict]) -> str:
 def sla_chart(result: dict) -> Chart:
     """SLA attainment per hand-off, with its Wilson interval and n."""
     sla = result.get("sla") or []
-    rows = [[s["name"], _r(s["sla_hours"], 2), *_rate_row(s)] for s in sla]
+    rows = [[s["name"], _r(s["sla_hours"], 2), *rate_row(s)] for s in sla]
     chart = Chart(
         key="sla",
         title="SLA attainment by hand-off",
@@ -606,7 +608,7 @@ def sla_breakdown_chart(result: dict, *, by: str, own_only: bool = False) -> Cha
     small multiple per hand-off; ``own_only``: the result holds only the viewer's own row."""
     sla = result.get("sla") or []
     word = "rep" if by == "by_rep" else "source"
-    rows = [[s["name"], e["label"], *_rate_row(e)] for s in sla for e in s.get(by) or []]
+    rows = [[s["name"], e["label"], *rate_row(e)] for s in sla for e in s.get(by) or []]
     chart = Chart(
         key=f"sla_{word}",
         title=f"SLA attainment by {word}" + (" (yours)" if own_only and word == "rep" else ""),
@@ -651,7 +653,7 @@ def sla_breakdown_chart(result: dict, *, by: str, own_only: bool = False) -> Cha
 def sla_week_chart(result: dict) -> Chart:
     """SLA attainment by week of arrival, a line per hand-off with its intervals."""
     sla = result.get("sla") or []
-    rows = [[s["name"], w["week"], *_rate_row(w)] for s in sla for w in s.get("by_week") or []]
+    rows = [[s["name"], w["week"], *rate_row(w)] for s in sla for w in s.get("by_week") or []]
     chart = Chart(
         key="sla_week",
         title="SLA attainment week by week",

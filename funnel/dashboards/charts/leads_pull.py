@@ -35,6 +35,7 @@ from funnel.dashboards.charts.leads import (
     as_of,
     error_bars,
     no_waterfall,
+    rate_row,
 )
 
 # --- The ready-for-sales queue and the sellers' capacity ------------------------------------
@@ -385,17 +386,7 @@ def prospecting_rep_chart(result: dict, *, own_only: bool = False) -> Chart:
 def skipped_chart(result: dict) -> Chart:
     """The leads handed to sellers without an accepted hand-off, per week, with intervals."""
     weeks = (result.get("separation") or {}).get("skipped_share") or []
-    rows = [
-        [
-            w["week"],
-            w["n"],
-            w["skipped"],
-            _pct(w.get("rate"), 1),
-            _pct(w.get("low"), 1),
-            _pct(w.get("high"), 1),
-        ]
-        for w in weeks
-    ]
+    rows = [[w["week"], *rate_row(w, "n", "skipped")] for w in weeks]
     chart = Chart(
         key="skipped",
         title="Leads that skipped the hand-off",
@@ -443,18 +434,7 @@ def skipped_chart(result: dict) -> Chart:
 def skipped_rep_chart(result: dict, *, own_only: bool = False) -> Chart:
     """The skipped hand-offs by the case's owner."""
     reps = (result.get("separation") or {}).get("skipped_by_rep") or []
-    rows = [
-        [
-            r["label"],
-            r["n"],
-            r["skipped"],
-            _pct(r.get("rate"), 1),
-            _pct(r.get("low"), 1),
-            _pct(r.get("high"), 1),
-        ]
-        for r in reps
-        if r["n"]
-    ]
+    rows = [[r["label"], *rate_row(r, "n", "skipped")] for r in reps if r["n"]]
     return _rep_share_chart(
         key="skipped_rep",
         title="Skipped hand-offs by owner",

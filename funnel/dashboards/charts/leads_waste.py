@@ -32,6 +32,7 @@ from funnel.dashboards.charts.leads import (
     hours_unit,
     no_waterfall,
     rate_names,
+    rate_row,
 )
 
 #: Each kind of reason: its words, colour and bar pattern (colour is never the only cue).
@@ -50,30 +51,9 @@ def waste_summary_chart(result: dict, deal_url: Callable[[int], str] | None = No
     ping = waste.get("ping_pong") or {}
     recycle = waste.get("recycle_yield") or {}
     rows = [
-        [
-            "Never touched",
-            never.get("n", 0),
-            never.get("arrivals", 0),
-            _pct(never.get("share"), 1),
-            None,
-            None,
-        ],
-        [
-            "Ping-pong",
-            ping.get("cases", 0),
-            ping.get("rejected_cases", 0),
-            _pct(ping.get("share"), 1),
-            None,
-            None,
-        ],
-        [
-            "Recycle yield",
-            recycle.get("became_sql", 0),
-            recycle.get("recycled", 0),
-            _pct(recycle.get("rate"), 1),
-            _pct(recycle.get("low"), 1),
-            _pct(recycle.get("high"), 1),
-        ],
+        ["Never touched", *rate_row(never, "n", "arrivals", "share")],
+        ["Ping-pong", *rate_row(ping, "cases", "rejected_cases", "share")],
+        ["Recycle yield", *rate_row(recycle, "became_sql", "recycled")],
     ]
     chart = Chart(
         key="waste_summary",
