@@ -223,19 +223,16 @@ def _week_number(week: str, first: str) -> float:
     return (date.fromisoformat(week) - date.fromisoformat(first)).days / 7
 
 
+def _share_row(e: dict) -> list:
+    """The share of hours on lead steps (%), the hours and those on lead steps."""
+    return [_pct(e.get("share"), 1), _r(e.get("hours"), 1), _r(e.get("prospecting_hours"), 1)]
+
+
 def prospecting_chart(result: dict) -> Chart:
     """The sellers' share of hours on lead steps, week by week, with its trend line."""
     separation = result.get("separation") or {}
     weeks = separation.get("prospecting_share") or []
-    rows = [
-        [
-            w["week"],
-            _pct(w.get("share"), 1),
-            _r(w.get("hours"), 1),
-            _r(w.get("prospecting_hours"), 1),
-        ]
-        for w in weeks
-    ]
+    rows = [[w["week"], *_share_row(w)] for w in weeks]
     shown = [r for r in rows if r[1] is not None]
     # The trend over the weeks' dates (a week with no hours leaves a gap, not a step).
     x = [_week_number(r[0], rows[0][0]) for r in shown]
@@ -355,15 +352,7 @@ def _rep_share_chart(
 def prospecting_rep_chart(result: dict, *, own_only: bool = False) -> Chart:
     """Each seller's share of hours on lead steps over the window."""
     reps = (result.get("separation") or {}).get("by_rep") or []
-    rows = [
-        [
-            r["label"],
-            _pct(r.get("share"), 1),
-            _r(r.get("hours"), 1),
-            _r(r.get("prospecting_hours"), 1),
-        ]
-        for r in reps
-    ]
+    rows = [[r["label"], *_share_row(r)] for r in reps]
     return _rep_share_chart(
         key="prospecting_rep",
         title="Prospecting share by seller",
