@@ -92,10 +92,12 @@ def leads_build(n: int, *, anchor: datetime, seed: int = 2026, progress=print) -
         stream_calendars,
         visit_offsets,
     )
+    from funnel.importing.writing import VISIT_COPY_COLUMNS
     from funnel.leads.models import HandoffReason
     from streams.models import Membership, StreamState, ValueStream
     from vsm_project.demo import DEMO_TEAM_SLUG
     from vsm_project.demo_leads import (
+        DECISION_COLUMNS,
         PROSPECT_AFTER,
         PROSPECT_CAPTURE,
         PROSPECT_QUALIFY,
@@ -321,23 +323,7 @@ def leads_build(n: int, *, anchor: datetime, seed: int = 2026, progress=print) -
             _copy(
                 raw,
                 "funnel_visit",
-                (
-                    "id",
-                    "deal_id",
-                    "step_id",
-                    "entered_at",
-                    "exited_at",
-                    "work_minutes",
-                    "actor_id",
-                    "actor_name",
-                    "created_at",
-                    "updated_at",
-                    "reentry",
-                    "previous_step_id",
-                    "is_last",
-                    "entered_w",
-                    "exited_w",
-                ),
+                ("id", *VISIT_COPY_COLUMNS),
                 (
                     (
                         vid,
@@ -383,18 +369,7 @@ def leads_build(n: int, *, anchor: datetime, seed: int = 2026, progress=print) -
             _copy(
                 raw,
                 "funnel_handoffdecision",
-                (
-                    "visit_id",
-                    "handoff_id",
-                    "deal_id",
-                    "kind",
-                    "reason_id",
-                    "note",
-                    "actor_id",
-                    "decided_at",
-                    "response_seconds",
-                    "response_w",
-                ),
+                DECISION_COLUMNS,
                 (
                     (
                         vid,
