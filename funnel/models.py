@@ -76,7 +76,8 @@ class Deal(models.Model):
         ordering = ["-created_at", "id"]
         indexes = [
             models.Index(fields=["stream", "status"], name="deal_stream_status"),
-            models.Index(fields=["owner", "status"], name="deal_owner_status"),
+            # A seller's open deals in a stream (their WIP), from the index alone.
+            models.Index(fields=["owner", "status", "stream"], name="deal_owner_status"),
             models.Index(fields=["stream", "closed_at"], name="deal_stream_closed"),
             models.Index(fields=["stream", "first_entered_at"], name="deal_stream_first_entered"),
         ]
@@ -224,9 +225,10 @@ class Visit(models.Model):
             models.Index(fields=["deal", "entered_at"], name="visit_deal_entered"),
             models.Index(fields=["actor"], condition=Q(actor__isnull=False), name="visit_actor"),
             # The hand-off board and the ready-for-sales queue: open visits at a step, oldest
-            # first (funnel.leads); one row per open case, so cheap to keep.
+            # first (funnel.leads); one row per open case, so cheap to keep. With the id, the
+            # waiting ones are counted from the index alone (migration 0020).
             models.Index(
-                fields=["step", "entered_at"],
+                fields=["step", "entered_at", "id"],
                 condition=Q(exited_at__isnull=True),
                 name="visit_open_step_entered",
             ),

@@ -28,7 +28,8 @@ from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from funnel.eventlog.selectors import deal_owner_choices
@@ -488,9 +489,17 @@ def _csrf_input(request: HttpRequest) -> str:
     )
 
 
-def _turn_downs(stream: ValueStream, recycle_on: bool, can_manage: bool) -> list[dict]:
-    """The ways of turning a lead down on the board, each with its reason buttons rendered
-    once for every row (they are the same in each)."""
+#: Stand-ins for a row's values in the turn-down forms rendered once per page (_turn_downs).
+_VISIT, _URL, _LEAD = "__visit__", "__decide_url__", "__lead_name__"
+
+
+def _turn_downs(
+    stream: ValueStream, recycle_on: bool, can_manage: bool, *, csrf_input: str, chosen
+) -> list[dict]:
+    """The ways of turning a lead down on the board: each with its reason buttons, and its
+    whole form (_turn_down.html) rendered once for the page with stand-ins for the row's
+    visit, link and lead name, which :func:`_turn_down_html` fills in per row (a row's forms
+    differ only by them; rendering them per row was most of the board's time)."""
     reasons: dict[str, list] = {kind: [] for kind in ReasonKind.values}
     for reason in reasons_of(stream).order_by("position", "id"):
         reasons[reason.kind].append(reason)
@@ -498,8 +507,14 @@ def _turn_downs(stream: ValueStream, recycle_on: bool, can_manage: bool) -> list
     if recycle_on:
         kinds.append(("recycle", "Recycle"))
     kinds.append(("disqualify", "Disqualify"))
-    return [
-        {
+    found = []
+    stand_in = {
+        "row": {"visit_id": _VISIT, "deal_name": _LEAD},
+        "decide_url": _URL,
+        "failed": False,
+    }
+    for kind, verb in kinds:
+        t = {
             "kind": kind,
             "verb": verb,
             "buttons": render_to_string(
@@ -513,8 +528,28 @@ def _turn_downs(stream: ValueStream, recycle_on: bool, can_manage: bool) -> list
                 },
             ),
         }
-        for kind, verb in kinds
-    ]
+        t["html"] = render_to_string(
+            "funnel/leads/_turn_down.html",
+            {"item": stand_in, "t": t, "csrf_input": csrf_input, "chosen": chosen},
+        )
+        found.append(t)
+    return found
+
+
+def _turn_down_html(turn_downs: list[dict], item: dict) -> str:
+    """A row's turn-down forms: the page's, with the row's visit, link and lead name."""
+    row = item["row"]
+    name = str(escape(row.deal_name))
+    # Safe: rendered templates, and the name escaped as the template escapes it.
+    return mark_safe(
+        "".join(
+            t["html"]
+            .replace(_VISIT, str(row.visit_id))
+            .replace(_URL, item["decide_url"])
+            .replace(_LEAD, name)
+            for t in turn_downs
+        )
+    )
 
 
 def _after_param(request: HttpRequest) -> int | None:
@@ -552,6 +587,15 @@ def _board_page(
     rights = rights_of(user, stream)
     deciding, managing = rights.decide, rights.manage
     recycle_on = bool(waterfall and waterfall.recycle_step_id)
+    csrf_input = _csrf_input(request)
+    turn_downs = (
+        _turn_downs(stream, recycle_on, managing, csrf_input=csrf_input, chosen=chosen)
+        if deciding
+        else []
+    )
+    for item in rows:
+        if not item["failed"]:
+            item["turn_downs"] = _turn_down_html(turn_downs, item)
     return render(
         request,
         "funnel/leads/board.html",
@@ -573,8 +617,8 @@ def _board_page(
             "can_decide_pull": deciding and managing,
             "can_pull": rights.pull,
             "can_manage": managing,
-            "turn_downs": _turn_downs(stream, recycle_on, managing) if deciding else [],
-            "csrf_input": _csrf_input(request),
+            "turn_downs": turn_downs,
+            "csrf_input": csrf_input,
             "recycle_on": recycle_on,
             "failed": failed,
             "failed_shown": failed is not None and any(r.visit_id == failed for r in page.rows),

@@ -161,3 +161,20 @@ def test_the_queue_page_pages_oldest_first_and_by_probability(client, leads, mon
     rest = client.get(url(leads, "queue") + "?order=probability&start=2").content.decode()
     assert "Ready 1" in rest and "numbers 3 to 3 shown" in rest
     assert "Ready 2" not in rest
+
+
+def test_each_rows_turn_down_forms_carry_its_own_lead_escaped(client, leads):
+    odd = at_mql(leads, '<b>"Tom" & Co</b>', 8)
+    plain = at_mql(leads, "Plain lead", 9)
+    client.force_login(leads.sdr)
+    page = client.get(url(leads, "board")).content.decode()
+    assert "<b>" not in page
+    name = "&lt;b&gt;&quot;Tom&quot; &amp; Co&lt;/b&gt;"
+    assert f'data-lead="{name}"' in page and f"Reject “{name}” because…" in page
+    for visit in (odd, plain):
+        decide = reverse("leads:decide", args=[leads.stream.slug, visit.pk])
+        for kind in ("reject", "recycle", "disqualify"):
+            assert f'<label for="note-{kind}-{visit.pk}">' in page
+        assert page.count(f'action="{decide}"') == 4  # accept and the three turn-downs
+    assert "Disqualify “Plain lead” because…" in page
+    assert "__visit__" not in page and "__lead_name__" not in page
