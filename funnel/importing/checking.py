@@ -194,6 +194,22 @@ class _Builder:
             return None
         return external_id
 
+    def rows_one_per_deal(self, *, noun: str, per: str) -> Iterator[tuple[int, list[str], str]]:
+        """The data rows of a file with one row per deal (the wide and contact formats), with
+        their numbers and deal ids, each row's ``_bad`` flag cleared. A row without a deal id,
+        or with one an earlier row had (``noun``: what a row is; ``per``: the file's rule), is
+        reported and skipped."""
+        for row, cells in self.numbered_rows():
+            self._bad = False
+            external_id = self._deal_id(cells, row)
+            if external_id is None:
+                continue
+            if external_id in self.deal_index:
+                first = self.deals[self.deal_index[external_id]].row
+                self.error(row, "deal_id", f"{noun} {external_id} is also on row {first}; {per}")
+                continue
+            yield row, cells, external_id
+
     def person_name(self, cells: list[str]) -> str:
         """The first and last name columns (the lead formats) as one name; "" without them."""
         parts = [

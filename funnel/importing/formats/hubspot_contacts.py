@@ -47,20 +47,9 @@ def read(builder: _Builder) -> _Columns:
     # Exports repeat times (to the minute) and stages: each distinct text is read once.
     times: dict[str, int] = {}
     stages: dict[str, int | str | None] = {}
-    for row, cells in builder.numbered_rows():
-        builder._bad = False
-        external_id = builder._deal_id(cells, row)
-        if external_id is None:
-            continue
-        if external_id in builder.deal_index:
-            first = builder.deals[builder.deal_index[external_id]].row
-            error(
-                row,
-                "deal_id",
-                f"contact {external_id} is also on row {first}; the export has one row per "
-                "contact.",
-            )
-            continue
+    for row, cells, external_id in builder.rows_one_per_deal(
+        noun="contact", per="the export has one row per contact."
+    ):
         dated: list[tuple[int, int, int | str]] = []
         for position, (index, header, target) in enumerate(columns):
             text = cells[index]

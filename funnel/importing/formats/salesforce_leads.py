@@ -45,7 +45,7 @@ def read(builder: _Builder) -> _Columns:
 
     keep = (lambda cells: kind_of(cells) != "other") if i_field is not None else None
     parse, error, stage = builder.clock.parse, builder.error, builder._stage
-    deal_index, deals, deal_key = builder.deal_index, builder.deals, builder.deal_key
+    deals, deal_key = builder.deals, builder.deal_key
     # Per lead (index): the earliest status change (time, the status before it), the time of
     # its "created" row, its current status and its conversion time.
     first: dict[int, tuple[int, int | str | None]] = {}
@@ -75,11 +75,7 @@ def read(builder: _Builder) -> _Columns:
         else:
             error(row, "changed_at", "empty; a time is required here.")
             builder._bad = True
-        d = deal_index.get(external_id)
-        if d is None:
-            d, deal = builder._deal(external_id, row)
-        else:
-            deal = deals[d]
+        d, deal = builder._deal(external_id, row)
         key = hash(deal_key(cells))
         if key != deal.key:  # the lead's columns, read once per lead (rows repeat them)
             deal.key = key

@@ -34,19 +34,9 @@ def read(builder: _Builder) -> _Columns:
         mapped = builder.stages.mapping.get(_stage_key(engage))
         if isinstance(mapped, int):
             entry_step = mapped
-    for row, cells in builder.numbered_rows():
-        builder._bad = False
-        external_id = builder._deal_id(cells, row)
-        if external_id is None:
-            continue
-        if external_id in builder.deal_index:
-            first = builder.deals[builder.deal_index[external_id]].row
-            builder.error(
-                row,
-                "deal_id",
-                f"deal {external_id} is also on row {first}; a wide file has one row per deal.",
-            )
-            continue
+    for row, cells, external_id in builder.rows_one_per_deal(
+        noun="deal", per="a wide file has one row per deal."
+    ):
         final: int | str | None = None
         if i_stage is not None and cells[i_stage].strip():
             final = _stage_or_open(builder, cells[i_stage].strip(), row, bool(stage_columns))
