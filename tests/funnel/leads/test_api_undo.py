@@ -112,3 +112,12 @@ def test_a_lead_that_moved_on_is_a_400(leads):
     answer = client_for(leads.sdr).post(URL, {"decision": decision}, format="json")
     assert answer.status_code == 400
     assert "moved on since" in answer.json()["decision"][0]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"decision": "abc"}, {"decision": 2**70}, {"decision": None}, {"decision": [1]}],
+)
+def test_a_bad_body_is_a_400_naming_the_decision(leads, body):
+    answer = client_for(leads.sdr).post(URL, body, format="json")
+    assert answer.status_code == 400 and "decision" in answer.json()
