@@ -42,6 +42,7 @@ from rest_framework.views import APIView
 from funnel.api.serializers import AwareDateTimeField
 from funnel.api.viewsets import ListAnsweringViewSet, object_errors, post_actions
 from funnel.leads.models import (
+    HANDOFF_TERMS,
     DecisionKind,
     Handoff,
     HandoffDecision,
@@ -96,18 +97,7 @@ def _visible_stream(request: Request, pk: Any) -> ValueStream:
 class HandoffSerializer(serializers.ModelSerializer):
     class Meta:
         model = Handoff
-        fields = [
-            "id",
-            "step",
-            "position",
-            "offered_stage",
-            "accepted_stage",
-            "giver",
-            "receiver",
-            "sla_minutes",
-            "escalate_minutes",
-            "pull",
-        ]
+        fields = ["id", "step", "position", *HANDOFF_TERMS]
         read_only_fields = fields
 
 

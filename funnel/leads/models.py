@@ -102,6 +102,20 @@ class Waterfall(models.Model):
         return f"waterfall of {self.stream}"
 
 
+#: A hand-off's terms beside its step and position: the stages it offers and accepts, who
+#: gives and receives, its SLA and escalation, and whether sellers pull (the API's fields, what
+#: the Leads figures depend on).
+HANDOFF_TERMS = (
+    "offered_stage",
+    "accepted_stage",
+    "giver",
+    "receiver",
+    "sla_minutes",
+    "escalate_minutes",
+    "pull",
+)
+
+
 class Handoff(models.Model):
     """A hand-off point: the step where a lead waits for the receiving side to decide."""
 

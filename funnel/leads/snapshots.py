@@ -34,18 +34,20 @@ from django.db import connection
 from django.utils import timezone
 
 from funnel.eventlog.working import calendar_signature
-from funnel.leads.models import (
+from funnel.leads.models import HANDOFF_TERMS
+from funnel.leads.view import LeadsView
+from funnel.metrics.engine import NO_CALENDAR, stream_basis
+from funnel.models import (
+    Deal,
     Handoff,
     HandoffDecision,
     HandoffReason,
     LeadsSnapshot,
+    MetricsState,
     SellerLimit,
     StepWipLimit,
     Waterfall,
 )
-from funnel.leads.view import LeadsView
-from funnel.metrics.engine import NO_CALENDAR, stream_basis
-from funnel.models import Deal, MetricsState
 from funnel.view_jobs import (
     SnapshotKind,
     param_moments,
@@ -159,18 +161,7 @@ def leads_signature(stream: ValueStream, *, tick: str = "") -> str:
     handoffs = list(
         Handoff.objects.filter(stream=stream)
         .order_by("pk")
-        .values_list(
-            "pk",
-            "position",
-            "step_id",
-            "offered_stage",
-            "accepted_stage",
-            "giver",
-            "receiver",
-            "sla_minutes",
-            "escalate_minutes",
-            "pull",
-        )
+        .values_list("pk", "position", "step_id", *HANDOFF_TERMS)
     )
     # Decisions are only added (never edited), and ids only grow: the latest id says whether
     # there is a new one (read backwards on the primary key: no scan of the decisions). One
