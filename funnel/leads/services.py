@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, Max, OuterRef, Subquery
 from django.utils import timezone
 
@@ -53,7 +53,7 @@ from funnel.leads.presets import DEFAULT_REASONS
 from funnel.metrics.snapshots import metrics_changed
 from funnel.models import Deal, DealStatus, Visit
 from streams.calendars.models import WorkingCalendar
-from streams.models import Membership, ProcessStep, Role, StreamState, ValueStream
+from streams.models import Lane, Membership, ProcessStep, Role, StreamState, ValueStream
 from streams.selectors import role_in_team, stream_can_edit, team_ids_with_role
 from streams.times import when_text
 
@@ -658,9 +658,8 @@ def _undecided():
 
 
 def _seller_limit(stream: ValueStream, user: AbstractBaseUser) -> SellerLimit | None:
-    """The seller's limit row, locked (that row only: no join of the stream, team or user,
-    which ``FOR UPDATE`` would lock too and so line up every pull of the stream), with the
-    seller's role in the stream's team (``role``), in one query."""
+    """The seller's limit row, locked (that row only), with the seller's role in the stream's
+    team (``role``): for a stream without a pull hand-off, whose pull is refused."""
     role = Membership.objects.filter(user_id=OuterRef("user_id"), team_id=stream.team_id)
     return (
         SellerLimit.objects.select_for_update(of=("self",))
@@ -671,47 +670,71 @@ def _seller_limit(stream: ValueStream, user: AbstractBaseUser) -> SellerLimit | 
     )
 
 
-def _pull_handoff(stream: ValueStream) -> Handoff | None:
-    """The stream's pull hand-off with its step, and the key of the calendar its step's lane
-    works on (``calendar_key``: the lane's own, else the team's default; None without one), in
-    one query. The key carries the calendar's version, so the clock built from it
-    (``clock_of``, once per process and version) is never that of a calendar since changed."""
-    team = WorkingCalendar.objects.filter(team_id=stream.team_id, is_default=True).order_by()
-    handoff = (
-        Handoff.objects.filter(stream=stream, pull=True)
-        .select_related("step__lane__calendar")
-        .annotate(
-            default_id=Subquery(team.values("pk")[:1]),
-            default_version=Subquery(team.values("version")[:1]),
-            default_updated=Subquery(team.values("updated_at")[:1]),
-        )
-        .order_by()
-        .first()
-    )
-    if handoff is None:
-        return None
-    lane = handoff.step.lane
-    own = lane.calendar if lane is not None and lane.calendar_id is not None else None
-    if own is not None and own.team_id == stream.team_id:
-        handoff.calendar_key = (own.pk, own.version, own.updated_at)
-    elif handoff.default_id is not None:
+def _row_locks() -> bool:
+    """Whether the database locks rows (PostgreSQL); SQLite has one writer at a time."""
+    return connection.features.has_select_for_update
+
+
+_PULL_HANDOFF_SQL = f"""
+    SELECT h.*,
+        (SELECT m.role FROM {Membership._meta.db_table} m
+            WHERE m.user_id = %s AND m.team_id = %s) AS seller_role,
+        (SELECT l.wip_limit FROM {SellerLimit._meta.db_table} l
+            WHERE l.stream_id = %s AND l.user_id = %s{{lock}}) AS seller_limit,
+        COALESCE(own.id, dc.id) AS calendar_id,
+        CASE WHEN own.id IS NULL THEN dc.version ELSE own.version END AS calendar_version,
+        CASE WHEN own.id IS NULL THEN dc.updated_at ELSE own.updated_at END AS calendar_updated
+    FROM {Handoff._meta.db_table} h
+    JOIN {ProcessStep._meta.db_table} p ON p.id = h.step_id
+    LEFT JOIN {Lane._meta.db_table} ln ON ln.id = p.lane_id
+    LEFT JOIN {WorkingCalendar._meta.db_table} own ON own.id = ln.calendar_id AND own.team_id = %s
+    LEFT JOIN {WorkingCalendar._meta.db_table} dc ON dc.team_id = %s AND dc.is_default
+    WHERE h.stream_id = %s AND h.pull
+"""
+
+
+def _pull_handoff(stream: ValueStream, user: AbstractBaseUser) -> Handoff | None:
+    """The stream's pull hand-off, read with what a pull checks first, in one query:
+    ``seller_role`` (the user's role in the stream's team), ``seller_limit`` (their WIP limit,
+    its row locked: the first of the pull's locks; None without one) and ``calendar_key``, the
+    calendar the step's lane works on (its own, else the team's default; None without one) as
+    saved, id, version and ``updated_at``: the clock built from it (``clock_of``, once per
+    process and version) is never that of a calendar since changed. None without a pull
+    hand-off (the limit then neither read nor locked)."""
+    team = stream.team_id
+    sql = _PULL_HANDOFF_SQL.format(lock=" FOR UPDATE" if _row_locks() else "")
+    params = [user.pk, team, stream.pk, user.pk, team, team, stream.pk]
+    handoff = next(iter(Handoff.objects.raw(sql, params)), None)
+    if handoff is not None:
         handoff.calendar_key = (
-            handoff.default_id,
-            handoff.default_version,
-            handoff.default_updated,
+            None
+            if handoff.calendar_id is None
+            else (handoff.calendar_id, handoff.calendar_version, handoff.calendar_updated)
         )
-    else:
-        handoff.calendar_key = None
     return handoff
 
 
+_OWNED_SQL = f"""
+    SELECT
+        (SELECT COUNT(*) FROM {Deal._meta.db_table} d
+            WHERE d.stream_id = %s AND d.owner_id = %s AND d.status = %s),
+        (SELECT s.wip_limit FROM {StepWipLimit._meta.db_table} s WHERE s.step_id = %s{{lock}})
+"""
+
+
+def _sql_row(sql: str, params: Sequence) -> tuple | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
 def _locked_visit(visit_id: int) -> Visit | None:
-    """The visit re-read under its row lock (that row only) with its step, and whether it was
+    """The visit re-read under its row lock (that row only) with its deal, and whether it was
     decided on (``decided``), read now: after its deal's lock, so a pull that held the deal a
     moment ago and committed is seen."""
     return (
         Visit.objects.select_for_update(of=("self",))
-        .select_related("step")
+        .select_related("deal")
         .annotate(decided=~_undecided())
         .filter(pk=visit_id)
         .order_by()
@@ -734,44 +757,54 @@ def lead_pull(
     Locks, in ``deal_move``'s order: the seller's limit row, the step's WIP limit row (when
     the step has one), the deal, the visit; each ``FOR UPDATE`` locks its own row only. The
     next lead is chosen with ``SKIP LOCKED`` on its deal, so sellers pulling at once take
-    different leads instead of waiting for each other. About ten queries; the response time
-    in working time costs none (the calendar's key comes with the hand-off)."""
-    limit = _seller_limit(stream, user)
-    role = limit.role if limit is not None else role_in_team(user, stream.team_id)
+    different leads instead of waiting for each other. Seven statements (the hand-off with the
+    seller's role and limit and the calendar's key; the seller's open deals with the step's
+    limit; the pick; the visit; the decision in its savepoint; the owner), the first three
+    plain SQL: a pull's own work is a few milliseconds, most of it the database's."""
+    handoff = _pull_handoff(stream, user)
+    if handoff is None:  # refused: say why in the order of the checks
+        limit = _seller_limit(stream, user)
+        role, wip_limit = (limit.role, limit.wip_limit) if limit else (None, None)
+        if limit is None:
+            role = role_in_team(user, stream.team_id)
+    else:
+        role, wip_limit = handoff.seller_role, handoff.seller_limit
     if not user.is_staff and role not in (Role.MANAGER, Role.REP):
         raise PermissionDenied("Only the team's sellers pull leads.")
-    if limit is None:
+    if wip_limit is None:
         raise ValidationError(
             {
                 "seller": f"{person(user)} has no WIP limit in {stream.name}: a manager sets "
                 "one before you pull leads."
             }
         )
-    handoff = _pull_handoff(stream)
     if handoff is None:
         raise ValidationError(
             {"stream": f"{stream.name} has no ready-for-sales hand-off to pull from."}
         )
-    owned = open_owned(stream.pk, user.pk)
-    if owned >= limit.wip_limit:
+    # Read after the seller's limit is locked: two pulls of one seller count one after the other.
+    owned, step_limit = _sql_row(
+        _OWNED_SQL.format(lock=" FOR UPDATE" if _row_locks() else ""),
+        [stream.pk, user.pk, DealStatus.OPEN, handoff.step_id],
+    )
+    if owned >= wip_limit:
         raise ValidationError(
             {
                 "seller": f"{person(user)} owns {owned} open deals and the limit is "
-                f"{limit.wip_limit}: finish one before pulling another."
+                f"{wip_limit}: finish one before pulling another."
             }
         )
-    step_limit = StepWipLimit.objects.select_for_update().filter(step=handoff.step).first()
     if step_limit is not None:
         pulled = (
-            Visit.objects.filter(step=handoff.step, exited_at__isnull=True)
+            Visit.objects.filter(step_id=handoff.step_id, exited_at__isnull=True)
             .filter(Exists(HandoffDecision.objects.filter(visit=OuterRef("pk"))))
             .count()
         )
-        if pulled >= step_limit.wip_limit:
+        if pulled >= step_limit:
             raise ValidationError(
                 {
                     "step": f"“{handoff.step.name}” holds {pulled} pulled leads and its limit "
-                    f"is {step_limit.wip_limit}: move one on before pulling another."
+                    f"is {step_limit}: move one on before pulling another."
                 }
             )
     if visit is None:
@@ -791,7 +824,11 @@ def lead_pull(
         at=now,
         now_w=_w_one(handoff.calendar_key, now),
     )
-    Deal.objects.filter(pk=deal.pk).update(owner=user, updated_at=now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Deal._meta.db_table} SET owner_id = %s, updated_at = %s WHERE id = %s",
+            [user.pk, connection.ops.adapt_datetimefield_value(now), deal.pk],
+        )
     deal.owner, deal.updated_at = user, now
     metrics_changed(stream_id=stream.pk)
     return decision
@@ -835,39 +872,45 @@ def _named_lead(stream: ValueStream, handoff: Handoff, visit: Visit) -> tuple[Vi
     return visit, deal
 
 
+_PICK_SQL = f"""
+    SELECT v.id FROM {Visit._meta.db_table} v
+    JOIN {Deal._meta.db_table} d ON d.id = v.deal_id
+    WHERE v.step_id = %s AND v.exited_at IS NULL AND d.status = %s
+        AND NOT EXISTS (SELECT 1 FROM {HandoffDecision._meta.db_table} x WHERE x.visit_id = v.id)
+        {{tried}}
+    ORDER BY v.entered_at, v.id
+    LIMIT 1{{lock}}
+"""
+
+
 def _next_in_queue(handoff: Handoff) -> Visit | None:
     """The oldest undecided open arrival at the pull hand-off whose deal no other pull holds,
     its deal and then its visit locked: one query picks it and locks its deal, skipping the
-    deals other pulls hold (``FOR UPDATE OF deal SKIP LOCKED``), one re-reads the visit under
+    deals other pulls hold (``FOR UPDATE OF d SKIP LOCKED``), one re-reads the visit under
     its lock. The pick reads the decisions as of its start: a lead pulled and committed just
     before its deal was locked here shows in the re-read, and the next one is tried. SQLite
     has no row locks (one writer at a time): the pick is plain there, and two pulls racing
     for one lead are told apart when the second's decision is refused (:func:`_record`)."""
+    lock = " FOR UPDATE OF d SKIP LOCKED" if _row_locks() else ""
     tried: list[int] = []
     for _ in range(QUEUE_TRIES):
-        picked = (
-            Visit.objects.filter(
-                step_id=handoff.step_id, exited_at__isnull=True, deal__status=DealStatus.OPEN
-            )
-            .filter(_undecided())
-            .exclude(pk__in=tried)
-            .select_related("deal")
-            .select_for_update(skip_locked=True, of=("deal",))
-            .order_by("entered_at", "id")
-            .first()
+        sql = _PICK_SQL.format(
+            lock=lock,
+            tried=f"AND v.id NOT IN ({', '.join(['%s'] * len(tried))})" if tried else "",
         )
+        picked = _sql_row(sql, [handoff.step_id, DealStatus.OPEN, *tried])
         if picked is None:
             return None
-        visit = _locked_visit(picked.pk)
+        visit = _locked_visit(picked[0])
         if (
             visit is not None
             and visit.step_id == handoff.step_id
             and visit.exited_at is None
             and not visit.decided
+            and visit.deal.status == DealStatus.OPEN
         ):
-            visit.deal = picked.deal
             return visit
-        tried.append(picked.pk)
+        tried.append(picked[0])
     return None
 
 

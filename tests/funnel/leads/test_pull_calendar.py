@@ -38,13 +38,14 @@ def test_a_changed_calendar_is_used_by_the_next_pull():
     before = WorkingClock.from_calendar(calendar)
     first = lead_pull(stream=ns.stream, user=ns.seller1)  # builds and keeps the clock
     assert first.response_w == _expected(before, first)
-    key = _pull_handoff(ns.stream).calendar_key
+    key = _pull_handoff(ns.stream, ns.seller1).calendar_key
     closure_add(
         calendar=calendar,
         by=ns.manager,
         spec=ClosureSpec(date(2026, 11, 2), date(2026, 11, 6), label="Office move"),
     )
-    assert _pull_handoff(ns.stream).calendar_key[1] == key[1] + 1  # the version moved on
+    # The version moved on.
+    assert _pull_handoff(ns.stream, ns.seller1).calendar_key[1] == key[1] + 1
     second = lead_pull(stream=ns.stream, user=ns.seller2)
     calendar.refresh_from_db()
     after = WorkingClock.from_calendar(calendar)
@@ -66,7 +67,7 @@ def test_a_lane_with_its_own_calendar_times_its_pulls():
         ),
     )
     lane_set_calendar(lane=ns.steps["SQL"].lane, by=ns.manager, calendar=around_the_clock)
-    assert _pull_handoff(ns.stream).calendar_key[0] == around_the_clock.pk
+    assert _pull_handoff(ns.stream, ns.seller1).calendar_key[0] == around_the_clock.pk
     decision = lead_pull(stream=ns.stream, user=ns.seller1)
     assert decision.response_w == _expected(WorkingClock.from_calendar(around_the_clock), decision)
 
@@ -74,7 +75,7 @@ def test_a_lane_with_its_own_calendar_times_its_pulls():
 def test_without_a_calendar_a_pull_has_no_working_response_time():
     ns = build()
     _waiting(ns, 1)
-    assert _pull_handoff(ns.stream).calendar_key is None
+    assert _pull_handoff(ns.stream, ns.seller1).calendar_key is None
     decision = lead_pull(stream=ns.stream, user=ns.seller1)
     assert decision.response_w is None and decision.response_seconds > 0
 
@@ -85,9 +86,9 @@ def test_a_warm_pull_costs_a_handful_of_queries_however_long_the_queue(
     ns = build(calendar=True)
     _waiting(ns, 6)
     lead_pull(stream=ns.stream, user=ns.seller1)  # the clock is built once per process
-    # The seller's limit with their role, the hand-off with its calendar's key, the seller's
-    # open deals, the step's limit, the pick (its deal locked), the visit locked, the
-    # decision, the owner: 8, and 4 savepoints (the test's transaction and the decision's).
-    with django_assert_max_num_queries(12):
+    # The hand-off with the seller's role and limit and the calendar's key; the seller's open
+    # deals with the step's limit; the pick (its deal locked); the visit locked; the decision;
+    # the owner: 6, and 4 savepoints (the test's transaction and the decision's).
+    with django_assert_max_num_queries(10):
         decision = lead_pull(stream=ns.stream, user=ns.seller2)
     assert decision.deal.owner == ns.seller2
