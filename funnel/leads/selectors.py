@@ -19,7 +19,7 @@ from datetime import datetime
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from funnel.eventlog.working import stream_calendars
@@ -443,20 +443,25 @@ def ready_queue(
 def seller_load(stream: ValueStream) -> list[SellerLoad]:
     """Each seller of the stream (a user with a seller limit) with their open deals and limit,
     by name."""
-    limits = list(SellerLimit.objects.filter(stream=stream).select_related("user"))
-    counts = dict(
-        Deal.objects.filter(
-            stream=stream, status=DealStatus.OPEN, owner_id__in=[lim.user_id for lim in limits]
-        )
-        .values_list("owner_id")
-        .annotate(n=Count("pk"))
-        .values_list("owner_id", "n")
+    # One query: each limit with its seller and their open deals in the stream (counted from
+    # the index deal_owner_status alone).
+    wip = (
+        Deal.objects.filter(stream=stream, status=DealStatus.OPEN, owner_id=OuterRef("user_id"))
+        .order_by()
+        .values("owner_id")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    limits = (
+        SellerLimit.objects.filter(stream=stream)
+        .select_related("user")
+        .annotate(wip=Subquery(wip[:1]))
     )
     loads = [
         SellerLoad(
             user_id=lim.user_id,
             label=label_of(lim.user),
-            wip=counts.get(lim.user_id, 0),
+            wip=lim.wip or 0,
             limit=lim.wip_limit,
         )
         for lim in limits
