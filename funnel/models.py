@@ -225,10 +225,10 @@ class Visit(models.Model):
             models.Index(fields=["deal", "entered_at"], name="visit_deal_entered"),
             models.Index(fields=["actor"], condition=Q(actor__isnull=False), name="visit_actor"),
             # The hand-off board and the ready-for-sales queue: open visits at a step, oldest
-            # first (funnel.leads); one row per open case, so cheap to keep. With the id, the
-            # waiting ones are counted from the index alone (migration 0020).
+            # first (funnel.leads); one row per open case, so cheap to keep. With the id and
+            # the case, the waiting ones are counted and read from the index alone (0020, 0021).
             models.Index(
-                fields=["step", "entered_at", "id"],
+                fields=["step", "entered_at", "id", "deal"],
                 condition=Q(exited_at__isnull=True),
                 name="visit_open_step_entered",
             ),

@@ -204,8 +204,8 @@ def test_the_visit_table_keeps_its_rules_and_only_the_indexes_it_needs():
         "visit_actor": ["actor_id"],
         "visit_one_open_per_deal": ["deal_id"],
         # migration 0016: the open visits at a step, oldest first (the hand-off board, the queue);
-        # 0020 adds the id, so the waiting ones are counted from the index alone
-        "visit_open_step_entered": ["step_id", "entered_at", "id"],
+        # 0020 and 0021 add the id and the case, so the waiting ones are read from it alone
+        "visit_open_step_entered": ["step_id", "entered_at", "id", "deal_id"],
     }
     assert constraints["visit_one_open_per_deal"]["unique"]
     assert {"visit_exits_after_entering", "visit_work_minutes_not_negative"} <= set(constraints)
