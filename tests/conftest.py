@@ -31,6 +31,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("services"):
             item.add_marker(pytest.mark.xdist_group("services"))
+        elif not item.get_closest_marker("xdist_group") and _uses_shared_data(item):
+            # Data made once per module (tests/shared_data.py) is made once per run only if
+            # the module's tests run in one process; split over two, each would make it.
+            item.add_marker(pytest.mark.xdist_group(f"shared:{item.nodeid.split('::')[0]}"))
+
+
+def _uses_shared_data(item: pytest.Item) -> bool:
+    """Whether the test uses a module- or session-scoped fixture of this suite (not
+    pytest-django's own ``django_db_setup``) that opens the database."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    for defs in info.name2fixturedefs.values():
+        fixturedef = defs[-1]
+        if (
+            fixturedef.scope != "function"
+            and "django_db_blocker" in fixturedef.argnames
+            and getattr(fixturedef.func, "__module__", "").startswith("tests.")
+        ):
+            return True
+    return False
 
 
 @pytest.fixture(autouse=True)

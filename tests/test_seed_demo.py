@@ -28,7 +28,8 @@ from funnel.leads.view import LeadsView
 from funnel.models import Deal, DealStatus, Visit
 from kaizen.models import KaizenCycle
 from streams.models import Membership, StreamState, Team, ValueStream
-from vsm_project.demo import DEMO_PASSWORD, USERS, demo_seed
+from tests.shared_data import shared_data
+from vsm_project.demo import DEMO_PASSWORD, demo_seed
 from vsm_project.demo_leads import SEPARATION_CHANGE_DAYS_AGO
 
 pytestmark = pytest.mark.django_db
@@ -152,7 +153,6 @@ def test_it_creates_the_team_roles_future_state_and_kaizen_cycles():
     assert future.steps.get(name="Contract review").planned_lead_hours < current_lt
     # one per phase, the adopted, abandoned and adapted closes and the adapted one's follow-up
     assert KaizenCycle.objects.count() == 8
-    from django.contrib.auth import get_user_model
 
     admin = get_user_model().objects.get(username="admin")
     assert admin.is_staff and admin.check_password(DEMO_PASSWORD)
@@ -296,11 +296,8 @@ def test_make_run_seeds_only_when_missing_and_demo_reset_passes_yes_only_when_as
 @pytest.fixture(scope="module")
 def seeded_once(django_db_setup, django_db_blocker):
     """The default demo (500 deals, 3,000 leads), seeded once for the tests below."""
-    with django_db_blocker.unblock():
+    with shared_data(django_db_blocker):  # rolled back after the module
         yield demo_seed(anchor=ANCHOR)
-        # Outside the tests' transactions: remove everything the seed made.
-        Team.objects.filter(slug="acme-sales").delete()
-        get_user_model().objects.filter(username__in=[u.username for u in USERS]).delete()
 
 
 @pytest.fixture

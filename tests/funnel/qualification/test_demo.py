@@ -6,12 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from funnel.models import Deal, DealStatus, Visit
 from funnel.qualification.models import Criterion, CriterionScore
-from streams.models import Team
-from vsm_project.demo import DEMO_TEAM_SLUG, USERS, demo_seed
+from tests.shared_data import shared_data
+from vsm_project.demo import demo_seed
 from vsm_project.demo_criteria import DEMO_CRITERIA, PLANTED
 
 pytestmark = pytest.mark.django_db
@@ -24,12 +23,9 @@ DEMO_DEALS = 1500
 
 @pytest.fixture(scope="module")
 def demo(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        result = demo_seed(deals=DEMO_DEALS, seed=42, anchor=ANCHOR)
-        yield result
-        # Outside the tests' transactions: remove everything the seed made.
-        Team.objects.filter(slug=DEMO_TEAM_SLUG).delete()
-        get_user_model().objects.filter(username__in=[u.username for u in USERS]).delete()
+    """Seeded once for the module, in a transaction rolled back after it."""
+    with shared_data(django_db_blocker):
+        yield demo_seed(deals=DEMO_DEALS, seed=42, anchor=ANCHOR)
 
 
 def _met_at_close() -> dict[str, tuple[float, float]]:

@@ -13,6 +13,7 @@ from funnel.qualification.models import CriterionScore
 from funnel.qualification.simulate import simulate_lab
 from funnel.qualification.stats import bh_q
 from tests.factories import TeamFactory, make_stream
+from tests.shared_data import shared_data
 
 pytestmark = pytest.mark.django_db
 
@@ -23,20 +24,25 @@ PLANTED = {"c1", "c4", "c8"}
 WEIGHTS = [None, 5, 0, 4, 1, 1, 1, None, 1, 0]
 
 
-@pytest.fixture
-def planted():
-    stream = make_stream(TeamFactory(), name="Planted")
-    sim = simulate_lab(
-        stream,
-        closed=2000,
-        effects=EFFECTS,
-        weights=WEIGHTS,
-        open_deals=50,
-        start=START,
-        seed=7,
-    )
-    view = LabView(start=START, end=START + timedelta(days=400), as_of=sim.criteria[0].known_by_id)
-    return stream, sim, compute_lab(stream, view)
+@pytest.fixture(scope="module")
+def planted(django_db_setup, django_db_blocker):
+    """Simulated and computed once for the module (2,000 closed deals), in a transaction
+    rolled back after it; what a test writes is undone after that test."""
+    with shared_data(django_db_blocker):
+        stream = make_stream(TeamFactory(), name="Planted")
+        sim = simulate_lab(
+            stream,
+            closed=2000,
+            effects=EFFECTS,
+            weights=WEIGHTS,
+            open_deals=50,
+            start=START,
+            seed=7,
+        )
+        view = LabView(
+            start=START, end=START + timedelta(days=400), as_of=sim.criteria[0].known_by_id
+        )
+        yield stream, sim, compute_lab(stream, view)
 
 
 def test_the_planted_criteria_rank_first_and_no_noise_is_significant(planted):
