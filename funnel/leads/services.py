@@ -728,18 +728,20 @@ def _sql_row(sql: str, params: Sequence) -> tuple | None:
         return cursor.fetchone()
 
 
+_LOCKED_VISIT_SQL = f"""
+    SELECT v.*, EXISTS (
+        SELECT 1 FROM {HandoffDecision._meta.db_table} x WHERE x.visit_id = v.id
+    ) AS decided
+    FROM {Visit._meta.db_table} v WHERE v.id = %s{{lock}}
+"""
+
+
 def _locked_visit(visit_id: int) -> Visit | None:
-    """The visit re-read under its row lock (that row only) with its deal, and whether it was
-    decided on (``decided``), read now: after its deal's lock, so a pull that held the deal a
-    moment ago and committed is seen."""
-    return (
-        Visit.objects.select_for_update(of=("self",))
-        .select_related("deal")
-        .annotate(decided=~_undecided())
-        .filter(pk=visit_id)
-        .order_by()
-        .first()
-    )
+    """The visit re-read under its row lock, and whether it was decided on (``decided``),
+    read now: after its deal's lock, so a pull that held the deal a moment ago and committed
+    is seen."""
+    sql = _LOCKED_VISIT_SQL.format(lock=" FOR UPDATE" if _row_locks() else "")
+    return next(iter(Visit.objects.raw(sql, [visit_id])), None)
 
 
 @transaction.atomic
@@ -872,15 +874,34 @@ def _named_lead(stream: ValueStream, handoff: Handoff, visit: Visit) -> tuple[Vi
     return visit, deal
 
 
+_UNDECIDED_SQL = (
+    f"NOT EXISTS (SELECT 1 FROM {HandoffDecision._meta.db_table} x WHERE x.visit_id = v.id)"
+)
+#: The pick: of the oldest undecided open visits at the step (``{candidates}`` of them, read
+#: from the step's index of open visits alone), the first whose deal is open and not held.
 _PICK_SQL = f"""
-    SELECT v.id FROM {Visit._meta.db_table} v
+    SELECT d.*, v.id AS picked_visit FROM (
+        SELECT v.id, v.deal_id, v.entered_at FROM {Visit._meta.db_table} v
+        WHERE v.step_id = %s AND v.exited_at IS NULL AND {_UNDECIDED_SQL}{{tried}}
+        ORDER BY v.entered_at, v.id
+        LIMIT {{candidates}}
+    ) v
     JOIN {Deal._meta.db_table} d ON d.id = v.deal_id
-    WHERE v.step_id = %s AND v.exited_at IS NULL AND d.status = %s
-        AND NOT EXISTS (SELECT 1 FROM {HandoffDecision._meta.db_table} x WHERE x.visit_id = v.id)
-        {{tried}}
+    WHERE d.status = %s
     ORDER BY v.entered_at, v.id
     LIMIT 1{{lock}}
 """
+#: The same over the whole queue, when every candidate was held (as many pulls at once).
+_PICK_ALL_SQL = f"""
+    SELECT d.*, v.id AS picked_visit FROM {Visit._meta.db_table} v
+    JOIN {Deal._meta.db_table} d ON d.id = v.deal_id
+    WHERE v.step_id = %s AND v.exited_at IS NULL AND {_UNDECIDED_SQL}{{tried}}
+        AND d.status = %s
+    ORDER BY v.entered_at, v.id
+    LIMIT 1{{lock}}
+"""
+#: How many of the oldest waiting leads the pick looks at first.
+PICK_CANDIDATES = 64
 
 
 def _next_in_queue(handoff: Handoff) -> Visit | None:
@@ -893,24 +914,30 @@ def _next_in_queue(handoff: Handoff) -> Visit | None:
     for one lead are told apart when the second's decision is refused (:func:`_record`)."""
     lock = " FOR UPDATE OF d SKIP LOCKED" if _row_locks() else ""
     tried: list[int] = []
+    whole = False  # the pick over the whole queue, once the candidates were all held
     for _ in range(QUEUE_TRIES):
-        sql = _PICK_SQL.format(
+        sql = (_PICK_ALL_SQL if whole else _PICK_SQL).format(
             lock=lock,
-            tried=f"AND v.id NOT IN ({', '.join(['%s'] * len(tried))})" if tried else "",
+            candidates=PICK_CANDIDATES,
+            tried=f" AND v.id NOT IN ({', '.join(['%s'] * len(tried))})" if tried else "",
         )
-        picked = _sql_row(sql, [handoff.step_id, DealStatus.OPEN, *tried])
-        if picked is None:
-            return None
-        visit = _locked_visit(picked[0])
+        params = [handoff.step_id, *tried, DealStatus.OPEN]
+        deal = next(iter(Deal.objects.raw(sql, params)), None)
+        if deal is None:
+            if whole:
+                return None
+            whole = True
+            continue
+        visit = _locked_visit(deal.picked_visit)
         if (
             visit is not None
             and visit.step_id == handoff.step_id
             and visit.exited_at is None
             and not visit.decided
-            and visit.deal.status == DealStatus.OPEN
         ):
+            visit.deal = deal  # as locked: its latest version
             return visit
-        tried.append(picked[0])
+        tried.append(deal.picked_visit)
     return None
 
 

@@ -11,6 +11,7 @@ import pytest
 from django.db import connection, transaction
 
 from funnel.eventlog.services import deal_move
+from funnel.leads import services
 from funnel.leads.models import HandoffDecision
 from funnel.leads.services import lead_pull
 from funnel.models import Deal
@@ -83,6 +84,21 @@ def test_a_second_seller_takes_the_next_lead_while_the_first_pull_is_open():
         Deal.objects.filter(pk__in=[older.deal_id, younger.deal_id]).values_list("pk", "owner_id")
     )
     assert owners == {older.deal_id: ns.seller1.pk, younger.deal_id: ns.seller2.pk}
+
+
+def test_past_the_first_candidates_held_the_pick_reads_the_whole_queue(monkeypatch):
+    monkeypatch.setattr(services, "PICK_CANDIDATES", 1)
+    ns = build()
+    lead(ns, ("Qualify", "2026-06-09T08:00Z"), ("SQL", "2026-06-09T09:00Z"))
+    younger = lead(ns, ("Qualify", "2026-06-09T08:00Z"), ("SQL", "2026-06-09T09:05Z"))
+    _held, release, first = _held_pull(ns, ns.seller1)
+    try:
+        thread, box = _in_thread(lambda: lead_pull(stream=ns.stream, user=ns.seller2))
+        assert not thread.is_alive(), "the second pull waited for the first"
+    finally:
+        release.set()
+        first.join(WAIT)
+    assert box["answer"].visit_id == younger.pk, box
 
 
 def test_with_one_lead_held_the_queue_is_empty_for_another_seller():
