@@ -367,41 +367,64 @@ def _with_chances(rows: list[ArrivalRow], chances: dict[int, float]) -> list[Arr
     return [ArrivalRow(**{**r.__dict__, "win_probability": chances.get(r.deal_id)}) for r in rows]
 
 
+def _waiting_sql() -> str:
+    # The step's open visits from its index alone (step, entered_at, id, deal), in its order
+    # (the ORDER BY keeps them a subquery of their own, as in _count_sql), not yet decided.
+    visit, decision = Visit._meta.db_table, HandoffDecision._meta.db_table
+    return (
+        f"(SELECT v.id, v.deal_id, v.entered_at FROM {visit} v WHERE v.step_id = %s "
+        "AND v.exited_at IS NULL ORDER BY v.step_id, v.entered_at, v.id) w "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {decision} d WHERE d.visit_id = w.id)"
+    )
+
+
 def _by_probability(
     stream: ValueStream, pull: Handoff, now: datetime, limit: int, start: int, snapshot: int
 ) -> ArrivalPage:
     """The whole waiting set at the pull hand-off ordered by the lab's win probability,
     highest first (the unscored after it, oldest first; ties oldest first), rows ``start`` to
-    ``start + limit``. It reads every waiting arrival's id, case and arrival (one index probe
-    each, as the count) and their probabilities, and then the page's rows."""
-    visit, decision = Visit._meta.db_table, HandoffDecision._meta.db_table
-    with connection.cursor() as cursor:  # from the step's index alone, as _count_sql
-        cursor.execute(
-            f"SELECT w.id, w.deal_id, w.entered_at FROM (SELECT v.id, v.deal_id, v.entered_at "
-            f"FROM {visit} v WHERE v.step_id = %s AND v.exited_at IS NULL "
-            "ORDER BY v.step_id, v.entered_at, v.id) w "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {decision} d WHERE d.visit_id = w.id)",
-            [pull.step_id],
-        )
-        waiting = cursor.fetchall()
-    chances = _probabilities(stream, [deal for _, deal, _ in waiting], snapshot)
+    ``start + limit``. On PostgreSQL one query orders them (every waiting arrival read from
+    the step's index, its probability out of the lab's JSON unpacked once) and returns the
+    page's ids; SQLite (development) orders them in Python. Then the page's rows."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT w.id, NULLIF(s.j -> w.deal_id::text ->> 'probability', '')::float AS p "
+                f"FROM (SELECT open_deals || '{{}}'::jsonb AS j FROM "
+                f"{LabSnapshot._meta.db_table} WHERE id = %s OFFSET 0) s, "
+                + _waiting_sql()
+                + " ORDER BY p DESC NULLS LAST, w.entered_at, w.id LIMIT %s OFFSET %s",
+                [snapshot, pull.step_id, limit, start],
+            )
+            found = cursor.fetchall()
+        page = [pk for pk, _ in found]
+        total = waiting_counts([pull.step_id]).get(pull.step_id, 0)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT w.id, w.deal_id, w.entered_at FROM " + _waiting_sql(), [pull.step_id]
+            )
+            waiting = cursor.fetchall()
+        everyone = _probabilities(stream, [deal for _, deal, _ in waiting], snapshot)
 
-    def order(item):
-        pk, deal, at = item
-        chance = chances.get(deal)
-        return (chance is None, -(chance or 0.0), at, pk)
+        def order(item):
+            pk, deal, at = item
+            chance = everyone.get(deal)
+            return (chance is None, -(chance or 0.0), at, pk)
 
-    waiting.sort(key=order)
-    page = [pk for pk, _, _ in waiting[start : start + limit]]
+        waiting.sort(key=order)
+        page = [pk for pk, _, _ in waiting[start : start + limit]]
+        total = len(waiting)
     visits = Visit.objects.filter(pk__in=page).select_related("deal", "deal__owner")
     now_w = now_offsets(stream, [pull], now).get(pull.step_id)
     by_pk = {v.pk: _row(v, pull, now, now_w) for v in visits}
-    rows = _with_chances([by_pk[pk] for pk in page if pk in by_pk], chances)
+    rows = [by_pk[pk] for pk in page if pk in by_pk]
+    chances = _probabilities(stream, [r.deal_id for r in rows], snapshot)
     return ArrivalPage(
-        rows=rows,
-        total=len(waiting),
-        more=len(waiting) > start + limit,
-        counts={pull.pk: len(waiting)},
+        rows=_with_chances(rows, chances),
+        total=total,
+        more=total > start + limit,
+        counts={pull.pk: total},
         by_probability=True,
     )
 
