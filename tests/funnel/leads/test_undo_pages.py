@@ -143,3 +143,20 @@ def test_the_deals_list_filters_leads_and_deals_and_shows_both_by_default(client
     assert '<option value="leads" selected>' in page and "Clear filters" in page
     bad = client.get(url + "?cases=zzz").content.decode()
     assert "so this filter is not applied" in bad
+
+
+def test_a_seller_undoes_a_pull_from_the_deal_page_it_lands_on(client, leads):
+    visit = arrived(leads, name="Queued case", at_step="SQL")
+    client.force_login(leads.seller1)
+    answer = client.post(
+        reverse("leads:pull", args=[leads.stream.slug]), {"visit": visit.pk}, follow=True
+    )
+    page = answer.content.decode()
+    decision = HandoffDecision.objects.get(visit=visit)
+    assert "You pulled “Queued case”: it is yours now." in page
+    assert "You pulled “" in page and undo_url(leads, decision) in page
+    assert ">Undo</button>" in page
+    deal_url = reverse("funnel:deal_detail", args=[visit.deal_id])
+    client.post(undo_url(leads, decision), {"next": deal_url})
+    assert Deal.objects.get(pk=visit.deal_id).owner_id is None
+    assert not HandoffDecision.objects.filter(visit=visit).exists()
