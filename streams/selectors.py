@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 
 from streams.metrics import MapSummary, StepFigures, map_summary
@@ -61,6 +62,13 @@ def stream_can_edit(*, user: User, stream: ValueStream) -> bool:
     if not user.is_authenticated:
         return False
     return user.is_staff or role_in_team(user, stream.team_id) == Role.MANAGER
+
+
+def require_stream_edit(user: User, stream: ValueStream, refusal: str) -> None:
+    """``PermissionDenied(refusal)`` unless ``user`` edits ``stream`` (:func:`stream_can_edit`):
+    the check of the services that only the team's managers call."""
+    if not stream_can_edit(user=user, stream=stream):
+        raise PermissionDenied(refusal)
 
 
 def home_memberships(user: User) -> list[dict]:

@@ -54,7 +54,7 @@ from funnel.metrics.snapshots import metrics_changed
 from funnel.models import Deal, DealStatus, Visit
 from streams.calendars.models import WorkingCalendar
 from streams.models import Lane, Membership, ProcessStep, Role, StreamState, ValueStream
-from streams.selectors import role_in_team, stream_can_edit, team_ids_with_role
+from streams.selectors import require_stream_edit, role_in_team, team_ids_with_role
 from streams.times import when_text
 
 #: A decision may be dated this far ahead of the server's clock (a phone's clock).
@@ -80,11 +80,6 @@ class LeadTaken(ValidationError):
 def _raise(errors: Mapping[str, str]) -> None:
     if errors:
         raise ValidationError(dict(errors))
-
-
-def _require_manager(user: AbstractBaseUser, stream: ValueStream) -> None:
-    if not stream_can_edit(user=user, stream=stream):
-        raise PermissionDenied(_MANAGERS_ONLY)
 
 
 def person(user: AbstractBaseUser | None) -> str:
@@ -217,7 +212,7 @@ def waterfall_save(
     hand-offs are numbered in map order of their steps. A stream's first waterfall starts
     with the default reason lists when it has no reasons yet.
     """
-    _require_manager(user, stream)
+    require_stream_edit(user, stream, _MANAGERS_ONLY)
     ValueStream.objects.select_for_update().filter(pk=stream.pk).first()  # one save at a time
     errors = _waterfall_errors(
         stream=stream,
@@ -325,7 +320,7 @@ def reason_create(
     *, stream: ValueStream, user: AbstractBaseUser, kind: str, label: str
 ) -> HandoffReason:
     """Add a reason at the end of the stream's ``kind`` list (managers)."""
-    _require_manager(user, stream)
+    require_stream_edit(user, stream, _MANAGERS_ONLY)
     _raise(_label_errors(stream, kind, label))
     top = HandoffReason.objects.filter(stream=stream, kind=kind).aggregate(top=Max("position"))
     try:
@@ -356,7 +351,7 @@ def reason_update(
     used retires it and adds one with the new label in its place, so past decisions keep the
     words they were given with. Returns the reason as it is now."""
     reason = _locked_reason(reason)
-    _require_manager(user, reason.stream)
+    require_stream_edit(user, reason.stream, _MANAGERS_ONLY)
     errors: dict[str, str] = {}
     if reason.retired_at is not None:
         errors["reason"] = "This reason is retired."
@@ -391,7 +386,7 @@ def reason_retire(*, reason: HandoffReason, user: AbstractBaseUser) -> HandoffRe
     """Take a reason off its list (managers): retired, never deleted, so the decisions that
     gave it keep it."""
     reason = _locked_reason(reason)
-    _require_manager(user, reason.stream)
+    require_stream_edit(user, reason.stream, _MANAGERS_ONLY)
     _raise({"reason": "This reason is already retired."} if reason.retired_at else {})
     reason.retired_at = timezone.now()
     reason.save(update_fields=["retired_at"])
@@ -407,7 +402,7 @@ def seller_limit_set(
 ) -> SellerLimit | None:
     """Set ``seller``'s WIP limit in the stream (managers); None takes it away (the seller can
     no longer pull). A seller is a rep or manager of the stream's team."""
-    _require_manager(user, stream)
+    require_stream_edit(user, stream, _MANAGERS_ONLY)
     errors: dict[str, str] = {}
     if stream.team_id not in team_ids_with_role(seller, (Role.REP, Role.MANAGER)):
         errors["seller"] = f"{person(seller)} is not a rep or manager of team {stream.team}."
@@ -435,7 +430,7 @@ def step_wip_limit_set(
 ) -> StepWipLimit | None:
     """Set a step's WIP limit (managers); None takes it away. At the pull hand-off's step it
     counts the pulled leads still there: a pull is refused at the limit."""
-    _require_manager(user, step.stream)
+    require_stream_edit(user, step.stream, _MANAGERS_ONLY)
     if wip_limit is not None and (not _is_int(wip_limit) or not 1 <= wip_limit <= STEP_LIMIT_MAX):
         raise ValidationError(
             {"wip_limit": f"A step's WIP limit is a whole number from 1 to {STEP_LIMIT_MAX}."}

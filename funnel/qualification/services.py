@@ -45,7 +45,7 @@ from funnel.qualification.models import (
 )
 from funnel.qualification.presets import PRESETS
 from streams.models import ProcessStep, StreamState, ValueStream
-from streams.selectors import stream_can_edit
+from streams.selectors import require_stream_edit
 from streams.times import when_text
 
 #: A score or win call may be dated this far ahead of the server's clock (a phone's clock).
@@ -83,11 +83,6 @@ def _names_unique(service: _Service) -> _Service:
             ) from exc
 
     return run  # type: ignore[return-value]
-
-
-def _require_manager(user: AbstractBaseUser, stream: ValueStream) -> None:
-    if not stream_can_edit(user=user, stream=stream):
-        raise PermissionDenied(_MANAGERS_ONLY)
 
 
 def _person(user: AbstractBaseUser | None) -> str:
@@ -211,7 +206,7 @@ def criteria_set_start(
     follows it across the change. Retiring scored criteria needs ``confirm_retire``: without
     it the start is refused, naming them, so a page can ask first.
     """
-    _require_manager(user, stream)
+    require_stream_edit(user, stream, _MANAGERS_ONLY)
     errors: dict[str, str] = {}
     if preset not in PRESETS:
         errors["preset"] = f"Choose a preset: {', '.join(Preset.values)}."
@@ -265,7 +260,7 @@ def criterion_create(
     """Add a criterion to the stream's set (created, as the team's own, if it has none), last.
     The set's row is locked first, so two additions at once check their names one after the
     other."""
-    _require_manager(user, stream)
+    require_stream_edit(user, stream, _MANAGERS_ONLY)
     if met_level is None and scale in LevelScale.values:
         met_level = SCALE_MET_LEVEL[LevelScale(scale)]
     criteria_set, _ = CriteriaSet.objects.select_for_update().get_or_create(
@@ -314,7 +309,7 @@ def criterion_update(*, criterion: Criterion, user: AbstractBaseUser, **changes:
     same row, or its new version when a meaning field of a scored criterion changed."""
     criterion = _locked(criterion)
     stream = criterion.criteria_set.stream
-    _require_manager(user, stream)
+    require_stream_edit(user, stream, _MANAGERS_ONLY)
     allowed = {*MEANING_FIELDS, "known_by", "weight", "position"}
     unknown = sorted(set(changes) - allowed)
     errors = {name: "This field cannot be changed here." for name in unknown}
@@ -363,7 +358,7 @@ def criterion_update(*, criterion: Criterion, user: AbstractBaseUser, **changes:
 def criterion_retire(*, criterion: Criterion, user: AbstractBaseUser) -> Criterion:
     """Take a criterion off the deal page and the lab's default view; its scores stay."""
     criterion = _locked(criterion)
-    _require_manager(user, criterion.criteria_set.stream)
+    require_stream_edit(user, criterion.criteria_set.stream, _MANAGERS_ONLY)
     _raise({"criterion": "This criterion is already retired."} if criterion.retired_at else {})
     criterion.retired_at = timezone.now()
     criterion.save(update_fields=["retired_at"])
@@ -378,7 +373,7 @@ def criterion_restore(*, criterion: Criterion, user: AbstractBaseUser) -> Criter
     (a newer version) or its name."""
     criterion = _locked(criterion)
     criteria_set = criterion.criteria_set
-    _require_manager(user, criteria_set.stream)
+    require_stream_edit(user, criteria_set.stream, _MANAGERS_ONLY)
     errors: dict[str, str] = {}
     if criterion.retired_at is None:
         errors["criterion"] = "This criterion is active."
@@ -399,7 +394,7 @@ def criteria_reorder(
     *, stream: ValueStream, user: AbstractBaseUser, order: Sequence[int]
 ) -> list[Criterion]:
     """Put the stream's active criteria in ``order`` (their ids, each once, all of them)."""
-    _require_manager(user, stream)
+    require_stream_edit(user, stream, _MANAGERS_ONLY)
     criteria_set = CriteriaSet.objects.filter(stream=stream).first()
     active = {c.pk: c for c in _active(criteria_set)} if criteria_set else {}
     if len(set(order)) != len(order) or set(order) != set(active):
