@@ -93,7 +93,8 @@ XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist l
 test: $(STAMP) ## Run the test suite on TEST_WORKERS processes (options: PYTEST_ARGS="-k deals -x")
 	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
-# Which tests test-sqlite runs (a pytest -m expression); CI leaves out the browser tests there.
+# Which tests test-sqlite runs (a pytest -m expression): all but the PostgreSQL/Redis wiring.
+# CI runs only the tests marked `dialect` there (docs/testing.md).
 SQLITE_MARKS ?= not services
 
 test-sqlite: $(STAMP) ## The suite on SQLite with eager Celery (all but the tests of the PostgreSQL/Redis wiring)
