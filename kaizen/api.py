@@ -373,9 +373,7 @@ class KaizenCycleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Answe
         """A phase move or decision with a body: the body read with the action's serializer,
         ``service(cycle=…, user=…, **body)`` called, and the cycle it returns answered (the
         follow-up, for adapt)."""
-        cycle = self.get_object()
-        data = self._validated(request)
-        return self._answer(service(cycle=cycle, user=request.user, **data), status_code)
+        return self._update(request, service, "cycle", status_code)
 
     @extend_schema(
         summary="Plan a cycle (managers; reps propose one they own)",
