@@ -505,17 +505,21 @@ def _record(
     reason: HandoffReason | None = None,
     note: str = "",
     now_w: int | object | None = _READ,
+    savepoint: bool = True,
 ) -> HandoffDecision:
     """Store the decision with its response time, elapsed and working (the W offsets of the
     step's lane calendar; empty without a calendar). ``now_w``: W at ``at`` on that calendar
-    when the caller has it (the pull), else read here."""
+    when the caller has it (the pull), else read here. ``savepoint``: insert inside a
+    savepoint, so that a decision made meanwhile is told as :class:`LeadTaken`; a caller
+    holding the deal's and the visit's row locks, having seen no decision under them, passes
+    False (none can be made meanwhile) and spares two round trips."""
     if now_w is _READ:
         now_w = stream_calendars(deal.stream_id).lane_w(visit.step.lane_id, at)
     response_w = None
     if now_w is not None and visit.entered_w is not None:
         response_w = max(0, now_w - visit.entered_w)
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=savepoint):
             return HandoffDecision.objects.create(
                 visit=visit,
                 handoff=handoff,
@@ -820,6 +824,7 @@ def lead_pull(
         user=user,
         at=now,
         now_w=_w_one(handoff.calendar_key, now),
+        savepoint=not _row_locks(),
     )
     with connection.cursor() as cursor:
         cursor.execute(
