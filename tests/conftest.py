@@ -78,10 +78,10 @@ DIALECT_TESTS = (
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Marks the tests of ``DIALECT_TESTS`` ``dialect``. Under pytest-xdist (``--dist
-    loadgroup``), every test that talks to the real Redis and a Celery worker runs in one
-    process, one after another: they share Redis databases and worker processes, and two at
-    once would take each other's tasks."""
+    """Marks the tests of ``DIALECT_TESTS`` ``dialect``, and orders the longest first. Under
+    pytest-xdist (``--dist loadgroup``), every test that talks to the real Redis and a Celery
+    worker runs in one process, one after another: they share Redis databases and worker
+    processes, and two at once would take each other's tasks."""
     for item in items:
         path = item.nodeid.split("::")[0]
         if any(fnmatch(path, pattern) for pattern in DIALECT_TESTS):
@@ -92,6 +92,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             # Data made once per module (tests/shared_data.py) is made once per run only if
             # the module's tests run in one process; split over two, each would make it.
             item.add_marker(pytest.mark.xdist_group(f"shared:{item.nodeid.split('::')[0]}"))
+    # The longest tests first (stable: modules stay whole and in order): pytest-xdist hands
+    # out the first quarter of the tests in turn and the rest to whichever worker is free,
+    # so the long fuzz runs (a minute or more each) and the browser tests are spread early
+    # and the run ends on short tests instead of one worker finishing a long one alone.
+    items.sort(key=_long_first)
+
+
+def _long_first(item: pytest.Item) -> int:
+    if item.get_closest_marker("fuzz"):
+        return 0
+    if item.get_closest_marker("e2e"):
+        return 1
+    return 2
 
 
 def _uses_shared_data(item: pytest.Item) -> bool:
