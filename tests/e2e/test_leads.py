@@ -9,6 +9,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
@@ -80,6 +81,7 @@ def _team(*, waterfall: bool = True) -> SimpleNamespace:
     return ns
 
 
+@transaction.atomic  # one metrics recompute (eager Celery) per lead, not one per write
 def _lead(ns: SimpleNamespace, name: str, *path: str, ago: timedelta):
     """A case created at ``path[0]`` and moved along the rest, arriving at the last step
     ``ago`` before now (each earlier step an hour before); returns its open visit."""
