@@ -94,17 +94,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group(f"shared:{item.nodeid.split('::')[0]}"))
     # The longest tests first (stable: modules stay whole and in order): pytest-xdist hands
     # out the first quarter of the tests in turn and the rest to whichever worker is free,
-    # so the long fuzz runs (a minute or more each) and the browser tests are spread early
-    # and the run ends on short tests instead of one worker finishing a long one alone.
+    # so the services group (real workers and Redis, one unit), the long fuzz runs (a minute
+    # or more each) and the browser tests are spread early, and the run ends on short tests
+    # instead of one worker finishing a long one alone.
     items.sort(key=_long_first)
 
 
 def _long_first(item: pytest.Item) -> int:
-    if item.get_closest_marker("fuzz"):
+    if item.get_closest_marker("services"):
         return 0
-    if item.get_closest_marker("e2e"):
+    if item.get_closest_marker("fuzz"):
         return 1
-    return 2
+    if item.get_closest_marker("e2e"):
+        return 2
+    return 3
 
 
 def _uses_shared_data(item: pytest.Item) -> bool:
