@@ -383,45 +383,31 @@ def _by_probability(
 ) -> ArrivalPage:
     """The whole waiting set at the pull hand-off ordered by the lab's win probability,
     highest first (the unscored after it, oldest first; ties oldest first), rows ``start`` to
-    ``start + limit``. On PostgreSQL one query orders them (every waiting arrival read from
-    the step's index, its probability out of the lab's JSON unpacked once) and returns the
-    page's ids; SQLite (development) orders them in Python. Then the page's rows."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT w.id, NULLIF(s.j -> w.deal_id::text ->> 'probability', '')::float AS p "
-                f"FROM (SELECT open_deals || '{{}}'::jsonb AS j FROM "
-                f"{LabSnapshot._meta.db_table} WHERE id = %s OFFSET 0) s, "
-                + _waiting_sql()
-                + " ORDER BY p DESC NULLS LAST, w.entered_at, w.id LIMIT %s OFFSET %s",
-                [snapshot, pull.step_id, limit, start],
-            )
-            found = cursor.fetchall()
-        page = [pk for pk, _ in found]
-        total = waiting_counts([pull.step_id]).get(pull.step_id, 0)
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT w.id, w.deal_id, w.entered_at FROM " + _waiting_sql(), [pull.step_id]
-            )
-            waiting = cursor.fetchall()
-        everyone = _probabilities(stream, [deal for _, deal, _ in waiting], snapshot)
+    ``start + limit``. Every waiting arrival's id, case and arrival are read from the step's
+    index (one probe each for its decision, as the count), their probabilities out of the
+    lab's JSON unpacked once, ordered here, and then the page's rows are read. (Ordering them
+    in SQL with the JSON joined made PostgreSQL unpack it again per arrival: seconds.)"""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT w.id, w.deal_id, w.entered_at FROM " + _waiting_sql(), [pull.step_id]
+        )
+        waiting = cursor.fetchall()
+    everyone = _probabilities(stream, [deal for _, deal, _ in waiting], snapshot)
 
-        def order(item):
-            pk, deal, at = item
-            chance = everyone.get(deal)
-            return (chance is None, -(chance or 0.0), at, pk)
+    def order(item):
+        pk, deal, at = item
+        chance = everyone.get(deal)
+        return (chance is None, -(chance or 0.0), at, pk)
 
-        waiting.sort(key=order)
-        page = [pk for pk, _, _ in waiting[start : start + limit]]
-        total = len(waiting)
+    waiting.sort(key=order)
+    page = [pk for pk, _, _ in waiting[start : start + limit]]
+    total = len(waiting)
     visits = Visit.objects.filter(pk__in=page).select_related("deal", "deal__owner")
     now_w = now_offsets(stream, [pull], now).get(pull.step_id)
     by_pk = {v.pk: _row(v, pull, now, now_w) for v in visits}
     rows = [by_pk[pk] for pk in page if pk in by_pk]
-    chances = _probabilities(stream, [r.deal_id for r in rows], snapshot)
     return ArrivalPage(
-        rows=_with_chances(rows, chances),
+        rows=_with_chances(rows, everyone),
         total=total,
         more=total > start + limit,
         counts={pull.pk: total},
