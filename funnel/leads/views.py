@@ -581,6 +581,19 @@ def _board_page(
         after=cursor_of(stream, after),
         handoffs=handoffs,
     )
+    if failed is not None and not any(r.visit_id == failed for r in page.rows):
+        # A refused decision on a row of a later page: the page starting at that row, so its
+        # form shows again with the reason.
+        at = cursor_of(stream, failed)
+        if at is not None:
+            after = failed
+            page = handoff_board(
+                stream,
+                limit=BOARD_ROWS,
+                handoff_id=chosen,
+                after=(at[0], at[1] - 1),
+                handoffs=handoffs,
+            )
     counts = page.counts
     rows = [_row(r, stream, failed) for r in page.rows]
     waterfall = waterfall_of(stream)

@@ -178,3 +178,16 @@ def test_each_rows_turn_down_forms_carry_its_own_lead_escaped(client, leads):
         assert page.count(f'action="{decide}"') == 4  # accept and the three turn-downs
     assert "Disqualify “Plain lead” because…" in page
     assert "__visit__" not in page and "__lead_name__" not in page
+
+
+def test_a_refused_decision_on_a_later_page_shows_that_row_again(client, leads, monkeypatch):
+    monkeypatch.setattr("funnel.leads.views.BOARD_ROWS", 2)
+    made = [at_mql(leads, f"Lead {n}", 8 + n) for n in range(4)]
+    client.force_login(leads.sdr)
+    decide = reverse("leads:decide", args=[leads.stream.slug, made[3].pk])
+    answer = client.post(decide, {"kind": "reject"})  # no reason
+    assert answer.status_code == 400
+    page = answer.content.decode()
+    assert f'id="decide-error-{made[3].pk}-reject"' in page
+    assert f'href="#arrival-{made[3].pk}">Go to the lead</a>' in page
+    assert "Lead 3" in page and "Lead 0" not in page and "Back to the oldest" in page
