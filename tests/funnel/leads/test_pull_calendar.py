@@ -11,7 +11,8 @@ from datetime import date, time
 import pytest
 from django.db import connection
 
-from funnel.leads.services import _pull_handoff, lead_pull
+from funnel.leads.pull import _pull_handoff
+from funnel.leads.services import lead_pull
 from funnel.models import Visit
 from streams.calendars.services import CalendarSpec, calendar_create, closure_add, lane_set_calendar
 from streams.calendars.working_time import ClosureSpec, SpanSpec, WorkingClock

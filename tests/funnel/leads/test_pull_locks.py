@@ -11,7 +11,7 @@ import pytest
 from django.db import connection, transaction
 
 from funnel.eventlog.services import deal_move
-from funnel.leads import services
+from funnel.leads import pull
 from funnel.leads.models import HandoffDecision
 from funnel.leads.services import lead_pull
 from funnel.models import Deal
@@ -87,7 +87,7 @@ def test_a_second_seller_takes_the_next_lead_while_the_first_pull_is_open():
 
 
 def test_past_the_first_candidates_held_the_pick_reads_the_whole_queue(monkeypatch):
-    monkeypatch.setattr(services, "PICK_CANDIDATES", 1)
+    monkeypatch.setattr(pull, "PICK_CANDIDATES", 1)
     ns = build()
     lead(ns, ("Qualify", "2026-06-09T08:00Z"), ("SQL", "2026-06-09T09:00Z"))
     younger = lead(ns, ("Qualify", "2026-06-09T08:00Z"), ("SQL", "2026-06-09T09:05Z"))
