@@ -24,15 +24,18 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.html import escape, format_html
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from funnel.eventlog.selectors import deal_owner_choices
+from funnel.leads.board_rows import (
+    arrival_item,
+    csrf_field,
+    turn_down_form_html,
+    turn_down_forms,
+)
+from funnel.leads.board_rows import duration_text as duration_text  # the pages' tests import it
 from funnel.leads.forms import (
     CONVERSION_TEXT,
     HANDOFF_ROWS_EMPTY,
@@ -56,7 +59,6 @@ from funnel.leads.models import (
 from funnel.leads.presets import PRESETS
 from funnel.leads.selectors import (
     BOARD_LIMIT,
-    ArrivalRow,
     cursor_of,
     handoff_board,
     handoffs_of,
@@ -86,7 +88,6 @@ from streams.forms import apply_service_errors, form_submit
 from streams.ids import parse_id
 from streams.models import ValueStream
 from streams.selectors import streams_visible_to
-from streams.templatetags.vsm import moment
 
 #: Rows a page of the hand-off board shows (the oldest first; the next page after its last row),
 #: unless asked for the oldest BOARD_LIMIT at once.
@@ -111,18 +112,6 @@ def _stream(request: HttpRequest, slug: str, *, manage: bool = False) -> ValueSt
             "Only the team's managers set up the waterfall, its reasons and limits."
         )
     return stream
-
-
-def duration_text(minutes: float, working: bool) -> str:
-    """An age or an overrun: ``45 min``, ``3.5 h``, ``2.1 days`` (working days of 8 hours
-    when ``working``), marked "working" when counted in working time."""
-    word = " working" if working else ""
-    if minutes < 60:
-        return f"{minutes:.0f}{word} min"
-    day = 8 * 60 if working else 24 * 60
-    if minutes < 2 * day:
-        return f"{minutes / 60:.1f}{word} h".replace(".0 ", " ")
-    return f"{minutes / day:.1f}{word} days".replace(".0 ", " ")
 
 
 # --- Setup -------------------------------------------------------------------------------------
@@ -467,91 +456,6 @@ def step_limit(request: HttpRequest, slug: str) -> HttpResponse:
 # --- The hand-off board ------------------------------------------------------------------------
 
 
-def _row(row: ArrivalRow, stream: ValueStream, failed: int | None = None) -> dict:
-    """What the board's and the queue's templates show of a row, made here once (the links,
-    the texts) rather than by template tags per row."""
-    return {
-        "row": row,
-        "age": duration_text(row.age_minutes, row.working),
-        "sla": format_working(row.sla_minutes),
-        "over": duration_text(row.over_by_minutes, row.working) if row.breached else "",
-        "arrived": moment(row.arrived_at),
-        "deal_url": reverse("funnel:deal_detail", args=[row.deal_id]),
-        "decide_url": reverse("leads:decide", args=[stream.slug, row.visit_id]),
-        "failed": failed == row.visit_id,
-    }
-
-
-def _csrf_input(request: HttpRequest) -> str:
-    """The CSRF field every form of a page shares (one token per page, not one per form)."""
-    return format_html(
-        '<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request)
-    )
-
-
-#: Stand-ins for a row's values in the turn-down forms rendered once per page (_turn_downs).
-_VISIT, _URL, _LEAD = "__visit__", "__decide_url__", "__lead_name__"
-
-
-def _turn_downs(
-    stream: ValueStream, recycle_on: bool, can_manage: bool, *, csrf_input: str, chosen
-) -> list[dict]:
-    """The ways of turning a lead down on the board: each with its reason buttons, and its
-    whole form (_turn_down.html) rendered once for the page with stand-ins for the row's
-    visit, link and lead name, which :func:`_turn_down_html` fills in per row (a row's forms
-    differ only by them; rendering them per row was most of the board's time)."""
-    reasons: dict[str, list] = {kind: [] for kind in ReasonKind.values}
-    for reason in reasons_of(stream).order_by("position", "id"):
-        reasons[reason.kind].append(reason)
-    kinds = [("reject", "Reject")]
-    if recycle_on:
-        kinds.append(("recycle", "Recycle"))
-    kinds.append(("disqualify", "Disqualify"))
-    found = []
-    stand_in = {
-        "row": {"visit_id": _VISIT, "deal_name": _LEAD},
-        "decide_url": _URL,
-        "failed": False,
-    }
-    for kind, verb in kinds:
-        t = {
-            "kind": kind,
-            "verb": verb,
-            "buttons": render_to_string(
-                "funnel/leads/_reason_buttons.html",
-                {
-                    "stream": stream,
-                    "kind": kind,
-                    "verb": verb,
-                    "reasons": reasons[kind],
-                    "can_manage": can_manage,
-                },
-            ),
-        }
-        t["html"] = render_to_string(
-            "funnel/leads/_turn_down.html",
-            {"item": stand_in, "t": t, "csrf_input": csrf_input, "chosen": chosen},
-        )
-        found.append(t)
-    return found
-
-
-def _turn_down_html(turn_downs: list[dict], item: dict) -> str:
-    """A row's turn-down forms: the page's, with the row's visit, link and lead name."""
-    row = item["row"]
-    name = str(escape(row.deal_name))
-    # Safe: rendered templates, and the name escaped as the template escapes it.
-    return mark_safe(
-        "".join(
-            t["html"]
-            .replace(_VISIT, str(row.visit_id))
-            .replace(_URL, item["decide_url"])
-            .replace(_LEAD, name)
-            for t in turn_downs
-        )
-    )
-
-
 def _after_param(request: HttpRequest) -> int | None:
     return parse_id(request.GET.get("after"))
 
@@ -595,20 +499,20 @@ def _board_page(
                 handoffs=handoffs,
             )
     counts = page.counts
-    rows = [_row(r, stream, failed) for r in page.rows]
+    rows = [arrival_item(r, stream, failed) for r in page.rows]
     waterfall = waterfall_of(stream)
     rights = rights_of(user, stream)
     deciding, managing = rights.decide, rights.manage
     recycle_on = bool(waterfall and waterfall.recycle_step_id)
-    csrf_input = _csrf_input(request)
+    csrf_input = csrf_field(request)
     turn_downs = (
-        _turn_downs(stream, recycle_on, managing, csrf_input=csrf_input, chosen=chosen)
+        turn_down_forms(stream, recycle_on, managing, csrf_input=csrf_input, chosen=chosen)
         if deciding
         else []
     )
     for item in rows:
         if not item["failed"]:
-            item["turn_downs"] = _turn_down_html(turn_downs, item)
+            item["turn_downs"] = turn_down_form_html(turn_downs, item)
     return render(
         request,
         "funnel/leads/board.html",
@@ -762,7 +666,7 @@ def _queue_page(
             "stream": stream,
             "waterfall": waterfall_of(stream),
             "pull": pull,
-            "rows": [_row(r, stream) for r in page.rows],
+            "rows": [arrival_item(r, stream) for r in page.rows],
             "total": page.total,
             "any_probability": scored,
             "by_probability": by_probability,
@@ -780,7 +684,7 @@ def _queue_page(
             # Every seller's load for managers and leadership; a rep sees their own.
             "show_sellers": managing or not deciding,
             "step_cap": step_cap,
-            "csrf_input": _csrf_input(request),
+            "csrf_input": csrf_field(request),
             "problem": problem,
         },
         status=status,

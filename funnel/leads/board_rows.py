@@ -1,0 +1,116 @@
+"""What the hand-off board's and the ready-for-sales queue's rows show, made once per page in
+Python rather than by template tags per row (docs/benchmarks.md, "Leads, hand-offs and
+pull"): each row's links, times and texts; the board's turn-down forms rendered once per page
+with stand-ins that each row fills in; one CSRF field for every form of a page."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
+
+from funnel.leads.forms import format_working
+from funnel.leads.models import ReasonKind
+from funnel.leads.selectors import ArrivalRow, reasons_of
+from streams.models import ValueStream
+from streams.templatetags.vsm import moment
+
+
+def duration_text(minutes: float, working: bool) -> str:
+    """An age or an overrun: ``45 min``, ``3.5 h``, ``2.1 days`` (working days of 8 hours
+    when ``working``), marked "working" when counted in working time."""
+    word = " working" if working else ""
+    if minutes < 60:
+        return f"{minutes:.0f}{word} min"
+    day = 8 * 60 if working else 24 * 60
+    if minutes < 2 * day:
+        return f"{minutes / 60:.1f}{word} h".replace(".0 ", " ")
+    return f"{minutes / day:.1f}{word} days".replace(".0 ", " ")
+
+
+def arrival_item(row: ArrivalRow, stream: ValueStream, failed: int | None = None) -> dict:
+    """What the board's and the queue's templates show of a row, made here once (the links,
+    the texts) rather than by template tags per row."""
+    return {
+        "row": row,
+        "age": duration_text(row.age_minutes, row.working),
+        "sla": format_working(row.sla_minutes),
+        "over": duration_text(row.over_by_minutes, row.working) if row.breached else "",
+        "arrived": moment(row.arrived_at),
+        "deal_url": reverse("funnel:deal_detail", args=[row.deal_id]),
+        "decide_url": reverse("leads:decide", args=[stream.slug, row.visit_id]),
+        "failed": failed == row.visit_id,
+    }
+
+
+def csrf_field(request: HttpRequest) -> str:
+    """The CSRF field every form of a page shares (one token per page, not one per form)."""
+    return format_html(
+        '<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request)
+    )
+
+
+#: Stand-ins for a row's values in the turn-down forms rendered once per page (turn_down_forms).
+_VISIT, _URL, _LEAD = "__visit__", "__decide_url__", "__lead_name__"
+
+
+def turn_down_forms(
+    stream: ValueStream, recycle_on: bool, can_manage: bool, *, csrf_input: str, chosen
+) -> list[dict]:
+    """The ways of turning a lead down on the board: each with its reason buttons, and its
+    whole form (_turn_down.html) rendered once for the page with stand-ins for the row's
+    visit, link and lead name, which :func:`turn_down_form_html` fills in per row (a row's forms
+    differ only by them; rendering them per row was most of the board's time)."""
+    reasons: dict[str, list] = {kind: [] for kind in ReasonKind.values}
+    for reason in reasons_of(stream).order_by("position", "id"):
+        reasons[reason.kind].append(reason)
+    kinds = [("reject", "Reject")]
+    if recycle_on:
+        kinds.append(("recycle", "Recycle"))
+    kinds.append(("disqualify", "Disqualify"))
+    found = []
+    stand_in = {
+        "row": {"visit_id": _VISIT, "deal_name": _LEAD},
+        "decide_url": _URL,
+        "failed": False,
+    }
+    for kind, verb in kinds:
+        t = {
+            "kind": kind,
+            "verb": verb,
+            "buttons": render_to_string(
+                "funnel/leads/_reason_buttons.html",
+                {
+                    "stream": stream,
+                    "kind": kind,
+                    "verb": verb,
+                    "reasons": reasons[kind],
+                    "can_manage": can_manage,
+                },
+            ),
+        }
+        t["html"] = render_to_string(
+            "funnel/leads/_turn_down.html",
+            {"item": stand_in, "t": t, "csrf_input": csrf_input, "chosen": chosen},
+        )
+        found.append(t)
+    return found
+
+
+def turn_down_form_html(turn_downs: list[dict], item: dict) -> str:
+    """A row's turn-down forms: the page's, with the row's visit, link and lead name."""
+    row = item["row"]
+    name = str(escape(row.deal_name))
+    # Safe: rendered templates, and the name escaped as the template escapes it.
+    return mark_safe(
+        "".join(
+            t["html"]
+            .replace(_VISIT, str(row.visit_id))
+            .replace(_URL, item["decide_url"])
+            .replace(_LEAD, name)
+            for t in turn_downs
+        )
+    )
