@@ -55,6 +55,20 @@ def _chromium_unavailable(reason: str) -> NoReturn:
     raise AssertionError("unreachable: missing_service skips or fails")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _warm_imports() -> None:
+    """Import every view and task module (pandas, scipy, plotly) before the first page is
+    asked for. The browser tests run first in a worker (tests/conftest.py orders the longest
+    first); otherwise the live server's first request would import them inside Playwright's
+    timeout, which a loaded machine can exceed."""
+    from django.urls import get_resolver
+
+    from vsm_project.celery import app
+
+    get_resolver().url_patterns  # noqa: B018 (the property imports the views)
+    app.loader.import_default_modules()
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     """One headless system Chromium for the whole session."""
