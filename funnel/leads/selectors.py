@@ -458,7 +458,7 @@ def ready_queue(
     if by_probability and snapshot is not None:
         return _by_probability(stream, pull[0], now, limit, max(0, start), snapshot)
     page = _arrivals(stream, pull, now, limit, after=after)
-    chances = _probabilities(stream, [r.deal_id for r in page.rows], snapshot)
+    chances = _probabilities(stream, [r.deal_id for r in page.rows], snapshot) if snapshot else {}
     return ArrivalPage(
         rows=_with_chances(page.rows, chances),
         total=page.total,

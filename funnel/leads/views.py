@@ -30,7 +30,7 @@ from django.views.decorators.http import require_POST
 
 from funnel.eventlog.selectors import deal_owner_choices
 from funnel.leads.board_rows import (
-    arrival_item,
+    arrival_items,
     csrf_field,
     turn_down_form_html,
     turn_down_forms,
@@ -499,7 +499,7 @@ def _board_page(
                 handoffs=handoffs,
             )
     counts = page.counts
-    rows = [arrival_item(r, stream, failed) for r in page.rows]
+    rows = arrival_items(page.rows, stream, failed)
     waterfall = waterfall_of(stream)
     rights = rights_of(user, stream)
     deciding, managing = rights.decide, rights.manage
@@ -666,7 +666,7 @@ def _queue_page(
             "stream": stream,
             "waterfall": waterfall_of(stream),
             "pull": pull,
-            "rows": [arrival_item(r, stream) for r in page.rows],
+            "rows": arrival_items(page.rows, stream),
             "total": page.total,
             "any_probability": scored,
             "by_probability": by_probability,
