@@ -179,7 +179,7 @@ def test_it_shows_a_rep_her_own_deal_but_not_another_reps(page: Page, demo: Seed
     assert response is not None and response.status == 200
     expect(page.get_by_role("heading", level=1)).to_contain_text(own.name)
     expect(page.get_by_role("heading", level=2, name="Path")).to_be_visible()
-    expect(page.locator("ol.timeline > li strong")).to_have_text(steps)
+    expect(page.locator("ol.timeline > li.visit strong.step")).to_have_text(steps)
     save_screenshot(page, "deal-alice-1440x900")
 
 
