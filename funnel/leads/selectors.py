@@ -188,17 +188,24 @@ def _row(visit: Visit, handoff: Handoff, now: datetime, now_w: int | None) -> Ar
     )
 
 
-def _count_sql() -> str:
-    # The open visits of the step in the index's order first (the ORDER BY keeps them a
-    # subquery of their own): counted as one NOT EXISTS per open visit of the step, PostgreSQL
-    # otherwise reads every open visit of the stream (``visit_one_open_per_deal``) and filters
-    # them by step, a heap page each (benchmarks.md, "Leads, hand-offs and pull").
+def _waiting_sql() -> str:
+    """The step's open visits not yet decided, as a ``FROM`` clause ``w (id, deal_id,
+    entered_at)`` read from the step's index alone (step, entered_at, id, deal), in its order.
+
+    The ORDER BY keeps them a subquery of their own: counted or paged as one NOT EXISTS per
+    open visit of the step. Otherwise PostgreSQL reads every open visit of the stream
+    (``visit_one_open_per_deal``) and filters them by step, a heap page each (benchmarks.md,
+    "Leads, hand-offs and pull")."""
     visit, decision = Visit._meta.db_table, HandoffDecision._meta.db_table
     return (
-        f"SELECT count(*) FROM (SELECT v.id FROM {visit} v WHERE v.step_id = %s "
-        "AND v.exited_at IS NULL ORDER BY v.step_id, v.entered_at) w "
+        f"(SELECT v.id, v.deal_id, v.entered_at FROM {visit} v WHERE v.step_id = %s "
+        "AND v.exited_at IS NULL ORDER BY v.step_id, v.entered_at, v.id) w "
         f"WHERE NOT EXISTS (SELECT 1 FROM {decision} d WHERE d.visit_id = w.id)"
     )
+
+
+def _count_sql() -> str:
+    return "SELECT count(*) FROM " + _waiting_sql()
 
 
 def _count_now(step_id: int) -> int:
@@ -382,17 +389,6 @@ def _probabilities(
 
 def _with_chances(rows: list[ArrivalRow], chances: dict[int, float]) -> list[ArrivalRow]:
     return [ArrivalRow(**{**r.__dict__, "win_probability": chances.get(r.deal_id)}) for r in rows]
-
-
-def _waiting_sql() -> str:
-    # The step's open visits from its index alone (step, entered_at, id, deal), in its order
-    # (the ORDER BY keeps them a subquery of their own, as in _count_sql), not yet decided.
-    visit, decision = Visit._meta.db_table, HandoffDecision._meta.db_table
-    return (
-        f"(SELECT v.id, v.deal_id, v.entered_at FROM {visit} v WHERE v.step_id = %s "
-        "AND v.exited_at IS NULL ORDER BY v.step_id, v.entered_at, v.id) w "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {decision} d WHERE d.visit_id = w.id)"
-    )
 
 
 def _by_probability(
