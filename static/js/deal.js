@@ -58,26 +58,4 @@
       }
     });
   }
-
-  // The undo's remaining time counts down; once it is over the button goes (the server
-  // refuses a late undo anyway).
-  const left = document.querySelector(".undo-left[data-deadline]");
-  if (left) {
-    const deadline = Date.parse(left.dataset.deadline);
-    const minutes = left.querySelector(".minutes-left");
-    const tick = function () {
-      const ms = deadline - Date.now();
-      if (ms <= 0) {
-        const bar = left.closest(".undo-bar");
-        if (bar) { bar.hidden = true; }
-        return;
-      }
-      if (minutes) {
-        const m = Math.ceil(ms / 60000);
-        minutes.textContent = m + " min left";
-      }
-      window.setTimeout(tick, Math.min(ms, 15000));
-    };
-    tick();
-  }
 })();

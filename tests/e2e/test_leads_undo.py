@@ -4,6 +4,7 @@ again and the deal's timeline keeps both (docs/leads.md "Undo")."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -31,6 +32,7 @@ def test_an_sdr_rejects_a_lead_and_undoes_it(page: Page, live_server):
     )
     reason = ns.reject_reason.label
     login(page, "sdr", PASSWORD)
+    page.clock.install()  # the browser's clock, moved on below to watch the undo's countdown
     page.goto(f"/streams/{ns.stream.slug}/handoffs/")
     row = page.locator(f"#arrival-{visit.pk}")
     row.locator("summary", has_text="Reject").click()
@@ -43,6 +45,10 @@ def test_an_sdr_rejects_a_lead_and_undoes_it(page: Page, live_server):
     expect(offer).to_contain_text("You rejected “Contoso trial”")
     expect(offer).to_contain_text("min left")
     save_screenshot(page, "leads-undo-offer")
+    # Five minutes on in the browser, the offer counts down (static/js/undo_countdown.js); the
+    # server's own clock has not moved, so the undo below is still inside its window.
+    page.clock.fast_forward("05:00")
+    expect(offer.locator(".minutes-left")).to_have_text(re.compile(r"^[1-5] min left$"))
 
     undo = offer.get_by_role("button", name="Undo")
     undo.focus()  # a real button: reached with Tab, pressed with Enter
