@@ -2,49 +2,28 @@
 (function () {
   "use strict";
 
-  // Disqualifying closes the case: a dialog names the lead and the reason first. Without
-  // JavaScript the server answers the first post with a page asking the same.
+  // Disqualifying closes the case: a dialog names the lead and the reason first
+  // (static/js/confirm_dialog.js).
   const dialog = document.getElementById("disqualify-dialog");
-  if (dialog && typeof dialog.showModal === "function") {
-    const text = document.getElementById("disqualify-text");
-    const title = document.getElementById("disqualify-title");
-    const yes = document.getElementById("disqualify-yes");
-    const no = document.getElementById("disqualify-no");
-    let pending = null;
-    let submitter = null;
-
-    document.querySelectorAll("form.decision-form[data-kind=disqualify]").forEach(function (form) {
-      form.addEventListener("submit", function (event) {
-        const confirmed = form.querySelector("input.confirmed");
-        if (confirmed.value === "1") { return; }
-        const button = event.submitter;
+  if (dialog && window.vsmConfirm) {
+    window.vsmConfirm({
+      dialog: dialog,
+      title: document.getElementById("disqualify-title"),
+      text: document.getElementById("disqualify-text"),
+      yes: document.getElementById("disqualify-yes"),
+      no: document.getElementById("disqualify-no"),
+      forms: document.querySelectorAll("form.decision-form[data-kind=disqualify]"),
+      ask: function (form, button) {
         // No reason chosen: the server says a reason is needed, nothing closes.
-        if (!button || !button.value) { return; }
-        event.preventDefault();
-        pending = form;
-        submitter = button;
+        if (!button || !button.value) { return null; }
         const lead = form.dataset.lead;
-        title.textContent = "Disqualify \u201c" + lead + "\u201d?";
-        text.textContent = "The case closes as lost, because \u201c" + button.textContent.trim() +
-          "\u201d. Only a manager can reopen it afterwards.";
-        yes.textContent = "Yes, disqualify \u201c" + lead + "\u201d";
-        yes.disabled = false;
-        dialog.showModal();
-        yes.focus();
-      });
-    });
-    yes.addEventListener("click", function () {
-      if (!pending) { return; }
-      pending.querySelector("input.confirmed").value = "1";
-      yes.disabled = true;  // one decision per confirmation, however often it is tapped
-      dialog.close();
-      pending.requestSubmit(submitter);
-    });
-    no.addEventListener("click", function () { dialog.close(); });
-    dialog.addEventListener("close", function () {
-      if (pending && pending.querySelector("input.confirmed").value !== "1" && submitter) {
-        submitter.focus();
-      }
+        return {
+          title: "Disqualify \u201c" + lead + "\u201d?",
+          text: "The case closes as lost, because \u201c" + button.textContent.trim() +
+            "\u201d. Only a manager can reopen it afterwards.",
+          yes: "Yes, disqualify \u201c" + lead + "\u201d",
+        };
+      },
     });
   }
 
