@@ -13,23 +13,12 @@ from collections.abc import Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import OuterRef, Subquery
 
 from funnel.leads.models import Handoff, HandoffDecision, SellerLimit, StepWipLimit
 from funnel.models import Deal, DealStatus, Visit
 from streams.calendars.models import WorkingCalendar
 from streams.models import Lane, Membership, ProcessStep, ValueStream
-
-
-def open_owned(stream_id: int, user_id: int) -> int:
-    """The seller's open deals in the stream: what their WIP limit is checked against."""
-    return Deal.objects.filter(
-        stream_id=stream_id, owner_id=user_id, status=DealStatus.OPEN
-    ).count()
-
-
-def _undecided():
-    return ~Exists(HandoffDecision.objects.filter(visit=OuterRef("pk")))
 
 
 def _seller_limit(stream: ValueStream, user: AbstractBaseUser) -> SellerLimit | None:

@@ -58,7 +58,6 @@ from funnel.leads.pull import (
     _row_locks,
     _seller_limit,
     _sql_row,
-    open_owned,  # noqa: F401 - a seller's open deals, read here with the other writes
 )
 from funnel.metrics.snapshots import metrics_changed
 from funnel.models import Deal, DealStatus, Visit
