@@ -152,6 +152,31 @@ def _no_api_throttle(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _services_one_at_a_time(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test marked ``services`` (a real Celery worker on the real Redis) holds a lock file for
+    its whole length, so two pytest-xdist processes never run such tests at once: their
+    workers would take each other's tasks from the shared Redis database and write them into
+    the other process's test database. (The ``services`` xdist group alone was measured not to
+    keep them in one process: ``-n 2 --dist loadgroup`` ran them on gw0 and gw1.)"""
+    if not request.node.get_closest_marker("services"):
+        yield
+        return
+    import fcntl
+    import hashlib
+    import os
+    import tempfile
+
+    key = hashlib.sha1(os.environ.get("REDIS_URL", "").encode()).hexdigest()[:12]
+    path = os.path.join(tempfile.gettempdir(), f"vsm-services-tests-{key}.lock")
+    with open(path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@pytest.fixture(autouse=True)
 def _eager_celery(request: pytest.FixtureRequest, settings: Any) -> Iterator[None]:
     """Tasks run in-process in every test, even where REDIS_URL is set (CI), except the
     tests marked ``services``, which check the wiring with a real worker. Without this a test
