@@ -287,3 +287,11 @@ class CycleComment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.author} on {self.cycle}"
+
+
+from kaizen.fives.models import (  # noqa: E402,F401
+    FiveS,
+    FiveSAnswer,
+    FiveSAudit,
+    FiveSQuestion,
+)
