@@ -443,6 +443,13 @@ class ImportMapping(models.Model):
         return f"{self.format} mapping of {self.filename or self.source_key[:8]} → {self.stream}"
 
 
+from funnel.assets.models import (  # noqa: E402,F401
+    Asset,
+    AssetReview,
+    AssetStep,
+    AssetUsage,
+    AssetVersion,
+)
 from funnel.leads.models import (  # noqa: E402,F401
     Handoff,
     HandoffAlert,

@@ -150,7 +150,32 @@ STORAGES = {
         if DEBUG
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
+    # Asset library files (docs/assets.md): local disk under MEDIA_ROOT, or an S3-compatible
+    # bucket through django-storages when ASSETS_S3_BUCKET is set. Never served directly: the
+    # asset download view checks the team and sends them as attachments.
+    "assets": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
 }
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+if env.str("ASSETS_S3_BUCKET", default=""):
+    STORAGES["assets"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("ASSETS_S3_BUCKET"),
+            "endpoint_url": env.str("ASSETS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("ASSETS_S3_REGION", default="") or None,
+            "access_key": env.str("ASSETS_S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("ASSETS_S3_SECRET_ACCESS_KEY", default="") or None,
+            "default_acl": None,  # private: objects inherit the bucket's (private) policy
+            "file_overwrite": False,
+            "querystring_auth": True,
+        },
+    }
+#: Largest asset file accepted, in bytes (25 MB by default).
+ASSETS_MAX_BYTES = env.int("ASSETS_MAX_BYTES", default=25 * 1024 * 1024)
+#: An asset still unreviewed this many days after it fell due is stale.
+ASSETS_STALE_AFTER_DAYS = env.int("ASSETS_STALE_AFTER_DAYS", default=30)
+#: A stale asset nobody used on a deal for this many days is suggested for retirement.
+ASSETS_UNUSED_DAYS = env.int("ASSETS_UNUSED_DAYS", default=90)
 
 #: Largest file the import accepts, in bytes (the upload wizard and import_events).
 VSM_IMPORT_MAX_BYTES = env.int("VSM_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
@@ -236,6 +261,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "funnel.tasks.notify_handoff_breaches",
         "schedule": 300.0,  # seconds: a lead past its hand-off's SLA is told within 5 minutes
         "options": {"expires": 240.0},  # a late run is dropped: the next one sends it
+    },
+    "asset-reviews-due": {
+        "task": "funnel.tasks.asset_reviews_due",
+        "schedule": crontab(minute=23),  # hourly: a reviewer hears within the hour it fell due
+        "options": {"expires": 3000.0},
     },
 }
 # A recompute waits this long after the first change, so a burst of events rides on it.
