@@ -4,6 +4,7 @@
 - :func:`param_text` and :func:`param_moments` read a view's text and date parameters;
 - :func:`view_job`, the job that computes one view: one queued or running for the view is
   joined; one that failed lately is returned as it is;
+- :class:`ViewSnapshot`, the fields every snapshot model holds (one computed view of a stream);
 - :class:`SnapshotKind`, what a kind of snapshot view is made of, with its ``read`` (a view's
   snapshot and, when it is missing or stale, its job) and ``run`` (the body of the task that
   computes a view into its snapshot); :func:`view_job_params`, what each of its jobs needs.
@@ -106,14 +107,33 @@ def view_job(
     return job
 
 
+class ViewSnapshot(models.Model):
+    """One computed view of a stream's figures, written by a job and read by the pages and
+    the API. Each concrete model adds its ``stream`` (with its own ``related_name``), a unique
+    constraint on ``stream`` and ``view_key``, and any field of its own."""
+
+    #: The view (its window, as-of point and filters), as a canonical string.
+    view_key = models.CharField(max_length=300)
+    computed_at = models.DateTimeField(null=True, blank=True)
+    requested_at = models.DateTimeField()
+    #: The stream's state the result was computed from (what the kind's signature hashes).
+    source_signature = models.CharField(max_length=120, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    job = models.ForeignKey(
+        "streams.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        abstract = True
+
+
 @dataclass(frozen=True)
 class SnapshotKind:
     """One kind of snapshot view (the lab's, the Leads dashboard's): how its views are read
     from parameters, what their jobs need and what their results depend on."""
 
-    #: The snapshot model (``stream``, ``view_key``, ``result``, ``computed_at``,
-    #: ``requested_at``, ``source_signature``, ``job``).
-    model: type[models.Model]
+    #: The snapshot model: a :class:`ViewSnapshot` with its ``stream``.
+    model: type[ViewSnapshot]
     #: The jobs' kind and the Celery task that computes one.
     job: str
     task: str

@@ -28,6 +28,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from funnel.view_jobs import ViewSnapshot
 from streams.models import ProcessStep, ValueStream
 from vsm_project.db import choices_check
 
@@ -370,21 +371,13 @@ class StepWipLimit(models.Model):
         return f"{self.step} ≤ {self.wip_limit}"
 
 
-class LeadsSnapshot(models.Model):
-    """One Leads dashboard view's results (``result``: docs/leads.md "Leads result")."""
+class LeadsSnapshot(ViewSnapshot):
+    """One Leads dashboard view's results (``result``: docs/leads.md "Leads result"). Its
+    ``view_key`` names the window, the as-of instant and the filters; its
+    ``source_signature`` hashes the visits, decisions and hand-offs."""
 
     stream = models.ForeignKey(
         ValueStream, on_delete=models.CASCADE, related_name="leads_snapshots"
-    )
-    #: The window, the as-of instant and the filters, as a canonical string.
-    view_key = models.CharField(max_length=300)
-    computed_at = models.DateTimeField(null=True, blank=True)
-    requested_at = models.DateTimeField()
-    #: The stream's state the result was computed from (visits, decisions, hand-offs).
-    source_signature = models.CharField(max_length=120, blank=True)
-    result = models.JSONField(default=dict, blank=True)
-    job = models.ForeignKey(
-        "streams.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
     class Meta:

@@ -21,6 +21,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 
+from funnel.view_jobs import ViewSnapshot
 from streams.models import ProcessStep, ValueStream
 from vsm_project.db import choices_check
 
@@ -181,25 +182,17 @@ class WinCall(models.Model):
         return f"{self.deal_id}: {self.probability} % at {self.called_at:%Y-%m-%d}"
 
 
-class LabSnapshot(models.Model):
-    """One lab view's results (``result``: the JSON of docs/qualification.md "Lab result")."""
+class LabSnapshot(ViewSnapshot):
+    """One lab view's results (``result``: the JSON of docs/qualification.md "Lab result").
+    Its ``view_key`` names the window, the as-of step and the filters; its
+    ``source_signature`` hashes the scores, visits and criteria."""
 
     stream = models.ForeignKey(ValueStream, on_delete=models.CASCADE, related_name="lab_snapshots")
-    #: The window, the as-of step and the filters, as a canonical string.
-    view_key = models.CharField(max_length=300)
-    computed_at = models.DateTimeField(null=True, blank=True)
-    requested_at = models.DateTimeField()
-    #: The stream's state the result was computed from (scores, visits, criteria).
-    source_signature = models.CharField(max_length=120, blank=True)
-    result = models.JSONField(default=dict, blank=True)
     #: The open deals' probabilities by deal id (the result's ``open_deals.deals``), kept apart:
     #: most of the result's bytes, read only by the deal page and the API, so the Quality page
     #: (which shows only their totals) does not decode them. :func:`lab_snapshot_result`
     #: puts them back.
     open_deals = models.JSONField(default=dict, blank=True)
-    job = models.ForeignKey(
-        "streams.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
 
     class Meta:
         constraints = [
