@@ -77,6 +77,7 @@ DIALECT_TESTS = (
 )
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Marks the tests of ``DIALECT_TESTS`` ``dialect``, and orders the longest first. Under
     pytest-xdist (``--dist loadgroup``), every test that talks to the real Redis and a Celery
@@ -156,8 +157,9 @@ def _services_one_at_a_time(request: pytest.FixtureRequest) -> Iterator[None]:
     """A test marked ``services`` (a real Celery worker on the real Redis) holds a lock file for
     its whole length, so two pytest-xdist processes never run such tests at once: their
     workers would take each other's tasks from the shared Redis database and write them into
-    the other process's test database. (The ``services`` xdist group alone was measured not to
-    keep them in one process: ``-n 2 --dist loadgroup`` ran them on gw0 and gw1.)"""
+    the other process's test database. The ``services`` xdist group keeps them in one process
+    too, but only with pytest below 9.2 (pyproject pins it: pytest-xdist issue #1386); the lock
+    holds whatever the scheduler does."""
     if not request.node.get_closest_marker("services"):
         yield
         return
