@@ -1,5 +1,6 @@
 from django.urls import path
 
+from kaizen.fives import views as five_s
 from kaizen.views import board, comments, cycle, phases, plan
 
 app_name = "kaizen"
@@ -18,4 +19,16 @@ urlpatterns = [
     path("<int:pk>/adapt/", phases.cycle_adapt_view, name="adapt"),
     path("<int:pk>/abandon/", phases.cycle_abandon_view, name="abandon"),
     path("<int:pk>/comment/", comments.cycle_comment, name="comment"),
+    # The 5S audit of a stream (kaizen/fives, docs/five-s.md).
+    path("5s/<slug:slug>/", five_s.five_s_page, name="five_s"),
+    path("5s/<slug:slug>/audits/new/", five_s.audit_new, name="five_s_audit_new"),
+    path("5s/<slug:slug>/audits/<int:pk>/", five_s.audit_detail, name="five_s_audit"),
+    path("5s/<slug:slug>/audits/<int:pk>/edit/", five_s.audit_edit, name="five_s_audit_edit"),
+    path("5s/<slug:slug>/questions/", five_s.questions_page, name="five_s_questions"),
+    path("5s/<slug:slug>/questions/<int:pk>/", five_s.question_edit, name="five_s_question"),
+    path(
+        "5s/<slug:slug>/questions/<int:pk>/retire/",
+        five_s.question_retire_view,
+        name="five_s_question_retire",
+    ),
 ]

@@ -7,6 +7,8 @@ them (apps depend one way: streams ← funnel ← kaizen).
   (``kaizen.selectors.open_cycle_step_ids``).
 - ``funnel`` registers a *step markers* provider: small labelled pills on a step's box, such
   as a hand-off point of the lead waterfall (``funnel.leads.map_markers``).
+- ``kaizen`` registers a *stream panels* provider: a small card on the stream's page, such as
+  its latest 5S audit score and trend (``kaizen.fives.panel``).
 
 Providers are registered in each app's ``AppConfig.ready``.
 """
@@ -14,7 +16,7 @@ Providers are registered in each app's ``AppConfig.ready``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from streams.metrics import MeasuredMap
 from streams.models import ValueStream
@@ -29,6 +31,29 @@ StepMarkersProvider = Callable[[ValueStream], dict[int, list[tuple[str, str]]]]
 _measures: list[MeasuresProvider] = []
 _bursts: list[BurstsProvider] = []
 _step_markers: list[StepMarkersProvider] = []
+
+
+@dataclass(frozen=True)
+class StreamPanel:
+    """A card on the stream's page: ``template`` rendered with ``context`` as ``panel``."""
+
+    template: str
+    context: dict = field(default_factory=dict)
+
+
+#: ``provider(stream, user)``: the panel to show, or None.
+StreamPanelProvider = Callable[[ValueStream, object], StreamPanel | None]
+_stream_panels: list[StreamPanelProvider] = []
+
+
+def register_stream_panel(provider: StreamPanelProvider) -> None:
+    if provider not in _stream_panels:
+        _stream_panels.append(provider)
+
+
+def stream_panels(stream: ValueStream, user: object) -> list[StreamPanel]:
+    """The panels the higher apps add to the page of ``stream`` for ``user``."""
+    return [p for p in (provider(stream, user) for provider in _stream_panels) if p is not None]
 
 
 def register_measures(provider: MeasuresProvider) -> None:

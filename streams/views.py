@@ -17,7 +17,7 @@ from streams.calendars.selectors import team_default_calendar, working_time_rewr
 from streams.drawing import render_vsm_svg, stream_svg, vsm_map_data
 from streams.forms import FutureStateForm, StreamCreateForm, apply_service_errors
 from streams.future_states import stream_draw_another_future_state, stream_future_state_open
-from streams.hooks import measured_map
+from streams.hooks import measured_map, stream_panels
 from streams.models import StreamState, ValueClass, ValueStream
 from streams.selectors import (
     compare_states,
@@ -77,6 +77,8 @@ def stream_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "can_edit": stream_can_edit(user=request.user, stream=stream),
             "future": latest_future_state(stream) if stream.state == StreamState.CURRENT else None,
             "explanations": explanations.ALL,
+            # Cards the higher apps add (streams.hooks): the latest 5S audit score.
+            "panels": stream_panels(stream, request.user),
         },
     )
 

@@ -21,6 +21,7 @@ from funnel.leads.api import (
 )
 from funnel.qualification.api import CriterionViewSet, ScoreViewSet, WinCallViewSet
 from kaizen.api import KaizenCycleViewSet
+from kaizen.fives.api import FiveSAuditViewSet, FiveSQuestionViewSet
 from streams.api import (
     FunnelStageViewSet,
     LaneViewSet,
@@ -40,6 +41,8 @@ router.register("stages", FunnelStageViewSet, basename="stage")
 router.register("deals", DealViewSet, basename="deal")
 router.register("visits", VisitViewSet, basename="visit")
 router.register("kaizen-cycles", KaizenCycleViewSet, basename="kaizen-cycle")
+router.register("five-s-questions", FiveSQuestionViewSet, basename="five-s-question")
+router.register("five-s-audits", FiveSAuditViewSet, basename="five-s-audit")
 router.register("members", MemberViewSet, basename="member")
 router.register("inactive-members", InactiveMemberViewSet, basename="inactive-member")
 router.register("invitations", InvitationViewSet, basename="invitation")

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from funnel.dashboards.charts.quality import interval_pct
 from funnel.dashboards.quality import lab_rule
 from funnel.qualification.selectors import closed_reaching
+from kaizen.fives.selectors import finding_plan, finding_visible_to
 from kaizen.forms import SERVICE_FIELD, PlanForm, show_service_errors
 from kaizen.models import Direction, KaizenCycle, Metric
 from kaizen.selectors import (
@@ -57,6 +58,8 @@ def cycle_new(request: HttpRequest) -> HttpResponse:
         initial["where"] = f"{streams[0].pk}"
     if request.GET.get("lab_rule") and request.method == "GET":
         initial |= _from_lab_rule(streams, request.GET)
+    elif request.GET.get("five_s_finding") and request.method == "GET":
+        initial |= _from_five_s_finding(request.user, streams, request.GET["five_s_finding"])
     form = PlanForm(request.POST or None, streams=streams, owners=owners, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
@@ -125,6 +128,17 @@ def _from_lab_rule(streams: list, params) -> dict:
             "close them as lost, or find it out before going on."
         ),
     }
+
+
+def _from_five_s_finding(user, streams: list, text: str) -> dict:
+    """The plan a 5S audit finding suggests (the audit page's "Turn into a kaizen cycle"
+    link), the same way as a walk-away rule: the form's initial values only. Empty when the
+    id names no finding of a stream the user plans for."""
+    answer_id = parse_id(text)
+    answer = finding_visible_to(user, answer_id) if answer_id is not None else None
+    if answer is None or all(s.pk != answer.audit.stream_id for s in streams):
+        return {}
+    return finding_plan(answer)
 
 
 def _hypothesis(stream, rule: dict, window: dict, state: str) -> str:

@@ -1,0 +1,239 @@
+"""The 5S audit API (docs/five-s.md): ``/api/five-s-questions/`` (a stream's questionnaire;
+managers add, reword and retire questions) and ``/api/five-s-audits/`` (audits with their
+answers and scores; managers record and change them).
+
+Every write goes through ``kaizen.fives.services``. Members of the team (reps and leadership
+included) read; another team's objects answer 404, or 400 naming the field when a body names
+them; a visible object the user may not change answers 403.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from funnel.api.viewsets import ListAnsweringViewSet, object_errors, post_actions
+from kaizen.fives.models import MAX_SCORE, FiveS, FiveSAnswer, FiveSAudit, FiveSQuestion
+from kaizen.fives.selectors import audits_visible_to, fives_can_run, questions_visible_to
+from kaizen.fives.services import (
+    audit_create,
+    audit_update,
+    question_add,
+    question_retire,
+    question_update,
+    questions_ensure,
+)
+from streams.api import IdFilter
+from streams.api.common import ScopedToUser, _InputSerializer, list_retrieve_schema
+from streams.models import ValueStream
+from streams.selectors import User, streams_visible_to
+
+_FORBIDDEN = "Only the team's managers run 5S audits and edit their questions."
+
+# --- Questions ----------------------------------------------------------------------------
+
+
+class FiveSQuestionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = FiveSQuestion
+        fields = ["id", "stream", "s", "text", "position", "created_at", "retired_at"]
+        read_only_fields = fields
+
+
+class QuestionUpdateSerializer(_InputSerializer):
+    text = serializers.CharField(max_length=300)
+
+
+class QuestionCreateSerializer(ScopedToUser, QuestionUpdateSerializer):
+    stream = serializers.PrimaryKeyRelatedField(queryset=ValueStream.objects.none())
+    s = serializers.ChoiceField(choices=FiveS.choices)
+
+    def scope_to(self, user: User) -> None:
+        self.fields["stream"].queryset = streams_visible_to(user)
+
+
+class QuestionFilter(filters.FilterSet):
+    stream = IdFilter(field_name="stream_id", label="Stream id")
+    active = filters.BooleanFilter(
+        field_name="retired_at", lookup_expr="isnull", label="Only active (true) or retired"
+    )
+
+    class Meta:
+        model = FiveSQuestion
+        fields = ["stream", "active"]
+
+
+_QUESTION_ERRORS = object_errors("question", _FORBIDDEN)
+_question_action = post_actions(FiveSQuestionSerializer, _QUESTION_ERRORS)
+
+
+@list_retrieve_schema("5S questions of the streams you can see", "One 5S question")
+class FiveSQuestionViewSet(ListAnsweringViewSet):
+    """A stream's 5S questionnaire, one or more statements per S, each scored 0–4."""
+
+    queryset = FiveSQuestion.objects.none()
+    serializer_class = FiveSQuestionSerializer
+    filterset_class = QuestionFilter
+    ordering_fields = ["position", "id"]
+    _input_serializers = {
+        "create": QuestionCreateSerializer,
+        "partial_update": QuestionUpdateSerializer,
+    }
+
+    def get_queryset(self) -> QuerySet[FiveSQuestion]:
+        return questions_visible_to(self.request.user).order_by("position", "id")
+
+    @extend_schema(
+        description="With `stream`, a manager of a stream that never had questions gets its "
+        "default questions (two per S), written on this first read."
+    )
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        stream_id = request.query_params.get("stream", "")
+        stream = (
+            streams_visible_to(request.user).filter(pk=stream_id).first()
+            if stream_id.isdigit()
+            else None
+        )
+        if stream is not None and fives_can_run(user=request.user, stream=stream):
+            questions_ensure(stream=stream)
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Add a 5S question to a stream (managers)",
+        request=QuestionCreateSerializer,
+        responses={201: FiveSQuestionSerializer, **_QUESTION_ERRORS},
+    )
+    def create(self, request: Request) -> Response:
+        return self._create(request, question_add)
+
+    @extend_schema(
+        summary="Reword a 5S question (managers); audits made keep the old words",
+        request=QuestionUpdateSerializer,
+        responses={200: FiveSQuestionSerializer, **_QUESTION_ERRORS},
+    )
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        return self._update(request, question_update, "question")
+
+    @_question_action("Retire a 5S question (managers); each S keeps at least one", None)
+    def retire(self, request: Request, pk: str | None = None) -> Response:
+        return self._answer(question_retire(question=self.get_object(), user=request.user))
+
+
+# --- Audits -------------------------------------------------------------------------------
+
+
+class FiveSAnswerSerializer(serializers.ModelSerializer):
+    is_finding = serializers.BooleanField(
+        read_only=True, help_text="Scored 2 or lower, or given a note."
+    )
+
+    class Meta:
+        model = FiveSAnswer
+        fields = ["id", "question", "s", "question_text", "score", "note", "is_finding"]
+        read_only_fields = fields
+
+
+class FiveSAuditSerializer(serializers.ModelSerializer):
+    answers = FiveSAnswerSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = FiveSAudit
+        fields = [
+            "id",
+            "stream",
+            "audited_on",
+            "auditor",
+            "note",
+            "score_sort",
+            "score_set_in_order",
+            "score_shine",
+            "score_standardize",
+            "score_sustain",
+            "score",
+            "answers",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class AnswerInputSerializer(_InputSerializer):
+    question = serializers.IntegerField(min_value=1, max_value=2_147_483_647)
+    score = serializers.IntegerField(
+        min_value=0, max_value=MAX_SCORE, help_text="0 (not at all) to 4 (fully)."
+    )
+    note = serializers.CharField(required=False, allow_blank=True, max_length=4000)
+
+
+class AuditUpdateSerializer(_InputSerializer):
+    audited_on = serializers.DateField(required=False)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=4000)
+    answers = AnswerInputSerializer(
+        many=True,
+        required=False,
+        help_text="One answer per active question of the stream (all of them).",
+    )
+
+
+class AuditCreateSerializer(ScopedToUser, AuditUpdateSerializer):
+    stream = serializers.PrimaryKeyRelatedField(queryset=ValueStream.objects.none())
+    audited_on = serializers.DateField()
+    answers = AnswerInputSerializer(
+        many=True, help_text="One answer per active question of the stream (all of them)."
+    )
+
+    def scope_to(self, user: User) -> None:
+        self.fields["stream"].queryset = streams_visible_to(user)
+
+
+class AuditFilter(filters.FilterSet):
+    stream = IdFilter(field_name="stream_id", label="Stream id")
+
+    class Meta:
+        model = FiveSAudit
+        fields = ["stream"]
+
+
+_AUDIT_ERRORS = object_errors("audit", _FORBIDDEN)
+
+
+@list_retrieve_schema("5S audits of the streams you can see", "One 5S audit with its answers")
+class FiveSAuditViewSet(ListAnsweringViewSet):
+    """5S audits: scores per S and overall in percent (an S: the mean of its answers ÷ 4;
+    overall: the mean of the five S scores), with the answers as given."""
+
+    queryset = FiveSAudit.objects.none()
+    serializer_class = FiveSAuditSerializer
+    filterset_class = AuditFilter
+    ordering_fields = ["audited_on", "score", "id"]
+    _input_serializers = {
+        "create": AuditCreateSerializer,
+        "partial_update": AuditUpdateSerializer,
+    }
+
+    def get_queryset(self) -> QuerySet[FiveSAudit]:
+        return (
+            audits_visible_to(self.request.user)
+            .prefetch_related("answers")
+            .order_by("-audited_on", "-id")
+        )
+
+    @extend_schema(
+        summary="Record a 5S audit of a stream (managers)",
+        request=AuditCreateSerializer,
+        responses={201: FiveSAuditSerializer, **_AUDIT_ERRORS},
+    )
+    def create(self, request: Request) -> Response:
+        return self._create(request, audit_create)
+
+    @extend_schema(
+        summary="Change a 5S audit's date, note or answers (managers)",
+        request=AuditUpdateSerializer,
+        responses={200: FiveSAuditSerializer, **_AUDIT_ERRORS},
+    )
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        return self._update(request, audit_update, "audit")
