@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 
+from funnel.assets.tasks import asset_reviews_due  # noqa: F401 (registers the task)
 from funnel.eventlog.working import working_offsets_rewrite
 from funnel.importing import (
     ImportOptions,
