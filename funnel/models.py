@@ -467,3 +467,8 @@ from funnel.qualification.models import (  # noqa: E402,F401
     LabSnapshot,
     WinCall,
 )
+from funnel.standards.models import (  # noqa: E402,F401
+    ChecklistItem,
+    ChecklistTick,
+    StepAsset,
+)
