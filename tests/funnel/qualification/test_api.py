@@ -223,3 +223,43 @@ def test_the_schema_documents_the_endpoints(api, qual):
     ]:
         assert path in schema["paths"], path
     assert "403" in schema["paths"]["/api/scores/bulk/"]["post"]["responses"]
+
+
+def test_a_closed_deal_a_criterion_of_another_stream_or_retired_is_a_400_naming_it(api, qual):
+    """The bad inputs of the issue through the API (the services' own test checks the rules):
+    each is a 400 naming the field, and nothing is stored, in one score or in bulk."""
+    from funnel.eventlog.services import deal_close
+    from funnel.qualification.services import criteria_set_start, criterion_retire
+
+    other = criteria_set_start(stream=qual.stream_b, preset="bant", user=qual.manager_b)
+    retired = criterion_retire(criterion=qual.criteria[1], user=qual.manager_a)
+    client = api(qual.manager_a)
+    for criterion in (other.criteria.first(), retired):
+        body = {"deal": qual.deal_a1.pk, "criterion": criterion.pk, "level": 1}
+        answer = client.post("/api/scores/", body, format="json")
+        assert answer.status_code == 400 and "criterion" in answer.json(), answer.json()
+    deal_close(deal=qual.deal_a2, outcome="lost", actor=qual.manager_a)
+    body = {"deal": qual.deal_a2.pk, "criterion": qual.crit.pk, "level": 1}
+    answer = client.post("/api/scores/", body, format="json")
+    assert answer.status_code == 400 and "deal" in answer.json(), answer.json()
+    good = {"deal": qual.deal_a1.pk, "criterion": qual.crit.pk, "level": 1}
+    bulk = client.post(
+        "/api/scores/bulk/",
+        {"scores": [good, body, {**good, "criterion": other.criteria.first().pk}]},
+        format="json",
+    )
+    assert bulk.status_code == 400
+    assert [(e["index"], e["field"]) for e in bulk.json()["errors"]] == [
+        (1, "deal"),
+        (2, "criterion"),
+    ]
+    assert not CriterionScore.objects.exists()
+
+
+@pytest.mark.parametrize("method", ["put", "patch", "delete"])
+def test_a_score_is_never_changed_nor_deleted_through_the_api(api, qual, method):
+    score = score_create(deal=qual.deal_a1, criterion=qual.crit, level=1, user=qual.rep_a1)
+    client = api(qual.manager_a)
+    answer = getattr(client, method)(f"/api/scores/{score.pk}/", {"level": 3}, format="json")
+    assert answer.status_code == 405
+    assert list(CriterionScore.objects.values_list("pk", "level")) == [(score.pk, 1)]

@@ -126,3 +126,30 @@ def test_the_deals_list_shows_coverage_and_filters_overdue(client, qual):
     assert "1/2 known" in page and "1 overdue" in page and "0/2 known" in page
     only = client.get(reverse("funnel:deal_list"), {"overdue": "on"}).content.decode()
     assert qual.deal_a1.name in only and qual.deal_a2.name not in only
+
+
+def test_bad_scores_on_the_deal_page_are_form_errors_and_store_nothing(client, qual):
+    """An unknown level, no level, a criterion of another stream or retired (no form of its
+    own on the page: the section's summary names it), and a closed deal: each a 400 with the
+    reason on the page, and no score stored."""
+    from funnel.eventlog.services import deal_close
+    from funnel.qualification.services import criteria_set_start, criterion_retire
+
+    other = criteria_set_start(stream=qual.stream_b, preset="bant", user=qual.manager_b)
+    retired = criterion_retire(criterion=qual.criteria[1], user=qual.manager_a)
+    url = reverse("funnel:deal_score", args=[qual.deal_a1.pk])
+    client.force_login(qual.rep_a1)
+    for data, reason in [
+        ({"criterion": qual.crit.pk, "level": "7"}, "is not a level of Metrics"),
+        ({"criterion": other.criteria.first().pk, "level": "1"}, "Criterion: Select a valid"),
+        ({"criterion": retired.pk, "level": "1"}, "Criterion: “Economic buyer” is retired"),
+        ({"criterion": qual.crit.pk}, "Tap a level."),
+    ]:
+        answer = client.post(url, data)
+        assert answer.status_code == 400, data
+        assert reason in answer.content.decode(), data
+    deal_close(deal=qual.deal_a1, outcome="won", actor=qual.rep_a1)
+    answer = client.post(url, {"criterion": qual.crit.pk, "level": "1"})
+    assert answer.status_code == 400
+    assert "a closed deal cannot be scored" in answer.content.decode()
+    assert not CriterionScore.objects.exists()
