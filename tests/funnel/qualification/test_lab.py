@@ -236,6 +236,36 @@ def test_walk_away_rule_prices_hours_after_the_step_and_revenue_won(lab_map):
     assert {r["condition"] for r in rules} == {"unknown", "not_met"}
 
 
+def test_walk_away_rules_are_sorted_by_hours_saved_per_revenue_given_up(lab_map):
+    """Twenty closed deals, 3 h of work each from Step 2 on; 11–20 won. At Step 2:
+    Authority Unknown on 1–10 (deal 1 won, 20,000): 30 h for 20,000 → 15 h per 10,000.
+    Budget unanswered on 2–11 (deal 11 won, 9,000): 30 h for 9,000 → 33.33 h per 10,000.
+    Champion Unknown on 2–10 (none won): 27 h for nothing given up, so it comes first.
+    Each criterion's "not met" rule is the same deals here (the same trade)."""
+    stream, steps, a, b = lab_map
+    c = Criterion.objects.create(
+        criteria_set=a.criteria_set, key="champion", name="Champion", known_by=steps[1], position=2
+    )
+    for i in range(1, 21):
+        deal = closed_deal(stream, steps, won=i == 1 or i > 10, amount=20000 if i == 1 else 9000)
+        if i > 10:
+            score(deal, a, 3, day(1))
+        if i == 1 or i > 11:
+            score(deal, b, 1, day(1))
+        if i == 1 or i > 10:
+            score(deal, c, 3, day(1))
+    rules = compute_lab(stream, LabView(**WINDOW, as_of=steps[1].pk))["rules"]
+    assert [(r["key"], r["hours_after"], r["revenue_won"], r["hours_per_10k"]) for r in rules] == [
+        ("champion", 27.0, 0.0, None),
+        ("champion", 27.0, 0.0, None),
+        ("budget", 30.0, 9000.0, 33.33),
+        ("budget", 30.0, 9000.0, 33.33),
+        ("authority", 30.0, 20000.0, 15.0),
+        ("authority", 30.0, 20000.0, 15.0),
+    ]
+    assert all(r["q"] < 0.05 for r in rules)
+
+
 def test_open_deals_coverage_by_step_and_rep(ten):
     """Open deal X at Step 3 (rep Dana): Authority Unknown (due, overdue), Budget Yes.
     Open deal Y at Step 2 (no owner): Authority Validated, Budget never (due, not overdue)."""
@@ -410,6 +440,8 @@ def test_no_score_given_after_reaching_the_step_is_used_as_of_it(lab_map, histor
         transaction.set_rollback(True)
     for key in ("deals", "criteria", "myths", "model", "view"):
         assert after[key] == before[key]
+    if step == 1:  # both criteria's known-by step: the walk-away rules read it too
+        assert after["rules"] == before["rules"]
     event(f"late scores in a re-entered step: {bool(reentries)}")
 
 

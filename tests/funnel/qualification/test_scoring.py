@@ -51,6 +51,36 @@ def test_a_preset_gives_its_criteria_with_questions_and_no_weights(team_setup, p
     }
 
 
+def test_the_presets_spell_their_acronyms():
+    """Written out, so that a preset losing or gaining a letter fails (the test above only
+    compares the set with the list it came from)."""
+    names = {key: [c.name for c in criteria] for key, criteria in PRESETS.items()}
+    assert names == {
+        "bant": ["Budget", "Authority", "Need", "Timeline"],
+        "meddic": [
+            "Metrics",
+            "Economic buyer",
+            "Decision criteria",
+            "Decision process",
+            "Identified pain",
+            "Champion",
+        ],
+        "meddpicc": [
+            "Metrics",
+            "Economic buyer",
+            "Decision criteria",
+            "Decision process",
+            "Paper process",
+            "Identified pain",
+            "Champion",
+            "Competition",
+        ],
+        "champ": ["Challenges", "Authority", "Money", "Prioritisation"],
+        "spiced": ["Situation", "Pain", "Impact", "Critical event", "Decision"],
+        "custom": [],
+    }
+
+
 @pytest.mark.parametrize("who", ["rep_a1", "leader_a", "manager_b"])
 def test_only_the_teams_managers_set_criteria(team_setup, who):
     with pytest.raises(PermissionDenied):
