@@ -55,8 +55,9 @@ def _raise(errors: dict[str, str]) -> None:
         raise ValidationError(errors)
 
 
-def _lock(deal: Deal) -> Deal:
-    """Re-read the deal under a row lock so two moves of one deal cannot interleave."""
+def deal_lock(deal: Deal) -> Deal:
+    """Re-read the deal (with its stream) under a row lock, so two writes of one deal (moves,
+    closes, scores, hand-off decisions) cannot interleave."""
     return Deal.objects.select_for_update().select_related("stream").get(pk=deal.pk)
 
 
@@ -170,7 +171,7 @@ def deal_move(
     Moving back to a step visited before is rework (a re-entry); moving to the step the deal
     is already at is refused.
     """
-    deal = _lock(deal)
+    deal = deal_lock(deal)
     at = at or timezone.now()
     errors: dict[str, str] = {}
     if deal.status != DealStatus.OPEN:
@@ -212,7 +213,7 @@ def deal_move(
 @transaction.atomic
 def visit_log_work(*, visit: Visit, minutes: int) -> Visit:
     """Add ``minutes`` of hands-on work to a visit (each call adds to what was logged)."""
-    deal = _lock(visit.deal)
+    deal = deal_lock(visit.deal)
     errors: dict[str, str] = {}
     if deal.status != DealStatus.OPEN:
         errors["deal"] = f"The deal is {deal.status}; its work can no longer change."
@@ -238,7 +239,7 @@ def deal_log_work(*, deal: Deal, minutes: int) -> Visit:
     naming ``visit`` when the deal is at no step."""
     # Lock the deal first, so a concurrent move cannot end the visit found here before the
     # work lands on it.
-    deal = _lock(deal)
+    deal = deal_lock(deal)
     visit = deal.visits.filter(exited_at__isnull=True).first()
     if visit is None:
         raise ValidationError(
@@ -296,7 +297,7 @@ def deal_close(
     """Close a deal as won or lost at ``at``; its open visit ends at the same instant. The
     close is kept as a :class:`DealEvent`, so ``actor`` may undo it within
     :data:`UNDO_WINDOW` (:func:`deal_close_undo`)."""
-    deal = _lock(deal)
+    deal = deal_lock(deal)
     at = at or timezone.now()
     errors, current = _close_errors(deal=deal, outcome=outcome, at=at, lost_reason=lost_reason)
     _raise(errors)
@@ -375,7 +376,7 @@ def deal_close_undo(*, deal: Deal, user: AbstractBaseUser) -> Deal:
 
     Only the person who closed the deal may undo it, while they may still change it
     (``PermissionDenied`` otherwise); after the window a manager reopens it instead."""
-    deal = _lock(deal)
+    deal = deal_lock(deal)
     if not deal_can_edit(user=user, deal=deal):
         raise PermissionDenied("Only the deal's owner and the team's managers change this deal.")
     if deal.status == DealStatus.OPEN:
@@ -407,7 +408,7 @@ def deal_reopen(*, deal: Deal, user: AbstractBaseUser, reason: str) -> Deal:
     """A manager reopens a closed deal, saying why: it is open again at the step it closed
     at, the reopen is kept in its history (who, when, why, the outcome it had) and the
     metrics recompute. Managers of the deal's team and admins only."""
-    deal = _lock(deal)
+    deal = deal_lock(deal)
     if not deal_can_reopen(user=user, deal=deal):
         raise PermissionDenied("Only the team's managers reopen a closed deal.")
     errors: dict[str, str] = {}
@@ -504,7 +505,7 @@ def deal_update(
     The deal's owner and the team's managers edit it (``PermissionDenied`` for anyone else,
     even with nothing to change); only managers reassign it, to a manager or rep of the
     team. Every invalid field is reported at once."""
-    deal = _lock(deal)
+    deal = deal_lock(deal)
     changes: dict[str, Any] = {
         key: value
         for key, value in {

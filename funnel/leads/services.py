@@ -14,7 +14,7 @@ the user may not do it at all (docs/leads.md "Who does what"):
 A hand-off's fields are reported as ``handoffs.<i>.<field>`` (``i``: its index in the list
 given to :func:`waterfall_save`).
 
-Locks (PostgreSQL): a decision locks the deal (``funnel.eventlog.services._lock``) and then
+Locks (PostgreSQL): a decision locks the deal (``funnel.eventlog.services.deal_lock``) and then
 its visit, as ``deal_move`` does; a pull locks the seller's limit row, then the step's WIP
 limit row when the pull step has one, then the deal and the visit (the next in the queue is
 found skipping deals another pull holds). So two pulls of one seller count their open deals
@@ -34,7 +34,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
-from funnel.eventlog.services import _lock, deal_close, deal_move
+from funnel.eventlog.services import deal_close, deal_lock, deal_move
 from funnel.eventlog.working import _w_one, stream_calendars
 from funnel.leads.models import (
     MAX_SLA_MINUTES,
@@ -58,6 +58,7 @@ from funnel.leads.pull import (
     _row_locks,
     _seller_limit,
     _sql_row,
+    pull_next,
 )
 from funnel.metrics.snapshots import metrics_changed
 from funnel.models import Deal, DealStatus, Visit
@@ -584,7 +585,7 @@ def handoff_decide(
 
     A reason from the list of the decision's kind (active, of the stream) is required except
     to accept. All in one transaction."""
-    deal = _lock(visit.deal)
+    deal = deal_lock(visit.deal)
     _may_decide(user, deal, Handoff.objects.filter(step_id=visit.step_id).first() or Handoff())
     visit, handoff = _arrival(visit)
     at = at or timezone.now()
@@ -693,18 +694,22 @@ def lead_pull(
         raise ValidationError(
             {"stream": f"{stream.name} has no ready-for-sales hand-off to pull from."}
         )
+    now = timezone.now()
+    now_w = _w_one(handoff.calendar_key, now)
+    if visit is None and _row_locks() and handoff.step_limit is None:
+        # The usual pull (PostgreSQL, no step limit): the rest in one statement.
+        owned, decision = pull_next(handoff, user, wip_limit, now, now_w)
+        if decision is None:
+            _refuse_pull(user, owned, wip_limit)
+            raise ValidationError({"visit": "The ready-for-sales queue is empty."})
+        metrics_changed(stream_id=stream.pk)
+        return decision
     # Read after the seller's limit is locked: two pulls of one seller count one after the other.
     owned, step_limit = _sql_row(
         _OWNED_SQL.format(lock=" FOR UPDATE" if _row_locks() else ""),
         [stream.pk, user.pk, DealStatus.OPEN, handoff.step_id],
     )
-    if owned >= wip_limit:
-        raise ValidationError(
-            {
-                "seller": f"{person(user)} owns {owned} open deals and the limit is "
-                f"{wip_limit}: finish one before pulling another."
-            }
-        )
+    _refuse_pull(user, owned, wip_limit)
     if step_limit is not None:
         pulled = (
             Visit.objects.filter(step_id=handoff.step_id, exited_at__isnull=True)
@@ -725,7 +730,6 @@ def lead_pull(
         deal = visit.deal
     else:
         visit, deal = _named_lead(stream, handoff, visit)
-    now = timezone.now()
     decision = _record(
         visit=visit,
         handoff=handoff,
@@ -733,7 +737,7 @@ def lead_pull(
         kind=DecisionKind.ACCEPT,
         user=user,
         at=now,
-        now_w=_w_one(handoff.calendar_key, now),
+        now_w=now_w,
         savepoint=not _row_locks(),
     )
     with connection.cursor() as cursor:
@@ -744,6 +748,17 @@ def lead_pull(
     deal.owner, deal.updated_at = user, now
     metrics_changed(stream_id=stream.pk)
     return decision
+
+
+def _refuse_pull(user: AbstractBaseUser, owned: int, wip_limit: int) -> None:
+    """Refuse a pull at or over the seller's limit, saying the count and the limit."""
+    if owned >= wip_limit:
+        raise ValidationError(
+            {
+                "seller": f"{person(user)} owns {owned} open deals and the limit is "
+                f"{wip_limit}: finish one before pulling another."
+            }
+        )
 
 
 def _named_lead(stream: ValueStream, handoff: Handoff, visit: Visit) -> tuple[Visit, Deal]:

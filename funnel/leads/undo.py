@@ -36,7 +36,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from funnel.eventlog.services import UNDO_WINDOW, _lock, _reopen
+from funnel.eventlog.services import UNDO_WINDOW, _reopen, deal_lock
 from funnel.leads.models import DecisionKind, HandoffDecision, HandoffUndo
 from funnel.metrics.snapshots import metrics_changed
 from funnel.models import Deal, DealEventKind, DealStatus, Visit
@@ -220,7 +220,7 @@ def handoff_undo(
     """Undo ``decision`` (see the module's text): the lead waits at the hand-off again,
     undecided, exactly as before it. ``reason`` is required of a manager undoing after the
     decider's window (or someone else's decision) and kept either way."""
-    deal = _lock(decision.deal)
+    deal = deal_lock(decision.deal)
     decision = (
         HandoffDecision.objects.select_for_update(of=("self",))
         .select_related("handoff", "reason", "actor")

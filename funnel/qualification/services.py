@@ -31,6 +31,7 @@ from django.utils.text import slugify
 
 from funnel.eventlog.bulk import EventError, EventsRefused
 from funnel.eventlog.selectors import deal_can_edit
+from funnel.eventlog.services import deal_lock
 from funnel.models import Deal, DealStatus, Visit
 from funnel.qualification.models import (
     SCALE_LEVELS,
@@ -496,7 +497,7 @@ def score_create(
     source: str = ScoreSource.PAGE,
 ) -> CriterionScore:
     """Score ``deal`` against ``criterion``: a new row, the earlier scores stay."""
-    deal = Deal.objects.select_for_update().select_related("stream").get(pk=deal.pk)
+    deal = deal_lock(deal)
     criterion = Criterion.objects.select_related("criteria_set").get(pk=criterion.pk)
     score = score_build(
         deal=deal,
@@ -574,7 +575,7 @@ def win_call_create(
     called_at: datetime | None = None,
 ) -> WinCall:
     """Record ``user``'s own win probability (0–100 %) for an open deal they may edit."""
-    deal = Deal.objects.select_for_update().select_related("stream").get(pk=deal.pk)
+    deal = deal_lock(deal)
     errors: dict[str, str] = {}
     _check_deal(deal, user, errors)
     called_at = called_at or timezone.now()
