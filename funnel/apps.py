@@ -6,13 +6,21 @@ class FunnelConfig(AppConfig):
     name = "funnel"
 
     def ready(self) -> None:
+        from funnel.assets.map import asset_markers, asset_panel
         from funnel.eventlog.selectors import measured_map
         from funnel.eventlog.working import working_offsets_calendar_changed
         from funnel.leads.map_markers import handoff_markers
         from streams.calendars.hooks import register_calendar_changed
-        from streams.hooks import register_measures, register_step_markers
+        from streams.hooks import (
+            register_measures,
+            register_step_markers,
+            register_stream_panel,
+        )
 
         register_measures(measured_map)
         register_step_markers(handoff_markers)
+        # The asset library on the map: a count per step, and each step's assets (issue 17).
+        register_step_markers(asset_markers)
+        register_stream_panel(asset_panel)
         # A calendar change rewrites the working-time offsets of the streams it covers.
         register_calendar_changed(working_offsets_calendar_changed)

@@ -306,6 +306,9 @@ def deal_assets(deal, user: User) -> list[dict]:
         )
         row["steps"].append(link.step)
         row["here"] = row["here"] or link.step_id == current_step
+    current = current_versions(list(rows))
+    for asset_id, row in rows.items():
+        row["version"] = current.get(asset_id)
     return sorted(rows.values(), key=lambda r: (not r["here"], r["asset"].title.lower()))
 
 

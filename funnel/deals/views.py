@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from funnel.assets.selectors import deal_assets
 from funnel.dashboards.quality import deal_lab
 from funnel.deals.filters import DealListFilter
 from funnel.deals.forms import (
@@ -78,6 +79,7 @@ from funnel.qualification.selectors import (
     deals_coverage,
 )
 from funnel.qualification.services import score_create, win_call_create
+from funnel.standards.selectors import deal_checklist
 from streams.forms import apply_service_errors, form_submit
 from streams.models import Role
 from streams.selectors import team_ids_with_role
@@ -249,6 +251,13 @@ def _deal_page(
         "win_call_form": forms.get("win_call_form") or WinCallForm(),
         # The lab's win probability and drivers (funnel.dashboards.quality), for an open deal.
         "deal_lab": deal_lab(deal) if deal.status == DealStatus.OPEN else None,
+        # Standard work (funnel.standards): the current step's definition of done and ticks.
+        "standard_work": deal_checklist(
+            deal=deal, step=visit.step if visit else None, user=request.user
+        ),
+        "checklist_error": forms.get("checklist_error", ""),
+        # The asset library (funnel.assets): the current step's assets first.
+        "deal_assets": deal_assets(deal, request.user),
     }
     return render(request, "funnel/deal_detail.html", context, status=status)
 
