@@ -669,10 +669,9 @@ def lead_pull(
     Locks, in ``deal_move``'s order: the seller's limit row, the step's WIP limit row (when
     the step has one), the deal, the visit; each ``FOR UPDATE`` locks its own row only. The
     next lead is chosen with ``SKIP LOCKED`` on its deal, so sellers pulling at once take
-    different leads instead of waiting for each other. Seven statements (the hand-off with the
-    seller's role and limit and the calendar's key; the seller's open deals with the step's
-    limit; the pick; the visit; the decision in its savepoint; the owner), the first three
-    plain SQL: a pull's own work is a few milliseconds, most of it the database's."""
+    different leads instead of waiting for each other. The usual pull (the next lead, on
+    PostgreSQL, no step limit) is two statements: the hand-off with the seller's role, limit
+    (locked) and calendar; then ``funnel.leads.pull.pull_next`` (docs/benchmarks.md)."""
     handoff = _pull_handoff(stream, user)
     if handoff is None:  # refused: say why in the order of the checks
         limit = _seller_limit(stream, user)
