@@ -126,6 +126,14 @@ def deal_create(
     return deal
 
 
+def _end_visit(visit: Visit, at: datetime, calendars: StreamCalendars) -> None:
+    """End the open ``visit`` at ``at``, with its working-time offset (W of its lane's
+    calendar, ``funnel.eventlog.working``)."""
+    visit.exited_at = at
+    visit.exited_w = calendars.lane_w(visit.step.lane_id, at)
+    visit.save(update_fields=["exited_at", "exited_w", "updated_at"])
+
+
 def _append_visit(
     *,
     deal: Deal,
@@ -203,9 +211,7 @@ def deal_move(
 
     calendars = stream_calendars(deal.stream_id)
     if current is not None:
-        current.exited_at = at
-        current.exited_w = calendars.lane_w(current.step.lane_id, at)
-        current.save(update_fields=["exited_at", "exited_w", "updated_at"])
+        _end_visit(current, at, calendars)
     metrics_changed(stream_id=deal.stream_id)
     return _append_visit(deal=deal, step=step, at=at, actor=actor, calendars=calendars)
 
@@ -304,9 +310,7 @@ def deal_close(
 
     calendars = stream_calendars(deal.stream_id)
     if current is not None:
-        current.exited_at = at
-        current.exited_w = calendars.lane_w(current.step.lane_id, at)
-        current.save(update_fields=["exited_at", "exited_w", "updated_at"])
+        _end_visit(current, at, calendars)
     deal.status = outcome
     deal.closed_at = at
     deal.closed_w = calendars.team_w(at)
