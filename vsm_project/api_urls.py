@@ -20,6 +20,12 @@ from funnel.leads.api import (
     StreamWaterfallView,
 )
 from funnel.qualification.api import CriterionViewSet, ScoreViewSet, WinCallViewSet
+from funnel.standards.api import (
+    ChecklistItemViewSet,
+    ChecklistTickViewSet,
+    StepAssetViewSet,
+    StreamStandardsView,
+)
 from kaizen.api import KaizenCycleViewSet
 from kaizen.fives.api import FiveSAuditViewSet, FiveSQuestionViewSet
 from streams.api import (
@@ -53,6 +59,9 @@ router.register("win-calls", WinCallViewSet, basename="win-call")
 router.register("handoff-reasons", HandoffReasonViewSet, basename="handoff-reason")
 router.register("seller-limits", SellerLimitViewSet, basename="seller-limit")
 router.register("handoffs", HandoffViewSet, basename="handoff")
+router.register("checklist-items", ChecklistItemViewSet, basename="checklist-item")
+router.register("checklist-ticks", ChecklistTickViewSet, basename="checklist-tick")
+router.register("step-assets", StepAssetViewSet, basename="step-asset")
 
 # DRF views are exempt from LoginRequiredMiddleware, and drf-spectacular serves the schema and
 # docs to anyone by default: like the rest of the app they need a signed-in user (401/403).
@@ -63,6 +72,7 @@ urlpatterns = [
     path("streams/<int:pk>/lab/", StreamLabView.as_view(), name="stream-lab"),
     path("streams/<int:pk>/leads/", StreamLeadsView.as_view(), name="stream-leads"),
     path("streams/<int:pk>/waterfall/", StreamWaterfallView.as_view(), name="stream-waterfall"),
+    path("streams/<int:pk>/standards/", StreamStandardsView.as_view(), name="stream-standards"),
     path("lanes/<int:pk>/calendar/", LaneCalendarView.as_view(), name="lane-calendar"),
     path("", include(router.urls)),
     path("events/bulk/", EventBatchView.as_view(), name="events-bulk"),

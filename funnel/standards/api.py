@@ -1,0 +1,317 @@
+"""The standard work API (docs/five-s.md): ``/api/checklist-items/`` (a step's definition of
+done; managers add, reword and retire items), ``/api/checklist-ticks/`` (ticks on a deal; its
+rep or a manager ticks and unticks), ``/api/step-assets/`` (the library assets a step relies
+on; managers) and ``GET /api/streams/{id}/standards/`` (adherence per step and the win rate
+with and without the whole checklist, with the qualification lab's statistics).
+
+Every write goes through ``funnel.standards.services``. Another team's objects answer 404, or
+400 naming the field when a body names them; a visible object the user may not change 403.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from funnel.api.viewsets import ListAnsweringViewSet, object_errors, post_actions
+from funnel.assets.models import Asset
+from funnel.eventlog.selectors import deals_visible_to
+from funnel.models import Deal
+from funnel.standards.models import ChecklistItem, ChecklistTick, StepAsset
+from funnel.standards.selectors import (
+    items_visible_to,
+    step_assets_visible_to,
+    stream_standards,
+    ticks_visible_to,
+)
+from funnel.standards.services import (
+    item_add,
+    item_retire,
+    item_update,
+    step_asset_add,
+    step_asset_remove,
+    tick_add,
+    tick_remove,
+)
+from streams.api import IdFilter
+from streams.api.common import ScopedToUser, _InputSerializer, list_retrieve_schema
+from streams.models import ProcessStep
+from streams.selectors import User, streams_visible_to
+
+_MANAGERS = "Only the team's managers change a step's standard work."
+
+
+def _visible_steps(user: User) -> QuerySet[ProcessStep]:
+    return ProcessStep.objects.filter(stream__in=streams_visible_to(user))
+
+
+# --- Checklist items ----------------------------------------------------------------------
+
+
+class ChecklistItemSerializer(serializers.ModelSerializer):
+    stream = serializers.IntegerField(source="step.stream_id", read_only=True)
+
+    class Meta:
+        model = ChecklistItem
+        fields = ["id", "stream", "step", "text", "position", "created_at", "retired_at"]
+        read_only_fields = fields
+
+
+class ItemUpdateSerializer(_InputSerializer):
+    text = serializers.CharField(max_length=200)
+
+
+class ItemCreateSerializer(ScopedToUser, ItemUpdateSerializer):
+    step = serializers.PrimaryKeyRelatedField(queryset=ProcessStep.objects.none())
+
+    def scope_to(self, user: User) -> None:
+        self.fields["step"].queryset = _visible_steps(user)
+
+
+class ItemFilter(filters.FilterSet):
+    stream = IdFilter(field_name="step__stream_id", label="Stream id")
+    step = IdFilter(field_name="step_id", label="Step id")
+    active = filters.BooleanFilter(
+        field_name="retired_at", lookup_expr="isnull", label="Only active (true) or retired"
+    )
+
+    class Meta:
+        model = ChecklistItem
+        fields = ["stream", "step", "active"]
+
+
+_ITEM_ERRORS = object_errors("checklist item", _MANAGERS)
+_item_action = post_actions(ChecklistItemSerializer, _ITEM_ERRORS)
+
+
+@list_retrieve_schema("Checklist items of the streams you can see", "One checklist item")
+class ChecklistItemViewSet(ListAnsweringViewSet):
+    """A step's definition of done, one item a row."""
+
+    queryset = ChecklistItem.objects.none()
+    serializer_class = ChecklistItemSerializer
+    filterset_class = ItemFilter
+    ordering_fields = ["position", "id"]
+    _input_serializers = {"create": ItemCreateSerializer, "partial_update": ItemUpdateSerializer}
+
+    def get_queryset(self) -> QuerySet[ChecklistItem]:
+        return items_visible_to(self.request.user).order_by("step__position", "position", "id")
+
+    @extend_schema(
+        summary="Add an item to a step's checklist (managers)",
+        request=ItemCreateSerializer,
+        responses={201: ChecklistItemSerializer, **_ITEM_ERRORS},
+    )
+    def create(self, request: Request) -> Response:
+        return self._create(request, item_add)
+
+    @extend_schema(
+        summary="Reword a checklist item (managers)",
+        request=ItemUpdateSerializer,
+        responses={200: ChecklistItemSerializer, **_ITEM_ERRORS},
+    )
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        return self._update(request, item_update, "item")
+
+    @_item_action("Retire a checklist item (managers); its ticks stay", None)
+    def retire(self, request: Request, pk: str | None = None) -> Response:
+        return self._answer(item_retire(item=self.get_object(), user=request.user))
+
+
+# --- Ticks --------------------------------------------------------------------------------
+
+
+class ChecklistTickSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ChecklistTick
+        fields = ["id", "deal", "item", "step", "ticked_by", "ticked_at"]
+        read_only_fields = fields
+
+
+class TickCreateSerializer(ScopedToUser, _InputSerializer):
+    deal = serializers.PrimaryKeyRelatedField(queryset=Deal.objects.none())
+    item = serializers.PrimaryKeyRelatedField(queryset=ChecklistItem.objects.none())
+
+    def scope_to(self, user: User) -> None:
+        self.fields["deal"].queryset = deals_visible_to(user)
+        self.fields["item"].queryset = items_visible_to(user)
+
+
+class TickFilter(filters.FilterSet):
+    deal = IdFilter(field_name="deal_id", label="Deal id")
+    step = IdFilter(field_name="step_id", label="Step id")
+
+    class Meta:
+        model = ChecklistTick
+        fields = ["deal", "step"]
+
+
+_TICK_ERRORS = object_errors("tick", "Only the deal's owner and the team's managers tick it.")
+
+
+@list_retrieve_schema("Checklist ticks on the deals you can see", "One tick")
+class ChecklistTickViewSet(mixins.DestroyModelMixin, ListAnsweringViewSet):
+    """Ticks of a deal's checklist: optional, never needed to move a deal."""
+
+    queryset = ChecklistTick.objects.none()
+    serializer_class = ChecklistTickSerializer
+    filterset_class = TickFilter
+    ordering_fields = ["ticked_at", "id"]
+    http_method_names = ["get", "post", "delete", "head", "options"]
+    _input_serializers = {"create": TickCreateSerializer}
+
+    def get_queryset(self) -> QuerySet[ChecklistTick]:
+        return ticks_visible_to(self.request.user).order_by("ticked_at", "id")
+
+    @extend_schema(
+        summary="Tick a checklist item on a deal (its rep or a manager)",
+        description="The deal must be open and have been at the item's step. Ticking an item "
+        "already ticked answers the first tick.",
+        request=TickCreateSerializer,
+        responses={201: ChecklistTickSerializer, **_TICK_ERRORS},
+    )
+    def create(self, request: Request) -> Response:
+        return self._create(request, tick_add)
+
+    @extend_schema(
+        summary="Untick (its rep or a manager, while the deal is open)",
+        responses={204: None, **_TICK_ERRORS},
+    )
+    def destroy(self, request: Request, pk: str | None = None) -> Response:
+        tick_remove(user=request.user, tick=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Assets a step relies on ----------------------------------------------------------------
+
+
+class StepAssetSerializer(serializers.ModelSerializer):
+    asset_title = serializers.CharField(source="asset.title", read_only=True)
+
+    class Meta:
+        model = StepAsset
+        fields = ["id", "step", "asset", "asset_title", "added_by", "added_at"]
+        read_only_fields = fields
+
+
+class StepAssetCreateSerializer(ScopedToUser, _InputSerializer):
+    step = serializers.PrimaryKeyRelatedField(queryset=ProcessStep.objects.none())
+    asset = serializers.PrimaryKeyRelatedField(queryset=Asset.objects.none())
+
+    def scope_to(self, user: User) -> None:
+        self.fields["step"].queryset = _visible_steps(user)
+        teams = streams_visible_to(user).values("team_id")
+        self.fields["asset"].queryset = Asset.objects.filter(team_id__in=teams)
+
+
+class StepAssetFilter(filters.FilterSet):
+    stream = IdFilter(field_name="step__stream_id", label="Stream id")
+    step = IdFilter(field_name="step_id", label="Step id")
+
+    class Meta:
+        model = StepAsset
+        fields = ["stream", "step"]
+
+
+_STEP_ASSET_ERRORS = object_errors("step asset", _MANAGERS)
+
+
+@list_retrieve_schema("Assets the steps you can see rely on", "One step's asset")
+class StepAssetViewSet(mixins.DestroyModelMixin, ListAnsweringViewSet):
+    """The library assets a step's standard work relies on."""
+
+    queryset = StepAsset.objects.none()
+    serializer_class = StepAssetSerializer
+    filterset_class = StepAssetFilter
+    ordering_fields = ["id"]
+    http_method_names = ["get", "post", "delete", "head", "options"]
+    _input_serializers = {"create": StepAssetCreateSerializer}
+
+    def get_queryset(self) -> QuerySet[StepAsset]:
+        return step_assets_visible_to(self.request.user).order_by("id")
+
+    @extend_schema(
+        summary="Name an asset a step relies on (managers)",
+        request=StepAssetCreateSerializer,
+        responses={201: StepAssetSerializer, **_STEP_ASSET_ERRORS},
+    )
+    def create(self, request: Request) -> Response:
+        return self._create(request, step_asset_add)
+
+    @extend_schema(summary="Remove it (managers)", responses={204: None, **_STEP_ASSET_ERRORS})
+    def destroy(self, request: Request, pk: str | None = None) -> Response:
+        step_asset_remove(user=request.user, link=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Adherence ----------------------------------------------------------------------------
+
+
+class ShareSerializer(serializers.Serializer):
+    value = serializers.FloatField(help_text="A share, 0–1.")
+    low = serializers.FloatField(help_text="95 % interval, low end.")
+    high = serializers.FloatField(help_text="95 % interval, high end.")
+
+
+class StepStandardSerializer(serializers.Serializer):
+    step = serializers.IntegerField()
+    step_name = serializers.CharField()
+    items = ChecklistItemSerializer(many=True)
+    assets = StepAssetSerializer(many=True)
+    reached = serializers.IntegerField(
+        allow_null=True, help_text="Deals at the step while it had a checklist."
+    )
+    complete = serializers.IntegerField(allow_null=True, help_text="Of those, every item ticked.")
+    adherence = ShareSerializer(allow_null=True, help_text="complete ÷ reached, Wilson interval.")
+    n_with = serializers.IntegerField(
+        allow_null=True, help_text="Closed deals, checklist complete."
+    )
+    won_with = serializers.IntegerField(allow_null=True)
+    win_rate_with = ShareSerializer(allow_null=True)
+    n_without = serializers.IntegerField(allow_null=True, help_text="Closed deals, the others.")
+    won_without = serializers.IntegerField(allow_null=True)
+    win_rate_without = ShareSerializer(allow_null=True)
+    difference = ShareSerializer(
+        allow_null=True, help_text="Win rate with − without, Newcombe's interval."
+    )
+    p_value = serializers.FloatField(
+        allow_null=True, help_text="Fisher's exact two-sided p; null under 5 deals a side."
+    )
+
+
+def _row(standard) -> dict:
+    f = standard.figures
+    row = {
+        "step": standard.step.pk,
+        "step_name": standard.step.name,
+        "items": standard.items,
+        "assets": standard.assets,
+    }
+    names = ["reached", "complete", "adherence", "n_with", "won_with", "win_rate_with"]
+    names += ["n_without", "won_without", "win_rate_without", "difference", "p_value"]
+    return row | {name: getattr(f, name) if f is not None else None for name in names}
+
+
+class StreamStandardsView(APIView):
+    @extend_schema(
+        summary="Standard work of a stream: checklists, assets, adherence and win rates",
+        description="Per step: its active checklist and the assets it relies on; for a step "
+        "with a checklist, the deals that reached it while it had one, those with every item "
+        "ticked (adherence, Wilson interval), and the win rate of the closed ones with and "
+        "without the whole checklist (Wilson intervals, Newcombe's difference, Fisher's p), "
+        "as the qualification lab computes them. An association, not proof.",
+        responses={
+            200: StepStandardSerializer(many=True),
+            404: OpenApiResponse(description="No such stream among those you can see."),
+        },
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        stream = get_object_or_404(streams_visible_to(request.user), pk=pk)
+        rows = [_row(s) for s in stream_standards(stream)]
+        return Response(StepStandardSerializer(rows, many=True).data)
