@@ -186,6 +186,11 @@ def _share_line(name: str, x: list, y: list, *, size: int, **extra: Any) -> dict
     )
 
 
+def _pareto_line(x: list, y: list, *, hovertemplate: str) -> dict:
+    """A Pareto's running share (%) of the bars below it, biggest first (``_share_line``)."""
+    return _share_line("Cumulative share", x, y, size=7, hovertemplate=hovertemplate)
+
+
 def _text_outside(text: list[str]) -> dict:
     """Each bar's label written beyond its end, even past the plot's edge (``**`` it into a
     trace)."""

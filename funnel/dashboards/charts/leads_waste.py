@@ -18,10 +18,10 @@ from funnel.dashboards.charts.common import (
     Chart,
     _bars,
     _hbars,
+    _pareto_line,
     _pct,
     _percent_axis2,
     _plot,
-    _share_line,
     _title,
 )
 from funnel.dashboards.charts.leads import (
@@ -190,12 +190,8 @@ def reasons_chart(result: dict) -> Chart:
                 )
             )
     traces.append(
-        _share_line(
-            "Cumulative share",
-            names,
-            [r[3] for r in rows],
-            size=7,
-            hovertemplate="%{x}: %{y:.0f}% so far<extra></extra>",
+        _pareto_line(
+            names, [r[3] for r in rows], hovertemplate="%{x}: %{y:.0f}% so far<extra></extra>"
         )
     )
     return chart.plotted(

@@ -22,11 +22,11 @@ from funnel.dashboards.charts.common import (
     _before_marker,
     _hbars,
     _layout,
+    _pareto_line,
     _percent_axis2,
     _plot,
     _r,
     _relative,
-    _share_line,
     _steps_axis,
     _steps_with_names,
     _text_outside,
@@ -86,12 +86,8 @@ def _pareto_spec(rows: list[list], *, y_title: str, hover_value: str) -> dict:
                 **_text_outside([f"{r[2]:.0f}%" for r in rows]),
                 hovertemplate="%{x}<br>" + hover_value + " (%{text})<extra></extra>",
             ),
-            _share_line(
-                "Cumulative share",
-                labels,
-                [r[3] for r in rows],
-                size=7,
-                hovertemplate="Cumulative: %{y:.0f}%<extra></extra>",
+            _pareto_line(
+                labels, [r[3] for r in rows], hovertemplate="Cumulative: %{y:.0f}%<extra></extra>"
             ),
         ],
         "layout": _layout(
