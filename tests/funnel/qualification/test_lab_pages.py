@@ -229,6 +229,30 @@ def test_bad_filters_are_a_form_error_not_a_500(lab, query, field):
     assert csv_response.content.decode().startswith(f"{field}:")
 
 
+def test_the_filters_live_in_the_url_and_every_link_keeps_them(lab):
+    """A view named in the URL is read from its own snapshot; the form shows its filters and
+    every CSV link and kaizen button carries them, so a copied link opens the same view."""
+    query = {"start": "2026-01-01", "end": "2026-06-01", "as_of": "close"}
+    view = {
+        "start": "2026-01-01T00:00:00Z",
+        "end": "2026-06-01T00:00:00Z",
+        "as_of": None,
+        "as_of_name": "",
+    }
+    store_lab(lab.stream_a, lab.result | {"view": view}, query)
+    response = page(lab, lab.manager_a, "?start=2026-01-01&end=2026-06-01&as_of=close")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'name="start" value="2026-01-01"' in html and 'name="end" value="2026-06-01"' in html
+    assert re.search(r'<option value="close" selected>', html)
+    assert "Deals closed 1 Jan 2026 – 31 May 2026" in html and "at closing (hindsight)" in html
+    kept = "start=2026-01-01&amp;end=2026-06-01&amp;as_of=close"
+    links = re.findall(r'href="(/(?:dashboards/[^"]*\.csv|kaizen/new/)[^"]*)"', html)
+    assert sum("/kaizen/new/" in link for link in links) == 2  # the two rules
+    assert len(links) >= 9 and all(link.endswith(kept) for link in links), links
+    assert "data-copy-link" in html
+
+
 def test_empty_state_without_criteria(team_setup):
     response = page(team_setup, team_setup.manager_a)
     assert response.status_code == 200
@@ -371,8 +395,13 @@ def test_links_to_the_lab(lab):
 
 
 def test_a_view_not_computed_yet_shows_the_progress_bar(qual):
-    with mock.patch("funnel.view_jobs.enqueue", return_value=True):
+    # The page only queues the job (here: a worker that never runs it); it never computes.
+    with (
+        mock.patch("funnel.view_jobs.enqueue", return_value=True),
+        mock.patch("funnel.qualification.snapshots.compute_lab") as compute,
+    ):
         response = page(qual, qual.manager_a, "?as_of=close")
+    compute.assert_not_called()
     assert response.status_code == 202
     html = response.content.decode()
     assert 'id="board-preparing"' in html and 'role="progressbar"' in html
