@@ -27,7 +27,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from funnel.api import EventLogPagination, StableOrderingFilter
-from funnel.api.viewsets import AnsweringViewSet, object_errors, post_actions
+from funnel.api.viewsets import AnsweringViewSet, object_errors, post_actions, write_schema
 from kaizen.models import (
     CycleCheck,
     CycleComment,
@@ -322,6 +322,7 @@ class CycleFilter(filters.FilterSet):
 # --- The viewset ----------------------------------------------------------------------------
 
 _ERRORS = object_errors("cycle", "Your role in the team does not allow this.")
+_cycle_write = write_schema(CycleSerializer, _ERRORS)
 _cycle_action = post_actions(CycleSerializer, _ERRORS)
 
 
@@ -375,23 +376,22 @@ class KaizenCycleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Answe
         follow-up, for adapt)."""
         return self._update(request, service, "cycle", status_code)
 
-    @extend_schema(
-        summary="Plan a cycle (managers; reps propose one they own)",
+    @_cycle_write(
+        "Plan a cycle (managers; reps propose one they own)",
+        CycleCreateSerializer,
         description="The baseline of the metric is measured from the stream's metric snapshot "
         "(the rolling 90 days) when the plan is made.",
-        request=CycleCreateSerializer,
-        responses={201: CycleSerializer, **_ERRORS},
+        created=True,
     )
     def create(self, request: Request) -> Response:
         return self._create(request, cycle_plan)
 
-    @extend_schema(
-        summary="Change the record",
+    @_cycle_write(
+        "Change the record",
+        CycleUpdateSerializer,
         description="The plan's fields while the cycle is in Plan (managers, and the rep who "
         "proposed it); `change_description` and `do_notes` from Do until the decision and "
         "`change_date` while in Do (managers). A new metric or step re-measures the baseline.",
-        request=CycleUpdateSerializer,
-        responses={200: CycleSerializer, **_ERRORS},
     )
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         cycle = self.get_object()

@@ -30,7 +30,7 @@ from funnel.api.serializers import (
     DealSerializer,
     DealUpdateSerializer,
 )
-from funnel.api.viewsets import AnsweringViewSet, object_errors, post_actions
+from funnel.api.viewsets import AnsweringViewSet, object_errors, post_actions, write_schema
 from funnel.eventlog.bulk import deal_create_owner
 from funnel.eventlog.selectors import deal_can_edit, deals_visible_to
 from funnel.eventlog.services import (
@@ -71,6 +71,7 @@ class DealPermission(permissions.BasePermission):
 
 
 _ERRORS = object_errors("deal", "You can see the deal but not change it.")
+_deal_write = write_schema(DealSerializer, _ERRORS)
 _deal_action = post_actions(DealSerializer, _ERRORS)
 
 
@@ -139,14 +140,13 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, AnsweringVie
         )
         return self._answer(deal, status.HTTP_201_CREATED)
 
-    @extend_schema(
-        summary="Edit a deal; managers also reassign it",
+    @_deal_write(
+        "Edit a deal; managers also reassign it",
+        DealUpdateSerializer,
         description="Changes the fields given (name, account, amount, source, "
         "expected_close_date, next_step) for the deal's owner and the team's managers; "
         "`owner` reassigns it (managers only, to a manager or rep of the team). 403 for "
         "anyone else, even with an empty body.",
-        request=DealUpdateSerializer,
-        responses={200: DealSerializer, **_ERRORS},
     )
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         deal = self.get_object()

@@ -3,8 +3,8 @@
 read the object back through the visible queryset and a create through one service
 and a change of the URL's object through one service (:class:`AnsweringViewSet`; with list and
 read, :class:`ListAnsweringViewSet`), the schema's 400/403/404 answers about one object
-(:func:`object_errors`), and the routing and schema of a POST action on one object
-(:func:`post_actions`).
+(:func:`object_errors`), the schema of a write that answers an object (:func:`write_schema`)
+and the routing and schema of a POST action on one object (:func:`post_actions`).
 """
 
 from __future__ import annotations
@@ -36,14 +36,38 @@ def object_errors(noun: str, forbidden: str) -> dict[int, OpenApiResponse]:
     }
 
 
+def write_schema(
+    answer: type[serializers.BaseSerializer], errors: dict[int, Any]
+) -> Callable[..., Callable[[Callable[..., Response]], Callable[..., Response]]]:
+    """The schema decorator of a viewset's writes that all answer ``answer`` (201 with
+    ``created=True``, else 200) or one of ``errors``: ``@write(summary, request,
+    description=…, created=…)``; ``request`` is the write's input (None: no body)."""
+
+    def write(
+        summary: str,
+        request: type[serializers.BaseSerializer] | None,
+        *,
+        description: str | None = None,
+        created: bool = False,
+    ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+        return extend_schema(
+            summary=summary,
+            description=description,
+            request=request,
+            responses={201 if created else 200: answer, **errors},
+        )
+
+    return write
+
+
 def post_actions(
     answer: type[serializers.BaseSerializer], errors: dict[int, Any]
 ) -> Callable[..., Callable[[Callable[..., Response]], Callable[..., Response]]]:
     """The decorator of a viewset's POST actions on one object, which all answer ``answer``
-    (201 with ``created=True``, else 200) or one of ``errors``:
-    ``@post(summary, request, description=…, created=…, **action_kwargs)`` routes the method
-    (``@action(detail=True, methods=["post"])``, with ``action_kwargs`` such as ``url_path``)
-    and declares its schema; ``request`` is its input (None: no body)."""
+    or one of ``errors``: ``@post(summary, request, description=…, created=…,
+    **action_kwargs)`` routes the method (``@action(detail=True, methods=["post"])``, with
+    ``action_kwargs`` such as ``url_path``) and declares its schema (:func:`write_schema`)."""
+    write = write_schema(answer, errors)
 
     def post(
         summary: str,
@@ -53,13 +77,9 @@ def post_actions(
         created: bool = False,
         **action_kwargs: Any,
     ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
-        responses = {201 if created else 200: answer, **errors}
-
         def decorate(method: Callable[..., Response]) -> Callable[..., Response]:
             routed = action(detail=True, methods=["post"], **action_kwargs)(method)
-            return extend_schema(
-                summary=summary, description=description, request=request, responses=responses
-            )(routed)
+            return write(summary, request, description=description, created=created)(routed)
 
         return decorate
 

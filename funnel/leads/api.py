@@ -40,7 +40,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from funnel.api.serializers import AwareDateTimeField
-from funnel.api.viewsets import ListAnsweringViewSet, object_errors, post_actions
+from funnel.api.viewsets import ListAnsweringViewSet, object_errors, post_actions, write_schema
 from funnel.leads.models import (
     HANDOFF_TERMS,
     DecisionKind,
@@ -252,6 +252,7 @@ class ReasonFilter(filters.FilterSet):
 
 
 _REASON_ERRORS = object_errors("reason", _MANAGERS)
+_reason_write = write_schema(ReasonSerializer, _REASON_ERRORS)
 _reason_action = post_actions(ReasonSerializer, _REASON_ERRORS)
 
 
@@ -272,20 +273,15 @@ class HandoffReasonViewSet(ListAnsweringViewSet):
         visible = streams_visible_to(self.request.user)
         return HandoffReason.objects.filter(stream__in=visible).order_by("kind", "position", "id")
 
-    @extend_schema(
-        summary="Add a reason to a list (managers)",
-        request=ReasonCreateSerializer,
-        responses={201: ReasonSerializer, **_REASON_ERRORS},
-    )
+    @_reason_write("Add a reason to a list (managers)", ReasonCreateSerializer, created=True)
     def create(self, request: Request) -> Response:
         return self._create(request, reason_create)
 
-    @extend_schema(
-        summary="Rename or move a reason (managers)",
+    @_reason_write(
+        "Rename or move a reason (managers)",
+        ReasonUpdateSerializer,
         description="A new label for a reason that decisions gave retires it and answers the "
         "new reason that takes its place (past decisions keep their words).",
-        request=ReasonUpdateSerializer,
-        responses={200: ReasonSerializer, **_REASON_ERRORS},
     )
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         return self._update(request, reason_update, "reason")
@@ -535,6 +531,7 @@ _DECIDE_ERRORS = {
     403: OpenApiResponse(description="Your role in the team does not allow this decision."),
     409: _CONFLICT,
 }
+_decision_write = write_schema(DecisionSerializer, _DECIDE_ERRORS)
 
 
 class HandoffViewSet(viewsets.GenericViewSet):
@@ -581,27 +578,27 @@ class HandoffViewSet(viewsets.GenericViewSet):
             ).data
         )
 
-    @extend_schema(
-        summary="Decide on a lead waiting at a hand-off",
+    @_decision_write(
+        "Decide on a lead waiting at a hand-off",
+        DecideSerializer,
         description="accept (the lead stays, accepted), reject (back to the step it came "
         "from), recycle (to the nurture step), disqualify (closed as lost with the reason's "
         "label). Reasons are required except to accept. At the ready-for-sales queue, "
         "sellers pull instead (`POST /api/handoffs/pull/`).",
-        request=DecideSerializer,
-        responses={201: DecisionSerializer, **_DECIDE_ERRORS},
+        created=True,
     )
     @action(detail=False, methods=["post"])
     def decide(self, request: Request) -> Response:
         return self._decided(request, DecideSerializer, handoff_decide)
 
-    @extend_schema(
-        summary="Pull a lead from the ready-for-sales queue (sellers)",
+    @_decision_write(
+        "Pull a lead from the ready-for-sales queue (sellers)",
+        PullSerializer,
         description="The oldest waiting lead, or `visit`. You become the case's owner. "
         "Refused (400) without a seller limit, at or over it (with your count and limit), at "
         "the step's WIP limit, or for a lead not waiting there; 409 when another seller "
         "pulled it a moment before (naming who).",
-        request=PullSerializer,
-        responses={201: DecisionSerializer, **_DECIDE_ERRORS},
+        created=True,
     )
     @action(detail=False, methods=["post"])
     def pull(self, request: Request) -> Response:

@@ -25,7 +25,7 @@ from rest_framework.response import Response
 
 from funnel.api.bulk_events import EventBatchErrorSerializer, _refusal, _shape_errors
 from funnel.api.serializers import AwareDateTimeField
-from funnel.api.viewsets import ListAnsweringViewSet, object_errors, post_actions
+from funnel.api.viewsets import ListAnsweringViewSet, object_errors, post_actions, write_schema
 from funnel.eventlog.bulk import EventError, EventsRefused
 from funnel.eventlog.selectors import deals_visible_to
 from funnel.models import Deal
@@ -123,6 +123,7 @@ class CriterionFilter(filters.FilterSet):
 
 
 _CRITERION_ERRORS = object_errors("criterion", "Only the team's managers change its criteria.")
+_criterion_write = write_schema(CriterionSerializer, _CRITERION_ERRORS)
 _criterion_action = post_actions(CriterionSerializer, _CRITERION_ERRORS)
 
 
@@ -142,21 +143,18 @@ class CriterionViewSet(ListAnsweringViewSet):
     def get_queryset(self) -> QuerySet[Criterion]:
         return criteria_visible_to(self.request.user)
 
-    @extend_schema(
-        summary="Add a criterion to a stream's set (managers)",
-        request=CriterionCreateSerializer,
-        responses={201: CriterionSerializer, **_CRITERION_ERRORS},
+    @_criterion_write(
+        "Add a criterion to a stream's set (managers)", CriterionCreateSerializer, created=True
     )
     def create(self, request: Request) -> Response:
         return self._create(request, criterion_create)
 
-    @extend_schema(
-        summary="Change a criterion (managers)",
+    @_criterion_write(
+        "Change a criterion (managers)",
+        CriterionUpdateSerializer,
         description="Changing `name`, `question`, `scale` or `met_level` of a criterion that "
         "has scores retires this version and answers the new one (same `key`, next "
         "`version`); other changes are made in place.",
-        request=CriterionUpdateSerializer,
-        responses={200: CriterionSerializer, **_CRITERION_ERRORS},
     )
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         return self._update(request, criterion_update, "criterion")
@@ -262,6 +260,7 @@ class ScoreFilter(filters.FilterSet):
 
 
 _SCORE_ERRORS = object_errors("deal", "Only the deal's owner and the team's managers score it.")
+_score_write = write_schema(ScoreSerializer, _SCORE_ERRORS)
 
 
 @list_retrieve_schema("Scores of the deals you can see", "One score")
@@ -277,13 +276,13 @@ class ScoreViewSet(ListAnsweringViewSet):
     def get_queryset(self) -> QuerySet[CriterionScore]:
         return scores_visible_to(self.request.user).order_by("scored_at", "id")
 
-    @extend_schema(
-        summary="Score a deal against a criterion",
+    @_score_write(
+        "Score a deal against a criterion",
+        ScoreCreateSerializer,
         description="Adds a score (earlier ones stay). 400 naming the field for a closed "
         "deal, a criterion of another stream or retired, an unknown level, a time in the "
         "future or before the deal; 403 when you may not change the deal.",
-        request=ScoreCreateSerializer,
-        responses={201: ScoreSerializer, **_SCORE_ERRORS},
+        created=True,
     )
     def create(self, request: Request) -> Response:
         return self._create(request, score_create, source="api")
@@ -358,6 +357,9 @@ class WinCallFilter(filters.FilterSet):
         fields = ["deal", "stream"]
 
 
+_win_call_write = write_schema(WinCallSerializer, _SCORE_ERRORS)
+
+
 @list_retrieve_schema("Win calls of the deals you can see", "One win call")
 class WinCallViewSet(ListAnsweringViewSet):
     """Reps' own win probabilities for deals, kept to compare with outcomes."""
@@ -372,10 +374,8 @@ class WinCallViewSet(ListAnsweringViewSet):
         visible = deals_visible_to(self.request.user)
         return WinCall.objects.filter(deal__in=visible).order_by("called_at", "id")
 
-    @extend_schema(
-        summary="Record your win probability for a deal",
-        request=WinCallCreateSerializer,
-        responses={201: WinCallSerializer, **_SCORE_ERRORS},
+    @_win_call_write(
+        "Record your win probability for a deal", WinCallCreateSerializer, created=True
     )
     def create(self, request: Request) -> Response:
         return self._create(request, win_call_create)
