@@ -326,6 +326,10 @@ SPECTACULAR_SETTINGS = {
         "DecisionKindEnum": "funnel.leads.models.DecisionKind",
         "ReasonKindEnum": "funnel.leads.models.ReasonKind",
         "SideEnum": "funnel.leads.models.Side",
+        # The asset library (funnel/assets/api.py): an asset's `kind`, a proposal's `state`.
+        "AssetKindEnum": "funnel.assets.models.AssetKind",
+        "ProposalStateEnum": "funnel.assets.models.ProposalState",
+        "StreamStateEnum": "streams.models.StreamState",
     },
     # Every operation documents its 400/401/403/404/429 answers (docs/api.md).
     "POSTPROCESSING_HOOKS": [

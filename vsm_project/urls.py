@@ -45,6 +45,7 @@ urlpatterns = [
     path("assets/", include("funnel.assets.urls")),
     path("dashboards/", include("funnel.dashboards.urls")),
     path("kaizen/", include("kaizen.urls")),
+    path("api/", include("funnel.assets.api_urls")),
     path("api/", include("vsm_project.api_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -25,7 +25,14 @@ from funnel.assets.forms import (
     ReviewForm,
     VersionForm,
 )
-from funnel.assets.models import Asset, AssetReview, AssetStep, AssetUsage, ProposalState
+from funnel.assets.models import (
+    Asset,
+    AssetReview,
+    AssetStep,
+    AssetUsage,
+    AssetVersion,
+    ProposalState,
+)
 from funnel.eventlog.selectors import deals_visible_to
 from streams.forms import form_submit
 from streams.models import ProcessStep, Team
@@ -225,11 +232,16 @@ def version_new(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def version_download(request: HttpRequest, pk: int, version_pk: int) -> FileResponse:
-    """A version's file, to members of the asset's team only, always as a download: never
-    shown inline, the browser told not to guess its type, and sandboxed if it were."""
+    """A version's file, to members of the asset's team only (another team's: 404)."""
     version = get_object_or_404(
         selectors.versions_visible_to(request.user), asset_id=pk, pk=version_pk
     )
+    return file_response(version)
+
+
+def file_response(version: AssetVersion) -> FileResponse:
+    """Always a download: never shown inline, the browser told not to guess its type, and
+    sandboxed if it were opened (the page's download and ``/api/asset-versions/<id>/download/``)."""
     if not version.file:
         raise Http404("This version is a link, not a file.")
     try:
