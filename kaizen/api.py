@@ -27,7 +27,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from funnel.api import EventLogPagination, StableOrderingFilter
-from funnel.api.viewsets import AnsweringViewSet, object_errors, post_actions, write_schema
+from funnel.api.viewsets import AnsweringViewSet, object_errors, post_actions
 from kaizen.models import (
     CycleCheck,
     CycleComment,
@@ -53,7 +53,7 @@ from kaizen.services import (
     cycle_update,
 )
 from streams.api import IdFilter
-from streams.api.common import ScopedToUser, _InputSerializer, list_retrieve_schema
+from streams.api.common import ScopedToUser, _InputSerializer, list_retrieve_schema, write_schema
 from streams.models import ProcessStep, StreamState, ValueStream
 from streams.selectors import User, members_visible_to, streams_visible_to
 

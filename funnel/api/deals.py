@@ -30,7 +30,7 @@ from funnel.api.serializers import (
     DealSerializer,
     DealUpdateSerializer,
 )
-from funnel.api.viewsets import AnsweringViewSet, object_errors, post_actions, write_schema
+from funnel.api.viewsets import AnsweringViewSet, object_errors, post_actions
 from funnel.eventlog.bulk import deal_create_owner
 from funnel.eventlog.selectors import deal_can_edit, deals_visible_to
 from funnel.eventlog.services import (
@@ -43,7 +43,7 @@ from funnel.eventlog.services import (
     deal_update,
 )
 from funnel.models import Deal, Visit
-from streams.api.common import list_retrieve_schema
+from streams.api.common import list_retrieve_schema, write_schema
 from streams.models import Role
 from streams.selectors import team_ids_with_role
 

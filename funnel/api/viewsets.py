@@ -3,8 +3,8 @@
 read the object back through the visible queryset and a create through one service
 and a change of the URL's object through one service (:class:`AnsweringViewSet`; with list and
 read, :class:`ListAnsweringViewSet`), the schema's 400/403/404 answers about one object
-(:func:`object_errors`), the schema of a write that answers an object (:func:`write_schema`)
-and the routing and schema of a POST action on one object (:func:`post_actions`).
+(:func:`object_errors`), and the routing and schema of a POST action on one object
+(:func:`post_actions`, through ``streams.api.common.write_schema``).
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from typing import Any
 
 from django.db.models import Model
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import mixins, permissions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from funnel.api.filters import LIST_BACKENDS, EventLogPagination
-from streams.api.common import InputPerActionViewSet
+from streams.api.common import InputPerActionViewSet, write_schema
 
 
 def object_errors(noun: str, forbidden: str) -> dict[int, OpenApiResponse]:
@@ -34,30 +34,6 @@ def object_errors(noun: str, forbidden: str) -> dict[int, OpenApiResponse]:
         403: OpenApiResponse(description=forbidden),
         404: OpenApiResponse(description=f"No such {noun} among those you can see."),
     }
-
-
-def write_schema(
-    answer: type[serializers.BaseSerializer], errors: dict[int, Any]
-) -> Callable[..., Callable[[Callable[..., Response]], Callable[..., Response]]]:
-    """The schema decorator of a viewset's writes that all answer ``answer`` (201 with
-    ``created=True``, else 200) or one of ``errors``: ``@write(summary, request,
-    description=…, created=…)``; ``request`` is the write's input (None: no body)."""
-
-    def write(
-        summary: str,
-        request: type[serializers.BaseSerializer] | None,
-        *,
-        description: str | None = None,
-        created: bool = False,
-    ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
-        return extend_schema(
-            summary=summary,
-            description=description,
-            request=request,
-            responses={201 if created else 200: answer, **errors},
-        )
-
-    return write
 
 
 def post_actions(

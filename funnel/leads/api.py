@@ -40,7 +40,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from funnel.api.serializers import AwareDateTimeField
-from funnel.api.viewsets import ListAnsweringViewSet, object_errors, post_actions, write_schema
+from funnel.api.viewsets import ListAnsweringViewSet, object_errors, post_actions
 from funnel.leads.models import (
     HANDOFF_TERMS,
     DecisionKind,
@@ -75,7 +75,7 @@ from funnel.leads.services import (
 from funnel.leads.undo import handoff_undo
 from funnel.models import Visit
 from streams.api import IdFilter
-from streams.api.common import ScopedToUser, _InputSerializer, list_retrieve_schema
+from streams.api.common import ScopedToUser, _InputSerializer, list_retrieve_schema, write_schema
 from streams.models import ProcessStep, ValueStream
 from streams.selectors import User, members_visible_to, streams_visible_to
 

@@ -25,7 +25,7 @@ from rest_framework.response import Response
 
 from funnel.api.bulk_events import EventBatchErrorSerializer, _refusal, _shape_errors
 from funnel.api.serializers import AwareDateTimeField
-from funnel.api.viewsets import ListAnsweringViewSet, object_errors, post_actions, write_schema
+from funnel.api.viewsets import ListAnsweringViewSet, object_errors, post_actions
 from funnel.eventlog.bulk import EventError, EventsRefused
 from funnel.eventlog.selectors import deals_visible_to
 from funnel.models import Deal
@@ -42,7 +42,7 @@ from funnel.qualification.services import (
     win_call_create,
 )
 from streams.api import IdFilter
-from streams.api.common import ScopedToUser, _InputSerializer, list_retrieve_schema
+from streams.api.common import ScopedToUser, _InputSerializer, list_retrieve_schema, write_schema
 from streams.models import ProcessStep, ValueStream
 from streams.selectors import User, streams_visible_to
 

@@ -1,13 +1,13 @@
 """Pieces every map endpoint shares: the input serializers' base (unknown fields are refused by
 name), the relations narrowed to what the requesting user may see (:class:`ScopedToUser`),
 the ``version`` field and the answers carrying ``stream_version``, the id filter, the
-schema's error answers, the input serializer per action (:class:`InputPerActionViewSet`,
-also the base of the deal and kaizen viewsets), and the viewset bases (:class:`_MapViewSet`
-for the map, :class:`_MapPartViewSet` for its lanes, steps and stages) with what their
-resources share: the ``stream_version`` answer (:class:`_StreamVersionMixin`), the
-``?stream=`` filter (:class:`_StreamFilter`), the services (:class:`_PartServices`), the
-create input's ``stream`` and ``version`` (:class:`_PartCreateSerializer`) and the schema of
-their actions (:func:`_part_schema`)."""
+schema's error answers and a write's schema (:func:`write_schema`), the input serializer per
+action (:class:`InputPerActionViewSet`, also the base of the deal and kaizen viewsets), and
+the viewset bases (:class:`_MapViewSet` for the map, :class:`_MapPartViewSet` for its lanes,
+steps and stages) with what their resources share: the ``stream_version`` answer
+(:class:`_StreamVersionMixin`), the ``?stream=`` filter (:class:`_StreamFilter`), the services
+(:class:`_PartServices`), the create input's ``stream`` and ``version``
+(:class:`_PartCreateSerializer`) and the schema of their actions (:func:`_part_schema`)."""
 
 from __future__ import annotations
 
@@ -180,6 +180,30 @@ def list_retrieve_schema(list_summary: str, retrieve_summary: str) -> Any:
         list=extend_schema(summary=list_summary),
         retrieve=extend_schema(summary=retrieve_summary),
     )
+
+
+def write_schema(
+    answer: type[serializers.BaseSerializer], errors: dict[int, Any]
+) -> Callable[..., Callable[[Callable[..., Response]], Callable[..., Response]]]:
+    """The schema decorator of a viewset's writes that all answer ``answer`` (201 with
+    ``created=True``, else 200) or one of ``errors``: ``@write(summary, request,
+    description=…, created=…)``; ``request`` is the write's input (None: no body)."""
+
+    def write(
+        summary: str,
+        request: type[serializers.BaseSerializer] | None,
+        *,
+        description: str | None = None,
+        created: bool = False,
+    ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+        return extend_schema(
+            summary=summary,
+            description=description,
+            request=request,
+            responses={201 if created else 200: answer, **errors},
+        )
+
+    return write
 
 
 _ERRORS = {
