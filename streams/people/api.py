@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from streams.api import IdFilter
-from streams.api.common import InputPerActionViewSet, ScopedToUser
+from streams.api.common import InputPerActionViewSet, ScopedToUser, write_schema
 from streams.ids import parse_id
 from streams.models import InactiveMembership, Invitation, Membership, Role, Team
 from streams.people.selectors import team_can_manage_people, teams_people_visible_to
@@ -146,6 +146,11 @@ def _read_schema(
     )
 
 
+_member_write = write_schema(MemberSerializer, _ERRORS)
+_inactive_write = write_schema(InactiveMemberSerializer, _ERRORS)
+_invitation_write = write_schema(InvitationSerializer, _ERRORS)
+
+
 class _PeopleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, InputPerActionViewSet):
     filter_backends = [filters.DjangoFilterBackend]
     filterset_class = TeamFilter
@@ -192,11 +197,10 @@ class MemberViewSet(_PeopleViewSet):
     _input_serializers = {"partial_update": RoleSerializer}
     http_method_names = ["get", "post", "patch", "head", "options"]
 
-    @extend_schema(
-        summary="Change a member's role (managers)",
+    @_member_write(
+        "Change a member's role (managers)",
+        RoleSerializer,
         description="Refused (400 naming `role`) when it would leave the team without a manager.",
-        request=RoleSerializer,
-        responses={200: MemberSerializer, **_ERRORS},
     )
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         membership = self.get_object()
@@ -208,13 +212,12 @@ class MemberViewSet(_PeopleViewSet):
         membership = member_change_role(membership=membership, by=request.user, role=data["role"])
         return Response(MemberSerializer(membership).data)
 
-    @extend_schema(
-        summary="Deactivate a member (managers)",
+    @_inactive_write(
+        "Deactivate a member (managers)",
+        None,
         description="The member leaves the team (kept, with the role, among the deactivated "
         "members); someone left in no team can no longer log in. Refused (400 naming `member`) "
         "for the team's last manager.",
-        request=None,
-        responses={200: InactiveMemberSerializer, **_ERRORS},
     )
     @action(detail=True, methods=["post"])
     def deactivate(self, request: Request, pk: str | None = None) -> Response:
@@ -231,11 +234,7 @@ class InactiveMemberViewSet(_PeopleViewSet):
     queryset = InactiveMembership.objects.none()
     serializer_class = InactiveMemberSerializer
 
-    @extend_schema(
-        summary="Reactivate a member with the role they had (managers)",
-        request=None,
-        responses={201: MemberSerializer, **_ERRORS},
-    )
+    @_member_write("Reactivate a member with the role they had (managers)", None, created=True)
     @action(detail=True, methods=["post"])
     def reactivate(self, request: Request, pk: str | None = None) -> Response:
         membership = member_reactivate(inactive=self.get_object(), by=request.user)
@@ -253,24 +252,20 @@ class InvitationViewSet(_PeopleViewSet):
     _input_serializers = {"create": InvitationCreateSerializer}
     people_order = ("-created_at", "-pk")  # newest first
 
-    @extend_schema(
-        summary="Invite someone by email into a team with a role (managers)",
+    @_invitation_write(
+        "Invite someone by email into a team with a role (managers)",
+        InvitationCreateSerializer,
         description="Someone new gets an account without a password (their email is the "
         "username) and an email with a set-password link; someone with an account is added "
         "to the team and told. Sent through Django's email framework once committed.",
-        request=InvitationCreateSerializer,
-        responses={201: InvitationSerializer, **_ERRORS},
+        created=True,
     )
     def create(self, request: Request) -> Response:
         data = self._validated(request)
         invitation = member_invite(by=request.user, base_url=self._base_url(), **data)
         return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(
-        summary="Send an invitation again, with a fresh link (managers)",
-        request=None,
-        responses={200: InvitationSerializer, **_ERRORS},
-    )
+    @_invitation_write("Send an invitation again, with a fresh link (managers)", None)
     @action(detail=True, methods=["post"])
     def resend(self, request: Request, pk: str | None = None) -> Response:
         invitation = invitation_resend(
