@@ -26,7 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from streams.api.common import ScopedToUser, refuse_unknown_fields
+from streams.api.common import ScopedToUser, refuse_unknown_fields, write_schema
 from streams.calendars.models import Closure, WorkingCalendar, WorkingSpan
 from streams.calendars.selectors import (
     calendar_can_edit,
@@ -194,23 +194,24 @@ def _current_values(calendar: WorkingCalendar) -> dict[str, Any]:
     }
 
 
+#: A calendar's create and changes read a CalendarInputSerializer and answer the calendar.
+_calendar_write = write_schema(CalendarSerializer, {})
+
+
 @extend_schema_view(
     list=extend_schema(summary="Working calendars of your teams"),
     retrieve=extend_schema(summary="One working calendar with its spans and closures"),
-    create=extend_schema(
-        summary="Create a working calendar (the team's first becomes its default)",
-        request=CalendarInputSerializer,
-        responses={201: CalendarSerializer},
+    create=_calendar_write(
+        "Create a working calendar (the team's first becomes its default)",
+        CalendarInputSerializer,
+        created=True,
     ),
-    update=extend_schema(
-        summary="Replace a calendar: its fields, weekly spans and closures",
-        request=CalendarInputSerializer,
-        responses={200: CalendarSerializer},
+    update=_calendar_write(
+        "Replace a calendar: its fields, weekly spans and closures", CalendarInputSerializer
     ),
-    partial_update=extend_schema(
-        summary="Change some of a calendar's fields (spans and closures: the whole list)",
-        request=CalendarInputSerializer,
-        responses={200: CalendarSerializer},
+    partial_update=_calendar_write(
+        "Change some of a calendar's fields (spans and closures: the whole list)",
+        CalendarInputSerializer,
     ),
     destroy=extend_schema(
         summary="Delete a calendar no lane works on",
