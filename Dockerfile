@@ -36,6 +36,9 @@ RUN DJANGO_DEBUG=false \
 
 # Code and static files stay owned by root, so the app user cannot change them.
 RUN useradd --system --uid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app
+# The one folder the app writes: asset library files (MEDIA_ROOT; a volume in docker-compose).
+RUN mkdir -p /data/media && chown app /data/media
+ENV MEDIA_ROOT=/data/media
 USER app
 
 EXPOSE 8000
