@@ -42,6 +42,14 @@ import time
 from common import child, django_setup, peak_mib, postgres_migrated
 
 SELLER_PREFIX = "leads-bench-seller-"
+#: Django's production mode (DEBUG off), as the dashboard benchmark serves it; plain http.
+PRODUCTION = {
+    "DJANGO_DEBUG": "false",
+    "DJANGO_SECRET_KEY": "leads-bench-only",
+    "DJANGO_ALLOWED_HOSTS": "localhost,testserver",
+    "DJANGO_SECURE_SSL_REDIRECT": "false",
+    "DJANGO_SECURE_COOKIES": "false",
+}
 #: (label, URL name) of the pages: the floor's first, then the leads pages when they exist.
 FLOOR_PAGES = [("Flow dashboard", "dashboards:board", {"board": "flow"})]
 LEADS_PAGES = [
@@ -412,8 +420,19 @@ def main() -> None:
     parser.add_argument(
         "--only", default="reads,pull,compute", help="which measures, comma-separated"
     )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="run Django with DEBUG on, every query logged (the figures before 2026-12-06 "
+        "20:10 UTC); by default in production mode, as gunicorn serves the product",
+    )
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if not args.debug and not args.child:
+        # Production mode for this process and its children (they inherit the environment):
+        # DEBUG off, so no query is logged. Plain http for the test client, as `make run`.
+        for key, value in PRODUCTION.items():
+            os.environ.setdefault(key, value)
     if args.child:
         django_setup()
         print(json.dumps(CHILDREN[args.child](args), default=str))

@@ -9,7 +9,7 @@ same statements without the locking clauses.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -99,10 +99,41 @@ _OWNED_SQL = f"""
 """
 
 
-def _sql_row(sql: str, params: Sequence) -> tuple | None:
-    with connection.cursor() as cursor:
+def _sql_row(sql: str, params: Sequence | Mapping) -> tuple | None:
+    with _cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
+
+
+def _cursor():
+    """A cursor for the pull's statements. On PostgreSQL (psycopg 3) one that binds its
+    parameters on the server and runs each statement as a prepared statement of the
+    connection (parsed and planned once per connection, not at each pull: about a third of
+    the database's work of a pull, docs/benchmarks.md); Django's cursors bind on the client
+    and prepare nothing, to suit connection poolers in transaction mode, which this project
+    does not use. Where queries are logged (``DEBUG``, tests counting them), Django's own
+    cursor, whose log shows the statements with their values."""
+    if connection.vendor != "postgresql" or _Prepared is None or connection.queries_logged:
+        return connection.cursor()
+    connection.ensure_connection()
+    conn = connection.connection
+    if conn.prepare_threshold is None:  # Django's default: psycopg then prepares nothing
+        # Only what asks for it (``prepare=True``): never reached by counting executions.
+        conn.prepare_threshold = _NEVER
+    return connection.make_cursor(_Prepared(conn))
+
+
+_NEVER = 2**31 - 1
+
+try:
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    class _Prepared(ServerBindingCursor):
+        def execute(self, query, params=None, **kwargs):
+            return super().execute(query, params, prepare=True, **kwargs)
+
+except (ImportError, AttributeError):  # psycopg 2, or without psycopg: Django's cursors
+    _Prepared = None
 
 
 _LOCKED_VISIT_SQL = f"""
@@ -282,9 +313,7 @@ def pull_next(
             candidates="" if whole else f"LIMIT {PICK_CANDIDATES}",
             tried=f" AND v.id NOT IN ({', '.join(map(str, tried))})" if tried else "",
         )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
+        row = _sql_row(sql, params)
         owned, decision_id, seconds, working = row[:4]
         if owned >= wip_limit:
             return owned, None
