@@ -40,22 +40,18 @@ def post_actions(
     answer: type[serializers.BaseSerializer], errors: dict[int, Any]
 ) -> Callable[..., Callable[[Callable[..., Response]], Callable[..., Response]]]:
     """The decorator of a viewset's POST actions on one object, which all answer ``answer``
-    or one of ``errors``: ``@post(summary, request, description=…, created=…,
-    **action_kwargs)`` routes the method (``@action(detail=True, methods=["post"])``, with
-    ``action_kwargs`` such as ``url_path``) and declares its schema (:func:`write_schema`)."""
+    or one of ``errors``: ``@post(summary, request, description=…, created=…, url_path=…)``
+    routes the method (``@action(detail=True, methods=["post"])``, under ``url_path`` when
+    given) and declares its schema with the other arguments, as
+    ``streams.api.common.write_schema`` does."""
     write = write_schema(answer, errors)
 
     def post(
-        summary: str,
-        request: type[serializers.BaseSerializer] | None,
-        *,
-        description: str | None = None,
-        created: bool = False,
-        **action_kwargs: Any,
+        *schema: Any, url_path: str | None = None, **schema_keywords: Any
     ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
         def decorate(method: Callable[..., Response]) -> Callable[..., Response]:
-            routed = action(detail=True, methods=["post"], **action_kwargs)(method)
-            return write(summary, request, description=description, created=created)(routed)
+            routed = action(detail=True, methods=["post"], url_path=url_path)(method)
+            return write(*schema, **schema_keywords)(routed)
 
         return decorate
 
