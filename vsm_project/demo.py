@@ -53,6 +53,7 @@ from streams.calendars.services import seed_calendar
 from streams.future_states import stream_draw_future_state
 from streams.models import Membership, ProcessStep, Role, Team, ValueStream
 from streams.services import LaneSpec, StageSpec, StepSpec, stream_create
+from vsm_project.demo_assets import demo_assets_add
 from vsm_project.demo_criteria import (
     SCORE_COLUMNS,
     WIN_CALL_COLUMNS,
@@ -512,6 +513,7 @@ def demo_seed(
             progress(deals + done, total, f"{done:,} of {leads:,} leads, {visits:,} visits")
 
     _kaizen_cycles(current, users, anchor)
+    demo_assets_add(team_slug=DEMO_TEAM_SLUG, anchor=anchor, seed=seed)
     demo_seller_limits(funnel)
     if progress:
         progress(total, total, "Computing the metrics")

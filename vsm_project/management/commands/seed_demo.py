@@ -15,6 +15,7 @@ from vsm_project.demo import (
     demo_logins,
     demo_seed,
 )
+from vsm_project.demo_assets import demo_assets_add
 from vsm_project.tasks import seed_demo_task
 
 
@@ -89,6 +90,9 @@ class Command(BaseCommand):
 
         if demo_exists():
             if if_missing:
+                # Parts of the demo added after it was seeded, each only when missing.
+                if demo_assets_add(team_slug=DEMO_TEAM_SLUG, anchor=anchor_at, seed=seed):
+                    self.stdout.write("Added the asset library's demo assets.")
                 self.stdout.write(
                     f"The demo team ({DEMO_TEAM_SLUG}) is already there: nothing changed. "
                     "`make demo-reset` replaces it."
