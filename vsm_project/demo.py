@@ -61,6 +61,7 @@ from vsm_project.demo_criteria import (
     demo_scores,
     demo_win_calls,
 )
+from vsm_project.demo_five_s import demo_five_s_add
 from vsm_project.demo_leads import (
     DECISION_COLUMNS,
     LEADS_PER_DEAL,
@@ -514,6 +515,7 @@ def demo_seed(
 
     _kaizen_cycles(current, users, anchor)
     demo_assets_add(team_slug=DEMO_TEAM_SLUG, anchor=anchor, seed=seed)
+    demo_five_s_add(team_slug=DEMO_TEAM_SLUG, anchor=anchor, seed=seed)
     demo_seller_limits(funnel)
     if progress:
         progress(total, total, "Computing the metrics")

@@ -91,7 +91,11 @@ class FiveSAudit(models.Model):
 
 class FiveSAnswer(models.Model):
     audit = models.ForeignKey(FiveSAudit, on_delete=models.CASCADE, related_name="answers")
-    question = models.ForeignKey(FiveSQuestion, on_delete=models.PROTECT, related_name="answers")
+    # SET_NULL: deleting the stream deletes its questions and audits in either order; the
+    # answer keeps the question's S and words anyway.
+    question = models.ForeignKey(
+        FiveSQuestion, null=True, on_delete=models.SET_NULL, related_name="answers"
+    )
     s = models.CharField("S", max_length=16, choices=FiveS.choices)
     question_text = models.CharField(max_length=300)
     score = models.PositiveSmallIntegerField(help_text="0 (not at all) to 4 (fully).")

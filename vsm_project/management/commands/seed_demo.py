@@ -16,6 +16,7 @@ from vsm_project.demo import (
     demo_seed,
 )
 from vsm_project.demo_assets import demo_assets_add
+from vsm_project.demo_five_s import demo_five_s_add
 from vsm_project.tasks import seed_demo_task
 
 
@@ -93,6 +94,8 @@ class Command(BaseCommand):
                 # Parts of the demo added after it was seeded, each only when missing.
                 if demo_assets_add(team_slug=DEMO_TEAM_SLUG, anchor=anchor_at, seed=seed):
                     self.stdout.write("Added the asset library's demo assets.")
+                if demo_five_s_add(team_slug=DEMO_TEAM_SLUG, anchor=anchor_at, seed=seed):
+                    self.stdout.write("Added the 5S audits and the steps' checklists.")
                 self.stdout.write(
                     f"The demo team ({DEMO_TEAM_SLUG}) is already there: nothing changed. "
                     "`make demo-reset` replaces it."
