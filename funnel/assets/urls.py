@@ -2,12 +2,13 @@
 
 from django.urls import path
 
-from funnel.assets import views
+from funnel.assets import outcome_views, views
 
 app_name = "assets"
 urlpatterns = [
     path("", views.library, name="library"),
     path("new/", views.asset_new, name="new"),
+    path("outcomes/", outcome_views.outcomes_page, name="outcomes"),
     path("<int:pk>/", views.asset_detail, name="detail"),
     path("<int:pk>/edit/", views.asset_edit, name="edit"),
     path("<int:pk>/versions/new/", views.version_new, name="version_new"),

@@ -33,6 +33,7 @@ from funnel.assets.models import (
     AssetVersion,
     ProposalState,
 )
+from funnel.assets.outcome_views import asset_section
 from funnel.eventlog.selectors import deals_visible_to
 from streams.forms import form_submit
 from streams.models import ProcessStep, Team
@@ -157,6 +158,7 @@ def asset_detail(request: HttpRequest, pk: int, **forms) -> HttpResponse:
             "attach_form": forms.get("attach_form") or AttachForm(team=asset.team),
             "review_form": forms.get("review_form") or ReviewForm(max_mb=_max_mb()),
             "stale_days": settings.ASSETS_STALE_AFTER_DAYS,
+            "outcome": asset_section(asset, request.GET),
         },
         status=status,
     )
