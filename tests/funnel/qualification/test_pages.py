@@ -153,3 +153,25 @@ def test_bad_scores_on_the_deal_page_are_form_errors_and_store_nothing(client, q
     assert answer.status_code == 400
     assert "a closed deal cannot be scored" in answer.content.decode()
     assert not CriterionScore.objects.exists()
+
+
+def test_a_team_starts_its_own_set_and_fills_it(client, team_setup):
+    """ "The team's own": an empty set (no preset's criteria), then criteria of its own."""
+    from funnel.qualification.models import CriteriaSet
+
+    ns = team_setup
+    client.force_login(ns.manager_a)
+    assert client.post(_criteria_url(ns, "preset"), {"preset": "custom"}).status_code == 302
+    assert CriteriaSet.objects.get(stream=ns.stream_a).preset == "custom"
+    assert not Criterion.objects.exists()
+    form = {"name": "Security review booked", "question": "Is the review on the calendar?"}
+    form |= {"scale": "yes_no", "met_level": "1", "known_by": ns.steps_a[1].pk, "weight": ""}
+    assert client.post(_criteria_url(ns, "add"), form).status_code == 302
+    own = Criterion.objects.get()
+    assert (own.key, own.scale, own.weight, own.known_by_id) == (
+        "security-review-booked",
+        "yes_no",
+        None,
+        ns.steps_a[1].pk,
+    )
+    assert "Security review booked" in client.get(_criteria_url(ns)).content.decode()
