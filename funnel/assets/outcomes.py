@@ -96,7 +96,10 @@ def window_from(params, now: datetime | None = None) -> Window:
     if errors:
         raise ValidationError(errors)
     end = found.get("end", default.end)
-    start = found.get("start", end - timedelta(days=DEFAULT_DAYS))
+    try:
+        start = found.get("start", end - timedelta(days=DEFAULT_DAYS))
+    except OverflowError:
+        raise ValidationError({"end": "Enter a later date."}) from None
     if start >= end:
         raise ValidationError({"end": "The end must come after the start."})
     return Window(start, end)
