@@ -101,7 +101,6 @@ def deal_create_owner(
     raise PermissionDenied("Only the team's managers and reps create deals.")
 
 
-@transaction.atomic
 # --- The batch ----------------------------------------------------------------------------
 
 
