@@ -11,7 +11,9 @@ the last 365 days by default):
   the win rate of each side with its Wilson 95 % interval and n, the difference with
   Newcombe's interval, Fisher's exact p, and the median time the deals spent in the steps
   *after* the asset's step (the first of its steps the deal reached, by position), each with
-  its n. The statistics are the qualification lab's (``funnel.qualification.stats``): a side
+  its n, over the *won* deals only (a lost deal leaves the process early, so with the lost
+  ones the median would say more about how many were lost than about speed). The statistics
+  are the qualification lab's (``funnel.qualification.stats``): a side
   with fewer than ``MIN_SIDE`` closed deals gets no p and no verdict ("not enough deals yet");
 - **assets nobody uses**: active assets with no usage in the window; **steps with no
   assets**: steps of the team's maps with no active asset attached.
@@ -20,6 +22,7 @@ Time basis: working time (``exited_w − entered_w``, the stored offsets) when e
 involved shows working time by default (``stream_basis``), else elapsed time; the figures say
 which. A deal that closed at the asset's step (it never entered a later one) has no time in
 the following steps and is left out of the time's n, not counted as zero.
+"Steps with no assets" looks at the current-state maps only (a future-state map has no deals).
 
 It is an association, not proof: the deals a rep chooses to use an asset on may differ from
 the others in ways the asset did not cause. A kaizen cycle's Check is where a change is tested.
@@ -41,7 +44,7 @@ from funnel.metrics.engine import stream_basis, working_day_hours
 from funnel.metrics.query import ELAPSED, WORKING
 from funnel.models import Deal, DealStatus, Visit
 from funnel.qualification.stats import MIN_SIDE, fisher_p, interval, newcombe, wilson
-from streams.models import ProcessStep, Role, Team, ValueStream
+from streams.models import ProcessStep, Role, StreamState, Team, ValueStream
 from streams.selectors import User, role_in_team
 
 #: The default window: the last 365 days of closing dates.
@@ -115,8 +118,8 @@ def _share(successes: int, n: int) -> dict | None:
 
 @dataclass(frozen=True)
 class Side:
-    """The closed deals of one side: ``n`` of them, ``won`` won, and the hours each spent in
-    the steps after the asset's step (only those that entered one)."""
+    """The closed deals of one side: ``n`` of them, ``won`` won, and the hours each won deal
+    spent in the steps after the asset's step (those that entered one)."""
 
     n: int
     won: int
@@ -193,7 +196,8 @@ def outcome(
     day_hours: float = 24.0,
 ) -> Outcome:
     """From the closed deals that reached the asset's steps (id → (won, hours in the
-    following steps or None)) and the ids of the deals it was used on."""
+    following steps or None)) and the ids of the deals it was used on. Times are the won
+    deals' only."""
     sides: dict[bool, list[tuple[bool, float | None]]] = {True: [], False: []}
     for deal_id, row in reached.items():
         sides[deal_id in used].append(row)
@@ -202,7 +206,7 @@ def outcome(
         return Side(
             n=len(rows),
             won=sum(1 for won, _ in rows if won),
-            hours=tuple(sorted(h for _, h in rows if h is not None)),
+            hours=tuple(sorted(h for won, h in rows if won and h is not None)),
         )
 
     return Outcome(
@@ -448,7 +452,7 @@ def team_report(team: Team, window: Window, user: User) -> Report:
         asset__state=ProposalState.ACCEPTED, asset__retired_at__isnull=True
     ).values("step_id")
     steps_without = list(
-        ProcessStep.objects.filter(stream__team=team)
+        ProcessStep.objects.filter(stream__team=team, stream__state=StreamState.CURRENT)
         .filter(~Q(pk__in=covered))
         .select_related("stream")
         .order_by("stream__name", "position")

@@ -37,9 +37,9 @@ class OutcomeSideSerializer(serializers.Serializer):
     n = serializers.IntegerField(help_text="Closed deals on this side.")
     won = serializers.IntegerField()
     win_rate = OutcomeShareSerializer(allow_null=True, help_text="won ÷ n, Wilson 95 % interval.")
-    time_n = serializers.IntegerField(help_text="Of n, the deals that entered a later step.")
+    time_n = serializers.IntegerField(help_text="Won deals that entered a later step.")
     median_hours = serializers.FloatField(
-        allow_null=True, help_text="Median hours in the steps after the asset's step (basis)."
+        allow_null=True, help_text="Won deals' median hours in the steps after the asset's step."
     )
 
 
@@ -111,7 +111,7 @@ class TeamOutcomesSerializer(serializers.Serializer):
         many=True, help_text="Active assets not used in the window."
     )
     steps_without_assets = OutcomeNamedSerializer(
-        many=True, help_text="Steps with no active asset."
+        many=True, help_text="Current-state steps with no active asset."
     )
 
 
@@ -184,7 +184,7 @@ class AssetOutcomeView(APIView):
         summary="Does an asset go with winning? Its usage and the deals with and without it",
         description="Among the deals that reached the asset's steps and closed in the window: "
         "the win rate where it was used and where not (Wilson intervals, n), the difference "
-        "(Newcombe) and Fisher's p, and the median time in the following steps with n. "
+        "(Newcombe) and Fisher's p, and the won deals' median time in the following steps with n. "
         + _ASSOCIATION,
         parameters=_WINDOW,
         responses={
