@@ -169,3 +169,12 @@ def test_review_cycle(team_setup, settings) -> None:
         services.asset_restore(user=ns.manager_a, asset=asset)
         assert list(selectors.filter_state(Asset.objects.all(), "stale")) == [asset]
     assert AssetVersion.objects.filter(asset=asset).count() == 2
+
+
+def test_beat_runs_the_review_emails_hourly(settings) -> None:
+    entry = settings.CELERY_BEAT_SCHEDULE["asset-reviews-due"]
+    assert entry["task"] == "funnel.tasks.asset_reviews_due"
+    from vsm_project.celery import app
+
+    app.loader.import_default_modules()
+    assert "funnel.tasks.asset_reviews_due" in app.tasks
