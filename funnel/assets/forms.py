@@ -136,3 +136,12 @@ class LibraryFilterForm(forms.Form):
             ("retired", "Retired"),
         ],
     )
+    step = forms.ModelChoiceField(
+        queryset=Team.objects.none(), required=False, label="Step", empty_label="Any step"
+    )
+
+    def __init__(self, *args, team: Team | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if team is not None:
+            self.fields["step"].queryset = team_steps(team)
+        self.fields["step"].label_from_instance = _step_label

@@ -60,13 +60,16 @@ def _asset(request: HttpRequest, pk: int) -> Asset:
 def library(request: HttpRequest) -> HttpResponse:
     teams = selectors.library_teams(request.user)
     team = _team(request, teams)
-    form = LibraryFilterForm(request.GET or None)
+    form = LibraryFilterForm(request.GET or None, team=team)
     filters = form.cleaned_data if form.is_valid() else {}
     rows, counts = [], {}
     if team is not None:
         now = timezone.now()
         mine = selectors.assets_visible_to(request.user).filter(team=team)
         assets = selectors.filter_state(mine, filters.get("state") or "", now)
+        if filters.get("step"):
+            on_step = AssetStep.objects.filter(step=filters["step"]).values("asset_id")
+            assets = assets.filter(pk__in=on_step)
         if filters.get("kind"):
             assets = assets.filter(kind=filters["kind"])
         assets = selectors.search(assets, filters.get("q") or "")

@@ -55,6 +55,10 @@ def test_search_and_filters(client, library) -> None:
     assert b"Discovery playbook" not in missing.content and b"Nothing matches" in missing.content
     assert b"Discovery playbook" not in client.get(url, {"state": "retired"}).content
     assert client.get(url, {"state": "bogus", "kind": "x"}).status_code == 200
+    on_step = client.get(url, {"step": ns.steps_a[0].pk}).content
+    assert b"Discovery playbook" in on_step and b"on 1 step " in on_step
+    assert b"Discovery playbook" not in client.get(url, {"step": ns.steps_a[1].pk}).content
+    assert client.get(url, {"step": ns.steps_b[0].pk}).status_code == 200  # not offered
 
 
 def test_download_is_always_an_attachment(client, library) -> None:
