@@ -212,3 +212,18 @@ def test_the_api_roles_and_another_team(api_client, log) -> None:
     assert api_client.get(one).status_code in (401, 403)
     schema = SchemaGenerator().get_schema(request=None, public=True)
     assert {"/api/assets/{id}/outcome/", "/api/teams/{id}/asset-outcomes/"} <= set(schema["paths"])
+
+
+def test_working_time_is_read_from_the_offsets_and_a_missing_one_leaves_the_deal_out() -> None:
+    from funnel.assets.outcomes import _Log, _reached, outcome
+
+    log = _Log()
+    log.won = {1: True, 2: True, 3: False}
+    # (step, position, elapsed hours, working hours): the asset's step 7 is at position 2.
+    log.visits[1] = [(7, 2, 48.0, 17.0), (8, 3, 72.0, 25.5), (9, 4, 24.0, 8.5)]
+    log.visits[2] = [(7, 2, 48.0, 17.0), (8, 3, 72.0, None)]
+    log.visits[3] = [(6, 1, 10.0, 5.0)]
+    assert _reached(log, {7}, "working") == {1: (True, 34.0), 2: (True, None)}
+    assert _reached(log, {7}, "elapsed") == {1: (True, 96.0), 2: (True, 72.0)}
+    f = outcome(reached=_reached(log, {7}, "working"), used={1}, basis="working", day_hours=8.5)
+    assert (f.used.time_n, f.median_days(f.used), f.other.time_n) == (1, 4.0, 0)
