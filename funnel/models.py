@@ -387,6 +387,7 @@ class ImportUpload(models.Model):
             ("wide", "Wide"),
             ("hs_contacts", "HubSpot contacts (leads)"),
             ("sf_leads", "Salesforce lead history (leads)"),
+            ("xes", "XES event log"),
         ],
     )
     options = models.JSONField(
