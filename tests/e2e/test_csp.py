@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page
 
+from funnel.assets.models import Asset
 from funnel.models import Deal
 from kaizen.models import KaizenCycle, Phase
 from vsm_project.demo import DEMO_PASSWORD
@@ -50,6 +51,7 @@ def test_no_main_page_violates_the_content_security_policy(page: Page, demo):
     slug = demo.stream_slug
     cycle = KaizenCycle.objects.exclude(phase=Phase.PLAN).order_by("pk").first()
     deal = Deal.objects.filter(stream__slug=slug).order_by("pk").first()
+    value_map = Asset.objects.get(title="Customer value map")
     pages = [
         "/",
         f"/streams/{slug}/",
@@ -65,6 +67,8 @@ def test_no_main_page_violates_the_content_security_policy(page: Page, demo):
         "/deals/",
         f"/deals/{deal.pk}/",
         "/deals/import/",
+        f"/assets/{value_map.pk}/",
+        "/assets/outcomes/",
         "/api/docs/",
         # Not /api/redoc/: Redoc's footer logo comes from cdn.redoc.ly, which the policy blocks
         # on purpose (the app loads nothing from other sites); its docs work without it.
@@ -76,5 +80,7 @@ def test_no_main_page_violates_the_content_security_policy(page: Page, demo):
     page.wait_for_selector(".plot .main-svg")
     page.goto(f"/kaizen/{cycle.pk}/")
     page.wait_for_selector("#run-chart .main-svg")
+    page.goto(f"/assets/{value_map.pk}/")
+    page.wait_for_selector(".outcome-chart .main-svg")
     page.goto("/api/docs/")
     page.wait_for_selector(".swagger-ui .info")
