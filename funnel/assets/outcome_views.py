@@ -95,7 +95,7 @@ def chart_spec(outcome: Outcome | None) -> dict | None:
         "layout": {
             "font": FONT,
             "height": 170,
-            "margin": {"l": 120, "r": 16, "t": 8, "b": 36},
+            "margin": {"l": 140, "r": 16, "t": 8, "b": 40},
             "plot_bgcolor": "#fff",
             "paper_bgcolor": "#fff",
             "showlegend": False,
