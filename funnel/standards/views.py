@@ -4,6 +4,9 @@ managers' edits of it, and the deal page's checklist ticks."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from django import forms as django_forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -27,7 +30,7 @@ from funnel.standards.services import (
 )
 from streams.forms import form_submit
 from streams.ids import parse_id
-from streams.models import ValueStream
+from streams.models import ProcessStep, ValueStream
 from streams.selectors import stream_can_edit, streams_visible_to
 
 
@@ -84,18 +87,39 @@ def _back(stream: ValueStream, step_id: int) -> HttpResponse:
     return redirect(reverse("standards:page", args=[stream.slug]) + f"#step-{step_id}")
 
 
-@require_POST
-def item_add_view(request: HttpRequest, slug: str, step_id: int) -> HttpResponse:
+def _step_form(
+    request: HttpRequest,
+    slug: str,
+    step_id: int,
+    kind: str,
+    make_form: Callable[[ValueStream], django_forms.Form],
+    save: Callable[[ProcessStep, dict], object],
+    done: str,
+) -> HttpResponse:
+    """Post one of a step's forms (``kind``: "item" or "asset"): ``save(step, data)`` (one
+    service call), then back to the step with ``done``; else the page again (400) with the
+    form and its errors at its step."""
     stream = _stream(request, slug, edit=True)
     step = get_object_or_404(stream.steps, pk=step_id)
-    form = ItemForm(request.POST, auto_id=f"item{step_id}_%s")
-    ok, _ = form_submit(
-        form, lambda data: item_add(user=request.user, step=step, text=data["text"])
-    )
+    form = make_form(stream)
+    ok, _ = form_submit(form, lambda data: save(step, data))
     if ok:
-        messages.success(request, f"Item added to {step.name}.")
+        messages.success(request, done.format(step=step.name))
         return _back(stream, step_id)
-    return standards_page(request, slug, status=400, failed=("item", step_id, form))
+    return standards_page(request, slug, status=400, failed=(kind, step_id, form))
+
+
+@require_POST
+def item_add_view(request: HttpRequest, slug: str, step_id: int) -> HttpResponse:
+    return _step_form(
+        request,
+        slug,
+        step_id,
+        "item",
+        lambda stream: ItemForm(request.POST, auto_id=f"item{step_id}_%s"),
+        lambda step, data: item_add(user=request.user, step=step, text=data["text"]),
+        "Item added to {step}.",
+    )
 
 
 @require_POST
@@ -109,16 +133,17 @@ def item_retire_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 @require_POST
 def step_asset_add_view(request: HttpRequest, slug: str, step_id: int) -> HttpResponse:
-    stream = _stream(request, slug, edit=True)
-    step = get_object_or_404(stream.steps, pk=step_id)
-    form = StepAssetForm(request.POST, team_id=stream.team_id, auto_id=f"asset{step_id}_%s")
-    ok, _ = form_submit(
-        form, lambda data: step_asset_add(user=request.user, step=step, asset=data["asset"])
+    return _step_form(
+        request,
+        slug,
+        step_id,
+        "asset",
+        lambda stream: StepAssetForm(
+            request.POST, team_id=stream.team_id, auto_id=f"asset{step_id}_%s"
+        ),
+        lambda step, data: step_asset_add(user=request.user, step=step, asset=data["asset"]),
+        "{step} now relies on that asset.",
     )
-    if ok:
-        messages.success(request, f"{step.name} now relies on that asset.")
-        return _back(stream, step_id)
-    return standards_page(request, slug, status=400, failed=("asset", step_id, form))
 
 
 @require_POST

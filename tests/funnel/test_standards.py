@@ -182,5 +182,7 @@ def test_a_rep_ticks_the_checklist_on_the_deal_page_and_managers_edit_it(client,
     assert ChecklistItem.objects.count() == 2
     answer = client.post(f"/streams/{slug}/standards/steps/{step.pk}/items/", {"text": "Pain"})
     assert answer.status_code == 302 and ChecklistItem.objects.count() == 3
+    answer = client.post(f"/streams/{slug}/standards/steps/{step.pk}/assets/", {"asset": "9"})
+    assert answer.status_code == 400 and not StepAsset.objects.exists()
     client.force_login(ns.manager_b)
     assert client.get(f"/streams/{slug}/standards/").status_code == 404
