@@ -451,6 +451,10 @@ from funnel.assets.models import (  # noqa: E402,F401
     AssetUsage,
     AssetVersion,
 )
+from funnel.discovery.models import (  # noqa: E402,F401
+    AcceptedDeviation,
+    DiscoverySnapshot,
+)
 from funnel.leads.models import (  # noqa: E402,F401
     Handoff,
     HandoffAlert,
