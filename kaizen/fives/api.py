@@ -29,6 +29,7 @@ from kaizen.fives.services import (
 )
 from streams.api import IdFilter
 from streams.api.common import ScopedToUser, _InputSerializer, list_retrieve_schema
+from streams.ids import parse_id
 from streams.models import ValueStream
 from streams.selectors import User, streams_visible_to
 
@@ -92,10 +93,10 @@ class FiveSQuestionViewSet(ListAnsweringViewSet):
         "default questions (two per S), written on this first read."
     )
     def list(self, request: Request, *args, **kwargs) -> Response:
-        stream_id = request.query_params.get("stream", "")
+        stream_id = parse_id(request.query_params.get("stream"))
         stream = (
             streams_visible_to(request.user).filter(pk=stream_id).first()
-            if stream_id.isdigit()
+            if stream_id is not None
             else None
         )
         if stream is not None and fives_can_run(user=request.user, stream=stream):
