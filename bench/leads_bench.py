@@ -35,11 +35,12 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import threading
 import time
 
-from common import child, django_setup, peak_mib, postgres_migrated
+from common import ROOT, child, django_setup, peak_mib, postgres_migrated
 
 SELLER_PREFIX = "leads-bench-seller-"
 #: Django's production mode (DEBUG off), as the dashboard benchmark serves it; plain http.
@@ -433,6 +434,12 @@ def main() -> None:
         # DEBUG off, so no query is logged. Plain http for the test client, as `make run`.
         for key, value in PRODUCTION.items():
             os.environ.setdefault(key, value)
+        # The pages name their static files from the manifest (DEBUG off), as gunicorn does.
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+            cwd=ROOT,
+            check=True,
+        )
     if args.child:
         django_setup()
         print(json.dumps(CHILDREN[args.child](args), default=str))

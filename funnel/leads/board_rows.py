@@ -6,6 +6,7 @@ with stand-ins that each row fills in; one CSRF field for every form of a page."
 from __future__ import annotations
 
 from collections.abc import Callable
+from html import escape as _e
 
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
@@ -17,6 +18,7 @@ from django.utils.safestring import mark_safe
 from funnel.leads.forms import format_working
 from funnel.leads.models import ReasonKind
 from funnel.leads.selectors import ArrivalRow, reasons_of
+from streams.drawing import format_ratio
 from streams.models import ValueStream
 from streams.templatetags.vsm import moment
 
@@ -144,3 +146,130 @@ def turn_down_form_html(turn_downs: list[dict], item: dict) -> str:
             for t in turn_downs
         )
     )
+
+
+# --- Rows as markup, made in Python ------------------------------------------------------------
+#
+# A row of the board or the queue is some twenty values in a fixed frame: rendered by the
+# template language, each value's lookup and escaping cost more than the rest of the page
+# (docs/benchmarks.md, issue 16). So the rows are written here, every value escaped as the
+# template escapes it (``html.escape``, quotes included: Django's ``escape``). The board's row
+# whose decision was just refused, with its errors, is still rendered by board.html, whose
+# row markup this follows: a change to one is made to both (tests/funnel/leads/
+# test_board_rows.py compares them).
+
+_NOBODY = '<span class="muted-inline">Nobody yet</span>'
+_NO_SLA = '<span class="muted-inline">No SLA</span>'
+_NONE = '<span class="muted-inline">none</span>'
+_ESCALATED = ' <span class="badge badge-escalated">Escalated to the managers</span>'
+
+
+def _breach(item: dict) -> str:
+    return (
+        '<span class="badge badge-breach"><span aria-hidden="true">⚠ </span>Breached by '
+        f"{_e(item['over'])}</span>"
+    )
+
+
+def board_row_html(
+    item: dict,
+    *,
+    queue_url: str,
+    can_decide: bool,
+    can_pull: bool,
+    can_decide_pull: bool,
+    chosen: int | None,
+    csrf_input: str,
+) -> str:
+    """One row of the hand-off board (not a refused one: board.html renders that)."""
+    r = item["row"]
+    vid = r.visit_id
+    name = _e(r.deal_name)
+    classes = "arrival" + (" breached" if r.breached else "")
+    classes += " escalated" if r.escalated else ""
+    ext = f' <span class="muted ext-id">{_e(r.external_id)}</span>' if r.external_id else ""
+    sla = item["sla"]
+    if r.breached:
+        against = _breach(item) + (_ESCALATED if r.escalated else "")
+    elif sla:
+        against = '<span class="within">Within the SLA</span>'
+    else:
+        against = _NO_SLA
+    html = (
+        f'<tr id="arrival-{vid}" data-visit="{vid}" class="{classes}">\n'
+        f'    <th scope="row"><a href="{item["deal_url"]}" class="lead-name">{name}</a>{ext}</th>\n'
+        f'    <td data-label="Hand-off">{_e(r.stage)} <span class="muted-inline">at '
+        f"{_e(r.step_name)}</span></td>\n"
+        f'    <td data-label="Owner">{_e(r.owner_label) if r.owner_label else _NOBODY}</td>\n'
+        f'    <td data-label="Arrived">{item["arrived"]}</td>\n'
+        f'    <td data-label="Age" class="num">{_e(item["age"])}</td>\n'
+        f'    <td data-label="SLA" class="num">{_e(sla) if sla else _NONE}</td>\n'
+        f'    <td data-label="Against the SLA" class="sla-cell">{against}</td>\n'
+    )
+    if can_decide or can_pull:
+        html += '    <td data-label="Decide" class="decide-cell">\n'
+        if r.pull:
+            if can_pull:
+                html += (
+                    f'<a class="button small primary" href="{queue_url}#queue-{vid}">Pull in the '
+                    f'queue<span class="visually-hidden"> {name}</span></a>\n'
+                )
+            if can_decide_pull:
+                html += item.get("turn_downs", "")
+            elif not can_pull:
+                html += '<span class="muted-inline">Sellers pull it from the queue.</span>'
+        elif can_decide:
+            back = f'<input type="hidden" name="back" value="{chosen}">' if chosen else ""
+            html += (
+                f'<form method="post" action="{item["decide_url"]}" class="accept-form">\n'
+                f'{csrf_input}<input type="hidden" name="kind" value="accept">{back}\n'
+                '<button type="submit" class="button primary accept">Accept<span '
+                f'class="visually-hidden"> {name}</span></button>\n</form>\n'
+                + item.get("turn_downs", "")
+            )
+        html += "\n    </td>"
+    return mark_safe(html + "\n  </tr>\n")  # every value escaped above
+
+
+def queue_row_html(
+    item: dict, *, pull_url: str, any_probability: bool, can_pull: bool, csrf_input: str
+) -> str:
+    """One row of the ready-for-sales queue."""
+    r = item["row"]
+    vid = r.visit_id
+    name = _e(r.deal_name)
+    ext = f' <span class="muted ext-id">{_e(r.external_id)}</span>' if r.external_id else ""
+    owner = (
+        f'<span class="muted lead-from">from {_e(r.owner_label)}</span>' if r.owner_label else ""
+    )
+    sla = item["sla"]
+    if r.breached:
+        against = _breach(item)
+    elif sla:
+        against = f'<span class="within">Within the SLA of {_e(sla)}</span>'
+    else:
+        against = _NO_SLA
+    html = (
+        f'<tr id="queue-{vid}" data-visit="{vid}" '
+        f'class="arrival{" breached" if r.breached else ""}">\n'
+        f'    <th scope="row"><a href="{item["deal_url"]}" class="lead-name">{name}</a>'
+        f"{ext}{owner}</th>\n"
+        f'    <td data-label="Arrived">{item["arrived"]}</td>\n'
+        f'    <td data-label="Age" class="num">{_e(item["age"])}</td>\n'
+        f'    <td data-label="Against the SLA" class="sla-cell">{against}</td>\n'
+    )
+    if any_probability:
+        chance = (
+            _e(format_ratio(r.win_probability))
+            if r.win_probability is not None
+            else '<span class="muted-inline">not scored</span>'
+        )
+        html += f'    <td data-label="Win probability" class="num">{chance}</td>\n'
+    if can_pull:
+        html += (
+            '    <td data-label="Pull" class="decide-cell">\n'
+            f'      <form method="post" action="{pull_url}">{csrf_input}<input type="hidden" '
+            f'name="visit" value="{vid}"><button type="submit" class="button small">Pull<span '
+            f'class="visually-hidden"> {name}</span></button></form>\n    </td>\n'
+        )
+    return mark_safe(html + "  </tr>\n")  # every value escaped above

@@ -31,7 +31,9 @@ from django.views.decorators.http import require_POST
 from funnel.eventlog.selectors import deal_owner_choices
 from funnel.leads.board_rows import (
     arrival_items,
+    board_row_html,
     csrf_field,
+    queue_row_html,
     turn_down_form_html,
     turn_down_forms,
 )
@@ -510,9 +512,20 @@ def _board_page(
         if deciding
         else []
     )
+    queue_url = reverse("leads:queue", args=[stream.slug])
     for item in rows:
         if not item["failed"]:
-            item["turn_downs"] = turn_down_form_html(turn_downs, item)
+            if turn_downs:
+                item["turn_downs"] = turn_down_form_html(turn_downs, item)
+            item["html"] = board_row_html(
+                item,
+                queue_url=queue_url,
+                can_decide=deciding,
+                can_pull=rights.pull,
+                can_decide_pull=deciding and managing,
+                chosen=chosen,
+                csrf_input=csrf_input,
+            )
     return render(
         request,
         "funnel/leads/board.html",
@@ -659,6 +672,17 @@ def _queue_page(
     # Without a computed lab view the queue is oldest first whatever was asked.
     by_probability = page.by_probability
     scored = by_probability or any(r.win_probability is not None for r in page.rows)
+    csrf_input = csrf_field(request)
+    rows = arrival_items(page.rows, stream)
+    pull_url = reverse("leads:pull", args=[stream.slug])
+    for item in rows:
+        item["html"] = queue_row_html(
+            item,
+            pull_url=pull_url,
+            any_probability=scored,
+            can_pull=rights.pull,
+            csrf_input=csrf_input,
+        )
     return render(
         request,
         "funnel/leads/queue.html",
@@ -666,7 +690,7 @@ def _queue_page(
             "stream": stream,
             "waterfall": waterfall_of(stream),
             "pull": pull,
-            "rows": arrival_items(page.rows, stream),
+            "rows": rows,
             "total": page.total,
             "any_probability": scored,
             "by_probability": by_probability,
@@ -684,7 +708,7 @@ def _queue_page(
             # Every seller's load for managers and leadership; a rep sees their own.
             "show_sellers": managing or not deciding,
             "step_cap": step_cap,
-            "csrf_input": csrf_field(request),
+            "csrf_input": csrf_input,
             "problem": problem,
         },
         status=status,
