@@ -27,6 +27,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from funnel.assets.models import Asset, AssetReview, AssetStep, AssetUsage, AssetVersion
 from funnel.models import Deal, Visit
 from kaizen.models import KaizenCycle
 from streams.calendars.services import seed_calendar
@@ -66,6 +67,12 @@ MODELS = {
     "inactive-members": InactiveMembership,
     "invitations": Invitation,
     "calendars": WorkingCalendar,
+    # The asset library's demo (vsm_project/demo_assets.py).
+    "assets": Asset,
+    "asset-versions": AssetVersion,
+    "asset-attachments": AssetStep,
+    "asset-usages": AssetUsage,
+    "asset-reviews": AssetReview,
 }
 
 
@@ -82,7 +89,8 @@ def wsgi_app():
 
 
 @pytest.fixture
-def demo_data(db, settings):
+def demo_data(db, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")  # the demo's asset files
     # Every request of the run is one user's: the API's throttle must not end it.
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
