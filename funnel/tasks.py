@@ -11,6 +11,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 
 from funnel.assets.tasks import asset_reviews_due  # noqa: F401 (registers the task)
+from funnel.discovery.snapshots import discovery_job_run
 from funnel.eventlog.working import working_offsets_rewrite
 from funnel.importing import (
     ImportOptions,
@@ -279,6 +280,14 @@ def compute_leads(job_id: int) -> int:
     ``funnel.leads.snapshots.leads_view_read`` when a view is missing or stale), with
     progress on the ``Job``. A failure fails the job and is raised."""
     return leads_job_run(job_id=job_id)
+
+
+@shared_task(name="funnel.tasks.compute_discovery")
+def compute_discovery(job_id: int) -> int:
+    """Compute one Discovery dashboard view into its ``DiscoverySnapshot`` (queued by
+    ``funnel.discovery.snapshots.discovery_view_read`` when a view is missing or stale), with
+    progress on the ``Job``. A failure fails the job and is raised."""
+    return discovery_job_run(job_id=job_id)
 
 
 @shared_task(name="funnel.tasks.notify_handoff_breaches")
