@@ -128,6 +128,15 @@ def _uses_shared_data(item: pytest.Item) -> bool:
     return False
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _media_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Files the tests store (the asset library's uploads and demo PDFs) go to a temporary
+    MEDIA_ROOT, never to the project's media/ folder."""
+    from django.conf import settings
+
+    settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings: Any) -> None:
     """PBKDF2 with its production work factor makes every UserFactory call slow; tests do
