@@ -37,11 +37,13 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from funnel.assets.models import Asset, AssetStep, AssetUsage, ProposalState
 from funnel.metrics.engine import stream_basis, working_day_hours
 from funnel.metrics.query import ELAPSED, WORKING
+from funnel.metrics.sql import epoch_hours
 from funnel.models import Deal, DealStatus, Visit
 from funnel.qualification.stats import MIN_SIDE, fisher_p, interval, newcombe, wilson
 from streams.models import ProcessStep, Role, StreamState, Team, ValueStream
@@ -231,28 +233,38 @@ class _Log:
     stream: dict[int, int] = field(default_factory=dict)
 
 
-def _log(team_id: int, window: Window) -> _Log:
+def _log(team_id: int, window: Window, step_ids: set[int] | None = None) -> _Log:
+    """The closed deals (of those that visited ``step_ids``, when given) and their ended
+    visits, each visit's elapsed hours computed by the database (reading the timestamps
+    into Python would cost more than everything else here)."""
     log = _Log()
     deals = Deal.objects.filter(
         stream__team_id=team_id,
         status__in=[DealStatus.WON, DealStatus.LOST],
         closed_at__gte=window.start,
         closed_at__lt=window.end,
-    ).values_list("pk", "status", "stream_id")
-    for pk, status, stream_id in deals:
+    )
+    if step_ids is not None:
+        deals = deals.filter(pk__in=Visit.objects.filter(step_id__in=step_ids).values("deal_id"))
+    for pk, status, stream_id in deals.values_list("pk", "status", "stream_id"):
         log.won[pk] = status == DealStatus.WON
         log.stream[pk] = stream_id
     if not log.won:
         return log
-    visits = Visit.objects.filter(deal_id__in=list(log.won), exited_at__isnull=False).values_list(
-        "deal_id", "step_id", "step__position", "entered_at", "exited_at", "entered_w", "exited_w"
+    table = Visit._meta.db_table
+    elapsed = RawSQL(
+        f"{epoch_hours(f'{table}.exited_at')} - {epoch_hours(f'{table}.entered_at')}", []
     )
-    for deal_id, step_id, position, entered, exited, entered_w, exited_w in visits:
+    visits = (
+        Visit.objects.filter(deal__in=deals.values("pk"), exited_at__isnull=False)
+        .annotate(elapsed=elapsed)
+        .values_list("deal_id", "step_id", "step__position", "elapsed", "entered_w", "exited_w")
+    )
+    for deal_id, step_id, position, hours, entered_w, exited_w in visits:
         working = None
         if entered_w is not None and exited_w is not None:
             working = (exited_w - entered_w) / 3600
-        elapsed = (exited - entered).total_seconds() / 3600
-        log.visits[deal_id].append((step_id, position, elapsed, working))
+        log.visits[deal_id].append((step_id, position, round(float(hours), 6), working))
     return log
 
 
@@ -305,8 +317,10 @@ def _used_on(asset_ids: list[int]) -> dict[int, set[int]]:
 
 def _outcomes(team: Team, assets: list[Asset], window: Window) -> dict[int, Outcome | None]:
     """Each asset's :class:`Outcome` (None for an asset on no step)."""
-    log = _log(team.pk, window)
     steps = _attached(assets)
+    # One asset (its page): only the deals that visited its steps are read.
+    only = set().union(*steps.values()) if len(assets) == 1 else None
+    log = _log(team.pk, window, only)
     step_streams = dict(
         ProcessStep.objects.filter(stream__team=team).values_list("pk", "stream_id")
     )
