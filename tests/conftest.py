@@ -60,6 +60,7 @@ DIALECT_TESTS = (
     "tests/funnel/leads/test_services.py",
     "tests/funnel/leads/test_snapshots.py",
     "tests/funnel/leads/test_undo.py",
+    "tests/funnel/assets/test_constraints.py",
     "tests/funnel/qualification/test_bad_ids.py",
     "tests/funnel/qualification/test_criteria_names.py",
     "tests/funnel/qualification/test_demo.py",

@@ -178,21 +178,3 @@ def test_beat_runs_the_review_emails_hourly(settings) -> None:
 
     app.loader.import_default_modules()
     assert "funnel.tasks.asset_reviews_due" in app.tasks
-
-
-def test_the_database_keeps_assets_within_their_team(team_setup) -> None:
-    """Triggers (funnel/assets/rules.py): even past the services, no cross-team attachment
-    or usage can be stored."""
-    from django.db import IntegrityError, transaction
-
-    from funnel.assets.models import AssetStep, AssetUsage
-
-    ns = team_setup
-    asset = _asset(ns)
-    for row in (
-        AssetStep(asset=asset, step=ns.steps_b[0], attached_at=ns.t),
-        AssetUsage(asset=asset, deal=ns.deal_b, user=ns.rep_b, used_at=ns.t),
-    ):
-        with pytest.raises(IntegrityError), transaction.atomic():
-            row.save()
-    AssetStep.objects.create(asset=asset, step=ns.steps_a[0], attached_at=ns.t)
