@@ -4,7 +4,7 @@ dashboard (``funnel.dashboards.leads``) before the other boards of a stream
 
 from django.urls import path
 
-from funnel.dashboards import leads, quality, views
+from funnel.dashboards import discovery, leads, quality, views
 
 app_name = "dashboards"
 urlpatterns = [
@@ -12,5 +12,16 @@ urlpatterns = [
     path("streams/<slug:slug>/quality/<slug:chart>.csv", quality.quality_csv, name="quality_csv"),
     path("streams/<slug:slug>/leads/", leads.leads_dashboard, name="leads"),
     path("streams/<slug:slug>/leads/<slug:chart>.csv", leads.leads_csv, name="leads_csv"),
+    path("streams/<slug:slug>/discovery/", discovery.discovery_dashboard, name="discovery"),
+    path(
+        "streams/<slug:slug>/discovery/<slug:chart>.csv",
+        discovery.discovery_csv,
+        name="discovery_csv",
+    ),
+    path(
+        "streams/<slug:slug>/discovery/accept/",
+        discovery.discovery_accept,
+        name="discovery_accept",
+    ),
     *views.urlpatterns,
 ]

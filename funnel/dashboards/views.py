@@ -70,6 +70,7 @@ TABS = (
     ("waste", "Waste"),
     ("quality", "Quality"),  # the qualification lab: funnel.dashboards.quality
     ("leads", "Leads"),  # the waterfall, hand-offs and pull: funnel.dashboards.leads
+    ("discovery", "Discovery"),  # the process as run, against the map: funnel.dashboards.discovery
     ("me", "My view"),
 )
 #: The time bases the filter bar offers (metrics.md "Working time").
