@@ -82,3 +82,8 @@ def test_a_rep_opens_a_playbook_from_a_deal_on_a_phone_and_marks_it_used(phone_p
     section.get_by_role("button", name="Used on this deal").tap()
     expect(page.locator("#assets")).to_contain_text("Used ✓")
     assert AssetUsage.objects.get().user == rep
+    # Nothing runs off a phone's screen, here or in the library and on the asset's page.
+    for path in ("", "/assets/", f"/assets/{asset.pk}/"):
+        if path:
+            page.goto(path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
