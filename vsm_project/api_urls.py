@@ -13,6 +13,11 @@ from funnel.api import DealViewSet, EventBatchView, VisitViewSet
 from funnel.api.lab import StreamLabView
 from funnel.api.leads import StreamLeadsView
 from funnel.api.metrics import StreamMetricsView
+from funnel.discovery.api import (
+    StreamDiscoveryDeviationsView,
+    StreamDiscoveryGraphView,
+    StreamDiscoveryVariantsView,
+)
 from funnel.leads.api import (
     HandoffReasonViewSet,
     HandoffViewSet,
@@ -71,6 +76,21 @@ urlpatterns = [
     path("streams/<int:pk>/metrics/", StreamMetricsView.as_view(), name="stream-metrics"),
     path("streams/<int:pk>/lab/", StreamLabView.as_view(), name="stream-lab"),
     path("streams/<int:pk>/leads/", StreamLeadsView.as_view(), name="stream-leads"),
+    path(
+        "streams/<int:pk>/discovery/graph/",
+        StreamDiscoveryGraphView.as_view(),
+        name="stream-discovery-graph",
+    ),
+    path(
+        "streams/<int:pk>/discovery/variants/",
+        StreamDiscoveryVariantsView.as_view(),
+        name="stream-discovery-variants",
+    ),
+    path(
+        "streams/<int:pk>/discovery/deviations/",
+        StreamDiscoveryDeviationsView.as_view(),
+        name="stream-discovery-deviations",
+    ),
     path("streams/<int:pk>/waterfall/", StreamWaterfallView.as_view(), name="stream-waterfall"),
     path("streams/<int:pk>/standards/", StreamStandardsView.as_view(), name="stream-standards"),
     path("lanes/<int:pk>/calendar/", LaneCalendarView.as_view(), name="lane-calendar"),

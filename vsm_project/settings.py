@@ -330,6 +330,9 @@ SPECTACULAR_SETTINGS = {
         "AssetKindEnum": "funnel.assets.models.AssetKind",
         "ProposalStateEnum": "funnel.assets.models.ProposalState",
         "StreamStateEnum": "streams.models.StreamState",
+        # Discovery (funnel/discovery/api.py): a deviation's `kind`, a move's `kind`.
+        "DeviationKindEnum": "funnel.discovery.models.DeviationKind",
+        "MoveKindEnum": ["forward", "skip", "back", "self"],
     },
     # Every operation documents its 400/401/403/404/429 answers (docs/api.md).
     "POSTPROCESSING_HOOKS": [
