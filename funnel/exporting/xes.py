@@ -2,7 +2,7 @@
 
 :func:`export_xes` writes one trace per deal (``concept:name`` = deal id, plus the deal's
 fields), a ``start`` and a ``complete`` event per visit (``concept:name`` = step,
-``org:resource`` = actor). XES times carry milliseconds, which every XES reader accepts. The
+``org:resource`` = actor). XES times carry milliseconds (microseconds where a time has them). The
 rows are the CSV export's (:func:`funnel.exporting.csv_export.visit_rows`).
 """
 
@@ -45,7 +45,10 @@ def _q(value: str) -> str:
 
 
 def _xes_time(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds")
+    """Milliseconds, or microseconds for a time that has them (xs:dateTime allows any number
+    of fraction digits), so that importing the export gives every visit back exactly."""
+    spec = "microseconds" if value.microsecond % 1000 else "milliseconds"
+    return value.astimezone(UTC).isoformat(timespec=spec)
 
 
 def _attr(kind: str, key: str, value: str) -> str:

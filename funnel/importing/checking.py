@@ -23,10 +23,18 @@ from funnel.importing.cells import (
     from_micros,
     unneutralise,
 )
-from funnel.importing.formats import hubspot_contacts, salesforce_leads, transitions, visits, wide
+from funnel.importing.formats import (
+    hubspot_contacts,
+    salesforce_leads,
+    transitions,
+    visits,
+    wide,
+    xes,
+)
 from funnel.importing.mapping import (
     _OUTCOMES,
     _check_format,
+    _check_table_format,
     _columns,
     _norm,
     _obvious_outcome,
@@ -66,6 +74,7 @@ class _Builder:
         progress: Callable[[int, str], None] | None,
     ) -> None:
         _check_format(options.format)
+        _check_table_format(table, options.format)
         try:
             zone = ZoneInfo(options.time_zone or "UTC")
         except (ZoneInfoNotFoundError, ValueError):
@@ -168,7 +177,7 @@ class _Builder:
     def _records(self) -> Iterator[tuple[int, list[str]]]:
         """Non-blank records with their row numbers (one generator over the csv reader)."""
         rows = self.table.rows
-        if not isinstance(rows, _CsvRows):
+        if not isinstance(rows, (_CsvRows, xes.XesRows)):
             for number, cells in self.table.numbered_rows():
                 yield number, list(cells)
             return
@@ -317,6 +326,8 @@ class _Builder:
     def build(self) -> _Plan:
         if self.format == "visits":
             columns = visits.read(self)
+        elif self.format == "xes":
+            columns = xes.read(self)
         else:
             columns = changes_to_visits(self.deals, _CHANGES[self.format](self))
         if self.unknown:

@@ -56,7 +56,8 @@ _ALIASES: dict[str, dict[str, str]] = {
         "step": "step stepname activity conceptname activityname stage stagename",
         "entered_at": "enteredat entered startedat starttime start enteredon starttimestamp "
         "timestamp",
-        "exited_at": "exitedat exited endedat endtime end completedat leftat completetimestamp",
+        "exited_at": "exitedat exited endedat endtime end completedat leftat completetimestamp "
+        "timetimestamp",
         "work_minutes": "workminutes work minutes handsonminutes effortminutes",
         "actor": "actor resource orgresource performedby user assignee",
         **_DEAL_ALIASES,
@@ -66,13 +67,26 @@ _ALIASES: dict[str, dict[str, str]] = {
     },
     "transitions": {
         # Salesforce OpportunityHistory: Id is the history row's, CreatedDate the change's.
-        "deal_id": "dealid opportunityid opportunity caseid recordid deal id",
-        "stage": "stage stagename tostage newstage dealstage newvalue step",
+        # pm4py's names too: case:concept:name, concept:name, time:timestamp, org:resource.
+        "deal_id": "dealid opportunityid opportunity caseid recordid deal id caseconceptname",
+        "stage": "stage stagename tostage newstage dealstage newvalue step conceptname activity",
         "changed_at": "changedat createddate changeddate datechanged editdate stagechangedate "
-        "lastmodifieddate lastmodified timestamp date changed",
-        "actor": "actor changedby createdby createdbyid lastmodifiedby editedby",
+        "lastmodifieddate lastmodified timestamp timetimestamp date changed",
+        "actor": "actor changedby createdby createdbyid lastmodifiedby editedby orgresource",
+        "lifecycle": "lifecycletransition lifecycle",
         **_DEAL_ALIASES,
         "created_at": "createdat dealcreatedat opportunitycreatedat",
+    },
+    # An XES log's table (funnel.importing.formats.xes.HEADERS).
+    "xes": {
+        "deal_id": "caseconceptname",
+        "step": "conceptname",
+        "entered_at": "starttimestamp",
+        "exited_at": "timetimestamp",
+        "work_minutes": "workminutes",
+        "actor": "orgresource",
+        **{f: _norm(f) for f in ("deal_name", "account", "amount", "owner", "source")},
+        **{f: _norm(f) for f in ("outcome", "closed_at", "lost_reason", "created_at")},
     },
     "wide": {
         "deal_id": "dealid recordid hsobjectid opportunityid deal id",
@@ -146,11 +160,26 @@ def _check_format(format: str) -> None:
         raise ImportRejected(f"Unknown format '{format}'; use one of {', '.join(IMPORT_FORMATS)}.")
 
 
+def _check_table_format(table: Table, format: str) -> None:
+    """An XES log goes with the xes format only, and the xes format reads XES logs only."""
+    if table.kind == "xes" and format != "xes":
+        raise ImportRejected(
+            f"This file is an XES event log, not a CSV table of the {format} format; choose "
+            "the xes format for it."
+        )
+    if table.kind != "xes" and format == "xes":
+        raise ImportRejected(
+            "The xes format reads XES event logs (.xes, or .xes.gz gzip-compressed); this file "
+            "is a CSV table. Choose the format of its rows (visits, transitions …)."
+        )
+
+
 def guess_columns(table: Table, format: str) -> dict[str, str]:
     """Default column mapping, canonical field -> header, from header names and their usual
     aliases in Salesforce, HubSpot and process-mining exports. Fields with no match are left
     out; a header is used for one field at most."""
     _check_format(format)
+    _check_table_format(table, format)
     by_norm: dict[str, str] = {}
     stage_columns = set(_stage_columns(table.headers, format))
     for header in table.headers:
@@ -291,7 +320,7 @@ def source_stages(table: Table, options: ImportOptions) -> list[str]:
     if options.format == "sf_leads":
         values = _lead_statuses(table, columns)
     else:
-        column = columns.get("step" if options.format == "visits" else "stage")
+        column = columns.get("step" if options.format in ("visits", "xes") else "stage")
         values = _distinct(table, column) if column else {}
         if options.format == "hs_contacts":
             values = {lifecycle_stage(v, stage_columns): n for v, n in values.items()}

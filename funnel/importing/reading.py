@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from funnel.importing.cells import _CHECK_LEADS, _Bad, unneutralise
+from funnel.importing.formats import xes
 from funnel.importing.types import DEFAULT_MAX_BYTES, ImportRejected
 
 
@@ -30,23 +31,24 @@ class Table:
     #: scan of the file is at hand: the wizard's lists of stages and owners then come from
     #: it instead of from reading every row again.
     values: dict[str, dict[str, int]] | None = None
+    #: "csv", or "xes" for an XES event log read as a table (funnel.importing.formats.xes).
+    kind: str = "csv"
 
     def numbered_rows(self) -> Iterator[tuple[int, list[str]]]:
-        """``(row number as in the file, header = 1; cells)`` of every data row."""
-        if isinstance(self.rows, _CsvRows):
-            return self.rows.numbered()
+        """``(row number as in the file, header = 1; cells)`` of every data row (of an XES
+        log: the line of the row's event)."""
+        numbered = getattr(self.rows, "numbered", None)
+        if numbered is not None:
+            return numbered()
         return ((i + 2, list(r)) for i, r in enumerate(self.rows))
 
     def row_estimate(self) -> int:
         """At least the number of data rows, without reading the file (for progress)."""
-        if isinstance(self.rows, _CsvRows):
-            return self.rows.estimate
-        return len(self.rows)
+        estimate = getattr(self.rows, "estimate", None)
+        return len(self.rows) if estimate is None else estimate
 
     def may_hold_formulas(self) -> bool:
-        if isinstance(self.rows, _CsvRows):
-            return self.rows.may_hold_formulas
-        return True
+        return getattr(self.rows, "may_hold_formulas", True)
 
 
 # --- Reading the file ------------------------------------------------------------------------
@@ -225,6 +227,16 @@ def _check_utf8(data: bytes) -> None:
             ) from exc
 
 
+def _xes_table(data: bytes, limit: int) -> Table:
+    """An XES event log as a table (:data:`funnel.importing.formats.xes.HEADERS`), its rows
+    read lazily. Refuses, before any row is checked, a file that is not well-formed up to its
+    first trace, declares a document type, or holds no trace."""
+    rows = xes.XesRows(data, limit)
+    if not rows.has_trace():
+        raise ImportRejected("The XES log holds no trace (no <trace> element): nothing to import.")
+    return Table(headers=list(xes.HEADERS), rows=rows, kind="xes")
+
+
 def read_table(data: bytes, *, max_bytes: int | None = None) -> Table:
     """Check that ``data`` is a CSV file this import can read and return its table.
 
@@ -249,6 +261,8 @@ def read_table(data: bytes, *, max_bytes: int | None = None) -> Table:
         )
     if len(data) < 65536 and not data.lstrip(b"\xef\xbb\xbf \t\r\n,;"):
         raise ImportRejected("The file is empty.")
+    if xes.looks_like_xes(data):
+        return _xes_table(data, limit)
     _refuse_non_tables(data)
     _check_utf8(data)
 

@@ -13,8 +13,9 @@ FORMATS = ("visits", "transitions", "wide")
 #: CRM lead exports (docs/importing.md, "Leads from HubSpot and Salesforce"): HubSpot contacts
 #: with their lifecycle dates, Salesforce lead history. Each contact or lead is a case.
 LEAD_FORMATS = ("hs_contacts", "sf_leads")
-#: Every format the import reads (the wizard's and the command's choices).
-IMPORT_FORMATS = FORMATS + LEAD_FORMATS
+#: Every format the import reads (the wizard's and the command's choices); ``xes`` is an
+#: XES event log (funnel.importing.formats.xes), read as a table of visits or stage changes.
+IMPORT_FORMATS = (*FORMATS, *LEAD_FORMATS, "xes")
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 #: Row errors kept for the report; more are counted (``ImportRejected.error_count``) only.
 MAX_ERRORS = 100_000
@@ -87,6 +88,13 @@ FIELDS: dict[str, list[Field]] = {
         Field("stage", "Stage", True, "The stage the deal changed to (StageName)."),
         Field("changed_at", "Changed at", True, "When it changed (CreatedDate)."),
         Field("actor", "Changed by", False, "Becomes the actor of the visit the change opens."),
+        Field(
+            "lifecycle",
+            "Lifecycle transition",
+            False,
+            "An event log's lifecycle:transition (pm4py): complete rows are stage changes; "
+            "schedule, assign, reassign, suspend and resume rows are skipped.",
+        ),
         *_DEAL_FIELDS,
         Field("lost_reason", "Lost reason", False, "Kept only when the deal ends lost."),
         Field(
@@ -178,6 +186,11 @@ FIELDS: dict[str, list[Field]] = {
         ),
     ],
 }
+
+
+#: An XES log is read as a table of visits with pm4py's column names
+#: (funnel.importing.formats.xes); a complete-only log's rows are stage changes.
+FIELDS["xes"] = list(FIELDS["visits"])
 
 
 @dataclass

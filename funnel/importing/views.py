@@ -66,6 +66,9 @@ FORMAT_HELP = {
     'dates ("Became a Lead Date" …).',
     "sf_leads": "Leads: Salesforce lead history (LeadId, CreatedDate, Field, OldValue, "
     "NewValue), with the Lead export's columns or the Lead export below.",
+    "xes": "An XES event log (.xes or .xes.gz) from a process-mining tool or this app's "
+    "export: start and complete events (each pair a visit), or complete events only (each a "
+    "stage change).",
 }
 STAGE_TARGET_SPECIAL = [
     ("won", "→ Won (outcome)"),
@@ -118,7 +121,7 @@ class UploadForm(forms.Form):
         limit = settings.VSM_IMPORT_MAX_BYTES
         self.fields["file"].help_text = (
             f"A CSV file, UTF-8: at most {limit / 1e6:,.0f} MB and {max_import_columns():,} "
-            "columns."
+            "columns; or an XES event log for the xes format (gzipped or not)."
         )
 
     def clean_file(self):

@@ -192,14 +192,14 @@ def test_it_exports_xes_that_process_mining_tools_read(small):
         },
         {
             "concept:name": ("string", "Qualify"),
-            "time:timestamp": ("date", "2025-03-04T10:15:00.123+00:00"),
+            "time:timestamp": ("date", "2025-03-04T10:15:00.123456+00:00"),
             "lifecycle:transition": ("string", "complete"),
             "org:resource": ("string", "alice"),
             "work_minutes": ("int", "30"),
         },
         {
             "concept:name": ("string", "Demo"),
-            "time:timestamp": ("date", "2025-03-04T10:15:00.123+00:00"),
+            "time:timestamp": ("date", "2025-03-04T10:15:00.123456+00:00"),
             "lifecycle:transition": ("string", "start"),
             "org:resource": ("string", "Sales Engineer"),
         },

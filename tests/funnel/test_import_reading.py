@@ -51,7 +51,7 @@ def refused(data: bytes, **kwargs) -> str:
         (b"\x89PNG\r\n\x1a\n....", "This is a PNG image, not a table."),
         (b"\x1f\x8b\x08\x00....", "This is a gzip-compressed file (unpack it first), not a table"),
         (b'{"columns": {"deal_id": "Id"}}', "This file is JSON, not a table."),
-        (b"<?xml version='1.0'?><log/>", "This file is XML or HTML"),
+        (b"<?xml version='1.0'?><log/>", "The XES log holds no trace"),
         (b"Deals of the quarter\nsee the attachment\n", "This file is not a table: its first"),
         (b"d\x00e\x00a\x00l\x00,\x00i\x00d\x00\n\x00" * 50, "This file is not a text"),
     ],

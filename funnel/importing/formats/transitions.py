@@ -21,8 +21,11 @@ def read(builder: _Builder) -> _Columns:
     ix = builder.index
     i_stage = ix["stage"]
     i_actor = ix.get("actor")
+    i_lifecycle = ix.get("lifecycle")
     for row, cells in builder.numbered_rows():
         builder._bad = False
+        if i_lifecycle is not None and not _is_change(builder, cells[i_lifecycle], row):
+            continue
         external_id = builder._deal_id(cells, row)
         if external_id is None:
             continue
@@ -55,3 +58,34 @@ def read(builder: _Builder) -> _Columns:
                     setattr(deal, _DEAL_ATTR[name], value)
         changes.add(d, _TARGET_CODE.get(target, target), at, 0, 0, actor, row)
     return changes
+
+
+#: Lifecycle transitions (XES's lifecycle model) that neither begin nor end a visit.
+SKIPPED_TRANSITIONS = frozenset(("schedule", "assign", "reassign", "suspend", "resume"))
+
+
+def _is_change(builder: _Builder, text: str, row: int) -> bool:
+    """Whether an event log's row (pm4py's lifecycle:transition column) is a stage change:
+    a complete event (or one without a transition). Skipped transitions are not; anything
+    else is a row error."""
+    value = text.strip().lower()
+    if value in ("", "complete"):
+        return True
+    if value in SKIPPED_TRANSITIONS:
+        return False
+    if value == "start":
+        builder.error(
+            row,
+            "lifecycle",
+            "a start event: this format reads each complete event as a stage change. Import "
+            "a log with start and complete events as XES, or as visits with one row per "
+            "activity (start_timestamp and time:timestamp columns).",
+        )
+    else:
+        builder.error(
+            row,
+            "lifecycle",
+            f"'{text.strip()}' is not a lifecycle transition the import reads: complete (a "
+            "stage change), or " + ", ".join(sorted(SKIPPED_TRANSITIONS)) + " (skipped).",
+        )
+    return False

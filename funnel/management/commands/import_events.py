@@ -35,12 +35,12 @@ class Command(BaseCommand):
         "(one row per visit), transitions (one row per stage change, e.g. Salesforce "
         "OpportunityHistory), wide (one row per deal, e.g. HubSpot's Date entered columns), "
         "hs_contacts (HubSpot contacts with lifecycle dates), sf_leads (Salesforce lead "
-        "history, with --leads for the Lead export). "
+        "history, with --leads for the Lead export), xes (an XES event log, plain or gzipped). "
         "Importing the same file again changes nothing."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("file", help="The CSV file (UTF-8).")
+        parser.add_argument("file", help="The CSV file (UTF-8), or an XES log (.xes, .xes.gz).")
         parser.add_argument("--stream", required=True, help="Slug of the value stream.")
         parser.add_argument("--format", required=True, choices=IMPORT_FORMATS)
         parser.add_argument(
