@@ -7,6 +7,7 @@ class FunnelConfig(AppConfig):
 
     def ready(self) -> None:
         from funnel.assets.map import asset_markers, asset_panel
+        from funnel.discovery.map_markers import conformance_markers
         from funnel.eventlog.selectors import measured_map
         from funnel.eventlog.working import working_offsets_calendar_changed
         from funnel.leads.map_markers import handoff_markers
@@ -22,5 +23,7 @@ class FunnelConfig(AppConfig):
         # The asset library on the map: a count per step, and each step's assets (issue 17).
         register_step_markers(asset_markers)
         register_stream_panel(asset_panel)
+        # Process discovery on the map: each step's conformance (issue 18, point 3).
+        register_step_markers(conformance_markers)
         # A calendar change rewrites the working-time offsets of the streams it covers.
         register_calendar_changed(working_offsets_calendar_changed)
