@@ -26,6 +26,9 @@ numpy from the demo's lead paths, cases, visits and decisions written by COPY), 
 * **compute** — the Leads dashboard job (``compute_leads``) for the default view (the last 90
   days), with its peak memory (target: under 20 s).
 
+Django runs in production mode (``DEBUG`` off: no query logged, static files from the
+manifest, collected first), as gunicorn serves the product; ``--debug`` for the former way.
+
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/vsm_h6_bench python bench/leads_bench.py
 """
 
