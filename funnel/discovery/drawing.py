@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from django.utils.html import escape
 
-BOX_W, BOX_H, GAP = 132, 46, 64
+BOX_W, BOX_H, GAP = 132, 46, 104
 TOP = 150  # the boxes' top: room for the arcs above and the start marks
 MARGIN = 24
 FREQ, PERF = "#0072B2", "#D55E00"
@@ -51,7 +51,8 @@ def graph_svg(result: dict) -> str:
         "<defs>",
         *(
             f'<marker id="dfg-arrow-{name}" viewBox="0 0 10 10" refX="9" refY="5" '
-            f'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
+            f'markerUnits="userSpaceOnUse" markerWidth="10" markerHeight="10" '
+            'orient="auto-start-reverse">'
             f'<path d="M0,0 L10,5 L0,10 z" fill="{colour}"/></marker>'
             for name, colour in (("freq", FREQ), ("perf", PERF), ("start", "#009E73"))
         ),
@@ -71,10 +72,10 @@ def graph_svg(result: dict) -> str:
     for start in graph["starts"]:
         x = x_of[start["step"]] + 18
         parts.append(
-            f'<g class="dfg-start" data-deals="{start["deals"]}"><circle cx="{x}" cy="{TOP - 40}" '
-            f'r="7" fill="#009E73"/><line x1="{x}" y1="{TOP - 33}" x2="{x}" y2="{TOP - 2}" '
+            f'<g class="dfg-start" data-deals="{start["deals"]}"><circle cx="{x}" cy="{TOP - 24}" '
+            f'r="6" fill="#009E73"/><line x1="{x}" y1="{TOP - 18}" x2="{x}" y2="{TOP - 2}" '
             f'stroke="#009E73" stroke-width="2" marker-end="url(#dfg-arrow-start)"/>'
-            f'<text x="{x + 11}" y="{TOP - 36}" font-size="12" fill="#1D2733">start '
+            f'<text x="{x + 10}" y="{TOP - 20}" font-size="12" fill="#1D2733">start '
             f"{start['deals']}</text></g>"
         )
     for end in graph["ends"]:
@@ -103,7 +104,7 @@ def _edge(e: dict, x_of: dict, order: dict, most: int, slowest: float) -> str:
         lx, ly = x, y + 50
     elif span > 0:  # a skip: an arc above
         x1, x2, y = x_of[a] + BOX_W / 2 + 10, x_of[b] + BOX_W / 2 - 10, TOP
-        lift = 30 + 22 * span
+        lift = 44 + 22 * span
         path, lx, ly = (
             f"M{x1},{y} Q{(x1 + x2) / 2},{y - lift} {x2},{y - 2}",
             (x1 + x2) / 2,
@@ -118,7 +119,7 @@ def _edge(e: dict, x_of: dict, order: dict, most: int, slowest: float) -> str:
             y + drop / 2 + 14,
         )
     freq = f"{e['transitions']}"
-    perf = f"{_hours_text(e['median_hours'])} (p85 {_hours_text(e['p85_hours'])})"
+    perf = f"{_hours_text(e['median_hours'])} / {_hours_text(e['p85_hours'])}"
     median = "" if e["median_hours"] is None else f"{e['median_hours']:.3f}"
     p85 = "" if e["p85_hours"] is None else f"{e['p85_hours']:.3f}"
     return (

@@ -118,7 +118,7 @@ def edges_chart(result: dict) -> Chart:
             "Each arrow is a move the deals made from one step straight to another, in the "
             "map's order left to right: arcs above skip steps, arcs below go back (rework), a "
             "loop under a box repeats the step. Frequency shows how many moves; performance the "
-            f"median (and 85th percentile) {unit} from entering the first step to entering the "
+            f"median / 85th percentile {unit} from entering the first step to entering the "
             "next. The slider hides the rare moves."
         ),
         as_of=as_of(result),

@@ -28,7 +28,7 @@ G     Lead 09-01 09:00 (before the window), still there                       op
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 from funnel.discovery.log import DiscoveryView
@@ -63,8 +63,13 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(f"2026-{text}").replace(tzinfo=UTC)
 
 
-def hand_log() -> SimpleNamespace:
-    """The team, stream, steps (``steps`` by name) and deals (``deals`` by letter)."""
+def hand_log(shift: timedelta = timedelta(0)) -> SimpleNamespace:
+    """The team, stream, steps (``steps`` by name) and deals (``deals`` by letter); every
+    time moved by ``shift`` (the browser test's log is recent, for the default window)."""
+
+    def when(text: str) -> datetime:
+        return at(text) + shift
+
     ns = SimpleNamespace()
     ns.team = TeamFactory(name="Mining")
     for name, role in [("manager", Role.MANAGER), ("rep", Role.REP), ("leader", Role.LEADERSHIP)]:
@@ -85,16 +90,16 @@ def hand_log() -> SimpleNamespace:
         deal = DealFactory(
             stream=ns.stream,
             name=f"Deal {letter}",
-            created_at=at(stays[0][1]),
+            created_at=when(stays[0][1]),
             status=outcome,
-            closed_at=at(closed) if closed else None,
+            closed_at=when(closed) if closed else None,
             lost_reason="Lost" if outcome == DealStatus.LOST else "",
             owner=ns.rep if letter in ("A", "C") else None,
         )
-        ends = [at(e) for _, e in stays[1:]] + [at(closed) if closed else None]
+        ends = [when(e) for _, e in stays[1:]] + [when(closed) if closed else None]
         for (step, entered), exited in zip(stays, ends, strict=True):
             Visit.objects.create(
-                deal=deal, step=ns.steps[step], entered_at=at(entered), exited_at=exited
+                deal=deal, step=ns.steps[step], entered_at=when(entered), exited_at=exited
             )
         deal_paths_refresh([deal.pk])
         ns.deals[letter] = deal
