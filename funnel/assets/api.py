@@ -12,7 +12,11 @@ Files are uploaded as multipart (``file``) and checked by content like the pages
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from collections.abc import Callable
+from typing import Any
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db.models import Model, QuerySet
 from django.http import FileResponse
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
@@ -36,7 +40,13 @@ from funnel.assets.models import (
 from funnel.assets.views import file_response
 from funnel.eventlog.selectors import deals_visible_to
 from funnel.models import Deal
-from streams.api.common import IdFilter, ScopedToUser, _InputSerializer, list_retrieve_schema
+from streams.api.common import (
+    IdFilter,
+    ScopedToUser,
+    _InputSerializer,
+    list_retrieve_schema,
+    write_schema,
+)
 from streams.models import ProcessStep, Team
 from streams.selectors import User, members_visible_to, teams_visible_to
 
@@ -297,15 +307,18 @@ class ReviewFilter(_ByAsset):
 # --- Viewsets -----------------------------------------------------------------------------
 
 _ASSET_ERRORS = object_errors("asset", "Managers curate; reps propose; leadership reads.")
+_asset_write = write_schema(AssetSerializer, _ASSET_ERRORS)
 _asset_action = post_actions(AssetSerializer, _ASSET_ERRORS)
 
 
-def _source(data: dict) -> dict:
-    return {
-        "upload": data.pop("file", None),
-        "link": data.pop("link", ""),
-        "change_note": data.pop("change_note", ""),
-    }
+def _uploading(service: Callable[..., Model]) -> Callable[..., Model]:
+    """``service`` taking the input's ``file`` (:class:`_SourceInput`) as its ``upload``, for
+    :meth:`~funnel.api.viewsets.AnsweringViewSet._create`."""
+
+    def call(*, file: UploadedFile | None = None, **data: Any) -> Model:
+        return service(upload=file, **data)
+
+    return call
 
 
 @list_retrieve_schema("Assets of your teams' libraries", "One asset")
@@ -323,24 +336,15 @@ class AssetViewSet(ListAnsweringViewSet):
     def get_queryset(self) -> QuerySet[Asset]:
         return selectors.assets_visible_to(self.request.user).prefetch_related("attachments")
 
-    @extend_schema(
-        summary="Add an asset with its first version (managers; a rep's is a proposal)",
-        request={
-            "multipart/form-data": AssetCreateSerializer,
-            "application/json": AssetCreateSerializer,
-        },
-        responses={201: AssetSerializer, **_ASSET_ERRORS},
+    @_asset_write(
+        "Add an asset with its first version (managers; a rep's is a proposal)",
+        _both(AssetCreateSerializer),
+        created=True,
     )
     def create(self, request: Request) -> Response:
-        data = dict(self._validated(request))
-        made = services.asset_create(user=request.user, **_source(data), **data)
-        return self._answer(made, status.HTTP_201_CREATED)
+        return self._create(request, _uploading(services.asset_create))
 
-    @extend_schema(
-        summary="Change an asset's details (managers)",
-        request=AssetUpdateSerializer,
-        responses={200: AssetSerializer, **_ASSET_ERRORS},
-    )
+    @_asset_write("Change an asset's details (managers)", AssetUpdateSerializer)
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         return self._update(request, services.asset_update, "asset")
 
@@ -354,6 +358,7 @@ class AssetViewSet(ListAnsweringViewSet):
 
 
 _VERSION_ERRORS = object_errors("version", "Managers add and decide versions; reps propose.")
+_version_write = write_schema(AssetVersionSerializer, _VERSION_ERRORS)
 
 
 @list_retrieve_schema("Versions of the assets you can see", "One version")
@@ -368,18 +373,13 @@ class AssetVersionViewSet(ListAnsweringViewSet):
     def get_queryset(self) -> QuerySet[AssetVersion]:
         return selectors.versions_visible_to(self.request.user)
 
-    @extend_schema(
-        summary="Add a version: a file (multipart) or a link (managers; a rep's is proposed)",
-        request={
-            "multipart/form-data": VersionCreateSerializer,
-            "application/json": VersionCreateSerializer,
-        },
-        responses={201: AssetVersionSerializer, **_VERSION_ERRORS},
+    @_version_write(
+        "Add a version: a file (multipart) or a link (managers; a rep's is proposed)",
+        _both(VersionCreateSerializer),
+        created=True,
     )
     def create(self, request: Request) -> Response:
-        data = dict(self._validated(request))
-        made = services.version_add(user=request.user, asset=data.pop("asset"), **_source(data))
-        return self._answer(made, status.HTTP_201_CREATED)
+        return self._create(request, _uploading(services.version_add))
 
     @post_actions(AssetVersionSerializer, _VERSION_ERRORS)(
         "Accept or decline a proposed version (managers)", DecisionSerializer
@@ -421,10 +421,8 @@ class AssetAttachmentViewSet(mixins.DestroyModelMixin, _CreateListViewSet):
     def get_queryset(self) -> QuerySet[AssetStep]:
         return selectors.attachments_visible_to(self.request.user)
 
-    @extend_schema(
-        summary="Attach an asset to a step of the team's maps (managers)",
-        request=AttachSerializer,
-        responses={201: AssetStepSerializer, **_ASSET_ERRORS},
+    @write_schema(AssetStepSerializer, _ASSET_ERRORS)(
+        "Attach an asset to a step of the team's maps (managers)", AttachSerializer, created=True
     )
     def create(self, request: Request) -> Response:
         return self._create(request, services.asset_attach)
@@ -475,17 +473,10 @@ class AssetReviewViewSet(_CreateListViewSet):
     def get_queryset(self) -> QuerySet[AssetReview]:
         return selectors.reviews_visible_to(self.request.user)
 
-    @extend_schema(
-        summary="Mark an asset reviewed, optionally with a new version (reviewer, managers)",
-        request={
-            "multipart/form-data": ReviewCreateSerializer,
-            "application/json": ReviewCreateSerializer,
-        },
-        responses={201: AssetReviewSerializer, **_ASSET_ERRORS},
+    @write_schema(AssetReviewSerializer, _ASSET_ERRORS)(
+        "Mark an asset reviewed, optionally with a new version (reviewer, managers)",
+        _both(ReviewCreateSerializer),
+        created=True,
     )
     def create(self, request: Request) -> Response:
-        data = dict(self._validated(request))
-        made = services.asset_review(
-            user=request.user, asset=data.pop("asset"), **_source(data), **data
-        )
-        return self._answer(made, status.HTTP_201_CREATED)
+        return self._create(request, _uploading(services.asset_review))

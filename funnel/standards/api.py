@@ -40,7 +40,7 @@ from funnel.standards.services import (
     tick_remove,
 )
 from streams.api import IdFilter
-from streams.api.common import ScopedToUser, _InputSerializer, list_retrieve_schema
+from streams.api.common import ScopedToUser, _InputSerializer, list_retrieve_schema, write_schema
 from streams.models import ProcessStep
 from streams.selectors import User, streams_visible_to
 
@@ -87,6 +87,7 @@ class ItemFilter(filters.FilterSet):
 
 
 _ITEM_ERRORS = object_errors("checklist item", _MANAGERS)
+_item_write = write_schema(ChecklistItemSerializer, _ITEM_ERRORS)
 _item_action = post_actions(ChecklistItemSerializer, _ITEM_ERRORS)
 
 
@@ -103,19 +104,11 @@ class ChecklistItemViewSet(ListAnsweringViewSet):
     def get_queryset(self) -> QuerySet[ChecklistItem]:
         return items_visible_to(self.request.user).order_by("step__position", "position", "id")
 
-    @extend_schema(
-        summary="Add an item to a step's checklist (managers)",
-        request=ItemCreateSerializer,
-        responses={201: ChecklistItemSerializer, **_ITEM_ERRORS},
-    )
+    @_item_write("Add an item to a step's checklist (managers)", ItemCreateSerializer, created=True)
     def create(self, request: Request) -> Response:
         return self._create(request, item_add)
 
-    @extend_schema(
-        summary="Reword a checklist item (managers)",
-        request=ItemUpdateSerializer,
-        responses={200: ChecklistItemSerializer, **_ITEM_ERRORS},
-    )
+    @_item_write("Reword a checklist item (managers)", ItemUpdateSerializer)
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         return self._update(request, item_update, "item")
 
@@ -153,6 +146,7 @@ class TickFilter(filters.FilterSet):
 
 
 _TICK_ERRORS = object_errors("tick", "Only the deal's owner and the team's managers tick it.")
+_tick_write = write_schema(ChecklistTickSerializer, _TICK_ERRORS)
 
 
 @list_retrieve_schema("Checklist ticks on the deals you can see", "One tick")
@@ -169,12 +163,12 @@ class ChecklistTickViewSet(mixins.DestroyModelMixin, ListAnsweringViewSet):
     def get_queryset(self) -> QuerySet[ChecklistTick]:
         return ticks_visible_to(self.request.user).order_by("ticked_at", "id")
 
-    @extend_schema(
-        summary="Tick a checklist item on a deal (its rep or a manager)",
+    @_tick_write(
+        "Tick a checklist item on a deal (its rep or a manager)",
+        TickCreateSerializer,
         description="The deal must be open and have been at the item's step. Ticking an item "
         "already ticked answers the first tick.",
-        request=TickCreateSerializer,
-        responses={201: ChecklistTickSerializer, **_TICK_ERRORS},
+        created=True,
     )
     def create(self, request: Request) -> Response:
         return self._create(request, tick_add)
@@ -220,6 +214,7 @@ class StepAssetFilter(filters.FilterSet):
 
 
 _STEP_ASSET_ERRORS = object_errors("step asset", _MANAGERS)
+_step_asset_write = write_schema(StepAssetSerializer, _STEP_ASSET_ERRORS)
 
 
 @list_retrieve_schema("Assets the steps you can see rely on", "One step's asset")
@@ -236,10 +231,8 @@ class StepAssetViewSet(mixins.DestroyModelMixin, ListAnsweringViewSet):
     def get_queryset(self) -> QuerySet[StepAsset]:
         return step_assets_visible_to(self.request.user).order_by("id")
 
-    @extend_schema(
-        summary="Name an asset a step relies on (managers)",
-        request=StepAssetCreateSerializer,
-        responses={201: StepAssetSerializer, **_STEP_ASSET_ERRORS},
+    @_step_asset_write(
+        "Name an asset a step relies on (managers)", StepAssetCreateSerializer, created=True
     )
     def create(self, request: Request) -> Response:
         return self._create(request, step_asset_add)

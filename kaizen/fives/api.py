@@ -28,7 +28,7 @@ from kaizen.fives.services import (
     questions_ensure,
 )
 from streams.api import IdFilter
-from streams.api.common import ScopedToUser, _InputSerializer, list_retrieve_schema
+from streams.api.common import ScopedToUser, _InputSerializer, list_retrieve_schema, write_schema
 from streams.ids import parse_id
 from streams.models import ValueStream
 from streams.selectors import User, streams_visible_to
@@ -69,6 +69,7 @@ class QuestionFilter(filters.FilterSet):
 
 
 _QUESTION_ERRORS = object_errors("question", _FORBIDDEN)
+_question_write = write_schema(FiveSQuestionSerializer, _QUESTION_ERRORS)
 _question_action = post_actions(FiveSQuestionSerializer, _QUESTION_ERRORS)
 
 
@@ -103,18 +104,15 @@ class FiveSQuestionViewSet(ListAnsweringViewSet):
             questions_ensure(stream=stream)
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(
-        summary="Add a 5S question to a stream (managers)",
-        request=QuestionCreateSerializer,
-        responses={201: FiveSQuestionSerializer, **_QUESTION_ERRORS},
+    @_question_write(
+        "Add a 5S question to a stream (managers)", QuestionCreateSerializer, created=True
     )
     def create(self, request: Request) -> Response:
         return self._create(request, question_add)
 
-    @extend_schema(
-        summary="Reword a 5S question (managers); audits made keep the old words",
-        request=QuestionUpdateSerializer,
-        responses={200: FiveSQuestionSerializer, **_QUESTION_ERRORS},
+    @_question_write(
+        "Reword a 5S question (managers); audits made keep the old words",
+        QuestionUpdateSerializer,
     )
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         return self._update(request, question_update, "question")
@@ -199,7 +197,7 @@ class AuditFilter(filters.FilterSet):
         fields = ["stream"]
 
 
-_AUDIT_ERRORS = object_errors("audit", _FORBIDDEN)
+_audit_write = write_schema(FiveSAuditSerializer, object_errors("audit", _FORBIDDEN))
 
 
 @list_retrieve_schema("5S audits of the streams you can see", "One 5S audit with its answers")
@@ -223,18 +221,10 @@ class FiveSAuditViewSet(ListAnsweringViewSet):
             .order_by("-audited_on", "-id")
         )
 
-    @extend_schema(
-        summary="Record a 5S audit of a stream (managers)",
-        request=AuditCreateSerializer,
-        responses={201: FiveSAuditSerializer, **_AUDIT_ERRORS},
-    )
+    @_audit_write("Record a 5S audit of a stream (managers)", AuditCreateSerializer, created=True)
     def create(self, request: Request) -> Response:
         return self._create(request, audit_create)
 
-    @extend_schema(
-        summary="Change a 5S audit's date, note or answers (managers)",
-        request=AuditUpdateSerializer,
-        responses={200: FiveSAuditSerializer, **_AUDIT_ERRORS},
-    )
+    @_audit_write("Change a 5S audit's date, note or answers (managers)", AuditUpdateSerializer)
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         return self._update(request, audit_update, "audit")
