@@ -14,8 +14,8 @@ from django.core.management import call_command
 from funnel.exporting.xes import export_xes
 from funnel.importing import ImportOptions, ImportRejected, import_events, read_table, validate
 from funnel.importing.mapping import guess_columns
-from funnel.models import Deal, DealStatus, Visit
-from streams.models import ValueStream
+from funnel.models import Deal, DealStatus, ImportUpload, Visit
+from streams.models import Job, JobState, ValueStream
 from streams.services import LaneSpec, StepSpec, stream_create
 from tests.factories import TeamFactory
 from tests.funnel.test_export import deal_tuples, visit_tuples
@@ -358,3 +358,44 @@ def test_the_command_imports_an_xes_file(stream, tmp_path):
     call_command("import_events", str(path), "--stream", stream.slug, "--format", "xes")
     assert Visit.objects.filter(deal__stream=stream).count() == 1
     assert validate(stream, read_table(path.read_bytes()), ImportOptions(format=XES)).rows == 1
+
+
+def test_a_manager_imports_a_gzipped_xes_log_through_the_wizard(
+    client, django_capture_on_commit_callbacks
+):
+    from tests.funnel.test_import_wizard import check, login, upload
+
+    seeded = demo_seed(deals=5, anchor=ANCHOR)
+    source = ValueStream.objects.get(slug=seeded.stream_slug)
+    first, second = source.steps.order_by("position").values_list("name", flat=True)[:2]
+    data = log(
+        trace(
+            "W-1",
+            (first, "2025-01-06T09:00:00Z", "start", "Pat"),
+            (first, "2025-01-06T17:00:00Z", "complete", "Pat"),
+            (second, "2025-01-07T09:00:00Z", "start"),
+        ),
+        trace(
+            "W-2",
+            (first, "2025-01-07T09:00:00Z", "start"),
+            (first, "2025-01-08T09:00:00Z", "complete"),
+            ("Closed Won", "2025-01-08T09:00:00Z", "start"),  # the outcome, at its time
+        ),
+    )
+    login(client, "manager")
+    response = upload(client, seeded, "log.xes.gz", XES, gzip.compress(data))
+    assert response.status_code == 302
+    page, checked = check(client, response)
+    html = page.content.decode()
+    assert "case:concept:name" in html and "W-1" in html  # the columns and the preview
+    assert {name for _, name, *_ in page.context["stages"]} == {first, second, "Closed Won"}
+    assert checked.status_code == 200, checked.context["rejection"]
+    assert checked.context["checked"].visits_written == 3
+    upload_id = ImportUpload.objects.get().pk
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/deals/import/{upload_id}/run/")
+    assert Job.objects.get(kind="import").state == JobState.DONE
+    assert Deal.objects.get(stream=source, external_id="W-1").visits.count() == 2
+    won = Deal.objects.get(stream=source, external_id="W-2")
+    assert (won.status, won.visits.count()) == (DealStatus.WON, 1)
+    assert won.closed_at == datetime(2025, 1, 8, 9, tzinfo=UTC)
