@@ -21,7 +21,7 @@ from django.core.files.storage import storages
 from django.db import models
 from django.db.models import Q
 
-from streams.models import ProcessStep, Team
+from streams.models import Membership, ProcessStep, Team
 from vsm_project.db import choices_check
 
 
@@ -119,6 +119,18 @@ class Asset(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def reviewer_active(self) -> bool:
+        """Whether the reviewer can still be told: an active account that is still a member of
+        the team (someone who left the team, or whose account was deactivated, is not
+        emailed; the library and the asset page say the asset has no active reviewer)."""
+        reviewer = self.reviewer
+        return (
+            reviewer is not None
+            and reviewer.is_active
+            and Membership.objects.filter(user_id=reviewer.pk, team_id=self.team_id).exists()
+        )
 
     @property
     def tag_list(self) -> list[str]:

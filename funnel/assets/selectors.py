@@ -19,7 +19,16 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+)
 from django.utils import timezone
 
 from funnel.assets.models import (
@@ -188,15 +197,24 @@ def retire_suggestions(assets: QuerySet[Asset], now: datetime | None = None) -> 
     )
 
 
+def active_reviewer() -> Q:
+    """Assets whose reviewer can be told a review is due: an active account still a member of
+    the asset's team (see :attr:`Asset.reviewer_active`)."""
+    member = Membership.objects.filter(user_id=OuterRef("reviewer_id"), team_id=OuterRef("team_id"))
+    return Q(reviewer__isnull=False, reviewer__is_active=True) & Q(Exists(member))
+
+
 def library_rows(assets: QuerySet[Asset], now: datetime | None = None) -> list[dict]:
     """The library's rows: each asset with its review state, current version, step count,
-    usage count and whether it is suggested for retirement."""
+    usage count, whether it has an active reviewer and whether it is suggested for
+    retirement."""
     now = now or timezone.now()
     assets = list(
         assets.annotate(
             step_count=Count("attachments", distinct=True),
             use_count=Count("usages", distinct=True),
             last_used=Max("usages__used_at"),
+            reviewer_ok=ExpressionWrapper(active_reviewer(), output_field=BooleanField()),
         )
     )
     current = current_versions([a.pk for a in assets])
@@ -209,6 +227,7 @@ def library_rows(assets: QuerySet[Asset], now: datetime | None = None) -> list[d
                 "asset": asset,
                 "review": state,
                 "version": current.get(asset.pk),
+                "reviewer_active": bool(asset.reviewer_ok),
                 "retire_suggested": asset.retired_at is None
                 and asset.state == ProposalState.ACCEPTED
                 and state == "stale"
@@ -313,15 +332,20 @@ def deal_assets(deal, user: User) -> list[dict]:
 
 
 def reviewers_due(now: datetime | None = None) -> QuerySet[Asset]:
-    """Active assets that fell due and whose reviewer has not been told yet."""
+    """Active assets that fell due and whose reviewer has not been told yet; a reviewer who
+    left the team or whose account is deactivated is not told (the asset stays unclaimed, so
+    a new reviewer is told at the next run)."""
     now = now or timezone.now()
-    return Asset.objects.filter(
-        state=ProposalState.ACCEPTED,
-        retired_at__isnull=True,
-        review_due_at__lte=now,
-        due_notified_at__isnull=True,
-        reviewer__isnull=False,
-    ).select_related("reviewer", "team")
+    return (
+        Asset.objects.filter(
+            state=ProposalState.ACCEPTED,
+            retired_at__isnull=True,
+            review_due_at__lte=now,
+            due_notified_at__isnull=True,
+        )
+        .filter(active_reviewer())
+        .select_related("reviewer", "team")
+    )
 
 
 def is_member(user, team_id: int) -> bool:

@@ -157,3 +157,26 @@ def test_map_shows_a_badge_and_the_steps_assets(client, library) -> None:
     page = client.get(reverse("streams:detail", args=[ns.stream_a.slug])).content.decode()
     assert "1 asset attached to this step" in page
     assert "Assets by step" in page and "Discovery playbook" in page
+
+
+def test_an_asset_without_owner_or_reviewer_renders_and_says_nobody_reviews_it(
+    client, library
+) -> None:
+    ns = library
+    Asset.objects.filter(pk=ns.asset.pk).update(owner=None, reviewer=None)
+    ns.version.author = None
+    ns.version.save()
+    services.asset_review(user=ns.manager_a, asset=ns.asset)
+    ns.asset.reviews.update(reviewed_by=None)
+    client.force_login(ns.rep_a1)
+    page = client.get(reverse("assets:detail", args=[ns.asset.pk]))
+    assert page.status_code == 200
+    assert b"No active reviewer" in page.content
+    library_page = client.get(reverse("assets:library"))
+    assert library_page.status_code == 200 and b"no active reviewer" in library_page.content
+    # A reviewer who left the team is named, and flagged the same way.
+    Asset.objects.filter(pk=ns.asset.pk).update(reviewer=ns.rep_b)
+    page = client.get(reverse("assets:detail", args=[ns.asset.pk]))
+    assert b"No active reviewer" in page.content
+    Asset.objects.filter(pk=ns.asset.pk).update(reviewer=ns.rep_a2)
+    assert b"No active reviewer" not in client.get(page.request["PATH_INFO"]).content

@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from funnel.assets import selectors, services
 from funnel.assets.models import Asset, AssetVersion, ProposalState
 from funnel.tasks import asset_reviews_due
+from streams.models import Membership
 from tests.funnel.assets.conftest import upload
 
 
@@ -178,3 +179,26 @@ def test_beat_runs_the_review_emails_hourly(settings) -> None:
 
     app.loader.import_default_modules()
     assert "funnel.tasks.asset_reviews_due" in app.tasks
+
+
+def test_a_reviewer_who_left_the_team_or_was_deactivated_is_not_emailed(team_setup) -> None:
+    ns = team_setup
+    for person in (ns.rep_a1, ns.rep_a2):
+        person.email = f"{person.username}@example.com"
+        person.save()
+    with time_machine.travel(ns.t, tick=False):
+        left = _asset(ns, reviewer=ns.rep_a1, review_interval_days=10)
+        gone = _asset(ns, reviewer=ns.rep_a2, review_interval_days=10)
+    Membership.objects.filter(user=ns.rep_a1, team=ns.team_a).delete()
+    ns.rep_a2.is_active = False
+    ns.rep_a2.save()
+    assert not left.reviewer_active and not gone.reviewer_active
+    with time_machine.travel(ns.t + timedelta(days=11), tick=False):
+        assert asset_reviews_due.delay().get() == 0
+        assert mail.outbox == []
+        # Still unclaimed: once the manager names a member, that reviewer is told.
+        services.asset_update(user=ns.manager_a, asset=left, reviewer=ns.manager_a)
+        ns.manager_a.email = "manager@example.com"
+        ns.manager_a.save()
+        assert asset_reviews_due.delay().get() == 1
+    assert [m.to for m in mail.outbox] == [["manager@example.com"]]
