@@ -55,27 +55,46 @@ class Deviation:
         return (self.kind, self.source, self.target)
 
 
-def deviations(trace: Trace, steps: list[MapStep]) -> list[Deviation]:
-    """The deviations of one trace, in path order."""
-    order = {s.id: s.order for s in steps}
-    by_order = [s.id for s in sorted(steps, key=lambda s: s.order)]
+@dataclass(frozen=True)
+class MapOrder:
+    """The map's order, worked out once for every trace of a view."""
+
+    #: Step id -> its place (0 first).
+    place: dict[int, int]
+    #: Step ids in the map's order.
+    ids: list[int]
+
+    @classmethod
+    def of(cls, steps: list[MapStep]) -> MapOrder:
+        return cls(
+            {s.id: s.order for s in steps}, [s.id for s in sorted(steps, key=lambda s: s.order)]
+        )
+
+
+def deviations(
+    trace: Trace, steps: list[MapStep], order: MapOrder | None = None
+) -> list[Deviation]:
+    """The deviations of one trace, in path order (``order``: the map's, when already
+    worked out)."""
+    known = order or MapOrder.of(steps)
+    place, by_order, last_place = known.place, known.ids, len(known.ids) - 1
     found: list[Deviation] = []
     visited: set[int] = set()
     furthest = -1
     for i, step in enumerate(trace.steps):
         source = trace.steps[i - 1] if i else None
-        place = order[step]
+        here = place[step]
         if step in visited:
             found.append(Deviation("reentry", source, step, i, trace.entered[i]))
-        elif place < furthest:
+        elif here < furthest:
             found.append(Deviation("out_of_order", source, step, i, trace.entered[i]))
-        elif place > furthest + 1:
-            skipped = tuple(by_order[furthest + 1 : place])
+        elif here > furthest + 1:
+            skipped = tuple(by_order[furthest + 1 : here])
             found.append(Deviation("skip", source, step, i, trace.entered[i], skipped))
         visited.add(step)
-        furthest = max(furthest, place)
+        furthest = max(furthest, here)
     last = trace.steps[-1]
-    if trace.status == "won" and order[last] != len(steps) - 1:
+    if trace.status == "won" and place[last] != last_place:
         moment = trace.closed_at or trace.entered[-1]
         found.append(Deviation("early_end", last, None, len(trace.steps), moment))
     return found
@@ -128,7 +147,8 @@ def conformance(
     """The conformance of a view: ``summary``, ``catalogue`` (each kind and step pair with its
     count, deals, weekly trend and cost), ``by_kind``, ``by_step`` (the share of arrivals at
     each step that followed the map) and ``deals`` (the least fit, with their deviations)."""
-    per_trace = [(t, deviations(t, steps)) for t in traces]
+    map_order = MapOrder.of(steps)
+    per_trace = [(t, deviations(t, steps, map_order)) for t in traces]
     week_list = weeks(start, end)
     occurrences: Counter[Key] = Counter()
     with_deal: dict[Key, set[int]] = defaultdict(set)

@@ -61,6 +61,7 @@ def test_no_main_page_violates_the_content_security_policy(page: Page, demo):
         f"/dashboards/streams/{slug}/flow/",
         f"/dashboards/streams/{slug}/waste/",
         f"/dashboards/streams/{slug}/quality/",
+        f"/dashboards/streams/{slug}/discovery/",
         "/dashboards/teams/acme-sales/",
         "/kaizen/",
         f"/kaizen/{cycle.pk}/",

@@ -1,0 +1,106 @@
+"""Benchmark of process discovery on PostgreSQL (issue 18, "Speed").
+
+For each size (default about 100,000 and 1,000,000 visits) it seeds the demo stream with
+``seed_demo`` (replacing the demo team: use a database of its own), then, in a fresh process
+so that its peak memory is its own, computes the Discovery view of the default window (the
+last 90 days as of now) through its background job's body (``DISCOVERY.run``: read, compute,
+store), and, separately, the same over the whole history (every deal), which reads every
+visit. Target on the 2-core machine: the default window's job under 10 s at 1,000,000 visits.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/vsm_bench_discovery \\
+    python bench/discovery_bench.py [--sizes 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from common import child, peak_mib, postgres_migrated, run_as_child
+
+SCRIPT = str(Path(__file__).resolve())
+VISITS_PER_DEAL = 6.1  # the demo simulation's average path length
+
+
+def _stream():
+    from streams.models import StreamState, ValueStream
+    from vsm_project.demo import DEMO_TEAM_SLUG
+
+    return ValueStream.objects.get(team__slug=DEMO_TEAM_SLUG, state=StreamState.CURRENT)
+
+
+def child_seed(size: int) -> dict:
+    from django.db import connection
+
+    from vsm_project.demo import demo_seed
+
+    began = time.perf_counter()
+    result = demo_seed(deals=max(1, round(size / VISITS_PER_DEAL)))
+    seconds = time.perf_counter() - began
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE funnel_visit, funnel_deal")
+    return {"visits": result.visits, "deals": result.deals, "seconds": seconds}
+
+
+def _job(params: dict) -> dict:
+    from funnel.discovery.models import DiscoverySnapshot
+    from funnel.discovery.snapshots import DISCOVERY
+    from streams.models import Job
+    from streams.services import job_create
+
+    stream = _stream()
+    view, key, live = DISCOVERY.view_from_params(stream, params)
+    job = job_create(kind=DISCOVERY.job, params=DISCOVERY.job_params(stream, view, key, live))
+    began = time.perf_counter()
+    DISCOVERY.run(job_id=job.pk)
+    seconds = time.perf_counter() - began
+    result = DiscoverySnapshot.objects.get(stream=stream, view_key=key).result
+    assert Job.objects.get(pk=job.pk).state == "done"
+    return {
+        "seconds": seconds,
+        "deals": result["variants"]["deals"],
+        "visits": sum(s["arrivals"] for s in result["conformance"]["by_step"]),
+        "variants": result["variants"]["count"],
+        "edges": len(result["graph"]["edges"]),
+        "peak_mib": peak_mib(),
+    }
+
+
+def child_default(size: int) -> dict:
+    return _job({})
+
+
+def child_history(size: int) -> dict:
+    return _job({"start": "1970-01-01", "end": "2100-01-01"})
+
+
+CHILDREN = {"seed": child_seed, "default": child_default, "history": child_history}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--child")
+    parser.add_argument("--size", type=int, default=0)
+    parser.add_argument("--sizes", default="100000,1000000")
+    args = parser.parse_args()
+    if run_as_child(CHILDREN, args.child, args.size):
+        return
+    postgres_migrated(SCRIPT)
+    for size in [int(s) for s in args.sizes.split(",")]:
+        seeded = child(SCRIPT, "seed", str(size))
+        print(
+            f"seeded {seeded['visits']:,} visits, {seeded['deals']:,} deals in "
+            f"{seeded['seconds']:.1f} s"
+        )
+        for name in ("default", "history"):
+            found = child(SCRIPT, name, str(size))
+            print(
+                f"  {name:8} {found['seconds']:6.2f} s  {found['deals']:,} deals, "
+                f"{found['visits']:,} visits, {found['variants']:,} variants, "
+                f"{found['edges']} edges, peak {found['peak_mib']:.0f} MiB"
+            )
+
+
+if __name__ == "__main__":
+    main()
