@@ -89,21 +89,51 @@ def csrf_field(request: HttpRequest) -> str:
 _VISIT, _URL, _LEAD = "__visit__", "__decide_url__", "__lead_name__"
 
 
+#: A stand-in for the page's CSRF field in the kept turn-down forms.
+_CSRF = "__csrf_input__"
+#: The turn-down forms as rendered, by everything they are rendered from (:func:`_forms_key`):
+#: the same for every read of the board until a reason or the waterfall changes. Per process.
+_KEPT: dict[tuple, list[dict]] = {}
+_KEPT_MAX = 256
+
+
 def turn_down_forms(
     stream: ValueStream, recycle_on: bool, can_manage: bool, *, csrf_input: str, chosen
 ) -> list[dict]:
     """The ways of turning a lead down on the board: each with its reason buttons, and its
     whole form (_turn_down.html) rendered once for the page with stand-ins for the row's
     visit, link and lead name, which :func:`turn_down_form_html` fills in per row (a row's forms
-    differ only by them; rendering them per row was most of the board's time)."""
+    differ only by them; rendering them per row was most of the board's time). Rendered once
+    per process for the same reasons, stream, rights and chosen hand-off, and kept; the
+    page's CSRF field is put in per read."""
+    found = list(reasons_of(stream).order_by("position", "id"))
+    key = (
+        stream.pk,
+        stream.slug,
+        recycle_on,
+        can_manage,
+        chosen,
+        tuple((r.pk, r.kind, r.label) for r in found),
+    )
+    kept = _KEPT.get(key)
+    if kept is None:
+        if len(_KEPT) >= _KEPT_MAX:
+            _KEPT.clear()
+        kept = _KEPT[key] = _render_turn_downs(stream, found, recycle_on, can_manage, chosen)
+    return [{**t, "html": mark_safe(t["html"].replace(_CSRF, csrf_input))} for t in kept]
+
+
+def _render_turn_downs(
+    stream: ValueStream, found: list, recycle_on: bool, can_manage: bool, chosen
+) -> list[dict]:
     reasons: dict[str, list] = {kind: [] for kind in ReasonKind.values}
-    for reason in reasons_of(stream).order_by("position", "id"):
+    for reason in found:
         reasons[reason.kind].append(reason)
     kinds = [("reject", "Reject")]
     if recycle_on:
         kinds.append(("recycle", "Recycle"))
     kinds.append(("disqualify", "Disqualify"))
-    found = []
+    made = []
     stand_in = {
         "row": {"visit_id": _VISIT, "deal_name": _LEAD},
         "decide_url": _URL,
@@ -126,10 +156,10 @@ def turn_down_forms(
         }
         t["html"] = render_to_string(
             "funnel/leads/_turn_down.html",
-            {"item": stand_in, "t": t, "csrf_input": csrf_input, "chosen": chosen},
+            {"item": stand_in, "t": t, "csrf_input": mark_safe(_CSRF), "chosen": chosen},
         )
-        found.append(t)
-    return found
+        made.append(t)
+    return made
 
 
 def turn_down_form_html(turn_downs: list[dict], item: dict) -> str:
