@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
+from django.shortcuts import get_object_or_404
 
 from streams.metrics import MapSummary, StepFigures, map_summary
 from streams.models import FunnelStage, Membership, Role, Team, ValueStream
@@ -69,6 +70,16 @@ def require_stream_edit(user: User, stream: ValueStream, refusal: str) -> None:
     the check of the services that only the team's managers call."""
     if not stream_can_edit(user=user, stream=stream):
         raise PermissionDenied(refusal)
+
+
+def visible_stream(user: User, slug: str, *, refusal: str = "") -> ValueStream:
+    """The stream ``slug`` among those ``user`` sees (:func:`streams_visible_to`), else
+    ``Http404``; with ``refusal``, one the user also edits (:func:`require_stream_edit`): how a
+    stream's pages look up the stream of their URL."""
+    stream = get_object_or_404(streams_visible_to(user), slug=slug)
+    if refusal:
+        require_stream_edit(user, stream, refusal)
+    return stream
 
 
 def home_memberships(user: User) -> list[dict]:

@@ -6,6 +6,8 @@ form is shown again with the reason next to its field (status 400)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -304,28 +306,40 @@ def asset_review_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def asset_retire_view(request: HttpRequest, pk: int) -> HttpResponse:
-    asset = _asset(request, pk)
-    if request.POST.get("confirmed") != "1":
-        return _confirm_page(request, asset, "retire")
-    return _button(
+    return _confirmed_button(
         request,
-        asset,
-        lambda: services.asset_retire(user=request.user, asset=asset),
-        f"Retired “{asset.title}”: it left the steps; its history is kept.",
+        pk,
+        "retire",
+        services.asset_retire,
+        lambda asset: f"Retired “{asset.title}”: it left the steps; its history is kept.",
     )
 
 
 @require_POST
 def asset_restore_view(request: HttpRequest, pk: int) -> HttpResponse:
+    return _confirmed_button(
+        request,
+        pk,
+        "restore",
+        services.asset_restore,
+        lambda asset: f"Restored “{asset.title}”.",
+    )
+
+
+def _confirmed_button(
+    request: HttpRequest,
+    pk: int,
+    action: str,
+    service: Callable[..., Asset],
+    done: Callable[[Asset], str],
+) -> HttpResponse:
+    """A button that asks first (retire, restore: ``action``): its confirmation page until the
+    post says ``confirmed=1``, then ``service(user, asset)`` as :func:`_button` calls it."""
     asset = _asset(request, pk)
     if request.POST.get("confirmed") != "1":
-        return _confirm_page(request, asset, "restore")
-    return _button(
-        request,
-        asset,
-        lambda: services.asset_restore(user=request.user, asset=asset),
-        f"Restored “{asset.title}”.",
-    )
+        return _confirm_page(request, asset, action)
+    message = done(asset)
+    return _button(request, asset, lambda: service(user=request.user, asset=asset), message)
 
 
 def _confirm_page(request: HttpRequest, asset: Asset, action: str) -> HttpResponse:

@@ -7,7 +7,6 @@ shown again with the reason next to its field (status 400)."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -27,16 +26,12 @@ from funnel.qualification.services import (
 )
 from streams.forms import confirmed_post, form_submit
 from streams.models import ValueStream
-from streams.selectors import stream_can_edit, streams_visible_to
+from streams.selectors import stream_can_edit, visible_stream
 
 _EDIT_FIELDS = ("name", "question", "scale", "met_level", "known_by", "weight")
 
 
-def _stream(request: HttpRequest, slug: str, *, edit: bool = False) -> ValueStream:
-    stream = get_object_or_404(streams_visible_to(request.user), slug=slug)
-    if edit and not stream_can_edit(user=request.user, stream=stream):
-        raise PermissionDenied("Only the team's managers change its qualification criteria.")
-    return stream
+_MANAGERS = "Only the team's managers change its qualification criteria."
 
 
 def _criterion(stream: ValueStream, pk: int) -> Criterion:
@@ -67,13 +62,13 @@ def _page(request: HttpRequest, stream: ValueStream, status: int = 200, **forms)
 
 
 def criteria_page(request: HttpRequest, slug: str) -> HttpResponse:
-    return _page(request, _stream(request, slug))
+    return _page(request, visible_stream(request.user, slug))
 
 
 def criteria_preset(request: HttpRequest, slug: str) -> HttpResponse:
     """Start from a preset. When that retires criteria with scores, a page names them and asks
     to confirm first."""
-    stream = _stream(request, slug, edit=True)
+    stream = visible_stream(request.user, slug, refusal=_MANAGERS)
     form = PresetForm(request.POST or None)
     if request.method != "POST" or not form.is_valid():
         return _page(
@@ -109,7 +104,7 @@ def criteria_preset(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_POST
 def criterion_add(request: HttpRequest, slug: str) -> HttpResponse:
-    stream = _stream(request, slug, edit=True)
+    stream = visible_stream(request.user, slug, refusal=_MANAGERS)
     form = CriterionForm(request.POST, stream=stream)
     added, criterion = form_submit(
         form,
@@ -125,7 +120,7 @@ def criterion_add(request: HttpRequest, slug: str) -> HttpResponse:
 
 def criterion_edit(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """Edit one criterion; a change of meaning of a scored criterion makes a new version."""
-    stream = _stream(request, slug, edit=True)
+    stream = visible_stream(request.user, slug, refusal=_MANAGERS)
     criterion = _criterion(stream, pk)
     initial = {name: getattr(criterion, name) for name in _EDIT_FIELDS}
     form = CriterionForm(request.POST or None, stream=stream, initial=initial)
@@ -156,7 +151,7 @@ def criterion_edit(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 def _button(request: HttpRequest, slug: str, pk: int, call, done: str) -> HttpResponse:
     """A retire or restore button: one service call, its refusal as a message."""
-    stream = _stream(request, slug, edit=True)
+    stream = visible_stream(request.user, slug, refusal=_MANAGERS)
     criterion = _criterion(stream, pk)
     ran, _, error = confirmed_post(request, lambda: call(criterion=criterion, user=request.user))
     if ran:
@@ -179,7 +174,7 @@ def criterion_restore_view(request: HttpRequest, slug: str, pk: int) -> HttpResp
 @require_POST
 def criterion_move(request: HttpRequest, slug: str) -> HttpResponse:
     """Move one criterion up or down the order."""
-    stream = _stream(request, slug, edit=True)
+    stream = visible_stream(request.user, slug, refusal=_MANAGERS)
     active = Criterion.objects.filter(criteria_set__stream=stream, retired_at__isnull=True)
     form = ReorderForm(request.POST, criteria=active)
     if not form.is_valid():

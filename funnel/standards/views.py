@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from django import forms as django_forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -31,20 +31,15 @@ from funnel.standards.services import (
 from streams.forms import form_submit
 from streams.ids import parse_id
 from streams.models import ProcessStep, ValueStream
-from streams.selectors import stream_can_edit, streams_visible_to
+from streams.selectors import stream_can_edit, visible_stream
 
-
-def _stream(request: HttpRequest, slug: str, *, edit: bool = False) -> ValueStream:
-    stream = get_object_or_404(streams_visible_to(request.user), slug=slug)
-    if edit and not stream_can_edit(user=request.user, stream=stream):
-        raise PermissionDenied("Only the team's managers change a step's standard work.")
-    return stream
+_MANAGERS = "Only the team's managers change a step's standard work."
 
 
 def standards_page(
     request: HttpRequest, slug: str, *, status: int = 200, failed: tuple | None = None
 ) -> HttpResponse:
-    stream = _stream(request, slug)
+    stream = visible_stream(request.user, slug)
     can_edit = stream_can_edit(user=request.user, stream=stream)
     rows = []
     for standard in stream_standards(stream):
@@ -99,7 +94,7 @@ def _step_form(
     """Post one of a step's forms (``kind``: "item" or "asset"): ``save(step, data)`` (one
     service call), then back to the step with ``done``; else the page again (400) with the
     form and its errors at its step."""
-    stream = _stream(request, slug, edit=True)
+    stream = visible_stream(request.user, slug, refusal=_MANAGERS)
     step = get_object_or_404(stream.steps, pk=step_id)
     form = make_form(stream)
     ok, _ = form_submit(form, lambda data: save(step, data))
@@ -124,7 +119,7 @@ def item_add_view(request: HttpRequest, slug: str, step_id: int) -> HttpResponse
 
 @require_POST
 def item_retire_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    stream = _stream(request, slug, edit=True)
+    stream = visible_stream(request.user, slug, refusal=_MANAGERS)
     item = get_object_or_404(ChecklistItem, pk=pk, step__stream=stream)
     item_retire(user=request.user, item=item)
     messages.success(request, f"“{item.text}” retired; the ticks it had stay.")
@@ -148,7 +143,7 @@ def step_asset_add_view(request: HttpRequest, slug: str, step_id: int) -> HttpRe
 
 @require_POST
 def step_asset_remove_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    stream = _stream(request, slug, edit=True)
+    stream = visible_stream(request.user, slug, refusal=_MANAGERS)
     link = get_object_or_404(StepAsset, pk=pk, step__stream=stream)
     step_asset_remove(user=request.user, link=link)
     messages.success(request, "Asset removed from the step's standard work.")

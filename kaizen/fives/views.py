@@ -33,11 +33,11 @@ from kaizen.fives.services import (
 )
 from streams.forms import form_submit
 from streams.models import ValueStream
-from streams.selectors import streams_visible_to
+from streams.selectors import visible_stream
 
 
 def _stream(request: HttpRequest, slug: str, *, run: bool = False) -> ValueStream:
-    stream = get_object_or_404(streams_visible_to(request.user), slug=slug)
+    stream = visible_stream(request.user, slug)
     if run and not fives_can_run(user=request.user, stream=stream):
         raise PermissionDenied("Only the team's managers run 5S audits and edit their questions.")
     return stream
