@@ -185,6 +185,12 @@ VSM_IMPORT_MAX_COLUMNS = env.int("VSM_IMPORT_MAX_COLUMNS", default=500)
 VSM_IMPORT_CHECK_INLINE_BYTES = env.int("VSM_IMPORT_CHECK_INLINE_BYTES", default=2 * 1024 * 1024)
 # Uploads above this spill to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# An asset file stops being kept as soon as it passes ASSETS_MAX_BYTES (funnel/assets/uploads.py).
+FILE_UPLOAD_HANDLERS = [
+    "funnel.assets.uploads.AssetUploadLimit",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # --- Celery -------------------------------------------------------------------------------
 # Without REDIS_URL every task runs eagerly, in-process, so development needs no broker.
