@@ -5,6 +5,8 @@ its figure drawn from those rows. The directly-follows graph itself is the SVG o
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from funnel.dashboards.charts.common import (
     BLUE,
     GREY,
@@ -479,9 +481,78 @@ def deals_chart(result: dict, deal_url=None) -> Chart:
     )
 
 
+def design_chart(result: dict) -> Chart:
+    """Discovered against designed: each move the map draws (one step to the next) with the
+    moves the deals made there, zero included; each move the deals made that the map does
+    not draw; each step nobody reached."""
+    names = _names(result)
+    steps = sorted(result.get("steps") or [], key=lambda s: s["order"])
+    made = {(e["source"], e["target"]): e for e in result["graph"]["edges"]}
+    arrivals = {s["step"]: s["arrivals"] for s in result["conformance"]["by_step"]}
+    rows = []
+    for a, b in pairwise(steps):
+        edge = made.get((a["id"], b["id"]))
+        rows.append(
+            [
+                f"{a['name']} → {b['name']}",
+                "designed",
+                edge["transitions"] if edge else 0,
+                edge["deals"] if edge else 0,
+            ]
+        )
+    for (a, b), edge in made.items():
+        if edge["kind"] != "forward":
+            rows.append(
+                [
+                    f"{names.get(a)} → {names.get(b)}",
+                    f"not on the map ({KIND_WORDS[edge['kind']]})",
+                    edge["transitions"],
+                    edge["deals"],
+                ]
+            )
+    for step in steps:
+        if not arrivals.get(step["id"]):
+            rows.append([step["name"], "step nobody reached", 0, 0])
+    chart = Chart(
+        key="design",
+        title="Discovered against designed",
+        units="moves; deals",
+        how_to_read=(
+            "The moves the map draws (each step to the next) with how many the deals made, "
+            "none included; then the moves the deals made that the map does not draw (skips, "
+            "moves back, repeats) and the steps no deal of the view reached."
+        ),
+        as_of=as_of(result),
+        columns=["move_or_step", "on_the_map", "moves", "deals"],
+        rows=rows,
+        wide=True,
+    )
+    if not result["variants"]["deals"]:
+        return chart.empty_because("No deal started in this window.")
+    labels = [r[0] for r in rows]
+    return chart.plotted(
+        _hbars(
+            labels,
+            [
+                _bars(
+                    "moves",
+                    labels,
+                    [r[2] for r in rows],
+                    marker={"color": [BLUE if r[1] == "designed" else VERMILLION for r in rows]},
+                    customdata=[r[1] for r in rows],
+                    hovertemplate="%{y} (%{customdata}): %{x:,}<extra></extra>",
+                )
+            ],
+            label="Moves the map draws (blue) and moves it does not (vermillion)",
+            xaxis={"title": {"text": "moves"}},
+        )
+    )
+
+
 def discovery_charts(result: dict, deal_url=None) -> list[Chart]:
     return [
         edges_chart(result),
+        design_chart(result),
         variants_chart(result, deal_url),
         rework_chart(result),
         catalogue_chart(result),

@@ -30,7 +30,7 @@ def test_page_draws_the_graph_tables_and_accept_form(client, ns):
     assert '<svg xmlns="http://www.w3.org/2000/svg" class="dfg"' in html
     assert html.count('class="dfg-edge') == 8
     assert 'class="dfg-edge dfg-back"' in html and 'class="dfg-edge dfg-self"' in html
-    for key in ("variants", "rework", "deviations", "trend", "steps", "deals"):
+    for key in ("design", "variants", "rework", "deviations", "trend", "steps", "deals"):
         assert f'id="chart-{key}"' in html
     assert "Skipped steps: Lead → Demo" in html
     assert 'action="/dashboards/streams/' in html and "Accept<span" in html
@@ -56,6 +56,16 @@ def test_csv_of_a_table(client, ns):
     assert lines[1].startswith("#1,Lead → Qualify → Demo → Proposal → Close,2,")
     graph = reverse("dashboards:discovery_csv", args=[ns.stream.slug, "graph"])
     assert client.get(f"{graph}?{VIEW}").status_code == 200
+    design = reverse("dashboards:discovery_csv", args=[ns.stream.slug, "design"])
+    rows = client.get(f"{design}?{VIEW}").content.decode().splitlines()
+    # The four designed moves, then the four the map does not draw.
+    assert rows[1:5] == [
+        "Lead → Qualify,designed,4,4",
+        "Qualify → Demo,designed,6,5",
+        "Demo → Proposal,designed,5,4",
+        "Proposal → Close,designed,4,4",
+    ]
+    assert len(rows) == 9 and "Lead → Demo,not on the map (further on),2,2" in rows
     missing = reverse("dashboards:discovery_csv", args=[ns.stream.slug, "nope"])
     assert client.get(f"{missing}?{VIEW}").status_code == 404
 
