@@ -257,11 +257,19 @@ def asset_versions(asset: Asset, user: User) -> list[AssetVersion]:
     )
 
 
-def usage_by_user(asset: Asset) -> list[dict]:
-    """How often each person used the asset, most first."""
+def usage_own_only(user: User, team_id: int) -> bool:
+    """A rep sees usage per person only for themselves, as in the Usage and outcome report
+    (``funnel.assets.outcomes.sees_every_rep``); managers, leadership and admins see everyone."""
+    return not (user.is_staff or role_in_team(user, team_id) != Role.REP)
+
+
+def usage_by_user(asset: Asset, user: User) -> list[dict]:
+    """How often each person used the asset, most first; a rep gets only their own row."""
+    usages = AssetUsage.objects.filter(asset=asset)
+    if usage_own_only(user, asset.team_id):
+        usages = usages.filter(user=user)
     return list(
-        AssetUsage.objects.filter(asset=asset)
-        .values("user__username", "user__first_name", "user__last_name")
+        usages.values("user__username", "user__first_name", "user__last_name")
         .annotate(uses=Count("id"), last=Max("used_at"))
         .order_by("-uses", "user__username")
     )

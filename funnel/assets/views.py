@@ -152,7 +152,8 @@ def asset_detail(request: HttpRequest, pk: int, **forms) -> HttpResponse:
             "attachments": AssetStep.objects.filter(asset=asset).select_related(
                 "step", "step__stream"
             ),
-            "usage": selectors.usage_by_user(asset),
+            "usage": selectors.usage_by_user(asset, user),
+            "usage_own_only": selectors.usage_own_only(user, asset.team_id),
             "use_count": AssetUsage.objects.filter(asset=asset).count(),
             "reviews": AssetReview.objects.filter(asset=asset).select_related(
                 "reviewed_by", "version"

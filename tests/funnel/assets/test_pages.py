@@ -180,3 +180,21 @@ def test_an_asset_without_owner_or_reviewer_renders_and_says_nobody_reviews_it(
     assert b"No active reviewer" in page.content
     Asset.objects.filter(pk=ns.asset.pk).update(reviewer=ns.rep_a2)
     assert b"No active reviewer" not in client.get(page.request["PATH_INFO"]).content
+
+
+def test_a_rep_sees_only_their_own_usage_row_as_in_the_outcome_report(client, library) -> None:
+    ns = library
+    services.usage_record(user=ns.rep_a1, asset=ns.asset, deal=ns.deal_a1)
+    services.usage_record(user=ns.rep_a2, asset=ns.asset, deal=ns.deal_a2)
+    url = reverse("assets:detail", args=[ns.asset.pk])
+    client.force_login(ns.rep_a1)
+    page = client.get(url).content.decode()
+    usage = page[page.index('id="usage"') : page.index("</section>", page.index('id="usage"'))]
+    one, two = ns.rep_a1.get_full_name(), ns.rep_a2.get_full_name()
+    assert one in usage and two not in usage
+    assert "Used on 2 deals by the team; below, your own use" in usage
+    for viewer in (ns.manager_a, ns.leader_a):
+        client.force_login(viewer)
+        page = client.get(url).content.decode()
+        usage = page[page.index('id="usage"') : page.index("</section>", page.index('id="usage"'))]
+        assert one in usage and two in usage and "your own use" not in usage
