@@ -35,6 +35,8 @@ KINDS = {
 }
 #: How many of the least fit deals the result lists with their deviations.
 DEALS_LISTED = 100
+#: The weekly trend covers at most the window's last this many weeks (ten years).
+TREND_WEEKS = 520
 
 Key = tuple[str, int | None, int | None]
 
@@ -149,7 +151,7 @@ def conformance(
     each step that followed the map) and ``deals`` (the least fit, with their deviations)."""
     map_order = MapOrder.of(steps)
     per_trace = [(t, deviations(t, steps, map_order)) for t in traces]
-    week_list = weeks(start, end)
+    week_list = weeks(max(start, end - timedelta(weeks=TREND_WEEKS)), end)
     occurrences: Counter[Key] = Counter()
     with_deal: dict[Key, set[int]] = defaultdict(set)
     trend: dict[Key, Counter[str]] = defaultdict(Counter)

@@ -57,3 +57,10 @@ def test_schema_lists_the_three_operations(ns):
         assert operation["operationId"] == f"streams_discovery_{part}_retrieve"
     catalogue = schema["components"]["schemas"]["DiscoveryCatalogue"]["properties"]
     assert "with" in catalogue and "without" in catalogue
+
+
+def test_a_window_of_a_century_lists_ten_years_of_weeks(ns):
+    found = _get(ns, ns.manager, "deviations", start="1970-01-01", end="2100-01-01")
+    assert found.status_code == 200, found.content
+    catalogue = found.json()["result"]["conformance"]["catalogue"]
+    assert len(catalogue[0]["weeks"]) == 521  # the last 520 weeks, and the one it ends in
