@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from funnel.api.viewsets import ListAnsweringViewSet, object_errors, post_actions
 from funnel.assets.models import Asset
+from funnel.assets.outcomes_api import _WINDOW, _window
 from funnel.eventlog.selectors import deals_visible_to
 from funnel.models import Deal
 from funnel.standards.models import ChecklistItem, ChecklistTick, StepAsset
@@ -298,13 +299,17 @@ class StreamStandardsView(APIView):
         "with a checklist, the deals that reached it while it had one, those with every item "
         "ticked (adherence, Wilson interval), and the win rate of the closed ones with and "
         "without the whole checklist (Wilson intervals, Newcombe's difference, Fisher's p), "
-        "as the qualification lab computes them. An association, not proof.",
+        "as the qualification lab computes them. An association, not proof. Only the deals "
+        "still open or closed in the window (closing dates, the last 365 days by default, as "
+        "the asset outcome report) count.",
+        parameters=_WINDOW,
         responses={
             200: StepStandardSerializer(many=True),
+            400: OpenApiResponse(description="A date of the window is wrong (the field named)."),
             404: OpenApiResponse(description="No such stream among those you can see."),
         },
     )
     def get(self, request: Request, pk: int) -> Response:
         stream = get_object_or_404(streams_visible_to(request.user), pk=pk)
-        rows = [_row(s) for s in stream_standards(stream)]
+        rows = [_row(s) for s in stream_standards(stream, _window(request))]
         return Response(StepStandardSerializer(rows, many=True).data)

@@ -15,6 +15,14 @@ class ItemForm(forms.Form):
     )
 
 
+class ItemEditForm(forms.Form):
+    text = forms.CharField(
+        label="Reword",
+        max_length=200,
+        help_text="Say the same thing better; to change the rule, retire it and add another.",
+    )
+
+
 class StepAssetForm(forms.Form):
     asset = forms.ModelChoiceField(
         label="Asset it relies on", queryset=Asset.objects.none(), empty_label="Choose an asset"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Min, Q, QuerySet
 from django.urls import NoReverseMatch, reverse
 
+from funnel.assets.outcomes import Window
 from funnel.eventlog.selectors import deal_can_edit, deals_visible_to
 from funnel.models import Deal, DealStatus, Visit
 from funnel.standards.metrics import Adherence, adherence
@@ -59,9 +60,10 @@ class StepStandard:
     figures: Adherence | None
 
 
-def stream_standards(stream: ValueStream) -> list[StepStandard]:
+def stream_standards(stream: ValueStream, window: Window | None = None) -> list[StepStandard]:
     """Each step of ``stream`` with its active checklist, the assets it relies on and, when it
-    has a checklist, its adherence figures."""
+    has a checklist, its adherence figures over ``window`` (closing dates; all time when
+    None)."""
     steps = list(stream.steps.order_by("position"))
     items: dict[int, list[ChecklistItem]] = {}
     for item in ChecklistItem.objects.filter(step__stream=stream, retired_at__isnull=True):
@@ -74,18 +76,19 @@ def stream_standards(stream: ValueStream) -> list[StepStandard]:
             step=step,
             items=items.get(step.pk, []),
             assets=assets.get(step.pk, []),
-            figures=step_adherence(step) if items.get(step.pk) else None,
+            figures=step_adherence(step, window) if items.get(step.pk) else None,
         )
         for step in steps
     ]
 
 
-def step_adherence(step: ProcessStep) -> Adherence:
+def step_adherence(step: ProcessStep, window: Window | None = None) -> Adherence:
     """The adherence of ``step``'s active checklist:
 
     - *reached*: deals with a visit to the step still open, or ended, when or after its first
       active item was written (a deal that left the step before there was a checklist could
-      not follow it);
+      not follow it); with a ``window`` (closing dates ``[start, end)``, as the asset library's
+      Usage and outcome report), only the deals still open or closed in it;
     - *complete*: of those, deals with a tick on every active item;
     - the closed deals among *reached*, won or lost, with and without the complete checklist.
     """
@@ -94,9 +97,14 @@ def step_adherence(step: ProcessStep) -> Adherence:
     count = active.count()
     if first is None:
         return adherence(reached=set(), complete=set(), outcomes={})
+    visits = Visit.objects.filter(step=step)
+    if window is not None:
+        visits = visits.filter(
+            Q(deal__status=DealStatus.OPEN)
+            | Q(deal__closed_at__gte=window.start, deal__closed_at__lt=window.end)
+        )
     reached = set(
-        Visit.objects.filter(step=step)
-        .filter(Q(exited_at__isnull=True) | Q(exited_at__gte=first))
+        visits.filter(Q(exited_at__isnull=True) | Q(exited_at__gte=first))
         .values_list("deal_id", flat=True)
         .distinct()
     )

@@ -11,6 +11,11 @@ urlpatterns = [
         name="item_add",
     ),
     path(
+        "streams/<slug:slug>/standards/items/<int:pk>/edit/",
+        views.item_edit_view,
+        name="item_edit",
+    ),
+    path(
         "streams/<slug:slug>/standards/items/<int:pk>/retire/",
         views.item_retire_view,
         name="item_retire",

@@ -14,16 +14,18 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from funnel.assets.outcomes import default_window, window_from
 from funnel.dashboards.charts.quality import interval_pct
 from funnel.deals.views import deal_page
 from funnel.eventlog.selectors import deals_visible_to
-from funnel.standards.forms import ItemForm, StepAssetForm
+from funnel.standards.forms import ItemEditForm, ItemForm, StepAssetForm
 from funnel.standards.metrics import Adherence
 from funnel.standards.models import ChecklistItem, StepAsset
 from funnel.standards.selectors import asset_url, stream_standards
 from funnel.standards.services import (
     item_add,
     item_retire,
+    item_update,
     step_asset_add,
     step_asset_remove,
     ticks_set,
@@ -41,8 +43,13 @@ def standards_page(
 ) -> HttpResponse:
     stream = visible_stream(request.user, slug)
     can_edit = stream_can_edit(user=request.user, stream=stream)
+    errors: dict[str, list[str]] = {}
+    try:
+        window = window_from(request.GET)
+    except ValidationError as exc:
+        errors, window = exc.message_dict, default_window()
     rows = []
-    for standard in stream_standards(stream):
+    for standard in stream_standards(stream, window):
         for link in standard.assets:
             link.url = asset_url(link)
         step_id = standard.step.pk
@@ -51,9 +58,19 @@ def standards_page(
         if failed and failed[1] == step_id:
             item_form = failed[2] if failed[0] == "item" else item_form
             asset_form = failed[2] if failed[0] == "asset" else asset_form
+        items = [
+            (
+                item,
+                failed[2]
+                if failed and failed[0] == "edit" and failed[3] == item.pk
+                else ItemEditForm(initial={"text": item.text}, auto_id=f"edit{item.pk}_%s"),
+            )
+            for item in standard.items
+        ]
         rows.append(
             {
                 "standard": standard,
+                "items": items,
                 "item_form": item_form,
                 "asset_form": asset_form,
                 "shown": _shown(standard.figures),
@@ -62,8 +79,16 @@ def standards_page(
     return render(
         request,
         "funnel/standards/page.html",
-        {"stream": stream, "rows": rows, "can_edit": can_edit},
-        status=status,
+        {
+            "stream": stream,
+            "rows": rows,
+            "can_edit": can_edit,
+            "window": window,
+            "start": request.GET.get("start", window.params()["start"]),
+            "end": request.GET.get("end", window.params()["end"]),
+            "errors": errors,
+        },
+        status=400 if errors else status,
     )
 
 
@@ -115,6 +140,21 @@ def item_add_view(request: HttpRequest, slug: str, step_id: int) -> HttpResponse
         lambda step, data: item_add(user=request.user, step=step, text=data["text"]),
         "Item added to {step}.",
     )
+
+
+@require_POST
+def item_edit_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """Reword a checklist item (its ticks stay); a refused text comes back at its item (400)."""
+    stream = visible_stream(request.user, slug, refusal=_MANAGERS)
+    item = get_object_or_404(ChecklistItem, pk=pk, step__stream=stream, retired_at__isnull=True)
+    form = ItemEditForm(request.POST, auto_id=f"edit{pk}_%s")
+    ok, _ = form_submit(
+        form, lambda data: item_update(user=request.user, item=item, text=data["text"])
+    )
+    if ok:
+        messages.success(request, "Item reworded; the ticks it had stay.")
+        return _back(stream, item.step_id)
+    return standards_page(request, slug, status=400, failed=("edit", item.step_id, form, pk))
 
 
 @require_POST

@@ -11,6 +11,7 @@ from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
 from funnel.assets.models import Asset
+from funnel.assets.outcomes import Window, default_window
 from funnel.models import Visit
 from funnel.standards.models import ChecklistItem, ChecklistTick, StepAsset
 from funnel.standards.selectors import step_adherence
@@ -186,3 +187,57 @@ def test_a_rep_ticks_the_checklist_on_the_deal_page_and_managers_edit_it(client,
     assert answer.status_code == 400 and not StepAsset.objects.exists()
     client.force_login(ns.manager_b)
     assert client.get(f"/streams/{slug}/standards/").status_code == 404
+
+
+def test_adherence_counts_the_deals_open_or_closed_in_the_window(api_client, client, team_setup):
+    ns = team_setup
+    step = ns.steps_a[1]
+    (a,) = _items(step, "Budget confirmed")
+    for outcome in ("won", "won", "lost"):
+        _deal(ns.stream_a, step, outcome=outcome, ticked=(a,))  # closed 14 days after creation
+    _deal(ns.stream_a, step, outcome="lost")
+    _deal(ns.stream_a, step, exited=False, ticked=(a,))
+    closed_in = Window(BASE_TIME - timedelta(days=30), BASE_TIME + timedelta(days=60))
+    f = step_adherence(step, closed_in)
+    assert (f.reached, f.complete, f.n_with, f.won_with, f.n_without) == (5, 4, 3, 2, 1)
+    later = Window(BASE_TIME + timedelta(days=400), BASE_TIME + timedelta(days=765))
+    f = step_adherence(step, later)  # only the open deal is left
+    assert (f.reached, f.complete, f.n_with, f.n_without) == (1, 1, 0, 0)
+
+    slug, url = ns.stream_a.slug, f"/api/streams/{ns.stream_a.pk}/standards/"
+    client.force_login(ns.rep_a1)
+    page = client.get(f"/streams/{slug}/standards/")
+    assert page.status_code == 200 and page.context["window"] == default_window()
+    page = client.get(f"/streams/{slug}/standards/", {"start": "2025-01-01", "end": "2025-03-01"})
+    row = next(r for r in page.context["rows"] if r["standard"].step == step)
+    assert row["standard"].figures.reached == 5
+    wrong = client.get(f"/streams/{slug}/standards/", {"start": "soon"})
+    assert wrong.status_code == 400 and b"Enter a date as YYYY-MM-DD." in wrong.content
+    api_client.force_authenticate(ns.rep_a1)
+    found = api_client.get(url, {"start": "2025-01-01", "end": "2025-03-01"}).json()
+    assert next(r for r in found if r["step"] == step.pk)["reached"] == 5
+    assert next(r for r in api_client.get(url).json() if r["step"] == step.pk)["reached"] == 1
+    bad = api_client.get(url, {"end": "x"})
+    assert bad.status_code == 400 and "end" in bad.json()
+
+
+def test_a_manager_rewords_an_item_on_the_page(client, team_setup):
+    ns = team_setup
+    step = ns.steps_a[0]
+    (a,) = _items(step, "Budget confirmd")
+    slug = ns.stream_a.slug
+    edit = f"/streams/{slug}/standards/items/{a.pk}/edit/"
+    client.force_login(ns.manager_a)
+    assert f'action="{edit}"'.encode() in client.get(f"/streams/{slug}/standards/").content
+    refused = client.post(edit, {"text": "  "})
+    assert refused.status_code == 400 and b"This field is required." in refused.content
+    a.refresh_from_db()
+    assert a.text == "Budget confirmd"
+    answer = client.post(edit, {"text": "Budget confirmed"})
+    assert answer.status_code == 302 and answer["Location"].endswith(f"#step-{step.pk}")
+    a.refresh_from_db()
+    assert a.text == "Budget confirmed"
+    client.force_login(ns.rep_a1)
+    assert client.post(edit, {"text": "Mine"}).status_code == 403
+    client.force_login(ns.manager_b)
+    assert client.post(edit, {"text": "Theirs"}).status_code == 404
