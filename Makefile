@@ -135,6 +135,9 @@ WORKING_BENCH_ARGS ?=
 LAB_BENCH_ARGS ?=
 
 LEADS_BENCH_ARGS ?=
+
+XES_BENCH_ARGS ?=
+
 DISCOVERY_BENCH_ARGS ?=
 
 bench: $(STAMP) ## Benchmarks on a PostgreSQL database of their own (DATABASE_URL=postgres://…; REDIS_URL for freshness): the import, the XES import against the CSV one, the export, the metrics engine, the working-time rewrite, the qualification lab, process discovery, the dashboards under load, the first dashboard on a slow phone, leads (board, queue, pull, the Leads job; last: it replaces the demo with 1,000,000 leads)

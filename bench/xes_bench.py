@@ -155,9 +155,12 @@ def measure(path: Path, stream_slug: str, format: str) -> dict:
 
 
 def cleanup() -> dict:
-    from funnel.models import Deal
+    from funnel.models import Deal, Visit
     from streams.models import Team
 
+    # The visits in one statement (the ORM's cascade would load 1.5 million of them first).
+    visits = Visit.objects.filter(deal__stream__team__slug=TEAM_SLUG)
+    visits._raw_delete(visits.db)
     Deal.objects.filter(stream__team__slug=TEAM_SLUG).delete()
     Team.objects.filter(slug=TEAM_SLUG).delete()
     return {}
