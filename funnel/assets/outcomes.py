@@ -41,6 +41,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from funnel.assets.models import Asset, AssetStep, AssetUsage, ProposalState
+from funnel.assets.selectors import active_attachments
 from funnel.metrics.engine import stream_basis, working_day_hours
 from funnel.metrics.query import ELAPSED, WORKING
 from funnel.metrics.sql import epoch_hours
@@ -462,9 +463,7 @@ def team_report(team: Team, window: Window, user: User) -> Report:
         key=lambda r: (-r["deals"], r["name"]),
     )
     used_ids = set(per_asset)
-    covered = AssetStep.objects.filter(
-        asset__state=ProposalState.ACCEPTED, asset__retired_at__isnull=True
-    ).values("step_id")
+    covered = active_attachments().values("step_id")
     steps_without = list(
         ProcessStep.objects.filter(stream__team=team, stream__state=StreamState.CURRENT)
         .filter(~Q(pk__in=covered))

@@ -275,15 +275,19 @@ def usage_by_user(asset: Asset, user: User) -> list[dict]:
     )
 
 
+def active_attachments(**where) -> QuerySet[AssetStep]:
+    """The attachments (filtered by ``where``) of accepted assets not retired: what a step
+    shows."""
+    return AssetStep.objects.filter(
+        asset__state=ProposalState.ACCEPTED, asset__retired_at__isnull=True, **where
+    )
+
+
 def step_assets(step_ids: list[int]) -> dict[int, list[Asset]]:
     """The active assets attached to each step, by title."""
     found: dict[int, list[Asset]] = defaultdict(list)
     links = (
-        AssetStep.objects.filter(
-            step_id__in=step_ids,
-            asset__state=ProposalState.ACCEPTED,
-            asset__retired_at__isnull=True,
-        )
+        active_attachments(step_id__in=step_ids)
         .select_related("asset")
         .order_by("asset__title", "asset_id")
     )
@@ -294,15 +298,7 @@ def step_assets(step_ids: list[int]) -> dict[int, list[Asset]]:
 
 def step_asset_counts(stream: ValueStream) -> dict[int, int]:
     """The number of active assets attached to each step of ``stream`` that has any."""
-    rows = (
-        AssetStep.objects.filter(
-            step__stream=stream,
-            asset__state=ProposalState.ACCEPTED,
-            asset__retired_at__isnull=True,
-        )
-        .values("step_id")
-        .annotate(n=Count("asset_id"))
-    )
+    rows = active_attachments(step__stream=stream).values("step_id").annotate(n=Count("asset_id"))
     return {row["step_id"]: row["n"] for row in rows}
 
 
@@ -312,11 +308,7 @@ def deal_assets(deal, user: User) -> list[dict]:
     visit = deal_open_visit(deal=deal)
     current_step = visit.step_id if visit else None
     links = (
-        AssetStep.objects.filter(
-            step__stream_id=deal.stream_id,
-            asset__state=ProposalState.ACCEPTED,
-            asset__retired_at__isnull=True,
-        )
+        active_attachments(step__stream_id=deal.stream_id)
         .select_related("asset", "step")
         .order_by("step__position", "asset__title")
     )
