@@ -88,13 +88,13 @@ def main() -> None:
         return
     postgres_migrated(SCRIPT)
     for size in [int(s) for s in args.sizes.split(",")]:
-        seeded = child(SCRIPT, "seed", str(size))
+        seeded = child(SCRIPT, "seed", "--size", str(size))
         print(
             f"seeded {seeded['visits']:,} visits, {seeded['deals']:,} deals in "
             f"{seeded['seconds']:.1f} s"
         )
         for name in ("default", "history"):
-            found = child(SCRIPT, name, str(size))
+            found = child(SCRIPT, name, "--size", str(size))
             print(
                 f"  {name:8} {found['seconds']:6.2f} s  {found['deals']:,} deals, "
                 f"{found['visits']:,} visits, {found['variants']:,} variants, "
