@@ -186,10 +186,15 @@ def run_chart_figure(chart: RunChart, metric: MetricSpec) -> go.Figure:
 
 
 def run_chart_html(chart: RunChart, metric: MetricSpec, *, div_id: str) -> str:
+    """The run chart, embedded by :func:`figure_html`."""
+    return figure_html(run_chart_figure(chart, metric), div_id=div_id)
+
+
+def figure_html(fig: go.Figure, *, div_id: str) -> str:
     """The figure as an empty ``<div>`` and its spec as JSON data; ``static/js/run_chart.js``
     draws it with plotly.js from the static files. No inline script: the
     Content-Security-Policy runs only our static files (and nonce'd scripts)."""
-    spec = run_chart_figure(chart, metric).to_plotly_json()
+    spec = fig.to_plotly_json()
     text = json.dumps(spec, cls=PlotlyJSONEncoder, separators=(",", ":"))
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return (

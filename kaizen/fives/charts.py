@@ -4,12 +4,9 @@ the Content-Security-Policy runs only static files)."""
 
 from __future__ import annotations
 
-import json
-
 import plotly.graph_objects as go
-from plotly.utils import PlotlyJSONEncoder
 
-from kaizen.charts import BLUE, FONT, GREY, GRID, INK
+from kaizen.charts import BLUE, FONT, GREY, GRID, INK, figure_html
 from kaizen.fives.models import FiveS, FiveSAudit
 
 
@@ -54,11 +51,4 @@ def s_figure(audits: list[FiveSAudit], s: str) -> go.Figure:
 
 def s_chart_html(audits: list[FiveSAudit], s: str) -> str:
     """The figure as an empty ``<div>`` and its spec as JSON data (``run_chart.js``)."""
-    div_id = f"five-s-{s}"
-    spec = s_figure(audits, s).to_plotly_json()
-    text = json.dumps(spec, cls=PlotlyJSONEncoder, separators=(",", ":"))
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return (
-        f'<div id="{div_id}" class="plotly-graph-div" data-run-chart="{div_id}-spec"></div>'
-        f'<script type="application/json" id="{div_id}-spec">{text}</script>'
-    )
+    return figure_html(s_figure(audits, s), div_id=f"five-s-{s}")
