@@ -33,7 +33,7 @@ from funnel.leads.models import (
 )
 from funnel.models import Deal, DealStatus, Visit
 from funnel.qualification.models import LabSnapshot
-from streams.models import Role, ValueStream
+from streams.models import Membership, Role, ValueStream
 from streams.selectors import User, role_in_team, stream_can_edit
 
 #: Rows the board and the queue read at most at once (the API's page; the pages show fewer).
@@ -603,16 +603,23 @@ def rights_of(user: User, stream: ValueStream, sellers: set[int] | None = None) 
     them already."""
     if not user.is_authenticated:
         return Rights(decide=False, manage=False, pull=False)
-    role = role_in_team(user, stream.team_id)
+    if sellers is not None:
+        role, limited = role_in_team(user, stream.team_id), user.pk in sellers
+    else:  # the role and whether the user has a seller limit, in one query
+        with connection.cursor() as cursor:
+            cursor.execute(_RIGHTS_SQL, [user.pk, stream.team_id, stream.pk, user.pk])
+            role, limited = cursor.fetchone()
     decide = user.is_staff or role in (Role.MANAGER, Role.REP)
     manage = user.is_staff or role == Role.MANAGER
-    if not decide:
-        pull = False
-    elif sellers is not None:
-        pull = user.pk in sellers
-    else:
-        pull = SellerLimit.objects.filter(stream=stream, user_id=user.pk).exists()
-    return Rights(decide=decide, manage=manage, pull=pull)
+    return Rights(decide=decide, manage=manage, pull=bool(decide and limited))
+
+
+_RIGHTS_SQL = f"""
+    SELECT (SELECT m.role FROM {Membership._meta.db_table} m
+            WHERE m.user_id = %s AND m.team_id = %s ORDER BY m.id LIMIT 1),
+        EXISTS (SELECT 1 FROM {SellerLimit._meta.db_table} l
+            WHERE l.stream_id = %s AND l.user_id = %s)
+"""
 
 
 def may_decide(user: User, stream: ValueStream) -> bool:
