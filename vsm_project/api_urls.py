@@ -14,6 +14,8 @@ from funnel.api.lab import StreamLabView
 from funnel.api.leads import StreamLeadsView
 from funnel.api.metrics import StreamMetricsView
 from funnel.discovery.api import (
+    StreamAcceptedDeviationsView,
+    StreamAcceptedDeviationView,
     StreamDiscoveryDeviationsView,
     StreamDiscoveryGraphView,
     StreamDiscoveryVariantsView,
@@ -90,6 +92,16 @@ urlpatterns = [
         "streams/<int:pk>/discovery/deviations/",
         StreamDiscoveryDeviationsView.as_view(),
         name="stream-discovery-deviations",
+    ),
+    path(
+        "streams/<int:pk>/discovery/accepted/",
+        StreamAcceptedDeviationsView.as_view(),
+        name="stream-discovery-accepted",
+    ),
+    path(
+        "streams/<int:pk>/discovery/accepted/<int:accepted>/",
+        StreamAcceptedDeviationView.as_view(),
+        name="stream-discovery-accepted-detail",
     ),
     path("streams/<int:pk>/waterfall/", StreamWaterfallView.as_view(), name="stream-waterfall"),
     path("streams/<int:pk>/standards/", StreamStandardsView.as_view(), name="stream-standards"),

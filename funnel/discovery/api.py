@@ -7,13 +7,17 @@ naming a bad parameter, 404 for a stream of another team. Every member of the te
 - ``GET /api/streams/{id}/discovery/graph/``
 - ``GET /api/streams/{id}/discovery/variants/``
 - ``GET /api/streams/{id}/discovery/deviations/``
+
+and the accepted deviations: ``GET``/``POST /api/streams/{id}/discovery/accepted/`` (a
+manager posts), ``DELETE /api/streams/{id}/discovery/accepted/{accepted}/`` (a manager).
 """
 
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,10 +25,12 @@ from rest_framework.views import APIView
 from funnel.api.lab import IntervalSerializer
 from funnel.api.leads import LeadsViewSerializer
 from funnel.api.snapshot_reads import snapshot_response, snapshot_schema
-from funnel.discovery.models import DeviationKind
+from funnel.discovery.models import AcceptedDeviation, DeviationKind
+from funnel.discovery.services import deviation_accept
 from funnel.discovery.snapshots import discovery_view_read
 from funnel.leads.snapshots import DEFAULT_DAYS
-from streams.selectors import streams_visible_to
+from streams.models import Role
+from streams.selectors import role_in_team, streams_visible_to
 
 _Int = serializers.IntegerField
 
@@ -306,3 +312,83 @@ class StreamDiscoveryDeviationsView(_DiscoveryPart):
     )
     def get(self, request: Request, pk: int) -> Response:
         return super().get(request, pk)
+
+
+class AcceptedDeviationSerializer(serializers.ModelSerializer):
+    """A deviation accepted as an allowed shortcut (docs/discovery.md "Accepted
+    deviations"); ``source`` null: from the start, ``target`` null: to the end."""
+
+    kind = serializers.ChoiceField(choices=DeviationKind.choices)
+    source = serializers.IntegerField(source="source_id", allow_null=True, required=False)
+    target = serializers.IntegerField(source="target_id", allow_null=True, required=False)
+    note = serializers.CharField(allow_blank=True, required=False, max_length=300)
+
+    class Meta:
+        model = AcceptedDeviation
+        fields = ["id", "kind", "source", "target", "note", "accepted_by", "accepted_at"]
+        read_only_fields = ["id", "accepted_by", "accepted_at"]
+
+
+def _managed_stream(request: Request, pk: int):
+    """The stream (404 outside the user's teams); 403 unless the user manages its team."""
+    stream = get_object_or_404(streams_visible_to(request.user), pk=pk)
+    if not request.user.is_staff and role_in_team(request.user, stream.team_id) != Role.MANAGER:
+        raise PermissionDenied("Only a manager of the team accepts deviations.")
+    return stream
+
+
+class StreamAcceptedDeviationsView(APIView):
+    """The deviations of a stream accepted as allowed shortcuts: every member reads them, a
+    manager accepts one (accepting one already accepted changes its note)."""
+
+    @extend_schema(
+        operation_id="streams_discovery_accepted_list",
+        summary="Accepted deviations of a stream",
+        responses={200: AcceptedDeviationSerializer(many=True)},
+        tags=["streams"],
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        stream = get_object_or_404(streams_visible_to(request.user), pk=pk)
+        rows = AcceptedDeviation.objects.filter(stream=stream).order_by("pk")
+        return Response(AcceptedDeviationSerializer(rows, many=True).data)
+
+    @extend_schema(
+        operation_id="streams_discovery_accepted_create",
+        summary="Accept a deviation",
+        description="A manager of the stream's team marks a kind of deviation between two "
+        "steps (step ids; null: the start or the end) as an allowed shortcut: it is still "
+        "listed, apart, and no longer lowers conformance. 400 names a kind or step the stream "
+        "does not have; nothing is stored then. Other members 403.",
+        request=AcceptedDeviationSerializer,
+        responses={201: AcceptedDeviationSerializer},
+        tags=["streams"],
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        stream = _managed_stream(request, pk)
+        data = AcceptedDeviationSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        row = deviation_accept(
+            stream=stream,
+            kind=values["kind"],
+            source=values.get("source_id"),
+            target=values.get("target_id"),
+            note=values.get("note", ""),
+            user=request.user,
+        )
+        return Response(AcceptedDeviationSerializer(row).data, status=201)
+
+
+class StreamAcceptedDeviationView(APIView):
+    """One accepted deviation: a manager takes the acceptance back."""
+
+    @extend_schema(
+        operation_id="streams_discovery_accepted_destroy",
+        summary="Take back an accepted deviation",
+        responses={204: None},
+        tags=["streams"],
+    )
+    def delete(self, request: Request, pk: int, accepted: int) -> Response:
+        stream = _managed_stream(request, pk)
+        get_object_or_404(AcceptedDeviation, stream=stream, pk=accepted).delete()
+        return Response(status=204)

@@ -64,3 +64,28 @@ def test_a_window_of_a_century_lists_ten_years_of_weeks(ns):
     assert found.status_code == 200, found.content
     catalogue = found.json()["result"]["conformance"]["catalogue"]
     assert len(catalogue[0]["weeks"]) == 521  # the last 520 weeks, and the one it ends in
+
+
+def test_accepting_through_the_api(ns):
+    client = APIClient()
+    url = reverse("stream-discovery-accepted", args=[ns.stream.pk])
+    pair = {"kind": "skip", "source": ns.steps["Lead"].pk, "target": ns.steps["Demo"].pk}
+    client.force_authenticate(ns.rep)
+    assert client.post(url, pair, format="json").status_code == 403
+    client.force_authenticate(ns.outsider)
+    assert client.post(url, pair, format="json").status_code == 404
+    client.force_authenticate(ns.manager)
+    bad = client.post(url, pair | {"target": 999999}, format="json")
+    assert bad.status_code == 400 and "target" in bad.json()
+    assert client.post(url, pair | {"kind": "x"}, format="json").status_code == 400
+    made = client.post(url, pair | {"note": "Known buyers"}, format="json")
+    assert made.status_code == 201, made.content
+    client.force_authenticate(ns.rep)
+    assert [r["note"] for r in client.get(url).json()] == ["Known buyers"]
+    deviations = _get(ns, ns.rep, "deviations").json()["result"]["conformance"]
+    assert deviations["summary"]["conforming"] == 3
+    one = reverse("stream-discovery-accepted-detail", args=[ns.stream.pk, made.json()["id"]])
+    assert client.delete(one).status_code == 403
+    client.force_authenticate(ns.manager)
+    assert client.delete(one).status_code == 204
+    assert client.get(url).json() == []
