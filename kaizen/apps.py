@@ -12,3 +12,15 @@ class KaizenConfig(AppConfig):
 
         register_bursts(open_cycle_step_ids)
         register_stream_panel(five_s_panel)
+
+        from django.db.models.signals import post_migrate, post_save
+
+        from kaizen.fives.services import on_stream_saved, questions_ensure_all
+        from streams.models import ValueStream
+
+        # A stream's default 5S questions are written when the stream is made (and, for the
+        # streams made before, after each migrate), never by a read.
+        post_save.connect(on_stream_saved, sender=ValueStream, dispatch_uid="five_s_defaults")
+        post_migrate.connect(
+            lambda **kwargs: questions_ensure_all(), sender=self, dispatch_uid="five_s_backfill"
+        )

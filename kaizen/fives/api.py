@@ -18,18 +18,16 @@ from rest_framework.response import Response
 
 from funnel.api.viewsets import ListAnsweringViewSet, object_errors, post_actions
 from kaizen.fives.models import MAX_SCORE, FiveS, FiveSAnswer, FiveSAudit, FiveSQuestion
-from kaizen.fives.selectors import audits_visible_to, fives_can_run, questions_visible_to
+from kaizen.fives.selectors import audits_visible_to, questions_visible_to
 from kaizen.fives.services import (
     audit_create,
     audit_update,
     question_add,
     question_retire,
     question_update,
-    questions_ensure,
 )
 from streams.api import IdFilter
 from streams.api.common import ScopedToUser, _InputSerializer, list_retrieve_schema, write_schema
-from streams.ids import parse_id
 from streams.models import ValueStream
 from streams.selectors import User, streams_visible_to
 
@@ -90,18 +88,11 @@ class FiveSQuestionViewSet(ListAnsweringViewSet):
         return questions_visible_to(self.request.user).order_by("position", "id")
 
     @extend_schema(
-        description="With `stream`, a manager of a stream that never had questions gets its "
-        "default questions (two per S), written on this first read."
+        description="The 5S questions of the streams you can see (`stream` filters). A stream "
+        "has its default questions (two per S) from the moment it is made; a read writes "
+        "nothing."
     )
     def list(self, request: Request, *args, **kwargs) -> Response:
-        stream_id = parse_id(request.query_params.get("stream"))
-        stream = (
-            streams_visible_to(request.user).filter(pk=stream_id).first()
-            if stream_id is not None
-            else None
-        )
-        if stream is not None and fives_can_run(user=request.user, stream=stream):
-            questions_ensure(stream=stream)
         return super().list(request, *args, **kwargs)
 
     @_question_write(

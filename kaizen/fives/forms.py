@@ -33,8 +33,16 @@ class AuditForm(forms.Form):
     )
 
     def __init__(
-        self, *args, questions: list[FiveSQuestion], audit: FiveSAudit | None = None, **kwargs
+        self,
+        *args,
+        questions: list[FiveSQuestion],
+        audit: FiveSAudit | None = None,
+        by_order: bool = False,
+        **kwargs,
     ) -> None:
+        # ``by_order``: fields named by the question's place (``score_new0`` …) rather than its
+        # id, for a stream whose default questions are shown before they are written.
+        self.keys = {id(q): f"new{i}" if by_order else str(q.pk) for i, q in enumerate(questions)}
         initial = kwargs.setdefault("initial", {})
         initial.setdefault("audited_on", audit.audited_on if audit else timezone.localdate())
         if audit is not None:
@@ -45,14 +53,15 @@ class AuditForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.questions = questions
         for q in questions:
-            self.fields[f"score_{q.pk}"] = forms.TypedChoiceField(
+            key = self.keys[id(q)]
+            self.fields[f"score_{key}"] = forms.TypedChoiceField(
                 label=q.text,
                 choices=SCORE_CHOICES,
                 coerce=int,
                 widget=forms.RadioSelect,
                 error_messages={"required": f"Score this question from 0 to {MAX_SCORE}."},
             )
-            self.fields[f"note_{q.pk}"] = forms.CharField(
+            self.fields[f"note_{key}"] = forms.CharField(
                 label=f"Finding for “{q.text}”",
                 required=False,
                 widget=forms.Textarea(attrs={"rows": 1}),
@@ -62,15 +71,20 @@ class AuditForm(forms.Form):
         """The questions grouped by S, each with its bound score and note fields."""
         by_s: dict[str, list] = {}
         for q in self.questions:
+            key = self.keys[id(q)]
             by_s.setdefault(q.s, []).append(
-                {"question": q, "score": self[f"score_{q.pk}"], "note": self[f"note_{q.pk}"]}
+                {"question": q, "score": self[f"score_{key}"], "note": self[f"note_{key}"]}
             )
         return [{"s": s, "label": FiveS(s).label, "items": by_s.get(s, [])} for s in FiveS.values]
 
     def answers(self) -> list[dict]:
         data = self.cleaned_data
         return [
-            {"question": q.pk, "score": data[f"score_{q.pk}"], "note": data[f"note_{q.pk}"]}
+            {
+                "question": q.pk,
+                "score": data[f"score_{self.keys[id(q)]}"],
+                "note": data[f"note_{self.keys[id(q)]}"],
+            }
             for q in self.questions
         ]
 

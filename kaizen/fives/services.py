@@ -26,19 +26,45 @@ _MANAGERS_ONLY = "Only the team's managers run 5S audits and edit their question
 MAX_TEXT = 300
 
 
+def _defaults(stream: ValueStream) -> list[FiveSQuestion]:
+    position = 0
+    rows = []
+    for s, texts in DEFAULT_QUESTIONS.items():
+        for text in texts:
+            position += 1
+            rows.append(FiveSQuestion(stream=stream, s=s, text=text, position=position))
+    return rows
+
+
+def questions_ensure_all() -> int:
+    """Write the default questions of every stream that never had any (idempotent; run after
+    each ``migrate``, so streams made before the 5S audit existed get theirs without a data
+    migration). Returns the number of streams given defaults."""
+    missing = ValueStream.objects.exclude(pk__in=FiveSQuestion.objects.values("stream_id")).only(
+        "pk"
+    )
+    done = 0
+    for stream in missing:
+        questions_ensure(stream=stream)
+        done += 1
+    return done
+
+
+def on_stream_saved(sender, instance: ValueStream, created: bool, raw: bool = False, **kwargs):
+    """A new stream gets its default questions at once (a ``post_save`` receiver, see
+    ``kaizen.apps``), so no read ever has to write them; a fixture's stream (``raw``) brings
+    its own."""
+    if created and not raw:
+        questions_ensure(stream=instance)
+
+
 def questions_ensure(*, stream: ValueStream) -> None:
     """Write the default questions of a stream that never had any (idempotent)."""
     with transaction.atomic():
         ValueStream.objects.select_for_update().filter(pk=stream.pk).first()
         if FiveSQuestion.objects.filter(stream=stream).exists():
             return
-        position = 0
-        rows = []
-        for s, texts in DEFAULT_QUESTIONS.items():
-            for text in texts:
-                position += 1
-                rows.append(FiveSQuestion(stream=stream, s=s, text=text, position=position))
-        FiveSQuestion.objects.bulk_create(rows)
+        FiveSQuestion.objects.bulk_create(_defaults(stream))
 
 
 def _clean_text(text: str) -> str:

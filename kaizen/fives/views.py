@@ -69,9 +69,13 @@ def five_s_page(request: HttpRequest, slug: str) -> HttpResponse:
 def _audit_form_page(
     request: HttpRequest, stream: ValueStream, audit: FiveSAudit | None
 ) -> HttpResponse:
-    questions_ensure(stream=stream)
+    # A stream has its defaults from its creation (kaizen.apps); one that somehow has no
+    # question shows the defaults unsaved, keyed by order, and gets them written by the post.
+    by_order = not FiveSQuestion.objects.filter(stream=stream).exists()
+    if request.method == "POST":
+        questions_ensure(stream=stream)
     questions = active_questions(stream)
-    form = AuditForm(request.POST or None, questions=questions, audit=audit)
+    form = AuditForm(request.POST or None, questions=questions, audit=audit, by_order=by_order)
 
     def save(data: dict) -> FiveSAudit:
         fields = {"audited_on": data["audited_on"], "note": data["note"]}
@@ -128,7 +132,6 @@ def audit_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 def questions_page(request: HttpRequest, slug: str) -> HttpResponse:
     stream = _stream(request, slug, run=True)
-    questions_ensure(stream=stream)
     add_form = QuestionAddForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         ok, _ = form_submit(

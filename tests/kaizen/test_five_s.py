@@ -12,7 +12,7 @@ from drf_spectacular.generators import SchemaGenerator
 
 from kaizen.fives.models import FiveSAudit, FiveSQuestion
 from kaizen.fives.scoring import audit_scores
-from kaizen.fives.services import audit_create, questions_ensure
+from kaizen.fives.services import audit_create, questions_ensure, questions_ensure_all
 
 pytestmark = pytest.mark.django_db
 
@@ -180,3 +180,34 @@ def test_the_api_lets_managers_write_and_the_team_read(api_client, team_setup):
     assert api_client.post(f"/api/five-s-questions/{sort[0].pk}/retire/").status_code == 200
     answer = api_client.post(f"/api/five-s-questions/{sort[1].pk}/retire/")
     assert answer.status_code == 400 and "s" in answer.json()
+
+
+def test_the_defaults_are_written_when_a_stream_is_made_and_never_by_a_read(
+    api_client, client, team_setup
+):
+    ns = team_setup
+    # A new stream has its ten defaults at once.
+    assert FiveSQuestion.objects.filter(stream=ns.stream_a).count() == 10
+    # A stream without any (made before the 5S audit existed): a read writes nothing...
+    FiveSQuestion.objects.filter(stream=ns.stream_a).delete()
+    api_client.force_authenticate(ns.manager_a)
+    listed = api_client.get(f"/api/five-s-questions/?stream={ns.stream_a.pk}")
+    assert listed.status_code == 200 and listed.json()["count"] == 0
+    client.force_login(ns.manager_a)
+    url = f"/kaizen/5s/{ns.stream_a.slug}/audits/new/"
+    page = client.get(url)
+    assert page.status_code == 200 and b'name="score_new0"' in page.content
+    questions = client.get(f"/kaizen/5s/{ns.stream_a.slug}/questions/")
+    assert questions.status_code == 200 and b"a default: written with" in questions.content
+    assert not FiveSQuestion.objects.filter(stream=ns.stream_a).exists()
+    # ...and the first audit, posted from that form, writes them and its answers.
+    data = {"audited_on": "2025-01-10", "note": ""}
+    data |= {f"score_new{i}": "3" for i in range(10)}
+    assert client.post(url, data).status_code == 302
+    audit = FiveSAudit.objects.get()
+    assert audit.answers.count() == 10 and audit.score == 75
+    assert FiveSQuestion.objects.filter(stream=ns.stream_a).count() == 10
+    # After each migrate, a stream that never had questions gets its defaults, once.
+    FiveSQuestion.objects.filter(stream=ns.stream_b).delete()
+    assert questions_ensure_all() == 1 and questions_ensure_all() == 0
+    assert FiveSQuestion.objects.filter(stream=ns.stream_b).count() == 10
