@@ -198,3 +198,19 @@ def test_a_rep_sees_only_their_own_usage_row_as_in_the_outcome_report(client, li
         page = client.get(url).content.decode()
         usage = page[page.index('id="usage"') : page.index("</section>", page.index('id="usage"'))]
         assert one in usage and two in usage and "your own use" not in usage
+
+
+def test_search_stems_and_ranks_on_postgresql(client, library) -> None:
+    """PostgreSQL's full-text search (English): 'calls' finds 'the first call' by its stem, and
+    a title match ranks above a description match; SQLite's plain match does not stem."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("full-text search is PostgreSQL's")
+    ns = library
+    services.asset_create(
+        user=ns.manager_a, team=ns.team_a, title="Call notes", link="https://wiki.example/n"
+    )
+    client.force_login(ns.rep_a1)
+    found = client.get(reverse("assets:library"), {"q": "calls"}).context["rows"]
+    assert [r["asset"].title for r in found] == ["Call notes", "Discovery playbook"]
