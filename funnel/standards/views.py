@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from funnel.assets.outcomes import default_window, window_from
-from funnel.dashboards.charts.quality import interval_pct
+from funnel.dashboards.charts.quality import interval_pct, p_text
 from funnel.deals.views import deal_page
 from funnel.eventlog.selectors import deals_visible_to
 from funnel.standards.forms import ItemEditForm, ItemForm, StepAssetForm
@@ -100,6 +100,7 @@ def _shown(figures: Adherence | None) -> dict:
         "adherence": interval_pct(figures.adherence),
         "with": interval_pct(figures.win_rate_with),
         "without": interval_pct(figures.win_rate_without),
+        "p": p_text(figures.p_value),
     }
 
 
