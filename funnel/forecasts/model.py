@@ -1,0 +1,351 @@
+"""The stream's measured behaviour, the input of every forecast (docs/forecasts.md "The model").
+
+Read from the event log over a window ``[start, end)`` (default: the 180 days before now), in
+the stream's default time basis (``funnel.metrics.engine.stream_basis``: working time when
+the stream chooses it and its team has a calendar, else elapsed):
+
+- per step, what followed each visit **completed in the window** (``exited_at`` in it, as in
+  metrics.md §2): the deal's next visit's step (moving on, going back, or again the same
+  step), or, for the deal's last visit, its outcome (won, lost). The counts are the
+  transition chances;
+- per step, the completed visits' times in step, in hours of the basis (working: the stored
+  offsets, ``exited_w − entered_w``; a visit without them is left out, metrics.md "Working
+  time");
+- the arrivals: deals whose first visit is in the window, by the step of that visit, and the
+  rate per hour of the basis; the amounts of the deals won in the window (a new deal's
+  revenue is drawn from them);
+- the open deals now: their step, the age of their open visit in hours of the basis, amount.
+
+Everything the simulation needs is in :class:`FlowModel`, plain numpy arrays, so tests build
+one by hand (:func:`flow_model`) without a database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from funnel.metrics import sql
+from funnel.metrics.engine import stream_basis
+from funnel.metrics.query import ELAPSED, WORKING
+from funnel.models import Deal, DealStatus, Visit
+from streams.calendars.selectors import clock_for, team_default_calendar
+from streams.calendars.working_time import WorkingClock
+from streams.models import Lane, ProcessStep, ValueStream
+
+#: The window the behaviour is measured over, unless asked for another.
+DEFAULT_WINDOW = timedelta(days=180)
+
+VISIT = Visit._meta.db_table
+DEAL = Deal._meta.db_table
+
+
+@dataclass(frozen=True)
+class FlowModel:
+    """What the simulation draws from. ``S`` steps, indexed 0 … S−1 in map order.
+
+    ``counts[s, j]``: completed visits to step ``s`` followed by a visit to step ``j``
+    (``j < S``), by the deal's win (``j == S``) or by its loss (``j == S + 1``).
+    ``durations[s]``: the completed times in step ``s``, hours of ``basis``, sorted.
+    ``planned_hours[s]``: the map's planned lead time, used for a step without completed
+    visits (see :meth:`probabilities` and :meth:`samples`).
+    """
+
+    step_ids: tuple[int, ...]
+    counts: np.ndarray
+    durations: tuple[np.ndarray, ...]
+    planned_hours: np.ndarray
+    basis: str = ELAPSED
+    #: Deals whose first visit was in the window, by the step of that visit.
+    entries: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: New deals per hour of the basis over the window.
+    arrivals_per_hour: float = 0.0
+    #: Amounts of the deals won in the window (a new deal's revenue is drawn from them).
+    won_amounts: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @property
+    def n_steps(self) -> int:
+        return len(self.step_ids)
+
+    def probabilities(self) -> np.ndarray:
+        """``counts`` as chances per row. A step without a measured exit follows the map: it
+        moves on to the next step, and the last step wins (docs/forecasts.md)."""
+        s = self.n_steps
+        counts = np.asarray(self.counts, dtype=float)
+        totals = counts.sum(axis=1)
+        chances = np.zeros((s, s + 2))
+        measured = totals > 0
+        chances[measured] = counts[measured] / totals[measured, None]
+        for step in np.flatnonzero(~measured):
+            chances[step, step + 1] = 1.0  # step + 1 == s is the win column
+        return chances
+
+    def samples(self, step: int) -> np.ndarray:
+        """The times a visit to ``step`` is drawn from: its completed times, else the map's
+        planned lead time alone."""
+        times = self.durations[step]
+        if len(times):
+            return times
+        return np.array([float(self.planned_hours[step])])
+
+    def summary(self) -> list[dict]:
+        """Per step: completed visits, the chances to move on / go back / stay / win / lose,
+        and the median time; the figures a page shows beside the forecast."""
+        chances = self.probabilities()
+        rows = []
+        for i, step_id in enumerate(self.step_ids):
+            row = chances[i]
+            rows.append(
+                {
+                    "step": step_id,
+                    "completed": int(np.asarray(self.counts)[i].sum()),
+                    "forward": float(row[i + 1 : self.n_steps].sum()),
+                    "back": float(row[:i].sum()),
+                    "repeat": float(row[i]),
+                    "won": float(row[self.n_steps]),
+                    "lost": float(row[self.n_steps + 1]),
+                    "median_hours": (
+                        float(np.median(self.durations[i])) if len(self.durations[i]) else None
+                    ),
+                    "times_n": len(self.durations[i]),
+                }
+            )
+        return rows
+
+
+def flow_model(
+    step_ids: list[int] | tuple[int, ...],
+    counts: np.ndarray | list,
+    durations: list,
+    *,
+    planned_hours: list[float] | None = None,
+    **extra: object,
+) -> FlowModel:
+    """A :class:`FlowModel` from plain lists (tests, benchmarks)."""
+    n = len(step_ids)
+    counts = np.asarray(counts, dtype=np.int64).reshape(n, n + 2)
+    return FlowModel(
+        step_ids=tuple(step_ids),
+        counts=counts,
+        durations=tuple(np.sort(np.asarray(d, dtype=float)) for d in durations),
+        planned_hours=np.asarray(planned_hours or [8.0] * n, dtype=float),
+        **extra,
+    )
+
+
+@dataclass(frozen=True)
+class OpenDeals:
+    """The open deals now: each one's deal id, step index, age at that step (hours of the
+    basis) and amount (0 when it has none; ``has_amount`` says which)."""
+
+    deal_ids: np.ndarray
+    steps: np.ndarray
+    ages: np.ndarray
+    amounts: np.ndarray
+    has_amount: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.deal_ids)
+
+
+class TimeAxis:
+    """Hours of the basis from ``now`` and back to instants. Elapsed: plain hours. Working:
+    hours of the team's default calendar (W(t), streams.calendars), so a forecast of 16
+    working hours from Friday afternoon lands on Tuesday."""
+
+    def __init__(self, now: datetime, clock: WorkingClock | None = None) -> None:
+        self.now = now
+        self.clock = clock
+        self._w_now = clock.w(now) if clock is not None else 0
+
+    @property
+    def basis(self) -> str:
+        return WORKING if self.clock is not None else ELAPSED
+
+    def hours_until(self, moment: datetime) -> float:
+        if self.clock is None:
+            return (moment - self.now).total_seconds() / 3600
+        return (self.clock.w(moment) - self._w_now) / 3600
+
+    def instants(self, hours: np.ndarray | list[float]) -> list[datetime | None]:
+        """The instant ``hours`` of the basis after now (None for an infinite or missing
+        value). Working: the first instant whose W reaches it, found on an hourly grid with
+        linear interpolation inside the hour, for up to 30 years ahead."""
+        values = np.asarray(hours, dtype=float)
+        out: list[datetime | None] = [None] * len(values)
+        finite = np.isfinite(values)
+        if self.clock is None:
+            for i in np.flatnonzero(finite):
+                out[i] = self.now + timedelta(hours=float(values[i]))
+            return out
+        horizon = float(values[finite].max()) if finite.any() else 0.0
+        base = self.now.timestamp()
+        hours_needed = 24.0
+        while True:
+            grid = base + 3600.0 * np.arange(int(hours_needed) + 2)
+            w = (self.clock.offsets(grid) - self._w_now) / 3600
+            if w[-1] >= horizon or hours_needed > 24 * 366 * 30:
+                break
+            hours_needed *= 4
+        for i in np.flatnonzero(finite):
+            target = max(float(values[i]), 0.0)
+            k = int(np.searchsorted(w, target, side="left"))
+            if k >= len(grid):
+                continue  # beyond 30 years: no date
+            if k == 0:
+                seconds = grid[0]
+            else:
+                lo, hi = w[k - 1], w[k]
+                share = (target - lo) / (hi - lo) if hi > lo else 1.0
+                seconds = grid[k - 1] + 3600.0 * share
+            out[i] = datetime.fromtimestamp(float(seconds), tz=UTC)
+        return out
+
+
+def _calendars(stream: ValueStream) -> tuple[object | None, dict[int, object]]:
+    """The team's default calendar and each step's (its lane's own, else the default)."""
+    default = team_default_calendar(stream.team_id)
+    if default is None:
+        return None, {}
+    lanes = {
+        lane.pk: lane.calendar or default
+        for lane in Lane.objects.filter(stream=stream).select_related("calendar")
+    }
+    steps = ProcessStep.objects.filter(stream=stream).values_list("pk", "lane_id")
+    return default, {pk: lanes.get(lane_id, default) for pk, lane_id in steps}
+
+
+def measure(
+    stream: ValueStream,
+    *,
+    now: datetime,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    basis: str | None = None,
+) -> tuple[FlowModel, OpenDeals, TimeAxis]:
+    """The stream's behaviour over ``[start, end)`` (default: the 180 days before ``now``),
+    its open deals as of now, and the time axis of ``basis`` (default: the stream's)."""
+    basis = basis or stream_basis(stream)
+    end = end or now
+    start = start or end - DEFAULT_WINDOW
+    default_calendar, step_calendars = _calendars(stream)
+    if basis == WORKING and default_calendar is None:
+        basis = ELAPSED  # no calendar, no working time (metrics.md "Without a calendar")
+    map_steps = list(
+        ProcessStep.objects.filter(stream=stream)
+        .order_by("position", "pk")
+        .values_list("pk", "planned_lead_hours")
+    )
+    index = {pk: i for i, (pk, _) in enumerate(map_steps)}
+    n = len(map_steps)
+    params = {
+        "stream": stream.pk,
+        "start": sql.timestamp_param(start),
+        "end": sql.timestamp_param(end),
+    }
+    exited = "v.exited_at >= %(start)s AND v.exited_at < %(end)s"
+    hours = (
+        "CAST(v.exited_w - v.entered_w AS DOUBLE PRECISION) / 3600"
+        if basis == WORKING
+        else f"{sql.epoch_hours('v.exited_at')} - {sql.epoch_hours('v.entered_at')}"
+    )
+    # Each completed visit with what followed it: the next visit's step in the deal's path
+    # (a window function over the paths of the deals that completed a visit in the window).
+    rows = sql.fetch(
+        f"SELECT x.step_id, x.next_step, x.status, x.hours FROM ("
+        f"SELECT v.step_id, v.exited_at, d.status, {hours} AS hours, "
+        f"LEAD(v.step_id) OVER (PARTITION BY v.deal_id ORDER BY v.entered_at, v.id) "
+        f"AS next_step FROM {VISIT} v JOIN {DEAL} d ON d.id = v.deal_id "
+        f"WHERE d.stream_id = %(stream)s AND v.deal_id IN ("
+        f"SELECT v.deal_id FROM {VISIT} v JOIN {DEAL} d ON d.id = v.deal_id "
+        f"WHERE d.stream_id = %(stream)s AND {exited})) x "
+        f"WHERE x.exited_at >= %(start)s AND x.exited_at < %(end)s",
+        params,
+    )
+    counts = np.zeros((n, n + 2), dtype=np.int64)
+    times: list[list[float]] = [[] for _ in range(n)]
+    for step_id, next_step, status, value in rows:
+        s = index[step_id]
+        if value is not None:
+            times[s].append(max(float(value), 0.0))
+        if next_step is not None:
+            counts[s, index[next_step]] += 1
+        elif status == DealStatus.WON:
+            counts[s, n] += 1
+        elif status == DealStatus.LOST:
+            counts[s, n + 1] += 1
+        # else: a completed last visit of an open deal (a path being repaired): no outcome.
+
+    entries = np.zeros(n, dtype=np.int64)
+    for step_id, count in sql.fetch(
+        f"SELECT v.step_id, COUNT(*) FROM {VISIT} v JOIN {DEAL} d ON d.id = v.deal_id "
+        f"WHERE d.stream_id = %(stream)s AND v.previous_step_id IS NULL "
+        f"AND v.entered_at >= %(start)s AND v.entered_at < %(end)s GROUP BY v.step_id",
+        params,
+    ):
+        entries[index[step_id]] += count
+    clock = clock_for(default_calendar) if basis == WORKING else None
+    if clock is not None:
+        window_hours = clock.working_seconds(start, end) / 3600
+    else:
+        window_hours = (end - start).total_seconds() / 3600
+    won_amounts = np.array(
+        [
+            float(a)
+            for a in Deal.objects.filter(
+                stream=stream,
+                status=DealStatus.WON,
+                closed_at__gte=start,
+                closed_at__lt=end,
+                amount__isnull=False,
+            ).values_list("amount", flat=True)
+        ]
+    )
+    model = FlowModel(
+        step_ids=tuple(pk for pk, _ in map_steps),
+        counts=counts,
+        durations=tuple(np.sort(np.array(t, dtype=float)) for t in times),
+        planned_hours=np.array([float(h) for _, h in map_steps]),
+        basis=basis,
+        entries=entries,
+        arrivals_per_hour=float(entries.sum()) / window_hours if window_hours > 0 else 0.0,
+        won_amounts=won_amounts,
+        start=start,
+        end=end,
+    )
+    return model, _open_deals(stream, index, now, basis, step_calendars), TimeAxis(now, clock)
+
+
+def _open_deals(
+    stream: ValueStream, index: dict[int, int], now: datetime, basis: str, calendars: dict
+) -> OpenDeals:
+    rows = sql.fetch(
+        f"SELECT d.id, d.amount, v.step_id, {sql.epoch_hours('v.entered_at')}, v.entered_w "
+        f"FROM {VISIT} v JOIN {DEAL} d ON d.id = v.deal_id WHERE d.stream_id = %(stream)s "
+        f"AND d.status = 'open' AND v.exited_at IS NULL ORDER BY d.id",
+        {"stream": stream.pk},
+    )
+    now_h = sql.hours_since_epoch(now)
+    now_w = (
+        {step_id: clock_for(cal).w(now) for step_id, cal in calendars.items()}
+        if basis == WORKING
+        else {}
+    )
+    ages = []
+    for _, _, step_id, entered_h, entered_w in rows:
+        if basis == WORKING and entered_w is not None:
+            ages.append((now_w[step_id] - entered_w) / 3600)
+        else:
+            # Elapsed, or a visit whose working offset is not written yet: its elapsed age.
+            ages.append(now_h - float(entered_h))
+    return OpenDeals(
+        deal_ids=np.array([r[0] for r in rows], dtype=np.int64),
+        steps=np.array([index[r[2]] for r in rows], dtype=np.int64),
+        ages=np.maximum(np.array(ages, dtype=float), 0.0),
+        amounts=np.array([float(r[1]) if r[1] is not None else 0.0 for r in rows]),
+        has_amount=np.array([r[1] is not None for r in rows], dtype=bool),
+    )

@@ -1,0 +1,1 @@
+"""Tests of the forecasts (issue 19, docs/forecasts.md)."""

@@ -1,0 +1,159 @@
+"""The deal-level simulation and the pipeline forecasts on hand-built streams whose answers
+are known (docs/forecasts.md). No database: the models are built from plain arrays. Every
+test has a fixed seed; the tolerances are stated next to each assertion."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from funnel.forecasts.model import OpenDeals, flow_model
+from funnel.forecasts.pipeline import NewDeals, wins_by, wins_needed
+from funnel.forecasts.simulation import simulate_deals, simulate_paths
+
+MEAN = 10.0
+
+
+def deals(steps, ages, amounts=None) -> OpenDeals:
+    n = len(steps)
+    amounts = np.ones(n) if amounts is None else np.asarray(amounts, dtype=float)
+    return OpenDeals(
+        deal_ids=np.arange(n),
+        steps=np.asarray(steps, dtype=np.int64),
+        ages=np.asarray(ages, dtype=float),
+        amounts=amounts,
+        has_amount=np.ones(n, dtype=bool),
+    )
+
+
+def exponential_step(lost: int = 0, won: int = 1000, **extra):
+    """One step, 20,000 completed times exponential with mean 10 h."""
+    times = np.random.default_rng(7).exponential(MEAN, size=20_000)
+    return flow_model([1], [[0, won, lost]], [times], **extra)
+
+
+def test_a_fresh_deal_at_an_exponential_step_closes_at_the_closed_form_quantiles():
+    runs = simulate_deals(exponential_step(), deals([0], [0.0]), seed=1)
+    p50, p85, p95 = runs.close_quantiles()[0]
+    # Exponential with mean m: the q-quantile is −m·ln(1 − q). Within 4 % (the 20,000
+    # completed times and the 10,000 runs each move it by about 1 %).
+    assert p50 == pytest.approx(math.log(2) * MEAN, rel=0.04)
+    assert p85 == pytest.approx(-math.log(0.15) * MEAN, rel=0.04)
+    assert p95 == pytest.approx(-math.log(0.05) * MEAN, rel=0.04)
+    assert runs.win_probability()[0] == 1.0
+
+
+def test_an_exponential_step_forgets_the_age_within_the_measured_times():
+    # Memoryless: a deal 10 h in (the mean) has the same rest of time as a fresh one.
+    runs = simulate_deals(exponential_step(), deals([0], [MEAN]), seed=2)
+    assert runs.close_quantiles()[0][0] == pytest.approx(math.log(2) * MEAN, rel=0.06)
+
+
+def test_a_loss_rate_of_half_at_one_step_gives_a_win_probability_of_half():
+    runs = simulate_deals(exponential_step(lost=500, won=500), deals([0, 0], [0, 3]), seed=3)
+    # 10,000 runs: the standard error is 0.005; 0.02 is four of them.
+    assert runs.win_probability() == pytest.approx([0.5, 0.5], abs=0.02)
+
+
+def test_a_deal_older_than_every_completed_visit_closes_later_than_a_fresh_one():
+    times = np.random.default_rng(4).uniform(5, 15, size=2000)
+    model = flow_model([1], [[0, 100, 0]], [times])
+    longest = times.max()
+    runs = simulate_deals(model, deals([0, 0, 0], [0.0, 2 * longest, 4 * longest]), seed=4)
+    fresh, old, older = runs.close_quantiles()
+    assert np.all(old > fresh)
+    assert np.all(older > old)  # the older, the later
+    # Stretched by age ÷ longest: twice the fresh deal's quantiles (within 3 %).
+    assert old == pytest.approx(2 * fresh, rel=0.03)
+
+
+def test_within_the_measured_times_the_rest_is_drawn_from_the_longer_ones():
+    # Completed times 10, 20, 30: a deal 25 h in can only have 30 − 25 = 5 h left.
+    model = flow_model([1], [[0, 10, 0]], [[10.0, 20.0, 30.0]])
+    runs = simulate_deals(model, deals([0], [25.0]), runs=500, seed=5)
+    assert np.all(runs.end == 5.0)
+
+
+def test_a_deal_goes_through_every_later_step_and_rework_loops_end():
+    # Step 0 → 1; step 1 goes back to 0 a third of the time, else wins; 1 h each.
+    model = flow_model([1, 2], [[0, 10, 0, 0], [5, 0, 10, 0]], [[1.0], [1.0]])
+    runs = simulate_deals(model, deals([0], [0.0]), runs=20_000, seed=6)
+    assert runs.unresolved == 0
+    assert runs.win_probability()[0] == 1.0
+    # Number of passes through the loop is geometric: mean 2 h / (1 − 1/3) = 3 h.
+    assert runs.end[0].mean() == pytest.approx(3.0, rel=0.02)
+
+
+def test_a_step_without_completed_visits_follows_the_map():
+    model = flow_model([1, 2], [[0, 4, 0, 0], [0, 0, 0, 0]], [[2.0], []], planned_hours=[8, 24])
+    runs = simulate_deals(model, deals([0], [0.0]), runs=100, seed=7)
+    # Step 2 has no measured exit: it moves on (wins, as the last step) after its planned 24 h.
+    assert np.all(runs.won) and np.all(runs.end == 26.0)
+
+
+def test_a_fixed_seed_gives_the_same_runs():
+    model, open_deals = exponential_step(lost=300), deals([0, 0], [0, 12])
+    first = simulate_deals(model, open_deals, runs=1000, seed=11)
+    second = simulate_deals(model, open_deals, runs=1000, seed=11)
+    assert np.array_equal(first.end, second.end) and np.array_equal(first.won, second.won)
+
+
+def test_the_pipelines_expected_wins_are_the_sum_of_the_deals_win_probabilities():
+    model = exponential_step(lost=400, won=600)
+    runs = simulate_deals(model, deals([0] * 40, np.linspace(0, 50, 40)), runs=2000, seed=8)
+    forecast = wins_by(runs, model, math.inf, new_deals=False)
+    assert forecast.wins.mean == pytest.approx(runs.win_probability().sum(), rel=1e-9)
+    assert forecast.expected_new_wins == 0.0
+
+
+def test_revenue_by_a_date_counts_the_amounts_of_the_deals_won_by_then():
+    model = flow_model([1], [[0, 1, 0]], [[10.0]])
+    runs = simulate_deals(model, deals([0, 0], [0.0, 5.0], amounts=[100, 250]), runs=50)
+    assert wins_by(runs, model, 6.0, new_deals=False).revenue.median == 250.0
+    later = wins_by(runs, model, 11.0, new_deals=False)
+    assert later.revenue.bands[0.95] == (350.0, 350.0) and later.wins.median == 2.0
+
+
+def test_when_n_wins_come_in_from_the_open_deals():
+    model = flow_model([1], [[0, 1, 0]], [[10.0]])
+    runs = simulate_deals(model, deals([0, 0, 0], [0.0, 4.0, 8.0]), runs=50, seed=9)
+    assert wins_needed(runs, model, 2, new_deals=False).likely_by[0.95] == 6.0
+    never = wins_needed(runs, model, 4, new_deals=False)
+    assert never.reached == 0.0 and never.hours.median == math.inf
+
+
+def test_new_deals_drawn_from_their_poisson_wins_match_simulating_every_arrival():
+    """The thinning shortcut of ``NewDeals`` against brute force: each scenario's arrivals
+    drawn one by one (Poisson count, uniform instants) and simulated. Means within 3 %."""
+    model = exponential_step(lost=300, won=700, entries=np.array([1]), arrivals_per_hour=0.2)
+    horizon, scenarios = 48.0, 4000
+    rng = np.random.default_rng(10)
+    counts = rng.poisson(0.2 * horizon, size=scenarios)
+    start = rng.random(counts.sum()) * horizon
+    end, won, _ = simulate_paths(model, np.zeros(counts.sum(), int), np.zeros(counts.sum()), rng)
+    in_time = won & (start + end <= horizon)
+    brute = np.bincount(np.repeat(np.arange(scenarios), counts), in_time, minlength=scenarios)
+    new = NewDeals(model, np.random.default_rng(11))
+    assert new.expected_wins(horizon) == pytest.approx(brute.mean(), rel=0.03)
+    # The first win's time, where one comes within the horizon: medians within 5 %.
+    first = new.win_times(1, scenarios, np.random.default_rng(12))[0]
+    first_brute = [
+        (start[lo : lo + c] + end[lo : lo + c])[won[lo : lo + c]].min(initial=np.inf)
+        for lo, c in zip(np.cumsum(counts) - counts, counts, strict=True)
+    ]
+    assert np.median(first) == pytest.approx(np.median(first_brute), rel=0.05)
+
+
+def test_wins_by_adds_the_new_deals():
+    model = exponential_step(entries=np.array([1]), arrivals_per_hour=0.5, won_amounts=[100.0])
+    runs = simulate_deals(model, deals([0], [0.0]), runs=4000, seed=13)
+    forecast = wins_by(runs, model, 24.0, seed=14)
+    # The open deal wins within 24 h with chance 1 − e^(−2.4); the new ones: Λ(24) =
+    # 0.5·∫₀²⁴(1 − e^(−u/10))du = 0.5·(24 − 10·(1 − e^(−2.4))) ≈ 7.45. Within 3 %.
+    assert forecast.expected_open_wins == pytest.approx(1 - math.exp(-2.4), rel=0.03)
+    assert forecast.expected_new_wins == pytest.approx(7.45, rel=0.03)
+    assert forecast.revenue.mean == pytest.approx(
+        100 * forecast.expected_new_wins + forecast.expected_open_wins, rel=1e-6
+    )
