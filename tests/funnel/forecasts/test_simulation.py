@@ -157,3 +157,23 @@ def test_wins_by_adds_the_new_deals():
     assert forecast.revenue.mean == pytest.approx(
         100 * forecast.expected_new_wins + forecast.expected_open_wins, rel=1e-6
     )
+
+
+def test_working_hours_from_now_land_on_working_days():
+    from datetime import UTC, datetime, time
+
+    from funnel.forecasts.model import TimeAxis
+    from streams.calendars.working_time import SpanSpec, WorkingClock
+
+    clock = WorkingClock(
+        time_zone="UTC", spans=[SpanSpec(day, time(9), time(17)) for day in range(5)]
+    )
+    friday = datetime(2025, 3, 7, 16, 0, tzinfo=UTC)
+    axis = TimeAxis(friday, clock)
+    assert axis.basis == "working"
+    assert axis.hours_until(datetime(2025, 3, 10, 10, 0, tzinfo=UTC)) == 2.0
+    # 16 working hours: 1 on Friday, 8 on Monday, 7 on Tuesday.
+    monday, tuesday, never = axis.instants([2.0, 16.0, math.inf])
+    assert monday == datetime(2025, 3, 10, 10, 0, tzinfo=UTC)
+    assert tuesday == datetime(2025, 3, 11, 16, 0, tzinfo=UTC)
+    assert never is None
