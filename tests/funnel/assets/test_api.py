@@ -113,3 +113,14 @@ def test_roles_on_writes(api_client, lib) -> None:
     assert patched.status_code == 200 and patched.json()["tags"] == ["pricing"]
     assert api_client.post(f"/api/assets/{ns.asset.pk}/retire/").json()["retired_at"]
     assert api_client.post(f"/api/assets/{ns.asset.pk}/restore/").json()["retired_at"] is None
+
+
+def test_a_version_is_never_edited(api_client, lib) -> None:
+    ns = lib
+    api_client.force_authenticate(ns.manager_a)
+    url = f"/api/asset-versions/{ns.version.pk}/"
+    assert api_client.patch(url, {"change_note": "x"}, format="json").status_code == 405
+    assert api_client.put(url, {"change_note": "x"}, format="json").status_code == 405
+    assert api_client.delete(url).status_code == 405
+    ns.version.refresh_from_db()
+    assert ns.version.change_note == "First version."
