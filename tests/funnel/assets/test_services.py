@@ -202,3 +202,20 @@ def test_a_reviewer_who_left_the_team_or_was_deactivated_is_not_emailed(team_set
         ns.manager_a.save()
         assert asset_reviews_due.delay().get() == 1
     assert [m.to for m in mail.outbox] == [["manager@example.com"]]
+
+
+def test_the_deal_page_lists_the_current_steps_assets_first(team_setup) -> None:
+    ns = team_setup  # deal_a1 is at steps_a[0]
+    later = _asset(ns, link="https://wiki.example/a", upload=None)
+    later.title = "A later step's card"
+    later.save()
+    here = _asset(ns, link="https://wiki.example/z", upload=None)
+    here.title = "Z this step's guide"
+    here.save()
+    services.asset_attach(user=ns.manager_a, asset=later, step=ns.steps_a[1])
+    services.asset_attach(user=ns.manager_a, asset=here, step=ns.steps_a[0])
+    rows = selectors.deal_assets(ns.deal_a1, ns.rep_a1)
+    assert [(r["asset"].title, r["here"]) for r in rows] == [
+        ("Z this step's guide", True),
+        ("A later step's card", False),
+    ]
