@@ -205,8 +205,11 @@ def test_a_gzipped_log_imports_as_the_plain_one(stream):
 
 def test_a_damaged_gzip_file_is_refused(stream):
     packed = gzip.compress(log(trace("D-1", ("Qualify", "2025-01-06T09:00:00Z", "start"))))
-    with pytest.raises(ImportRejected, match="damaged or cut short"):
+    with pytest.raises(ImportRejected, match="cut short"):
         run(stream, packed[: len(packed) - 12])
+    broken = packed[:-8] + bytes(b ^ 0xFF for b in packed[-8:])  # a wrong checksum
+    with pytest.raises(ImportRejected, match="gzip-compressed file is damaged"):
+        run(stream, broken)
 
 
 def test_times_keep_their_offsets_and_times_without_one_are_in_the_chosen_zone(stream):
@@ -399,3 +402,22 @@ def test_a_manager_imports_a_gzipped_xes_log_through_the_wizard(
     won = Deal.objects.get(stream=source, external_id="W-2")
     assert (won.status, won.visits.count()) == (DealStatus.WON, 1)
     assert won.closed_at == datetime(2025, 1, 8, 9, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_the_head_of_a_large_log_is_enough_for_the_header_and_the_preview(packed):
+    """The wizard reads only the first megabyte of a large upload: a cut log still gives its
+    columns and first rows (the rest is read by the background jobs)."""
+    events = [
+        ("Qualify", "2025-01-06T09:00:00Z", "start"),
+        ("Qualify", "2025-01-06T17:00:00Z", "complete"),
+    ]
+    data = log(*(trace(f"D-{i}", *events) for i in range(3000)))
+    if packed:
+        data = gzip.compress(data)
+    table = read_table(data[: len(data) // 3])
+    assert table.headers[0] == "case:concept:name"
+    assert [row[:4] for row in table.rows[:2]] == [
+        ["D-0", "Qualify", "2025-01-06T09:00:00Z", "2025-01-06T17:00:00Z"],
+        ["D-1", "Qualify", "2025-01-06T09:00:00Z", "2025-01-06T17:00:00Z"],
+    ]

@@ -22,8 +22,6 @@ entities can be declared (billion laughs, external entities), refuses the file.
 
 from __future__ import annotations
 
-import gzip
-import io
 import re
 import zlib
 from collections.abc import Iterator, Sequence
@@ -91,6 +89,8 @@ def looks_like_xes(data: bytes) -> bool:
     ``log`` element: an XES event log."""
     head = data[:65536]
     if head[:2] == b"\x1f\x8b":
+        if len(data) <= len(head):
+            head = head[:-8]  # without the checksum: a damaged one is the parse's to report
         try:
             head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 65536)
         except zlib.error:
@@ -135,18 +135,39 @@ class XesRows(Sequence[list[str]]):
             for start in range(0, len(view), _CHUNK):
                 yield bytes(view[start : start + _CHUNK])
             return
-        read = 0
-        with gzip.GzipFile(fileobj=io.BytesIO(self._data)) as file:
-            while True:
-                try:
-                    chunk = file.read(_CHUNK)
-                except (OSError, EOFError, zlib.error) as exc:
-                    raise ImportRejected(
-                        f"The gzip-compressed file is damaged or cut short ({exc}); compress "
-                        "the XES file again and upload it."
-                    ) from exc
-                if not chunk:
+        yield from self._gunzipped()
+
+    def _gunzipped(self) -> Iterator[bytes]:
+        """The unpacked bytes of a gzip file (of each member in turn), a chunk at a time. A
+        damaged or cut stream is refused after the bytes before the damage (so the head of a
+        large upload still shows its first rows)."""
+        data = self._data
+        unpack = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        position, read, tail = 0, 0, b""
+        while True:
+            if unpack.eof:
+                rest = unpack.unused_data + data[position:]
+                position = len(data)
+                if not rest.strip(b"\x00"):
                     return
+                unpack, tail = zlib.decompressobj(16 + zlib.MAX_WBITS), rest
+            elif not tail:
+                if position >= len(data):
+                    raise ImportRejected(
+                        "The gzip-compressed file is cut short (it ends before its end marker); "
+                        "compress the XES file again and upload it."
+                    )
+                tail = data[position : position + _CHUNK]
+                position += _CHUNK
+            try:
+                chunk = unpack.decompress(tail, _CHUNK)
+            except zlib.error as exc:
+                raise ImportRejected(
+                    f"The gzip-compressed file is damaged ({exc}); compress the XES file again "
+                    "and upload it."
+                ) from None
+            tail = unpack.unconsumed_tail
+            if chunk:
                 read += len(chunk)
                 if read > self._limit:
                     raise ImportRejected(
