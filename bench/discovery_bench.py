@@ -82,24 +82,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child")
     parser.add_argument("--size", type=int, default=0)
-    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--sizes", default="100000,1000000", help="visits asked of seed_demo")
+    parser.add_argument("--reuse", action="store_true", help="time the demo as it is seeded")
     args = parser.parse_args()
     if run_as_child(CHILDREN, args.child, args.size):
         return
     postgres_migrated(SCRIPT)
-    for size in [int(s) for s in args.sizes.split(",")]:
+    if args.reuse:
+        _time(0)
+    for size in [] if args.reuse else [int(s) for s in args.sizes.split(",")]:
         seeded = child(SCRIPT, "seed", "--size", str(size))
         print(
             f"seeded {seeded['visits']:,} visits, {seeded['deals']:,} deals in "
             f"{seeded['seconds']:.1f} s"
         )
-        for name in ("default", "history"):
-            found = child(SCRIPT, name, "--size", str(size))
-            print(
-                f"  {name:8} {found['seconds']:6.2f} s  {found['deals']:,} deals, "
-                f"{found['visits']:,} visits, {found['variants']:,} variants, "
-                f"{found['edges']} edges, peak {found['peak_mib']:.0f} MiB"
-            )
+        _time(size)
+
+
+def _time(size: int) -> None:
+    for name in ("default", "history"):
+        found = child(SCRIPT, name, "--size", str(size))
+        print(
+            f"  {name:8} {found['seconds']:6.2f} s  {found['deals']:,} deals, "
+            f"{found['visits']:,} visits, {found['variants']:,} variants, "
+            f"{found['edges']} edges, peak {found['peak_mib']:.0f} MiB"
+        )
 
 
 if __name__ == "__main__":
