@@ -169,8 +169,9 @@ def _refuse_non_tables(data: bytes) -> None:
         )
     if head[:1] == b"<":
         raise ImportRejected(
-            "This file is XML or HTML (an XES event log or a web page), not a CSV table. "
-            "Export the data as CSV and upload that."
+            "This file is XML or HTML (a web page, or XML whose root is not an XES <log>), "
+            "not a CSV table. Export the data as CSV, or the event log as XES (the xes "
+            "format), and upload that."
         )
     sample = data[:65536]
     if sample.count(b"\x00") > len(sample) // 10:
