@@ -105,7 +105,9 @@ class ReviewForm(_SourceFields):
 
 
 class AttachForm(forms.Form):
-    step = forms.ModelChoiceField(queryset=Team.objects.none(), label="Attach to step")
+    step = forms.ModelChoiceField(
+        queryset=Team.objects.none(), label="Attach to step", empty_label="Choose a step"
+    )
 
     def __init__(self, *args, team: Team, **kwargs) -> None:
         super().__init__(*args, **kwargs)
