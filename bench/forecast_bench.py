@@ -13,7 +13,7 @@ completed visit. Timed, in this process (its peak memory, ``ru_maxrss``, is the 
 Targets (issue 19): the simulation of 10,000 runs over 5,000 open deals under 5 s, memory
 under 1 GiB. It touches no database. Run it under ``flock /tmp/bench.lock``.
 
-    python bench/forecast_bench.py [--deals 5000] [--runs 10000] [--seed 1]
+    python bench/forecast_bench.py [--deals 5000] [--runs 10000] [--seed 1] [--chunk N]
 """
 
 from __future__ import annotations
@@ -57,9 +57,15 @@ def main() -> None:
     parser.add_argument("--deals", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--chunk", type=int, default=0, help="entries per chunk (0: default)")
     args = parser.parse_args()
     django_setup()
     import numpy as np
+
+    from funnel.forecasts import simulation
+
+    if args.chunk:
+        simulation.CHUNK = args.chunk
 
     from funnel.forecasts.model import OpenDeals
     from funnel.forecasts.pipeline import wins_by, wins_needed
@@ -90,6 +96,7 @@ def main() -> None:
             {
                 "deals": n,
                 "runs": args.runs,
+                "chunk": simulation.CHUNK,
                 "simulate_s": round(t1 - t0, 2),
                 "per_deal_s": round(t2 - t1, 2),
                 "pipeline_s": round(t3 - t2, 2),

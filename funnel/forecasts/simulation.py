@@ -33,7 +33,7 @@ MAX_ROUNDS = 200
 #: The close-date quantiles shown per deal (issue 19).
 LEVELS = (0.5, 0.85, 0.95)
 #: (deal, run) entries simulated at once.
-CHUNK = 1 << 21
+CHUNK = 1 << 18
 
 
 #: Bits of a random draw for the transition: chances are resolved to 2⁻²⁴.
@@ -46,22 +46,29 @@ class _Tables:
     """The model laid out for vectorised draws.
 
     Transitions: each step's cumulative chances as integers of 2²⁴, row ``s`` shifted by
-    ``s · 2²⁴``, so one ``searchsorted`` of ``(step << 24) | 24 random bits`` draws every
-    entry's next column exactly (a row's last value is ``(s + 1) · 2²⁴``, above every key of
+    ``s · 2²⁴``, so one ``searchsorted`` of ``(step << 24) | the word's top 24 bits`` draws
+    every entry's next column exactly (a row's last value is ``(s + 1) · 2²⁴``, above every key of
     the row). Times: each step's sorted completed times in 4,096 slots, slot ``i`` holding the
     time at rank ⌊(i + ½) · n ÷ 4096⌋; a draw is one gather (the drawn distribution's CDF is
-    within 1/4096 of the completed times'). Both come from one 64-bit random word per entry
-    (disjoint bits)."""
+    within 1/4096 of the completed times'), indexed by the word's low 12 bits. Every array
+    of a round is unsigned 64-bit or float32, worked on in place where numpy allows: the
+    rounds are bound by memory traffic, not arithmetic."""
 
     def __init__(self, model: FlowModel) -> None:
         s = model.n_steps
         self.n = s
         chances = model.probabilities()
-        cumulative = np.rint(np.cumsum(chances, axis=1) * (1 << _CHANCE_BITS)).astype(np.int64)
+        cumulative = np.rint(np.cumsum(chances, axis=1) * (1 << _CHANCE_BITS)).astype(np.uint64)
         cumulative[:, -1] = 1 << _CHANCE_BITS
-        self.flat_chances = (
-            cumulative + (np.arange(s, dtype=np.int64) << _CHANCE_BITS)[:, None]
-        ).ravel()
+        rows = np.arange(s, dtype=np.uint64) << np.uint64(_CHANCE_BITS)
+        self.flat_chances = (cumulative + rows[:, None]).ravel()
+        # What a position found in ``flat_chances`` means: the column drawn, and that column's
+        # row start (for the next draw) and time-table start, when it is a step.
+        column = np.tile(np.arange(s + 2), s)
+        step = np.where(column < s, column, 0).astype(np.uint64)
+        self.column = column.astype(np.int16)
+        self.chance_base = step << np.uint64(_CHANCE_BITS)
+        self.slot_base = step << np.uint64(_SLOT_BITS)
         self.samples = [model.samples(i) for i in range(s)]
         slots = 1 << _SLOT_BITS
         self.slots = (
@@ -70,22 +77,12 @@ class _Tables:
                     x[((np.arange(slots) + 0.5) * len(x) / slots).astype(np.int64)]
                     for x in self.samples
                 ]
-            ).ravel()
+            )
+            .ravel()
+            .astype(np.float32)
             if s
-            else np.zeros(0)
+            else np.zeros(0, dtype=np.float32)
         )
-
-    def next_step(self, steps: np.ndarray, raw: np.ndarray) -> np.ndarray:
-        """The column drawn from each step's row: a step index, ``n`` (won) or ``n + 1``."""
-        key = (steps << _CHANCE_BITS) | ((raw >> np.uint64(8)) & np.uint64(0xFFFFFF)).astype(
-            np.int64
-        )
-        position = np.searchsorted(self.flat_chances, key, side="right")
-        return position - steps * (self.n + 2)
-
-    def time_in(self, steps: np.ndarray, raw: np.ndarray) -> np.ndarray:
-        slot = (raw >> np.uint64(64 - _SLOT_BITS)).astype(np.int64)
-        return self.slots[(steps << _SLOT_BITS) | slot]
 
 
 def simulate_paths(
@@ -104,24 +101,32 @@ def simulate_paths(
     won = np.zeros(m, dtype=bool)
     if m == 0:
         return end, won, 0
-    steps = np.asarray(steps, dtype=np.int64)
-    t = _residual(tables, steps, np.asarray(ages, dtype=float), rng)
+    steps = np.asarray(steps, dtype=np.uint64)
+    t = _residual(tables, steps.astype(np.int64), np.asarray(ages, dtype=float), rng)
+    t = t.astype(np.float32)
     alive = np.arange(m)
     bits = rng.bit_generator
+    base = steps << np.uint64(_CHANCE_BITS)
+    top, low = np.uint64(64 - _CHANCE_BITS), np.uint64((1 << _SLOT_BITS) - 1)
     for _ in range(MAX_ROUNDS):
-        raw = bits.random_raw(len(steps))
-        nxt = tables.next_step(steps, raw)
-        done = nxt >= tables.n
+        raw = bits.random_raw(len(alive))
+        key = raw >> top
+        key |= base
+        position = np.searchsorted(tables.flat_chances, key, side="right")
+        column = tables.column[position]
+        done = column >= tables.n
         if done.any():
             where = alive[done]
             end[where] = t[done]
-            won[where] = nxt[done] == tables.n
+            won[where] = column[done] == tables.n
             keep = ~done
-            alive, t, nxt, raw = alive[keep], t[keep], nxt[keep], raw[keep]
+            alive, t, position, raw = alive[keep], t[keep], position[keep], raw[keep]
         if not len(alive):
             return end, won, 0
-        steps = nxt
-        t += tables.time_in(steps, raw)
+        raw &= low
+        raw |= tables.slot_base[position]
+        t += tables.slots[raw]
+        base = tables.chance_base[position]
     return end, won, len(alive)
 
 
