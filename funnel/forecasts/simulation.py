@@ -70,6 +70,10 @@ class _Tables:
         self.chance_base = step << np.uint64(_CHANCE_BITS)
         self.slot_base = step << np.uint64(_SLOT_BITS)
         self.samples = [model.samples(i) for i in range(s)]
+        #: Every step's sorted completed times end to end, exact (for the current step).
+        self.exact = np.concatenate(self.samples) if s else np.zeros(0)
+        lengths = np.array([len(x) for x in self.samples], dtype=np.int64)
+        self.exact_start = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         slots = 1 << _SLOT_BITS
         self.slots = (
             np.stack(
@@ -91,19 +95,21 @@ def simulate_paths(
     ages: np.ndarray,
     rng: np.random.Generator,
     *,
+    repeat: int = 1,
     tables: _Tables | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """One run for each entry (a step and the age there): its time to close from now (hours
-    of the basis; inf when unresolved) and whether it was won, and the number unresolved."""
+    """``repeat`` runs for each deal (a step and the age there), deal after deal: each run's
+    time to close from now (hours of the basis; inf when unresolved) and whether it was won,
+    and the number unresolved."""
     tables = tables or _Tables(model)
-    m = len(steps)
+    steps = np.asarray(steps, dtype=np.int64)
+    m = len(steps) * repeat
     end = np.full(m, np.inf, dtype=np.float32)
     won = np.zeros(m, dtype=bool)
     if m == 0:
         return end, won, 0
-    steps = np.asarray(steps, dtype=np.uint64)
-    t = _residual(tables, steps.astype(np.int64), np.asarray(ages, dtype=float), rng)
-    t = t.astype(np.float32)
+    t = _residual(tables, steps, np.asarray(ages, dtype=float), repeat, rng)
+    steps = np.repeat(steps.astype(np.uint64), repeat)
     alive = np.arange(m)
     bits = rng.bit_generator
     base = steps << np.uint64(_CHANCE_BITS)
@@ -131,28 +137,35 @@ def simulate_paths(
 
 
 def _residual(
-    tables: _Tables, steps: np.ndarray, ages: np.ndarray, rng: np.random.Generator
+    tables: _Tables, steps: np.ndarray, ages: np.ndarray, repeat: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """The rest of the time in the current step of each entry, given its age there."""
-    out = np.empty(len(steps))
-    u = rng.random(len(steps))
+    """``repeat`` draws of the rest of the time in its current step for each deal, given
+    its age there (float32). What a deal draws from is worked out once per deal: a range of
+    its step's sorted completed times (those longer than the age), what to subtract (the
+    age) and the stretch (1, or age ÷ longest when none is longer)."""
+    first = np.empty(len(steps), dtype=np.int64)
+    count = np.empty(len(steps), dtype=np.int64)
+    subtract = np.zeros(len(steps))
+    stretch = np.ones(len(steps))
     for s in np.unique(steps):
         mask = steps == s
         times, age = tables.samples[s], ages[mask]
         longer = np.searchsorted(times, age, side="right")  # first completed time > age
-        left = len(times) - longer
-        draw = np.empty(len(age))
-        has = left > 0
-        pick = longer[has] + (u[mask][has] * left[has]).astype(np.int64)
-        draw[has] = times[pick] - age[has]
+        has = longer < len(times)
+        start = tables.exact_start[s]
+        first[mask] = start + np.where(has, longer, 0)
+        count[mask] = np.where(has, len(times) - longer, len(times))
+        subtract[mask] = np.where(has, age, 0.0)
         # Older than every completed visit: a completed time stretched by age ÷ the longest.
-        none = ~has
-        if none.any():
-            pick = (u[mask][none] * len(times)).astype(np.int64)
-            longest = max(float(times[-1]), 1e-9)
-            draw[none] = times[pick] * (age[none] / longest)
-        out[mask] = draw
-    return out
+        stretch[mask] = np.where(has, 1.0, age / max(float(times[-1]), 1e-9))
+    u = rng.random(len(steps) * repeat)
+    u *= np.repeat(count, repeat)
+    index = u.astype(np.int64)
+    index += np.repeat(first, repeat)
+    rest = tables.exact[index]
+    rest -= np.repeat(subtract, repeat)
+    rest *= np.repeat(stretch, repeat)
+    return rest.astype(np.float32)
 
 
 @dataclass
@@ -207,9 +220,9 @@ def simulate_deals(
     rows = max(1, CHUNK // max(runs, 1))
     for lo in range(0, n, rows):
         hi = min(n, lo + rows)
-        steps = np.repeat(deals.steps[lo:hi], runs)
-        ages = np.repeat(deals.ages[lo:hi], runs)
-        e, w, u = simulate_paths(model, steps, ages, rng, tables=tables)
+        e, w, u = simulate_paths(
+            model, deals.steps[lo:hi], deals.ages[lo:hi], rng, repeat=runs, tables=tables
+        )
         end[lo:hi] = e.reshape(hi - lo, runs)
         won[lo:hi] = w.reshape(hi - lo, runs)
         unresolved += u
