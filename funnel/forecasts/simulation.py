@@ -21,6 +21,8 @@ chunks so the working arrays stay small; the results are two ``(deals, runs)`` a
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +36,8 @@ MAX_ROUNDS = 200
 LEVELS = (0.5, 0.85, 0.95)
 #: (deal, run) entries simulated at once.
 CHUNK = 1 << 18
+#: Threads simulating chunks side by side.
+WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
 #: Bits of a random draw for the transition: chances are resolved to 2⁻²⁴.
@@ -121,11 +125,12 @@ def simulate_paths(
         position = np.searchsorted(tables.flat_chances, key, side="right")
         column = tables.column[position]
         done = column >= tables.n
-        if done.any():
-            where = alive[done]
-            end[where] = t[done]
-            won[where] = column[done] == tables.n
-            keep = ~done
+        finished = np.flatnonzero(done)
+        if len(finished):
+            where = alive[finished]
+            end[where] = t[finished]
+            won[where] = column[finished] == tables.n
+            keep = np.flatnonzero(~done)
             alive, t, position, raw = alive[keep], t[keep], position[keep], raw[keep]
         if not len(alive):
             return end, won, 0
@@ -211,19 +216,31 @@ def simulate_deals(
 ) -> DealRuns:
     """``runs`` runs of the rest of each open deal's path. A fixed ``seed`` gives the same
     runs every time (tests)."""
-    rng = np.random.default_rng(seed)
     tables = _Tables(model)
     n = len(deals)
     end = np.empty((n, runs), dtype=np.float32)
     won = np.empty((n, runs), dtype=bool)
-    unresolved = 0
     rows = max(1, CHUNK // max(runs, 1))
-    for lo in range(0, n, rows):
-        hi = min(n, lo + rows)
+    starts = list(range(0, n, rows))
+    # One generator per chunk, spawned from the seed: the runs do not depend on which thread
+    # takes which chunk, so a fixed seed repeats them exactly.
+    seeds = np.random.SeedSequence(seed).spawn(len(starts))
+
+    def chunk(i: int) -> int:
+        lo, hi = starts[i], min(n, starts[i] + rows)
         e, w, u = simulate_paths(
-            model, deals.steps[lo:hi], deals.ages[lo:hi], rng, repeat=runs, tables=tables
+            model,
+            deals.steps[lo:hi],
+            deals.ages[lo:hi],
+            np.random.default_rng(seeds[i]),
+            repeat=runs,
+            tables=tables,
         )
         end[lo:hi] = e.reshape(hi - lo, runs)
         won[lo:hi] = w.reshape(hi - lo, runs)
-        unresolved += u
+        return u
+
+    # numpy releases the GIL inside its array operations, so chunks run side by side.
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        unresolved = sum(pool.map(chunk, range(len(starts))))
     return DealRuns(deals=deals, end=end, won=won, unresolved=unresolved)
