@@ -669,8 +669,9 @@ def test_a_200_step_map_renders_every_box_at_a_fixed_width():
 def test_reading_the_map_takes_a_fixed_number_of_queries(django_assert_num_queries):
     stream = demo_stream()
     # lanes, steps (with stages), latest stream snapshot (none yet), open kaizen cycles,
-    # the lead waterfall's hand-off steps, the asset library's count per step
-    with django_assert_num_queries(6):
+    # the lead waterfall's hand-off steps, the asset library's count per step, the latest
+    # discovery view's conformance per step
+    with django_assert_num_queries(7):
         data = vsm_map_data(stream)
     assert len(data.steps) == 8 and len(data.lanes) == 5 and len(data.stages) == 4
     assert data.measured is None and data.burst_step_ids == frozenset()
