@@ -8,7 +8,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -16,7 +15,7 @@ from django.conf import settings
 
 from funnel.importing.cells import _CHECK_LEADS, _Bad, unneutralise
 from funnel.importing.formats import xes
-from funnel.importing.types import DEFAULT_MAX_BYTES, ImportRejected
+from funnel.importing.types import DEFAULT_MAX_BYTES, ImportRejected, NumberedRows
 
 
 @dataclass
@@ -86,13 +85,12 @@ def _may_hold_formulas(data: bytes, chunk: int = 8 << 20) -> bool:
     )
 
 
-class _CsvRows(Sequence[list[str]]):
+class _CsvRows(NumberedRows):
     """The data rows of a CSV held as bytes, parsed again on every iteration."""
 
     def __init__(self, data: bytes, delimiter: str, may_hold_formulas: bool) -> None:
         self._data = data
         self._delimiter = delimiter
-        self._len: int | None = None
         self.may_hold_formulas = may_hold_formulas
         # Every record but the last ends with a newline, the header is one of them.
         self.estimate = max(1, data.count(b"\n"))
@@ -114,26 +112,6 @@ class _CsvRows(Sequence[list[str]]):
             raise ImportRejected(
                 f"Row {number + 1} is not valid CSV ({exc}); check its quotes."
             ) from exc
-
-    def __iter__(self) -> Iterator[list[str]]:
-        return (cells for _, cells in self.numbered())
-
-    def __len__(self) -> int:
-        if self._len is None:
-            self._len = sum(1 for _ in self.numbered())
-        return self._len
-
-    def __getitem__(self, index):  # type: ignore[override]
-        if isinstance(index, slice):
-            if (index.start or 0) >= 0 and index.stop is not None and index.stop >= 0:
-                return list(itertools.islice(iter(self), index.start, index.stop, index.step))
-            return list(self)[index]
-        if index < 0:
-            index += len(self)
-        for i, row in enumerate(self):
-            if i == index:
-                return row
-        raise IndexError(index)
 
 
 DEFAULT_MAX_COLUMNS = 500

@@ -4,7 +4,8 @@ rejection and the result.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -285,3 +286,35 @@ class ImportResult:
             **{k: int(data.get(k) or 0) for k in cls.__dataclass_fields__ if k != "notes"},
             notes=[notes] if isinstance(notes, str) and notes else list(notes or []),
         )
+
+
+class NumberedRows(Sequence[list[str]]):
+    """The data rows of an uploaded table, read again from its bytes on every iteration
+    rather than held parsed: a subclass gives ``numbered()``, each row with the line or row
+    number its messages name; this makes them a sequence (iterate, count once, index, slice).
+    """
+
+    _len: int | None = None
+
+    def numbered(self) -> Iterator[tuple[int, list[str]]]:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[list[str]]:
+        return (cells for _, cells in self.numbered())
+
+    def __len__(self) -> int:
+        if self._len is None:
+            self._len = sum(1 for _ in self.numbered())
+        return self._len
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            if (index.start or 0) >= 0 and index.stop is not None and index.stop >= 0:
+                return list(itertools.islice(iter(self), index.start, index.stop, index.step))
+            return list(self)[index]
+        if index < 0:
+            index += len(self)
+        for i, row in enumerate(self):
+            if i == index:
+                return row
+        raise IndexError(index)

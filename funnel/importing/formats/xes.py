@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pyexpat import XML_PARAM_ENTITY_PARSING_NEVER, ExpatError, ParserCreate
 from typing import TYPE_CHECKING
 
 from funnel.importing.formats import transitions, visits
 from funnel.importing.plan import _Columns, changes_to_visits
-from funnel.importing.types import ImportRejected
+from funnel.importing.types import ImportRejected, NumberedRows
 
 if TYPE_CHECKING:
     from funnel.importing.checking import _Builder
@@ -110,7 +110,7 @@ def _refuse_dtd(*_args) -> None:
     )
 
 
-class XesRows(Sequence[list[str]]):
+class XesRows(NumberedRows):
     """The rows of an XES log held as bytes (gzipped or not), parsed again on every
     iteration (as :class:`funnel.importing.reading._CsvRows` is)."""
 
@@ -121,7 +121,6 @@ class XesRows(Sequence[list[str]]):
         self._gzipped = data[:2] == b"\x1f\x8b"
         self._limit = limit * _MAX_RATIO
         self._mode: str | None = None
-        self._len: int | None = None
         if self._gzipped:
             self.estimate = max(1, len(data) // 40)  # about 10 events a kilobyte gzipped
         else:
@@ -282,27 +281,6 @@ class XesRows(Sequence[list[str]]):
                 f"The XES file is not well-formed XML: {exc}. Export the log again."
             ) from None
         yield from out
-
-    # -- a sequence, as a table's rows are
-
-    def __iter__(self) -> Iterator[list[str]]:
-        return (cells for _, cells in self.numbered())
-
-    def __len__(self) -> int:
-        if self._len is None:
-            self._len = sum(1 for _ in self.numbered())
-        return self._len
-
-    def __getitem__(self, index):  # type: ignore[override]
-        if isinstance(index, slice) and (index.start or 0) >= 0 and (index.stop or 0) >= 0:
-            rows = []
-            for i, row in enumerate(self):
-                if index.stop is not None and i >= index.stop:
-                    break
-                rows.append(row)
-            return rows[index.start : index.stop : index.step]
-        rows = list(self)
-        return rows[index]
 
 
 def _trace_rows(
