@@ -98,3 +98,33 @@ def gunicorn(port: int, env: dict[str, str], *options: str, headers=None) -> sub
                 proc.kill()
                 sys.exit("gunicorn did not start")
             time.sleep(0.3)
+
+
+#: The demo simulation's average path length: visits per seeded deal.
+VISITS_PER_DEAL = 6.1
+
+
+def demo_stream():
+    """The demo team's current-state stream (seeded by :func:`child_seed_demo`)."""
+    from streams.models import StreamState, ValueStream
+    from vsm_project.demo import DEMO_TEAM_SLUG
+
+    return ValueStream.objects.get(team__slug=DEMO_TEAM_SLUG, state=StreamState.CURRENT)
+
+
+def child_seed_demo(size: int) -> dict:
+    """Seed the demo with about ``size`` visits (it replaces the previous run's), then
+    VACUUM ANALYZE: without autovacuum (off on some machines) the replaced rows' dead tuples
+    would be scanned by every query that follows."""
+    import time
+
+    from django.db import connection
+
+    from vsm_project.demo import demo_seed
+
+    began = time.perf_counter()
+    result = demo_seed(deals=max(1, round(size / VISITS_PER_DEAL)))
+    seconds = time.perf_counter() - began
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE funnel_visit, funnel_deal")
+    return {"visits": result.visits, "deals": result.deals, "seconds": seconds}

@@ -17,30 +17,9 @@ import argparse
 import time
 from pathlib import Path
 
-from common import child, peak_mib, postgres_migrated, run_as_child
+from common import child, child_seed_demo, demo_stream, peak_mib, postgres_migrated, run_as_child
 
 SCRIPT = str(Path(__file__).resolve())
-VISITS_PER_DEAL = 6.1  # the demo simulation's average path length
-
-
-def _stream():
-    from streams.models import StreamState, ValueStream
-    from vsm_project.demo import DEMO_TEAM_SLUG
-
-    return ValueStream.objects.get(team__slug=DEMO_TEAM_SLUG, state=StreamState.CURRENT)
-
-
-def child_seed(size: int) -> dict:
-    from django.db import connection
-
-    from vsm_project.demo import demo_seed
-
-    began = time.perf_counter()
-    result = demo_seed(deals=max(1, round(size / VISITS_PER_DEAL)))
-    seconds = time.perf_counter() - began
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE funnel_visit, funnel_deal")
-    return {"visits": result.visits, "deals": result.deals, "seconds": seconds}
 
 
 def _job(params: dict) -> dict:
@@ -49,7 +28,7 @@ def _job(params: dict) -> dict:
     from streams.models import Job
     from streams.services import job_create
 
-    stream = _stream()
+    stream = demo_stream()
     view, key, live = DISCOVERY.view_from_params(stream, params)
     job = job_create(kind=DISCOVERY.job, params=DISCOVERY.job_params(stream, view, key, live))
     began = time.perf_counter()
@@ -75,7 +54,7 @@ def child_history(size: int) -> dict:
     return _job({"start": "1970-01-01", "end": "2100-01-01"})
 
 
-CHILDREN = {"seed": child_seed, "default": child_default, "history": child_history}
+CHILDREN = {"seed": child_seed_demo, "default": child_default, "history": child_history}
 
 
 def main() -> None:

@@ -38,33 +38,18 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from common import child, django_setup, peak_mib, postgres_migrated, run_as_child
+from common import (
+    child,
+    child_seed_demo,
+    demo_stream,
+    django_setup,
+    peak_mib,
+    postgres_migrated,
+    run_as_child,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-VISITS_PER_DEAL = 6.1  # the demo simulation's average path length
 EPOCH = "1970-01-01T00:00:00+00:00"
-
-
-def _stream():
-    from streams.models import StreamState, ValueStream
-    from vsm_project.demo import DEMO_TEAM_SLUG
-
-    return ValueStream.objects.get(team__slug=DEMO_TEAM_SLUG, state=StreamState.CURRENT)
-
-
-def child_seed(size: int) -> dict:
-    from django.db import connection
-
-    from vsm_project.demo import demo_seed
-
-    began = time.perf_counter()
-    result = demo_seed(deals=max(1, round(size / VISITS_PER_DEAL)))
-    seconds = time.perf_counter() - began
-    # seed_demo replaced the previous run's rows; without autovacuum (off on some machines)
-    # their dead tuples would be scanned by every query below.
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE funnel_visit, funnel_deal")
-    return {"visits": result.visits, "deals": result.deals, "seconds": seconds}
 
 
 FLOOR_SQL = """
@@ -80,7 +65,7 @@ FLOOR_SQL = """
 def child_floor(size: int) -> dict:
     from django.db import connection
 
-    stream = _stream()
+    stream = demo_stream()
     times = []
     for _ in range(3):
         began = time.perf_counter()
@@ -98,7 +83,7 @@ def child_recompute(size: int) -> dict:
     from funnel.metrics.snapshots import metrics_recompute_stream
     from funnel.models import MetricsSnapshot
 
-    stream = _stream()
+    stream = demo_stream()
     began = time.perf_counter()
     sets = metrics_recompute_stream(stream_id=stream.pk, now=timezone.now(), series=False)
     seconds = time.perf_counter() - began
@@ -126,7 +111,7 @@ def child_charts(size: int) -> dict:
     from funnel.metrics.series import compute_series
     from funnel.metrics.snapshots import STANDARD_QUERIES, metrics_stored, series_store
 
-    stream = _stream()
+    stream = demo_stream()
     now = timezone.now()
     began = time.perf_counter()
     for kwargs in STANDARD_QUERIES:
@@ -146,7 +131,7 @@ def child_fresh(size: int) -> dict:
     from funnel.eventlog.services import deal_move
     from funnel.models import Deal, DealStatus, MetricsSnapshot, MetricsState
 
-    stream = _stream()
+    stream = demo_stream()
     steps = list(stream.steps.order_by("position"))
     waits = []
     # The polls read one column: the whole row holds the chart series (about 80 KB of JSON
@@ -188,7 +173,7 @@ def child_fresh(size: int) -> dict:
 
 
 CHILDREN = {
-    "seed": child_seed,
+    "seed": child_seed_demo,
     "floor": child_floor,
     "recompute": child_recompute,
     "elapsed": child_elapsed,
