@@ -226,11 +226,20 @@ def measure(
     start: datetime | None = None,
     end: datetime | None = None,
     basis: str | None = None,
+    as_of: datetime | None = None,
 ) -> tuple[FlowModel, OpenDeals, TimeAxis]:
     """The stream's behaviour over ``[start, end)`` (default: the 180 days before ``now``),
-    its open deals as of now, and the time axis of ``basis`` (default: the stream's)."""
+    its open deals as of now, and the time axis of ``basis`` (default: the stream's).
+
+    ``as_of``: read the log as it stood at that instant (back-tests, docs/forecasts.md
+    "Back-tests"): only visits entered before it; a visit's exit and the deal's outcome only
+    if they came before it (a visit still open then is open, a deal closed later is open);
+    the window ends at it at the latest, and the open deals are those open then. Pass
+    ``now=as_of`` for their ages at that instant."""
     basis = basis or stream_basis(stream)
     end = end or now
+    if as_of is not None:
+        end = min(end, as_of)
     start = start or end - DEFAULT_WINDOW
     default_calendar, step_calendars = _calendars(stream)
     if basis == WORKING and default_calendar is None:
@@ -247,6 +256,13 @@ def measure(
         "start": sql.timestamp_param(start),
         "end": sql.timestamp_param(end),
     }
+    # As of an instant: the paths cut at it, and the outcome only of deals closed before it.
+    # (The window's completed visits exited before ``end`` <= ``as_of`` already.)
+    path_cut, status = "", "d.status"
+    if as_of is not None:
+        params["as_of"] = sql.timestamp_param(as_of)
+        path_cut = "AND v.entered_at < %(as_of)s "
+        status = "CASE WHEN d.closed_at < %(as_of)s THEN d.status ELSE 'open' END"
     exited = "v.exited_at >= %(start)s AND v.exited_at < %(end)s"
     hours = (
         "CAST(v.exited_w - v.entered_w AS DOUBLE PRECISION) / 3600"
@@ -257,10 +273,10 @@ def measure(
     # (a window function over the paths of the deals that completed a visit in the window).
     rows = sql.fetch(
         f"SELECT x.step_id, x.next_step, x.status, x.hours FROM ("
-        f"SELECT v.step_id, v.exited_at, d.status, {hours} AS hours, "
+        f"SELECT v.step_id, v.exited_at, {status} AS status, {hours} AS hours, "
         f"LEAD(v.step_id) OVER (PARTITION BY v.deal_id ORDER BY v.entered_at, v.id) "
         f"AS next_step FROM {VISIT} v JOIN {DEAL} d ON d.id = v.deal_id "
-        f"WHERE d.stream_id = %(stream)s AND v.deal_id IN ("
+        f"WHERE d.stream_id = %(stream)s {path_cut}AND v.deal_id IN ("
         f"SELECT v.deal_id FROM {VISIT} v JOIN {DEAL} d ON d.id = v.deal_id "
         f"WHERE d.stream_id = %(stream)s AND {exited})) x "
         f"WHERE x.exited_at >= %(start)s AND x.exited_at < %(end)s",
@@ -317,17 +333,32 @@ def measure(
         start=start,
         end=end,
     )
-    return model, _open_deals(stream, index, now, basis, step_calendars), TimeAxis(now, clock)
+    open_deals = _open_deals(stream, index, now, basis, step_calendars, as_of)
+    return model, open_deals, TimeAxis(now, clock)
 
 
 def _open_deals(
-    stream: ValueStream, index: dict[int, int], now: datetime, basis: str, calendars: dict
+    stream: ValueStream,
+    index: dict[int, int],
+    now: datetime,
+    basis: str,
+    calendars: dict,
+    as_of: datetime | None = None,
 ) -> OpenDeals:
+    if as_of is None:
+        where, params = "d.status = 'open' AND v.exited_at IS NULL", {"stream": stream.pk}
+    else:
+        # Open at the instant: not closed before it, and the visit it was in then.
+        where = (
+            "(d.closed_at IS NULL OR d.closed_at >= %(as_of)s) AND v.entered_at < %(as_of)s "
+            "AND (v.exited_at IS NULL OR v.exited_at >= %(as_of)s)"
+        )
+        params = {"stream": stream.pk, "as_of": sql.timestamp_param(as_of)}
     rows = sql.fetch(
         f"SELECT d.id, d.amount, v.step_id, {sql.epoch_hours('v.entered_at')}, v.entered_w "
         f"FROM {VISIT} v JOIN {DEAL} d ON d.id = v.deal_id WHERE d.stream_id = %(stream)s "
-        f"AND d.status = 'open' AND v.exited_at IS NULL ORDER BY d.id",
-        {"stream": stream.pk},
+        f"AND {where} ORDER BY d.id, v.entered_at, v.id",
+        params,
     )
     now_h = sql.hours_since_epoch(now)
     now_w = (
