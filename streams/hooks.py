@@ -7,6 +7,9 @@ them (apps depend one way: streams ← funnel ← kaizen).
   (``kaizen.selectors.open_cycle_step_ids``).
 - ``funnel`` registers a *step markers* provider: small labelled pills on a step's box, such
   as a hand-off point of the lead waterfall (``funnel.leads.map_markers``).
+- ``funnel`` registers a *discovered edges* provider: the moves the deals made between the
+  steps, with their counts, drawn as an overlay the map page can show
+  (``funnel.discovery.map_markers.discovered_edges``).
 - ``kaizen`` registers a *stream panels* provider: a small card on the stream's page, such as
   its latest 5S audit score and trend (``kaizen.fives.panel``).
 
@@ -31,6 +34,10 @@ StepMarkersProvider = Callable[[ValueStream], dict[int, list[tuple[str, str]]]]
 _measures: list[MeasuresProvider] = []
 _bursts: list[BurstsProvider] = []
 _step_markers: list[StepMarkersProvider] = []
+#: ``provider(stream)``: the moves the deals made, as (from step id, to step id, count), or
+#: None when nothing has been discovered yet.
+DiscoveredEdgesProvider = Callable[[ValueStream], list[tuple[int, int, int]] | None]
+_discovered_edges: list[DiscoveredEdgesProvider] = []
 
 
 @dataclass(frozen=True)
@@ -106,3 +113,18 @@ def step_markers(stream: ValueStream) -> dict[int, list[tuple[str, str]]]:
         for step_id, items in provider(stream).items():
             markers.setdefault(step_id, []).extend(items)
     return markers
+
+
+def register_discovered_edges(provider: DiscoveredEdgesProvider) -> None:
+    if provider not in _discovered_edges:
+        _discovered_edges.append(provider)
+
+
+def discovered_edges(stream: ValueStream) -> list[tuple[int, int, int]] | None:
+    """The first provider's discovered moves of ``stream`` (from step id, to step id, count),
+    or None: nothing discovered yet (no overlay to draw)."""
+    for provider in _discovered_edges:
+        edges = provider(stream)
+        if edges is not None:
+            return edges
+    return None

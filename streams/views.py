@@ -17,7 +17,7 @@ from streams.calendars.selectors import team_default_calendar, working_time_rewr
 from streams.drawing import render_vsm_svg, stream_svg, vsm_map_data
 from streams.forms import FutureStateForm, StreamCreateForm, apply_service_errors
 from streams.future_states import stream_draw_another_future_state, stream_future_state_open
-from streams.hooks import measured_map, stream_panels
+from streams.hooks import discovered_edges, measured_map, stream_panels
 from streams.models import StreamState, ValueClass, ValueStream
 from streams.selectors import (
     compare_states,
@@ -56,13 +56,16 @@ def stream_detail(request: HttpRequest, slug: str) -> HttpResponse:
     # One load serves the drawing and the summary cards beside it.
     data = vsm_map_data(stream, basis)
     measured = data.measured
+    discovered = discovered_edges(stream) if stream.state == StreamState.CURRENT else None
     return render(
         request,
         "streams/stream_detail.html",
         {
             "stream": stream,
             "steps": stream_steps(stream),
-            "svg": render_vsm_svg(data),
+            # The discovered moves as a hidden layer the page's toggle shows (one query).
+            "svg": render_vsm_svg(data, discovered),
+            "discovered": bool(discovered),
             "planned": data.planned_summary,
             "measured": measured,
             "measured_steps": measured.steps if measured else {},

@@ -6,7 +6,10 @@ The figure is read from the stream's latest computed Discovery view of the defau
 (the last 90 days as of now, every owner and source); the map never computes one. Without
 such a snapshot, or for a step nobody reached, there is no pill. Accepting a deviation makes
 the snapshot stale; the pills show the new figure once the Discovery dashboard has computed
-it again."""
+it again.
+
+The same snapshot gives the map page its overlay of the discovered moves
+(:func:`discovered_edges`, registered with ``streams.hooks.register_discovered_edges``)."""
 
 from __future__ import annotations
 
@@ -18,9 +21,9 @@ DEFAULT_KEY = "last-90d|now|"
 DEFAULT_FILTERS = "|owner=|source="
 
 
-def conformance_markers(stream: ValueStream) -> dict[int, list[tuple[str, str]]]:
-    """Per step reached: ("87%", what it means)."""
-    snapshot = (
+def _latest_default(stream: ValueStream) -> DiscoverySnapshot | None:
+    """The stream's latest computed Discovery view of the default window (one query)."""
+    return (
         DiscoverySnapshot.objects.filter(
             stream=stream,
             view_key__startswith=DEFAULT_KEY,
@@ -31,6 +34,21 @@ def conformance_markers(stream: ValueStream) -> dict[int, list[tuple[str, str]]]
         .only("result", "computed_at")
         .first()
     )
+
+
+def discovered_edges(stream: ValueStream) -> list[tuple[int, int, int]] | None:
+    """The moves of the latest default view as (from step id, to step id, transitions), most
+    frequent first; None without such a view."""
+    snapshot = _latest_default(stream)
+    if snapshot is None:
+        return None
+    edges = ((snapshot.result.get("graph") or {}).get("edges")) or []
+    return [(e["source"], e["target"], e["transitions"]) for e in edges]
+
+
+def conformance_markers(stream: ValueStream) -> dict[int, list[tuple[str, str]]]:
+    """Per step reached: ("87%", what it means)."""
+    snapshot = _latest_default(stream)
     if snapshot is None:
         return {}
     markers: dict[int, list[tuple[str, str]]] = {}

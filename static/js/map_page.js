@@ -47,3 +47,20 @@
     toggle.textContent = fit ? "Actual size" : "Fit to width";
   });
 })();
+
+// "Show the discovered moves": the dashed arcs of the latest Discovery view over the map
+// (drawn hidden by the server; without scripts the links beside the button lead to them).
+(function () {
+  "use strict";
+  const toggle = document.getElementById("discovered-toggle");
+  const layer = document.querySelector("#map-frame .discovered-overlay");
+  if (!toggle || !layer) return;
+  toggle.hidden = false;
+  toggle.addEventListener("click", function () {
+    const shown = toggle.getAttribute("aria-pressed") !== "true";
+    if (shown) layer.removeAttribute("display");
+    else layer.setAttribute("display", "none");
+    toggle.setAttribute("aria-pressed", String(shown));
+    toggle.textContent = shown ? "Hide the discovered moves" : "Show the discovered moves";
+  });
+})();

@@ -678,6 +678,8 @@ def test_reading_the_map_takes_a_fixed_number_of_queries(django_assert_num_queri
     # rendering runs no query at all
     with django_assert_num_queries(0):
         render_vsm_svg(data)
+    # (the map page reads one more: the discovered moves it overlays, streams.hooks
+    # .discovered_edges, through the same latest discovery view; the drawing's data does not)
 
 
 def test_every_explanation_has_a_label_what_why_and_how():
@@ -702,3 +704,35 @@ def test_every_explanation_has_a_label_what_why_and_how():
     for key, item in explanations.ALL.items():
         assert item.key == key
         assert item.label and item.what and item.why and item.how
+
+
+def test_the_discovered_moves_are_an_extra_hidden_layer_with_their_counts():
+    stream = demo_stream()
+    data = vsm_map_data(stream)
+    ids = [step.id for step in data.steps]
+    assert "discovered-overlay" not in render_vsm_svg(data)
+    assert "discovered-overlay" not in render_vsm_svg(data, [])
+    moves = [(ids[0], ids[1], 12), (ids[3], ids[1], 3), (ids[2], ids[2], 1), (ids[0], 999999, 5)]
+    svg = render_vsm_svg(data, moves)
+    root = ET.fromstring(svg)
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    [layer] = root.findall(".//s:g[@class='discovered-overlay']", ns)
+    assert layer.get("display") == "none"
+    edges = layer.findall("s:g[@class='discovered-edge']", ns)
+    # a move to a step the map does not draw is left out
+    got = {(int(e.get("data-source")), int(e.get("data-target"))): e for e in edges}
+    assert set(got) == {(ids[0], ids[1]), (ids[3], ids[1]), (ids[2], ids[2])}
+    assert [got[(ids[0], ids[1])].get("data-kind"), got[(ids[3], ids[1])].get("data-kind")] == [
+        "ahead",
+        "back",
+    ]
+    assert got[(ids[2], ids[2])].get("data-kind") == "self"
+    assert got[(ids[0], ids[1])].find("s:text", ns).text == "12"
+    assert "3 times" in got[(ids[3], ids[1])].find("s:title", ns).text
+    assert "again once" in got[(ids[2], ids[2])].find("s:title", ns).text
+    # the line width follows the count; every label lies inside the drawing
+    widths = {k: float(e.find("s:path", ns).get("stroke-width")) for k, e in got.items()}
+    assert widths[(ids[0], ids[1])] == 4 and widths[(ids[2], ids[2])] < widths[(ids[3], ids[1])]
+    height = float(root.get("height"))
+    for e in edges:
+        assert 0 < float(e.find("s:text", ns).get("y")) < height
