@@ -51,6 +51,7 @@ DIALECT_TESTS = (
     "tests/funnel/test_import_prune.py",
     "tests/funnel/test_export.py",
     "tests/funnel/forecasts/test_model.py",
+    "tests/funnel/forecasts/test_backtest.py",
     "tests/funnel/leads/test_alerts.py",
     "tests/funnel/leads/test_bins.py",
     "tests/funnel/leads/test_concurrency.py",
