@@ -2,7 +2,8 @@
 ``tests/funnel/discovery/hand_log.py`` moved to the last weeks (so the default window holds
 it), computed by the real job (eager Celery inside the live server's request). A manager
 opens the dashboard, hides the rare moves, switches to the performance view, accepts a
-deviation, and sees the map's conformance of the step it skipped to go up."""
+deviation, and sees the map's conformance of the step it skipped to go up; on the map, the
+toggle shows the discovered moves with their counts (and back), under the page's CSP."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tests.factories import PASSWORD
 from tests.funnel.discovery.hand_log import hand_log
 
 from .conftest import login, save_screenshot
+from .test_csp import WATCH
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -36,6 +38,7 @@ def test_a_manager_discovers_hides_rare_moves_and_accepts_a_deviation(page: Page
     shift = timezone.now() - timedelta(days=1) - datetime(2026, 10, 1, tzinfo=UTC)
     ns = hand_log(shift=timedelta(days=shift.days))
     slug, demo = ns.stream.slug, ns.steps["Demo"].pk
+    page.add_init_script(WATCH)
     login(page, "manager", PASSWORD)
     page.goto(f"/dashboards/streams/{slug}/funnel/")
     page.locator(".board-tabs").get_by_role("link", name="Discovery").click()
@@ -65,3 +68,20 @@ def test_a_manager_discovers_hides_rare_moves_and_accepts_a_deviation(page: Page
     expect(row).to_contain_text("accepted")
     after = _demo_marker(page, slug, demo)
     assert int(after.rstrip("%")) > int(before.rstrip("%")), (before, after)
+    # On the map (where _demo_marker left us), the discovered moves are drawn hidden.
+    layer = page.locator("#map-frame .discovered-overlay")
+    toggle = page.get_by_role("button", name="Show the discovered moves")
+    expect(layer).to_be_hidden()
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+    toggle.click()
+    expect(layer).to_be_visible()
+    expect(page.locator("#discovered-toggle")).to_have_attribute("aria-pressed", "true")
+    expect(layer.locator(".discovered-edge")).to_have_count(8)
+    expect(layer.locator(".discovered-edge text").first).to_have_text(
+        layer.locator(".discovered-edge").first.get_attribute("data-count")
+    )
+    page.locator("#map-frame").screenshot(path=str(SHOTS / "map-discovered-moves.png"))
+    page.locator("#discovered-toggle").click()
+    expect(layer).to_be_hidden()
+    expect(page.locator("#discovered-toggle")).to_have_text("Show the discovered moves")
+    assert page.evaluate("window.__csp") == []
