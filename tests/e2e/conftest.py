@@ -135,3 +135,10 @@ def save_screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def fits_width(page: Page) -> bool:
+    """Whether the page needs no sideways scrolling at its viewport's width. Compared with the
+    viewport set for the test, not ``window.innerWidth``: on a mobile page Chromium widens the
+    visual viewport to a page that overflows (zooming out), so that comparison always holds."""
+    return page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]

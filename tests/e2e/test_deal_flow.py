@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from funnel.models import Deal, DealStatus
 from vsm_project.demo import DEMO_PASSWORD
 
-from .conftest import DESKTOP, PHONE, login, save_screenshot
+from .conftest import DESKTOP, PHONE, fits_width, login, save_screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -108,7 +108,7 @@ def test_a_rep_logs_a_deal_through_four_steps_a_rework_and_a_win(phone, demo):
         5,
     ]
     expect(entries.nth(1).locator(".work")).to_have_text("30 min of work")
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert fits_width(page)
     save_screenshot(page, "deal-won-timeline-390x844")
 
     deal = Deal.objects.get(name="Globex expansion")
@@ -208,7 +208,7 @@ def test_a_rep_closes_a_deal_as_won_through_the_confirmation_and_undoes_it(
     expect(page.locator(".now-at")).to_contain_text(step)
     expect(page.locator(".timeline li.event")).to_have_count(2)
     expect(page.locator(".timeline li.event-undone")).to_contain_text("Close undone")
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert fits_width(page)
     deal.refresh_from_db()
     assert deal.status == DealStatus.OPEN and deal.closed_at is None
     context.close()
@@ -300,7 +300,7 @@ def test_the_deals_list_is_cards_on_a_phone_and_filters_by_step_and_stalled(phon
     rows = page.locator("table.deal-table tbody tr")
     assert rows.first.evaluate("row => getComputedStyle(row).display") == "block"
     expect(page.locator("table.deal-table thead")).to_have_css("position", "absolute")
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert fits_width(page)
     save_screenshot(page, "deal-list-390x844")
 
     page.get_by_label("At step").select_option(label="3. Qualification call")

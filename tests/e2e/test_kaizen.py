@@ -11,7 +11,7 @@ from kaizen.models import KaizenCycle, Outcome, Phase
 from streams.models import ValueStream
 from vsm_project.demo import DEMO_PASSWORD
 
-from .conftest import login, save_screenshot
+from .conftest import fits_width, login, save_screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -126,14 +126,14 @@ def test_the_board_and_a_cycle_page_fit_a_phone(phone_page, demo):
     phone_page.goto("/kaizen/")
     expect(phone_page.locator(".kanban-col")).to_have_count(5)
     expect(phone_page.locator(".kcard")).to_have_count(KaizenCycle.objects.count())
-    assert phone_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert fits_width(phone_page)
     save_screenshot(phone_page, "kaizen-board-390x844")
 
     adopted = KaizenCycle.objects.get(outcome=Outcome.ADOPTED)
     phone_page.locator(".kanban").get_by_role("link", name=adopted.title).click()
     expect(phone_page.locator("#check .verdict-banner")).to_be_visible()
     expect(phone_page.locator("#run-chart .main-svg").first).to_be_visible()
-    assert phone_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert fits_width(phone_page)
     # Leadership reads: no forms of any phase, no comment box.
     expect(phone_page.locator("main form")).to_have_count(0)
     save_screenshot(phone_page, "kaizen-cycle-390x844")
@@ -149,8 +149,8 @@ def test_a_manager_acts_without_evidence_on_a_phone(phone_page, demo):
     phone_page.goto(f"/kaizen/{cycle.pk}/")
     expect(phone_page.locator("#act-move")).to_contain_text("Not enough data to say")
     phone_page.get_by_label("Why act without evidence").fill("Season ends; decide now.")
-    assert phone_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert fits_width(phone_page)
     save_screenshot(phone_page, "kaizen-act-without-evidence-390x844")
     phone_page.get_by_role("button", name="Move to Act without evidence").click()
     expect(phone_page.locator("#override-note")).to_contain_text("Season ends; decide now.")
-    assert phone_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert fits_width(phone_page)

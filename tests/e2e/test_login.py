@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from funnel.models import Deal
 from vsm_project.demo import DEMO_PASSWORD, SeedResult
 
-from .conftest import login, save_screenshot, submit_login_form
+from .conftest import fits_width, login, save_screenshot, submit_login_form
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -136,9 +136,7 @@ def test_it_fits_the_home_page_on_a_phone(phone_page: Page, demo: SeedResult) ->
     expect(phone_page.get_by_role("navigation", name="Main")).to_be_visible()
     expect(phone_page.get_by_role("button", name="Log out")).to_be_visible()
     assert phone_page.evaluate("window.innerWidth") == 390
-    assert phone_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
-        "the home page scrolls sideways on a 390 px wide phone"
-    )
+    assert fits_width(phone_page), "the home page scrolls sideways on a 390 px wide phone"
     save_screenshot(phone_page, "home-manager-390x844")
 
 
@@ -157,9 +155,7 @@ def test_it_fits_the_other_pages_on_a_phone(phone_page: Page, demo: SeedResult, 
     response = phone_page.goto(url)
 
     assert response is not None and response.status == 200
-    assert phone_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
-        f"{url} scrolls sideways on a 390 px wide phone"
-    )
+    assert fits_width(phone_page), f"{url} scrolls sideways on a 390 px wide phone"
     save_screenshot(phone_page, f"{where.replace(' ', '-')}-390x844")
 
 

@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, expect
 from streams.models import InactiveMembership, Membership, Role, UserProfile
 from vsm_project.demo import DEMO_PASSWORD
 
-from .conftest import DESKTOP, PHONE, login, save_screenshot, submit_login_form
+from .conftest import DESKTOP, PHONE, fits_width, login, save_screenshot, submit_login_form
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 LINK = re.compile(r"https?://[^/\s]+(/accounts/invitation/[^/\s]+/[^/\s]+/)")
@@ -128,8 +128,8 @@ def test_the_people_page_fits_a_phone(phone_page, demo):
     expect(phone_page.locator("li.person")).to_have_count(
         Membership.objects.filter(team__slug="acme-sales").count()
     )
-    assert phone_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert fits_width(phone_page)
     save_screenshot(phone_page, "people-390x844")
     phone_page.goto("/accounts/settings/")
-    assert phone_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert fits_width(phone_page)
     assert PHONE["width"] == 390
