@@ -82,19 +82,20 @@ def _requeue_rewrite(job: Job) -> bool:
     return stream_id is not None and enqueue(rewrite_working_offsets, job.pk, stream_id)
 
 
-def _requeue_lab(job: Job) -> bool:
-    from funnel.tasks import compute_lab
+def _requeue_view(task_name: str):
+    """A requeuer for a dashboard view's snapshot job (the lab's, Leads', Discovery's): its
+    task takes the job's id alone."""
 
-    return enqueue(compute_lab, job.pk)
+    def requeue(job: Job) -> bool:
+        from funnel import tasks
 
+        return enqueue(getattr(tasks, task_name), job.pk)
 
-def _requeue_leads(job: Job) -> bool:
-    from funnel.tasks import compute_leads
-
-    return enqueue(compute_leads, job.pk)
+    return requeue
 
 
 def _requeuers() -> dict:
+    from funnel.discovery.snapshots import DISCOVERY_JOB
     from funnel.eventlog.working import REWRITE_JOB
     from funnel.importing.views import CHECK_JOB, SCAN_JOB
     from funnel.leads.snapshots import LEADS_JOB
@@ -108,8 +109,9 @@ def _requeuers() -> dict:
         CHECK_JOB: _requeue_upload_job,
         SCAN_JOB: _requeue_upload_job,
         REWRITE_JOB: _requeue_rewrite,
-        LAB_JOB: _requeue_lab,
-        LEADS_JOB: _requeue_leads,
+        LAB_JOB: _requeue_view("compute_lab"),
+        LEADS_JOB: _requeue_view("compute_leads"),
+        DISCOVERY_JOB: _requeue_view("compute_discovery"),
     }
 
 

@@ -35,3 +35,21 @@ def test_computed_read_and_stale_after_accepting():
     fresh, job = discovery_view_read(ns.stream, PARAMS)
     assert job is not None
     assert fresh.result["conformance"]["summary"]["conforming"] == 3
+
+
+def test_the_catch_up_queues_a_discovery_job_whose_message_was_lost():
+    """A view queued while Redis lost its message is queued again by the beat's catch-up, as
+    the lab's and the Leads dashboard's are."""
+    from unittest import mock
+
+    from streams.models import JobState
+    from vsm_project.tasks import _requeuers
+
+    ns = hand_log()
+    with mock.patch("funnel.view_jobs.enqueue", return_value=True):
+        snapshot, job = discovery_view_read(ns.stream, PARAMS)
+    assert snapshot is None and job.state == JobState.QUEUED
+    assert _requeuers()[job.kind](job)  # eager: it runs
+    job.refresh_from_db()
+    assert job.state == JobState.DONE
+    assert discovery_view_read(ns.stream, PARAMS)[1] is None  # fresh now
