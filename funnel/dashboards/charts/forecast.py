@@ -1,0 +1,777 @@
+"""The Forecast dashboard's charts (docs/forecasts.md "The Forecast dashboard"): a forecast
+result (``funnel.forecasts.view.compute_forecast``) turned into tiles and chart cards, each
+with its table (the CSV) first and its figure drawn from those rows.
+
+The bands are the simulation's: the 50 % band holds the middle half of the 10,000 runs, the
+85 % and 95 % bands more of them. The back-tests' coverage (``track_record``) says how often
+bands made in the past, with only the data known then, held what then happened; the page sets
+it beside every forecast (``track_summary``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+
+from funnel.dashboards.charts.common import (
+    BLUE,
+    CURRENCY_SYMBOLS,
+    ORANGE,
+    VERMILLION,
+    Chart,
+    Tile,
+    _bars,
+    _before_marker,
+    _pct,
+    _plot,
+    _r,
+    _scatter,
+    _text_outside,
+)
+from funnel.dashboards.charts.flow import _alpha
+
+#: The simulation's bands, narrowest first.
+BANDS = ("50", "85", "95")
+#: Each band's fill on the fan chart: the narrowest the darkest.
+BAND_FILL = {"50": _alpha(BLUE, 0.55), "85": _alpha(BLUE, 0.3), "95": _alpha(BLUE, 0.14)}
+SOURCE_WORDS = {"flow": "the flow", "lab": "the lab"}
+
+
+def as_of(result: dict) -> datetime | None:
+    """The instant the forecast was made from (nothing later was read)."""
+    text = result.get("as_of")
+    return datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
+
+
+def _day(text: str | None) -> str | None:
+    """An ISO date or date-time as its day (``2026-12-31``)."""
+    return str(text)[:10] if text else None
+
+
+def day_words(text: str | None) -> str:
+    """``31 Dec 2026`` (``—`` for none)."""
+    day = _day(text)
+    return date.fromisoformat(day).strftime("%-d %b %Y") if day else "—"
+
+
+def money(amount: float | None, currency: str) -> str:
+    if amount is None:
+        return "—"
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    return f"{symbol}{amount:,.0f}" if symbol else f"{amount:,.0f} {currency}"
+
+
+def _band(bands: dict | None, key: str) -> list:
+    found = (bands or {}).get(key) or [None, None]
+    return [found[0], found[1]]
+
+
+def _band_cells(bands: dict | None, digits: int = 1) -> list:
+    """``lo50, hi50, lo85, hi85, lo95, hi95`` rounded."""
+    return [_r(v, digits) for key in BANDS for v in _band(bands, key)]
+
+
+BAND_COLUMNS = ["low_50", "high_50", "low_85", "high_85", "low_95", "high_95"]
+
+
+# --- The back-tests beside every forecast ----------------------------------------------------
+
+
+def track_summary(result: dict) -> dict | None:
+    """What the page sets beside each forecast: per band its nominal level, the share of the
+    back-tests whose band held the actual result, their number, the typical error and the
+    verdicts (plain words; one says so when bands were too narrow). None: no back-test yet."""
+    track = result.get("track_record")
+    if not track or not track.get("count"):
+        return None
+    coverage = track.get("coverage") or {}
+    rows = []
+    for key in BANDS:
+        held = coverage.get(key)
+        rows.append(
+            {
+                "band": key,
+                "held": None if held is None else round(100 * held),
+                "short": held is not None and held < int(key) / 100 - 0.1,
+            }
+        )
+    return {
+        "count": track["count"],
+        "rows": rows,
+        "typical_error": _r(track.get("typical_error")),
+        "verdicts": list(track.get("verdicts") or []),
+        "narrow": any(r["short"] for r in rows),
+    }
+
+
+def coverage_chart(result: dict) -> Chart:
+    """Each band's nominal coverage (grey) beside how often it held in the back-tests (blue),
+    and in the forecasts stored in production once they could be scored."""
+    track = result.get("track_record") or {}
+    coverage = track.get("coverage") or {}
+    stored = track.get("stored") or {}
+    stored_coverage = stored.get("coverage") or {}
+    rows = [
+        [
+            f"{key} %",
+            int(key),
+            _pct(coverage.get(key)),
+            track.get("count", 0),
+            _pct(stored_coverage.get(key)),
+            stored.get("count", 0),
+        ]
+        for key in BANDS
+    ]
+    chart = Chart(
+        key="track",
+        title="Track record: how often the bands held",
+        units="% of back-tests",
+        how_to_read=(
+            "At many past dates the same forecast was made with only what was known then, and "
+            "held against what then happened. The grey bar is what each band promises (the "
+            "85 % band should hold the actual result 85 % of the time); the blue bar is how "
+            "often it did. A blue bar well short of its grey one means the bands were too "
+            "narrow: trust the forecasts less than they claim."
+        ),
+        as_of=as_of(result),
+        columns=[
+            "band",
+            "nominal_pct",
+            "backtest_coverage_pct",
+            "backtests",
+            "stored_coverage_pct",
+            "stored_forecasts_scored",
+        ],
+        rows=rows,
+        note=" ".join(track.get("verdicts") or []),
+    )
+    if not track.get("count"):
+        return chart.empty_because(
+            "No back-test yet: the stream needs some history of closed deals before a past "
+            "forecast can be held against what happened."
+        )
+    labels = [r[0] for r in rows]
+    count = track["count"]
+    data = [
+        _bars(
+            "Promised (nominal)",
+            labels,
+            [r[1] for r in rows],
+            horizontal=False,
+            marker=_before_marker(),
+            hovertemplate="%{x} band: promises %{y}%<extra></extra>",
+        ),
+        _bars(
+            "Held in the back-tests",
+            labels,
+            [r[2] for r in rows],
+            horizontal=False,
+            marker={"color": BLUE},
+            **_text_outside([_held_text(r[2], count) for r in rows]),
+            hovertemplate=f"%{{x}} band: held %{{y}}% of {count} back-tests<extra></extra>",
+        ),
+    ]
+    if stored.get("count"):
+        data.append(
+            _bars(
+                "Held, forecasts stored in production",
+                labels,
+                [r[4] for r in rows],
+                horizontal=False,
+                marker={"color": ORANGE},
+                **_text_outside([_held_text(r[4], stored["count"]) for r in rows]),
+            )
+        )
+    figure = _plot(
+        data,
+        label=f"Band coverage over {count} back-tests against the nominal level",
+        barmode="group",
+        top=34,
+        yaxis={"range": [0, 112], "ticksuffix": "%", "title": {"text": "held the actual"}},
+        xaxis={"title": {"text": "band"}},
+    )
+    return chart.plotted(figure)
+
+
+def _held_text(value: float | None, count: int) -> str:
+    return "—" if value is None else f"{value:.0f}% of {count}"
+
+
+def backtests_chart(result: dict) -> Chart:
+    """Each back-test's forecast (median and 85 % band) against what then happened."""
+    points = (result.get("track_record") or {}).get("points") or []
+    rows = [
+        [_day(p["date"]), p.get("actual"), _r(p.get("median")), *_band_cells(p.get("bands"))]
+        for p in points
+    ]
+    chart = Chart(
+        key="backtests",
+        title="Past forecasts against what happened",
+        units="wins",
+        how_to_read=(
+            "Each date is a back-test: the forecast made then, with only the data known then "
+            "(the blue line its median, the band its 85 % range), and the wins that then came "
+            "(black dots). Dots outside the band are the misses the coverage chart counts."
+        ),
+        as_of=as_of(result),
+        columns=["forecast_made", "actual", "median", *BAND_COLUMNS],
+        rows=rows,
+    )
+    if not rows:
+        return chart.empty_because("No back-test yet.")
+    dates = [r[0] for r in rows]
+    data = [
+        _scatter(
+            "lines",
+            "85 % band (low)",
+            dates,
+            [r[5] for r in rows],
+            line={"width": 0},
+            showlegend=False,
+            hoverinfo="skip",
+        ),
+        _scatter(
+            "lines",
+            "85 % band",
+            dates,
+            [r[6] for r in rows],
+            line={"width": 0},
+            fill="tonexty",
+            fillcolor=BAND_FILL["85"],
+            hoverinfo="skip",
+        ),
+        _scatter(
+            "lines",
+            "Forecast (median)",
+            dates,
+            [r[2] for r in rows],
+            line={"color": BLUE, "width": 2},
+        ),
+        _scatter(
+            "markers",
+            "What happened",
+            dates,
+            [r[1] for r in rows],
+            marker={"color": "#000000", "size": 6},
+        ),
+    ]
+    figure = _plot(
+        data,
+        label="Back-tested forecasts of wins and the wins that followed",
+        top=30,
+        yaxis={"title": {"text": "wins"}, "rangemode": "tozero"},
+        xaxis={"type": "date"},
+    )
+    return chart.plotted(figure)
+
+
+# --- The forecasts ---------------------------------------------------------------------------
+
+
+def fan_chart(result: dict) -> Chart:
+    """Cumulative wins from now to each week's end up to the chosen date, with its bands."""
+    points = result.get("fan") or []
+    rows = [[_day(p["date"]), _r(p.get("median")), *_band_cells(p.get("bands"))] for p in points]
+    by = day_words((result.get("wins_by") or {}).get("by"))
+    chart = Chart(
+        key="fan",
+        title=f"Wins from now to {by}",
+        units="cumulative wins",
+        how_to_read=(
+            "How many deals will have been won from now to each week's end, from 10,000 "
+            "simulated futures of today's open deals and of new deals arriving at the measured "
+            "rate. The line is the median; the darkest band holds half the futures, the lighter "
+            "ones 85 % and 95 %. The fan widens because the further out, the less is known."
+        ),
+        as_of=as_of(result),
+        columns=["week_ending", "median", *BAND_COLUMNS],
+        rows=rows,
+        wide=True,
+    )
+    if not rows:
+        return chart.empty_because("No week between now and the chosen date.")
+    dates = [r[0] for r in rows]
+    data = []
+    # Widest first, so each band's fill sits under the narrower ones.
+    for key, low, high in (("95", 6, 7), ("85", 4, 5), ("50", 2, 3)):
+        data.append(
+            _scatter(
+                "lines",
+                f"{key} % band (low)",
+                dates,
+                [r[low] for r in rows],
+                line={"width": 0, "shape": "hv"},
+                showlegend=False,
+                hoverinfo="skip",
+            )
+        )
+        data.append(
+            _scatter(
+                "lines",
+                f"{key} % band",
+                dates,
+                [r[high] for r in rows],
+                line={"width": 0, "shape": "hv"},
+                fill="tonexty",
+                fillcolor=BAND_FILL[key],
+                hoverinfo="skip",
+            )
+        )
+    data.append(
+        _scatter(
+            "lines+markers",
+            "Median",
+            dates,
+            [r[1] for r in rows],
+            line={"color": "#000000", "width": 2, "shape": "hv"},
+            marker={"size": 5},
+            customdata=[[r[4], r[5]] for r in rows],
+            hovertemplate="%{x}: median %{y} wins; 85 %: %{customdata[0]}–%{customdata[1]}"
+            "<extra></extra>",
+        )
+    )
+    figure = _plot(
+        data,
+        label=f"Fan chart of cumulative wins from now to {by}, with 50, 85 and 95 % bands",
+        height=360,
+        top=30,
+        yaxis={"title": {"text": "wins from now"}, "rangemode": "tozero"},
+        xaxis={"type": "date"},
+    )
+    return chart.plotted(figure)
+
+
+def by_date_chart(result: dict, currency: str) -> Chart:
+    """Wins and revenue by the chosen date: the median and the three bands of each."""
+    wins_by = result.get("wins_by") or {}
+    by = day_words(wins_by.get("by"))
+    measures = (("wins", "Wins", 1), ("revenue", f"Revenue ({currency})", 0))
+    rows = []
+    for key, label, digits in measures:
+        found = wins_by.get(key) or {}
+        rows.append(
+            [
+                label,
+                _r(found.get("mean"), digits),
+                _r(found.get("median"), digits),
+                *_band_cells(found.get("bands"), digits),
+            ]
+        )
+    chart = Chart(
+        key="by_date",
+        title=f"Wins and revenue by {by}",
+        units=f"deals won; {currency}",
+        how_to_read=(
+            "The deals won from now to the chosen date, and the revenue they bring: today's "
+            "open deals (each with its own chance and timing) plus new deals arriving at the "
+            "measured rate, a new deal's amount drawn from the deals won lately. The dot is the "
+            "median; the bars are the 50, 85 and 95 % bands, darkest the narrowest."
+        ),
+        as_of=as_of(result),
+        columns=["measure", "mean", "median", *BAND_COLUMNS],
+        rows=rows,
+    )
+    if not wins_by:
+        return chart.empty_because("No forecast for this date.")
+    figures = []
+    for row, (key, label, _) in zip(rows, measures, strict=True):
+        data = [
+            _bars(
+                f"{band} % band",
+                [label],
+                [None if row[hi] is None or row[lo] is None else row[hi] - row[lo]],
+                base=[row[lo]],
+                marker={"color": BAND_FILL[band]},
+                width=0.5,
+                hovertemplate=f"{band} %: {row[lo]:,}–{row[hi]:,}<extra></extra>"
+                if row[lo] is not None and row[hi] is not None
+                else None,
+            )
+            for band, lo, hi in (("95", 7, 8), ("85", 5, 6), ("50", 3, 4))
+        ]
+        data.append(
+            _scatter(
+                "markers",
+                "Median",
+                [row[2]],
+                [label],
+                marker={"color": "#000000", "size": 11, "symbol": "diamond"},
+                hovertemplate="median %{x:,}<extra></extra>",
+            )
+        )
+        figures.append(
+            _plot(
+                data,
+                label=f"{label} by {by}: median {row[2]}, 85 % band {row[5]} to {row[6]}",
+                caption="Wins" if key == "wins" else "Revenue",
+                detail=f"median {row[2]:,}" if row[2] is not None else "",
+                height=170,
+                top=30,
+                barmode="overlay",
+                showlegend=key == "wins",
+                xaxis={"rangemode": "tozero"},
+                yaxis={"showticklabels": False},
+            )
+        )
+    return chart.plotted(*figures)
+
+
+def wins_needed_chart(result: dict) -> Chart:
+    """When the stream will have won N more deals, at 50, 85 and 95 % confidence."""
+    needed = result.get("wins_needed") or {}
+    n = needed.get("n")
+    reached = needed.get("reached_by") or {}
+    rows = [[f"{key} %", _day(reached.get(key))] for key in BANDS]
+    share = needed.get("share_reached")
+    chart = Chart(
+        key="when",
+        title=f"When will we reach {n} more wins?" if n else "When will we reach more wins?",
+        units="date",
+        how_to_read=(
+            f"The date by which {n} more deals will have been won in half of the simulated "
+            "futures (50 %), in 85 % and in 95 % of them: plan on the 85 % date when a promise "
+            "depends on it. A missing date means too few futures got there within the "
+            "simulated horizon."
+        ),
+        as_of=as_of(result),
+        columns=["confidence", "reached_by"],
+        rows=rows,
+        note=(
+            ""
+            if share is None
+            else f"{100 * share:.0f}% of the simulated futures reach {n} more wins within "
+            "the simulated horizon."
+        ),
+    )
+    if not n or not any(r[1] for r in rows):
+        return chart.empty_because(
+            f"Too few simulated futures reach {n} more wins within the horizon to give a date."
+            if n
+            else "No number of wins to reach: give one in the filters."
+        )
+    shown = [r for r in rows if r[1]]
+    data = [
+        _scatter(
+            "markers+text",
+            "Reached by",
+            [r[1] for r in shown],
+            [r[0] for r in shown],
+            marker={
+                "color": [BAND_FILL[r[0].split()[0]] for r in shown],
+                "size": 14,
+                "line": {"color": BLUE, "width": 2},
+            },
+            text=[day_words(r[1]) for r in shown],
+            textposition="top center",
+            cliponaxis=False,
+            hovertemplate="%{y}: by %{x}<extra></extra>",
+        )
+    ]
+    figure = _plot(
+        data,
+        label=f"Dates by which {n} more wins are reached at 50, 85 and 95 % confidence",
+        height=220,
+        top=20,
+        right=40,
+        showlegend=False,
+        xaxis={"type": "date"},
+        yaxis={"title": {"text": "confidence"}, "type": "category"},
+    )
+    return chart.plotted(figure)
+
+
+def target_chart(result: dict) -> Chart:
+    """The stream's target for the period against the wins so far and the forecast."""
+    target = result.get("target")
+    rows = []
+    if target:
+        rows = [
+            [
+                _day(target["period_start"]),
+                _day(target["period_end"]),
+                target["target"],
+                target["won_so_far"],
+                _r(target.get("expected")),
+                _pct(target.get("probability")),
+                *_band_cells(target.get("bands")),
+            ]
+        ]
+    chart = Chart(
+        key="target",
+        title="Target attainment",
+        units="wins in the period",
+        how_to_read=(
+            "The wins the period already has (dark), the wins the forecast expects by its end "
+            "on top (light) with its 85 % band, against the target (the red line). The "
+            "probability is the share of simulated futures in which the wins so far plus the "
+            "wins still to come reach the target."
+        ),
+        as_of=as_of(result),
+        columns=[
+            "period_start",
+            "period_end",
+            "target",
+            "won_so_far",
+            "expected_total",
+            "probability_pct",
+            *BAND_COLUMNS,
+        ],
+        rows=rows,
+    )
+    if not target:
+        return chart.empty_because(
+            "This stream has no target for the period. A manager sets one on the stream's "
+            "settings; the forecast is then held against it here."
+        )
+    row = rows[0]
+    won, expected, goal = row[3], row[4] or 0, row[2]
+    still = max(expected - won, 0)
+    label = ["Wins"]
+    data = [
+        _bars(
+            "Won so far",
+            label,
+            [won],
+            marker={"color": BLUE},
+            width=0.5,
+            hovertemplate="won so far: %{x}<extra></extra>",
+        ),
+        _bars(
+            "Expected still to come",
+            label,
+            [round(still, 1)],
+            base=[won],
+            marker={"color": _alpha(BLUE, 0.3)},
+            width=0.5,
+            hovertemplate=f"expected by the end: {expected:g}<extra></extra>",
+            **(
+                {
+                    "error_x": {
+                        "type": "data",
+                        "symmetric": False,
+                        "color": "#000000",
+                        "array": [max(row[9] - expected, 0)],
+                        "arrayminus": [max(expected - row[8], 0)],
+                    }
+                }
+                if row[8] is not None and row[9] is not None
+                else {}
+            ),
+        ),
+    ]
+    figure = _plot(
+        data,
+        label=f"{won} won so far, {expected:g} expected by {day_words(row[1])}, against a "
+        f"target of {goal}: a {row[5]:.0f}% chance of reaching it",
+        height=180,
+        top=30,
+        barmode="overlay",
+        xaxis={"rangemode": "tozero", "title": {"text": "wins in the period"}},
+        yaxis={"showticklabels": False},
+        shapes=[
+            {
+                "type": "line",
+                "x0": goal,
+                "x1": goal,
+                "y0": 0,
+                "y1": 1,
+                "yref": "paper",
+                "line": {"color": VERMILLION, "width": 3},
+            }
+        ],
+        annotations=[
+            {
+                "x": goal,
+                "y": 1,
+                "yref": "paper",
+                "text": f"target {goal}",
+                "showarrow": False,
+                "yanchor": "bottom",
+                "font": {"color": VERMILLION},
+            }
+        ],
+    )
+    return chart.plotted(figure)
+
+
+# --- Each open deal --------------------------------------------------------------------------
+
+
+def deals_chart(
+    result: dict,
+    *,
+    deal_url: Callable[[int], str] | None = None,
+    owner_names: dict | None = None,
+) -> Chart:
+    """Each open deal's win probability and close dates (50/85/95 %), and whether the lab's
+    calibrated model or the measured flow gave its chance of winning."""
+    deals = result.get("deals") or []
+    names = owner_names or {}
+    rows = [
+        [
+            d["name"],
+            d.get("step_name"),
+            names.get(d.get("owner"), "—") if d.get("owner") is not None else "unowned",
+            _r(d.get("amount"), 0),
+            _pct(d.get("win_probability")),
+            *[_day((d.get("close") or {}).get(key)) for key in BANDS],
+            SOURCE_WORDS.get(d.get("source"), d.get("source")),
+        ]
+        for d in deals
+    ]
+    chart = Chart(
+        key="deals",
+        title="Each open deal",
+        units="win probability %; close dates",
+        how_to_read=(
+            "Each open deal's chance of being won and, if it is won, the date by which it "
+            "closes in half of the futures where it wins (50 %), in 85 % and in 95 %. The "
+            "timing always comes from the flow (the stream's measured steps); the chance "
+            "comes from the qualification lab's calibrated model where the deal has one "
+            "(marked lab), else from the flow. Orange dots are the lab's, blue the flow's."
+        ),
+        as_of=as_of(result),
+        columns=[
+            "deal",
+            "step",
+            "owner",
+            "amount",
+            "win_probability_pct",
+            "close_50",
+            "close_85",
+            "close_95",
+            "outcome_from",
+        ],
+        rows=rows,
+        row_links=[deal_url(d["deal"]) if deal_url else None for d in deals],
+        note=result.get("lab_note") or "",
+        wide=True,
+    )
+    if not rows:
+        return chart.empty_because("No open deal to forecast.")
+    data = []
+    for source, colour in (("flow", BLUE), ("lab", ORANGE)):
+        mine = [(d, r) for d, r in zip(deals, rows, strict=True) if d.get("source") == source]
+        dated = [(d, r) for d, r in mine if r[5]]
+        if not dated:
+            continue
+        data.append(
+            _scatter(
+                "markers",
+                f"Chance from {SOURCE_WORDS[source]}",
+                [r[5] for _, r in dated],
+                [r[4] for _, r in dated],
+                marker={
+                    "color": colour,
+                    "size": 9,
+                    "line": {"color": "#FFFFFF", "width": 0.5},
+                    "symbol": "circle" if source == "flow" else "diamond",
+                },
+                text=[r[0] for _, r in dated],
+                hovertemplate="%{text}: %{y}% to win; closes by %{x} (50 %)<extra></extra>",
+            )
+        )
+    if not data:
+        return chart.plotted()  # the table only: no deal is won in enough futures for a date
+    figure = _plot(
+        data,
+        label="Open deals by forecast close date (50 %) and win probability",
+        height=320,
+        top=30,
+        xaxis={"type": "date", "title": {"text": "close date, 50 %"}},
+        yaxis={"range": [0, 105], "ticksuffix": "%", "title": {"text": "win probability"}},
+    )
+    return chart.plotted(figure)
+
+
+# --- Headline tiles --------------------------------------------------------------------------
+
+
+def forecast_tiles(result: dict, currency: str) -> list[Tile]:
+    wins_by = result.get("wins_by") or {}
+    by = day_words(wins_by.get("by"))
+    wins = wins_by.get("wins") or {}
+    revenue = wins_by.get("revenue") or {}
+    win85, rev85 = _band(wins.get("bands"), "85"), _band(revenue.get("bands"), "85")
+    tiles = [
+        Tile(
+            key="wins",
+            label=f"Wins by {by}",
+            value="—" if wins.get("median") is None else f"{wins['median']:,.0f}",
+            detail="median"
+            + ("" if win85[0] is None else f"; 85 %: {win85[0]:,.0f}–{win85[1]:,.0f}"),
+        ),
+        Tile(
+            key="revenue",
+            label=f"Revenue by {by}",
+            value=money(revenue.get("median"), currency),
+            detail="median"
+            + (
+                ""
+                if rev85[0] is None
+                else f"; 85 %: {money(rev85[0], currency)}–{money(rev85[1], currency)}"
+            ),
+        ),
+    ]
+    target = result.get("target")
+    if target:
+        tiles.append(
+            Tile(
+                key="target",
+                label="Chance of reaching target",
+                value=f"{100 * target['probability']:.0f}%",
+                detail=f"target {target['target']:,} by {day_words(target['period_end'])}; "
+                f"{target['won_so_far']:,} won, {target['expected']:,.1f} expected",
+            )
+        )
+    needed = result.get("wins_needed") or {}
+    if needed.get("n"):
+        tiles.append(
+            Tile(
+                key="when",
+                label=f"{needed['n']} more wins by",
+                value=day_words((needed.get("reached_by") or {}).get("85")),
+                detail="at 85 % confidence",
+            )
+        )
+    track = track_summary(result)
+    if track:
+        held = next(r["held"] for r in track["rows"] if r["band"] == "85")
+        tiles.append(
+            Tile(
+                key="track",
+                label="85 % band held",
+                value="—" if held is None else f"{held}%",
+                detail=f"of {track['count']:,} back-tests",
+                help="How often the 85 % band of a past forecast held the actual result.",
+                low_sample=track["count"] < 5,
+            )
+        )
+    deals = result.get("deals") or []
+    tiles.append(
+        Tile(
+            key="open",
+            label="Open deals forecast",
+            value=f"{len(deals):,}",
+            detail=f"{sum(d.get('source') == 'lab' for d in deals):,} with the lab's chance",
+        )
+    )
+    return tiles
+
+
+def forecast_charts(
+    result: dict,
+    *,
+    currency: str = "USD",
+    deal_url: Callable[[int], str] | None = None,
+    owner_names: dict | None = None,
+) -> list[Chart]:
+    """Every chart of the dashboard, in page order."""
+    return [
+        fan_chart(result),
+        coverage_chart(result),
+        backtests_chart(result),
+        by_date_chart(result, currency),
+        wins_needed_chart(result),
+        target_chart(result),
+        deals_chart(result, deal_url=deal_url, owner_names=owner_names),
+    ]
