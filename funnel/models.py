@@ -455,6 +455,10 @@ from funnel.discovery.models import (  # noqa: E402,F401
     AcceptedDeviation,
     DiscoverySnapshot,
 )
+from funnel.forecasts.models import (  # noqa: E402,F401
+    ForecastRecord,
+    ForecastSnapshot,
+)
 from funnel.leads.models import (  # noqa: E402,F401
     Handoff,
     HandoffAlert,

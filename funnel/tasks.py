@@ -13,6 +13,11 @@ from django.utils import timezone
 from funnel.assets.tasks import asset_reviews_due  # noqa: F401 (registers the task)
 from funnel.discovery.snapshots import discovery_job_run
 from funnel.eventlog.working import working_offsets_rewrite
+from funnel.forecasts.tasks import (  # noqa: F401 (registers the tasks; the catch-up finds them)
+    compute_forecast,
+    forecasts_record,
+    forecasts_score,
+)
 from funnel.importing import (
     ImportOptions,
     ImportRejected,

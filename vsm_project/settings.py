@@ -268,6 +268,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,  # seconds: a lead past its hand-off's SLA is told within 5 minutes
         "options": {"expires": 240.0},  # a late run is dropped: the next one sends it
     },
+    "forecasts-record": {
+        "task": "funnel.tasks.forecasts_record",
+        # Weekly: each stream's default forecast is stored, to be scored later (once a week:
+        # a second run in the same week adds nothing).
+        "schedule": crontab(day_of_week=1, hour=4, minute=37),
+    },
+    "forecasts-score": {
+        "task": "funnel.tasks.forecasts_score",
+        "schedule": crontab(hour=4, minute=47),  # daily: stored forecasts whose horizon passed
+    },
     "asset-reviews-due": {
         "task": "funnel.tasks.asset_reviews_due",
         "schedule": crontab(minute=23),  # hourly: a reviewer hears within the hour it fell due

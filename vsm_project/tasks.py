@@ -83,8 +83,8 @@ def _requeue_rewrite(job: Job) -> bool:
 
 
 def _requeue_view(task_name: str):
-    """A requeuer for a dashboard view's snapshot job (the lab's, Leads', Discovery's): its
-    task takes the job's id alone."""
+    """A requeuer for a dashboard view's snapshot job (the lab's, Leads', Discovery's, the
+    forecasts'): its task takes the job's id alone."""
 
     def requeue(job: Job) -> bool:
         from funnel import tasks
@@ -97,6 +97,7 @@ def _requeue_view(task_name: str):
 def _requeuers() -> dict:
     from funnel.discovery.snapshots import DISCOVERY_JOB
     from funnel.eventlog.working import REWRITE_JOB
+    from funnel.forecasts.snapshots import FORECAST_JOB
     from funnel.importing.views import CHECK_JOB, SCAN_JOB
     from funnel.leads.snapshots import LEADS_JOB
     from funnel.metrics.snapshots import PREPARE_JOB
@@ -112,6 +113,7 @@ def _requeuers() -> dict:
         LAB_JOB: _requeue_view("compute_lab"),
         LEADS_JOB: _requeue_view("compute_leads"),
         DISCOVERY_JOB: _requeue_view("compute_discovery"),
+        FORECAST_JOB: _requeue_view("compute_forecast"),
     }
 
 
