@@ -153,15 +153,37 @@ class WinsBy:
     expected_new_wins: float
 
 
-def wins_by(
+@dataclass(frozen=True)
+class Scenarios:
+    """Per scenario (one entry per run): the wins and revenue within a horizon, and of the
+    wins those of today's open deals and of new deals. The arrays :func:`wins_by` reads its
+    bands from, kept for figures built on top (target attainment, funnel.forecasts.target)."""
+
+    horizon_hours: float
+    wins: np.ndarray
+    revenue: np.ndarray
+    open_wins: np.ndarray
+    new_wins: np.ndarray
+
+
+def new_deals_for(model: FlowModel, seed: int | None = None) -> NewDeals:
+    """The new deals of ``model`` (100,000 simulated fresh deals behind them), to hand to
+    several figures of one forecast instead of simulating them again for each."""
+    return NewDeals(model, np.random.default_rng(seed))
+
+
+def scenario_wins(
     deal_runs: DealRuns,
     model: FlowModel,
     horizon_hours: float,
     *,
     new_deals: bool = True,
     seed: int | None = None,
-) -> WinsBy:
-    """Wins and revenue within ``horizon_hours`` of now, across the scenarios."""
+    new: NewDeals | None = None,
+) -> Scenarios:
+    """Per scenario, the wins and revenue within ``horizon_hours`` of now: scenario ``r`` is
+    run ``r`` of every open deal plus draw ``r`` of the new deals (``new``: reuse the new
+    deals of an earlier call, :func:`new_deals_for`; else they are simulated with ``seed``)."""
     runs = deal_runs.runs
     open_wins = np.zeros(runs)
     open_revenue = np.zeros(runs)
@@ -173,16 +195,93 @@ def wins_by(
     new_revenue = np.zeros(runs)
     if new_deals:
         rng = np.random.default_rng(seed)
-        new = NewDeals(model, rng)
+        new = new or NewDeals(model, rng)
         new_wins = rng.poisson(new.expected_wins(horizon_hours), size=runs).astype(float)
         new_revenue = new.revenue(new_wins, rng)
+    return Scenarios(
+        horizon_hours=horizon_hours,
+        wins=open_wins + new_wins,
+        revenue=open_revenue + new_revenue,
+        open_wins=open_wins,
+        new_wins=new_wins,
+    )
+
+
+def wins_by(
+    deal_runs: DealRuns,
+    model: FlowModel,
+    horizon_hours: float,
+    *,
+    new_deals: bool = True,
+    seed: int | None = None,
+    new: NewDeals | None = None,
+) -> WinsBy:
+    """Wins and revenue within ``horizon_hours`` of now, across the scenarios
+    (:func:`scenario_wins`)."""
+    found = scenario_wins(deal_runs, model, horizon_hours, new_deals=new_deals, seed=seed, new=new)
     return WinsBy(
         horizon_hours=horizon_hours,
-        wins=Bands.of(open_wins + new_wins),
-        revenue=Bands.of(open_revenue + new_revenue),
-        expected_open_wins=float(open_wins.mean()),
-        expected_new_wins=float(new_wins.mean()),
+        wins=Bands.of(found.wins),
+        revenue=Bands.of(found.revenue),
+        expected_open_wins=float(found.open_wins.mean()),
+        expected_new_wins=float(found.new_wins.mean()),
     )
+
+
+def cumulative_wins(
+    deal_runs: DealRuns,
+    model: FlowModel,
+    horizons: np.ndarray | list[float],
+    *,
+    new_deals: bool = True,
+    seed: int | None = None,
+    new: NewDeals | None = None,
+) -> np.ndarray:
+    """Per horizon (hours from now, ascending) and scenario, the wins from now to that
+    horizon: a ``(len(horizons), runs)`` array, each scenario's counts never falling from one
+    horizon to the next. One pass over the deal runs whatever the number of horizons: each
+    won run's close is put in the first horizon at or after it and the counts are summed
+    along the horizons. The new deals' wins are a Poisson process (:class:`NewDeals`), so a
+    scenario's new wins between two horizons are Poisson with mean Λ(h₂) − Λ(h₁), drawn
+    independently and summed. At a single horizon the open deals' counts are exactly
+    :func:`scenario_wins`'; the new deals' have the same distribution (other draws)."""
+    h = np.asarray(horizons, dtype=float)
+    if len(h) and np.any(np.diff(h) < 0):
+        raise ValueError("horizons must be ascending")
+    runs, k = deal_runs.runs, len(h)
+    counts = np.zeros((k + 1) * runs, dtype=np.int64)
+    column = np.arange(runs, dtype=np.int64)
+    edges = h.astype(np.float32)
+    for rows in _row_blocks(deal_runs):
+        won = deal_runs.won[rows]
+        # The first horizon at or after the close (k: after the last one), per won run.
+        slot = np.searchsorted(edges, deal_runs.end[rows][won], side="left")
+        where = slot * runs + np.broadcast_to(column, won.shape)[won]
+        counts += np.bincount(where, minlength=(k + 1) * runs)
+    total = np.cumsum(counts.reshape(k + 1, runs)[:k], axis=0).astype(float)
+    if new_deals and k:
+        rng = np.random.default_rng(seed)
+        new = new or NewDeals(model, rng)
+        means = np.array([new.expected_wins(float(x)) for x in h])
+        steps = np.diff(means, prepend=0.0)
+        total += np.cumsum(rng.poisson(np.maximum(steps, 0)[:, None], size=(k, runs)), axis=0)
+    return total
+
+
+def fan(
+    deal_runs: DealRuns,
+    model: FlowModel,
+    horizons: np.ndarray | list[float],
+    *,
+    new_deals: bool = True,
+    seed: int | None = None,
+    new: NewDeals | None = None,
+) -> list[Bands]:
+    """The fan chart: for each horizon (hours from now, ascending), the cumulative wins from
+    now to it across the scenarios (median, mean, 50 / 85 / 95 % bands), from
+    :func:`cumulative_wins` (one pass over the runs, not a simulation per date)."""
+    total = cumulative_wins(deal_runs, model, horizons, new_deals=new_deals, seed=seed, new=new)
+    return [Bands.of(row) for row in total]
 
 
 @dataclass(frozen=True)
@@ -204,6 +303,7 @@ def wins_needed(
     horizon_hours: float = np.inf,
     new_deals: bool = True,
     seed: int | None = None,
+    new: NewDeals | None = None,
 ) -> WinsNeeded:
     """When the open deals and the new ones reach ``wins`` more wins: per scenario, the time
     of its ``wins``-th win; later than ``horizon_hours`` counts as not reached."""
@@ -218,7 +318,8 @@ def wins_needed(
         best = np.partition(merged, wins - 1, axis=0)[:wins]
     if new_deals:
         rng = np.random.default_rng(seed)
-        merged = np.concatenate([best, NewDeals(model, rng).win_times(wins, runs, rng)])
+        new = new or NewDeals(model, rng)
+        merged = np.concatenate([best, new.win_times(wins, runs, rng)])
         best = np.partition(merged, wins - 1, axis=0)[:wins]
     nth = best.max(axis=0)
     nth = np.where(nth <= horizon_hours, nth, np.inf)
