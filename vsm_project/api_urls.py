@@ -20,6 +20,7 @@ from funnel.discovery.api import (
     StreamDiscoveryGraphView,
     StreamDiscoveryVariantsView,
 )
+from funnel.discovery.api_design import StreamDiscoveryDesignView
 from funnel.leads.api import (
     HandoffReasonViewSet,
     HandoffViewSet,
@@ -92,6 +93,11 @@ urlpatterns = [
         "streams/<int:pk>/discovery/deviations/",
         StreamDiscoveryDeviationsView.as_view(),
         name="stream-discovery-deviations",
+    ),
+    path(
+        "streams/<int:pk>/discovery/design/",
+        StreamDiscoveryDesignView.as_view(),
+        name="stream-discovery-design",
     ),
     path(
         "streams/<int:pk>/discovery/accepted/",

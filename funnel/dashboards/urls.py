@@ -4,7 +4,7 @@ dashboard (``funnel.dashboards.leads``) before the other boards of a stream
 
 from django.urls import path
 
-from funnel.dashboards import discovery, leads, quality, views
+from funnel.dashboards import discovery, discovery_design, leads, quality, views
 
 app_name = "dashboards"
 urlpatterns = [
@@ -13,6 +13,11 @@ urlpatterns = [
     path("streams/<slug:slug>/leads/", leads.leads_dashboard, name="leads"),
     path("streams/<slug:slug>/leads/<slug:chart>.csv", leads.leads_csv, name="leads_csv"),
     path("streams/<slug:slug>/discovery/", discovery.discovery_dashboard, name="discovery"),
+    path(
+        "streams/<slug:slug>/discovery/design/",
+        discovery_design.discovery_design,
+        name="discovery_design",
+    ),
     path(
         "streams/<slug:slug>/discovery/<slug:chart>.csv",
         discovery.discovery_csv,
