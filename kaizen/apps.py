@@ -6,12 +6,20 @@ class KaizenConfig(AppConfig):
     name = "kaizen"
 
     def ready(self) -> None:
+        from kaizen.cockpit.panels import digest_account_panel, team_cockpit_panel
         from kaizen.fives.panel import five_s_panel
         from kaizen.selectors import open_cycle_step_ids
-        from streams.hooks import register_bursts, register_stream_panel
+        from streams.hooks import (
+            register_account_panel,
+            register_bursts,
+            register_stream_panel,
+            register_team_panel,
+        )
 
         register_bursts(open_cycle_step_ids)
         register_stream_panel(five_s_panel)
+        register_team_panel(team_cockpit_panel)
+        register_account_panel(digest_account_panel)
 
         from django.db.models.signals import post_migrate, post_save
 

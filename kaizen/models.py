@@ -289,6 +289,7 @@ class CycleComment(models.Model):
         return f"{self.author} on {self.cycle}"
 
 
+from kaizen.cockpit.models import DigestSent, DigestSubscription  # noqa: E402,F401
 from kaizen.fives.models import (  # noqa: E402,F401
     FiveS,
     FiveSAnswer,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.utils import timezone
 
+from kaizen.cockpit.digest import digests_send_due
 from kaizen.services import cycle_check, cycles_check_open
 
 
@@ -24,3 +25,12 @@ def check_open_cycles() -> int:
     """Every few minutes (beat): the Check of every cycle in Check or Act again, so deals
     that arrived since count. Returns how many were computed."""
     return cycles_check_open(now=timezone.now())
+
+
+@shared_task(name="kaizen.tasks.send_weekly_digests", ignore_result=True)
+def send_weekly_digests() -> int:
+    """Every hour (beat): send this week's digest to every subscriber who has not had it
+    (``kaizen.cockpit.digest``). Idempotent: a second run in the same week sends nothing; a
+    run missed while Redis or the workers were down is made up by the next one. Returns how
+    many went."""
+    return digests_send_due(now=timezone.now())

@@ -12,6 +12,10 @@ them (apps depend one way: streams ← funnel ← kaizen).
   (``funnel.discovery.map_markers.discovered_edges``).
 - ``kaizen`` registers a *stream panels* provider: a small card on the stream's page, such as
   its latest 5S audit score and trend (``kaizen.fives.panel``).
+- ``kaizen`` registers a *team panels* provider: the leadership cockpit on the team's
+  dashboard page (``kaizen.cockpit.panels.team_cockpit_panel``), and an *account panels*
+  provider: the weekly digest's opt-in on the account page
+  (``kaizen.cockpit.panels.digest_account_panel``).
 
 Providers are registered in each app's ``AppConfig.ready``.
 """
@@ -128,3 +132,31 @@ def discovered_edges(stream: ValueStream) -> list[tuple[int, int, int]] | None:
         if edges is not None:
             return edges
     return None
+
+
+#: ``provider(team, user)``: a panel for the team's page (its dashboard), or None.
+TeamPanelProvider = Callable[[object, object], StreamPanel | None]
+_team_panels: list[TeamPanelProvider] = []
+#: ``provider(user)``: a panel for the person's account page, or None.
+AccountPanelProvider = Callable[[object], StreamPanel | None]
+_account_panels: list[AccountPanelProvider] = []
+
+
+def register_team_panel(provider: TeamPanelProvider) -> None:
+    if provider not in _team_panels:
+        _team_panels.append(provider)
+
+
+def team_panels(team: object, user: object) -> list[StreamPanel]:
+    """The panels the higher apps add to the page of ``team`` for ``user``."""
+    return [p for p in (provider(team, user) for provider in _team_panels) if p is not None]
+
+
+def register_account_panel(provider: AccountPanelProvider) -> None:
+    if provider not in _account_panels:
+        _account_panels.append(provider)
+
+
+def account_panels(user: object) -> list[StreamPanel]:
+    """The panels the higher apps add to ``user``'s account page."""
+    return [p for p in (provider(user) for provider in _account_panels) if p is not None]

@@ -131,6 +131,8 @@ EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+# The address links in emails sent by beat (the weekly digest) start with.
+VSM_SITE_URL = env.str("VSM_SITE_URL", default="http://127.0.0.1:8000")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Sales value stream <noreply@localhost>")
 #: How long an invitation's set-password link stays valid (Django's reset token), seconds.
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
@@ -277,6 +279,13 @@ CELERY_BEAT_SCHEDULE = {
     "forecasts-score": {
         "task": "funnel.tasks.forecasts_score",
         "schedule": crontab(hour=4, minute=47),  # daily: stored forecasts whose horizon passed
+    },
+    "weekly-digests": {
+        # hourly: each run sends this week's digest to the subscribers who have not had it,
+        # so a run lost while Redis or the workers were down is made up within the hour
+        "task": "kaizen.tasks.send_weekly_digests",
+        "schedule": crontab(minute=41),
+        "options": {"expires": 3000.0},
     },
     "asset-reviews-due": {
         "task": "funnel.tasks.asset_reviews_due",

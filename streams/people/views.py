@@ -17,6 +17,7 @@ from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
 
 from streams.forms import apply_service_errors, confirmed_post
+from streams.hooks import account_panels
 from streams.models import InactiveMembership, Invitation, Membership, Team
 from streams.people.forms import InvitationPasswordForm, InviteForm, RoleForm, TimeZoneForm
 from streams.people.selectors import (
@@ -225,7 +226,7 @@ def account_settings(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "streams/account.html",
-        {"form": form, "current": current},
+        {"form": form, "current": current, "panels": account_panels(request.user)},
         status=400 if form.is_bound else 200,
     )
 

@@ -1,0 +1,256 @@
+"""The leadership cockpit's headline figures of one value stream (docs/cockpit.md).
+
+Every figure is read from the metric snapshots the dashboards read, over the same default view
+(the last 90 days, rolling, in the stream's default time basis, no filter), and is built by the
+dashboards' own tile functions, so the cockpit and the dashboard it links to show the same
+number and the same change:
+
+- win rate and pipeline velocity: the Funnel dashboard's tiles (``funnel_tiles``);
+- stalled deals: the Flow dashboard's tile (``flow_tiles``);
+- pipeline (open deals and their amount): the open deals the Funnel dashboard counts, with
+  their amount and the same two figures at the start of the period (:mod:`kaizen.cockpit.past`);
+- the worst-waiting step: the step with the most waiting hours (metrics.md §4 Waiting: Σ wait
+  hours of its completed visits), the Waste dashboard's "waste by step";
+- the kaizen cycles improving it: the cycles of that step not closed yet;
+- forecast against target: the latest default Forecast view (:mod:`kaizen.cockpit.forecast`).
+
+A page view reads stored snapshots only; when a stream's default view is not stored yet, the
+dashboards' background job is started (or joined) and the cockpit says the figures are being
+computed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.urls import reverse
+
+from funnel.dashboards.charts import Tile
+from funnel.dashboards.charts.flow import flow_tiles
+from funnel.dashboards.charts.funnel import funnel_tiles
+from funnel.dashboards.content import previous_label, stream_info
+from funnel.dashboards.params import DashboardFilters, dashboard_filters
+from funnel.metrics.results import MetricsResult, StepMetrics
+from funnel.metrics.series import ChartSeries
+from funnel.metrics.snapshots import metrics_read, metrics_sets_job, metrics_stored
+from kaizen.cockpit.changes import Change, change_from_tile, change_of
+from kaizen.cockpit.forecast import ForecastFigure, forecast_figure
+from kaizen.cockpit.past import Pipeline, pipeline_at, pipeline_now
+from kaizen.models import KaizenCycle, Phase
+from streams.drawing.formatting import format_hours
+from streams.models import ValueStream
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One figure of the cockpit: its value, what it means, its change and its dashboard."""
+
+    key: str
+    label: str
+    value: str
+    detail: str
+    explanation: str
+    url: str
+    link_text: str
+    change: Change | None = None
+    low_sample: bool = False
+
+
+@dataclass(frozen=True)
+class CycleLink:
+    title: str
+    phase: str
+    url: str
+
+
+@dataclass(frozen=True)
+class WorstStep:
+    """The step where deals waited longest in the period (Σ wait hours)."""
+
+    name: str
+    wait: str
+    visits: int
+    change: Change | None
+    url: str
+    cycles: list[CycleLink]
+    plan_url: str
+
+
+@dataclass
+class StreamCockpit:
+    """The cockpit of one stream. ``preparing``: the figures are being computed (a job's
+    page); ``empty``: the stream has no deal yet."""
+
+    stream: ValueStream
+    headlines: list[Headline] = field(default_factory=list)
+    worst: WorstStep | None = None
+    forecast: ForecastFigure | None = None
+    period: str = ""
+    computed_at: datetime | None = None
+    stale: bool = False
+    preparing_url: str = ""
+    empty: bool = False
+    dashboard_url: str = ""
+
+    def headline(self, key: str) -> Headline | None:
+        return next((h for h in self.headlines if h.key == key), None)
+
+
+def default_filters(stream: ValueStream, *, now: datetime) -> DashboardFilters:
+    """The view a dashboard shows without a query string: the last 90 days, rolling, in the
+    stream's default basis, over every deal."""
+    return dashboard_filters(
+        stream_id=stream.pk,
+        params={},
+        now=now,
+        team_id=stream.team_id,
+        time_basis=stream.time_basis,
+    )
+
+
+def _tile(tiles: list[Tile], key: str) -> Tile:
+    return next(t for t in tiles if t.key == key)
+
+
+def _worst_step(
+    stream: ValueStream, result: MetricsResult, previous: MetricsResult, before: str, smap
+) -> WorstStep | None:
+    waiting = [s for s in result.steps if s.wait_hours > 0]
+    if not waiting:
+        return None
+    worst: StepMetrics = max(waiting, key=lambda s: (s.wait_hours, -s.step_id))
+    earlier = next((s for s in previous.steps if s.step_id == worst.step_id), None)
+    working = result.query.basis == "working"
+    unit = "working hours" if working else "hours"
+    change = change_of(
+        worst.wait_hours,
+        earlier.wait_hours if earlier else None,
+        lambda v: f"{v:,.0f} {unit}",
+        more_is_better=False,
+        before=before,
+    )
+    cycles = [
+        CycleLink(c.title, c.get_phase_display(), reverse("kaizen:detail", args=[c.pk]))
+        for c in KaizenCycle.objects.filter(stream=stream, step_id=worst.step_id)
+        .exclude(phase=Phase.CLOSED)
+        .order_by("planned_on", "pk")
+    ]
+    return WorstStep(
+        name=smap.step_name(worst.step_id),
+        wait=format_hours(worst.wait_hours, elapsed=not working),
+        visits=worst.n_completed,
+        change=change,
+        url=reverse("dashboards:board", args=[stream.slug, "waste"]),
+        cycles=cycles,
+        plan_url=f"{reverse('kaizen:new')}?stream={stream.pk}&step={worst.step_id}",
+    )
+
+
+def _pipeline_headline(
+    stream: ValueStream, result: MetricsResult, previous: MetricsResult, before: str, smap
+) -> Headline:
+    now: Pipeline = pipeline_now(result)
+    then: Pipeline = pipeline_at(previous, at=result.window_start)
+    change = change_of(
+        now.deals, then.deals, lambda v: f"{v:,.0f} deals", more_is_better=None, before=before
+    )
+    value_change = change_of(
+        now.amount, then.amount, smap.money, more_is_better=None, before=before
+    )
+    return Headline(
+        key="pipeline",
+        label="Pipeline",
+        value=f"{now.deals:,} open deals",
+        detail=f"{smap.money(now.amount)} in open deals"
+        + (f" ({now.without_amount:,} without an amount)" if now.without_amount else ""),
+        explanation=(
+            "Deals neither won nor lost, and the sum of their amounts. The change compares "
+            "with the deals that were open when the period began."
+        ),
+        url=f"{reverse('funnel:deal_list')}?stream={stream.pk}",
+        link_text="Open deals",
+        change=change.merged(value_change),
+    )
+
+
+def stream_cockpit(
+    stream: ValueStream, *, now: datetime, user: object = None, compute: bool = False
+) -> StreamCockpit:
+    """The cockpit of ``stream`` over its default dashboard view. Without ``compute`` (page
+    views) only stored snapshots are read: a view not stored yet starts the dashboards'
+    background job (``user`` owns it) and the cockpit links to its progress. With
+    ``compute`` (the digest, in the background) a missing view is computed."""
+    cockpit = StreamCockpit(
+        stream=stream, dashboard_url=reverse("dashboards:board", args=[stream.slug, "funnel"])
+    )
+    filters = default_filters(stream, now=now)
+    queries = [filters.query, filters.previous]
+    if compute:
+        result, previous = (metrics_read(q, now=now) for q in queries)
+    else:
+        result, previous = (metrics_stored(q) for q in queries)
+        if result is None or previous is None:
+            job = metrics_sets_job(queries=queries, team_id=stream.team_id, user=user, now=now)
+            result, previous = (metrics_stored(q) for q in queries)
+            if result is None or previous is None:
+                cockpit.preparing_url = reverse("job_detail", args=[job.pk])
+                return cockpit
+    smap = stream_info(stream).smap
+    before = previous_label(filters)
+    cockpit.period = "the last 90 days"
+    cockpit.computed_at, cockpit.stale = result.computed_at, result.stale
+    funnel = funnel_tiles(result, previous, smap)
+    flow = flow_tiles(result, previous, ChartSeries(computed_at="", now_at=""))
+    win, velocity = _tile(funnel, "win_rate"), _tile(funnel, "velocity")
+    stalled = _tile(flow, "stalled")
+    funnel_url = reverse("dashboards:board", args=[stream.slug, "funnel"])
+    cockpit.headlines = [
+        _pipeline_headline(stream, result, previous, before, smap),
+        Headline(
+            key="win_rate",
+            label="Win rate",
+            value=win.value,
+            detail=win.detail,
+            explanation="Won ÷ (won + lost), over the deals closed in the period.",
+            url=funnel_url,
+            link_text="Funnel dashboard",
+            change=change_from_tile(win, before),
+            low_sample=win.low_sample,
+        ),
+        Headline(
+            key="velocity",
+            label="Pipeline velocity",
+            value=velocity.value,
+            detail=velocity.detail,
+            explanation=(
+                "The money the pipeline turns into wins per day: open deals × win rate × mean "
+                "won deal ÷ sales cycle."
+            ),
+            url=funnel_url,
+            link_text="Funnel dashboard",
+            change=change_from_tile(velocity, before),
+            low_sample=velocity.low_sample,
+        ),
+        Headline(
+            key="stalled",
+            label="Stalled deals",
+            value=stalled.value,
+            detail=stalled.detail,
+            explanation=(
+                "Open deals that have been at their step longer than 85 % of the visits the "
+                "step completed in the period."
+            ),
+            url=reverse("dashboards:board", args=[stream.slug, "flow"]),
+            link_text="Flow dashboard",
+            change=change_from_tile(stalled, before, "deals"),
+        ),
+    ]
+    cockpit.empty = (
+        result.summary.open_deals == 0
+        and result.summary.closed == 0
+        and not any(s.n_completed or s.n_open for s in result.steps)
+    )
+    cockpit.worst = _worst_step(stream, result, previous, before, smap)
+    cockpit.forecast = forecast_figure(stream)
+    return cockpit

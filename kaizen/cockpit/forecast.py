@@ -1,0 +1,100 @@
+"""Forecast against target on the cockpit: read from the latest default Forecast view
+(``funnel.forecasts``: ``ForecastSnapshot`` with the default view's key), never computed here.
+
+Until a default forecast has been computed for the stream the cockpit says "not computed yet"
+and links to the Forecast dashboard, which computes it in the background.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+
+from django.urls import NoReverseMatch, reverse
+
+from streams.models import ValueStream
+
+
+@dataclass(frozen=True)
+class ForecastFigure:
+    """``computed``: a default forecast is stored; ``has_target``: the stream sets a target."""
+
+    url: str
+    computed: bool = False
+    has_target: bool = False
+    probability: float | None = None
+    target: int | None = None
+    won_so_far: int | None = None
+    expected: float | None = None
+    period_end: date | None = None
+
+    @property
+    def value(self) -> str:
+        if not self.computed:
+            return "not computed yet"
+        if not self.has_target:
+            return "no target set"
+        if self.probability is None:
+            return "—"
+        return f"{100 * self.probability:.0f}% likely"
+
+    @property
+    def detail(self) -> str:
+        if not self.computed:
+            return "Open the Forecast dashboard to compute it."
+        if not self.has_target:
+            return "A manager sets the stream's target of won deals on the map."
+        expected = "—" if self.expected is None else f"{self.expected:.1f}"
+        end = f" by {self.period_end:%d %b %Y}" if self.period_end else ""
+        return (
+            f"to reach {self.target:,} won deals{end}: {self.won_so_far:,} won so far, "
+            f"{expected} expected in all"
+        )
+
+
+def forecast_url(stream: ValueStream) -> str:
+    """The Forecast dashboard of ``stream``; the stream's dashboards while it has none."""
+    try:
+        return reverse("dashboards:forecast", args=[stream.slug])
+    except NoReverseMatch:
+        return reverse("dashboards:board", args=[stream.slug, "funnel"])
+
+
+def _number(value: object) -> float | None:
+    if not isinstance(value, int | float) or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value)
+
+
+def forecast_figure(stream: ValueStream) -> ForecastFigure:
+    """The target attainment of the stream's latest default forecast (one query)."""
+    url = forecast_url(stream)
+    try:
+        from funnel.forecasts.models import ForecastSnapshot
+        from funnel.forecasts.view import DEFAULT_KEY
+    except ImportError:  # the forecasts' tables are not there yet
+        return ForecastFigure(url=url)
+    result = (
+        ForecastSnapshot.objects.filter(
+            stream=stream, view_key=DEFAULT_KEY, computed_at__isnull=False
+        )
+        .values_list("result", flat=True)
+        .first()
+    )
+    if not result:
+        return ForecastFigure(url=url)
+    target = result.get("target")
+    if not target:
+        return ForecastFigure(url=url, computed=True)
+    end = target.get("period_end")
+    return ForecastFigure(
+        url=url,
+        computed=True,
+        has_target=True,
+        probability=_number(target.get("probability")),
+        target=int(target.get("target") or 0),
+        won_so_far=int(target.get("won_so_far") or 0),
+        expected=_number(target.get("expected")),
+        period_end=date.fromisoformat(end[:10]) if end else None,
+    )
