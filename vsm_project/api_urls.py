@@ -21,6 +21,7 @@ from funnel.discovery.api import (
     StreamDiscoveryVariantsView,
 )
 from funnel.discovery.api_design import StreamDiscoveryDesignView
+from funnel.forecasts.api import StreamForecastDealsView, StreamForecastView
 from funnel.leads.api import (
     HandoffReasonViewSet,
     HandoffViewSet,
@@ -108,6 +109,12 @@ urlpatterns = [
         "streams/<int:pk>/discovery/accepted/<int:accepted>/",
         StreamAcceptedDeviationView.as_view(),
         name="stream-discovery-accepted-detail",
+    ),
+    path("streams/<int:pk>/forecast/", StreamForecastView.as_view(), name="stream-forecast"),
+    path(
+        "streams/<int:pk>/forecast/deals/",
+        StreamForecastDealsView.as_view(),
+        name="stream-forecast-deals",
     ),
     path("streams/<int:pk>/waterfall/", StreamWaterfallView.as_view(), name="stream-waterfall"),
     path("streams/<int:pk>/standards/", StreamStandardsView.as_view(), name="stream-standards"),

@@ -4,7 +4,7 @@ dashboard (``funnel.dashboards.leads``) before the other boards of a stream
 
 from django.urls import path
 
-from funnel.dashboards import discovery, discovery_design, leads, quality, views
+from funnel.dashboards import discovery, discovery_design, forecast, leads, quality, views
 
 app_name = "dashboards"
 urlpatterns = [
@@ -27,6 +27,12 @@ urlpatterns = [
         "streams/<slug:slug>/discovery/accept/",
         discovery.discovery_accept,
         name="discovery_accept",
+    ),
+    path("streams/<slug:slug>/forecast/", forecast.forecast_dashboard, name="forecast"),
+    path(
+        "streams/<slug:slug>/forecast/<slug:chart>.csv",
+        forecast.forecast_csv,
+        name="forecast_csv",
     ),
     *views.urlpatterns,
 ]

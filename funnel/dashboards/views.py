@@ -71,6 +71,7 @@ TABS = (
     ("quality", "Quality"),  # the qualification lab: funnel.dashboards.quality
     ("leads", "Leads"),  # the waterfall, hand-offs and pull: funnel.dashboards.leads
     ("discovery", "Discovery"),  # the process as run, against the map: funnel.dashboards.discovery
+    ("forecast", "Forecast"),  # wins, revenue, target and each deal, simulated: .forecast
     ("me", "My view"),
 )
 #: The time bases the filter bar offers (metrics.md "Working time").

@@ -285,7 +285,6 @@ def fan_chart(result: dict) -> Chart:
         as_of=as_of(result),
         columns=["week_ending", "median", *BAND_COLUMNS],
         rows=rows,
-        wide=True,
     )
     if not rows:
         return chart.empty_because("No week between now and the chosen date.")
