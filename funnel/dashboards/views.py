@@ -54,6 +54,7 @@ from funnel.deals.forms import SOURCES
 from funnel.exporting.csv_safety import neutralise
 from funnel.metrics.query import AMOUNT_BANDS, ELAPSED, WORKING
 from funnel.metrics.snapshots import metrics_sets_job
+from streams.hooks import team_panels
 from streams.ids import parse_id
 from streams.models import Job, JobState, Role, StreamState, ValueStream
 from streams.selectors import (
@@ -364,6 +365,7 @@ def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
 
     context = {
         "team": team,
+        "panels": team_panels(team, request.user),  # the leadership cockpit (kaizen)
         "has_streams": bool(streams),
         "stream_query": query,
         **_filter_context(request, query, [], role, own_only, filters, errors, reps),

@@ -82,5 +82,7 @@ def change_from_tile(tile: Tile, before: str, unit: str = "") -> Change | None:
         return None
     if text.startswith("no change"):
         return Change("flat", "", before)
-    amount = text[1:] + (f" {unit}" if unit else "")
+    amount = text[1:]
+    if unit:
+        amount += " " + (unit.removesuffix("s") if amount == "1" else unit)
     return Change("up" if text.startswith("+") else "down", amount, before, tile.good)

@@ -69,6 +69,8 @@ class WorstStep:
     """The step where deals waited longest in the period (Σ wait hours)."""
 
     name: str
+    step_id: int
+    wait_hours: float
     wait: str
     visits: int
     change: Change | None
@@ -138,6 +140,8 @@ def _worst_step(
     ]
     return WorstStep(
         name=smap.step_name(worst.step_id),
+        step_id=worst.step_id,
+        wait_hours=worst.wait_hours,
         wait=format_hours(worst.wait_hours, elapsed=not working),
         visits=worst.n_completed,
         change=change,
@@ -153,7 +157,11 @@ def _pipeline_headline(
     now: Pipeline = pipeline_now(result)
     then: Pipeline = pipeline_at(previous, at=result.window_start)
     change = change_of(
-        now.deals, then.deals, lambda v: f"{v:,.0f} deals", more_is_better=None, before=before
+        now.deals,
+        then.deals,
+        lambda v: f"{v:,.0f} deal{'s' if v != 1 else ''}",
+        more_is_better=None,
+        before=before,
     )
     value_change = change_of(
         now.amount, then.amount, smap.money, more_is_better=None, before=before
@@ -170,7 +178,7 @@ def _pipeline_headline(
         ),
         url=f"{reverse('funnel:deal_list')}?stream={stream.pk}",
         link_text="Open deals",
-        change=change.merged(value_change),
+        change=change.merged(value_change) if change and change.trend != "flat" else value_change,
     )
 
 

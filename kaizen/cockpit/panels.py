@@ -16,7 +16,7 @@ def team_cockpit_panel(team: object, user: object) -> StreamPanel | None:
     cockpits = team_cockpits(user, now=timezone.now(), team_id=team.pk)
     if not cockpits:
         return None
-    return StreamPanel(template="kaizen/cockpit/_team.html", context={"cockpit": cockpits[0]})
+    return StreamPanel(template="kaizen/cockpit/_team_panel.html", context={"cockpit": cockpits[0]})
 
 
 def digest_account_panel(user: object) -> StreamPanel | None:

@@ -1,0 +1,134 @@
+"""The cockpit's figures against the hand-worked stream of ``conftest.py``, and against the
+dashboards they link to (docs/cockpit.md)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from kaizen.cockpit.changes import Change, change_of
+from kaizen.cockpit.figures import stream_cockpit
+from kaizen.cockpit.past import pipeline_at
+from kaizen.services import cycle_plan
+from tests.kaizen.cockpit.conftest import NOW
+
+pytestmark = pytest.mark.django_db
+
+
+def computed(hand):
+    return stream_cockpit(hand.stream, now=NOW, compute=True)
+
+
+def test_it_works_out_the_pipeline_now_and_when_the_period_began(hand):
+    cockpit = computed(hand)
+    pipeline = cockpit.headline("pipeline")
+    # Open now: D (8,000) and F (12,000). Open at T = 03-03 12:00: C (entered 02-01, won
+    # 04-01) and D (8,000): 2 deals, 28,000. Same count, 8,000 less.
+    assert pipeline.value == "2 open deals"
+    assert pipeline.detail == "$20,000 in open deals"
+    assert pipeline.change.trend == "down"
+    assert pipeline.change.words == "down $8,000 on the previous 90 days"
+    assert pipeline.url == f"/deals/?stream={hand.stream.pk}"
+
+
+def test_it_works_out_win_rate_velocity_and_stalled(hand):
+    cockpit = computed(hand)
+    # Closed in the period: C won, E lost, G won: 2 of 3 = 67 %. Before: A won, B lost: 50 %.
+    win = cockpit.headline("win_rate")
+    assert (win.value, win.detail) == ("67%", "2 won of 3 closed")
+    assert win.change.words == "up 16.7 pts on the previous 90 days (better)"
+    # 2 open × 2/3 × mean won 25,000 ÷ median cycle of C (59 d) and G (2 d) = 30.5 d
+    # = 1,092.90/day. Before: 2 open × 1/2 × 10,000 ÷ 10 d (A) = 1,000/day: +9.3 %.
+    velocity = cockpit.headline("velocity")
+    assert velocity.value == "$1,093/day"
+    assert velocity.change.words == "up 9.3% on the previous 90 days (better)"
+    # Qualify's p85 over E 24 h, F 48 h, G 24 h: 24 + 0.7 × 24 = 40.8 h; D has waited
+    # 2,676 h: stalled. Propose's over G 24, E 192, C 1,368 h: 192 + 0.7 × 1,176 = 1,015.2 h;
+    # F has waited 708 h: not. Against the previous period's p85 (Qualify 48 h, Propose
+    # 192 h, A's only) both were: 2 → 1.
+    stalled = cockpit.headline("stalled")
+    assert stalled.value == "1"
+    assert stalled.change.words == "down 1 deal on the previous 90 days (better)"
+    assert stalled.change.good is True
+
+
+def test_it_names_the_worst_waiting_step_with_its_cycles(hand):
+    # Propose's wait: (1,368 + 192 + 24) − 3 × 1 h of planned work = 1,581 h; Qualify's
+    # (24 + 48 + 24) − 3 = 93 h. Before: A's 192 − 1 = 191 h at Propose.
+    worst = computed(hand).worst
+    assert (worst.name, worst.wait_hours, worst.visits) == ("Propose", 1581.0, 3)
+    assert worst.change.words == "up 1,390 hours on the previous 90 days (worse)"
+    assert worst.cycles == []
+    assert worst.plan_url.endswith(f"?stream={hand.stream.pk}&step={hand.propose.pk}")
+    cycle = cycle_plan(
+        user=hand.manager,
+        stream=hand.stream,
+        title="Shorter proposals",
+        metric="time_in_step",
+        step=hand.propose,
+        now=NOW,
+    )
+    cycle_plan(
+        user=hand.manager,
+        stream=hand.stream,
+        title="Faster calls",
+        metric="time_in_step",
+        step=hand.qualify,
+        now=NOW,
+    )
+    cycles = computed(hand).worst.cycles
+    assert [(c.title, c.phase, c.url) for c in cycles] == [
+        ("Shorter proposals", "Plan", reverse("kaizen:detail", args=[cycle.pk]))
+    ]
+
+
+def test_it_says_the_forecast_is_not_computed_yet(hand):
+    forecast = computed(hand).forecast
+    assert forecast.computed is False
+    assert forecast.value == "not computed yet"
+    assert forecast.url
+
+
+def test_pipeline_at_counts_deals_entered_before_and_not_closed_before(hand):
+    from funnel.metrics.snapshots import metrics_read
+    from kaizen.cockpit.figures import default_filters
+
+    previous = metrics_read(default_filters(hand.stream, now=NOW).previous, now=NOW)
+    # At 01-16 00:00: A (open until 01-20) and B (lost at 01-16, not before it): 2, 15,000.
+    from datetime import UTC, datetime
+
+    then = pipeline_at(previous, at=datetime(2025, 1, 16, tzinfo=UTC))
+    assert (then.deals, then.amount) == (2, 15000.0)
+
+
+def test_a_change_says_its_direction_in_words():
+    assert change_of(3, 1, str, more_is_better=False, before="x").words == "up 2 on x (worse)"
+    assert change_of(1, 1, str, more_is_better=True, before="x").words == "no change on x"
+    assert change_of(None, 1, str, more_is_better=True, before="x") is None
+    assert Change("down", "2", "x").arrow == "▼"
+
+
+def _tile(html: str, key: str) -> tuple[str, str]:
+    block = html.split(f'data-tile="{key}"', 1)[1].split('<div class="kpi"', 1)[0]
+    value = re.search(r'<p class="kpi-value">([^<]*)</p>', block).group(1)
+    change = re.search(r'<p class="kpi-change[^"]*">.*?</span>\s*([^<]*?)\s*<span', block, re.S)
+    return value, change.group(1) if change else ""
+
+
+def test_the_cockpit_shows_what_the_dashboards_show(hand):
+    client = Client()
+    client.force_login(hand.leader)
+    home = client.get("/").content.decode()
+    slug = hand.stream.slug
+    funnel = client.get(reverse("dashboards:board", args=[slug, "funnel"])).content.decode()
+    flow = client.get(reverse("dashboards:board", args=[slug, "flow"])).content.decode()
+    assert _tile(funnel, "win_rate") == ("67%", "+16.7 pts")
+    assert _tile(funnel, "velocity") == ("$1,093/day", "+9.3%")
+    assert _tile(flow, "stalled") == ("1", "−1")
+    for key, value in (("win_rate", "67%"), ("velocity", "$1,093/day"), ("stalled", "1")):
+        assert f'data-figure-link="{key}">{value}</a>' in home
+    assert "up 16.7 pts on the previous 90 days (better)" in home
+    assert "down 1 deal on the previous 90 days (better)" in home

@@ -1,0 +1,100 @@
+"""Who sees the cockpit where: the home page and the team's dashboard page, by role, and the
+empty states (docs/cockpit.md "Who sees what")."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from streams.models import Role
+from streams.services import LaneSpec, StepSpec, stream_create
+from tests.factories import MembershipFactory, TeamFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def page(user, url: str = "/"):
+    client = Client()
+    client.force_login(user)
+    return client.get(url)
+
+
+def test_leadership_and_managers_get_the_cockpit_on_the_home_page(hand):
+    for user in (hand.leader, hand.manager):
+        html = page(user).content.decode()
+        assert f'data-cockpit-team="{hand.team.slug}"' in html
+        assert f'data-cockpit-stream="{hand.stream.slug}"' in html
+        assert 'data-figure-link="win_rate">67%</a>' in html
+        # Every figure links to its dashboard.
+        for key, url in (
+            ("pipeline", f"/deals/?stream={hand.stream.pk}"),
+            ("win_rate", reverse("dashboards:board", args=[hand.stream.slug, "funnel"])),
+            ("stalled", reverse("dashboards:board", args=[hand.stream.slug, "flow"])),
+            ("worst_step", reverse("dashboards:board", args=[hand.stream.slug, "waste"])),
+        ):
+            assert f'href="{url}" data-figure-link="{key}"' in html
+
+
+def test_a_rep_gets_no_team_wide_cockpit(hand):
+    home = page(hand.rep).content.decode()
+    assert "data-cockpit-team" not in home
+    team_page = page(hand.rep, reverse("dashboards:team", args=[hand.team.slug]))
+    assert team_page.status_code == 200
+    assert "data-cockpit-team" not in team_page.content.decode()
+
+
+def test_the_team_page_carries_the_cockpit_and_other_teams_are_404(hand):
+    response = page(hand.leader, reverse("dashboards:team", args=[hand.team.slug]))
+    html = response.content.decode()
+    assert f'data-cockpit-team="{hand.team.slug}"' in html
+    assert 'data-figure-link="stalled">1</a>' in html
+    assert (
+        page(hand.leader, reverse("dashboards:team", args=[hand.other_team.slug])).status_code
+        == 404
+    )
+    # Another team's manager never sees this team's figures on their home page.
+    other = page(hand.other_manager).content.decode()
+    assert f'data-cockpit-team="{hand.team.slug}"' not in other
+    assert f'data-cockpit-team="{hand.other_team.slug}"' in other
+
+
+def test_a_stream_without_deals_and_a_team_without_streams_say_so(hand):
+    # The other team's stream has no deal at all.
+    html = page(hand.other_manager).content.decode()
+    assert "No deals in this stream yet" in html
+    lonely = TeamFactory(name="No streams")
+    leader = UserFactory(username="lonely-leader")
+    MembershipFactory(user=leader, team=lonely, role=Role.LEADERSHIP)
+    html = page(leader).content.decode()
+    assert "This team has no current value stream yet" in html
+    assert "A manager of the team maps it." in html
+
+
+def test_a_change_is_written_in_words_beside_its_arrow(hand):
+    html = page(hand.leader).content.decode()
+    assert '<span aria-hidden="true">▲</span> up 16.7 pts on the previous 90 days (better)' in html
+
+
+def test_figures_not_stored_yet_are_computed_in_the_background(hand, settings):
+    """A page view reads stored snapshots only; the first one starts the dashboards' job
+    (eager here, so the figures are there on the same view)."""
+    from funnel.models import MetricsSnapshot
+    from streams.models import Job
+
+    assert not MetricsSnapshot.objects.filter(stream=hand.stream).exists()
+    html = page(hand.leader).content.decode()
+    assert Job.objects.filter(kind="dashboard view").count() == 1
+    assert 'data-figure-link="win_rate">67%</a>' in html
+
+
+def test_a_future_state_stream_is_left_out(hand):
+    future = stream_create(
+        team=hand.team,
+        name="Hand future",
+        lanes=[LaneSpec("AE")],
+        steps=[StepSpec("Qualify", "AE", planned_process_hours=1, planned_lead_hours=8)],
+        state="future",
+    )
+    html = page(hand.leader).content.decode()
+    assert f'data-cockpit-stream="{future.slug}"' not in html
