@@ -135,8 +135,10 @@ def _legend(data: VsmMap) -> list[LegendItem]:
     return items
 
 
-def vsm_layout(data: VsmMap) -> Layout:
-    """Coordinates and display strings of every element of the drawing."""
+def vsm_layout(data: VsmMap, *, headroom: float = 0) -> Layout:
+    """Coordinates and display strings of every element of the drawing; ``headroom``: room
+    left empty between the legend line and the stages or lanes (the map page's overlay of the
+    discovered moves arcs through it: ``streams.drawing.overlay``)."""
     uid = f"vsm-{data.stream_id if data.stream_id is not None else 'map'}"
     lanes = list(data.lanes)
     known_lane_ids = {lane.id for lane in lanes}
@@ -149,8 +151,8 @@ def vsm_layout(data: VsmMap) -> Layout:
     stage_by_id = {stage.id: stage for stage in data.stages}
 
     has_stages = any(step.stage_id in stage_by_id for step in steps)
-    stage_y = HEADER_H
-    lanes_top = HEADER_H + (STAGE_H + STAGE_GAP if has_stages else 0)
+    stage_y = HEADER_H + headroom
+    lanes_top = stage_y + (STAGE_H + STAGE_GAP if has_stages else 0)
     n_cols = len(steps)
     cols_left = MARGIN + LABEL_W
     steps_right = cols_left + n_cols * COL_W

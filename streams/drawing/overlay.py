@@ -4,7 +4,13 @@ they made it. The moves come from ``streams.hooks.discovered_edges`` (the latest
 view of the default window); the layer is drawn hidden and the map page's toggle shows it.
 
 A move to a step further right arcs above the boxes, a move back arcs below them, a repeated
-step loops on its box's right edge. The line width follows the count (1 to 4 px)."""
+step loops on its box's right edge. The line width follows the count (1 to 4 px).
+
+Every arc and its label stay inside the drawing and clear of the legend line at its top: an
+arc above is flattened (its control point lowered) until the curve's highest point and its
+label lie below the legend (:func:`legend_bottom`), an arc below until they lie above the
+drawing's bottom edge. The map page gives the drawing :data:`HEADROOM` more room above the
+lanes when it carries the overlay, so the arcs of the first lane have somewhere to go."""
 
 from __future__ import annotations
 
@@ -15,6 +21,40 @@ from streams.drawing.geometry import BOX_H, BOX_W, COL_W, Layout, Text
 
 #: The overlay's colour (a magenta no value class or marker uses).
 COLOUR = "#c2255c"
+#: Room added above the lanes of a map drawn with the overlay (``vsm_layout(headroom=…)``).
+HEADROOM = 40
+#: A label's height (10.5 px bold digits) and the gap kept from the legend and the edges.
+LABEL_H, CLEARANCE = 11, 6
+
+
+def legend_bottom(layout: Layout) -> float:
+    """The lowest point of the legend line (its symbols reach 4 px under the baseline)."""
+    return layout.legend_y + 4
+
+
+def curve_extremes(y1: float, cy: float, y2: float) -> tuple[float, float]:
+    """The least and greatest y of the quadratic Bézier with end points at y1, y2 and its
+    control point at cy (not its control polygon: the curve itself)."""
+    low, high = min(y1, y2), max(y1, y2)
+    if cy < low:  # bulges up: its top is cy + ab / (a + b), a and b the ends' drops to cy
+        a, b = y1 - cy, y2 - cy
+        return cy + a * b / (a + b), high
+    if cy > high:  # bulges down
+        a, b = cy - y1, cy - y2
+        return low, cy - a * b / (a + b)
+    return low, high
+
+
+def _fit(y1: float, y2: float, cy: float, ok) -> float:
+    """``cy`` moved toward the ends (a flatter curve) just enough that ``ok(cy)`` holds."""
+    if ok(cy):
+        return cy
+    flat = min(y1, y2) if cy < min(y1, y2) else max(y1, y2)
+    lo, hi = cy, flat  # ok(hi) holds for any sane layout: a straight line between boxes
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if ok(mid) else (mid, hi)
+    return hi
 
 
 @dataclass(frozen=True)
@@ -71,12 +111,31 @@ def discovered_overlay(layout: Layout, edges: list[tuple[int, int, int]]) -> lis
             if ahead:
                 x1, y1 = src.x + BOX_W * 0.65, src.y
                 x2, y2 = dst.x + BOX_W * 0.35, dst.y
-                # the curve's top is (y1 + 2 cy + y2) / 4: kept inside the drawing
-                cy = max(min(y1, y2) - rise, (40 - y1 - y2) / 2)
+                floor = legend_bottom(layout) + CLEARANCE
+                # the curve's top and its label's top (4 px over its middle) under the legend
+                cy = _fit(
+                    y1,
+                    y2,
+                    min(y1, y2) - rise,
+                    lambda c, y1=y1, y2=y2, floor=floor: (
+                        curve_extremes(y1, c, y2)[0] >= floor
+                        and (y1 + 2 * c + y2) / 4 - 4 - LABEL_H >= floor
+                    ),
+                )
             else:
                 x1, y1 = src.x + BOX_W * 0.35, src.y + BOX_H
                 x2, y2 = dst.x + BOX_W * 0.65, dst.y + BOX_H
-                cy = min(max(y1, y2) + rise, (4 * (layout.height - 8) - y1 - y2) / 2)
+                ceiling = layout.height - CLEARANCE
+                # the curve's bottom and its label's baseline (12 px under its middle) inside
+                cy = _fit(
+                    y1,
+                    y2,
+                    max(y1, y2) + rise,
+                    lambda c, y1=y1, y2=y2, ceiling=ceiling: (
+                        curve_extremes(y1, c, y2)[1] <= ceiling
+                        and (y1 + 2 * c + y2) / 4 + 12 <= ceiling
+                    ),
+                )
             cx = (x1 + x2) / 2
             path = f"M{x1:.1f},{y1:.1f} Q{cx:.1f},{cy:.1f} {x2:.1f},{y2:.1f}"
             head = _head(x2, y2, x2 - cx, y2 - cy)

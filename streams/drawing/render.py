@@ -8,7 +8,7 @@ from django.template.loader import render_to_string
 from streams.drawing.data import VsmMap, vsm_map_data
 from streams.drawing.geometry import BOX_H, BOX_TITLE_H, BOX_W, LABEL_W, MARGIN, Text
 from streams.drawing.layout import vsm_layout
-from streams.drawing.overlay import COLOUR, discovered_overlay
+from streams.drawing.overlay import COLOUR, HEADROOM, discovered_overlay
 from streams.models import ValueStream
 
 _MEASURED_MID = 84 + (BOX_W - 84) / 2 + 1
@@ -18,8 +18,8 @@ def render_vsm_svg(data: VsmMap, discovered: list[tuple[int, int, int]] | None =
     """The map as one ``<svg>`` element (no XML declaration, so it can be inlined in HTML;
     it is also a valid standalone .svg file). With ``discovered`` (from step id, to step id,
     count), the discovered moves are drawn as an extra layer, hidden until the page's toggle
-    shows it (``streams.drawing.overlay``)."""
-    layout = vsm_layout(data)
+    shows it, and the lanes leave them room under the legend (``streams.drawing.overlay``)."""
+    layout = vsm_layout(data, headroom=HEADROOM if discovered else 0)
     return render_to_string(
         "streams/vsm.svg",
         {
