@@ -46,6 +46,10 @@ def _fields(bands: Bands) -> dict:
     return fields
 
 
+def _week_recorded(stream: ValueStream, week) -> bool:
+    return ForecastRecord.objects.filter(stream=stream, week=week).exists()
+
+
 def forecast_record(
     stream: ValueStream,
     *,
@@ -61,8 +65,8 @@ def forecast_record(
     when the horizon has passed by ``now``. Returns the records written (0 or 2)."""
     made_at = as_of or now
     week = monday(made_at)
-    if ForecastRecord.objects.filter(stream=stream, week=week).exists():
-        return 0
+    if _week_recorded(stream, week):
+        return 0  # the expensive part is skipped; the insert below is what guarantees it
     horizon_end = _horizon_end(stream, made_at)
     model, open_deals, axis = measure(stream, now=made_at, as_of=as_of)
     deal_runs = simulate_deals(model, open_deals, runs=runs, seed=seed)

@@ -141,10 +141,12 @@ def _point(p) -> dict:
 
 
 def compute_track_record(
-    stream: ValueStream, week: date, horizon_weeks: int, *, runs: int = BACKTEST_RUNS
+    stream: ValueStream, week: date, horizon_weeks: int, *, runs: int | None = None
 ) -> dict:
     """The back-test of forecasts ``horizon_weeks`` ahead over the year before ``week``
-    (:func:`backtest_dates`), with progress on the running job."""
+    (:func:`backtest_dates`), ``runs`` per date (default the back-test's), with progress on
+    the running job."""
+    runs = runs or BACKTEST_RUNS
     dates = backtest_dates(week, horizon_weeks)
     horizon = timedelta(weeks=horizon_weeks)
     seed = int(hashlib.sha256(f"{stream.pk}|{week}|{horizon_weeks}".encode()).hexdigest()[:8], 16)
