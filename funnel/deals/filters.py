@@ -39,7 +39,13 @@ SORTS: dict[str, tuple[str, list]] = {
     "amount": ("Largest amount", [F("amount").desc(nulls_last=True)]),
     "expected": ("Expected to close soonest", [F("expected_close_date").asc(nulls_last=True)]),
     "closed": ("Closed most recently", [F("closed_at").desc(nulls_last=True)]),
+    # The forecast's sorts order by figures stored in a snapshot, not in the deals' table:
+    # the view sorts the ids (funnel.deals.forecasts); newest first breaks ties.
+    "win": ("Most likely to win first (forecast)", [F("created_at").desc()]),
+    "forecast": ("Forecast to close soonest (50 %)", [F("created_at").desc()]),
 }
+#: The sorts by the stream's latest forecast (funnel.deals.forecasts.forecast_order).
+FORECAST_SORTS = ("win", "forecast")
 #: The sort when none is asked for: what needs attention among open deals, else the latest.
 DEFAULT_SORT = {DealStatus.OPEN: "stalled", DealStatus.WON: "closed", DealStatus.LOST: "closed"}
 

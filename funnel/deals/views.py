@@ -24,7 +24,8 @@ from django.views.decorators.http import require_POST
 
 from funnel.assets.selectors import deal_assets
 from funnel.dashboards.quality import deal_lab
-from funnel.deals.filters import DealListFilter
+from funnel.deals.filters import FORECAST_SORTS, DealListFilter
+from funnel.deals.forecasts import forecast_cells, forecast_order, list_forecasts
 from funnel.deals.forms import (
     LOST_REASONS,
     SOURCES,
@@ -118,9 +119,11 @@ def _owner_choices(user):
 
 def deal_list(request: HttpRequest) -> HttpResponse:
     """The deals the user may see: search by name or account; filter by status (open unless
-    asked), step, rep, source and stalled; sort; 25 a page. Filters live in the URL. The page
+    asked), step, rep, source and stalled; sort (also by the streams' latest forecasts:
+    win probability, forecast close date); 25 a page. Filters live in the URL. The page
     costs the same few queries however many deals there are (steps, thresholds and owners
-    once, then a count and the page's rows with their step and stalled flag)."""
+    once, one forecast per stream, then a count and the page's rows with their step and
+    stalled flag; a forecast sort reads the ids, then the page's rows)."""
     user, now = request.user, timezone.now()
     steps = deal_list_steps(user)
     # Steps of streams shown in working time count their deals' time there in working hours.
@@ -143,13 +146,22 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     )
     if owners is None:
         del filterset.form.fields["owner"]  # a rep sees only their own deals
-    page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    forecasts, unforecast = list_forecasts(steps)
+    sort = filterset.form.data["sort"]
+    if sort in FORECAST_SORTS:  # by the streams' latest forecasts: the ids sorted here
+        ids = forecast_order(filterset.qs.values_list("pk", flat=True), forecasts, sort)
+        page = Paginator(ids, PAGE_SIZE).get_page(request.GET.get("page"))
+        found = {deal.pk: deal for deal in filterset.qs.filter(pk__in=page.object_list)}
+        page_deals = [found[pk] for pk in page.object_list if pk in found]
+    else:
+        page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+        page_deals = list(page.object_list)
     by_id = {step.pk: step for step in steps}
-    page_deals = list(page.object_list)
     # Each open deal's score coverage and overdue criteria, for the page in two queries.
     coverage = deals_coverage(page_deals, positions={s.pk: s.position for s in steps})
     for deal in page_deals:
         deal.coverage = coverage.get(deal.pk)
+        deal.forecast = forecast_cells(forecasts.get(deal.pk))
     return render(
         request,
         "funnel/deal_list.html",
@@ -160,6 +172,8 @@ def deal_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "rows": deal_list_rows(page_deals, steps=by_id, now=now, now_w=now_w),
             "show_coverage": any(c.due for c in coverage.values()),
+            "forecast_sorts": FORECAST_SORTS,
+            "unforecast": unforecast,
             "status": filterset.form.cleaned_data.get("status") or DealStatus.OPEN,
             "title": _list_title(user),
             "can_create": streams_for_new_deals(user).exists(),
