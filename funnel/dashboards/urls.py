@@ -5,9 +5,11 @@ dashboard (``funnel.dashboards.leads``) before the other boards of a stream
 from django.urls import path
 
 from funnel.dashboards import discovery, discovery_design, forecast, leads, quality, views
+from funnel.dashboards.pdf_urls import urlpatterns as pdf_urlpatterns
 
 app_name = "dashboards"
 urlpatterns = [
+    *pdf_urlpatterns,  # each dashboard's PDF: before the boards' patterns
     path("streams/<slug:slug>/quality/", quality.quality_dashboard, name="quality"),
     path("streams/<slug:slug>/quality/<slug:chart>.csv", quality.quality_csv, name="quality_csv"),
     path("streams/<slug:slug>/leads/", leads.leads_dashboard, name="leads"),
