@@ -124,11 +124,10 @@ def _worst_step(
     worst: StepMetrics = max(waiting, key=lambda s: (s.wait_hours, -s.step_id))
     earlier = next((s for s in previous.steps if s.step_id == worst.step_id), None)
     working = result.query.basis == "working"
-    unit = "working hours" if working else "hours"
     change = change_of(
         worst.wait_hours,
         earlier.wait_hours if earlier else None,
-        lambda v: f"{v:,.0f} {unit}",
+        lambda v: format_hours(v, elapsed=not working),
         more_is_better=False,
         before=before,
     )

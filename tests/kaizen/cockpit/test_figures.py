@@ -57,10 +57,12 @@ def test_it_works_out_win_rate_velocity_and_stalled(hand):
 
 def test_it_names_the_worst_waiting_step_with_its_cycles(hand):
     # Propose's wait: (1,368 + 192 + 24) − 3 × 1 h of planned work = 1,581 h; Qualify's
-    # (24 + 48 + 24) − 3 = 93 h. Before: A's 192 − 1 = 191 h at Propose.
+    # (24 + 48 + 24) − 3 = 93 h. Before: A's 192 − 1 = 191 h at Propose. 1,581 h = 65.9 d,
+    # shown "66 d"; the change 1,390 h = 57.9 d, "58 d".
     worst = computed(hand).worst
     assert (worst.name, worst.wait_hours, worst.visits) == ("Propose", 1581.0, 3)
-    assert worst.change.words == "up 1,390 hours on the previous 90 days (worse)"
+    assert worst.wait == "66 d"
+    assert worst.change.words == "up 58 d on the previous 90 days (worse)"
     assert worst.cycles == []
     assert worst.plan_url.endswith(f"?stream={hand.stream.pk}&step={hand.propose.pk}")
     cycle = cycle_plan(
