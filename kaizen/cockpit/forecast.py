@@ -11,8 +11,10 @@ import math
 from dataclasses import dataclass
 from datetime import date
 
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
+from funnel.forecasts.models import ForecastSnapshot
+from funnel.forecasts.view import DEFAULT_KEY
 from streams.models import ValueStream
 
 
@@ -54,11 +56,8 @@ class ForecastFigure:
 
 
 def forecast_url(stream: ValueStream) -> str:
-    """The Forecast dashboard of ``stream``; the stream's dashboards while it has none."""
-    try:
-        return reverse("dashboards:forecast", args=[stream.slug])
-    except NoReverseMatch:
-        return reverse("dashboards:board", args=[stream.slug, "funnel"])
+    """The Forecast dashboard of ``stream``."""
+    return reverse("dashboards:forecast", args=[stream.slug])
 
 
 def _number(value: object) -> float | None:
@@ -68,13 +67,9 @@ def _number(value: object) -> float | None:
 
 
 def forecast_figure(stream: ValueStream) -> ForecastFigure:
-    """The target attainment of the stream's latest default forecast (one query)."""
+    """The target attainment of the stream's latest default forecast (one query; the same
+    read as ``funnel.forecasts.snapshots.deal_forecasts``)."""
     url = forecast_url(stream)
-    try:
-        from funnel.forecasts.models import ForecastSnapshot
-        from funnel.forecasts.view import DEFAULT_KEY
-    except ImportError:  # the forecasts' tables are not there yet
-        return ForecastFigure(url=url)
     result = (
         ForecastSnapshot.objects.filter(
             stream=stream, view_key=DEFAULT_KEY, computed_at__isnull=False

@@ -134,3 +134,33 @@ def test_the_cockpit_shows_what_the_dashboards_show(hand):
         assert f'data-figure-link="{key}">{value}</a>' in home
     assert "up 16.7 pts on the previous 90 days (better)" in home
     assert "down 1 deal on the previous 90 days (better)" in home
+
+
+def test_it_reads_forecast_against_target_from_the_default_forecast(hand):
+    from funnel.forecasts.models import ForecastSnapshot
+    from funnel.forecasts.view import DEFAULT_KEY
+
+    target = {
+        "period_start": "2025-04-01",
+        "period_end": "2025-06-30",
+        "target": 6,
+        "won_so_far": 2,
+        "expected": 4.25,
+        "probability": 0.2,
+        "bands": {},
+    }
+    ForecastSnapshot.objects.create(
+        stream=hand.stream,
+        view_key=DEFAULT_KEY,
+        computed_at=NOW,
+        requested_at=NOW,
+        result={"target": target, "deals": []},
+    )
+    forecast = computed(hand).forecast
+    assert forecast.value == "20% likely"
+    assert forecast.detail == (
+        "to reach 6 won deals by 30 Jun 2025: 2 won so far, 4.2 expected in all"
+    )
+    assert forecast.url == reverse("dashboards:forecast", args=[hand.stream.slug])
+    ForecastSnapshot.objects.filter(stream=hand.stream).update(result={"target": None})
+    assert computed(hand).forecast.value == "no target set"
