@@ -10,7 +10,8 @@ Every arc and its label stay inside the drawing and clear of the legend line at 
 arc above is flattened (its control point lowered) until the curve's highest point and its
 label lie below the legend (:func:`legend_bottom`), an arc below until they lie above the
 drawing's bottom edge. The map page gives the drawing :data:`HEADROOM` more room above the
-lanes when it carries the overlay, so the arcs of the first lane have somewhere to go."""
+lanes when it carries the overlay: an arc leaving a box of the top lane rises into it, so its
+label sits above the stage bands, not on their names."""
 
 from __future__ import annotations
 
@@ -88,6 +89,9 @@ def discovered_overlay(layout: Layout, edges: list[tuple[int, int, int]]) -> lis
     if not drawn:
         return []
     most = max(n for _, _, n in drawn)
+    # An arc leaving the top lane puts its middle (and label) in the headroom, above the stages.
+    top_lane = layout.lanes[0].bottom if layout.lanes else 0.0
+    band = (layout.stage_y if layout.stages else layout.lanes[0].y if layout.lanes else 0) - 4
     out: list[OverlayEdge] = []
     for a, b, n in drawn:
         src, dst = boxes[a], boxes[b]
@@ -113,10 +117,13 @@ def discovered_overlay(layout: Layout, edges: list[tuple[int, int, int]]) -> lis
                 x2, y2 = dst.x + BOX_W * 0.35, dst.y
                 floor = legend_bottom(layout) + CLEARANCE
                 # the curve's top and its label's top (4 px over its middle) under the legend
+                cy = min(y1, y2) - rise
+                if min(y1, y2) < top_lane:
+                    cy = min(cy, (4 * band - y1 - y2) / 2)
                 cy = _fit(
                     y1,
                     y2,
-                    min(y1, y2) - rise,
+                    cy,
                     lambda c, y1=y1, y2=y2, floor=floor: (
                         curve_extremes(y1, c, y2)[0] >= floor
                         and (y1 + 2 * c + y2) / 4 - 4 - LABEL_H >= floor

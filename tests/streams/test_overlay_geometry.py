@@ -115,6 +115,8 @@ def test_arcs_stay_clear_of_the_legend_and_inside_the_drawing(lanes):
     # The long skip is flattened under the legend, not dropped: it still rises over the boxes.
     top = _curve_box(arcs[0].path)[1]
     assert legend_bottom(layout) < top < layout.boxes[0].y
+    # An arc leaving the top lane labels itself in the headroom, above the lanes (and stages).
+    assert legend_bottom(layout) < arcs[1].label.y - 11 < arcs[1].label.y < layout.lanes[0].y
 
 
 def test_the_map_page_drawing_makes_room_for_the_overlay():
