@@ -27,8 +27,10 @@ from django.core.exceptions import ValidationError
 
 from funnel.eventlog.moments import date_range_error
 from funnel.forecasts.model import TimeAxis, measure
-from funnel.forecasts.pipeline import BANDS, Bands, NewDeals, wins_by, wins_needed
+from funnel.forecasts.outcome import FLOW, combine_outcomes, lab_note, lab_probabilities
+from funnel.forecasts.pipeline import BANDS, Bands, fan, new_deals_for, wins_by, wins_needed
 from funnel.forecasts.simulation import LEVELS, RUNS, DealRuns, simulate_deals
+from funnel.forecasts.target import Attainment, target_attainment
 from funnel.models import Deal, DealStatus
 from funnel.view_jobs import param_moments, param_text
 from streams.calendars.selectors import team_default_calendar
@@ -184,7 +186,11 @@ def _seed(stream: ValueStream, key: str, as_of: datetime) -> int:
 
 
 def _deal_rows(
-    stream: ValueStream, deal_runs: DealRuns, axis: TimeAxis, zone: zoneinfo.ZoneInfo
+    stream: ValueStream,
+    deal_runs: DealRuns,
+    sources: np.ndarray,
+    axis: TimeAxis,
+    zone: zoneinfo.ZoneInfo,
 ) -> list[dict]:
     deals = deal_runs.deals
     probability = deal_runs.win_probability()
@@ -210,7 +216,7 @@ def _deal_rows(
                 "step_name": steps.get(step, ""),
                 "amount": float(amount) if amount is not None else None,
                 "win_probability": float(probability[i]),
-                "source": "flow",
+                "source": str(sources[i]),
                 "close": {
                     str(round(level * 100)): _day(instants[i * len(LEVELS) + j], zone)
                     for j, level in enumerate(LEVELS)
@@ -241,23 +247,55 @@ def fan_dates(start: date, by: date) -> list[date]:
     return out
 
 
-def fan(deal_runs: DealRuns, model, hours: list[float], *, seed: int) -> list[Bands]:
-    """Cumulative wins from now to each of ``hours`` (ascending), across the scenarios: the
-    open deals' wins by then plus the new deals', drawn as increments of their Poisson
-    process so each scenario's count never goes down from one date to the next."""
-    rng = np.random.default_rng(seed)
-    new = NewDeals(model, rng)
-    runs = deal_runs.runs
-    new_so_far = np.zeros(runs)
-    previous_mean = 0.0
-    out = []
-    for h in hours:
-        open_wins = (deal_runs.won & (deal_runs.end <= h)).sum(axis=0)
-        mean = new.expected_wins(h)
-        new_so_far += rng.poisson(max(mean - previous_mean, 0.0), size=runs)
-        previous_mean = mean
-        out.append(Bands.of(open_wins + new_so_far))
-    return out
+def _quarter(day: date, zone: zoneinfo.ZoneInfo) -> tuple[datetime, datetime]:
+    """The calendar quarter of ``day`` in ``zone``: ``[its first instant, its end)``."""
+    first = date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
+    start = datetime.combine(first, time(0), zone).astimezone(UTC)
+    return start, end_of_day(quarter_end(day), zone)
+
+
+def _target(attained: Attainment | None, zone: zoneinfo.ZoneInfo) -> dict | None:
+    if attained is None:
+        return None
+    total = bands_dict(attained.total)
+    return {
+        "period_start": _day(attained.period_start, zone),
+        # The period's last day (its end is the midnight after it).
+        "period_end": _day(attained.period_end - timedelta(microseconds=1), zone),
+        "target": attained.target,
+        "won_so_far": attained.won_so_far,
+        "expected": total["mean"],
+        "median": total["median"],
+        "probability": attained.probability,
+        "bands": total["bands"],
+    }
+
+
+def _wins_left(attained: Attainment | None) -> int | None:
+    """What is left to the period's target (None without a target, or once reached)."""
+    if attained is None:
+        return None
+    left = attained.target - attained.won_so_far
+    return left if left > 0 else None
+
+
+def _outcomes(
+    stream: ValueStream, deal_runs: DealRuns, model, view: ForecastView, seed: int
+) -> tuple[np.ndarray, str, str]:
+    """Each open deal's outcome source, the payload's ``outcome_source`` and ``lab_note``:
+    the lab's calibrated probability where it has one (``combine_outcomes`` redraws those
+    deals' runs in place). A forecast as of a past instant uses the flow alone: the lab's
+    stored probabilities are today's, hindsight then."""
+    n = len(deal_runs.deals)
+    if view.as_of is not None:
+        note = (
+            "Win probabilities come from the measured flow: a forecast as of a past instant "
+            "does not use the qualification lab, whose probabilities are today's."
+        )
+        return np.full(n, FLOW, dtype=object), FLOW, note
+    lab = lab_probabilities(stream, deal_runs.deals, model)
+    outcomes = combine_outcomes(deal_runs, lab.probability, model, seed=seed)
+    return outcomes.source, outcomes.outcome_source, lab_note(lab, outcomes)
 
 
 def compute_forecast(stream: ValueStream, view: ForecastView, *, now: datetime) -> dict:
@@ -267,21 +305,37 @@ def compute_forecast(stream: ValueStream, view: ForecastView, *, now: datetime) 
     model, open_deals, axis = measure(stream, now=as_of, as_of=view.as_of)
     seed = view.seed if view.seed is not None else _seed(stream, view.key, as_of)
     deal_runs = simulate_deals(model, open_deals, runs=view.runs, seed=seed)
+    sources, outcome_source, note = _outcomes(stream, deal_runs, model, view, seed + 4)
+    # The new deals' simulated fresh deals, once for every figure below.
+    new = new_deals_for(model, seed + 5)
     today = as_of.astimezone(zone).date()
     by = view.by or quarter_end(today)
-    by_hours = axis.hours_until(end_of_day(by, zone))
-    total = wins_by(deal_runs, model, by_hours, seed=seed + 1)
-    dates = fan_dates(today, by)
-    fan_bands = fan(
-        deal_runs, model, [axis.hours_until(end_of_day(d, zone)) for d in dates], seed=seed + 2
+    total = wins_by(
+        deal_runs, model, axis.hours_until(end_of_day(by, zone)), seed=seed + 1, new=new
     )
-    n = view.when_wins or DEFAULT_WINS
+    dates = fan_dates(today, by)
+    hours = [axis.hours_until(end_of_day(d, zone)) for d in dates]
+    fan_bands = fan(deal_runs, model, hours, seed=seed + 2, new=new)
+    # The target of the quarter ``by`` is in (the current one by default).
+    period_start, period_end = _quarter(by, zone)
+    attained = target_attainment(
+        stream,
+        deal_runs,
+        model,
+        axis,
+        period_start=period_start,
+        period_end=period_end,
+        seed=seed + 6,
+        new=new,
+    )
+    n = view.when_wins or _wins_left(attained) or DEFAULT_WINS
     when = wins_needed(
         deal_runs,
         model,
         n,
         horizon_hours=axis.hours_until(as_of + WHEN_HORIZON),
         seed=seed + 3,
+        new=new,
     )
     reached = axis.instants([when.likely_by[level] for level in LEVELS])
     return {
@@ -299,14 +353,14 @@ def compute_forecast(stream: ValueStream, view: ForecastView, *, now: datetime) 
         "runs": view.runs,
         "seed": seed,
         "window": {"start": model.start.isoformat(), "end": model.end.isoformat()},
-        "outcome_source": "flow",
-        "lab_note": "",
+        "outcome_source": outcome_source,
+        "lab_note": note,
         "open_deals": len(open_deals),
         "unresolved_runs": int(deal_runs.unresolved),
         "arrivals_per_week": _finite(model.arrivals_per_hour * 24 * 7)
         if axis.basis == "elapsed"
         else None,
-        "deals": _deal_rows(stream, deal_runs, axis, zone),
+        "deals": _deal_rows(stream, deal_runs, sources, axis, zone),
         "wins_by": {
             "by": by.isoformat(),
             "wins": bands_dict(total.wins),
@@ -326,7 +380,7 @@ def compute_forecast(stream: ValueStream, view: ForecastView, *, now: datetime) 
             "share_reached": when.reached,
             "within_days": WHEN_HORIZON.days,
         },
-        "target": None,
+        "target": _target(attained, zone),
         "track_record": None,
         "summary": model.summary(),
         "won_so_far": _won_between(stream, as_of, zone),

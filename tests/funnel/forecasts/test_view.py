@@ -148,13 +148,43 @@ def test_when_n_more_wins(stream):
 
 
 def test_the_default_view_runs_to_the_quarters_end_and_counts_its_wins_so_far(stream):
+    """The stream's target is 8 wins per 30 days: over Q2's 91 days ⌈24.3⌉ = 25, of which H's
+    win is in; nothing more can close by 30 June, so 24 are left: "when 24 more wins"."""
     result = _payload(stream)
     assert result["wins_by"]["by"] == "2025-06-30"  # N is the last day of Q2
     assert result["wins_by"]["wins"]["bands"]["95"] == [0.0, 0.0]
-    assert result["wins_needed"]["n"] == 10
     assert result["won_so_far"] == {"since": "2025-04-01", "wins": 1, "revenue": 30000.0}
     assert result["view"]["key"] == DEFAULT_KEY
-    assert result["target"] is None
+    target = result["target"]
+    assert (target["period_start"], target["period_end"]) == ("2025-04-01", "2025-06-30")
+    assert (target["target"], target["won_so_far"]) == (25, 1)
+    assert (target["expected"], target["probability"]) == (1.0, 0.0)
+    assert target["bands"]["95"] == [1.0, 1.0]
+    assert result["wins_needed"]["n"] == 24
+
+
+def test_the_target_of_the_quarter_asked_for(stream):
+    """By 30 September: Q3's 92 days, ⌈8 × 92 ÷ 30⌉ = 25, nothing won in it yet, O1 and O2
+    each won with chance ½ in it: expected 1, never 25."""
+    target = _payload(stream, by=date(2025, 9, 30))["target"]
+    assert (target["period_start"], target["period_end"]) == ("2025-07-01", "2025-09-30")
+    assert (target["target"], target["won_so_far"]) == (25, 0)
+    assert target["expected"] == pytest.approx(1.0, abs=0.03)
+    assert target["probability"] == 0.0
+
+
+def test_without_a_target_there_is_no_attainment_and_n_is_ten(stream):
+    stream.stream.target_won_deals_per_period = None
+    stream.stream.save()
+    result = _payload(stream)
+    assert result["target"] is None and result["wins_needed"]["n"] == 10
+
+
+def test_the_outcome_is_the_flows_without_a_lab_view(stream):
+    result = _payload(stream, by=date(2025, 9, 30))
+    assert result["outcome_source"] == "flow"
+    assert "has not been computed" in result["lab_note"]
+    assert {row["source"] for row in result["deals"]} == {"flow"}
 
 
 def test_a_forecast_as_of_a_past_instant_reads_the_log_as_it_stood(stream):
@@ -166,6 +196,7 @@ def test_a_forecast_as_of_a_past_instant_reads_the_log_as_it_stood(stream):
     assert result["open_deals"] == 4
     assert result["as_of"] == (N - timedelta(days=20)).isoformat()
     assert result["won_so_far"]["wins"] == 0
+    assert result["outcome_source"] == "flow" and "past instant" in result["lab_note"]
 
 
 def test_a_fixed_seed_repeats_the_payload(stream):
@@ -226,3 +257,28 @@ def test_parameters_make_the_view_and_its_key(stream):
         stream.stream, {"as_of": "2025-06-01T12:00Z"}, now=N
     )
     assert not live and key.endswith("as_of=2025-06-01T12:00:00Z|runs=10000")
+
+
+def test_the_labs_probability_sets_the_outcome_and_the_flow_the_timing(stream):
+    """A stored lab view gives O1 a win chance of 0.9 at Legal review, the step it is in; O2
+    has none (its step has no lab model). O1's close date stays the flow's."""
+    from funnel.qualification.models import LabSnapshot
+
+    LabSnapshot.objects.create(
+        stream=stream.stream,
+        view_key="lab-test",
+        computed_at=N,
+        requested_at=N,
+        result={"model": {"status": "ok"}, "open_deals": {"model_ok": True, "steps": {}}},
+        open_deals={str(stream.o1.pk): {"probability": 0.9, "step": stream.legal.pk}},
+    )
+    result = _payload(stream, by=date(2025, 9, 30))
+    rows = {row["deal"]: row for row in result["deals"]}
+    o1, o2 = rows[stream.o1.pk], rows[stream.o2.pk]
+    assert (o1["source"], o2["source"]) == ("lab", "flow")
+    assert o1["win_probability"] == pytest.approx(0.9, abs=0.01)
+    assert o2["win_probability"] == pytest.approx(0.5, abs=0.02)
+    assert o1["close"]["50"] == "2025-08-23"
+    assert result["outcome_source"] == "mixed"
+    assert result["lab_note"].startswith("1 of 2 open deals use the qualification lab")
+    assert result["wins_by"]["wins"]["mean"] == pytest.approx(1.4, abs=0.03)  # 0.9 + 0.5
