@@ -84,7 +84,13 @@ class NewDeals:
     and the successive win times are Λ⁻¹ of a unit-rate Poisson process. No scenario has to
     simulate its arrivals one by one."""
 
-    def __init__(self, model: FlowModel, rng: np.random.Generator, sample: int = 100_000):
+    def __init__(
+        self,
+        model: FlowModel,
+        rng: np.random.Generator,
+        sample: int = 100_000,
+        cutoff: float = np.inf,
+    ):
         entries = np.asarray(model.entries, dtype=float)
         self.rate = float(model.arrivals_per_hour)
         self.amounts = np.asarray(model.won_amounts, dtype=float)
@@ -92,7 +98,10 @@ class NewDeals:
             self.rate, self.wins, self.sample = 0.0, np.zeros(0), 1
             return
         steps = rng.choice(len(entries), size=sample, p=entries / entries.sum())
-        end, won, _ = simulate_paths(model, steps, np.zeros(sample), rng, tables=_Tables(model))
+        # ``cutoff``: F(t) is known only up to it (back-tests ask nothing later).
+        end, won, _ = simulate_paths(
+            model, steps, np.zeros(sample), rng, tables=_Tables(model), cutoff=cutoff
+        )
         #: The sampled fresh deals' win times, sorted; F(t) = (wins ≤ t) ÷ sample.
         self.wins = np.sort(end[won].astype(float))
         self.sample = sample
@@ -166,10 +175,13 @@ class Scenarios:
     new_wins: np.ndarray
 
 
-def new_deals_for(model: FlowModel, seed: int | None = None) -> NewDeals:
-    """The new deals of ``model`` (100,000 simulated fresh deals behind them), to hand to
-    several figures of one forecast instead of simulating them again for each."""
-    return NewDeals(model, np.random.default_rng(seed))
+def new_deals_for(
+    model: FlowModel, seed: int | None = None, *, sample: int = 100_000, cutoff: float = np.inf
+) -> NewDeals:
+    """The new deals of ``model`` (``sample`` simulated fresh deals behind them), to hand to
+    several figures of one forecast instead of simulating them again for each. ``cutoff``:
+    only horizons up to it will be asked (back-tests)."""
+    return NewDeals(model, np.random.default_rng(seed), sample=sample, cutoff=cutoff)
 
 
 def scenario_wins(

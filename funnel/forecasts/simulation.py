@@ -101,10 +101,13 @@ def simulate_paths(
     *,
     repeat: int = 1,
     tables: _Tables | None = None,
+    cutoff: float = np.inf,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """``repeat`` runs for each deal (a step and the age there), deal after deal: each run's
     time to close from now (hours of the basis; inf when unresolved) and whether it was won,
-    and the number unresolved."""
+    and the number unresolved. ``cutoff``: a run still going after that many hours is
+    stopped there, as not won with no close time (inf), and is not counted unresolved: the
+    runs then answer only what happens within the cutoff (back-tests)."""
     tables = tables or _Tables(model)
     steps = np.asarray(steps, dtype=np.int64)
     m = len(steps) * repeat
@@ -115,6 +118,10 @@ def simulate_paths(
     t = _residual(tables, steps, np.asarray(ages, dtype=float), repeat, rng)
     steps = np.repeat(steps.astype(np.uint64), repeat)
     alive = np.arange(m)
+    limited = bool(np.isfinite(cutoff))
+    if limited:
+        keep = np.flatnonzero(t <= cutoff)
+        alive, t, steps = alive[keep], t[keep], steps[keep]
     bits = rng.bit_generator
     base = steps << np.uint64(_CHANCE_BITS)
     top, low = np.uint64(64 - _CHANCE_BITS), np.uint64((1 << _SLOT_BITS) - 1)
@@ -138,6 +145,12 @@ def simulate_paths(
         raw |= tables.slot_base[position]
         t += tables.slots[raw]
         base = tables.chance_base[position]
+        if limited:
+            keep = np.flatnonzero(t <= cutoff)
+            if len(keep) < len(alive):
+                alive, t, base = alive[keep], t[keep], base[keep]
+                if not len(alive):
+                    return end, won, 0
     return end, won, len(alive)
 
 
@@ -212,10 +225,16 @@ class DealRuns:
 
 
 def simulate_deals(
-    model: FlowModel, deals: OpenDeals, *, runs: int = RUNS, seed: int | None = None
+    model: FlowModel,
+    deals: OpenDeals,
+    *,
+    runs: int = RUNS,
+    seed: int | None = None,
+    cutoff: float = np.inf,
 ) -> DealRuns:
     """``runs`` runs of the rest of each open deal's path. A fixed ``seed`` gives the same
-    runs every time (tests)."""
+    runs every time (tests). ``cutoff`` (hours): runs are stopped there (see
+    :func:`simulate_paths`); then ``won`` means "won within the cutoff"."""
     tables = _Tables(model)
     n = len(deals)
     end = np.empty((n, runs), dtype=np.float32)
@@ -235,6 +254,7 @@ def simulate_deals(
             np.random.default_rng(seeds[i]),
             repeat=runs,
             tables=tables,
+            cutoff=cutoff,
         )
         end[lo:hi] = e.reshape(hi - lo, runs)
         won[lo:hi] = w.reshape(hi - lo, runs)

@@ -7,7 +7,8 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from funnel.forecasts.backtest import BacktestPoint, backtest, summarise, verdicts
+from funnel.forecasts.backtest import BacktestPoint, actual, backtest, summarise, verdicts
+from funnel.forecasts.history import EventLog
 from funnel.forecasts.model import measure
 from funnel.forecasts.pipeline import Bands
 from funnel.models import Deal, DealStatus, Visit
@@ -64,6 +65,30 @@ def test_reading_as_of_an_instant_ignores_what_came_after_it(log, cut):  # noqa:
     _same(as_of, truncated)
 
 
+@pytest.mark.parametrize("cut", CUTS)
+def test_the_log_read_once_and_cut_in_memory_equals_the_as_of_reading(log, cut):  # noqa: F811
+    moment = at(cut)
+    start = moment - timedelta(days=10)
+    memory = EventLog(log.stream).as_of(moment, start=start)
+    _same(memory, measure(log.stream, now=moment, start=start, as_of=moment))
+    assert memory[2].now == moment
+    # And with the default window (the 180 days before).
+    _same(EventLog(log.stream).as_of(moment), measure(log.stream, now=moment, as_of=moment))
+
+
+def test_the_logs_actuals_are_the_databases(log):  # noqa: F811
+    history = EventLog(log.stream)
+    spans = [
+        ("2025-03-01T00:00Z", "2025-03-12T00:00Z"),
+        ("2025-03-04T17:00Z", "2025-03-05T00:00Z"),
+        ("2025-03-04T16:00Z", "2025-03-04T17:00Z"),
+    ]
+    for start, end in spans:
+        assert history.won_between(at(start), at(end)) == actual(log.stream, at(start), at(end))
+    # A won at 4 Mar 17:00 (30,000): inside (16:00, 17:00], outside (17:00, …].
+    assert history.won_between(at("2025-03-04T16:00Z"), at("2025-03-04T17:00Z")) == (1, 30000.0)
+
+
 def test_as_of_now_gives_the_reading_without_it(log):  # noqa: F811
     now = at("2025-03-12T00:00Z")
     _same(
@@ -117,7 +142,7 @@ def test_back_test_coverage_on_a_stationary_log_is_near_nominal(vsm):  # noqa: F
     assert all(p.actual_wins >= 0 and p.open_deals > 0 for p in result.points)
     # Tolerance: with 20 overlapping dates one date is 5 points of coverage; the 50 % band
     # may land within 0.2 of nominal, the 85 % and 95 % bands at most 0.15 under nominal
-    # (seed 3 gives 0.40, 0.85 and 0.95), and no verdict.
+    # (seed 3 gives 0.45, 0.85 and 0.90), and no verdict.
     assert abs(result.coverage[0.5] - 0.5) <= 0.2
     assert result.coverage[0.85] >= 0.7
     assert result.coverage[0.95] >= 0.8
@@ -126,6 +151,29 @@ def test_back_test_coverage_on_a_stationary_log_is_near_nominal(vsm):  # noqa: F
     assert result.typical_error_wins <= 3
     # Every deal is worth 1,000: the revenue's error is the wins' in thousands.
     assert result.typical_error_revenue == pytest.approx(1000 * result.typical_error_wins)
+    # ... and the revenue's bands are the wins' in thousands: the same coverage.
+    assert result.revenue_coverage == result.coverage
+    assert result.records["revenue"].count == 20
+
+
+def test_back_test_of_when_n_more_wins_on_a_stationary_log(vsm):  # noqa: F811
+    origin = _stationary_log(vsm)
+    dates = [origin + timedelta(days=150 + 7 * k) for k in range(20)]
+    # "When 5 more wins", followed up to two horizons (28 days); now: the log's end, day 330.
+    result = backtest(
+        vsm.stream, dates, timedelta(days=14), runs=400, seed=3, window=timedelta(days=120),
+        needed=5, now=origin + timedelta(days=330),
+    )  # fmt: skip
+    record = result.records["needed"]
+    assert record.name == "when 5 more wins" and record.count == 20
+    # About half a win a day: the 5th win some 10 days after each date, always within 28.
+    assert all(2 * 24 < p.actual_needed_hours < 28 * 24 for p in result.points)
+    # Same tolerance as the wins' coverage above (seed 3 gives 0.45, 0.95 and 1.0).
+    assert abs(record.coverage[0.5] - 0.5) <= 0.2
+    assert record.coverage[0.85] >= 0.7 and record.coverage[0.95] >= 0.8
+    assert record.verdicts == []
+    # The median forecast typically within 4 days of the actual (seed 3: 2.9 days).
+    assert record.typical_error <= 4 * 24
 
 
 def _point(actual, band):
@@ -154,6 +202,19 @@ def test_the_verdict_says_when_the_bands_are_too_narrow():
         "the bands are too narrow"
     ]
     assert result.typical_error_wins == 0.0
+
+
+def test_every_figure_says_which_it_is_about_in_its_verdicts():
+    points = [_point(5, (3, 7))] * 6 + [_point(9, (3, 7))] * 4
+    result = summarise(points)
+    assert result.revenue_coverage == result.coverage
+    assert result.all_verdicts() == [
+        "Wins: the 85% band held the actual result only 60% of the time (over 10 back-tests): "
+        "the bands are too narrow",
+        "Revenue: the 85% band held the actual result only 60% of the time (over 10 "
+        "back-tests): the bands are too narrow",
+    ]
+    assert "needed" not in result.records
 
 
 def test_no_verdict_when_the_bands_hold():

@@ -177,3 +177,17 @@ def test_working_hours_from_now_land_on_working_days():
     assert monday == datetime(2025, 3, 10, 10, 0, tzinfo=UTC)
     assert tuesday == datetime(2025, 3, 11, 16, 0, tzinfo=UTC)
     assert never is None
+
+
+def test_runs_stopped_at_a_cutoff_answer_only_what_happens_before_it():
+    # Two steps of 10 h each, always won: every run closes 20 h from now.
+    model = flow_model([1, 2], [[0, 1, 0, 0], [0, 0, 1, 0]], [[10.0], [10.0]])
+    whole = simulate_deals(model, deals([0, 1], [0.0, 0.0]), runs=100, seed=1)
+    assert whole.end[:, 0].tolist() == [20.0, 10.0] and whole.won.all()
+    cut = simulate_deals(model, deals([0, 1], [0.0, 0.0]), runs=100, seed=1, cutoff=15.0)
+    # The first deal is still going at 15 h: not won, no close time, not unresolved.
+    assert not cut.won[0].any() and np.isinf(cut.end[0]).all() and cut.unresolved == 0
+    assert cut.won[1].all() and (cut.end[1] == 10.0).all()
+    # A residual already past the cutoff: stopped before the first round.
+    late = simulate_deals(model, deals([1], [0.0]), runs=10, seed=1, cutoff=5.0)
+    assert not late.won.any()
