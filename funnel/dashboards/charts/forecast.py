@@ -10,7 +10,7 @@ it beside every forecast (``track_summary``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 
 from funnel.dashboards.charts.common import (
     BLUE,
@@ -28,23 +28,10 @@ from funnel.dashboards.charts.common import (
     _text_outside,
 )
 from funnel.dashboards.charts.flow import _alpha
+from funnel.dashboards.charts.forecast_deals import BANDS, _day, as_of, deals_chart
 
-#: The simulation's bands, narrowest first.
-BANDS = ("50", "85", "95")
 #: Each band's fill on the fan chart: the narrowest the darkest.
 BAND_FILL = {"50": _alpha(BLUE, 0.55), "85": _alpha(BLUE, 0.3), "95": _alpha(BLUE, 0.14)}
-SOURCE_WORDS = {"flow": "the flow", "lab": "the lab"}
-
-
-def as_of(result: dict) -> datetime | None:
-    """The instant the forecast was made from (nothing later was read)."""
-    text = result.get("as_of")
-    return datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
-
-
-def _day(text: str | None) -> str | None:
-    """An ISO date or date-time as its day (``2026-12-31``)."""
-    return str(text)[:10] if text else None
 
 
 def day_words(text: str | None) -> str:
@@ -98,7 +85,7 @@ def track_summary(result: dict) -> dict | None:
         "count": track["count"],
         "rows": rows,
         "typical_error": _r(track.get("typical_error")),
-        "verdicts": list(track.get("verdicts") or []),
+        "verdicts": _sentences(track.get("verdicts")),
         "narrow": any(r["short"] for r in rows),
     }
 
@@ -142,7 +129,7 @@ def coverage_chart(result: dict) -> Chart:
             "stored_forecasts_scored",
         ],
         rows=rows,
-        note=" ".join(track.get("verdicts") or []),
+        note=" ".join(_sentences(track.get("verdicts"))),
     )
     if not track.get("count"):
         return chart.empty_because(
@@ -166,7 +153,7 @@ def coverage_chart(result: dict) -> Chart:
             [r[2] for r in rows],
             horizontal=False,
             marker={"color": BLUE},
-            **_text_outside([_held_text(r[2], count) for r in rows]),
+            **_text_outside([_held_text(r[2]) for r in rows]),
             hovertemplate=f"%{{x}} band: held %{{y}}% of {count} back-tests<extra></extra>",
         ),
     ]
@@ -178,7 +165,7 @@ def coverage_chart(result: dict) -> Chart:
                 [r[4] for r in rows],
                 horizontal=False,
                 marker={"color": ORANGE},
-                **_text_outside([_held_text(r[4], stored["count"]) for r in rows]),
+                **_text_outside([_held_text(r[4]) for r in rows]),
             )
         )
     figure = _plot(
@@ -187,13 +174,22 @@ def coverage_chart(result: dict) -> Chart:
         barmode="group",
         top=34,
         yaxis={"range": [0, 112], "ticksuffix": "%", "title": {"text": "held the actual"}},
-        xaxis={"title": {"text": "band"}},
+        xaxis={"title": {"text": f"band (held: share of {count} back-tests)"}, "type": "category"},
     )
     return chart.plotted(figure)
 
 
-def _held_text(value: float | None, count: int) -> str:
-    return "—" if value is None else f"{value:.0f}% of {count}"
+def _held_text(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}%"
+
+
+def _sentences(verdicts: list[str] | None) -> list[str]:
+    """The verdicts as sentences (a capital first, a full stop last)."""
+    return [
+        v[:1].upper() + v[1:] + ("" if v.rstrip().endswith((".", "!", "?")) else ".")
+        for v in verdicts or []
+        if v
+    ]
 
 
 def backtests_chart(result: dict) -> Chart:
@@ -215,6 +211,7 @@ def backtests_chart(result: dict) -> Chart:
         as_of=as_of(result),
         columns=["forecast_made", "actual", "median", *BAND_COLUMNS],
         rows=rows,
+        wide=True,
     )
     if not rows:
         return chart.empty_because("No back-test yet.")
@@ -288,7 +285,10 @@ def fan_chart(result: dict) -> Chart:
     )
     if not rows:
         return chart.empty_because("No week between now and the chosen date.")
-    dates = [r[0] for r in rows]
+    # The figure starts from now, where no win has come yet (the table starts a week on).
+    start = _day(result.get("as_of"))
+    plotted = ([[start, 0, 0, 0, 0, 0, 0, 0]] if start and start < rows[0][0] else []) + rows
+    dates = [r[0] for r in plotted]
     data = []
     # Widest first, so each band's fill sits under the narrower ones.
     for key, low, high in (("95", 6, 7), ("85", 4, 5), ("50", 2, 3)):
@@ -297,8 +297,8 @@ def fan_chart(result: dict) -> Chart:
                 "lines",
                 f"{key} % band (low)",
                 dates,
-                [r[low] for r in rows],
-                line={"width": 0, "shape": "hv"},
+                [r[low] for r in plotted],
+                line={"width": 0, "shape": "linear"},
                 showlegend=False,
                 hoverinfo="skip",
             )
@@ -308,8 +308,8 @@ def fan_chart(result: dict) -> Chart:
                 "lines",
                 f"{key} % band",
                 dates,
-                [r[high] for r in rows],
-                line={"width": 0, "shape": "hv"},
+                [r[high] for r in plotted],
+                line={"width": 0, "shape": "linear"},
                 fill="tonexty",
                 fillcolor=BAND_FILL[key],
                 hoverinfo="skip",
@@ -320,10 +320,10 @@ def fan_chart(result: dict) -> Chart:
             "lines+markers",
             "Median",
             dates,
-            [r[1] for r in rows],
-            line={"color": "#000000", "width": 2, "shape": "hv"},
+            [r[1] for r in plotted],
+            line={"color": "#000000", "width": 2, "shape": "linear"},
             marker={"size": 5},
-            customdata=[[r[4], r[5]] for r in rows],
+            customdata=[[r[4], r[5]] for r in plotted],
             hovertemplate="%{x}: median %{y} wins; 85 %: %{customdata[0]}–%{customdata[1]}"
             "<extra></extra>",
         )
@@ -402,11 +402,13 @@ def by_date_chart(result: dict, currency: str) -> Chart:
                 data,
                 label=f"{label} by {by}: median {row[2]}, 85 % band {row[5]} to {row[6]}",
                 caption="Wins" if key == "wins" else "Revenue",
-                detail=f"median {row[2]:,}" if row[2] is not None else "",
+                detail=""
+                if row[2] is None
+                else f"median {money(row[2], currency) if key == 'revenue' else f'{row[2]:g}'}",
                 height=170,
                 top=30,
                 barmode="overlay",
-                showlegend=key == "wins",
+                showlegend=False,
                 xaxis={"rangemode": "tozero"},
                 yaxis={"showticklabels": False},
             )
@@ -588,96 +590,6 @@ def target_chart(result: dict) -> Chart:
                 "font": {"color": VERMILLION},
             }
         ],
-    )
-    return chart.plotted(figure)
-
-
-# --- Each open deal --------------------------------------------------------------------------
-
-
-def deals_chart(
-    result: dict,
-    *,
-    deal_url: Callable[[int], str] | None = None,
-    owner_names: dict | None = None,
-) -> Chart:
-    """Each open deal's win probability and close dates (50/85/95 %), and whether the lab's
-    calibrated model or the measured flow gave its chance of winning."""
-    deals = result.get("deals") or []
-    names = owner_names or {}
-    rows = [
-        [
-            d["name"],
-            d.get("step_name"),
-            names.get(d.get("owner"), "—") if d.get("owner") is not None else "unowned",
-            _r(d.get("amount"), 0),
-            _pct(d.get("win_probability")),
-            *[_day((d.get("close") or {}).get(key)) for key in BANDS],
-            SOURCE_WORDS.get(d.get("source"), d.get("source")),
-        ]
-        for d in deals
-    ]
-    chart = Chart(
-        key="deals",
-        title="Each open deal",
-        units="win probability %; close dates",
-        how_to_read=(
-            "Each open deal's chance of being won and, if it is won, the date by which it "
-            "closes in half of the futures where it wins (50 %), in 85 % and in 95 %. The "
-            "timing always comes from the flow (the stream's measured steps); the chance "
-            "comes from the qualification lab's calibrated model where the deal has one "
-            "(marked lab), else from the flow. Orange dots are the lab's, blue the flow's."
-        ),
-        as_of=as_of(result),
-        columns=[
-            "deal",
-            "step",
-            "owner",
-            "amount",
-            "win_probability_pct",
-            "close_50",
-            "close_85",
-            "close_95",
-            "outcome_from",
-        ],
-        rows=rows,
-        row_links=[deal_url(d["deal"]) if deal_url else None for d in deals],
-        note=result.get("lab_note") or "",
-        wide=True,
-    )
-    if not rows:
-        return chart.empty_because("No open deal to forecast.")
-    data = []
-    for source, colour in (("flow", BLUE), ("lab", ORANGE)):
-        mine = [(d, r) for d, r in zip(deals, rows, strict=True) if d.get("source") == source]
-        dated = [(d, r) for d, r in mine if r[5]]
-        if not dated:
-            continue
-        data.append(
-            _scatter(
-                "markers",
-                f"Chance from {SOURCE_WORDS[source]}",
-                [r[5] for _, r in dated],
-                [r[4] for _, r in dated],
-                marker={
-                    "color": colour,
-                    "size": 9,
-                    "line": {"color": "#FFFFFF", "width": 0.5},
-                    "symbol": "circle" if source == "flow" else "diamond",
-                },
-                text=[r[0] for _, r in dated],
-                hovertemplate="%{text}: %{y}% to win; closes by %{x} (50 %)<extra></extra>",
-            )
-        )
-    if not data:
-        return chart.plotted()  # the table only: no deal is won in enough futures for a date
-    figure = _plot(
-        data,
-        label="Open deals by forecast close date (50 %) and win probability",
-        height=320,
-        top=30,
-        xaxis={"type": "date", "title": {"text": "close date, 50 %"}},
-        yaxis={"range": [0, 105], "ticksuffix": "%", "title": {"text": "win probability"}},
     )
     return chart.plotted(figure)
 

@@ -55,9 +55,11 @@ def test_fan_chart_rows_and_bands():
         "50 % band",
         "Median",
     ]
-    assert traces[3]["y"] == [3, 5, 7, 8] and traces[3]["fill"] == "tonexty"
-    assert traces[2]["y"] == [0, 1, 2, 3]
-    assert traces[6]["y"] == [1, 3, 4, 5]
+    # The figure starts from nothing won on the forecast's day (1 Dec), then the weeks.
+    assert traces[6]["x"] == ["2026-12-01", "2026-12-06", "2026-12-13", "2026-12-20", "2026-12-31"]
+    assert traces[3]["y"] == [0, 3, 5, 7, 8] and traces[3]["fill"] == "tonexty"
+    assert traces[2]["y"] == [0, 0, 1, 2, 3]
+    assert traces[6]["y"] == [0, 1, 3, 4, 5]
 
 
 def test_coverage_chart_and_the_too_narrow_verdict():
@@ -69,7 +71,7 @@ def test_coverage_chart_and_the_too_narrow_verdict():
         ["95 %", 95, 90.0, 52, None, 0],
     ]
     held = chart.figures[0].spec["data"][1]
-    assert held["text"] == ["50% of 52", "69% of 52", "90% of 52"]
+    assert held["text"] == ["50%", "69%", "90%"]
     assert "too narrow" in chart.note
     summary = track_summary(forecast_payload())
     assert summary["count"] == 52 and summary["narrow"]
@@ -85,7 +87,7 @@ def test_stored_forecasts_are_a_third_bar_once_scored():
     result["track_record"]["stored"] = {"count": 8, "coverage": {"50": 0.5, "85": 0.875, "95": 1}}
     chart = coverage_chart(result)
     assert chart.rows[1][4:] == [87.5, 8]
-    assert chart.figures[0].spec["data"][2]["text"] == ["50% of 8", "88% of 8", "100% of 8"]
+    assert chart.figures[0].spec["data"][2]["text"] == ["50%", "88%", "100%"]
 
 
 def test_wins_and_revenue_by_the_date():
