@@ -19,16 +19,19 @@ from datetime import datetime
 from django.utils import timezone
 
 from funnel.forecasts.backtest import actual
+from funnel.forecasts.history import EventLog
 from funnel.forecasts.model import measure
 from funnel.forecasts.models import ForecastRecord, RecordKind
-from funnel.forecasts.pipeline import BANDS, Bands, wins_by
+from funnel.forecasts.pipeline import BANDS, Bands, new_deals_for, wins_by
 from funnel.forecasts.simulation import simulate_deals
 from funnel.forecasts.view import end_of_day, monday, quarter_end, stream_zone
 from funnel.models import Deal
 from streams.models import StreamState, ValueStream
 
-#: Runs of a stored forecast: the default view's.
+#: Runs of a stored forecast, and the fresh deals behind its new deals' wins: the default
+#: view's.
 RECORD_RUNS = 10_000
+NEW_SAMPLE = 100_000
 log = logging.getLogger(__name__)
 LEVELS = tuple(round(level * 100) for level in BANDS)
 
@@ -58,21 +61,31 @@ def forecast_record(
     runs: int = RECORD_RUNS,
     seed: int | None = None,
     score: bool = False,
+    log: EventLog | None = None,
+    sample: int = NEW_SAMPLE,
 ) -> int:
     """Store the stream's default forecast (wins and revenue to the end of the quarter) made
     at ``as_of`` (default ``now``; a past instant reads the log as it stood then, as the demo
     does for its past year), unless the week has one already. ``score``: fill in the actual
-    when the horizon has passed by ``now``. Returns the records written (0 or 2)."""
+    when the horizon has passed by ``now``. ``log``: the stream's log read once
+    (:class:`~funnel.forecasts.history.EventLog`), to cut at ``as_of`` in memory when many past
+    forecasts are made (the demo's year); ``sample``: the fresh deals simulated for the new
+    deals' wins. Returns the records written (0 or 2)."""
     made_at = as_of or now
     week = monday(made_at)
     if _week_recorded(stream, week):
         return 0  # the expensive part is skipped; the insert below is what guarantees it
     horizon_end = _horizon_end(stream, made_at)
-    model, open_deals, axis = measure(stream, now=made_at, as_of=as_of)
-    deal_runs = simulate_deals(model, open_deals, runs=runs, seed=seed)
-    forecast = wins_by(
-        deal_runs, model, axis.hours_until(horizon_end), seed=None if seed is None else seed + 1
-    )
+    if log is not None and as_of is not None:
+        model, open_deals, axis = log.as_of(as_of)
+    else:
+        model, open_deals, axis = measure(stream, now=made_at, as_of=as_of)
+    hours = axis.hours_until(horizon_end)
+    # Nothing later than the horizon is asked: the runs stop there.
+    deal_runs = simulate_deals(model, open_deals, runs=runs, seed=seed, cutoff=hours)
+    later = None if seed is None else seed + 1
+    new = new_deals_for(model, later, sample=sample, cutoff=hours)
+    forecast = wins_by(deal_runs, model, hours, seed=later, new=new)
     common = {
         "stream": stream,
         "week": week,

@@ -6,11 +6,13 @@ as the Discovery dashboard's are.
 - :func:`read_forecast` returns a view's snapshot and, when it is missing or stale, the job
   computing it (queued, or joined when one already runs). A stale snapshot is still returned.
 - :func:`forecast_signature`: what a result depends on: the stream's recorded change of deals
-  and visits, its steps, calendars, basis and target, the scored stored forecasts, and, for
-  a view as of now, the quarter-hour it is read in (ages grow with the clock).
+  and visits, its steps, calendars, basis and target, the scored stored forecasts, the
+  latest computed lab view (its probabilities set outcomes), and, for a view as of now, the
+  quarter-hour it is read in (ages grow with the clock).
 - The back-test beside each forecast (its ``track_record``) is computed in the same job but
-  cached in a snapshot of its own (``backtest|h=<weeks>w|<Monday>``): one per stream, horizon
-  in whole weeks and week, so it runs once a week per horizon, not on every change
+  cached in a snapshot of its own (``backtest|h=<weeks>w|n=<N>|<Monday>``): one per stream,
+  horizon in whole weeks, N of "when N more wins" and week, so it runs once a week per
+  horizon, not on every change
   (docs/forecasts.md "Back-tests on the page").
 - :func:`deal_forecasts`: the latest default view's per-deal rows (the deals list).
 """
@@ -28,13 +30,14 @@ from django.utils import timezone
 
 from funnel.eventlog.working import calendar_signature
 from funnel.forecasts.backtest import RUNS as BACKTEST_RUNS
-from funnel.forecasts.backtest import backtest, summarise
+from funnel.forecasts.backtest import backtest
 from funnel.forecasts.models import ForecastRecord, ForecastSnapshot
 from funnel.forecasts.records import stored_track_record
 from funnel.forecasts.view import (
     DEFAULT_KEY,
     RESULT_FORMAT,
     ForecastView,
+    _finite,
     bands_dict,
     compute_forecast,
     end_of_day,
@@ -44,6 +47,7 @@ from funnel.forecasts.view import (
     stream_zone,
 )
 from funnel.models import MetricsState
+from funnel.qualification.models import LabSnapshot
 from funnel.view_jobs import SnapshotKind
 from streams.models import ProcessStep, ValueStream
 
@@ -90,6 +94,11 @@ def forecast_signature(stream: ValueStream, *, tick: str = "") -> str:
         calendar_signature(stream),
         scored.count(),
         scored.order_by("-scored_at").values_list("scored_at", flat=True).first(),
+        # The lab's stored probabilities set the outcome of the deals they score.
+        LabSnapshot.objects.filter(stream=stream, computed_at__isnull=False)
+        .order_by("-computed_at")
+        .values_list("computed_at", flat=True)
+        .first(),
     ]
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
@@ -130,7 +139,7 @@ def backtest_dates(week: date, horizon_weeks: int) -> list[datetime]:
 
 
 def _point(p) -> dict:
-    return {
+    point = {
         "date": p.at.isoformat(),
         "actual": p.actual_wins,
         "actual_revenue": p.actual_revenue,
@@ -138,49 +147,85 @@ def _point(p) -> dict:
         **{k: v for k, v in bands_dict(p.wins).items() if k != "mean"},
         "revenue": bands_dict(p.revenue),
     }
+    if p.needed_hours is not None:
+        # "When N more wins": hours of the basis from the date (null: not within two
+        # horizons). ``needed_known``: whether the log could tell yet.
+        point["needed"] = bands_dict(p.needed_hours)
+        point["needed_known"] = p.actual_needed_hours is not None
+        point["actual_needed_hours"] = (
+            None if p.actual_needed_hours is None else _finite(p.actual_needed_hours)
+        )
+    return point
+
+
+def _figure(record) -> dict:
+    """One figure's track record (``backtest.FigureRecord``), JSON-able."""
+    return {
+        "name": record.name,
+        "count": record.count,
+        "coverage": {
+            str(round(level * 100)): (None if math.isnan(v) else v)
+            for level, v in record.coverage.items()
+        },
+        "typical_error": None if math.isnan(record.typical_error) else record.typical_error,
+        "verdicts": record.verdicts,
+    }
 
 
 def compute_track_record(
-    stream: ValueStream, week: date, horizon_weeks: int, *, runs: int | None = None
+    stream: ValueStream,
+    week: date,
+    horizon_weeks: int,
+    *,
+    needed: int | None = None,
+    runs: int | None = None,
 ) -> dict:
-    """The back-test of forecasts ``horizon_weeks`` ahead over the year before ``week``
-    (:func:`backtest_dates`), ``runs`` per date (default the back-test's), with progress on
-    the running job."""
+    """The back-test of forecasts ``horizon_weeks`` ahead (and of "when ``needed`` more
+    wins") over the year before ``week`` (:func:`backtest_dates`), ``runs`` per date (default
+    the back-test's), the log read once, with progress on the running job."""
     runs = runs or BACKTEST_RUNS
     dates = backtest_dates(week, horizon_weeks)
-    horizon = timedelta(weeks=horizon_weeks)
     seed = int(hashlib.sha256(f"{stream.pk}|{week}|{horizon_weeks}".encode()).hexdigest()[:8], 16)
-    points = []
-    for i, moment in enumerate(dates):
-        _report(i, len(dates), f"Back-testing: date {i + 1} of {len(dates)}")
-        points += backtest(stream, [moment], horizon, runs=runs, seed=seed + i).points
-    summary = summarise(points)
+    found = backtest(
+        stream,
+        dates,
+        timedelta(weeks=horizon_weeks),
+        runs=runs,
+        seed=seed,
+        needed=needed,
+        now=datetime.combine(week, time(0), UTC),
+        progress=lambda done, total: _report(
+            done, total, f"Back-testing: date {done + 1} of {total}"
+        ),
+    )
+    wins = _figure(found.records["wins"])
     return {
         "week": week.isoformat(),
         "horizon_weeks": horizon_weeks,
         "runs": runs,
-        "count": summary.count,
-        "coverage": {
-            str(round(level * 100)): (None if math.isnan(v) else v)
-            for level, v in summary.coverage.items()
-        },
-        "typical_error": None
-        if math.isnan(summary.typical_error_wins)
-        else summary.typical_error_wins,
-        "typical_error_revenue": None
-        if math.isnan(summary.typical_error_revenue)
-        else summary.typical_error_revenue,
-        "verdicts": summary.verdicts,
-        "points": [_point(p) for p in summary.points],
+        "count": found.count,
+        "coverage": wins["coverage"],
+        "typical_error": wins["typical_error"],
+        "typical_error_revenue": _figure(found.records["revenue"])["typical_error"],
+        # Each figure's verdicts, saying which figure ("Wins: the 85% band held …").
+        "verdicts": found.all_verdicts(),
+        "revenue": _figure(found.records["revenue"]),
+        # "When N more wins": its typical error in hours of the basis.
+        "needed": {**_figure(found.records["needed"]), "n": needed}
+        if "needed" in found.records
+        else None,
+        "points": [_point(p) for p in found.points],
     }
 
 
-def cached_track_record(stream: ValueStream, as_of: datetime, horizon_weeks: int) -> dict:
-    """The back-test for a forecast made at ``as_of`` ``horizon_weeks`` ahead: from its
-    cached snapshot when this week's is there, else computed and cached (older weeks' are
-    dropped)."""
+def cached_track_record(
+    stream: ValueStream, as_of: datetime, horizon_weeks: int, needed: int | None = None
+) -> dict:
+    """The back-test for a forecast made at ``as_of`` ``horizon_weeks`` ahead (and of "when
+    ``needed`` more wins"): from its cached snapshot when this week's is there, else computed
+    and cached (older weeks' are dropped)."""
     week = monday(as_of)
-    key = f"{BACKTEST_PREFIX}h={horizon_weeks}w|{week.isoformat()}"
+    key = f"{BACKTEST_PREFIX}h={horizon_weeks}w|n={needed or ''}|{week.isoformat()}"
     found = (
         ForecastSnapshot.objects.filter(stream=stream, view_key=key, computed_at__isnull=False)
         .values_list("result", flat=True)
@@ -188,7 +233,7 @@ def cached_track_record(stream: ValueStream, as_of: datetime, horizon_weeks: int
     )
     if found is not None:
         return found
-    result = compute_track_record(stream, week, horizon_weeks)
+    result = compute_track_record(stream, week, horizon_weeks, needed=needed)
     now = timezone.now()
     ForecastSnapshot.objects.update_or_create(
         stream=stream,
@@ -217,7 +262,9 @@ def forecast_with_record(stream: ValueStream, view: ForecastView, *, now: dateti
     result = compute_forecast(stream, view, now=now)
     as_of = view.as_of or now
     by = view.by or quarter_end(as_of.astimezone(stream_zone(stream)).date())
-    record = cached_track_record(stream, as_of, horizon_weeks(as_of, by, stream))
+    record = cached_track_record(
+        stream, as_of, horizon_weeks(as_of, by, stream), result["wins_needed"]["n"]
+    )
     result["track_record"] = {**record, "stored": stored_track_record(stream, before=as_of)}
     return result
 

@@ -88,6 +88,12 @@ def test_a_short_horizon_is_back_tested_at_each_past_week(stream):  # noqa: F811
     assert [points[d]["actual"] for d in sorted(points)] == [0, 0, 1, 0]
     assert points["2025-06-16"]["actual_revenue"] == 30000.0
     assert set(record["coverage"]) == {"50", "85", "95"}
+    assert record["revenue"]["count"] == 4 and record["needed"]["n"] == 25
+    # 25 more wins were never reached: within two horizons (two weeks) of 2 June, known by
+    # 30 June; of 23 June, not known yet.
+    assert points["2025-06-02"]["needed_known"] is True
+    assert points["2025-06-02"]["actual_needed_hours"] is None
+    assert points["2025-06-23"]["needed_known"] is False
 
 
 def test_the_back_test_is_cached_per_horizon_and_week(stream):  # noqa: F811
@@ -95,7 +101,7 @@ def test_the_back_test_is_cached_per_horizon_and_week(stream):  # noqa: F811
     real = snapshots.compute_track_record
 
     def counted(*args, **kwargs):
-        calls.append(args[1:])
+        calls.append((*args[1:], kwargs.get("needed")))
         return real(*args, **kwargs)
 
     with (
@@ -105,13 +111,14 @@ def test_the_back_test_is_cached_per_horizon_and_week(stream):  # noqa: F811
         read_forecast(stream.stream, {"by": "2025-07-06", "runs": "200"}, now=N)
         read_forecast(stream.stream, {"by": "2025-07-06", "runs": "300"}, now=N)  # same horizon
         read_forecast(stream.stream, {"by": "2025-07-20", "runs": "200"}, now=N)  # 3 weeks
-    assert calls == [(date(2025, 6, 30), 1), (date(2025, 6, 30), 3)]
+    assert calls == [(date(2025, 6, 30), 1, 25), (date(2025, 6, 30), 3, 25)]
     keys = set(
         ForecastSnapshot.objects.filter(view_key__startswith="backtest|").values_list(
             "view_key", flat=True
         )
     )
-    assert keys == {"backtest|h=1w|2025-06-30", "backtest|h=3w|2025-06-30"}
+    # N of "when N more wins": what is left to Q3's target of 25.
+    assert keys == {"backtest|h=1w|n=25|2025-06-30", "backtest|h=3w|n=25|2025-06-30"}
 
 
 def test_the_job_reports_its_progress(stream):  # noqa: F811
