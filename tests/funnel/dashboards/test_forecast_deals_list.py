@@ -59,6 +59,7 @@ def test_sorted_by_win_chance_and_by_forecast_close(client, ns):
     assert _ids(html) == [g.pk, e.pk]
     assert 'data-win="70"' in html and 'data-win="30"' in html and "(lab)" in html
     assert 'aria-sort="descending"' in html and "Deals, sorted: Most likely to win first" in html
+    assert "by 2027-02-01" in html
     assert "come from each stream's latest forecast" in html
     html = client.get("/deals/", {"sort": "forecast"}).content.decode()
     assert _ids(html) == [e.pk, g.pk]
@@ -92,5 +93,5 @@ def test_closed_lists_have_no_forecast_columns(client, ns):
     _forecast(ns, [_row(ns.deals["E"], 0.5, "2027-01-10")])
     client.force_login(ns.manager)
     html = client.get("/deals/", {"status": "won"}).content.decode()
-    assert "Win chance" not in html and "forecast-source" not in html
+    assert "win chance" not in html and "forecast-source" not in html
     assert len(_ids(html)) == 5  # A, A2, B, D and F were won
