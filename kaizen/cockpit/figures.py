@@ -72,6 +72,7 @@ class WorstStep:
     step_id: int
     wait_hours: float
     wait: str
+    per_visit: str
     visits: int
     change: Change | None
     url: str
@@ -142,6 +143,9 @@ def _worst_step(
         step_id=worst.step_id,
         wait_hours=worst.wait_hours,
         wait=format_hours(worst.wait_hours, elapsed=not working),
+        per_visit=format_hours(worst.wait_hours / worst.n_completed, elapsed=not working)
+        if worst.n_completed
+        else "—",
         visits=worst.n_completed,
         change=change,
         url=reverse("dashboards:board", args=[stream.slug, "waste"]),

@@ -61,7 +61,7 @@ def test_it_names_the_worst_waiting_step_with_its_cycles(hand):
     # shown "66 d"; the change 1,390 h = 57.9 d, "58 d".
     worst = computed(hand).worst
     assert (worst.name, worst.wait_hours, worst.visits) == ("Propose", 1581.0, 3)
-    assert worst.wait == "66 d"
+    assert (worst.wait, worst.per_visit) == ("66 d", "22 d")  # 1,581 ÷ 3 = 527 h = 22.0 d
     assert worst.change.words == "up 58 d on the previous 90 days (worse)"
     assert worst.cycles == []
     assert worst.plan_url.endswith(f"?stream={hand.stream.pk}&step={hand.propose.pk}")
