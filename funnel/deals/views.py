@@ -38,6 +38,7 @@ from funnel.deals.forms import (
     WorkForm,
 )
 from funnel.deals.timeline import with_handoffs
+from funnel.discovery.deal_path import deal_path_check
 from funnel.eventlog.selectors import (
     age_hours,
     deal_can_edit,
@@ -272,6 +273,8 @@ def _deal_page(
         "checklist_error": forms.get("checklist_error", ""),
         # The asset library (funnel.assets): the current step's assets first.
         "deal_assets": deal_assets(deal, request.user),
+        # Its path against the map (funnel.discovery): fitness and deviations.
+        "path_check": deal_path_check(deal),
     }
     return render(request, "funnel/deal_detail.html", context, status=status)
 
