@@ -25,7 +25,7 @@ from funnel.importing import (
     import_upload_check,
     import_upload_scan,
     import_uploads_prune,
-    upload_bytes,
+    upload_file,
 )
 from funnel.leads.alerts import handoff_breaches_notify
 from funnel.leads.snapshots import leads_job_run
@@ -95,7 +95,7 @@ def import_events_task(job_id: int, upload_id: int) -> dict:
         upload = ImportUpload.objects.select_related("stream").defer("data").get(pk=upload_id)
         options = ImportOptions.from_dict({"format": upload.format, **(upload.options or {})})
         result = import_events(
-            stream=upload.stream, data=upload_bytes(upload), options=options, progress=progress
+            stream=upload.stream, data=upload_file(upload), options=options, progress=progress
         )
     except ImportRejected as exc:
         job_fail(job_id=job_id, error=exc.message)

@@ -10,6 +10,7 @@ import csv
 import io
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from django.conf import settings
 
@@ -206,18 +207,28 @@ def _check_utf8(data: bytes) -> None:
             ) from exc
 
 
-def _xes_table(data: bytes, limit: int) -> Table:
+def _xes_table(source: bytes | BinaryIO, limit: int, head: bytes | None = None) -> Table:
     """An XES event log as a table (:data:`funnel.importing.formats.xes.HEADERS`), its rows
-    read lazily. Refuses, before any row is checked, a file that is not well-formed up to its
-    first trace, declares a document type, or holds no trace."""
-    rows = xes.XesRows(data, limit)
+    read lazily (from ``source``, its bytes or a file, on every pass). Refuses, before any row
+    is checked, a file that is not well-formed up to its first trace, declares a document
+    type, or holds no trace."""
+    rows = xes.XesRows(source, limit, head)
     if not rows.has_trace():
         raise ImportRejected("The XES log holds no trace (no <trace> element): nothing to import.")
     return Table(headers=list(xes.HEADERS), rows=rows, kind="xes")
 
 
-def read_table(data: bytes, *, max_bytes: int | None = None) -> Table:
+#: Of a file (rather than bytes) this much is read to tell an XES log from a CSV table.
+_SNIFF = 65536
+
+
+def read_table(data: bytes | BinaryIO, *, max_bytes: int | None = None) -> Table:
     """Check that ``data`` is a CSV file this import can read and return its table.
+
+    ``data`` is the file's bytes, or the file itself (binary, seekable: a path opened, an
+    upload read from the database). An XES log in a file is read from it a chunk at a time on
+    every pass, never held whole (a 1,000,000-event log is about 320 MB); any other file is
+    read into memory, as its bytes would be.
 
     Raises :class:`ImportRejected` (with ``errors == []``) when the file is too large
     (``max_bytes``, default ``settings.VSM_IMPORT_MAX_BYTES``), not UTF-8 (a BOM is fine), not
@@ -225,11 +236,18 @@ def read_table(data: bytes, *, max_bytes: int | None = None) -> Table:
     columns (the header decides).
     """
     limit = max_import_bytes() if max_bytes is None else max_bytes
-    if len(data) > limit:
+    size = len(data) if isinstance(data, bytes) else data.seek(0, io.SEEK_END)
+    if size > limit:
         raise ImportRejected(
-            f"The file is {_megabytes(len(data))}; the limit is {_megabytes(limit)}. "
+            f"The file is {_megabytes(size)}; the limit is {_megabytes(limit)}. "
             "Split it into smaller files (by date, for example) and import each."
         )
+    if not isinstance(data, bytes):
+        data.seek(0)
+        head = data.read(_SNIFF)
+        if size > len(head) and xes.looks_like_xes(head):
+            return _xes_table(data, limit, head)
+        data = head + data.read()
     if data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise ImportRejected(
             "This is an Excel workbook, not a CSV file. Save it as CSV UTF-8 and upload that."

@@ -77,12 +77,13 @@ def validate(stream: ValueStream, table: Table, options: ImportOptions) -> Impor
 def import_events(
     *,
     stream: ValueStream,
-    data: bytes,
+    data: bytes | BinaryIO,
     options: ImportOptions,
     progress: Progress | None = None,
 ) -> ImportResult:
-    """Import the CSV ``data`` into ``stream``: everything, or nothing (see the module
-    docstring). ``progress(done, total, message)`` is called while it runs; inside the write
+    """Import the CSV ``data`` (its bytes, or a binary file: :func:`read_table`) into
+    ``stream``: everything, or nothing (see the module docstring). ``progress(done, total,
+    message)`` is called while it runs; inside the write
     transaction, so a caller that records it in the database must do so on another
     connection to make it visible before the end."""
     table = read_table(data)
@@ -135,22 +136,25 @@ def errors_csv(errors: list[RowError]) -> str:
 def import_upload_create(
     *,
     stream: ValueStream,
-    data: bytes,
+    data: bytes | BinaryIO,
     options: ImportOptions,
     filename: str = "",
     uploaded_by=None,
     job=None,
 ) -> ImportUpload:
-    """Store a file for a background import (:func:`funnel.tasks.import_events_task`)."""
+    """Store a file (its bytes, or a binary file read in chunks) for a background import
+    (:func:`funnel.tasks.import_events_task`)."""
     _check_format(options.format)
+    file = io.BytesIO(data) if isinstance(data, bytes) else data
+    size = _file_size(file)
     return _store_upload(
-        io.BytesIO(data),
-        len(data),
+        file,
+        size,
         stream=stream,
         uploaded_by_id=getattr(uploaded_by, "pk", None),
         filename=filename,
         format=options.format,
-        options={**options.as_dict(), "size": len(data)},
+        options={**options.as_dict(), "size": size},
         job=job,
     )
 
@@ -295,6 +299,68 @@ def upload_bytes(upload: ImportUpload) -> bytes:
     return _read_upload(upload)
 
 
+class _UploadFile(io.RawIOBase):
+    """An upload stored in PostgreSQL read as a file: each read is a slice of its ``data``
+    column (binary), so that an XES log is parsed a chunk at a time without the whole file
+    in memory (:func:`upload_file`)."""
+
+    def __init__(self, upload_pk: int, size: int) -> None:
+        super().__init__()
+        self._pk, self._size, self._at = upload_pk, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._at
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._at, io.SEEK_END: self._size}[whence]
+        self._at = max(0, base + offset)
+        return self._at
+
+    def _slice(self, length: int) -> bytes:
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(
+                "SELECT substring(data from %s for %s) FROM funnel_importupload WHERE id = %s",
+                [self._at + 1, length, self._pk],
+                binary=True,
+            )
+            data = bytes(cursor.fetchone()[0] or b"")
+        self._at += len(data)
+        return data
+
+    def readinto(self, buffer) -> int:
+        length = min(len(buffer), self._size - self._at)
+        if length <= 0:
+            return 0
+        data = self._slice(length)
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readall(self) -> bytes:
+        parts = []
+        while self._at < self._size:
+            part = self._slice(min(READ_SLICE, self._size - self._at))
+            if not part:
+                break
+            parts.append(part)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def upload_file(upload: ImportUpload) -> BinaryIO:
+    """An uploaded file to read (:func:`funnel.importing.reading.read_table` takes it): on
+    PostgreSQL read from the database in slices of :data:`READ_SLICE` as it is read, so an
+    XES log is never held whole; elsewhere its bytes in memory."""
+    if connection.vendor != "postgresql":
+        return io.BytesIO(_read_upload(upload))
+    return io.BufferedReader(_UploadFile(upload.pk, upload_size(upload)), READ_SLICE)
+
+
 def upload_size(upload: ImportUpload) -> int:
     """The size of an uploaded file in bytes, without reading it."""
     size = (upload.options or {}).get("size")
@@ -367,7 +433,7 @@ def import_upload_scan(*, upload: ImportUpload, progress: Progress | None = None
     """Read every row of an uploaded file once for the distinct values of its columns
     (:func:`column_values`), so the wizard lists stages and owners without reading the file
     again on every page (a large file's scan runs on a worker: :func:`import_scan_task`)."""
-    table = read_table(upload_bytes(upload))
+    table = read_table(upload_file(upload))
     total = table.row_estimate()
     report = (lambda n: progress(min(n, total), total, f"Read {n:,} rows")) if progress else None
     values = scan_as_json(column_values(table, progress=report))
@@ -382,7 +448,7 @@ def upload_table(upload: ImportUpload) -> Table:
         table = read_table(_cut_head(_read_upload(upload, UPLOAD_HEAD)))
         table.values = scan
         return table
-    table = read_table(upload_bytes(upload))
+    table = read_table(upload_file(upload))
     table.values = scan
     return table
 
@@ -393,7 +459,7 @@ def import_upload_check(
     """Check an uploaded file with its options (a dry run of the whole import) and, when it
     checks out, remember its mapping for the stream and the file's source. Raises
     :class:`ImportRejected`."""
-    table = read_table(upload_bytes(upload))
+    table = read_table(upload_file(upload))
     options = ImportOptions.from_dict({"format": upload.format, **(upload.options or {})})
     phases = _Phases(progress, table.row_estimate())
     plan = _plan(upload.stream, table, options, phases)

@@ -22,11 +22,12 @@ entities can be declared (billion laughs, external entities), refuses the file.
 
 from __future__ import annotations
 
+import io
 import re
 import zlib
 from collections.abc import Iterator
 from pyexpat import XML_PARAM_ENTITY_PARSING_NEVER, ExpatError, ParserCreate
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from funnel.importing.formats import transitions, visits
 from funnel.importing.plan import _Columns, changes_to_visits
@@ -110,54 +111,87 @@ def _refuse_dtd(*_args) -> None:
     )
 
 
+#: What an XES log is read from: its bytes, or a binary file (seekable) that is read a chunk at
+#: a time on every pass, so that a large upload is never held in memory whole.
+Source = bytes | BinaryIO
+
+
+def _size(source: Source) -> int:
+    if isinstance(source, bytes):
+        return len(source)
+    at = source.seek(0, io.SEEK_END)
+    source.seek(0)
+    return at
+
+
+def _raw_chunks(source: Source) -> Iterator[bytes]:
+    """The bytes of ``source`` from its start, :data:`_CHUNK` at a time."""
+    if isinstance(source, bytes):
+        view = memoryview(source)
+        for start in range(0, len(view), _CHUNK):
+            yield bytes(view[start : start + _CHUNK])
+        return
+    source.seek(0)
+    while chunk := source.read(_CHUNK):
+        yield chunk
+
+
 class XesRows(NumberedRows):
-    """The rows of an XES log held as bytes (gzipped or not), parsed again on every
-    iteration (as :class:`funnel.importing.reading._CsvRows` is)."""
+    """The rows of an XES log (gzipped or not) held as bytes or in a file, parsed again on
+    every iteration (as :class:`funnel.importing.reading._CsvRows` is)."""
 
     may_hold_formulas = False  # XML text is not a spreadsheet's cell
 
-    def __init__(self, data: bytes, limit: int) -> None:
-        self._data = data
-        self._gzipped = data[:2] == b"\x1f\x8b"
+    def __init__(self, source: Source, limit: int, head: bytes | None = None) -> None:
+        self._source = source
+        if head is None:
+            head = source[:2] if isinstance(source, bytes) else next(_raw_chunks(source), b"")
+        self._gzipped = head[:2] == b"\x1f\x8b"
         self._limit = limit * _MAX_RATIO
         self._mode: str | None = None
+        size = _size(source)
         if self._gzipped:
-            self.estimate = max(1, len(data) // 40)  # about 10 events a kilobyte gzipped
+            self.estimate = max(1, size // 40)  # about 10 events a kilobyte gzipped
         else:
-            self.estimate = max(1, data.count(b"<event"))
+            # A tag cut between two chunks is counted across the cut (5 bytes either side).
+            count, carry = 0, b""
+            for chunk in _raw_chunks(source):
+                count += (carry + chunk[:5]).count(b"<event") + chunk.count(b"<event")
+                carry = chunk[-5:]
+            self.estimate = max(1, count)
 
     # -- the stream of bytes
 
     def _chunks(self) -> Iterator[bytes]:
         if not self._gzipped:
-            view = memoryview(self._data)
-            for start in range(0, len(view), _CHUNK):
-                yield bytes(view[start : start + _CHUNK])
-            return
-        yield from self._gunzipped()
+            return _raw_chunks(self._source)
+        return self._gunzipped()
 
     def _gunzipped(self) -> Iterator[bytes]:
         """The unpacked bytes of a gzip file (of each member in turn), a chunk at a time. A
         damaged or cut stream is refused after the bytes before the damage (so the head of a
         large upload still shows its first rows)."""
-        data = self._data
+        raw = _raw_chunks(self._source)
         unpack = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        position, read, tail = 0, 0, b""
+        read, tail = 0, b""
         while True:
             if unpack.eof:
-                rest = unpack.unused_data + data[position:]
-                position = len(data)
-                if not rest.strip(b"\x00"):
-                    return
+                rest = unpack.unused_data
+                # NUL bytes after the last member are padding; anything else is a member (a
+                # member never begins with a NUL, so one NUL kept says the rest is damaged).
+                while not rest.strip(b"\x00"):
+                    more = next(raw, None)
+                    if more is None:
+                        return
+                    rest = rest[:1] + more
                 unpack, tail = zlib.decompressobj(16 + zlib.MAX_WBITS), rest
             elif not tail:
-                if position >= len(data):
+                tail = next(raw, b"")
+                if not tail:
                     raise ImportRejected(
                         "The gzip-compressed file is cut short (it ends before its end marker); "
                         "compress the XES file again and upload it."
                     )
-                tail = data[position : position + _CHUNK]
-                position += _CHUNK
             try:
                 chunk = unpack.decompress(tail, _CHUNK)
             except zlib.error as exc:

@@ -1,7 +1,9 @@
 import json
 import os
 import time
+from contextlib import ExitStack
 from pathlib import Path
+from typing import BinaryIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -79,39 +81,46 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"Cannot read {path}: {exc.strerror}.") from exc
         limit = max_import_bytes()
-        try:
-            if size > limit:
-                raise ImportRejected(
-                    f"The file is {size / 1024 / 1024:,.0f} MB; the limit is "
-                    f"{limit / 1024 / 1024:,.0f} MB (VSM_IMPORT_MAX_BYTES). Split it."
+        with ExitStack() as stack:
+            try:
+                if size > limit:
+                    raise ImportRejected(
+                        f"The file is {size / 1024 / 1024:,.0f} MB; the limit is "
+                        f"{limit / 1024 / 1024:,.0f} MB (VSM_IMPORT_MAX_BYTES). Split it."
+                    )
+                # An XES log is read from the file a chunk at a time (a 1,000,000-event log is
+                # about 320 MB); the table formats are read into memory.
+                data: bytes | BinaryIO = (
+                    stack.enter_context(path.open("rb"))
+                    if opts["format"] == "xes"
+                    else path.read_bytes()
                 )
-            data = path.read_bytes()
-            if opts["leads"]:
-                if opts["format"] != "sf_leads":
-                    raise CommandError("--leads goes with --format sf_leads only.")
-                try:
-                    leads = Path(opts["leads"]).read_bytes()
-                except OSError as exc:
-                    raise CommandError(f"Cannot read {opts['leads']}: {exc.strerror}.") from exc
-                data = join_lead_export(data, leads)
-            options = self._options(data, opts)
-            started = time.monotonic()
-            if opts["dry_run"]:
-                result = validate(stream, read_table(data), options)
-                self._report(result, time.monotonic() - started, dry_run=True)
-                return
-            if opts["background"]:
-                result = self._background(stream, path.name, data, options)
-            else:
-                self.stdout.write(f"Importing {path.name} into {stream.name} ({size:,} bytes)")
-                result = import_events(
-                    stream=stream, data=data, options=options, progress=self._printer()
-                )
-            self._report(result, time.monotonic() - started, dry_run=False)
-        except ImportRejected as exc:
-            self._rejected(exc, opts.get("errors_csv"))
+                if opts["leads"]:
+                    if opts["format"] != "sf_leads":
+                        raise CommandError("--leads goes with --format sf_leads only.")
+                    try:
+                        leads = Path(opts["leads"]).read_bytes()
+                    except OSError as exc:
+                        raise CommandError(f"Cannot read {opts['leads']}: {exc.strerror}.") from exc
+                    data = join_lead_export(data, leads)
+                options = self._options(data, opts)
+                started = time.monotonic()
+                if opts["dry_run"]:
+                    result = validate(stream, read_table(data), options)
+                    self._report(result, time.monotonic() - started, dry_run=True)
+                    return
+                if opts["background"]:
+                    result = self._background(stream, path.name, data, options)
+                else:
+                    self.stdout.write(f"Importing {path.name} into {stream.name} ({size:,} bytes)")
+                    result = import_events(
+                        stream=stream, data=data, options=options, progress=self._printer()
+                    )
+                self._report(result, time.monotonic() - started, dry_run=False)
+            except ImportRejected as exc:
+                self._rejected(exc, opts.get("errors_csv"))
 
-    def _options(self, data: bytes, opts: dict) -> ImportOptions:
+    def _options(self, data: bytes | BinaryIO, opts: dict) -> ImportOptions:
         mapping = load_mapping(Path(opts["mapping"]).read_text("utf-8")) if opts["mapping"] else {}
         columns = dict(mapping.get("columns", {}))
         if columns or not mapping:
@@ -138,7 +147,7 @@ class Command(BaseCommand):
         return show
 
     def _background(
-        self, stream: ValueStream, filename: str, data: bytes, options: ImportOptions
+        self, stream: ValueStream, filename: str, data: bytes | BinaryIO, options: ImportOptions
     ) -> ImportResult:
         job = job_create(
             kind="import", params={"file": filename, "stream": stream.slug}, team=stream.team
