@@ -58,7 +58,7 @@ def forecast_record(
     *,
     now: datetime,
     as_of: datetime | None = None,
-    runs: int = RECORD_RUNS,
+    runs: int | None = None,
     seed: int | None = None,
     score: bool = False,
     log: EventLog | None = None,
@@ -72,6 +72,7 @@ def forecast_record(
     forecasts are made (the demo's year); ``sample``: the fresh deals simulated for the new
     deals' wins. Returns the records written (0 or 2)."""
     made_at = as_of or now
+    runs = runs or RECORD_RUNS
     week = monday(made_at)
     if _week_recorded(stream, week):
         return 0  # the expensive part is skipped; the insert below is what guarantees it

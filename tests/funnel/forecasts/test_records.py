@@ -152,3 +152,30 @@ def test_one_stream_failing_does_not_stop_the_others(stream):  # noqa: F811
     with mock.patch.object(records, "forecast_record", side_effect=failing):
         assert forecasts_record_all(now=N) == 0
     assert calls == [stream.stream.pk]
+
+
+def test_beat_records_on_mondays_and_scores_daily(settings):
+    entries = {e["task"]: e["schedule"] for e in settings.CELERY_BEAT_SCHEDULE.values()}
+    record = entries["funnel.tasks.forecasts_record"]
+    assert record.day_of_week == {1} and record.hour == {4}
+    assert entries["funnel.tasks.forecasts_score"].day_of_week == set(range(7))
+    from vsm_project.celery import app
+
+    app.loader.import_default_modules()
+    assert {
+        "funnel.tasks.compute_forecast",
+        "funnel.tasks.forecasts_record",
+        "funnel.tasks.forecasts_score",
+    } <= set(app.tasks)
+
+
+def test_the_tasks_record_and_score(stream):  # noqa: F811
+    from funnel.forecasts.tasks import forecasts_record, forecasts_score
+
+    with (
+        mock.patch.object(records, "RECORD_RUNS", 200),
+        mock.patch("django.utils.timezone.now", return_value=N),
+    ):
+        assert forecasts_record.apply().get() == 2
+    with mock.patch("django.utils.timezone.now", return_value=N + timedelta(days=1)):
+        assert forecasts_score.apply().get() == 2
