@@ -41,8 +41,8 @@ TITLE = {
     "come, whether the target is in reach, and when each open deal will close: simulated "
     "from the stream's measured flow, each forecast beside its own track record.",
 }
-#: The charts set beside the track record, and the one listing each deal.
-FORECASTS = ("by_date", "when", "target")
+#: The charts set beside a track record, with the figures whose back-tests it shows.
+FORECASTS = {"by_date": ("wins", "revenue"), "when": ("needed",), "target": ("wins",)}
 
 
 class ForecastViewForm(forms.Form):
@@ -108,9 +108,12 @@ def _board(stream: ValueStream, result: dict, query: str) -> dict:
         "fan": by_key["fan"],
         "track": by_key["track"],
         "backtests": by_key["backtests"],
-        "forecasts": [by_key[key] for key in FORECASTS],
+        "forecasts": [
+            (by_key[key], track_summary(result, figures, stream.currency))
+            for key, figures in FORECASTS.items()
+        ],
         "deals": by_key["deals"],
-        "summary": track_summary(result),
+        "summary": track_summary(result, ("wins",), stream.currency),
     }
 
 

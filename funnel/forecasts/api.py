@@ -123,13 +123,33 @@ class ForecastStoredScoresSerializer(serializers.Serializer):
     coverage = serializers.DictField(child=_float(), help_text='By band: "50", "85", "95".')
 
 
+class ForecastFigureRecordSerializer(serializers.Serializer):
+    """One figure's back-tests."""
+
+    name = serializers.CharField()
+    count = _Int()
+    coverage = serializers.DictField(child=_float(), help_text='By band: "50", "85", "95".')
+    typical_error = _float("Revenue: in the stream's currency; when N more wins: in hours.")
+    verdicts = serializers.ListField(child=serializers.CharField())
+
+
+class ForecastNeededRecordSerializer(ForecastFigureRecordSerializer):
+    n = _Int(allow_null=True)
+
+
 class ForecastTrackRecordSerializer(serializers.Serializer):
     count = _Int(help_text="Back-tests.")
     coverage = serializers.DictField(
         child=_float(), help_text='By band ("50", "85", "95"): the share that held the actual.'
     )
     typical_error = _float("The median absolute error of the median, in wins.")
-    verdicts = serializers.ListField(child=serializers.CharField())
+    verdicts = serializers.ListField(
+        child=serializers.CharField(), help_text="Every figure's, each naming its figure."
+    )
+    revenue = ForecastFigureRecordSerializer(required=False)
+    needed = ForecastNeededRecordSerializer(
+        required=False, allow_null=True, help_text="The date of N more wins."
+    )
     points = ForecastBacktestPointSerializer(many=True)
     stored = ForecastStoredScoresSerializer(help_text="Forecasts stored in production, scored.")
 

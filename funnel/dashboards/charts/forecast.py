@@ -15,7 +15,9 @@ from datetime import date
 from funnel.dashboards.charts.common import (
     BLUE,
     CURRENCY_SYMBOLS,
+    GREEN,
     ORANGE,
+    SKY,
     VERMILLION,
     Chart,
     Tile,
@@ -63,47 +65,90 @@ BAND_COLUMNS = ["low_50", "high_50", "low_85", "high_85", "low_95", "high_95"]
 # --- The back-tests beside every forecast ----------------------------------------------------
 
 
-def track_summary(result: dict) -> dict | None:
-    """What the page sets beside each forecast: per band its nominal level, the share of the
-    back-tests whose band held the actual result, their number, the typical error and the
-    verdicts (plain words; one says so when bands were too narrow). None: no back-test yet."""
-    track = result.get("track_record")
-    if not track or not track.get("count"):
+#: The figures a back-test scores (docs/forecasts.md), as the page names them.
+FIGURES = {"wins": "Wins", "revenue": "Revenue", "needed": "When N more wins"}
+
+
+def figure_record(result: dict, figure: str) -> dict | None:
+    """One figure's back-test record (``count``, ``coverage`` by band, ``typical_error``,
+    ``verdicts``): the wins' are the track record's own fields; the others are its
+    ``revenue`` and ``needed`` parts. None when that figure was not back-tested."""
+    track = result.get("track_record") or {}
+    if figure == "wins":
+        prefix = [v for v in track.get("verdicts") or [] if v.startswith("Wins: ")]
+        labelled = any(":" in v.split(" ")[0] for v in track.get("verdicts") or [])
+        verdicts = [v.removeprefix("Wins: ") for v in prefix] if labelled else track.get("verdicts")
+        return {**track, "verdicts": verdicts} if track else None
+    found = track.get(figure)
+    return found if isinstance(found, dict) else None
+
+
+def _typical(figure: str, value: float | None, result: dict, currency: str) -> str:
+    if value is None:
+        return ""
+    if figure == "revenue":
+        return money(value, currency)
+    if figure == "needed":
+        if result.get("basis") == "working":
+            return f"{value:,.0f} working hours"
+        return f"{value / 24:,.1f} days"
+    return f"{value:,.1f} wins"
+
+
+def track_summary(
+    result: dict, figures: tuple[str, ...] = ("wins",), currency: str = "USD"
+) -> dict | None:
+    """What the page sets beside a forecast of ``figures``: per band and figure the share of
+    the back-tests whose band held what then happened (``short`` when well under the band's
+    level), their number, each typical error and the verdicts (plain words; one says so when
+    the bands were too narrow). None: no back-test of these figures yet."""
+    records = [(f, figure_record(result, f)) for f in figures]
+    records = [(f, r) for f, r in records if r and r.get("count")]
+    if not records:
         return None
-    coverage = track.get("coverage") or {}
     rows = []
     for key in BANDS:
-        held = coverage.get(key)
-        rows.append(
-            {
-                "band": key,
-                "held": None if held is None else round(100 * held),
-                "short": held is not None and held < int(key) / 100 - 0.1,
-            }
-        )
+        cells = []
+        for _, record in records:
+            held = (record.get("coverage") or {}).get(key)
+            cells.append(
+                {
+                    "held": None if held is None else round(100 * held),
+                    "short": held is not None and held < int(key) / 100 - 0.1,
+                }
+            )
+        rows.append({"band": key, "cells": cells})
+    errors = [
+        (FIGURES[f], _typical(f, r.get("typical_error"), result, currency))
+        for f, r in records
+        if r.get("typical_error") is not None
+    ]
     return {
-        "count": track["count"],
+        "count": max(r["count"] for _, r in records),
+        "names": [FIGURES[f] for f, _ in records],
         "rows": rows,
-        "typical_error": _r(track.get("typical_error")),
-        "verdicts": _sentences(track.get("verdicts")),
-        "narrow": any(r["short"] for r in rows),
+        "typical_error": "; ".join(
+            f"{name.lower()} {text}" if len(errors) > 1 else text for name, text in errors
+        ),
+        "verdicts": _sentences([v for _, r in records for v in r.get("verdicts") or []]),
+        "narrow": any(c["short"] for row in rows for c in row["cells"]),
     }
 
 
 def coverage_chart(result: dict) -> Chart:
-    """Each band's nominal coverage (grey) beside how often it held in the back-tests (blue),
-    and in the forecasts stored in production once they could be scored."""
+    """Each band's nominal coverage (grey) beside how often it held in the back-tests, for
+    each figure back-tested (wins, revenue, when N more wins), and in the forecasts stored in
+    production once they could be scored."""
     track = result.get("track_record") or {}
-    coverage = track.get("coverage") or {}
     stored = track.get("stored") or {}
-    stored_coverage = stored.get("coverage") or {}
+    held = {f: figure_record(result, f) or {} for f in FIGURES}
     rows = [
         [
             f"{key} %",
             int(key),
-            _pct(coverage.get(key)),
+            *[_pct((held[f].get("coverage") or {}).get(key)) for f in FIGURES],
             track.get("count", 0),
-            _pct(stored_coverage.get(key)),
+            _pct((stored.get("coverage") or {}).get(key)),
             stored.get("count", 0),
         ]
         for key in BANDS
@@ -113,19 +158,22 @@ def coverage_chart(result: dict) -> Chart:
         title="Track record: how often the bands held",
         units="% of back-tests",
         how_to_read=(
-            "At many past dates the same forecast was made with only what was known then, and "
-            "held against what then happened. The grey bar is what each band promises (the "
-            "85 % band should hold the actual result 85 % of the time); the blue bar is how "
-            "often it did. A blue bar well short of its grey one means the bands were too "
-            "narrow: trust the forecasts less than they claim."
+            "At many past dates the same forecasts were made with only what was known then, "
+            "and held against what then happened. The grey bar is what each band promises (the "
+            "85 % band should hold the actual result 85 % of the time); the coloured bars are "
+            "how often it did, for the wins, the revenue and the date of N more wins. A bar "
+            "well short of its grey one means the bands were too narrow: trust the forecasts "
+            "less than they claim."
         ),
         as_of=as_of(result),
         columns=[
             "band",
             "nominal_pct",
-            "backtest_coverage_pct",
+            "wins_held_pct",
+            "revenue_held_pct",
+            "when_held_pct",
             "backtests",
-            "stored_coverage_pct",
+            "stored_held_pct",
             "stored_forecasts_scored",
         ],
         rows=rows,
@@ -146,26 +194,26 @@ def coverage_chart(result: dict) -> Chart:
             horizontal=False,
             marker=_before_marker(),
             hovertemplate="%{x} band: promises %{y}%<extra></extra>",
-        ),
-        _bars(
-            "Held in the back-tests",
-            labels,
-            [r[2] for r in rows],
-            horizontal=False,
-            marker={"color": BLUE},
-            **_text_outside([_held_text(r[2]) for r in rows]),
-            hovertemplate=f"%{{x}} band: held %{{y}}% of {count} back-tests<extra></extra>",
-        ),
+        )
     ]
-    if stored.get("count"):
+    series = [
+        (2, "Wins", BLUE, held["wins"].get("count")),
+        (3, "Revenue", GREEN, held["revenue"].get("count")),
+        (4, "When N more wins", SKY, held["needed"].get("count")),
+        (6, "Stored in production", ORANGE, stored.get("count")),
+    ]
+    for column, name, colour, n in series:
+        if not n or all(r[column] is None for r in rows):
+            continue
         data.append(
             _bars(
-                "Held, forecasts stored in production",
+                name,
                 labels,
-                [r[4] for r in rows],
+                [r[column] for r in rows],
                 horizontal=False,
-                marker={"color": ORANGE},
-                **_text_outside([_held_text(r[4]) for r in rows]),
+                marker={"color": colour},
+                **_text_outside([_held_text(r[column]) for r in rows]),
+                hovertemplate=f"{name}, %{{x}} band: held %{{y}}% of {n}<extra></extra>",
             )
         )
     figure = _plot(
@@ -646,7 +694,7 @@ def forecast_tiles(result: dict, currency: str) -> list[Tile]:
         )
     track = track_summary(result)
     if track:
-        held = next(r["held"] for r in track["rows"] if r["band"] == "85")
+        held = next(r["cells"][0]["held"] for r in track["rows"] if r["band"] == "85")
         tiles.append(
             Tile(
                 key="track",

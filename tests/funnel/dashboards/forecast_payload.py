@@ -1,7 +1,8 @@
 """A forecast result built by hand, in the layout of the forecast contract
 (``funnel.forecasts.view.compute_forecast``), for the dashboard's chart and page tests: two
 open deals (one the lab's), three weeks of fan, a target and a track record whose 85 % band
-held 36 of 52 back-tests (69 %: too narrow)."""
+held 36 of 52 back-tests (69 %: too narrow);
+the revenue's and the date of 10 more wins' records beside it."""
 
 from __future__ import annotations
 
@@ -83,9 +84,24 @@ def forecast_payload(*, deals: list[dict] | None = None, target: bool = True, tr
             "coverage": {"50": 0.5, "85": 36 / 52, "95": 0.9},
             "typical_error": 1.75,
             "verdicts": [
-                "The 85 % band held the actual result in only 69 % of 52 back-tests: the "
-                "bands were too narrow."
+                "Wins: the 85 % band held the actual result in only 69 % of 52 back-tests: "
+                "the bands were too narrow"
             ],
+            "revenue": {
+                "name": "revenue",
+                "count": 52,
+                "coverage": {"50": 0.5, "85": 0.875, "95": 0.95},
+                "typical_error": 12000.0,
+                "verdicts": [],
+            },
+            "needed": {
+                "name": "needed",
+                "n": 10,
+                "count": 40,
+                "coverage": {"50": 0.45, "85": 0.8, "95": 0.9},
+                "typical_error": 36.0,
+                "verdicts": [],
+            },
             "points": [
                 {
                     "date": "2026-01-05",

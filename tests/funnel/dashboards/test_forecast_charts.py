@@ -64,30 +64,49 @@ def test_fan_chart_rows_and_bands():
 
 def test_coverage_chart_and_the_too_narrow_verdict():
     chart = coverage_chart(forecast_payload())
-    # 36 of 52 back-tests held the actual result in their 85 % band: 69.2 %.
+    # 36 of 52 back-tests held the actual wins in their 85 % band: 69.2 %; the revenue's
+    # 85 % band held in 87.5 %, the date of 10 more wins' in 80 % (of 40).
     assert chart.rows == [
-        ["50 %", 50, 50.0, 52, None, 0],
-        ["85 %", 85, 69.2, 52, None, 0],
-        ["95 %", 95, 90.0, 52, None, 0],
+        ["50 %", 50, 50.0, 50.0, 45.0, 52, None, 0],
+        ["85 %", 85, 69.2, 87.5, 80.0, 52, None, 0],
+        ["95 %", 95, 90.0, 95.0, 90.0, 52, None, 0],
     ]
-    held = chart.figures[0].spec["data"][1]
-    assert held["text"] == ["50%", "69%", "90%"]
-    assert "too narrow" in chart.note
+    bars = chart.figures[0].spec["data"]
+    assert [b["name"] for b in bars] == [
+        "Promised (nominal)",
+        "Wins",
+        "Revenue",
+        "When N more wins",
+    ]
+    assert bars[1]["text"] == ["50%", "69%", "90%"]
+    assert chart.note.startswith("Wins: the 85 % band held") and chart.note.endswith("narrow.")
     summary = track_summary(forecast_payload())
-    assert summary["count"] == 52 and summary["narrow"]
-    assert [(r["band"], r["held"], r["short"]) for r in summary["rows"]] == [
-        ("50", 50, False),
-        ("85", 69, True),
-        ("95", 90, False),
+    assert summary["count"] == 52 and summary["narrow"] and summary["names"] == ["Wins"]
+    assert [
+        (r["band"], r["cells"][0]["held"], r["cells"][0]["short"]) for r in summary["rows"]
+    ] == [("50", 50, False), ("85", 69, True), ("95", 90, False)]
+    assert summary["typical_error"] == "1.8 wins"
+    assert summary["verdicts"] == [
+        "The 85 % band held the actual result in only 69 % of 52 back-tests: the bands were "
+        "too narrow."
     ]
+    both = track_summary(forecast_payload(), ("wins", "revenue"), "EUR")
+    assert both["names"] == ["Wins", "Revenue"]
+    assert [c["held"] for c in both["rows"][1]["cells"]] == [69, 88]
+    assert both["typical_error"] == "wins 1.8 wins; revenue €12,000"
+    when = track_summary(forecast_payload(), ("needed",))
+    # 36 elapsed hours of typical error: 1.5 days; the 85 % band held in 80 % of 40.
+    assert when["count"] == 40 and when["typical_error"] == "1.5 days"
+    assert not when["narrow"]
 
 
-def test_stored_forecasts_are_a_third_bar_once_scored():
+def test_stored_forecasts_are_a_bar_of_their_own_once_scored():
     result = forecast_payload()
     result["track_record"]["stored"] = {"count": 8, "coverage": {"50": 0.5, "85": 0.875, "95": 1}}
     chart = coverage_chart(result)
-    assert chart.rows[1][4:] == [87.5, 8]
-    assert chart.figures[0].spec["data"][2]["text"] == ["50%", "88%", "100%"]
+    assert chart.rows[1][6:] == [87.5, 8]
+    stored = chart.figures[0].spec["data"][-1]
+    assert stored["name"] == "Stored in production" and stored["text"] == ["50%", "88%", "100%"]
 
 
 def test_wins_and_revenue_by_the_date():

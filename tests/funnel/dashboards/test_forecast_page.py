@@ -103,7 +103,7 @@ def test_without_target_or_back_tests_the_page_says_so(client, ns):
     html = _page(client, ns, ns.manager).content.decode()
     assert "This stream has no target for the period" in html
     assert "No back-test yet" in html
-    assert "Read these forecasts as untested" in html
+    assert "Read it as untested" in html
 
 
 def test_a_view_never_computed_is_computed_by_the_real_job(client, ns):
