@@ -9,6 +9,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# Pango (LGPL) and a font for WeasyPrint, which makes the dashboards' PDFs (docs/pdf.md).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 # Runtime dependencies only, read from [project].dependencies: exactly what `pip install .`
 # would pull in, minus the dev extras (pytest, Playwright, ruff), which production never runs
 # and which would add a browser toolchain to the image. They get their own layer, keyed on
