@@ -130,7 +130,13 @@ def track_summary(
         "typical_error": "; ".join(
             f"{name.lower()} {text}" if len(errors) > 1 else text for name, text in errors
         ),
-        "verdicts": _sentences([v for _, r in records for v in r.get("verdicts") or []]),
+        "verdicts": _sentences(
+            [
+                f"{FIGURES[f]}: {v}" if len(records) > 1 else v
+                for f, r in records
+                for v in r.get("verdicts") or []
+            ]
+        ),
         "narrow": any(c["short"] for row in rows for c in row["cells"]),
     }
 

@@ -94,6 +94,7 @@ def test_coverage_chart_and_the_too_narrow_verdict():
     assert both["names"] == ["Wins", "Revenue"]
     assert [c["held"] for c in both["rows"][1]["cells"]] == [69, 88]
     assert both["typical_error"] == "wins 1.8 wins; revenue €12,000"
+    assert both["verdicts"][0].startswith("Wins: the 85 % band held")
     when = track_summary(forecast_payload(), ("needed",))
     # 36 elapsed hours of typical error: 1.5 days; the 85 % band held in 80 % of 40.
     assert when["count"] == 40 and when["typical_error"] == "1.5 days"
