@@ -42,7 +42,7 @@ from streams.models import (
     ValueStream,
     WorkingCalendar,
 )
-from vsm_project.demo import demo_seed
+from tests.demo_snapshot import demo_restored
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.django_db]
 
@@ -97,7 +97,7 @@ def demo_data(db, settings, tmp_path):
         "DEFAULT_THROTTLE_CLASSES": [],
     }
     cache.clear()
-    demo_seed(deals=30, seed=11)
+    demo_restored(deals=30, seed=11)  # seeded once per process (tests/demo_snapshot.py)
     seed_calendar(Team.objects.get())
     return {
         name: list(model.objects.values_list("pk", flat=True)) for name, model in MODELS.items()

@@ -22,8 +22,9 @@ from typing import NoReturn
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.demo_snapshot import demo_restored
 from tests.services import missing_service
-from vsm_project.demo import SeedResult, demo_seed
+from vsm_project.demo import SeedResult
 
 # Playwright's sync API runs an event loop in the main thread, and Django refuses ORM calls
 # from a thread with a running loop. The test code (seeding, lookups) touches the database
@@ -111,8 +112,9 @@ def phone_page(browser: Browser, live_server) -> Iterator[Page]:
 
 @pytest.fixture
 def demo(transactional_db: None) -> SeedResult:
-    """The demo team "Acme Sales" with its users (password ``DEMO_PASSWORD``) and 40 deals."""
-    return demo_seed(deals=40, seed=7)
+    """The demo team "Acme Sales" with its users (password ``DEMO_PASSWORD``) and 40 deals
+    (seeded once per process, then restored: ``tests/demo_snapshot.py``)."""
+    return demo_restored(deals=40, seed=7)
 
 
 def submit_login_form(page: Page, username: str, password: str) -> None:

@@ -18,7 +18,8 @@ from funnel.metrics.snapshots import PREPARE_JOB, metrics_stored
 from funnel.models import Deal
 from funnel.tasks import prepare_metric_sets
 from streams.models import Job, ValueStream
-from vsm_project.demo import DEMO_PASSWORD, demo_seed
+from tests.demo_snapshot import demo_restored
+from vsm_project.demo import DEMO_PASSWORD
 
 from .conftest import fits_width, login, save_screenshot
 
@@ -44,7 +45,7 @@ def empty_cache():
 def demo(transactional_db: None):
     """The demo team with enough deals (300, a year of history) that every chart of every
     dashboard has something to draw in the last 90 days."""
-    return demo_seed(deals=300, seed=7)
+    return demo_restored(deals=300, seed=7)
 
 
 def board_url(demo, board: str, query: str = "") -> str:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from vsm_project.demo import DEMO_PASSWORD, SeedResult, demo_seed
+from tests.demo_snapshot import demo_restored
+from vsm_project.demo import DEMO_PASSWORD, SeedResult
 
 from .conftest import login, save_screenshot
 
@@ -69,7 +70,7 @@ def _overlap(a: dict, b: dict) -> bool:
 @pytest.fixture
 def demo_500(transactional_db: None) -> SeedResult:
     """The default demo (500 deals): enough won deals in both periods for the velocity levers."""
-    return demo_seed()
+    return demo_restored()
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)

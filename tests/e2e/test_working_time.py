@@ -10,7 +10,8 @@ import pytest
 from django.core.cache import cache
 from playwright.sync_api import Page, expect
 
-from vsm_project.demo import DEMO_PASSWORD, demo_seed
+from tests.demo_snapshot import demo_restored
+from vsm_project.demo import DEMO_PASSWORD
 
 from .conftest import login
 from .test_dashboards import board_url, wait_for_charts
@@ -27,7 +28,7 @@ def empty_cache():
 
 @pytest.fixture
 def demo(transactional_db: None):
-    return demo_seed(deals=300, seed=7)
+    return demo_restored(deals=300, seed=7)
 
 
 def tile(page: Page, key: str) -> str:
