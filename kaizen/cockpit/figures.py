@@ -24,19 +24,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.core.cache import cache
+from django.db.models import Count, Max
 from django.urls import reverse
 
 from funnel.dashboards.charts import Tile
 from funnel.dashboards.charts.flow import flow_tiles
 from funnel.dashboards.charts.funnel import funnel_tiles
-from funnel.dashboards.content import previous_label, stream_info
+from funnel.dashboards.content import (
+    CACHE_SECONDS,
+    previous_label,
+    snapshot_stamp,
+    stream_info,
+)
 from funnel.dashboards.params import DashboardFilters, dashboard_filters
+from funnel.forecasts.models import ForecastSnapshot
+from funnel.forecasts.view import DEFAULT_KEY
 from funnel.metrics.results import MetricsResult, StepMetrics
 from funnel.metrics.series import ChartSeries
 from funnel.metrics.snapshots import metrics_read, metrics_sets_job, metrics_stored
 from kaizen.cockpit.changes import Change, change_from_tile, change_of
 from kaizen.cockpit.forecast import ForecastFigure, forecast_figure
-from kaizen.cockpit.past import Pipeline, pipeline_at, pipeline_now
+from kaizen.cockpit.past import pipelines
 from kaizen.models import KaizenCycle, Phase
 from streams.drawing.formatting import format_hours
 from streams.models import ValueStream
@@ -157,8 +166,7 @@ def _worst_step(
 def _pipeline_headline(
     stream: ValueStream, result: MetricsResult, previous: MetricsResult, before: str, smap
 ) -> Headline:
-    now: Pipeline = pipeline_now(result)
-    then: Pipeline = pipeline_at(previous, at=result.window_start)
+    now, then = pipelines(result, at=result.window_start)
     change = change_of(
         now.deals,
         then.deals,
@@ -185,13 +193,48 @@ def _pipeline_headline(
     )
 
 
+def _marker(stream: ValueStream) -> tuple:
+    """What else the cockpit of ``stream`` shows changes with: its kaizen cycles and its
+    default forecast (two queries)."""
+    cycles = KaizenCycle.objects.filter(stream=stream).aggregate(
+        n=Count("pk"), at=Max("updated_at")
+    )
+    forecast = (
+        ForecastSnapshot.objects.filter(stream=stream, view_key=DEFAULT_KEY)
+        .values_list("computed_at", flat=True)
+        .first()
+    )
+    return cycles["n"], cycles["at"], forecast
+
+
 def stream_cockpit(
     stream: ValueStream, *, now: datetime, user: object = None, compute: bool = False
 ) -> StreamCockpit:
     """The cockpit of ``stream`` over its default dashboard view. Without ``compute`` (page
     views) only stored snapshots are read: a view not stored yet starts the dashboards'
-    background job (``user`` owns it) and the cockpit links to its progress. With
-    ``compute`` (the digest, in the background) a missing view is computed."""
+    background job (``user`` owns it) and the cockpit links to its progress; the figures are
+    kept in the cache by the state of the snapshots they come from (the dashboards' ``Stamp``),
+    of the stream's kaizen cycles and of its forecast, so a page view that finds them reads
+    four small rows. With ``compute`` (the digest, in the background) a missing view is
+    computed."""
+    if compute:
+        return _stream_cockpit(stream, now=now, user=user, compute=True)
+    filters = default_filters(stream, now=now)
+    stamp = snapshot_stamp([filters.query, filters.previous])
+    if stamp is None:
+        return _stream_cockpit(stream, now=now, user=user, compute=False)
+    key = stamp.key("cockpit", stream.pk, stream.version, stream.slug, _marker(stream))
+    cockpit = cache.get(key)
+    if cockpit is None:
+        cockpit = _stream_cockpit(stream, now=now, user=user, compute=False)
+        if not cockpit.preparing_url:
+            cache.set(key, cockpit, CACHE_SECONDS)
+    return cockpit
+
+
+def _stream_cockpit(
+    stream: ValueStream, *, now: datetime, user: object, compute: bool
+) -> StreamCockpit:
     cockpit = StreamCockpit(
         stream=stream, dashboard_url=reverse("dashboards:board", args=[stream.slug, "funnel"])
     )

@@ -4,6 +4,7 @@ dashboards they link to (docs/cockpit.md)."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from django.test import Client
@@ -11,7 +12,7 @@ from django.urls import reverse
 
 from kaizen.cockpit.changes import Change, change_of
 from kaizen.cockpit.figures import stream_cockpit
-from kaizen.cockpit.past import pipeline_at
+from kaizen.cockpit.past import pipelines
 from kaizen.services import cycle_plan
 from tests.kaizen.cockpit.conftest import NOW
 
@@ -94,15 +95,15 @@ def test_it_says_the_forecast_is_not_computed_yet(hand):
     assert forecast.url
 
 
-def test_pipeline_at_counts_deals_entered_before_and_not_closed_before(hand):
+def test_the_pipeline_at_an_instant_counts_deals_entered_before_and_not_closed_before(hand):
     from funnel.metrics.snapshots import metrics_read
     from kaizen.cockpit.figures import default_filters
 
-    previous = metrics_read(default_filters(hand.stream, now=NOW).previous, now=NOW)
+    result = metrics_read(default_filters(hand.stream, now=NOW).query, now=NOW)
     # At 01-16 00:00: A (open until 01-20) and B (lost at 01-16, not before it): 2, 15,000.
-    from datetime import UTC, datetime
-
-    then = pipeline_at(previous, at=datetime(2025, 1, 16, tzinfo=UTC))
+    now, then = pipelines(result, at=datetime(2025, 1, 16, tzinfo=UTC))
+    assert (now.deals, now.amount) == (2, 20000.0)
+    assert now.deals == result.summary.open_deals  # the engine's count
     assert (then.deals, then.amount) == (2, 15000.0)
 
 

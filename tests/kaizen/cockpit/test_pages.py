@@ -3,7 +3,10 @@ empty states (docs/cockpit.md "Who sees what")."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 from django.test import Client
 from django.urls import reverse
 
@@ -98,3 +101,25 @@ def test_a_future_state_stream_is_left_out(hand):
     )
     html = page(hand.leader).content.decode()
     assert f'data-cockpit-stream="{future.slug}"' not in html
+
+
+def test_the_kept_figures_follow_a_new_kaizen_cycle_and_new_events(hand):
+    from funnel.models import MetricsState
+    from kaizen.services import cycle_plan
+    from tests.kaizen.cockpit.conftest import NOW
+
+    assert "No kaizen cycle is improving this step yet" in page(hand.leader).content.decode()
+    cycle_plan(
+        user=hand.manager,
+        stream=hand.stream,
+        title="Shorter proposals",
+        metric="time_in_step",
+        step=hand.propose,
+        now=NOW,
+    )
+    html = page(hand.leader).content.decode()
+    assert "Shorter proposals" in html
+    later = NOW + timedelta(minutes=2)
+    MetricsState.objects.update_or_create(stream=hand.stream, defaults={"changed_at": later})
+    with time_machine.travel(later + timedelta(minutes=1), tick=False):
+        assert "new events are being counted" in page(hand.leader).content.decode()
