@@ -11,6 +11,7 @@ urlpatterns = [
     path("streams/<slug:slug>/quality/pdf/", pdf_views.quality_pdf, name="quality_pdf"),
     path("streams/<slug:slug>/leads/pdf/", pdf_views.leads_pdf, name="leads_pdf"),
     path("streams/<slug:slug>/discovery/pdf/", pdf_views.discovery_pdf, name="discovery_pdf"),
+    path("streams/<slug:slug>/forecast/pdf/", pdf_views.forecast_pdf, name="forecast_pdf"),
     path("streams/<slug:slug>/<slug:board>/pdf/", pdf_views.board_pdf, name="board_pdf"),
     path("teams/<slug:slug>/pdf/", pdf_views.team_pdf, name="team_pdf"),
 ]

@@ -20,13 +20,15 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
-from funnel.dashboards import discovery, leads, quality, views
+from funnel.dashboards import discovery, forecast, leads, quality, views
 from funnel.dashboards import snapshot_pages as pages
 from funnel.dashboards.charts.discovery import discovery_charts, discovery_tiles
+from funnel.dashboards.charts.forecast import day_words, forecast_tiles, track_summary
 from funnel.dashboards.content import BOARDS, TITLES, board_queries, team_board, team_reps
 from funnel.dashboards.pdf import PdfDocument, PdfTable, chart_table, not_ready, pdf_response
 from funnel.discovery.drawing import graph_svg
 from funnel.discovery.snapshots import discovery_view_read
+from funnel.forecasts.snapshots import read_forecast
 from funnel.leads.models import Waterfall
 from funnel.leads.snapshots import leads_view_read
 from funnel.metrics.query import AMOUNT_BANDS
@@ -371,5 +373,50 @@ def discovery_pdf(request: HttpRequest, slug: str) -> HttpResponse:
         snapshot=snapshot,
         tiles=discovery_tiles(result),
         tables=tables,
+    )
+    return pdf_response(request, document)
+
+
+@require_GET
+def forecast_pdf(request: HttpRequest, slug: str) -> HttpResponse:
+    """The Forecast dashboard as one PDF: each forecast with its back-tests' track record in
+    words (how many, the typical error, whether the bands held)."""
+    stream, _, rep_id = pages.page_stream(request, slug)
+    form, params, errors = forecast._form(request)
+    if errors:
+        return views._errors_response(errors)
+    back = reverse("dashboards:forecast", args=[stream.slug]) + _q(params)
+    (snapshot, job), refused = _read(read_forecast, request, stream, params)
+    if refused is not None:
+        return refused
+    waiting = _snapshot_or_page(request, stream, snapshot, job, title="Forecast", back=back)
+    if waiting is not None:
+        return waiting
+    result = forecast.forecast_for(snapshot.result, rep_id=rep_id)
+    notes = []
+    for chart_key, figures in forecast.FORECASTS.items():
+        summary = track_summary(result, figures, stream.currency)
+        label = {"by_date": "Wins and revenue by the date", "when": "When N more wins"}.get(
+            chart_key, "Target attainment"
+        )
+        if summary is None:
+            notes.append(f"{label}: no back-test yet.")
+            continue
+        error = f"; typical error {summary['typical_error']}" if summary["typical_error"] else ""
+        notes.append(
+            f"{label}: {summary['count']} back-tests{error}. {summary['verdicts']}".strip()
+        )
+    by = (result.get("wins_by") or {}).get("by")
+    document = _snapshot_document(
+        stream,
+        title="Forecast",
+        lede=forecast.TITLE["lede"],
+        form=form,
+        params=params,
+        window=f"Wins and revenue by {day_words(by)}" if by else "",
+        snapshot=snapshot,
+        tiles=forecast_tiles(result, stream.currency),
+        tables=[chart_table(c) for c in forecast._charts(stream, result)],
+        notes=notes,
     )
     return pdf_response(request, document)
