@@ -106,8 +106,9 @@ class ForecastTargetSerializer(serializers.Serializer):
     period_end = serializers.DateField()
     target = _Int()
     won_so_far = _Int()
-    expected = serializers.FloatField(help_text="Expected wins in the period by its end.")
-    probability = serializers.FloatField(help_text="The chance of reaching the target.")
+    expected = _float("Expected wins in the period by its end (so far and to come).")
+    median = _float()
+    probability = _float("The chance of reaching the target.")
     bands = BandsSerializer()
 
 

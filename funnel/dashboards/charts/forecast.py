@@ -616,7 +616,9 @@ def target_chart(result: dict) -> Chart:
     figure = _plot(
         data,
         label=f"{won} won so far, {expected:g} expected by {day_words(row[1])}, against a "
-        f"target of {goal}: a {row[5]:.0f}% chance of reaching it",
+        f"target of {goal}: "
+        + ("an unknown chance" if row[5] is None else f"a {row[5]:.0f}% chance")
+        + " of reaching it",
         height=180,
         top=30,
         barmode="overlay",
@@ -679,13 +681,15 @@ def forecast_tiles(result: dict, currency: str) -> list[Tile]:
     ]
     target = result.get("target")
     if target:
+        chance, expected = target.get("probability"), target.get("expected")
         tiles.append(
             Tile(
                 key="target",
                 label="Chance of reaching target",
-                value=f"{100 * target['probability']:.0f}%",
+                value="—" if chance is None else f"{100 * chance:.0f}%",
                 detail=f"target {target['target']:,} by {day_words(target['period_end'])}; "
-                f"{target['won_so_far']:,} won, {target['expected']:,.1f} expected",
+                f"{target['won_so_far']:,} won"
+                + ("" if expected is None else f", {expected:,.1f} expected"),
             )
         )
     needed = result.get("wins_needed") or {}
