@@ -280,10 +280,16 @@ def main() -> int:
                 # The machine's load average (1 minute) before and after: the figures of a
                 # shared machine are comparable only with it.
                 runs[kind]["load"] = (load, os.getloadavg()[0])
+                print(
+                    f"  {runs[kind]['seconds']:.1f} s, peak {runs[kind]['peak_mib']:,.0f} MiB, "
+                    f"load {load:.1f} → {runs[kind]['load'][1]:.1f}",
+                    flush=True,
+                )
             print("Reading the rows only (no database), each file in turn …", flush=True)
             load = os.getloadavg()[0]
             floor = _run("parse", tmp)
             floor_load = (load, os.getloadavg()[0])
+            print(f"  {json.dumps(floor)}", flush=True)
         finally:
             _run("cleanup", tmp)
     print()
