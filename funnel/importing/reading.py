@@ -247,7 +247,8 @@ def read_table(data: bytes | BinaryIO, *, max_bytes: int | None = None) -> Table
         head = data.read(_SNIFF)
         if size > len(head) and xes.looks_like_xes(head):
             return _xes_table(data, limit, head)
-        data = head + data.read()
+        data.seek(0)
+        data = data.read()  # once: ``head + data.read()`` would hold the file twice a moment
     if data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise ImportRejected(
             "This is an Excel workbook, not a CSV file. Save it as CSV UTF-8 and upload that."
