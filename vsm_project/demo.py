@@ -62,6 +62,7 @@ from vsm_project.demo_criteria import (
     demo_win_calls,
 )
 from vsm_project.demo_five_s import demo_five_s_add
+from vsm_project.demo_forecasts import demo_forecasts_add
 from vsm_project.demo_leads import (
     DECISION_COLUMNS,
     LEADS_PER_DEAL,
@@ -522,6 +523,9 @@ def demo_seed(
     event_log_analyze()
     # The rows above bypass the services (COPY), so no recompute was scheduled: do it now.
     metrics_recompute_stream(stream_id=current.pk, now=timezone.now())
+    if progress:
+        progress(total, total, "Storing a year of weekly forecasts")
+    demo_forecasts_add(team_slug=DEMO_TEAM_SLUG, anchor=anchor, seed=seed)
     counts = _status_counts(current)
     return SeedResult(
         deals=deals,

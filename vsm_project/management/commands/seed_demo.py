@@ -17,6 +17,7 @@ from vsm_project.demo import (
 )
 from vsm_project.demo_assets import demo_assets_add
 from vsm_project.demo_five_s import demo_five_s_add
+from vsm_project.demo_forecasts import demo_forecasts_add
 from vsm_project.tasks import seed_demo_task
 
 
@@ -96,6 +97,8 @@ class Command(BaseCommand):
                     self.stdout.write("Added the asset library's demo assets.")
                 if demo_five_s_add(team_slug=DEMO_TEAM_SLUG, anchor=anchor_at, seed=seed):
                     self.stdout.write("Added the 5S audits and the steps' checklists.")
+                if demo_forecasts_add(team_slug=DEMO_TEAM_SLUG, anchor=anchor_at, seed=seed):
+                    self.stdout.write("Added a year of weekly stored forecasts.")
                 self.stdout.write(
                     f"The demo team ({DEMO_TEAM_SLUG}) is already there: nothing changed. "
                     "`make demo-reset` replaces it."
