@@ -15,7 +15,7 @@ two instants less than a millisecond apart count as one.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from funnel.forecasts.model import (
     OpenDeals,
     TimeAxis,
     _calendars,
+    arrival_hours,
 )
 from funnel.metrics import sql
 from funnel.metrics.engine import stream_basis
@@ -183,10 +184,10 @@ class EventLog:
         durations = tuple(sorted_times[bounds[i] : bounds[i + 1]] for i in range(n))
         entering = self.first & (self.entered >= s) & (self.entered < t)
         entries = np.bincount(self.step[entering], minlength=n).astype(np.int64)
-        if self.clock is not None:
-            window_hours = self.clock.working_seconds(start, moment) / 3600
-        else:
-            window_hours = (moment - start).total_seconds() / 3600
+        # (In whole milliseconds: a float's 08:59:59.99999 would lose a working second.)
+        before = self.entered[self.entered < t]
+        first = datetime.fromtimestamp(int(before.min()) / 1000, UTC) if len(before) else None
+        window_hours = arrival_hours(self.clock, start, moment, first)
         won = (
             (self.deal_status == _WON)
             & (self.deal_closed >= s)

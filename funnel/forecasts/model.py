@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+from django.db.models import Min
 
 from funnel.metrics import sql
 from funnel.metrics.engine import stream_basis
@@ -219,6 +220,21 @@ def _calendars(stream: ValueStream) -> tuple[object | None, dict[int, object]]:
     return default, {pk: lanes.get(lane_id, default) for pk, lane_id in steps}
 
 
+def arrival_hours(
+    clock: WorkingClock | None, start: datetime, end: datetime, first: datetime | None
+) -> float:
+    """The hours of the basis over which new deals are counted: ``[start, end)``, begun at
+    the log's first visit ``first`` when that is later (none: no visit, no hours)."""
+    if first is None:
+        return 0.0
+    start = max(start, first)
+    if start >= end:
+        return 0.0
+    if clock is not None:
+        return clock.working_seconds(start, end) / 3600
+    return (end - start).total_seconds() / 3600
+
+
 def measure(
     stream: ValueStream,
     *,
@@ -305,10 +321,13 @@ def measure(
     ):
         entries[index[step_id]] += count
     clock = clock_for(default_calendar) if basis == WORKING else None
-    if clock is not None:
-        window_hours = clock.working_seconds(start, end) / 3600
-    else:
-        window_hours = (end - start).total_seconds() / 3600
+    # No deal can arrive before the log begins: the rate's window starts at the stream's first
+    # visit when that is later (a young log, or a back-test date early in it), else a window
+    # of 180 days over 60 days of log would read a third of the true rate.
+    first = Visit.objects.filter(deal__stream=stream, entered_at__lt=end).aggregate(
+        first=Min("entered_at")
+    )["first"]
+    window_hours = arrival_hours(clock, start, end, first)
     won_amounts = np.array(
         [
             float(a)

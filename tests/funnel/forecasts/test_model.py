@@ -86,6 +86,16 @@ def test_it_measures_the_arrivals_and_the_won_amounts(log):
     assert model.won_amounts.tolist() == [30000.0]
 
 
+def test_the_arrival_rate_counts_only_the_hours_since_the_log_began(log):
+    # Window 24 Feb → 10 Mar (336 h), but the log's first visit is E's on 1 Mar 00:00: A, B,
+    # C and E arrived in the 216 h since then, so the rate is 4 / 216, not 4 / 336.
+    from datetime import UTC, datetime
+
+    model, _, _ = measure(log.stream, now=NOW, start=datetime(2025, 2, 24, tzinfo=UTC), end=W_END)
+    assert model.entries.tolist() == [4, 0, 0, 0]
+    assert model.arrivals_per_hour == pytest.approx(4 / 216)
+
+
 def test_it_reads_the_open_deals_with_their_age_at_their_step(log):
     _, open_deals, _ = measure(log.stream, now=NOW, start=W_START, end=W_END)
     assert open_deals.deal_ids.tolist() == [log.c.pk, log.d.pk, log.e.pk]
