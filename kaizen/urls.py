@@ -22,9 +22,7 @@ urlpatterns = [
     path("<int:pk>/comment/", comments.cycle_comment, name="comment"),
     # The weekly digest of the cockpit (kaizen/cockpit, docs/cockpit.md).
     path("digest/", cockpit.digest_setting, name="digest_setting"),
-    path(
-        "digest/unsubscribe/<str:token>/", cockpit.digest_unsubscribe, name="digest_unsubscribe"
-    ),
+    path("digest/unsubscribe/<str:token>/", cockpit.digest_unsubscribe, name="digest_unsubscribe"),
     # The 5S audit of a stream (kaizen/fives, docs/five-s.md).
     path("5s/<slug:slug>/", five_s.five_s_page, name="five_s"),
     path("5s/<slug:slug>/audits/new/", five_s.audit_new, name="five_s_audit_new"),

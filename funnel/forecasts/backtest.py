@@ -142,8 +142,7 @@ def verdicts(coverage: dict[float, float], count: int) -> list[str]:
 def _record(name: str, inside: list[Callable[[float], bool]], errors: list[float]) -> FigureRecord:
     count = len(inside)
     coverage = {
-        level: (sum(f(level) for f in inside) / count if count else float("nan"))
-        for level in BANDS
+        level: (sum(f(level) for f in inside) / count if count else float("nan")) for level in BANDS
     }
     return FigureRecord(
         name=name,
