@@ -18,6 +18,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ARGS = {"deals": 5, "seed": 3}
 
 
+#: The stream's figures, recomputed as of now by the restore as the seed does as it ends:
+#: their content depends on the moment, so they are compared by their number of rows.
+RECOMPUTED = {
+    "funnel_metricssnapshot",
+    "funnel_metricsstate",
+    "funnel_stagesnapshot",
+    "funnel_stepsnapshot",
+}
+
+
 def _fingerprint() -> dict[str, str]:
     """Each table's rows, as one hash of their text in order."""
     if connection.vendor != "postgresql":
@@ -26,9 +36,10 @@ def _fingerprint() -> dict[str, str]:
     out = {}
     with connection.cursor() as cursor:
         for table in demo_snapshot._tables():
+            row = "''" if table in RECOMPUTED else "t"
             cursor.execute(
-                f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), ''))"
-                f" FROM {quote(table)} t"
+                f"SELECT count(*), md5(coalesce(string_agg({row}::text, '|' ORDER BY "
+                f"{row}::text), '')) FROM {quote(table)} t"
             )
             out[table] = cursor.fetchone()
     return out
