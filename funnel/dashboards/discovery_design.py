@@ -141,16 +141,9 @@ def discovery_design(request: HttpRequest, slug: str) -> HttpResponse:
     stream, role, rep_id = pages.page_stream(request, slug)
     form, params, errors = _leads_view(request, stream, rep_id)
     query = urlencode(params)
-    context = {
-        "stream": stream,
-        "title": TITLE,
-        "tabs": pages.board_tabs(stream, role),
-        "tab_query": "",
-        "form": form,
-        "errors": errors,
-        "share_url": pages.share_url(request, query),
-        "query": query,
-    }
+    context = pages.page_context(
+        request, stream, role, title=TITLE, form=form, errors=errors, query=query
+    )
     snapshot, job = pages.read_or_default(discovery_view_read, request, stream, params, errors)
     pages.job_state(context, snapshot, job)
     if snapshot is not None:

@@ -126,17 +126,16 @@ def forecast_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     stream, role, rep_id = pages.page_stream(request, slug)
     form, params, errors = _form(request)
     query = urlencode(params)
-    context = {
-        "stream": stream,
-        "title": TITLE,
-        "tabs": pages.board_tabs(stream, role),
-        "tab_query": "",
-        "form": form,
-        "errors": errors,
-        "own_only": rep_id is not None,
-        "share_url": pages.share_url(request, query),
-        "query": query,
-    }
+    context = pages.page_context(
+        request,
+        stream,
+        role,
+        title=TITLE,
+        form=form,
+        errors=errors,
+        query=query,
+        own_only=rep_id is not None,
+    )
     snapshot, job = pages.read_or_default(read_forecast, request, stream, params, errors)
     pages.job_state(context, snapshot, job)
     if snapshot is not None:

@@ -268,23 +268,23 @@ def leads_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     form, params, errors = _leads_view(request, stream, rep_id)
     query = urlencode(params)
     has_waterfall = Waterfall.objects.filter(stream=stream).exists()
-    context = {
-        "stream": stream,
-        "title": {
+    context = pages.page_context(
+        request,
+        stream,
+        role,
+        title={
             "key": "leads",
             "title": "Leads",
             "lede": "How leads flow from first touch to a seller: the waterfall, how fast each "
             "hand-off answers, whether marketing produces what sales can pull, and what the "
             "hand-offs waste.",
         },
-        "tabs": pages.board_tabs(stream, role),
-        "tab_query": "",
-        "form": form,
-        "errors": errors,
-        "has_waterfall": has_waterfall,
-        "can_edit": role in (Role.MANAGER, "admin"),
-        "share_url": pages.share_url(request, query),
-    }
+        form=form,
+        errors=errors,
+        query=query,
+        has_waterfall=has_waterfall,
+        can_edit=role in (Role.MANAGER, "admin"),
+    )
     snapshot, job = _read(request, stream, params, errors) if has_waterfall else (None, None)
     pages.job_state(context, snapshot, job)
     if snapshot is not None:

@@ -237,12 +237,9 @@ def quality_pdf(request: HttpRequest, slug: str) -> HttpResponse:
             status=404,
             back=back,
         )
-    (snapshot, job), refused = _read(lab_view_read, request, stream, params)
-    if refused is not None:
-        return refused
-    waiting = _snapshot_or_page(request, stream, snapshot, job, title="Quality", back=back)
-    if waiting is not None:
-        return waiting
+    snapshot, answer = _stored(lab_view_read, request, stream, params, title="Quality", back=back)
+    if answer is not None:
+        return answer
     board = quality.quality_board(
         stream, lab_result_for(snapshot.result, rep_id=owner_id), owner_id=owner_id
     )
@@ -289,13 +286,15 @@ def _q(params: dict) -> str:
     return f"?{query}" if query else ""
 
 
-def _read(read, request, stream, params):
-    """The stored snapshot of the view and the job computing it, or the 400 naming a
-    parameter the snapshot's engine refuses."""
+def _stored(read, request, stream, params, *, title: str, back: str):
+    """``(snapshot, None)``: the stored snapshot of the view; or ``(None, answer)``: the 400
+    naming a parameter the snapshot's engine refuses, or the page saying the figures are
+    being computed or failed."""
     try:
-        return read(stream, params, user=request.user), None
+        snapshot, job = read(stream, params, user=request.user)
     except ValidationError as exc:
-        return (None, None), views._errors_response(pages.field_errors(exc))
+        return None, views._errors_response(pages.field_errors(exc))
+    return snapshot, _snapshot_or_page(request, stream, snapshot, job, title=title, back=back)
 
 
 @require_GET
@@ -316,12 +315,9 @@ def leads_pdf(request: HttpRequest, slug: str) -> HttpResponse:
             status=404,
             back=back,
         )
-    (snapshot, job), refused = _read(leads_view_read, request, stream, params)
-    if refused is not None:
-        return refused
-    waiting = _snapshot_or_page(request, stream, snapshot, job, title="Leads", back=back)
-    if waiting is not None:
-        return waiting
+    snapshot, answer = _stored(leads_view_read, request, stream, params, title="Leads", back=back)
+    if answer is not None:
+        return answer
     board = leads.leads_board(
         leads.leads_result_for(snapshot.result, rep_id=rep_id), own_only=rep_id is not None
     )
@@ -350,12 +346,11 @@ def discovery_pdf(request: HttpRequest, slug: str) -> HttpResponse:
     if errors:
         return views._errors_response(errors)
     back = reverse("dashboards:discovery", args=[stream.slug]) + _q(params)
-    (snapshot, job), refused = _read(discovery_view_read, request, stream, params)
-    if refused is not None:
-        return refused
-    waiting = _snapshot_or_page(request, stream, snapshot, job, title="Discovery", back=back)
-    if waiting is not None:
-        return waiting
+    snapshot, answer = _stored(
+        discovery_view_read, request, stream, params, title="Discovery", back=back
+    )
+    if answer is not None:
+        return answer
     result = snapshot.result
     tables = []
     for chart in discovery_charts(result, discovery._deal_url):
@@ -386,12 +381,9 @@ def forecast_pdf(request: HttpRequest, slug: str) -> HttpResponse:
     if errors:
         return views._errors_response(errors)
     back = reverse("dashboards:forecast", args=[stream.slug]) + _q(params)
-    (snapshot, job), refused = _read(read_forecast, request, stream, params)
-    if refused is not None:
-        return refused
-    waiting = _snapshot_or_page(request, stream, snapshot, job, title="Forecast", back=back)
-    if waiting is not None:
-        return waiting
+    snapshot, answer = _stored(read_forecast, request, stream, params, title="Forecast", back=back)
+    if answer is not None:
+        return answer
     result = forecast.forecast_for(snapshot.result, rep_id=rep_id)
     notes = []
     for chart_key, figures in forecast.FORECASTS.items():

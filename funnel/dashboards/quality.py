@@ -216,23 +216,23 @@ def quality_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     has_criteria = CriteriaSet.objects.filter(
         stream=stream, criteria__retired_at__isnull=True
     ).exists()
-    context = {
-        "stream": stream,
-        "title": {
+    context = pages.page_context(
+        request,
+        stream,
+        role,
+        title={
             "key": "quality",
             "title": "Quality",
             "lede": "Which qualification criteria really go with winning, tested on the "
             "closed deals with intervals and without hindsight.",
         },
-        "tabs": pages.board_tabs(stream, role),
-        "tab_query": "",
-        "form": form,
-        "errors": errors,
-        "has_criteria": has_criteria,
-        "can_kaizen": role in (Role.MANAGER, "admin"),
-        "lab_query": query,
-        "share_url": pages.share_url(request, query),
-    }
+        form=form,
+        errors=errors,
+        query=query,
+        has_criteria=has_criteria,
+        can_kaizen=role in (Role.MANAGER, "admin"),
+        lab_query=query,
+    )
     snapshot, job = _lab_read(request, stream, params, errors) if has_criteria else (None, None)
     pages.job_state(context, snapshot, job)
     if snapshot is not None:

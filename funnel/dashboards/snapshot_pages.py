@@ -75,6 +75,32 @@ def share_url(request: HttpRequest, query: str) -> str:
     return request.build_absolute_uri(request.path + (f"?{query}" if query else ""))
 
 
+def page_context(
+    request: HttpRequest,
+    stream: ValueStream,
+    role: str | None,
+    *,
+    title: dict,
+    form: forms.Form,
+    errors: dict,
+    query: str,
+    **extra: Any,
+) -> dict:
+    """What every snapshot dashboard's page starts from: the stream, its title, the tabs, the
+    view form and its errors, the link to this view, and the page's own ``extra``."""
+    return {
+        "stream": stream,
+        "title": title,
+        "tabs": board_tabs(stream, role),
+        "tab_query": "",
+        "form": form,
+        "errors": errors,
+        "share_url": share_url(request, query),
+        "query": query,
+        **extra,
+    }
+
+
 def job_state(context: dict, snapshot: object | None, job: Job | None) -> None:
     """Say in ``context`` whether the view's job failed (``failed``), its first result is
     being computed (``preparing``) or a newer one is (``stale``)."""

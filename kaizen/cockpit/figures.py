@@ -232,6 +232,31 @@ def stream_cockpit(
     return cockpit
 
 
+def _tile_headline(
+    key: str,
+    label: str,
+    tile: Tile,
+    explanation: str,
+    url: str,
+    link_text: str,
+    before: str,
+    *,
+    unit: str = "",
+) -> Headline:
+    """A headline that is a dashboard's own tile, with the change the dashboard shows."""
+    return Headline(
+        key=key,
+        label=label,
+        value=tile.value,
+        detail=tile.detail,
+        explanation=explanation,
+        url=url,
+        link_text=link_text,
+        change=change_from_tile(tile, before, unit),
+        low_sample=tile.low_sample,
+    )
+
+
 def _stream_cockpit(
     stream: ValueStream, *, now: datetime, user: object, compute: bool
 ) -> StreamCockpit:
@@ -261,43 +286,35 @@ def _stream_cockpit(
     funnel_url = reverse("dashboards:board", args=[stream.slug, "funnel"])
     cockpit.headlines = [
         _pipeline_headline(stream, result, previous, before, smap),
-        Headline(
-            key="win_rate",
-            label="Win rate",
-            value=win.value,
-            detail=win.detail,
-            explanation="Won ÷ (won + lost), over the deals closed in the period.",
-            url=funnel_url,
-            link_text="Funnel dashboard",
-            change=change_from_tile(win, before),
-            low_sample=win.low_sample,
+        _tile_headline(
+            "win_rate",
+            "Win rate",
+            win,
+            "Won ÷ (won + lost), over the deals closed in the period.",
+            funnel_url,
+            "Funnel dashboard",
+            before,
         ),
-        Headline(
-            key="velocity",
-            label="Pipeline velocity",
-            value=velocity.value,
-            detail=velocity.detail,
-            explanation=(
-                "The money the pipeline turns into wins per day: open deals × win rate × mean "
-                "won deal ÷ sales cycle."
-            ),
-            url=funnel_url,
-            link_text="Funnel dashboard",
-            change=change_from_tile(velocity, before),
-            low_sample=velocity.low_sample,
+        _tile_headline(
+            "velocity",
+            "Pipeline velocity",
+            velocity,
+            "The money the pipeline turns into wins per day: open deals × win rate × mean "
+            "won deal ÷ sales cycle.",
+            funnel_url,
+            "Funnel dashboard",
+            before,
         ),
-        Headline(
-            key="stalled",
-            label="Stalled deals",
-            value=stalled.value,
-            detail=stalled.detail,
-            explanation=(
-                "Open deals that have been at their step longer than 85 % of the visits the "
-                "step completed in the period."
-            ),
-            url=reverse("dashboards:board", args=[stream.slug, "flow"]),
-            link_text="Flow dashboard",
-            change=change_from_tile(stalled, before, "deals"),
+        _tile_headline(
+            "stalled",
+            "Stalled deals",
+            stalled,
+            "Open deals that have been at their step longer than 85 % of the visits the "
+            "step completed in the period.",
+            reverse("dashboards:board", args=[stream.slug, "flow"]),
+            "Flow dashboard",
+            before,
+            unit="deals",
         ),
     ]
     cockpit.empty = (
