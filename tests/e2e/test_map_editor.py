@@ -65,7 +65,7 @@ def step_names(page: Page) -> list[str]:
 
 def test_a_manager_maps_a_stream_from_nothing_then_designs_and_compares_its_future(page, team):
     login(page, "beta-manager", PASSWORD)
-    page.get_by_role("link", name="Map a value stream").click()
+    page.get_by_role("link", name="Map a value stream").first.click()
     page.get_by_label("Name").fill("Inbound")
     page.get_by_label("Target won deals per period").fill("10")
     page.get_by_label("Available selling hours per period").fill("400")
