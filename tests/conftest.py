@@ -148,30 +148,6 @@ def _no_commit_wait(sender: Any, connection: Any, **kwargs: Any) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _flush_by_delete() -> Iterator[None]:
-    """After each transactional test (the browser tests, the real-worker tests) pytest-django
-    empties every table (Django's ``flush``). On PostgreSQL that is one ``TRUNCATE`` of all
-    70 tables, which gives each table and index new files: 1 to 7 s a test on a loaded
-    machine. ``DELETE`` of the same tables in one transaction (the foreign keys are deferred
-    to its commit) leaves the same empty tables in well under a second. Sequences are left as
-    ``TRUNCATE`` left them; a flush that resets them or cascades is Django's own."""
-    from django.db.backends.postgresql.operations import DatabaseOperations
-
-    truncate = DatabaseOperations.sql_flush
-
-    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
-        if reset_sequences or allow_cascade or not tables:
-            return truncate(
-                self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
-            )
-        return [" ".join(f"DELETE FROM {self.quote_name(table)};" for table in tables)]
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(DatabaseOperations, "sql_flush", sql_flush)
-        yield
-
-
-@pytest.fixture(scope="session", autouse=True)
 def _media_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Files the tests store (the asset library's uploads and demo PDFs) go to a temporary
     MEDIA_ROOT, never to the project's media/ folder."""
