@@ -321,13 +321,13 @@ def deal_forecasts(
     is the last computed)."""
     if refresh:
         read_forecast(stream, {}, user=user, now=now)
-    result = (
+    # Only the payload's per-deal rows are read (a page view of the deals list asks this):
+    # the fan, the track record and the rest of the result stay in the database.
+    rows = (
         ForecastSnapshot.objects.filter(
             stream=stream, view_key=DEFAULT_KEY, computed_at__isnull=False
         )
-        .values_list("result", flat=True)
+        .values_list("result__deals", flat=True)
         .first()
     )
-    if not result:
-        return {}
-    return {row["deal"]: row for row in result.get("deals", [])}
+    return {row["deal"]: row for row in rows or []}
