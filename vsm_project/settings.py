@@ -272,9 +272,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "forecasts-record": {
         "task": "funnel.tasks.forecasts_record",
-        # Weekly: each stream's default forecast is stored, to be scored later (once a week:
-        # a second run in the same week adds nothing).
-        "schedule": crontab(day_of_week=1, hour=4, minute=37),
+        # Hourly: each stream's default forecast is stored once a week, to be scored later.
+        # A run in a week already recorded adds nothing (and computes nothing), so the
+        # first run after Redis or the workers come back makes up a missed Monday.
+        "schedule": crontab(minute=37),
     },
     "forecasts-score": {
         "task": "funnel.tasks.forecasts_score",

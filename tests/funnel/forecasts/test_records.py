@@ -154,10 +154,22 @@ def test_one_stream_failing_does_not_stop_the_others(stream):  # noqa: F811
     assert calls == [stream.stream.pk]
 
 
-def test_beat_records_on_mondays_and_scores_daily(settings):
+def test_a_week_whose_monday_run_was_missed_is_recorded_by_the_next_run(stream):  # noqa: F811
+    # The workers were down on Monday 30 June; the first run after, on Wednesday, records
+    # that week's forecast (its week is still the Monday), and a later run adds nothing.
+    with mock.patch.object(records, "RECORD_RUNS", 200):
+        assert forecasts_record_all(now=N + timedelta(days=2)) == 2
+        assert forecasts_record_all(now=N + timedelta(days=2, hours=1)) == 0
+    weeks = set(ForecastRecord.objects.values_list("week", flat=True))
+    assert weeks == {date(2025, 6, 30)}
+
+
+def test_beat_records_every_hour_and_scores_daily(settings):
     entries = {e["task"]: e["schedule"] for e in settings.CELERY_BEAT_SCHEDULE.values()}
     record = entries["funnel.tasks.forecasts_record"]
-    assert record.day_of_week == {1} and record.hour == {4}
+    # Every hour of every day: a week already recorded is skipped, a missed one made up.
+    assert record.day_of_week == set(range(7)) and record.hour == set(range(24))
+    assert record.minute == {37}
     assert entries["funnel.tasks.forecasts_score"].day_of_week == set(range(7))
     from vsm_project.celery import app
 
