@@ -38,6 +38,7 @@ from funnel.assets.models import (
     AssetVersion,
 )
 from funnel.assets.views import file_response
+from funnel.common.catalog_api import CatalogServices, CatalogViewSet, catalog_schema
 from funnel.eventlog.selectors import deals_visible_to
 from funnel.models import Deal
 from streams.api.common import (
@@ -306,9 +307,8 @@ class ReviewFilter(_ByAsset):
 
 # --- Viewsets -----------------------------------------------------------------------------
 
-_ASSET_ERRORS = object_errors("asset", "Managers curate; reps propose; leadership reads.")
-_asset_write = write_schema(AssetSerializer, _ASSET_ERRORS)
-_asset_action = post_actions(AssetSerializer, _ASSET_ERRORS)
+_ASSET_FORBIDDEN = "Managers curate; reps propose; leadership reads."
+_ASSET_ERRORS = object_errors("asset", _ASSET_FORBIDDEN)
 
 
 def _uploading(service: Callable[..., Model]) -> Callable[..., Model]:
@@ -321,8 +321,20 @@ def _uploading(service: Callable[..., Model]) -> Callable[..., Model]:
     return call
 
 
-@list_retrieve_schema("Assets of your teams' libraries", "One asset")
-class AssetViewSet(ListAnsweringViewSet):
+@catalog_schema(
+    noun="asset",
+    forbidden=_ASSET_FORBIDDEN,
+    list_summary="Assets of your teams' libraries",
+    retrieve_summary="One asset",
+    create={
+        "summary": "Add an asset with its first version (managers; a rep's is a proposal)",
+        "request": _both(AssetCreateSerializer),
+    },
+    partial_update={"summary": "Change an asset's details (managers)"},
+    retire={"summary": "Retire an asset (managers): off the steps, history kept"},
+    restore={"summary": "Restore a retired asset (managers)"},
+)
+class AssetViewSet(CatalogViewSet):
     queryset = Asset.objects.none()
     serializer_class = AssetSerializer
     filterset_class = AssetFilter
@@ -332,29 +344,19 @@ class AssetViewSet(ListAnsweringViewSet):
         "create": AssetCreateSerializer,
         "partial_update": AssetUpdateSerializer,
     }
+    services = CatalogServices(
+        "asset",
+        create=_uploading(services.asset_create),
+        update=services.asset_update,
+        retire=services.asset_retire,
+    )
 
     def get_queryset(self) -> QuerySet[Asset]:
         return selectors.assets_visible_to(self.request.user).prefetch_related("attachments")
 
-    @_asset_write(
-        "Add an asset with its first version (managers; a rep's is a proposal)",
-        _both(AssetCreateSerializer),
-        created=True,
-    )
-    def create(self, request: Request) -> Response:
-        return self._create(request, _uploading(services.asset_create))
-
-    @_asset_write("Change an asset's details (managers)", AssetUpdateSerializer)
-    def partial_update(self, request: Request, pk: str | None = None) -> Response:
-        return self._update(request, services.asset_update, "asset")
-
-    @_asset_action("Retire an asset (managers): off the steps, history kept", None)
-    def retire(self, request: Request, pk: str | None = None) -> Response:
-        return self._answer(services.asset_retire(user=request.user, asset=self.get_object()))
-
-    @_asset_action("Restore a retired asset (managers)", None)
+    @action(detail=True, methods=["post"])
     def restore(self, request: Request, pk: str | None = None) -> Response:
-        return self._answer(services.asset_restore(user=request.user, asset=self.get_object()))
+        return self._act(services.asset_restore)
 
 
 _VERSION_ERRORS = object_errors("version", "Managers add and decide versions; reps propose.")

@@ -40,7 +40,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from funnel.api.serializers import AwareDateTimeField
-from funnel.api.viewsets import ListAnsweringViewSet, object_errors, post_actions
+from funnel.api.viewsets import ListAnsweringViewSet, object_errors
+from funnel.common.catalog_api import ActiveFilter, CatalogServices, CatalogViewSet, catalog_schema
 from funnel.leads.models import (
     HANDOFF_TERMS,
     DecisionKind,
@@ -242,22 +243,27 @@ class ReasonUpdateSerializer(_InputSerializer):
 class ReasonFilter(filters.FilterSet):
     stream = IdFilter(field_name="stream_id", label="Stream id")
     kind = filters.ChoiceFilter(choices=ReasonKind.choices)
-    active = filters.BooleanFilter(
-        field_name="retired_at", lookup_expr="isnull", label="Only active (true) or retired"
-    )
+    active = ActiveFilter()
 
     class Meta:
         model = HandoffReason
         fields = ["stream", "kind", "active"]
 
 
-_REASON_ERRORS = object_errors("reason", _MANAGERS)
-_reason_write = write_schema(ReasonSerializer, _REASON_ERRORS)
-_reason_action = post_actions(ReasonSerializer, _REASON_ERRORS)
-
-
-@list_retrieve_schema("Reasons for turning leads down, of the streams you can see", "One reason")
-class HandoffReasonViewSet(ListAnsweringViewSet):
+@catalog_schema(
+    noun="reason",
+    forbidden=_MANAGERS,
+    list_summary="Reasons for turning leads down, of the streams you can see",
+    retrieve_summary="One reason",
+    create={"summary": "Add a reason to a list (managers)"},
+    partial_update={
+        "summary": "Rename or move a reason (managers)",
+        "description": "A new label for a reason that decisions gave retires it and answers "
+        "the new reason that takes its place (past decisions keep their words).",
+    },
+    retire={"summary": "Retire a reason (managers); the decisions that gave it keep it"},
+)
+class HandoffReasonViewSet(CatalogViewSet):
     """The reject, recycle and disqualify reasons of each stream."""
 
     queryset = HandoffReason.objects.none()
@@ -268,27 +274,13 @@ class HandoffReasonViewSet(ListAnsweringViewSet):
         "create": ReasonCreateSerializer,
         "partial_update": ReasonUpdateSerializer,
     }
+    services = CatalogServices(
+        "reason", create=reason_create, update=reason_update, retire=reason_retire
+    )
 
     def get_queryset(self) -> QuerySet[HandoffReason]:
         visible = streams_visible_to(self.request.user)
         return HandoffReason.objects.filter(stream__in=visible).order_by("kind", "position", "id")
-
-    @_reason_write("Add a reason to a list (managers)", ReasonCreateSerializer, created=True)
-    def create(self, request: Request) -> Response:
-        return self._create(request, reason_create)
-
-    @_reason_write(
-        "Rename or move a reason (managers)",
-        ReasonUpdateSerializer,
-        description="A new label for a reason that decisions gave retires it and answers the "
-        "new reason that takes its place (past decisions keep their words).",
-    )
-    def partial_update(self, request: Request, pk: str | None = None) -> Response:
-        return self._update(request, reason_update, "reason")
-
-    @_reason_action("Retire a reason (managers); the decisions that gave it keep it", None)
-    def retire(self, request: Request, pk: str | None = None) -> Response:
-        return self._answer(reason_retire(reason=self.get_object(), user=request.user))
 
 
 # --- Seller limits ----------------------------------------------------------------------------

@@ -25,7 +25,8 @@ from rest_framework.response import Response
 
 from funnel.api.bulk_events import EventBatchErrorSerializer, _refusal, _shape_errors
 from funnel.api.serializers import AwareDateTimeField
-from funnel.api.viewsets import ListAnsweringViewSet, object_errors, post_actions
+from funnel.api.viewsets import ListAnsweringViewSet, object_errors
+from funnel.common.catalog_api import ActiveFilter, CatalogServices, CatalogViewSet, catalog_schema
 from funnel.eventlog.bulk import EventError, EventsRefused
 from funnel.eventlog.selectors import deals_visible_to
 from funnel.models import Deal
@@ -112,9 +113,7 @@ class CriterionCreateSerializer(CriterionUpdateSerializer):
 
 class CriterionFilter(filters.FilterSet):
     stream = IdFilter(field_name="criteria_set__stream_id", label="Stream id")
-    active = filters.BooleanFilter(
-        field_name="retired_at", lookup_expr="isnull", label="Only active (true) or retired"
-    )
+    active = ActiveFilter()
     key = filters.CharFilter(label="Every version of one criterion")
 
     class Meta:
@@ -122,13 +121,22 @@ class CriterionFilter(filters.FilterSet):
         fields = ["stream", "active", "key"]
 
 
-_CRITERION_ERRORS = object_errors("criterion", "Only the team's managers change its criteria.")
-_criterion_write = write_schema(CriterionSerializer, _CRITERION_ERRORS)
-_criterion_action = post_actions(CriterionSerializer, _CRITERION_ERRORS)
-
-
-@list_retrieve_schema("Qualification criteria of the streams you can see", "One criterion version")
-class CriterionViewSet(ListAnsweringViewSet):
+@catalog_schema(
+    noun="criterion",
+    forbidden="Only the team's managers change its criteria.",
+    list_summary="Qualification criteria of the streams you can see",
+    retrieve_summary="One criterion version",
+    create={"summary": "Add a criterion to a stream's set (managers)"},
+    partial_update={
+        "summary": "Change a criterion (managers)",
+        "description": "Changing `name`, `question`, `scale` or `met_level` of a criterion "
+        "that has scores retires this version and answers the new one (same `key`, next "
+        "`version`); other changes are made in place.",
+    },
+    retire={"summary": "Retire a criterion (managers); its scores stay"},
+    restore={"summary": "Restore a retired criterion version (managers)"},
+)
+class CriterionViewSet(CatalogViewSet):
     """Criteria, one row per version (``key`` stays across versions)."""
 
     queryset = Criterion.objects.none()
@@ -139,33 +147,16 @@ class CriterionViewSet(ListAnsweringViewSet):
         "create": CriterionCreateSerializer,
         "partial_update": CriterionUpdateSerializer,
     }
+    services = CatalogServices(
+        "criterion", create=criterion_create, update=criterion_update, retire=criterion_retire
+    )
 
     def get_queryset(self) -> QuerySet[Criterion]:
         return criteria_visible_to(self.request.user)
 
-    @_criterion_write(
-        "Add a criterion to a stream's set (managers)", CriterionCreateSerializer, created=True
-    )
-    def create(self, request: Request) -> Response:
-        return self._create(request, criterion_create)
-
-    @_criterion_write(
-        "Change a criterion (managers)",
-        CriterionUpdateSerializer,
-        description="Changing `name`, `question`, `scale` or `met_level` of a criterion that "
-        "has scores retires this version and answers the new one (same `key`, next "
-        "`version`); other changes are made in place.",
-    )
-    def partial_update(self, request: Request, pk: str | None = None) -> Response:
-        return self._update(request, criterion_update, "criterion")
-
-    @_criterion_action("Retire a criterion (managers); its scores stay", None)
-    def retire(self, request: Request, pk: str | None = None) -> Response:
-        return self._answer(criterion_retire(criterion=self.get_object(), user=request.user))
-
-    @_criterion_action("Restore a retired criterion version (managers)", None)
+    @action(detail=True, methods=["post"])
     def restore(self, request: Request, pk: str | None = None) -> Response:
-        return self._answer(criterion_restore(criterion=self.get_object(), user=request.user))
+        return self._act(criterion_restore)
 
 
 # --- Scores -------------------------------------------------------------------------------

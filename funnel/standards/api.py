@@ -19,9 +19,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from funnel.api.viewsets import ListAnsweringViewSet, object_errors, post_actions
+from funnel.api.viewsets import ListAnsweringViewSet, object_errors
 from funnel.assets.models import Asset
 from funnel.assets.outcomes_api import _WINDOW, _window
+from funnel.common.catalog_api import ActiveFilter, CatalogServices, CatalogViewSet, catalog_schema
 from funnel.eventlog.selectors import deals_visible_to
 from funnel.models import Deal
 from funnel.standards.models import ChecklistItem, ChecklistTick, StepAsset
@@ -78,22 +79,23 @@ class ItemCreateSerializer(ScopedToUser, ItemUpdateSerializer):
 class ItemFilter(filters.FilterSet):
     stream = IdFilter(field_name="step__stream_id", label="Stream id")
     step = IdFilter(field_name="step_id", label="Step id")
-    active = filters.BooleanFilter(
-        field_name="retired_at", lookup_expr="isnull", label="Only active (true) or retired"
-    )
+    active = ActiveFilter()
 
     class Meta:
         model = ChecklistItem
         fields = ["stream", "step", "active"]
 
 
-_ITEM_ERRORS = object_errors("checklist item", _MANAGERS)
-_item_write = write_schema(ChecklistItemSerializer, _ITEM_ERRORS)
-_item_action = post_actions(ChecklistItemSerializer, _ITEM_ERRORS)
-
-
-@list_retrieve_schema("Checklist items of the streams you can see", "One checklist item")
-class ChecklistItemViewSet(ListAnsweringViewSet):
+@catalog_schema(
+    noun="checklist item",
+    forbidden=_MANAGERS,
+    list_summary="Checklist items of the streams you can see",
+    retrieve_summary="One checklist item",
+    create={"summary": "Add an item to a step's checklist (managers)"},
+    partial_update={"summary": "Reword a checklist item (managers)"},
+    retire={"summary": "Retire a checklist item (managers); its ticks stay"},
+)
+class ChecklistItemViewSet(CatalogViewSet):
     """A step's definition of done, one item a row."""
 
     queryset = ChecklistItem.objects.none()
@@ -101,21 +103,10 @@ class ChecklistItemViewSet(ListAnsweringViewSet):
     filterset_class = ItemFilter
     ordering_fields = ["position", "id"]
     _input_serializers = {"create": ItemCreateSerializer, "partial_update": ItemUpdateSerializer}
+    services = CatalogServices("item", create=item_add, update=item_update, retire=item_retire)
 
     def get_queryset(self) -> QuerySet[ChecklistItem]:
         return items_visible_to(self.request.user).order_by("step__position", "position", "id")
-
-    @_item_write("Add an item to a step's checklist (managers)", ItemCreateSerializer, created=True)
-    def create(self, request: Request) -> Response:
-        return self._create(request, item_add)
-
-    @_item_write("Reword a checklist item (managers)", ItemUpdateSerializer)
-    def partial_update(self, request: Request, pk: str | None = None) -> Response:
-        return self._update(request, item_update, "item")
-
-    @_item_action("Retire a checklist item (managers); its ticks stay", None)
-    def retire(self, request: Request, pk: str | None = None) -> Response:
-        return self._answer(item_retire(item=self.get_object(), user=request.user))
 
 
 # --- Ticks --------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Pieces the capabilities of ``funnel`` (leads, assets, qualification, standard work) share."""
