@@ -22,11 +22,47 @@ Providers are registered in each app's ``AppConfig.ready``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import Any, Generic, TypeVar
 
 from streams.metrics import MeasuredMap
 from streams.models import ValueStream
+
+P = TypeVar("P", bound=Callable[..., Any])
+
+
+class Providers(Generic[P]):
+    """The providers registered at one extension point, each once, in the order registered."""
+
+    def __init__(self) -> None:
+        self._providers: list[P] = []
+
+    def register(self, provider: P) -> None:
+        if provider not in self._providers:
+            self._providers.append(provider)
+
+    def unregister(self, provider: P) -> None:
+        if provider in self._providers:
+            self._providers.remove(provider)
+
+    def __iter__(self) -> Iterator[P]:
+        # A copy: a provider may register or unregister another while they are called.
+        return iter(list(self._providers))
+
+    def first(self, *args: Any) -> Any:
+        """The first provider's answer to ``args`` that is not None (None: no provider has
+        one)."""
+        for provider in self:
+            answer = provider(*args)
+            if answer is not None:
+                return answer
+        return None
+
+    def every(self, *args: Any) -> list:
+        """Every provider's answer to ``args`` that is not None, in the order registered."""
+        return [answer for answer in (provider(*args) for provider in self) if answer is not None]
+
 
 #: ``provider(stream, basis)``: the measured figures in ``basis`` ("elapsed" or "working").
 MeasuresProvider = Callable[[ValueStream, str], MeasuredMap | None]
@@ -34,14 +70,9 @@ BurstsProvider = Callable[[ValueStream], set[int]]
 #: ``provider(stream)``: per step id, the markers to draw on its box as (symbol, tooltip);
 #: the symbol is a few letters (it fits a pill of 24 px), the tooltip says what it means.
 StepMarkersProvider = Callable[[ValueStream], dict[int, list[tuple[str, str]]]]
-
-_measures: list[MeasuresProvider] = []
-_bursts: list[BurstsProvider] = []
-_step_markers: list[StepMarkersProvider] = []
 #: ``provider(stream)``: the moves the deals made, as (from step id, to step id, count), or
 #: None when nothing has been discovered yet.
 DiscoveredEdgesProvider = Callable[[ValueStream], list[tuple[int, int, int]] | None]
-_discovered_edges: list[DiscoveredEdgesProvider] = []
 
 
 @dataclass(frozen=True)
@@ -54,32 +85,26 @@ class StreamPanel:
 
 #: ``provider(stream, user)``: the panel to show, or None.
 StreamPanelProvider = Callable[[ValueStream, object], StreamPanel | None]
-_stream_panels: list[StreamPanelProvider] = []
+#: ``provider(team, user)``: a panel for the team's page (its dashboard), or None.
+TeamPanelProvider = Callable[[object, object], StreamPanel | None]
+#: ``provider(user)``: a panel for the person's account page, or None.
+AccountPanelProvider = Callable[[object], StreamPanel | None]
 
+_measures: Providers[MeasuresProvider] = Providers()
+_bursts: Providers[BurstsProvider] = Providers()
+_step_markers: Providers[StepMarkersProvider] = Providers()
+_discovered_edges: Providers[DiscoveredEdgesProvider] = Providers()
+_stream_panels: Providers[StreamPanelProvider] = Providers()
+_team_panels: Providers[TeamPanelProvider] = Providers()
+_account_panels: Providers[AccountPanelProvider] = Providers()
 
-def register_stream_panel(provider: StreamPanelProvider) -> None:
-    if provider not in _stream_panels:
-        _stream_panels.append(provider)
-
-
-def stream_panels(stream: ValueStream, user: object) -> list[StreamPanel]:
-    """The panels the higher apps add to the page of ``stream`` for ``user``."""
-    return [p for p in (provider(stream, user) for provider in _stream_panels) if p is not None]
-
-
-def register_measures(provider: MeasuresProvider) -> None:
-    if provider not in _measures:
-        _measures.append(provider)
-
-
-def register_bursts(provider: BurstsProvider) -> None:
-    if provider not in _bursts:
-        _bursts.append(provider)
-
-
-def register_step_markers(provider: StepMarkersProvider) -> None:
-    if provider not in _step_markers:
-        _step_markers.append(provider)
+register_measures = _measures.register
+register_bursts = _bursts.register
+register_step_markers = _step_markers.register
+register_discovered_edges = _discovered_edges.register
+register_stream_panel = _stream_panels.register
+register_team_panel = _team_panels.register
+register_account_panel = _account_panels.register
 
 
 def measured_map(stream: ValueStream, basis: str | None = None) -> MeasuredMap | None:
@@ -89,11 +114,8 @@ def measured_map(stream: ValueStream, basis: str | None = None) -> MeasuredMap |
 
     A measurement without a single completed visit has no summary (``summary=None``: "no
     data yet"): its sums would read as a measured lead time of 0 h, which nobody measured."""
-    for provider in _measures:
-        measured = provider(stream, basis or stream.time_basis)
-        if measured is not None:
-            return _without_empty_summary(measured)
-    return None
+    measured = _measures.first(stream, basis or stream.time_basis)
+    return None if measured is None else _without_empty_summary(measured)
 
 
 def _without_empty_summary(measured: MeasuredMap) -> MeasuredMap:
@@ -119,44 +141,22 @@ def step_markers(stream: ValueStream) -> dict[int, list[tuple[str, str]]]:
     return markers
 
 
-def register_discovered_edges(provider: DiscoveredEdgesProvider) -> None:
-    if provider not in _discovered_edges:
-        _discovered_edges.append(provider)
-
-
 def discovered_edges(stream: ValueStream) -> list[tuple[int, int, int]] | None:
     """The first provider's discovered moves of ``stream`` (from step id, to step id, count),
     or None: nothing discovered yet (no overlay to draw)."""
-    for provider in _discovered_edges:
-        edges = provider(stream)
-        if edges is not None:
-            return edges
-    return None
+    return _discovered_edges.first(stream)
 
 
-#: ``provider(team, user)``: a panel for the team's page (its dashboard), or None.
-TeamPanelProvider = Callable[[object, object], StreamPanel | None]
-_team_panels: list[TeamPanelProvider] = []
-#: ``provider(user)``: a panel for the person's account page, or None.
-AccountPanelProvider = Callable[[object], StreamPanel | None]
-_account_panels: list[AccountPanelProvider] = []
-
-
-def register_team_panel(provider: TeamPanelProvider) -> None:
-    if provider not in _team_panels:
-        _team_panels.append(provider)
+def stream_panels(stream: ValueStream, user: object) -> list[StreamPanel]:
+    """The panels the higher apps add to the page of ``stream`` for ``user``."""
+    return _stream_panels.every(stream, user)
 
 
 def team_panels(team: object, user: object) -> list[StreamPanel]:
     """The panels the higher apps add to the page of ``team`` for ``user``."""
-    return [p for p in (provider(team, user) for provider in _team_panels) if p is not None]
-
-
-def register_account_panel(provider: AccountPanelProvider) -> None:
-    if provider not in _account_panels:
-        _account_panels.append(provider)
+    return _team_panels.every(team, user)
 
 
 def account_panels(user: object) -> list[StreamPanel]:
     """The panels the higher apps add to ``user``'s account page."""
-    return [p for p in (provider(user) for provider in _account_panels) if p is not None]
+    return _account_panels.every(user)

@@ -9,10 +9,11 @@ that moved onto it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from typing import Protocol
 
 from streams.calendars.models import WorkingCalendar
+from streams.hooks import Providers
 
 
 class CalendarChanged(Protocol):
@@ -21,20 +22,13 @@ class CalendarChanged(Protocol):
     ) -> None: ...
 
 
-_callbacks: list[CalendarChanged] = []
+_callbacks: Providers[CalendarChanged] = Providers()
 
-
-def register_calendar_changed(callback: CalendarChanged | Callable[..., None]) -> None:
-    if callback not in _callbacks:
-        _callbacks.append(callback)
-
-
-def unregister_calendar_changed(callback: CalendarChanged | Callable[..., None]) -> None:
-    if callback in _callbacks:
-        _callbacks.remove(callback)
+register_calendar_changed = _callbacks.register
+unregister_calendar_changed = _callbacks.unregister
 
 
 def calendar_changed(calendar: WorkingCalendar, *, lane_ids: Collection[int] | None = None) -> None:
     """Tell every registered callback that ``calendar`` (or its ``lane_ids``) changed."""
-    for callback in list(_callbacks):
+    for callback in _callbacks:
         callback(calendar, lane_ids=lane_ids)
