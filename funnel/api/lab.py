@@ -5,17 +5,13 @@ first one is; reps see only their own coverage row and open deals."""
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from funnel.api.snapshot_reads import (
-    snapshot_response,
-    snapshot_schema,
-)
+from funnel.api.snapshot_reads import rep_id, snapshot_schema, stream_snapshot_read
 from funnel.qualification.snapshots import (
     AT_CLOSE,
     DEFAULT_DAYS,
@@ -23,8 +19,6 @@ from funnel.qualification.snapshots import (
     lab_snapshot_result,
     lab_view_read,
 )
-from streams.models import Role
-from streams.selectors import role_in_team, streams_visible_to
 
 
 class IntervalSerializer(serializers.Serializer):
@@ -283,16 +277,11 @@ class StreamLabView(APIView):
         ],
     )
     def get(self, request: Request, pk: int) -> Response:
-        stream = get_object_or_404(streams_visible_to(request.user), pk=pk)
-        snapshot, job = lab_view_read(stream, request.query_params, user=request.user)
-        is_rep = (
-            not request.user.is_staff and role_in_team(request.user, stream.team_id) == Role.REP
-        )
-        return snapshot_response(
+        return stream_snapshot_read(
             request,
-            snapshot,
-            job,
-            lambda: lab_result_for(
-                lab_snapshot_result(snapshot), rep_id=request.user.pk if is_rep else None
+            pk,
+            lab_view_read,
+            lambda stream, snapshot: lab_result_for(
+                lab_snapshot_result(snapshot), rep_id=rep_id(request.user, stream)
             ),
         )

@@ -6,19 +6,14 @@ job while the first one is. Every member of the team reads the same team-wide fi
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from funnel.api.snapshot_reads import (
-    snapshot_response,
-    snapshot_schema,
-)
+from funnel.api.snapshot_reads import snapshot_schema, stream_snapshot_read
 from funnel.leads.snapshots import DEFAULT_DAYS, leads_view_read
-from streams.selectors import streams_visible_to
 
 _Float = serializers.FloatField
 _Int = serializers.IntegerField
@@ -177,6 +172,4 @@ class StreamLeadsView(APIView):
         ],
     )
     def get(self, request: Request, pk: int) -> Response:
-        stream = get_object_or_404(streams_visible_to(request.user), pk=pk)
-        snapshot, job = leads_view_read(stream, request.query_params, user=request.user)
-        return snapshot_response(request, snapshot, job, lambda: snapshot.result)
+        return stream_snapshot_read(request, pk, leads_view_read)

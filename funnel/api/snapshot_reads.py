@@ -2,20 +2,22 @@
 the Leads dashboard): 200 with the result when there is one (``stale`` while a newer one is
 being computed), 202 with the job and its progress page while the first one is, 503 when
 computing it failed (tried again after a while); and the schema of those answers
-(:func:`snapshot_schema`)."""
+(:func:`snapshot_schema`). :func:`stream_snapshot_read` is a whole GET of a stream's view."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from streams.models import Job, JobState
+from streams.models import Job, JobState, Role, ValueStream
+from streams.selectors import role_in_team, streams_visible_to
 
 
 class SnapshotComputingSerializer(serializers.Serializer):
@@ -97,3 +99,26 @@ def snapshot_response(
             "job": job.pk if job is not None else None,
         }
     )
+
+
+def rep_id(user: Any, stream: ValueStream) -> int | None:
+    """The user's id when they are a rep of the stream's team (who sees only their own deals
+    in a view); None for anyone else, staff included."""
+    if user.is_staff:
+        return None
+    return user.pk if role_in_team(user, stream.team_id) == Role.REP else None
+
+
+def stream_snapshot_read(
+    request: Request,
+    pk: int,
+    read: Callable[..., tuple[Any, Job | None]],
+    result: Callable[[ValueStream, Any], dict] = lambda stream, snapshot: snapshot.result,
+) -> Response:
+    """The answer to a GET of the view of stream ``pk`` (404 outside the streams the user
+    sees) that ``read(stream, params, user=…) -> (snapshot, job)`` reads from the query
+    parameters (:func:`snapshot_response`); ``result(stream, snapshot)`` gives the snapshot's
+    result as the user may see it (default: as it is stored)."""
+    stream = get_object_or_404(streams_visible_to(request.user), pk=pk)
+    snapshot, job = read(stream, request.query_params, user=request.user)
+    return snapshot_response(request, snapshot, job, lambda: result(stream, snapshot))

@@ -24,12 +24,12 @@ from rest_framework.views import APIView
 
 from funnel.api.lab import IntervalSerializer
 from funnel.api.leads import LeadsViewSerializer
-from funnel.api.snapshot_reads import snapshot_response, snapshot_schema
-from funnel.discovery.models import AcceptedDeviation, DeviationKind
+from funnel.api.snapshot_reads import snapshot_schema, stream_snapshot_read
+from funnel.discovery.models import AcceptedDeviation, DeviationKind, DiscoverySnapshot
 from funnel.discovery.services import deviation_accept
 from funnel.discovery.snapshots import discovery_view_read
 from funnel.leads.snapshots import DEFAULT_DAYS
-from streams.models import Role
+from streams.models import Role, ValueStream
 from streams.selectors import role_in_team, streams_visible_to
 
 _Int = serializers.IntegerField
@@ -237,15 +237,12 @@ class _DiscoveryPart(APIView):
     parts: tuple[str, ...] = ()
 
     def get(self, request: Request, pk: int) -> Response:
-        stream = get_object_or_404(streams_visible_to(request.user), pk=pk)
-        snapshot, job = discovery_view_read(stream, request.query_params, user=request.user)
-
-        def part() -> dict:
+        def part(stream: ValueStream, snapshot: DiscoverySnapshot) -> dict:
             result = snapshot.result
             keys = ("format", "view", "steps", *self.parts)
             return {k: result[k] for k in keys}
 
-        return snapshot_response(request, snapshot, job, part)
+        return stream_snapshot_read(request, pk, discovery_view_read, part)
 
 
 def _schema(name: str, summary: str, description: str, **fields):

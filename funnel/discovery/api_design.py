@@ -6,18 +6,18 @@ parameter, 404 for another team's stream, 503 when computing failed. Every membe
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from funnel.api.lab import IntervalSerializer
-from funnel.api.snapshot_reads import snapshot_response
+from funnel.api.snapshot_reads import stream_snapshot_read
 from funnel.discovery.api import _schema
 from funnel.discovery.design import design_comparison, stages_off_map
+from funnel.discovery.models import DiscoverySnapshot
 from funnel.discovery.snapshots import discovery_view_read
-from streams.selectors import streams_visible_to
+from streams.models import ValueStream
 
 _Int = serializers.IntegerField
 
@@ -104,13 +104,10 @@ class StreamDiscoveryDesignView(APIView):
         design=DiscoveryDesignSerializer(),
     )
     def get(self, request: Request, pk: int) -> Response:
-        stream = get_object_or_404(streams_visible_to(request.user), pk=pk)
-        snapshot, job = discovery_view_read(stream, request.query_params, user=request.user)
-
-        def part() -> dict:
+        def part(stream: ValueStream, snapshot: DiscoverySnapshot) -> dict:
             result = snapshot.result
             return {k: result[k] for k in ("format", "view", "steps")} | {
                 "design": design_comparison(result, stages_off_map(stream))
             }
 
-        return snapshot_response(request, snapshot, job, part)
+        return stream_snapshot_read(request, pk, discovery_view_read, part)

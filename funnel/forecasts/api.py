@@ -11,18 +11,17 @@ stream's totals; a rep's per-deal rows are their own deals only.
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from funnel.api.snapshot_reads import snapshot_response, snapshot_schema
+from funnel.api.snapshot_reads import rep_id, snapshot_schema, stream_snapshot_read
 from funnel.dashboards.forecast import forecast_for
+from funnel.forecasts.models import ForecastSnapshot
 from funnel.forecasts.snapshots import read_forecast
-from streams.models import Role
-from streams.selectors import role_in_team, streams_visible_to
+from streams.models import ValueStream
 
 _Int = serializers.IntegerField
 
@@ -212,26 +211,15 @@ PARAMETERS = [
 ]
 
 
-def _rep_id(request: Request, stream) -> int | None:
-    """The user's id when they are a rep of the stream's team (their deals only)."""
-    if request.user.is_staff:
-        return None
-    role = role_in_team(request.user, stream.team_id)
-    return request.user.pk if role == Role.REP else None
-
-
 class _ForecastRead(APIView):
     keys: tuple[str, ...] = ()
 
     def get(self, request: Request, pk: int) -> Response:
-        stream = get_object_or_404(streams_visible_to(request.user), pk=pk)
-        snapshot, job = read_forecast(stream, request.query_params, user=request.user)
-
-        def result() -> dict:
-            seen = forecast_for(snapshot.result, rep_id=_rep_id(request, stream))
+        def result(stream: ValueStream, snapshot: ForecastSnapshot) -> dict:
+            seen = forecast_for(snapshot.result, rep_id=rep_id(request.user, stream))
             return {k: seen.get(k) for k in self.keys}
 
-        return snapshot_response(request, snapshot, job, result)
+        return stream_snapshot_read(request, pk, read_forecast, result)
 
 
 def _schema(name: str, operation: str, result, summary: str, description: str):
