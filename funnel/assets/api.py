@@ -21,7 +21,7 @@ from django.http import FileResponse
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, serializers, status
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
@@ -38,7 +38,7 @@ from funnel.assets.models import (
     AssetVersion,
 )
 from funnel.assets.views import file_response
-from funnel.common.catalog_api import CatalogServices, CatalogViewSet, catalog_schema
+from funnel.common.catalog_api import CatalogServices, CatalogViewSet, LinkViewSet, catalog_schema
 from funnel.eventlog.selectors import deals_visible_to
 from funnel.models import Deal
 from streams.api.common import (
@@ -411,31 +411,28 @@ class _CreateListViewSet(ListAnsweringViewSet):
     http_method_names = ["get", "post", "head", "options"]
 
 
-@list_retrieve_schema("Which steps the assets you can see are on", "One attachment")
-class AssetAttachmentViewSet(mixins.DestroyModelMixin, _CreateListViewSet):
+def _detach(*, link: AssetStep, user: User) -> None:
+    services.asset_detach(user=user, asset=link.asset, step=link.step)
+
+
+@catalog_schema(
+    noun="asset",
+    forbidden=_ASSET_FORBIDDEN,
+    list_summary="Which steps the assets you can see are on",
+    retrieve_summary="One attachment",
+    create={"summary": "Attach an asset to a step of the team's maps (managers)"},
+    destroy={"summary": "Take an asset off a step (managers)"},
+)
+class AssetAttachmentViewSet(LinkViewSet):
     queryset = AssetStep.objects.none()
     serializer_class = AssetStepSerializer
     filterset_class = AttachmentFilter
     ordering_fields = ["attached_at", "id"]
-    http_method_names = ["get", "post", "delete", "head", "options"]
     _input_serializers = {"create": AttachSerializer}
+    services = CatalogServices("link", create=services.asset_attach, remove=_detach)
 
     def get_queryset(self) -> QuerySet[AssetStep]:
         return selectors.attachments_visible_to(self.request.user)
-
-    @write_schema(AssetStepSerializer, _ASSET_ERRORS)(
-        "Attach an asset to a step of the team's maps (managers)", AttachSerializer, created=True
-    )
-    def create(self, request: Request) -> Response:
-        return self._create(request, services.asset_attach)
-
-    @extend_schema(
-        summary="Take an asset off a step (managers)", responses={204: None, **_ASSET_ERRORS}
-    )
-    def destroy(self, request: Request, pk: str | None = None) -> Response:
-        link = self.get_object()
-        services.asset_detach(user=request.user, asset=link.asset, step=link.step)
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 @list_retrieve_schema("Asset usage on the deals you can see", "One usage")

@@ -14,15 +14,20 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, serializers, status
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from funnel.api.viewsets import ListAnsweringViewSet, object_errors
 from funnel.assets.models import Asset
 from funnel.assets.outcomes_api import _WINDOW, _window
-from funnel.common.catalog_api import ActiveFilter, CatalogServices, CatalogViewSet, catalog_schema
+from funnel.common.catalog_api import (
+    ActiveFilter,
+    CatalogServices,
+    CatalogViewSet,
+    LinkViewSet,
+    catalog_schema,
+)
 from funnel.eventlog.selectors import deals_visible_to
 from funnel.models import Deal
 from funnel.standards.models import ChecklistItem, ChecklistTick, StepAsset
@@ -42,7 +47,7 @@ from funnel.standards.services import (
     tick_remove,
 )
 from streams.api import IdFilter
-from streams.api.common import ScopedToUser, _InputSerializer, list_retrieve_schema, write_schema
+from streams.api.common import ScopedToUser, _InputSerializer
 from streams.models import ProcessStep
 from streams.selectors import User, streams_visible_to
 
@@ -137,41 +142,30 @@ class TickFilter(filters.FilterSet):
         fields = ["deal", "step"]
 
 
-_TICK_ERRORS = object_errors("tick", "Only the deal's owner and the team's managers tick it.")
-_tick_write = write_schema(ChecklistTickSerializer, _TICK_ERRORS)
-
-
-@list_retrieve_schema("Checklist ticks on the deals you can see", "One tick")
-class ChecklistTickViewSet(mixins.DestroyModelMixin, ListAnsweringViewSet):
+@catalog_schema(
+    noun="tick",
+    forbidden="Only the deal's owner and the team's managers tick it.",
+    list_summary="Checklist ticks on the deals you can see",
+    retrieve_summary="One tick",
+    create={
+        "summary": "Tick a checklist item on a deal (its rep or a manager)",
+        "description": "The deal must be open and have been at the item's step. Ticking an "
+        "item already ticked answers the first tick.",
+    },
+    destroy={"summary": "Untick (its rep or a manager, while the deal is open)"},
+)
+class ChecklistTickViewSet(LinkViewSet):
     """Ticks of a deal's checklist: optional, never needed to move a deal."""
 
     queryset = ChecklistTick.objects.none()
     serializer_class = ChecklistTickSerializer
     filterset_class = TickFilter
     ordering_fields = ["ticked_at", "id"]
-    http_method_names = ["get", "post", "delete", "head", "options"]
     _input_serializers = {"create": TickCreateSerializer}
+    services = CatalogServices("tick", create=tick_add, remove=tick_remove)
 
     def get_queryset(self) -> QuerySet[ChecklistTick]:
         return ticks_visible_to(self.request.user).order_by("ticked_at", "id")
-
-    @_tick_write(
-        "Tick a checklist item on a deal (its rep or a manager)",
-        TickCreateSerializer,
-        description="The deal must be open and have been at the item's step. Ticking an item "
-        "already ticked answers the first tick.",
-        created=True,
-    )
-    def create(self, request: Request) -> Response:
-        return self._create(request, tick_add)
-
-    @extend_schema(
-        summary="Untick (its rep or a manager, while the deal is open)",
-        responses={204: None, **_TICK_ERRORS},
-    )
-    def destroy(self, request: Request, pk: str | None = None) -> Response:
-        tick_remove(user=request.user, tick=self.get_object())
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- Assets a step relies on ----------------------------------------------------------------
@@ -205,34 +199,26 @@ class StepAssetFilter(filters.FilterSet):
         fields = ["stream", "step"]
 
 
-_STEP_ASSET_ERRORS = object_errors("step asset", _MANAGERS)
-_step_asset_write = write_schema(StepAssetSerializer, _STEP_ASSET_ERRORS)
-
-
-@list_retrieve_schema("Assets the steps you can see rely on", "One step's asset")
-class StepAssetViewSet(mixins.DestroyModelMixin, ListAnsweringViewSet):
+@catalog_schema(
+    noun="step asset",
+    forbidden=_MANAGERS,
+    list_summary="Assets the steps you can see rely on",
+    retrieve_summary="One step's asset",
+    create={"summary": "Name an asset a step relies on (managers)"},
+    destroy={"summary": "Remove it (managers)"},
+)
+class StepAssetViewSet(LinkViewSet):
     """The library assets a step's standard work relies on."""
 
     queryset = StepAsset.objects.none()
     serializer_class = StepAssetSerializer
     filterset_class = StepAssetFilter
     ordering_fields = ["id"]
-    http_method_names = ["get", "post", "delete", "head", "options"]
     _input_serializers = {"create": StepAssetCreateSerializer}
+    services = CatalogServices("link", create=step_asset_add, remove=step_asset_remove)
 
     def get_queryset(self) -> QuerySet[StepAsset]:
         return step_assets_visible_to(self.request.user).order_by("id")
-
-    @_step_asset_write(
-        "Name an asset a step relies on (managers)", StepAssetCreateSerializer, created=True
-    )
-    def create(self, request: Request) -> Response:
-        return self._create(request, step_asset_add)
-
-    @extend_schema(summary="Remove it (managers)", responses={204: None, **_STEP_ASSET_ERRORS})
-    def destroy(self, request: Request, pk: str | None = None) -> Response:
-        step_asset_remove(user=request.user, link=self.get_object())
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- Adherence ----------------------------------------------------------------------------
