@@ -36,6 +36,7 @@ from funnel.assets.models import (
     ProposalState,
 )
 from funnel.assets.outcome_views import asset_section
+from funnel.common.pages import form_page
 from funnel.eventlog.selectors import deals_visible_to
 from streams.forms import form_submit
 from streams.models import ProcessStep, Team
@@ -104,35 +105,34 @@ def asset_new(request: HttpRequest) -> HttpResponse:
     if team is None or not selectors.can_propose(request.user, team.pk):
         raise PermissionDenied("Managers add assets to the library and reps propose them.")
     form = AssetForm(request.POST or None, request.FILES or None, team=team, max_mb=_max_mb())
-    if request.method == "POST":
-        saved, asset = form_submit(
-            form,
-            lambda data: services.asset_create(
-                user=request.user,
-                team=team,
-                title=data["title"],
-                kind=data["kind"],
-                description=data["description"],
-                tags=data["tags"],
-                owner=data["owner"],
-                reviewer=data["reviewer"],
-                review_interval_days=data["review_interval_days"],
-                upload=data["file"],
-                link=data["link"],
-                change_note=data["change_note"],
-            ),
-        )
-        if saved:
-            if asset.state == ProposalState.PROPOSED:
-                messages.success(request, "Proposed: a manager of the team will accept it.")
-            else:
-                messages.success(request, f"Added “{asset.title}” to the library.")
-            return redirect("assets:detail", pk=asset.pk)
-    return render(
+
+    def saved(asset: Asset) -> HttpResponse:
+        if asset.state == ProposalState.PROPOSED:
+            messages.success(request, "Proposed: a manager of the team will accept it.")
+        else:
+            messages.success(request, f"Added “{asset.title}” to the library.")
+        return redirect("assets:detail", pk=asset.pk)
+
+    return form_page(
         request,
+        form,
+        lambda data: services.asset_create(
+            user=request.user,
+            team=team,
+            title=data["title"],
+            kind=data["kind"],
+            description=data["description"],
+            tags=data["tags"],
+            owner=data["owner"],
+            reviewer=data["reviewer"],
+            review_interval_days=data["review_interval_days"],
+            upload=data["file"],
+            link=data["link"],
+            change_note=data["change_note"],
+        ),
+        saved,
         "funnel/assets/asset_form.html",
-        {"form": form, "team": team, "teams": teams, "title": "New asset", "submit": "Add asset"},
-        status=400 if request.method == "POST" else 200,
+        {"team": team, "teams": teams, "title": "New asset", "submit": "Add asset"},
     )
 
 
@@ -184,21 +184,20 @@ def asset_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "review_interval_days": asset.review_interval_days,
     }
     form = AssetEditForm(request.POST or None, team=asset.team, initial=initial)
-    if request.method == "POST":
-        saved, _ = form_submit(
-            form,
-            lambda data: services.asset_update(
-                user=request.user, asset=asset, **{k: data[k] for k in initial}
-            ),
-        )
-        if saved:
-            messages.success(request, "Saved.")
-            return redirect("assets:detail", pk=asset.pk)
-    return render(
+
+    def saved(_: Asset) -> HttpResponse:
+        messages.success(request, "Saved.")
+        return redirect("assets:detail", pk=asset.pk)
+
+    return form_page(
         request,
+        form,
+        lambda data: services.asset_update(
+            user=request.user, asset=asset, **{k: data[k] for k in initial}
+        ),
+        saved,
         "funnel/assets/asset_form.html",
-        {"form": form, "asset": asset, "title": f"Edit “{asset.title}”", "submit": "Save"},
-        status=400 if request.method == "POST" else 200,
+        {"asset": asset, "title": f"Edit “{asset.title}”", "submit": "Save"},
     )
 
 
@@ -207,35 +206,29 @@ def version_new(request: HttpRequest, pk: int) -> HttpResponse:
     if not selectors.can_propose(request.user, asset.team_id):
         raise PermissionDenied("Managers add versions and reps propose them.")
     form = VersionForm(request.POST or None, request.FILES or None, max_mb=_max_mb())
-    if request.method == "POST":
-        saved, version = form_submit(
-            form,
-            lambda data: services.version_add(
-                user=request.user,
-                asset=asset,
-                upload=data["file"],
-                link=data["link"],
-                change_note=data["change_note"],
-            ),
+
+    def saved(version: AssetVersion) -> HttpResponse:
+        messages.success(
+            request,
+            f"Version {version.number} added."
+            if version.number
+            else "New version proposed: a manager of the team will accept it.",
         )
-        if saved:
-            messages.success(
-                request,
-                f"Version {version.number} added."
-                if version.number
-                else "New version proposed: a manager of the team will accept it.",
-            )
-            return redirect("assets:detail", pk=asset.pk)
-    return render(
+        return redirect("assets:detail", pk=asset.pk)
+
+    return form_page(
         request,
+        form,
+        lambda data: services.version_add(
+            user=request.user,
+            asset=asset,
+            upload=data["file"],
+            link=data["link"],
+            change_note=data["change_note"],
+        ),
+        saved,
         "funnel/assets/asset_form.html",
-        {
-            "form": form,
-            "asset": asset,
-            "title": f"New version of “{asset.title}”",
-            "submit": "Add version",
-        },
-        status=400 if request.method == "POST" else 200,
+        {"asset": asset, "title": f"New version of “{asset.title}”", "submit": "Add version"},
     )
 
 

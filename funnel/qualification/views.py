@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from funnel.common.pages import form_page
 from funnel.qualification.forms import CriterionForm, PresetForm, ReorderForm
 from funnel.qualification.models import Criterion, Preset
 from funnel.qualification.presets import PRESETS
@@ -124,28 +125,27 @@ def criterion_edit(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     criterion = _criterion(stream, pk)
     initial = {name: getattr(criterion, name) for name in _EDIT_FIELDS}
     form = CriterionForm(request.POST or None, stream=stream, initial=initial)
-    if request.method == "POST":
-        saved, new = form_submit(
-            form,
-            lambda data: criterion_update(
-                criterion=criterion, user=request.user, **{k: data[k] for k in _EDIT_FIELDS}
-            ),
-        )
-        if saved:
-            if new.pk != criterion.pk:
-                messages.success(
-                    request,
-                    f"Saved as version {new.version}: the scores given under version "
-                    f"{criterion.version} keep its wording.",
-                )
-            else:
-                messages.success(request, f"Saved “{new.name}”.")
-            return redirect("qualification:criteria", slug=stream.slug)
-    return render(
+
+    def saved(new: Criterion) -> HttpResponse:
+        if new.pk != criterion.pk:
+            messages.success(
+                request,
+                f"Saved as version {new.version}: the scores given under version "
+                f"{criterion.version} keep its wording.",
+            )
+        else:
+            messages.success(request, f"Saved “{new.name}”.")
+        return redirect("qualification:criteria", slug=stream.slug)
+
+    return form_page(
         request,
+        form,
+        lambda data: criterion_update(
+            criterion=criterion, user=request.user, **{k: data[k] for k in _EDIT_FIELDS}
+        ),
+        saved,
         "funnel/qualification/criterion_form.html",
-        {"stream": stream, "criterion": criterion, "form": form},
-        status=400 if request.method == "POST" else 200,
+        {"stream": stream, "criterion": criterion},
     )
 
 
