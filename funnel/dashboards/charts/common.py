@@ -552,6 +552,40 @@ def _hbars(
     )
 
 
+def _bar_per_row(
+    chart: Chart,
+    rows: list[list],
+    column: int,
+    name: str,
+    colour: str | list[str],
+    hover: str,
+    label: str,
+    *,
+    axis: dict | None = None,
+    text: list[str] | None = None,
+    customdata: list | None = None,
+    **layout: Any,
+) -> Chart:
+    """``chart`` plotted as horizontal bars of one series (``name``), a bar per row of
+    ``rows`` (the chart's, or the first of them): named by the row's first cell, as long as
+    its cell ``column``, in ``colour`` (one, or one a row). ``hover`` is what a bar says on
+    hover (``%{y}`` its name, ``%{x}`` its length); ``label`` names the figure for a screen
+    reader; ``axis``: the length axis, titled ``name`` unless it says otherwise; ``text``:
+    a label written past each bar's end; ``layout`` as for :func:`_hbars`."""
+    names = [r[0] for r in rows]
+    bars = _bars(
+        name,
+        names,
+        [r[column] for r in rows],
+        marker={"color": colour},
+        **(_text_outside(text) if text is not None else {}),
+        **({"customdata": customdata} if customdata is not None else {}),
+        hovertemplate=f"{hover}<extra></extra>",
+    )
+    xaxis = {"title": _title(name), **(axis or {})}
+    return chart.plotted(_hbars(names, [bars], label=label, xaxis=xaxis, **layout))
+
+
 def _hbars_beside(names: list[str], blue: dict, grey: dict, **layout: Any) -> Figure:
     """Horizontal bars, two a name: ``blue`` beside ``grey`` (:func:`_blue_and_grey`, e.g. this
     period beside the previous one), grouped; ``layout`` as for :func:`_hbars`."""

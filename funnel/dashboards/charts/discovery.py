@@ -13,8 +13,7 @@ from funnel.dashboards.charts.common import (
     VERMILLION,
     Chart,
     Tile,
-    _bars,
-    _hbars,
+    _bar_per_row,
     _pct,
     _plot,
     _r,
@@ -142,40 +141,37 @@ def edges_chart(result: dict) -> Chart:
     return chart
 
 
+def _variant_row(variant: str, path: str, found: dict, example: str) -> list:
+    """A row of the variants' table: a variant (or the other paths together) and its figures."""
+    return [
+        variant,
+        path,
+        found["deals"],
+        _pct(found["share"]),
+        _r(found["median_cycle_hours"]),
+        found["closed"],
+        _rate(found, "value"),
+        _rate(found, "low"),
+        _rate(found, "high"),
+        example,
+    ]
+
+
 def variants_chart(result: dict, deal_url=None) -> Chart:
     names, found = _names(result), result["variants"]
     rows = [
-        [
+        _variant_row(
             f"#{v['rank']}",
             " → ".join(names.get(s, "?") for s in v["path"]),
-            v["deals"],
-            _pct(v["share"]),
-            _r(v["median_cycle_hours"]),
-            v["closed"],
-            _rate(v, "value"),
-            _rate(v, "low"),
-            _rate(v, "high"),
+            v,
             v["example"]["name"],
-        ]
+        )
         for v in found["top"]
     ]
     links = [deal_url(v["example"]["id"]) if deal_url else None for v in found["top"]]
     other = found.get("other")
     if other:
-        rows.append(
-            [
-                "other",
-                f"{other['variants']} other paths",
-                other["deals"],
-                _pct(other["share"]),
-                _r(other["median_cycle_hours"]),
-                other["closed"],
-                _rate(other, "value"),
-                _rate(other, "low"),
-                _rate(other, "high"),
-                "",
-            ]
-        )
+        rows.append(_variant_row("other", f"{other['variants']} other paths", other, ""))
         links.append(None)
     chart = Chart(
         key="variants",
@@ -205,24 +201,8 @@ def variants_chart(result: dict, deal_url=None) -> Chart:
     )
     if not rows:
         return chart.empty_because("No deal started in this window.")
-    labels = [r[0] for r in rows]
-    return chart.plotted(
-        _hbars(
-            labels,
-            [
-                _bars(
-                    "deals",
-                    labels,
-                    [r[2] for r in rows],
-                    marker={"color": BLUE},
-                    customdata=[r[1] for r in rows],
-                    hovertemplate="%{customdata}: %{x:,} deals<extra></extra>",
-                )
-            ],
-            label="Deals per variant",
-            xaxis={"title": {"text": "deals"}},
-        )
-    )
+    hover, paths = "%{customdata}: %{x:,} deals", [r[1] for r in rows]
+    return _bar_per_row(chart, rows, 2, "deals", BLUE, hover, "Deals per variant", customdata=paths)
 
 
 def rework_chart(result: dict) -> Chart:
@@ -255,23 +235,8 @@ def rework_chart(result: dict) -> Chart:
     )
     if not rows:
         return chart.empty_because("No deal went back in this view: no rework.")
-    labels = [r[0] for r in rows]
-    return chart.plotted(
-        _hbars(
-            labels,
-            [
-                _bars(
-                    f"total {unit}",
-                    labels,
-                    [r[3] for r in rows],
-                    marker={"color": VERMILLION},
-                    hovertemplate="%{y}: %{x:,.1f} h<extra></extra>",
-                )
-            ],
-            label=f"Total {unit} of each rework loop",
-            xaxis={"title": {"text": f"total {unit}"}},
-        )
-    )
+    label = f"Total {unit} of each rework loop"
+    return _bar_per_row(chart, rows, 3, f"total {unit}", VERMILLION, "%{y}: %{x:,.1f} h", label)
 
 
 def catalogue_chart(result: dict) -> Chart:
@@ -329,23 +294,9 @@ def catalogue_chart(result: dict) -> Chart:
     )
     if not rows:
         return chart.empty_because("Every deal of this view followed the map's order.")
-    labels = [r[0] for r in rows]
-    return chart.plotted(
-        _hbars(
-            labels,
-            [
-                _bars(
-                    "occurrences",
-                    labels,
-                    [r[2] for r in rows],
-                    marker={"color": [GREY if r[1] == "yes" else BLUE for r in rows]},
-                    hovertemplate="%{y}: %{x:,}<extra></extra>",
-                )
-            ],
-            label="Occurrences of each deviation (accepted in grey)",
-            xaxis={"title": {"text": "occurrences"}},
-        )
-    )
+    colours = [GREY if r[1] == "yes" else BLUE for r in rows]
+    label = "Occurrences of each deviation (accepted in grey)"
+    return _bar_per_row(chart, rows, 2, "occurrences", colours, "%{y}: %{x:,}", label)
 
 
 def trend_chart(result: dict) -> Chart:
@@ -409,22 +360,10 @@ def steps_chart(result: dict) -> Chart:
     )
     if not any(r[1] for r in rows):
         return chart.empty_because("No deal reached a step in this view.")
-    labels = [r[0] for r in rows]
-    return chart.plotted(
-        _hbars(
-            labels,
-            [
-                _bars(
-                    "% as designed",
-                    labels,
-                    [r[3] for r in rows],
-                    marker={"color": BLUE},
-                    hovertemplate="%{y}: %{x:.1f}%<extra></extra>",
-                )
-            ],
-            label="Share of arrivals as designed, per step",
-            xaxis={"title": {"text": "%"}, "range": [0, 100]},
-        )
+    label = "Share of arrivals as designed, per step"
+    percent = {"title": {"text": "%"}, "range": [0, 100]}
+    return _bar_per_row(
+        chart, rows, 3, "% as designed", BLUE, "%{y}: %{x:.1f}%", label, axis=percent
     )
 
 
@@ -461,23 +400,9 @@ def deals_chart(result: dict, deal_url=None) -> Chart:
     )
     if not rows:
         return chart.empty_because("Every deal of this view followed the map's order.")
-    shown = rows[:30]
-    labels = [r[0] for r in shown]
-    return chart.plotted(
-        _hbars(
-            labels,
-            [
-                _bars(
-                    "fitness",
-                    labels,
-                    [r[2] for r in shown],
-                    marker={"color": BLUE},
-                    hovertemplate="%{y}: %{x:.2f}<extra></extra>",
-                )
-            ],
-            label="Fitness of the least fit deals",
-            xaxis={"title": {"text": "fitness"}, "range": [0, 1]},
-        )
+    label = "Fitness of the least fit deals"
+    return _bar_per_row(
+        chart, rows[:30], 2, "fitness", BLUE, "%{y}: %{x:.2f}", label, axis={"range": [0, 1]}
     )
 
 
@@ -529,24 +454,11 @@ def design_chart(result: dict) -> Chart:
     )
     if not result["variants"]["deals"]:
         return chart.empty_because("No deal started in this window.")
-    labels = [r[0] for r in rows]
-    return chart.plotted(
-        _hbars(
-            labels,
-            [
-                _bars(
-                    "moves",
-                    labels,
-                    [r[2] for r in rows],
-                    marker={"color": [BLUE if r[1] == "designed" else VERMILLION for r in rows]},
-                    customdata=[r[1] for r in rows],
-                    hovertemplate="%{y} (%{customdata}): %{x:,}<extra></extra>",
-                )
-            ],
-            label="Moves the map draws (blue) and moves it does not (vermillion)",
-            xaxis={"title": {"text": "moves"}},
-        )
-    )
+    colours = [BLUE if r[1] == "designed" else VERMILLION for r in rows]
+    label = "Moves the map draws (blue) and moves it does not (vermillion)"
+    hover = "%{y} (%{customdata}): %{x:,}"
+    places = [r[1] for r in rows]
+    return _bar_per_row(chart, rows, 2, "moves", colours, hover, label, customdata=places)
 
 
 def discovery_charts(result: dict, deal_url=None) -> list[Chart]:

@@ -18,6 +18,7 @@ from funnel.dashboards.charts.common import (
     ORANGE,
     VERMILLION,
     Chart,
+    _bar_per_row,
     _bars,
     _blue_and_grey,
     _hbars,
@@ -326,26 +327,19 @@ def _rep_share_chart(
         return chart.empty_because(no_waterfall(result))
     if not rows:
         return chart.empty_because(empty)
-    names = [r[0] for r in rows]
-    return chart.plotted(
-        _hbars(
-            names,
-            [
-                _bars(
-                    units,
-                    names,
-                    [r[values] for r in rows],
-                    marker={"color": BLUE},
-                    **_text_outside([text(r) for r in rows]),
-                    hovertemplate="%{y}: %{x:.0f}%<extra></extra>",
-                )
-            ],
-            per_row=30,
-            right=90,
-            showlegend=False,
-            xaxis={"title": _title("%"), "range": [0, 100], "ticksuffix": "%"},
-            label=f"Bar chart: {title.lower()}",
-        )
+    return _bar_per_row(
+        chart,
+        rows,
+        values,
+        units,
+        BLUE,
+        "%{y}: %{x:.0f}%",
+        f"Bar chart: {title.lower()}",
+        axis={"title": _title("%"), "range": [0, 100], "ticksuffix": "%"},
+        text=[text(r) for r in rows],
+        per_row=30,
+        right=90,
+        showlegend=False,
     )
 
 

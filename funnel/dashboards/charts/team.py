@@ -9,8 +9,7 @@ from funnel.dashboards.charts.common import (
     Chart,
     Figure,
     StreamMap,
-    _bars,
-    _hbars,
+    _bar_per_row,
     _hbars_beside,
     _pct,
     _r,
@@ -162,34 +161,20 @@ def team_velocity_chart(streams: list[StreamFigures]) -> Chart:
     )
     if not any(r[5] for r in rows):
         return chart.empty_because("No stream has a pipeline velocity in this period.")
-    names = [r[0] for r in rows]
     smap = streams[0].smap
-    return chart.plotted(
-        _hbars(
-            names,
-            [
-                _bars(
-                    "Velocity",
-                    names,
-                    [r[5] for r in rows],
-                    marker={"color": BLUE},
-                    **_text_outside(
-                        [f"{smap.money(r[5])}/day" if r[5] is not None else "" for r in rows]
-                    ),
-                    customdata=[[r[1], r[2], smap.money(r[3]), r[4]] for r in rows],
-                    hovertemplate="%{y}: %{text}<br>%{customdata[0]} open × "
-                    "%{customdata[1]:.0f}% × %{customdata[2]} ÷ %{customdata[3]:.0f} d"
-                    "<extra></extra>",
-                ),
-            ],
-            per_row=40,
-            showlegend=False,
-            xaxis={
-                "title": _title(f"{currency} per day"),
-                "rangemode": "tozero",
-                "tickformat": "~s",
-            },
-            right=110,
-            label="Bar chart of the pipeline velocity of each stream",
-        )
+    return _bar_per_row(
+        chart,
+        rows,
+        5,
+        "Velocity",
+        BLUE,
+        "%{y}: %{text}<br>%{customdata[0]} open × "
+        "%{customdata[1]:.0f}% × %{customdata[2]} ÷ %{customdata[3]:.0f} d",
+        "Bar chart of the pipeline velocity of each stream",
+        axis={"title": _title(f"{currency} per day"), "rangemode": "tozero", "tickformat": "~s"},
+        text=[f"{smap.money(r[5])}/day" if r[5] is not None else "" for r in rows],
+        customdata=[[r[1], r[2], smap.money(r[3]), r[4]] for r in rows],
+        per_row=40,
+        showlegend=False,
+        right=110,
     )
