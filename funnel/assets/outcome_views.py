@@ -111,6 +111,19 @@ def chart_spec(outcome: Outcome | None) -> dict | None:
     }
 
 
+def window_fields(params) -> tuple[outcomes.Window, dict]:
+    """A report page's window of closing dates (``start`` and ``end`` of ``params``; the
+    default window when one is wrong) and the fields of its form: ``window``, ``start`` and
+    ``end`` as they were given (else the window's) and ``errors``, the reasons by field."""
+    errors: dict[str, list[str]] = {}
+    try:
+        window = outcomes.window_from(params)
+    except ValidationError as exc:
+        errors, window = exc.message_dict, outcomes.default_window()
+    given = window.params() | {k: params[k] for k in ("start", "end") if k in params}
+    return window, {"window": window, **given, "errors": errors}
+
+
 def asset_section(asset: Asset, params) -> dict:
     """The asset page's "Does it go with winning?" section over the window of ``params``
     (``start``, ``end``; the default window when they are left out or wrong)."""
@@ -136,12 +149,7 @@ def outcomes_page(request: HttpRequest) -> HttpResponse:
     teams = selectors.library_teams(request.user)
     wanted = request.GET.get("team")
     team = next((t for t in teams if str(t.pk) == wanted), teams[0] if teams else None)
-    errors: dict[str, list[str]] = {}
-    try:
-        window = outcomes.window_from(request.GET)
-    except ValidationError as exc:
-        errors = exc.message_dict
-        window = outcomes.default_window()
+    window, fields = window_fields(request.GET)
     report = outcomes.team_report(team, window, request.user) if team else None
     rows = []
     if report:
@@ -152,13 +160,10 @@ def outcomes_page(request: HttpRequest) -> HttpResponse:
         {
             "teams": teams,
             "team": team,
-            "window": window,
-            "start": request.GET.get("start", window.params()["start"]),
-            "end": request.GET.get("end", window.params()["end"]),
-            "errors": errors,
+            **fields,
             "report": report,
             "rows": rows,
             "min_side": MIN_SIDE,
         },
-        status=400 if errors else 200,
+        status=400 if fields["errors"] else 200,
     )

@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from funnel.assets.outcomes import default_window, window_from
+from funnel.assets.outcome_views import window_fields
 from funnel.dashboards.charts.quality import interval_pct, p_text
 from funnel.deals.views import deal_page
 from funnel.eventlog.selectors import deals_visible_to
@@ -43,11 +43,7 @@ def standards_page(
 ) -> HttpResponse:
     stream = visible_stream(request.user, slug)
     can_edit = stream_can_edit(user=request.user, stream=stream)
-    errors: dict[str, list[str]] = {}
-    try:
-        window = window_from(request.GET)
-    except ValidationError as exc:
-        errors, window = exc.message_dict, default_window()
+    window, fields = window_fields(request.GET)
     rows = []
     for standard in stream_standards(stream, window):
         for link in standard.assets:
@@ -83,12 +79,9 @@ def standards_page(
             "stream": stream,
             "rows": rows,
             "can_edit": can_edit,
-            "window": window,
-            "start": request.GET.get("start", window.params()["start"]),
-            "end": request.GET.get("end", window.params()["end"]),
-            "errors": errors,
+            **fields,
         },
-        status=400 if errors else status,
+        status=400 if fields["errors"] else status,
     )
 
 
