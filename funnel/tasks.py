@@ -11,7 +11,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 
 from funnel.assets.tasks import asset_reviews_due  # noqa: F401 (registers the task)
-from funnel.discovery.snapshots import discovery_job_run
+from funnel.discovery.snapshots import DISCOVERY_TASK, discovery_job_run
 from funnel.eventlog.working import working_offsets_rewrite
 from funnel.forecasts.tasks import (  # noqa: F401 (registers the tasks; the catch-up finds them)
     compute_forecast,
@@ -28,7 +28,7 @@ from funnel.importing import (
     upload_file,
 )
 from funnel.leads.alerts import handoff_breaches_notify
-from funnel.leads.snapshots import leads_job_run
+from funnel.leads.snapshots import LEADS_TASK, leads_job_run
 from funnel.metrics.snapshots import (
     metrics_changed,
     metrics_recompute_all,
@@ -38,7 +38,8 @@ from funnel.metrics.snapshots import (
     query_from_keys,
 )
 from funnel.models import ImportUpload
-from funnel.qualification.snapshots import lab_job_run
+from funnel.qualification.snapshots import LAB_TASK, lab_job_run
+from funnel.view_jobs import view_task
 from streams.models import Job, JobState
 from streams.services import job_fail, job_finish, job_progress
 from vsm_project.background import job_claim
@@ -271,28 +272,9 @@ def rewrite_working_offsets(job_id: int, stream_id: int) -> int:
     return changed
 
 
-@shared_task(name="funnel.tasks.compute_lab")
-def compute_lab(job_id: int) -> int:
-    """Compute one qualification lab view into its ``LabSnapshot`` (queued by
-    ``funnel.qualification.snapshots.lab_view_read`` when a view is missing or stale), with
-    progress on the ``Job``. A failure fails the job and is raised."""
-    return lab_job_run(job_id=job_id)
-
-
-@shared_task(name="funnel.tasks.compute_leads")
-def compute_leads(job_id: int) -> int:
-    """Compute one Leads dashboard view into its ``LeadsSnapshot`` (queued by
-    ``funnel.leads.snapshots.leads_view_read`` when a view is missing or stale), with
-    progress on the ``Job``. A failure fails the job and is raised."""
-    return leads_job_run(job_id=job_id)
-
-
-@shared_task(name="funnel.tasks.compute_discovery")
-def compute_discovery(job_id: int) -> int:
-    """Compute one Discovery dashboard view into its ``DiscoverySnapshot`` (queued by
-    ``funnel.discovery.snapshots.discovery_view_read`` when a view is missing or stale), with
-    progress on the ``Job``. A failure fails the job and is raised."""
-    return discovery_job_run(job_id=job_id)
+compute_lab = view_task(LAB_TASK, lab_job_run, "qualification lab view")
+compute_leads = view_task(LEADS_TASK, leads_job_run, "Leads dashboard view")
+compute_discovery = view_task(DISCOVERY_TASK, discovery_job_run, "Discovery dashboard view")
 
 
 @shared_task(name="funnel.tasks.notify_handoff_breaches")

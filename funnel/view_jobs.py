@@ -7,7 +7,8 @@
 - :class:`ViewSnapshot`, the fields every snapshot model holds (one computed view of a stream);
 - :class:`SnapshotKind`, what a kind of snapshot view is made of, with its ``read`` (a view's
   snapshot and, when it is missing or stale, its job) and ``run`` (the body of the task that
-  computes a view into its snapshot); :func:`view_job_params`, what each of its jobs needs.
+  computes a view into its snapshot); :func:`view_job_params`, what each of its jobs needs;
+- :func:`view_task`, the Celery task that runs a kind's ``run``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from celery import shared_task
 from django.db import models
 from django.utils import timezone
 
@@ -219,3 +221,17 @@ def view_job_params(stream: ValueStream, view: Any, key: str) -> dict:
         "start": view.start.isoformat(),
         "end": view.end.isoformat(),
     }
+
+
+def view_task(name: str, run: Callable[..., int], what: str) -> Any:
+    """The Celery task ``name`` that computes one ``what`` into its snapshot: ``run(job_id=…)``
+    (a kind's :meth:`SnapshotKind.run`), queued by the kind's :meth:`SnapshotKind.read` when
+    a view is missing or stale, with progress on the ``Job``. A failure fails the job and is
+    raised."""
+
+    def compute(job_id: int) -> int:
+        return run(job_id=job_id)
+
+    compute.__name__ = compute.__qualname__ = name.rpartition(".")[2]
+    compute.__doc__ = f"Compute one {what} into its snapshot, with progress on the ``Job``."
+    return shared_task(name=name)(compute)

@@ -7,15 +7,10 @@ from __future__ import annotations
 from celery import shared_task
 
 from funnel.forecasts.records import forecasts_record_all, forecasts_score_due
-from funnel.forecasts.snapshots import forecast_job_run
+from funnel.forecasts.snapshots import FORECAST_TASK, forecast_job_run
+from funnel.view_jobs import view_task
 
-
-@shared_task(name="funnel.tasks.compute_forecast")
-def compute_forecast(job_id: int) -> int:
-    """Compute one forecast view into its ``ForecastSnapshot`` (queued by
-    ``funnel.forecasts.snapshots.read_forecast`` when a view is missing or stale), with
-    progress on the ``Job``. A failure fails the job and is raised."""
-    return forecast_job_run(job_id=job_id)
+compute_forecast = view_task(FORECAST_TASK, forecast_job_run, "Forecast dashboard view")
 
 
 @shared_task(name="funnel.tasks.forecasts_record")
