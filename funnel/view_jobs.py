@@ -4,7 +4,8 @@
 - :func:`param_text` and :func:`param_moments` read a view's text and date parameters;
 - :func:`view_job`, the job that computes one view: one queued or running for the view is
   joined; one that failed lately is returned as it is;
-- :class:`ViewSnapshot`, the fields every snapshot model holds (one computed view of a stream);
+- :class:`ViewSnapshot`, the fields every snapshot model holds (one computed view of a stream),
+  and :func:`view_unique`, its constraint;
 - :class:`SnapshotKind`, what a kind of snapshot view is made of, with its ``read`` (a view's
   snapshot and, when it is missing or stale, its job) and ``run`` (the body of the task that
   computes a view into its snapshot); :func:`view_job_params`, what each of its jobs needs;
@@ -112,7 +113,8 @@ def view_job(
 class ViewSnapshot(models.Model):
     """One computed view of a stream's figures, written by a job and read by the pages and
     the API. Each concrete model adds its ``stream`` (with its own ``related_name``), a unique
-    constraint on ``stream`` and ``view_key``, and any field of its own."""
+    constraint on ``stream`` and ``view_key`` (:func:`view_unique`), its ``label`` and any
+    field of its own."""
 
     #: The view (its window, as-of point and filters), as a canonical string.
     view_key = models.CharField(max_length=300)
@@ -125,8 +127,19 @@ class ViewSnapshot(models.Model):
         "streams.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    #: What the snapshot is of, in its ``str`` ("discovery 2026-W01… of New business").
+    label = "view"
+
     class Meta:
         abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.label} {self.view_key} of {self.stream}"
+
+
+def view_unique(name: str) -> models.UniqueConstraint:
+    """A snapshot model's constraint ``name``: one snapshot per stream and view."""
+    return models.UniqueConstraint(fields=["stream", "view_key"], name=name)
 
 
 @dataclass(frozen=True)

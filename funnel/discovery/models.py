@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from funnel.view_jobs import ViewSnapshot
+from funnel.view_jobs import ViewSnapshot, view_unique
 from streams.models import ProcessStep, ValueStream
 from vsm_project.db import choices_check
 
@@ -17,19 +17,11 @@ class DiscoverySnapshot(ViewSnapshot):
     ``view_key`` names the window, the as-of instant and the filters; its
     ``source_signature`` hashes the visits, the map and the accepted deviations."""
 
-    stream = models.ForeignKey(
-        ValueStream, on_delete=models.CASCADE, related_name="discovery_snapshots"
-    )
+    label = "discovery"
+    stream = models.ForeignKey(ValueStream, models.CASCADE, related_name="discovery_snapshots")
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["stream", "view_key"], name="discovery_snapshot_view_unique"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"discovery {self.view_key} of {self.stream}"
+        constraints = [view_unique("discovery_snapshot_view_unique")]
 
 
 class DeviationKind(models.TextChoices):

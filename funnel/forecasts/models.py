@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from funnel.view_jobs import ViewSnapshot
+from funnel.view_jobs import ViewSnapshot, view_unique
 from streams.models import ValueStream
 from vsm_project.db import choices_check
 
@@ -16,19 +16,11 @@ class ForecastSnapshot(ViewSnapshot):
     ``view_key`` names the view (``by``, ``when_wins``, ``as_of``, ``runs``), or, for a cached
     back-test, ``backtest|…`` (docs/forecasts.md "Back-tests on the page")."""
 
-    stream = models.ForeignKey(
-        ValueStream, on_delete=models.CASCADE, related_name="forecast_snapshots"
-    )
+    label = "forecast"
+    stream = models.ForeignKey(ValueStream, models.CASCADE, related_name="forecast_snapshots")
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["stream", "view_key"], name="forecast_snapshot_view_unique"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"forecast {self.view_key} of {self.stream}"
+        constraints = [view_unique("forecast_snapshot_view_unique")]
 
 
 class RecordKind(models.TextChoices):
