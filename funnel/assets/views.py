@@ -56,6 +56,17 @@ def _team(request: HttpRequest, teams: list[Team]) -> Team | None:
     return teams[0] if teams else None
 
 
+#: An asset's details: what the edit form changes, and the new asset form asks besides its
+#: first version.
+_DETAILS = ("title", "kind", "description", "tags", "owner", "reviewer", "review_interval_days")
+
+
+def _source(data: dict) -> dict:
+    """A version's file or link and its change note (a form's ``_SourceFields``), in the
+    services' keywords."""
+    return {"upload": data["file"], "link": data["link"], "change_note": data["change_note"]}
+
+
 def _asset(request: HttpRequest, pk: int) -> Asset:
     return get_object_or_404(selectors.assets_visible_to(request.user), pk=pk)
 
@@ -117,18 +128,7 @@ def asset_new(request: HttpRequest) -> HttpResponse:
         request,
         form,
         lambda data: services.asset_create(
-            user=request.user,
-            team=team,
-            title=data["title"],
-            kind=data["kind"],
-            description=data["description"],
-            tags=data["tags"],
-            owner=data["owner"],
-            reviewer=data["reviewer"],
-            review_interval_days=data["review_interval_days"],
-            upload=data["file"],
-            link=data["link"],
-            change_note=data["change_note"],
+            user=request.user, team=team, **{k: data[k] for k in _DETAILS}, **_source(data)
         ),
         saved,
         "funnel/assets/asset_form.html",
@@ -174,15 +174,7 @@ def asset_edit(request: HttpRequest, pk: int) -> HttpResponse:
     asset = _asset(request, pk)
     if not selectors.can_curate(request.user, asset.team_id):
         raise PermissionDenied("Only the team's managers edit its assets.")
-    initial = {
-        "title": asset.title,
-        "kind": asset.kind,
-        "description": asset.description,
-        "tags": asset.tags,
-        "owner": asset.owner,
-        "reviewer": asset.reviewer,
-        "review_interval_days": asset.review_interval_days,
-    }
+    initial = {name: getattr(asset, name) for name in _DETAILS}
     form = AssetEditForm(request.POST or None, team=asset.team, initial=initial)
 
     def saved(_: Asset) -> HttpResponse:
@@ -193,7 +185,7 @@ def asset_edit(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         form,
         lambda data: services.asset_update(
-            user=request.user, asset=asset, **{k: data[k] for k in initial}
+            user=request.user, asset=asset, **{k: data[k] for k in _DETAILS}
         ),
         saved,
         "funnel/assets/asset_form.html",
@@ -219,13 +211,7 @@ def version_new(request: HttpRequest, pk: int) -> HttpResponse:
     return form_page(
         request,
         form,
-        lambda data: services.version_add(
-            user=request.user,
-            asset=asset,
-            upload=data["file"],
-            link=data["link"],
-            change_note=data["change_note"],
-        ),
+        lambda data: services.version_add(user=request.user, asset=asset, **_source(data)),
         saved,
         "funnel/assets/asset_form.html",
         {"asset": asset, "title": f"New version of “{asset.title}”", "submit": "Add version"},
@@ -282,9 +268,7 @@ def asset_review_view(request: HttpRequest, pk: int) -> HttpResponse:
             user=request.user,
             asset=asset,
             note=data["note"],
-            upload=data["file"],
-            link=data["link"],
-            change_note=data["change_note"],
+            **_source(data),
         ),
     )
     if not saved:
