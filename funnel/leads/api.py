@@ -44,6 +44,7 @@ from funnel.api.viewsets import ListAnsweringViewSet, object_errors
 from funnel.common.catalog_api import ActiveFilter, CatalogServices, CatalogViewSet, catalog_schema
 from funnel.leads.models import (
     HANDOFF_TERMS,
+    WATERFALL_TERMS,
     DecisionKind,
     Handoff,
     HandoffDecision,
@@ -207,11 +208,8 @@ class StreamWaterfallView(APIView):
         waterfall_save(
             stream=stream,
             user=request.user,
-            preset=values["preset"],
-            inquiry_stage=values["inquiry_stage"],
-            won_stage=values["won_stage"],
-            recycle_step=values["recycle_step"],
             handoffs=[HandoffSpec(**h) for h in values["handoffs"]],
+            **{name: values[name] for name in WATERFALL_TERMS},
         )
         return Response(_waterfall_body(stream))
 

@@ -103,6 +103,9 @@ class Waterfall(models.Model):
         return f"waterfall of {self.stream}"
 
 
+#: A waterfall's settings beside its hand-offs: what the setup page and the API save.
+WATERFALL_TERMS = ("preset", "inquiry_stage", "won_stage", "recycle_step")
+
 #: A hand-off's terms beside its step and position: the stages it offers and accepts, who
 #: gives and receives, its SLA and escalation, and whether sellers pull (the API's fields, what
 #: the Leads figures depend on).

@@ -52,6 +52,7 @@ from funnel.leads.forms import (
     format_working,
 )
 from funnel.leads.models import (
+    WATERFALL_TERMS,
     DecisionKind,
     HandoffReason,
     ReasonKind,
@@ -293,11 +294,8 @@ def _save_waterfall(request: HttpRequest, stream: ValueStream, form, formset) ->
         waterfall_save(
             stream=stream,
             user=request.user,
-            preset=data["preset"],
-            inquiry_stage=data["inquiry_stage"],
-            won_stage=data["won_stage"],
-            recycle_step=data["recycle_step"],
             handoffs=specs,
+            **{name: data[name] for name in WATERFALL_TERMS},
         )
     except ValidationError as exc:
         for key, reasons in exc.message_dict.items():
