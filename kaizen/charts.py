@@ -95,6 +95,20 @@ def chart_rows(chart: RunChart, metric: MetricSpec) -> list[Row]:
     return rows
 
 
+def plain_layout(fig: go.Figure, *, height: int, margin: dict, **layout: object) -> None:
+    """The kaizen charts' layout: ``height`` and ``margin``, our font on white, the nearest
+    point on hover; ``layout``: the rest (legend, axes)."""
+    fig.update_layout(
+        font=FONT,
+        height=height,
+        margin=margin,
+        plot_bgcolor="#fff",
+        paper_bgcolor="#fff",
+        **layout,
+        hovermode="closest",
+    )
+
+
 def run_chart_figure(chart: RunChart, metric: MetricSpec) -> go.Figure:
     """Weekly points before (blue circles) and after (orange diamonds) the change, signals
     ringed in vermillion, the baseline's mean and natural process limits, the change marked."""
@@ -165,14 +179,11 @@ def run_chart_figure(chart: RunChart, metric: MetricSpec) -> go.Figure:
         yanchor="bottom",
         font={"color": INK, "size": 12},
     )
-    fig.update_layout(
-        font=FONT,
+    plain_layout(
+        fig,
         height=360,
         margin={"l": 56, "r": 16, "t": 36, "b": 48},
-        plot_bgcolor="#fff",
-        paper_bgcolor="#fff",
         legend={"orientation": "h", "y": -0.2, "x": 0},
-        hovermode="closest",
         # Weeks are counted from the change date, in UTC days (as the Check counts them).
         xaxis={"title": {"text": "Week starting (UTC)"}, "gridcolor": GRID, "tickformat": "%b %d"},
         yaxis={

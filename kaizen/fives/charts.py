@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from kaizen.charts import BLUE, FONT, GREY, GRID, INK, figure_html
+from kaizen.charts import BLUE, GREY, GRID, INK, figure_html, plain_layout
 from kaizen.fives.models import FiveS, FiveSAudit
 
 
@@ -35,14 +35,11 @@ def s_figure(audits: list[FiveSAudit], s: str) -> go.Figure:
             hovertemplate="%{x|%Y-%m-%d}: " + FiveS(s).label + " %{y} %<extra></extra>",
         )
     )
-    fig.update_layout(
-        font=FONT,
+    plain_layout(
+        fig,
         height=220,
         margin={"l": 44, "r": 12, "t": 12, "b": 36},
-        plot_bgcolor="#fff",
-        paper_bgcolor="#fff",
         showlegend=False,
-        hovermode="closest",
         xaxis={"gridcolor": GRID, "tickformat": "%b %d", "color": INK},
         yaxis={"range": [0, 105], "gridcolor": GRID, "ticksuffix": " %", "color": INK},
     )
