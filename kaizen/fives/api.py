@@ -16,7 +16,8 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from funnel.api.viewsets import ListAnsweringViewSet, object_errors, post_actions
+from funnel.api.viewsets import ListAnsweringViewSet, object_errors
+from funnel.common.catalog_api import ActiveFilter, CatalogServices, CatalogViewSet, catalog_schema
 from kaizen.fives.models import MAX_SCORE, FiveS, FiveSAnswer, FiveSAudit, FiveSQuestion
 from kaizen.fives.selectors import audits_visible_to, questions_visible_to
 from kaizen.fives.services import (
@@ -57,22 +58,23 @@ class QuestionCreateSerializer(ScopedToUser, QuestionUpdateSerializer):
 
 class QuestionFilter(filters.FilterSet):
     stream = IdFilter(field_name="stream_id", label="Stream id")
-    active = filters.BooleanFilter(
-        field_name="retired_at", lookup_expr="isnull", label="Only active (true) or retired"
-    )
+    active = ActiveFilter()
 
     class Meta:
         model = FiveSQuestion
         fields = ["stream", "active"]
 
 
-_QUESTION_ERRORS = object_errors("question", _FORBIDDEN)
-_question_write = write_schema(FiveSQuestionSerializer, _QUESTION_ERRORS)
-_question_action = post_actions(FiveSQuestionSerializer, _QUESTION_ERRORS)
-
-
-@list_retrieve_schema("5S questions of the streams you can see", "One 5S question")
-class FiveSQuestionViewSet(ListAnsweringViewSet):
+@catalog_schema(
+    noun="question",
+    forbidden=_FORBIDDEN,
+    list_summary="5S questions of the streams you can see",
+    retrieve_summary="One 5S question",
+    create={"summary": "Add a 5S question to a stream (managers)"},
+    partial_update={"summary": "Reword a 5S question (managers); audits made keep the old words"},
+    retire={"summary": "Retire a 5S question (managers); each S keeps at least one"},
+)
+class FiveSQuestionViewSet(CatalogViewSet):
     """A stream's 5S questionnaire, one or more statements per S, each scored 0–4."""
 
     queryset = FiveSQuestion.objects.none()
@@ -83,6 +85,9 @@ class FiveSQuestionViewSet(ListAnsweringViewSet):
         "create": QuestionCreateSerializer,
         "partial_update": QuestionUpdateSerializer,
     }
+    services = CatalogServices(
+        "question", create=question_add, update=question_update, retire=question_retire
+    )
 
     def get_queryset(self) -> QuerySet[FiveSQuestion]:
         return questions_visible_to(self.request.user).order_by("position", "id")
@@ -94,23 +99,6 @@ class FiveSQuestionViewSet(ListAnsweringViewSet):
     )
     def list(self, request: Request, *args, **kwargs) -> Response:
         return super().list(request, *args, **kwargs)
-
-    @_question_write(
-        "Add a 5S question to a stream (managers)", QuestionCreateSerializer, created=True
-    )
-    def create(self, request: Request) -> Response:
-        return self._create(request, question_add)
-
-    @_question_write(
-        "Reword a 5S question (managers); audits made keep the old words",
-        QuestionUpdateSerializer,
-    )
-    def partial_update(self, request: Request, pk: str | None = None) -> Response:
-        return self._update(request, question_update, "question")
-
-    @_question_action("Retire a 5S question (managers); each S keeps at least one", None)
-    def retire(self, request: Request, pk: str | None = None) -> Response:
-        return self._answer(question_retire(question=self.get_object(), user=request.user))
 
 
 # --- Audits -------------------------------------------------------------------------------
