@@ -262,10 +262,6 @@ class AssetFilter(filters.FilterSet):
     step = IdFilter(field_name="attachments__step_id", label="Attached to this step id")
     q = filters.CharFilter(method="by_text", label="Search in title, tags and description")
 
-    class Meta:
-        model = Asset
-        fields = ["team", "kind", "status", "step", "q"]
-
     def by_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return selectors.filter_state(queryset, value) if value else queryset
 
@@ -286,23 +282,9 @@ class VersionFilter(_ByAsset):
 class AttachmentFilter(_ByAsset):
     step = IdFilter(field_name="step_id", label="Step id")
 
-    class Meta:
-        model = AssetStep
-        fields = ["asset", "step"]
-
 
 class UsageFilter(_ByAsset):
     deal = IdFilter(field_name="deal_id", label="Deal id")
-
-    class Meta:
-        model = AssetUsage
-        fields = ["asset", "deal"]
-
-
-class ReviewFilter(_ByAsset):
-    class Meta:
-        model = AssetReview
-        fields = ["asset"]
 
 
 # --- Viewsets -----------------------------------------------------------------------------
@@ -464,7 +446,7 @@ class AssetUsageViewSet(_CreateListViewSet):
 class AssetReviewViewSet(_CreateListViewSet):
     queryset = AssetReview.objects.none()
     serializer_class = AssetReviewSerializer
-    filterset_class = ReviewFilter
+    filterset_class = _ByAsset
     parser_classes = _PARSERS
     ordering_fields = ["reviewed_at", "id"]
     _input_serializers = {"create": ReviewCreateSerializer}

@@ -243,10 +243,6 @@ class ReasonFilter(filters.FilterSet):
     kind = filters.ChoiceFilter(choices=ReasonKind.choices)
     active = ActiveFilter()
 
-    class Meta:
-        model = HandoffReason
-        fields = ["stream", "kind", "active"]
-
 
 @catalog_schema(
     noun="reason",
@@ -327,10 +323,6 @@ class SellerLimitSetSerializer(ScopedToUser, _InputSerializer):
 class SellerLimitFilter(filters.FilterSet):
     stream = IdFilter(field_name="stream_id", label="Stream id")
     seller = IdFilter(field_name="user_id", label="Seller (user) id")
-
-    class Meta:
-        model = SellerLimit
-        fields = ["stream", "seller"]
 
 
 @list_retrieve_schema("Sellers' WIP limits, with their open deals", "One seller's WIP limit")

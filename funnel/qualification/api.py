@@ -116,10 +116,6 @@ class CriterionFilter(filters.FilterSet):
     active = ActiveFilter()
     key = filters.CharFilter(label="Every version of one criterion")
 
-    class Meta:
-        model = Criterion
-        fields = ["stream", "active", "key"]
-
 
 @catalog_schema(
     noun="criterion",
@@ -245,10 +241,6 @@ class ScoreFilter(filters.FilterSet):
     stream = IdFilter(field_name="deal__stream_id", label="Stream id")
     key = filters.CharFilter(field_name="criterion__key", label="Criterion key (every version)")
 
-    class Meta:
-        model = CriterionScore
-        fields = ["deal", "criterion", "stream", "key"]
-
 
 _SCORE_ERRORS = object_errors("deal", "Only the deal's owner and the team's managers score it.")
 _score_write = write_schema(ScoreSerializer, _SCORE_ERRORS)
@@ -342,10 +334,6 @@ class WinCallCreateSerializer(_DealInput):
 class WinCallFilter(filters.FilterSet):
     deal = IdFilter(field_name="deal_id", label="Deal id")
     stream = IdFilter(field_name="deal__stream_id", label="Stream id")
-
-    class Meta:
-        model = WinCall
-        fields = ["deal", "stream"]
 
 
 _win_call_write = write_schema(WinCallSerializer, _SCORE_ERRORS)

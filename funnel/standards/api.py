@@ -86,10 +86,6 @@ class ItemFilter(filters.FilterSet):
     step = IdFilter(field_name="step_id", label="Step id")
     active = ActiveFilter()
 
-    class Meta:
-        model = ChecklistItem
-        fields = ["stream", "step", "active"]
-
 
 @catalog_schema(
     noun="checklist item",
@@ -136,10 +132,6 @@ class TickCreateSerializer(ScopedToUser, _InputSerializer):
 class TickFilter(filters.FilterSet):
     deal = IdFilter(field_name="deal_id", label="Deal id")
     step = IdFilter(field_name="step_id", label="Step id")
-
-    class Meta:
-        model = ChecklistTick
-        fields = ["deal", "step"]
 
 
 @catalog_schema(
@@ -193,10 +185,6 @@ class StepAssetCreateSerializer(ScopedToUser, _InputSerializer):
 class StepAssetFilter(filters.FilterSet):
     stream = IdFilter(field_name="step__stream_id", label="Stream id")
     step = IdFilter(field_name="step_id", label="Step id")
-
-    class Meta:
-        model = StepAsset
-        fields = ["stream", "step"]
 
 
 @catalog_schema(
