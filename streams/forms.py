@@ -20,17 +20,21 @@ def apply_service_errors(form: forms.Form, exc: ValidationError) -> None:
         form.add_error(field if field in form.fields else None, messages)
 
 
-def form_submit(form: forms.Form, call: Callable[[dict], T]) -> tuple[bool, T | None]:
+def form_submit(
+    form: forms.Form,
+    call: Callable[[dict], T],
+    errors: Callable[[forms.Form, ValidationError], None] = apply_service_errors,
+) -> tuple[bool, T | None]:
     """Run ``call(form.cleaned_data)`` (one service call) if the form is valid. A service's
-    ``ValidationError`` goes next to the fields (:func:`apply_service_errors`). Returns
-    ``(True, what the call returned)``, or ``(False, None)`` when the form or the service
-    refused."""
+    ``ValidationError`` goes next to the fields (``errors(form, exc)``, by default
+    :func:`apply_service_errors`). Returns ``(True, what the call returned)``, or
+    ``(False, None)`` when the form or the service refused."""
     if not form.is_valid():
         return False, None
     try:
         return True, call(form.cleaned_data)
     except ValidationError as exc:
-        apply_service_errors(form, exc)
+        errors(form, exc)
         return False, None
 
 

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from streams import explanations
 from streams.calendars.selectors import team_default_calendar, working_time_rewrites
 from streams.drawing import render_vsm_svg, stream_svg, vsm_map_data
-from streams.forms import FutureStateForm, StreamCreateForm, apply_service_errors
+from streams.forms import FutureStateForm, StreamCreateForm, form_submit
 from streams.future_states import stream_draw_another_future_state, stream_future_state_open
 from streams.hooks import discovered_edges, measured_map, stream_panels
 from streams.models import StreamState, ValueClass, ValueStream
@@ -124,10 +124,10 @@ def stream_new(request: HttpRequest) -> HttpResponse:
         teams=teams,
         initial={"team": request.GET.get("team") or teams.first().pk},
     )
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            stream = stream_create(
+    if request.method == "POST":
+        ok, stream = form_submit(
+            form,
+            lambda data: stream_create(
                 team=data["team"],
                 name=data["name"],
                 description=data["description"],
@@ -137,10 +137,9 @@ def stream_new(request: HttpRequest) -> HttpResponse:
                 currency=data["currency"],
                 lanes=[],
                 steps=[],
-            )
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
+            ),
+        )
+        if ok:
             messages.success(request, f"Map “{stream.name}” created. Add its lanes and steps.")
             return redirect("streams:edit", slug=stream.slug)
     status = 400 if form.is_bound else 200  # refused: shown again with every error
@@ -170,12 +169,11 @@ def stream_future_another(request: HttpRequest, slug: str) -> HttpResponse:
         raise Http404("A future state is drawn from a current-state map.")
     existing = list(stream.future_states.order_by("created_at"))
     form = FutureStateForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            future = stream_draw_another_future_state(stream=stream, name=form.cleaned_data["name"])
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
+    if request.method == "POST":
+        ok, future = form_submit(
+            form, lambda data: stream_draw_another_future_state(stream=stream, name=data["name"])
+        )
+        if ok:
             messages.success(request, f"Future state “{future.name}” drawn: change it here.")
             return redirect("streams:edit", slug=future.slug)
     status = 400 if form.is_bound else 200

@@ -44,6 +44,7 @@ from kaizen.selectors import (
     cycles_visible_to,
     possible_owners,
 )
+from streams.forms import form_submit
 from streams.selectors import latest_future_state
 
 
@@ -169,16 +170,12 @@ def submit_form(
     makes it from that cycle), and an empty one flashes nothing. A form or service refusal
     re-renders the cycle page, read afresh, with the errors next to the fields (status 400);
     ``name`` is the form's name in the page's context."""
-    if form.is_valid():
-        try:
-            shown = save(form.cleaned_data)
-        except ValidationError as exc:
-            show_service_errors(form, exc)
-        else:
-            message = done(shown) if callable(done) else done
-            if message:
-                messages.success(request, message)
-            return redirect(reverse("kaizen:detail", args=[shown.pk]) + anchor)
+    ok, shown = form_submit(form, save, show_service_errors)
+    if ok:
+        message = done(shown) if callable(done) else done
+        if message:
+            messages.success(request, message)
+        return redirect(reverse("kaizen:detail", args=[shown.pk]) + anchor)
     return cycle_page(request, get_cycle(request, cycle.pk), status=400, **{name: form})
 
 

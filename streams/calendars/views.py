@@ -10,7 +10,7 @@ redirects; a refused form is shown again with every error next to its field (sta
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -35,7 +35,7 @@ from streams.calendars.services import (
     closure_remove,
     lane_set_calendar,
 )
-from streams.forms import apply_service_errors, confirmed_post
+from streams.forms import confirmed_post, form_submit
 from streams.models import Team
 from streams.selectors import teams_visible_to
 
@@ -107,12 +107,13 @@ def calendar_new(request: HttpRequest, slug: str) -> HttpResponse:
     initial = {f"hours_{day.lower()}": "09:00–17:30" for day in WEEKDAYS[:5]}
     initial["time_zone"] = timezone.get_current_timezone_name()
     form = CalendarForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            calendar = calendar_create(team=team, by=request.user, spec=form.spec())
-        except ValidationError as exc:
-            form.apply_errors(exc)
-        else:
+    if request.method == "POST":
+        ok, calendar = form_submit(
+            form,
+            lambda data: calendar_create(team=team, by=request.user, spec=form.spec()),
+            CalendarForm.apply_errors,
+        )
+        if ok:
             messages.success(request, f"Calendar “{calendar.name}” created.")
             return redirect("calendars:detail", slug=team.slug, pk=calendar.pk)
     return render(
@@ -132,20 +133,20 @@ def calendar_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         if not can_edit:
             raise PermissionDenied(EDIT_REFUSED)
         form = CalendarForm(request.POST)
-        if form.is_valid():
-            try:
-                calendar_update(
-                    calendar=calendar,
-                    by=request.user,
-                    spec=form.spec(),
-                    version=form.cleaned_data["version"],
-                    replace_closures=False,
-                )
-            except ValidationError as exc:
-                form.apply_errors(exc)
-            else:
-                messages.success(request, f"Calendar “{form.cleaned_data['name']}” saved.")
-                return redirect("calendars:detail", slug=team.slug, pk=calendar.pk)
+        ok, _ = form_submit(
+            form,
+            lambda data: calendar_update(
+                calendar=calendar,
+                by=request.user,
+                spec=form.spec(),
+                version=data["version"],
+                replace_closures=False,
+            ),
+            CalendarForm.apply_errors,
+        )
+        if ok:
+            messages.success(request, f"Calendar “{form.cleaned_data['name']}” saved.")
+            return redirect("calendars:detail", slug=team.slug, pk=calendar.pk)
     return _detail_page(request, team, calendar, can_edit, form=form)
 
 
@@ -185,14 +186,12 @@ def closure_new(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     team, can_edit = _team(request, slug, edit=True)
     calendar = _calendar(team, pk)
     form = ClosureForm(request.POST)
-    if form.is_valid():
-        try:
-            closure = closure_add(calendar=calendar, by=request.user, spec=form.spec())
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(request, f"Closure “{closure.label}” added.")
-            return redirect("calendars:detail", slug=team.slug, pk=calendar.pk)
+    ok, closure = form_submit(
+        form, lambda data: closure_add(calendar=calendar, by=request.user, spec=form.spec())
+    )
+    if ok:
+        messages.success(request, f"Closure “{closure.label}” added.")
+        return redirect("calendars:detail", slug=team.slug, pk=calendar.pk)
     return _detail_page(request, team, calendar, can_edit, closure_form=form)
 
 

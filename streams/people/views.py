@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
 
-from streams.forms import apply_service_errors, confirmed_post
+from streams.forms import confirmed_post, form_submit
 from streams.hooks import account_panels
 from streams.models import InactiveMembership, Invitation, Membership, Team
 from streams.people.forms import InvitationPasswordForm, InviteForm, RoleForm, TimeZoneForm
@@ -107,20 +107,17 @@ def team_people_page(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method != "POST":
         return _people_page(request, team)
     form = InviteForm(request.POST)
-    if form.is_valid():
-        try:
-            invitation = member_invite(
-                team=team, by=request.user, base_url=_base_url(request), **form.cleaned_data
-            )
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(
-                request,
-                f"Invitation sent to {invitation.user.email} as "
-                f"{invitation.get_role_display().lower()}.",
-            )
-            return redirect("people:team", slug=team.slug)
+    ok, invitation = form_submit(
+        form,
+        lambda data: member_invite(team=team, by=request.user, base_url=_base_url(request), **data),
+    )
+    if ok:
+        messages.success(
+            request,
+            f"Invitation sent to {invitation.user.email} as "
+            f"{invitation.get_role_display().lower()}.",
+        )
+        return redirect("people:team", slug=team.slug)
     return _people_page(request, team, invite_form=form, status=400)
 
 
@@ -133,17 +130,14 @@ def member_role(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     team = _team(request, slug)
     membership = _membership(team, pk)
     form = RoleForm(request.POST, member_id=membership.pk)
-    if form.is_valid():
-        try:
-            membership = member_change_role(
-                membership=membership, by=request.user, role=form.cleaned_data["role"]
-            )
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            who = membership.user.get_full_name() or membership.user.username
-            messages.success(request, f"{who} is now {membership.get_role_display().lower()}.")
-            return redirect("people:team", slug=team.slug)
+    ok, changed = form_submit(
+        form,
+        lambda data: member_change_role(membership=membership, by=request.user, role=data["role"]),
+    )
+    if ok:
+        who = changed.user.get_full_name() or changed.user.username
+        messages.success(request, f"{who} is now {changed.get_role_display().lower()}.")
+        return redirect("people:team", slug=team.slug)
     return _people_page(request, team, role_forms={membership.pk: form}, status=400)
 
 
@@ -214,12 +208,11 @@ def account_settings(request: HttpRequest) -> HttpResponse:
     """The person's own settings: the time zone every time is shown in."""
     current = user_time_zone(request.user)
     form = TimeZoneForm(request.POST or None, initial={"time_zone": current or "UTC"})
-    if request.method == "POST" and form.is_valid():
-        try:
-            profile_set_time_zone(user=request.user, time_zone=form.cleaned_data["time_zone"])
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
+    if request.method == "POST":
+        ok, _ = form_submit(
+            form, lambda data: profile_set_time_zone(user=request.user, time_zone=data["time_zone"])
+        )
+        if ok:
             request.session[SESSION_TIME_ZONE] = form.cleaned_data["time_zone"]
             messages.success(request, f"Times are now shown in {form.cleaned_data['time_zone']}.")
             return redirect("people:account")
