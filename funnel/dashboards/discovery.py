@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_POST
@@ -29,8 +29,7 @@ from funnel.dashboards.charts.discovery import (
     discovery_charts,
     discovery_tiles,
 )
-from funnel.dashboards.charts.leads import as_of
-from funnel.dashboards.leads import _leads_view, window_text
+from funnel.dashboards.leads import _leads_view, view_context
 from funnel.dashboards.views import _errors_response
 from funnel.discovery.drawing import graph_svg
 from funnel.discovery.services import deviation_accept, deviation_unaccept
@@ -72,46 +71,37 @@ def _board(stream, snapshot, query: str) -> dict:
 @require_GET
 def discovery_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     stream, role, rep_id = pages.page_stream(request, slug)
-    form, params, errors = _leads_view(request, stream, rep_id)
-    query = urlencode(params)
-    context = pages.page_context(
+
+    def board(snapshot, query: str) -> dict:
+        return {
+            "board": SimpleLazyObject(lambda: _board(stream, snapshot, query)),
+            "has_deals": bool(snapshot.result["variants"]["deals"]),
+            "board_key": pages.board_key(stream, snapshot, role == Role.MANAGER, query),
+            "computed_at": snapshot.computed_at,
+            **view_context(snapshot.result),
+        }
+
+    return pages.snapshot_page(
         request,
         stream,
         role,
+        _leads_view(request, stream, rep_id),
+        "funnel/dashboards/discovery.html",
+        read=discovery_view_read,
+        board=board,
         title=TITLE,
-        form=form,
-        errors=errors,
-        query=query,
         can_accept=role in (Role.MANAGER, "admin"),
     )
-    snapshot, job = pages.read_or_default(discovery_view_read, request, stream, params, errors)
-    pages.job_state(context, snapshot, job)
-    if snapshot is not None:
-        result = snapshot.result
-        context |= {
-            "board": SimpleLazyObject(lambda: _board(stream, snapshot, query)),
-            "has_board": True,
-            "has_deals": bool(result["variants"]["deals"]),
-            "board_key": pages.board_key(stream, snapshot, role == Role.MANAGER, query),
-            "computed_at": snapshot.computed_at,
-            "view": result["view"],
-            "window_text": window_text(result["view"]),
-            "as_of_at": as_of(result),
-        }
-    status = pages.page_status(errors, context)
-    return render(request, "funnel/dashboards/discovery.html", context, status=status)
 
 
 @require_GET
 def discovery_csv(request: HttpRequest, slug: str, chart: str) -> HttpResponse:
     """The rows of one table of the Discovery dashboard, as CSV, for the same view."""
     stream, _, rep_id = pages.page_stream(request, slug)
-    _, params, errors = _leads_view(request, stream, rep_id)
     return pages.chart_csv(
         request,
         stream,
-        params,
-        errors,
+        _leads_view(request, stream, rep_id),
         read=discovery_view_read,
         chart_of=lambda snapshot: {
             c.key: c for c in discovery_charts(snapshot.result, _deal_url)

@@ -11,18 +11,14 @@ naming another rep is a 403, another team's stream a 404.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from funnel.dashboards import snapshot_pages as pages
 from funnel.dashboards.charts.common import Tile
 from funnel.dashboards.charts.discovery import KIND_WORDS
-from funnel.dashboards.charts.leads import as_of
 from funnel.dashboards.discovery import TITLE
-from funnel.dashboards.leads import _leads_view, window_text
+from funnel.dashboards.leads import _leads_view, view_context
 from funnel.discovery.design import design_comparison, stages_off_map
 from funnel.discovery.snapshots import discovery_view_read
 
@@ -139,22 +135,17 @@ def _board(stream, snapshot) -> dict:
 @require_GET
 def discovery_design(request: HttpRequest, slug: str) -> HttpResponse:
     stream, role, rep_id = pages.page_stream(request, slug)
-    form, params, errors = _leads_view(request, stream, rep_id)
-    query = urlencode(params)
-    context = pages.page_context(
-        request, stream, role, title=TITLE, form=form, errors=errors, query=query
-    )
-    snapshot, job = pages.read_or_default(discovery_view_read, request, stream, params, errors)
-    pages.job_state(context, snapshot, job)
-    if snapshot is not None:
-        result = snapshot.result
-        context |= {
+    return pages.snapshot_page(
+        request,
+        stream,
+        role,
+        _leads_view(request, stream, rep_id),
+        "funnel/dashboards/discovery_design.html",
+        read=discovery_view_read,
+        board=lambda snapshot, _query: {
             "board": _board(stream, snapshot),
-            "has_board": True,
-            "has_deals": bool(result["variants"]["deals"]),
-            "view": result["view"],
-            "window_text": window_text(result["view"]),
-            "as_of_at": as_of(result),
-        }
-    status = pages.page_status(errors, context)
-    return render(request, "funnel/dashboards/discovery_design.html", context, status=status)
+            "has_deals": bool(snapshot.result["variants"]["deals"]),
+            **view_context(snapshot.result),
+        },
+        title=TITLE,
+    )

@@ -13,11 +13,8 @@ their own deals. Another team's stream is a 404.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from django import forms
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
@@ -124,33 +121,29 @@ def _form(request: HttpRequest) -> tuple[ForecastViewForm, dict, dict]:
 @require_GET
 def forecast_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     stream, role, rep_id = pages.page_stream(request, slug)
-    form, params, errors = _form(request)
-    query = urlencode(params)
-    context = pages.page_context(
-        request,
-        stream,
-        role,
-        title=TITLE,
-        form=form,
-        errors=errors,
-        query=query,
-        own_only=rep_id is not None,
-    )
-    snapshot, job = pages.read_or_default(read_forecast, request, stream, params, errors)
-    pages.job_state(context, snapshot, job)
-    if snapshot is not None:
+
+    def board(snapshot, query: str) -> dict:
         result = forecast_for(snapshot.result, rep_id=rep_id)
-        context |= {
+        return {
             "board": SimpleLazyObject(lambda: _board(stream, result, query)),
-            "has_board": True,
             "board_key": pages.board_key(stream, snapshot, rep_id, query),
             "computed_at": snapshot.computed_at,
             "result": result,
             "by_text": day_words((result.get("wins_by") or {}).get("by")),
             "as_of_at": as_of(result),
         }
-    status = pages.page_status(errors, context)
-    return render(request, "funnel/dashboards/forecast.html", context, status=status)
+
+    return pages.snapshot_page(
+        request,
+        stream,
+        role,
+        _form(request),
+        "funnel/dashboards/forecast.html",
+        read=read_forecast,
+        board=board,
+        title=TITLE,
+        own_only=rep_id is not None,
+    )
 
 
 @require_GET
@@ -158,12 +151,10 @@ def forecast_csv(request: HttpRequest, slug: str, chart: str) -> HttpResponse:
     """The rows of one chart of the Forecast dashboard, as CSV, for the same view (a rep's
     per-deal rows: their own deals only)."""
     stream, _, rep_id = pages.page_stream(request, slug)
-    _, params, errors = _form(request)
     return pages.chart_csv(
         request,
         stream,
-        params,
-        errors,
+        _form(request),
         read=read_forecast,
         chart_of=lambda snapshot: {
             c.key: c for c in _charts(stream, forecast_for(snapshot.result, rep_id=rep_id))

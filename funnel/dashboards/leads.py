@@ -22,12 +22,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from urllib.parse import urlencode
 
 from django import forms
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
@@ -63,7 +61,7 @@ from funnel.dashboards.views import OWN_ONLY
 from funnel.deals.forms import SOURCES
 from funnel.leads.models import LeadsSnapshot, Waterfall
 from funnel.leads.snapshots import leads_view_read
-from streams.models import Job, Role, ValueStream
+from streams.models import Role, ValueStream
 
 TIME_CHOICES = [
     ("", "Default"),
@@ -232,14 +230,6 @@ def _leads_view(
     return pages.form_view(LeadsViewForm(request.GET or None, reps=reps, own_id=rep_id))
 
 
-def _read(
-    request: HttpRequest, stream: ValueStream, params: dict, errors: dict
-) -> tuple[LeadsSnapshot | None, Job | None]:
-    """The stored snapshot of the view and the job computing it when missing or stale; a
-    parameter the engine refuses is added to ``errors`` and the default view read instead."""
-    return pages.read_or_default(leads_view_read, request, stream, params, errors)
-
-
 def _deal_url(pk: int) -> str:
     return reverse("funnel:deal_detail", args=[pk])
 
@@ -262,16 +252,42 @@ def window_text(view: dict) -> str:
     return f"{start:%-d %b %Y} – {last:%-d %b %Y} (UTC)"
 
 
+def view_context(result: dict) -> dict:
+    """What a page on the Leads view's filters says of a result's view: the view, its window
+    in words and the moment its figures are as of."""
+    return {
+        "view": result["view"],
+        "window_text": window_text(result["view"]),
+        "as_of_at": as_of(result),
+    }
+
+
 @require_GET
 def leads_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     stream, role, rep_id = pages.page_stream(request, slug)
-    form, params, errors = _leads_view(request, stream, rep_id)
-    query = urlencode(params)
+    view = _leads_view(request, stream, rep_id)
     has_waterfall = Waterfall.objects.filter(stream=stream).exists()
-    context = pages.page_context(
+
+    def board(snapshot: LeadsSnapshot, query: str) -> dict:
+        return {
+            # Built only when the template renders it: the rendered board is cached per
+            # snapshot, viewer and zone (``board_key``), so a repeated read skips it.
+            "board": SimpleLazyObject(lambda: _board(stream, snapshot, rep_id, query)),
+            "has_stages": bool(snapshot.result.get("stages")),
+            "has_leads": has_leads(snapshot.result),
+            "board_key": pages.board_key(stream, snapshot, rep_id, query),
+            "computed_at": snapshot.computed_at,
+            **view_context(snapshot.result),
+        }
+
+    return pages.snapshot_page(
         request,
         stream,
         role,
+        view,
+        "funnel/dashboards/leads.html",
+        read=leads_view_read if has_waterfall else None,
+        board=board,
         title={
             "key": "leads",
             "title": "Leads",
@@ -279,31 +295,9 @@ def leads_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
             "hand-off answers, whether marketing produces what sales can pull, and what the "
             "hand-offs waste.",
         },
-        form=form,
-        errors=errors,
-        query=query,
         has_waterfall=has_waterfall,
         can_edit=role in (Role.MANAGER, "admin"),
     )
-    snapshot, job = _read(request, stream, params, errors) if has_waterfall else (None, None)
-    pages.job_state(context, snapshot, job)
-    if snapshot is not None:
-        result = snapshot.result
-        context |= {
-            # Built only when the template renders it: the rendered board is cached per
-            # snapshot, viewer and zone (``board_key``), so a repeated read skips it.
-            "board": SimpleLazyObject(lambda: _board(stream, snapshot, rep_id, query)),
-            "has_board": True,
-            "has_stages": bool(result.get("stages")),
-            "has_leads": has_leads(result),
-            "board_key": pages.board_key(stream, snapshot, rep_id, query),
-            "computed_at": snapshot.computed_at,
-            "view": result["view"],
-            "window_text": window_text(result["view"]),
-            "as_of_at": as_of(result),
-        }
-    status = pages.page_status(errors, context)
-    return render(request, "funnel/dashboards/leads.html", context, status=status)
 
 
 @require_GET
@@ -311,12 +305,10 @@ def leads_csv(request: HttpRequest, slug: str, chart: str) -> HttpResponse:
     """The numbers one chart of the Leads dashboard plots, as CSV, for the same view as the
     page."""
     stream, _, rep_id = pages.page_stream(request, slug)
-    _, params, errors = _leads_view(request, stream, rep_id)
     return pages.chart_csv(
         request,
         stream,
-        params,
-        errors,
+        _leads_view(request, stream, rep_id),
         read=leads_view_read,
         chart_of=lambda snapshot: leads_board(
             leads_result_for(snapshot.result, rep_id=rep_id), own_only=rep_id is not None

@@ -20,7 +20,6 @@ from urllib.parse import urlencode
 from django import forms
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
 
@@ -51,7 +50,7 @@ from funnel.qualification.snapshots import (
     lab_view_from_params,
     lab_view_read,
 )
-from streams.models import Job, Role, ValueStream
+from streams.models import Role, ValueStream
 
 
 class LabViewForm(forms.Form):
@@ -78,15 +77,6 @@ class LabViewForm(forms.Form):
             "as_of": data.get("as_of") or "",
         }
         return {k: v for k, v in values.items() if v}
-
-
-def _lab_read(
-    request: HttpRequest, stream: ValueStream, params: dict[str, str], errors: dict[str, str]
-) -> tuple[LabSnapshot | None, Job | None]:
-    """The stored snapshot of the lab view ``params`` name and the job computing it when it
-    is missing or stale (``lab_view_read``); a parameter the lab refuses is added to
-    ``errors`` and the default view read instead."""
-    return pages.read_or_default(lab_view_read, request, stream, params, errors)
 
 
 def stored_lab(stream: ValueStream, params: dict[str, str]) -> LabSnapshot | None:
@@ -211,56 +201,52 @@ def _board(stream: ValueStream, snapshot: LabSnapshot, owner_id: int | None, que
 @require_GET
 def quality_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     stream, role, owner_id = pages.page_stream(request, slug)
-    form, params, errors = _lab_view(request, stream)
-    query = urlencode(params)
+    view = _lab_view(request, stream)
     has_criteria = CriteriaSet.objects.filter(
         stream=stream, criteria__retired_at__isnull=True
     ).exists()
-    context = pages.page_context(
+    can_kaizen = role in (Role.MANAGER, "admin")
+
+    def board(snapshot: LabSnapshot, query: str) -> dict:
+        return {
+            # Built only when the template renders it: the rendered board is cached per
+            # snapshot, viewer and zone (``board_key``), so a repeated read skips both.
+            "board": SimpleLazyObject(lambda: _board(stream, snapshot, owner_id, query)),
+            "closed_deals": snapshot.result["deals"]["closed"],
+            "board_key": pages.board_key(stream, snapshot, owner_id, can_kaizen, query),
+            "computed_at": _computed_at(snapshot.result),
+            "view": snapshot.result["view"],
+            "window_text": window_text(snapshot.result["view"]),
+        }
+
+    return pages.snapshot_page(
         request,
         stream,
         role,
+        view,
+        "funnel/dashboards/quality.html",
+        read=lab_view_read if has_criteria else None,
+        board=board,
         title={
             "key": "quality",
             "title": "Quality",
             "lede": "Which qualification criteria really go with winning, tested on the "
             "closed deals with intervals and without hindsight.",
         },
-        form=form,
-        errors=errors,
-        query=query,
         has_criteria=has_criteria,
-        can_kaizen=role in (Role.MANAGER, "admin"),
-        lab_query=query,
+        can_kaizen=can_kaizen,
+        lab_query=urlencode(view[1]),
     )
-    snapshot, job = _lab_read(request, stream, params, errors) if has_criteria else (None, None)
-    pages.job_state(context, snapshot, job)
-    if snapshot is not None:
-        context |= {
-            # Built only when the template renders it: the rendered board is cached per
-            # snapshot, viewer and zone (``board_key``), so a repeated read skips both.
-            "board": SimpleLazyObject(lambda: _board(stream, snapshot, owner_id, query)),
-            "has_board": True,
-            "closed_deals": snapshot.result["deals"]["closed"],
-            "board_key": pages.board_key(stream, snapshot, owner_id, context["can_kaizen"], query),
-            "computed_at": _computed_at(snapshot.result),
-            "view": snapshot.result["view"],
-            "window_text": window_text(snapshot.result["view"]),
-        }
-    status = pages.page_status(errors, context)
-    return render(request, "funnel/dashboards/quality.html", context, status=status)
 
 
 @require_GET
 def quality_csv(request: HttpRequest, slug: str, chart: str) -> HttpResponse:
     """The numbers one chart of the lab plots, as CSV, for the same view as the page."""
     stream, _, owner_id = pages.page_stream(request, slug)
-    _, params, errors = _lab_view(request, stream)
     return pages.chart_csv(
         request,
         stream,
-        params,
-        errors,
+        _lab_view(request, stream),
         read=lab_view_read,
         chart_of=lambda snapshot: quality_board(
             stream, lab_result_for(snapshot.result, rep_id=owner_id), owner_id=owner_id

@@ -1,18 +1,19 @@
 """What the dashboards drawn from a stored snapshot share (the Quality dashboard,
 ``funnel.dashboards.quality``, and the Leads dashboard, ``funnel.dashboards.leads``): the
 stream and the viewer's role, the view form's errors, the read that falls back to the default
-view, the page's job state, tabs, cache key and status, the charts' CSV links and the CSV of
-one chart."""
+view, the page's job state, tabs, cache key and status, the page itself (``snapshot_page``),
+the charts' CSV links and the CSV of one chart."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 
@@ -133,6 +134,35 @@ def page_status(errors: dict, context: dict) -> int:
     return 400 if errors else 202 if "preparing" in context else 200
 
 
+def snapshot_page(
+    request: HttpRequest,
+    stream: ValueStream,
+    role: str | None,
+    view: tuple[forms.Form, dict, dict],
+    template: str,
+    *,
+    read: Read | None,
+    board: Callable[[Any, str], dict],
+    **start: Any,
+) -> HttpResponse:
+    """A snapshot dashboard's page: the context it starts from (``page_context(**start)``
+    with the ``view`` form's ``form_view``), the stored snapshot of the view its parameters
+    name (``read_or_default(read)``; no ``read``: the stream has nothing to read, e.g. no
+    waterfall), the job's state and, when there is a snapshot, what the page draws of it
+    (``board(snapshot, query)``); 400 with the form's errors, 202 while the first result is
+    being computed."""
+    form, params, errors = view
+    query = urlencode(params)
+    context = page_context(request, stream, role, form=form, errors=errors, query=query, **start)
+    snapshot, job = (None, None)
+    if read is not None:
+        snapshot, job = read_or_default(read, request, stream, params, errors)
+    job_state(context, snapshot, job)
+    if snapshot is not None:
+        context |= {"has_board": True, **board(snapshot, query)}
+    return render(request, template, context, status=page_status(errors, context))
+
+
 def link_csv(charts: list[Chart], url_name: str, stream: ValueStream, query: str) -> None:
     """Give each chart the link to its CSV (``url_name``), for the same view."""
     for chart in charts:
@@ -143,17 +173,17 @@ def link_csv(charts: list[Chart], url_name: str, stream: ValueStream, query: str
 def chart_csv(
     request: HttpRequest,
     stream: ValueStream,
-    params: dict,
-    errors: dict,
+    view: tuple[forms.Form, dict, dict],
     *,
     read: Read,
     chart_of: Callable[[Any], Chart | None],
     missing: str,
     filename: str,
 ) -> HttpResponse:
-    """The CSV of one chart of the view ``params`` name (``chart_of(snapshot)``: None when the
-    board has no such chart): 400 naming a wrong parameter, 404 (``missing``) while the view
-    is not computed, the file ``filename``."""
+    """The CSV of one chart of the view the ``view`` form's parameters name (``form_view``;
+    ``chart_of(snapshot)``: None when the board has no such chart): 400 naming a wrong
+    parameter, 404 (``missing``) while the view is not computed, the file ``filename``."""
+    _, params, errors = view
     if errors:
         return _errors_response(errors)
     try:
