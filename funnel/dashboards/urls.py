@@ -1,40 +1,55 @@
-"""The dashboards' URLs: the Quality dashboard (``funnel.dashboards.quality``) and the Leads
-dashboard (``funnel.dashboards.leads``) before the other boards of a stream
-(``funnel.dashboards.views``), whose pattern would take their paths."""
+"""The dashboards' URLs. Each dashboard drawn from a stored snapshot (Quality, Leads,
+Discovery, Forecast: ``funnel.dashboards.quality`` and the like) has its page, the CSV of each
+chart and its PDF (``funnel.dashboards.pdf_views``): the page's path + ``<chart>.csv`` and +
+``pdf/``, so ``templates/funnel/dashboards/_pdf_link.html`` links any dashboard to its PDF.
+They and the other boards' PDFs come before the boards of a stream
+(``funnel.dashboards.views``), whose patterns would take ``quality/`` as a board and
+``quality/pdf/`` as a chart."""
 
-from django.urls import path
+from django.urls import URLPattern, path
 
-from funnel.dashboards import discovery, discovery_design, forecast, leads, quality, views
-from funnel.dashboards.pdf_urls import urlpatterns as pdf_urlpatterns
+from funnel.dashboards import discovery, discovery_design, forecast, leads, pdf_views, quality
+from funnel.dashboards.views import urlpatterns as board_urlpatterns
+
+#: The dashboards drawn from a stored snapshot, by the key that names their URLs: the views of
+#: the page, of a chart's CSV and of the PDF.
+SNAPSHOT_DASHBOARDS = {
+    "quality": (quality.quality_dashboard, quality.quality_csv, pdf_views.quality_pdf),
+    "leads": (leads.leads_dashboard, leads.leads_csv, pdf_views.leads_pdf),
+    "discovery": (discovery.discovery_dashboard, discovery.discovery_csv, pdf_views.discovery_pdf),
+    "forecast": (forecast.forecast_dashboard, forecast.forecast_csv, pdf_views.forecast_pdf),
+}
+
+
+def _snapshot_dashboard(key: str, page_view, csv_view, pdf_view) -> list[URLPattern]:
+    """A snapshot dashboard's page (named ``key``), the CSV of one of its charts
+    (``key_csv``) and its PDF (``key_pdf``)."""
+    at = f"streams/<slug:slug>/{key}/"
+    return [
+        path(at, page_view, name=key),
+        path(f"{at}<slug:chart>.csv", csv_view, name=f"{key}_csv"),
+        path(f"{at}pdf/", pdf_view, name=f"{key}_pdf"),
+    ]
+
 
 app_name = "dashboards"
 urlpatterns = [
-    *pdf_urlpatterns,  # each dashboard's PDF: before the boards' patterns
-    path("streams/<slug:slug>/quality/", quality.quality_dashboard, name="quality"),
-    path("streams/<slug:slug>/quality/<slug:chart>.csv", quality.quality_csv, name="quality_csv"),
-    path("streams/<slug:slug>/leads/", leads.leads_dashboard, name="leads"),
-    path("streams/<slug:slug>/leads/<slug:chart>.csv", leads.leads_csv, name="leads_csv"),
-    path("streams/<slug:slug>/discovery/", discovery.discovery_dashboard, name="discovery"),
+    *[
+        p
+        for key, views_of in SNAPSHOT_DASHBOARDS.items()
+        for p in _snapshot_dashboard(key, *views_of)
+    ],
     path(
         "streams/<slug:slug>/discovery/design/",
         discovery_design.discovery_design,
         name="discovery_design",
     ),
     path(
-        "streams/<slug:slug>/discovery/<slug:chart>.csv",
-        discovery.discovery_csv,
-        name="discovery_csv",
-    ),
-    path(
         "streams/<slug:slug>/discovery/accept/",
         discovery.discovery_accept,
         name="discovery_accept",
     ),
-    path("streams/<slug:slug>/forecast/", forecast.forecast_dashboard, name="forecast"),
-    path(
-        "streams/<slug:slug>/forecast/<slug:chart>.csv",
-        forecast.forecast_csv,
-        name="forecast_csv",
-    ),
-    *views.urlpatterns,
+    path("streams/<slug:slug>/<slug:board>/pdf/", pdf_views.board_pdf, name="board_pdf"),
+    path("teams/<slug:slug>/pdf/", pdf_views.team_pdf, name="team_pdf"),
+    *board_urlpatterns,
 ]
