@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from funnel.common.pages import form_page
 from kaizen.fives.charts import s_chart_html
 from kaizen.fives.forms import AuditForm, QuestionAddForm, QuestionEditForm
 from kaizen.fives.models import FiveS, FiveSAudit, FiveSQuestion
@@ -83,17 +84,12 @@ def _audit_form_page(
             return audit_create(user=request.user, stream=stream, answers=form.answers(), **fields)
         return audit_update(user=request.user, audit=audit, answers=form.answers(), **fields)
 
-    if request.method == "POST":
-        ok, saved = form_submit(form, save)
-        if ok:
-            messages.success(request, f"Audit saved: {saved.score:g} % overall.")
-            return redirect("kaizen:five_s_audit", slug=stream.slug, pk=saved.pk)
-    return render(
-        request,
-        "kaizen/fives/audit_form.html",
-        {"stream": stream, "form": form, "audit": audit},
-        status=400 if form.is_bound else 200,
-    )
+    def saved(done: FiveSAudit) -> HttpResponse:
+        messages.success(request, f"Audit saved: {done.score:g} % overall.")
+        return redirect("kaizen:five_s_audit", slug=stream.slug, pk=done.pk)
+
+    template = "kaizen/fives/audit_form.html"
+    return form_page(request, form, save, saved, template, {"stream": stream, "audit": audit})
 
 
 def audit_new(request: HttpRequest, slug: str) -> HttpResponse:
