@@ -17,19 +17,27 @@ deal id) and the export's deal fields (``deal_name``, ``account``, ``amount``, `
 
 The file is untrusted: it is parsed by expat as a stream (a chunk at a time, nothing of it
 kept but the current trace), and a document type declaration (``<!DOCTYPE``), the only place
-entities can be declared (billion laughs, external entities), refuses the file.
+entities can be declared (billion laughs, external entities), refuses the file. The parsing
+itself is :mod:`funnel.importing.formats.xes_parse`; a large log's rows are parsed there by a
+child process while this one checks them (:data:`CHILD_MIN_EVENTS`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import pickle
+import queue
 import re
+import subprocess
+import sys
+import tempfile
+import threading
 import zlib
 from collections.abc import Iterator
-from pyexpat import XML_PARAM_ENTITY_PARSING_NEVER, ExpatError, ParserCreate
 from typing import TYPE_CHECKING, BinaryIO
 
-from funnel.importing.formats import transitions, visits
+from funnel.importing.formats import transitions, visits, xes_parse
 from funnel.importing.plan import _Columns, changes_to_visits
 from funnel.importing.types import ImportRejected, NumberedRows
 
@@ -38,17 +46,7 @@ if TYPE_CHECKING:
 
 #: The table an XES log is read as: pm4py's names for the case, the activity, the start and
 #: the complete time, the resource; then the export's own attributes.
-DEAL_KEYS = (
-    "deal_name",
-    "account",
-    "amount",
-    "owner",
-    "source",
-    "outcome",
-    "closed_at",
-    "lost_reason",
-    "created_at",
-)
+DEAL_KEYS = xes_parse.DEAL_KEYS
 HEADERS = [
     "case:concept:name",
     "concept:name",
@@ -58,17 +56,6 @@ HEADERS = [
     "org:resource",
     *DEAL_KEYS,
 ]
-_TRACE_KEYS = frozenset(("concept:name", *DEAL_KEYS))
-_EVENT_KEYS = frozenset(
-    (
-        "concept:name",
-        "concept:instance",
-        "time:timestamp",
-        "lifecycle:transition",
-        "org:resource",
-        "work_minutes",
-    )
-)
 #: Lifecycle transitions (the XES standard lifecycle model) that neither begin nor end a
 #: visit: read as nothing. Any other value than these, start and complete refuses the file.
 SKIPPED = transitions.SKIPPED_TRANSITIONS
@@ -99,21 +86,16 @@ def looks_like_xes(data: bytes) -> bool:
     return _PROLOG.match(head.removeprefix(b"\xef\xbb\xbf")) is not None
 
 
-class _Stop(Exception):
-    pass
-
-
-def _refuse_dtd(*_args) -> None:
-    raise ImportRejected(
-        "The XES file declares a document type (<!DOCTYPE …>). An event log has none, and a "
-        "declaration can define entities that expand to fill the memory or read other files, "
-        "so the import refuses it. Export the log again without it."
-    )
-
-
 #: What an XES log is read from: its bytes, or a binary file (seekable) that is read a chunk at
 #: a time on every pass, so that a large upload is never held in memory whole.
 Source = bytes | BinaryIO
+
+#: A log of at least this many events (:attr:`XesRows.estimate`) is read by a child process
+#: (:mod:`funnel.importing.formats.xes_parse`) while this one checks the rows it sends: on two
+#: cores the reading then costs the import little more than reading a CSV of the same rows.
+CHILD_MIN_EVENTS = 20_000
+#: Frames of the log's bytes sent to the child and not yet answered, at most.
+_IN_FLIGHT = 4
 
 
 def _size(source: Source) -> int:
@@ -165,238 +147,125 @@ class XesRows(NumberedRows):
     def _chunks(self) -> Iterator[bytes]:
         if not self._gzipped:
             return _raw_chunks(self._source)
-        return self._gunzipped()
-
-    def _gunzipped(self) -> Iterator[bytes]:
-        """The unpacked bytes of a gzip file (of each member in turn), a chunk at a time. A
-        damaged or cut stream is refused after the bytes before the damage (so the head of a
-        large upload still shows its first rows)."""
-        raw = _raw_chunks(self._source)
-        unpack = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        read, tail = 0, b""
-        while True:
-            if unpack.eof:
-                rest = unpack.unused_data
-                # NUL bytes after the last member are padding; anything else is a member (a
-                # member never begins with a NUL, so one NUL kept says the rest is damaged).
-                while not rest.strip(b"\x00"):
-                    more = next(raw, None)
-                    if more is None:
-                        return
-                    rest = rest[:1] + more
-                unpack, tail = zlib.decompressobj(16 + zlib.MAX_WBITS), rest
-            elif not tail:
-                tail = next(raw, b"")
-                if not tail:
-                    raise ImportRejected(
-                        "The gzip-compressed file is cut short (it ends before its end marker); "
-                        "compress the XES file again and upload it."
-                    )
-            try:
-                chunk = unpack.decompress(tail, _CHUNK)
-            except zlib.error as exc:
-                raise ImportRejected(
-                    f"The gzip-compressed file is damaged ({exc}); compress the XES file again "
-                    "and upload it."
-                ) from None
-            tail = unpack.unconsumed_tail
-            if chunk:
-                read += len(chunk)
-                if read > self._limit:
-                    raise ImportRejected(
-                        f"The gzip-compressed file unpacks to more than {self._limit >> 20:,} MB; "
-                        "split the log and import each part."
-                    )
-                yield chunk
+        return xes_parse.gunzipped(_raw_chunks(self._source), self._limit, _CHUNK)
 
     # -- parsing
 
     def mode(self) -> str:
         """:data:`INTERVALS` when some event's lifecycle is ``start``, else :data:`CHANGES`."""
         if self._mode is None:
-            self._mode = CHANGES
             try:
-                for _ in self._parse(detect=True):
-                    pass
-            except _Stop:
-                self._mode = INTERVALS
-            except ImportRejected:
-                pass  # a damaged file (or the head of one): the rows' own pass says why
+                found = xes_parse.probe(self._chunks(), trace=False)
+            except xes_parse.XesError:
+                found = False  # a damaged file (or the head of one): the rows' pass says why
+            self._mode = INTERVALS if found else CHANGES
         return self._mode
 
     def has_trace(self) -> bool:
         """Whether the log holds a trace (parsed up to the first one only)."""
         try:
-            for _ in self._parse(detect=True, probe=True):
-                pass
-        except _Stop:
-            return True
-        return False
+            return xes_parse.probe(self._chunks(), trace=True)
+        except xes_parse.XesError as exc:
+            raise ImportRejected(str(exc)) from None
 
     def numbered(self) -> Iterator[tuple[int, list[str]]]:
-        return self._parse(detect=False)
+        intervals = self.mode() == INTERVALS
+        if self.estimate >= CHILD_MIN_EVENTS:
+            return self._in_child(intervals)
+        return self._here(intervals)
 
-    def _parse(self, *, detect: bool, probe: bool = False) -> Iterator[tuple[int, list[str]]]:
-        parser = ParserCreate()
-        parser.SetParamEntityParsing(XML_PARAM_ENTITY_PARSING_NEVER)
-        parser.StartDoctypeDeclHandler = _refuse_dtd
-        parser.EntityDeclHandler = _refuse_dtd
-        parser.ExternalEntityRefHandler = _refuse_dtd
-        out: list[tuple[int, list[str]]] = []
-        intervals = not detect and self.mode() == INTERVALS
-        depth = 0
-        trace: dict[str, str] | None = None
-        trace_line = 0
-        events: list[tuple[int, dict[str, str]]] = []
-        event: dict[str, str] | None = None
-        line_of = parser  # CurrentLineNumber is read off the parser
-
-        def start(name: str, attrs: dict[str, str]) -> None:
-            nonlocal depth, trace, trace_line, event
-            depth += 1
-            if depth == 4:
-                if event is not None:
-                    key = attrs.get("key")
-                    if key in _EVENT_KEYS:
-                        value = attrs.get("value", "")
-                        event[key] = value
-                        if (
-                            detect
-                            and key == "lifecycle:transition"
-                            and value.strip().lower() == "start"
-                        ):
-                            raise _Stop
-                return
-            if depth == 3:
-                if trace is None:
-                    return
-                if name == "event" or name.endswith(":event"):
-                    event = {}
-                    events.append((line_of.CurrentLineNumber, event))
-                else:
-                    key = attrs.get("key")
-                    if key in _TRACE_KEYS:
-                        trace[key] = attrs.get("value", "")
-                return
-            if depth == 2 and (name == "trace" or name.endswith(":trace")):
-                if probe:
-                    raise _Stop
-                trace = {}
-                trace_line = line_of.CurrentLineNumber
-                events.clear()
-            elif depth == 1 and not (name == "log" or name.endswith(":log")):
-                raise ImportRejected(
-                    f"This XML file's root element is <{name}>, not an XES <log>; it is not "
-                    "an event log."
-                )
-
-        def end(name: str) -> None:
-            nonlocal depth, trace, event
-            if depth == 3:
-                event = None
-            elif depth == 2 and trace is not None:
-                if not detect:
-                    _trace_rows(trace, trace_line, events, intervals, out)
-                trace = None
-                events.clear()
-            depth -= 1
-
-        parser.StartElementHandler = start
-        parser.EndElementHandler = end
+    def _here(self, intervals: bool) -> Iterator[tuple[int, list[str]]]:
+        """The rows, parsed in this process."""
         try:
-            for chunk in self._chunks():
-                parser.Parse(chunk, False)
-                if out:
-                    yield from out
-                    out.clear()
-            parser.Parse(b"", True)
-        except ExpatError as exc:
-            raise ImportRejected(
-                f"The XES file is not well-formed XML: {exc}. Export the log again."
-            ) from None
-        yield from out
+            for batch in xes_parse.rows(self._chunks(), intervals=intervals, skipped=SKIPPED):
+                yield from batch
+        except xes_parse.XesError as exc:
+            raise ImportRejected(str(exc)) from None
 
-
-def _trace_rows(
-    trace: dict[str, str],
-    line: int,
-    events: list[tuple[int, dict[str, str]]],
-    intervals: bool,
-    out: list[tuple[int, list[str]]],
-) -> None:
-    """The rows of one trace: a visit per start and complete pair (``intervals``), or a stage
-    change per event; a trace without events gives one row of the deal's columns."""
-    case = trace.get("concept:name", "")
-    deal = [trace.get(k, "") for k in DEAL_KEYS]
-    if not events:
-        out.append((line, [case, "", "", "", "", "", *deal]))
-        return
-    opened: dict[tuple[str, str], list[tuple[int, dict[str, str]]]] = {}
-    rows: list[tuple[int, list[str]]] = []
-    for at, event in events:
-        value = event.get("lifecycle:transition")
-        transition = "complete" if value is None else value.strip().lower()
-        activity = event.get("concept:name", "")
-        if transition == "complete":
-            if not intervals:
-                rows.append(
-                    (
-                        at,
-                        [
-                            case,
-                            activity,
-                            "",
-                            event.get("time:timestamp", ""),
-                            "",
-                            event.get("org:resource", ""),
-                            *deal,
-                        ],
-                    )
-                )
-                continue
-            waiting = opened.get((activity, event.get("concept:instance", "")))
-            if not waiting:
-                raise ImportRejected(
-                    f"Trace '{case}' (line {line}): the complete event of '{activity}' on line "
-                    f"{at} has no start event before it. In a log with start events each "
-                    "complete closes the visit its start opened; add the start, or export the "
-                    "log with complete events only (each one then a stage change)."
-                )
-            first_at, first = waiting.pop(0)
-            rows.append((first_at, _visit(case, activity, first, event, deal)))
-        elif transition == "start":
-            key = (activity, event.get("concept:instance", ""))
-            opened.setdefault(key, []).append((at, event))
-        elif transition not in SKIPPED:
-            raise ImportRejected(
-                f"Trace '{case}' (line {line}): the event '{activity}' on line {at} has the "
-                f"lifecycle transition '{value}', which the import does not read. It reads "
-                "start and complete (a start with its complete is a visit; in a log without "
-                "start events each complete is a stage change) and skips "
-                + ", ".join(sorted(SKIPPED))
-                + "."
+    def _in_child(self, intervals: bool) -> Iterator[tuple[int, list[str]]]:
+        """The rows, parsed by a child process (:func:`xes_parse.main`) as they are read here:
+        this process reads the file (from wherever it is: a path, the database) and sends its
+        bytes, packed or not, as they come; the child unpacks and parses them and sends the
+        rows back, a chunk's at a time, or the message that refuses the file, after the rows
+        before the damage, as the reading in this process would raise it. Nothing but the
+        current chunks is held on either side."""
+        errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
+        try:
+            child = subprocess.Popen(
+                [sys.executable, "-I", "-S", xes_parse.__file__],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=errors,
             )
-    for waiting in opened.values():
-        for first_at, first in waiting:
-            rows.append((first_at, _visit(case, first.get("concept:name", ""), first, None, deal)))
-    rows.sort(key=lambda r: r[0])
-    out.extend(rows)
+        except OSError:
+            errors.close()
+            yield from self._here(intervals)
+            return
+        # The frames of bytes go through a thread: the child may be writing rows while this
+        # process would be blocked writing to it.
+        frames: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        feeder = threading.Thread(target=_feed, args=(child.stdin, frames), daemon=True)
+        feeder.start()
+        frames.put(
+            pickle.dumps(
+                {
+                    "gzipped": self._gzipped,
+                    "limit": self._limit,
+                    "intervals": intervals,
+                    "skipped": SKIPPED,
+                    "chunk": _CHUNK,
+                }
+            )
+        )
+        raw = _raw_chunks(self._source)
+        sent = answered = 0
+        ended = False
+        try:
+            while True:
+                while not ended and sent - answered < _IN_FLIGHT:
+                    data = next(raw, b"")
+                    ended = not data
+                    frames.put(data)  # an empty frame ends the log
+                    sent += 1
+                frame = xes_parse.read_frame(child.stdout)
+                if frame is None:
+                    child.wait()
+                    errors.seek(0)
+                    raise RuntimeError(
+                        f"The process reading the XES log ended (exit code {child.returncode}) "
+                        "before the end of the log: "
+                        + errors.read()[-2000:].decode("utf-8", "replace")
+                    )
+                answered += 1
+                kind, rows, *message = pickle.loads(frame)
+                if kind != "rows":
+                    child.wait(timeout=30)  # it ends after its last frame
+                yield from rows
+                if kind == "error":
+                    raise ImportRejected(message[0])
+                if kind == "done":
+                    return
+        finally:
+            frames.put(None)
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+            feeder.join()
+            child.stdout.close()
+            errors.close()
 
 
-def _visit(
-    case: str, activity: str, first: dict[str, str], last: dict[str, str] | None, deal: list[str]
-) -> list[str]:
-    work = (last or {}).get("work_minutes") or first.get("work_minutes", "")
-    resource = first.get("org:resource") or (last or {}).get("org:resource", "")
-    return [
-        case,
-        activity,
-        first.get("time:timestamp", ""),
-        "" if last is None else last.get("time:timestamp", ""),
-        work,
-        resource,
-        *deal,
-    ]
+def _feed(pipe, frames: queue.SimpleQueue) -> None:
+    """Write the frames put in ``frames`` to the child's input until None (or the child has
+    gone), then close it."""
+    try:
+        for data in iter(frames.get, None):
+            xes_parse.write_frame(pipe, data)
+    except OSError:
+        pass  # the child has ended (done, refused the file, or was stopped)
+    finally:
+        with contextlib.suppress(OSError):
+            pipe.close()
 
 
 def read(builder: _Builder) -> _Columns:
