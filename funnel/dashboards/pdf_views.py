@@ -8,7 +8,9 @@ nothing is ever a 500.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
@@ -42,6 +44,13 @@ COMPUTING = (
     "in a moment (the dashboard shows a progress bar meanwhile)."
 )
 FAILED = "Computing the figures of this view failed; the dashboard says why. Nothing to print."
+#: The title of each snapshot dashboard's PDF, by its page's key.
+TITLES_OF = {
+    "quality": "Quality",
+    "leads": "Leads",
+    "discovery": "Discovery",
+    "forecast": "Forecast",
+}
 
 
 def _stream_filter_pairs(filters, *, team_id: int, lanes, own_only: bool):
@@ -220,26 +229,59 @@ def _snapshot_document(
     )
 
 
+def _snapshot_pdf(
+    request: HttpRequest,
+    stream: ValueStream,
+    view: tuple[forms.Form, dict, dict],
+    *,
+    key: str,
+    read,
+    document: Callable[[Any], dict],
+    missing: str = "",
+) -> HttpResponse:
+    """The PDF of a snapshot dashboard (its page: ``dashboards:key``) for the view the ``view``
+    form's parameters name (``pages.form_view``): 400 naming a wrong filter; 404 saying
+    ``missing`` when the stream has nothing to print (no ``read``); the page saying the
+    figures are being computed or failed; else the document, titled as the page, of the
+    stored snapshot (``document(snapshot)``: its lede, window, tiles, tables and notes)."""
+    form, params, errors = view
+    if errors:
+        return views._errors_response(errors)
+    title = TITLES_OF[key]
+    back = reverse(f"dashboards:{key}", args=[stream.slug]) + _q(params)
+    if read is None:
+        return not_ready(
+            request, title=title, subject=stream.name, message=missing, status=404, back=back
+        )
+    snapshot, answer = _stored(read, request, stream, params, title=title, back=back)
+    if answer is not None:
+        return answer
+    return pdf_response(
+        request,
+        _snapshot_document(
+            stream, title=title, form=form, params=params, snapshot=snapshot, **document(snapshot)
+        ),
+    )
+
+
 @require_GET
 def quality_pdf(request: HttpRequest, slug: str) -> HttpResponse:
     """The Quality dashboard (the qualification lab) as one PDF."""
     stream, _, owner_id = pages.page_stream(request, slug)
-    form, params, errors = quality._lab_view(request, stream)
-    if errors:
-        return views._errors_response(errors)
-    back = reverse("dashboards:quality", args=[stream.slug]) + _q(params)
-    if not CriteriaSet.objects.filter(stream=stream, criteria__retired_at__isnull=True).exists():
-        return not_ready(
-            request,
-            title="Quality",
-            subject=stream.name,
-            message="This stream has no qualification criteria, so the lab has nothing to print.",
-            status=404,
-            back=back,
-        )
-    snapshot, answer = _stored(lab_view_read, request, stream, params, title="Quality", back=back)
-    if answer is not None:
-        return answer
+    view = quality._lab_view(request, stream)
+    criteria = CriteriaSet.objects.filter(stream=stream, criteria__retired_at__isnull=True)
+    return _snapshot_pdf(
+        request,
+        stream,
+        view,
+        key="quality",
+        read=lab_view_read if criteria.exists() else None,
+        document=lambda snapshot: _quality_document(stream, owner_id, snapshot),
+        missing="This stream has no qualification criteria, so the lab has nothing to print.",
+    )
+
+
+def _quality_document(stream: ValueStream, owner_id: int | None, snapshot) -> dict:
     board = quality.quality_board(
         stream, lab_result_for(snapshot.result, rep_id=owner_id), owner_id=owner_id
     )
@@ -265,20 +307,14 @@ def quality_pdf(request: HttpRequest, slug: str) -> HttpResponse:
         empty="" if board.criteria else "No criterion was scored on the closed deals.",
     )
     criteria.total_rows = len(criteria.rows)
-    document = _snapshot_document(
-        stream,
-        title="Quality",
-        lede="Which qualification criteria really go with winning, tested on the closed "
+    return {
+        "lede": "Which qualification criteria really go with winning, tested on the closed "
         "deals with intervals and without hindsight.",
-        form=form,
-        params=params,
-        window="Deals closed " + quality.window_text(snapshot.result["view"]),
-        snapshot=snapshot,
-        tiles=board.tiles,
-        tables=[criteria, *[chart_table(c) for c in board.charts]],
-        notes=[m["text"] for m in board.myths],
-    )
-    return pdf_response(request, document)
+        "window": "Deals closed " + quality.window_text(snapshot.result["view"]),
+        "tiles": board.tiles,
+        "tables": [criteria, *[chart_table(c) for c in board.charts]],
+        "notes": [m["text"] for m in board.myths],
+    }
 
 
 def _q(params: dict) -> str:
@@ -301,75 +337,58 @@ def _stored(read, request, stream, params, *, title: str, back: str):
 def leads_pdf(request: HttpRequest, slug: str) -> HttpResponse:
     """The Leads dashboard as one PDF."""
     stream, _, rep_id = pages.page_stream(request, slug)
-    form, params, errors = leads._leads_view(request, stream, rep_id)
-    if errors:
-        return views._errors_response(errors)
-    back = reverse("dashboards:leads", args=[stream.slug]) + _q(params)
-    if not Waterfall.objects.filter(stream=stream).exists():
-        return not_ready(
-            request,
-            title="Leads",
-            subject=stream.name,
-            message="This stream has no lead waterfall, so the Leads dashboard has nothing "
-            "to print.",
-            status=404,
-            back=back,
+    view = leads._leads_view(request, stream, rep_id)
+
+    def document(snapshot) -> dict:
+        board = leads.leads_board(
+            leads.leads_result_for(snapshot.result, rep_id=rep_id), own_only=rep_id is not None
         )
-    snapshot, answer = _stored(leads_view_read, request, stream, params, title="Leads", back=back)
-    if answer is not None:
-        return answer
-    board = leads.leads_board(
-        leads.leads_result_for(snapshot.result, rep_id=rep_id), own_only=rep_id is not None
-    )
-    document = _snapshot_document(
+        return {
+            "lede": "How leads flow from first touch to a seller: the waterfall, how fast each "
+            "hand-off answers, whether marketing produces what sales can pull, and what the "
+            "hand-offs waste.",
+            "window": leads.window_text(snapshot.result["view"]),
+            "tiles": board.tiles,
+            "tables": [chart_table(c) for c in board.charts],
+            "notes": [board.verdict] if board.verdict else [],
+        }
+
+    has_waterfall = Waterfall.objects.filter(stream=stream).exists()
+    return _snapshot_pdf(
+        request,
         stream,
-        title="Leads",
-        lede="How leads flow from first touch to a seller: the waterfall, how fast each "
-        "hand-off answers, whether marketing produces what sales can pull, and what the "
-        "hand-offs waste.",
-        form=form,
-        params=params,
-        window=leads.window_text(snapshot.result["view"]),
-        snapshot=snapshot,
-        tiles=board.tiles,
-        tables=[chart_table(c) for c in board.charts],
-        notes=[board.verdict] if board.verdict else [],
+        view,
+        key="leads",
+        read=leads_view_read if has_waterfall else None,
+        document=document,
+        missing="This stream has no lead waterfall, so the Leads dashboard has nothing to print.",
     )
-    return pdf_response(request, document)
 
 
 @require_GET
 def discovery_pdf(request: HttpRequest, slug: str) -> HttpResponse:
     """The Discovery dashboard as one PDF, its graph drawn (our own SVG)."""
     stream, _, rep_id = pages.page_stream(request, slug)
-    form, params, errors = leads._leads_view(request, stream, rep_id)
-    if errors:
-        return views._errors_response(errors)
-    back = reverse("dashboards:discovery", args=[stream.slug]) + _q(params)
-    snapshot, answer = _stored(
-        discovery_view_read, request, stream, params, title="Discovery", back=back
+
+    def document(snapshot) -> dict:
+        result = snapshot.result
+        tables = []
+        for chart in discovery_charts(result, discovery._deal_url):
+            table = chart_table(chart)
+            if chart.key == "graph" and result["graph"]["edges"]:
+                table.svg = mark_safe(graph_svg(result))  # our own markup, every name escaped
+            tables.append(table)
+        return {
+            "lede": discovery.TITLE["lede"],
+            "window": leads.window_text(result["view"]),
+            "tiles": discovery_tiles(result),
+            "tables": tables,
+        }
+
+    view = leads._leads_view(request, stream, rep_id)
+    return _snapshot_pdf(
+        request, stream, view, key="discovery", read=discovery_view_read, document=document
     )
-    if answer is not None:
-        return answer
-    result = snapshot.result
-    tables = []
-    for chart in discovery_charts(result, discovery._deal_url):
-        table = chart_table(chart)
-        if chart.key == "graph" and result["graph"]["edges"]:
-            table.svg = mark_safe(graph_svg(result))  # our own markup, every name escaped
-        tables.append(table)
-    document = _snapshot_document(
-        stream,
-        title="Discovery",
-        lede=discovery.TITLE["lede"],
-        form=form,
-        params=params,
-        window=leads.window_text(result["view"]),
-        snapshot=snapshot,
-        tiles=discovery_tiles(result),
-        tables=tables,
-    )
-    return pdf_response(request, document)
 
 
 @require_GET
@@ -377,13 +396,17 @@ def forecast_pdf(request: HttpRequest, slug: str) -> HttpResponse:
     """The Forecast dashboard as one PDF: each forecast with its back-tests' track record in
     words (how many, the typical error, whether the bands held)."""
     stream, _, rep_id = pages.page_stream(request, slug)
-    form, params, errors = forecast._form(request)
-    if errors:
-        return views._errors_response(errors)
-    back = reverse("dashboards:forecast", args=[stream.slug]) + _q(params)
-    snapshot, answer = _stored(read_forecast, request, stream, params, title="Forecast", back=back)
-    if answer is not None:
-        return answer
+    return _snapshot_pdf(
+        request,
+        stream,
+        forecast._form(request),
+        key="forecast",
+        read=read_forecast,
+        document=lambda snapshot: _forecast_document(stream, rep_id, snapshot),
+    )
+
+
+def _forecast_document(stream: ValueStream, rep_id: int | None, snapshot) -> dict:
     result = forecast.forecast_for(snapshot.result, rep_id=rep_id)
     notes = []
     for chart_key, figures in forecast.FORECASTS.items():
@@ -399,16 +422,10 @@ def forecast_pdf(request: HttpRequest, slug: str) -> HttpResponse:
             f"{label}: {summary['count']} back-tests{error}. {summary['verdicts']}".strip()
         )
     by = (result.get("wins_by") or {}).get("by")
-    document = _snapshot_document(
-        stream,
-        title="Forecast",
-        lede=forecast.TITLE["lede"],
-        form=form,
-        params=params,
-        window=f"Wins and revenue by {day_words(by)}" if by else "",
-        snapshot=snapshot,
-        tiles=forecast_tiles(result, stream.currency),
-        tables=[chart_table(c) for c in forecast._charts(stream, result)],
-        notes=notes,
-    )
-    return pdf_response(request, document)
+    return {
+        "lede": forecast.TITLE["lede"],
+        "window": f"Wins and revenue by {day_words(by)}" if by else "",
+        "tiles": forecast_tiles(result, stream.currency),
+        "tables": [chart_table(c) for c in forecast._charts(stream, result)],
+        "notes": notes,
+    }
