@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -36,7 +36,7 @@ from funnel.assets.models import (
     ProposalState,
 )
 from funnel.assets.outcome_views import asset_section
-from funnel.common.pages import form_page
+from funnel.common.pages import button_post, form_page
 from funnel.eventlog.selectors import deals_visible_to
 from streams.forms import form_submit
 from streams.models import ProcessStep, Team
@@ -249,13 +249,7 @@ def file_response(version: AssetVersion) -> FileResponse:
 
 def _button(request: HttpRequest, asset: Asset, call, done: str) -> HttpResponse:
     """One service call from a button; a refusal comes back as a message."""
-    try:
-        call()
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, done)
-    return redirect("assets:detail", pk=asset.pk)
+    return button_post(request, call, done, redirect("assets:detail", pk=asset.pk))
 
 
 @require_POST
@@ -378,18 +372,16 @@ def asset_use_view(request: HttpRequest, pk: int) -> HttpResponse:
     deal_id = request.POST.get("deal") or ""
     deal_pk = int(deal_id) if deal_id.isdigit() else 0
     deal = get_object_or_404(deals_visible_to(request.user), pk=deal_pk)
-    try:
-        _, new = services.usage_record(user=request.user, asset=asset, deal=deal)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(
-            request,
-            f"Recorded: “{asset.title}” used on this deal."
-            if new
-            else f"“{asset.title}” was already recorded on this deal.",
-        )
     back = request.POST.get("next") or ""
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
         back = ""
-    return redirect(back or reverse("funnel:deal_detail", args=[deal.pk]) + "#assets")
+    return button_post(
+        request,
+        lambda: services.usage_record(user=request.user, asset=asset, deal=deal),
+        lambda usage_new: (
+            f"Recorded: “{asset.title}” used on this deal."
+            if usage_new[1]  # usage_record answers (the usage, whether it is new)
+            else f"“{asset.title}” was already recorded on this deal."
+        ),
+        redirect(back or reverse("funnel:deal_detail", args=[deal.pk]) + "#assets"),
+    )

@@ -1,4 +1,5 @@
-"""What the pages of the funnel's capabilities share: a form's page (:func:`form_page`)."""
+"""What the pages of the funnel's capabilities share: a form's page (:func:`form_page`) and a
+button's post (:func:`button_post`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -36,3 +39,21 @@ def form_page(
         {"form": form, **context},
         status=400 if request.method == "POST" else 200,
     )
+
+
+def button_post(
+    request: HttpRequest,
+    call: Callable[[], T],
+    done: str | Callable[[T], str],
+    back: HttpResponse,
+) -> HttpResponse:
+    """A button's post: one service call (``call``). A refusal comes back as an error message
+    (the service's reasons), else ``done`` as a success message (a text, or made from what the
+    call returned); then ``back``, the redirect to the page of the button."""
+    try:
+        result = call()
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, done(result) if callable(done) else done)
+    return back

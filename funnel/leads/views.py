@@ -28,6 +28,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from funnel.common.pages import button_post
 from funnel.eventlog.selectors import deal_owner_choices
 from funnel.leads.board_rows import (
     arrival_items,
@@ -393,13 +394,12 @@ def reason_rename(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 def reason_retire_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     stream = _stream(request, slug, manage=True)
     reason = _reason(stream, pk)
-    try:
-        reason_retire(reason=reason, user=request.user)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"Retired “{reason.label}”; the decisions that gave it keep it.")
-    return redirect(_setup_url(stream, f"reasons-{reason.kind}"))
+    return button_post(
+        request,
+        lambda: reason_retire(reason=reason, user=request.user),
+        f"Retired “{reason.label}”; the decisions that gave it keep it.",
+        redirect(_setup_url(stream, f"reasons-{reason.kind}")),
+    )
 
 
 def _limit_saved(data: dict, _) -> str:

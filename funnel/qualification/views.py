@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from funnel.common.pages import form_page
+from funnel.common.pages import button_post, form_page
 from funnel.qualification.forms import CriterionForm, PresetForm, ReorderForm
 from funnel.qualification.models import Criterion, Preset
 from funnel.qualification.presets import PRESETS
@@ -25,7 +25,7 @@ from funnel.qualification.services import (
     criterion_retire,
     criterion_update,
 )
-from streams.forms import confirmed_post, form_submit
+from streams.forms import form_submit
 from streams.models import ValueStream
 from streams.selectors import stream_can_edit, visible_stream
 
@@ -153,12 +153,12 @@ def _button(request: HttpRequest, slug: str, pk: int, call, done: str) -> HttpRe
     """A retire or restore button: one service call, its refusal as a message."""
     stream = visible_stream(request.user, slug, refusal=_MANAGERS)
     criterion = _criterion(stream, pk)
-    ran, _, error = confirmed_post(request, lambda: call(criterion=criterion, user=request.user))
-    if ran:
-        messages.success(request, done.format(name=criterion.name))
-    else:
-        messages.error(request, error)
-    return redirect("qualification:criteria", slug=stream.slug)
+    return button_post(
+        request,
+        lambda: call(criterion=criterion, user=request.user),
+        done.format(name=criterion.name),
+        redirect("qualification:criteria", slug=stream.slug),
+    )
 
 
 @require_POST
