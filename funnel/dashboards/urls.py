@@ -20,6 +20,9 @@ SNAPSHOT_DASHBOARDS = {
     "forecast": (forecast.forecast_dashboard, forecast.forecast_csv, pdf_views.forecast_pdf),
 }
 
+#: The Discovery dashboard's path, under which its design page and accept form stand too.
+DISCOVERY = "streams/<slug:slug>/discovery/"
+
 
 def _snapshot_dashboard(key: str, page_view, csv_view, pdf_view) -> list[URLPattern]:
     """A snapshot dashboard's page (named ``key``), the CSV of one of its charts
@@ -39,16 +42,8 @@ urlpatterns = [
         for key, views_of in SNAPSHOT_DASHBOARDS.items()
         for p in _snapshot_dashboard(key, *views_of)
     ],
-    path(
-        "streams/<slug:slug>/discovery/design/",
-        discovery_design.discovery_design,
-        name="discovery_design",
-    ),
-    path(
-        "streams/<slug:slug>/discovery/accept/",
-        discovery.discovery_accept,
-        name="discovery_accept",
-    ),
+    path(f"{DISCOVERY}design/", discovery_design.discovery_design, name="discovery_design"),
+    path(f"{DISCOVERY}accept/", discovery.discovery_accept, name="discovery_accept"),
     path("streams/<slug:slug>/<slug:board>/pdf/", pdf_views.board_pdf, name="board_pdf"),
     path("teams/<slug:slug>/pdf/", pdf_views.team_pdf, name="team_pdf"),
     *board_urlpatterns,

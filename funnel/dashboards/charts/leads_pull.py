@@ -20,8 +20,8 @@ from funnel.dashboards.charts.common import (
     Chart,
     _bar_per_row,
     _bars,
-    _blue_and_grey,
     _hbars,
+    _hbars_beside,
     _pct,
     _plot,
     _r,
@@ -167,23 +167,19 @@ def sellers_chart(result: dict, *, own_only: bool = False) -> Chart:
         )
     names = [r[0] for r in rows]
     return chart.plotted(
-        _hbars(
+        _hbars_beside(
             names,
-            _blue_and_grey(
-                names,
-                {
-                    "name": "Work in progress",
-                    "values": [r[1] for r in rows],
-                    "hovertemplate": "%{y}: %{x} open<extra></extra>",
-                },
-                {
-                    "name": "WIP limit",
-                    "values": [r[2] for r in rows],
-                    "hovertemplate": "%{y}: limit %{x}<extra></extra>",
-                },
-            ),
+            {
+                "name": "Work in progress",
+                "values": [r[1] for r in rows],
+                "hovertemplate": "%{y}: %{x} open<extra></extra>",
+            },
+            {
+                "name": "WIP limit",
+                "values": [r[2] for r in rows],
+                "hovertemplate": "%{y}: limit %{x}<extra></extra>",
+            },
             per_row=22,
-            barmode="group",
             xaxis={"title": _title("Open deals"), "rangemode": "tozero", "dtick": 1},
             label="Bar chart of each seller's work in progress against their WIP limit",
         )
