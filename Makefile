@@ -142,7 +142,7 @@ XES_BENCH_ARGS ?=
 
 DISCOVERY_BENCH_ARGS ?=
 
-bench: $(STAMP) ## Benchmarks on a PostgreSQL database of their own (DATABASE_URL=postgres://…; REDIS_URL for freshness): the import, the XES import against the CSV one, the export, the metrics engine, the working-time rewrite, the qualification lab, process discovery, the dashboards under load, the first dashboard on a slow phone, the forecast simulation (10,000 runs over 5,000 open deals), leads (board, queue, pull, the Leads job; last: it replaces the demo with 1,000,000 leads)
+bench: $(STAMP) ## Benchmarks on a PostgreSQL database of their own (DATABASE_URL=postgres://…; REDIS_URL for freshness): the import, the XES import against the CSV one, the export, the metrics engine, the working-time rewrite, the qualification lab, process discovery, the dashboards under load, the first dashboard on a slow phone, the forecast simulation (10,000 runs over 5,000 open deals), the check of a 200,000-row Lead history, leads (board, queue, pull, the Leads job; last: it replaces the demo with 1,000,000 leads)
 	$(BIN)/pip install -q -e ".[dev,bench]"
 	$(BIN)/python bench/import_bench.py $(BENCH_ARGS)
 	$(BIN)/python bench/xes_bench.py $(XES_BENCH_ARGS)
@@ -154,4 +154,5 @@ bench: $(STAMP) ## Benchmarks on a PostgreSQL database of their own (DATABASE_UR
 	$(BIN)/python bench/dashboard_bench.py --reuse $(DASHBOARD_BENCH_ARGS)
 	$(BIN)/python bench/phone_bench.py $(PHONE_BENCH_ARGS)
 	$(BIN)/python bench/forecast_bench.py $(FORECAST_BENCH_ARGS)
+	$(BIN)/python bench/lead_history_bench.py $(LEAD_HISTORY_BENCH_ARGS)
 	$(BIN)/python bench/leads_bench.py $(LEADS_BENCH_ARGS)

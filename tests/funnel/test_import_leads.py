@@ -9,7 +9,6 @@ below is worked out by hand from the example files in docs/examples/."""
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -579,15 +578,16 @@ def test_the_wizard_imports_hubspot_contacts_and_salesforce_leads(client, stream
     ]
 
 
-# --- Speed -----------------------------------------------------------------------------------
+# --- A long history ---------------------------------------------------------------------------
+# Its speed (200,000 rows) is measured by bench/lead_history_bench.py, never by a test.
 
 
-def test_a_lead_history_of_200_000_rows_is_checked_quickly(stream):
-    """Follows the visits reader: the lead's columns are read once per lead, times once per
-    distinct text. 50,000 leads of four rows each (created, two status changes, an owner
-    change that is not read)."""
+def test_a_long_lead_history_is_read_one_lead_at_a_time(stream):
+    """Follows the visits reader: each lead's rows give one deal and its status changes as
+    visits; the owner change is not read. 2,000 leads of four rows each (created, two status
+    changes, an owner change)."""
     lines = [b"LeadId,CreatedDate,Field,OldValue,NewValue,Lead.Company,Lead.Status"]
-    for n in range(50_000):
+    for n in range(2_000):
         day = f"2025-{1 + n % 9:02d}-{1 + n % 27:02d}"
         lines += [
             f"L{n},{day}T08:00:00Z,created,,,Co {n % 997},Working - Contacted".encode(),
@@ -598,8 +598,5 @@ def test_a_lead_history_of_200_000_rows_is_checked_quickly(stream):
     from funnel.importing import validate
 
     table = read_table(b"\n".join(lines) + b"\n")
-    started = time.perf_counter()
     result = validate(stream, table, ImportOptions(format="sf_leads", steps=MAPPING))
-    seconds = time.perf_counter() - started
-    assert (result.deals_created, result.visits_written) == (50_000, 100_000)
-    assert seconds < 20, f"{seconds:.1f} s"
+    assert (result.deals_created, result.visits_written) == (2_000, 4_000)
