@@ -1,8 +1,10 @@
-"""A large XES log's rows parsed by a child process (funnel.importing.formats.xes_parse run as
-a script) while the import checks them (issue 18: no slower than the same log as CSV): the
-same rows, line numbers and messages as the parsing in the importing process, errors raised in
-the child reported with their line, the child stopped when the rows are no longer read, and the
-parsing done here when no child can be started."""
+"""A large XES log's rows parsed by two child processes (funnel.importing.formats.xes_parse run
+as a script), each given every other block of traces, while the import checks them (issue 18:
+no slower than the same log as CSV): the same rows, line numbers and messages as the parsing in
+the importing process, errors raised in a child reported with their line, a log that cannot be
+cut safely (comments, carriage returns, a trace where no trace belongs) read again in one
+piece, the children stopped when the rows are no longer read, and the parsing done here when
+no child can be started."""
 
 from __future__ import annotations
 
@@ -31,21 +33,37 @@ def _frozen_now():
         yield
 
 
+class Started(list):
+    """The child processes started, and how many times a log was read again in one piece."""
+
+    again = 0
+
+    def ended(self) -> bool:
+        return all(child.poll() is not None for child in self)
+
+
 @pytest.fixture
 def children(monkeypatch):
-    """Every log is parsed by a child process, read 300 bytes at a time (so that the rows
-    come back over many frames); the list holds each child started."""
-    started: list[subprocess.Popen] = []
+    """Every log is parsed by child processes, read 300 bytes at a time and cut into blocks of
+    about 500 bytes (so that the rows come back over many frames, from both children)."""
+    started = Started()
     popen = subprocess.Popen
+    in_child = xes.XesRows._in_child
 
     def spy(*args, **kwargs):
         child = popen(*args, **kwargs)
         started.append(child)
         return child
 
+    def again(self, intervals):
+        started.again += 1
+        return in_child(self, intervals)
+
     monkeypatch.setattr(xes, "CHILD_MIN_EVENTS", 0)
     monkeypatch.setattr(xes, "_CHUNK", 300)
+    monkeypatch.setattr(xes, "_BLOCK", 500)
     monkeypatch.setattr(xes.subprocess, "Popen", spy)
+    monkeypatch.setattr(xes.XesRows, "_in_child", again)
     return started
 
 
@@ -61,8 +79,50 @@ def test_the_child_gives_the_rows_and_line_numbers_of_the_parsing_here(children,
     assert len(expected) == 200 and expected[0][0] == 7
     for given in (data, gzip.compress(data), io.BytesIO(data), io.BytesIO(gzip.compress(data))):
         assert list(read_table(given).numbered_rows()) == expected
-    assert len(children) == 4
+    # Two children for each, each given every other block; none read again in one piece.
+    assert len(children) == 8 and children.again == 0
     assert all(child.wait(timeout=10) == 0 for child in children)
+
+
+def test_one_child_reads_a_whole_log_as_the_parsing_here(children, monkeypatch):
+    data = sample(50)
+    expected = rows_here(data, monkeypatch)
+    for given in (data, gzip.compress(data)):
+        assert list(xes.XesRows(given, 10**8)._in_child(True)) == expected
+    assert len(children) == 2 and all(child.wait(timeout=10) == 0 for child in children)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        # A comment (with a trace tag in it) halfway: no cut after it.
+        lambda d: (
+            d[: len(d) // 2]
+            + d[len(d) // 2 :].replace(b"  <trace>", b"  <!-- <trace>\n -->\n  <trace>", 1)
+        ),
+        # Windows line ends: no cut at all (lines are counted by their newlines).
+        lambda d: d.replace(b"\n", b"\r\n"),
+        # A processing instruction and a CDATA section in the head and in a trace.
+        lambda d: d.replace(b"<log ", b"<?tool x?><log ").replace(
+            b'value="D-3"/>', b'value="D-3"/><![CDATA[ <trace> ]]>'
+        ),
+    ],
+)
+def test_a_log_with_what_may_hide_a_tag_is_read_whole_where_it_is(children, monkeypatch, change):
+    data = change(sample(60))
+    assert list(read_table(data).numbered_rows()) == rows_here(data, monkeypatch)
+    assert children.again == 0 and children.ended()
+
+
+def test_a_trace_where_no_trace_belongs_has_the_log_read_again_in_one_piece(children, monkeypatch):
+    # A <trace> inside an event: a cut before it is not between two traces; the child given
+    # the block before it finds more than the log open after it.
+    nested = b"      <trace><string key='concept:name' value='X'/></trace>\n    </event>"
+    data = sample(60)
+    at = data.index(b"    </event>", len(data) // 2)
+    data = data[:at] + nested + data[at + len(b"    </event>") :]
+    assert list(read_table(data).numbered_rows()) == rows_here(data, monkeypatch)
+    assert children.again == 1 and children.ended()
 
 
 def test_a_complete_only_log_and_a_trace_without_events_from_the_child(children, monkeypatch):
@@ -104,7 +164,8 @@ def test_an_error_in_the_child_is_raised_with_its_line_after_the_rows_before_it(
         "no start event before it." in caught.value.message
     )
     assert len(rows) == 60 and rows[-1][1][0] == "D-29"  # the 30 traces before it, not after
-    assert children[0].wait(timeout=10) == 0
+    # Found by a child given a block, said again by reading the log in one piece.
+    assert children.again == 1 and children.ended()
 
 
 @pytest.mark.parametrize(
@@ -131,7 +192,7 @@ def test_a_cut_or_damaged_gzip_stream_is_refused_by_the_child(children):
         list(xes.XesRows(io.BytesIO(packed + b"\x00junk" * 30), 10**8).numbered())
     with pytest.raises(ImportRejected, match="unpacks to more than"):
         list(xes.XesRows(io.BytesIO(packed), 10**3).numbered())
-    assert len(children) == 3
+    assert children.again == 3 and children.ended()
 
 
 def test_the_child_is_stopped_when_the_rows_are_no_longer_read(children, monkeypatch):
@@ -140,7 +201,7 @@ def test_the_child_is_stopped_when_the_rows_are_no_longer_read(children, monkeyp
     first = [next(rows) for _ in range(3)]
     assert first == rows_here(data, monkeypatch)[:3]
     rows.close()
-    assert children[0].poll() is not None  # ended, not left running
+    assert len(children) == 2 and children.ended()  # not left running
 
 
 def test_an_import_through_the_child_stores_what_the_parsing_here_does(children, monkeypatch):
@@ -159,7 +220,7 @@ def test_an_import_through_the_child_stores_what_the_parsing_here_does(children,
             result = import_events(stream=stream, data=data, options=ImportOptions(format="xes"))
         assert (result.deals_created, result.visits_written) == (50, 100)
         teams.append(visit_tuples(stream))
-    assert teams[0] == teams[1] and len(children) == 1
+    assert teams[0] == teams[1] and len(children) == 2 and children.again == 0
 
 
 def test_the_log_is_parsed_here_when_no_child_can_be_started(monkeypatch):

@@ -24,6 +24,7 @@ child process while this one checks them (:data:`CHILD_MIN_EVENTS`).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import io
 import pickle
@@ -95,7 +96,7 @@ Source = bytes | BinaryIO
 #: cores the reading then costs the import little more than reading a CSV of the same rows.
 CHILD_MIN_EVENTS = 20_000
 #: Frames of the log's bytes sent to the child and not yet answered, at most.
-_IN_FLIGHT = 4
+_IN_FLIGHT = 6
 
 
 def _size(source: Source) -> int:
@@ -171,7 +172,7 @@ class XesRows(NumberedRows):
     def numbered(self) -> Iterator[tuple[int, list[str]]]:
         intervals = self.mode() == INTERVALS
         if self.estimate >= CHILD_MIN_EVENTS:
-            return self._in_child(intervals)
+            return self._in_children(intervals)
         return self._here(intervals)
 
     def _here(self, intervals: bool) -> Iterator[tuple[int, list[str]]]:
@@ -182,41 +183,150 @@ class XesRows(NumberedRows):
         except xes_parse.XesError as exc:
             raise ImportRejected(str(exc)) from None
 
-    def _in_child(self, intervals: bool) -> Iterator[tuple[int, list[str]]]:
-        """The rows, parsed by a child process (:func:`xes_parse.main`) as they are read here:
-        this process reads the file (from wherever it is: a path, the database) and sends its
-        bytes, packed or not, as they come; the child unpacks and parses them and sends the
-        rows back, a chunk's at a time, or the message that refuses the file, after the rows
-        before the damage, as the reading in this process would raise it. Nothing but the
-        current chunks is held on either side."""
-        errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
+    def _options(self, intervals: bool, *, gzipped: bool) -> dict:
+        return {
+            "gzipped": gzipped,
+            "limit": self._limit,
+            "intervals": intervals,
+            "skipped": SKIPPED,
+            "chunk": _CHUNK,
+        }
+
+    def _in_children(self, intervals: bool) -> Iterator[tuple[int, list[str]]]:
+        """The rows, parsed by two child processes (:func:`xes_parse.main`) as they are read
+        here, each given every other block of whole traces (about :data:`_BLOCK` bytes), so
+        that on two cores the reading costs the import little more than reading a CSV of the
+        same rows. This process reads the file (from wherever it is: a path, the database),
+        unpacks it when it is gzipped, cuts it before a ``<trace`` tag and sends the blocks;
+        each child is given the log's head (everything before the first trace) and then its
+        blocks, each with the line where it begins, and answers each with its rows.
+
+        A block is cut only where nothing can hide a tag (no comment, CDATA section or
+        processing instruction in it, no lone carriage return that would put the lines off),
+        and each child says how many elements are open after each block: one (the log), or
+        the cut was not between two traces. Then, and when a child finds the log damaged, the
+        rows are read again by one child from the start (:meth:`_in_child`), the rows already
+        given skipped: the rows, their numbers and the message that refuses the file are
+        always those of reading the log in one piece."""
+        given = 0
         try:
-            child = subprocess.Popen(
-                [sys.executable, "-I", "-S", xes_parse.__file__],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=errors,
-            )
-        except OSError:
-            errors.close()
+            for row in self._split(intervals):
+                given += 1
+                yield row
+            return
+        except _Again:
+            pass
+        for n, row in enumerate(self._in_child(intervals)):
+            if n >= given:
+                yield row
+
+    def _split(self, intervals: bool) -> Iterator[tuple[int, list[str]]]:
+        children: list[_Child] = []
+        answers: collections.deque[tuple[_Child, bool]] = collections.deque()
+
+        def send(child: _Child, message: tuple, check: bool) -> None:
+            child.send(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+            answers.append((child, check))
+
+        def answer() -> list[tuple[int, list[str]]]:
+            child, check = answers.popleft()
+            frame = child.receive()
+            if frame is None:
+                raise _Again
+            kind, rows, *rest = pickle.loads(frame)
+            if kind == "error" or (check and rest[0] != 1):
+                raise _Again
+            return rows
+
+        def start() -> _Child:
+            child = _Child.start(self._options(intervals, gzipped=False))
+            if child is None:
+                raise _Again
+            children.append(child)
+            return child
+
+        try:
+            first = start()
+            current = first
+            head: bytes | None = None
+            cuts = True
+            buf = b""
+            line = 1  # of buf's first byte
+            block_open = False  # buf continues a block already sent (no more cuts)
+            pieces = self._chunks()
+            while True:
+                try:
+                    piece = next(pieces, None)
+                except xes_parse.XesError:
+                    raise _Again from None  # the reading in one piece says where and why
+                if piece is not None:
+                    buf += piece
+                if head is None and piece is not None:
+                    at = _trace_tag(buf, 0)
+                    if at < 0:
+                        if len(buf) < _BLOCK * 8:
+                            continue
+                        cuts = False  # no trace in 8 blocks: no cut at all
+                    else:
+                        head, buf = buf[:at], buf[at:]
+                        cuts = _clean_head(head)
+                        send(first, ("data", 1, head), cuts)
+                        line += head.count(b"\n")
+                while cuts and head is not None and len(buf) >= _BLOCK:
+                    at = _trace_tag(buf, _BLOCK // 2, last=True)
+                    if at < 0:
+                        break
+                    if (
+                        buf.find(b"<!", 0, at) >= 0
+                        or buf.find(b"<?", 0, at) >= 0
+                        or (buf.find(b"\r", 0, at) >= 0)
+                    ):
+                        cuts = False
+                        break
+                    block, buf = buf[:at], buf[at:]
+                    send(current, ("data", line, block), True)
+                    line += block.count(b"\n")
+                    if len(children) < 2:
+                        other = start()
+                        send(other, ("data", 1, head), True)
+                    current = children[1] if current is children[0] else children[0]
+                    while len(answers) >= _IN_FLIGHT:
+                        yield from answer()
+                if not cuts and buf:
+                    if head is None:
+                        head = b""
+                    send(current, ("data", None if block_open else line, buf), False)
+                    block_open = True
+                    buf = b""
+                if piece is None:
+                    break
+                while len(answers) >= _IN_FLIGHT:
+                    yield from answer()
+            if buf:
+                send(current, ("data", None if block_open else line, buf), False)
+            for child in children:
+                if child is not current:
+                    send(child, ("end", True), False)
+            send(current, ("end", False), False)
+            while answers:
+                yield from answer()
+            for child in children:
+                child.wait()  # each ends after its last frame
+        finally:
+            for child in children:
+                child.stop()
+
+    def _in_child(self, intervals: bool) -> Iterator[tuple[int, list[str]]]:
+        """The rows, parsed by one child process (:func:`xes_parse.main`) as they are read
+        here: this process reads the file (from wherever it is: a path, the database) and
+        sends its bytes, packed or not, as they come; the child unpacks and parses them and
+        sends the rows back, a chunk's at a time, or the message that refuses the file, after
+        the rows before the damage, as the reading in this process would raise it. Nothing
+        but the current chunks is held on either side. Parsed here when no child can start."""
+        child = _Child.start(self._options(intervals, gzipped=self._gzipped))
+        if child is None:
             yield from self._here(intervals)
             return
-        # The frames of bytes go through a thread: the child may be writing rows while this
-        # process would be blocked writing to it.
-        frames: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        feeder = threading.Thread(target=_feed, args=(child.stdin, frames), daemon=True)
-        feeder.start()
-        frames.put(
-            pickle.dumps(
-                {
-                    "gzipped": self._gzipped,
-                    "limit": self._limit,
-                    "intervals": intervals,
-                    "skipped": SKIPPED,
-                    "chunk": _CHUNK,
-                }
-            )
-        )
         raw = _raw_chunks(self._source)
         sent = answered = 0
         ended = False
@@ -225,34 +335,112 @@ class XesRows(NumberedRows):
                 while not ended and sent - answered < _IN_FLIGHT:
                     data = next(raw, b"")
                     ended = not data
-                    frames.put(data)  # an empty frame ends the log
+                    message = ("end", False) if ended else ("data", None, data)
+                    child.send(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
                     sent += 1
-                frame = xes_parse.read_frame(child.stdout)
+                frame = child.receive()
                 if frame is None:
-                    child.wait()
-                    errors.seek(0)
-                    raise RuntimeError(
-                        f"The process reading the XES log ended (exit code {child.returncode}) "
-                        "before the end of the log: "
-                        + errors.read()[-2000:].decode("utf-8", "replace")
-                    )
+                    raise child.died()
                 answered += 1
-                kind, rows, *message = pickle.loads(frame)
+                kind, rows, *rest = pickle.loads(frame)
                 if kind != "rows":
-                    child.wait(timeout=30)  # it ends after its last frame
+                    child.wait()  # it ends after its last frame
                 yield from rows
                 if kind == "error":
-                    raise ImportRejected(message[0])
+                    raise ImportRejected(rest[0])
                 if kind == "done":
                     return
         finally:
-            frames.put(None)
-            if child.poll() is None:
-                child.kill()
-                child.wait()
-            feeder.join()
-            child.stdout.close()
+            child.stop()
+
+
+class _Again(Exception):
+    """The log is to be read again in one piece (see :meth:`XesRows._in_children`)."""
+
+
+#: The size of a block of traces given to one of the two child processes.
+_BLOCK = 1 << 20
+_TAG_ENDS = frozenset(b" \t\r\n>/")
+_HIDDEN = re.compile(rb"<!--.*?-->|<\?.*?\?>", re.DOTALL)
+
+
+def _trace_tag(data: bytes, start: int, *, last: bool = False) -> int:
+    """Where the first (or ``last``) ``<trace`` start tag at or after ``start`` in ``data``
+    begins, its name whole (not ``<traces``); -1 if none (or its name may go on after
+    ``data``)."""
+    end = len(data)
+    at = data.rfind(b"<trace", start, end) if last else data.find(b"<trace", start)
+    while at >= 0:
+        if at + 6 < len(data) and data[at + 6] in _TAG_ENDS:
+            return at
+        if last:
+            end = at
+            at = data.rfind(b"<trace", start, end)
+        else:
+            at = data.find(b"<trace", at + 1)
+    return -1
+
+
+def _clean_head(head: bytes) -> bool:
+    """Whether the log's head ends outside any comment or processing instruction (and holds
+    no CDATA section or document type), so that a block can follow it."""
+    rest = _HIDDEN.sub(b"", head)
+    return b"<!" not in rest and b"<?" not in rest and b"\r" not in head
+
+
+class _Child:
+    """A child process running :func:`xes_parse.main`, and the thread that writes to it (the
+    child may be writing rows while this process would be blocked writing to it)."""
+
+    def __init__(self, process: subprocess.Popen, errors) -> None:
+        self.process = process
+        self.errors = errors
+        self.frames: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self.feeder = threading.Thread(target=_feed, args=(process.stdin, self.frames), daemon=True)
+        self.feeder.start()
+
+    @classmethod
+    def start(cls, options: dict) -> _Child | None:
+        errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop())
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-I", "-S", xes_parse.__file__],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+            )
+        except OSError:
             errors.close()
+            return None
+        child = cls(process, errors)
+        child.send(pickle.dumps(options))
+        return child
+
+    def send(self, payload: bytes) -> None:
+        self.frames.put(payload)
+
+    def receive(self) -> bytes | None:
+        return xes_parse.read_frame(self.process.stdout)
+
+    def wait(self) -> None:
+        self.process.wait(timeout=30)
+
+    def died(self) -> RuntimeError:
+        self.process.wait()
+        self.errors.seek(0)
+        return RuntimeError(
+            f"The process reading the XES log ended (exit code {self.process.returncode}) "
+            "before the end of the log: " + self.errors.read()[-2000:].decode("utf-8", "replace")
+        )
+
+    def stop(self) -> None:
+        self.frames.put(None)
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.feeder.join()
+        self.process.stdout.close()
+        self.errors.close()
 
 
 def _feed(pipe, frames: queue.SimpleQueue) -> None:

@@ -129,13 +129,31 @@ def _well_formed(exc: ExpatError) -> XesError:
     return XesError(f"The XES file is not well-formed XML: {exc}. Export the log again.")
 
 
+class Place:
+    """Where the parsing of :func:`rows` stands, for a reader of pieces that are parts of a
+    log rather than all of it (a child process given every other block of traces):
+    ``offset`` is added to the line expat counts (the line in the log minus the line in what
+    this parser was given), ``depth`` is the number of elements open after a piece, ``root``
+    the name of the log's element."""
+
+    def __init__(self) -> None:
+        self.offset = 0
+        self.depth = 0
+        self.root = ""
+
+
 def rows(
-    pieces: Iterable[bytes], *, intervals: bool, skipped: frozenset[str]
+    pieces: Iterable[bytes],
+    *,
+    intervals: bool,
+    skipped: frozenset[str],
+    place: Place | None = None,
 ) -> Iterator[list[Row]]:
     """The rows of the log whose XML is ``pieces``, a list after each piece (often empty):
     each row numbered by the line of its (start) event, in the ``visits`` layout's columns
     (``intervals``: a start and its complete are a visit) or as stage changes (each complete
     event); a trace without events is one row of the deal's columns, numbered by its line."""
+    at = Place() if place is None else place
     depth = 0  # of the element that starts next's parent: the log is 0, a trace 1, an event 2
     out: list[Row] = []
     trace: dict[str, str] | None = None
@@ -165,7 +183,7 @@ def rows(
                 return
             if name == "event" or name.endswith(":event"):
                 event = {}
-                events.append((line_of.CurrentLineNumber, event))
+                events.append((line_of.CurrentLineNumber + at.offset, event))
                 return
             event = None
             if len(attrs) == 4 and attrs[0] == "key" and attrs[2] == "value":
@@ -179,10 +197,12 @@ def rows(
             event = None
             if name == "trace" or name.endswith(":trace"):
                 trace = {}
-                trace_line = line_of.CurrentLineNumber
+                trace_line = line_of.CurrentLineNumber + at.offset
                 events = []
-        elif depth == 1 and not (name == "log" or name.endswith(":log")):
-            raise _not_a_log(name)
+        elif depth == 1:
+            if not (name == "log" or name.endswith(":log")):
+                raise _not_a_log(name)
+            at.root = name
 
     def end(_name: str) -> None:
         nonlocal depth
@@ -194,6 +214,7 @@ def rows(
             parser.Parse(piece, False)
             if depth < 2:  # the last trace has ended (a trace is open at depth 2)
                 flush()
+            at.depth = depth
             yield out
             out = []
         parser.Parse(b"", True)
@@ -203,6 +224,7 @@ def rows(
             yield out
         raise _well_formed(exc) from None
     flush()
+    at.depth = depth
     yield out
 
 
@@ -359,11 +381,15 @@ _first = operator.itemgetter(0)
 # -- the child process ---------------------------------------------------------------------
 #
 # The parent writes a header (a pickled dict: gzipped, limit, intervals, skipped, chunk), then
-# the log's bytes as frames (a length, then that many bytes; length 0 ends the log). Before it
-# reads each frame after the first, the child writes one frame of what it has read so far:
-# ("rows", rows); at the end ("done", rows) or, when the log cannot be read, ("error", rows,
-# message). So the parent knows that its n-th frame of bytes sent lets it wait for the child's
-# n-th answer without either of them waiting on the other.
+# frames (a length, then a pickled message): ("data", line, bytes) gives the next bytes of the
+# log (packed, when gzipped), ``line`` the line in the log where they begin when they begin a
+# block of traces that does not follow the bytes before (None when they do); ("end", close)
+# ends it, ``close`` asking for the log's end tag (the parent gave the log's end to another
+# child). Before it reads each frame after the first, the child writes one frame of what it has
+# read so far: ("rows", rows, depth), ``depth`` the number of elements open after the bytes it
+# was given; at the end ("done", rows) or, when the log cannot be read, ("error", rows,
+# message). So the parent knows that its n-th frame sent lets it wait for the child's n-th
+# answer without either of them waiting on the other.
 
 _LENGTH = struct.Struct("<Q")
 
@@ -392,28 +418,44 @@ def main() -> int:
     if header is None:
         return 1
     options = pickle.loads(header)
+    gzipped = options["gzipped"]
     pending: list[Row] = []
-    answered = [False]
+    place = Place()
+    answer = False
+    lines = 0  # the newlines given to the parser so far
 
     def send(*message) -> None:
         write_frame(stdout, pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
 
-    def raw() -> Iterator[bytes]:
+    def given() -> Iterator[bytes]:
+        nonlocal answer, lines
         while True:
-            if answered[0]:
-                send("rows", pending[:])
+            if answer:
+                send("rows", pending[:], place.depth)
                 pending.clear()
-            answered[0] = True
-            data = read_frame(stdin)
-            if not data:
+            answer = True
+            frame = read_frame(stdin)
+            if frame is None:
                 return
+            message = pickle.loads(frame)
+            if message[0] == "end":
+                if message[1] and place.root:
+                    yield f"</{place.root}>".encode()
+                return
+            _, line, data = message
+            if not gzipped:
+                if line is not None:
+                    place.offset = line - lines - 1
+                lines += data.count(b"\n")
             yield data
 
-    pieces = raw()
-    if options["gzipped"]:
+    pieces = given()
+    if gzipped:
         pieces = gunzipped(pieces, options["limit"], options["chunk"])
     try:
-        for batch in rows(pieces, intervals=options["intervals"], skipped=options["skipped"]):
+        for batch in rows(
+            pieces, intervals=options["intervals"], skipped=options["skipped"], place=place
+        ):
             pending.extend(batch)
     except XesError as exc:
         send("error", pending, str(exc))
