@@ -21,7 +21,7 @@ from tests.factories import MembershipFactory, UserFactory
 from tests.funnel.leads.conftest import at, build, lead
 
 pytestmark = [
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL"),
+    pytest.mark.postgresql,  # row locks
     pytest.mark.django_db(transaction=True),
 ]
 

@@ -18,7 +18,7 @@ from funnel.models import Deal
 from tests.funnel.leads.conftest import build, lead
 
 pytestmark = [
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL"),
+    pytest.mark.postgresql,  # row locks
     pytest.mark.django_db(transaction=True),
 ]
 

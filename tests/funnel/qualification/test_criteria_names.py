@@ -66,7 +66,7 @@ def test_a_name_clash_on_the_criteria_page_is_a_form_error(client, qual):
     assert "saved at the same moment" in page.content.decode()
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
+@pytest.mark.postgresql  # row locks
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("set_exists", [True, False])
 def test_two_simultaneous_creates_check_their_names_one_after_the_other(team_setup, set_exists):
