@@ -257,9 +257,7 @@ def test_collected_static_files_are_compressed_and_cached_for_a_year(
     }
     # The API docs' vendored bundles (drf-spectacular-sidecar, 9 MB of JavaScript, most of
     # the compression's time) are left out: this checks the storage, not every file it takes.
-    call_command(
-        "collectstatic", "--noinput", "--ignore", "drf_spectacular_sidecar/*", verbosity=0
-    )
+    call_command("collectstatic", "--noinput", "--ignore", "drf_spectacular_sidecar/*", verbosity=0)
     from django.templatetags.static import static
 
     url = static("js/vendor/plotly.min.js")
