@@ -19,16 +19,6 @@ from pathlib import Path
 from common import django_setup, peak_mib, postgres_migrated
 
 ROOT = Path(__file__).resolve().parents[1]
-STEPS = (
-    "Lead capture",
-    "Lead nurturing",
-    "Qualification call",
-    "Discovery meeting",
-    "Solution demo",
-    "Proposal & ROI model",
-    "Negotiation",
-    "Contract review",
-)
 
 
 def history(leads: int) -> bytes:
@@ -58,6 +48,9 @@ def main() -> None:
     from funnel.importing import ImportOptions, read_table, validate
     from streams.models import Team
     from streams.services import LaneSpec, StepSpec, stream_create
+    from vsm_project.demo import STEPS
+
+    names = [s.spec.name for s in STEPS]  # the demo's eight steps, as the example mapping's
 
     mapping = json.loads((ROOT / "docs" / "examples" / "leads_mapping.json").read_text())["steps"]
     team = Team.objects.create(name="Lead history bench", slug=f"lead-bench-{os.getpid()}")
@@ -66,7 +59,7 @@ def main() -> None:
             team=team,
             name="Leads and deals",
             lanes=[LaneSpec("Marketing"), LaneSpec("Sales")],
-            steps=[StepSpec(s, "Marketing" if i < 3 else "Sales") for i, s in enumerate(STEPS)],
+            steps=[StepSpec(s, "Marketing" if i < 3 else "Sales") for i, s in enumerate(names)],
         )
         table = read_table(history(args.leads))
         started = time.perf_counter()
