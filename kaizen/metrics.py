@@ -49,71 +49,71 @@ class MetricSpec:
         return value * 100.0 if self.map_unit == "percent" else value
 
 
+def _duration(key: str, label: str, *, unit: str, **fields: str) -> MetricSpec:
+    """A duration metric (hours or days): compared with Mann–Whitney U; shorter is better,
+    and there is no success to count."""
+    return MetricSpec(key, label, DURATION, unit, better=Direction.DECREASE, success="", **fields)
+
+
+def _proportion(key: str, label: str, **fields: str) -> MetricSpec:
+    """A proportion metric (a fraction 0–1): compared with Fisher's exact test; higher is
+    better."""
+    return MetricSpec(key, label, PROPORTION, "fraction", better=Direction.INCREASE, **fields)
+
+
 METRICS: dict[str, MetricSpec] = {
-    Metric.TIME_IN_STEP: MetricSpec(
-        key=Metric.TIME_IN_STEP,
-        label="Time in step",
-        kind=DURATION,
-        unit="hours",
-        scope="step",
-        better=Direction.DECREASE,
-        items="completed visits",
-        success="",
-        explanation="Time in step (exit − entry) of the step's visits completed in each window; "
-        "the effect is the relative change of the median.",
-        map_field="planned_lead_hours",
-        map_unit="hours",
-    ),
-    Metric.PCT_COMPLETE_ACCURATE: MetricSpec(
-        key=Metric.PCT_COMPLETE_ACCURATE,
-        label="%C&A",
-        kind=PROPORTION,
-        unit="fraction",
-        scope="step",
-        better=Direction.INCREASE,
-        items="visits entering the step",
-        success="not a re-entry (no rework)",
-        explanation="Share of the visits entering the step in each window that are not a "
-        "re-entry (rework); the effect is the difference of the shares.",
-        map_field="planned_pct_complete_accurate",
-        map_unit="percent",
-    ),
-    Metric.CONVERSION: MetricSpec(
-        key=Metric.CONVERSION,
-        label="Step conversion",
-        kind=PROPORTION,
-        unit="fraction",
-        scope="step",
-        better=Direction.INCREASE,
-        items="completed visits",
-        success="the deal was not lost at the step",
-        explanation="Share of the step's visits completed in each window whose deal was not "
-        "lost there (1 − loss rate); the effect is the difference of the shares.",
-    ),
-    Metric.SALES_CYCLE: MetricSpec(
-        key=Metric.SALES_CYCLE,
-        label="Sales cycle",
-        kind=DURATION,
-        unit="days",
-        scope="stream",
-        better=Direction.DECREASE,
-        items="won deals",
-        success="",
-        explanation="Days from a deal's first entry to its win, for deals won in each window; "
-        "the effect is the relative change of the median.",
-    ),
-    Metric.WIN_RATE: MetricSpec(
-        key=Metric.WIN_RATE,
-        label="Win rate",
-        kind=PROPORTION,
-        unit="fraction",
-        scope="stream",
-        better=Direction.INCREASE,
-        items="closed deals",
-        success="won",
-        explanation="Won ÷ (won + lost) over the deals closed in each window; the effect is the "
-        "difference of the rates.",
-    ),
+    metric.key: metric
+    for metric in (
+        _duration(
+            Metric.TIME_IN_STEP,
+            "Time in step",
+            unit="hours",
+            scope="step",
+            items="completed visits",
+            explanation="Time in step (exit − entry) of the step's visits completed in each "
+            "window; the effect is the relative change of the median.",
+            map_field="planned_lead_hours",
+            map_unit="hours",
+        ),
+        _proportion(
+            Metric.PCT_COMPLETE_ACCURATE,
+            "%C&A",
+            scope="step",
+            items="visits entering the step",
+            success="not a re-entry (no rework)",
+            explanation="Share of the visits entering the step in each window that are not a "
+            "re-entry (rework); the effect is the difference of the shares.",
+            map_field="planned_pct_complete_accurate",
+            map_unit="percent",
+        ),
+        _proportion(
+            Metric.CONVERSION,
+            "Step conversion",
+            scope="step",
+            items="completed visits",
+            success="the deal was not lost at the step",
+            explanation="Share of the step's visits completed in each window whose deal was "
+            "not lost there (1 − loss rate); the effect is the difference of the shares.",
+        ),
+        _duration(
+            Metric.SALES_CYCLE,
+            "Sales cycle",
+            unit="days",
+            scope="stream",
+            items="won deals",
+            explanation="Days from a deal's first entry to its win, for deals won in each "
+            "window; the effect is the relative change of the median.",
+        ),
+        _proportion(
+            Metric.WIN_RATE,
+            "Win rate",
+            scope="stream",
+            items="closed deals",
+            success="won",
+            explanation="Won ÷ (won + lost) over the deals closed in each window; the effect "
+            "is the difference of the rates.",
+        ),
+    )
 }
 
 
