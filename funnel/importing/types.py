@@ -40,19 +40,38 @@ class Field:
     help: str
 
 
+_ACCOUNT = Field("account", "Account", False, "Company or account name.")
+_OWNER = Field(
+    "owner",
+    "Owner",
+    False,
+    "A team member's username or email, or any name (a CRM agent's display name): names "
+    "that are not members are kept as the deal's owner name, or matched to a member below.",
+)
+_SOURCE = Field("source", "Lead source", False, "inbound, outbound, referral …")
 _DEAL_FIELDS = [
     Field("deal_name", "Deal name", False, "Defaults to the deal id."),
-    Field("account", "Account", False, "Company or account name."),
+    _ACCOUNT,
     Field("amount", "Amount", False, "A number (12345.67; 12,345.67 and a $ € £ sign are fine)."),
-    Field(
-        "owner",
-        "Owner",
-        False,
-        "A team member's username or email, or any name (a CRM agent's display name): names "
-        "that are not members are kept as the deal's owner name, or matched to a member below.",
-    ),
-    Field("source", "Lead source", False, "inbound, outbound, referral …"),
+    _OWNER,
+    _SOURCE,
 ]
+#: The stage-change formats' actor column.
+_CHANGED_BY = Field(
+    "actor", "Changed by", False, "Becomes the actor of the visit the change opens."
+)
+#: The lead formats' name parts (a case's name when there is no full name).
+_NAME_PARTS = [
+    Field("first_name", "First name", False, "With the last name, the case's name."),
+    Field("last_name", "Last name", False, "With the first name, the case's name."),
+]
+
+
+def _deal_created_at(empty: str) -> Field:
+    """The deal formats' creation date, with what an empty one means for that format."""
+    return Field("created_at", "Created at", False, f"When the deal was created; empty: {empty}.")
+
+
 FIELDS: dict[str, list[Field]] = {
     "visits": [
         Field("deal_id", "Deal id", True, "The deal's id in the CRM (the case id)."),
@@ -80,15 +99,13 @@ FIELDS: dict[str, list[Field]] = {
             "When a won or lost deal closed; empty: when it left its last step.",
         ),
         Field("lost_reason", "Lost reason", False, "Only for lost deals."),
-        Field(
-            "created_at", "Created at", False, "When the deal was created; empty: its first visit."
-        ),
+        _deal_created_at("its first visit"),
     ],
     "transitions": [
         Field("deal_id", "Deal id", True, "The deal's id (Salesforce: OpportunityId)."),
         Field("stage", "Stage", True, "The stage the deal changed to (StageName)."),
         Field("changed_at", "Changed at", True, "When it changed (CreatedDate)."),
-        Field("actor", "Changed by", False, "Becomes the actor of the visit the change opens."),
+        _CHANGED_BY,
         Field(
             "lifecycle",
             "Lifecycle transition",
@@ -98,9 +115,7 @@ FIELDS: dict[str, list[Field]] = {
         ),
         *_DEAL_FIELDS,
         Field("lost_reason", "Lost reason", False, "Kept only when the deal ends lost."),
-        Field(
-            "created_at", "Created at", False, "When the deal was created; empty: its first change."
-        ),
+        _deal_created_at("its first change"),
     ],
     "wide": [
         Field("deal_id", "Deal id", True, "The deal's id (HubSpot: Record ID)."),
@@ -126,9 +141,7 @@ FIELDS: dict[str, list[Field]] = {
         ),
         *_DEAL_FIELDS,
         Field("lost_reason", "Lost reason", False, "Kept only when the deal is lost."),
-        Field(
-            "created_at", "Created at", False, "When the deal was created; empty: its first date."
-        ),
+        _deal_created_at("its first date"),
     ],
     "hs_contacts": [
         Field("deal_id", "Contact id", True, "The contact's id (HubSpot: Record ID)."),
@@ -146,11 +159,10 @@ FIELDS: dict[str, list[Field]] = {
             "When the contact was created; a contact without stage dates enters its current "
             "stage then.",
         ),
-        Field("first_name", "First name", False, "With the last name, the case's name."),
-        Field("last_name", "Last name", False, "With the first name, the case's name."),
+        *_NAME_PARTS,
         Field("deal_name", "Name", False, "A full name (else first and last name, or the id)."),
-        _DEAL_FIELDS[1],  # account
-        _DEAL_FIELDS[3],  # owner
+        _ACCOUNT,
+        _OWNER,
         Field("source", "Original source", False, "Organic search, paid social, referral …"),
     ],
     "sf_leads": [
@@ -165,13 +177,12 @@ FIELDS: dict[str, list[Field]] = {
         Field("old_value", "Old value", False, "The status before the change."),
         Field("new_value", "New value", True, "The status after the change (NewValue)."),
         Field("changed_at", "Changed at", True, "When it changed (LeadHistory: CreatedDate)."),
-        Field("actor", "Changed by", False, "Becomes the actor of the visit the change opens."),
+        _CHANGED_BY,
         Field("deal_name", "Name", False, "The lead's name (Lead: Name)."),
-        Field("first_name", "First name", False, "With the last name, the case's name."),
-        Field("last_name", "Last name", False, "With the first name, the case's name."),
-        _DEAL_FIELDS[1],  # account
-        _DEAL_FIELDS[3],  # owner
-        _DEAL_FIELDS[4],  # source
+        *_NAME_PARTS,
+        _ACCOUNT,
+        _OWNER,
+        _SOURCE,
         Field(
             "created_at",
             "Lead created",
