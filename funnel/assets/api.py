@@ -27,7 +27,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from funnel.api.viewsets import ListAnsweringViewSet, object_errors, post_actions
+from funnel.api.viewsets import object_errors, post_actions
 from funnel.assets import selectors, services
 from funnel.assets.models import (
     Asset,
@@ -39,6 +39,7 @@ from funnel.assets.models import (
 )
 from funnel.assets.views import file_response
 from funnel.common.catalog_api import CatalogServices, CatalogViewSet, LinkViewSet, catalog_schema
+from funnel.common.visible_api import Visible, VisibleListViewSet
 from funnel.eventlog.selectors import deals_visible_to
 from funnel.models import Deal
 from streams.api.common import (
@@ -346,16 +347,13 @@ _version_write = write_schema(AssetVersionSerializer, _VERSION_ERRORS)
 
 
 @list_retrieve_schema("Versions of the assets you can see", "One version")
-class AssetVersionViewSet(ListAnsweringViewSet):
-    queryset = AssetVersion.objects.none()
+class AssetVersionViewSet(VisibleListViewSet):
     serializer_class = AssetVersionSerializer
     filterset_class = VersionFilter
     parser_classes = _PARSERS
     ordering_fields = ["created_at", "number", "id"]
     _input_serializers = {"create": VersionCreateSerializer, "decide": DecisionSerializer}
-
-    def get_queryset(self) -> QuerySet[AssetVersion]:
-        return selectors.versions_visible_to(self.request.user)
+    visible = Visible(selectors.versions_visible_to)
 
     @_version_write(
         "Add a version: a file (multipart) or a link (managers; a rep's is proposed)",
@@ -389,7 +387,7 @@ class AssetVersionViewSet(ListAnsweringViewSet):
         return file_response(self.get_object())
 
 
-class _CreateListViewSet(ListAnsweringViewSet):
+class _CreateListViewSet(VisibleListViewSet):
     http_method_names = ["get", "post", "head", "options"]
 
 
@@ -406,27 +404,21 @@ def _detach(*, link: AssetStep, user: User) -> None:
     destroy={"summary": "Take an asset off a step (managers)"},
 )
 class AssetAttachmentViewSet(LinkViewSet):
-    queryset = AssetStep.objects.none()
     serializer_class = AssetStepSerializer
     filterset_class = AttachmentFilter
     ordering_fields = ["attached_at", "id"]
     _input_serializers = {"create": AttachSerializer}
     services = CatalogServices("link", create=services.asset_attach, remove=_detach)
-
-    def get_queryset(self) -> QuerySet[AssetStep]:
-        return selectors.attachments_visible_to(self.request.user)
+    visible = Visible(selectors.attachments_visible_to)
 
 
 @list_retrieve_schema("Asset usage on the deals you can see", "One usage")
 class AssetUsageViewSet(_CreateListViewSet):
-    queryset = AssetUsage.objects.none()
     serializer_class = AssetUsageSerializer
     filterset_class = UsageFilter
     ordering_fields = ["used_at", "id"]
     _input_serializers = {"create": UsageCreateSerializer}
-
-    def get_queryset(self) -> QuerySet[AssetUsage]:
-        return selectors.usages_visible_to(self.request.user)
+    visible = Visible(selectors.usages_visible_to)
 
     @extend_schema(
         summary="Record that you used an asset on a deal (its owner or a manager; once)",
@@ -444,15 +436,12 @@ class AssetUsageViewSet(_CreateListViewSet):
 
 @list_retrieve_schema("Reviews of the assets you can see", "One review")
 class AssetReviewViewSet(_CreateListViewSet):
-    queryset = AssetReview.objects.none()
     serializer_class = AssetReviewSerializer
     filterset_class = _ByAsset
     parser_classes = _PARSERS
     ordering_fields = ["reviewed_at", "id"]
     _input_serializers = {"create": ReviewCreateSerializer}
-
-    def get_queryset(self) -> QuerySet[AssetReview]:
-        return selectors.reviews_visible_to(self.request.user)
+    visible = Visible(selectors.reviews_visible_to)
 
     @write_schema(AssetReviewSerializer, _ASSET_ERRORS)(
         "Mark an asset reviewed, optionally with a new version (reviewer, managers)",

@@ -23,7 +23,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from funnel.api.viewsets import ListAnsweringViewSet, object_errors
+from funnel.api.viewsets import object_errors
+from funnel.common.visible_api import VisibleListViewSet
 
 
 class ActiveFilter(filters.BooleanFilter):
@@ -52,7 +53,7 @@ class CatalogServices:
 # schema, as the asset viewsets did before they were catalogs.
 
 
-class _ServiceViewSet(ListAnsweringViewSet):
+class _ServiceViewSet(VisibleListViewSet):
     # Lists and reads the items its queryset lets the user see; POST adds one
     # (services.create) and answers it as it is now (serializer_class). The services check
     # who may.

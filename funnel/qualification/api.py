@@ -27,6 +27,7 @@ from funnel.api.bulk_events import EventBatchErrorSerializer, _refusal, _shape_e
 from funnel.api.serializers import AwareDateTimeField
 from funnel.api.viewsets import ListAnsweringViewSet, object_errors
 from funnel.common.catalog_api import ActiveFilter, CatalogServices, CatalogViewSet, catalog_schema
+from funnel.common.visible_api import Visible, VisibleListViewSet
 from funnel.eventlog.bulk import EventError, EventsRefused
 from funnel.eventlog.selectors import deals_visible_to
 from funnel.models import Deal
@@ -135,7 +136,6 @@ class CriterionFilter(filters.FilterSet):
 class CriterionViewSet(CatalogViewSet):
     """Criteria, one row per version (``key`` stays across versions)."""
 
-    queryset = Criterion.objects.none()
     serializer_class = CriterionSerializer
     filterset_class = CriterionFilter
     ordering_fields = ["position", "name", "version", "id"]
@@ -146,9 +146,7 @@ class CriterionViewSet(CatalogViewSet):
     services = CatalogServices(
         "criterion", create=criterion_create, update=criterion_update, retire=criterion_retire
     )
-
-    def get_queryset(self) -> QuerySet[Criterion]:
-        return criteria_visible_to(self.request.user)
+    visible = Visible(criteria_visible_to)
 
     @action(detail=True, methods=["post"])
     def restore(self, request: Request, pk: str | None = None) -> Response:
@@ -247,17 +245,14 @@ _score_write = write_schema(ScoreSerializer, _SCORE_ERRORS)
 
 
 @list_retrieve_schema("Scores of the deals you can see", "One score")
-class ScoreViewSet(ListAnsweringViewSet):
+class ScoreViewSet(VisibleListViewSet):
     """Scores of deals against criteria: each a new row, never changed."""
 
-    queryset = CriterionScore.objects.none()
     serializer_class = ScoreSerializer
     filterset_class = ScoreFilter
     ordering_fields = ["scored_at", "recorded_at", "id"]
     _input_serializers = {"create": ScoreCreateSerializer, "bulk": ScoreBatchSerializer}
-
-    def get_queryset(self) -> QuerySet[CriterionScore]:
-        return scores_visible_to(self.request.user).order_by("scored_at", "id")
+    visible = Visible(scores_visible_to, "scored_at", "id")
 
     @_score_write(
         "Score a deal against a criterion",

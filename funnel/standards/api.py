@@ -28,6 +28,7 @@ from funnel.common.catalog_api import (
     LinkViewSet,
     catalog_schema,
 )
+from funnel.common.visible_api import Visible
 from funnel.eventlog.selectors import deals_visible_to
 from funnel.models import Deal
 from funnel.standards.models import ChecklistItem, ChecklistTick, StepAsset
@@ -99,15 +100,12 @@ class ItemFilter(filters.FilterSet):
 class ChecklistItemViewSet(CatalogViewSet):
     """A step's definition of done, one item a row."""
 
-    queryset = ChecklistItem.objects.none()
     serializer_class = ChecklistItemSerializer
     filterset_class = ItemFilter
     ordering_fields = ["position", "id"]
     _input_serializers = {"create": ItemCreateSerializer, "partial_update": ItemUpdateSerializer}
     services = CatalogServices("item", create=item_add, update=item_update, retire=item_retire)
-
-    def get_queryset(self) -> QuerySet[ChecklistItem]:
-        return items_visible_to(self.request.user).order_by("step__position", "position", "id")
+    visible = Visible(items_visible_to, "step__position", "position", "id")
 
 
 # --- Ticks --------------------------------------------------------------------------------
@@ -149,15 +147,12 @@ class TickFilter(filters.FilterSet):
 class ChecklistTickViewSet(LinkViewSet):
     """Ticks of a deal's checklist: optional, never needed to move a deal."""
 
-    queryset = ChecklistTick.objects.none()
     serializer_class = ChecklistTickSerializer
     filterset_class = TickFilter
     ordering_fields = ["ticked_at", "id"]
     _input_serializers = {"create": TickCreateSerializer}
     services = CatalogServices("tick", create=tick_add, remove=tick_remove)
-
-    def get_queryset(self) -> QuerySet[ChecklistTick]:
-        return ticks_visible_to(self.request.user).order_by("ticked_at", "id")
+    visible = Visible(ticks_visible_to, "ticked_at", "id")
 
 
 # --- Assets a step relies on ----------------------------------------------------------------
@@ -198,15 +193,12 @@ class StepAssetFilter(filters.FilterSet):
 class StepAssetViewSet(LinkViewSet):
     """The library assets a step's standard work relies on."""
 
-    queryset = StepAsset.objects.none()
     serializer_class = StepAssetSerializer
     filterset_class = StepAssetFilter
     ordering_fields = ["id"]
     _input_serializers = {"create": StepAssetCreateSerializer}
     services = CatalogServices("link", create=step_asset_add, remove=step_asset_remove)
-
-    def get_queryset(self) -> QuerySet[StepAsset]:
-        return step_assets_visible_to(self.request.user).order_by("id")
+    visible = Visible(step_assets_visible_to, "id")
 
 
 # --- Adherence ----------------------------------------------------------------------------

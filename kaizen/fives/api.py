@@ -18,6 +18,7 @@ from rest_framework.response import Response
 
 from funnel.api.viewsets import ListAnsweringViewSet, object_errors
 from funnel.common.catalog_api import ActiveFilter, CatalogServices, CatalogViewSet, catalog_schema
+from funnel.common.visible_api import Visible
 from kaizen.fives.models import MAX_SCORE, FiveS, FiveSAnswer, FiveSAudit, FiveSQuestion
 from kaizen.fives.selectors import audits_visible_to, questions_visible_to
 from kaizen.fives.services import (
@@ -77,7 +78,6 @@ class QuestionFilter(filters.FilterSet):
 class FiveSQuestionViewSet(CatalogViewSet):
     """A stream's 5S questionnaire, one or more statements per S, each scored 0–4."""
 
-    queryset = FiveSQuestion.objects.none()
     serializer_class = FiveSQuestionSerializer
     filterset_class = QuestionFilter
     ordering_fields = ["position", "id"]
@@ -88,9 +88,7 @@ class FiveSQuestionViewSet(CatalogViewSet):
     services = CatalogServices(
         "question", create=question_add, update=question_update, retire=question_retire
     )
-
-    def get_queryset(self) -> QuerySet[FiveSQuestion]:
-        return questions_visible_to(self.request.user).order_by("position", "id")
+    visible = Visible(questions_visible_to, "position", "id")
 
     @extend_schema(
         description="The 5S questions of the streams you can see (`stream` filters). A stream "
