@@ -21,6 +21,7 @@ by then in 50 / 85 / 95 % of the scenarios.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 import numpy as np
 
@@ -219,18 +220,21 @@ def scenario_wins(
     )
 
 
+class ScenarioOptions(TypedDict, total=False):
+    """How :func:`scenario_wins` and :func:`cumulative_wins` draw the new deals, for a caller
+    that passes them on."""
+
+    new_deals: bool
+    seed: int | None
+    new: NewDeals | None
+
+
 def wins_by(
-    deal_runs: DealRuns,
-    model: FlowModel,
-    horizon_hours: float,
-    *,
-    new_deals: bool = True,
-    seed: int | None = None,
-    new: NewDeals | None = None,
+    deal_runs: DealRuns, model: FlowModel, horizon_hours: float, **options: Unpack[ScenarioOptions]
 ) -> WinsBy:
     """Wins and revenue within ``horizon_hours`` of now, across the scenarios
-    (:func:`scenario_wins`)."""
-    found = scenario_wins(deal_runs, model, horizon_hours, new_deals=new_deals, seed=seed, new=new)
+    (:func:`scenario_wins`, with the same options)."""
+    found = scenario_wins(deal_runs, model, horizon_hours, **options)
     return WinsBy(
         horizon_hours=horizon_hours,
         wins=Bands.of(found.wins),
@@ -284,15 +288,13 @@ def fan(
     deal_runs: DealRuns,
     model: FlowModel,
     horizons: np.ndarray | list[float],
-    *,
-    new_deals: bool = True,
-    seed: int | None = None,
-    new: NewDeals | None = None,
+    **options: Unpack[ScenarioOptions],
 ) -> list[Bands]:
     """The fan chart: for each horizon (hours from now, ascending), the cumulative wins from
     now to it across the scenarios (median, mean, 50 / 85 / 95 % bands), from
-    :func:`cumulative_wins` (one pass over the runs, not a simulation per date)."""
-    total = cumulative_wins(deal_runs, model, horizons, new_deals=new_deals, seed=seed, new=new)
+    :func:`cumulative_wins` (one pass over the runs, not a simulation per date; the same
+    options)."""
+    total = cumulative_wins(deal_runs, model, horizons, **options)
     return [Bands.of(row) for row in total]
 
 
