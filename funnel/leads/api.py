@@ -77,7 +77,13 @@ from funnel.leads.services import (
 from funnel.leads.undo import handoff_undo
 from funnel.models import Visit
 from streams.api import IdFilter
-from streams.api.common import ScopedToUser, _InputSerializer, list_retrieve_schema, write_schema
+from streams.api.common import (
+    ScopedToUser,
+    StreamInput,
+    _InputSerializer,
+    list_retrieve_schema,
+    write_schema,
+)
 from streams.models import ProcessStep, ValueStream
 from streams.selectors import User, members_visible_to, streams_visible_to
 
@@ -224,13 +230,9 @@ class ReasonSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ReasonCreateSerializer(ScopedToUser, _InputSerializer):
-    stream = serializers.PrimaryKeyRelatedField(queryset=ValueStream.objects.none())
+class ReasonCreateSerializer(StreamInput):
     kind = serializers.ChoiceField(choices=ReasonKind.choices)
     label = serializers.CharField(max_length=500, allow_blank=True)
-
-    def scope_to(self, user: User) -> None:
-        self.fields["stream"].queryset = streams_visible_to(user)
 
 
 class ReasonUpdateSerializer(_InputSerializer):
@@ -305,8 +307,7 @@ class SellerLimitSerializer(serializers.ModelSerializer):
         return self._load(limit).get(limit.user_id, 0)
 
 
-class SellerLimitSetSerializer(ScopedToUser, _InputSerializer):
-    stream = serializers.PrimaryKeyRelatedField(queryset=ValueStream.objects.none())
+class SellerLimitSetSerializer(StreamInput):
     seller = serializers.PrimaryKeyRelatedField(
         queryset=get_user_model().objects.none(),
         help_text="A rep or manager of the stream's team.",
@@ -316,7 +317,7 @@ class SellerLimitSetSerializer(ScopedToUser, _InputSerializer):
     )
 
     def scope_to(self, user: User) -> None:
-        self.fields["stream"].queryset = streams_visible_to(user)
+        super().scope_to(user)
         self.fields["seller"].queryset = members_visible_to(user)
 
 

@@ -44,8 +44,14 @@ from funnel.qualification.services import (
     win_call_create,
 )
 from streams.api import IdFilter
-from streams.api.common import ScopedToUser, _InputSerializer, list_retrieve_schema, write_schema
-from streams.models import ProcessStep, ValueStream
+from streams.api.common import (
+    ScopedToUser,
+    StreamInput,
+    _InputSerializer,
+    list_retrieve_schema,
+    write_schema,
+)
+from streams.models import ProcessStep
 from streams.selectors import User, streams_visible_to
 
 # --- Criteria -----------------------------------------------------------------------------
@@ -97,19 +103,15 @@ class CriterionUpdateSerializer(ScopedToUser, _InputSerializer):
     position = serializers.IntegerField(min_value=0, max_value=32_767, required=False)
 
     def scope_to(self, user: User) -> None:
+        super().scope_to(user)
         self.fields["known_by"].queryset = ProcessStep.objects.filter(
             stream__in=streams_visible_to(user)
         )
 
 
-class CriterionCreateSerializer(CriterionUpdateSerializer):
-    stream = serializers.PrimaryKeyRelatedField(queryset=ValueStream.objects.none())
+class CriterionCreateSerializer(CriterionUpdateSerializer, StreamInput):
     name = serializers.CharField(max_length=80)
     position = None
-
-    def scope_to(self, user: User) -> None:
-        super().scope_to(user)
-        self.fields["stream"].queryset = streams_visible_to(user)
 
 
 class CriterionFilter(filters.FilterSet):

@@ -29,9 +29,12 @@ from kaizen.fives.services import (
     question_update,
 )
 from streams.api import IdFilter
-from streams.api.common import ScopedToUser, _InputSerializer, list_retrieve_schema, write_schema
-from streams.models import ValueStream
-from streams.selectors import User, streams_visible_to
+from streams.api.common import (
+    StreamInput,
+    _InputSerializer,
+    list_retrieve_schema,
+    write_schema,
+)
 
 _FORBIDDEN = "Only the team's managers run 5S audits and edit their questions."
 
@@ -49,12 +52,8 @@ class QuestionUpdateSerializer(_InputSerializer):
     text = serializers.CharField(max_length=300)
 
 
-class QuestionCreateSerializer(ScopedToUser, QuestionUpdateSerializer):
-    stream = serializers.PrimaryKeyRelatedField(queryset=ValueStream.objects.none())
+class QuestionCreateSerializer(QuestionUpdateSerializer, StreamInput):
     s = serializers.ChoiceField(choices=FiveS.choices)
-
-    def scope_to(self, user: User) -> None:
-        self.fields["stream"].queryset = streams_visible_to(user)
 
 
 class QuestionFilter(filters.FilterSet):
@@ -155,15 +154,11 @@ class AuditUpdateSerializer(_InputSerializer):
     )
 
 
-class AuditCreateSerializer(ScopedToUser, AuditUpdateSerializer):
-    stream = serializers.PrimaryKeyRelatedField(queryset=ValueStream.objects.none())
+class AuditCreateSerializer(AuditUpdateSerializer, StreamInput):
     audited_on = serializers.DateField()
     answers = AnswerInputSerializer(
         many=True, help_text="One answer per active question of the stream (all of them)."
     )
-
-    def scope_to(self, user: User) -> None:
-        self.fields["stream"].queryset = streams_visible_to(user)
 
 
 class AuditFilter(filters.FilterSet):

@@ -1,7 +1,8 @@
 """Pieces every map endpoint shares: the input serializers' base (unknown fields are refused by
-name), the relations narrowed to what the requesting user may see (:class:`ScopedToUser`),
-the ``version`` field and the answers carrying ``stream_version``, the id filter, the
-schema's error answers and a write's schema (:func:`write_schema`), the input serializer per
+name), the relations narrowed to what the requesting user may see (:class:`ScopedToUser`;
+a body naming one of their streams, :class:`StreamInput`), the ``version`` field and the
+answers carrying ``stream_version``, the id filter, the schema's error answers and a write's
+schema (:func:`write_schema`), the input serializer per
 action (:class:`InputPerActionViewSet`, also the base of the deal and kaizen viewsets), and
 the viewset bases (:class:`_MapViewSet` for the map, :class:`_MapPartViewSet` for its lanes,
 steps and stages) with what their resources share: the ``stream_version`` answer
@@ -125,6 +126,18 @@ class VersionSerializer(serializers.Serializer):
 
 # No docstrings on the bases below: drf-spectacular would show a base's docstring as the
 # description of every serializer without one of its own, and the schema must not change.
+
+
+class StreamInput(ScopedToUser, _InputSerializer):
+    # A body naming one of the streams the user can see (``stream``): a stream's 5S question
+    # or audit, qualification criterion, hand-off reason or seller limit. Put after a
+    # serializer whose fields come first. A subclass's scope_to calls super().
+
+    stream = serializers.PrimaryKeyRelatedField(queryset=ValueStream.objects.none())
+
+    def scope_to(self, user: User) -> None:
+        super().scope_to(user)
+        self.fields["stream"].queryset = streams_visible_to(user)
 
 
 class _PartCreateSerializer(_InputSerializer):
