@@ -20,10 +20,10 @@ from funnel.discovery.log import DiscoveryView, map_steps, traces
 from funnel.discovery.models import AcceptedDeviation, DiscoverySnapshot
 from funnel.eventlog.working import calendar_signature
 from funnel.leads.snapshots import (
-    _tick,
     _view_of_job,
     leads_job_params,
     leads_view_from_params,
+    live_signature,
     view_dict,
 )
 from funnel.models import MetricsState
@@ -85,9 +85,7 @@ def _compute(stream: ValueStream, params: dict, now: datetime) -> dict:
 
 DISCOVERY = SnapshotKind(
     model=DiscoverySnapshot,
-    signature=lambda stream, params, now: discovery_signature(
-        stream, tick=_tick(not params.get("as_of"), now)
-    ),
+    signature=live_signature(discovery_signature),
     compute=_compute,
     counted=lambda result: ("deals", result["variants"]["deals"]),
     reading="Reading the deals' paths",

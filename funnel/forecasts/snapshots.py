@@ -46,6 +46,7 @@ from funnel.forecasts.view import (
     quarter_end,
     stream_zone,
 )
+from funnel.leads.snapshots import live_signature
 from funnel.models import MetricsState
 from funnel.qualification.models import LabSnapshot
 from funnel.view_jobs import SnapshotKind
@@ -275,9 +276,7 @@ def _compute(stream: ValueStream, params: dict, now: datetime) -> dict:
 
 FORECAST = SnapshotKind(
     model=ForecastSnapshot,
-    signature=lambda stream, params, now: forecast_signature(
-        stream, tick=_tick(not params.get("as_of"), now)
-    ),
+    signature=live_signature(forecast_signature, _tick),
     compute=_compute,
     counted=lambda result: ("deals", len(result["deals"])),
     reading="Reading the stream's flow",

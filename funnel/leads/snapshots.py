@@ -155,6 +155,20 @@ def _tick(live: bool, now: datetime) -> str:
     return str(int(now.timestamp() // NOW_EVERY.total_seconds()))
 
 
+def live_signature(
+    signature: Callable[..., str], tick: Callable[[bool, datetime], str] | None = None
+) -> Callable[[ValueStream, dict, datetime], str]:
+    """A snapshot kind's ``signature`` from a stream's signature function
+    (``signature(stream, tick=...)``): a view as of now (its job's ``as_of`` is None) is signed
+    with the period ``now`` is in, so its snapshot goes stale when the next period begins.
+    ``tick`` names that period (default :func:`_tick`, the five minutes)."""
+
+    def sign(stream: ValueStream, params: dict, now: datetime) -> str:
+        return signature(stream, tick=(tick or _tick)(not params.get("as_of"), now))
+
+    return sign
+
+
 def leads_signature(stream: ValueStream, *, tick: str = "") -> str:
     """What the stream's Leads results depend on, hashed (``tick``: the five minutes a view
     as of now is read in)."""
@@ -248,10 +262,7 @@ def _created(result: dict) -> int:
 
 LEADS = SnapshotKind(
     model=LeadsSnapshot,
-    # A view as of now (its job's ``as_of`` is None) is signed with the five minutes it is in.
-    signature=lambda stream, params, now: leads_signature(
-        stream, tick=_tick(not params.get("as_of"), now)
-    ),
+    signature=live_signature(leads_signature),
     compute=lambda stream, params, now: {"result": compute_leads(_view_of_job(params, now))},
     counted=lambda result: ("cases created", _created(result)),
     reading="Reading the leads",
