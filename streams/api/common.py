@@ -130,8 +130,9 @@ class VersionSerializer(serializers.Serializer):
 
 class StreamInput(ScopedToUser, _InputSerializer):
     # A body naming one of the streams the user can see (``stream``): a stream's 5S question
-    # or audit, qualification criterion, hand-off reason or seller limit. Put after a
-    # serializer whose fields come first. A subclass's scope_to calls super().
+    # or audit, qualification criterion, hand-off reason or seller limit, a new lane, step or
+    # stage. Put after a serializer whose fields come first. A subclass's scope_to calls
+    # super().
 
     stream = serializers.PrimaryKeyRelatedField(queryset=ValueStream.objects.none())
 
@@ -140,15 +141,10 @@ class StreamInput(ScopedToUser, _InputSerializer):
         self.fields["stream"].queryset = streams_visible_to(user)
 
 
-class _PartCreateSerializer(_InputSerializer):
+class _PartCreateSerializer(StreamInput):
     # Adding a lane, step or stage: the map it goes into (one the user can see) and the map
     # version the edit is based on. Subclasses add their own fields after these two.
-    stream = serializers.PrimaryKeyRelatedField(queryset=ValueStream.objects.none())
     version = _version_field()
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["stream"].queryset = self.visible_streams()
 
 
 class _StreamVersionMixin(serializers.ModelSerializer):

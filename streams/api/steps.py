@@ -18,12 +18,13 @@ from streams.api.common import (
     _InputSerializer,
     _MapPartViewSet,
     _part_schema,
+    _PartCreateSerializer,
     _PartServices,
     _present,
     _StreamVersionMixin,
     _version_field,
 )
-from streams.models import FunnelStage, Lane, ProcessStep, ValueClass, ValueStream
+from streams.models import FunnelStage, Lane, ProcessStep, ValueClass
 from streams.services import STEP_FIELDS, step_add, step_delete, step_move, step_update
 
 
@@ -73,9 +74,7 @@ class _StepFieldsSerializer(_InputSerializer):
         self.fields["stage"].queryset = FunnelStage.objects.filter(stream__in=visible)
 
 
-class StepCreateSerializer(_StepFieldsSerializer):
-    stream = serializers.PrimaryKeyRelatedField(queryset=ValueStream.objects.none())
-    version = _version_field()
+class StepCreateSerializer(_StepFieldsSerializer, _PartCreateSerializer):
     position = serializers.IntegerField(
         required=False,
         allow_null=True,
@@ -84,7 +83,6 @@ class StepCreateSerializer(_StepFieldsSerializer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["stream"].queryset = self.visible_streams()
         self.fields["name"].required = True
         self.fields["lane"].required = True
 
