@@ -35,6 +35,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from funnel.common.text import required_text
 from funnel.eventlog.moments import date_range_error
 from funnel.metrics.engine import stream_basis
 from funnel.metrics.query import DEFAULT_WINDOW, MetricsQuery
@@ -695,11 +696,13 @@ def cycle_comment_add(*, cycle: KaizenCycle, user: AbstractBaseUser, body: str) 
     _require(
         cycle_can_comment(user=user, cycle=cycle), "Only the team's managers and reps comment."
     )
-    body = body.strip()
-    if not body:
-        raise ValidationError({"body": "Write a comment first."})
-    if len(body) > MAX_COMMENT:
-        raise ValidationError({"body": f"Keep a comment under {MAX_COMMENT} characters."})
+    body = required_text(
+        body,
+        field="body",
+        missing="Write a comment first.",
+        limit=MAX_COMMENT,
+        too_long=f"Keep a comment under {MAX_COMMENT} characters.",
+    )
     return CycleComment.objects.create(cycle=cycle, author=user, body=body)
 
 

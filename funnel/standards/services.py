@@ -15,6 +15,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from funnel.assets.models import Asset, ProposalState
+from funnel.common.text import required_text
 from funnel.eventlog.selectors import deal_can_edit
 from funnel.models import Deal, DealStatus
 from funnel.standards.models import ChecklistItem, ChecklistTick, StepAsset
@@ -26,12 +27,9 @@ MAX_ITEM = 200
 
 
 def _text(text: str) -> str:
-    text = (text or "").strip()
-    if not text:
-        raise ValidationError({"text": "Write what done means for this item."})
-    if len(text) > MAX_ITEM:
-        raise ValidationError({"text": f"At most {MAX_ITEM} characters."})
-    return text
+    return required_text(
+        text, field="text", missing="Write what done means for this item.", limit=MAX_ITEM
+    )
 
 
 def item_add(*, user: AbstractBaseUser, step: ProcessStep, text: str) -> ChecklistItem:

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from funnel.common.text import required_text
 from kaizen.fives.defaults import DEFAULT_QUESTIONS
 from kaizen.fives.models import MAX_SCORE, FiveS, FiveSAnswer, FiveSAudit, FiveSQuestion
 from kaizen.fives.scoring import audit_scores
@@ -68,12 +69,7 @@ def questions_ensure(*, stream: ValueStream) -> None:
 
 
 def _clean_text(text: str) -> str:
-    text = (text or "").strip()
-    if not text:
-        raise ValidationError({"text": "Write the question."})
-    if len(text) > MAX_TEXT:
-        raise ValidationError({"text": f"At most {MAX_TEXT} characters."})
-    return text
+    return required_text(text, field="text", missing="Write the question.", limit=MAX_TEXT)
 
 
 def question_add(
