@@ -67,9 +67,15 @@ _NAME_PARTS = [
 ]
 
 
-def _deal_created_at(empty: str) -> Field:
-    """The deal formats' creation date, with what an empty one means for that format."""
-    return Field("created_at", "Created at", False, f"When the deal was created; empty: {empty}.")
+def _deal_ending(lost_reason: str, created_empty: str) -> list[Field]:
+    """The last two fields of every deal format: the lost reason (``lost_reason``: when that
+    format keeps it) and the creation date (``created_empty``: what an empty one means)."""
+    return [
+        Field("lost_reason", "Lost reason", False, lost_reason),
+        Field(
+            "created_at", "Created at", False, f"When the deal was created; empty: {created_empty}."
+        ),
+    ]
 
 
 FIELDS: dict[str, list[Field]] = {
@@ -98,8 +104,7 @@ FIELDS: dict[str, list[Field]] = {
             False,
             "When a won or lost deal closed; empty: when it left its last step.",
         ),
-        Field("lost_reason", "Lost reason", False, "Only for lost deals."),
-        _deal_created_at("its first visit"),
+        *_deal_ending("Only for lost deals.", "its first visit"),
     ],
     "transitions": [
         Field("deal_id", "Deal id", True, "The deal's id (Salesforce: OpportunityId)."),
@@ -114,8 +119,7 @@ FIELDS: dict[str, list[Field]] = {
             "schedule, assign, reassign, suspend and resume rows are skipped.",
         ),
         *_DEAL_FIELDS,
-        Field("lost_reason", "Lost reason", False, "Kept only when the deal ends lost."),
-        _deal_created_at("its first change"),
+        *_deal_ending("Kept only when the deal ends lost.", "its first change"),
     ],
     "wide": [
         Field("deal_id", "Deal id", True, "The deal's id (HubSpot: Record ID)."),
@@ -140,8 +144,7 @@ FIELDS: dict[str, list[Field]] = {
             "When a won or lost deal closed (ignored for open deals: an expected date).",
         ),
         *_DEAL_FIELDS,
-        Field("lost_reason", "Lost reason", False, "Kept only when the deal is lost."),
-        _deal_created_at("its first date"),
+        *_deal_ending("Kept only when the deal is lost.", "its first date"),
     ],
     "hs_contacts": [
         Field("deal_id", "Contact id", True, "The contact's id (HubSpot: Record ID)."),
