@@ -199,21 +199,24 @@ class PlanForm(_Form):
         return fields
 
 
-class DoForm(_Form):
+class DoNotesForm(_Form):
+    """The notes of Do, kept while the change runs."""
+
+    prefix_id = "notes"
+    change_description = forms.CharField(label="What was done", widget=TEXTAREA, required=False)
+    do_notes = forms.CharField(label="Notes", widget=TEXTAREA, required=False)
+
+
+class DoForm(DoNotesForm):
+    """Plan → Do: the day the change started, then the same notes as :class:`DoNotesForm`."""
+
     prefix_id = "do"
+    field_order = ["change_date"]
     change_date = forms.DateField(
         label="The change started on",
         widget=DATE,
         help_text="The day the new way of working began (not in the future).",
     )
-    change_description = forms.CharField(label="What was done", widget=TEXTAREA, required=False)
-    do_notes = forms.CharField(label="Notes", widget=TEXTAREA, required=False)
-
-
-class DoNotesForm(_Form):
-    prefix_id = "notes"
-    change_description = forms.CharField(label="What was done", widget=TEXTAREA, required=False)
-    do_notes = forms.CharField(label="Notes", widget=TEXTAREA, required=False)
 
 
 OVERRIDE_HELP = (
