@@ -34,7 +34,7 @@ actor and logged work); after it, less and less: the prospecting share falls.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -48,11 +48,10 @@ from funnel.leads.models import (
     HandoffReason,
     ReasonKind,
     SellerLimit,
-    Side,
     Waterfall,
     WaterfallPreset,
 )
-from funnel.leads.presets import DEFAULT_REASONS
+from funnel.leads.presets import DEFAULT_REASONS, PRESETS
 from funnel.models import Deal, DealStatus, Visit
 from streams.models import ProcessStep, ValueStream
 
@@ -73,6 +72,9 @@ CAPTURE, NURTURE, QUALIFY, DISCOVER = (
     "Qualification call",
     "Discovery meeting",
 )
+#: The Sirius 2006 hand-offs' steps, SLAs and escalations (working minutes), in the preset's
+#: order: MQL → SAL at the qualification call, SQL → Opportunity at the discovery meeting.
+HANDOFF_SLAS = ((QUALIFY, 240, 480), (DISCOVER, 2400, 4800))
 #: The team's reason lists: the defaults a waterfall starts with; ``demo_leads_setup`` adds the
 #: demo's lost reasons to the disqualify list (the deals lost at a hand-off keep theirs).
 REASONS = DEFAULT_REASONS
@@ -149,28 +151,20 @@ def demo_leads_setup(
         recycle_step=steps[index[NURTURE]],
         updated_by=users["manager"],
     )
-    mql = Handoff.objects.create(
-        stream=stream,
-        position=1,
-        step=steps[index[QUALIFY]],
-        offered_stage="MQL",
-        accepted_stage="SAL",
-        giver=Side.MARKETING,
-        receiver=Side.SDR,
-        sla_minutes=240,
-        escalate_minutes=480,
-    )
-    sql = Handoff.objects.create(
-        stream=stream,
-        position=2,
-        step=steps[index[DISCOVER]],
-        offered_stage="SQL",
-        accepted_stage="Opportunity",
-        giver=Side.SDR,
-        receiver=Side.SALES,
-        sla_minutes=2400,
-        escalate_minutes=4800,
-        pull=True,
+    # The preset's two hand-offs (MQL → SAL, SQL → Opportunity) at the demo's steps and SLAs.
+    mql, sql = (
+        Handoff.objects.create(
+            stream=stream,
+            position=position,
+            step=steps[index[at]],
+            sla_minutes=sla,
+            escalate_minutes=escalate,
+            **asdict(terms),
+        )
+        for position, (terms, (at, sla, escalate)) in enumerate(
+            zip(PRESETS[WaterfallPreset.SIRIUS_2006].handoffs, HANDOFF_SLAS, strict=True),
+            start=1,
+        )
     )
     lists = {**REASONS, ReasonKind.DISQUALIFY: (*REASONS[ReasonKind.DISQUALIFY], *lost_reasons)}
     reasons = HandoffReason.objects.bulk_create(
