@@ -31,22 +31,27 @@ class ForecastFigure:
     expected: float | None = None
     period_end: date | None = None
 
+    def _missing(self) -> tuple[str, str] | None:
+        """``(value, detail)`` of a tile with no chance to show (not computed, or no target);
+        None when there is one."""
+        if not self.computed:
+            return "not computed yet", "Open the Forecast dashboard to compute it."
+        if not self.has_target:
+            return "no target set", "A manager sets the stream's target of won deals on the map."
+        return None
+
     @property
     def value(self) -> str:
-        if not self.computed:
-            return "not computed yet"
-        if not self.has_target:
-            return "no target set"
+        if missing := self._missing():
+            return missing[0]
         if self.probability is None:
             return "—"
         return f"{100 * self.probability:.0f}% likely"
 
     @property
     def detail(self) -> str:
-        if not self.computed:
-            return "Open the Forecast dashboard to compute it."
-        if not self.has_target:
-            return "A manager sets the stream's target of won deals on the map."
+        if missing := self._missing():
+            return missing[1]
         expected = "—" if self.expected is None else f"{self.expected:.1f}"
         end = f" by {self.period_end:%d %b %Y}" if self.period_end else ""
         return (
