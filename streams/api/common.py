@@ -112,6 +112,19 @@ class ScopedToUser:
         """Set the querysets of the fields that name objects to those ``user`` may see."""
 
 
+class StreamInput(ScopedToUser, _InputSerializer):
+    # A body naming one of the streams the user can see (``stream``): a stream's 5S question
+    # or audit, qualification criterion, hand-off reason or seller limit, a new lane, step or
+    # stage. Put after a serializer whose fields come first. A subclass's scope_to calls
+    # super().
+
+    stream = serializers.PrimaryKeyRelatedField(queryset=ValueStream.objects.none())
+
+    def scope_to(self, user: User) -> None:
+        super().scope_to(user)
+        self.fields["stream"].queryset = streams_visible_to(user)
+
+
 def _version_field() -> serializers.IntegerField:
     return serializers.IntegerField(
         min_value=1,
@@ -126,19 +139,6 @@ class VersionSerializer(serializers.Serializer):
 
 # No docstrings on the bases below: drf-spectacular would show a base's docstring as the
 # description of every serializer without one of its own, and the schema must not change.
-
-
-class StreamInput(ScopedToUser, _InputSerializer):
-    # A body naming one of the streams the user can see (``stream``): a stream's 5S question
-    # or audit, qualification criterion, hand-off reason or seller limit, a new lane, step or
-    # stage. Put after a serializer whose fields come first. A subclass's scope_to calls
-    # super().
-
-    stream = serializers.PrimaryKeyRelatedField(queryset=ValueStream.objects.none())
-
-    def scope_to(self, user: User) -> None:
-        super().scope_to(user)
-        self.fields["stream"].queryset = streams_visible_to(user)
 
 
 class _PartCreateSerializer(StreamInput):
