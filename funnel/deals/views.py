@@ -9,6 +9,7 @@ field (status 400).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import wraps
 from typing import TypeVar
 
 from django.contrib import messages
@@ -72,8 +73,9 @@ from funnel.eventlog.services import (
 )
 from funnel.leads.models import DecisionKind
 from funnel.leads.undo import undo_offer
-from funnel.models import Deal, DealStatus
+from funnel.models import Deal, DealStatus, Visit
 from funnel.qualification.forms import ScoreForm, WinCallForm
+from funnel.qualification.models import CriterionScore, WinCall
 from funnel.qualification.selectors import (
     deal_latest_win_call,
     deal_qualification,
@@ -318,62 +320,87 @@ def _post_form(
     )
 
 
+def _deal_form(
+    name: str,
+    form_class: type[Form],
+    *,
+    done: Callable[[T], str],
+    for_deal: bool = False,
+    anchor: str = "",
+    failed: Callable[[HttpRequest], str] | None = None,
+) -> Callable[[Callable[[HttpRequest, Deal, dict], T]], Callable[[HttpRequest, int], HttpResponse]]:
+    """Make the view of one form of the deal page from its service call, as
+    ``kaizen.views.cycle.cycle_form`` does for the cycle page: the decorated
+    ``save(request, deal, data)`` gets the form's cleaned data. The view takes POST only, finds
+    the deal the user may edit (404, 403), binds ``form_class`` to the post (with the deal when
+    ``for_deal``) and runs :func:`_post_form` with ``name``, ``done``, ``anchor`` and the form
+    ``failed(request)`` names (default ``name``)."""
+
+    def decorate(
+        save: Callable[[HttpRequest, Deal, dict], T],
+    ) -> Callable[[HttpRequest, int], HttpResponse]:
+        @require_POST
+        @wraps(save)
+        def view(request: HttpRequest, pk: int) -> HttpResponse:
+            deal = _deal_for(request, pk, edit=True)
+            return _post_form(
+                request,
+                deal,
+                form_class(request.POST, deal=deal) if for_deal else form_class(request.POST),
+                name=name,
+                save=lambda data: save(request, deal, data),
+                done=done,
+                anchor=anchor,
+                failed=failed(request) if failed else None,
+            )
+
+        return view
+
+    return decorate
+
+
 def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _deal_page(request, _deal_for(request, pk))
 
 
-@require_POST
-def deal_move_view(request: HttpRequest, pk: int) -> HttpResponse:
-    deal = _deal_for(request, pk, edit=True)
-    return _post_form(
-        request,
-        deal,
-        MoveForm(request.POST, deal=deal),
-        name="move",
-        save=lambda data: deal_move(
-            deal=deal, step=data["step"], at=data["at"], actor=request.user
-        ),
-        done=lambda visit: f"Moved to {visit.step.name}.",
-        failed=_failed(request),
-    )
+@_deal_form(
+    "move",
+    MoveForm,
+    for_deal=True,
+    failed=_failed,
+    done=lambda visit: f"Moved to {visit.step.name}.",
+)
+def deal_move_view(request: HttpRequest, deal: Deal, data: dict) -> Visit:
+    return deal_move(deal=deal, step=data["step"], at=data["at"], actor=request.user)
 
 
-@require_POST
-def deal_score_view(request: HttpRequest, pk: int) -> HttpResponse:
+@_deal_form(
+    "score",
+    ScoreForm,
+    for_deal=True,
+    anchor="qualification",
+    done=lambda score: f"{score.criterion.name}: {score.criterion.levels[score.level]}.",
+)
+def deal_score_view(request: HttpRequest, deal: Deal, data: dict) -> CriterionScore:
     """Score one criterion of the deal (a new score row; the earlier ones stay)."""
-    deal = _deal_for(request, pk, edit=True)
-    return _post_form(
-        request,
-        deal,
-        ScoreForm(request.POST, deal=deal),
-        name="score",
-        save=lambda data: score_create(
-            deal=deal,
-            criterion=data["criterion"],
-            level=data["level"],
-            note=data["note"],
-            user=request.user,
-        ),
-        done=lambda score: f"{score.criterion.name}: {score.criterion.levels[score.level]}.",
-        anchor="qualification",
+    return score_create(
+        deal=deal,
+        criterion=data["criterion"],
+        level=data["level"],
+        note=data["note"],
+        user=request.user,
     )
 
 
-@require_POST
-def deal_win_call_view(request: HttpRequest, pk: int) -> HttpResponse:
+@_deal_form(
+    "win_call",
+    WinCallForm,
+    anchor="win-call",
+    done=lambda call: f"Your win probability: {call.probability} %.",
+)
+def deal_win_call_view(request: HttpRequest, deal: Deal, data: dict) -> WinCall:
     """Record the user's own win probability for the deal (kept beside the earlier ones)."""
-    deal = _deal_for(request, pk, edit=True)
-    return _post_form(
-        request,
-        deal,
-        WinCallForm(request.POST),
-        name="win_call",
-        save=lambda data: win_call_create(
-            deal=deal, probability=data["probability"], user=request.user
-        ),
-        done=lambda call: f"Your win probability: {call.probability} %.",
-        anchor="win-call",
-    )
+    return win_call_create(deal=deal, probability=data["probability"], user=request.user)
 
 
 @require_POST
