@@ -29,8 +29,10 @@ weeks, drawn across the after weeks too, so a point after the change outside the
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import numpy as np
 from django.db.models import Case, F, Q, Value, When
@@ -68,6 +70,28 @@ def _seconds(values: list[datetime]) -> np.ndarray:
     return np.array([v.timestamp() for v in values], dtype=float)
 
 
+def _spans(rows: list[tuple], per: float) -> Sample:
+    """Rows ``(at, since)``: each item counts at ``at`` and lasts from ``since`` to it, in
+    units of ``per`` seconds."""
+    at = _seconds([r[0] for r in rows])
+    return Sample(at, (at - _seconds([r[1] for r in rows])) / per)
+
+
+def _working_spans(rows: list[tuple], per: float) -> Sample:
+    """Rows ``(at, start_w, end_w)``: each item counts at ``at`` and lasts the working seconds
+    from ``start_w`` to ``end_w``, in units of ``per`` seconds."""
+    return Sample(
+        _seconds([r[0] for r in rows]), np.array([(r[2] - r[1]) / per for r in rows], dtype=float)
+    )
+
+
+def _successes(rows: list[tuple], success: Callable[[Any], bool]) -> Sample:
+    """Rows ``(at, x)``: each item counts at ``at``, 1.0 when ``success(x)`` else 0.0."""
+    return Sample(
+        _seconds([r[0] for r in rows]), np.array([1.0 if success(r[1]) else 0.0 for r in rows])
+    )
+
+
 def metric_sample(
     *,
     metric: str,
@@ -93,25 +117,21 @@ def metric_sample(
                     exited_w__isnull=False,
                 ).values_list("exited_at", "entered_w", "exited_w")
             )
-            hours = [(r[2] - r[1]) / 3600.0 for r in rows]
-            return Sample(_seconds([r[0] for r in rows]), np.array(hours, dtype=float))
+            return _working_spans(rows, 3600.0)
         if metric == Metric.TIME_IN_STEP:
             rows = list(
                 visits.filter(exited_at__gte=start, exited_at__lt=end).values_list(
                     "exited_at", "entered_at"
                 )
             )
-            at = _seconds([r[0] for r in rows])
-            return Sample(at, (at - _seconds([r[1] for r in rows])) / 3600.0)
+            return _spans(rows, 3600.0)
         if metric == Metric.PCT_COMPLETE_ACCURATE:
             rows = list(
                 visits.filter(entered_at__gte=start, entered_at__lt=end).values_list(
                     "entered_at", "reentry"
                 )
             )
-            return Sample(
-                _seconds([r[0] for r in rows]), np.array([0.0 if r[1] else 1.0 for r in rows])
-            )
+            return _successes(rows, lambda reentry: not reentry)
         rows = list(
             visits.filter(exited_at__gte=start, exited_at__lt=end)
             .annotate(
@@ -123,9 +143,7 @@ def metric_sample(
             )
             .values_list("exited_at", "lost_here")
         )
-        return Sample(
-            _seconds([r[0] for r in rows]), np.array([0.0 if r[1] else 1.0 for r in rows])
-        )
+        return _successes(rows, lambda lost_here: not lost_here)
     deals = Deal.objects.filter(stream_id=stream_id, closed_at__gte=start, closed_at__lt=end)
     if metric == Metric.SALES_CYCLE and working:
         team_id = ValueStream.objects.values_list("team_id", flat=True).get(pk=stream_id)
@@ -134,27 +152,21 @@ def metric_sample(
                 status=DealStatus.WON, first_entered_w__isnull=False, closed_w__isnull=False
             ).values_list("closed_at", "first_entered_w", "closed_w")
         )
-        day = working_day_hours(team_id) * 3600.0
-        days = [(r[2] - r[1]) / day for r in rows]
-        return Sample(_seconds([r[0] for r in rows]), np.array(days, dtype=float))
+        return _working_spans(rows, working_day_hours(team_id) * 3600.0)
     if metric == Metric.SALES_CYCLE:
         rows = list(
             deals.filter(status=DealStatus.WON, first_entered_at__isnull=False).values_list(
                 "closed_at", "first_entered_at"
             )
         )
-        at = _seconds([r[0] for r in rows])
-        return Sample(at, (at - _seconds([r[1] for r in rows])) / 86400.0)
+        return _spans(rows, 86400.0)
     if metric == Metric.WIN_RATE:
         rows = list(
             deals.filter(status__in=[DealStatus.WON, DealStatus.LOST]).values_list(
                 "closed_at", F("status")
             )
         )
-        return Sample(
-            _seconds([r[0] for r in rows]),
-            np.array([1.0 if r[1] == DealStatus.WON else 0.0 for r in rows]),
-        )
+        return _successes(rows, lambda status: status == DealStatus.WON)
     raise ValueError(f"unknown metric {metric!r}")
 
 
