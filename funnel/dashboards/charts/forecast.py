@@ -246,6 +246,33 @@ def _sentences(verdicts: list[str] | None) -> list[str]:
     ]
 
 
+def _band_area(key: str, x: list, low: list, high: list, *, line: dict) -> list[dict]:
+    """The ``key`` % band (coloured ``BAND_FILL[key]``) between ``low`` and ``high``: an
+    unlabelled low line and the high line filled down to it, neither with a hover; ``line``
+    is their (strokeless) line."""
+    return [
+        _scatter(
+            "lines",
+            f"{key} % band (low)",
+            x,
+            low,
+            line={**line},
+            showlegend=False,
+            hoverinfo="skip",
+        ),
+        _scatter(
+            "lines",
+            f"{key} % band",
+            x,
+            high,
+            line={**line},
+            fill="tonexty",
+            fillcolor=BAND_FILL[key],
+            hoverinfo="skip",
+        ),
+    ]
+
+
 def backtests_chart(result: dict) -> Chart:
     """Each back-test's forecast (median and 85 % band) against what then happened."""
     points = (result.get("track_record") or {}).get("points") or []
@@ -271,25 +298,7 @@ def backtests_chart(result: dict) -> Chart:
         return chart.empty_because("No back-test yet.")
     dates = [r[0] for r in rows]
     data = [
-        _scatter(
-            "lines",
-            "85 % band (low)",
-            dates,
-            [r[5] for r in rows],
-            line={"width": 0},
-            showlegend=False,
-            hoverinfo="skip",
-        ),
-        _scatter(
-            "lines",
-            "85 % band",
-            dates,
-            [r[6] for r in rows],
-            line={"width": 0},
-            fill="tonexty",
-            fillcolor=BAND_FILL["85"],
-            hoverinfo="skip",
-        ),
+        *_band_area("85", dates, [r[5] for r in rows], [r[6] for r in rows], line={"width": 0}),
         _scatter(
             "lines",
             "Forecast (median)",
@@ -346,28 +355,12 @@ def fan_chart(result: dict) -> Chart:
     data = []
     # Widest first, so each band's fill sits under the narrower ones.
     for key, low, high in (("95", 6, 7), ("85", 4, 5), ("50", 2, 3)):
-        data.append(
-            _scatter(
-                "lines",
-                f"{key} % band (low)",
-                dates,
-                [r[low] for r in plotted],
-                line={"width": 0, "shape": "linear"},
-                showlegend=False,
-                hoverinfo="skip",
-            )
-        )
-        data.append(
-            _scatter(
-                "lines",
-                f"{key} % band",
-                dates,
-                [r[high] for r in plotted],
-                line={"width": 0, "shape": "linear"},
-                fill="tonexty",
-                fillcolor=BAND_FILL[key],
-                hoverinfo="skip",
-            )
+        data += _band_area(
+            key,
+            dates,
+            [r[low] for r in plotted],
+            [r[high] for r in plotted],
+            line={"width": 0, "shape": "linear"},
         )
     data.append(
         _scatter(
