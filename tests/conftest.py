@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
 from streams.models import Role
+from tests import fast_flush
 from tests.factories import (
     BASE_TIME,
     DealFactory,
@@ -80,6 +81,11 @@ DIALECT_TESTS = (
     "tests/streams/test_people.py",
     "tests/streams/test_services.py",
 )
+
+
+# After each transactional test, a DELETE of every table instead of Django's TRUNCATE and
+# post_migrate (tests/fast_flush.py says why and what it costs).
+fast_flush.install()
 
 
 @pytest.hookimpl(tryfirst=True)
