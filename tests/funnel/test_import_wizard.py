@@ -15,7 +15,7 @@ from funnel.models import Deal, ImportUpload
 from funnel.tasks import import_check_task, import_scan_task
 from streams.models import Job, JobState
 from streams.services import job_progress
-from vsm_project.demo import demo_seed
+from tests.demo_snapshot import demo_restored
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,9 @@ STAGES = json.loads((EXAMPLES / "mapping.json").read_text())["steps"]
 
 @pytest.fixture
 def demo():
-    return demo_seed(deals=5)
+    """The demo with 5 deals: seeded once per test process, then restored from its copy
+    (``tests/demo_snapshot.py``; a seed took 3–5 s of each test at CI's load)."""
+    return demo_restored(deals=5)
 
 
 def login(client, username: str) -> None:
