@@ -46,13 +46,9 @@ TITLE = {
 }
 
 
-def _deal_url(pk: int) -> str:
-    return reverse("funnel:deal_detail", args=[pk])
-
-
 def _board(stream, snapshot, query: str) -> dict:
     result = snapshot.result
-    charts = discovery_charts(result, _deal_url)
+    charts = discovery_charts(result, pages.deal_url)
     pages.link_csv(charts, "dashboards:discovery_csv", stream, query)
     by_key = {c.key: c for c in charts}
     names = {s["id"]: s["name"] for s in result["steps"]}
@@ -104,7 +100,7 @@ def discovery_csv(request: HttpRequest, slug: str, chart: str) -> HttpResponse:
         _leads_view(request, stream, rep_id),
         read=discovery_view_read,
         chart_of=lambda snapshot: {
-            c.key: c for c in discovery_charts(snapshot.result, _deal_url)
+            c.key: c for c in discovery_charts(snapshot.result, pages.deal_url)
         }.get(chart),
         missing="This view of the Discovery dashboard is not computed yet.",
         filename=f"{stream.slug}-discovery-{chart}.csv",

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from django import forms
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
 
@@ -83,15 +82,11 @@ def owner_names(stream: ValueStream) -> dict[int, str]:
     return {person.id: person.name for person in team_reps(stream.team_id)}
 
 
-def _deal_url(pk: int) -> str:
-    return reverse("funnel:deal_detail", args=[pk])
-
-
 def _charts(stream: ValueStream, result: dict) -> list:
     return forecast_charts(
         result,
         currency=stream.currency,
-        deal_url=_deal_url,
+        deal_url=pages.deal_url,
         owner_names=owner_names(stream),
     )
 

@@ -26,7 +26,6 @@ from datetime import timedelta
 from django import forms
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
 
@@ -230,15 +229,11 @@ def _leads_view(
     return pages.form_view(LeadsViewForm(request.GET or None, reps=reps, own_id=rep_id))
 
 
-def _deal_url(pk: int) -> str:
-    return reverse("funnel:deal_detail", args=[pk])
-
-
 def _board(stream: ValueStream, snapshot: LeadsSnapshot, rep_id: int | None, query: str):
     board = leads_board(
         leads_result_for(snapshot.result, rep_id=rep_id),
         own_only=rep_id is not None,
-        deal_url=_deal_url,
+        deal_url=pages.deal_url,
     )
     pages.link_csv(board.charts, "dashboards:leads_csv", stream, query)
     return board

@@ -163,6 +163,11 @@ def snapshot_page(
     return render(request, template, context, status=page_status(errors, context))
 
 
+def deal_url(pk: int) -> str:
+    """The page of deal ``pk``, for the charts that link a deal (a dot, a row)."""
+    return reverse("funnel:deal_detail", args=[pk])
+
+
 def link_csv(charts: list[Chart], url_name: str, stream: ValueStream, query: str) -> None:
     """Give each chart the link to its CSV (``url_name``), for the same view."""
     for chart in charts:
