@@ -118,6 +118,32 @@ def _params(request: HttpRequest, *, own_only: bool, owner_ids: set[int]) -> dic
     return params
 
 
+def _viewer_filters(
+    request: HttpRequest,
+    *,
+    team_id: int,
+    own_only: bool,
+    stream_id: int,
+    lane_ids: list[int],
+    time_basis: str = ELAPSED,
+) -> tuple[DashboardFilters, dict[str, str], list]:
+    """The filters of a page (a stream's or a team's) for its viewer, the errors of a wrong
+    query string (the default filters are used then) and the reps the filter offers; on a
+    page fixed to the user's own deals (``own_only``) the owner is the user."""
+    reps, owner_ids = _reps(request, team_id=team_id, own_only=own_only)
+    filters, errors = dashboard_filters_or_default(
+        stream_id=stream_id,
+        params=_params(request, own_only=own_only, owner_ids=owner_ids),
+        now=timezone.now(),
+        fallback={"owner": str(request.user.pk)} if own_only else None,
+        owner_ids=owner_ids,
+        lane_ids=lane_ids,
+        team_id=team_id,
+        time_basis=time_basis,
+    )
+    return filters, errors, reps
+
+
 def _period_text(filters: DashboardFilters, start: datetime, end: datetime) -> str:
     zone = filters.zone
     if filters.is_rolling:
@@ -135,17 +161,13 @@ def _stream_filters(
 ) -> tuple[str | None, bool, StreamInfo, DashboardFilters, dict[str, str], list]:
     role = _role(request, stream.team_id)
     own_only = _own_only(role=role, board=board)
-    reps, owner_ids = _reps(request, team_id=stream.team_id, own_only=own_only)
-    params = _params(request, own_only=own_only, owner_ids=owner_ids)
     info = stream_info(stream)
-    filters, errors = dashboard_filters_or_default(
-        stream_id=stream.pk,
-        params=params,
-        now=timezone.now(),
-        fallback={"owner": str(request.user.pk)} if own_only else None,
-        owner_ids=owner_ids,
-        lane_ids=[lane.id for lane in info.lanes],
+    filters, errors, reps = _viewer_filters(
+        request,
         team_id=stream.team_id,
+        own_only=own_only,
+        stream_id=stream.pk,
+        lane_ids=[lane.id for lane in info.lanes],
         time_basis=stream.time_basis,
     )
     return role, own_only, info, filters, errors, reps
@@ -334,16 +356,12 @@ def chart_csv(request: HttpRequest, slug: str, board: str, chart: str) -> HttpRe
 def _team_filters(request: HttpRequest, team) -> tuple:
     role = _role(request, team.pk)
     own_only = role == Role.REP
-    reps, owner_ids = _reps(request, team_id=team.pk, own_only=own_only)
-    params = _params(request, own_only=own_only, owner_ids=owner_ids)
-    filters, errors = dashboard_filters_or_default(
-        stream_id=0,  # each stream's query is made from these filters
-        params=params,
-        now=timezone.now(),
-        fallback={"owner": str(request.user.pk)} if own_only else None,
-        owner_ids=owner_ids,
-        lane_ids=[],  # lanes belong to one stream: no lane filter across streams
+    filters, errors, reps = _viewer_filters(
+        request,
         team_id=team.pk,  # elapsed by default: the team's streams may default otherwise
+        own_only=own_only,
+        stream_id=0,  # each stream's query is made from these filters
+        lane_ids=[],  # lanes belong to one stream: no lane filter across streams
     )
     streams = list(team.streams.filter(state=StreamState.CURRENT).order_by("name"))
     return role, own_only, filters, errors, reps, streams
