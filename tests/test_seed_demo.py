@@ -91,47 +91,6 @@ def test_it_gives_identical_data_for_the_same_seed_and_different_data_for_anothe
     assert digest() != first
 
 
-def test_the_default_demo_has_rework_losses_and_open_deals_at_every_step():
-    result = demo_seed(anchor=ANCHOR)  # the defaults: 500 deals, seed 42
-    stream = ValueStream.objects.get(slug=result.stream_slug)
-    positions = set(stream.steps.values_list("position", flat=True))
-    assert len(positions) == 8
-    assert result.deals == 500 and result.visits == Visit.objects.count()
-
-    open_at = set(
-        Visit.objects.filter(exited_at__isnull=True).values_list("step__position", flat=True)
-    )
-    assert open_at == positions
-    # A lost deal's last visit ends when the deal is lost: that is the step it was lost at.
-    lost_at = set(
-        Visit.objects.filter(
-            deal__status=DealStatus.LOST, exited_at=F("deal__closed_at")
-        ).values_list("step__position", flat=True)
-    )
-    assert lost_at == positions
-    reentries = Visit.objects.values("deal", "step").annotate(n=Count("id")).filter(n__gt=1).count()
-    assert reentries > 0
-    # negotiation → proposal rework, as in domain.md
-    assert (
-        Visit.objects.filter(step__name="Proposal & ROI model")
-        .values("deal")
-        .annotate(n=Count("id"))
-        .filter(n__gt=1)
-        .exists()
-    )
-    assert Visit.objects.filter(work_minutes__isnull=True).exists()  # some work not logged
-    assert result.won > 0 and result.lost > 0 and result.open_deals > 0
-
-
-def test_reps_differ_in_speed_and_win_rate():
-    demo_seed(anchor=ANCHOR)
-    rates = {}
-    for rep in ("alice", "carol"):
-        closed = Deal.objects.filter(owner__username=rep).exclude(status=DealStatus.OPEN)
-        rates[rep] = closed.filter(status=DealStatus.WON).count() / closed.count()
-    assert rates["alice"] > rates["carol"]
-
-
 def test_it_creates_the_team_roles_future_state_and_kaizen_cycles():
     result = demo_seed(deals=10, anchor=ANCHOR)
     roles = dict(Membership.objects.values_list("user__username", "role"))
@@ -293,9 +252,11 @@ def test_make_run_seeds_only_when_missing_and_demo_reset_passes_yes_only_when_as
 # --- the leads demo (vsm_project/demo_leads.py) ---------------------------------------------
 
 
+# The tests that read the shared demo come last in the module: its transaction stays open
+# until the module ends, and the tests above need an empty database.
 @pytest.fixture(scope="module")
 def seeded_once(django_db_setup, django_db_blocker):
-    """The default demo (500 deals, 3,000 leads), seeded once for the tests below."""
+    """The default demo (500 deals, 3,000 leads), seeded once for the tests that read it."""
     with shared_data(django_db_blocker):  # rolled back after the module
         yield demo_seed(anchor=ANCHOR)
 
@@ -305,6 +266,46 @@ def leads_demo(seeded_once):
     """The default demo and its stream's steps by name."""
     stream = ValueStream.objects.get(slug=seeded_once.stream_slug)
     return seeded_once, stream, {s.name: s for s in stream.steps.all()}
+
+
+def test_the_default_demo_has_rework_losses_and_open_deals_at_every_step(seeded_once):
+    result = seeded_once  # the defaults: 500 deals, seed 42
+    stream = ValueStream.objects.get(slug=result.stream_slug)
+    positions = set(stream.steps.values_list("position", flat=True))
+    assert len(positions) == 8
+    assert result.deals == 500 and result.visits == Visit.objects.count()
+
+    open_at = set(
+        Visit.objects.filter(exited_at__isnull=True).values_list("step__position", flat=True)
+    )
+    assert open_at == positions
+    # A lost deal's last visit ends when the deal is lost: that is the step it was lost at.
+    lost_at = set(
+        Visit.objects.filter(
+            deal__status=DealStatus.LOST, exited_at=F("deal__closed_at")
+        ).values_list("step__position", flat=True)
+    )
+    assert lost_at == positions
+    reentries = Visit.objects.values("deal", "step").annotate(n=Count("id")).filter(n__gt=1).count()
+    assert reentries > 0
+    # negotiation → proposal rework, as in domain.md
+    assert (
+        Visit.objects.filter(step__name="Proposal & ROI model")
+        .values("deal")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .exists()
+    )
+    assert Visit.objects.filter(work_minutes__isnull=True).exists()  # some work not logged
+    assert result.won > 0 and result.lost > 0 and result.open_deals > 0
+
+
+def test_reps_differ_in_speed_and_win_rate(seeded_once):
+    rates = {}
+    for rep in ("alice", "carol"):
+        closed = Deal.objects.filter(owner__username=rep).exclude(status=DealStatus.OPEN)
+        rates[rep] = closed.filter(status=DealStatus.WON).count() / closed.count()
+    assert rates["alice"] > rates["carol"]
 
 
 def test_the_leads_demo_has_a_waterfall_reasons_and_decisions_of_every_kind(leads_demo):
