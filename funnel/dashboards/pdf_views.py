@@ -373,7 +373,7 @@ def discovery_pdf(request: HttpRequest, slug: str) -> HttpResponse:
     def document(snapshot) -> dict:
         result = snapshot.result
         tables = []
-        for chart in discovery_charts(result, discovery._deal_url):
+        for chart in discovery_charts(result, pages.deal_url):
             table = chart_table(chart)
             if chart.key == "graph" and result["graph"]["edges"]:
                 table.svg = mark_safe(graph_svg(result))  # our own markup, every name escaped
