@@ -4,19 +4,23 @@
 - Who may have it: people who lead or manage a team (roles leadership and manager) and admins,
   the roles the team-wide cockpit is shown to; it covers the current-state streams of those
   teams only.
-- Once a week: beat runs ``kaizen.tasks.send_weekly_digests`` every hour; each run sends the
-  digest of the current ISO week (Monday, UTC) to every subscriber who has not had it. A
+- Once a week, on Monday morning in the person's own time zone: beat runs
+  ``kaizen.tasks.send_weekly_digests`` every hour; each run sends every subscriber the digest
+  of their current ISO week, counted in their time zone (their profile's, else ``TIME_ZONE``),
+  from 07:00 on its Monday there (``SEND_FROM_HOUR``), unless they have had it. A
   ``DigestSent`` row per person and week is written in the transaction that sends, under a
   unique constraint: a second run, or a second worker, sends nothing. After an outage of Redis
-  or the workers the next hourly run sends what is owed for the week.
+  or the workers the next hourly run sends what is owed for the week. The email's dates and
+  figures are those the person's cockpit shows, in their time zone.
 - Each email carries an unsubscribe link (a signed token, no login needed) and the
   ``List-Unsubscribe`` header.
 """
 
 from __future__ import annotations
 
+import zoneinfo
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -25,15 +29,20 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
 from kaizen.cockpit.figures import StreamCockpit, stream_cockpit
 from kaizen.cockpit.models import DigestSent, DigestSubscription
-from streams.models import Role, StreamState
+from streams.models import Role, StreamState, UserProfile
+from streams.people.selectors import available_time_zones, user_time_zone
 from streams.selectors import home_memberships
 
 #: The roles whose team-wide figures the cockpit and the digest show.
 COCKPIT_ROLES = (Role.LEADERSHIP, Role.MANAGER, "admin")
 UNSUBSCRIBE_SALT = "kaizen.cockpit.digest.unsubscribe"
+#: A week's digest is due from this hour of its Monday in the person's time zone: read on
+#: Monday morning, not sent at midnight (or, for a UTC week, on Sunday in the Americas).
+SEND_FROM_HOUR = 7
 
 
 @dataclass
@@ -107,23 +116,52 @@ def user_of_token(token: str):
     return get_user_model().objects.filter(pk=user_id).first() if user_id else None
 
 
-def week_of(moment: datetime) -> date:
-    """The Monday (UTC) of ``moment``'s ISO week."""
-    day = moment.astimezone(UTC).date()
+def week_of(moment: datetime, zone: tzinfo = UTC) -> date:
+    """The Monday of ``moment``'s ISO week, counted in ``zone``."""
+    day = moment.astimezone(zone).date()
     return day - timedelta(days=day.weekday())
+
+
+def _zone(name: str) -> tzinfo:
+    """The time zone ``name`` (a profile's), else the site's default (``TIME_ZONE``)."""
+    if name and name in available_time_zones():
+        return zoneinfo.ZoneInfo(name)
+    return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+
+
+def person_zone(user) -> tzinfo:
+    """The time zone ``user``'s pages are shown in (``streams.models.UserProfile``)."""
+    return _zone(user_time_zone(user))
+
+
+def week_due(now: datetime, zone: tzinfo) -> date | None:
+    """The week whose digest is due at ``now`` for a person in ``zone``: their current week,
+    once its Monday has reached ``SEND_FROM_HOUR`` there; None earlier on that Monday (the
+    week before is over, the new one not yet due)."""
+    local = now.astimezone(zone)
+    week = week_of(now, zone)
+    if local.date() == week and local.hour < SEND_FROM_HOUR:
+        return None
+    return week
 
 
 def _absolute(path: str) -> str:
     return settings.VSM_SITE_URL.rstrip("/") + path
 
 
-def digest_message(user, *, now: datetime) -> tuple[EmailMultiAlternatives, int] | None:
-    """The digest email of ``user`` and the number of streams it covers; None when the user
-    may see no team's cockpit."""
+def digest_message(
+    user, *, now: datetime, zone: tzinfo = UTC
+) -> tuple[EmailMultiAlternatives, int] | None:
+    """The digest email of ``user`` and the number of streams it covers, its week and its
+    figures in ``zone`` (the person's); None when the user may see no team's cockpit."""
+    with timezone.override(zone):
+        return _message(user, now=now, week=week_of(now, zone))
+
+
+def _message(user, *, now: datetime, week: date) -> tuple[EmailMultiAlternatives, int] | None:
     teams = team_cockpits(user, now=now, compute=True)
     if not teams:
         return None
-    week = week_of(now)
     unsubscribe = _absolute(reverse("kaizen:digest_unsubscribe", args=[unsubscribe_token(user)]))
     context = {
         "user": user,
@@ -149,15 +187,19 @@ def digest_message(user, *, now: datetime) -> tuple[EmailMultiAlternatives, int]
 def digest_send(*, user, now: datetime) -> bool:
     """Send ``user`` this week's digest unless it was sent already; True when it went. The
     week's ``DigestSent`` row is written first and the email sent inside the same
-    transaction: if sending fails the row is rolled back and the next run tries again."""
-    week = week_of(now)
+    transaction: if sending fails the row is rolled back and the next run tries again.
+    Nothing is sent before the week is due in the person's time zone (:func:`week_due`)."""
+    zone = person_zone(user)
+    week = week_due(now, zone)
+    if week is None:
+        return False
     with transaction.atomic():
         try:
             with transaction.atomic():
                 sent = DigestSent.objects.create(user=user, week=week, sent_at=now)
         except IntegrityError:
             return False  # another run sent it
-        built = digest_message(user, now=now)
+        built = digest_message(user, now=now, zone=zone)
         if built is None:
             transaction.set_rollback(True)
             return False
@@ -167,15 +209,29 @@ def digest_send(*, user, now: datetime) -> bool:
     return True
 
 
-def digests_due(*, now: datetime):
-    """The subscribers still owed this week's digest: active, with an email address."""
-    return (
+def digests_due(*, now: datetime) -> list:
+    """The subscribers owed a digest at ``now``: active, with an email address, their week
+    due in their time zone (:func:`week_due`) and not sent yet."""
+    subscribers = list(
         get_user_model()
         .objects.filter(digest_subscription__weekly=True, is_active=True)
         .exclude(email="")
-        .exclude(digests_sent__week=week_of(now))
         .order_by("pk")
     )
+    zones = dict(
+        UserProfile.objects.filter(user__in=subscribers).values_list("user_id", "time_zone")
+    )
+    weeks = {user.pk: week_due(now, _zone(zones.get(user.pk, ""))) for user in subscribers}
+    sent = set(
+        DigestSent.objects.filter(user__in=subscribers, week__in=set(weeks.values())).values_list(
+            "user_id", "week"
+        )
+    )
+    return [
+        user
+        for user in subscribers
+        if weeks[user.pk] is not None and (user.pk, weeks[user.pk]) not in sent
+    ]
 
 
 def digests_send_due(*, now: datetime) -> int:

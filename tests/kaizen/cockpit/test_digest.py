@@ -3,7 +3,7 @@ up after an outage, its content and its unsubscribe link (docs/cockpit.md "Weekl
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from unittest import mock
 
 import pytest
@@ -15,6 +15,7 @@ from django.urls import reverse
 from kaizen.cockpit.digest import digests_send_due, unsubscribe_token, week_of
 from kaizen.cockpit.models import DigestSent, DigestSubscription
 from kaizen.tasks import send_weekly_digests
+from streams.models import UserProfile
 from tests.kaizen.cockpit.conftest import NOW
 
 pytestmark = pytest.mark.django_db
@@ -78,6 +79,40 @@ def test_it_makes_up_a_week_missed_while_the_workers_were_down(hand):
         assert send_weekly_digests() == 1
         assert send_weekly_digests() == 0
     assert DigestSent.objects.get().week == week_of(thursday)
+
+
+def test_each_person_gets_it_on_monday_morning_in_their_own_time_zone(hand):
+    """From 07:00 on Monday where the person is (their profile's zone; none: UTC), at the
+    first hourly run after it. In June Tokyo is 9 hours ahead of UTC, Los Angeles 7 behind."""
+    for user in (hand.leader, hand.manager, hand.other_manager):
+        opt_in(user)
+    UserProfile.objects.create(user=hand.leader, time_zone="Asia/Tokyo")
+    UserProfile.objects.create(user=hand.other_manager, time_zone="America/Los_Angeles")
+
+    def run(*at: int) -> set[str]:
+        before = len(mail.outbox)
+        digests_send_due(now=datetime(*at, tzinfo=UTC))
+        return {message.to[0] for message in mail.outbox[before:]}
+
+    # Sunday 1 June, noon UTC: the week of 26 May everywhere (Tokyo 21:00, LA 05:00).
+    everyone = {"leader@example.com", "manager@example.com", "other@example.com"}
+    assert run(2025, 6, 1, 12, 41) == everyone
+    assert run(2025, 6, 1, 21, 41) == set()  # Tokyo: Monday 06:41
+    assert run(2025, 6, 1, 22, 41) == {"leader@example.com"}  # Tokyo: Monday 07:41
+    assert run(2025, 6, 2, 6, 41) == set()  # UTC: Monday 06:41
+    assert run(2025, 6, 2, 7, 41) == {"manager@example.com"}
+    assert run(2025, 6, 2, 13, 41) == set()  # Los Angeles: Monday 06:41
+    assert run(2025, 6, 2, 14, 41) == {"other@example.com"}
+    assert run(2025, 6, 2, 15, 41) == set()  # every one has had this week's
+    tokyo = [m.subject for m in mail.outbox if m.to == ["leader@example.com"]]
+    assert tokyo == [
+        "Your weekly sales digest, week of 26 May 2025",
+        "Your weekly sales digest, week of 02 Jun 2025",  # Sunday 22:41 UTC: Monday there
+    ]
+    assert set(DigestSent.objects.values_list("week", flat=True)) == {
+        date(2025, 5, 26),
+        date(2025, 6, 2),
+    }
 
 
 def test_a_failed_send_is_tried_again_by_the_next_run(hand):
