@@ -5,6 +5,7 @@ nothing the test run itself configured (DATABASE_URL, REDIS_URL, DJANGO_*) leaks
 the error pages and static files with ``DEBUG`` switched off in-process.
 """
 
+import gzip
 import io
 import logging
 import os
@@ -15,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import yaml
@@ -242,7 +244,7 @@ def test_production_mode_stores_static_files_compressed_with_hashed_names() -> N
     )
 
     assert result.returncode == 0, result.stderr
-    assert "whitenoise.storage.CompressedManifestStaticFilesStorage" in result.stdout
+    assert "vsm_project.staticfiles.CompressedManifestStorage" in result.stdout
 
 
 @pytest.mark.django_db
@@ -253,7 +255,7 @@ def test_collected_static_files_are_compressed_and_cached_for_a_year(
     settings.STATIC_ROOT = tmp_path / "static"
     settings.STORAGES = {
         **settings.STORAGES,
-        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+        "staticfiles": {"BACKEND": "vsm_project.staticfiles.CompressedManifestStorage"},
     }
     # The API docs' vendored bundles (drf-spectacular-sidecar, 9 MB of JavaScript, most of
     # the compression's time) are left out: this checks the storage, not every file it takes.
@@ -273,6 +275,43 @@ def test_collected_static_files_are_compressed_and_cached_for_a_year(
     cache = response["Cache-Control"]
     assert "immutable" in cache and int(cache.split("max-age=")[1].split(",")[0]) >= 31536000
     shutil.rmtree(settings.STATIC_ROOT)
+
+
+def test_collectstatic_compresses_only_files_without_good_copies(tmp_path: Path) -> None:
+    """``make run`` runs collectstatic at every start: copies that unpack to the file's bytes
+    are kept (24 s of Brotli otherwise), a missing, damaged or outdated one is made again."""
+    from whitenoise.compress import Compressor
+
+    from vsm_project.staticfiles import UNPACK, CompressedManifestStorage
+
+    storage = CompressedManifestStorage(location=tmp_path)
+    css = tmp_path / "app.css"
+    css.write_text("body { color: red; }\n" * 200)
+    assert set(UNPACK) == {".gz", ".br"}
+    assert not storage.compressed_already("app.css")  # no copies yet
+
+    original = Compressor.compress
+
+    def compressed(name: str) -> int:
+        """How many files compress_files packed."""
+        with mock.patch.object(
+            Compressor, "compress", autospec=True, side_effect=original
+        ) as compress:
+            list(storage.compress_files([name]))
+        return compress.call_count
+
+    assert compressed("app.css") == 1
+    assert storage.compressed_already("app.css")
+    assert compressed("app.css") == 0  # the next start: nothing to do
+
+    (tmp_path / "app.css.br").write_bytes(b"damaged")
+    assert compressed("app.css") == 1
+    assert gzip.decompress((tmp_path / "app.css.gz").read_bytes()) == css.read_bytes()
+
+    css.write_text("body { color: blue; }\n" * 200)  # changed content, same name
+    assert not storage.compressed_already("app.css")
+    assert compressed("app.css") == 1
+    assert gzip.decompress((tmp_path / "app.css.gz").read_bytes()) == css.read_bytes()
 
 
 def test_make_run_serves_production_like_and_make_dev_debugs() -> None:

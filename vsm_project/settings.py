@@ -150,7 +150,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        else "vsm_project.staticfiles.CompressedManifestStorage"
     },
     # Asset library files (docs/assets.md): local disk under MEDIA_ROOT, or an S3-compatible
     # bucket through django-storages when ASSETS_S3_BUCKET is set. Never served directly: the
