@@ -36,6 +36,7 @@ def opt_in(user) -> None:
 def test_the_account_page_offers_the_digest_to_leadership_and_managers_only(hand):
     page = logged_in(hand.leader).get(reverse("people:account")).content.decode()
     assert "Send me the weekly digest" in page
+    assert "on Monday, from 07:00 in the time zone above" in page  # when it arrives
     assert 'name="weekly" value="on">' in page  # not checked: off until chosen
     rep_page = logged_in(hand.rep).get(reverse("people:account")).content.decode()
     assert "weekly digest" not in rep_page
