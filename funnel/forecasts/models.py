@@ -52,6 +52,10 @@ class ForecastRecord(models.Model):
     low_95 = models.FloatField()
     high_95 = models.FloatField()
     #: What happened (None until the horizon has passed and the record is scored).
+    #: Wins only: the chance, across the runs, that the quarter's won deals reach the stream's
+    #: target (the Forecast view's target attainment); null without a target, or for records
+    #: made before it was stored. The cockpit compares it with the week before.
+    target_probability = models.FloatField(null=True, blank=True)
     actual = models.FloatField(null=True, blank=True)
     scored_at = models.DateTimeField(null=True, blank=True)
 

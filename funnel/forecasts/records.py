@@ -24,7 +24,8 @@ from funnel.forecasts.model import measure
 from funnel.forecasts.models import ForecastRecord, RecordKind
 from funnel.forecasts.pipeline import BANDS, Bands, new_deals_for, wins_by
 from funnel.forecasts.simulation import simulate_deals
-from funnel.forecasts.view import end_of_day, monday, quarter_end, stream_zone
+from funnel.forecasts.target import target_attainment
+from funnel.forecasts.view import end_of_day, monday, quarter_end, quarter_of, stream_zone
 from funnel.models import Deal
 from streams.models import StreamState, ValueStream
 
@@ -87,6 +88,18 @@ def forecast_record(
     later = None if seed is None else seed + 1
     new = new_deals_for(model, later, sample=sample, cutoff=hours)
     forecast = wins_by(deal_runs, model, hours, seed=later, new=new)
+    zone = stream_zone(stream)
+    period_start, period_end = quarter_of(made_at.astimezone(zone).date(), zone)
+    attained = target_attainment(
+        stream,
+        deal_runs,
+        model,
+        axis,
+        period_start=period_start,
+        period_end=period_end,
+        seed=None if seed is None else seed + 2,
+        new=new,
+    )
     common = {
         "stream": stream,
         "week": week,
@@ -95,7 +108,12 @@ def forecast_record(
         "runs": runs,
     }
     records = [
-        ForecastRecord(kind=RecordKind.WINS, **common, **_fields(forecast.wins)),
+        ForecastRecord(
+            kind=RecordKind.WINS,
+            **common,
+            **_fields(forecast.wins),
+            target_probability=attained.probability if attained else None,
+        ),
         ForecastRecord(kind=RecordKind.REVENUE, **common, **_fields(forecast.revenue)),
     ]
     if score and horizon_end <= now:

@@ -247,7 +247,7 @@ def fan_dates(start: date, by: date) -> list[date]:
     return out
 
 
-def _quarter(day: date, zone: zoneinfo.ZoneInfo) -> tuple[datetime, datetime]:
+def quarter_of(day: date, zone: zoneinfo.ZoneInfo) -> tuple[datetime, datetime]:
     """The calendar quarter of ``day`` in ``zone``: ``[its first instant, its end)``."""
     first = date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
     start = datetime.combine(first, time(0), zone).astimezone(UTC)
@@ -317,7 +317,7 @@ def compute_forecast(stream: ValueStream, view: ForecastView, *, now: datetime) 
     hours = [axis.hours_until(end_of_day(d, zone)) for d in dates]
     fan_bands = fan(deal_runs, model, hours, seed=seed + 2, new=new)
     # The target of the quarter ``by`` is in (the current one by default).
-    period_start, period_end = _quarter(by, zone)
+    period_start, period_end = quarter_of(by, zone)
     attained = target_attainment(
         stream,
         deal_runs,

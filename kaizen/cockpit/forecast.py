@@ -3,19 +3,28 @@
 
 Until a default forecast has been computed for the stream the cockpit says "not computed yet"
 and links to the Forecast dashboard, which computes it in the background.
+
+Its change is against last week's stored forecast (``ForecastRecord``, recorded once a week
+with its chance of reaching the target), in points, when that forecast was for the same
+quarter: the chance of a new quarter starts again and is not compared with the old one.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from django.urls import reverse
+from django.utils import timezone
 
-from funnel.forecasts.models import ForecastSnapshot
-from funnel.forecasts.view import DEFAULT_KEY
+from funnel.forecasts.models import ForecastRecord, ForecastSnapshot, RecordKind
+from funnel.forecasts.view import DEFAULT_KEY, monday, quarter_end, stream_zone
+from kaizen.cockpit.changes import Change, change_of
 from streams.models import ValueStream
+
+#: What the forecast's change is against.
+LAST_WEEK = "last week's forecast"
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,8 @@ class ForecastFigure:
     won_so_far: int | None = None
     expected: float | None = None
     period_end: date | None = None
+    #: The chance's change in points against last week's stored forecast of the same quarter.
+    change: Change | None = None
 
     def _missing(self) -> tuple[str, str] | None:
         """``(value, detail)`` of a tile with no chance to show (not computed, or no target);
@@ -71,9 +82,33 @@ def _number(value: object) -> float | None:
     return float(value)
 
 
-def forecast_figure(stream: ValueStream) -> ForecastFigure:
+def last_week_probability(stream: ValueStream, now: datetime) -> float | None:
+    """The chance of reaching the target in the forecast stored in the week before ``now``'s,
+    when it was made in the same quarter (of the stream's time zone); None otherwise."""
+    record = (
+        ForecastRecord.objects.filter(
+            stream=stream,
+            kind=RecordKind.WINS,
+            week=monday(now) - timedelta(days=7),
+            target_probability__isnull=False,
+        )
+        .only("made_at", "target_probability")
+        .first()
+    )
+    if record is None:
+        return None
+    zone = stream_zone(stream)
+    if quarter_end(record.made_at.astimezone(zone).date()) != quarter_end(
+        now.astimezone(zone).date()
+    ):
+        return None
+    return record.target_probability
+
+
+def forecast_figure(stream: ValueStream, *, now: datetime | None = None) -> ForecastFigure:
     """The target attainment of the stream's latest default forecast (one query; the same
-    read as ``funnel.forecasts.snapshots.deal_forecasts``)."""
+    read as ``funnel.forecasts.snapshots.deal_forecasts``), and its change against last
+    week's stored forecast (:func:`last_week_probability`)."""
     url = forecast_url(stream)
     result = (
         ForecastSnapshot.objects.filter(
@@ -88,11 +123,21 @@ def forecast_figure(stream: ValueStream) -> ForecastFigure:
     if not target:
         return ForecastFigure(url=url, computed=True)
     end = target.get("period_end")
+    probability = _number(target.get("probability"))
+    before = last_week_probability(stream, now or timezone.now())
+    change = change_of(
+        None if probability is None else 100 * probability,
+        None if before is None else 100 * before,
+        lambda points: f"{points:.0f} pts",
+        more_is_better=True,
+        before=LAST_WEEK,
+    )
     return ForecastFigure(
         url=url,
         computed=True,
         has_target=True,
-        probability=_number(target.get("probability")),
+        change=change,
+        probability=probability,
         target=int(target.get("target") or 0),
         won_so_far=int(target.get("won_so_far") or 0),
         expected=_number(target.get("expected")),

@@ -40,6 +40,28 @@ def test_a_forecast_is_stored_once_a_week(stream):  # noqa: F811
     assert forecast_record(stream.stream, now=N + timedelta(days=7), runs=500) == 2
 
 
+def test_the_wins_record_keeps_the_chance_of_reaching_the_target(stream):  # noqa: F811
+    """At N, the last day of Q2: H's win is the quarter's one and nothing else can close by
+    30 June. A target of 8 a 30 days is ⌈24.3⌉ = 25 over Q2's 91 days: never reached (0). One
+    a 91 days is 1: reached already (1). No target: no chance. The revenue record has none."""
+
+    def recorded() -> tuple:
+        ForecastRecord.objects.all().delete()
+        forecast_record(stream.stream, now=N, runs=200, seed=1)
+        by_kind = dict(
+            ForecastRecord.objects.values_list("kind", "target_probability").order_by("kind")
+        )
+        return by_kind[RecordKind.WINS], by_kind[RecordKind.REVENUE]
+
+    assert recorded() == (0.0, None)
+    stream.stream.target_won_deals_per_period, stream.stream.period_days = 1, 91
+    stream.stream.save()
+    assert recorded() == (1.0, None)
+    stream.stream.target_won_deals_per_period = None
+    stream.stream.save()
+    assert recorded() == (None, None)
+
+
 def test_two_recorders_racing_in_the_same_week_store_one_record_per_kind(stream):  # noqa: F811
     """The second recorder passed the "already recorded?" check before the first wrote: the
     unique constraint and ON CONFLICT DO NOTHING keep one row per kind."""

@@ -4,7 +4,7 @@ dashboards they link to (docs/cockpit.md)."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.test import Client
@@ -165,3 +165,60 @@ def test_it_reads_forecast_against_target_from_the_default_forecast(hand):
     assert forecast.url == reverse("dashboards:forecast", args=[hand.stream.slug])
     ForecastSnapshot.objects.filter(stream=hand.stream).update(result={"target": None})
     assert computed(hand).forecast.value == "no target set"
+
+
+def _last_week_record(stream, week: date, probability: float):
+    """A stored forecast of the wins made at 00:37 UTC on Monday ``week``, with its chance of
+    reaching the target (the other figures are not read by the cockpit)."""
+    from funnel.forecasts.models import ForecastRecord, RecordKind
+
+    made = datetime.combine(week, datetime.min.time(), UTC) + timedelta(minutes=37)
+    bands = {f"{end}_{level}": 1.0 for end in ("low", "high") for level in (50, 85, 95)}
+    return ForecastRecord.objects.create(
+        stream=stream,
+        week=week,
+        kind=RecordKind.WINS,
+        made_at=made,
+        horizon_end=datetime(2025, 7, 1, tzinfo=UTC),
+        runs=100,
+        median=1.0,
+        target_probability=probability,
+        **bands,
+    )
+
+
+def test_the_forecast_changes_against_last_weeks_stored_forecast_of_the_same_quarter(hand):
+    """NOW is Sunday 1 June 2025 (the week of 26 May): last week's is the week of 19 May. The
+    default forecast says 20 %; last week's stored one said 35 %: down 15 points."""
+    from funnel.forecasts.models import ForecastSnapshot
+    from funnel.forecasts.view import DEFAULT_KEY
+    from kaizen.cockpit.forecast import forecast_figure
+
+    target = {"period_end": "2025-06-30", "target": 6, "won_so_far": 2, "expected": 4.25}
+    ForecastSnapshot.objects.create(
+        stream=hand.stream,
+        view_key=DEFAULT_KEY,
+        computed_at=NOW,
+        requested_at=NOW,
+        result={"target": {**target, "probability": 0.2}, "deals": []},
+    )
+    assert computed(hand).forecast.change is None  # nothing stored last week
+    _last_week_record(hand.stream, date(2025, 5, 12), 0.9)  # two weeks ago: not read
+    _last_week_record(hand.stream, date(2025, 5, 19), 0.35)
+
+    change = computed(hand).forecast.change
+    assert change.words == "down 15 pts on last week's forecast (worse)"
+    client = Client()
+    client.force_login(hand.leader)
+    tile = client.get("/").content.decode().split('data-figure="forecast"', 1)[1]
+    tile = tile.split('<div class="kpi"', 1)[0]
+    assert "20% likely" in tile and "down 15 pts on last week&#x27;s forecast (worse)" in tile
+
+    # Wednesday 2 July is in Q3: the forecast of the week of 23 June (Q2) is not compared.
+    _last_week_record(hand.stream, date(2025, 6, 23), 0.1)
+    assert forecast_figure(hand.stream, now=datetime(2025, 7, 2, 12, tzinfo=UTC)).change is None
+    # On Friday 27 June that record is this week's, not last week's.
+    assert forecast_figure(hand.stream, now=datetime(2025, 6, 27, tzinfo=UTC)).change is None
+    # On Monday 30 June (still Q2) it is last week's: up 10 points.
+    monday = forecast_figure(hand.stream, now=datetime(2025, 6, 30, 9, tzinfo=UTC))
+    assert monday.change.words == "up 10 pts on last week's forecast (better)"
