@@ -323,5 +323,5 @@ def _stream_cockpit(
         and not any(s.n_completed or s.n_open for s in result.steps)
     )
     cockpit.worst = _worst_step(stream, result, previous, before, smap)
-    cockpit.forecast = forecast_figure(stream, now=now)
+    cockpit.forecast = forecast_figure(stream)
     return cockpit

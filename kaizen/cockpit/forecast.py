@@ -4,9 +4,10 @@
 Until a default forecast has been computed for the stream the cockpit says "not computed yet"
 and links to the Forecast dashboard, which computes it in the background.
 
-Its change is against last week's stored forecast (``ForecastRecord``, recorded once a week
-with its chance of reaching the target), in points, when that forecast was for the same
-quarter: the chance of a new quarter starts again and is not compared with the old one.
+Its change is against the forecast stored the week before this one was made (``ForecastRecord``,
+recorded once a week with its chance of reaching the target), in whole points, when that
+forecast was for the same quarter: the chance of a new quarter starts again and is not compared
+with the old one.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.urls import reverse
-from django.utils import timezone
 
 from funnel.forecasts.models import ForecastRecord, ForecastSnapshot, RecordKind
 from funnel.forecasts.view import DEFAULT_KEY, monday, quarter_end, stream_zone
@@ -82,14 +82,19 @@ def _number(value: object) -> float | None:
     return float(value)
 
 
-def last_week_probability(stream: ValueStream, now: datetime) -> float | None:
-    """The chance of reaching the target in the forecast stored in the week before ``now``'s,
-    when it was made in the same quarter (of the stream's time zone); None otherwise."""
+def last_week_probability(
+    stream: ValueStream, made_at: datetime, period_end: date | None
+) -> float | None:
+    """The chance of reaching the target in the forecast stored in the week before the one
+    ``made_at`` is in, when it was made in the quarter ending ``period_end`` (a day of the
+    stream's time zone, as the forecast's target reads it); None otherwise."""
+    if period_end is None:
+        return None
     record = (
         ForecastRecord.objects.filter(
             stream=stream,
             kind=RecordKind.WINS,
-            week=monday(now) - timedelta(days=7),
+            week=monday(made_at) - timedelta(days=7),
             target_probability__isnull=False,
         )
         .only("made_at", "target_probability")
@@ -97,37 +102,41 @@ def last_week_probability(stream: ValueStream, now: datetime) -> float | None:
     )
     if record is None:
         return None
-    zone = stream_zone(stream)
-    if quarter_end(record.made_at.astimezone(zone).date()) != quarter_end(
-        now.astimezone(zone).date()
-    ):
+    if quarter_end(record.made_at.astimezone(stream_zone(stream)).date()) != period_end:
         return None
     return record.target_probability
 
 
-def forecast_figure(stream: ValueStream, *, now: datetime | None = None) -> ForecastFigure:
+def _percent(chance: float | None) -> int | None:
+    """A chance in whole percent, as the tile shows it."""
+    return None if chance is None else round(100 * chance)
+
+
+def forecast_figure(stream: ValueStream) -> ForecastFigure:
     """The target attainment of the stream's latest default forecast (one query; the same
-    read as ``funnel.forecasts.snapshots.deal_forecasts``), and its change against last
-    week's stored forecast (:func:`last_week_probability`)."""
+    read as ``funnel.forecasts.snapshots.deal_forecasts``), and its change against the
+    forecast stored the week before it was made (:func:`last_week_probability`), in whole
+    points as the tile shows the chances (Monte Carlo noise under half a point is no change)."""
     url = forecast_url(stream)
-    result = (
+    found = (
         ForecastSnapshot.objects.filter(
             stream=stream, view_key=DEFAULT_KEY, computed_at__isnull=False
         )
-        .values_list("result", flat=True)
+        .values_list("result", "computed_at")
         .first()
     )
-    if not result:
+    if not found or not found[0]:
         return ForecastFigure(url=url)
+    result, computed_at = found
     target = result.get("target")
     if not target:
         return ForecastFigure(url=url, computed=True)
     end = target.get("period_end")
+    period_end = date.fromisoformat(end[:10]) if end else None
     probability = _number(target.get("probability"))
-    before = last_week_probability(stream, now or timezone.now())
     change = change_of(
-        None if probability is None else 100 * probability,
-        None if before is None else 100 * before,
+        _percent(probability),
+        _percent(last_week_probability(stream, computed_at, period_end)),
         lambda points: f"{points:.0f} pts",
         more_is_better=True,
         before=LAST_WEEK,
@@ -141,5 +150,5 @@ def forecast_figure(stream: ValueStream, *, now: datetime | None = None) -> Fore
         target=int(target.get("target") or 0),
         won_so_far=int(target.get("won_so_far") or 0),
         expected=_number(target.get("expected")),
-        period_end=date.fromisoformat(end[:10]) if end else None,
+        period_end=period_end,
     )

@@ -188,14 +188,15 @@ def _last_week_record(stream, week: date, probability: float):
 
 
 def test_the_forecast_changes_against_last_weeks_stored_forecast_of_the_same_quarter(hand):
-    """NOW is Sunday 1 June 2025 (the week of 26 May): last week's is the week of 19 May. The
-    default forecast says 20 %; last week's stored one said 35 %: down 15 points."""
-    from funnel.forecasts.models import ForecastSnapshot
+    """The default forecast was made at NOW, Sunday 1 June 2025 (the week of 26 May): last
+    week's is the week of 19 May. It says 20 %; last week's stored one said 35 %: down 15
+    points."""
+    from funnel.forecasts.models import ForecastRecord, ForecastSnapshot
     from funnel.forecasts.view import DEFAULT_KEY
     from kaizen.cockpit.forecast import forecast_figure
 
     target = {"period_end": "2025-06-30", "target": 6, "won_so_far": 2, "expected": 4.25}
-    ForecastSnapshot.objects.create(
+    snapshot = ForecastSnapshot.objects.create(
         stream=hand.stream,
         view_key=DEFAULT_KEY,
         computed_at=NOW,
@@ -204,7 +205,7 @@ def test_the_forecast_changes_against_last_weeks_stored_forecast_of_the_same_qua
     )
     assert computed(hand).forecast.change is None  # nothing stored last week
     _last_week_record(hand.stream, date(2025, 5, 12), 0.9)  # two weeks ago: not read
-    _last_week_record(hand.stream, date(2025, 5, 19), 0.35)
+    record = _last_week_record(hand.stream, date(2025, 5, 19), 0.35)
 
     change = computed(hand).forecast.change
     assert change.words == "down 15 pts on last week's forecast (worse)"
@@ -213,12 +214,24 @@ def test_the_forecast_changes_against_last_weeks_stored_forecast_of_the_same_qua
     tile = client.get("/").content.decode().split('data-figure="forecast"', 1)[1]
     tile = tile.split('<div class="kpi"', 1)[0]
     assert "20% likely" in tile and "down 15 pts on last week&#x27;s forecast (worse)" in tile
+    # In whole points, as the tile shows the chances: 20.3 % against 20 % is no change.
+    ForecastRecord.objects.filter(pk=record.pk).update(target_probability=0.203)
+    assert forecast_figure(hand.stream).change.words == "no change on last week's forecast"
 
-    # Wednesday 2 July is in Q3: the forecast of the week of 23 June (Q2) is not compared.
+    def made(at: datetime, period_end: str) -> None:
+        snapshot.computed_at = at
+        snapshot.result = {"target": {**target, "period_end": period_end, "probability": 0.2}}
+        snapshot.save()
+
+    # Made on Wednesday 2 July, for Q3: the forecast of the week of 23 June (Q2) is not
+    # compared.
     _last_week_record(hand.stream, date(2025, 6, 23), 0.1)
-    assert forecast_figure(hand.stream, now=datetime(2025, 7, 2, 12, tzinfo=UTC)).change is None
-    # On Friday 27 June that record is this week's, not last week's.
-    assert forecast_figure(hand.stream, now=datetime(2025, 6, 27, tzinfo=UTC)).change is None
-    # On Monday 30 June (still Q2) it is last week's: up 10 points.
-    monday = forecast_figure(hand.stream, now=datetime(2025, 6, 30, 9, tzinfo=UTC))
+    made(datetime(2025, 7, 2, 12, tzinfo=UTC), "2025-09-30")
+    assert forecast_figure(hand.stream).change is None
+    # Made on Friday 27 June: that record is this week's, not last week's.
+    made(datetime(2025, 6, 27, tzinfo=UTC), "2025-06-30")
+    assert forecast_figure(hand.stream).change is None
+    # Made on Monday 30 June (still Q2): it is last week's, up 10 points.
+    made(datetime(2025, 6, 30, 9, tzinfo=UTC), "2025-06-30")
+    monday = forecast_figure(hand.stream)
     assert monday.change.words == "up 10 pts on last week's forecast (better)"
