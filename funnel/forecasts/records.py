@@ -24,8 +24,13 @@ from funnel.forecasts.model import measure
 from funnel.forecasts.models import ForecastRecord, RecordKind
 from funnel.forecasts.pipeline import BANDS, Bands, new_deals_for, wins_by
 from funnel.forecasts.simulation import simulate_deals
-from funnel.forecasts.target import target_attainment
-from funnel.forecasts.view import end_of_day, monday, quarter_end, quarter_of, stream_zone
+from funnel.forecasts.view import (
+    end_of_day,
+    monday,
+    quarter_attainment,
+    quarter_end,
+    stream_zone,
+)
 from funnel.models import Deal
 from streams.models import StreamState, ValueStream
 
@@ -89,14 +94,13 @@ def forecast_record(
     new = new_deals_for(model, later, sample=sample, cutoff=hours)
     forecast = wins_by(deal_runs, model, hours, seed=later, new=new)
     zone = stream_zone(stream)
-    period_start, period_end = quarter_of(made_at.astimezone(zone).date(), zone)
-    attained = target_attainment(
+    attained = quarter_attainment(
         stream,
         deal_runs,
         model,
         axis,
-        period_start=period_start,
-        period_end=period_end,
+        made_at.astimezone(zone).date(),
+        zone,
         seed=None if seed is None else seed + 2,
         new=new,
     )

@@ -26,9 +26,17 @@ import numpy as np
 from django.core.exceptions import ValidationError
 
 from funnel.eventlog.moments import date_range_error
-from funnel.forecasts.model import TimeAxis, measure
+from funnel.forecasts.model import FlowModel, TimeAxis, measure
 from funnel.forecasts.outcome import FLOW, combine_outcomes, lab_note, lab_probabilities
-from funnel.forecasts.pipeline import BANDS, Bands, fan, new_deals_for, wins_by, wins_needed
+from funnel.forecasts.pipeline import (
+    BANDS,
+    Bands,
+    NewDeals,
+    fan,
+    new_deals_for,
+    wins_by,
+    wins_needed,
+)
 from funnel.forecasts.simulation import LEVELS, RUNS, DealRuns, simulate_deals
 from funnel.forecasts.target import Attainment, target_attainment
 from funnel.models import Deal, DealStatus
@@ -247,11 +255,37 @@ def fan_dates(start: date, by: date) -> list[date]:
     return out
 
 
-def quarter_of(day: date, zone: zoneinfo.ZoneInfo) -> tuple[datetime, datetime]:
+def _quarter(day: date, zone: zoneinfo.ZoneInfo) -> tuple[datetime, datetime]:
     """The calendar quarter of ``day`` in ``zone``: ``[its first instant, its end)``."""
     first = date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
     start = datetime.combine(first, time(0), zone).astimezone(UTC)
     return start, end_of_day(quarter_end(day), zone)
+
+
+def quarter_attainment(
+    stream: ValueStream,
+    deal_runs: DealRuns,
+    model: FlowModel,
+    axis: TimeAxis,
+    day: date,
+    zone: zoneinfo.ZoneInfo,
+    *,
+    seed: int | None,
+    new: NewDeals | None,
+) -> Attainment | None:
+    """The stream's target attainment over the calendar quarter ``day`` is in (``zone``'s),
+    from these runs (:func:`~funnel.forecasts.target.target_attainment`)."""
+    period_start, period_end = _quarter(day, zone)
+    return target_attainment(
+        stream,
+        deal_runs,
+        model,
+        axis,
+        period_start=period_start,
+        period_end=period_end,
+        seed=seed,
+        new=new,
+    )
 
 
 def _target(attained: Attainment | None, zone: zoneinfo.ZoneInfo) -> dict | None:
@@ -317,17 +351,7 @@ def compute_forecast(stream: ValueStream, view: ForecastView, *, now: datetime) 
     hours = [axis.hours_until(end_of_day(d, zone)) for d in dates]
     fan_bands = fan(deal_runs, model, hours, seed=seed + 2, new=new)
     # The target of the quarter ``by`` is in (the current one by default).
-    period_start, period_end = quarter_of(by, zone)
-    attained = target_attainment(
-        stream,
-        deal_runs,
-        model,
-        axis,
-        period_start=period_start,
-        period_end=period_end,
-        seed=seed + 6,
-        new=new,
-    )
+    attained = quarter_attainment(stream, deal_runs, model, axis, by, zone, seed=seed + 6, new=new)
     n = view.when_wins or _wins_left(attained) or DEFAULT_WINS
     when = wins_needed(
         deal_runs,
