@@ -10,7 +10,8 @@ Where each figure comes from:
 - per step (§2): ``_visits`` (time in step, work, wait, losses, defects of the completed
   visits; arrivals, re-entries, %C&A, hand-offs of the entering ones; avg WIP), ``_open``
   (WIP now, stalled), finished in ``_steps``;
-- summary (§3): ``_deals`` (win rate, sales cycle, mean won amount) and ``_summary``;
+- summary (§3): ``_deals`` (win rate, the win rate of the deals past the ready-for-sales
+  hand-off, sales cycle, mean won amount) and ``_summary``;
 - waste (§4): the steps' shares, summed in ``_waste``; ``_lost_work`` for overproduction;
 - funnel (§5): ``_funnel``.
 
@@ -31,6 +32,7 @@ from functools import cached_property
 
 from django.core.exceptions import ValidationError
 
+from funnel.leads.models import Handoff
 from funnel.metrics import sql
 from funnel.metrics.query import ELAPSED, WORKING, MetricsQuery
 from funnel.metrics.results import MetricsResult, StageMetrics, StepMetrics, StreamSummary, Waste
@@ -182,6 +184,19 @@ class Context:
         #: The funnel stage of the visit's step, and the steps that are in a stage.
         self.stage_of = sql.lookup("v.step_id", stages)
         self.staged_step_ids = ", ".join(map(str, stages)) or "NULL"
+
+    @cached_property
+    def selling_step_ids(self) -> list[int]:
+        """The steps after the stream's ready-for-sales (``pull``) hand-off, in map order: a
+        case that visited one of them reached selling (docs/leads.md, "a lead ... and a deal
+        from then on"). Empty when the stream has no such hand-off."""
+        step_id = (
+            Handoff.objects.filter(stream_id=self.query.stream_id, pull=True)
+            .values_list("step_id", flat=True)
+            .first()
+        )
+        ids = [m.id for m in self.all_steps]
+        return ids[ids.index(step_id) + 1 :] if step_id in ids else []
 
     @cached_property
     def calendars(self) -> dict[int, object] | None:
@@ -341,10 +356,19 @@ def _lost_work(ctx: Context) -> dict:
 
 def _deals(ctx: Context) -> dict:
     """Deals closed in the window, by outcome: counts, amounts and cycle hours (elapsed, and
-    working as ``cycle_w``)."""
+    working as ``cycle_w``); with a ready-for-sales hand-off, ``selling_n``: how many of them
+    reached selling (won, or a visit at a step after the hand-off)."""
     working = "CAST(d.closed_w - d.first_entered_w AS DOUBLE PRECISION) / 3600"
+    selling = ""
+    if ctx.selling_step_ids:
+        steps = ", ".join(map(str, ctx.selling_step_ids))
+        selling = (
+            f"CASE WHEN d.status = 'won' OR EXISTS (SELECT 1 FROM {VISIT} sv "
+            f"WHERE sv.deal_id = d.id AND sv.step_id IN ({steps})) THEN 1 ELSE 0 END AS selling, "
+        )
     inner = (
         "SELECT d.status AS status, d.amount AS amount, "
+        + selling
         + (f"{working} AS cycle_wh, " if ctx.working else "")
         + f"{sql.epoch_hours('d.closed_at')} - {sql.epoch_hours('d.first_entered_at')} AS cycle_h "
         f"FROM {DEAL} d WHERE d.stream_id = %(stream)s{ctx.deal_where} "
@@ -354,7 +378,12 @@ def _deals(ctx: Context) -> dict:
         inner,
         ctx.params,
         by="status",
-        aggregates={"n": "COUNT(*)", "amount_n": "COUNT(amount)", "amount_mean": "AVG(amount)"},
+        aggregates={
+            "n": "COUNT(*)",
+            "amount_n": "COUNT(amount)",
+            "amount_mean": "AVG(amount)",
+            **({"selling_n": "SUM(selling)"} if selling else {}),
+        },
         percentiles={
             "cycle": ("cycle_h", (0.5,)),
             **({"cycle_w": ("cycle_wh", (0.5,))} if ctx.working else {}),
@@ -572,6 +601,8 @@ def _summary(ctx: Context, steps: list[StepMetrics], deals: dict, basis: str) ->
     lead = math.fsum(medians) if medians else None
     process = math.fsum(works) if works else None
     cycle_hours = _float(won.get(f"cycle{_suffix(basis)}_0.5"))
+    selling_lost = int(lost.get("selling_n") or 0)
+    selling_closed = n_won + selling_lost if ctx.selling_step_ids else 0
     return StreamSummary(
         n_ladder=min((s.n_completed for s in steps), default=0),
         n_entered_min=min((s.n_entered for s in steps), default=0),
@@ -583,6 +614,9 @@ def _summary(ctx: Context, steps: list[StepMetrics], deals: dict, basis: str) ->
         lost=n_lost,
         closed=n_won + n_lost,
         win_rate=ratio(n_won, n_won + n_lost),
+        selling_closed=selling_closed,
+        leads_lost=n_lost - selling_lost if ctx.selling_step_ids else 0,
+        selling_win_rate=ratio(n_won, selling_closed) if ctx.selling_step_ids else None,
         sales_cycle_days=None if cycle_hours is None else cycle_hours / ctx.days(basis),
         won_with_amount=int(won.get("amount_n") or 0),
         mean_won_amount=_float(won.get("amount_mean")),

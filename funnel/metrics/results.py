@@ -127,6 +127,12 @@ class StreamSummary(_Figures):
     lost: int = 0
     closed: int = 0  # won + lost: the win rate's denominator
     win_rate: float | None = None
+    #: With a ready-for-sales (pull) hand-off on the map (docs/metrics.md §3): the closed deals
+    #: that reached selling (won, or lost after a visit at a step past the hand-off), the
+    #: leads lost before it, and won ÷ the former. 0, 0 and None without such a hand-off.
+    selling_closed: int = 0
+    leads_lost: int = 0
+    selling_win_rate: float | None = None
     sales_cycle_days: float | None = None
     won_with_amount: int = 0
     mean_won_amount: float | None = None
@@ -144,6 +150,7 @@ class StreamSummary(_Figures):
         "activity_ratio": "n_ladder",
         "rolled_pct_complete_accurate": "n_entered_min",
         "win_rate": "closed",
+        "selling_win_rate": "selling_closed",
         "sales_cycle_days": "won",
         "mean_won_amount": "won_with_amount",
         "pipeline_velocity_per_day": "closed",

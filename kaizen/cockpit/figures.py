@@ -290,7 +290,7 @@ def _stream_cockpit(
             "win_rate",
             "Win rate",
             win,
-            "Won ÷ (won + lost), over the deals closed in the period.",
+            win.help,
             funnel_url,
             "Funnel dashboard",
             before,

@@ -389,6 +389,29 @@ def test_funnel_tiles_give_the_win_rate_with_its_denominator_and_its_change():
     assert tiles["velocity"].value == "€2,667/day"
 
 
+def test_with_a_ready_for_sales_hand_off_the_win_rate_tile_leaves_out_the_leads_lost_before_it():
+    # 12 won, 18 lost: 40 % over every closed case; 6 of the lost got past the hand-off, so
+    # 12 / (12 + 6) = 66.7 % of the deals, and 12 leads were lost before it.
+    now = result(selling_closed=18, leads_lost=12, selling_win_rate=12 / 18)
+    before = result(selling_closed=20, leads_lost=10, selling_win_rate=0.6)
+    tile = {t.key: t for t in charts.funnel_tiles(now, before, SMAP)}["win_rate"]
+    assert tile.value == "67%"
+    assert tile.detail == (
+        "12 won of 18 deals closed past the ready-for-sales hand-off; 40% with the 12 leads "
+        "lost before it"
+    )
+    # The change is of the deals' win rate: 66.7 − 60 = +6.7 points.
+    assert (tile.change, tile.good, tile.low_sample) == ("+6.7 pts", True, False)
+    assert "leads lost before it are not lost deals" in tile.help
+    one = charts.win_rate_tile(
+        StreamSummary(won=1, lost=2, closed=3, win_rate=1 / 3, selling_closed=2, leads_lost=1,
+                      selling_win_rate=0.5),
+        None,
+    )  # fmt: skip
+    assert (one.value, one.low_sample, one.change) == ("50%", True, "")
+    assert one.detail.endswith("33% with the 1 lead lost before it")
+
+
 # --- Flow -----------------------------------------------------------------------------------
 
 

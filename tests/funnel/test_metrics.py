@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import connection, transaction
 
+from funnel.leads.models import Handoff, Side
 from funnel.metrics import sql
 from funnel.metrics.engine import compute_metrics
 from funnel.metrics.query import MetricsFilters, MetricsQuery
@@ -571,6 +572,54 @@ def test_a_win_rate_of_zero_gives_a_velocity_of_zero_only_with_a_sales_cycle(vsm
     assert summary.win_rate == 0.0
     assert summary.sales_cycle_days is None
     assert summary.pipeline_velocity_per_day is None
+
+
+def test_with_a_ready_for_sales_hand_off_the_win_rate_leaves_out_leads_lost_before_it(vsm):
+    q, d, legal, p = vsm.qualify, vsm.discovery, vsm.legal, vsm.proposal
+    # Discovery is the ready-for-sales queue: Legal review and Proposal are selling steps.
+    Handoff.objects.create(
+        stream=vsm.stream, position=1, step=d, offered_stage="SQL", accepted_stage="Opportunity",
+        giver=Side.SDR, receiver=Side.SALES, sla_minutes=120, escalate_minutes=240, pull=True,
+    )  # fmt: skip
+    won(
+        vsm,
+        (q, "2025-03-03T00:00Z", "2025-03-04T00:00Z"),
+        (p, "2025-03-04T00:00Z", "2025-03-05T00:00Z"),
+    )
+    won(vsm, (q, "2025-03-03T00:00Z", "2025-03-06T00:00Z"))  # won with no selling step: a deal
+    lost(
+        vsm,
+        (q, "2025-03-03T00:00Z", "2025-03-04T00:00Z"),
+        (legal, "2025-03-04T00:00Z", "2025-03-05T00:00Z"),
+    )
+    lost(vsm, (q, "2025-03-03T00:00Z", "2025-03-04T00:00Z"))  # a lead disqualified
+    lost(
+        vsm,
+        (q, "2025-03-03T00:00Z", "2025-03-04T00:00Z"),
+        (d, "2025-03-04T00:00Z", "2025-03-05T00:00Z"),
+    )  # lost in the queue
+    # Lost at Proposal, but before the window: out of both rates.
+    lost(vsm, (p, "2025-02-01T00:00Z", "2025-02-10T00:00Z"))
+
+    summary = compute(vsm).summary
+
+    # 2 won, 3 lost: 2 / 5 over every closed case, as before.
+    assert (summary.won, summary.lost, summary.win_rate) == (2, 3, pytest.approx(0.4))
+    # Past the hand-off: the 2 won and the 1 lost at Legal review → 2 / 3; 2 leads lost before.
+    assert (summary.selling_closed, summary.leads_lost) == (3, 2)
+    assert summary.selling_win_rate == pytest.approx(2 / 3)
+    assert summary.figures()["selling_win_rate"] == {
+        "value": pytest.approx(2 / 3), "n": 3, "low_sample": True
+    }  # fmt: skip
+
+
+def test_without_a_ready_for_sales_hand_off_there_is_no_selling_win_rate(vsm):
+    lost(vsm, (vsm.proposal, "2025-03-04T00:00Z", "2025-03-05T00:00Z"))
+
+    summary = compute(vsm).summary
+
+    assert (summary.selling_closed, summary.leads_lost, summary.selling_win_rate) == (0, 0, None)
+    assert summary.win_rate == 0.0
 
 
 # --- §4 waste -----------------------------------------------------------------------------

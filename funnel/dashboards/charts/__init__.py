@@ -87,6 +87,7 @@ from funnel.dashboards.charts.funnel import (
     funnel_tiles,
     stage_time_chart,
     velocity_levers_chart,
+    win_rate_tile,
 )
 from funnel.dashboards.charts.quality import (
     VERDICTS,
@@ -192,5 +193,6 @@ __all__ = [
     "waste_pareto_chart",
     "waste_tiles",
     "win_calls_chart",
+    "win_rate_tile",
     "win_rates_chart",
 ]

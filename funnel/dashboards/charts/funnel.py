@@ -37,7 +37,7 @@ from funnel.dashboards.charts.common import (
     _when,
     basis_of,
 )
-from funnel.metrics.results import MetricsResult
+from funnel.metrics.results import MetricsResult, StreamSummary
 from funnel.metrics.series import ChartSeries
 
 # --- Funnel dashboard -----------------------------------------------------------------------
@@ -465,13 +465,54 @@ def stage_time_chart(
 # --- Headline tiles -------------------------------------------------------------------------
 
 
+def win_rate_tile(s: StreamSummary, p: StreamSummary | None) -> Tile:
+    """The win rate. With a ready-for-sales hand-off on the map, of the deals that got past it:
+    a lead disqualified before it is not a lost deal (docs/metrics.md §3), and the rate over
+    every closed case stands in the detail."""
+    if not (s.selling_closed or s.leads_lost):
+        change, good = _change(
+            _pct(s.win_rate), _pct(p.win_rate) if p else None, lambda v: f"{v:.1f} pts", True
+        )
+        return Tile(
+            "win_rate",
+            "Win rate",
+            _pct_text(_pct(s.win_rate)),
+            f"{s.won:,} won of {s.closed:,} closed",
+            change,
+            good,
+            s.closed < 5,
+            "Won ÷ (won + lost) over the deals closed in the period.",
+        )
+    change, good = _change(
+        _pct(s.selling_win_rate),
+        _pct(p.selling_win_rate) if p else None,
+        lambda v: f"{v:.1f} pts",
+        True,
+    )
+    leads = "lead" if s.leads_lost == 1 else "leads"
+    with_leads = (
+        f"{_pct_text(_pct(s.win_rate))} with the {s.leads_lost:,} {leads} lost before it"
+        if s.leads_lost
+        else "no lead lost before it"
+    )
+    return Tile(
+        "win_rate",
+        "Win rate",
+        _pct_text(_pct(s.selling_win_rate)),
+        f"{s.won:,} won of {s.selling_closed:,} deals closed past the ready-for-sales "
+        f"hand-off; {with_leads}",
+        change,
+        good,
+        s.selling_closed < 5,
+        "Won ÷ (won + lost) over the deals closed in the period that got past the "
+        "ready-for-sales hand-off; leads lost before it are not lost deals.",
+    )
+
+
 def funnel_tiles(
     result: MetricsResult, previous: MetricsResult | None, smap: StreamMap
 ) -> list[Tile]:
     s, p, b = result.summary, previous.summary if previous else None, basis_of(result)
-    win_change, win_good = _change(
-        _pct(s.win_rate), _pct(p.win_rate) if p else None, lambda v: f"{v:.1f} pts", True
-    )
     cycle_change, cycle_good = _change(
         s.sales_cycle_days,
         p.sales_cycle_days if p else None,
@@ -489,16 +530,7 @@ def funnel_tiles(
         None,
     )
     return [
-        Tile(
-            "win_rate",
-            "Win rate",
-            _pct_text(_pct(s.win_rate)),
-            f"{s.won:,} won of {s.closed:,} closed",
-            win_change,
-            win_good,
-            s.closed < 5,
-            "Won ÷ (won + lost) over the deals closed in the period.",
-        ),
+        win_rate_tile(s, p),
         Tile(
             "sales_cycle",
             "Sales cycle (median)",

@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from funnel.leads.models import Handoff, Side
 from kaizen.cockpit.changes import Change, change_of
 from kaizen.cockpit.figures import stream_cockpit
 from kaizen.cockpit.past import pipelines
@@ -54,6 +55,23 @@ def test_it_works_out_win_rate_velocity_and_stalled(hand):
     assert stalled.value == "1"
     assert stalled.change.words == "down 1 deal on the previous 90 days (better)"
     assert stalled.change.good is True
+
+
+def test_with_a_ready_for_sales_hand_off_the_win_rate_is_of_the_deals_past_it(hand):
+    Handoff.objects.create(
+        stream=hand.stream, position=1, step=hand.qualify, offered_stage="SQL",
+        accepted_stage="Opportunity", giver=Side.SDR, receiver=Side.SALES, sla_minutes=60,
+        escalate_minutes=120, pull=True,
+    )  # fmt: skip
+    win = computed(hand).headline("win_rate")
+    # In the period C and G won, E lost at Propose (past Qualify, the queue): 2 of 3 deals.
+    # Before: A won, B lost at Qualify, a lead: 1 of 1 deal, 100 %.
+    assert (win.value, win.detail) == (
+        "67%",
+        "2 won of 3 deals closed past the ready-for-sales hand-off; no lead lost before it",
+    )
+    assert win.change.words == "down 33.3 pts on the previous 90 days (worse)"
+    assert "leads lost before it are not lost deals" in win.explanation
 
 
 def test_it_names_the_worst_waiting_step_with_its_cycles(hand):
