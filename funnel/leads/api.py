@@ -63,11 +63,9 @@ from funnel.leads.selectors import (
     seller_load,
     stages_of,
 )
-from funnel.leads.services import (
+from funnel.leads.services import LeadTaken, handoff_decide, lead_pull
+from funnel.leads.setup import (
     HandoffSpec,
-    LeadTaken,
-    handoff_decide,
-    lead_pull,
     reason_create,
     reason_retire,
     reason_update,

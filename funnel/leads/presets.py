@@ -3,7 +3,7 @@
 A preset names the stages (docs/leads.md "The waterfall"): the first and last stage, and for
 each hand-off the stage a lead reaches when it is offered there and when it is accepted, who
 gives it and who receives it, and whether it is the ready-for-sales queue (``pull``). The
-manager then picks each hand-off's step on the map (``funnel.leads.services.waterfall_save``
+manager then picks each hand-off's step on the map (``funnel.leads.setup.waterfall_save``
 takes the hand-offs with their steps).
 
 - Sirius 2006: Inquiry → MQL → SAL (marketing → SDR), SQL → Opportunity (SDR → sales, pull).

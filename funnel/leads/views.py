@@ -75,10 +75,9 @@ from funnel.leads.selectors import (
     stages_of,
     waterfall_of,
 )
-from funnel.leads.services import (
+from funnel.leads.services import handoff_decide, lead_pull
+from funnel.leads.setup import (
     HandoffSpec,
-    handoff_decide,
-    lead_pull,
     reason_create,
     reason_retire,
     reason_update,

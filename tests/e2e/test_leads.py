@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 
 from funnel.eventlog.services import deal_create, deal_move
 from funnel.leads.models import Handoff, HandoffDecision, Side
-from funnel.leads.services import HandoffSpec, seller_limit_set, waterfall_save
+from funnel.leads.setup import HandoffSpec, seller_limit_set, waterfall_save
 from funnel.models import DealStatus
 from streams.models import Role
 from streams.services import LaneSpec, StepSpec, stream_create

@@ -17,7 +17,7 @@ import pytest
 
 from funnel.eventlog.services import deal_create, deal_move
 from funnel.leads.models import HandoffReason, ReasonKind, Side
-from funnel.leads.services import HandoffSpec, seller_limit_set, waterfall_save
+from funnel.leads.setup import HandoffSpec, seller_limit_set, waterfall_save
 from streams.calendars.services import CalendarSpec, calendar_create
 from streams.calendars.working_time import SpanSpec
 from streams.models import Role

@@ -14,7 +14,8 @@ from django.db import connection
 
 from funnel.leads.alerts import handoff_breaches_notify
 from funnel.leads.models import HandoffAlert, HandoffDecision
-from funnel.leads.services import LeadTaken, lead_pull, seller_limit_set
+from funnel.leads.services import LeadTaken, lead_pull
+from funnel.leads.setup import seller_limit_set
 from funnel.models import Deal
 from streams.models import Role
 from tests.factories import MembershipFactory, UserFactory

@@ -4,6 +4,8 @@ of bad input (docs/leads.md)."""
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
@@ -17,11 +19,9 @@ from funnel.leads.models import (
     SellerLimit,
     Side,
 )
-from funnel.leads.services import (
+from funnel.leads.services import LeadTaken, handoff_decide, lead_pull
+from funnel.leads.setup import (
     HandoffSpec,
-    LeadTaken,
-    handoff_decide,
-    lead_pull,
     reason_create,
     reason_retire,
     reason_update,
@@ -400,6 +400,15 @@ def test_a_hand_off_with_decisions_cannot_be_removed(leads):
     assert list(
         Handoff.objects.filter(stream=leads.stream).values_list("offered_stage", flat=True)
     ) == ["MQL"]
+
+
+def test_moving_the_ready_for_sales_hand_off_has_the_streams_figures_computed_again(leads):
+    # The win rate of the deals past it counts from its step (docs/metrics.md §3).
+    with mock.patch("funnel.leads.setup.metrics_changed") as changed:
+        _save(leads, _specs(leads))  # the same pull step: nothing to recompute
+        assert changed.call_count == 0
+        _save(leads, _specs(leads)[:1])  # no pull hand-off any more
+        changed.assert_called_once_with(stream_id=leads.stream.pk)
 
 
 @pytest.mark.parametrize(
