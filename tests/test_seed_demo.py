@@ -496,3 +496,28 @@ def test_the_sellers_prospecting_share_falls_after_the_checklist_cycle(leads_dem
         assert separation["trend_per_week"] < 0, start
         weekly = [w["share"] for w in separation["prospecting_share"]]
         assert np.mean(weekly[:4]) > np.mean(weekly[-4:])
+
+
+def test_the_demo_stores_its_default_forecast_so_the_cockpit_shows_the_chance(seeded_once):
+    """The seed computes the default Forecast view as its job does (a done ``Job``), so the
+    cockpit's "forecast against target" reads a chance on a fresh demo, asking for nothing."""
+    from funnel.forecasts.models import ForecastSnapshot
+    from funnel.forecasts.snapshots import FORECAST_JOB
+    from funnel.forecasts.view import DEFAULT_KEY
+    from kaizen.cockpit.forecast import forecast_figure
+    from streams.models import Job, JobState
+    from vsm_project.demo import DEMO_TEAM_SLUG
+    from vsm_project.demo_forecasts import demo_default_forecast_add
+
+    stream = ValueStream.objects.get(slug=seeded_once.stream_slug)
+    snapshot = ForecastSnapshot.objects.get(stream=stream, view_key=DEFAULT_KEY)
+    assert snapshot.computed_at is not None and snapshot.source_signature
+    assert snapshot.result["target"]["target"] > 0
+    assert snapshot.result["track_record"]["count"] > 0  # the back-test beside it
+    assert Job.objects.get(pk=snapshot.job_id).kind == FORECAST_JOB
+    assert Job.objects.get(pk=snapshot.job_id).state == JobState.DONE
+    figure = forecast_figure(stream, request=True)
+    assert figure.computed and figure.has_target
+    assert re.fullmatch(r"\d+% likely", figure.value)
+    assert Job.objects.filter(kind=FORECAST_JOB).count() == 1  # nothing asked for
+    assert demo_default_forecast_add(team_slug=DEMO_TEAM_SLUG) is False  # stored: kept

@@ -62,7 +62,7 @@ from vsm_project.demo_criteria import (
     demo_win_calls,
 )
 from vsm_project.demo_five_s import demo_five_s_add
-from vsm_project.demo_forecasts import demo_forecasts_add
+from vsm_project.demo_forecasts import demo_default_forecast_add, demo_forecasts_add
 from vsm_project.demo_leads import (
     DECISION_COLUMNS,
     LEADS_PER_DEAL,
@@ -526,6 +526,9 @@ def demo_seed(
     if progress:
         progress(total, total, "Storing a year of weekly forecasts")
     demo_forecasts_add(team_slug=DEMO_TEAM_SLUG, anchor=anchor, seed=seed)
+    if progress:
+        progress(total, total, "Computing the forecast against target")
+    demo_default_forecast_add(team_slug=DEMO_TEAM_SLUG)
     counts = _status_counts(current)
     return SeedResult(
         deals=deals,

@@ -7,6 +7,10 @@ would have been then, with the log as it stood at that instant (``measure(as_of=
 stored as production's weekly beat stores it; those whose horizon ended by the anchor are
 scored at once. So the Forecast dashboard's "stored forecasts" line has a year of scored
 forecasts beside the back-test on a fresh demo.
+
+Then the stream's default Forecast view as of now is computed and stored
+(:func:`demo_default_forecast_add`), as its background job does when the dashboard or the
+cockpit asks for it, so a fresh demo's cockpit shows the chance of reaching the target at once.
 """
 
 from __future__ import annotations
@@ -14,12 +18,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 
+from django.utils import timezone
+
 from funnel.forecasts.backtest import NEW_SAMPLE
 from funnel.forecasts.history import EventLog
-from funnel.forecasts.models import ForecastRecord
+from funnel.forecasts.models import ForecastRecord, ForecastSnapshot
 from funnel.forecasts.records import forecast_record
-from funnel.forecasts.view import monday
+from funnel.forecasts.snapshots import FORECAST, FORECAST_JOB, forecast_job_run
+from funnel.forecasts.view import DEFAULT_KEY, monday
 from streams.models import StreamState, ValueStream
+from streams.services import job_create
 
 #: The weeks of stored forecasts before the anchor's.
 WEEKS = 52
@@ -65,3 +73,27 @@ def demo_forecasts_add(
             sample=NEW_SAMPLE,
         )
     return written
+
+
+def demo_default_forecast_add(*, team_slug: str) -> bool:
+    """Compute and store the default Forecast view (as of now) of the current-state stream of
+    the team ``team_slug`` when it has none, as the view's background job does: the job the
+    dashboard's read would queue (its parameters, a ``Job`` row) run here by the task's body
+    (``forecast_job_run``). True when it was stored."""
+    stream = ValueStream.objects.filter(team__slug=team_slug, state=StreamState.CURRENT).first()
+    if (
+        stream is None
+        or ForecastSnapshot.objects.filter(
+            stream=stream, view_key=DEFAULT_KEY, computed_at__isnull=False
+        ).exists()
+    ):
+        return False
+    view, key, flag = FORECAST.view_from_params(stream, {}, now=timezone.now())
+    job = job_create(
+        kind=FORECAST_JOB,
+        params=FORECAST.job_params(stream, view, key, flag),
+        total=2,
+        team=stream.team,
+    )
+    forecast_job_run(job_id=job.pk)
+    return True

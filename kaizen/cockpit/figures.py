@@ -16,7 +16,7 @@ number and the same change:
 
 A page view reads stored snapshots only; when a stream's default view is not stored yet, the
 dashboards' background job is started (or joined) and the cockpit says the figures are being
-computed.
+computed; likewise the Forecast dashboard's job for a default forecast not stored yet.
 """
 
 from __future__ import annotations
@@ -212,11 +212,13 @@ def stream_cockpit(
 ) -> StreamCockpit:
     """The cockpit of ``stream`` over its default dashboard view. Without ``compute`` (page
     views) only stored snapshots are read: a view not stored yet starts the dashboards'
-    background job (``user`` owns it) and the cockpit links to its progress; the figures are
-    kept in the cache by the state of the snapshots they come from (the dashboards' ``Stamp``),
-    of the stream's kaizen cycles and of its forecast, so a page view that finds them reads
-    four small rows. With ``compute`` (the digest, in the background) a missing view is
-    computed."""
+    background job (``user`` owns it) and the cockpit links to its progress, and a default
+    forecast not stored yet starts the Forecast dashboard's (the tile says it is being
+    computed); the figures are kept in the cache by the state of the snapshots they come from
+    (the dashboards' ``Stamp``), of the stream's kaizen cycles and of its forecast, so a page
+    view that finds them reads four small rows; they are not kept while a job is owed. With
+    ``compute`` (the digest, in the background) a missing metrics view is computed; a missing
+    forecast is not asked for."""
     if compute:
         return _stream_cockpit(stream, now=now, user=user, compute=True)
     filters = default_filters(stream, now=now)
@@ -227,7 +229,8 @@ def stream_cockpit(
     cockpit = cache.get(key)
     if cockpit is None:
         cockpit = _stream_cockpit(stream, now=now, user=user, compute=False)
-        if not cockpit.preparing_url:
+        # Not kept while a job is owed: the next page view reads what it stored.
+        if not cockpit.preparing_url and not (cockpit.forecast and cockpit.forecast.waiting):
             cache.set(key, cockpit, CACHE_SECONDS)
     return cockpit
 
@@ -323,5 +326,9 @@ def _stream_cockpit(
         and not any(s.n_completed or s.n_open for s in result.steps)
     )
     cockpit.worst = _worst_step(stream, result, previous, before, smap)
-    cockpit.forecast = forecast_figure(stream)
+    # A page view asks for a missing default forecast, as the Forecast dashboard does (not
+    # for a stream without deals, whose cockpit shows no figure).
+    cockpit.forecast = forecast_figure(
+        stream, request=not compute and not cockpit.empty, user=user, now=now
+    )
     return cockpit

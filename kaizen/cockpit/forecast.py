@@ -1,8 +1,14 @@
 """Forecast against target on the cockpit: read from the latest default Forecast view
 (``funnel.forecasts``: ``ForecastSnapshot`` with the default view's key), never computed here.
 
-Until a default forecast has been computed for the stream the cockpit says "not computed yet"
-and links to the Forecast dashboard, which computes it in the background.
+When no default forecast is stored for the stream yet, a page view of the cockpit asks for it
+as the Forecast dashboard does when it opens (``read_forecast`` of the default view: its
+background job is queued, or joined when one already runs, by whoever may read the stream,
+leadership included) and the tile says it is "being computed", linking to the Forecast
+dashboard, which shows the job's progress; the cockpit is not kept in the cache meanwhile, so
+the next page view after the job shows the chance. Without a worker (no broker) the job runs
+in the request, as the dashboard's does, and the chance shows at once. The digest (built in
+the background) asks for nothing: without a stored forecast it says "not computed yet".
 
 Its change is against the forecast stored the week before this one was made (``ForecastRecord``,
 recorded once a week with its chance of reaching the target), in whole points, when that
@@ -12,6 +18,7 @@ with the old one.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -19,20 +26,26 @@ from datetime import date, datetime, timedelta
 from django.urls import reverse
 
 from funnel.forecasts.models import ForecastRecord, ForecastSnapshot, RecordKind
+from funnel.forecasts.snapshots import read_forecast
 from funnel.forecasts.view import DEFAULT_KEY, monday, quarter_end, stream_zone
 from kaizen.cockpit.changes import Change, change_of
-from streams.models import ValueStream
+from streams.models import JobState, ValueStream
 
 #: What the forecast's change is against.
 LAST_WEEK = "last week's forecast"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class ForecastFigure:
-    """``computed``: a default forecast is stored; ``has_target``: the stream sets a target."""
+    """``computed``: a default forecast is stored; ``has_target``: the stream sets a target;
+    ``computing``: none is stored and its job is queued or running; ``failed``: none is stored
+    and its job failed (the Forecast dashboard says why; a later read tries again)."""
 
     url: str
     computed: bool = False
+    computing: bool = False
+    failed: bool = False
     has_target: bool = False
     probability: float | None = None
     target: int | None = None
@@ -46,10 +59,22 @@ class ForecastFigure:
         """``(value, detail)`` of a tile with no chance to show (not computed, or no target);
         None when there is one."""
         if not self.computed:
+            if self.computing:
+                return (
+                    "being computed",
+                    "Refresh in a minute; the Forecast dashboard shows its progress.",
+                )
+            if self.failed:
+                return "not computed", "Computing it failed; the Forecast dashboard says why."
             return "not computed yet", "Open the Forecast dashboard to compute it."
         if not self.has_target:
             return "no target set", "A manager sets the stream's target of won deals on the map."
         return None
+
+    @property
+    def waiting(self) -> bool:
+        """Whether the tile waits on the forecast's job (the cockpit is not cached then)."""
+        return self.computing or self.failed
 
     @property
     def value(self) -> str:
@@ -112,11 +137,41 @@ def _percent(chance: float | None) -> int | None:
     return None if chance is None else round(100 * chance)
 
 
-def forecast_figure(stream: ValueStream) -> ForecastFigure:
+def forecast_figure(
+    stream: ValueStream,
+    *,
+    request: bool = False,
+    user: object = None,
+    now: datetime | None = None,
+) -> ForecastFigure:
     """The target attainment of the stream's latest default forecast (one query; the same
     read as ``funnel.forecasts.snapshots.deal_forecasts``), and its change against the
     forecast stored the week before it was made (:func:`last_week_probability`), in whole
-    points as the tile shows the chances (Monte Carlo noise under half a point is no change)."""
+    points as the tile shows the chances (Monte Carlo noise under half a point is no change).
+
+    ``request`` (a page view): when none is stored, ask for the default view as the Forecast
+    dashboard does (``read_forecast``: its job queued for ``user``, or joined when one runs)
+    and say it is being computed; a job that ran at once (no worker) gives the chance now."""
+    figure = stored_figure(stream)
+    if figure.computed or not request:
+        return figure
+    try:
+        _, job = read_forecast(stream, {}, user=user, now=now)
+    except Exception:
+        # Run in the request for want of a worker, the job failed (it says why): the home
+        # page still answers.
+        log.exception("The default forecast of stream %s could not be computed", stream.pk)
+        return ForecastFigure(url=figure.url, failed=True)
+    if job is None or job.state == JobState.DONE:
+        figure = stored_figure(stream)  # computed meanwhile, or in this request
+        if figure.computed:
+            return figure
+    failed = job is not None and job.state == JobState.FAILED
+    return ForecastFigure(url=figure.url, computing=not failed, failed=failed)
+
+
+def stored_figure(stream: ValueStream) -> ForecastFigure:
+    """:func:`forecast_figure` of what is stored only (nothing is asked for)."""
     url = forecast_url(stream)
     found = (
         ForecastSnapshot.objects.filter(

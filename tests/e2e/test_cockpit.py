@@ -53,6 +53,8 @@ def test_the_cockpit_on_a_phone(phone_page: Page, demo):
     numbers = cockpit_numbers(phone_page, slug)
     assert numbers["pipeline"].endswith("open deals")
     assert numbers["win_rate"].endswith("%")
+    # The seed stored the default forecast: its chance shows at once, not "not computed yet".
+    assert numbers["forecast"].endswith("% likely"), numbers["forecast"]
     assert fits_width(phone_page), "the cockpit scrolls sideways on a phone"
     # Each change is written in words beside its arrow (the arrow is hidden from readers).
     changes = phone_page.locator(f'[data-cockpit-stream="{slug}"] [data-change]')

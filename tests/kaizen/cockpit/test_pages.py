@@ -123,3 +123,70 @@ def test_the_kept_figures_follow_a_new_kaizen_cycle_and_new_events(hand):
     MetricsState.objects.update_or_create(stream=hand.stream, defaults={"changed_at": later})
     with time_machine.travel(later + timedelta(minutes=1), tick=False):
         assert "new events are being counted" in page(hand.leader).content.decode()
+
+
+def _forecast_tile(html: str) -> str:
+    return html.split('data-figure="forecast"', 1)[1].split('<div class="kpi"', 1)[0]
+
+
+def test_a_missing_forecast_is_asked_for_once_and_shown_once_its_job_ran(hand):
+    """No default forecast stored: the leadership's page view queues the Forecast dashboard's
+    job (a worker would take it: queueing is held here), a second view joins it, the tile
+    says it is being computed; once the job ran the tile shows the chance."""
+    from unittest import mock
+
+    from funnel.forecasts.models import ForecastSnapshot
+    from funnel.forecasts.snapshots import FORECAST_JOB, FORECAST_TASK
+    from funnel.forecasts.view import DEFAULT_KEY
+    from streams.models import Job, JobState
+    from vsm_project.background import task_named
+
+    # Q2's target: 1 won deal (1 per 91 days); C and G were won in it: 100 % likely.
+    hand.stream.target_won_deals_per_period, hand.stream.period_days = 1, 91
+    hand.stream.save()
+    assert not ForecastSnapshot.objects.filter(stream=hand.stream).exists()
+    with mock.patch("funnel.view_jobs.enqueue", return_value=True) as queued:
+        first = _forecast_tile(page(hand.leader).content.decode())
+        again = _forecast_tile(page(hand.leader).content.decode())
+    (job,) = Job.objects.filter(kind=FORECAST_JOB)
+    assert queued.call_count == 1 and queued.call_args.args == (FORECAST_TASK, job.pk)
+    assert (job.state, job.created_by, job.params["view_key"]) == (
+        JobState.QUEUED,
+        hand.leader,
+        DEFAULT_KEY,
+    )
+    for tile in (first, again):
+        assert 'data-figure-link="forecast">being computed</a>' in tile
+        assert "Refresh in a minute; the Forecast dashboard shows its progress." in tile
+        assert "not computed yet" not in tile
+        assert f'href="{reverse("dashboards:forecast", args=[hand.stream.slug])}"' in tile
+    task_named(FORECAST_TASK).apply((job.pk,))  # the worker
+    tile = _forecast_tile(page(hand.leader).content.decode())
+    assert 'data-figure-link="forecast">100% likely</a>' in tile
+    assert "to reach 1 won deals by 30 Jun 2025: 2 won so far" in tile
+    assert Job.objects.filter(kind=FORECAST_JOB).count() == 1
+
+
+def test_without_a_worker_the_first_page_view_shows_the_chance(hand):
+    """Eager Celery (no broker): the job runs in the request, as the dashboard's does."""
+    from funnel.forecasts.snapshots import FORECAST_JOB
+    from streams.models import Job, JobState
+
+    tile = _forecast_tile(page(hand.manager).content.decode())
+    assert 'data-figure-link="forecast">no target set</a>' in tile  # computed, no target
+    assert Job.objects.get(kind=FORECAST_JOB).state == JobState.DONE
+    page(hand.manager)
+    assert Job.objects.filter(kind=FORECAST_JOB).count() == 1  # stored: not asked again
+
+
+def test_a_failed_forecast_job_says_so_and_the_home_page_answers(hand):
+    from unittest import mock
+
+    with mock.patch(
+        "funnel.forecasts.snapshots.forecast_with_record", side_effect=RuntimeError("boom")
+    ):
+        response = page(hand.leader)
+    assert response.status_code == 200
+    tile = _forecast_tile(response.content.decode())
+    assert 'data-figure-link="forecast">not computed</a>' in tile
+    assert "Computing it failed; the Forecast dashboard says why." in tile

@@ -17,7 +17,7 @@ from vsm_project.demo import (
 )
 from vsm_project.demo_assets import demo_assets_add
 from vsm_project.demo_five_s import demo_five_s_add
-from vsm_project.demo_forecasts import demo_forecasts_add
+from vsm_project.demo_forecasts import demo_default_forecast_add, demo_forecasts_add
 from vsm_project.tasks import seed_demo_task
 
 
@@ -99,6 +99,8 @@ class Command(BaseCommand):
                     self.stdout.write("Added the 5S audits and the steps' checklists.")
                 if demo_forecasts_add(team_slug=DEMO_TEAM_SLUG, anchor=anchor_at, seed=seed):
                     self.stdout.write("Added a year of weekly stored forecasts.")
+                if demo_default_forecast_add(team_slug=DEMO_TEAM_SLUG):
+                    self.stdout.write("Computed the forecast against target.")
                 self.stdout.write(
                     f"The demo team ({DEMO_TEAM_SLUG}) is already there: nothing changed. "
                     "`make demo-reset` replaces it."
