@@ -161,9 +161,9 @@ def team_pdf(request: HttpRequest, slug: str) -> HttpResponse:
             [
                 entry.name,
                 "—"
-                if entry.result.summary.win_rate is None
-                else f"{100 * entry.result.summary.win_rate:.0f}%",
-                str(entry.result.summary.closed),
+                if entry.result.summary.deals_win_rate is None
+                else f"{100 * entry.result.summary.deals_win_rate:.0f}%",
+                str(entry.result.summary.deals_closed),
                 "—"
                 if entry.result.summary.sales_cycle_days is None
                 else f"{entry.result.summary.sales_cycle_days:.1f}",

@@ -157,6 +157,22 @@ class StreamSummary(_Figures):
         "open_deals": "open_deals",
     }
 
+    @property
+    def past_handoff(self) -> bool:
+        """Whether the deals' win rate is of the deals past a ready-for-sales hand-off."""
+        return bool(self.selling_closed or self.leads_lost)
+
+    @property
+    def deals_win_rate(self) -> float | None:
+        """The win rate the dashboards and the cockpit show as "Win rate": of the deals past
+        the ready-for-sales hand-off where the map has one, else of every closed deal."""
+        return self.selling_win_rate if self.past_handoff else self.win_rate
+
+    @property
+    def deals_closed(self) -> int:
+        """The closed deals behind :attr:`deals_win_rate`."""
+        return self.selling_closed if self.past_handoff else self.closed
+
 
 @dataclass
 class Waste(_Figures):

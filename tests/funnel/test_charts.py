@@ -412,6 +412,16 @@ def test_with_a_ready_for_sales_hand_off_the_win_rate_tile_leaves_out_the_leads_
     assert one.detail.endswith("33% with the 1 lead lost before it")
 
 
+def test_the_team_win_rate_chart_reads_each_streams_win_rate_as_its_funnel_tile_does():
+    plain = charts.StreamFigures("Renewals", "renewals", SMAP, result(), result(win_rate=0.35))
+    handoff = result(selling_closed=18, leads_lost=12, selling_win_rate=12 / 18)
+    leads = charts.StreamFigures("New business", "new-business", SMAP, handoff, result())
+    rows = charts.team_win_rate_chart([plain, leads]).rows
+    # Renewals: 12 of 30 closed, 40 % (35 % before). New business: 12 of the 18 deals past
+    # the hand-off, 66.7 %; its previous figure predates the hand-off's rate, so none.
+    assert rows == [["Renewals", 12, 30, 40.0, 35.0], ["New business", 12, 18, 66.7, None]]
+
+
 # --- Flow -----------------------------------------------------------------------------------
 
 

@@ -469,7 +469,7 @@ def win_rate_tile(s: StreamSummary, p: StreamSummary | None) -> Tile:
     """The win rate. With a ready-for-sales hand-off on the map, of the deals that got past it:
     a lead disqualified before it is not a lost deal (docs/metrics.md §3), and the rate over
     every closed case stands in the detail."""
-    if not (s.selling_closed or s.leads_lost):
+    if not s.past_handoff:
         change, good = _change(
             _pct(s.win_rate), _pct(p.win_rate) if p else None, lambda v: f"{v:.1f} pts", True
         )

@@ -74,14 +74,22 @@ def team_funnels_chart(streams: list[StreamFigures]) -> Chart:
     return chart
 
 
+def _previous_win_rate(e: StreamFigures) -> float | None:
+    """The previous period's win rate of the same kind as this period's (a previous figure
+    computed before the win rate past the hand-off existed has none)."""
+    if e.previous is None or e.previous.summary.past_handoff != e.result.summary.past_handoff:
+        return None
+    return e.previous.summary.deals_win_rate
+
+
 def team_win_rate_chart(streams: list[StreamFigures]) -> Chart:
     rows = [
         [
             e.name,
             e.result.summary.won,
-            e.result.summary.closed,
-            _pct(e.result.summary.win_rate),
-            _pct(e.previous.summary.win_rate) if e.previous else None,
+            e.result.summary.deals_closed,
+            _pct(e.result.summary.deals_win_rate),
+            _pct(_previous_win_rate(e)),
         ]
         for e in streams
     ]
@@ -91,7 +99,9 @@ def team_win_rate_chart(streams: list[StreamFigures]) -> Chart:
         units="% of closed deals won",
         how_to_read=(
             "Each stream's win rate this period (blue) and in the previous period (grey), "
-            "with the closed deals behind it: a rate from few deals moves a lot by chance."
+            "with the closed deals behind it: a rate from few deals moves a lot by chance. "
+            "Where a stream's map has a ready-for-sales hand-off, the rate is of the deals "
+            "that got past it, as on its Funnel dashboard."
         ),
         as_of=min((e.result.computed_at for e in streams), default=None),
         columns=["stream", "won", "closed", "win_rate_pct", "previous_win_rate_pct"],
