@@ -35,10 +35,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.db.models.fields import BooleanField
 
-from funnel.metrics.engine import working_day_hours
+from funnel.metrics.engine import selling_step_ids, working_day_hours
 from funnel.metrics.query import ELAPSED, WORKING
 from funnel.metrics.stats import xmr
 from funnel.models import Deal, DealStatus, Visit
@@ -161,11 +161,11 @@ def metric_sample(
         )
         return _spans(rows, 86400.0)
     if metric == Metric.WIN_RATE:
-        rows = list(
-            deals.filter(status__in=[DealStatus.WON, DealStatus.LOST]).values_list(
-                "closed_at", F("status")
-            )
-        )
+        closed = deals.filter(status__in=[DealStatus.WON, DealStatus.LOST])
+        if selling := selling_step_ids(stream_id):  # the deals past the hand-off (§3)
+            past = Visit.objects.filter(deal=OuterRef("pk"), step_id__in=selling)
+            closed = closed.filter(Q(status=DealStatus.WON) | Exists(past))
+        rows = list(closed.values_list("closed_at", F("status")))
         return _successes(rows, lambda status: status == DealStatus.WON)
     raise ValueError(f"unknown metric {metric!r}")
 

@@ -110,8 +110,9 @@ METRICS: dict[str, MetricSpec] = {
             scope="stream",
             items="closed deals",
             success="won",
-            explanation="Won ÷ (won + lost) over the deals closed in each window; the effect "
-            "is the difference of the rates.",
+            explanation="Won ÷ (won + lost) over the deals closed in each window (with a "
+            "ready-for-sales hand-off on the map, the deals that got past it); the effect is "
+            "the difference of the rates.",
         ),
     )
 }
@@ -130,7 +131,7 @@ def value_from_result(
     if metric == Metric.SALES_CYCLE:
         return summary.sales_cycle_days, summary.won
     if metric == Metric.WIN_RATE:
-        return summary.win_rate, summary.closed
+        return summary.deals_win_rate, summary.deals_closed
     step = next((s for s in result.steps if s.step_id == step_id), None)
     if step is None:
         return None, 0

@@ -187,16 +187,7 @@ class Context:
 
     @cached_property
     def selling_step_ids(self) -> list[int]:
-        """The steps after the stream's ready-for-sales (``pull``) hand-off, in map order: a
-        case that visited one of them reached selling (docs/leads.md, "a lead ... and a deal
-        from then on"). Empty when the stream has no such hand-off."""
-        step_id = (
-            Handoff.objects.filter(stream_id=self.query.stream_id, pull=True)
-            .values_list("step_id", flat=True)
-            .first()
-        )
-        ids = [m.id for m in self.all_steps]
-        return ids[ids.index(step_id) + 1 :] if step_id in ids else []
+        return selling_step_ids(self.query.stream_id, [m.id for m in self.all_steps])
 
     @cached_property
     def calendars(self) -> dict[int, object] | None:
@@ -235,6 +226,27 @@ class Context:
     def days(self, basis: str) -> float:
         """Hours in a day of ``basis``: 24 elapsed, ``day_hours`` working."""
         return self.day_hours if basis == WORKING else 24.0
+
+
+def selling_step_ids(stream_id: int, step_ids: list[int] | None = None) -> list[int]:
+    """The steps after the stream's ready-for-sales (``pull``) hand-off, in map order
+    (``step_ids``: the map's steps in order, read when not given): a case that visited one of
+    them reached selling (docs/leads.md, "a lead ... and a deal from then on"). Empty when the
+    stream has no such hand-off."""
+    step_id = (
+        Handoff.objects.filter(stream_id=stream_id, pull=True)
+        .values_list("step_id", flat=True)
+        .first()
+    )
+    if step_id is None:
+        return []
+    if step_ids is None:
+        step_ids = list(
+            ProcessStep.objects.filter(stream_id=stream_id)
+            .order_by("position")
+            .values_list("pk", flat=True)
+        )
+    return step_ids[step_ids.index(step_id) + 1 :] if step_id in step_ids else []
 
 
 def working_day_hours(team_id: int) -> float:

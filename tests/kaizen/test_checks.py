@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from funnel.eventlog.paths import deal_paths_refresh
+from funnel.leads.models import Handoff, Side
 from funnel.models import Deal, DealStatus, Visit
 from kaizen.checks import check_compute, check_windows
 from kaizen.models import Direction, Metric, Verdict
@@ -271,6 +272,38 @@ def test_sales_cycle_and_win_rate_count_the_deals_closed_in_each_window(stream, 
     assert rate.value_after == pytest.approx(10 / 12)
     assert rate.effect == pytest.approx(10 / 12 - 0.5)
     assert Deal.objects.filter(stream=other).count() == 1
+
+
+def test_with_a_ready_for_sales_hand_off_the_win_rate_counts_the_deals_past_it(stream, steps):
+    first, queue, sell = steps  # the hand-off is the second step: the third is selling
+    Handoff.objects.create(
+        stream=stream, position=0, step=queue, offered_stage="SQL", accepted_stage="Opp",
+        giver=Side.SDR, receiver=Side.SALES, sla_minutes=60, escalate_minutes=120, pull=True,
+    )  # fmt: skip
+    before, after = spread(CHANGE_AT - timedelta(days=28), 4), spread(CHANGE_AT, 4)
+    day = timedelta(days=1)
+    # Before: 1 won; 1 lost past the hand-off; 2 leads lost at the first step or in the queue.
+    add_path(stream, [(first, before[0] - day, before[0])], status=DealStatus.WON,
+             closed_at=before[0])  # fmt: skip
+    add_path(stream, [(first, before[1] - 2 * day, before[1] - day), (sell, before[1] - day,
+             before[1])], status=DealStatus.LOST, closed_at=before[1])  # fmt: skip
+    add_path(stream, [(first, before[2] - day, before[2])], status=DealStatus.LOST,
+             closed_at=before[2])  # fmt: skip
+    add_path(stream, [(queue, before[3] - day, before[3])], status=DealStatus.LOST,
+             closed_at=before[3])  # fmt: skip
+    # After: 2 won, 1 lost past it, 1 lead lost.
+    for t in after[:2]:
+        add_path(stream, [(sell, t - day, t)], status=DealStatus.WON, closed_at=t)
+    add_path(stream, [(sell, after[2] - day, after[2])], status=DealStatus.LOST,
+             closed_at=after[2])  # fmt: skip
+    add_path(stream, [(first, after[3] - day, after[3])], status=DealStatus.LOST,
+             closed_at=after[3])  # fmt: skip
+
+    rate = check(stream, None, Metric.WIN_RATE, Direction.INCREASE).comparison
+
+    # Before 1 of 2 deals, after 2 of 3; the three leads lost before the hand-off are out.
+    assert (rate.n_before, rate.n_after) == (2, 3)
+    assert (rate.value_before, rate.value_after) == (0.5, pytest.approx(2 / 3))
 
 
 def test_the_run_chart_has_weekly_points_from_the_change_with_baseline_xmr_limits(stream, steps):
