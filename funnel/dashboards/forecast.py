@@ -105,7 +105,10 @@ def _board(stream: ValueStream, result: dict, query: str) -> dict:
             for key, figures in FORECASTS.items()
         ],
         "deals": by_key["deals"],
-        "summary": track_summary(result, ("wins",), stream.currency),
+        # Beside the per-deal table: the close dates' back-test, else (a track record from
+        # before they were back-tested) the wins'.
+        "summary": track_summary(result, ("close_dates",), stream.currency)
+        or track_summary(result, ("wins",), stream.currency),
     }
 
 

@@ -137,6 +137,28 @@ class ForecastNeededRecordSerializer(ForecastFigureRecordSerializer):
     n = _Int(allow_null=True)
 
 
+class ForecastCloseDatesRecordSerializer(ForecastFigureRecordSerializer):
+    """Each deal's close dates, back-tested: at each back-test date, the deals open then whose
+    forecast gave close dates (given won) against how they ended."""
+
+    count = _Int(
+        help_text="Deal close dates scored over the dates (a deal open at several dates counts "
+        "at each): won since, or still open past the 95 % band's upper end."
+    )
+    coverage = serializers.DictField(
+        child=_float(),
+        help_text='By band ("50", "85", "95"): the share of the scored deals that closed inside '
+        "it (a deal still open past the 95 % band's upper end counts as outside every band).",
+    )
+    typical_error = _float(
+        "The median, over the won deals, of |close − median forecast close|, in days."
+    )
+    open_outside = _Int(help_text="Still open past the 95 % band's upper end: counted outside.")
+    censored = _Int(help_text="Still open, not yet past the 95 % band's upper end: left out.")
+    lost = _Int(help_text="Lost since: left out (the close dates are given a win).")
+    no_dates = _Int(help_text="Never won in the simulation, so without close dates: left out.")
+
+
 class ForecastTrackRecordSerializer(serializers.Serializer):
     count = _Int(help_text="Back-tests.")
     coverage = serializers.DictField(
@@ -149,6 +171,12 @@ class ForecastTrackRecordSerializer(serializers.Serializer):
     revenue = ForecastFigureRecordSerializer(required=False)
     needed = ForecastNeededRecordSerializer(
         required=False, allow_null=True, help_text="The date of N more wins."
+    )
+    close_dates = ForecastCloseDatesRecordSerializer(
+        required=False,
+        allow_null=True,
+        help_text="Each deal's close dates (null in a track record computed before they were "
+        "back-tested).",
     )
     points = ForecastBacktestPointSerializer(many=True)
     stored = ForecastStoredScoresSerializer(help_text="Forecasts stored in production, scored.")

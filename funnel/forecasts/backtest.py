@@ -8,7 +8,8 @@ and, when asked, the time to ``needed`` more wins (as :func:`~funnel.forecasts.p
 wins_needed`), and each forecast is set beside what the log says happened. Over all the
 instants, per figure: how often the actual fell inside each band (its coverage, to hold
 against the band's nominal level), the typical error of the median forecast, the count, and a
-verdict in plain words when a band held the actual much less often than it should.
+verdict in plain words when a band held the actual much less often than it should. With
+``close_dates``, also each deal's close dates (:mod:`funnel.forecasts.close_dates`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 from django.db.models import Count, Sum
 from django.utils import timezone
 
+from funnel.forecasts.close_dates import CloseDatesPoint, score_close_dates
 from funnel.forecasts.history import EventLog
 from funnel.forecasts.pipeline import BANDS, Bands, new_deals_for, wins_by, wins_needed
 from funnel.forecasts.simulation import simulate_deals
@@ -56,6 +58,8 @@ class BacktestPoint:
     #: ``NEEDED_HORIZONS`` horizons) and the actual (None: not known yet at the log's end).
     needed_hours: Bands | None = None
     actual_needed_hours: float | None = None
+    #: Each deal's close dates, scored (None: not back-tested).
+    close_dates: CloseDatesPoint | None = None
 
     def inside(self, level: float) -> bool:
         low, high = self.wins.bands[level]
@@ -83,6 +87,22 @@ class FigureRecord:
     #: both are finite, in hours of the basis).
     typical_error: float
     verdicts: list[str]
+
+
+@dataclass(frozen=True)
+class CloseDatesRecord(FigureRecord):
+    """The close dates' track record: ``count`` deal close dates scored over the dates (a
+    deal open at several dates counts at each), ``typical_error`` in days; and the deals left
+    out or counted outside (:mod:`funnel.forecasts.close_dates`)."""
+
+    #: Still open at the end, past their 95 % band: counted outside every band.
+    open_outside: int = 0
+    #: Still open at the end, not yet past their 95 % band: left out.
+    censored: int = 0
+    #: Lost: left out (the dates are given a win).
+    lost: int = 0
+    #: Never won in the runs, so without dates: left out.
+    no_dates: int = 0
 
 
 @dataclass(frozen=True)
@@ -123,9 +143,14 @@ def actual(stream: ValueStream, start: datetime, end: datetime) -> tuple[int, fl
     return int(found["n"]), float(found["revenue"] or 0)
 
 
-def verdicts(coverage: dict[float, float], count: int) -> list[str]:
+def verdicts(
+    coverage: dict[float, float],
+    count: int,
+    unit: tuple[str, str] = ("back-test", "back-tests"),
+) -> list[str]:
     """Plain words for each band whose coverage is well under its nominal level (more than
-    ``SHORTFALL`` under); none when every band holds or there is nothing to judge."""
+    ``SHORTFALL`` under); none when every band holds or there is nothing to judge. ``unit``:
+    what is counted, one and many."""
     if not count:
         return []
     out = []
@@ -134,7 +159,7 @@ def verdicts(coverage: dict[float, float], count: int) -> list[str]:
         if share < level - SHORTFALL - 1e-9:
             out.append(
                 f"the {level:.0%} band held the actual result only {share:.0%} of the time "
-                f"(over {count} back-test{'s' if count != 1 else ''}): the bands are too narrow"
+                f"(over {count} {unit[0] if count == 1 else unit[1]}): the bands are too narrow"
             )
     return out
 
@@ -153,9 +178,31 @@ def _record(name: str, inside: list[Callable[[float], bool]], errors: list[float
     )
 
 
+def _close_record(points: list[CloseDatesPoint]) -> CloseDatesRecord:
+    """The close dates scored at every date, together."""
+    count = sum(p.scored for p in points)
+    coverage = {
+        level: (sum(p.inside[level] for p in points) / count if count else float("nan"))
+        for level in BANDS
+    }
+    errors = [e for p in points for e in p.errors_days]
+    return CloseDatesRecord(
+        name="close dates",
+        count=count,
+        coverage=coverage,
+        typical_error=float(np.median(errors)) if errors else float("nan"),
+        verdicts=verdicts(coverage, count, ("deal's close date", "deals' close dates")),
+        open_outside=sum(p.open_outside for p in points),
+        censored=sum(p.censored for p in points),
+        lost=sum(p.lost for p in points),
+        no_dates=sum(p.no_dates for p in points),
+    )
+
+
 def summarise(points: list[BacktestPoint], *, needed: int | None = None) -> Backtest:
     """Coverage per band, typical error and verdicts over the back-test points, for the wins,
-    the revenue and (points with a known actual) "when ``needed`` more wins"."""
+    the revenue, (points with a known actual) "when ``needed`` more wins" and (points that
+    scored them) each deal's close dates."""
     records = {
         "wins": _record(
             "wins",
@@ -177,6 +224,9 @@ def summarise(points: list[BacktestPoint], *, needed: int | None = None) -> Back
         ]
         label = f"when {needed} more wins" if needed else "when N more wins"
         records["needed"] = _record(label, [p.needed_inside for p in known], finite)
+    close = [p.close_dates for p in points if p.close_dates is not None]
+    if close:
+        records["close_dates"] = _close_record(close)
     wins = records["wins"]
     return Backtest(
         points=points,
@@ -200,13 +250,16 @@ def backtest(
     now: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
     log: EventLog | None = None,
+    close_dates: bool = False,
 ) -> Backtest:
     """Forecast the wins and revenue in ``(T, T + horizon]`` as of each ``T`` in ``dates`` and
     compare them with the log. ``window``: the model's window before each ``T`` (default:
     the model's 180 days). ``needed``: also back-test "when ``needed`` more wins" (followed
     up to ``NEEDED_HORIZONS`` horizons; a date whose actual is not known by ``now``, default
     the present, is left out of that figure). ``progress(done, total)`` is called before
-    each date. The log is read once (``log``: one already read).
+    each date. The log is read once (``log``: one already read). ``close_dates``: also
+    back-test each open deal's close dates against the log as of ``now``
+    (:func:`funnel.forecasts.close_dates.score_close_dates`: its own runs, not stopped).
 
     Each date's runs stop at the horizon (or ``NEEDED_HORIZONS`` horizons with ``needed``):
     nothing later is asked, so the rounds after it are not simulated."""
@@ -234,6 +287,11 @@ def backtest(
             )
             needed_bands = when.hours
             actual_needed = _actual_needed(log, moment, needed, reach, now)
+        closes = None
+        if close_dates:
+            closes = score_close_dates(
+                log, moment, model, open_deals, axis, now=now, runs=runs, seed=date_seed
+            )
         points.append(
             BacktestPoint(
                 at=moment,
@@ -245,6 +303,7 @@ def backtest(
                 open_deals=len(open_deals),
                 needed_hours=needed_bands,
                 actual_needed_hours=actual_needed,
+                close_dates=closes,
             )
         )
     return summarise(points, needed=needed)

@@ -156,6 +156,17 @@ def _point(p) -> dict:
         point["actual_needed_hours"] = (
             None if p.actual_needed_hours is None else _finite(p.actual_needed_hours)
         )
+    if p.close_dates is not None:
+        # Each deal's close dates at this date: scored, inside each band, left out.
+        c = p.close_dates
+        point["close_dates"] = {
+            "scored": c.scored,
+            "inside": {str(round(level * 100)): n for level, n in c.inside.items()},
+            "open_outside": c.open_outside,
+            "censored": c.censored,
+            "lost": c.lost,
+            "no_dates": c.no_dates,
+        }
     return point
 
 
@@ -170,6 +181,18 @@ def _figure(record) -> dict:
         },
         "typical_error": None if math.isnan(record.typical_error) else record.typical_error,
         "verdicts": record.verdicts,
+    }
+
+
+def _close_figure(record) -> dict:
+    """The close dates' track record (``backtest.CloseDatesRecord``), JSON-able: typical
+    error in days, and the deals counted outside or left out."""
+    return {
+        **_figure(record),
+        "open_outside": record.open_outside,
+        "censored": record.censored,
+        "lost": record.lost,
+        "no_dates": record.no_dates,
     }
 
 
@@ -198,6 +221,7 @@ def compute_track_record(
         progress=lambda done, total: _report(
             done, total, f"Back-testing: date {done + 1} of {total}"
         ),
+        close_dates=True,
     )
     wins = _figure(found.records["wins"])
     return {
@@ -215,6 +239,10 @@ def compute_track_record(
         "needed": {**_figure(found.records["needed"]), "n": needed}
         if "needed" in found.records
         else None,
+        # Each deal's close dates: typical error in days (docs/forecasts.md).
+        "close_dates": _close_figure(found.records["close_dates"])
+        if "close_dates" in found.records
+        else None,
         "points": [_point(p) for p in found.points],
     }
 
@@ -224,7 +252,8 @@ def cached_track_record(
 ) -> dict:
     """The back-test for a forecast made at ``as_of`` ``horizon_weeks`` ahead (and of "when
     ``needed`` more wins"): from its cached snapshot when this week's is there, else computed
-    and cached (older weeks' are dropped)."""
+    and cached (older weeks' are dropped). A cached one from before the close dates were
+    back-tested (no ``close_dates``) is computed again."""
     week = monday(as_of)
     key = f"{BACKTEST_PREFIX}h={horizon_weeks}w|n={needed or ''}|{week.isoformat()}"
     found = (
@@ -232,7 +261,7 @@ def cached_track_record(
         .values_list("result", flat=True)
         .first()
     )
-    if found is not None:
+    if found is not None and "close_dates" in found:
         return found
     result = compute_track_record(stream, week, horizon_weeks, needed=needed)
     now = timezone.now()

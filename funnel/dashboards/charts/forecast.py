@@ -66,13 +66,22 @@ BAND_COLUMNS = ["low_50", "high_50", "low_85", "high_85", "low_95", "high_95"]
 
 
 #: The figures a back-test scores (docs/forecasts.md), as the page names them.
-FIGURES = {"wins": "Wins", "revenue": "Revenue", "needed": "When N more wins"}
+FIGURES = {
+    "wins": "Wins",
+    "revenue": "Revenue",
+    "needed": "When N more wins",
+    "close_dates": "Close dates",
+}
+
+
+#: The stream-level figures, each a column of the coverage chart in this order.
+STREAM_FIGURES = ("wins", "revenue", "needed")
 
 
 def figure_record(result: dict, figure: str) -> dict | None:
     """One figure's back-test record (``count``, ``coverage`` by band, ``typical_error``,
     ``verdicts``): the wins' are the track record's own fields; the others are its
-    ``revenue`` and ``needed`` parts. None when that figure was not back-tested."""
+    ``revenue``, ``needed`` and ``close_dates`` parts. None when that figure was not back-tested."""
     track = result.get("track_record") or {}
     if figure == "wins":
         prefix = [v for v in track.get("verdicts") or [] if v.startswith("Wins: ")]
@@ -88,6 +97,8 @@ def _typical(figure: str, value: float | None, result: dict, currency: str) -> s
         return ""
     if figure == "revenue":
         return money(value, currency)
+    if figure == "close_dates":
+        return f"{value:,.1f} days"
     if figure == "needed":
         if result.get("basis") == "working":
             return f"{value:,.0f} working hours"
@@ -125,6 +136,7 @@ def track_summary(
     ]
     return {
         "count": max(r["count"] for _, r in records),
+        "figures": [f for f, _ in records],
         "names": [FIGURES[f] for f, _ in records],
         "rows": rows,
         "typical_error": "; ".join(
@@ -143,8 +155,8 @@ def track_summary(
 
 def coverage_chart(result: dict) -> Chart:
     """Each band's nominal coverage (grey) beside how often it held in the back-tests, for
-    each figure back-tested (wins, revenue, when N more wins), and in the forecasts stored in
-    production once they could be scored."""
+    each figure back-tested (wins, revenue, when N more wins, each deal's close dates), and
+    in the forecasts stored in production once they could be scored."""
     track = result.get("track_record") or {}
     stored = track.get("stored") or {}
     held = {f: figure_record(result, f) or {} for f in FIGURES}
@@ -152,10 +164,12 @@ def coverage_chart(result: dict) -> Chart:
         [
             f"{key} %",
             int(key),
-            *[_pct((held[f].get("coverage") or {}).get(key)) for f in FIGURES],
+            *[_pct((held[f].get("coverage") or {}).get(key)) for f in STREAM_FIGURES],
             track.get("count", 0),
             _pct((stored.get("coverage") or {}).get(key)),
             stored.get("count", 0),
+            _pct((held["close_dates"].get("coverage") or {}).get(key)),
+            held["close_dates"].get("count", 0),
         ]
         for key in BANDS
     ]
@@ -167,7 +181,8 @@ def coverage_chart(result: dict) -> Chart:
             "At many past dates the same forecasts were made with only what was known then, "
             "and held against what then happened. The grey bar is what each band promises (the "
             "85 % band should hold the actual result 85 % of the time); the coloured bars are "
-            "how often it did, for the wins, the revenue and the date of N more wins. A bar "
+            "how often it did, for the wins, the revenue, the date of N more wins and each deal's "
+            "close date (the day a deal open then was won, against its bands). A bar "
             "well short of its grey one means the bands were too narrow: trust the forecasts "
             "less than they claim."
         ),
@@ -181,6 +196,8 @@ def coverage_chart(result: dict) -> Chart:
             "backtests",
             "stored_held_pct",
             "stored_forecasts_scored",
+            "close_dates_held_pct",
+            "deal_close_dates_scored",
         ],
         rows=rows,
         note=" ".join(_sentences(track.get("verdicts"))),
@@ -206,6 +223,7 @@ def coverage_chart(result: dict) -> Chart:
         (2, "Wins", BLUE, held["wins"].get("count")),
         (3, "Revenue", GREEN, held["revenue"].get("count")),
         (4, "When N more wins", SKY, held["needed"].get("count")),
+        (8, "Close dates (per deal)", VERMILLION, held["close_dates"].get("count")),
         (6, "Stored in production", ORANGE, stored.get("count")),
     ]
     for column, name, colour, n in series:

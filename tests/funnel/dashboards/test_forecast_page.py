@@ -116,3 +116,30 @@ def test_a_view_never_computed_is_computed_by_the_real_job(client, ns):
     assert "Deal E" in html and "Deal G" in html and "Deal A<" not in html
     assert "When will we reach 3 more wins?" in html
     assert ForecastSnapshot.objects.filter(view_key__contains="as_of=2026-11-01").exists()
+
+
+def test_the_per_deal_table_sits_beside_the_close_dates_back_test(client, ns):
+    html = _page(client, ns, ns.manager).content.decode()
+    assert "Each deal's dates are not back-tested one by one yet" in html  # none in the payload
+    ForecastSnapshot.objects.all().delete()
+    result = forecast_payload()
+    result["track_record"]["close_dates"] = {
+        "name": "close dates",
+        "count": 120,
+        "coverage": {"50": 0.45, "85": 0.7, "95": 0.9},
+        "typical_error": 6.25,
+        "verdicts": [],
+        "open_outside": 3,
+        "censored": 2,
+        "lost": 40,
+        "no_dates": 1,
+    }
+    store_forecast(ns.stream, result)
+    html = _page(client, ns, ns.manager).content.decode()
+    assert "each open deal's close-date bands (given it is won) held against the day" in html
+    assert "over 120 deals' close dates" in html
+    assert "Close dates held" in html and "Typical error: 6.2 days." in html
+    track = reverse("dashboards:forecast_csv", args=[ns.stream.slug, "track"])
+    rows = client.get(f"{track}?{QUERY}").content.decode().splitlines()
+    assert rows[0].endswith(",close_dates_held_pct,deal_close_dates_scored")
+    assert rows[2].endswith(",70.0,120")

@@ -99,3 +99,8 @@ def test_schema_lists_both_operations(ns):
     assert set(whole["responses"]) >= {"200", "202", "400", "404", "503"}
     bands = schema["components"]["schemas"]["ForecastBands"]["properties"]
     assert set(bands) == {"50", "85", "95"}
+    track = schema["components"]["schemas"]["ForecastTrackRecord"]["properties"]
+    assert track["close_dates"]["description"].startswith("Each deal's close dates")
+    close = schema["components"]["schemas"]["ForecastCloseDatesRecord"]["properties"]
+    assert {"open_outside", "censored", "lost", "no_dates"} <= set(close)
+    assert "in days" in close["typical_error"]["description"]

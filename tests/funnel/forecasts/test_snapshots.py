@@ -184,3 +184,22 @@ def test_deal_forecasts_are_the_default_views_rows_of_that_stream_only(stream): 
     with mock.patch("django.utils.timezone.now", return_value=N):
         read_forecast(stream.stream, PARAMS, now=N)
     assert deal_forecasts(stream.stream) == {}
+
+
+def test_the_track_record_holds_each_deals_close_dates(stream):  # noqa: F811
+    """The back-test's close dates in the payload (worked out by hand in
+    test_backtest_close_dates.py); a track record cached before they were back-tested is
+    computed again."""
+    with mock.patch("django.utils.timezone.now", return_value=N):
+        snapshot, _ = read_forecast(stream.stream, {"by": "2025-07-06", "runs": "200"}, now=N)
+    record = snapshot.result["track_record"]
+    close = record["close_dates"]
+    assert close["name"] == "close dates" and set(close["coverage"]) == {"50", "85", "95"}
+    points = record["points"]
+    assert close["count"] == sum(p["close_dates"]["scored"] for p in points)
+    for key in ("open_outside", "censored", "lost", "no_dates"):
+        assert close[key] == sum(p["close_dates"][key] for p in points)
+    cached = ForecastSnapshot.objects.get(view_key="backtest|h=1w|n=25|2025-06-30")
+    cached.result = {k: v for k, v in cached.result.items() if k != "close_dates"}
+    cached.save()
+    assert "close_dates" in snapshots.cached_track_record(stream.stream, N, 1, 25)
