@@ -1,9 +1,12 @@
 from django.urls import path
+from django.views.generic import RedirectView
 
 from streams import views
 
 app_name = "streams"
 urlpatterns = [
+    # The streams are listed by team on the home page.
+    path("", RedirectView.as_view(pattern_name="home"), name="list"),
     path("new/", views.stream_new, name="new"),
     path("<slug:slug>/", views.stream_detail, name="detail"),
     path("<slug:slug>/map.svg", views.stream_svg_download, name="svg"),

@@ -37,6 +37,13 @@ def test_the_svg_of_another_team_is_not_found(client, team_setup):
     assert client.get(f"/streams/{team_setup.stream_b.slug}/map.svg").status_code == 404
 
 
+def test_the_streams_path_alone_leads_to_the_home_page_that_lists_them(client, team_setup):
+    client.force_login(team_setup.rep_a1)
+    response = client.get("/streams/")
+    assert (response.status_code, response["Location"]) == (302, "/")
+    assert team_setup.stream_a.name in client.get("/").content.decode()
+
+
 def test_names_with_html_are_escaped_on_every_map_page(client, team_setup):
     stream = stream_create(
         team=team_setup.team_a,
