@@ -97,6 +97,12 @@ def test_the_cockpit_on_a_desktop_and_the_team_page(page: Page, demo):
         team_link.click()
     assert cockpit_numbers(page, demo.stream_slug) == numbers
     save_screenshot(page, "cockpit-team-1440x900")
+    # The team's table under the cockpit reads the same win rate; the demo's map has a
+    # ready-for-sales hand-off, so it is of the deals past it (docs/metrics.md §3).
+    row = page.locator("table.data tbody tr").first
+    assert row.locator("td").first.inner_text().strip() == numbers["win_rate"]
+    detail = page.locator(f'[data-cockpit-stream="{demo.stream_slug}"] [data-figure="win_rate"]')
+    expect(detail).to_contain_text("deals closed past the ready-for-sales hand-off")
 
 
 def test_a_rep_gets_no_cockpit(phone_page: Page, demo):
