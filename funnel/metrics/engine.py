@@ -366,18 +366,22 @@ def _lost_work(ctx: Context) -> dict:
     return {step_id: float(hours) for step_id, hours in rows}
 
 
+def reached_selling(ctx: Context) -> str:
+    """SQL, per closed deal ``d`` of a stream with a ready-for-sales hand-off: 1 when it got
+    past the hand-off (won, or a visit at a step after it; metrics.md §3), else 0."""
+    steps = ", ".join(map(str, ctx.selling_step_ids))
+    return (
+        f"CASE WHEN d.status = 'won' OR EXISTS (SELECT 1 FROM {VISIT} sv "
+        f"WHERE sv.deal_id = d.id AND sv.step_id IN ({steps})) THEN 1 ELSE 0 END"
+    )
+
+
 def _deals(ctx: Context) -> dict:
     """Deals closed in the window, by outcome: counts, amounts and cycle hours (elapsed, and
     working as ``cycle_w``); with a ready-for-sales hand-off, ``selling_n``: how many of them
     reached selling (won, or a visit at a step after the hand-off)."""
     working = "CAST(d.closed_w - d.first_entered_w AS DOUBLE PRECISION) / 3600"
-    selling = ""
-    if ctx.selling_step_ids:
-        steps = ", ".join(map(str, ctx.selling_step_ids))
-        selling = (
-            f"CASE WHEN d.status = 'won' OR EXISTS (SELECT 1 FROM {VISIT} sv "
-            f"WHERE sv.deal_id = d.id AND sv.step_id IN ({steps})) THEN 1 ELSE 0 END AS selling, "
-        )
+    selling = f"{reached_selling(ctx)} AS selling, " if ctx.selling_step_ids else ""
     inner = (
         "SELECT d.status AS status, d.amount AS amount, "
         + selling

@@ -21,7 +21,14 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from funnel.metrics import sql
-from funnel.metrics.engine import DEAL, VISIT, WORKING_HOURS, Context, in_window
+from funnel.metrics.engine import (
+    DEAL,
+    VISIT,
+    WORKING_HOURS,
+    Context,
+    in_window,
+    reached_selling,
+)
 from funnel.metrics.query import WORKING, MetricsQuery
 from funnel.metrics.results import MetricsResult
 from funnel.metrics.stats import XmR, quantiles, xmr
@@ -93,12 +100,15 @@ class TimeInStep:
 class Throughput:
     """Weekly counts: week ``k`` starts ``k`` × 7 days after the window start (``weeks[k]``,
     ISO date in UTC); a trailing part-week is left out so every point is a whole week.
-    ``won``/``lost``: deals closed so in that week. ``limits``: XmR limits of ``won``."""
+    ``won``/``lost``: deals closed so in that week; with a ready-for-sales hand-off on the map,
+    ``lost`` counts the deals lost past it and ``leads_lost`` the leads lost before it
+    (metrics.md §3; empty without one). ``limits``: XmR limits of ``won``."""
 
     weeks: list[str] = field(default_factory=list)
     won: list[int] = field(default_factory=list)
     lost: list[int] = field(default_factory=list)
     limits: XmR = field(default_factory=XmR)
+    leads_lost: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -303,20 +313,23 @@ def _throughput(ctx: Context) -> Throughput:
     weeks = int(ctx.window_hours // (7 * 24))
     start = ctx.start.astimezone(UTC)
     week = sql.floor_int(f"{_hours_after_start('d.closed_at')} / 168.0")
-    won, lost = [0] * weeks, [0] * weeks
-    for status, k, n in sql.fetch(
-        f"SELECT d.status, {week}, COUNT(*) FROM {DEAL} d WHERE d.stream_id = %(stream)s"
-        f"{ctx.deal_where} AND d.status IN ('won', 'lost') AND {in_window('d.closed_at')} "
-        f"GROUP BY d.status, {week}",
+    won, lost, leads_lost = [0] * weeks, [0] * weeks, [0] * weeks
+    selling = reached_selling(ctx) if ctx.selling_step_ids else "1"
+    for status, k, past, n in sql.fetch(
+        f"SELECT d.status, {week}, {selling} AS past, COUNT(*) FROM {DEAL} d "
+        f"WHERE d.stream_id = %(stream)s{ctx.deal_where} AND d.status IN ('won', 'lost') "
+        f"AND {in_window('d.closed_at')} GROUP BY d.status, {week}, past",
         ctx.params,
     ):
         if int(k) < weeks:  # the trailing part-week is left out
-            (won if status == "won" else lost)[int(k)] = int(n)
+            counts = won if status == "won" else lost if past else leads_lost
+            counts[int(k)] += int(n)
     return Throughput(
         weeks=[_iso_day(start + timedelta(days=7 * k)) for k in range(weeks)],
         won=won,
         lost=lost,
         limits=xmr(won),
+        leads_lost=leads_lost if ctx.selling_step_ids else [],
     )
 
 

@@ -340,6 +340,23 @@ def test_the_win_rate_chart_shows_the_closed_deals_as_its_denominator():
     assert chart.note == "Whole period: 12 won of 30 closed (40%)."
 
 
+def test_with_a_ready_for_sales_hand_off_the_win_rate_chart_shows_the_leads_lost_apart():
+    s = series()
+    s.throughput.leads_lost = [40, 30, 20, 10]
+    r = result(selling_closed=30, leads_lost=100, selling_win_rate=0.4)
+    chart = charts.closed_per_week_chart(s, r)
+    # The win rate is of the deals: 5 of 10 in the first week, whatever the 40 leads lost.
+    assert chart.rows[0] == ["2025-02-10", 5, 5, 10, 50.0, 40]
+    assert chart.columns[-1] == "leads_lost_before_handoff"
+    _won, _lost, leads, rate = chart.figures[0].spec["data"]
+    assert leads["y"] == [40, 30, 20, 10] and leads["marker"]["pattern"]["shape"] == "/"
+    assert rate["y"] == [50.0, 70.0, 100.0, 66.7]
+    assert chart.note == (
+        "Whole period: 12 won of 30 deals closed past the hand-off (40%); 100 leads lost before it."
+    )
+    assert "not lost deals" in chart.how_to_read
+
+
 def test_velocity_levers_multiply_to_the_change_of_velocity():
     before = result(
         win_rate=0.5, sales_cycle_days=25.0, pipeline_velocity_per_day=20 * 0.5 * 10_000 / 25

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from funnel.leads.models import Handoff, Side
 from funnel.metrics import series as series_module
 from funnel.metrics.engine import compute_metrics
 from funnel.metrics.query import MetricsQuery
@@ -116,6 +117,23 @@ def test_throughput_counts_whole_weeks_of_won_and_lost_deals_with_xmr_limits(vsm
     assert (throughput.won, throughput.lost) == ([1, 2], [1, 0])
     # mean 1.5, moving range 1 → 1.5 ± 2.66.
     assert (throughput.limits.upper, throughput.limits.lower) == pytest.approx((4.16, -1.16))
+
+
+def test_with_a_ready_for_sales_hand_off_the_leads_lost_before_it_are_counted_apart(vsm):
+    q, d, p = vsm.qualify, vsm.discovery, vsm.proposal
+    Handoff.objects.create(
+        stream=vsm.stream, position=0, step=d, offered_stage="SQL", accepted_stage="Opp",
+        giver=Side.SDR, receiver=Side.SALES, sla_minutes=60, escalate_minutes=120, pull=True,
+    )  # fmt: skip
+    won(vsm, (p, "2025-03-03T12:00Z", "2025-03-04T12:00Z"))  # week 1
+    lost(vsm, (p, "2025-03-04T12:00Z", "2025-03-05T12:00Z"))  # week 1, past Discovery
+    lost(vsm, (q, "2025-03-04T12:00Z", "2025-03-05T13:00Z"))  # week 1, a lead
+    lost(vsm, (d, "2025-03-10T12:00Z", "2025-03-11T12:00Z"))  # week 2, lost in the queue
+    lost(vsm, (q, "2025-03-10T12:00Z", "2025-03-11T13:00Z"))  # week 2, a lead
+
+    throughput = charts(vsm, end=at("2025-03-19T00:00Z"), now=at("2025-03-20T00:00Z")).throughput
+
+    assert (throughput.won, throughput.lost, throughput.leads_lost) == ([1, 0], [1, 0], [1, 2])
 
 
 def test_aging_lists_the_open_visits_oldest_first_and_marks_the_stalled(vsm, monkeypatch):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from funnel.dashboards.charts.common import (
     BLACK,
     BLUE,
+    GREY,
     INK,
     LEGEND,
     ORANGE,
@@ -226,24 +227,35 @@ def cohort_chart(series: ChartSeries, result: MetricsResult, smap: StreamMap) ->
 
 def closed_per_week_chart(series: ChartSeries, result: MetricsResult) -> Chart:
     t = series.throughput
+    # With a ready-for-sales hand-off (metrics.md §3), the leads lost before it stand apart.
+    leads = len(t.leads_lost) == len(t.weeks) and result.summary.past_handoff
     rows = []
-    for week, won, lost in zip(t.weeks, t.won, t.lost, strict=True):
+    for k, (week, won, lost) in enumerate(zip(t.weeks, t.won, t.lost, strict=True)):
         closed = won + lost
         rows.append([week, won, lost, closed, _r(100 * won / closed, 1) if closed else None])
+        if leads:
+            rows[-1].append(t.leads_lost[k])
     summary = result.summary
+    how = (
+        "Each bar is a week's closed deals, won (blue) and lost (orange), so the whole bar "
+        "is the win rate's denominator; the black line is that week's win rate (right axis)."
+    )
+    if leads:
+        how += (
+            " The grey hatched part is the leads lost before the ready-for-sales hand-off: "
+            "not lost deals, so outside the win rate."
+        )
     chart = Chart(
         key="closed_per_week",
         title="Win rate: deals won and lost per week",
         units="deals closed per week; win rate in %",
-        how_to_read=(
-            "Each bar is a week's closed deals, won (blue) and lost (orange), so the whole bar "
-            "is the win rate's denominator; the black line is that week's win rate (right axis)."
-        ),
+        how_to_read=how,
         as_of=_when(series.computed_at),
-        columns=["week_starting", "won", "lost", "closed", "win_rate_pct"],
+        columns=["week_starting", "won", "lost", "closed", "win_rate_pct"]
+        + (["leads_lost_before_handoff"] if leads else []),
         rows=rows,
     )
-    if not any(row[3] for row in rows):
+    if not any(row[3] or (leads and row[5]) for row in rows):
         return chart.empty_because("No deal was won or lost in a whole week of this period.")
     weeks = [row[0] for row in rows]
     chart.figures = [
@@ -259,6 +271,20 @@ def closed_per_week_chart(series: ChartSeries, result: MetricsResult) -> Chart:
                         hovertemplate=f"{name}: %{{y}}<extra></extra>",
                     )
                     for name, col, colour in (("Won", 1, BLUE), ("Lost", 2, ORANGE))
+                ),
+                *(
+                    [
+                        _bars(
+                            "Leads lost before the hand-off",
+                            weeks,
+                            [r[5] for r in rows],
+                            horizontal=False,
+                            marker={"color": GREY, "pattern": {"shape": "/"}},
+                            hovertemplate="Leads lost before the hand-off: %{y}<extra></extra>",
+                        )
+                    ]
+                    if leads
+                    else []
                 ),
                 _share_line(
                     "Win rate (right axis)",
@@ -282,7 +308,13 @@ def closed_per_week_chart(series: ChartSeries, result: MetricsResult) -> Chart:
             label="Stacked bar chart of deals won and lost per week with the weekly win rate",
         )
     ]
-    if summary.closed:
+    if summary.deals_closed and leads:
+        chart.note = (
+            f"Whole period: {summary.won:,} won of {summary.deals_closed:,} deals closed past "
+            f"the hand-off ({_pct_text(_pct(summary.deals_win_rate))}); "
+            f"{summary.leads_lost:,} leads lost before it."
+        )
+    elif summary.closed:
         chart.note = (
             f"Whole period: {summary.won:,} won of {summary.closed:,} closed "
             f"({_pct_text(_pct(summary.win_rate))})."
