@@ -7,7 +7,6 @@ from __future__ import annotations
 from funnel.dashboards.charts.common import (
     BLACK,
     BLUE,
-    GREY,
     INK,
     LEGEND,
     ORANGE,
@@ -242,8 +241,8 @@ def closed_per_week_chart(series: ChartSeries, result: MetricsResult) -> Chart:
     )
     if leads:
         how += (
-            " The grey hatched part is the leads lost before the ready-for-sales hand-off: "
-            "not lost deals, so outside the win rate."
+            " Leads lost before the ready-for-sales hand-off are not lost deals: they are "
+            "left out of the bars and the rate, and counted in the table's last column."
         )
     chart = Chart(
         key="closed_per_week",
@@ -255,7 +254,7 @@ def closed_per_week_chart(series: ChartSeries, result: MetricsResult) -> Chart:
         + (["leads_lost_before_handoff"] if leads else []),
         rows=rows,
     )
-    if not any(row[3] or (leads and row[5]) for row in rows):
+    if not any(row[3] for row in rows):
         return chart.empty_because("No deal was won or lost in a whole week of this period.")
     weeks = [row[0] for row in rows]
     chart.figures = [
@@ -271,20 +270,6 @@ def closed_per_week_chart(series: ChartSeries, result: MetricsResult) -> Chart:
                         hovertemplate=f"{name}: %{{y}}<extra></extra>",
                     )
                     for name, col, colour in (("Won", 1, BLUE), ("Lost", 2, ORANGE))
-                ),
-                *(
-                    [
-                        _bars(
-                            "Leads lost before the hand-off",
-                            weeks,
-                            [r[5] for r in rows],
-                            horizontal=False,
-                            marker={"color": GREY, "pattern": {"shape": "/"}},
-                            hovertemplate="Leads lost before the hand-off: %{y}<extra></extra>",
-                        )
-                    ]
-                    if leads
-                    else []
                 ),
                 _share_line(
                     "Win rate (right axis)",
