@@ -358,6 +358,16 @@ def test_with_a_ready_for_sales_hand_off_the_win_rate_chart_shows_the_leads_lost
     assert "are not lost deals" in chart.how_to_read
 
 
+def test_with_a_ready_for_sales_hand_off_the_velocity_lever_says_its_win_rate_has_the_leads():
+    now = result(selling_closed=18, leads_lost=12, selling_win_rate=12 / 18)
+    chart = charts.velocity_levers_chart(now, result(), SMAP, "the previous 90 days")
+    assert [row[0] for row in chart.rows][2] == "Win rate (leads included)"
+    assert chart.rows[2][2] == 40.0  # 12 won of 30 closed, leads included
+    assert "the win rate here is lead-to-win" in chart.note
+    plain = charts.velocity_levers_chart(result(), result(), SMAP, "the previous 90 days")
+    assert plain.rows[2][0] == "Win rate" and "lead-to-win" not in plain.note
+
+
 def test_velocity_levers_multiply_to_the_change_of_velocity():
     before = result(
         win_rate=0.5, sales_cycle_days=25.0, pipeline_velocity_per_day=20 * 0.5 * 10_000 / 25

@@ -327,6 +327,8 @@ def velocity_levers_chart(
         before = getattr(previous.summary, name) if previous else None
         if name == "win_rate":
             now, before = _pct(now), _pct(before)
+            if result.summary.past_handoff:  # lead-to-win, not the tile's (metrics.md §3)
+                label = "Win rate (leads included)"
         change = _r(100 * (now / before - 1), 1) if now is not None and before else None
         if now and before:
             ratio = now / before if more_is_better else before / now
@@ -346,7 +348,13 @@ def velocity_levers_chart(
             "alone moved velocity against the previous period (a longer cycle slows it); the "
             "four multiply to the top bar."
         ),
-        note=("Open deals are the deals open now in both periods, so that lever shows no change."),
+        note="Open deals are the deals open now in both periods, so that lever shows no change."
+        + (
+            " With a ready-for-sales hand-off on the map, open deals and the win rate count "
+            "the leads too, so the win rate here is lead-to-win, below the deals' win rate."
+            if result.summary.past_handoff
+            else ""
+        ),
         as_of=result.computed_at,
         columns=["lever", "previous", "current", "change_pct", "effect_on_velocity_pct"],
         rows=rows,
