@@ -205,8 +205,38 @@ class EventLog:
             won_amounts=self.deal_amount[won],
             start=start,
             end=moment,
+            **self._entered(moment, s, t),
         )
         return model, self._open_deals(moment, t), TimeAxis(moment, self.clock)
+
+    def _entered(self, moment: datetime, s: int, t: int) -> dict:
+        """Per step, the visits entered in ``[s, t)``: the times of those completed before
+        ``t`` and the ages at ``t`` of the others (as ``measure`` reads them: its completed
+        visits entered in the window, and ``model._still_open``)."""
+        entered = (self.entered >= s) & (self.entered < t)
+        done = entered & (self.exited < t)
+        still = np.flatnonzero(entered & (self.exited >= t))
+        if self.basis == WORKING:
+            hours = (self.exited_w - self.entered_w) / 3600
+        else:
+            hours = self.exited_h - self.entered_h
+        done &= ~np.isnan(hours)
+        ages = sql.hours_since_epoch(moment) - self.entered_h[still]
+        if self.basis == WORKING:
+            now_w = {pk: clock_for(cal).w(moment) for pk, cal in self.step_calendars.items()}
+            offsets = self.entered_w[still]
+            w_now = np.array([now_w.get(int(pk), np.nan) for pk in self.step_pk[still]])
+            known = ~np.isnan(offsets)
+            ages = np.where(known, (w_now - np.nan_to_num(offsets)) / 3600, ages)
+
+        def by_step(values: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, ...]:
+            values = np.maximum(values, 0.0)
+            return tuple(np.sort(values[steps == i]) for i in range(self.n))
+
+        return {
+            "entered_times": by_step(hours[done], self.step[done]),
+            "entered_open": by_step(ages, self.step[still]),
+        }
 
     def _open_deals(self, moment: datetime, t: int) -> OpenDeals:
         """The deals open at the moment, in the visit they were in then (ordered by deal,

@@ -11,6 +11,9 @@ the stream chooses it and its team has a calendar, else elapsed):
 - per step, the completed visits' times in step, in hours of the basis (working: the stored
   offsets, ``exited_w − entered_w``; a visit without them is left out, metrics.md "Working
   time");
+- per step, the visits **entered** in the window: the times of those completed by its end and
+  the ages then of those still open; the simulation draws their Kaplan–Meier estimate
+  (:func:`survival_times`), so a visit still open counts as "longer than its age";
 - the arrivals: deals whose first visit is in the window, by the step of that visit, and the
   rate per hour of the basis; the amounts of the deals won in the window (a new deal's
   revenue is drawn from them);
@@ -24,9 +27,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 
 import numpy as np
 from django.db.models import Min
+from scipy import stats
 
 from funnel.metrics import sql
 from funnel.metrics.engine import stream_basis
@@ -67,6 +72,13 @@ class FlowModel:
     won_amounts: np.ndarray = field(default_factory=lambda: np.zeros(0))
     start: datetime | None = None
     end: datetime | None = None
+    #: Per step, the visits **entered** in the window: the times in step of those completed
+    #: by its end (``entered_times``) and the ages at its end of those still open
+    #: (``entered_open``), hours of the basis. When given, the times drawn are their
+    #: Kaplan–Meier estimate (:meth:`samples`); empty (a model built by hand): the completed
+    #: times are drawn.
+    entered_times: tuple[np.ndarray, ...] = ()
+    entered_open: tuple[np.ndarray, ...] = ()
 
     @property
     def n_steps(self) -> int:
@@ -86,12 +98,24 @@ class FlowModel:
         return chances
 
     def samples(self, step: int) -> np.ndarray:
-        """The times a visit to ``step`` is drawn from: its completed times, else the map's
-        planned lead time alone."""
-        times = self.durations[step]
-        if len(times):
-            return times
-        return np.array([float(self.planned_hours[step])])
+        """The times a visit to ``step`` is drawn from, sorted, each as likely: the
+        Kaplan–Meier estimate of the visits entered in the window (:func:`survival_times`),
+        when the model has them and one of them completed; else its completed times; else
+        the map's planned lead time alone."""
+        return self._samples[step]
+
+    @cached_property
+    def _samples(self) -> tuple[np.ndarray, ...]:
+        out = []
+        for step in range(self.n_steps):
+            times = self.durations[step]
+            if self.entered_times and len(self.entered_times[step]):
+                out.append(survival_times(self.entered_times[step], self.entered_open[step]))
+            elif len(times):
+                out.append(times)
+            else:
+                out.append(np.array([float(self.planned_hours[step])]))
+        return tuple(out)
 
     def summary(self) -> list[dict]:
         """Per step: completed visits, the chances to move on / go back / stay / win / lose,
@@ -116,6 +140,28 @@ class FlowModel:
                 }
             )
         return rows
+
+
+def survival_times(completed: np.ndarray, still_open: np.ndarray) -> np.ndarray:
+    """The Kaplan–Meier estimate of a step's time from its visits entered in the window:
+    ``completed`` times and, right-censored, the ``still_open`` visits' ages at the window's
+    end (scipy.stats.ecdf). A visit still open counts as "longer than its age", not as left
+    out: leaving it out keeps only the visits short enough to have finished, which in a
+    young log (or one whose deals arrive faster and faster) understates the times. Returned
+    as one time per visit (completed and open), sorted and each as likely: the estimate's
+    quantiles at (i + ½) ÷ m. When the longest visit is still open the estimate stops short
+    of 1; the rest of its chance is put at the longest age seen (all the log can say is
+    "at least that long")."""
+    completed = np.asarray(completed, dtype=float)
+    still_open = np.maximum(np.asarray(still_open, dtype=float), 0.0)
+    if not len(still_open) or not len(completed):
+        return np.sort(completed)
+    found = stats.ecdf(stats.CensoredData(uncensored=completed, right=still_open)).cdf
+    m = len(completed) + len(still_open)
+    k = np.searchsorted(found.probabilities, (np.arange(m) + 0.5) / m, side="left")
+    longest = max(float(completed.max()), float(still_open.max()))
+    times = found.quantiles[np.minimum(k, len(found.quantiles) - 1)]
+    return np.where(k < len(found.quantiles), times, longest)
 
 
 def flow_model(
@@ -288,8 +334,9 @@ def measure(
     # Each completed visit with what followed it: the next visit's step in the deal's path
     # (a window function over the paths of the deals that completed a visit in the window).
     rows = sql.fetch(
-        f"SELECT x.step_id, x.next_step, x.status, x.hours FROM ("
+        f"SELECT x.step_id, x.next_step, x.status, x.hours, x.fresh FROM ("
         f"SELECT v.step_id, v.exited_at, {status} AS status, {hours} AS hours, "
+        f"CASE WHEN v.entered_at >= %(start)s THEN 1 ELSE 0 END AS fresh, "
         f"LEAD(v.step_id) OVER (PARTITION BY v.deal_id ORDER BY v.entered_at, v.id) "
         f"AS next_step FROM {VISIT} v JOIN {DEAL} d ON d.id = v.deal_id "
         f"WHERE d.stream_id = %(stream)s {path_cut}AND v.deal_id IN ("
@@ -300,10 +347,15 @@ def measure(
     )
     counts = np.zeros((n, n + 2), dtype=np.int64)
     times: list[list[float]] = [[] for _ in range(n)]
-    for step_id, next_step, status, value in rows:
+    # Of those, the visits entered in the window too (for the Kaplan–Meier times, with the
+    # visits entered in it and still open at its end: _still_open).
+    fresh: list[list[float]] = [[] for _ in range(n)]
+    for step_id, next_step, status, value, entered_in_window in rows:
         s = index[step_id]
         if value is not None:
             times[s].append(max(float(value), 0.0))
+            if entered_in_window:
+                fresh[s].append(max(float(value), 0.0))
         if next_step is not None:
             counts[s, index[next_step]] += 1
         elif status == DealStatus.WON:
@@ -340,6 +392,7 @@ def measure(
             ).values_list("amount", flat=True)
         ]
     )
+    entered_open = _still_open(stream, params, index, end, basis, step_calendars)
     model = FlowModel(
         step_ids=tuple(pk for pk, _ in map_steps),
         counts=counts,
@@ -351,9 +404,42 @@ def measure(
         won_amounts=won_amounts,
         start=start,
         end=end,
+        entered_times=tuple(np.sort(np.array(t, dtype=float)) for t in fresh),
+        entered_open=entered_open,
     )
     open_deals = _open_deals(stream, index, now, basis, step_calendars, as_of)
     return model, open_deals, TimeAxis(now, clock)
+
+
+def _still_open(
+    stream: ValueStream,
+    params: dict,
+    index: dict[int, int],
+    end: datetime,
+    basis: str,
+    calendars: dict,
+) -> tuple[np.ndarray, ...]:
+    """Per step, the visits entered in ``[start, end)`` and still open at ``end``: their ages
+    then (working: W(end) of the step's calendar − ``entered_w``, else the elapsed age),
+    sorted. (Those completed by then are among the window's completed visits.)"""
+    rows = sql.fetch(
+        f"SELECT v.step_id, {sql.epoch_hours('v.entered_at')}, v.entered_w FROM {VISIT} v "
+        f"JOIN {DEAL} d ON d.id = v.deal_id WHERE d.stream_id = %(stream)s "
+        f"AND v.entered_at >= %(start)s AND v.entered_at < %(end)s "
+        f"AND (v.exited_at IS NULL OR v.exited_at >= %(end)s)",
+        params,
+    )
+    found = np.array(rows, dtype=float).reshape(len(rows), 3)
+    lookup = np.zeros(max(index, default=0) + 1, dtype=np.int64)
+    lookup[list(index)] = list(index.values())
+    step = lookup[found[:, 0].astype(np.int64)]
+    ages = sql.hours_since_epoch(end) - found[:, 1]
+    if basis == WORKING:
+        end_w = np.array([clock_for(calendars[pk]).w(end) for pk in index], dtype=float)
+        known = ~np.isnan(found[:, 2])
+        ages[known] = (end_w[step[known]] - found[known, 2]) / 3600
+    ages = np.maximum(ages, 0.0)
+    return tuple(np.sort(ages[step == i]) for i in range(len(index)))
 
 
 def _open_deals(

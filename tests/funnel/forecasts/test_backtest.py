@@ -22,6 +22,14 @@ def _same(a, b):
     (ma, oa, _), (mb, ob, _) = a, b
     assert ma.counts.tolist() == mb.counts.tolist()
     assert [list(t) for t in ma.durations] == [pytest.approx(list(t)) for t in mb.durations]
+    # The visits entered in the window, completed and still open (their Kaplan–Meier times).
+    for name in ("entered_times", "entered_open"):
+        assert [list(t) for t in getattr(ma, name)] == [
+            pytest.approx(list(t)) for t in getattr(mb, name)
+        ]
+    assert [list(ma.samples(i)) for i in range(ma.n_steps)] == [
+        pytest.approx(list(mb.samples(i))) for i in range(mb.n_steps)
+    ]
     assert ma.entries.tolist() == mb.entries.tolist()
     assert ma.arrivals_per_hour == pytest.approx(mb.arrivals_per_hour)
     assert sorted(ma.won_amounts.tolist()) == sorted(mb.won_amounts.tolist())

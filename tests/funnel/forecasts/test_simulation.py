@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from funnel.forecasts.model import OpenDeals, flow_model
+from funnel.forecasts.model import OpenDeals, flow_model, survival_times
 from funnel.forecasts.pipeline import NewDeals, wins_by, wins_needed
 from funnel.forecasts.simulation import simulate_deals, simulate_paths
 
@@ -191,3 +191,46 @@ def test_runs_stopped_at_a_cutoff_answer_only_what_happens_before_it():
     # A residual already past the cutoff: stopped before the first round.
     late = simulate_deals(model, deals([1], [0.0]), runs=10, seed=1, cutoff=5.0)
     assert not late.won.any()
+
+
+def test_the_kaplan_meier_times_put_the_open_visits_rest_at_the_longest_age():
+    # Completed 1 h and 2 h, one visit still open at 5 h: S = 2/3 after 1 h, 1/3 after 2 h,
+    # and the last third (the open visit) is "at least 5 h": the longest age seen.
+    assert survival_times(np.array([1.0, 2.0]), np.array([5.0])).tolist() == [1.0, 2.0, 5.0]
+    # Open at 0.5 h, before every completed time: it leaves the three others, a third each
+    # (CDF 1/3, 2/3, 1), read at the four visits' (i + ½) ÷ 4 = 1/8, 3/8, 5/8, 7/8.
+    assert survival_times(np.array([1.0, 2.0, 4.0]), np.array([0.5])).tolist() == [
+        1.0,
+        2.0,
+        2.0,
+        4.0,
+    ]
+    # Nothing open: the completed times themselves.
+    assert survival_times(np.array([3.0, 1.0]), np.zeros(0)).tolist() == [1.0, 3.0]
+
+
+def test_a_young_log_counts_its_open_visits_and_is_not_fooled_by_the_quick_ones():
+    # 4,000 visits entered evenly over the 30 days before the window's end, times exponential
+    # with mean 10 days (240 h): by the end only the quicker ones have finished, so the
+    # completed times alone (what the model drew before) put the median close at 4.6 days
+    # instead of 6.93 (10 · ln 2). With the visits still open counted as "longer than their
+    # age" (Kaplan–Meier), a fresh deal's median close is the true one within 6 %, and its
+    # 85 % close (19 days) within 10 % (the estimate reaches 30 days at most, S(30 d) = 5 %).
+    rng = np.random.default_rng(11)
+    entered = rng.uniform(0, 720, size=4000)  # hours before the end
+    times = rng.exponential(240.0, size=4000)
+    done = times < entered
+    completed, still_open = times[done], entered[~done]
+    young = flow_model(
+        [1],
+        [[0, int(done.sum()), 0]],
+        [completed],
+        entered_times=(np.sort(completed),),
+        entered_open=(np.sort(still_open),),
+    )
+    p50, p85, _ = simulate_deals(young, deals([0], [0.0]), seed=2).close_quantiles()[0]
+    assert p50 == pytest.approx(240 * math.log(2), rel=0.06)
+    assert p85 == pytest.approx(-240 * math.log(0.15), rel=0.10)
+    naive = flow_model([1], [[0, int(done.sum()), 0]], [completed])
+    n50 = simulate_deals(naive, deals([0], [0.0]), seed=2).close_quantiles()[0][0]
+    assert n50 < 0.8 * 240 * math.log(2)
