@@ -366,45 +366,47 @@ def _lost_work(ctx: Context) -> dict:
     return {step_id: float(hours) for step_id, hours in rows}
 
 
-def reached_selling(ctx: Context) -> str:
-    """SQL, per closed deal ``d`` of a stream with a ready-for-sales hand-off: 1 when it got
-    past the hand-off (won, or a visit at a step after it; metrics.md §3), else 0."""
+def lost_past_handoff(ctx: Context) -> str:
+    """An SQL condition on a closed deal ``d`` of a stream with a ready-for-sales hand-off:
+    it visited a step after the hand-off (metrics.md §3). In a ``WHERE`` clause, so that the
+    database runs it as one semi-join, not a lookup per row (a ``CASE`` in the select list
+    cost 0.8 s over the 3.6-million-visit demo's 300,000 closed cases, the semi-join 0.25 s)."""
     steps = ", ".join(map(str, ctx.selling_step_ids))
-    return (
-        f"CASE WHEN d.status = 'won' OR EXISTS (SELECT 1 FROM {VISIT} sv "
-        f"WHERE sv.deal_id = d.id AND sv.step_id IN ({steps})) THEN 1 ELSE 0 END"
-    )
+    return f"EXISTS (SELECT 1 FROM {VISIT} sv WHERE sv.deal_id = d.id AND sv.step_id IN ({steps}))"
 
 
 def _deals(ctx: Context) -> dict:
     """Deals closed in the window, by outcome: counts, amounts and cycle hours (elapsed, and
-    working as ``cycle_w``); with a ready-for-sales hand-off, ``selling_n``: how many of them
-    reached selling (won, or a visit at a step after the hand-off)."""
+    working as ``cycle_w``); with a ready-for-sales hand-off, ``selling_n`` of the lost: how
+    many of them got past it (:func:`lost_past_handoff`; every won deal did)."""
     working = "CAST(d.closed_w - d.first_entered_w AS DOUBLE PRECISION) / 3600"
-    selling = f"{reached_selling(ctx)} AS selling, " if ctx.selling_step_ids else ""
+    closed_in_window = (
+        f"FROM {DEAL} d WHERE d.stream_id = %(stream)s{ctx.deal_where} "
+        "AND d.closed_at >= %(start)s AND d.closed_at < %(end)s"
+    )
     inner = (
         "SELECT d.status AS status, d.amount AS amount, "
-        + selling
         + (f"{working} AS cycle_wh, " if ctx.working else "")
         + f"{sql.epoch_hours('d.closed_at')} - {sql.epoch_hours('d.first_entered_at')} AS cycle_h "
-        f"FROM {DEAL} d WHERE d.stream_id = %(stream)s{ctx.deal_where} "
-        f"AND d.status IN ('won', 'lost') AND d.closed_at >= %(start)s AND d.closed_at < %(end)s"
+        f"{closed_in_window} AND d.status IN ('won', 'lost')"
     )
-    return sql.grouped(
+    deals = sql.grouped(
         inner,
         ctx.params,
         by="status",
-        aggregates={
-            "n": "COUNT(*)",
-            "amount_n": "COUNT(amount)",
-            "amount_mean": "AVG(amount)",
-            **({"selling_n": "SUM(selling)"} if selling else {}),
-        },
+        aggregates={"n": "COUNT(*)", "amount_n": "COUNT(amount)", "amount_mean": "AVG(amount)"},
         percentiles={
             "cycle": ("cycle_h", (0.5,)),
             **({"cycle_w": ("cycle_wh", (0.5,))} if ctx.working else {}),
         },
     )
+    if ctx.selling_step_ids:
+        deals.setdefault("lost", {})["selling_n"] = sql.fetch(
+            f"SELECT COUNT(*) {closed_in_window} AND d.status = 'lost' "
+            f"AND {lost_past_handoff(ctx)}",
+            ctx.params,
+        )[0][0]
+    return deals
 
 
 OpenVisit = tuple[int, float, float | None, int | None]

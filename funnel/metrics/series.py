@@ -27,7 +27,7 @@ from funnel.metrics.engine import (
     WORKING_HOURS,
     Context,
     in_window,
-    reached_selling,
+    lost_past_handoff,
 )
 from funnel.metrics.query import WORKING, MetricsQuery
 from funnel.metrics.results import MetricsResult
@@ -314,16 +314,27 @@ def _throughput(ctx: Context) -> Throughput:
     start = ctx.start.astimezone(UTC)
     week = sql.floor_int(f"{_hours_after_start('d.closed_at')} / 168.0")
     won, lost, leads_lost = [0] * weeks, [0] * weeks, [0] * weeks
-    selling = reached_selling(ctx) if ctx.selling_step_ids else "1"
-    for status, k, past, n in sql.fetch(
-        f"SELECT d.status, {week}, {selling} AS past, COUNT(*) FROM {DEAL} d "
-        f"WHERE d.stream_id = %(stream)s{ctx.deal_where} AND d.status IN ('won', 'lost') "
-        f"AND {in_window('d.closed_at')} GROUP BY d.status, {week}, past",
+    closed = (
+        f"FROM {DEAL} d WHERE d.stream_id = %(stream)s{ctx.deal_where} "
+        f"AND {in_window('d.closed_at')}"
+    )
+    for status, k, n in sql.fetch(
+        f"SELECT d.status, {week}, COUNT(*) {closed} AND d.status IN ('won', 'lost') "
+        f"GROUP BY d.status, {week}",
         ctx.params,
     ):
         if int(k) < weeks:  # the trailing part-week is left out
-            counts = won if status == "won" else lost if past else leads_lost
-            counts[int(k)] += int(n)
+            (won if status == "won" else lost)[int(k)] = int(n)
+    if ctx.selling_step_ids:  # the lost split into deals past the hand-off and leads
+        leads_lost, lost = lost, [0] * weeks
+        for k, n in sql.fetch(
+            f"SELECT {week}, COUNT(*) {closed} AND d.status = 'lost' "
+            f"AND {lost_past_handoff(ctx)} GROUP BY {week}",
+            ctx.params,
+        ):
+            if int(k) < weeks:
+                lost[int(k)] = int(n)
+                leads_lost[int(k)] -= int(n)
     return Throughput(
         weeks=[_iso_day(start + timedelta(days=7 * k)) for k in range(weeks)],
         won=won,
