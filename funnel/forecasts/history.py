@@ -221,13 +221,7 @@ class EventLog:
         else:
             hours = self.exited_h - self.entered_h
         done &= ~np.isnan(hours)
-        ages = sql.hours_since_epoch(moment) - self.entered_h[still]
-        if self.basis == WORKING:
-            now_w = {pk: clock_for(cal).w(moment) for pk, cal in self.step_calendars.items()}
-            offsets = self.entered_w[still]
-            w_now = np.array([now_w.get(int(pk), np.nan) for pk in self.step_pk[still]])
-            known = ~np.isnan(offsets)
-            ages = np.where(known, (w_now - np.nan_to_num(offsets)) / 3600, ages)
+        ages = self._ages(moment, still)
 
         def by_step(values: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, ...]:
             values = np.maximum(values, 0.0)
@@ -238,13 +232,10 @@ class EventLog:
             "entered_open": by_step(ages, self.step[still]),
         }
 
-    def _open_deals(self, moment: datetime, t: int) -> OpenDeals:
-        """The deals open at the moment, in the visit they were in then (ordered by deal,
-        entry and id, as measure() reads them), with their ages then."""
-        rows = np.flatnonzero(
-            (self.deal_closed[self.deal] >= t) & (self.entered < t) & (self.exited >= t)
-        )
-        deal = self.deal[rows]
+    def _ages(self, moment: datetime, rows: np.ndarray) -> np.ndarray:
+        """The hours the visits ``rows`` (an index or a mask) had been open at the moment, in
+        the basis: in working time W(moment) of the step's calendar − the visit's offset where
+        it has one."""
         ages = sql.hours_since_epoch(moment) - self.entered_h[rows]
         if self.basis == WORKING:
             now_w = {pk: clock_for(cal).w(moment) for pk, cal in self.step_calendars.items()}
@@ -252,6 +243,16 @@ class EventLog:
             w_now = np.array([now_w.get(int(pk), np.nan) for pk in self.step_pk[rows]])
             known = ~np.isnan(offsets)
             ages = np.where(known, (w_now - np.nan_to_num(offsets)) / 3600, ages)
+        return ages
+
+    def _open_deals(self, moment: datetime, t: int) -> OpenDeals:
+        """The deals open at the moment, in the visit they were in then (ordered by deal,
+        entry and id, as measure() reads them), with their ages then."""
+        rows = np.flatnonzero(
+            (self.deal_closed[self.deal] >= t) & (self.entered < t) & (self.exited >= t)
+        )
+        deal = self.deal[rows]
+        ages = self._ages(moment, rows)
         return OpenDeals(
             deal_ids=self.deal_ids[deal],
             steps=self.step[rows],
