@@ -412,22 +412,32 @@ def _deals(ctx: Context) -> dict:
 OpenVisit = tuple[int, float, float | None, int | None]
 
 
-def _open(ctx: Context) -> tuple[list[OpenVisit], int]:
+def _open(ctx: Context) -> tuple[list[OpenVisit], int, int]:
     """Open visits now (step, hours since epoch of entering, deal amount, working-time
-    offset of entering); open deals."""
+    offset of entering); open deals; with a ready-for-sales hand-off, how many of those are
+    at a step after it now (else 0)."""
     visits = sql.fetch(
         f"SELECT v.step_id, {sql.epoch_hours('v.entered_at')}, d.amount, v.entered_w "
         f"{ctx.visits_from} AND v.exited_at IS NULL",
         ctx.params,
     )
-    open_deals = sql.fetch(
-        f"SELECT COUNT(*) FROM {DEAL} d WHERE d.stream_id = %(stream)s{ctx.deal_where} "
-        f"AND d.status = 'open'",
-        ctx.params,
-    )[0][0]
-    return [
-        (s, float(e), float(a) if a is not None else None, w) for s, e, a, w in visits
-    ], open_deals
+    open_deals = (
+        f"FROM {DEAL} d WHERE d.stream_id = %(stream)s{ctx.deal_where} AND d.status = 'open'"
+    )
+    count = sql.fetch(f"SELECT COUNT(*) {open_deals}", ctx.params)[0][0]
+    past = 0
+    if ctx.selling_step_ids:
+        steps = ", ".join(map(str, ctx.selling_step_ids))
+        past = sql.fetch(
+            f"SELECT COUNT(*) {open_deals} AND EXISTS (SELECT 1 FROM {VISIT} sv "
+            f"WHERE sv.deal_id = d.id AND sv.exited_at IS NULL AND sv.step_id IN ({steps}))",
+            ctx.params,
+        )[0][0]
+    return (
+        [(s, float(e), float(a) if a is not None else None, w) for s, e, a, w in visits],
+        count,
+        past,
+    )
 
 
 def _funnel(ctx: Context) -> tuple[dict[str, list[StageMetrics]], int, int]:
@@ -673,7 +683,7 @@ def _waste(ctx: Context, steps: list[StepMetrics], entering_deals: int, lost: in
 def apply_open_figures(
     ctx: Context,
     result: MetricsResult,
-    open_now: tuple[list[OpenVisit], int] | None = None,
+    open_now: tuple[list[OpenVisit], int, int] | None = None,
 ) -> None:
     """Fill the figures that depend on "now" (WIP now, stalled, inventory, open deals,
     pipeline velocity) into ``result``, using its steps' p85 as the stall thresholds;
@@ -682,7 +692,7 @@ def apply_open_figures(
 
     Kept apart so the periodic refresh can redo them without recomputing the window.
     """
-    visits, open_deals = open_now if open_now is not None else _open(ctx)
+    visits, open_deals, open_past = open_now if open_now is not None else _open(ctx)
     planned = {m.id: m.planned_lead_hours for m in ctx.steps}
     by_step = {s.step_id: s for s in result.steps}
     for metrics in result.steps:
@@ -714,6 +724,7 @@ def apply_open_figures(
     waste.inventory_count = sum(s.stalled for s in result.steps)
     waste.inventory_amount = math.fsum(s.stalled_amount for s in result.steps)
     summary.open_deals = open_deals
+    summary.open_past_handoff = open_past
     velocity = None
     if summary.win_rate is not None and summary.mean_won_amount is not None:
         velocity = ratio(

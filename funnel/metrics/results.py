@@ -137,6 +137,8 @@ class StreamSummary(_Figures):
     won_with_amount: int = 0
     mean_won_amount: float | None = None
     open_deals: int = 0
+    #: With a ready-for-sales hand-off on the map: the open deals at a step after it now.
+    open_past_handoff: int = 0
     pipeline_velocity_per_day: float | None = None
     takt_hours: float | None = None
     #: The hours of a day in this result's basis: 24 in elapsed time; in working time, the

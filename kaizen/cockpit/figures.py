@@ -182,7 +182,12 @@ def _pipeline_headline(
         label="Pipeline",
         value=f"{now.deals:,} open deals",
         detail=f"{smap.money(now.amount)} in open deals"
-        + (f" ({now.without_amount:,} without an amount)" if now.without_amount else ""),
+        + (f" ({now.without_amount:,} without an amount)" if now.without_amount else "")
+        + (
+            f"; {result.summary.open_past_handoff:,} of them past the ready-for-sales hand-off"
+            if result.summary.past_handoff or result.summary.open_past_handoff
+            else ""
+        ),
         explanation=(
             "Deals neither won nor lost, and the sum of their amounts. The change compares "
             "with the deals that were open when the period began."

@@ -431,6 +431,10 @@ def test_with_a_ready_for_sales_hand_off_the_win_rate_tile_leaves_out_the_leads_
     # The change is of the deals' win rate: 66.7 − 60 = +6.7 points.
     assert (tile.change, tile.good, tile.low_sample) == ("+6.7 pts", True, False)
     assert "leads lost before it are not lost deals" in tile.help
+    opened = {t.key: t for t in charts.funnel_tiles(now, before, SMAP)}["open_deals"]
+    assert opened.detail == "in the pipeline now; 0 past the ready-for-sales hand-off"
+    plain = {t.key: t for t in charts.funnel_tiles(result(), None, SMAP)}["open_deals"]
+    assert plain.detail == "in the pipeline now"
     one = charts.win_rate_tile(
         StreamSummary(won=1, lost=2, closed=3, win_rate=1 / 3, selling_closed=2, leads_lost=1,
                       selling_win_rate=0.5),

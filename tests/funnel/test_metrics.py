@@ -613,13 +613,31 @@ def test_with_a_ready_for_sales_hand_off_the_win_rate_leaves_out_leads_lost_befo
     }  # fmt: skip
 
 
+def test_with_a_ready_for_sales_hand_off_the_open_deals_past_it_are_counted(vsm):
+    q, d, p = vsm.qualify, vsm.discovery, vsm.proposal
+    Handoff.objects.create(
+        stream=vsm.stream, position=1, step=d, offered_stage="SQL", accepted_stage="Opportunity",
+        giver=Side.SDR, receiver=Side.SALES, sla_minutes=120, escalate_minutes=240, pull=True,
+    )  # fmt: skip
+    deal(vsm, (q, "2025-03-05T00:00Z", None))  # a lead
+    deal(vsm, (q, "2025-03-04T00:00Z", "2025-03-05T00:00Z"), (d, "2025-03-05T00:00Z", None))
+    deal(vsm, (p, "2025-03-05T00:00Z", None))  # past the queue
+    # Past it once, then sent back to Qualify: a lead again (docs/leads.md, its latest visit).
+    deal(vsm, (p, "2025-03-04T00:00Z", "2025-03-05T00:00Z"), (q, "2025-03-05T00:00Z", None))
+
+    summary = compute(vsm).summary
+
+    assert (summary.open_deals, summary.open_past_handoff) == (4, 1)
+    assert compute(vsm, lane_id=vsm.sdr.pk).summary.open_past_handoff == 1  # deal-level
+
+
 def test_without_a_ready_for_sales_hand_off_there_is_no_selling_win_rate(vsm):
     lost(vsm, (vsm.proposal, "2025-03-04T00:00Z", "2025-03-05T00:00Z"))
 
     summary = compute(vsm).summary
 
     assert (summary.selling_closed, summary.leads_lost, summary.selling_win_rate) == (0, 0, None)
-    assert summary.win_rate == 0.0
+    assert summary.win_rate == 0.0 and summary.open_past_handoff == 0
 
 
 # --- §4 waste -----------------------------------------------------------------------------

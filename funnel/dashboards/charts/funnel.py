@@ -582,11 +582,16 @@ def funnel_tiles(
             "open_deals",
             "Open deals",
             f"{s.open_deals:,}",
-            "in the pipeline now",
+            "in the pipeline now"
+            + (
+                f"; {s.open_past_handoff:,} past the ready-for-sales hand-off"
+                if s.past_handoff or s.open_past_handoff
+                else ""
+            ),
             "",  # counted now in every period: no change to show
             None,
             False,
-            "Deals neither won nor lost.",
+            "Deals neither won nor lost (leads included, where they flow through the map).",
         ),
         Tile(
             "deal_size",

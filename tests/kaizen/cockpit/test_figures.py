@@ -72,6 +72,9 @@ def test_with_a_ready_for_sales_hand_off_the_win_rate_is_of_the_deals_past_it(ha
     )
     assert win.change.words == "down 33.3 pts on the previous 90 days (worse)"
     assert "leads lost before it are not lost deals" in win.explanation
+    # Open now: D at Qualify (a lead), F at Propose (past the hand-off).
+    pipeline = computed(hand).headline("pipeline")
+    assert pipeline.detail == ("$20,000 in open deals; 1 of them past the ready-for-sales hand-off")
 
 
 def test_it_names_the_worst_waiting_step_with_its_cycles(hand):
