@@ -24,6 +24,7 @@ from django.utils.text import slugify
 from factory.django import DjangoModelFactory
 
 from funnel.eventlog.paths import deal_paths_refresh
+from funnel.leads.models import Handoff, Side
 from funnel.models import Deal, DealStatus, Visit
 from streams.models import Lane, Membership, ProcessStep, Role, Team, ValueStream
 from streams.services import LaneSpec, StepSpec, stream_create
@@ -157,6 +158,25 @@ class VisitFactory(DjangoModelFactory):
         if create:
             deal_paths_refresh([instance.deal_id])
             instance.refresh_from_db(fields=["reentry", "previous_step", "is_last"])
+
+
+class PullHandoffFactory(DjangoModelFactory):
+    """The ready-for-sales hand-off (``pull``) of ``step``'s stream at ``step``: the steps after
+    it are selling (docs/metrics.md §3)."""
+
+    class Meta:
+        model = Handoff
+
+    step = factory.SubFactory(ProcessStepFactory)
+    stream = factory.SelfAttribute("step.stream")
+    position = 0
+    offered_stage = "SQL"
+    accepted_stage = "Opportunity"
+    giver = Side.SDR
+    receiver = Side.SALES
+    sla_minutes = 60
+    escalate_minutes = 120
+    pull = True
 
 
 _stream_numbers = itertools.count(1)

@@ -30,7 +30,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import connection, transaction
 
-from funnel.leads.models import Handoff, Side
 from funnel.metrics import sql
 from funnel.metrics.engine import compute_metrics
 from funnel.metrics.query import MetricsFilters, MetricsQuery
@@ -38,7 +37,13 @@ from funnel.metrics.results import MetricsResult
 from funnel.models import Deal, DealStatus
 from streams.models import Role, ValueClass
 from streams.services import LaneSpec, StageSpec, StepSpec, stream_create
-from tests.factories import DealFactory, MembershipFactory, TeamFactory, VisitFactory
+from tests.factories import (
+    DealFactory,
+    MembershipFactory,
+    PullHandoffFactory,
+    TeamFactory,
+    VisitFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -577,10 +582,7 @@ def test_a_win_rate_of_zero_gives_a_velocity_of_zero_only_with_a_sales_cycle(vsm
 def test_with_a_ready_for_sales_hand_off_the_win_rate_leaves_out_leads_lost_before_it(vsm):
     q, d, legal, p = vsm.qualify, vsm.discovery, vsm.legal, vsm.proposal
     # Discovery is the ready-for-sales queue: Legal review and Proposal are selling steps.
-    Handoff.objects.create(
-        stream=vsm.stream, position=1, step=d, offered_stage="SQL", accepted_stage="Opportunity",
-        giver=Side.SDR, receiver=Side.SALES, sla_minutes=120, escalate_minutes=240, pull=True,
-    )  # fmt: skip
+    PullHandoffFactory(step=d)
     won(
         vsm,
         (q, "2025-03-03T00:00Z", "2025-03-04T00:00Z"),
@@ -615,10 +617,7 @@ def test_with_a_ready_for_sales_hand_off_the_win_rate_leaves_out_leads_lost_befo
 
 def test_with_a_ready_for_sales_hand_off_the_open_deals_past_it_are_counted(vsm):
     q, d, p = vsm.qualify, vsm.discovery, vsm.proposal
-    Handoff.objects.create(
-        stream=vsm.stream, position=1, step=d, offered_stage="SQL", accepted_stage="Opportunity",
-        giver=Side.SDR, receiver=Side.SALES, sla_minutes=120, escalate_minutes=240, pull=True,
-    )  # fmt: skip
+    PullHandoffFactory(step=d)
     deal(vsm, (q, "2025-03-05T00:00Z", None))  # a lead
     deal(vsm, (q, "2025-03-04T00:00Z", "2025-03-05T00:00Z"), (d, "2025-03-05T00:00Z", None))
     deal(vsm, (p, "2025-03-05T00:00Z", None))  # past the queue

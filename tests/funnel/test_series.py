@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from funnel.leads.models import Handoff, Side
 from funnel.metrics import series as series_module
 from funnel.metrics.engine import compute_metrics
 from funnel.metrics.query import MetricsQuery
@@ -14,6 +13,7 @@ from funnel.metrics.series import ChartSeries, compute_series
 from funnel.metrics.snapshots import dashboard_read, metrics_recompute_stream, metrics_refresh_open
 from funnel.metrics.stats import xmr
 from funnel.models import MetricsSnapshot
+from tests.factories import PullHandoffFactory
 from tests.funnel.test_metrics import NOW, W_END, W_START, at, deal, lost, vsm, won
 
 __all__ = ["vsm"]  # the fixture, used by name
@@ -121,10 +121,7 @@ def test_throughput_counts_whole_weeks_of_won_and_lost_deals_with_xmr_limits(vsm
 
 def test_with_a_ready_for_sales_hand_off_the_leads_lost_before_it_are_counted_apart(vsm):
     q, d, p = vsm.qualify, vsm.discovery, vsm.proposal
-    Handoff.objects.create(
-        stream=vsm.stream, position=0, step=d, offered_stage="SQL", accepted_stage="Opp",
-        giver=Side.SDR, receiver=Side.SALES, sla_minutes=60, escalate_minutes=120, pull=True,
-    )  # fmt: skip
+    PullHandoffFactory(step=d)
     won(vsm, (p, "2025-03-03T12:00Z", "2025-03-04T12:00Z"))  # week 1
     lost(vsm, (p, "2025-03-04T12:00Z", "2025-03-05T12:00Z"))  # week 1, past Discovery
     lost(vsm, (q, "2025-03-04T12:00Z", "2025-03-05T13:00Z"))  # week 1, a lead

@@ -13,11 +13,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from funnel.eventlog.paths import deal_paths_refresh
-from funnel.leads.models import Handoff, Side
 from funnel.models import Deal, DealStatus, Visit
 from kaizen.checks import check_compute, check_windows
 from kaizen.models import Direction, Metric, Verdict
-from tests.factories import DealFactory, TeamFactory, make_stream
+from tests.factories import DealFactory, PullHandoffFactory, TeamFactory, make_stream
 
 pytestmark = pytest.mark.django_db
 
@@ -276,10 +275,7 @@ def test_sales_cycle_and_win_rate_count_the_deals_closed_in_each_window(stream, 
 
 def test_with_a_ready_for_sales_hand_off_the_win_rate_counts_the_deals_past_it(stream, steps):
     first, queue, sell = steps  # the hand-off is the second step: the third is selling
-    Handoff.objects.create(
-        stream=stream, position=0, step=queue, offered_stage="SQL", accepted_stage="Opp",
-        giver=Side.SDR, receiver=Side.SALES, sla_minutes=60, escalate_minutes=120, pull=True,
-    )  # fmt: skip
+    PullHandoffFactory(step=queue)
     before, after = spread(CHANGE_AT - timedelta(days=28), 4), spread(CHANGE_AT, 4)
     day = timedelta(days=1)
     # Before: 1 won; 1 lost past the hand-off; 2 leads lost at the first step or in the queue.

@@ -10,11 +10,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from funnel.leads.models import Handoff, Side
 from kaizen.cockpit.changes import Change, change_of
 from kaizen.cockpit.figures import stream_cockpit
 from kaizen.cockpit.past import pipelines
 from kaizen.services import cycle_plan
+from tests.factories import PullHandoffFactory
 from tests.kaizen.cockpit.conftest import NOW
 
 pytestmark = pytest.mark.django_db
@@ -58,11 +58,7 @@ def test_it_works_out_win_rate_velocity_and_stalled(hand):
 
 
 def test_with_a_ready_for_sales_hand_off_the_win_rate_is_of_the_deals_past_it(hand):
-    Handoff.objects.create(
-        stream=hand.stream, position=1, step=hand.qualify, offered_stage="SQL",
-        accepted_stage="Opportunity", giver=Side.SDR, receiver=Side.SALES, sla_minutes=60,
-        escalate_minutes=120, pull=True,
-    )  # fmt: skip
+    PullHandoffFactory(step=hand.qualify)
     win = computed(hand).headline("win_rate")
     # In the period C and G won, E lost at Propose (past Qualify, the queue): 2 of 3 deals.
     # Before: A won, B lost at Qualify, a lead: 1 of 1 deal, 100 %.
