@@ -129,6 +129,8 @@ def _field_for(annotation: str) -> serializers.Field:
         return serializers.ListField(child=serializers.IntegerField())
     if annotation == "int":
         return serializers.IntegerField()
+    if annotation == "bool":
+        return serializers.BooleanField()
     return serializers.FloatField(allow_null=True)
 
 

@@ -366,19 +366,24 @@ def _lost_work(ctx: Context) -> dict:
     return {step_id: float(hours) for step_id, hours in rows}
 
 
-def lost_past_handoff(ctx: Context) -> str:
-    """An SQL condition on a closed deal ``d`` of a stream with a ready-for-sales hand-off:
-    it visited a step after the hand-off (metrics.md §3). In a ``WHERE`` clause, so that the
-    database runs it as one semi-join, not a lookup per row (a ``CASE`` in the select list
-    cost 0.8 s over the 3.6-million-visit demo's 300,000 closed cases, the semi-join 0.25 s)."""
+def past_handoff(ctx: Context, *, now: bool = False) -> str:
+    """An SQL condition on a deal ``d`` of a stream with a ready-for-sales hand-off: it visited
+    a step after the hand-off (metrics.md §3); with ``now``, its open visit is at one. In a
+    ``WHERE`` clause, so that the database runs it as one semi-join, not a lookup per row (a
+    ``CASE`` in the select list cost 0.8 s over the 3.6-million-visit demo's 300,000 closed
+    cases, the semi-join 0.25 s)."""
     steps = ", ".join(map(str, ctx.selling_step_ids))
-    return f"EXISTS (SELECT 1 FROM {VISIT} sv WHERE sv.deal_id = d.id AND sv.step_id IN ({steps}))"
+    open_visit = "sv.exited_at IS NULL AND " if now else ""
+    return (
+        f"EXISTS (SELECT 1 FROM {VISIT} sv WHERE sv.deal_id = d.id AND {open_visit}"
+        f"sv.step_id IN ({steps}))"
+    )
 
 
 def _deals(ctx: Context) -> dict:
     """Deals closed in the window, by outcome: counts, amounts and cycle hours (elapsed, and
     working as ``cycle_w``); with a ready-for-sales hand-off, ``selling_n`` of the lost: how
-    many of them got past it (:func:`lost_past_handoff`; every won deal did)."""
+    many of them got past it (:func:`past_handoff`; every won deal did)."""
     working = "CAST(d.closed_w - d.first_entered_w AS DOUBLE PRECISION) / 3600"
     closed_in_window = (
         f"FROM {DEAL} d WHERE d.stream_id = %(stream)s{ctx.deal_where} "
@@ -402,8 +407,7 @@ def _deals(ctx: Context) -> dict:
     )
     if ctx.selling_step_ids:
         deals.setdefault("lost", {})["selling_n"] = sql.fetch(
-            f"SELECT COUNT(*) {closed_in_window} AND d.status = 'lost' "
-            f"AND {lost_past_handoff(ctx)}",
+            f"SELECT COUNT(*) {closed_in_window} AND d.status = 'lost' AND {past_handoff(ctx)}",
             ctx.params,
         )[0][0]
     return deals
@@ -427,11 +431,8 @@ def _open(ctx: Context) -> tuple[list[OpenVisit], int, int]:
     count = sql.fetch(f"SELECT COUNT(*) {open_deals}", ctx.params)[0][0]
     past = 0
     if ctx.selling_step_ids:
-        steps = ", ".join(map(str, ctx.selling_step_ids))
         past = sql.fetch(
-            f"SELECT COUNT(*) {open_deals} AND EXISTS (SELECT 1 FROM {VISIT} sv "
-            f"WHERE sv.deal_id = d.id AND sv.exited_at IS NULL AND sv.step_id IN ({steps}))",
-            ctx.params,
+            f"SELECT COUNT(*) {open_deals} AND {past_handoff(ctx, now=True)}", ctx.params
         )[0][0]
     return (
         [(s, float(e), float(a) if a is not None else None, w) for s, e, a, w in visits],
@@ -642,6 +643,7 @@ def _summary(ctx: Context, steps: list[StepMetrics], deals: dict, basis: str) ->
         lost=n_lost,
         closed=n_won + n_lost,
         win_rate=ratio(n_won, n_won + n_lost),
+        handoff=bool(ctx.selling_step_ids),
         selling_closed=selling_closed,
         leads_lost=n_lost - selling_lost if ctx.selling_step_ids else 0,
         selling_win_rate=ratio(n_won, selling_closed) if ctx.selling_step_ids else None,

@@ -127,9 +127,10 @@ class StreamSummary(_Figures):
     lost: int = 0
     closed: int = 0  # won + lost: the win rate's denominator
     win_rate: float | None = None
-    #: With a ready-for-sales (pull) hand-off on the map (docs/metrics.md §3): the closed deals
-    #: that reached selling (won, or lost after a visit at a step past the hand-off), the
-    #: leads lost before it, and won ÷ the former. 0, 0 and None without such a hand-off.
+    #: Whether the map has a ready-for-sales (pull) hand-off (docs/metrics.md §3). With one:
+    #: the closed deals that reached selling (won, or lost after a visit at a step past the
+    #: hand-off), the leads lost before it, and won ÷ the former; 0, 0 and None without.
+    handoff: bool = False
     selling_closed: int = 0
     leads_lost: int = 0
     selling_win_rate: float | None = None
@@ -160,20 +161,15 @@ class StreamSummary(_Figures):
     }
 
     @property
-    def past_handoff(self) -> bool:
-        """Whether the deals' win rate is of the deals past a ready-for-sales hand-off."""
-        return bool(self.selling_closed or self.leads_lost)
-
-    @property
     def deals_win_rate(self) -> float | None:
         """The win rate the dashboards and the cockpit show as "Win rate": of the deals past
         the ready-for-sales hand-off where the map has one, else of every closed deal."""
-        return self.selling_win_rate if self.past_handoff else self.win_rate
+        return self.selling_win_rate if self.handoff else self.win_rate
 
     @property
     def deals_closed(self) -> int:
         """The closed deals behind :attr:`deals_win_rate`."""
-        return self.selling_closed if self.past_handoff else self.closed
+        return self.selling_closed if self.handoff else self.closed
 
 
 @dataclass

@@ -27,7 +27,7 @@ from funnel.metrics.engine import (
     WORKING_HOURS,
     Context,
     in_window,
-    lost_past_handoff,
+    past_handoff,
 )
 from funnel.metrics.query import WORKING, MetricsQuery
 from funnel.metrics.results import MetricsResult
@@ -329,7 +329,7 @@ def _throughput(ctx: Context) -> Throughput:
         leads_lost, lost = lost, [0] * weeks
         for k, n in sql.fetch(
             f"SELECT {week}, COUNT(*) {closed} AND d.status = 'lost' "
-            f"AND {lost_past_handoff(ctx)} GROUP BY {week}",
+            f"AND {past_handoff(ctx)} GROUP BY {week}",
             ctx.params,
         ):
             if int(k) < weeks:

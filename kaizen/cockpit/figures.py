@@ -185,7 +185,7 @@ def _pipeline_headline(
         + (f" ({now.without_amount:,} without an amount)" if now.without_amount else "")
         + (
             f"; {result.summary.open_past_handoff:,} of them past the ready-for-sales hand-off"
-            if result.summary.past_handoff or result.summary.open_past_handoff
+            if result.summary.handoff
             else ""
         ),
         explanation=(

@@ -343,7 +343,7 @@ def test_the_win_rate_chart_shows_the_closed_deals_as_its_denominator():
 def test_with_a_ready_for_sales_hand_off_the_win_rate_chart_shows_the_leads_lost_apart():
     s = series()
     s.throughput.leads_lost = [40, 30, 20, 10]
-    r = result(selling_closed=30, leads_lost=100, selling_win_rate=0.4)
+    r = result(handoff=True, selling_closed=30, leads_lost=100, selling_win_rate=0.4)
     chart = charts.closed_per_week_chart(s, r)
     # The win rate is of the deals: 5 of 10 in the first week, whatever the 40 leads lost.
     assert chart.rows[0] == ["2025-02-10", 5, 5, 10, 50.0, 40]
@@ -359,7 +359,7 @@ def test_with_a_ready_for_sales_hand_off_the_win_rate_chart_shows_the_leads_lost
 
 
 def test_with_a_ready_for_sales_hand_off_the_velocity_lever_says_its_win_rate_has_the_leads():
-    now = result(selling_closed=18, leads_lost=12, selling_win_rate=12 / 18)
+    now = result(handoff=True, selling_closed=18, leads_lost=12, selling_win_rate=12 / 18)
     chart = charts.velocity_levers_chart(now, result(), SMAP, "the previous 90 days")
     assert [row[0] for row in chart.rows][2] == "Win rate (leads included)"
     assert chart.rows[2][2] == 40.0  # 12 won of 30 closed, leads included
@@ -420,8 +420,8 @@ def test_funnel_tiles_give_the_win_rate_with_its_denominator_and_its_change():
 def test_with_a_ready_for_sales_hand_off_the_win_rate_tile_leaves_out_the_leads_lost_before_it():
     # 12 won, 18 lost: 40 % over every closed case; 6 of the lost got past the hand-off, so
     # 12 / (12 + 6) = 66.7 % of the deals, and 12 leads were lost before it.
-    now = result(selling_closed=18, leads_lost=12, selling_win_rate=12 / 18)
-    before = result(selling_closed=20, leads_lost=10, selling_win_rate=0.6)
+    now = result(handoff=True, selling_closed=18, leads_lost=12, selling_win_rate=12 / 18)
+    before = result(handoff=True, selling_closed=20, leads_lost=10, selling_win_rate=0.6)
     tile = {t.key: t for t in charts.funnel_tiles(now, before, SMAP)}["win_rate"]
     assert tile.value == "67%"
     assert tile.detail == (
@@ -436,8 +436,8 @@ def test_with_a_ready_for_sales_hand_off_the_win_rate_tile_leaves_out_the_leads_
     plain = {t.key: t for t in charts.funnel_tiles(result(), None, SMAP)}["open_deals"]
     assert plain.detail == "in the pipeline now"
     one = charts.win_rate_tile(
-        StreamSummary(won=1, lost=2, closed=3, win_rate=1 / 3, selling_closed=2, leads_lost=1,
-                      selling_win_rate=0.5),
+        StreamSummary(won=1, lost=2, closed=3, win_rate=1 / 3, handoff=True,
+                      selling_closed=2, leads_lost=1, selling_win_rate=0.5),
         None,
     )  # fmt: skip
     assert (one.value, one.low_sample, one.change) == ("50%", True, "")
@@ -446,7 +446,7 @@ def test_with_a_ready_for_sales_hand_off_the_win_rate_tile_leaves_out_the_leads_
 
 def test_the_team_win_rate_chart_reads_each_streams_win_rate_as_its_funnel_tile_does():
     plain = charts.StreamFigures("Renewals", "renewals", SMAP, result(), result(win_rate=0.35))
-    handoff = result(selling_closed=18, leads_lost=12, selling_win_rate=12 / 18)
+    handoff = result(handoff=True, selling_closed=18, leads_lost=12, selling_win_rate=12 / 18)
     leads = charts.StreamFigures("New business", "new-business", SMAP, handoff, result())
     rows = charts.team_win_rate_chart([plain, leads]).rows
     # Renewals: 12 of 30 closed, 40 % (35 % before). New business: 12 of the 18 deals past

@@ -608,7 +608,7 @@ def test_with_a_ready_for_sales_hand_off_the_win_rate_leaves_out_leads_lost_befo
     # 2 won, 3 lost: 2 / 5 over every closed case, as before.
     assert (summary.won, summary.lost, summary.win_rate) == (2, 3, pytest.approx(0.4))
     # Past the hand-off: the 2 won and the 1 lost at Legal review → 2 / 3; 2 leads lost before.
-    assert (summary.selling_closed, summary.leads_lost) == (3, 2)
+    assert (summary.handoff, summary.selling_closed, summary.leads_lost) == (True, 3, 2)
     assert summary.selling_win_rate == pytest.approx(2 / 3)
     assert summary.figures()["selling_win_rate"] == {
         "value": pytest.approx(2 / 3), "n": 3, "low_sample": True
@@ -637,6 +637,7 @@ def test_without_a_ready_for_sales_hand_off_there_is_no_selling_win_rate(vsm):
 
     assert (summary.selling_closed, summary.leads_lost, summary.selling_win_rate) == (0, 0, None)
     assert summary.win_rate == 0.0 and summary.open_past_handoff == 0
+    assert summary.handoff is False
 
 
 # --- §4 waste -----------------------------------------------------------------------------

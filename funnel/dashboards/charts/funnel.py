@@ -227,7 +227,7 @@ def cohort_chart(series: ChartSeries, result: MetricsResult, smap: StreamMap) ->
 def closed_per_week_chart(series: ChartSeries, result: MetricsResult) -> Chart:
     t = series.throughput
     # With a ready-for-sales hand-off (metrics.md §3), the leads lost before it stand apart.
-    leads = len(t.leads_lost) == len(t.weeks) and result.summary.past_handoff
+    leads = len(t.leads_lost) == len(t.weeks) and result.summary.handoff
     rows = []
     for k, (week, won, lost) in enumerate(zip(t.weeks, t.won, t.lost, strict=True)):
         closed = won + lost
@@ -327,7 +327,7 @@ def velocity_levers_chart(
         before = getattr(previous.summary, name) if previous else None
         if name == "win_rate":
             now, before = _pct(now), _pct(before)
-            if result.summary.past_handoff:  # lead-to-win, not the tile's (metrics.md §3)
+            if result.summary.handoff:  # lead-to-win, not the tile's (metrics.md §3)
                 label = "Win rate (leads included)"
         change = _r(100 * (now / before - 1), 1) if now is not None and before else None
         if now and before:
@@ -352,7 +352,7 @@ def velocity_levers_chart(
         + (
             " With a ready-for-sales hand-off on the map, open deals and the win rate count "
             "the leads too, so the win rate here is lead-to-win, below the deals' win rate."
-            if result.summary.past_handoff
+            if result.summary.handoff
             else ""
         ),
         as_of=result.computed_at,
@@ -494,7 +494,7 @@ def win_rate_tile(s: StreamSummary, p: StreamSummary | None) -> Tile:
     """The win rate. With a ready-for-sales hand-off on the map, of the deals that got past it:
     a lead disqualified before it is not a lost deal (docs/metrics.md §3), and the rate over
     every closed case stands in the detail."""
-    if not s.past_handoff:
+    if not s.handoff:
         change, good = _change(
             _pct(s.win_rate), _pct(p.win_rate) if p else None, lambda v: f"{v:.1f} pts", True
         )
@@ -583,11 +583,7 @@ def funnel_tiles(
             "Open deals",
             f"{s.open_deals:,}",
             "in the pipeline now"
-            + (
-                f"; {s.open_past_handoff:,} past the ready-for-sales hand-off"
-                if s.past_handoff or s.open_past_handoff
-                else ""
-            ),
+            + (f"; {s.open_past_handoff:,} past the ready-for-sales hand-off" if s.handoff else ""),
             "",  # counted now in every period: no change to show
             None,
             False,

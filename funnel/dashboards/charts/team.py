@@ -77,7 +77,7 @@ def team_funnels_chart(streams: list[StreamFigures]) -> Chart:
 def _previous_win_rate(e: StreamFigures) -> float | None:
     """The previous period's win rate of the same kind as this period's (a previous figure
     computed before the win rate past the hand-off existed has none)."""
-    if e.previous is None or e.previous.summary.past_handoff != e.result.summary.past_handoff:
+    if e.previous is None or e.previous.summary.handoff != e.result.summary.handoff:
         return None
     return e.previous.summary.deals_win_rate
 
