@@ -425,8 +425,9 @@ def test_with_a_ready_for_sales_hand_off_the_win_rate_tile_leaves_out_the_leads_
     tile = {t.key: t for t in charts.funnel_tiles(now, before, SMAP)}["win_rate"]
     assert tile.value == "67%"
     assert tile.detail == (
-        "12 won of 18 deals closed past the ready-for-sales hand-off; 40% with the 12 leads "
-        "lost before it"
+        # Wilson 95 % for 12 of 18: 0.4375 … 0.8372.
+        "12 won of 18 deals closed past the ready-for-sales hand-off (95 %: 44–84%); 40% with "
+        "the 12 leads lost before it"
     )
     # The change is of the deals' win rate: 66.7 − 60 = +6.7 points.
     assert (tile.change, tile.good, tile.low_sample) == ("+6.7 pts", True, False)

@@ -39,6 +39,7 @@ from funnel.dashboards.charts.common import (
 )
 from funnel.metrics.results import MetricsResult, StreamSummary
 from funnel.metrics.series import ChartSeries
+from funnel.qualification.stats import wilson
 
 # --- Funnel dashboard -----------------------------------------------------------------------
 
@@ -514,6 +515,8 @@ def win_rate_tile(s: StreamSummary, p: StreamSummary | None) -> Tile:
         lambda v: f"{v:.1f} pts",
         True,
     )
+    interval = wilson(s.won, s.selling_closed)
+    spread = f" (95 %: {100 * interval[1]:.0f}–{100 * interval[2]:.0f}%)" if interval else ""
     leads = "lead" if s.leads_lost == 1 else "leads"
     with_leads = (
         f"{_pct_text(_pct(s.win_rate))} with the {s.leads_lost:,} {leads} lost before it"
@@ -525,12 +528,13 @@ def win_rate_tile(s: StreamSummary, p: StreamSummary | None) -> Tile:
         "Win rate",
         _pct_text(_pct(s.selling_win_rate)),
         f"{s.won:,} won of {s.selling_closed:,} deals closed past the ready-for-sales "
-        f"hand-off; {with_leads}",
+        f"hand-off{spread}; {with_leads}",
         change,
         good,
         s.selling_closed < 5,
         "Won ÷ (won + lost) over the deals closed in the period that got past the "
-        "ready-for-sales hand-off; leads lost before it are not lost deals.",
+        "ready-for-sales hand-off; leads lost before it are not lost deals. In brackets, "
+        "the 95 % (Wilson) interval: where the rate may really lie, given so few deals.",
     )
 
 

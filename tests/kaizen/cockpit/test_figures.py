@@ -64,7 +64,8 @@ def test_with_a_ready_for_sales_hand_off_the_win_rate_is_of_the_deals_past_it(ha
     # Before: A won, B lost at Qualify, a lead: 1 of 1 deal, 100 %.
     assert (win.value, win.detail) == (
         "67%",
-        "2 won of 3 deals closed past the ready-for-sales hand-off; no lead lost before it",
+        "2 won of 3 deals closed past the ready-for-sales hand-off (95 %: 21–94%); no lead "
+        "lost before it",
     )
     assert win.change.words == "down 33.3 pts on the previous 90 days (worse)"
     assert "leads lost before it are not lost deals" in win.explanation
